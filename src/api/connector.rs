@@ -1,0 +1,122 @@
+//! `Connector`: how evidence is read from one upstream system.
+
+use chrono::{DateTime, Utc};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::Condition;
+use super::duration::DurationString;
+
+/// A source of evidence: an upstream system and how to reach it. Connectors read only what a
+/// Release's scope, a rule or this object names.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "releasepassport.io",
+    version = "v1alpha1",
+    kind = "Connector",
+    doc = "A source of evidence: an upstream system and how to reach it.",
+    namespaced,
+    status = "ConnectorStatus",
+    shortname = "conn",
+    category = "passport",
+    printcolumn = r#"{"name":"Type","type":"string","jsonPath":".spec.type"}"#,
+    printcolumn = r#"{"name":"Health","type":"string","jsonPath":".status.health"}"#,
+    printcolumn = r#"{"name":"Last Success","type":"date","jsonPath":".status.lastSuccessAt"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[x_kube(validation = Rule::new("self.type in ['Kubernetes', 'Flux', 'HTTP', 'Manual', 'Webhook'] || has(self.endpoint)").message("this connector type needs an endpoint"))]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorSpec {
+    /// Which kind of system this is.
+    #[serde(rename = "type")]
+    pub type_: ConnectorType,
+    /// Base URL of the upstream API, e.g. `http://prometheus.monitoring:9090`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self.startsWith('http://') || self.startsWith('https://')").message("endpoint must be an http:// or https:// URL"))]
+    pub endpoint: Option<String>,
+    /// The Secret key (same namespace) holding the credential. Its value is never shown or logged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials_secret_ref: Option<SecretKeyRef>,
+    /// How often evidence is refreshed (default 1m).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_interval: Option<DurationString>,
+    /// How long one upstream call may take (default 10s).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout: Option<DurationString>,
+    /// How many upstream calls may run at once (default 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 1 && self <= 64").message("maxConcurrency must be between 1 and 64"))]
+    pub max_concurrency: Option<u32>,
+}
+
+/// Kinds of upstream systems.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub enum ConnectorType {
+    /// Workloads and Pods in the release scope.
+    Kubernetes,
+    /// Argo CD Applications.
+    ArgoCD,
+    /// Flux Kustomizations and HelmReleases.
+    Flux,
+    /// The Prometheus HTTP API.
+    Prometheus,
+    /// Scripted synthetic HTTP journeys.
+    #[serde(rename = "HTTP")]
+    Http,
+    /// A statuspage `/api/v2/status.json`.
+    StatusPage,
+    /// GitHub Actions workflow runs.
+    GitHubActions,
+    /// Signed results pushed by any CI.
+    Webhook,
+    /// Evidence recorded by a person.
+    Manual,
+}
+
+/// A key in a Secret in the Connector's namespace.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SecretKeyRef {
+    /// The Secret's name.
+    pub name: String,
+    /// The key inside it.
+    pub key: String,
+}
+
+/// Whether a connector can authenticate, read its scope and produce fresh evidence.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub enum ConnectorHealth {
+    /// Reads succeed and evidence is fresh.
+    Healthy,
+    /// Some reads fail or evidence is late.
+    Degraded,
+    /// The credential Secret is absent or the upstream rejected it.
+    CredentialRequired,
+    /// The upstream cannot be reached.
+    Unreachable,
+}
+
+/// What the controller last saw of this connector.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConnectorStatus {
+    /// Current health.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<ConnectorHealth>,
+    /// When a read last succeeded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_success_at: Option<DateTime<Utc>>,
+    /// The last error, with credentials and URL secrets removed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// The `metadata.generation` last seen.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Conditions.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}

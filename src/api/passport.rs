@@ -1,0 +1,282 @@
+//! `ReleasePassport`: the decision record for one Release, written only by the controller.
+
+use chrono::{DateTime, Utc};
+use kube::CustomResource;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{Condition, Decision, EvidenceStatus};
+use super::policy::PolicyMode;
+
+/// The decision record for one Release (same name, owned by it): the decision, the evidence it
+/// was made from, and why. Written only by the Release Passport controller.
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[kube(
+    group = "releasepassport.io",
+    version = "v1alpha1",
+    kind = "ReleasePassport",
+    doc = "The decision record for one Release: Allow, Hold or Block, the evidence and the trace. Written by the controller only.",
+    namespaced,
+    status = "ReleasePassportStatus",
+    shortname = "rp",
+    category = "passport",
+    printcolumn = r#"{"name":"Service","type":"string","jsonPath":".spec.service"}"#,
+    printcolumn = r#"{"name":"Version","type":"string","jsonPath":".spec.version"}"#,
+    printcolumn = r#"{"name":"Env","type":"string","jsonPath":".spec.environment"}"#,
+    printcolumn = r#"{"name":"Decision","type":"string","jsonPath":".status.decision"}"#,
+    printcolumn = r#"{"name":"Evidence","type":"string","jsonPath":".status.evidenceSummary"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleasePassportSpec {
+    /// The Release this passport belongs to.
+    pub release_ref: super::common::ReleaseRef,
+    /// The release's service.
+    pub service: String,
+    /// The release's version.
+    pub version: String,
+    /// The release's environment.
+    pub environment: String,
+}
+
+/// The decision and everything it was made from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleasePassportStatus {
+    /// Allow, Hold or Block.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// Why the decision is not Allow, one line per holding or blocking rule (blocks first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<String>,
+    /// Complete evidence items out of those the rules read, e.g. `7/8`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_summary: Option<String>,
+    /// Every evidence item the rules read, with its status at decision time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<EvidenceEntry>,
+    /// Every rule of every selecting policy: the effect it had and why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trace: Vec<TraceEntry>,
+    /// Approvals and rejections for this release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approvals: Option<ApprovalsSummary>,
+    /// Waivers that name this release.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waivers: Vec<WaiverEntry>,
+    /// Whether there is a known-good release to return to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<RollbackStatus>,
+    /// Post-deploy watch progress.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub watch: Option<WatchStatus>,
+    /// Decision changes, newest last (bounded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<TimelineEntry>,
+    /// `Ready` (True exactly when Allow), `Reconciling`, `Stalled`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+    /// The Release `metadata.generation` this decision was made for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+}
+
+/// One evidence item as the decision saw it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceEntry {
+    /// The evidence source (for metrics, the rule's name).
+    pub source: String,
+    /// The status at decision time (after applying `maxAge`).
+    pub status: EvidenceStatus,
+    /// When it was last observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<DateTime<Utc>>,
+    /// The connector that observed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
+    /// What was observed, in a line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// For a metric: the expanded query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// For a metric: the observed value.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// Targets passing out of targets in scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Targets>,
+}
+
+/// A count of targets in scope and how many pass.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Targets {
+    /// Targets in scope.
+    pub total: u32,
+    /// Targets currently passing.
+    pub passing: u32,
+}
+
+/// The effect of one rule.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
+pub enum Effect {
+    /// The rule is satisfied.
+    Pass,
+    /// The rule holds the release.
+    Hold,
+    /// The rule blocks the release.
+    Block,
+    /// The rule would hold or block, but an active Waiver names it.
+    Waived,
+}
+
+impl Effect {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Effect::Pass => "Pass",
+            Effect::Hold => "Hold",
+            Effect::Block => "Block",
+            Effect::Waived => "Waived",
+        }
+    }
+}
+
+/// One line of the decision trace.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceEntry {
+    /// The GatePolicy.
+    pub policy: String,
+    /// The policy's mode; Simulate entries never change the decision.
+    pub mode: PolicyMode,
+    /// The rule's name (`policy` for policy-level entries such as an invalid policy).
+    pub rule: String,
+    /// The rule type: evidence, metric, approval, window, expression, or policy.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The effect the rule produced.
+    pub effect: Effect,
+    /// The evidence sources the rule read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<String>,
+    /// Why, in a sentence.
+    pub message: String,
+    /// The Waiver that waived it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiver: Option<String>,
+}
+
+/// Approvals and rejections recorded for a release.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalsSummary {
+    /// The largest `min` any selecting approval rule asks for.
+    pub required: u32,
+    /// Distinct approvers counted by every approval rule.
+    pub approved: u32,
+    /// Every Approval and Reject for this release, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub records: Vec<ApprovalRecord>,
+}
+
+/// One Approval object as the decision saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRecord {
+    /// The Approval object's name.
+    pub name: String,
+    /// Who.
+    pub approver: String,
+    /// `Approve` or `Reject`.
+    pub decision: super::approval::ApprovalDecision,
+    /// When it was created.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<DateTime<Utc>>,
+    /// The approver's comment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comment: Option<String>,
+    /// Why an approval did not count, when it did not (e.g. the release's author).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_counted: Option<String>,
+}
+
+/// One Waiver as the decision saw it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WaiverEntry {
+    /// The Waiver object's name.
+    pub name: String,
+    /// The rules it names.
+    pub rules: Vec<String>,
+    /// Its reason.
+    pub reason: String,
+    /// Who granted it.
+    pub approver: String,
+    /// When it expires.
+    pub expires_at: DateTime<Utc>,
+    /// Whether it was in force at decision time.
+    pub active: bool,
+}
+
+/// Whether there is somewhere safe to roll back to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RollbackStatus {
+    /// Whether a rollback target is known and can be returned to.
+    pub ready: bool,
+    /// The previous Release, if one is named.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    /// The revision to return to (a GitOps history entry or a workload revision).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// Why it is or is not ready.
+    pub reason: String,
+}
+
+/// Post-deploy watch progress.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WatchStatus {
+    /// NotStarted, Watching, Passed or Failed.
+    pub phase: WatchPhase,
+    /// How long the watch lasts once promotion is observed.
+    pub duration: String,
+    /// When the watch started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
+    /// The watched rules, as `policy/rule`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<String>,
+    /// What happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Phases of a post-deploy watch.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum WatchPhase {
+    /// Promotion has not been observed yet.
+    NotStarted,
+    /// Watch rules are being evaluated.
+    Watching,
+    /// The watch ended with every rule passing.
+    Passed,
+    /// A watch rule failed: rollback is recommended.
+    Failed,
+}
+
+/// A decision change.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// The new decision.
+    pub decision: Decision,
+    /// What caused it, in a line.
+    pub message: String,
+}

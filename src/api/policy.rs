@@ -1,0 +1,299 @@
+//! `GatePolicy`: the rules that decide the releases a policy selects.
+
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{Condition, Outcome, ReleaseSelector};
+use super::duration::DurationString;
+
+/// Rules that decide whether the releases it selects may be promoted. Every Enforce policy that
+/// selects a release must pass; Simulate policies are evaluated and traced but never decide.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "releasepassport.io",
+    version = "v1alpha1",
+    kind = "GatePolicy",
+    doc = "Rules that decide whether the releases a policy selects may be promoted.",
+    namespaced,
+    status = "GatePolicyStatus",
+    shortname = "gp",
+    category = "passport",
+    printcolumn = r#"{"name":"Mode","type":"string","jsonPath":".spec.mode"}"#,
+    printcolumn = r#"{"name":"Rules","type":"integer","jsonPath":".status.ruleCount"}"#,
+    printcolumn = r#"{"name":"Matched","type":"integer","jsonPath":".status.matchedReleases"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct GatePolicySpec {
+    /// Which releases (in this namespace) the policy decides. Empty selects every release.
+    #[serde(default)]
+    pub selector: ReleaseSelector,
+    /// `Enforce` (default) decides; `Simulate` only records what it would have decided.
+    #[serde(default)]
+    pub mode: PolicyMode,
+    /// What this policy is for, shown in the console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The rules; each names exactly one rule type.
+    #[x_kube(validation = Rule::new("self.all(r, self.exists_one(o, o.name == r.name))").message("rule names must be unique within a policy"))]
+    pub rules: Vec<PolicyRule>,
+    /// Rules kept evaluated for a while after promotion; a failure recommends rollback.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub post_deploy_watch: Option<PostDeployWatch>,
+}
+
+/// Whether a policy decides or only records.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    JsonSchema,
+)]
+pub enum PolicyMode {
+    /// The policy's rules decide the release.
+    #[default]
+    Enforce,
+    /// The policy is evaluated and shown in the trace, but never changes the decision.
+    Simulate,
+}
+
+impl PolicyMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PolicyMode::Enforce => "Enforce",
+            PolicyMode::Simulate => "Simulate",
+        }
+    }
+}
+
+/// One rule. Set exactly one of `evidence`, `metric`, `approval`, `window`, `expression`.
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[x_kube(validation = Rule::new("(has(self.evidence) ? 1 : 0) + (has(self.metric) ? 1 : 0) + (has(self.approval) ? 1 : 0) + (has(self.window) ? 1 : 0) + (has(self.expression) ? 1 : 0) == 1").message("a rule sets exactly one of evidence, metric, approval, window, expression"))]
+#[serde(rename_all = "camelCase")]
+pub struct PolicyRule {
+    /// The rule's name: shown in the trace, and what Waivers name.
+    #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("rule names are lowercase letters, digits and '-'"))]
+    pub name: String,
+    /// What the rule protects against, shown in the console.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Requires an evidence source to be fresh and passing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceRule>,
+    /// Compares a Prometheus query's value with a threshold.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metric: Option<MetricRule>,
+    /// Requires approvals; any Reject blocks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalRule>,
+    /// Holds releases inside freeze windows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<WindowRule>,
+    /// A CEL expression over the evidence map, for what the other types cannot say.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expression: Option<ExpressionRule>,
+}
+
+/// Requires one evidence source (e.g. `workload-health`, `gitops-sync`, `ci`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceRule {
+    /// The evidence source's name.
+    pub source: String,
+    /// Observations older than this are Stale. Unset: never stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<DurationString>,
+    /// Effect when the evidence was never observed (default Hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_missing: Option<Outcome>,
+    /// Effect when the evidence is observed failing (default Block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failed: Option<Outcome>,
+    /// Effect when the last observation is older than `maxAge` (default Hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_stale: Option<Outcome>,
+    /// Effect when only some targets pass so far (default Hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_partial: Option<Outcome>,
+    /// Effect while a check is still running (default Hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_pending: Option<Outcome>,
+}
+
+/// Compares the value of a Prometheus query with a threshold: the rule passes when
+/// `value <op> threshold` holds.
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricRule {
+    /// PromQL; `$labels` expands to the Release's `scope.metricLabels` as escaped matchers.
+    #[x_kube(validation = Rule::new("size(self) > 0").message("query must not be empty"))]
+    pub query: String,
+    /// The comparison the value must satisfy.
+    pub op: Comparison,
+    /// The threshold compared with.
+    pub threshold: f64,
+    /// The Prometheus Connector to ask (default: the namespace's only Prometheus connector).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
+    /// Values older than this count as no data. Unset: never stale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_age: Option<DurationString>,
+    /// Effect when the query returns no data, NaN, or only stale data (default Hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_no_data: Option<Outcome>,
+    /// Effect when the value breaks the threshold (default Block).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_failed: Option<Outcome>,
+}
+
+/// A comparison operator.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum Comparison {
+    #[serde(rename = "<")]
+    Lt,
+    #[serde(rename = "<=")]
+    Le,
+    #[serde(rename = ">")]
+    Gt,
+    #[serde(rename = ">=")]
+    Ge,
+    #[serde(rename = "==")]
+    Eq,
+    #[serde(rename = "!=")]
+    Ne,
+}
+
+impl Comparison {
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Comparison::Lt => "<",
+            Comparison::Le => "<=",
+            Comparison::Gt => ">",
+            Comparison::Ge => ">=",
+            Comparison::Eq => "==",
+            Comparison::Ne => "!=",
+        }
+    }
+
+    pub fn holds(self, value: f64, threshold: f64) -> bool {
+        match self {
+            Comparison::Lt => value < threshold,
+            Comparison::Le => value <= threshold,
+            Comparison::Gt => value > threshold,
+            Comparison::Ge => value >= threshold,
+            Comparison::Eq => value == threshold,
+            Comparison::Ne => value != threshold,
+        }
+    }
+}
+
+/// Requires approvals from people (Approval objects). Any Reject blocks.
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalRule {
+    /// How many distinct approvers are needed (default 1).
+    #[serde(default = "default_min_approvals")]
+    #[x_kube(validation = Rule::new("self >= 1").message("min must be at least 1"))]
+    pub min: u32,
+    /// Only approvers in one of these groups count. Empty: anyone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from_groups: Vec<String>,
+    /// Approvals by the release's author (`spec.revision.author`) do not count.
+    #[serde(default)]
+    pub exclude_author: bool,
+}
+
+fn default_min_approvals() -> u32 {
+    1
+}
+
+/// Freeze windows: inside one, the release is held.
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WindowRule {
+    /// IANA time zone the windows are written in (default `UTC`), e.g. `Europe/Berlin`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+    /// The freeze windows.
+    #[x_kube(validation = Rule::new("size(self) > 0").message("a window rule needs at least one freeze"))]
+    pub freezes: Vec<FreezeWindow>,
+    /// Effect inside a window (default Hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_inside: Option<Outcome>,
+}
+
+/// A recurring window (`cron` + `duration`) or an absolute one (`start` + `end`).
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[x_kube(validation = Rule::new("(has(self.cron) && has(self.duration) && !has(self.start) && !has(self.end)) || (!has(self.cron) && !has(self.duration) && has(self.start) && has(self.end))").message("a freeze is either cron + duration or start + end"))]
+#[serde(rename_all = "camelCase")]
+pub struct FreezeWindow {
+    /// Shown in the trace, e.g. `weekend` or `black-friday`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Five-field cron expression for when a recurring window opens, e.g. `0 18 * * FRI`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+    /// How long a recurring window stays open, e.g. `62h`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration: Option<DurationString>,
+    /// Start of an absolute window: RFC 3339, or local `YYYY-MM-DDTHH:MM[:SS]` in `timeZone`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    /// End of an absolute window (exclusive), in the same forms as `start`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+}
+
+/// A CEL expression that must be true. Variables: `evidence` (map of source → {status,
+/// ageSeconds, value, total, passing}), `release` ({name, namespace, service, version,
+/// environment, labels}), `approvals` ({approved, rejected}).
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExpressionRule {
+    /// The CEL expression; it must return a bool.
+    #[x_kube(validation = Rule::new("size(self) > 0").message("cel must not be empty"))]
+    pub cel: String,
+    /// Effect when it is false (default Hold).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_false: Option<Outcome>,
+    /// Shown in the trace when it is false.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Rules evaluated after promotion, for a while.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PostDeployWatch {
+    /// How long to keep watching after promotion, e.g. `30m`.
+    pub duration: DurationString,
+    /// The rules watched; a Block recommends rollback.
+    pub rules: Vec<PolicyRule>,
+}
+
+/// What the controller found about this policy.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct GatePolicyStatus {
+    /// How many releases the policy currently selects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub matched_releases: Option<u32>,
+    /// How many rules the policy has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule_count: Option<u32>,
+    /// The `metadata.generation` last validated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, or `Stalled` with the invalid field when the policy is invalid.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}

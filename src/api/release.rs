@@ -1,0 +1,154 @@
+//! `Release`: one version of one service headed for one environment, and the scope its evidence
+//! comes from.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::LabelSelector;
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::common::{Condition, Decision};
+
+/// A release of one service version to one environment. Release Passport decides whether it may
+/// be promoted and writes the decision to a ReleasePassport of the same name.
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[kube(
+    group = "releasepassport.io",
+    version = "v1alpha1",
+    kind = "Release",
+    doc = "A release of one service version to one environment; Release Passport decides whether it may be promoted.",
+    namespaced,
+    status = "ReleaseStatus",
+    shortname = "rel",
+    category = "passport",
+    printcolumn = r#"{"name":"Service","type":"string","jsonPath":".spec.service"}"#,
+    printcolumn = r#"{"name":"Version","type":"string","jsonPath":".spec.version"}"#,
+    printcolumn = r#"{"name":"Env","type":"string","jsonPath":".spec.environment"}"#,
+    printcolumn = r#"{"name":"Decision","type":"string","jsonPath":".status.decision"}"#,
+    printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
+)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseSpec {
+    /// The service being released, e.g. `checkout`.
+    #[x_kube(validation = Rule::new("size(self) > 0").message("service must not be empty"))]
+    pub service: String,
+    /// The version being released, e.g. `1.8.0` (an image tag or chart version).
+    #[x_kube(validation = Rule::new("size(self) > 0").message("version must not be empty"))]
+    pub version: String,
+    /// The environment it is headed for, e.g. `production`.
+    #[x_kube(validation = Rule::new("size(self) > 0").message("environment must not be empty"))]
+    pub environment: String,
+    /// The source revision: used for change lead time and CI evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<Revision>,
+    /// Where this release's evidence comes from. Connectors read nothing outside it.
+    #[serde(default)]
+    pub scope: ReleaseScope,
+    /// Pins the GatePolicy (same namespace) that decides this release, instead of selection by
+    /// the policies' selectors.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub policy_ref: Option<PolicyRef>,
+    /// The Release this one replaces: the rollback target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<String>,
+}
+
+/// The source revision a release was built from.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Revision {
+    /// The commit SHA.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub commit: Option<String>,
+    /// When the commit was made (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub committed_at: Option<DateTime<Utc>>,
+    /// Who authored the change; approval rules with `excludeAuthor` do not count this person.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub author: Option<String>,
+}
+
+/// The scope a release's evidence is read from.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseScope {
+    /// Namespaces holding the release's workloads.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub namespaces: Vec<String>,
+    /// Selects the release's workloads inside those namespaces.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selector: Option<LabelSelector>,
+    /// GitOps applications that deploy this release.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gitops_apps: Vec<GitOpsApp>,
+    /// Labels substituted for `$labels` in metric queries, e.g. `{service: checkout}`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub metric_labels: BTreeMap<String, String>,
+    /// The provider project (CI organisation/repository) this release's evidence belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
+    /// The CI pipeline (workflow) whose results count as this release's CI evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<String>,
+}
+
+/// A GitOps application that deploys a release.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct GitOpsApp {
+    /// The kind of GitOps object.
+    pub kind: GitOpsKind,
+    /// Its name.
+    pub name: String,
+    /// Its namespace (defaults to the Release's namespace).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+}
+
+/// Kinds of GitOps objects a release can name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub enum GitOpsKind {
+    /// An Argo CD `Application`.
+    ArgoApplication,
+    /// A Flux `Kustomization`.
+    FluxKustomization,
+    /// A Flux `HelmRelease`.
+    FluxHelmRelease,
+}
+
+/// A reference to a GatePolicy in the same namespace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct PolicyRef {
+    /// Name of the GatePolicy.
+    pub name: String,
+}
+
+/// What the controller last decided for this release.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ReleaseStatus {
+    /// The passport's decision, mirrored here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decision: Option<Decision>,
+    /// Name of the ReleasePassport holding the full record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passport: Option<String>,
+    /// The `metadata.generation` last decided on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// `Ready`, `Reconciling`, `Stalled`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
+}
+
+impl Release {
+    /// `namespace/name`, the key used in evidence files, logs and the console.
+    pub fn key(&self) -> String {
+        format!(
+            "{}/{}",
+            self.metadata.namespace.as_deref().unwrap_or("default"),
+            self.metadata.name.as_deref().unwrap_or("")
+        )
+    }
+}

@@ -1,0 +1,431 @@
+//! Checks a GatePolicy and prepares it for evaluation: durations parsed, CEL compiled, cron
+//! parsed, time zones resolved. An invalid policy keeps every error with the field it names.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use croner::Cron;
+
+use crate::api::policy::{ApprovalRule, Comparison, PolicyRule};
+use crate::api::{DurationString, GatePolicy, Outcome, PolicyMode};
+
+/// One invalid field, named by its path in the object.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// A policy ready to evaluate, or the reasons it cannot be.
+#[derive(Clone, Debug)]
+pub struct CompiledPolicy {
+    pub name: String,
+    pub namespace: String,
+    pub mode: PolicyMode,
+    pub policy: Arc<GatePolicy>,
+    pub rules: Vec<CompiledRule>,
+    pub watch: Option<CompiledWatch>,
+    /// Empty when the policy is valid.
+    pub errors: Vec<FieldError>,
+}
+
+/// The post-deploy watch of a policy.
+#[derive(Clone, Debug)]
+pub struct CompiledWatch {
+    pub duration: Duration,
+    pub duration_text: String,
+    pub rules: Vec<CompiledRule>,
+}
+
+/// One rule, ready to evaluate.
+#[derive(Clone, Debug)]
+pub struct CompiledRule {
+    pub name: String,
+    pub kind: RuleKind,
+}
+
+/// The rule types of BRIEF §2, with their parameters parsed.
+#[derive(Clone, Debug)]
+pub enum RuleKind {
+    Evidence {
+        source: String,
+        max_age: Option<Duration>,
+        max_age_text: Option<String>,
+        on_missing: Outcome,
+        on_failed: Outcome,
+        on_stale: Outcome,
+        on_partial: Outcome,
+        on_pending: Outcome,
+    },
+    Metric {
+        query: String,
+        op: Comparison,
+        threshold: f64,
+        max_age: Option<Duration>,
+        on_no_data: Outcome,
+        on_failed: Outcome,
+    },
+    Approval(ApprovalRule),
+    Window {
+        tz: Tz,
+        freezes: Vec<Freeze>,
+        on_inside: Outcome,
+    },
+    Expression {
+        source: String,
+        program: Arc<cel::Program>,
+        on_false: Outcome,
+        message: Option<String>,
+    },
+}
+
+impl RuleKind {
+    /// The rule type's name as written in manifests and traces.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            RuleKind::Evidence { .. } => "evidence",
+            RuleKind::Metric { .. } => "metric",
+            RuleKind::Approval(_) => "approval",
+            RuleKind::Window { .. } => "window",
+            RuleKind::Expression { .. } => "expression",
+        }
+    }
+}
+
+/// A freeze window.
+#[derive(Clone, Debug)]
+pub struct Freeze {
+    pub name: String,
+    pub span: FreezeSpan,
+}
+
+/// When a freeze window is open.
+#[derive(Clone, Debug)]
+pub enum FreezeSpan {
+    Recurring {
+        cron: Box<Cron>,
+        duration: Duration,
+    },
+    Absolute {
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    },
+}
+
+impl CompiledPolicy {
+    pub fn is_valid(&self) -> bool {
+        self.errors.is_empty()
+    }
+}
+
+/// Checks and prepares a policy. Never fails: errors are kept on the result, so an invalid
+/// policy can still block what it selects.
+pub fn compile(policy: &GatePolicy) -> CompiledPolicy {
+    let mut errors = Vec::new();
+    let rules = compile_rules(&policy.spec.rules, "spec.rules", &mut errors);
+    let watch = policy.spec.post_deploy_watch.as_ref().map(|w| {
+        let duration = parse_duration(&w.duration, "spec.postDeployWatch.duration", &mut errors);
+        CompiledWatch {
+            duration: duration.unwrap_or_default(),
+            duration_text: w.duration.to_string(),
+            rules: compile_rules(&w.rules, "spec.postDeployWatch.rules", &mut errors),
+        }
+    });
+    CompiledPolicy {
+        name: policy.metadata.name.clone().unwrap_or_default(),
+        namespace: policy
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        mode: policy.spec.mode,
+        policy: Arc::new(policy.clone()),
+        rules,
+        watch,
+        errors,
+    }
+}
+
+fn compile_rules(
+    rules: &[PolicyRule],
+    path: &str,
+    errors: &mut Vec<FieldError>,
+) -> Vec<CompiledRule> {
+    let mut out = Vec::with_capacity(rules.len());
+    for (i, rule) in rules.iter().enumerate() {
+        let at = format!("{path}[{i}]");
+        if !is_rule_name(&rule.name) {
+            errors.push(FieldError::new(
+                format!("{at}.name"),
+                format!(
+                    "{:?} is not a rule name (lowercase letters, digits and '-')",
+                    rule.name
+                ),
+            ));
+        }
+        if rules[..i].iter().any(|r| r.name == rule.name) {
+            errors.push(FieldError::new(
+                format!("{at}.name"),
+                format!("rule name {:?} is used twice", rule.name),
+            ));
+        }
+        if let Some(kind) = compile_rule(rule, &at, errors) {
+            out.push(CompiledRule {
+                name: rule.name.clone(),
+                kind,
+            });
+        }
+    }
+    out
+}
+
+fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Option<RuleKind> {
+    let set = [
+        rule.evidence.is_some(),
+        rule.metric.is_some(),
+        rule.approval.is_some(),
+        rule.window.is_some(),
+        rule.expression.is_some(),
+    ]
+    .iter()
+    .filter(|b| **b)
+    .count();
+    if set != 1 {
+        errors.push(FieldError::new(
+            at,
+            format!("a rule sets exactly one of evidence, metric, approval, window, expression (this one sets {set})"),
+        ));
+        return None;
+    }
+    if let Some(e) = &rule.evidence {
+        if e.source.trim().is_empty() {
+            errors.push(FieldError::new(
+                format!("{at}.evidence.source"),
+                "must not be empty",
+            ));
+        }
+        let max_age = e
+            .max_age
+            .as_ref()
+            .and_then(|d| parse_duration(d, &format!("{at}.evidence.maxAge"), errors));
+        return Some(RuleKind::Evidence {
+            source: e.source.clone(),
+            max_age,
+            max_age_text: e.max_age.as_ref().map(|d| d.to_string()),
+            on_missing: e.on_missing.unwrap_or(Outcome::Hold),
+            on_failed: e.on_failed.unwrap_or(Outcome::Block),
+            on_stale: e.on_stale.unwrap_or(Outcome::Hold),
+            on_partial: e.on_partial.unwrap_or(Outcome::Hold),
+            on_pending: e.on_pending.unwrap_or(Outcome::Hold),
+        });
+    }
+    if let Some(m) = &rule.metric {
+        if m.query.trim().is_empty() {
+            errors.push(FieldError::new(
+                format!("{at}.metric.query"),
+                "must not be empty",
+            ));
+        }
+        if !m.threshold.is_finite() {
+            errors.push(FieldError::new(
+                format!("{at}.metric.threshold"),
+                "must be a finite number",
+            ));
+        }
+        let max_age = m
+            .max_age
+            .as_ref()
+            .and_then(|d| parse_duration(d, &format!("{at}.metric.maxAge"), errors));
+        return Some(RuleKind::Metric {
+            query: m.query.clone(),
+            op: m.op,
+            threshold: m.threshold,
+            max_age,
+            on_no_data: m.on_no_data.unwrap_or(Outcome::Hold),
+            on_failed: m.on_failed.unwrap_or(Outcome::Block),
+        });
+    }
+    if let Some(a) = &rule.approval {
+        if a.min == 0 {
+            errors.push(FieldError::new(
+                format!("{at}.approval.min"),
+                "must be at least 1",
+            ));
+        }
+        return Some(RuleKind::Approval(a.clone()));
+    }
+    if let Some(w) = &rule.window {
+        let tz_name = w.time_zone.as_deref().unwrap_or("UTC");
+        let tz = match Tz::from_str(tz_name) {
+            Ok(tz) => tz,
+            Err(_) => {
+                errors.push(FieldError::new(
+                    format!("{at}.window.timeZone"),
+                    format!("{tz_name:?} is not an IANA time zone (e.g. Europe/Berlin)"),
+                ));
+                Tz::UTC
+            }
+        };
+        if w.freezes.is_empty() {
+            errors.push(FieldError::new(
+                format!("{at}.window.freezes"),
+                "needs at least one freeze",
+            ));
+        }
+        let freezes = w
+            .freezes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, f)| {
+                compile_freeze(f, i, tz, &format!("{at}.window.freezes[{i}]"), errors)
+            })
+            .collect();
+        return Some(RuleKind::Window {
+            tz,
+            freezes,
+            on_inside: w.on_inside.unwrap_or(Outcome::Hold),
+        });
+    }
+    let x = rule.expression.as_ref()?;
+    match cel::Program::compile(&x.cel) {
+        Ok(program) => Some(RuleKind::Expression {
+            source: x.cel.clone(),
+            program: Arc::new(program),
+            on_false: x.on_false.unwrap_or(Outcome::Hold),
+            message: x.message.clone(),
+        }),
+        Err(e) => {
+            errors.push(FieldError::new(
+                format!("{at}.expression.cel"),
+                format!("does not compile: {}", one_line(&e.to_string())),
+            ));
+            None
+        }
+    }
+}
+
+fn compile_freeze(
+    f: &crate::api::policy::FreezeWindow,
+    index: usize,
+    tz: Tz,
+    at: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<Freeze> {
+    let name = f.name.clone().unwrap_or_else(|| format!("freeze-{index}"));
+    match (&f.cron, &f.duration, &f.start, &f.end) {
+        (Some(cron), Some(duration), None, None) => {
+            let parsed = Cron::from_str(cron).map_err(|e| {
+                errors.push(FieldError::new(
+                    format!("{at}.cron"),
+                    format!("{cron:?} is not a five-field cron expression: {e}"),
+                ))
+            });
+            let duration = parse_duration(duration, &format!("{at}.duration"), errors);
+            match (parsed, duration) {
+                (Ok(cron), Some(duration)) if duration > Duration::zero() => Some(Freeze {
+                    name,
+                    span: FreezeSpan::Recurring {
+                        cron: Box::new(cron),
+                        duration,
+                    },
+                }),
+                (Ok(_), Some(_)) => {
+                    errors.push(FieldError::new(
+                        format!("{at}.duration"),
+                        "must be longer than zero",
+                    ));
+                    None
+                }
+                _ => None,
+            }
+        }
+        (None, None, Some(start), Some(end)) => {
+            let s = parse_instant(start, tz)
+                .map_err(|m| errors.push(FieldError::new(format!("{at}.start"), m)));
+            let e = parse_instant(end, tz)
+                .map_err(|m| errors.push(FieldError::new(format!("{at}.end"), m)));
+            match (s, e) {
+                (Ok(start), Ok(end)) if end > start => Some(Freeze {
+                    name,
+                    span: FreezeSpan::Absolute { start, end },
+                }),
+                (Ok(_), Ok(_)) => {
+                    errors.push(FieldError::new(format!("{at}.end"), "must be after start"));
+                    None
+                }
+                _ => None,
+            }
+        }
+        _ => {
+            errors.push(FieldError::new(
+                at,
+                "a freeze is either cron + duration or start + end",
+            ));
+            None
+        }
+    }
+}
+
+/// RFC 3339, or a local date-time interpreted in `tz`.
+fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    for format in ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"] {
+        if let Ok(naive) = NaiveDateTime::parse_from_str(text, format) {
+            return tz
+                .from_local_datetime(&naive)
+                .earliest()
+                .map(|t| t.with_timezone(&Utc))
+                .ok_or_else(|| format!("{text:?} does not exist in time zone {tz}"));
+        }
+    }
+    Err(format!(
+        "{text:?} is not a time (RFC 3339, or YYYY-MM-DDTHH:MM in the rule's time zone)"
+    ))
+}
+
+fn parse_duration(
+    d: &DurationString,
+    field: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<Duration> {
+    d.parse()
+        .map_err(|e| errors.push(FieldError::new(field, e.to_string())))
+        .ok()
+}
+
+fn is_rule_name(name: &str) -> bool {
+    let b = name.as_bytes();
+    !b.is_empty()
+        && b.len() <= 63
+        && b.iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+}
+
+fn one_line(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every error in a policy, one per line, for conditions and CLI output.
+pub fn describe_errors(errors: &[FieldError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}

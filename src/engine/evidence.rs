@@ -1,0 +1,167 @@
+//! Evidence items as observed by connectors (or recorded in a file), and their status at the
+//! moment of a decision.
+
+use chrono::{DateTime, Duration, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::api::EvidenceStatus;
+use crate::api::passport::Targets;
+
+/// One observation of one evidence source for one release.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct EvidenceItem {
+    /// The evidence source, e.g. `workload-health`; rules name it.
+    pub source: String,
+    /// What the connector observed. `Stale` is normally computed from `maxAge`, not recorded.
+    pub status: EvidenceStatus,
+    /// When it was observed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_at: Option<DateTime<Utc>>,
+    /// Which connector observed it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connector: Option<String>,
+    /// What was observed, in a line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub summary: Option<String>,
+    /// For a metric: the expanded query the value answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    /// For a metric: the value (absent or NaN means no data).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value: Option<f64>,
+    /// Targets passing out of targets in scope.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub targets: Option<Targets>,
+}
+
+/// How bad a status is, for combining several observations: higher is worse.
+pub fn severity(status: EvidenceStatus) -> u8 {
+    match status {
+        EvidenceStatus::Complete => 0,
+        EvidenceStatus::Partial => 1,
+        EvidenceStatus::Pending => 2,
+        EvidenceStatus::Missing => 3,
+        EvidenceStatus::Stale => 4,
+        EvidenceStatus::Failed => 5,
+    }
+}
+
+/// The status of one observation at `now`. Only passing or in-progress observations go stale:
+/// a failure stays a failure until a newer observation replaces it, so age never turns a Block
+/// into a Hold.
+pub fn status_at(
+    item: &EvidenceItem,
+    max_age: Option<Duration>,
+    now: DateTime<Utc>,
+) -> EvidenceStatus {
+    match item.status {
+        EvidenceStatus::Failed | EvidenceStatus::Missing | EvidenceStatus::Stale => item.status,
+        observed => match (max_age, item.observed_at) {
+            (None, _) => observed,
+            (Some(_), None) => EvidenceStatus::Stale,
+            (Some(max), Some(at)) if now - at > max => EvidenceStatus::Stale,
+            _ => observed,
+        },
+    }
+}
+
+/// The combined status of every observation of one source (one per target, say).
+pub fn combine(statuses: &[EvidenceStatus]) -> EvidenceStatus {
+    let any = |s: EvidenceStatus| statuses.contains(&s);
+    if statuses.is_empty() {
+        EvidenceStatus::Missing
+    } else if any(EvidenceStatus::Failed) {
+        EvidenceStatus::Failed
+    } else if statuses.iter().all(|s| *s == EvidenceStatus::Complete) {
+        EvidenceStatus::Complete
+    } else if any(EvidenceStatus::Complete) || any(EvidenceStatus::Partial) {
+        EvidenceStatus::Partial
+    } else if any(EvidenceStatus::Pending) {
+        EvidenceStatus::Pending
+    } else if any(EvidenceStatus::Stale) {
+        EvidenceStatus::Stale
+    } else {
+        EvidenceStatus::Missing
+    }
+}
+
+/// When a fresh observation turns stale, if that is still ahead.
+pub fn stale_at(
+    item: &EvidenceItem,
+    max_age: Option<Duration>,
+    now: DateTime<Utc>,
+) -> Option<DateTime<Utc>> {
+    match (item.status, max_age, item.observed_at) {
+        (
+            EvidenceStatus::Complete | EvidenceStatus::Partial | EvidenceStatus::Pending,
+            Some(max),
+            Some(at),
+        ) => {
+            let edge = at + max;
+            (edge >= now).then_some(edge + Duration::milliseconds(1))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(status: EvidenceStatus, at: Option<DateTime<Utc>>) -> EvidenceItem {
+        EvidenceItem {
+            source: "s".into(),
+            status,
+            observed_at: at,
+            connector: None,
+            summary: None,
+            query: None,
+            value: None,
+            targets: None,
+        }
+    }
+
+    #[test]
+    fn staleness_applies_to_passing_and_pending_only() {
+        let now = DateTime::from_timestamp(1_000_000, 0).unwrap_or_default();
+        let old = Some(now - Duration::hours(2));
+        let max = Some(Duration::minutes(30));
+        assert_eq!(
+            status_at(&item(EvidenceStatus::Complete, old), max, now),
+            EvidenceStatus::Stale
+        );
+        assert_eq!(
+            status_at(&item(EvidenceStatus::Pending, old), max, now),
+            EvidenceStatus::Stale
+        );
+        assert_eq!(
+            status_at(&item(EvidenceStatus::Failed, old), max, now),
+            EvidenceStatus::Failed
+        );
+        assert_eq!(
+            status_at(&item(EvidenceStatus::Complete, None), max, now),
+            EvidenceStatus::Stale
+        );
+        assert_eq!(
+            status_at(&item(EvidenceStatus::Complete, None), None, now),
+            EvidenceStatus::Complete
+        );
+        let fresh = Some(now - Duration::minutes(30));
+        assert_eq!(
+            status_at(&item(EvidenceStatus::Complete, fresh), max, now),
+            EvidenceStatus::Complete
+        );
+    }
+
+    #[test]
+    fn combining_targets() {
+        use EvidenceStatus::*;
+        assert_eq!(combine(&[]), Missing);
+        assert_eq!(combine(&[Complete, Complete]), Complete);
+        assert_eq!(combine(&[Complete, Missing]), Partial);
+        assert_eq!(combine(&[Complete, Failed]), Failed);
+        assert_eq!(combine(&[Pending, Missing]), Pending);
+        assert_eq!(combine(&[Stale, Missing]), Stale);
+    }
+}

@@ -1,0 +1,545 @@
+//! The decision engine: a pure function from a Release, the policies, approvals, waivers,
+//! evidence and `now` to the passport status. No clock, client, environment or I/O in here:
+//! the same inputs always produce the same status, byte for byte.
+
+pub mod compile;
+pub mod conditions;
+pub mod evidence;
+pub mod labels;
+pub mod rules;
+pub mod window;
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+pub use compile::{CompiledPolicy, FieldError, compile};
+pub use evidence::EvidenceItem;
+
+use crate::api::passport::{
+    ApprovalRecord, ApprovalsSummary, Effect, EvidenceEntry, RollbackStatus, TimelineEntry,
+    TraceEntry, WaiverEntry, WatchPhase, WatchStatus,
+};
+use crate::api::{
+    Approval, ApprovalDecision, Decision, EvidenceStatus, PolicyMode, Release,
+    ReleasePassportStatus, Waiver,
+};
+use compile::RuleKind;
+use conditions::Desired;
+use rules::{RuleContext, RuleResult};
+
+/// How many decision changes a passport's timeline keeps.
+pub const TIMELINE_LIMIT: usize = 20;
+
+/// The release a passport's rollback would return to, as the caller found it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PreviousRelease {
+    pub name: String,
+    pub version: String,
+    /// Its passport's decision, if it has one.
+    pub decision: Option<Decision>,
+}
+
+/// Everything one decision is made from.
+#[derive(Clone, Copy)]
+pub struct Input<'a> {
+    pub release: &'a Release,
+    /// Policies of any namespace; the engine picks those that select the release.
+    pub policies: &'a [CompiledPolicy],
+    /// Approvals of any release; the engine picks this release's.
+    pub approvals: &'a [Approval],
+    /// Waivers of any release; the engine picks those that apply.
+    pub waivers: &'a [Waiver],
+    /// This release's evidence.
+    pub evidence: &'a [EvidenceItem],
+    /// The passport's current status, so unchanged conditions keep their transition times.
+    pub previous: Option<&'a ReleasePassportStatus>,
+    /// The release named by `spec.previous`, if it was found.
+    pub previous_release: Option<&'a PreviousRelease>,
+    pub now: DateTime<Utc>,
+}
+
+/// The engine's answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Evaluation {
+    pub status: ReleasePassportStatus,
+    /// The earliest future moment the decision can change with no new input (evidence going
+    /// stale, a waiver expiring, a window opening or closing).
+    pub next_review: Option<DateTime<Utc>>,
+    /// Names of the policies that selected the release, sorted.
+    pub selected_policies: Vec<String>,
+}
+
+fn namespace_of(meta: &kube::api::ObjectMeta) -> &str {
+    meta.namespace.as_deref().unwrap_or("default")
+}
+
+/// Whether `policy` selects `release` by its selector (same namespace only).
+pub fn selects(policy: &CompiledPolicy, release: &Release) -> bool {
+    policy.namespace == namespace_of(&release.metadata)
+        && policy.policy.spec.selector.matches(
+            &release.spec.service,
+            &release.spec.environment,
+            release.metadata.labels.as_ref(),
+        )
+}
+
+/// Whether `waiver` names `release` (same namespace, by reference or selector).
+pub fn waiver_applies(waiver: &Waiver, release: &Release) -> bool {
+    namespace_of(&waiver.metadata) == namespace_of(&release.metadata)
+        && match (&waiver.spec.release_ref, &waiver.spec.release_selector) {
+            (Some(r), _) => Some(&r.name) == release.metadata.name.as_ref(),
+            (None, Some(s)) => s.matches(
+                &release.spec.service,
+                &release.spec.environment,
+                release.metadata.labels.as_ref(),
+            ),
+            (None, None) => false,
+        }
+}
+
+/// Whether `approval` is about `release`.
+pub fn approval_applies(approval: &Approval, release: &Release) -> bool {
+    namespace_of(&approval.metadata) == namespace_of(&release.metadata)
+        && Some(&approval.spec.release_ref.name) == release.metadata.name.as_ref()
+}
+
+fn waiver_names(waiver: &Waiver, policy: &str, rule: &str) -> bool {
+    waiver
+        .spec
+        .rules
+        .iter()
+        .any(|r| r == rule || r.split_once('/') == Some((policy, rule)))
+}
+
+/// Decides one release.
+pub fn evaluate(input: &Input<'_>) -> Evaluation {
+    let release = input.release;
+    let now = input.now;
+    let ns = namespace_of(&release.metadata);
+
+    let mut policy_missing = None;
+    let mut selected: Vec<&CompiledPolicy> = match &release.spec.policy_ref {
+        Some(r) => {
+            let found: Vec<&CompiledPolicy> = input
+                .policies
+                .iter()
+                .filter(|p| p.namespace == ns && p.name == r.name)
+                .collect();
+            if found.is_empty() {
+                policy_missing = Some(r.name.clone());
+            }
+            found
+        }
+        None => input
+            .policies
+            .iter()
+            .filter(|p| selects(p, release))
+            .collect(),
+    };
+    selected.sort_by(|a, b| a.name.cmp(&b.name));
+
+    let mut approvals: Vec<&Approval> = input
+        .approvals
+        .iter()
+        .filter(|a| approval_applies(a, release))
+        .collect();
+    approvals.sort_by(|a, b| {
+        (
+            a.metadata.creation_timestamp.as_ref().map(|t| t.0),
+            &a.metadata.name,
+        )
+            .cmp(&(
+                b.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                &b.metadata.name,
+            ))
+    });
+    let mut waivers: Vec<&Waiver> = input
+        .waivers
+        .iter()
+        .filter(|w| waiver_applies(w, release))
+        .collect();
+    waivers.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    let active: Vec<&Waiver> = waivers
+        .iter()
+        .copied()
+        .filter(|w| now < w.spec.expires_at)
+        .collect();
+
+    let ctx = RuleContext::new(release, input.evidence, &approvals, now);
+    let mut trace = Vec::new();
+    let mut observed: BTreeMap<String, (EvidenceEntry, bool)> = BTreeMap::new();
+    let mut next_review: Option<DateTime<Utc>> = None;
+    let mut invalid_policies = Vec::new();
+    let mut release_errors = Vec::new();
+
+    for policy in &selected {
+        if !policy.is_valid() {
+            invalid_policies.push(policy.name.clone());
+            trace.push(TraceEntry {
+                policy: policy.name.clone(),
+                mode: policy.mode,
+                rule: policy.name.clone(),
+                type_: "policy".into(),
+                effect: Effect::Block,
+                evidence: Vec::new(),
+                message: format!(
+                    "policy is invalid: {}",
+                    compile::describe_errors(&policy.errors)
+                ),
+                waiver: None,
+            });
+            continue;
+        }
+        for rule in &policy.rules {
+            let RuleResult {
+                mut effect,
+                message,
+                evidence,
+                observed: entries,
+                next_change,
+                release_error,
+            } = rules::evaluate(rule, &ctx);
+            if let Some(e) = release_error {
+                release_errors.push(e);
+            }
+            next_review = earliest(next_review, next_change);
+            for (key, entry) in entries {
+                merge_entry(
+                    &mut observed,
+                    key,
+                    entry,
+                    policy.mode == PolicyMode::Enforce,
+                );
+            }
+            let mut waiver = None;
+            if matches!(effect, Effect::Hold | Effect::Block)
+                && let Some(w) = active
+                    .iter()
+                    .find(|w| waiver_names(w, &policy.name, &rule.name))
+            {
+                effect = Effect::Waived;
+                waiver = w.metadata.name.clone();
+            }
+            trace.push(TraceEntry {
+                policy: policy.name.clone(),
+                mode: policy.mode,
+                rule: rule.name.clone(),
+                type_: rule.kind.type_name().into(),
+                effect,
+                evidence,
+                message: match &waiver {
+                    Some(w) => format!("{message} — waived by {w}"),
+                    None => message,
+                },
+                waiver,
+            });
+        }
+    }
+    for w in &active {
+        next_review = earliest(next_review, Some(w.spec.expires_at));
+    }
+
+    let enforced: Vec<&TraceEntry> = trace
+        .iter()
+        .filter(|t| t.mode == PolicyMode::Enforce)
+        .collect();
+    let any_enforce = selected.iter().any(|p| p.mode == PolicyMode::Enforce);
+    let mut reasons: Vec<String> = Vec::new();
+    for wanted in [Effect::Block, Effect::Hold] {
+        reasons.extend(
+            enforced
+                .iter()
+                .filter(|t| t.effect == wanted)
+                .map(|t| format!("{}/{}: {}", t.policy, t.rule, t.message)),
+        );
+    }
+    let decision = if let Some(name) = &policy_missing {
+        reasons.insert(
+            0,
+            format!("policyRef names GatePolicy {name}, which does not exist"),
+        );
+        if enforced.iter().any(|t| t.effect == Effect::Block) {
+            Decision::Block
+        } else {
+            Decision::Hold
+        }
+    } else if !any_enforce {
+        reasons.insert(0, "no policy selects this release".into());
+        Decision::Hold
+    } else if enforced.iter().any(|t| t.effect == Effect::Block) {
+        Decision::Block
+    } else if enforced.iter().any(|t| t.effect == Effect::Hold) {
+        Decision::Hold
+    } else {
+        Decision::Allow
+    };
+
+    let mut evidence: Vec<EvidenceEntry> = observed.into_values().map(|(e, _)| e).collect();
+    evidence.sort_by(|a, b| (&a.source, &a.query).cmp(&(&b.source, &b.query)));
+    let complete = evidence
+        .iter()
+        .filter(|e| e.status == EvidenceStatus::Complete)
+        .count();
+    let pending: Vec<&str> = evidence
+        .iter()
+        .filter(|e| e.status == EvidenceStatus::Pending)
+        .map(|e| e.source.as_str())
+        .collect();
+
+    let headline = reasons.first().cloned().unwrap_or_else(|| {
+        format!(
+            "all {} enforced rules pass",
+            enforced.iter().filter(|t| t.type_ != "policy").count()
+        )
+    });
+    let generation = release.metadata.generation;
+    let previous_conditions = input
+        .previous
+        .map(|p| p.conditions.as_slice())
+        .unwrap_or_default();
+    let stalled = if !invalid_policies.is_empty() {
+        Some((
+            conditions::REASON_INVALID_POLICY,
+            format!("invalid GatePolicy: {}", invalid_policies.join(", ")),
+        ))
+    } else if let Some(name) = &policy_missing {
+        Some((
+            conditions::REASON_POLICY_NOT_FOUND,
+            format!("policyRef names GatePolicy {name}, which does not exist"),
+        ))
+    } else {
+        release_errors
+            .first()
+            .map(|e| (conditions::REASON_INVALID_RELEASE, e.clone()))
+    };
+    let desired = vec![
+        Desired {
+            type_: conditions::READY,
+            status: decision == Decision::Allow,
+            reason: match decision {
+                Decision::Allow => conditions::REASON_ALLOWED,
+                Decision::Hold => conditions::REASON_HELD,
+                Decision::Block => conditions::REASON_BLOCKED,
+            },
+            message: headline.clone(),
+        },
+        Desired {
+            type_: conditions::RECONCILING,
+            status: !pending.is_empty(),
+            reason: if pending.is_empty() {
+                conditions::REASON_DECIDED
+            } else {
+                conditions::REASON_EVIDENCE_PENDING
+            },
+            message: if pending.is_empty() {
+                String::new()
+            } else {
+                format!("waiting for {}", pending.join(", "))
+            },
+        },
+        match stalled {
+            Some((reason, message)) => Desired {
+                type_: conditions::STALLED,
+                status: true,
+                reason,
+                message,
+            },
+            None => Desired {
+                type_: conditions::STALLED,
+                status: false,
+                reason: conditions::REASON_VALID,
+                message: String::new(),
+            },
+        },
+    ];
+
+    let mut timeline = input
+        .previous
+        .map(|p| p.timeline.clone())
+        .unwrap_or_default();
+    if input.previous.and_then(|p| p.decision) != Some(decision) {
+        timeline.push(TimelineEntry {
+            at: now,
+            decision,
+            message: headline,
+        });
+        if timeline.len() > TIMELINE_LIMIT {
+            timeline.drain(..timeline.len() - TIMELINE_LIMIT);
+        }
+    }
+
+    let status = ReleasePassportStatus {
+        decision: Some(decision),
+        reasons,
+        evidence_summary: Some(format!("{complete}/{}", evidence.len())),
+        evidence,
+        approvals: approvals_summary(&selected, &approvals, release),
+        waivers: waivers
+            .iter()
+            .map(|w| WaiverEntry {
+                name: w.metadata.name.clone().unwrap_or_default(),
+                rules: w.spec.rules.clone(),
+                reason: w.spec.reason.clone(),
+                approver: w.spec.approver.clone(),
+                expires_at: w.spec.expires_at,
+                active: now < w.spec.expires_at,
+            })
+            .collect(),
+        rollback: Some(rollback(release, input.previous_release)),
+        watch: watch(&selected),
+        timeline,
+        conditions: conditions::merge(previous_conditions, desired, generation, now),
+        observed_generation: generation,
+        trace,
+    };
+    Evaluation {
+        status,
+        next_review: next_review.filter(|t| *t > now),
+        selected_policies: selected.iter().map(|p| p.name.clone()).collect(),
+    }
+}
+
+fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Two rules reading the same evidence keep the worse status; what an enforced rule saw wins
+/// over what a simulated rule saw, so a Simulate policy never changes how evidence reads.
+fn merge_entry(
+    map: &mut BTreeMap<String, (EvidenceEntry, bool)>,
+    key: String,
+    entry: EvidenceEntry,
+    enforced: bool,
+) {
+    let replace = match map.get(&key) {
+        None => true,
+        Some((existing, existing_enforced)) => match (enforced, *existing_enforced) {
+            (true, false) => true,
+            (false, true) => false,
+            _ => evidence::severity(entry.status) > evidence::severity(existing.status),
+        },
+    };
+    if replace {
+        map.insert(key, (entry, enforced));
+    }
+}
+
+fn approvals_summary(
+    selected: &[&CompiledPolicy],
+    approvals: &[&Approval],
+    release: &Release,
+) -> Option<ApprovalsSummary> {
+    let rules: Vec<&crate::api::policy::ApprovalRule> = selected
+        .iter()
+        .filter(|p| p.mode == PolicyMode::Enforce)
+        .flat_map(|p| &p.rules)
+        .filter_map(|r| match &r.kind {
+            RuleKind::Approval(a) => Some(a),
+            _ => None,
+        })
+        .collect();
+    if rules.is_empty() && approvals.is_empty() {
+        return None;
+    }
+    let author = release
+        .spec
+        .revision
+        .as_ref()
+        .and_then(|r| r.author.as_deref());
+    let excludes_author = rules.iter().any(|r| r.exclude_author);
+    let records: Vec<ApprovalRecord> = approvals
+        .iter()
+        .map(|a| ApprovalRecord {
+            name: a.metadata.name.clone().unwrap_or_default(),
+            approver: a.spec.approver.clone(),
+            decision: a.spec.decision,
+            at: a.metadata.creation_timestamp.as_ref().and_then(|t| {
+                DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond().max(0) as u32)
+            }),
+            comment: a.spec.comment.clone(),
+            not_counted: (a.spec.decision == ApprovalDecision::Approve
+                && excludes_author
+                && Some(a.spec.approver.as_str()) == author)
+                .then(|| "the release's author cannot approve it".to_string()),
+        })
+        .collect();
+    let mut counted: Vec<&str> = records
+        .iter()
+        .filter(|r| r.decision == ApprovalDecision::Approve && r.not_counted.is_none())
+        .map(|r| r.approver.as_str())
+        .collect();
+    counted.sort_unstable();
+    counted.dedup();
+    Some(ApprovalsSummary {
+        required: rules.iter().map(|r| r.min).max().unwrap_or(0),
+        approved: counted.len() as u32,
+        records,
+    })
+}
+
+/// Rollback readiness from what is known without a cluster: a named previous release that was
+/// itself allowed is a target to return to.
+pub fn rollback(release: &Release, previous: Option<&PreviousRelease>) -> RollbackStatus {
+    match (&release.spec.previous, previous) {
+        (None, _) => RollbackStatus {
+            ready: false,
+            target: None,
+            revision: None,
+            reason: "no previous release is named (spec.previous)".into(),
+        },
+        (Some(name), None) => RollbackStatus {
+            ready: false,
+            target: Some(name.clone()),
+            revision: None,
+            reason: format!("previous release {name} was not found"),
+        },
+        (Some(name), Some(p)) => {
+            let ready = p.decision == Some(Decision::Allow);
+            RollbackStatus {
+                ready,
+                target: Some(name.clone()),
+                revision: Some(p.version.clone()),
+                reason: match p.decision {
+                    Some(Decision::Allow) => {
+                        format!("previous release {name} ({}) was allowed", p.version)
+                    }
+                    Some(d) => format!(
+                        "previous release {name} ({}) is not known good: its decision is {d}",
+                        p.version
+                    ),
+                    None => format!(
+                        "previous release {name} ({}) has no decision yet",
+                        p.version
+                    ),
+                },
+            }
+        }
+    }
+}
+
+fn watch(selected: &[&CompiledPolicy]) -> Option<WatchStatus> {
+    let watches: Vec<(&CompiledPolicy, &compile::CompiledWatch)> = selected
+        .iter()
+        .filter(|p| p.mode == PolicyMode::Enforce && p.is_valid())
+        .filter_map(|p| p.watch.as_ref().map(|w| (*p, w)))
+        .collect();
+    let longest = watches.iter().max_by_key(|(_, w)| w.duration)?;
+    Some(WatchStatus {
+        phase: WatchPhase::NotStarted,
+        duration: longest.1.duration_text.clone(),
+        started_at: None,
+        rules: watches
+            .iter()
+            .flat_map(|(p, w)| {
+                w.rules
+                    .iter()
+                    .map(move |r| format!("{}/{}", p.name, r.name))
+            })
+            .collect(),
+        message: Some("starts when the release is observed promoted".into()),
+    })
+}

@@ -1,0 +1,33 @@
+//! Release Passport: decides whether a release may be promoted, from scoped evidence.
+
+pub mod api;
+pub mod cli;
+pub mod commands;
+pub mod console;
+pub mod decide;
+pub mod engine;
+pub mod examples;
+pub mod load;
+pub mod output;
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}

@@ -1,0 +1,283 @@
+//! Reads manifests (multi-document YAML or JSON, files or directories) into typed objects.
+//! Every error names the file, the document, the object and the field.
+
+pub mod recording;
+pub mod schema;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+use crate::api::{API_VERSION, Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
+use crate::engine::{self, CompiledPolicy, EvidenceItem};
+use recording::EvidenceRecording;
+
+/// Why an input could not be used. Displays as `file: document N (Kind/name): field: message`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.render())]
+pub struct LoadError {
+    pub file: String,
+    /// 1-based document index within the file, when the error is about one document.
+    pub document: Option<usize>,
+    /// `Kind/name` when known.
+    pub object: Option<String>,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl LoadError {
+    fn render(&self) -> String {
+        let mut s = self.file.clone();
+        if let Some(d) = self.document {
+            s.push_str(&format!(": document {d}"));
+        }
+        if let Some(o) = &self.object {
+            s.push_str(&format!(" ({o})"));
+        }
+        if let Some(f) = &self.field {
+            s.push_str(&format!(": {f}"));
+        }
+        s.push_str(&format!(": {}", self.message));
+        s
+    }
+}
+
+/// Everything read from the inputs.
+#[derive(Clone, Debug, Default)]
+pub struct Bundle {
+    pub releases: Vec<Release>,
+    pub policies: Vec<GatePolicy>,
+    pub approvals: Vec<Approval>,
+    pub waivers: Vec<Waiver>,
+    pub connectors: Vec<Connector>,
+    pub passports: Vec<ReleasePassport>,
+    /// Evidence per release key (`namespace/name`).
+    pub evidence: BTreeMap<String, Vec<EvidenceItem>>,
+    /// The latest `recordedAt` of any evidence recording read.
+    pub recorded_at: Option<DateTime<Utc>>,
+}
+
+impl Bundle {
+    /// Policies compiled for the engine.
+    pub fn compiled_policies(&self) -> Vec<CompiledPolicy> {
+        self.policies.iter().map(engine::compile).collect()
+    }
+}
+
+/// The files a path stands for: itself, or every `.yaml`/`.yml`/`.json` below it, sorted.
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+    let mut out = Vec::new();
+    for path in paths {
+        let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
+        if meta.is_dir() {
+            collect_dir(path, &mut out)?;
+        } else {
+            out.push(path.clone());
+        }
+    }
+    Ok(out)
+}
+
+fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map_err(|e| io_error(dir, &e))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            collect_dir(&p, out)?;
+        } else if matches!(
+            p.extension().and_then(|e| e.to_str()),
+            Some("yaml" | "yml" | "json")
+        ) {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> LoadError {
+    LoadError {
+        file: path.display().to_string(),
+        document: None,
+        object: None,
+        field: None,
+        message: e.to_string(),
+    }
+}
+
+/// Reads every path into `bundle`; objects without a namespace get `default_namespace`.
+pub fn load_paths(
+    paths: &[PathBuf],
+    default_namespace: &str,
+    bundle: &mut Bundle,
+) -> Result<(), LoadError> {
+    for file in expand_paths(paths)? {
+        let text = std::fs::read_to_string(&file).map_err(|e| io_error(&file, &e))?;
+        load_str(
+            &file.display().to_string(),
+            &text,
+            default_namespace,
+            bundle,
+        )?;
+    }
+    Ok(())
+}
+
+/// Reads one file's text (named `file` in errors) into `bundle`.
+pub fn load_str(
+    file: &str,
+    text: &str,
+    default_namespace: &str,
+    bundle: &mut Bundle,
+) -> Result<(), LoadError> {
+    for (index, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
+        let err = |object: Option<String>, field: Option<String>, message: String| LoadError {
+            file: file.to_string(),
+            document: Some(index + 1),
+            object,
+            field,
+            message,
+        };
+        let yaml: serde_yaml_ng::Value = serde::Deserialize::deserialize(doc)
+            .map_err(|e| err(None, None, format!("malformed YAML: {e}")))?;
+        if yaml.is_null() {
+            continue;
+        }
+        let mut value: Value = serde_json::to_value(&yaml)
+            .map_err(|e| err(None, None, format!("not a JSON-compatible document: {e}")))?;
+        let Some(kind) = value
+            .get("kind")
+            .and_then(Value::as_str)
+            .map(str::to_string)
+        else {
+            return Err(err(None, Some("kind".into()), "required".into()));
+        };
+        if kind == "List" {
+            return Err(err(
+                None,
+                Some("kind".into()),
+                "List documents are not read; write one object per document".into(),
+            ));
+        }
+        let name = value
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .map(str::to_string);
+        let label = Some(format!("{kind}/{}", name.as_deref().unwrap_or("?")));
+        if kind == "EvidenceRecording" {
+            let recording: EvidenceRecording =
+                typed(&value).map_err(|(f, m)| err(label.clone(), f, m))?;
+            merge_recording(recording, default_namespace, bundle);
+            continue;
+        }
+        match value.get("apiVersion").and_then(Value::as_str) {
+            Some(API_VERSION) => {}
+            Some(other) => {
+                return Err(err(
+                    label,
+                    Some("apiVersion".into()),
+                    format!("{other:?} is not served here (expected {API_VERSION})"),
+                ));
+            }
+            None => return Err(err(label, Some("apiVersion".into()), "required".into())),
+        }
+        if name.as_deref().is_none_or(str::is_empty) {
+            return Err(err(label, Some("metadata.name".into()), "required".into()));
+        }
+        if value.pointer("/metadata/namespace").is_none()
+            && let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut)
+        {
+            meta.insert(
+                "namespace".into(),
+                Value::String(default_namespace.to_string()),
+            );
+        }
+        if let Some(v) = schema::validate(&kind, &value).into_iter().next() {
+            return Err(err(label, Some(v.field), v.message));
+        }
+        let fail = |(f, m): (Option<String>, String)| err(label.clone(), f, m);
+        match kind.as_str() {
+            "Release" => bundle.releases.push(typed(&value).map_err(fail)?),
+            "GatePolicy" => {
+                let policy: GatePolicy = typed(&value).map_err(fail)?;
+                let compiled = engine::compile(&policy);
+                if let Some(e) = compiled.errors.first() {
+                    return Err(err(label, Some(e.field.clone()), e.message.clone()));
+                }
+                bundle.policies.push(policy);
+            }
+            "Approval" => bundle.approvals.push(typed(&value).map_err(fail)?),
+            "Waiver" => bundle.waivers.push(typed(&value).map_err(fail)?),
+            "Connector" => bundle.connectors.push(typed(&value).map_err(fail)?),
+            "ReleasePassport" => bundle.passports.push(typed(&value).map_err(fail)?),
+            other => {
+                return Err(err(
+                    label,
+                    Some("kind".into()),
+                    format!(
+                        "unknown kind {other:?} (expected Release, GatePolicy, Approval, Waiver, Connector, ReleasePassport or EvidenceRecording)"
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Deserialises with the path of the offending field.
+fn typed<T: DeserializeOwned>(value: &Value) -> Result<T, (Option<String>, String)> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = (path != ".").then_some(path);
+        (field, e.into_inner().to_string())
+    })
+}
+
+fn merge_recording(recording: EvidenceRecording, default_namespace: &str, bundle: &mut Bundle) {
+    if let Some(at) = recording.recorded_at {
+        bundle.recorded_at = Some(bundle.recorded_at.map_or(at, |b| b.max(at)));
+    }
+    for (key, items) in recording.releases {
+        let key = if key.contains('/') {
+            key
+        } else {
+            format!("{default_namespace}/{key}")
+        };
+        bundle.evidence.entry(key).or_default().extend(items);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<Bundle, LoadError> {
+        let mut b = Bundle::default();
+        load_str("t.yaml", text, "default", &mut b).map(|()| b)
+    }
+
+    #[test]
+    fn names_file_document_object_and_field() {
+        let text = "---\napiVersion: releasepassport.io/v1alpha1\nkind: Release\nmetadata: {name: a}\nspec: {service: s, version: '1', environment: e}\n---\napiVersion: releasepassport.io/v1alpha1\nkind: GatePolicy\nmetadata: {name: p}\nspec:\n  rules:\n  - name: fresh\n    evidence: {source: x, maxAge: 15x}\n";
+        let e = load(text).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            e.starts_with("t.yaml: document 2 (GatePolicy/p): spec.rules[0].evidence.maxAge"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn missing_field_is_named() {
+        let text = "apiVersion: releasepassport.io/v1alpha1\nkind: Release\nmetadata: {name: a}\nspec: {service: s, environment: e}\n";
+        let e = load(text).err().map(|e| e.to_string()).unwrap_or_default();
+        assert!(
+            e.contains("(Release/a): spec: missing field `version`"),
+            "{e}"
+        );
+    }
+}

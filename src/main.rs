@@ -1,0 +1,69 @@
+use std::process::ExitCode;
+
+use clap::Parser;
+use release_passport::cli::{Cli, Command, LogFormat};
+use release_passport::commands::{crd, demo, evaluate};
+
+fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.log_format);
+    let now = chrono::Utc::now();
+    let result = match cli.command {
+        Command::Crd { out_dir } => crd::run(out_dir.as_deref()),
+        Command::Evaluate {
+            paths,
+            evidence,
+            at,
+            output,
+            namespace,
+        } => Ok(evaluate::run(
+            evaluate::Args {
+                paths,
+                evidence,
+                at,
+                output,
+                namespace,
+            },
+            now,
+        )),
+        Command::Demo {
+            port,
+            bind,
+            examples,
+            at,
+            no_serve,
+        } => tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| {
+                rt.block_on(demo::run(
+                    demo::Args {
+                        port,
+                        bind,
+                        examples,
+                        at,
+                        no_serve,
+                    },
+                    now,
+                ))
+            }),
+    };
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(evaluate::EXIT_BAD_INPUT)
+        }
+    }
+}

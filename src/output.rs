@@ -1,0 +1,94 @@
+//! Renders passports for people (a table) and for machines (JSON, YAML).
+
+use serde_json::{Value, json};
+
+use crate::api::ReleasePassport;
+
+/// Passports as JSON: one object, or a `v1/List` of several (as kubectl prints them).
+pub fn to_json_value(passports: &[ReleasePassport]) -> Value {
+    match passports {
+        [one] => serde_json::to_value(one).unwrap_or(Value::Null),
+        many => json!({
+            "apiVersion": "v1",
+            "kind": "List",
+            "items": many.iter().map(|p| serde_json::to_value(p).unwrap_or(Value::Null)).collect::<Vec<_>>(),
+        }),
+    }
+}
+
+pub fn to_json(passports: &[ReleasePassport]) -> String {
+    serde_json::to_string_pretty(&to_json_value(passports)).unwrap_or_default()
+}
+
+pub fn to_yaml(passports: &[ReleasePassport]) -> String {
+    serde_yaml_ng::to_string(&to_json_value(passports)).unwrap_or_default()
+}
+
+/// A fixed-width table: NAMESPACE NAME SERVICE VERSION ENV DECISION EVIDENCE REASON.
+pub fn to_table(passports: &[ReleasePassport]) -> String {
+    let header = [
+        "NAMESPACE",
+        "NAME",
+        "SERVICE",
+        "VERSION",
+        "ENV",
+        "DECISION",
+        "EVIDENCE",
+        "REASON",
+    ];
+    let rows: Vec<[String; 8]> = passports
+        .iter()
+        .map(|p| {
+            let status = p.status.clone().unwrap_or_default();
+            [
+                p.metadata.namespace.clone().unwrap_or_default(),
+                p.metadata.name.clone().unwrap_or_default(),
+                p.spec.service.clone(),
+                p.spec.version.clone(),
+                p.spec.environment.clone(),
+                status
+                    .decision
+                    .map(|d| d.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                status
+                    .evidence_summary
+                    .clone()
+                    .unwrap_or_else(|| "-".into()),
+                status
+                    .reasons
+                    .first()
+                    .map_or_else(|| "-".to_string(), |r| truncate(r, 100)),
+            ]
+        })
+        .collect();
+    let mut widths = header.map(str::len);
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let line = |cells: Vec<&str>| {
+        let mut s = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == cells.len() {
+                s.push_str(cell);
+            } else {
+                s.push_str(&format!("{cell:<w$}   "));
+            }
+        }
+        s.trim_end().to_string() + "\n"
+    };
+    let mut out = line(header.to_vec());
+    for row in &rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    }
+    out
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.chars().count() <= max {
+        s.to_string()
+    } else {
+        s.chars().take(max - 1).collect::<String>() + "…"
+    }
+}
