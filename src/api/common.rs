@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-/// Whether a release may be promoted.
+// Whether a release may be promoted.
+// (`//`, not `///`: on Option fields schemars would show this instead of the field's doc.)
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]
@@ -83,7 +84,8 @@ impl std::fmt::Display for EvidenceStatus {
     }
 }
 
-/// What a rule does when its condition is met (`onMissing`, `onFailed`, `onStale`, ...).
+// What a rule does when its condition is met (`onMissing`, `onFailed`, `onStale`, ...).
+// No `///` here: on an Option field, schemars would show this text instead of the field's own.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]

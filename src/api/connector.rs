@@ -85,7 +85,8 @@ pub struct SecretKeyRef {
     pub key: String,
 }
 
-/// Whether a connector can authenticate, read its scope and produce fresh evidence.
+// Whether a connector can authenticate, read its scope and produce fresh evidence.
+// (`//`, not `///`: on Option fields schemars would show this instead of the field's doc.)
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
 )]

@@ -1,6 +1,7 @@
 //! Checks a GatePolicy and prepares it for evaluation: durations parsed, CEL compiled, cron
 //! parsed, time zones resolved. An invalid policy keeps every error with the field it names.
 
+use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::Arc;
 
@@ -86,9 +87,100 @@ pub enum RuleKind {
     Expression {
         source: String,
         program: Arc<cel::Program>,
+        reads: CelReads,
         on_false: Outcome,
         message: Option<String>,
     },
+}
+
+/// What a CEL expression can read, found from its syntax tree, so evaluation builds only that.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CelReads {
+    /// The evidence sources it names (`evidence['x']`, `evidence.x`, `'x' in evidence`);
+    /// `None` when it uses the map as a whole (iterating it, say).
+    pub evidence: Option<Vec<String>>,
+    pub release: bool,
+    pub approvals: bool,
+}
+
+impl CelReads {
+    fn of(program: &cel::Program) -> Self {
+        let mut keys = BTreeSet::new();
+        let whole = !named_evidence(program.expression(), &mut keys);
+        let references = program.references();
+        Self {
+            evidence: (!whole).then(|| keys.into_iter().collect()),
+            release: references.has_variable("release"),
+            approvals: references.has_variable("approvals"),
+        }
+    }
+}
+
+/// Collects the evidence keys `expr` names; false when it uses `evidence` any other way.
+fn named_evidence(expr: &cel::IdedExpr, keys: &mut BTreeSet<String>) -> bool {
+    use cel::common::ast::{EntryExpr, Expr, LiteralValue, operators};
+    let is_evidence =
+        |e: &cel::IdedExpr| matches!(&e.expr, Expr::Ident(name) if name == "evidence");
+    let literal = |e: &cel::IdedExpr| match &e.expr {
+        Expr::Literal(LiteralValue::String(s)) => Some(s.inner().to_string()),
+        _ => None,
+    };
+    match &expr.expr {
+        Expr::Ident(name) => name != "evidence",
+        Expr::Select(select) if is_evidence(&select.operand) => {
+            keys.insert(select.field.clone());
+            true
+        }
+        Expr::Select(select) => named_evidence(&select.operand, keys),
+        Expr::Call(call) => {
+            match (call.func_name.as_str(), call.args.as_slice()) {
+                (operators::INDEX, [map, key]) if is_evidence(map) => {
+                    if let Some(k) = literal(key) {
+                        keys.insert(k);
+                        return true;
+                    }
+                }
+                (operators::IN, [key, map]) if is_evidence(map) => {
+                    if let Some(k) = literal(key) {
+                        keys.insert(k);
+                        return true;
+                    }
+                }
+                _ => {}
+            }
+            call.target
+                .as_deref()
+                .is_none_or(|t| named_evidence(t, keys))
+                && call.args.iter().all(|a| named_evidence(a, keys))
+        }
+        Expr::Comprehension(c) => {
+            c.iter_var != "evidence"
+                && c.accu_var != "evidence"
+                && [
+                    &c.iter_range,
+                    &c.accu_init,
+                    &c.loop_cond,
+                    &c.loop_step,
+                    &c.result,
+                ]
+                .into_iter()
+                .all(|e| named_evidence(e, keys))
+        }
+        Expr::List(list) => list.elements.iter().all(|e| named_evidence(e, keys)),
+        Expr::Map(map) => map.entries.iter().all(|entry| match &entry.expr {
+            EntryExpr::MapEntry(m) => {
+                named_evidence(&m.key, keys) && named_evidence(&m.value, keys)
+            }
+            EntryExpr::StructField(f) => named_evidence(&f.value, keys),
+        }),
+        Expr::Struct(st) => st.entries.iter().all(|entry| match &entry.expr {
+            EntryExpr::MapEntry(m) => {
+                named_evidence(&m.key, keys) && named_evidence(&m.value, keys)
+            }
+            EntryExpr::StructField(f) => named_evidence(&f.value, keys),
+        }),
+        Expr::Literal(_) | Expr::Unspecified => true,
+    }
 }
 
 impl RuleKind {
@@ -302,6 +394,7 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
     match cel::Program::compile(&x.cel) {
         Ok(program) => Some(RuleKind::Expression {
             source: x.cel.clone(),
+            reads: CelReads::of(&program),
             program: Arc::new(program),
             on_false: x.on_false.unwrap_or(Outcome::Hold),
             message: x.message.clone(),

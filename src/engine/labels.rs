@@ -13,25 +13,34 @@ pub struct LabelError {
 /// Replaces `$labels` in `query` with `k1="v1",k2="v2"` (sorted by key, values escaped).
 /// With no labels, the placeholder and its separating comma disappear.
 pub fn expand(query: &str, labels: &BTreeMap<String, String>) -> Result<String, LabelError> {
+    Ok(substitute(query, &matchers(labels)?))
+}
+
+/// The matchers `$labels` stands for: `k1="v1",k2="v2"`, sorted by key, values escaped.
+pub fn matchers(labels: &BTreeMap<String, String>) -> Result<String, LabelError> {
     if let Some(bad) = labels.keys().find(|k| !is_label_name(k)) {
         return Err(LabelError { key: bad.clone() });
     }
+    Ok(labels
+        .iter()
+        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .collect::<Vec<_>>()
+        .join(","))
+}
+
+/// Puts rendered `matchers` in place of `$labels`.
+pub fn substitute(query: &str, matchers: &str) -> String {
     if !query.contains("$labels") {
-        return Ok(query.to_string());
+        return query.to_string();
     }
-    if labels.is_empty() {
+    if matchers.is_empty() {
         let mut q = query.to_string();
         for pattern in ["$labels, ", "$labels,", ", $labels", ",$labels", "$labels"] {
             q = q.replace(pattern, "");
         }
-        return Ok(q);
+        return q;
     }
-    let matchers = labels
-        .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
-        .collect::<Vec<_>>()
-        .join(",");
-    Ok(query.replace("$labels", &matchers))
+    query.replace("$labels", matchers)
 }
 
 fn escape(value: &str) -> String {

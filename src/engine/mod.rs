@@ -168,14 +168,16 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
 
     let ctx = RuleContext::new(release, input.evidence, &approvals, now);
     let mut trace = Vec::new();
-    let mut observed: BTreeMap<String, (EvidenceEntry, bool)> = BTreeMap::new();
+    let mut observed: BTreeMap<String, EvidenceEntry> = BTreeMap::new();
     let mut next_review: Option<DateTime<Utc>> = None;
     let mut invalid_policies = Vec::new();
     let mut release_errors = Vec::new();
 
     for policy in &selected {
         if !policy.is_valid() {
-            invalid_policies.push(policy.name.clone());
+            if policy.mode == PolicyMode::Enforce {
+                invalid_policies.push(policy.name.clone());
+            }
             trace.push(TraceEntry {
                 policy: policy.name.clone(),
                 mode: policy.mode,
@@ -204,13 +206,12 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
                 release_errors.push(e);
             }
             next_review = earliest(next_review, next_change);
-            for (key, entry) in entries {
-                merge_entry(
-                    &mut observed,
-                    key,
-                    entry,
-                    policy.mode == PolicyMode::Enforce,
-                );
+            // Only what enforced rules read is the passport's evidence: a Simulate policy must
+            // not change how complete a passport looks.
+            if policy.mode == PolicyMode::Enforce {
+                for (key, entry) in entries {
+                    merge_entry(&mut observed, key, entry);
+                }
             }
             let mut waiver = None;
             if matches!(effect, Effect::Hold | Effect::Block)
@@ -275,7 +276,7 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
         Decision::Allow
     };
 
-    let mut evidence: Vec<EvidenceEntry> = observed.into_values().map(|(e, _)| e).collect();
+    let mut evidence: Vec<EvidenceEntry> = observed.into_values().collect();
     evidence.sort_by(|a, b| (&a.source, &a.query).cmp(&(&b.source, &b.query)));
     let complete = evidence
         .iter()
@@ -407,24 +408,14 @@ fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
     }
 }
 
-/// Two rules reading the same evidence keep the worse status; what an enforced rule saw wins
-/// over what a simulated rule saw, so a Simulate policy never changes how evidence reads.
-fn merge_entry(
-    map: &mut BTreeMap<String, (EvidenceEntry, bool)>,
-    key: String,
-    entry: EvidenceEntry,
-    enforced: bool,
-) {
-    let replace = match map.get(&key) {
-        None => true,
-        Some((existing, existing_enforced)) => match (enforced, *existing_enforced) {
-            (true, false) => true,
-            (false, true) => false,
-            _ => evidence::severity(entry.status) > evidence::severity(existing.status),
-        },
-    };
-    if replace {
-        map.insert(key, (entry, enforced));
+/// Two rules reading the same evidence keep the worse status.
+fn merge_entry(map: &mut BTreeMap<String, EvidenceEntry>, key: String, entry: EvidenceEntry) {
+    match map.get(&key) {
+        Some(existing)
+            if evidence::severity(existing.status) >= evidence::severity(entry.status) => {}
+        _ => {
+            map.insert(key, entry);
+        }
     }
 }
 

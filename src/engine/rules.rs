@@ -1,12 +1,12 @@
 //! Evaluates one compiled rule against one release's evidence, approvals and `now`.
 
-use std::cell::OnceCell;
-use std::collections::BTreeMap;
+use std::cell::{OnceCell, RefCell};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 
-use super::compile::{CompiledRule, RuleKind};
+use super::compile::{CelReads, CompiledRule, RuleKind};
 use super::evidence::{EvidenceItem, combine, severity, stale_at, status_at};
 use super::labels;
 use super::window::{self, WindowState};
@@ -47,7 +47,8 @@ pub struct RuleContext<'a> {
     pub evidence: &'a [EvidenceItem],
     pub approvals: &'a [&'a Approval],
     pub now: DateTime<Utc>,
-    cel_variables: OnceCell<Result<Vec<(&'static str, cel::Value)>, String>>,
+    /// `$labels` rendered once per decision, shared by every metric rule.
+    matchers: OnceCell<Result<String, labels::LabelError>>,
 }
 
 impl<'a> RuleContext<'a> {
@@ -62,7 +63,7 @@ impl<'a> RuleContext<'a> {
             evidence,
             approvals,
             now,
-            cel_variables: OnceCell::new(),
+            matchers: OnceCell::new(),
         }
     }
 }
@@ -75,8 +76,28 @@ pub fn outcome_effect(o: Outcome) -> Effect {
     }
 }
 
+/// RFC 3339 in UTC to the second (`2026-11-25T14:00:00Z`), written by hand: chrono's general
+/// formatter dominated the engine's profile.
 pub fn time(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+    let (year, month, day) = (t.year(), t.month(), t.day());
+    if !(0..=9999).contains(&year) {
+        return t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    }
+    let mut out = String::with_capacity(20);
+    for (n, width, separator) in [
+        (year as u32, 4, '-'),
+        (month, 2, '-'),
+        (day, 2, 'T'),
+        (t.hour(), 2, ':'),
+        (t.minute(), 2, ':'),
+        (t.second(), 2, 'Z'),
+    ] {
+        for i in (0..width).rev() {
+            out.push(char::from(b'0' + ((n / 10u32.pow(i)) % 10) as u8));
+        }
+        out.push(separator);
+    }
+    out
 }
 
 /// Evaluates one rule.
@@ -119,14 +140,15 @@ pub fn evaluate(rule: &CompiledRule, ctx: &RuleContext<'_>) -> RuleResult {
                             passing: a.passing + t.passing,
                         })
                     });
-            let detail = worst
-                .and_then(|i| i.summary.as_deref())
-                .map(|s| format!(": {s}"))
-                .unwrap_or_default();
+            let detail = match (status, worst.and_then(|i| i.summary.as_deref())) {
+                (EvidenceStatus::Complete, _) | (_, None) => String::new(),
+                (_, Some(s)) => [": ", s].concat(),
+            };
             let (outcome, message) = match status {
+                // The summary of passing evidence is in the passport's evidence list already.
                 EvidenceStatus::Complete => (
                     Outcome::Pass,
-                    format!("{source} is Complete{}{detail}", observed_phrase(latest)),
+                    [source.as_str(), " is Complete", &observed_phrase(latest)].concat(),
                 ),
                 EvidenceStatus::Partial => (
                     *on_partial,
@@ -160,7 +182,7 @@ pub fn evaluate(rule: &CompiledRule, ctx: &RuleContext<'_>) -> RuleResult {
                 .filter_map(|i| stale_at(i, *max_age, ctx.now))
                 .min();
             result.observed.push((
-                format!("source:{source}"),
+                ["source:", source.as_str()].concat(),
                 EvidenceEntry {
                     source: source.clone(),
                     status,
@@ -182,8 +204,11 @@ pub fn evaluate(rule: &CompiledRule, ctx: &RuleContext<'_>) -> RuleResult {
             on_no_data,
             on_failed,
         } => {
-            let expanded = match labels::expand(query, &ctx.release.spec.scope.metric_labels) {
-                Ok(q) => q,
+            let matchers = ctx
+                .matchers
+                .get_or_init(|| labels::matchers(&ctx.release.spec.scope.metric_labels));
+            let expanded = match matchers {
+                Ok(m) => labels::substitute(query, m),
                 Err(e) => {
                     let mut r =
                         RuleResult::new(Effect::Block, format!("cannot build the query: {e}"));
@@ -247,7 +272,7 @@ pub fn evaluate(rule: &CompiledRule, ctx: &RuleContext<'_>) -> RuleResult {
             result.evidence.push(format!("metric:{}", rule.name));
             result.next_change = item.and_then(|i| stale_at(i, *max_age, ctx.now));
             result.observed.push((
-                format!("query:{expanded}"),
+                ["query:", expanded.as_str()].concat(),
                 EvidenceEntry {
                     source: rule.name.clone(),
                     status,
@@ -305,10 +330,11 @@ pub fn evaluate(rule: &CompiledRule, ctx: &RuleContext<'_>) -> RuleResult {
         RuleKind::Expression {
             source,
             program,
+            reads,
             on_false,
             message,
         } => {
-            let mut result = match run_cel(program, ctx) {
+            let mut result = match run_cel(program, reads, ctx) {
                 Ok(cel::Value::Bool(true)) => {
                     RuleResult::new(Effect::Pass, format!("{source} is true"))
                 }
@@ -327,7 +353,16 @@ pub fn evaluate(rule: &CompiledRule, ctx: &RuleContext<'_>) -> RuleResult {
                     format!("{source} could not be evaluated: {e}"),
                 ),
             };
-            result.evidence = referenced_sources(source, ctx.evidence);
+            result.evidence = match &reads.evidence {
+                Some(keys) => keys.clone(),
+                None => {
+                    let mut all: Vec<String> =
+                        ctx.evidence.iter().map(|i| i.source.clone()).collect();
+                    all.sort();
+                    all.dedup();
+                    all
+                }
+            };
             result
         }
     }
@@ -408,45 +443,58 @@ fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTi
 }
 
 fn observed_phrase(at: Option<DateTime<Utc>>) -> String {
-    at.map(|t| format!(" (observed {})", time(t)))
+    at.map(|t| [" (observed ", &time(t), ")"].concat())
         .unwrap_or_default()
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct CelEvidence {
-    status: &'static str,
-    age_seconds: Option<i64>,
-    value: Option<f64>,
-    total: u32,
-    passing: u32,
+thread_local! {
+    // Field names of the CEL variables, allocated once per thread.
+    static CEL_KEYS: RefCell<HashMap<&'static str, Arc<String>>> = RefCell::new(HashMap::new());
 }
 
-#[derive(Serialize)]
-struct CelRelease<'a> {
-    name: &'a str,
-    namespace: &'a str,
-    service: &'a str,
-    version: &'a str,
-    environment: &'a str,
-    labels: BTreeMap<String, String>,
+fn cel_key(name: &'static str) -> cel::objects::Key {
+    CEL_KEYS.with(|keys| {
+        let mut keys = keys.borrow_mut();
+        let key = keys
+            .entry(name)
+            .or_insert_with(|| Arc::new(name.to_string()));
+        cel::objects::Key::String(Arc::clone(key))
+    })
 }
 
-#[derive(Serialize)]
-struct CelApprovals {
-    approved: u32,
-    rejected: u32,
+fn cel_map<const N: usize>(entries: [(&'static str, cel::Value); N]) -> cel::Value {
+    let mut map = HashMap::with_capacity(N);
+    for (k, v) in entries {
+        map.insert(cel_key(k), v);
+    }
+    cel::Value::Map(cel::objects::Map { map: Arc::new(map) })
 }
 
-fn cel_variables(ctx: &RuleContext<'_>) -> Result<Vec<(&'static str, cel::Value)>, String> {
+fn cel_str(s: &str) -> cel::Value {
+    cel::Value::String(Arc::new(s.to_string()))
+}
+
+fn cel_opt<T: Into<cel::Value>>(v: Option<T>) -> cel::Value {
+    v.map_or(cel::Value::Null, Into::into)
+}
+
+/// The CEL variables an expression reads, built directly (no serde round trip) and only as far
+/// as the expression looks.
+fn cel_variables(ctx: &RuleContext<'_>, reads: &CelReads) -> Vec<(&'static str, cel::Value)> {
+    let wanted = |source: &str| {
+        reads
+            .evidence
+            .as_ref()
+            .is_none_or(|keys| keys.iter().any(|k| k == source))
+    };
     let mut by_source: BTreeMap<&str, Vec<&EvidenceItem>> = BTreeMap::new();
-    for item in ctx.evidence {
+    for item in ctx.evidence.iter().filter(|i| wanted(&i.source)) {
         by_source
             .entry(item.source.as_str())
             .or_default()
             .push(item);
     }
-    let evidence: BTreeMap<&str, CelEvidence> = by_source
+    let evidence: HashMap<cel::objects::Key, cel::Value> = by_source
         .into_iter()
         .map(|(source, items)| {
             let statuses: Vec<EvidenceStatus> = items.iter().map(|i| i.status).collect();
@@ -460,58 +508,85 @@ fn cel_variables(ctx: &RuleContext<'_>) -> Result<Vec<(&'static str, cel::Value)
                         passing: a.passing + t.passing,
                     });
             let value = items.iter().filter_map(|i| i.value).find(|v| v.is_finite());
+            let entry = cel_map([
+                ("status", cel_str(combine(&statuses).as_str())),
+                (
+                    "ageSeconds",
+                    cel_opt(latest.map(|t| (ctx.now - t).num_seconds())),
+                ),
+                ("value", cel_opt(value)),
+                ("total", cel::Value::Int(i64::from(targets.total))),
+                ("passing", cel::Value::Int(i64::from(targets.passing))),
+            ]);
             (
-                source,
-                CelEvidence {
-                    status: combine(&statuses).as_str(),
-                    age_seconds: latest.map(|t| (ctx.now - t).num_seconds()),
-                    value,
-                    total: targets.total,
-                    passing: targets.passing,
-                },
+                cel::objects::Key::String(Arc::new(source.to_string())),
+                entry,
             )
         })
         .collect();
-    let meta = &ctx.release.metadata;
-    let release = CelRelease {
-        name: meta.name.as_deref().unwrap_or(""),
-        namespace: meta.namespace.as_deref().unwrap_or("default"),
-        service: &ctx.release.spec.service,
-        version: &ctx.release.spec.version,
-        environment: &ctx.release.spec.environment,
-        labels: meta.labels.clone().unwrap_or_default(),
-    };
-    let approvals = CelApprovals {
-        approved: ctx
-            .approvals
+    let mut variables = vec![("evidence", cel::Value::from(evidence))];
+    if reads.release {
+        let meta = &ctx.release.metadata;
+        let labels: HashMap<cel::objects::Key, cel::Value> = meta
+            .labels
             .iter()
-            .filter(|a| a.spec.decision == ApprovalDecision::Approve)
-            .count() as u32,
-        rejected: ctx
-            .approvals
-            .iter()
-            .filter(|a| a.spec.decision == ApprovalDecision::Reject)
-            .count() as u32,
-    };
-    let err = |e: cel::SerializationError| e.to_string();
-    Ok(vec![
-        ("evidence", cel::to_value(&evidence).map_err(err)?),
-        ("release", cel::to_value(&release).map_err(err)?),
-        ("approvals", cel::to_value(&approvals).map_err(err)?),
-    ])
+            .flatten()
+            .map(|(k, v)| (cel::objects::Key::String(Arc::new(k.clone())), cel_str(v)))
+            .collect();
+        variables.push((
+            "release",
+            cel_map([
+                ("name", cel_str(meta.name.as_deref().unwrap_or(""))),
+                (
+                    "namespace",
+                    cel_str(meta.namespace.as_deref().unwrap_or("default")),
+                ),
+                ("service", cel_str(&ctx.release.spec.service)),
+                ("version", cel_str(&ctx.release.spec.version)),
+                ("environment", cel_str(&ctx.release.spec.environment)),
+                ("labels", cel::Value::from(labels)),
+            ]),
+        ));
+    }
+    if reads.approvals {
+        let count = |d: ApprovalDecision| {
+            ctx.approvals
+                .iter()
+                .filter(|a| a.spec.decision == d)
+                .count() as i64
+        };
+        variables.push((
+            "approvals",
+            cel_map([
+                (
+                    "approved",
+                    cel::Value::Int(count(ApprovalDecision::Approve)),
+                ),
+                ("rejected", cel::Value::Int(count(ApprovalDecision::Reject))),
+            ]),
+        ));
+    }
+    variables
 }
 
-fn run_cel(program: &cel::Program, ctx: &RuleContext<'_>) -> Result<cel::Value, String> {
-    let variables = ctx
-        .cel_variables
-        .get_or_init(|| cel_variables(ctx))
-        .as_ref()
-        .map_err(Clone::clone)?;
-    let mut context = cel::Context::default();
-    for (name, value) in variables {
-        context.add_variable_from_value(*name, value.clone());
-    }
-    program.execute(&context).map_err(|e| e.to_string())
+thread_local! {
+    // The standard CEL functions, registered once per thread rather than once per evaluation.
+    static CEL_ROOT: cel::Context<'static> = cel::Context::default();
+}
+
+fn run_cel(
+    program: &cel::Program,
+    reads: &CelReads,
+    ctx: &RuleContext<'_>,
+) -> Result<cel::Value, String> {
+    let variables = cel_variables(ctx, reads);
+    CEL_ROOT.with(|root| {
+        let mut context = root.new_inner_scope();
+        for (name, value) in variables {
+            context.add_variable_from_value(name, value);
+        }
+        program.execute(&context).map_err(|e| e.to_string())
+    })
 }
 
 fn cel_type(v: &cel::Value) -> &'static str {
@@ -526,19 +601,21 @@ fn cel_type(v: &cel::Value) -> &'static str {
     }
 }
 
-/// The evidence sources an expression mentions by name, for the trace.
-fn referenced_sources(source: &str, evidence: &[EvidenceItem]) -> Vec<String> {
-    let mut names: Vec<String> = evidence
-        .iter()
-        .map(|i| i.source.as_str())
-        .filter(|name| {
-            source.contains(&format!("'{name}'"))
-                || source.contains(&format!("\"{name}\""))
-                || source.contains(&format!("evidence.{name}"))
-        })
-        .map(str::to_string)
-        .collect();
-    names.sort();
-    names.dedup();
-    names
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn time_matches_chrono() {
+        for text in [
+            "2026-11-25T14:00:00Z",
+            "0999-01-02T03:04:05Z",
+            "2026-12-31T23:59:59Z",
+        ] {
+            let t = DateTime::parse_from_rfc3339(text)
+                .unwrap()
+                .with_timezone(&Utc);
+            assert_eq!(time(t), t.to_rfc3339_opts(SecondsFormat::Secs, true));
+        }
+    }
 }

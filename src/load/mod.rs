@@ -168,7 +168,10 @@ pub fn load_str(
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .map(str::to_string);
-        let label = Some(format!("{kind}/{}", name.as_deref().unwrap_or("?")));
+        let label = Some(match &name {
+            Some(n) => format!("{kind}/{n}"),
+            None => kind.clone(),
+        });
         if kind == "EvidenceRecording" {
             let recording: EvidenceRecording =
                 typed(&value).map_err(|(f, m)| err(label.clone(), f, m))?;
@@ -186,8 +189,18 @@ pub fn load_str(
             }
             None => return Err(err(label, Some("apiVersion".into()), "required".into())),
         }
-        if name.as_deref().is_none_or(str::is_empty) {
-            return Err(err(label, Some("metadata.name".into()), "required".into()));
+        match name.as_deref() {
+            None | Some("") => {
+                return Err(err(label, Some("metadata.name".into()), "required".into()));
+            }
+            Some(n) if !is_dns_subdomain(n) => {
+                return Err(err(
+                    label,
+                    Some("metadata.name".into()),
+                    "must be lowercase letters, digits, '-' and '.', start and end with a letter or digit, at most 253 characters".into(),
+                ));
+            }
+            Some(_) => {}
         }
         if value.pointer("/metadata/namespace").is_none()
             && let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut)
@@ -227,6 +240,19 @@ pub fn load_str(
         }
     }
     Ok(())
+}
+
+/// Kubernetes object names (RFC 1123 subdomains), as the API server enforces them.
+fn is_dns_subdomain(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|part| {
+            let b = part.as_bytes();
+            !b.is_empty()
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+                && b[0] != b'-'
+                && b[b.len() - 1] != b'-'
+        })
 }
 
 /// Deserialises with the path of the offending field.

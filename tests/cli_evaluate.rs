@@ -1,0 +1,279 @@
+//! `passport evaluate` end to end: the real binary on the examples and on broken inputs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+const AT: &str = "2026-11-25T14:00:00Z";
+
+fn passport(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_passport"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
+fn decisions(out: &Output) -> Vec<(String, String)> {
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let items = match v["kind"].as_str() {
+        Some("List") => v["items"].as_array().unwrap().clone(),
+        _ => vec![v],
+    };
+    items
+        .iter()
+        .map(|p| {
+            (
+                p["metadata"]["name"].as_str().unwrap().to_string(),
+                p["status"]["decision"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn examples_decide_as_documented() {
+    let out = passport(&["evaluate", "-f", "examples/shop", "--at", AT, "-o", "json"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a Block exits 1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let expected = [
+        ("checkout-staging-2-4-0", "Allow"),
+        ("checkout-production-2-3-1", "Allow"),
+        ("payments-staging-5-1-0", "Hold"),
+        ("payments-production-5-0-2", "Hold"),
+        ("catalog-staging-1-12-0", "Block"),
+        ("catalog-production-1-11-4", "Allow"),
+    ];
+    let got = decisions(&out);
+    assert_eq!(
+        got,
+        expected
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let by_name = |n: &str| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["metadata"]["name"] == n)
+            .unwrap()
+            .clone()
+    };
+    // Each decision's reason is readable in the trace.
+    let stale = by_name("payments-staging-5-1-0");
+    assert!(
+        stale["status"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("workload-health is Stale")
+    );
+    let approvals = by_name("payments-production-5-0-2");
+    assert!(
+        approvals["status"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("1 of 2 approvals from payments-leads")
+    );
+    let simulated = approvals["status"]["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["mode"] == "Simulate")
+        .unwrap();
+    assert_eq!(
+        simulated["effect"], "Block",
+        "the simulated stricter p99 would block, and is only traced"
+    );
+    let blocked = by_name("catalog-staging-1-12-0");
+    assert!(
+        blocked["status"]["reasons"][0]
+            .as_str()
+            .unwrap()
+            .contains("value 0.083 breaks < 0.05")
+    );
+    let waived = by_name("catalog-production-1-11-4");
+    let entry = waived["status"]["trace"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["rule"] == "gitops-synced")
+        .unwrap();
+    assert_eq!(entry["effect"], "Waived");
+    assert_eq!(entry["waiver"], "catalog-hpa-drift");
+    let allowed = by_name("checkout-production-2-3-1");
+    assert_eq!(allowed["status"]["evidenceSummary"], "5/5");
+    assert_eq!(allowed["status"]["rollback"]["ready"], true);
+    assert_eq!(allowed["status"]["rollback"]["revision"], "2.3.0");
+    assert_eq!(
+        allowed["metadata"]["labels"]["releasepassport.io/service"],
+        "checkout"
+    );
+}
+
+#[test]
+fn exit_codes_follow_the_decisions() {
+    let dir = tempfile::tempdir().unwrap();
+    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop");
+    for f in [
+        "policies.yaml",
+        "approvals.yaml",
+        "waivers.yaml",
+        "evidence.yaml",
+        "history.yaml",
+    ] {
+        std::fs::copy(shop.join(f), dir.path().join(f)).unwrap();
+    }
+    let releases = std::fs::read_to_string(shop.join("releases.yaml")).unwrap();
+    let docs: Vec<&str> = releases.split("\n---\n").collect();
+    let only = |names: &[&str]| {
+        let keep: Vec<&str> = docs
+            .iter()
+            .copied()
+            .filter(|d| names.iter().any(|n| d.contains(&format!("name: {n}\n"))))
+            .collect();
+        std::fs::write(dir.path().join("releases.yaml"), keep.join("\n---\n")).unwrap();
+        passport(&["evaluate", "-f", dir.path().to_str().unwrap(), "--at", AT])
+            .status
+            .code()
+    };
+    assert_eq!(
+        only(&["checkout-staging-2-4-0", "checkout-production-2-3-1"]),
+        Some(0)
+    );
+    assert_eq!(
+        only(&["checkout-staging-2-4-0", "payments-staging-5-1-0"]),
+        Some(2)
+    );
+    assert_eq!(
+        only(&["payments-staging-5-1-0", "catalog-staging-1-12-0"]),
+        Some(1)
+    );
+}
+
+#[test]
+fn table_and_yaml_outputs() {
+    let out = passport(&["evaluate", "-f", "examples/shop", "--at", AT]);
+    let table = String::from_utf8(out.stdout).unwrap();
+    let header = table.lines().next().unwrap();
+    for col in [
+        "NAME", "SERVICE", "VERSION", "ENV", "DECISION", "EVIDENCE", "REASON",
+    ] {
+        assert!(header.contains(col), "{header}");
+    }
+    assert!(
+        table
+            .lines()
+            .any(|l| l.contains("checkout-production-2-3-1")
+                && l.contains("Allow")
+                && l.contains("5/5"))
+    );
+    let out = passport(&["evaluate", "-f", "examples/shop", "--at", AT, "-o", "yaml"]);
+    let v: serde_json::Value = serde_yaml_ng::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["kind"], "List");
+    assert_eq!(v["items"][0]["apiVersion"], "releasepassport.io/v1alpha1");
+    assert_eq!(v["items"][0]["kind"], "ReleasePassport");
+}
+
+#[test]
+fn evidence_flag_and_default_time() {
+    let out = passport(&[
+        "evaluate",
+        "-f",
+        "examples/shop/policies.yaml",
+        "-f",
+        "examples/shop/releases.yaml",
+        "--evidence",
+        "examples/shop/evidence.yaml",
+        "-o",
+        "json",
+    ]);
+    // Decided now, long after the recording: the evidence is stale, so nothing is allowed.
+    let got = decisions(&out);
+    assert_eq!(got.len(), 6);
+    assert!(got.iter().all(|(_, d)| d != "Allow"), "{got:?}");
+}
+
+/// Writes `text` to a file and evaluates it: (exit code, stderr).
+fn broken(text: &str) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("input.yaml");
+    std::fs::write(&path, text).unwrap();
+    let out = passport(&["evaluate", "-f", path.to_str().unwrap()]);
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (out.status.code(), stderr)
+}
+
+const RELEASE: &str = "apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {name: web}
+spec: {service: web, version: '1', environment: prod}
+";
+
+#[test]
+fn broken_inputs_name_file_document_and_field() {
+    let rows: Vec<(String, &str)> = vec![
+        (format!("{RELEASE}---\nkind: [unclosed"), "document 2: malformed YAML"),
+        (format!("{RELEASE}---\napiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: x}}\n"), "document 2 (Deployment/x): apiVersion"),
+        (format!("{RELEASE}---\napiVersion: releasepassport.io/v1alpha1\nkind: Widget\nmetadata: {{name: x}}\n"), "document 2 (Widget/x): kind: unknown kind \"Widget\""),
+        ("apiVersion: releasepassport.io/v1alpha1\nkind: Release\nmetadata: {name: web}\nspec: {service: web, environment: prod}\n".into(), "document 1 (Release/web): spec: missing field `version`"),
+        (format!("{RELEASE}---\napiVersion: releasepassport.io/v1alpha1\nkind: GatePolicy\nmetadata: {{name: p}}\nspec:\n  rules:\n  - name: r\n    evidence: {{source: x, maxAge: 10 minutes}}\n"), "document 2 (GatePolicy/p): spec.rules[0].evidence.maxAge"),
+        (format!("{RELEASE}---\napiVersion: releasepassport.io/v1alpha1\nkind: GatePolicy\nmetadata: {{name: p}}\nspec:\n  rules:\n  - name: r\n    expression: {{cel: \"evidence[\"}}\n"), "document 2 (GatePolicy/p): spec.rules[0].expression.cel: does not compile"),
+        (format!("{RELEASE}---\napiVersion: releasepassport.io/v1alpha1\nkind: GatePolicy\nmetadata: {{name: p}}\nspec:\n  rules:\n  - name: r\n    evidence: {{source: x}}\n    approval: {{min: 1}}\n"), "document 2 (GatePolicy/p): spec.rules[0]: a rule sets exactly one of"),
+        (format!("{RELEASE}---\napiVersion: releasepassport.io/v1alpha1\nkind: GatePolicy\nmetadata: {{name: p}}\nspec:\n  rules:\n  - name: r\n    metric: {{query: up, op: '~', threshold: 1}}\n"), "document 2 (GatePolicy/p): spec.rules[0].metric.op: unknown variant `~`"),
+        (format!("{RELEASE}---\napiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: a}}\nspec: {{releaseRef: {{name: web}}, decision: Maybe, approver: alice}}\n"), "document 2 (Approval/a): spec.decision: unknown variant `Maybe`"),
+        (format!("{RELEASE}---\napiVersion: releasepassport.io/v1alpha1\nkind: Waiver\nmetadata: {{name: w}}\nspec: {{releaseRef: {{name: web}}, rules: [r], reason: '  ', expiresAt: '2030-01-01T00:00:00Z', approver: alice}}\n"), "document 2 (Waiver/w): spec.reason: reason is required"),
+        (format!("{RELEASE}---\napiVersion: releasepassport.io/v1alpha1\nkind: Waiver\nmetadata: {{name: w}}\nspec: {{releaseRef: {{name: web}}, rules: [r], reason: known, approver: alice}}\n"), "document 2 (Waiver/w): spec: missing field `expiresAt`"),
+        ("apiVersion: releasepassport.io/v1alpha1\nkind: Release\nmetadata: {name: Web_App}\nspec: {service: web, version: '1', environment: prod}\n".into(), "document 1 (Release/Web_App): metadata.name"),
+        (format!("{RELEASE}---\nkind: EvidenceRecording\nreleases:\n  web:\n  - {{source: ci, status: Complete, obsevedAt: now}}\n"), "document 2 (EvidenceRecording): releases.web[0].obsevedAt: unknown field `obsevedAt`"),
+        (format!("{RELEASE}---\nkind: EvidenceRecording\nreleases:\n  web:\n  - {{source: ci, status: Great}}\n"), "releases.web[0].status: unknown variant `Great`"),
+    ];
+    for (text, expected) in rows {
+        let (code, stderr) = broken(&text);
+        assert_eq!(code, Some(3), "{stderr}");
+        assert!(stderr.contains("input.yaml: "), "names the file: {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in {stderr}"
+        );
+    }
+}
+
+#[test]
+fn hostile_inputs_never_panic() {
+    let rows = [
+        String::from_utf8_lossy(&[0xff, 0xfe, 0x00, 0x41]).to_string(),
+        "[".repeat(10_000),
+        "a: &a [*a, *a]\nb: *a\n".into(),
+        format!("{RELEASE}spec: {{service: web, version: '1', environment: prod, revision: {{committedAt: yesterday}}}}\n"),
+        "apiVersion: releasepassport.io/v1alpha1\nkind: GatePolicy\nmetadata: {name: p}\nspec: {rules: [{name: r, metric: {query: up, op: '<', threshold: 1e999}}]}\n".into(),
+        "--- \n...\n".into(),
+    ];
+    for text in rows {
+        let (code, stderr) = broken(&text);
+        assert_eq!(
+            code,
+            Some(3),
+            "{}: {stderr}",
+            text.chars().take(60).collect::<String>()
+        );
+        assert!(stderr.starts_with("error: "), "{stderr}");
+    }
+}
+
+#[test]
+fn missing_file_and_no_release() {
+    let out = passport(&["evaluate", "-f", "does/not/exist.yaml"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("does/not/exist.yaml"));
+    let out = passport(&["evaluate", "-f", "examples/shop/policies.yaml"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no Release found"));
+}

@@ -1,0 +1,175 @@
+//! Builders shared by the integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use chrono::{DateTime, Duration, Utc};
+use release_passport::api::passport::Targets;
+use release_passport::api::{Approval, EvidenceStatus, GatePolicy, Release, Waiver};
+use release_passport::engine::{self, CompiledPolicy, Evaluation, EvidenceItem, Input};
+
+pub const NOW: &str = "2026-11-25T14:00:00Z";
+
+pub fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+pub fn now() -> DateTime<Utc> {
+    t(NOW)
+}
+
+pub fn yaml<T: serde::de::DeserializeOwned>(text: &str) -> T {
+    serde_yaml_ng::from_str(text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// A production release of `service` in namespace `shop`, authored by bob.
+pub fn release(name: &str, service: &str, environment: &str) -> Release {
+    yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: {name}, namespace: shop, generation: 3}}
+spec:
+  service: {service}
+  version: 1.0.0
+  environment: {environment}
+  revision: {{commit: abc, author: bob}}
+  scope:
+    metricLabels: {{service: {service}}}
+"
+    ))
+}
+
+/// A policy in `shop`. `spec` is the YAML body of `spec`, indented by two spaces.
+pub fn policy(name: &str, spec: &str) -> GatePolicy {
+    yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: {name}, namespace: shop}}
+spec:
+{spec}"
+    ))
+}
+
+/// An Enforce policy selecting everything with one rule given as YAML (indented by 4).
+pub fn one_rule(rule: &str) -> GatePolicy {
+    policy("p", &format!("  rules:\n  - name: r\n{rule}"))
+}
+
+pub fn item(source: &str, status: EvidenceStatus, minutes_ago: i64) -> EvidenceItem {
+    EvidenceItem {
+        source: source.into(),
+        status,
+        observed_at: Some(now() - Duration::minutes(minutes_ago)),
+        connector: Some("test".into()),
+        summary: None,
+        query: None,
+        value: None,
+        targets: None,
+    }
+}
+
+pub fn with_targets(mut item: EvidenceItem, total: u32, passing: u32) -> EvidenceItem {
+    item.targets = Some(Targets { total, passing });
+    item
+}
+
+pub fn metric(query: &str, value: Option<f64>, minutes_ago: i64) -> EvidenceItem {
+    EvidenceItem {
+        query: Some(query.into()),
+        value,
+        ..item("m", EvidenceStatus::Complete, minutes_ago)
+    }
+}
+
+pub fn approval(
+    name: &str,
+    release: &str,
+    approver: &str,
+    decision: &str,
+    groups: &[&str],
+) -> Approval {
+    yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Approval
+metadata: {{name: {name}, namespace: shop}}
+spec:
+  releaseRef: {{name: {release}}}
+  decision: {decision}
+  approver: {approver}
+  groups: [{}]
+",
+        groups.join(", ")
+    ))
+}
+
+pub fn waiver(name: &str, release: &str, rules: &[&str], expires_at: &str) -> Waiver {
+    yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Waiver
+metadata: {{name: {name}, namespace: shop}}
+spec:
+  releaseRef: {{name: {release}}}
+  rules: [{}]
+  reason: known issue
+  expiresAt: \"{expires_at}\"
+  approver: alice
+",
+        rules.join(", ")
+    ))
+}
+
+/// Everything one decision needs, owned.
+#[derive(Clone, Debug)]
+pub struct Case {
+    pub release: Release,
+    pub policies: Vec<GatePolicy>,
+    pub approvals: Vec<Approval>,
+    pub waivers: Vec<Waiver>,
+    pub evidence: Vec<EvidenceItem>,
+    pub now: DateTime<Utc>,
+}
+
+impl Case {
+    pub fn new(policies: Vec<GatePolicy>) -> Self {
+        Self {
+            release: release("rel", "checkout", "production"),
+            policies,
+            approvals: Vec::new(),
+            waivers: Vec::new(),
+            evidence: Vec::new(),
+            now: now(),
+        }
+    }
+
+    pub fn evidence(mut self, items: Vec<EvidenceItem>) -> Self {
+        self.evidence = items;
+        self
+    }
+
+    pub fn approvals(mut self, approvals: Vec<Approval>) -> Self {
+        self.approvals = approvals;
+        self
+    }
+
+    pub fn waivers(mut self, waivers: Vec<Waiver>) -> Self {
+        self.waivers = waivers;
+        self
+    }
+
+    pub fn at(mut self, now: &str) -> Self {
+        self.now = t(now);
+        self
+    }
+
+    pub fn decide(&self) -> Evaluation {
+        let compiled: Vec<CompiledPolicy> = self.policies.iter().map(engine::compile).collect();
+        engine::evaluate(&Input {
+            release: &self.release,
+            policies: &compiled,
+            approvals: &self.approvals,
+            waivers: &self.waivers,
+            evidence: &self.evidence,
+            previous: None,
+            previous_release: None,
+            now: self.now,
+        })
+    }
+}

@@ -1,0 +1,280 @@
+//! The committed CRDs are exactly what the types generate, and their CEL rules refuse what
+//! they promise to refuse.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+
+use release_passport::api::all_crds;
+use release_passport::commands::crd::{file_name, render};
+use release_passport::load::schema::validate;
+use serde_json::{Value, json};
+
+const COPIES: [&str; 3] = ["crds", "config/crd/bases", "charts/release-passport/crds"];
+
+#[test]
+fn committed_crds_match_the_types() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for dir in COPIES {
+        let mut expected: Vec<String> = Vec::new();
+        for crd in all_crds() {
+            let name = file_name(&crd);
+            let path = root.join(dir).join(&name);
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                committed == render(&crd).unwrap(),
+                "{} differs from what the types generate: run `make crds`",
+                path.display()
+            );
+            expected.push(name);
+        }
+        let mut present: Vec<String> = std::fs::read_dir(root.join(dir))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        present.sort();
+        expected.sort();
+        assert_eq!(present, expected, "{dir} holds exactly the generated CRDs");
+    }
+}
+
+#[test]
+fn crds_have_names_columns_and_status() {
+    let crds = all_crds();
+    assert_eq!(crds.len(), 6);
+    for crd in &crds {
+        assert_eq!(crd.spec.group, "releasepassport.io");
+        assert_eq!(crd.spec.scope, "Namespaced");
+        assert_eq!(
+            crd.spec.names.categories.as_deref(),
+            Some(&["passport".to_string()][..])
+        );
+        let version = &crd.spec.versions[0];
+        assert_eq!(version.name, "v1alpha1");
+        assert!(
+            version
+                .subresources
+                .as_ref()
+                .and_then(|s| s.status.as_ref())
+                .is_some(),
+            "{} has a status subresource",
+            crd.spec.names.kind
+        );
+    }
+    let short = |kind: &str| {
+        crds.iter()
+            .find(|c| c.spec.names.kind == kind)
+            .unwrap()
+            .spec
+            .names
+            .short_names
+            .clone()
+            .unwrap_or_default()
+    };
+    assert_eq!(short("Release"), vec!["rel"]);
+    assert_eq!(short("ReleasePassport"), vec!["rp"]);
+    assert_eq!(short("GatePolicy"), vec!["gp"]);
+    assert_eq!(short("Connector"), vec!["conn"]);
+    let rp = crds
+        .iter()
+        .find(|c| c.spec.names.kind == "ReleasePassport")
+        .unwrap();
+    let columns: Vec<String> = rp.spec.versions[0]
+        .additional_printer_columns
+        .as_ref()
+        .unwrap()
+        .iter()
+        .map(|c| c.name.to_uppercase())
+        .collect();
+    assert_eq!(
+        columns,
+        ["SERVICE", "VERSION", "ENV", "DECISION", "EVIDENCE", "AGE"]
+    );
+    // `///` docs reach `kubectl explain`; maintainer notes do not.
+    let text = serde_json::to_string(&crds).unwrap();
+    assert!(text.contains("Effect when the evidence was never observed (default Hold)."));
+    assert!(!text.contains("Auto-generated derived type"));
+}
+
+#[test]
+fn kustomize_renders_the_crds() {
+    let out = std::process::Command::new("kubectl")
+        .args(["kustomize", "config/crd"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("kubectl is needed for this test (it ships with this machine's image)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert_eq!(text.matches("kind: CustomResourceDefinition").count(), 6);
+}
+
+fn object(kind: &str, spec: Value) -> Value {
+    json!({"apiVersion": "releasepassport.io/v1alpha1", "kind": kind, "metadata": {"name": "x", "namespace": "shop"}, "spec": spec})
+}
+
+fn refused(kind: &str, spec: Value) -> Vec<String> {
+    validate(kind, &object(kind, spec))
+        .into_iter()
+        .map(|v| format!("{}: {}", v.field, v.message))
+        .collect()
+}
+
+fn waiver(extra: Value) -> Value {
+    let mut w = json!({"releaseRef": {"name": "web"}, "rules": ["health"], "reason": "known issue", "expiresAt": "2030-01-01T00:00:00Z", "approver": "alice"});
+    for (k, v) in extra.as_object().unwrap() {
+        if v.is_null() {
+            w.as_object_mut().unwrap().remove(k);
+        } else {
+            w[k] = v.clone();
+        }
+    }
+    w
+}
+
+#[test]
+fn waiver_rules() {
+    assert!(refused("Waiver", waiver(json!({}))).is_empty());
+    let e = refused("Waiver", waiver(json!({"reason": " "})));
+    assert!(e.iter().any(|e| e.contains("reason is required")), "{e:?}");
+    let e = refused("Waiver", waiver(json!({"rules": []})));
+    assert!(e.iter().any(|e| e.contains("at least one rule")), "{e:?}");
+    let e = refused(
+        "Waiver",
+        waiver(json!({"releaseSelector": {"services": ["web"]}})),
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.contains("exactly one of releaseRef and releaseSelector")),
+        "{e:?}"
+    );
+    let e = refused("Waiver", waiver(json!({"releaseRef": null})));
+    assert!(
+        e.iter()
+            .any(|e| e.contains("exactly one of releaseRef and releaseSelector")),
+        "{e:?}"
+    );
+    // Missing reason or expiry is refused by the schema's required list.
+    let crd = all_crds()
+        .into_iter()
+        .find(|c| c.spec.names.kind == "Waiver")
+        .unwrap();
+    let schema = serde_json::to_value(crd.spec.versions[0].schema.as_ref().unwrap()).unwrap();
+    let required = &schema["openAPIV3Schema"]["properties"]["spec"]["required"];
+    for field in ["reason", "expiresAt", "rules", "approver"] {
+        assert!(
+            required.as_array().unwrap().contains(&json!(field)),
+            "{field} is required: {required}"
+        );
+    }
+}
+
+#[test]
+fn policy_rules() {
+    let policy = |rules: Value| json!({"rules": rules});
+    assert!(
+        refused(
+            "GatePolicy",
+            policy(json!([{"name": "ok", "evidence": {"source": "ci"}}]))
+        )
+        .is_empty()
+    );
+    let e = refused("GatePolicy", policy(json!([{"name": "none"}])));
+    assert!(
+        e.iter()
+            .any(|e| e.contains("exactly one of evidence, metric, approval, window, expression")),
+        "{e:?}"
+    );
+    let e = refused(
+        "GatePolicy",
+        policy(json!([{"name": "two", "evidence": {"source": "ci"}, "approval": {"min": 1}}])),
+    );
+    assert!(e.iter().any(|e| e.contains("exactly one of")), "{e:?}");
+    let e = refused(
+        "GatePolicy",
+        policy(
+            json!([{"name": "a", "evidence": {"source": "ci"}}, {"name": "a", "evidence": {"source": "x"}}]),
+        ),
+    );
+    assert!(e.iter().any(|e| e.contains("unique")), "{e:?}");
+    let e = refused(
+        "GatePolicy",
+        policy(json!([{"name": "Bad_Name", "evidence": {"source": "ci"}}])),
+    );
+    assert!(e.iter().any(|e| e.contains("lowercase")), "{e:?}");
+    let e = refused(
+        "GatePolicy",
+        policy(json!([{"name": "w", "window": {"freezes": [{"cron": "0 18 * * 5"}]}}])),
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.contains("cron + duration or start + end")),
+        "{e:?}"
+    );
+    let e = refused(
+        "GatePolicy",
+        policy(json!([{"name": "a", "approval": {"min": 0}}])),
+    );
+    assert!(e.iter().any(|e| e.contains("at least 1")), "{e:?}");
+}
+
+#[test]
+fn connector_and_release_rules() {
+    assert!(refused("Connector", json!({"type": "Kubernetes"})).is_empty());
+    let e = refused("Connector", json!({"type": "ArgoCD"}));
+    assert!(e.iter().any(|e| e.contains("needs an endpoint")), "{e:?}");
+    let e = refused(
+        "Connector",
+        json!({"type": "Prometheus", "endpoint": "ftp://x"}),
+    );
+    assert!(e.iter().any(|e| e.contains("http:// or https://")), "{e:?}");
+    let e = refused(
+        "Release",
+        json!({"service": "", "version": "1", "environment": "prod"}),
+    );
+    assert!(
+        e.iter().any(|e| e.contains("service must not be empty")),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn approvals_are_immutable_and_decisions_enumerated() {
+    let crd = all_crds()
+        .into_iter()
+        .find(|c| c.spec.names.kind == "Approval")
+        .unwrap();
+    let schema = serde_json::to_value(
+        crd.spec.versions[0]
+            .schema
+            .as_ref()
+            .unwrap()
+            .open_api_v3_schema
+            .as_ref()
+            .unwrap(),
+    )
+    .unwrap();
+    let spec = json!({"releaseRef": {"name": "web"}, "decision": "Approve", "approver": "alice"});
+    let old = object("Approval", spec.clone());
+    let mut new = old.clone();
+    new["spec"]["decision"] = json!("Reject");
+    let validator = kube::core::cel::Validator::new();
+    assert!(validator.validate(&schema, &old, Some(&old)).is_ok());
+    let err = validator.validate(&schema, &new, Some(&old)).unwrap_err();
+    assert!(err.to_string().contains("cannot be edited"), "{err}");
+    assert_eq!(
+        schema["properties"]["spec"]["properties"]["decision"]["enum"],
+        json!(["Approve", "Reject"])
+    );
+    let rp = all_crds()
+        .into_iter()
+        .find(|c| c.spec.names.kind == "ReleasePassport")
+        .unwrap();
+    let rp = serde_json::to_value(rp.spec.versions[0].schema.as_ref().unwrap()).unwrap();
+    assert_eq!(
+        rp["openAPIV3Schema"]["properties"]["status"]["properties"]["decision"]["enum"],
+        json!(["Allow", "Hold", "Block"])
+    );
+}

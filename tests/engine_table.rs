@@ -1,0 +1,785 @@
+//! One table row per line of the decision semantics (BRIEF §2).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use release_passport::api::passport::Effect;
+use release_passport::api::{Decision, EvidenceStatus::*};
+use release_passport::engine::conditions;
+
+fn decision(case: &Case) -> Decision {
+    case.decide().status.decision.unwrap()
+}
+
+fn condition(case: &Case, type_: &str) -> (String, String) {
+    let status = case.decide().status;
+    let c = status.conditions.iter().find(|c| c.type_ == type_).unwrap();
+    (c.status.clone(), c.reason.clone())
+}
+
+const EVIDENCE_RULE: &str = "    evidence: {source: health, maxAge: 15m}\n";
+
+#[test]
+fn evidence_rule_defaults_for_every_status() {
+    // (items, expected effect, expected evidence status)
+    let rows = vec![
+        (vec![item("health", Complete, 1)], Decision::Allow, Complete),
+        (
+            vec![with_targets(item("health", Partial, 1), 3, 1)],
+            Decision::Hold,
+            Partial,
+        ),
+        (vec![item("health", Complete, 16)], Decision::Hold, Stale),
+        (vec![], Decision::Hold, Missing),
+        (vec![item("health", Missing, 1)], Decision::Hold, Missing),
+        (vec![item("health", Failed, 1)], Decision::Block, Failed),
+        (vec![item("health", Failed, 600)], Decision::Block, Failed),
+        (vec![item("health", Pending, 1)], Decision::Hold, Pending),
+        (
+            vec![item("health", Complete, 1), item("health", Missing, 1)],
+            Decision::Hold,
+            Partial,
+        ),
+        (
+            vec![item("health", Complete, 1), item("health", Failed, 1)],
+            Decision::Block,
+            Failed,
+        ),
+    ];
+    for (items, expected, status) in rows {
+        let case = Case::new(vec![one_rule(EVIDENCE_RULE)]).evidence(items.clone());
+        let out = case.decide().status;
+        assert_eq!(out.decision, Some(expected), "{items:?}");
+        assert_eq!(out.evidence[0].status, status, "{items:?}");
+        assert_eq!(out.trace[0].evidence, vec!["health".to_string()]);
+    }
+}
+
+#[test]
+fn evidence_rule_on_settings_override_defaults() {
+    let rows = [
+        ("onMissing: Block", vec![], Decision::Block),
+        ("onMissing: Pass", vec![], Decision::Allow),
+        (
+            "onFailed: Hold",
+            vec![item("health", Failed, 1)],
+            Decision::Hold,
+        ),
+        (
+            "onFailed: Pass",
+            vec![item("health", Failed, 1)],
+            Decision::Allow,
+        ),
+        (
+            "onStale: Block",
+            vec![item("health", Complete, 30)],
+            Decision::Block,
+        ),
+        (
+            "onStale: Pass",
+            vec![item("health", Complete, 30)],
+            Decision::Allow,
+        ),
+        (
+            "onPartial: Pass",
+            vec![item("health", Partial, 1)],
+            Decision::Allow,
+        ),
+        (
+            "onPartial: Block",
+            vec![item("health", Partial, 1)],
+            Decision::Block,
+        ),
+        (
+            "onPending: Block",
+            vec![item("health", Pending, 1)],
+            Decision::Block,
+        ),
+        (
+            "onPending: Pass",
+            vec![item("health", Pending, 1)],
+            Decision::Allow,
+        ),
+    ];
+    for (setting, items, expected) in rows {
+        let rule = format!("    evidence: {{source: health, maxAge: 15m, {setting}}}\n");
+        let case = Case::new(vec![one_rule(&rule)]).evidence(items);
+        assert_eq!(decision(&case), expected, "{setting}");
+    }
+}
+
+#[test]
+fn evidence_without_max_age_never_goes_stale() {
+    let case = Case::new(vec![one_rule("    evidence: {source: health}\n")]).evidence(vec![item(
+        "health",
+        Complete,
+        60 * 24 * 30,
+    )]);
+    assert_eq!(decision(&case), Decision::Allow);
+}
+
+const Q: &str = "rate(errors{$labels}[5m])";
+const EXPANDED: &str = "rate(errors{service=\"checkout\"}[5m])";
+
+#[test]
+fn metric_rule_rows() {
+    let rule = |extra: &str| {
+        format!("    metric: {{query: '{Q}', op: '<', threshold: 0.01, maxAge: 10m{extra}}}\n")
+    };
+    let rows = [
+        (
+            "",
+            vec![metric(EXPANDED, Some(0.001), 1)],
+            Decision::Allow,
+            Complete,
+        ),
+        (
+            "",
+            vec![metric(EXPANDED, Some(0.01), 1)],
+            Decision::Block,
+            Failed,
+        ),
+        (
+            "",
+            vec![metric(EXPANDED, Some(0.5), 1)],
+            Decision::Block,
+            Failed,
+        ),
+        (
+            ", onFailed: Hold",
+            vec![metric(EXPANDED, Some(0.5), 1)],
+            Decision::Hold,
+            Failed,
+        ),
+        ("", vec![], Decision::Hold, Missing),
+        ("", vec![metric(EXPANDED, None, 1)], Decision::Hold, Missing),
+        (
+            "",
+            vec![metric(EXPANDED, Some(f64::NAN), 1)],
+            Decision::Hold,
+            Missing,
+        ),
+        (", onNoData: Block", vec![], Decision::Block, Missing),
+        (
+            ", onNoData: Pass",
+            vec![metric(EXPANDED, None, 1)],
+            Decision::Allow,
+            Missing,
+        ),
+        (
+            "",
+            vec![metric(EXPANDED, Some(0.001), 11)],
+            Decision::Hold,
+            Stale,
+        ),
+        (
+            "",
+            vec![metric(
+                "rate(errors{service=\"other\"}[5m])",
+                Some(0.001),
+                1,
+            )],
+            Decision::Hold,
+            Missing,
+        ),
+    ];
+    for (extra, items, expected, status) in rows {
+        let case = Case::new(vec![one_rule(&rule(extra))]).evidence(items.clone());
+        let out = case.decide().status;
+        assert_eq!(out.decision, Some(expected), "{extra} {items:?}");
+        assert_eq!(out.evidence[0].status, status, "{extra} {items:?}");
+        assert_eq!(out.evidence[0].query.as_deref(), Some(EXPANDED));
+    }
+    let mut pending = metric(EXPANDED, None, 1);
+    pending.status = Pending;
+    let case = Case::new(vec![one_rule(&rule(""))]).evidence(vec![pending]);
+    assert_eq!(decision(&case), Decision::Hold);
+    assert_eq!(condition(&case, conditions::RECONCILING).0, "True");
+}
+
+#[test]
+fn metric_comparisons() {
+    for (op, value, expected) in [
+        ("<", 1.0, Decision::Block),
+        ("<=", 1.0, Decision::Allow),
+        (">", 1.0, Decision::Block),
+        (">=", 1.0, Decision::Allow),
+        ("==", 1.0, Decision::Allow),
+        ("!=", 1.0, Decision::Block),
+        (">", 2.0, Decision::Allow),
+    ] {
+        let rule = format!("    metric: {{query: 'up', op: '{op}', threshold: 1}}\n");
+        let case = Case::new(vec![one_rule(&rule)]).evidence(vec![metric("up", Some(value), 1)]);
+        assert_eq!(decision(&case), expected, "{value} {op} 1");
+    }
+}
+
+#[test]
+fn approval_rule_rows() {
+    let rule = |extra: &str| format!("    approval: {{min: 2{extra}}}\n");
+    let rows = [
+        ("", vec![], Decision::Hold),
+        (
+            "",
+            vec![approval("a1", "rel", "alice", "Approve", &[])],
+            Decision::Hold,
+        ),
+        (
+            "",
+            vec![
+                approval("a1", "rel", "alice", "Approve", &[]),
+                approval("a2", "rel", "carol", "Approve", &[]),
+            ],
+            Decision::Allow,
+        ),
+        (
+            "",
+            // The same person twice counts once.
+            vec![
+                approval("a1", "rel", "alice", "Approve", &[]),
+                approval("a2", "rel", "alice", "Approve", &[]),
+            ],
+            Decision::Hold,
+        ),
+        (
+            ", excludeAuthor: true",
+            vec![
+                approval("a1", "rel", "alice", "Approve", &[]),
+                approval("a2", "rel", "bob", "Approve", &[]),
+            ],
+            Decision::Hold,
+        ),
+        (
+            "",
+            vec![
+                approval("a1", "rel", "alice", "Approve", &[]),
+                approval("a2", "rel", "bob", "Approve", &[]),
+            ],
+            Decision::Allow,
+        ),
+        (
+            ", fromGroups: [leads]",
+            vec![
+                approval("a1", "rel", "alice", "Approve", &["leads"]),
+                approval("a2", "rel", "carol", "Approve", &["sre"]),
+            ],
+            Decision::Hold,
+        ),
+        (
+            ", fromGroups: [leads]",
+            vec![
+                approval("a1", "rel", "alice", "Approve", &["leads"]),
+                approval("a2", "rel", "carol", "Approve", &["sre", "leads"]),
+            ],
+            Decision::Allow,
+        ),
+        (
+            "",
+            // A Reject after enough approvals still blocks.
+            vec![
+                approval("a1", "rel", "alice", "Approve", &[]),
+                approval("a2", "rel", "carol", "Approve", &[]),
+                approval("a3", "rel", "dave", "Reject", &[]),
+            ],
+            Decision::Block,
+        ),
+        (
+            "",
+            // Approvals of another release do not count.
+            vec![
+                approval("a1", "other", "alice", "Approve", &[]),
+                approval("a2", "other", "carol", "Approve", &[]),
+            ],
+            Decision::Hold,
+        ),
+    ];
+    for (extra, approvals, expected) in rows {
+        let case = Case::new(vec![one_rule(&rule(extra))]).approvals(approvals.clone());
+        assert_eq!(
+            decision(&case),
+            expected,
+            "{extra} {:?}",
+            approvals
+                .iter()
+                .map(|a| &a.spec.approver)
+                .collect::<Vec<_>>()
+        );
+    }
+}
+
+#[test]
+fn author_approval_is_recorded_but_not_counted() {
+    let case = Case::new(vec![one_rule(
+        "    approval: {min: 1, excludeAuthor: true}\n",
+    )])
+    .approvals(vec![approval("a1", "rel", "bob", "Approve", &[])]);
+    let approvals = case.decide().status.approvals.unwrap();
+    assert_eq!(approvals.required, 1);
+    assert_eq!(approvals.approved, 0);
+    assert!(approvals.records[0].not_counted.is_some());
+}
+
+const WINDOW_RULE: &str = "    window:
+      timeZone: Europe/Berlin
+      freezes:
+      - {name: weekend, cron: '0 18 * * FRI', duration: 62h}
+      - {name: year-end, start: '2026-12-21T00:00', end: '2027-01-04T00:00'}
+";
+
+#[test]
+fn window_rule_rows() {
+    let rows = [
+        ("2026-11-25T14:00:00Z", Decision::Allow),
+        ("2026-11-27T16:59:59Z", Decision::Allow),
+        ("2026-11-27T17:00:00Z", Decision::Hold),
+        ("2026-11-29T12:00:00Z", Decision::Hold),
+        ("2026-11-30T07:00:00Z", Decision::Allow),
+        ("2026-12-17T12:00:00Z", Decision::Allow),
+        // Year-end starts Monday 2026-12-21 00:00 Berlin (23:00Z the day before), inside the
+        // weekend freeze; a weekday inside it holds too.
+        ("2026-12-22T12:00:00Z", Decision::Hold),
+        ("2027-01-03T22:59:59Z", Decision::Hold),
+        ("2027-01-04T09:00:00Z", Decision::Allow),
+    ];
+    for (at, expected) in rows {
+        assert_eq!(
+            decision(&Case::new(vec![one_rule(WINDOW_RULE)]).at(at)),
+            expected,
+            "{at}"
+        );
+    }
+    let rule = WINDOW_RULE.replace("      freezes:", "      onInside: Block\n      freezes:");
+    assert_eq!(
+        decision(&Case::new(vec![one_rule(&rule)]).at("2026-11-28T12:00:00Z")),
+        Decision::Block
+    );
+}
+
+#[test]
+fn expression_rule_rows() {
+    let rows = [
+        (
+            "evidence['health'].status == 'Complete'",
+            "",
+            Decision::Allow,
+        ),
+        ("evidence['health'].status == 'Failed'", "", Decision::Hold),
+        (
+            "evidence['health'].status == 'Failed'",
+            ", onFalse: Block",
+            Decision::Block,
+        ),
+        (
+            "evidence['health'].total >= 3 && evidence['health'].passing == evidence['health'].total",
+            "",
+            Decision::Allow,
+        ),
+        (
+            "release.service == 'checkout' && release.environment == 'production'",
+            "",
+            Decision::Allow,
+        ),
+        ("approvals.approved >= 1", "", Decision::Hold),
+        ("'nope' in evidence", "", Decision::Hold),
+        // Iterating the whole map sees every source.
+        (
+            "evidence.all(k, evidence[k].status == 'Complete') && size(evidence) == 2",
+            "",
+            Decision::Allow,
+        ),
+        (
+            "evidence.exists(k, evidence[k].status == 'Failed')",
+            ", onFalse: Pass",
+            Decision::Allow,
+        ),
+        // Not a bool, and a runtime error: both hold, never allow.
+        ("evidence['health'].total", "", Decision::Hold),
+        (
+            "evidence['absent'].status == 'Complete'",
+            "",
+            Decision::Hold,
+        ),
+    ];
+    for (cel, extra, expected) in rows {
+        let rule = format!("    expression: {{cel: \"{cel}\"{extra}}}\n");
+        let case = Case::new(vec![one_rule(&rule)]).evidence(vec![
+            with_targets(item("health", Complete, 1), 3, 3),
+            item("ci", Complete, 1),
+        ]);
+        let out = case.decide().status;
+        assert_eq!(out.decision, Some(expected), "{cel}: {:?}", out.trace);
+        if cel.contains("'health'") {
+            assert_eq!(out.trace[0].evidence, vec!["health".to_string()], "{cel}");
+        }
+    }
+}
+
+fn two_rules() -> Vec<release_passport::api::GatePolicy> {
+    vec![policy(
+        "prod",
+        "  rules:
+  - name: health
+    evidence: {source: health}
+  - name: ci
+    evidence: {source: ci}
+",
+    )]
+}
+
+#[test]
+fn waiver_rows() {
+    let failing = vec![item("health", Failed, 1), item("ci", Complete, 1)];
+    let rows = [
+        (vec![], Decision::Block),
+        (
+            vec![waiver("w", "rel", &["health"], "2026-11-26T00:00:00Z")],
+            Decision::Allow,
+        ),
+        (
+            vec![waiver("w", "rel", &["prod/health"], "2026-11-26T00:00:00Z")],
+            Decision::Allow,
+        ),
+        (
+            vec![waiver(
+                "w",
+                "rel",
+                &["other/health"],
+                "2026-11-26T00:00:00Z",
+            )],
+            Decision::Block,
+        ),
+        (
+            vec![waiver("w", "rel", &["ci"], "2026-11-26T00:00:00Z")],
+            Decision::Block,
+        ),
+        (
+            vec![waiver("w", "rel", &["health"], "2026-11-25T13:59:59Z")],
+            Decision::Block,
+        ),
+        (vec![waiver("w", "rel", &["health"], NOW)], Decision::Block),
+        (
+            vec![waiver(
+                "w",
+                "another-release",
+                &["health"],
+                "2026-11-26T00:00:00Z",
+            )],
+            Decision::Block,
+        ),
+    ];
+    for (waivers, expected) in rows {
+        let case = Case::new(two_rules())
+            .evidence(failing.clone())
+            .waivers(waivers.clone());
+        assert_eq!(
+            decision(&case),
+            expected,
+            "{:?}",
+            waivers.iter().map(|w| &w.spec).collect::<Vec<_>>()
+        );
+    }
+    let case = Case::new(two_rules())
+        .evidence(failing)
+        .waivers(vec![waiver(
+            "w",
+            "rel",
+            &["health"],
+            "2026-11-26T00:00:00Z",
+        )]);
+    let out = case.decide();
+    let health = out
+        .status
+        .trace
+        .iter()
+        .find(|t| t.rule == "health")
+        .unwrap();
+    assert_eq!(health.effect, Effect::Waived);
+    assert_eq!(health.waiver.as_deref(), Some("w"));
+    assert!(out.status.waivers[0].active);
+    assert_eq!(
+        out.next_review,
+        Some(t("2026-11-26T00:00:00Z")),
+        "re-decide when the waiver expires"
+    );
+}
+
+#[test]
+fn waiver_by_selector() {
+    let mut w = waiver("w", "x", &["health"], "2026-11-26T00:00:00Z");
+    w.spec.release_ref = None;
+    w.spec.release_selector = Some(yaml("{services: [checkout], environments: [production]}"));
+    let case = Case::new(two_rules())
+        .evidence(vec![item("health", Failed, 1), item("ci", Complete, 1)])
+        .waivers(vec![w.clone()]);
+    assert_eq!(decision(&case), Decision::Allow);
+    w.spec.release_selector = Some(yaml("{environments: [staging]}"));
+    assert_eq!(decision(&case.waivers(vec![w])), Decision::Block);
+}
+
+#[test]
+fn simulate_policies_are_traced_but_never_decide() {
+    let simulate = policy(
+        "strict",
+        "  mode: Simulate\n  rules:\n  - name: never\n    evidence: {source: nothing}\n",
+    );
+    let enforce = one_rule(EVIDENCE_RULE);
+    let case =
+        Case::new(vec![enforce, simulate.clone()]).evidence(vec![item("health", Complete, 1)]);
+    let out = case.decide().status;
+    assert_eq!(out.decision, Some(Decision::Allow));
+    assert!(
+        out.trace
+            .iter()
+            .any(|t| t.policy == "strict" && t.effect == Effect::Hold)
+    );
+    // Only a Simulate policy: nothing enforces, so nothing can allow.
+    let only = Case::new(vec![simulate]).decide().status;
+    assert_eq!(only.decision, Some(Decision::Hold));
+    assert_eq!(only.reasons[0], "no policy selects this release");
+}
+
+#[test]
+fn no_policy_holds() {
+    let out = Case::new(vec![]).decide().status;
+    assert_eq!(out.decision, Some(Decision::Hold));
+    assert_eq!(
+        out.reasons,
+        vec!["no policy selects this release".to_string()]
+    );
+    let unselected = policy(
+        "staging",
+        "  selector: {environments: [staging]}\n  rules:\n  - name: r\n    evidence: {source: x}\n",
+    );
+    assert_eq!(
+        Case::new(vec![unselected]).decide().status.decision,
+        Some(Decision::Hold)
+    );
+    let other_ns = {
+        let mut p = one_rule(EVIDENCE_RULE);
+        p.metadata.namespace = Some("elsewhere".into());
+        p
+    };
+    assert_eq!(
+        Case::new(vec![other_ns]).decide().status.reasons[0],
+        "no policy selects this release"
+    );
+}
+
+#[test]
+fn selector_by_labels_and_service() {
+    let by_label = policy(
+        "tier",
+        "  selector: {matchLabels: {tier: critical}}\n  rules:\n  - name: r\n    evidence: {source: x}\n",
+    );
+    let mut case = Case::new(vec![by_label]);
+    assert_eq!(case.decide().selected_policies, Vec::<String>::new());
+    case.release.metadata.labels = Some([("tier".to_string(), "critical".to_string())].into());
+    assert_eq!(case.decide().selected_policies, vec!["tier".to_string()]);
+    let by_service = policy(
+        "pay",
+        "  selector: {services: [payments]}\n  rules:\n  - name: r\n    evidence: {source: x}\n",
+    );
+    assert!(
+        Case::new(vec![by_service])
+            .decide()
+            .selected_policies
+            .is_empty()
+    );
+}
+
+#[test]
+fn invalid_policy_blocks_what_it_selects_and_stalls() {
+    let invalid = one_rule("    evidence: {source: health, maxAge: soon}\n");
+    let case = Case::new(vec![invalid]).evidence(vec![item("health", Complete, 1)]);
+    let out = case.decide().status;
+    assert_eq!(out.decision, Some(Decision::Block));
+    assert!(
+        out.reasons[0].contains("spec.rules[0].evidence.maxAge"),
+        "{:?}",
+        out.reasons
+    );
+    assert_eq!(
+        condition(&case, conditions::STALLED),
+        ("True".into(), conditions::REASON_INVALID_POLICY.into())
+    );
+
+    let bad_cel = one_rule("    expression: {cel: \"evidence[\"}\n");
+    let out = Case::new(vec![bad_cel]).decide().status;
+    assert_eq!(out.decision, Some(Decision::Block));
+    assert!(out.reasons[0].contains("spec.rules[0].expression.cel"));
+
+    let two_types = one_rule("    evidence: {source: a}\n    approval: {min: 1}\n");
+    assert_eq!(
+        Case::new(vec![two_types]).decide().status.decision,
+        Some(Decision::Block)
+    );
+    let no_type = one_rule("    description: nothing\n");
+    assert_eq!(
+        Case::new(vec![no_type]).decide().status.decision,
+        Some(Decision::Block)
+    );
+    let bad_zone = one_rule(
+        "    window: {timeZone: Mars/Olympus, freezes: [{cron: '0 0 * * *', duration: 1h}]}\n",
+    );
+    assert_eq!(
+        Case::new(vec![bad_zone]).decide().status.decision,
+        Some(Decision::Block)
+    );
+
+    // An invalid Simulate policy is traced but changes nothing.
+    let mut simulated = one_rule("    evidence: {source: health, maxAge: soon}\n");
+    simulated.spec.mode = release_passport::api::PolicyMode::Simulate;
+    simulated.metadata.name = Some("sim".into());
+    let case = Case::new(vec![one_rule(EVIDENCE_RULE), simulated])
+        .evidence(vec![item("health", Complete, 1)]);
+    assert_eq!(decision(&case), Decision::Allow);
+    assert_eq!(condition(&case, conditions::STALLED).0, "False");
+}
+
+#[test]
+fn two_enforce_policies_must_both_pass() {
+    let a = policy(
+        "a",
+        "  rules:\n  - name: health\n    evidence: {source: health}\n",
+    );
+    let b = policy("b", "  rules:\n  - name: ci\n    evidence: {source: ci}\n");
+    let rows = [
+        (
+            vec![item("health", Complete, 1), item("ci", Complete, 1)],
+            Decision::Allow,
+        ),
+        (vec![item("health", Complete, 1)], Decision::Hold),
+        (vec![item("health", Failed, 1)], Decision::Block),
+        (
+            vec![item("health", Failed, 1), item("ci", Pending, 1)],
+            Decision::Block,
+        ),
+    ];
+    for (items, expected) in rows {
+        let case = Case::new(vec![a.clone(), b.clone()]).evidence(items.clone());
+        assert_eq!(decision(&case), expected, "{items:?}");
+    }
+    let out = Case::new(vec![b.clone(), a.clone()])
+        .evidence(vec![item("health", Failed, 1)])
+        .decide()
+        .status;
+    assert_eq!(out.reasons.len(), 2);
+    assert!(
+        out.reasons[0].starts_with("a/health"),
+        "blocks come first: {:?}",
+        out.reasons
+    );
+}
+
+#[test]
+fn policy_ref_pins_the_policy() {
+    let pinned = policy(
+        "pinned",
+        "  selector: {environments: [nowhere]}\n  rules:\n  - name: r\n    evidence: {source: health}\n",
+    );
+    let other = policy(
+        "other",
+        "  rules:\n  - name: r\n    evidence: {source: absent}\n",
+    );
+    let mut case = Case::new(vec![pinned, other]).evidence(vec![item("health", Complete, 1)]);
+    case.release.spec.policy_ref = Some(yaml("{name: pinned}"));
+    let out = case.decide();
+    assert_eq!(out.selected_policies, vec!["pinned".to_string()]);
+    assert_eq!(out.status.decision, Some(Decision::Allow));
+    case.release.spec.policy_ref = Some(yaml("{name: gone}"));
+    assert_eq!(decision(&case), Decision::Hold);
+    assert_eq!(
+        condition(&case, conditions::STALLED),
+        ("True".into(), conditions::REASON_POLICY_NOT_FOUND.into())
+    );
+}
+
+#[test]
+fn conditions_follow_the_decision() {
+    let allow =
+        Case::new(vec![one_rule(EVIDENCE_RULE)]).evidence(vec![item("health", Complete, 1)]);
+    assert_eq!(
+        condition(&allow, conditions::READY),
+        ("True".into(), conditions::REASON_ALLOWED.into())
+    );
+    assert_eq!(condition(&allow, conditions::RECONCILING).0, "False");
+    assert_eq!(condition(&allow, conditions::STALLED).0, "False");
+    let hold = allow.clone().evidence(vec![]);
+    assert_eq!(
+        condition(&hold, conditions::READY),
+        ("False".into(), conditions::REASON_HELD.into())
+    );
+    let block = allow.clone().evidence(vec![item("health", Failed, 1)]);
+    assert_eq!(
+        condition(&block, conditions::READY),
+        ("False".into(), conditions::REASON_BLOCKED.into())
+    );
+    let status = allow.decide().status;
+    assert_eq!(status.observed_generation, Some(3));
+    assert!(
+        status
+            .conditions
+            .iter()
+            .all(|c| c.observed_generation == Some(3))
+    );
+}
+
+#[test]
+fn next_review_is_the_earliest_self_change() {
+    // Evidence observed 5 minutes ago with maxAge 15m goes stale in 10 minutes.
+    let case = Case::new(vec![one_rule(EVIDENCE_RULE)]).evidence(vec![item("health", Complete, 5)]);
+    let next = case.decide().next_review.unwrap();
+    assert_eq!(next, t("2026-11-25T14:10:00.001Z"));
+    assert_eq!(
+        case.clone()
+            .at("2026-11-25T14:10:00.001Z")
+            .decide()
+            .status
+            .decision,
+        Some(Decision::Hold)
+    );
+    assert_eq!(
+        case.at("2026-11-25T14:10:00Z").decide().status.decision,
+        Some(Decision::Allow)
+    );
+    // A freeze window opens Friday 18:00 Berlin.
+    let window = Case::new(vec![one_rule(WINDOW_RULE)]);
+    assert_eq!(window.decide().next_review, Some(t("2026-11-27T17:00:00Z")));
+    // Nothing time-bound: no review needed.
+    let plain = Case::new(vec![one_rule("    evidence: {source: health}\n")])
+        .evidence(vec![item("health", Complete, 1)]);
+    assert_eq!(plain.decide().next_review, None);
+}
+
+#[test]
+fn previous_status_keeps_transition_times_and_timeline() {
+    let case = Case::new(vec![one_rule(EVIDENCE_RULE)]).evidence(vec![item("health", Complete, 1)]);
+    let first = case.decide().status;
+    let compiled: Vec<_> = case
+        .policies
+        .iter()
+        .map(release_passport::engine::compile)
+        .collect();
+    let later = common::t("2026-11-25T14:05:00Z");
+    let again = release_passport::engine::evaluate(&release_passport::engine::Input {
+        release: &case.release,
+        policies: &compiled,
+        approvals: &[],
+        waivers: &[],
+        evidence: &case.evidence,
+        previous: Some(&first),
+        previous_release: None,
+        now: later,
+    })
+    .status;
+    assert_eq!(
+        again.conditions, first.conditions,
+        "nothing changed: same conditions, same times"
+    );
+    assert_eq!(again.timeline, first.timeline);
+    assert_eq!(
+        serde_json::to_string(&again).unwrap(),
+        serde_json::to_string(&first).unwrap()
+    );
+}
