@@ -87,9 +87,9 @@ fn benches(c: &mut Criterion) {
     let inputs = parse(&policy, &evidence);
     assert_eq!(inputs.policy.spec.rules.len(), 10);
     assert_eq!(inputs.evidence.len(), 20);
-    let compiled = vec![engine::compile(&inputs.policy)];
+    let compiled = vec![std::sync::Arc::new(engine::compile(&inputs.policy))];
     let now: DateTime<Utc> = "2026-11-25T14:00:00Z".parse().expect("time");
-    let decide = |compiled: &[engine::CompiledPolicy]| {
+    let decide = |compiled: &[std::sync::Arc<engine::CompiledPolicy>]| {
         engine::evaluate(&Input {
             release: &inputs.release,
             policies: compiled,
@@ -111,7 +111,11 @@ fn benches(c: &mut Criterion) {
         b.iter(|| black_box(decide(black_box(&compiled))))
     });
     group.bench_function("compile policy + decide", |b| {
-        b.iter(|| black_box(decide(&[engine::compile(black_box(&inputs.policy))])))
+        b.iter(|| {
+            black_box(decide(&[std::sync::Arc::new(engine::compile(black_box(
+                &inputs.policy,
+            )))]))
+        })
     });
     group.bench_function("parse the same inputs from JSON", |b| {
         b.iter(|| black_box(parse(black_box(&policy), black_box(&evidence))))

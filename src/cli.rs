@@ -32,6 +32,8 @@ pub enum OutputFormat {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the operator: decide every Release in the cluster and keep its ReleasePassport current.
+    Controller(ControllerArgs),
     /// Print the CustomResourceDefinitions (or write one file per kind with --out-dir).
     Crd {
         /// Write `<plural>.<group>.yaml` files into this directory instead of printing.
@@ -76,6 +78,42 @@ pub enum Command {
         #[arg(long)]
         no_serve: bool,
     },
+}
+
+/// Flags of `passport controller`.
+#[derive(Debug, clap::Args)]
+pub struct ControllerArgs {
+    /// Watch only this namespace (shard a cluster across controller deployments).
+    #[arg(long, env = "PASSPORT_NAMESPACE")]
+    pub namespace: Option<String>,
+    /// Only decide Releases matching this label selector, e.g. `team=payments`.
+    #[arg(long, env = "PASSPORT_RELEASE_SELECTOR")]
+    pub release_selector: Option<String>,
+    /// Address for /healthz, /readyz and /metrics.
+    #[arg(long, env = "PASSPORT_PROBE_ADDR", default_value = "0.0.0.0:8081")]
+    pub probe_addr: std::net::SocketAddr,
+    /// Elect a leader through a Lease so several replicas can run; only the leader writes.
+    #[arg(long, env = "PASSPORT_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
+    pub leader_election: bool,
+    /// Name of the leader Lease.
+    #[arg(long, env = "PASSPORT_LEASE_NAME", default_value = "release-passport")]
+    pub lease_name: String,
+    /// Namespace of the leader Lease (the controller's own namespace).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "default")]
+    pub lease_namespace: String,
+    /// How long a Lease holds without renewal.
+    #[arg(long, env = "PASSPORT_LEASE_TTL", default_value = "15s", value_parser = parse_duration)]
+    pub lease_ttl: std::time::Duration,
+    /// This replica's identity in the Lease (defaults to the pod name, then the host name).
+    #[arg(long, env = "POD_NAME")]
+    pub identity: Option<String>,
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    crate::api::duration::parse_duration(s)
+        .map_err(|e| e.to_string())?
+        .to_std()
+        .map_err(|e| e.to_string())
 }
 
 fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {

@@ -2,6 +2,7 @@
 //! `passport demo` and the tests. Pure: `now` is an argument.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use kube::api::ObjectMeta;
@@ -22,7 +23,7 @@ pub struct Decided {
 
 /// Decides every release in the bundle at `now`, in the bundle's order.
 pub fn decide_all(bundle: &Bundle, now: DateTime<Utc>) -> Vec<Decided> {
-    let policies: Vec<CompiledPolicy> = bundle.compiled_policies();
+    let policies: Vec<Arc<CompiledPolicy>> = bundle.compiled_policies();
     let no_evidence = Vec::new();
     let evaluate = |release: &Release, previous: Option<&PreviousRelease>| {
         let evidence = bundle.evidence.get(&release.key()).unwrap_or(&no_evidence);

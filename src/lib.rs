@@ -4,10 +4,13 @@ pub mod api;
 pub mod cli;
 pub mod commands;
 pub mod console;
+pub mod controller;
 pub mod decide;
 pub mod engine;
+pub mod evidence;
 pub mod examples;
 pub mod load;
+pub mod metrics;
 pub mod output;
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use release_passport::cli::{Cli, Command, LogFormat};
-use release_passport::commands::{crd, demo, evaluate};
+use release_passport::commands::{controller, crd, demo, evaluate};
 
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -19,9 +19,14 @@ fn init_tracing(format: LogFormat) {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
+    // One TLS provider for the whole process, whatever else the build links in.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let now = chrono::Utc::now();
     let result = match cli.command {
         Command::Crd { out_dir } => crd::run(out_dir.as_deref()),
+        Command::Controller(args) => tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| rt.block_on(controller::run(args))),
         Command::Evaluate {
             paths,
             evidence,

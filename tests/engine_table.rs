@@ -759,7 +759,7 @@ fn previous_status_keeps_transition_times_and_timeline() {
     let compiled: Vec<_> = case
         .policies
         .iter()
-        .map(release_passport::engine::compile)
+        .map(|p| std::sync::Arc::new(release_passport::engine::compile(p)))
         .collect();
     let later = common::t("2026-11-25T14:05:00Z");
     let again = release_passport::engine::evaluate(&release_passport::engine::Input {

@@ -10,11 +10,12 @@ use super::policy::PolicyMode;
 
 /// The decision record for one Release (same name, owned by it): the decision, the evidence it
 /// was made from, and why. Written only by the Release Passport controller.
-#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[derive(CustomResource, Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema, Default)]
 #[kube(
     group = "releasepassport.io",
     version = "v1alpha1",
     kind = "ReleasePassport",
+    derive = "Default",
     doc = "The decision record for one Release: Allow, Hold or Block, the evidence and the trace. Written by the controller only.",
     namespaced,
     status = "ReleasePassportStatus",

@@ -9,11 +9,12 @@ use super::duration::DurationString;
 
 /// Rules that decide whether the releases it selects may be promoted. Every Enforce policy that
 /// selects a release must pass; Simulate policies are evaluated and traced but never decide.
-#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[kube(
     group = "releasepassport.io",
     version = "v1alpha1",
     kind = "GatePolicy",
+    derive = "Default",
     doc = "Rules that decide whether the releases a policy selects may be promoted.",
     namespaced,
     status = "GatePolicyStatus",

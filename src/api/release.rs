@@ -13,11 +13,12 @@ use super::common::{Condition, Decision};
 
 /// A release of one service version to one environment. Release Passport decides whether it may
 /// be promoted and writes the decision to a ReleasePassport of the same name.
-#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(CustomResource, KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize, Default)]
 #[kube(
     group = "releasepassport.io",
     version = "v1alpha1",
     kind = "Release",
+    derive = "Default",
     doc = "A release of one service version to one environment; Release Passport decides whether it may be promoted.",
     namespaced,
     status = "ReleaseStatus",

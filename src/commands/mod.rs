@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the process exit code.
 
+pub mod controller;
 pub mod crd;
 pub mod demo;
 pub mod evaluate;

@@ -10,6 +10,7 @@ pub mod rules;
 pub mod window;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
@@ -45,7 +46,7 @@ pub struct PreviousRelease {
 pub struct Input<'a> {
     pub release: &'a Release,
     /// Policies of any namespace; the engine picks those that select the release.
-    pub policies: &'a [CompiledPolicy],
+    pub policies: &'a [Arc<CompiledPolicy>],
     /// Approvals of any release; the engine picks this release's.
     pub approvals: &'a [Approval],
     /// Waivers of any release; the engine picks those that apply.
@@ -125,6 +126,7 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
                 .policies
                 .iter()
                 .filter(|p| p.namespace == ns && p.name == r.name)
+                .map(|p| &**p)
                 .collect();
             if found.is_empty() {
                 policy_missing = Some(r.name.clone());
@@ -134,6 +136,7 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
         None => input
             .policies
             .iter()
+            .map(|p| &**p)
             .filter(|p| selects(p, release))
             .collect(),
     };

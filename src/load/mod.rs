@@ -62,8 +62,11 @@ pub struct Bundle {
 
 impl Bundle {
     /// Policies compiled for the engine.
-    pub fn compiled_policies(&self) -> Vec<CompiledPolicy> {
-        self.policies.iter().map(engine::compile).collect()
+    pub fn compiled_policies(&self) -> Vec<std::sync::Arc<CompiledPolicy>> {
+        self.policies
+            .iter()
+            .map(|p| std::sync::Arc::new(engine::compile(p)))
+            .collect()
     }
 }
 

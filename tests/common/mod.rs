@@ -160,7 +160,11 @@ impl Case {
     }
 
     pub fn decide(&self) -> Evaluation {
-        let compiled: Vec<CompiledPolicy> = self.policies.iter().map(engine::compile).collect();
+        let compiled: Vec<std::sync::Arc<CompiledPolicy>> = self
+            .policies
+            .iter()
+            .map(|p| std::sync::Arc::new(engine::compile(p)))
+            .collect();
         engine::evaluate(&Input {
             release: &self.release,
             policies: &compiled,

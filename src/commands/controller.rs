@@ -1,0 +1,25 @@
+//! `passport controller`: the operator.
+
+use crate::cli::ControllerArgs;
+use crate::controller::leader::LeaseSettings;
+use crate::controller::{self, Settings};
+
+pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
+    let identity = args
+        .identity
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| format!("passport-{}", std::process::id()));
+    let settings = Settings {
+        namespace: args.namespace,
+        release_selector: args.release_selector,
+        probe_addr: args.probe_addr,
+        lease: args.leader_election.then_some(LeaseSettings {
+            namespace: args.lease_namespace,
+            name: args.lease_name,
+            identity,
+            ttl: args.lease_ttl,
+        }),
+    };
+    controller::run(settings).await?;
+    Ok(0)
+}

@@ -1,0 +1,116 @@
+//! The last step of the Release pipeline (client required): write what differs, by server-side
+//! apply under one field manager, forced. An unchanged world writes nothing.
+
+use kube::api::{Api, Patch, PatchParams};
+use serde_json::{Value, json};
+
+use crate::api::release::ReleaseStatus;
+use crate::api::{API_VERSION, FIELD_MANAGER, Release, ReleasePassport};
+
+use super::context::Context;
+use super::error::Error;
+
+fn params() -> PatchParams {
+    PatchParams::apply(FIELD_MANAGER).force()
+}
+
+fn to_value<T: serde::Serialize>(what: &'static str, v: &T) -> Result<Value, Error> {
+    serde_json::to_value(v).map_err(|source| Error::Serialize { what, source })
+}
+
+/// Whether the passport object itself (not its status) must be written.
+pub fn object_differs(current: Option<&ReleasePassport>, desired: &ReleasePassport) -> bool {
+    match current {
+        None => true,
+        Some(c) => {
+            c.spec != desired.spec
+                || c.metadata.owner_references != desired.metadata.owner_references
+                || desired
+                    .metadata
+                    .labels
+                    .iter()
+                    .flatten()
+                    .any(|(k, v)| c.metadata.labels.as_ref().and_then(|l| l.get(k)) != Some(v))
+        }
+    }
+}
+
+/// The apply body for the passport object: what this controller owns, nothing else.
+pub fn object_patch(desired: &ReleasePassport) -> Result<Value, Error> {
+    Ok(json!({
+        "apiVersion": API_VERSION,
+        "kind": "ReleasePassport",
+        "metadata": {
+            "name": desired.metadata.name,
+            "namespace": desired.metadata.namespace,
+            "labels": desired.metadata.labels,
+            "ownerReferences": desired.metadata.owner_references,
+        },
+        "spec": to_value("passport spec", &desired.spec)?,
+    }))
+}
+
+/// The apply body for the passport status.
+pub fn status_patch(desired: &ReleasePassport) -> Result<Value, Error> {
+    Ok(json!({
+        "apiVersion": API_VERSION,
+        "kind": "ReleasePassport",
+        "status": to_value("passport status", &desired.status)?,
+    }))
+}
+
+/// Writes the passport (object and/or status) where it differs from `current`. Returns the
+/// number of writes made.
+pub async fn passport(
+    ctx: &Context,
+    current: Option<&ReleasePassport>,
+    desired: &ReleasePassport,
+) -> Result<u32, Error> {
+    let ns = desired.metadata.namespace.as_deref().unwrap_or("default");
+    let name = desired.metadata.name.as_deref().unwrap_or_default();
+    let api: Api<ReleasePassport> = Api::namespaced(ctx.client.clone(), ns);
+    let mut writes = 0;
+    if object_differs(current, desired) {
+        api.patch(name, &params(), &Patch::Apply(object_patch(desired)?))
+            .await?;
+        ctx.metrics.wrote("releasepassports");
+        writes += 1;
+    }
+    if current.and_then(|c| c.status.as_ref()) != desired.status.as_ref() {
+        api.patch_status(name, &params(), &Patch::Apply(status_patch(desired)?))
+            .await?;
+        ctx.metrics.wrote("releasepassports/status");
+        writes += 1;
+    }
+    Ok(writes)
+}
+
+/// The Release status mirrors the passport's decision and conditions.
+pub fn release_status(release: &Release, passport: &ReleasePassport) -> ReleaseStatus {
+    let status = passport.status.clone().unwrap_or_default();
+    ReleaseStatus {
+        decision: status.decision,
+        passport: passport.metadata.name.clone(),
+        observed_generation: release.metadata.generation,
+        conditions: status.conditions,
+    }
+}
+
+/// Writes the Release status when it differs. Returns the number of writes made.
+pub async fn release(
+    ctx: &Context,
+    release: &Release,
+    desired: &ReleaseStatus,
+) -> Result<u32, Error> {
+    if release.status.as_ref() == Some(desired) {
+        return Ok(0);
+    }
+    let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+    let name = release.metadata.name.as_deref().unwrap_or_default();
+    let api: Api<Release> = Api::namespaced(ctx.client.clone(), ns);
+    let body = json!({"apiVersion": API_VERSION, "kind": "Release", "status": to_value("release status", desired)?});
+    api.patch_status(name, &params(), &Patch::Apply(body))
+        .await?;
+    ctx.metrics.wrote("releases/status");
+    Ok(1)
+}

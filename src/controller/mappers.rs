@@ -1,0 +1,112 @@
+//! Which Releases a change to another kind touches (no client required). Each mapper returns
+//! exactly the releases whose decision can depend on the changed object — never a full resync.
+
+use kube::runtime::reflector::ObjectRef;
+
+use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
+use crate::engine::waiver_applies;
+
+use super::context::Stores;
+
+fn refs(
+    releases: impl IntoIterator<Item = (String, String)>,
+) -> Vec<ObjectRef<kube::core::DeserializeGuard<Release>>> {
+    let mut out: Vec<(String, String)> = releases.into_iter().collect();
+    out.sort();
+    out.dedup();
+    out.into_iter()
+        .map(|(ns, name)| ObjectRef::new(&name).within(&ns))
+        .collect()
+}
+
+fn key(r: &Release) -> (String, String) {
+    (
+        r.metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        r.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+/// Passports (in `ns`) whose last decision mentions something, so a change that *stops*
+/// selecting a release still reaches it.
+fn passports_where(
+    stores: &Stores,
+    ns: &str,
+    mentions: impl Fn(&ReleasePassport) -> bool,
+) -> Vec<(String, String)> {
+    stores
+        .passports
+        .state()
+        .iter()
+        .filter(|p| p.metadata.namespace.as_deref() == Some(ns) && mentions(p))
+        .map(|p| (ns.to_string(), p.spec.release_ref.name.clone()))
+        .collect()
+}
+
+/// A policy touches the releases it selects (or that pin it) and those it decided before.
+pub fn policy(
+    stores: &Stores,
+    policy: &GatePolicy,
+) -> Vec<ObjectRef<kube::core::DeserializeGuard<Release>>> {
+    let ns = policy.metadata.namespace.as_deref().unwrap_or("default");
+    let name = policy.metadata.name.as_deref().unwrap_or("");
+    let selected =
+        stores
+            .valid_releases(Some(ns))
+            .into_iter()
+            .filter(|r| match &r.spec.policy_ref {
+                Some(p) => p.name == name,
+                None => policy.spec.selector.matches(
+                    &r.spec.service,
+                    &r.spec.environment,
+                    r.metadata.labels.as_ref(),
+                ),
+            });
+    let decided = passports_where(stores, ns, |p| {
+        p.status
+            .as_ref()
+            .is_some_and(|s| s.trace.iter().any(|t| t.policy == name))
+    });
+    refs(selected.map(|r| key(&r)).chain(decided))
+}
+
+/// An approval touches the release it names.
+pub fn approval(approval: &Approval) -> Vec<ObjectRef<kube::core::DeserializeGuard<Release>>> {
+    let ns = approval
+        .metadata
+        .namespace
+        .clone()
+        .unwrap_or_else(|| "default".into());
+    refs([(ns, approval.spec.release_ref.name.clone())])
+}
+
+/// A waiver touches the releases it applies to and those whose passport lists it.
+pub fn waiver(
+    stores: &Stores,
+    waiver: &Waiver,
+) -> Vec<ObjectRef<kube::core::DeserializeGuard<Release>>> {
+    let ns = waiver.metadata.namespace.as_deref().unwrap_or("default");
+    let name = waiver.metadata.name.as_deref().unwrap_or("");
+    let applies = stores
+        .valid_releases(Some(ns))
+        .into_iter()
+        .filter(|r| waiver_applies(waiver, r))
+        .map(|r| key(&r));
+    let listed = passports_where(stores, ns, |p| {
+        p.status
+            .as_ref()
+            .is_some_and(|s| s.waivers.iter().any(|w| w.name == name))
+    });
+    refs(applies.chain(listed))
+}
+
+/// A connector touches the releases of its namespace (its evidence may change any of them).
+pub fn connector(
+    stores: &Stores,
+    connector: &Connector,
+) -> Vec<ObjectRef<kube::core::DeserializeGuard<Release>>> {
+    let ns = connector.metadata.namespace.as_deref();
+    refs(stores.valid_releases(ns).iter().map(key))
+}

@@ -1,0 +1,259 @@
+//! `passport controller`: Releases become ReleasePassports in a live cluster.
+//!
+//! Pipeline per Release: dereference (caches) → gather evidence (sources' caches) → evaluate
+//! (pure engine) → apply (server-side apply, only what changed). GatePolicies get their own
+//! status. Changes to policies, approvals, waivers and connectors re-trigger exactly the releases
+//! they touch.
+
+pub mod apply;
+pub mod context;
+pub mod dereference;
+pub mod error;
+pub mod leader;
+pub mod mappers;
+pub mod policy;
+pub mod probes;
+pub mod release;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use futures::StreamExt;
+use kube::api::Api;
+use kube::core::DeserializeGuard;
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::{Client, Resource};
+use tokio::sync::watch;
+use tracing::{info, warn};
+
+use crate::evidence::{EvidenceSource, manual::ManualEvidence};
+use crate::metrics::Metrics;
+use context::{Context, Stores, system_clock};
+use leader::{Leadership, LeaseSettings};
+use probes::ProbeState;
+
+/// Everything `passport controller` is configured with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Watch only this namespace (shards a cluster across controller deployments).
+    pub namespace: Option<String>,
+    /// Only Releases matching this label selector.
+    pub release_selector: Option<String>,
+    /// Where `/healthz`, `/readyz` and `/metrics` listen.
+    pub probe_addr: SocketAddr,
+    /// `None` runs without leader election (a single replica).
+    pub lease: Option<LeaseSettings>,
+}
+
+/// Why the controller stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("no Kubernetes client configuration (in-cluster or kubeconfig): {0}")]
+    Client(#[source] kube::Error),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("lost the leader Lease; exiting so this replica restarts as a standby")]
+    LostLeadership,
+}
+
+fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs until SIGTERM (draining in-flight reconciles) or until leadership is lost.
+pub async fn run(settings: Settings) -> Result<(), RunError> {
+    let client = Client::try_default().await.map_err(RunError::Client)?;
+    let metrics = Arc::new(Metrics::new());
+    let probe_state = Arc::new(ProbeState::default());
+    let listener = tokio::net::TcpListener::bind(settings.probe_addr)
+        .await
+        .map_err(|source| RunError::Listen {
+            addr: settings.probe_addr,
+            source,
+        })?;
+    let probe_app = probes::router(Arc::clone(&probe_state), Arc::clone(&metrics));
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, probe_app).await {
+            warn!("probe server stopped: {e}");
+        }
+    });
+    info!(addr = %settings.probe_addr, "serving /healthz, /readyz and /metrics");
+
+    let (stop_tx, stop_rx) = watch::channel(false);
+    tokio::spawn(async move {
+        crate::shutdown_signal().await;
+        info!("shutdown requested: draining in-flight reconciles");
+        let _ = stop_tx.send(true);
+    });
+
+    let mut lease = None;
+    if let Some(lease_settings) = settings.lease.clone() {
+        let (mut leadership, lock) =
+            leader::elect(client.clone(), lease_settings, Arc::clone(&metrics));
+        lease = Some((leadership.clone(), lock));
+        // A standby is ready (it serves probes and metrics); it writes nothing until it leads.
+        probe_state.ready.store(true, Ordering::Relaxed);
+        let mut stop = stop_rx.clone();
+        tokio::select! {
+            r = leadership.wait_for(|l| *l == Leadership::Leading) => { let _ = r; }
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+        }
+    } else {
+        metrics.leader.set(1);
+    }
+
+    let (lost_tx, lost_rx) = watch::channel(false);
+    if let Some((mut leadership, _)) = lease.clone() {
+        tokio::spawn(async move {
+            let _ = leadership.wait_for(|l| *l == Leadership::Lost).await;
+            let _ = lost_tx.send(true);
+        });
+    }
+    let stop_or_lost = {
+        let (mut stop, mut lost) = (stop_rx.clone(), lost_rx.clone());
+        async move {
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => {},
+                _ = lost.wait_for(|l| *l) => {},
+            }
+        }
+    };
+    let stop_future = futures::future::FutureExt::shared(Box::pin(stop_or_lost));
+
+    run_controllers(client, &settings, metrics, probe_state, stop_future.clone()).await;
+
+    if *lost_rx.borrow() {
+        return Err(RunError::LostLeadership);
+    }
+    if let Some((_, lock)) = lease
+        && let Err(e) = lock.step_down().await
+    {
+        warn!("could not release the leader Lease: {e}");
+    }
+    info!("stopped");
+    Ok(())
+}
+
+async fn run_controllers(
+    client: Client,
+    settings: &Settings,
+    metrics: Arc<Metrics>,
+    probe_state: Arc<ProbeState>,
+    stop: impl std::future::Future<Output = ()> + Clone + Send + Sync + 'static,
+) {
+    let ns = settings.namespace.as_deref();
+    let wc = watcher::Config::default().any_semantic();
+    let mut release_wc = wc.clone();
+    if let Some(selector) = &settings.release_selector {
+        release_wc = release_wc.labels(selector);
+    }
+
+    let (policies, policies_w) = reflector::store();
+    let (approvals, approvals_w) = reflector::store();
+    let (waivers, waivers_w) = reflector::store();
+    let (passports, passports_w) = reflector::store();
+    let (connectors, connectors_w) = reflector::store();
+    let policy_events = reflector::reflector(policies_w, watcher(api(&client, ns), wc.clone()))
+        .default_backoff()
+        .touched_objects();
+    let approval_events = reflector::reflector(approvals_w, watcher(api(&client, ns), wc.clone()))
+        .default_backoff()
+        .touched_objects();
+    let waiver_events = reflector::reflector(waivers_w, watcher(api(&client, ns), wc.clone()))
+        .default_backoff()
+        .touched_objects();
+    let passport_events = reflector::reflector(passports_w, watcher(api(&client, ns), wc.clone()))
+        .default_backoff()
+        .touched_objects();
+    let connector_events =
+        reflector::reflector(connectors_w, watcher(api(&client, ns), wc.clone()))
+            .default_backoff()
+            .touched_objects();
+
+    let releases_api: Api<DeserializeGuard<crate::api::Release>> = api(&client, ns);
+    let release_controller = Controller::new(releases_api, release_wc.clone());
+    let stores = Stores {
+        releases: release_controller.store(),
+        policies,
+        approvals,
+        waivers,
+        passports,
+        connectors,
+    };
+    let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(ManualEvidence)];
+    let ctx = Arc::new(Context::new(
+        client.clone(),
+        stores.clone(),
+        sources,
+        Arc::clone(&metrics),
+        system_clock(),
+    ));
+
+    let readiness = {
+        let stores = stores.clone();
+        async move {
+            stores.wait_ready().await;
+            probe_state.ready.store(true, Ordering::Relaxed);
+            info!("caches synced");
+        }
+    };
+    tokio::spawn(readiness);
+
+    let s = (stores.clone(), stores.clone(), stores.clone());
+    let releases = release_controller
+        .owns_stream(passport_events)
+        .watches_stream(policy_events, move |p| mappers::policy(&s.0, &p))
+        .watches_stream(approval_events, |a| mappers::approval(&a))
+        .watches_stream(waiver_events, move |w| mappers::waiver(&s.1, &w))
+        .watches_stream(connector_events, move |c| mappers::connector(&s.2, &c))
+        .graceful_shutdown_on(stop.clone())
+        .run(release::reconcile, release::error_policy, Arc::clone(&ctx))
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!("release controller: {e}");
+            }
+        });
+
+    let policies_api: Api<DeserializeGuard<crate::api::GatePolicy>> = api(&client, ns);
+    let policy_controller = Controller::new(policies_api, wc.clone());
+    let policy_store = policy_controller.store();
+    let release_triggers: Api<DeserializeGuard<crate::api::Release>> = api(&client, ns);
+    let policy_status = policy_controller
+        .watches(
+            release_triggers,
+            release_wc,
+            move |r: DeserializeGuard<crate::api::Release>| {
+                let ns = r.meta().namespace.clone();
+                policy_store
+                    .state()
+                    .iter()
+                    .filter(|p| p.meta().namespace == ns)
+                    .filter_map(|p| {
+                        Some(ObjectRef::new(p.meta().name.as_deref()?).within(ns.as_deref()?))
+                    })
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(stop)
+        .run(policy::reconcile, policy::error_policy, ctx)
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!("policy controller: {e}");
+            }
+        });
+
+    info!(namespace = ?settings.namespace, selector = ?settings.release_selector, "controllers running");
+    tokio::join!(releases, policy_status);
+}

@@ -1,0 +1,165 @@
+//! The GatePolicy reconciler: validates each policy and reports, on its status, whether it is
+//! valid and how many releases it selects. An invalid policy gets `Stalled` and an Event naming
+//! the field; it still blocks what it selects (the Release reconciler sees it too).
+
+use std::sync::Arc;
+
+use kube::Resource;
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use serde_json::json;
+use tracing::warn;
+
+use crate::api::policy::GatePolicyStatus;
+use crate::api::{API_VERSION, FIELD_MANAGER, GatePolicy};
+use crate::engine::compile::describe_errors;
+use crate::engine::conditions::{self, Desired};
+
+use super::context::Context;
+use super::error::Error;
+
+const KIND: &str = "GatePolicy";
+
+/// The status a policy should have (pure).
+pub fn desired_status(
+    policy: &GatePolicy,
+    matched: u32,
+    errors: &[crate::engine::FieldError],
+    now: chrono::DateTime<chrono::Utc>,
+) -> GatePolicyStatus {
+    let previous = policy
+        .status
+        .as_ref()
+        .map(|s| s.conditions.as_slice())
+        .unwrap_or_default();
+    let invalid = !errors.is_empty();
+    let message = if invalid {
+        describe_errors(errors)
+    } else {
+        String::new()
+    };
+    let desired = vec![
+        Desired {
+            type_: conditions::READY,
+            status: !invalid,
+            reason: if invalid {
+                conditions::REASON_INVALID_POLICY
+            } else {
+                conditions::REASON_VALID
+            },
+            message: message.clone(),
+        },
+        Desired {
+            type_: conditions::STALLED,
+            status: invalid,
+            reason: if invalid {
+                conditions::REASON_INVALID_POLICY
+            } else {
+                conditions::REASON_VALID
+            },
+            message,
+        },
+    ];
+    GatePolicyStatus {
+        matched_releases: Some(matched),
+        rule_count: Some(u32::try_from(policy.spec.rules.len()).unwrap_or(u32::MAX)),
+        observed_generation: policy.metadata.generation,
+        conditions: conditions::merge(previous, desired, policy.metadata.generation, now),
+    }
+}
+
+pub async fn reconcile(
+    guard: Arc<DeserializeGuard<GatePolicy>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let _timer = ctx.metrics.time(KIND);
+    ctx.stores.wait_ready().await;
+    let result = match &guard.0 {
+        Ok(policy) => reconcile_policy(policy, &ctx).await,
+        // A policy that does not even deserialise cannot select anything; say why and wait.
+        Err(invalid) => {
+            warn!(policy = ?invalid.metadata.name, "invalid GatePolicy: {}", invalid.error);
+            Ok(())
+        }
+    };
+    match &result {
+        Ok(()) => ctx.metrics.reconciled(KIND, "success"),
+        Err(e) => {
+            ctx.metrics.reconciled(KIND, "error");
+            ctx.metrics.error(KIND, e.category());
+        }
+    }
+    result.map(|()| Action::await_change())
+}
+
+async fn reconcile_policy(policy: &GatePolicy, ctx: &Context) -> Result<(), Error> {
+    let ns = policy.metadata.namespace.as_deref().unwrap_or("default");
+    let name = policy.metadata.name.as_deref().unwrap_or_default();
+    let compiled = ctx.policies.get(policy);
+    let matched = ctx
+        .stores
+        .valid_releases(Some(ns))
+        .iter()
+        .filter(|r| match &r.spec.policy_ref {
+            Some(p) => p.name == name,
+            None => crate::engine::selects(&compiled, r),
+        })
+        .count();
+    let status = desired_status(
+        policy,
+        u32::try_from(matched).unwrap_or(u32::MAX),
+        &compiled.errors,
+        (ctx.clock)(),
+    );
+    if policy.status.as_ref() == Some(&status) {
+        return Ok(());
+    }
+    let became_invalid = !compiled.errors.is_empty()
+        && policy.status.as_ref().is_none_or(|s| {
+            s.conditions
+                .iter()
+                .all(|c| !(c.type_ == conditions::STALLED && c.status == "True"))
+                || s.observed_generation != policy.metadata.generation
+        });
+    let api: Api<GatePolicy> = Api::namespaced(ctx.client.clone(), ns);
+    let body = json!({"apiVersion": API_VERSION, "kind": "GatePolicy", "status": status});
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(body),
+    )
+    .await?;
+    ctx.metrics.wrote("gatepolicies/status");
+    if became_invalid {
+        let event = Event {
+            type_: EventType::Warning,
+            reason: "InvalidPolicy".into(),
+            note: Some(
+                describe_errors(&compiled.errors)
+                    .chars()
+                    .take(1000)
+                    .collect(),
+            ),
+            action: "Validate".into(),
+            secondary: None,
+        };
+        if let Err(e) = ctx.recorder.publish(&event, &policy.object_ref(&())).await {
+            warn!(policy = %name, "could not publish an Event: {e}");
+        } else {
+            ctx.metrics.wrote("events");
+        }
+    }
+    Ok(())
+}
+
+pub fn error_policy(
+    guard: Arc<DeserializeGuard<GatePolicy>>,
+    error: &Error,
+    _ctx: Arc<Context>,
+) -> Action {
+    let key = format!("{:?}/{:?}", guard.meta().namespace, guard.meta().name);
+    warn!(policy = %key, category = error.category(), "reconcile failed: {error}");
+    Action::requeue(super::release::backoff(1, &key))
+}

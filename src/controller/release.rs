@@ -1,0 +1,298 @@
+//! The Release reconciler: dereference → gather evidence → evaluate (pure) → apply.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kube::Resource;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::core::DeserializeGuard;
+use kube::runtime::controller::Action;
+use kube::runtime::events::{Event, EventType};
+use serde_json::json;
+use tracing::{info, warn};
+
+use crate::api::{API_VERSION, Decision, FIELD_MANAGER, Release};
+use crate::decide::passport_for;
+use crate::engine::{self, Input, conditions};
+use crate::evidence;
+
+use super::apply;
+use super::context::Context;
+use super::dereference::dereference;
+use super::error::Error;
+
+const KIND: &str = "Release";
+
+/// What one reconcile did, for tests and logs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Outcome {
+    pub decision: Decision,
+    pub writes: u32,
+    pub requeue_at: Option<DateTime<Utc>>,
+}
+
+/// The controller entry point: invalid objects stall and wait; valid ones are decided.
+pub async fn reconcile(
+    guard: Arc<DeserializeGuard<Release>>,
+    ctx: Arc<Context>,
+) -> Result<Action, Error> {
+    let _timer = ctx.metrics.time(KIND);
+    ctx.stores.wait_ready().await;
+    let result = match &guard.0 {
+        Ok(release) => reconcile_release(release, &ctx)
+            .await
+            .map(|o| action(o.requeue_at, (ctx.clock)())),
+        Err(invalid) => stall_invalid(invalid, &ctx)
+            .await
+            .map(|()| Action::await_change()),
+    };
+    match &result {
+        Ok(_) => {
+            ctx.metrics.reconciled(KIND, "success");
+            if let Ok(mut f) = ctx.failures.lock() {
+                f.remove(&object_key(guard.meta()));
+            }
+        }
+        Err(e) => {
+            ctx.metrics.reconciled(KIND, "error");
+            ctx.metrics.error(KIND, e.category());
+        }
+    }
+    result
+}
+
+fn object_key(meta: &kube::api::ObjectMeta) -> String {
+    format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or("default"),
+        meta.name.as_deref().unwrap_or("")
+    )
+}
+
+/// Requeue at the earliest moment the decision can change by itself; otherwise wait for a change.
+fn action(requeue_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Action {
+    match requeue_at {
+        Some(at) => Action::requeue(
+            (at - now)
+                .to_std()
+                .unwrap_or(Duration::ZERO)
+                .max(Duration::from_secs(1)),
+        ),
+        None => Action::await_change(),
+    }
+}
+
+/// Decides one release and writes what changed.
+pub async fn reconcile_release(release: &Release, ctx: &Context) -> Result<Outcome, Error> {
+    let now = (ctx.clock)();
+    let inputs = dereference(ctx, release);
+    let evidence = evidence::gather(&ctx.sources, release, now);
+    let current = inputs.passport.as_deref();
+    let evaluation = engine::evaluate(&Input {
+        release,
+        policies: &inputs.policies,
+        approvals: &inputs.approvals,
+        waivers: &inputs.waivers,
+        evidence: &evidence,
+        previous: current.and_then(|p| p.status.as_ref()),
+        previous_release: inputs.previous_release.as_ref(),
+        now,
+    });
+    let decision = evaluation.status.decision.unwrap_or(Decision::Hold);
+    let desired = passport_for(release, &evaluation);
+    let mut writes = apply::passport(ctx, current, &desired).await?;
+    writes += apply::release(ctx, release, &apply::release_status(release, &desired)).await?;
+
+    let key = release.key();
+    ctx.metrics.set_decision(&key, Some(decision));
+    let previous = current
+        .and_then(|p| p.status.as_ref())
+        .and_then(|s| s.decision);
+    if previous != Some(decision) {
+        ctx.metrics
+            .decision_changes
+            .get_or_create(&crate::metrics::DecisionLabels {
+                decision: decision.as_str(),
+            })
+            .inc();
+        for e in &evaluation.status.evidence {
+            if let Some(at) = e.observed_at {
+                ctx.metrics
+                    .evidence_age
+                    .observe((now - at).num_seconds().max(0) as f64);
+            }
+        }
+        let headline = evaluation
+            .status
+            .reasons
+            .first()
+            .cloned()
+            .unwrap_or_else(|| "every enforced rule passes".into());
+        info!(release = %key, passport = %key, from = ?previous, to = %decision, "decision changed: {headline}");
+        publish(
+            ctx,
+            release,
+            Event {
+                type_: if decision == Decision::Block {
+                    EventType::Warning
+                } else {
+                    EventType::Normal
+                },
+                reason: format!("Decision{decision}"),
+                note: Some(truncate(
+                    &match previous {
+                        Some(p) => format!("{p} → {decision}: {headline}"),
+                        None => format!("{decision}: {headline}"),
+                    },
+                    1000,
+                )),
+                action: "Decide".into(),
+                secondary: Some(desired.object_ref(&())),
+            },
+        )
+        .await;
+    }
+    if let Some(stalled) = evaluation
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == conditions::STALLED && c.status == "True")
+    {
+        warn!(release = %key, reason = %stalled.reason, "stalled: {}", stalled.message);
+    }
+    Ok(Outcome {
+        decision,
+        writes,
+        requeue_at: evaluation.next_review,
+    })
+}
+
+/// A Release that does not deserialise: say so on its status and in an Event, then wait for a fix.
+async fn stall_invalid(
+    invalid: &kube::core::error_boundary::InvalidObject,
+    ctx: &Context,
+) -> Result<(), Error> {
+    let ns = invalid.metadata.namespace.as_deref().unwrap_or("default");
+    let Some(name) = invalid.metadata.name.as_deref() else {
+        return Ok(());
+    };
+    warn!(release = %format!("{ns}/{name}"), "invalid Release: {}", invalid.error);
+    let message = format!("spec is invalid: {}", invalid.error);
+    // Dynamic, because the stored object is exactly what does not deserialise into a Release.
+    let api: Api<DynamicObject> =
+        Api::namespaced_with(ctx.client.clone(), ns, &ApiResource::erase::<Release>(&()));
+    let now = (ctx.clock)();
+    let body = json!({
+        "apiVersion": API_VERSION,
+        "kind": "Release",
+        "status": {
+            "observedGeneration": invalid.metadata.generation,
+            "conditions": [
+                {"type": conditions::STALLED, "status": "True", "reason": "InvalidSpec", "message": message, "lastTransitionTime": now, "observedGeneration": invalid.metadata.generation},
+                {"type": conditions::READY, "status": "False", "reason": "InvalidSpec", "message": message, "lastTransitionTime": now, "observedGeneration": invalid.metadata.generation},
+            ]
+        }
+    });
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(body),
+    )
+    .await?;
+    ctx.metrics.wrote("releases/status");
+    let reference = k8s_openapi::api::core::v1::ObjectReference {
+        api_version: Some(API_VERSION.into()),
+        kind: Some("Release".into()),
+        name: Some(name.into()),
+        namespace: Some(ns.into()),
+        uid: invalid.metadata.uid.clone(),
+        ..Default::default()
+    };
+    let event = Event {
+        type_: EventType::Warning,
+        reason: "InvalidSpec".into(),
+        note: Some(truncate(&message, 1000)),
+        action: "Validate".into(),
+        secondary: None,
+    };
+    if let Err(e) = ctx.recorder.publish(&event, &reference).await {
+        warn!("could not publish an Event: {e}");
+    }
+    Ok(())
+}
+
+async fn publish(ctx: &Context, release: &Release, event: Event) {
+    if let Err(e) = ctx.recorder.publish(&event, &release.object_ref(&())).await {
+        warn!(release = %release.key(), "could not publish an Event: {e}");
+    } else {
+        ctx.metrics.wrote("events");
+    }
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+/// Transient failures back off exponentially (1s … 5m) with jitter, per object.
+pub fn error_policy(
+    guard: Arc<DeserializeGuard<Release>>,
+    error: &Error,
+    ctx: Arc<Context>,
+) -> Action {
+    let key = object_key(guard.meta());
+    let attempt = ctx
+        .failures
+        .lock()
+        .map(|mut f| {
+            let n = f.entry(key.clone()).or_insert(0);
+            *n = n.saturating_add(1);
+            *n
+        })
+        .unwrap_or(1);
+    let delay = backoff(attempt, &key);
+    warn!(release = %key, category = error.category(), attempt, ?delay, "reconcile failed: {error}");
+    Action::requeue(delay)
+}
+
+/// Exponential backoff with ±20% jitter derived from the object key and attempt, so replicas of
+/// a thundering herd spread out without a random-number generator.
+pub fn backoff(attempt: u32, key: &str) -> Duration {
+    let base = 1000u64
+        .saturating_mul(1u64 << attempt.saturating_sub(1).min(9))
+        .min(300_000);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in key.bytes().chain(attempt.to_le_bytes()) {
+        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
+    }
+    let jitter = (h % 401) as i64 - 200; // -200..=200 per mille → ±20%
+    let ms = (base as i64 + base as i64 * jitter / 1000).max(100) as u64;
+    Duration::from_millis(ms)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_caps_and_jitters() {
+        let d: Vec<u128> = (1..=12)
+            .map(|a| backoff(a, "shop/web").as_millis())
+            .collect();
+        assert!(d[0] >= 800 && d[0] <= 1200, "{d:?}");
+        assert!(d[3] >= 6400 && d[3] <= 9600, "{d:?}");
+        assert!(d.iter().all(|ms| *ms <= 360_000), "{d:?}");
+        assert_ne!(
+            backoff(3, "shop/a"),
+            backoff(3, "shop/b"),
+            "different objects spread out"
+        );
+    }
+}

@@ -1,0 +1,634 @@
+//! The Release and GatePolicy reconcilers against a stateful in-memory Kubernetes API
+//! (kube-fake-client): server-side apply, status subresources, resourceVersion conflicts, and
+//! every write counted.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::events::v1::Event;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::core::DeserializeGuard;
+use kube::runtime::reflector::{self, store::Writer};
+use kube::runtime::watcher;
+use kube::{Client, Resource};
+use kube_fake_client::{ClientBuilder, interceptor};
+use release_passport::api::{
+    Approval, Connector, Decision, GatePolicy, Release, ReleasePassport, Waiver,
+};
+use release_passport::controller::context::{Context, Stores};
+use release_passport::controller::{policy, release};
+use release_passport::evidence::{EvidenceSource, manual::ManualEvidence};
+use release_passport::metrics::Metrics;
+use serde::de::DeserializeOwned;
+
+const T0: &str = "2026-11-25T14:00:00Z";
+
+fn t(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn yaml<T: DeserializeOwned>(text: &str) -> T {
+    serde_yaml_ng::from_str(text).unwrap()
+}
+
+fn release_obj(name: &str, env: &str, annotations: &str) -> Release {
+    yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata:
+  name: {name}
+  namespace: shop
+  uid: uid-{name}
+  generation: 1
+  annotations: {{{annotations}}}
+spec: {{service: checkout, version: 1.0.0, environment: {env}, revision: {{author: bob}}}}
+"
+    ))
+}
+
+fn policy_obj(name: &str, rules: &str) -> GatePolicy {
+    yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: {name}, namespace: shop, generation: 1}}
+spec:
+  selector: {{environments: [production]}}
+  rules:
+{rules}"
+    ))
+}
+
+fn approval_obj(name: &str, release: &str, approver: &str, decision: &str) -> Approval {
+    yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Approval
+metadata: {{name: {name}, namespace: shop}}
+spec: {{releaseRef: {{name: {release}}}, decision: {decision}, approver: {approver}}}
+"
+    ))
+}
+
+/// Counts every write request the controller makes.
+#[derive(Clone, Default)]
+struct Writes {
+    count: Arc<AtomicUsize>,
+    conflicts_left: Arc<AtomicUsize>,
+}
+
+impl Writes {
+    fn get(&self) -> usize {
+        self.count.load(Ordering::SeqCst)
+    }
+}
+
+struct World {
+    client: Client,
+    ctx: Arc<Context>,
+    writers: Mutex<Writers>,
+    now: Arc<Mutex<DateTime<Utc>>>,
+    writes: Writes,
+}
+
+struct Writers {
+    releases: Writer<DeserializeGuard<Release>>,
+    policies: Writer<GatePolicy>,
+    approvals: Writer<Approval>,
+    waivers: Writer<Waiver>,
+    passports: Writer<ReleasePassport>,
+    connectors: Writer<Connector>,
+}
+
+async fn refill<K>(client: &Client, writer: &mut Writer<K>)
+where
+    K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+        + Clone
+        + DeserializeOwned
+        + std::fmt::Debug
+        + Send
+        + Sync
+        + 'static,
+{
+    let items = Api::<K>::all(client.clone())
+        .list(&ListParams::default())
+        .await
+        .unwrap()
+        .items;
+    writer.apply_watcher_event(&watcher::Event::Init);
+    for item in items {
+        writer.apply_watcher_event(&watcher::Event::InitApply(item));
+    }
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+}
+
+impl World {
+    async fn new(releases: Vec<Release>, policies: Vec<GatePolicy>) -> Self {
+        let writes = Writes::default();
+        let (w1, w2, w3) = (writes.clone(), writes.clone(), writes.clone());
+        let conflicts = writes.clone();
+        let client = ClientBuilder::new()
+            .with_resource::<Release>()
+            .with_resource::<ReleasePassport>()
+            .with_resource::<GatePolicy>()
+            .with_resource::<Approval>()
+            .with_resource::<Waiver>()
+            .with_resource::<Connector>()
+            .with_status_subresource::<Release>()
+            .with_status_subresource::<ReleasePassport>()
+            .with_status_subresource::<GatePolicy>()
+            .with_objects(releases)
+            .with_objects(policies)
+            .with_interceptor_funcs(
+                interceptor::Funcs::new()
+                    .patch(move |_| {
+                        w1.count.fetch_add(1, Ordering::SeqCst);
+                        Ok(None)
+                    })
+                    .patch_status(move |_| {
+                        w2.count.fetch_add(1, Ordering::SeqCst);
+                        if conflicts.conflicts_left.load(Ordering::SeqCst) > 0 {
+                            conflicts.conflicts_left.fetch_sub(1, Ordering::SeqCst);
+                            return Err(kube_fake_client::Error::Conflict(
+                                "the object has been modified".into(),
+                            ));
+                        }
+                        Ok(None)
+                    })
+                    .create(move |_| {
+                        w3.count.fetch_add(1, Ordering::SeqCst);
+                        Ok(None)
+                    }),
+            )
+            .build()
+            .await
+            .unwrap();
+        let (releases_r, releases_w) = reflector::store();
+        let (policies_r, policies_w) = reflector::store();
+        let (approvals_r, approvals_w) = reflector::store();
+        let (waivers_r, waivers_w) = reflector::store();
+        let (passports_r, passports_w) = reflector::store();
+        let (connectors_r, connectors_w) = reflector::store();
+        let stores = Stores {
+            releases: releases_r,
+            policies: policies_r,
+            approvals: approvals_r,
+            waivers: waivers_r,
+            passports: passports_r,
+            connectors: connectors_r,
+        };
+        let now = Arc::new(Mutex::new(t(T0)));
+        let clock_now = Arc::clone(&now);
+        let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(ManualEvidence)];
+        let ctx = Arc::new(Context::new(
+            client.clone(),
+            stores,
+            sources,
+            Arc::new(Metrics::new()),
+            Arc::new(move || *clock_now.lock().unwrap()),
+        ));
+        let world = World {
+            client,
+            ctx,
+            writers: Mutex::new(Writers {
+                releases: releases_w,
+                policies: policies_w,
+                approvals: approvals_w,
+                waivers: waivers_w,
+                passports: passports_w,
+                connectors: connectors_w,
+            }),
+            now,
+            writes,
+        };
+        world.sync().await;
+        world
+    }
+
+    /// Refills the caches from the API, as the watches would.
+    async fn sync(&self) {
+        let mut w = std::mem::replace(
+            &mut *self.writers.lock().unwrap(),
+            Writers {
+                releases: Writer::default(),
+                policies: Writer::default(),
+                approvals: Writer::default(),
+                waivers: Writer::default(),
+                passports: Writer::default(),
+                connectors: Writer::default(),
+            },
+        );
+        refill(&self.client, &mut w.releases).await;
+        refill(&self.client, &mut w.policies).await;
+        refill(&self.client, &mut w.approvals).await;
+        refill(&self.client, &mut w.waivers).await;
+        refill(&self.client, &mut w.passports).await;
+        refill(&self.client, &mut w.connectors).await;
+        *self.writers.lock().unwrap() = w;
+    }
+
+    fn set_now(&self, at: &str) {
+        *self.now.lock().unwrap() = t(at);
+    }
+
+    fn release(&self, name: &str) -> Release {
+        self.ctx.stores.release("shop", name).unwrap()
+    }
+
+    /// One reconcile of `name` through the controller's entry point, then a cache refresh.
+    async fn reconcile(&self, name: &str) -> Result<release::Outcome, String> {
+        let release = self.release(name);
+        let out = release::reconcile_release(&release, &self.ctx)
+            .await
+            .map_err(|e| e.category().to_string());
+        self.sync().await;
+        out
+    }
+
+    async fn passport(&self, name: &str) -> Option<ReleasePassport> {
+        Api::<ReleasePassport>::namespaced(self.client.clone(), "shop")
+            .get_opt(name)
+            .await
+            .unwrap()
+    }
+
+    async fn events(&self) -> Vec<Event> {
+        Api::<Event>::namespaced(self.client.clone(), "shop")
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+    }
+
+    async fn apply<K>(&self, obj: &K)
+    where
+        K: Resource<DynamicType = (), Scope = kube::core::NamespaceResourceScope>
+            + Clone
+            + serde::Serialize
+            + DeserializeOwned
+            + std::fmt::Debug,
+    {
+        let api = Api::<K>::namespaced(self.client.clone(), "shop");
+        let name = obj.meta().name.clone().unwrap();
+        if api.get_opt(&name).await.unwrap().is_some() {
+            api.patch(
+                &name,
+                &PatchParams::apply("test").force(),
+                &Patch::Apply(obj),
+            )
+            .await
+            .unwrap();
+        } else {
+            api.create(&PostParams::default(), obj).await.unwrap();
+        }
+        self.sync().await;
+    }
+}
+
+const APPROVAL_RULE: &str = "  - name: approved\n    approval: {min: 1, excludeAuthor: true}\n";
+
+#[tokio::test]
+async fn create_decides_and_a_noop_reconcile_writes_nothing() {
+    let w = World::new(
+        vec![release_obj("web", "production", "")],
+        vec![policy_obj("prod", APPROVAL_RULE)],
+    )
+    .await;
+    let out = w.reconcile("web").await.unwrap();
+    assert_eq!(out.decision, Decision::Hold);
+    assert_eq!(
+        out.writes, 3,
+        "passport object, passport status, release status"
+    );
+    let passport = w.passport("web").await.unwrap();
+    let status = passport.status.clone().unwrap();
+    assert_eq!(status.decision, Some(Decision::Hold));
+    assert_eq!(
+        status.reasons,
+        vec!["prod/approved: 0 of 1 approvals, author bob excluded".to_string()]
+    );
+    let owner = &passport.metadata.owner_references.as_ref().unwrap()[0];
+    assert_eq!(
+        (owner.kind.as_str(), owner.name.as_str(), owner.uid.as_str()),
+        ("Release", "web", "uid-web")
+    );
+    assert_eq!(
+        owner.controller,
+        Some(true),
+        "deleting the Release garbage-collects its passport"
+    );
+    let rel = w.release("web");
+    assert_eq!(rel.status.as_ref().unwrap().decision, Some(Decision::Hold));
+    assert_eq!(
+        rel.status.as_ref().unwrap().passport.as_deref(),
+        Some("web")
+    );
+
+    // Nothing changed: not a single write, even later in time.
+    let before = w.writes.get();
+    w.set_now("2026-11-25T15:00:00Z");
+    let again = w.reconcile("web").await.unwrap();
+    assert_eq!(again.writes, 0);
+    assert_eq!(
+        w.writes.get(),
+        before,
+        "a no-op reconcile makes zero write requests"
+    );
+    assert_eq!(
+        again.requeue_at, None,
+        "nothing time-bound: wait for a change, no polling"
+    );
+}
+
+#[tokio::test]
+async fn an_approval_moves_hold_to_allow_with_one_passport_write_and_an_event() {
+    let w = World::new(
+        vec![release_obj("web", "production", "")],
+        vec![policy_obj("prod", APPROVAL_RULE)],
+    )
+    .await;
+    w.reconcile("web").await.unwrap();
+    w.apply(&approval_obj("web-alice", "web", "alice", "Approve"))
+        .await;
+    let before = w.writes.get();
+    let out = w.reconcile("web").await.unwrap();
+    assert_eq!(out.decision, Decision::Allow);
+    assert_eq!(
+        out.writes, 2,
+        "the passport status and the release status mirror"
+    );
+    assert!(w.writes.get() - before >= 2);
+    let status = w.passport("web").await.unwrap().status.unwrap();
+    assert_eq!(status.timeline.len(), 2, "Hold then Allow");
+    let ready = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(ready.status, "True");
+    let events = w.events().await;
+    assert!(
+        events
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("DecisionAllow")
+                && e.note.as_deref().unwrap_or("").starts_with("Hold → Allow")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_policy_edit_changes_the_decision() {
+    let w = World::new(
+        vec![release_obj("web", "production", "")],
+        vec![policy_obj("prod", APPROVAL_RULE)],
+    )
+    .await;
+    w.apply(&approval_obj("web-alice", "web", "alice", "Approve"))
+        .await;
+    assert_eq!(w.reconcile("web").await.unwrap().decision, Decision::Allow);
+    w.apply(&policy_obj(
+        "prod",
+        "  - name: approved\n    approval: {min: 2}\n",
+    ))
+    .await;
+    let out = w.reconcile("web").await.unwrap();
+    assert_eq!(out.decision, Decision::Hold);
+    let status = w.passport("web").await.unwrap().status.unwrap();
+    assert_eq!(
+        status.reasons,
+        vec!["prod/approved: 1 of 2 approvals".to_string()]
+    );
+}
+
+#[tokio::test]
+async fn a_waiver_expiry_blocks_at_the_expiry_moment() {
+    let failed = r#"evidence.releasepassport.io/pen-test: '{"status":"Failed","by":"alice","summary":"critical finding"}'"#;
+    let w = World::new(
+        vec![release_obj("web", "production", failed)],
+        vec![policy_obj(
+            "prod",
+            "  - name: pen-test\n    evidence: {source: pen-test}\n",
+        )],
+    )
+    .await;
+    assert_eq!(w.reconcile("web").await.unwrap().decision, Decision::Block);
+    let waiver: Waiver = yaml(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Waiver
+metadata: {name: accept-risk, namespace: shop}
+spec: {releaseRef: {name: web}, rules: [pen-test], reason: fix ships tomorrow, expiresAt: '2026-11-25T14:10:00Z', approver: alice}
+",
+    );
+    w.apply(&waiver).await;
+    let out = w.reconcile("web").await.unwrap();
+    assert_eq!(out.decision, Decision::Allow);
+    assert_eq!(
+        out.requeue_at,
+        Some(t("2026-11-25T14:10:00Z")),
+        "requeued for the expiry, not polled"
+    );
+    w.set_now("2026-11-25T14:10:00Z");
+    let out = w.reconcile("web").await.unwrap();
+    assert_eq!(out.decision, Decision::Block);
+    let status = w.passport("web").await.unwrap().status.unwrap();
+    assert!(!status.waivers[0].active);
+}
+
+#[tokio::test]
+async fn an_invalid_policy_stalls_and_blocks_only_what_it_selects() {
+    let bad = policy_obj(
+        "broken",
+        "  - name: odd\n    expression: {cel: \"evidence[\"}\n",
+    );
+    let w = World::new(
+        vec![
+            release_obj("web", "production", ""),
+            release_obj("web-staging", "staging", ""),
+        ],
+        vec![bad, policy_obj("prod", APPROVAL_RULE)],
+    )
+    .await;
+    let mut staging_policy =
+        policy_obj("staging", "  - name: ok\n    expression: {cel: \"true\"}\n");
+    staging_policy.spec.selector.environments = vec!["staging".into()];
+    w.apply(&staging_policy).await;
+
+    let out = w.reconcile("web").await.unwrap();
+    assert_eq!(out.decision, Decision::Block);
+    let status = w.passport("web").await.unwrap().status.unwrap();
+    let stalled = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Stalled")
+        .unwrap();
+    assert_eq!(
+        (stalled.status.as_str(), stalled.reason.as_str()),
+        ("True", "InvalidPolicy")
+    );
+    assert_eq!(
+        w.reconcile("web-staging").await.unwrap().decision,
+        Decision::Allow,
+        "other releases are unaffected"
+    );
+
+    // The policy itself reports why, and an Event names the field.
+    let policy = Api::<GatePolicy>::namespaced(w.client.clone(), "shop")
+        .get("broken")
+        .await
+        .unwrap();
+    policy::reconcile(Arc::new(DeserializeGuard(Ok(policy))), Arc::clone(&w.ctx))
+        .await
+        .unwrap();
+    let policy = Api::<GatePolicy>::namespaced(w.client.clone(), "shop")
+        .get("broken")
+        .await
+        .unwrap();
+    let status = policy.status.unwrap();
+    let stalled = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Stalled")
+        .unwrap();
+    assert_eq!(stalled.status, "True");
+    assert!(
+        stalled.message.contains("spec.rules[0].expression.cel"),
+        "{}",
+        stalled.message
+    );
+    assert_eq!(status.matched_releases, Some(1));
+    let events = w.events().await;
+    assert!(events.iter().any(|e| {
+        e.reason.as_deref() == Some("InvalidPolicy")
+            && e.note
+                .as_deref()
+                .unwrap_or("")
+                .contains("spec.rules[0].expression.cel")
+    }));
+    // A valid policy's status says so and is written once.
+    let good = Api::<GatePolicy>::namespaced(w.client.clone(), "shop")
+        .get("prod")
+        .await
+        .unwrap();
+    policy::reconcile(Arc::new(DeserializeGuard(Ok(good))), Arc::clone(&w.ctx))
+        .await
+        .unwrap();
+    let good = Api::<GatePolicy>::namespaced(w.client.clone(), "shop")
+        .get("prod")
+        .await
+        .unwrap();
+    let before = w.writes.get();
+    policy::reconcile(Arc::new(DeserializeGuard(Ok(good))), Arc::clone(&w.ctx))
+        .await
+        .unwrap();
+    assert_eq!(
+        w.writes.get(),
+        before,
+        "an unchanged policy status is not rewritten"
+    );
+}
+
+#[tokio::test]
+async fn a_conflict_is_retried_with_backoff() {
+    let w = World::new(
+        vec![release_obj("web", "production", "")],
+        vec![policy_obj("prod", APPROVAL_RULE)],
+    )
+    .await;
+    w.writes.conflicts_left.store(1, Ordering::SeqCst);
+    let guard = Arc::new(DeserializeGuard(Ok(w.release("web"))));
+    let err = release::reconcile(Arc::clone(&guard), Arc::clone(&w.ctx))
+        .await
+        .unwrap_err();
+    assert_eq!(err.category(), "conflict");
+    let action = release::error_policy(Arc::clone(&guard), &err, Arc::clone(&w.ctx));
+    assert!(
+        format!("{action:?}").contains("requeue_after: Some("),
+        "{action:?}"
+    );
+    w.sync().await;
+    let out = w.reconcile("web").await.unwrap();
+    assert_eq!(out.decision, Decision::Hold);
+    assert!(
+        w.passport("web").await.unwrap().status.is_some(),
+        "the retry wrote the status"
+    );
+}
+
+#[tokio::test]
+async fn an_undeserialisable_release_stalls_without_stopping_others() {
+    let w = World::new(
+        vec![release_obj("web", "production", "")],
+        vec![policy_obj("prod", APPROVAL_RULE)],
+    )
+    .await;
+    let broken = serde_json::json!({
+        "apiVersion": "releasepassport.io/v1alpha1", "kind": "Release",
+        "metadata": {"name": "broken", "namespace": "shop"},
+        "spec": {"service": "web", "environment": "production"}
+    });
+    Api::<kube::api::DynamicObject>::namespaced_with(
+        w.client.clone(),
+        "shop",
+        &kube::api::ApiResource::erase::<Release>(&()),
+    )
+    .create(
+        &PostParams::default(),
+        &serde_json::from_value(broken).unwrap(),
+    )
+    .await
+    .unwrap();
+    w.sync().await;
+    let guard = w
+        .ctx
+        .stores
+        .releases
+        .get(&kube::runtime::reflector::ObjectRef::new("broken").within("shop"))
+        .unwrap();
+    assert!(guard.0.is_err());
+    release::reconcile(guard, Arc::clone(&w.ctx)).await.unwrap();
+    let raw = Api::<kube::api::DynamicObject>::namespaced_with(
+        w.client.clone(),
+        "shop",
+        &kube::api::ApiResource::erase::<Release>(&()),
+    )
+    .get("broken")
+    .await
+    .unwrap();
+    let conditions = raw.data["status"]["conditions"].as_array().unwrap().clone();
+    let stalled = conditions.iter().find(|c| c["type"] == "Stalled").unwrap();
+    assert_eq!(stalled["status"], "True");
+    let message = stalled["message"].as_str().unwrap().to_lowercase();
+    assert!(
+        message.contains("missing field") && message.contains("version"),
+        "{stalled}"
+    );
+    assert!(
+        w.events()
+            .await
+            .iter()
+            .any(|e| e.reason.as_deref() == Some("InvalidSpec"))
+    );
+    assert_eq!(
+        w.reconcile("web").await.unwrap().decision,
+        Decision::Hold,
+        "the valid release is still decided"
+    );
+}
+
+#[tokio::test]
+async fn deleting_a_release_leaves_nothing_to_decide() {
+    let w = World::new(
+        vec![release_obj("web", "production", "")],
+        vec![policy_obj("prod", APPROVAL_RULE)],
+    )
+    .await;
+    w.reconcile("web").await.unwrap();
+    Api::<Release>::namespaced(w.client.clone(), "shop")
+        .delete("web", &DeleteParams::default())
+        .await
+        .unwrap();
+    w.sync().await;
+    assert!(w.ctx.stores.release("shop", "web").is_none());
+    // The passport's controller ownerReference is what lets the API server's garbage collector
+    // remove it; the in-memory API has no collector, so the reference itself is asserted above.
+}
