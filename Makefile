@@ -9,10 +9,12 @@ CRD_DIRS := crds config/crd/bases charts/release-passport/crds
 ## Everything CI runs: formatting, lints, then every test tier on one debug build.
 test: deps lint unit
 
-## Installs what the tests need when it is missing (a fresh machine of this kind has cargo,
-## rustfmt, clippy and kubectl; later tiers add their packages here).
+## Installs what the tests need when it is missing. A fresh machine of this kind has cargo,
+## rustfmt, clippy, python3 with pip, and kubectl; the emulator tier needs kmock from PyPI.
+KMOCK_VERSION := 0.8
 deps:
 	@command -v kubectl >/dev/null || { echo "kubectl is required (it ships with this machine's image)"; exit 1; }
+	@python3 -c "import kmock" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "kmock==$(KMOCK_VERSION)"
 
 lint:
 	$(CARGO) fmt --all -- --check

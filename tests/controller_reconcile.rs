@@ -169,14 +169,14 @@ impl World {
         let (waivers_r, waivers_w) = reflector::store();
         let (passports_r, passports_w) = reflector::store();
         let (connectors_r, connectors_w) = reflector::store();
-        let stores = Stores {
-            releases: releases_r,
-            policies: policies_r,
-            approvals: approvals_r,
-            waivers: waivers_r,
-            passports: passports_r,
-            connectors: connectors_r,
-        };
+        let stores = Stores::new(
+            releases_r,
+            policies_r,
+            approvals_r,
+            waivers_r,
+            passports_r,
+            connectors_r,
+        );
         let now = Arc::new(Mutex::new(t(T0)));
         let clock_now = Arc::clone(&now);
         let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(ManualEvidence)];

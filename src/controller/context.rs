@@ -32,17 +32,45 @@ pub struct Stores {
     pub waivers: Store<Waiver>,
     pub passports: Store<ReleasePassport>,
     pub connectors: Store<Connector>,
+    /// Set once every watched cache has listed. One task waits on the stores; every reconcile
+    /// waits on this: a store's own readiness signal wakes only the last of several concurrent
+    /// waiters (kube-runtime's DelayedInit keeps one waker), so nothing else may wait on it.
+    synced: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl Stores {
+    pub fn new(
+        releases: Store<DeserializeGuard<Release>>,
+        policies: Store<GatePolicy>,
+        approvals: Store<Approval>,
+        waivers: Store<Waiver>,
+        passports: Store<ReleasePassport>,
+        connectors: Store<Connector>,
+    ) -> Self {
+        Self {
+            releases,
+            policies,
+            approvals,
+            waivers,
+            passports,
+            connectors,
+            synced: Arc::default(),
+        }
+    }
+
     /// Waits until every cache has listed once, so no decision is made from a half-filled cache.
+    /// The Release cache is not awaited here: the controller's runner already waits for it before
+    /// the first reconcile, and a second waiter could starve the first.
     pub async fn wait_ready(&self) {
-        let _ = self.releases.wait_until_ready().await;
-        let _ = self.policies.wait_until_ready().await;
-        let _ = self.approvals.wait_until_ready().await;
-        let _ = self.waivers.wait_until_ready().await;
-        let _ = self.passports.wait_until_ready().await;
-        let _ = self.connectors.wait_until_ready().await;
+        self.synced
+            .get_or_init(|| async {
+                let _ = self.policies.wait_until_ready().await;
+                let _ = self.approvals.wait_until_ready().await;
+                let _ = self.waivers.wait_until_ready().await;
+                let _ = self.passports.wait_until_ready().await;
+                let _ = self.connectors.wait_until_ready().await;
+            })
+            .await;
     }
 
     pub fn passport(&self, namespace: &str, name: &str) -> Option<Arc<ReleasePassport>> {

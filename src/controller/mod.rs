@@ -50,9 +50,9 @@ pub struct Settings {
 /// Why the controller stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("no Kubernetes client configuration (in-cluster or kubeconfig): {0}")]
+    #[error("no Kubernetes client configuration (in-cluster or kubeconfig)")]
     Client(#[source] kube::Error),
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Listen {
         addr: SocketAddr,
         #[source]
@@ -184,14 +184,14 @@ async fn run_controllers(
 
     let releases_api: Api<DeserializeGuard<crate::api::Release>> = api(&client, ns);
     let release_controller = Controller::new(releases_api, release_wc.clone());
-    let stores = Stores {
-        releases: release_controller.store(),
+    let stores = Stores::new(
+        release_controller.store(),
         policies,
         approvals,
         waivers,
         passports,
         connectors,
-    };
+    );
     let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(ManualEvidence)];
     let ctx = Arc::new(Context::new(
         client.clone(),

@@ -1,0 +1,421 @@
+//! The real `passport controller` binary over HTTP against a Kubernetes API emulator (kmock's
+//! KubernetesEmulator, extended in tests/emulator/kube_emulator.py), with real watch streams and
+//! `kubectl` as the client. `make test` installs kmock; this tier never skips.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::zombie_processes
+)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Cluster {
+    emulator: Child,
+    controller: Option<Child>,
+    dir: tempfile::TempDir,
+    probe_port: u16,
+}
+
+impl Drop for Cluster {
+    fn drop(&mut self) {
+        if let Some(c) = &mut self.controller {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let _ = self.emulator.kill();
+        let _ = self.emulator.wait();
+    }
+}
+
+impl Cluster {
+    fn start() -> Self {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let port = free_port();
+        let mut emulator = Command::new("python3")
+            .arg(root.join("tests/emulator/kube_emulator.py"))
+            .arg(port.to_string())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 is needed for the emulator tier");
+        let mut line = String::new();
+        BufReader::new(emulator.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.starts_with("READY"),
+            "the Kubernetes emulator did not start (is kmock installed? `make test` installs it): {line:?}"
+        );
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("kubeconfig"),
+            format!(
+                "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {{server: \"http://127.0.0.1:{port}\"}}\n  name: emu\ncontexts:\n- context: {{cluster: emu, user: e2e}}\n  name: emu\ncurrent-context: emu\nusers:\n- name: e2e\n  user: {{token: e2e}}\n"
+            ),
+        )
+        .unwrap();
+        Cluster {
+            emulator,
+            controller: None,
+            dir,
+            probe_port: free_port(),
+        }
+    }
+
+    fn kubeconfig(&self) -> PathBuf {
+        self.dir.path().join("kubeconfig")
+    }
+
+    fn start_controller(&mut self, namespace: &str) {
+        let log = std::fs::File::create(self.dir.path().join("controller.log")).unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_passport"))
+            .args([
+                "controller",
+                "--probe-addr",
+                &format!("127.0.0.1:{}", self.probe_port),
+            ])
+            .args(["--lease-namespace", namespace, "--identity", "e2e-replica"])
+            .env("KUBECONFIG", self.kubeconfig())
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        self.controller = Some(child);
+        self.wait_for("the controller to be ready", || {
+            self.http("/readyz").0 == 200
+        });
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("controller.log")).unwrap_or_default()
+    }
+
+    fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let mut child = Command::new("kubectl")
+            .arg("--kubeconfig")
+            .arg(self.kubeconfig())
+            .arg("--cache-dir")
+            .arg(self.dir.path().join("cache"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("kubectl is needed for this tier");
+        if let Some(text) = stdin {
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(text.as_bytes())
+                .unwrap();
+        }
+        child.wait_with_output().unwrap()
+    }
+
+    fn apply(&self, yaml: &str) {
+        let out = self.kubectl(&["apply", "--validate=false", "-f", "-"], Some(yaml));
+        assert!(
+            out.status.success(),
+            "kubectl apply: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn get_json(&self, args: &[&str]) -> Option<Value> {
+        let mut all = vec!["get"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["-o", "json"]);
+        let out = self.kubectl(&all, None);
+        out.status
+            .success()
+            .then(|| serde_json::from_slice(&out.stdout).unwrap())
+    }
+
+    fn http(&self, path: &str) -> (u16, String) {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.probe_port)) else {
+            return (0, String::new());
+        };
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut raw = String::new();
+        let _ = s.read_to_string(&mut raw);
+        let status = raw
+            .split(' ')
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        (
+            status,
+            raw.split_once("\r\n\r\n")
+                .map(|(_, b)| b.to_string())
+                .unwrap_or_default(),
+        )
+    }
+
+    fn wait_for(&self, what: &str, mut check: impl FnMut() -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if check() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        panic!(
+            "timed out waiting for {what}\ncontroller log:\n{}",
+            self.log()
+        );
+    }
+
+    fn decision(&self, ns: &str, name: &str) -> Option<String> {
+        self.get_json(&["releasepassport", "-n", ns, name])
+            .and_then(|v| v["status"]["decision"].as_str().map(str::to_string))
+    }
+
+    fn wait_decision(&self, ns: &str, name: &str, expected: &str) {
+        self.wait_for(&format!("{ns}/{name} to be {expected}"), || {
+            self.decision(ns, name).as_deref() == Some(expected)
+        });
+    }
+}
+
+fn policy(ns: &str, min: u32) -> String {
+    format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: prod, namespace: {ns}}}
+spec:
+  selector: {{environments: [production]}}
+  rules:
+  - name: approved
+    approval: {{min: {min}, excludeAuthor: true}}
+"
+    )
+}
+
+fn release(ns: &str, name: &str) -> String {
+    format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: {name}, namespace: {ns}}}
+spec: {{service: web, version: 1.0.0, environment: production, revision: {{author: bob}}}}
+"
+    )
+}
+
+#[test]
+fn releases_become_passports_and_follow_changes() {
+    let ns = "e2e-lifecycle";
+    let mut cluster = Cluster::start();
+    cluster.start_controller(ns);
+    cluster.apply(&format!("{}---\n{}", policy(ns, 1), release(ns, "web")));
+    cluster.wait_decision(ns, "web", "Hold");
+    let passport = cluster.get_json(&["rp", "-n", ns, "web"]).unwrap();
+    assert_eq!(
+        passport["status"]["reasons"][0],
+        "prod/approved: 0 of 1 approvals, author bob excluded"
+    );
+    assert_eq!(
+        passport["metadata"]["ownerReferences"][0]["kind"],
+        "Release"
+    );
+    assert_eq!(passport["status"]["evidenceSummary"], "0/0");
+
+    // An approval arrives: Hold → Allow, mirrored on the Release, with an Event.
+    cluster.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: web-alice, namespace: {ns}}}\nspec: {{releaseRef: {{name: web}}, decision: Approve, approver: alice}}\n"
+    ));
+    cluster.wait_decision(ns, "web", "Allow");
+    cluster.wait_for("the Release status to mirror the decision", || {
+        cluster
+            .get_json(&["release", "-n", ns, "web"])
+            .is_some_and(|r| r["status"]["decision"] == "Allow")
+    });
+    let ready = cluster.get_json(&["rp", "-n", ns, "web"]).unwrap()["status"]["conditions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["type"] == "Ready")
+        .cloned()
+        .unwrap();
+    assert_eq!(ready["status"], "True");
+    let events = cluster
+        .get_json(&["events.v1.events.k8s.io", "-n", ns])
+        .unwrap();
+    assert!(
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["reason"] == "DecisionAllow"),
+        "{events}"
+    );
+
+    // Editing the policy changes the decision.
+    cluster.apply(&policy(ns, 2));
+    cluster.wait_decision(ns, "web", "Hold");
+    let passport = cluster.get_json(&["rp", "-n", ns, "web"]).unwrap();
+    assert_eq!(
+        passport["status"]["reasons"][0],
+        "prod/approved: 1 of 2 approvals, author bob excluded"
+    );
+
+    // Every kind answers to the `passport` category.
+    let all = cluster.kubectl(&["get", "passport", "-n", ns, "-o", "name"], None);
+    let names = String::from_utf8_lossy(&all.stdout).to_string();
+    for expected in [
+        "release.releasepassport.io/web",
+        "releasepassport.releasepassport.io/web",
+        "gatepolicy.releasepassport.io/prod",
+        "approval.releasepassport.io/web-alice",
+    ] {
+        assert!(
+            names.contains(expected),
+            "{expected} missing from `kubectl get passport`: {names}"
+        );
+    }
+
+    // The policy reports what it selects.
+    cluster.wait_for("the policy status", || {
+        cluster
+            .get_json(&["gp", "-n", ns, "prod"])
+            .is_some_and(|p| p["status"]["matchedReleases"] == 1)
+    });
+
+    // Probes, metrics and the Lease.
+    let (status, metrics) = cluster.http("/metrics");
+    assert_eq!(status, 200);
+    assert!(
+        metrics.contains("passport_reconciles_total{kind=\"Release\",result=\"success\"}"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("passport_leader 1"));
+    assert!(!metrics.contains("web"), "no object names in metric labels");
+    let lease = cluster
+        .get_json(&[
+            "leases.v1.coordination.k8s.io",
+            "-n",
+            ns,
+            "release-passport",
+        ])
+        .unwrap();
+    assert_eq!(lease["spec"]["holderIdentity"], "e2e-replica");
+
+    // Deleting the Release collects its passport (ownerReference).
+    let out = cluster.kubectl(&["delete", "release", "-n", ns, "web"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cluster.wait_for("the passport to be collected", || {
+        cluster.get_json(&["rp", "-n", ns, "web"]).is_none()
+    });
+
+    // SIGTERM drains and exits cleanly.
+    let mut controller = cluster.controller.take().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &controller.id().to_string()])
+        .status()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let status = loop {
+        if let Some(s) = controller.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the controller did not stop on SIGTERM:\n{}",
+            cluster.log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status:?}\n{}", cluster.log());
+    assert!(cluster.log().contains("draining in-flight reconciles"));
+}
+
+#[test]
+fn an_invalid_policy_stalls_without_stopping_the_controller() {
+    let ns = "e2e-invalid";
+    let mut cluster = Cluster::start();
+    cluster.start_controller(ns);
+    cluster.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: broken, namespace: {ns}}}
+spec:
+  selector: {{services: [web]}}
+  rules:
+  - name: odd
+    expression: {{cel: \"evidence[\"}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: api-policy, namespace: {ns}}}
+spec:
+  selector: {{services: [api]}}
+  rules:
+  - name: always
+    expression: {{cel: \"true\"}}
+---
+{}---
+apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: api, namespace: {ns}}}
+spec: {{service: api, version: 2.0.0, environment: production}}
+",
+        release(ns, "web")
+    ));
+    cluster.wait_decision(ns, "web", "Block");
+    cluster.wait_decision(ns, "api", "Allow");
+    cluster.wait_for("the policy to report Stalled", || {
+        cluster
+            .get_json(&["gp", "-n", ns, "broken"])
+            .is_some_and(|p| {
+                p["status"]["conditions"].as_array().is_some_and(|cs| {
+                    cs.iter().any(|c| {
+                        c["type"] == "Stalled"
+                            && c["status"] == "True"
+                            && c["message"]
+                                .as_str()
+                                .unwrap_or("")
+                                .contains("spec.rules[0].expression.cel")
+                    })
+                })
+            })
+    });
+    let events = cluster
+        .get_json(&["events.v1.events.k8s.io", "-n", ns])
+        .unwrap();
+    assert!(
+        events["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["reason"] == "InvalidPolicy" && e["type"] == "Warning")
+    );
+    // Fixing the policy unblocks the release.
+    cluster.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: GatePolicy\nmetadata: {{name: broken, namespace: {ns}}}\nspec:\n  selector: {{services: [web]}}\n  rules:\n  - name: odd\n    expression: {{cel: \"release.service == 'web'\"}}\n"
+    ));
+    cluster.wait_decision(ns, "web", "Allow");
+}
