@@ -33,3 +33,4 @@ demo:
 
 bench:
 	$(CARGO) bench --bench engine
+	$(CARGO) bench --bench controller

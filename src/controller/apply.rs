@@ -59,30 +59,46 @@ pub fn status_patch(desired: &ReleasePassport) -> Result<Value, Error> {
     }))
 }
 
-/// Writes the passport (object and/or status) where it differs from `current`. Returns the
-/// number of writes made.
-pub async fn passport(
+/// Writes the passport object where it differs from `current` (creating it if needed).
+/// Returns the number of writes made.
+pub async fn passport_object(
     ctx: &Context,
     current: Option<&ReleasePassport>,
     desired: &ReleasePassport,
 ) -> Result<u32, Error> {
-    let ns = desired.metadata.namespace.as_deref().unwrap_or("default");
-    let name = desired.metadata.name.as_deref().unwrap_or_default();
+    if !object_differs(current, desired) {
+        return Ok(0);
+    }
+    let (ns, name) = names(desired);
     let api: Api<ReleasePassport> = Api::namespaced(ctx.client.clone(), ns);
-    let mut writes = 0;
-    if object_differs(current, desired) {
-        api.patch(name, &params(), &Patch::Apply(object_patch(desired)?))
-            .await?;
-        ctx.metrics.wrote("releasepassports");
-        writes += 1;
+    api.patch(name, &params(), &Patch::Apply(object_patch(desired)?))
+        .await?;
+    ctx.metrics.wrote("releasepassports");
+    Ok(1)
+}
+
+/// Writes the passport status where it differs from `current`. Returns the number of writes.
+pub async fn passport_status(
+    ctx: &Context,
+    current: Option<&ReleasePassport>,
+    desired: &ReleasePassport,
+) -> Result<u32, Error> {
+    if current.and_then(|c| c.status.as_ref()) == desired.status.as_ref() {
+        return Ok(0);
     }
-    if current.and_then(|c| c.status.as_ref()) != desired.status.as_ref() {
-        api.patch_status(name, &params(), &Patch::Apply(status_patch(desired)?))
-            .await?;
-        ctx.metrics.wrote("releasepassports/status");
-        writes += 1;
-    }
-    Ok(writes)
+    let (ns, name) = names(desired);
+    let api: Api<ReleasePassport> = Api::namespaced(ctx.client.clone(), ns);
+    api.patch_status(name, &params(), &Patch::Apply(status_patch(desired)?))
+        .await?;
+    ctx.metrics.wrote("releasepassports/status");
+    Ok(1)
+}
+
+fn names(p: &ReleasePassport) -> (&str, &str) {
+    (
+        p.metadata.namespace.as_deref().unwrap_or("default"),
+        p.metadata.name.as_deref().unwrap_or_default(),
+    )
 }
 
 /// The Release status mirrors the passport's decision and conditions.

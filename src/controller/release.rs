@@ -101,58 +101,27 @@ pub async fn reconcile_release(release: &Release, ctx: &Context) -> Result<Outco
     });
     let decision = evaluation.status.decision.unwrap_or(Decision::Hold);
     let desired = passport_for(release, &evaluation);
-    let mut writes = apply::passport(ctx, current, &desired).await?;
-    writes += apply::release(ctx, release, &apply::release_status(release, &desired)).await?;
-
-    let key = release.key();
-    ctx.metrics.set_decision(&key, Some(decision));
+    // The object must exist before its status; the status, the Release mirror and the Event
+    // are independent, so they go out together: two round trips on the critical path.
+    let mut writes = apply::passport_object(ctx, current, &desired).await?;
+    let release_status = apply::release_status(release, &desired);
     let previous = current
         .and_then(|p| p.status.as_ref())
         .and_then(|s| s.decision);
-    if previous != Some(decision) {
-        ctx.metrics
-            .decision_changes
-            .get_or_create(&crate::metrics::DecisionLabels {
-                decision: decision.as_str(),
-            })
-            .inc();
-        for e in &evaluation.status.evidence {
-            if let Some(at) = e.observed_at {
-                ctx.metrics
-                    .evidence_age
-                    .observe((now - at).num_seconds().max(0) as f64);
+    let changed = previous != Some(decision);
+    let (status_writes, mirror_writes, ()) = tokio::join!(
+        apply::passport_status(ctx, current, &desired),
+        apply::release(ctx, release, &release_status),
+        async {
+            if changed {
+                announce(ctx, release, &desired, &evaluation, previous, decision).await;
             }
         }
-        let headline = evaluation
-            .status
-            .reasons
-            .first()
-            .cloned()
-            .unwrap_or_else(|| "every enforced rule passes".into());
-        info!(release = %key, passport = %key, from = ?previous, to = %decision, "decision changed: {headline}");
-        publish(
-            ctx,
-            release,
-            Event {
-                type_: if decision == Decision::Block {
-                    EventType::Warning
-                } else {
-                    EventType::Normal
-                },
-                reason: format!("Decision{decision}"),
-                note: Some(truncate(
-                    &match previous {
-                        Some(p) => format!("{p} → {decision}: {headline}"),
-                        None => format!("{decision}: {headline}"),
-                    },
-                    1000,
-                )),
-                action: "Decide".into(),
-                secondary: Some(desired.object_ref(&())),
-            },
-        )
-        .await;
-    }
+    );
+    writes += status_writes? + mirror_writes?;
+
+    let key = release.key();
+    ctx.metrics.set_decision(&key, Some(decision));
     if let Some(stalled) = evaluation
         .status
         .conditions
@@ -166,6 +135,59 @@ pub async fn reconcile_release(release: &Release, ctx: &Context) -> Result<Outco
         writes,
         requeue_at: evaluation.next_review,
     })
+}
+
+/// Logs, counts and publishes a decision change.
+async fn announce(
+    ctx: &Context,
+    release: &Release,
+    desired: &crate::api::ReleasePassport,
+    evaluation: &engine::Evaluation,
+    previous: Option<Decision>,
+    decision: Decision,
+) {
+    let now = (ctx.clock)();
+    ctx.metrics
+        .decision_changes
+        .get_or_create(&crate::metrics::DecisionLabels {
+            decision: decision.as_str(),
+        })
+        .inc();
+    for e in &evaluation.status.evidence {
+        if let Some(at) = e.observed_at {
+            ctx.metrics
+                .evidence_age
+                .observe((now - at).num_seconds().max(0) as f64);
+        }
+    }
+    let key = release.key();
+    let headline = evaluation
+        .status
+        .reasons
+        .first()
+        .cloned()
+        .unwrap_or_else(|| "every enforced rule passes".into());
+    info!(release = %key, passport = %key, from = ?previous, to = %decision, "decision changed: {headline}");
+    let note = match previous {
+        Some(p) => format!("{p} → {decision}: {headline}"),
+        None => format!("{decision}: {headline}"),
+    };
+    publish(
+        ctx,
+        release,
+        Event {
+            type_: if decision == Decision::Block {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: format!("Decision{decision}"),
+            note: Some(truncate(&note, 1000)),
+            action: "Decide".into(),
+            secondary: Some(desired.object_ref(&())),
+        },
+    )
+    .await;
 }
 
 /// A Release that does not deserialise: say so on its status and in an Event, then wait for a fix.
