@@ -3,6 +3,7 @@
 pub mod api;
 pub mod cli;
 pub mod commands;
+pub mod connectors;
 pub mod console;
 pub mod controller;
 pub mod decide;

@@ -38,6 +38,10 @@ pub struct ConnectorSpec {
     /// The Secret key (same namespace) holding the credential. Its value is never shown or logged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretKeyRef>,
+    /// The evidence source name rules use for what this connector observes (default: the
+    /// connector's name). Metric observations are matched by query instead.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<String>,
     /// How often evidence is refreshed (default 1m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub refresh_interval: Option<DurationString>,

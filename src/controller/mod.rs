@@ -6,6 +6,7 @@
 //! they touch.
 
 pub mod apply;
+pub mod connectors;
 pub mod context;
 pub mod dereference;
 pub mod error;
@@ -28,6 +29,7 @@ use kube::{Client, Resource};
 use tokio::sync::watch;
 use tracing::{info, warn};
 
+use crate::connectors::hub::{Hub, HubSource};
 use crate::evidence::{EvidenceSource, manual::ManualEvidence};
 use crate::metrics::Metrics;
 use context::{Context, Stores, system_clock};
@@ -192,13 +194,33 @@ async fn run_controllers(
         passports,
         connectors,
     );
-    let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(ManualEvidence)];
+    let hub = match Hub::new() {
+        Ok(hub) => Arc::new(hub),
+        Err(e) => {
+            warn!("cannot build the HTTP client for connectors: {e}");
+            return;
+        }
+    };
+    let sources: Vec<Box<dyn EvidenceSource>> = vec![
+        Box::new(ManualEvidence),
+        Box::new(HubSource {
+            hub: Arc::clone(&hub),
+            connectors: stores.connectors.clone(),
+        }),
+    ];
     let ctx = Arc::new(Context::new(
         client.clone(),
         stores.clone(),
         sources,
         Arc::clone(&metrics),
         system_clock(),
+    ));
+    let (trigger, evidence_changed) = futures::channel::mpsc::unbounded();
+    tokio::spawn(connectors::run(
+        Arc::clone(&ctx),
+        hub,
+        trigger,
+        stop.clone(),
     ));
 
     let readiness = {
@@ -218,6 +240,7 @@ async fn run_controllers(
         .watches_stream(approval_events, |a| mappers::approval(&a))
         .watches_stream(waiver_events, move |w| mappers::waiver(&s.1, &w))
         .watches_stream(connector_events, move |c| mappers::connector(&s.2, &c))
+        .reconcile_on(evidence_changed)
         .graceful_shutdown_on(stop.clone())
         .run(release::reconcile, release::error_policy, Arc::clone(&ctx))
         .for_each(|r| async move {

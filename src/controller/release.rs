@@ -87,7 +87,8 @@ fn action(requeue_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Action {
 pub async fn reconcile_release(release: &Release, ctx: &Context) -> Result<Outcome, Error> {
     let now = (ctx.clock)();
     let inputs = dereference(ctx, release);
-    let evidence = evidence::gather(&ctx.sources, release, now);
+    let needs = crate::engine::needs::needs(release, &inputs.policies);
+    let evidence = evidence::gather(&ctx.sources, release, &needs, now);
     let current = inputs.passport.as_deref();
     let evaluation = engine::evaluate(&Input {
         release,

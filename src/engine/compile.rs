@@ -72,6 +72,7 @@ pub enum RuleKind {
     },
     Metric {
         query: String,
+        connector: Option<String>,
         op: Comparison,
         threshold: f64,
         max_age: Option<Duration>,
@@ -342,6 +343,7 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
             .and_then(|d| parse_duration(d, &format!("{at}.metric.maxAge"), errors));
         return Some(RuleKind::Metric {
             query: m.query.clone(),
+            connector: m.connector.clone(),
             op: m.op,
             threshold: m.threshold,
             max_age,

@@ -6,6 +6,7 @@ pub mod compile;
 pub mod conditions;
 pub mod evidence;
 pub mod labels;
+pub mod needs;
 pub mod rules;
 pub mod window;
 
@@ -113,34 +114,42 @@ fn waiver_names(waiver: &Waiver, policy: &str, rule: &str) -> bool {
         .any(|r| r == rule || r.split_once('/') == Some((policy, rule)))
 }
 
-/// Decides one release.
-pub fn evaluate(input: &Input<'_>) -> Evaluation {
-    let release = input.release;
-    let now = input.now;
+/// The policies that decide `release`, sorted by name: its `policyRef` (and the name, when that
+/// policy does not exist), or every policy in its namespace whose selector matches.
+pub fn select<'p>(
+    release: &Release,
+    policies: &'p [Arc<CompiledPolicy>],
+) -> (Vec<&'p CompiledPolicy>, Option<String>) {
     let ns = namespace_of(&release.metadata);
-
-    let mut policy_missing = None;
+    let mut missing = None;
     let mut selected: Vec<&CompiledPolicy> = match &release.spec.policy_ref {
         Some(r) => {
-            let found: Vec<&CompiledPolicy> = input
-                .policies
+            let found: Vec<&CompiledPolicy> = policies
                 .iter()
-                .filter(|p| p.namespace == ns && p.name == r.name)
                 .map(|p| &**p)
+                .filter(|p| p.namespace == ns && p.name == r.name)
                 .collect();
             if found.is_empty() {
-                policy_missing = Some(r.name.clone());
+                missing = Some(r.name.clone());
             }
             found
         }
-        None => input
-            .policies
+        None => policies
             .iter()
             .map(|p| &**p)
             .filter(|p| selects(p, release))
             .collect(),
     };
     selected.sort_by(|a, b| a.name.cmp(&b.name));
+    (selected, missing)
+}
+
+/// Decides one release.
+pub fn evaluate(input: &Input<'_>) -> Evaluation {
+    let release = input.release;
+    let now = input.now;
+
+    let (selected, policy_missing) = select(release, input.policies);
 
     let mut approvals: Vec<&Approval> = input
         .approvals

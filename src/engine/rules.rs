@@ -198,6 +198,7 @@ pub fn evaluate(rule: &CompiledRule, ctx: &RuleContext<'_>) -> RuleResult {
         }
         RuleKind::Metric {
             query,
+            connector: _,
             op,
             threshold,
             max_age,

@@ -16,6 +16,7 @@ use serde::Deserialize;
 use super::EvidenceSource;
 use crate::api::{EvidenceStatus, Release};
 use crate::engine::EvidenceItem;
+use crate::engine::needs::Needs;
 
 /// The annotation prefix; the rest of the key is the evidence source name.
 pub const ANNOTATION_PREFIX: &str = "evidence.releasepassport.io/";
@@ -40,7 +41,12 @@ impl EvidenceSource for ManualEvidence {
         "Manual"
     }
 
-    fn evidence_for(&self, release: &Release, _now: DateTime<Utc>) -> Vec<EvidenceItem> {
+    fn evidence_for(
+        &self,
+        release: &Release,
+        _needs: &Needs,
+        _now: DateTime<Utc>,
+    ) -> Vec<EvidenceItem> {
         let Some(annotations) = &release.metadata.annotations else {
             return Vec::new();
         };
@@ -125,7 +131,7 @@ mod tests {
             ),
             ("unrelated.io/x", "y"),
         ]);
-        let items = ManualEvidence.evidence_for(&r, Utc::now());
+        let items = ManualEvidence.evidence_for(&r, &Needs::default(), Utc::now());
         assert_eq!(items.len(), 2);
         let pen = items.iter().find(|i| i.source == "pen-test").unwrap();
         assert_eq!(pen.status, EvidenceStatus::Complete);

@@ -1,0 +1,115 @@
+//! The HTTP client every connector shares: rustls with the ring provider, the platform's
+//! roots, per-call timeouts set by each connector, bounded response sizes.
+
+use std::time::Duration;
+
+use super::FetchError;
+
+/// Responses larger than this are refused: a status page or a query result is small.
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+
+pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    // Idempotent: the first caller in the process installs it.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .user_agent(concat!("release-passport/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::limited(3))
+        .build()
+}
+
+/// GETs `url` with an optional bearer token within `timeout`: the status and the body.
+async fn send(
+    client: &reqwest::Client,
+    url: reqwest::Url,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<(reqwest::StatusCode, Vec<u8>), FetchError> {
+    let mut request = client
+        .get(url)
+        .timeout(timeout)
+        .header("Accept", "application/json");
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    let response = request.send().await.map_err(|e| classify(&e))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
+        return Err(FetchError::Credential(format!(
+            "the upstream refused the credential (HTTP {status})"
+        )));
+    }
+    Ok((status, read_bounded(response).await?))
+}
+
+fn not_json(e: &serde_json::Error) -> FetchError {
+    FetchError::Upstream(format!("the response is not the expected JSON: {e}"))
+}
+
+fn http_error(status: reqwest::StatusCode, body: &[u8]) -> FetchError {
+    FetchError::Upstream(format!(
+        "HTTP {status}: {}",
+        String::from_utf8_lossy(&body[..body.len().min(200)])
+    ))
+}
+
+/// GETs JSON; any non-2xx answer is an error.
+pub async fn get_json(
+    client: &reqwest::Client,
+    url: reqwest::Url,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<serde_json::Value, FetchError> {
+    let (status, body) = send(client, url, token, timeout).await?;
+    if !status.is_success() {
+        return Err(http_error(status, &body));
+    }
+    serde_json::from_slice(&body).map_err(|e| not_json(&e))
+}
+
+/// Like [`get_json`], but a 4xx answer with a JSON body is returned as JSON: APIs such as
+/// Prometheus's report a bad query that way.
+pub async fn get_json_lenient(
+    client: &reqwest::Client,
+    url: reqwest::Url,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<serde_json::Value, FetchError> {
+    let (status, body) = send(client, url, token, timeout).await?;
+    match serde_json::from_slice(&body) {
+        Ok(json) if status.is_success() || status.is_client_error() => Ok(json),
+        _ if !status.is_success() => Err(http_error(status, &body)),
+        Ok(json) => Ok(json),
+        Err(e) => Err(not_json(&e)),
+    }
+}
+
+async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
+        if body.len() + chunk.len() > MAX_BODY {
+            return Err(FetchError::Upstream(format!(
+                "the response is larger than {MAX_BODY} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+fn classify(e: &reqwest::Error) -> FetchError {
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    if e.is_timeout() {
+        FetchError::Unreachable(format!("timed out: {text}"))
+    } else if e.is_connect() || e.is_request() {
+        FetchError::Unreachable(text)
+    } else {
+        FetchError::Upstream(text)
+    }
+}

@@ -1,0 +1,410 @@
+//! The hub: plans which upstream queries releases need, fetches each distinct one once per
+//! refresh with bounded concurrency and time, caches what it saw, and keeps each Connector's
+//! health. Reconciles read its cache through [`HubSource`].
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use futures::StreamExt;
+
+use super::{FetchError, prometheus, sanitize::sanitize, statuspage};
+use crate::api::connector::ConnectorStatus;
+use crate::api::{Connector, ConnectorHealth, ConnectorType, Release};
+use crate::engine::EvidenceItem;
+use crate::engine::conditions::{self, Desired};
+use crate::engine::needs::{MetricNeed, Needs};
+use crate::evidence::EvidenceSource;
+
+/// The query key for connectors that answer one question for everybody (a status page).
+const WHOLE: &str = "";
+/// Default refresh interval, timeout and concurrency (the Connector spec overrides them).
+pub const DEFAULT_REFRESH: Duration = Duration::from_secs(60);
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
+pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// `namespace/name` of a connector.
+pub fn key(c: &Connector) -> String {
+    format!(
+        "{}/{}",
+        c.metadata.namespace.as_deref().unwrap_or("default"),
+        c.metadata.name.as_deref().unwrap_or("")
+    )
+}
+
+/// The credential a connector was given.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// The connector names no Secret.
+    NotNeeded,
+    /// The Secret's value.
+    Value(String),
+    /// The Secret or its key is absent: why.
+    Missing(String),
+}
+
+/// What the hub knows of one connector.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ConnectorState {
+    pub next_refresh: Option<DateTime<Utc>>,
+    pub status: ConnectorStatus,
+}
+
+/// The evidence source name a non-metric connector's observations are recorded under.
+pub fn source_name(c: &Connector) -> String {
+    c.spec
+        .source
+        .clone()
+        .unwrap_or_else(|| c.metadata.name.clone().unwrap_or_default())
+}
+
+/// Which Prometheus connector answers `need` for releases in `namespace`: the one the rule names,
+/// else the first Prometheus connector of the namespace by name.
+pub fn metric_connector<'a>(
+    need: &MetricNeed,
+    namespace: &str,
+    connectors: &'a [Arc<Connector>],
+) -> Option<&'a Arc<Connector>> {
+    let mut candidates: Vec<&Arc<Connector>> = connectors
+        .iter()
+        .filter(|c| {
+            c.spec.type_ == ConnectorType::Prometheus
+                && c.metadata.namespace.as_deref() == Some(namespace)
+        })
+        .collect();
+    candidates.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    match &need.connector {
+        Some(name) => candidates
+            .into_iter()
+            .find(|c| c.metadata.name.as_deref() == Some(name)),
+        None => candidates.into_iter().next(),
+    }
+}
+
+/// The distinct queries each connector must answer for these releases (pure).
+pub fn plan(
+    connectors: &[Arc<Connector>],
+    releases: &[(Release, Needs)],
+) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = connectors
+        .iter()
+        .map(|c| (key(c), BTreeSet::new()))
+        .collect();
+    for (release, needs) in releases {
+        let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+        for need in &needs.metrics {
+            if let Some(c) = metric_connector(need, ns, connectors) {
+                out.entry(key(c)).or_default().insert(need.query.clone());
+            }
+        }
+        for c in connectors
+            .iter()
+            .filter(|c| c.metadata.namespace.as_deref() == Some(ns))
+        {
+            if c.spec.type_ == ConnectorType::StatusPage && needs.sources.contains(&source_name(c))
+            {
+                out.entry(key(c)).or_default().insert(WHOLE.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Fetches and caches evidence for every connector.
+pub struct Hub {
+    http: reqwest::Client,
+    observations: RwLock<HashMap<(String, String), EvidenceItem>>,
+    states: RwLock<HashMap<String, ConnectorState>>,
+    upstream_calls: AtomicU64,
+}
+
+/// What one refresh of one connector changed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Refreshed {
+    /// Observations whose status or value changed: the releases reading them need a reconcile.
+    pub changed: bool,
+    pub status: ConnectorStatus,
+}
+
+fn duration_or(d: Option<&crate::api::DurationString>, default: Duration) -> Duration {
+    d.and_then(|d| d.parse().ok())
+        .and_then(|d| d.to_std().ok())
+        .filter(|d| !d.is_zero())
+        .unwrap_or(default)
+}
+
+impl Hub {
+    pub fn new() -> Result<Self, reqwest::Error> {
+        Ok(Self {
+            http: super::http::client()?,
+            observations: RwLock::new(HashMap::new()),
+            states: RwLock::new(HashMap::new()),
+            upstream_calls: AtomicU64::new(0),
+        })
+    }
+
+    /// Upstream calls made since start (for the fan-out benchmark and metrics).
+    pub fn upstream_calls(&self) -> u64 {
+        self.upstream_calls.load(Ordering::Relaxed)
+    }
+
+    /// Whether `connector` is due for a refresh at `now`.
+    pub fn due(&self, connector: &Connector, now: DateTime<Utc>) -> bool {
+        self.states
+            .read()
+            .ok()
+            .and_then(|s| s.get(&key(connector)).and_then(|st| st.next_refresh))
+            .is_none_or(|at| at <= now)
+    }
+
+    /// The status the hub last computed for `connector`.
+    pub fn status(&self, connector: &Connector) -> Option<ConnectorStatus> {
+        self.states
+            .read()
+            .ok()?
+            .get(&key(connector))
+            .map(|s| s.status.clone())
+    }
+
+    /// One cached observation.
+    pub fn observation(&self, connector_key: &str, query: &str) -> Option<EvidenceItem> {
+        self.observations
+            .read()
+            .ok()?
+            .get(&(connector_key.to_string(), query.to_string()))
+            .cloned()
+    }
+
+    /// Fetches every query of one connector (each once, `maxConcurrency` at a time, each within
+    /// `timeout`), caches the observations and computes the connector's status.
+    pub async fn refresh(
+        &self,
+        connector: &Connector,
+        queries: &BTreeSet<String>,
+        credential: &Credential,
+        now: DateTime<Utc>,
+    ) -> Refreshed {
+        let ckey = key(connector);
+        let timeout = duration_or(connector.spec.timeout.as_ref(), DEFAULT_TIMEOUT);
+        let concurrency = connector
+            .spec
+            .max_concurrency
+            .map_or(DEFAULT_CONCURRENCY, |n| n.clamp(1, 64) as usize);
+        let secret = match credential {
+            Credential::Value(v) => Some(v.as_str()),
+            _ => None,
+        };
+        let results: Vec<(String, Result<EvidenceItem, FetchError>)> = match credential {
+            Credential::Missing(why) => queries
+                .iter()
+                .map(|q| (q.clone(), Err(FetchError::Credential(why.clone()))))
+                .collect(),
+            _ => {
+                let probe: BTreeSet<String> = if queries.is_empty() {
+                    // Nothing is asked yet: still check that the upstream answers.
+                    [probe_query(connector)].into_iter().flatten().collect()
+                } else {
+                    queries.clone()
+                };
+                futures::stream::iter(probe)
+                    .map(|q| async move {
+                        self.upstream_calls.fetch_add(1, Ordering::Relaxed);
+                        let r = self.fetch(connector, &q, secret, timeout, now).await;
+                        (q, r)
+                    })
+                    .buffer_unordered(concurrency)
+                    .collect()
+                    .await
+            }
+        };
+        let mut changed = false;
+        let mut errors: Vec<FetchError> = Vec::new();
+        let mut successes = 0usize;
+        if let Ok(mut cache) = self.observations.write() {
+            for (q, result) in results {
+                match result {
+                    Ok(item) => {
+                        successes += 1;
+                        if queries.contains(&q) {
+                            let k = (ckey.clone(), q);
+                            let same = cache.get(&k).is_some_and(|old| {
+                                old.status == item.status
+                                    && old.value == item.value
+                                    && old.summary == item.summary
+                            });
+                            changed |= !same;
+                            cache.insert(k, item);
+                        }
+                    }
+                    // The last good observation stays: it ages into Stale by the rule's maxAge.
+                    Err(e) => errors.push(e),
+                }
+            }
+            cache.retain(|(c, q), _| c != &ckey || queries.contains(q));
+        }
+        let previous = self.status(connector).unwrap_or_default();
+        let health = if errors
+            .iter()
+            .any(|e| matches!(e, FetchError::Credential(_)))
+        {
+            ConnectorHealth::CredentialRequired
+        } else if errors.is_empty() {
+            ConnectorHealth::Healthy
+        } else if successes == 0 {
+            ConnectorHealth::Unreachable
+        } else {
+            ConnectorHealth::Degraded
+        };
+        let last_error = errors
+            .first()
+            .map(|e| sanitize(&e.to_string(), &secret.into_iter().collect::<Vec<_>>()));
+        let healthy = health == ConnectorHealth::Healthy;
+        let message = match &last_error {
+            Some(e) => format!("{health:?}: {e}"),
+            None => format!("{} queries answered", successes),
+        };
+        let status = ConnectorStatus {
+            health: Some(health),
+            last_success_at: if successes > 0 {
+                Some(now)
+            } else {
+                previous.last_success_at
+            },
+            last_error: last_error.or(if healthy {
+                None
+            } else {
+                previous.last_error.clone()
+            }),
+            observed_generation: connector.metadata.generation,
+            conditions: conditions::merge(
+                &previous.conditions,
+                vec![Desired {
+                    type_: conditions::READY,
+                    status: healthy,
+                    reason: if healthy {
+                        "Healthy"
+                    } else {
+                        health_reason(health)
+                    },
+                    message,
+                }],
+                connector.metadata.generation,
+                now,
+            ),
+        };
+        let refresh = duration_or(connector.spec.refresh_interval.as_ref(), DEFAULT_REFRESH);
+        if let Ok(mut states) = self.states.write() {
+            states.insert(
+                ckey,
+                ConnectorState {
+                    next_refresh: Some(
+                        now + chrono::Duration::from_std(refresh).unwrap_or_default(),
+                    ),
+                    status: status.clone(),
+                },
+            );
+        }
+        Refreshed { changed, status }
+    }
+
+    async fn fetch(
+        &self,
+        connector: &Connector,
+        query: &str,
+        token: Option<&str>,
+        timeout: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<EvidenceItem, FetchError> {
+        let endpoint = connector.spec.endpoint.as_deref().ok_or_else(|| {
+            FetchError::Config("spec.endpoint is required for this connector type".into())
+        })?;
+        let name = connector.metadata.name.clone().unwrap_or_default();
+        let item = |status, value, summary: String, query: Option<String>| EvidenceItem {
+            source: source_name(connector),
+            status,
+            observed_at: Some(now),
+            connector: Some(name.clone()),
+            summary: Some(summary),
+            query,
+            value,
+            targets: None,
+        };
+        match connector.spec.type_ {
+            ConnectorType::Prometheus => {
+                let result =
+                    prometheus::query(&self.http, endpoint, query, token, timeout, now).await?;
+                let (status, value, summary) = result.status();
+                Ok(item(status, value, summary, Some(query.to_string())))
+            }
+            ConnectorType::StatusPage => {
+                let (status, summary) =
+                    statuspage::fetch(&self.http, endpoint, token, timeout).await?;
+                Ok(item(status, None, summary, None))
+            }
+            other => Err(FetchError::Config(format!(
+                "the {other:?} connector is not available in this version"
+            ))),
+        }
+    }
+}
+
+fn probe_query(connector: &Connector) -> Option<String> {
+    match connector.spec.type_ {
+        ConnectorType::Prometheus => Some("vector(1)".into()),
+        ConnectorType::StatusPage => Some(WHOLE.into()),
+        _ => None,
+    }
+}
+
+fn health_reason(h: ConnectorHealth) -> &'static str {
+    match h {
+        ConnectorHealth::Healthy => "Healthy",
+        ConnectorHealth::Degraded => "Degraded",
+        ConnectorHealth::CredentialRequired => "CredentialRequired",
+        ConnectorHealth::Unreachable => "Unreachable",
+    }
+}
+
+/// Reconciles read connector evidence through this: the cache only, never an upstream call.
+pub struct HubSource {
+    pub hub: Arc<Hub>,
+    pub connectors: kube::runtime::reflector::Store<Connector>,
+}
+
+impl EvidenceSource for HubSource {
+    fn kind(&self) -> &'static str {
+        "Connectors"
+    }
+
+    fn evidence_for(
+        &self,
+        release: &Release,
+        needs: &Needs,
+        _now: DateTime<Utc>,
+    ) -> Vec<EvidenceItem> {
+        let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+        let connectors = self.connectors.state();
+        let mut items = Vec::new();
+        for need in &needs.metrics {
+            if let Some(c) = metric_connector(need, ns, &connectors)
+                && let Some(item) = self.hub.observation(&key(c), &need.query)
+            {
+                items.push(item);
+            }
+        }
+        for c in connectors
+            .iter()
+            .filter(|c| c.metadata.namespace.as_deref() == Some(ns))
+        {
+            if c.spec.type_ == ConnectorType::StatusPage
+                && needs.sources.contains(&source_name(c))
+                && let Some(item) = self.hub.observation(&key(c), WHOLE)
+            {
+                items.push(item);
+            }
+        }
+        items
+    }
+}

@@ -1,0 +1,27 @@
+//! Evidence connectors: one module per upstream system, all behind [`hub::Hub`], which fetches
+//! each distinct query once per refresh for every release that needs it, bounds time and
+//! concurrency, and keeps each Connector's health. Reconciles read the hub's cache; they never
+//! wait on an upstream.
+
+pub mod http;
+pub mod hub;
+pub mod prometheus;
+pub mod sanitize;
+pub mod statuspage;
+
+/// Why an upstream call failed, by what it means for the Connector's health.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum FetchError {
+    /// The credential is missing or was refused.
+    #[error("{0}")]
+    Credential(String),
+    /// Timeout, refused connection, DNS, TLS.
+    #[error("{0}")]
+    Unreachable(String),
+    /// The upstream answered, but not usefully (5xx, malformed or truncated body).
+    #[error("{0}")]
+    Upstream(String),
+    /// The Connector's spec cannot work (bad endpoint).
+    #[error("{0}")]
+    Config(String),
+}

@@ -1,0 +1,83 @@
+//! StatusPage: a third party's public status, from the common `/api/v2/status.json` shape.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{FetchError, http};
+use crate::api::EvidenceStatus;
+
+/// The evidence status and summary a status page reports (pure).
+pub fn parse(body: &Value) -> Result<(EvidenceStatus, String), String> {
+    let status = body.get("status").ok_or("no status object")?;
+    let indicator = status
+        .get("indicator")
+        .and_then(Value::as_str)
+        .ok_or("no status.indicator")?;
+    let description = status
+        .get("description")
+        .and_then(Value::as_str)
+        .unwrap_or(indicator);
+    let page = body.pointer("/page/name").and_then(Value::as_str);
+    let summary = match page {
+        Some(p) => format!("{p}: {description} ({indicator})"),
+        None => format!("{description} ({indicator})"),
+    };
+    let evidence = match indicator {
+        "none" => EvidenceStatus::Complete,
+        "minor" => EvidenceStatus::Partial,
+        "maintenance" => EvidenceStatus::Pending,
+        "major" | "critical" => EvidenceStatus::Failed,
+        other => return Err(format!("unknown indicator {other:?}")),
+    };
+    Ok((evidence, summary))
+}
+
+pub async fn fetch(
+    client: &reqwest::Client,
+    endpoint: &str,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<(EvidenceStatus, String), FetchError> {
+    let mut url = reqwest::Url::parse(endpoint)
+        .map_err(|e| FetchError::Config(format!("endpoint is not a URL: {e}")))?;
+    url.path_segments_mut()
+        .map_err(|()| FetchError::Config("endpoint cannot be a base URL".into()))?
+        .pop_if_empty()
+        .extend(["api", "v2", "status.json"]);
+    let body = http::get_json(client, url, token, timeout).await?;
+    parse(&body).map_err(FetchError::Upstream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn maps_indicators() {
+        let page = |i: &str| json!({"page":{"id":"x","name":"Cards","url":"https://status.example"},"status":{"indicator":i,"description":"d"}});
+        assert_eq!(
+            parse(&page("none")).map(|p| p.0),
+            Ok(EvidenceStatus::Complete)
+        );
+        assert_eq!(
+            parse(&page("minor")).map(|p| p.0),
+            Ok(EvidenceStatus::Partial)
+        );
+        assert_eq!(
+            parse(&page("major")).map(|p| p.0),
+            Ok(EvidenceStatus::Failed)
+        );
+        assert_eq!(
+            parse(&page("critical")).map(|p| p.0),
+            Ok(EvidenceStatus::Failed)
+        );
+        assert_eq!(
+            parse(&page("none")).map(|p| p.1),
+            Ok("Cards: d (none)".to_string())
+        );
+        assert!(parse(&page("purple")).is_err());
+        assert!(parse(&json!({"status": {}})).is_err());
+    }
+}

@@ -1,0 +1,156 @@
+//! The connector refresher: on each Connector's own interval, plan the queries releases need,
+//! fetch them through the hub, re-trigger exactly the releases whose evidence changed, and keep
+//! the Connector's status (health, lastSuccessAt, sanitised lastError).
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::channel::mpsc::UnboundedSender;
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{Api, Patch, PatchParams};
+use kube::core::DeserializeGuard;
+use kube::runtime::reflector::ObjectRef;
+use serde_json::json;
+use tracing::{debug, warn};
+
+use crate::api::{API_VERSION, Connector, ConnectorType, FIELD_MANAGER, Release};
+use crate::connectors::hub::{self, Credential, Hub};
+use crate::engine::needs::{Needs, needs};
+
+use super::context::Context;
+
+pub type Trigger = UnboundedSender<ObjectRef<DeserializeGuard<Release>>>;
+
+/// Refreshes due connectors every second until `stop` resolves.
+pub async fn run(
+    ctx: Arc<Context>,
+    hub: Arc<Hub>,
+    trigger: Trigger,
+    stop: impl std::future::Future<Output = ()>,
+) {
+    ctx.stores.wait_ready().await;
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tokio::pin!(stop);
+    loop {
+        tokio::select! {
+            () = &mut stop => return,
+            _ = tick.tick() => refresh_due(&ctx, &hub, &trigger).await,
+        }
+    }
+}
+
+/// Every release with what its policies read.
+pub fn releases_with_needs(ctx: &Context) -> Vec<(Release, Needs)> {
+    ctx.stores
+        .valid_releases(None)
+        .into_iter()
+        .map(|r| {
+            let policies =
+                ctx.compiled_policies(r.metadata.namespace.as_deref().unwrap_or("default"));
+            let n = needs(&r, &policies);
+            (r, n)
+        })
+        .collect()
+}
+
+/// One pass: refresh the connectors whose interval has elapsed.
+pub async fn refresh_due(ctx: &Context, hub: &Hub, trigger: &Trigger) {
+    let now = (ctx.clock)();
+    let connectors = ctx.stores.connectors.state();
+    let due: Vec<&Arc<Connector>> = connectors
+        .iter()
+        .filter(|c| {
+            matches!(
+                c.spec.type_,
+                ConnectorType::Prometheus | ConnectorType::StatusPage
+            )
+        })
+        .filter(|c| hub.due(c, now))
+        .collect();
+    if due.is_empty() {
+        return;
+    }
+    let releases = releases_with_needs(ctx);
+    let plan = hub::plan(&connectors, &releases);
+    for connector in due {
+        let ckey = hub::key(connector);
+        let queries = plan.get(&ckey).cloned().unwrap_or_default();
+        let credential = credential(ctx, connector).await;
+        let refreshed = hub.refresh(connector, &queries, &credential, now).await;
+        debug!(connector = %ckey, queries = queries.len(), health = ?refreshed.status.health, "refreshed");
+        if refreshed.changed {
+            for (release, _) in releases
+                .iter()
+                .filter(|(r, n)| reads(connector, r, n, &queries))
+            {
+                let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+                let name = release.metadata.name.as_deref().unwrap_or("");
+                let _ = trigger.unbounded_send(ObjectRef::new(name).within(ns));
+            }
+        }
+        if connector.status.as_ref() != Some(&refreshed.status)
+            && let Err(e) = write_status(ctx, connector, &refreshed.status).await
+        {
+            warn!(connector = %ckey, category = e.category(), "could not write the Connector status: {e}");
+        }
+    }
+}
+
+/// Whether `release` reads anything `connector` answers.
+fn reads(
+    connector: &Connector,
+    release: &Release,
+    needs: &Needs,
+    queries: &BTreeSet<String>,
+) -> bool {
+    release.metadata.namespace == connector.metadata.namespace
+        && (needs.metrics.iter().any(|m| queries.contains(&m.query))
+            || needs.sources.contains(&hub::source_name(connector)))
+}
+
+/// The credential the Connector names: read from its Secret, never logged or stored.
+async fn credential(ctx: &Context, connector: &Connector) -> Credential {
+    let Some(r) = &connector.spec.credentials_secret_ref else {
+        return Credential::NotNeeded;
+    };
+    let ns = connector.metadata.namespace.as_deref().unwrap_or("default");
+    let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
+    match secrets.get_opt(&r.name).await {
+        Ok(Some(secret)) => match secret.data.as_ref().and_then(|d| d.get(&r.key)) {
+            Some(bytes) => match std::str::from_utf8(&bytes.0) {
+                Ok(v) if !v.trim().is_empty() => Credential::Value(v.trim().to_string()),
+                _ => Credential::Missing(format!(
+                    "key {:?} of Secret {} is empty or not text",
+                    r.key, r.name
+                )),
+            },
+            None => Credential::Missing(format!("Secret {} has no key {:?}", r.name, r.key)),
+        },
+        Ok(None) => Credential::Missing(format!("Secret {} does not exist", r.name)),
+        Err(e) => Credential::Missing(format!(
+            "cannot read Secret {}: {}",
+            r.name,
+            super::error::Error::from(e).category()
+        )),
+    }
+}
+
+async fn write_status(
+    ctx: &Context,
+    connector: &Connector,
+    status: &crate::api::connector::ConnectorStatus,
+) -> Result<(), super::error::Error> {
+    let ns = connector.metadata.namespace.as_deref().unwrap_or("default");
+    let name = connector.metadata.name.as_deref().unwrap_or_default();
+    let api: Api<Connector> = Api::namespaced(ctx.client.clone(), ns);
+    let body = json!({"apiVersion": API_VERSION, "kind": "Connector", "status": status});
+    api.patch_status(
+        name,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(body),
+    )
+    .await?;
+    ctx.metrics.wrote("connectors/status");
+    Ok(())
+}

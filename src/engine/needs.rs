@@ -1,0 +1,52 @@
+//! What evidence a release's policies will read: the connectors use it to fetch exactly that,
+//! once per distinct query, for every release that asks it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use super::compile::{CompiledPolicy, RuleKind};
+use super::labels;
+use crate::api::Release;
+
+/// One metric query a release needs, after `$labels` expansion.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct MetricNeed {
+    /// The Connector the rule names, if any (otherwise the namespace's Prometheus connector).
+    pub connector: Option<String>,
+    pub query: String,
+}
+
+/// Everything the selected policies of one release read (enforced, simulated and watched rules).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub sources: BTreeSet<String>,
+    pub metrics: BTreeSet<MetricNeed>,
+}
+
+pub fn needs(release: &Release, policies: &[Arc<CompiledPolicy>]) -> Needs {
+    let (selected, _) = super::select(release, policies);
+    let matchers = labels::matchers(&release.spec.scope.metric_labels).ok();
+    let mut out = Needs::default();
+    for policy in selected.iter().filter(|p| p.is_valid()) {
+        let watched = policy.watch.iter().flat_map(|w| w.rules.iter());
+        for rule in policy.rules.iter().chain(watched) {
+            match &rule.kind {
+                RuleKind::Evidence { source, .. } => {
+                    out.sources.insert(source.clone());
+                }
+                RuleKind::Metric {
+                    query, connector, ..
+                } => {
+                    if let Some(m) = &matchers {
+                        out.metrics.insert(MetricNeed {
+                            connector: connector.clone(),
+                            query: labels::substitute(query, m),
+                        });
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
+}
