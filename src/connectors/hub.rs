@@ -252,7 +252,11 @@ impl Hub {
             ConnectorHealth::CredentialRequired
         } else if errors.is_empty() {
             ConnectorHealth::Healthy
-        } else if successes == 0 {
+        } else if successes == 0
+            && errors
+                .iter()
+                .all(|e| matches!(e, FetchError::Unreachable(_)))
+        {
             ConnectorHealth::Unreachable
         } else {
             ConnectorHealth::Degraded

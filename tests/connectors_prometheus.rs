@@ -1,0 +1,256 @@
+//! The Prometheus connector against a real Prometheus (Debian's `prometheus` package, installed
+//! by `make test`), its TSDB filled by `promtool tsdb create-blocks-from openmetrics` with series
+//! generated here: a healthy and a failing error rate, and a series with a gap.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::zombie_processes
+)]
+
+use std::fmt::Write as _;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use kube::runtime::reflector;
+use kube::runtime::watcher;
+use release_passport::api::{Connector, ConnectorHealth, Decision, GatePolicy, Release};
+use release_passport::connectors::hub::{self, Credential, Hub, HubSource};
+use release_passport::engine::{self, Input, needs::needs};
+use release_passport::evidence::{EvidenceSource, gather};
+
+struct Prometheus {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tool(name: &str) -> String {
+    for dir in ["/usr/bin", "/usr/local/bin"] {
+        let path = format!("{dir}/{name}");
+        if std::path::Path::new(&path).exists() {
+            return path;
+        }
+    }
+    panic!("{name} not found: `make test` installs Debian's prometheus package");
+}
+
+/// One sample per minute for an hour ending at `end`.
+fn openmetrics(end: i64) -> String {
+    let mut out = String::from("# TYPE http_requests counter\n");
+    for minute in 0..=60i64 {
+        let t = end - (60 - minute) * 60;
+        let series: [(&str, &str, i64); 6] = [
+            ("checkout", "200", 6000),
+            ("checkout", "500", 12), // 0.2 % errors
+            ("catalog", "200", 6000),
+            ("catalog", "500", 540), // 8.3 % errors
+            ("search", "200", 6000), // reports only for the first half hour: a gap now
+            ("search", "500", 6),
+        ];
+        for (service, code, per_minute) in series {
+            if service == "search" && minute > 30 {
+                continue;
+            }
+            let _ = writeln!(
+                out,
+                "http_requests_total{{service=\"{service}\",code=\"{code}\"}} {} {t}",
+                per_minute * minute
+            );
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+fn start(end: i64) -> Prometheus {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let metrics = dir.path().join("series.om");
+    std::fs::write(&metrics, openmetrics(end)).unwrap();
+    let out = Command::new(tool("promtool"))
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&metrics)
+        .arg(&data)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "promtool: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let config = dir.path().join("prometheus.yml");
+    std::fs::write(&config, "global: {scrape_interval: 1m}\n").unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(tool("prometheus"))
+        .arg(format!("--config.file={}", config.display()))
+        .arg(format!("--storage.tsdb.path={}", data.display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .arg("--storage.tsdb.retention.time=100y")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let prometheus = Prometheus {
+        child,
+        port,
+        _dir: dir,
+    };
+    for _ in 0..150 {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = write!(s, "GET /-/ready HTTP/1.0\r\n\r\n");
+            let mut r = String::new();
+            let _ = s.read_to_string(&mut r);
+            if r.starts_with("HTTP/1.0 200") || r.starts_with("HTTP/1.1 200") {
+                return prometheus;
+            }
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    panic!("Prometheus did not become ready");
+}
+
+fn yaml<T: serde::de::DeserializeOwned>(s: &str) -> T {
+    serde_yaml_ng::from_str(s).unwrap()
+}
+
+fn release(service: &str) -> Release {
+    yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: {service}, namespace: shop}}
+spec: {{service: {service}, version: '1', environment: production, scope: {{metricLabels: {{service: {service}}}}}}}
+"
+    ))
+}
+
+#[tokio::test]
+async fn thresholds_pass_fail_and_no_data_become_the_right_evidence() {
+    let end = (Utc::now().timestamp() / 60) * 60 - 120;
+    let at = DateTime::from_timestamp(end, 0).unwrap();
+    let prom = start(end);
+    let connector: Connector = yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Connector
+metadata: {{name: prometheus, namespace: shop}}
+spec: {{type: Prometheus, endpoint: 'http://127.0.0.1:{}', timeout: 5s}}
+",
+        prom.port
+    ));
+    let policy: GatePolicy = yaml(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {name: prod, namespace: shop}
+spec:
+  rules:
+  - name: error-rate
+    metric:
+      query: sum(rate(http_requests_total{$labels,code=~\"5..\"}[5m])) / sum(rate(http_requests_total{$labels}[5m]))
+      op: '<'
+      threshold: 0.01
+      maxAge: 10m
+",
+    );
+    let policies = vec![Arc::new(engine::compile(&policy))];
+    let releases: Vec<(Release, _)> = ["checkout", "catalog", "search"]
+        .into_iter()
+        .map(|s| {
+            let r = release(s);
+            let n = needs(&r, &policies);
+            (r, n)
+        })
+        .collect();
+    let (store, mut writer) = reflector::store::<Connector>();
+    writer.apply_watcher_event(&watcher::Event::Init);
+    writer.apply_watcher_event(&watcher::Event::InitApply(connector.clone()));
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    let connectors = store.state();
+    let plan = hub::plan(&connectors, &releases);
+    let mut queries = plan[&hub::key(&connector)].clone();
+    assert_eq!(queries.len(), 3);
+    queries.insert("sum(rate(http_requests_total[5m]".into()); // malformed PromQL
+
+    let hub = Arc::new(Hub::new().unwrap());
+    let refreshed = hub
+        .refresh(&connector, &queries, &Credential::NotNeeded, at)
+        .await;
+    assert_eq!(
+        refreshed.status.health,
+        Some(ConnectorHealth::Healthy),
+        "{:?}",
+        refreshed.status.last_error
+    );
+    let bad = hub
+        .observation(&hub::key(&connector), "sum(rate(http_requests_total[5m]")
+        .unwrap();
+    assert!(
+        bad.summary
+            .as_deref()
+            .unwrap()
+            .contains("query failed: bad_data"),
+        "{bad:?}"
+    );
+
+    let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(HubSource {
+        hub: Arc::clone(&hub),
+        connectors: store,
+    })];
+    let decide = |release: &Release, needs, now| {
+        let evidence = gather(&sources, release, needs, now);
+        engine::evaluate(&Input {
+            release,
+            policies: &policies,
+            approvals: &[],
+            waivers: &[],
+            evidence: &evidence,
+            previous: None,
+            previous_release: None,
+            now,
+        })
+        .status
+    };
+    let expected = [
+        ("checkout", Decision::Allow, "holds"),
+        ("catalog", Decision::Block, "breaks < 0.01"),
+        ("search", Decision::Hold, "no data"),
+    ];
+    for ((release, needs), (service, decision, why)) in releases.iter().zip(expected) {
+        let status = decide(release, needs, at);
+        assert_eq!(
+            status.decision,
+            Some(decision),
+            "{service}: {:?}",
+            status.trace
+        );
+        assert!(
+            status.trace[0].message.contains(why),
+            "{service}: {}",
+            status.trace[0].message
+        );
+    }
+    let value = decide(&releases[1].0, &releases[1].1, at).evidence[0]
+        .value
+        .unwrap();
+    assert!((value - 0.0826).abs() < 0.002, "catalog error rate {value}");
+    // Eleven minutes later with no refresh, the observation is older than maxAge: Hold, not Allow.
+    let later = at + chrono::Duration::minutes(11);
+    assert_eq!(
+        decide(&releases[0].0, &releases[0].1, later).decision,
+        Some(Decision::Hold)
+    );
+    drop(prom);
+}
