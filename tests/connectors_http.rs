@@ -342,3 +342,242 @@ fn a_status_page_is_planned_only_for_releases_that_read_its_source() {
     let not_reading = hub::plan(&[Arc::clone(&page)], &[(release("r"), Needs::default())]);
     assert!(not_reading[&hub::key(&page)].is_empty());
 }
+
+fn release_with(yaml_spec: &str) -> Release {
+    serde_yaml_ng::from_str(&format!(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Release\nmetadata: {{name: web, namespace: shop}}\nspec: {yaml_spec}\n"
+    ))
+    .unwrap()
+}
+
+fn reading(source: &str) -> Needs {
+    Needs {
+        sources: [source.to_string()].into(),
+        metrics: BTreeSet::new(),
+    }
+}
+
+/// Fetches what `connector` must answer for `release` and returns the observation.
+async fn observe(
+    connector: Connector,
+    release: &Release,
+    needs: &Needs,
+    credential: Credential,
+) -> (
+    hub::Refreshed,
+    Option<release_passport::engine::EvidenceItem>,
+) {
+    let all = [Arc::new(connector.clone())];
+    let plan = hub::plan(&all, &[(release.clone(), needs.clone())]);
+    let queries = plan[&hub::key(&connector)].clone();
+    assert!(
+        !queries.is_empty(),
+        "the release should need this connector"
+    );
+    let hub = Hub::new().unwrap();
+    let refreshed = hub.refresh(&connector, &queries, &credential, now()).await;
+    let q = queries.iter().next().unwrap().clone();
+    (refreshed, hub.observation(&hub::key(&connector), &q))
+}
+
+async fn github_runs(
+    headers: HeaderMap,
+    Query(q): Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    if headers.get("authorization").and_then(|v| v.to_str().ok())
+        != Some(&format!("Bearer {SECRET}"))
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"message": "Bad credentials"})),
+        )
+            .into_response();
+    }
+    let sha = q.get("head_sha").cloned().unwrap_or_default();
+    let conclusion = if sha.starts_with("bad") {
+        "failure"
+    } else {
+        "success"
+    };
+    axum::Json(serde_json::json!({"total_count": 2, "workflow_runs": [
+        {"id": 30433642, "name": "release", "path": ".github/workflows/release.yaml", "head_sha": sha, "run_number": 562, "run_attempt": 1,
+         "status": "completed", "conclusion": conclusion, "html_url": "https://github.com/shop/web/actions/runs/30433642"},
+        {"id": 30433643, "name": "lint", "path": ".github/workflows/lint.yaml", "head_sha": sha, "run_number": 563, "run_attempt": 1,
+         "status": "in_progress", "conclusion": null}
+    ]}))
+    .into_response()
+}
+
+#[tokio::test]
+async fn github_actions_runs_for_the_release_commit() {
+    let app = Router::new().route("/repos/shop/web/actions/runs", get(github_runs));
+    let endpoint = format!("http://{}", serve(app).await);
+    let c = connector("GitHubActions", &endpoint, "").with_source("ci");
+    let good = release_with(
+        "{service: web, version: '1', environment: prod, revision: {commit: 9f2c4e1b}, scope: {project: shop/web, pipeline: release.yaml}}",
+    );
+    let (r, item) = observe(
+        c.clone(),
+        &good,
+        &reading("ci"),
+        Credential::Value(SECRET.into()),
+    )
+    .await;
+    assert_eq!(
+        r.status.health,
+        Some(ConnectorHealth::Healthy),
+        "{:?}",
+        r.status.last_error
+    );
+    let item = item.unwrap();
+    assert_eq!(item.status, EvidenceStatus::Complete);
+    assert_eq!(item.summary.as_deref(), Some("release run 562: success"));
+    let bad = release_with(
+        "{service: web, version: '1', environment: prod, revision: {commit: bad0c0de}, scope: {project: shop/web, pipeline: release.yaml}}",
+    );
+    let (_, item) = observe(
+        c.clone(),
+        &bad,
+        &reading("ci"),
+        Credential::Value(SECRET.into()),
+    )
+    .await;
+    assert_eq!(item.unwrap().status, EvidenceStatus::Failed);
+    let (denied, item) = observe(c, &good, &reading("ci"), Credential::Value("wrong".into())).await;
+    assert_eq!(
+        denied.status.health,
+        Some(ConnectorHealth::CredentialRequired)
+    );
+    assert!(item.is_none());
+}
+
+async fn argo_app(axum::extract::Path(name): axum::extract::Path<String>) -> Response {
+    let (revision, health) = match name.as_str() {
+        "checkout-prod" => ("41d0c2f99e3a5b6c7d8e9f0a1b2c3d4e5f6a7b8c", "Healthy"),
+        _ => ("0000000000000000000000000000000000000000", "Progressing"),
+    };
+    axum::Json(serde_json::json!({
+        "metadata": {"name": name, "namespace": "argocd"},
+        "spec": {"project": "default", "source": {"repoURL": "https://git.example/shop.git", "targetRevision": "HEAD"}},
+        "status": {
+            "sync": {"status": "Synced", "revision": revision},
+            "health": {"status": health},
+            "operationState": {"phase": "Succeeded", "message": "successfully synced (all tasks run)"}
+        }
+    }))
+    .into_response()
+}
+
+#[tokio::test]
+async fn argocd_application_against_the_release_revision() {
+    let app = Router::new().route("/api/v1/applications/{name}", get(argo_app));
+    let endpoint = format!("http://{}", serve(app).await);
+    let c = connector("ArgoCD", &endpoint, "").with_source("gitops-sync");
+    let synced = release_with(
+        "{service: web, version: 2.3.1, environment: prod, revision: {commit: 41d0c2f99e3a}, scope: {gitopsApps: [{kind: ArgoApplication, name: checkout-prod, namespace: argocd}]}}",
+    );
+    let (r, item) = observe(
+        c.clone(),
+        &synced,
+        &reading("gitops-sync"),
+        Credential::NotNeeded,
+    )
+    .await;
+    assert_eq!(
+        r.status.health,
+        Some(ConnectorHealth::Healthy),
+        "{:?}",
+        r.status.last_error
+    );
+    assert_eq!(item.unwrap().status, EvidenceStatus::Complete);
+    let rolling = release_with(
+        "{service: web, version: 2.4.0, environment: prod, revision: {commit: 77e1f0a3c5b9}, scope: {gitopsApps: [{kind: ArgoApplication, name: catalog-prod}]}}",
+    );
+    let (_, item) = observe(c, &rolling, &reading("gitops-sync"), Credential::NotNeeded).await;
+    let item = item.unwrap();
+    assert_eq!(item.status, EvidenceStatus::Pending);
+    assert!(
+        item.summary
+            .unwrap()
+            .contains("the release expects 77e1f0a3c5b9")
+    );
+}
+
+async fn shop(axum::extract::Path(step): axum::extract::Path<String>) -> Response {
+    match step.as_str() {
+        "browse" => "<h1>catalog</h1>".into_response(),
+        "cart" => axum::Json(serde_json::json!({"items": 1})).into_response(),
+        "pay" => {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            "paid".into_response()
+        }
+        _ => StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    }
+}
+
+fn journey_connector(endpoint: &str, pay_budget: &str) -> Connector {
+    serde_yaml_ng::from_str(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Connector
+metadata: {{name: journeys, namespace: shop}}
+spec:
+  type: HTTP
+  endpoint: '{endpoint}'
+  timeout: 2s
+  journey:
+    steps:
+    - {{name: browse, path: /shop/browse, bodyContains: catalog}}
+    - {{name: add-to-cart, method: POST, path: /shop/cart, body: '{{\"sku\": 1}}', headers: {{content-type: application/json}}}}
+    - {{name: pay, path: /shop/pay, latencyBudget: {pay_budget}}}
+"
+    ))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn journeys_check_status_body_and_latency() {
+    let app = Router::new().route("/shop/{step}", get(shop).post(shop));
+    let endpoint = format!("http://{}", serve(app).await);
+    let web = release_with("{service: web, version: '1', environment: prod}");
+    let (r, item) = observe(
+        journey_connector(&endpoint, "2s"),
+        &web,
+        &reading("journeys"),
+        Credential::NotNeeded,
+    )
+    .await;
+    assert_eq!(r.status.health, Some(ConnectorHealth::Healthy));
+    let item = item.unwrap();
+    assert_eq!(item.status, EvidenceStatus::Complete, "{:?}", item.summary);
+    assert_eq!(item.targets.map(|t| (t.passing, t.total)), Some((3, 3)));
+    let (r, item) = observe(
+        journey_connector(&endpoint, "100ms"),
+        &web,
+        &reading("journeys"),
+        Credential::NotNeeded,
+    )
+    .await;
+    assert_eq!(
+        r.status.health,
+        Some(ConnectorHealth::Healthy),
+        "a slow shop is failing evidence, not a broken connector"
+    );
+    let item = item.unwrap();
+    assert_eq!(item.status, EvidenceStatus::Failed);
+    assert_eq!(item.targets.map(|t| (t.passing, t.total)), Some((2, 3)));
+    assert!(
+        item.summary.unwrap().starts_with("step pay failed"),
+        "budget exceeded"
+    );
+}
+
+trait WithSource {
+    fn with_source(self, source: &str) -> Self;
+}
+
+impl WithSource for Connector {
+    fn with_source(mut self, source: &str) -> Self {
+        self.spec.source = Some(source.into());
+        self
+    }
+}

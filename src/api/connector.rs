@@ -1,5 +1,7 @@
 //! `Connector`: how evidence is read from one upstream system.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
@@ -48,10 +50,49 @@ pub struct ConnectorSpec {
     /// How long one upstream call may take (default 10s).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeout: Option<DurationString>,
+    /// The synthetic journey an `HTTP` connector runs: requests in order, each checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub journey: Option<Journey>,
     /// How many upstream calls may run at once (default 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self >= 1 && self <= 64").message("maxConcurrency must be between 1 and 64"))]
     pub max_concurrency: Option<u32>,
+}
+
+/// A scripted synthetic journey: every step must pass.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Journey {
+    /// The steps, run in order; a failing step ends the journey.
+    pub steps: Vec<JourneyStep>,
+}
+
+/// One request of a journey.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct JourneyStep {
+    /// Shown in the trace, e.g. `add-to-cart`.
+    pub name: String,
+    /// HTTP method (default GET).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    /// Path appended to the connector's endpoint, e.g. `/api/cart`.
+    pub path: String,
+    /// Request headers (literal values; the connector's credential goes in as a bearer token).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: BTreeMap<String, String>,
+    /// Request body.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<String>,
+    /// The status the step expects (default 200).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expect_status: Option<u16>,
+    /// Text the response body must contain.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_contains: Option<String>,
+    /// The longest the step may take, e.g. `500ms`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_budget: Option<DurationString>,
 }
 
 /// Kinds of upstream systems.

@@ -24,11 +24,15 @@ async fn send(
     url: reqwest::Url,
     token: Option<&str>,
     timeout: Duration,
+    headers: &[(&str, &str)],
 ) -> Result<(reqwest::StatusCode, Vec<u8>), FetchError> {
     let mut request = client
         .get(url)
         .timeout(timeout)
         .header("Accept", "application/json");
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
     if let Some(t) = token {
         request = request.bearer_auth(t);
     }
@@ -59,8 +63,9 @@ pub async fn get_json(
     url: reqwest::Url,
     token: Option<&str>,
     timeout: Duration,
+    headers: &[(&str, &str)],
 ) -> Result<serde_json::Value, FetchError> {
-    let (status, body) = send(client, url, token, timeout).await?;
+    let (status, body) = send(client, url, token, timeout, headers).await?;
     if !status.is_success() {
         return Err(http_error(status, &body));
     }
@@ -75,7 +80,7 @@ pub async fn get_json_lenient(
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<serde_json::Value, FetchError> {
-    let (status, body) = send(client, url, token, timeout).await?;
+    let (status, body) = send(client, url, token, timeout, &[]).await?;
     match serde_json::from_slice(&body) {
         Ok(json) if status.is_success() || status.is_client_error() => Ok(json),
         _ if !status.is_success() => Err(http_error(status, &body)),
@@ -84,7 +89,7 @@ pub async fn get_json_lenient(
     }
 }
 
-async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
+pub async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, FetchError> {
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(|e| classify(&e))? {
         if body.len() + chunk.len() > MAX_BODY {
@@ -97,7 +102,7 @@ async fn read_bounded(mut response: reqwest::Response) -> Result<Vec<u8>, FetchE
     Ok(body)
 }
 
-fn classify(e: &reqwest::Error) -> FetchError {
+pub fn classify(e: &reqwest::Error) -> FetchError {
     let mut text = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -112,4 +117,15 @@ fn classify(e: &reqwest::Error) -> FetchError {
     } else {
         FetchError::Upstream(text)
     }
+}
+
+/// `endpoint` with `segments` appended as path segments.
+pub fn join(endpoint: &str, segments: &[&str]) -> Result<reqwest::Url, FetchError> {
+    let mut url = reqwest::Url::parse(endpoint)
+        .map_err(|e| FetchError::Config(format!("endpoint is not a URL: {e}")))?;
+    url.path_segments_mut()
+        .map_err(|()| FetchError::Config("endpoint cannot be a base URL".into()))?
+        .pop_if_empty()
+        .extend(segments);
+    Ok(url)
 }

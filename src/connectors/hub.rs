@@ -10,20 +10,31 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use super::{FetchError, prometheus, sanitize::sanitize, statuspage};
+use super::queries::{WHOLE, queries_for, source_name};
+use super::{FetchError, argocd, github, journey, prometheus, sanitize::sanitize, statuspage};
 use crate::api::connector::ConnectorStatus;
 use crate::api::{Connector, ConnectorHealth, ConnectorType, Release};
 use crate::engine::EvidenceItem;
 use crate::engine::conditions::{self, Desired};
-use crate::engine::needs::{MetricNeed, Needs};
+use crate::engine::needs::Needs;
 use crate::evidence::EvidenceSource;
 
-/// The query key for connectors that answer one question for everybody (a status page).
-const WHOLE: &str = "";
 /// Default refresh interval, timeout and concurrency (the Connector spec overrides them).
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(60);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONCURRENCY: usize = 4;
+
+/// Whether the hub fetches for connectors of this type (the others are in-cluster or pushed).
+pub fn fetches(t: ConnectorType) -> bool {
+    matches!(
+        t,
+        ConnectorType::Prometheus
+            | ConnectorType::StatusPage
+            | ConnectorType::Http
+            | ConnectorType::GitHubActions
+            | ConnectorType::ArgoCD
+    )
+}
 
 /// `namespace/name` of a connector.
 pub fn key(c: &Connector) -> String {
@@ -52,64 +63,21 @@ pub struct ConnectorState {
     pub status: ConnectorStatus,
 }
 
-/// The evidence source name a non-metric connector's observations are recorded under.
-pub fn source_name(c: &Connector) -> String {
-    c.spec
-        .source
-        .clone()
-        .unwrap_or_else(|| c.metadata.name.clone().unwrap_or_default())
-}
-
-/// Which Prometheus connector answers `need` for releases in `namespace`: the one the rule names,
-/// else the first Prometheus connector of the namespace by name.
-pub fn metric_connector<'a>(
-    need: &MetricNeed,
-    namespace: &str,
-    connectors: &'a [Arc<Connector>],
-) -> Option<&'a Arc<Connector>> {
-    let mut candidates: Vec<&Arc<Connector>> = connectors
-        .iter()
-        .filter(|c| {
-            c.spec.type_ == ConnectorType::Prometheus
-                && c.metadata.namespace.as_deref() == Some(namespace)
-        })
-        .collect();
-    candidates.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    match &need.connector {
-        Some(name) => candidates
-            .into_iter()
-            .find(|c| c.metadata.name.as_deref() == Some(name)),
-        None => candidates.into_iter().next(),
-    }
-}
-
 /// The distinct queries each connector must answer for these releases (pure).
 pub fn plan(
     connectors: &[Arc<Connector>],
     releases: &[(Release, Needs)],
 ) -> BTreeMap<String, BTreeSet<String>> {
-    let mut out: BTreeMap<String, BTreeSet<String>> = connectors
+    connectors
         .iter()
-        .map(|c| (key(c), BTreeSet::new()))
-        .collect();
-    for (release, needs) in releases {
-        let ns = release.metadata.namespace.as_deref().unwrap_or("default");
-        for need in &needs.metrics {
-            if let Some(c) = metric_connector(need, ns, connectors) {
-                out.entry(key(c)).or_default().insert(need.query.clone());
-            }
-        }
-        for c in connectors
-            .iter()
-            .filter(|c| c.metadata.namespace.as_deref() == Some(ns))
-        {
-            if c.spec.type_ == ConnectorType::StatusPage && needs.sources.contains(&source_name(c))
-            {
-                out.entry(key(c)).or_default().insert(WHOLE.to_string());
-            }
-        }
-    }
-    out
+        .map(|c| {
+            let queries = releases
+                .iter()
+                .flat_map(|(r, n)| queries_for(c, r, n, connectors))
+                .collect();
+            (key(c), queries)
+        })
+        .collect()
 }
 
 /// Fetches and caches evidence for every connector.
@@ -347,8 +315,27 @@ impl Hub {
                     statuspage::fetch(&self.http, endpoint, token, timeout).await?;
                 Ok(item(status, None, summary, None))
             }
+            ConnectorType::GitHubActions => {
+                let (status, summary) =
+                    github::fetch(&self.http, endpoint, query, token, timeout).await?;
+                Ok(item(status, None, summary, None))
+            }
+            ConnectorType::ArgoCD => {
+                let (status, summary) =
+                    argocd::fetch(&self.http, endpoint, query, token, timeout).await?;
+                Ok(item(status, None, summary, None))
+            }
+            ConnectorType::Http => {
+                let journey = connector.spec.journey.as_ref().ok_or_else(|| {
+                    FetchError::Config("spec.journey is required for an HTTP connector".into())
+                })?;
+                let result = journey::run(&self.http, endpoint, journey, token, timeout).await?;
+                let mut observed = item(result.status, None, result.summary, None);
+                observed.targets = Some(result.targets);
+                Ok(observed)
+            }
             other => Err(FetchError::Config(format!(
-                "the {other:?} connector is not available in this version"
+                "the {other:?} connector does not fetch over HTTP in this version"
             ))),
         }
     }
@@ -357,7 +344,7 @@ impl Hub {
 fn probe_query(connector: &Connector) -> Option<String> {
     match connector.spec.type_ {
         ConnectorType::Prometheus => Some("vector(1)".into()),
-        ConnectorType::StatusPage => Some(WHOLE.into()),
+        ConnectorType::StatusPage | ConnectorType::Http => Some(WHOLE.into()),
         _ => None,
     }
 }
@@ -388,27 +375,16 @@ impl EvidenceSource for HubSource {
         needs: &Needs,
         _now: DateTime<Utc>,
     ) -> Vec<EvidenceItem> {
-        let ns = release.metadata.namespace.as_deref().unwrap_or("default");
         let connectors = self.connectors.state();
-        let mut items = Vec::new();
-        for need in &needs.metrics {
-            if let Some(c) = metric_connector(need, ns, &connectors)
-                && let Some(item) = self.hub.observation(&key(c), &need.query)
-            {
-                items.push(item);
-            }
-        }
-        for c in connectors
+        connectors
             .iter()
-            .filter(|c| c.metadata.namespace.as_deref() == Some(ns))
-        {
-            if c.spec.type_ == ConnectorType::StatusPage
-                && needs.sources.contains(&source_name(c))
-                && let Some(item) = self.hub.observation(&key(c), WHOLE)
-            {
-                items.push(item);
-            }
-        }
-        items
+            .flat_map(|c| {
+                let ckey = key(c);
+                queries_for(c, release, needs, &connectors)
+                    .into_iter()
+                    .filter_map(move |q| self.hub.observation(&ckey, &q))
+                    .collect::<Vec<_>>()
+            })
+            .collect()
     }
 }

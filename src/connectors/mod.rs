@@ -3,9 +3,13 @@
 //! concurrency, and keeps each Connector's health. Reconciles read the hub's cache; they never
 //! wait on an upstream.
 
+pub mod argocd;
+pub mod github;
 pub mod http;
 pub mod hub;
+pub mod journey;
 pub mod prometheus;
+pub mod queries;
 pub mod sanitize;
 pub mod statuspage;
 

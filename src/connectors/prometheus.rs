@@ -97,12 +97,7 @@ pub async fn query(
     timeout: Duration,
     at: DateTime<Utc>,
 ) -> Result<QueryResult, FetchError> {
-    let mut url = reqwest::Url::parse(endpoint)
-        .map_err(|e| FetchError::Config(format!("endpoint is not a URL: {e}")))?;
-    url.path_segments_mut()
-        .map_err(|()| FetchError::Config("endpoint cannot be a base URL".into()))?
-        .pop_if_empty()
-        .extend(["api", "v1", "query"]);
+    let mut url = http::join(endpoint, &["api", "v1", "query"])?;
     url.query_pairs_mut()
         .append_pair("query", promql)
         .append_pair("time", &at.timestamp().to_string());

@@ -39,13 +39,8 @@ pub async fn fetch(
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<(EvidenceStatus, String), FetchError> {
-    let mut url = reqwest::Url::parse(endpoint)
-        .map_err(|e| FetchError::Config(format!("endpoint is not a URL: {e}")))?;
-    url.path_segments_mut()
-        .map_err(|()| FetchError::Config("endpoint cannot be a base URL".into()))?
-        .pop_if_empty()
-        .extend(["api", "v2", "status.json"]);
-    let body = http::get_json(client, url, token, timeout).await?;
+    let url = http::join(endpoint, &["api", "v2", "status.json"])?;
+    let body = http::get_json(client, url, token, timeout, &[]).await?;
     parse(&body).map_err(FetchError::Upstream)
 }
 

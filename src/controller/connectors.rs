@@ -14,8 +14,9 @@ use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 use tracing::{debug, warn};
 
-use crate::api::{API_VERSION, Connector, ConnectorType, FIELD_MANAGER, Release};
+use crate::api::{API_VERSION, Connector, FIELD_MANAGER, Release};
 use crate::connectors::hub::{self, Credential, Hub};
+use crate::connectors::queries::queries_for;
 use crate::engine::needs::{Needs, needs};
 
 use super::context::Context;
@@ -60,12 +61,7 @@ pub async fn refresh_due(ctx: &Context, hub: &Hub, trigger: &Trigger) {
     let connectors = ctx.stores.connectors.state();
     let due: Vec<&Arc<Connector>> = connectors
         .iter()
-        .filter(|c| {
-            matches!(
-                c.spec.type_,
-                ConnectorType::Prometheus | ConnectorType::StatusPage
-            )
-        })
+        .filter(|c| hub::fetches(c.spec.type_))
         .filter(|c| hub.due(c, now))
         .collect();
     if due.is_empty() {
@@ -82,7 +78,7 @@ pub async fn refresh_due(ctx: &Context, hub: &Hub, trigger: &Trigger) {
         if refreshed.changed {
             for (release, _) in releases
                 .iter()
-                .filter(|(r, n)| reads(connector, r, n, &queries))
+                .filter(|(r, n)| reads(connector, r, n, &queries, &connectors))
             {
                 let ns = release.metadata.namespace.as_deref().unwrap_or("default");
                 let name = release.metadata.name.as_deref().unwrap_or("");
@@ -97,16 +93,17 @@ pub async fn refresh_due(ctx: &Context, hub: &Hub, trigger: &Trigger) {
     }
 }
 
-/// Whether `release` reads anything `connector` answers.
+/// Whether `release` reads anything `connector` answered.
 fn reads(
     connector: &Connector,
     release: &Release,
     needs: &Needs,
     queries: &BTreeSet<String>,
+    all: &[Arc<Connector>],
 ) -> bool {
-    release.metadata.namespace == connector.metadata.namespace
-        && (needs.metrics.iter().any(|m| queries.contains(&m.query))
-            || needs.sources.contains(&hub::source_name(connector)))
+    queries_for(connector, release, needs, all)
+        .iter()
+        .any(|q| queries.contains(q))
 }
 
 /// The credential the Connector names: read from its Secret, never logged or stored.

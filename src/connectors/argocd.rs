@@ -1,0 +1,124 @@
+//! Argo CD: an Application's sync status, health, operation state and synced revision
+//! (`GET /api/v1/applications/{name}?appNamespace=`).
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::{FetchError, http};
+use crate::api::EvidenceStatus;
+
+/// The evidence status of an Application against the revision the release expects (pure).
+pub fn parse(app: &Value, expected: &str) -> Result<(EvidenceStatus, String), String> {
+    let status = app.get("status").ok_or("no status")?;
+    let name = app
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("application");
+    let sync = status
+        .pointer("/sync/status")
+        .and_then(Value::as_str)
+        .unwrap_or("Unknown");
+    let health = status
+        .pointer("/health/status")
+        .and_then(Value::as_str)
+        .unwrap_or("Unknown");
+    let revision = status
+        .pointer("/sync/revision")
+        .and_then(Value::as_str)
+        .unwrap_or("");
+    let phase = status
+        .pointer("/operationState/phase")
+        .and_then(Value::as_str);
+    let at_expected = !expected.is_empty()
+        && (revision.starts_with(expected)
+            || expected.starts_with(revision) && !revision.is_empty());
+    let short: String = revision.chars().take(12).collect();
+    let summary = format!("Application {name} {sync} to {short}, {health}");
+    let evidence = match (phase, sync, health) {
+        (Some("Failed" | "Error"), _, _) => EvidenceStatus::Failed,
+        (Some("Running" | "Terminating"), _, _) => EvidenceStatus::Pending,
+        (_, _, "Degraded") => EvidenceStatus::Failed,
+        (_, _, "Missing" | "Unknown") | (_, "Unknown", _) => EvidenceStatus::Missing,
+        _ if !at_expected => EvidenceStatus::Pending,
+        (_, "OutOfSync", _) => EvidenceStatus::Failed,
+        (_, "Synced", "Healthy") => EvidenceStatus::Complete,
+        _ => EvidenceStatus::Pending,
+    };
+    let summary = if at_expected {
+        summary
+    } else {
+        format!("{summary}; the release expects {expected}")
+    };
+    Ok((evidence, summary))
+}
+
+pub async fn fetch(
+    client: &reqwest::Client,
+    endpoint: &str,
+    key: &str,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<(EvidenceStatus, String), FetchError> {
+    let (app, expected, _) = super::queries::split_key(key);
+    let (app_namespace, name) = app.split_once('/').unwrap_or(("", app));
+    let mut url = http::join(endpoint, &["api", "v1", "applications", name])?;
+    if !app_namespace.is_empty() {
+        url.query_pairs_mut()
+            .append_pair("appNamespace", app_namespace);
+    }
+    let body = http::get_json(client, url, token, timeout, &[]).await?;
+    parse(&body, expected).map_err(FetchError::Upstream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn app(sync: &str, health: &str, revision: &str, phase: Option<&str>) -> Value {
+        let mut v = json!({"metadata": {"name": "checkout-prod"}, "status": {
+            "sync": {"status": sync, "revision": revision}, "health": {"status": health}}});
+        if let Some(p) = phase {
+            v["status"]["operationState"] = json!({"phase": p});
+        }
+        v
+    }
+
+    #[test]
+    fn maps_sync_health_operation_and_revision() {
+        let sha = "41d0c2f99e3a5b6c7d8e9f0a1b2c3d4e5f6a7b8c";
+        let rows = [
+            (
+                app("Synced", "Healthy", sha, Some("Succeeded")),
+                EvidenceStatus::Complete,
+            ),
+            (
+                app("Synced", "Healthy", "0000000000", None),
+                EvidenceStatus::Pending,
+            ),
+            (
+                app("Synced", "Progressing", sha, None),
+                EvidenceStatus::Pending,
+            ),
+            (app("Synced", "Degraded", sha, None), EvidenceStatus::Failed),
+            (
+                app("OutOfSync", "Healthy", sha, None),
+                EvidenceStatus::Failed,
+            ),
+            (
+                app("Synced", "Healthy", sha, Some("Running")),
+                EvidenceStatus::Pending,
+            ),
+            (
+                app("Synced", "Healthy", sha, Some("Failed")),
+                EvidenceStatus::Failed,
+            ),
+            (app("Unknown", "Missing", "", None), EvidenceStatus::Missing),
+        ];
+        for (a, expected) in rows {
+            assert_eq!(parse(&a, "41d0c2f99e3a").map(|r| r.0), Ok(expected), "{a}");
+        }
+        assert!(parse(&json!({"metadata": {}}), "x").is_err());
+    }
+}

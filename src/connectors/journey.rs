@@ -1,0 +1,129 @@
+//! HTTP journey checks: a short script of synthetic requests, each with an expected status,
+//! body text and latency budget. A failing journey is failing evidence, not a broken connector.
+
+use std::time::{Duration, Instant};
+
+use crate::api::EvidenceStatus;
+use crate::api::connector::{Journey, JourneyStep};
+use crate::api::passport::Targets;
+
+use super::{FetchError, http};
+
+/// The outcome of one journey run.
+#[derive(Clone, Debug, PartialEq)]
+pub struct JourneyResult {
+    pub status: EvidenceStatus,
+    pub targets: Targets,
+    pub summary: String,
+}
+
+async fn step(
+    client: &reqwest::Client,
+    endpoint: &str,
+    s: &JourneyStep,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<Duration, String> {
+    let path: Vec<&str> = s
+        .path
+        .trim_start_matches('/')
+        .split('/')
+        .filter(|p| !p.is_empty())
+        .collect();
+    let url = http::join(endpoint, &path).map_err(|e| e.to_string())?;
+    let method = reqwest::Method::from_bytes(s.method.as_deref().unwrap_or("GET").as_bytes())
+        .map_err(|e| format!("method: {e}"))?;
+    let budget = s
+        .latency_budget
+        .as_ref()
+        .and_then(|d| d.parse().ok())
+        .and_then(|d| d.to_std().ok());
+    let mut request = client
+        .request(method, url)
+        .timeout(budget.map_or(timeout, |b| {
+            b.min(timeout).max(Duration::from_millis(1)) + Duration::from_millis(250)
+        }));
+    for (k, v) in &s.headers {
+        request = request.header(k, v);
+    }
+    if let Some(t) = token {
+        request = request.bearer_auth(t);
+    }
+    if let Some(body) = &s.body {
+        request = request.body(body.clone());
+    }
+    let started = Instant::now();
+    let response = request
+        .send()
+        .await
+        .map_err(|e| http::classify(&e).to_string())?;
+    let status = response.status().as_u16();
+    let body = http::read_bounded(response)
+        .await
+        .map_err(|e| e.to_string())?;
+    let took = started.elapsed();
+    let expected = s.expect_status.unwrap_or(200);
+    if status != expected {
+        return Err(format!("expected HTTP {expected}, got {status}"));
+    }
+    if let Some(text) = &s.body_contains
+        && !String::from_utf8_lossy(&body).contains(text.as_str())
+    {
+        return Err(format!("the body does not contain {text:?}"));
+    }
+    if let Some(b) = budget
+        && took > b
+    {
+        return Err(format!(
+            "took {}ms, budget {}ms",
+            took.as_millis(),
+            b.as_millis()
+        ));
+    }
+    Ok(took)
+}
+
+/// Runs the steps in order; the first failure ends the journey.
+pub async fn run(
+    client: &reqwest::Client,
+    endpoint: &str,
+    journey: &Journey,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<JourneyResult, FetchError> {
+    if journey.steps.is_empty() {
+        return Err(FetchError::Config("spec.journey.steps is empty".into()));
+    }
+    let total = u32::try_from(journey.steps.len()).unwrap_or(u32::MAX);
+    let mut passed = 0u32;
+    let mut slowest = Duration::ZERO;
+    for s in &journey.steps {
+        match step(client, endpoint, s, token, timeout).await {
+            Ok(took) => {
+                passed += 1;
+                slowest = slowest.max(took);
+            }
+            Err(why) => {
+                return Ok(JourneyResult {
+                    status: EvidenceStatus::Failed,
+                    targets: Targets {
+                        total,
+                        passing: passed,
+                    },
+                    summary: format!("step {} failed: {why}", s.name),
+                });
+            }
+        }
+    }
+    Ok(JourneyResult {
+        status: EvidenceStatus::Complete,
+        targets: Targets {
+            total,
+            passing: passed,
+        },
+        summary: format!(
+            "{passed}/{total} steps passed (slowest {}ms)",
+            slowest.as_millis()
+        ),
+    })
+}

@@ -1,0 +1,126 @@
+//! Which upstream questions ("queries") a connector must answer for a release: one function
+//! used both to plan the fetches and to look the answers up, so the two cannot disagree.
+//! Releases asking the same question share one key, hence one upstream call.
+
+use std::sync::Arc;
+
+use crate::api::release::GitOpsKind;
+use crate::api::{Connector, ConnectorType, Release};
+use crate::engine::needs::{MetricNeed, Needs};
+
+/// The key of a question that has one answer for everybody (a status page, a journey).
+pub const WHOLE: &str = "";
+
+/// The evidence source name a connector's observations are recorded under.
+pub fn source_name(c: &Connector) -> String {
+    if let Some(s) = &c.spec.source {
+        return s.clone();
+    }
+    match c.spec.type_ {
+        ConnectorType::Kubernetes => "workload-health".into(),
+        ConnectorType::ArgoCD | ConnectorType::Flux => "gitops-sync".into(),
+        ConnectorType::GitHubActions | ConnectorType::Webhook => "ci".into(),
+        ConnectorType::Http => "journeys".into(),
+        _ => c.metadata.name.clone().unwrap_or_default(),
+    }
+}
+
+/// Which Prometheus connector answers `need` for releases in `namespace`: the one the rule
+/// names, else the first Prometheus connector of the namespace by name.
+pub fn metric_connector<'a>(
+    need: &MetricNeed,
+    namespace: &str,
+    connectors: &'a [Arc<Connector>],
+) -> Option<&'a Arc<Connector>> {
+    let mut candidates: Vec<&Arc<Connector>> = connectors
+        .iter()
+        .filter(|c| {
+            c.spec.type_ == ConnectorType::Prometheus
+                && c.metadata.namespace.as_deref() == Some(namespace)
+        })
+        .collect();
+    candidates.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    match &need.connector {
+        Some(name) => candidates
+            .into_iter()
+            .find(|c| c.metadata.name.as_deref() == Some(name)),
+        None => candidates.into_iter().next(),
+    }
+}
+
+/// What `release` expects GitOps to have applied: its commit when known, else its version.
+pub fn expected_revision(release: &Release) -> String {
+    release
+        .spec
+        .revision
+        .as_ref()
+        .and_then(|r| r.commit.clone())
+        .unwrap_or_else(|| release.spec.version.clone())
+}
+
+/// The questions `connector` answers for `release`; empty when the release reads nothing of it.
+pub fn queries_for(
+    connector: &Connector,
+    release: &Release,
+    needs: &Needs,
+    connectors: &[Arc<Connector>],
+) -> Vec<String> {
+    let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+    if connector.metadata.namespace.as_deref() != Some(ns) {
+        return Vec::new();
+    }
+    if connector.spec.type_ == ConnectorType::Prometheus {
+        return needs
+            .metrics
+            .iter()
+            .filter(|m| {
+                metric_connector(m, ns, connectors)
+                    .is_some_and(|c| c.metadata.name == connector.metadata.name)
+            })
+            .map(|m| m.query.clone())
+            .collect();
+    }
+    if !needs.sources.contains(&source_name(connector)) {
+        return Vec::new();
+    }
+    match connector.spec.type_ {
+        ConnectorType::StatusPage | ConnectorType::Http => vec![WHOLE.to_string()],
+        ConnectorType::GitHubActions => {
+            let (Some(project), Some(commit)) = (
+                release.spec.scope.project.as_deref(),
+                release
+                    .spec
+                    .revision
+                    .as_ref()
+                    .and_then(|r| r.commit.as_deref()),
+            ) else {
+                return Vec::new();
+            };
+            let pipeline = release.spec.scope.pipeline.as_deref().unwrap_or("");
+            vec![format!("{project}@{commit}#{pipeline}")]
+        }
+        ConnectorType::ArgoCD => release
+            .spec
+            .scope
+            .gitops_apps
+            .iter()
+            .filter(|a| a.kind == GitOpsKind::ArgoApplication)
+            .map(|a| {
+                format!(
+                    "{}/{}@{}",
+                    a.namespace.as_deref().unwrap_or(ns),
+                    a.name,
+                    expected_revision(release)
+                )
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Splits `a@b#c` keys: (a, b, c).
+pub fn split_key(key: &str) -> (&str, &str, &str) {
+    let (head, fragment) = key.rsplit_once('#').unwrap_or((key, ""));
+    let (subject, revision) = head.rsplit_once('@').unwrap_or((head, ""));
+    (subject, revision, fragment)
+}
