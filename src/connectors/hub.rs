@@ -11,7 +11,10 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use super::queries::{WHOLE, queries_for, source_name};
-use super::{FetchError, argocd, github, journey, prometheus, sanitize::sanitize, statuspage};
+use super::{
+    FetchError, argocd, flux, github, journey, kubernetes, prometheus, sanitize::sanitize,
+    statuspage,
+};
 use crate::api::connector::ConnectorStatus;
 use crate::api::{Connector, ConnectorHealth, ConnectorType, Release};
 use crate::engine::EvidenceItem;
@@ -33,6 +36,8 @@ pub fn fetches(t: ConnectorType) -> bool {
             | ConnectorType::Http
             | ConnectorType::GitHubActions
             | ConnectorType::ArgoCD
+            | ConnectorType::Kubernetes
+            | ConnectorType::Flux
     )
 }
 
@@ -83,6 +88,8 @@ pub fn plan(
 /// Fetches and caches evidence for every connector.
 pub struct Hub {
     http: reqwest::Client,
+    /// For the in-cluster connectors (Kubernetes, Flux).
+    kube: Option<kube::Client>,
     observations: RwLock<HashMap<(String, String), EvidenceItem>>,
     states: RwLock<HashMap<String, ConnectorState>>,
     upstream_calls: AtomicU64,
@@ -107,10 +114,17 @@ impl Hub {
     pub fn new() -> Result<Self, reqwest::Error> {
         Ok(Self {
             http: super::http::client()?,
+            kube: None,
             observations: RwLock::new(HashMap::new()),
             states: RwLock::new(HashMap::new()),
             upstream_calls: AtomicU64::new(0),
         })
+    }
+
+    /// A hub that can also read the cluster (Kubernetes and Flux connectors).
+    pub fn with_kube(mut self, client: kube::Client) -> Self {
+        self.kube = Some(client);
+        self
     }
 
     /// Upstream calls made since start (for the fan-out benchmark and metrics).
@@ -289,9 +303,6 @@ impl Hub {
         timeout: Duration,
         now: DateTime<Utc>,
     ) -> Result<EvidenceItem, FetchError> {
-        let endpoint = connector.spec.endpoint.as_deref().ok_or_else(|| {
-            FetchError::Config("spec.endpoint is required for this connector type".into())
-        })?;
         let name = connector.metadata.name.clone().unwrap_or_default();
         let item = |status, value, summary: String, query: Option<String>| EvidenceItem {
             source: source_name(connector),
@@ -303,33 +314,55 @@ impl Hub {
             value,
             targets: None,
         };
+        let endpoint = || {
+            connector.spec.endpoint.as_deref().ok_or_else(|| {
+                FetchError::Config("spec.endpoint is required for this connector type".into())
+            })
+        };
+        let cluster = || {
+            self.kube.as_ref().ok_or_else(|| {
+                FetchError::Config(
+                    "this connector reads the cluster, and no cluster client is configured".into(),
+                )
+            })
+        };
         match connector.spec.type_ {
+            ConnectorType::Kubernetes => {
+                let (status, targets, summary) = kubernetes::fetch(cluster()?, query).await?;
+                let mut observed = item(status, None, summary, None);
+                observed.targets = Some(targets);
+                Ok(observed)
+            }
+            ConnectorType::Flux => {
+                let (status, summary) = flux::fetch(cluster()?, query).await?;
+                Ok(item(status, None, summary, None))
+            }
             ConnectorType::Prometheus => {
                 let result =
-                    prometheus::query(&self.http, endpoint, query, token, timeout, now).await?;
+                    prometheus::query(&self.http, endpoint()?, query, token, timeout, now).await?;
                 let (status, value, summary) = result.status();
                 Ok(item(status, value, summary, Some(query.to_string())))
             }
             ConnectorType::StatusPage => {
                 let (status, summary) =
-                    statuspage::fetch(&self.http, endpoint, token, timeout).await?;
+                    statuspage::fetch(&self.http, endpoint()?, token, timeout).await?;
                 Ok(item(status, None, summary, None))
             }
             ConnectorType::GitHubActions => {
                 let (status, summary) =
-                    github::fetch(&self.http, endpoint, query, token, timeout).await?;
+                    github::fetch(&self.http, endpoint()?, query, token, timeout).await?;
                 Ok(item(status, None, summary, None))
             }
             ConnectorType::ArgoCD => {
                 let (status, summary) =
-                    argocd::fetch(&self.http, endpoint, query, token, timeout).await?;
+                    argocd::fetch(&self.http, endpoint()?, query, token, timeout).await?;
                 Ok(item(status, None, summary, None))
             }
             ConnectorType::Http => {
                 let journey = connector.spec.journey.as_ref().ok_or_else(|| {
                     FetchError::Config("spec.journey is required for an HTTP connector".into())
                 })?;
-                let result = journey::run(&self.http, endpoint, journey, token, timeout).await?;
+                let result = journey::run(&self.http, endpoint()?, journey, token, timeout).await?;
                 let mut observed = item(result.status, None, result.summary, None);
                 observed.targets = Some(result.targets);
                 Ok(observed)

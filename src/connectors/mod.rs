@@ -4,10 +4,12 @@
 //! wait on an upstream.
 
 pub mod argocd;
+pub mod flux;
 pub mod github;
 pub mod http;
 pub mod hub;
 pub mod journey;
+pub mod kubernetes;
 pub mod prometheus;
 pub mod queries;
 pub mod sanitize;

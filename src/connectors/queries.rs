@@ -99,6 +99,50 @@ pub fn queries_for(
             let pipeline = release.spec.scope.pipeline.as_deref().unwrap_or("");
             vec![format!("{project}@{commit}#{pipeline}")]
         }
+        ConnectorType::Kubernetes => {
+            let namespaces = if release.spec.scope.namespaces.is_empty() {
+                vec![ns.to_string()]
+            } else {
+                release.spec.scope.namespaces.clone()
+            };
+            let selector = release
+                .spec
+                .scope
+                .selector
+                .clone()
+                .and_then(|s| kube::core::Selector::try_from(s).ok())
+                .map(|s| s.to_string())
+                .unwrap_or_default();
+            vec![super::kubernetes::key(
+                &namespaces,
+                &selector,
+                &release.spec.version,
+            )]
+        }
+        ConnectorType::Flux => release
+            .spec
+            .scope
+            .gitops_apps
+            .iter()
+            .filter(|a| {
+                matches!(
+                    a.kind,
+                    GitOpsKind::FluxKustomization | GitOpsKind::FluxHelmRelease
+                )
+            })
+            .map(|a| {
+                let expected = match a.kind {
+                    GitOpsKind::FluxHelmRelease => release.spec.version.clone(),
+                    _ => expected_revision(release),
+                };
+                format!(
+                    "{:?}/{}/{}@{expected}",
+                    a.kind,
+                    a.namespace.as_deref().unwrap_or(ns),
+                    a.name
+                )
+            })
+            .collect(),
         ConnectorType::ArgoCD => release
             .spec
             .scope

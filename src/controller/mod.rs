@@ -195,7 +195,7 @@ async fn run_controllers(
         connectors,
     );
     let hub = match Hub::new() {
-        Ok(hub) => Arc::new(hub),
+        Ok(hub) => Arc::new(hub.with_kube(client.clone())),
         Err(e) => {
             warn!("cannot build the HTTP client for connectors: {e}");
             return;

@@ -1,0 +1,299 @@
+//! Kubernetes: the Deployments, StatefulSets, DaemonSets and Pods in a Release's scope — rollout
+//! complete for the release version, ready replicas, crash loops. Reads only the namespaces and
+//! selector the Release names.
+
+use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
+use kube::Client;
+use kube::api::{Api, ListParams};
+
+use super::FetchError;
+use crate::api::EvidenceStatus;
+use crate::api::passport::Targets;
+
+/// How one workload stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkloadState {
+    /// Not (yet) running the release version.
+    OtherVersion,
+    Progressing,
+    /// Rolled out, but not every replica is ready.
+    NotReady,
+    Done,
+    Failed,
+}
+
+/// The key for a scope: namespaces, selector, version.
+pub fn key(namespaces: &[String], selector: &str, version: &str) -> String {
+    format!("{}|{selector}|{version}", namespaces.join(","))
+}
+
+fn parse_key(key: &str) -> (Vec<String>, &str, &str) {
+    let mut parts = key.splitn(3, '|');
+    let namespaces = parts
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
+    (
+        namespaces,
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    )
+}
+
+/// Whether a pod template runs `version` (an image tag, or the `app.kubernetes.io/version` label).
+pub fn runs_version(template: Option<&PodTemplateSpec>, version: &str) -> bool {
+    let Some(t) = template else { return false };
+    let label = t
+        .metadata
+        .as_ref()
+        .and_then(|m| m.labels.as_ref())
+        .and_then(|l| l.get("app.kubernetes.io/version"));
+    label.is_some_and(|v| v == version)
+        || t.spec.iter().flat_map(|s| &s.containers).any(|c| {
+            c.image.as_deref().is_some_and(|image| {
+                let tag = image.rsplit_once('@').map_or(image, |(i, _)| i);
+                tag.rsplit_once(':').is_some_and(|(repo, tag)| {
+                    !repo.ends_with('/') && (tag == version || tag == format!("v{version}"))
+                })
+            })
+        })
+}
+
+pub fn deployment_state(d: &Deployment, version: &str) -> WorkloadState {
+    let spec = d.spec.as_ref();
+    if !runs_version(spec.map(|s| &s.template), version) {
+        return WorkloadState::OtherVersion;
+    }
+    let Some(status) = &d.status else {
+        return WorkloadState::Progressing;
+    };
+    let deadline = status.conditions.iter().flatten().any(|c| {
+        c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+    });
+    if deadline {
+        return WorkloadState::Failed;
+    }
+    let want = spec.and_then(|s| s.replicas).unwrap_or(1);
+    let generation_seen =
+        status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
+    if !generation_seen
+        || status.updated_replicas.unwrap_or(0) < want
+        || status.replicas.unwrap_or(0) > want
+    {
+        WorkloadState::Progressing
+    } else if status.available_replicas.unwrap_or(0) < want
+        || status.ready_replicas.unwrap_or(0) < want
+    {
+        WorkloadState::NotReady
+    } else {
+        WorkloadState::Done
+    }
+}
+
+pub fn statefulset_state(s: &StatefulSet, version: &str) -> WorkloadState {
+    let spec = s.spec.as_ref();
+    if !runs_version(spec.map(|s| &s.template), version) {
+        return WorkloadState::OtherVersion;
+    }
+    let Some(status) = &s.status else {
+        return WorkloadState::Progressing;
+    };
+    let want = spec.and_then(|s| s.replicas).unwrap_or(1);
+    let revision_done =
+        status.update_revision.is_none() || status.current_revision == status.update_revision;
+    if status.updated_replicas.unwrap_or(0) < want || !revision_done {
+        WorkloadState::Progressing
+    } else if status.ready_replicas.unwrap_or(0) < want {
+        WorkloadState::NotReady
+    } else {
+        WorkloadState::Done
+    }
+}
+
+pub fn daemonset_state(d: &DaemonSet, version: &str) -> WorkloadState {
+    if !runs_version(d.spec.as_ref().map(|s| &s.template), version) {
+        return WorkloadState::OtherVersion;
+    }
+    let Some(status) = &d.status else {
+        return WorkloadState::Progressing;
+    };
+    if status.updated_number_scheduled.unwrap_or(0) < status.desired_number_scheduled {
+        WorkloadState::Progressing
+    } else if status.number_available.unwrap_or(0) < status.desired_number_scheduled {
+        WorkloadState::NotReady
+    } else {
+        WorkloadState::Done
+    }
+}
+
+/// Pods crash-looping and their restarts.
+pub fn crash_loops(pods: &[Pod]) -> (Vec<String>, i32) {
+    let mut looping = Vec::new();
+    let mut restarts = 0;
+    for pod in pods {
+        for cs in pod
+            .status
+            .iter()
+            .flat_map(|s| s.container_statuses.iter().flatten())
+        {
+            restarts += cs.restart_count;
+            let waiting = cs
+                .state
+                .as_ref()
+                .and_then(|s| s.waiting.as_ref())
+                .and_then(|w| w.reason.as_deref());
+            if waiting == Some("CrashLoopBackOff") {
+                looping.push(pod.metadata.name.clone().unwrap_or_default());
+            }
+        }
+    }
+    (looping, restarts)
+}
+
+/// Combines workload states and crash loops into evidence (pure).
+pub fn summarise(
+    states: &[(String, WorkloadState)],
+    crash_looping: &[String],
+    restarts: i32,
+    version: &str,
+) -> (EvidenceStatus, Targets, String) {
+    let total = u32::try_from(states.len()).unwrap_or(u32::MAX);
+    let done = u32::try_from(
+        states
+            .iter()
+            .filter(|(_, s)| *s == WorkloadState::Done)
+            .count(),
+    )
+    .unwrap_or(0);
+    let targets = Targets {
+        total,
+        passing: done,
+    };
+    let names = |wanted: WorkloadState| {
+        states
+            .iter()
+            .filter(|(_, s)| *s == wanted)
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if states.is_empty() {
+        return (
+            EvidenceStatus::Missing,
+            targets,
+            "no workload in scope".into(),
+        );
+    }
+    if !crash_looping.is_empty() {
+        return (
+            EvidenceStatus::Failed,
+            targets,
+            format!("crash-looping: {}", crash_looping.join(", ")),
+        );
+    }
+    if states.iter().any(|(_, s)| *s == WorkloadState::Failed) {
+        return (
+            EvidenceStatus::Failed,
+            targets,
+            format!("rollout failed: {}", names(WorkloadState::Failed)),
+        );
+    }
+    if states
+        .iter()
+        .any(|(_, s)| matches!(s, WorkloadState::Progressing | WorkloadState::OtherVersion))
+    {
+        let waiting = states
+            .iter()
+            .filter(|(_, s)| matches!(s, WorkloadState::Progressing | WorkloadState::OtherVersion))
+            .map(|(n, _)| n.as_str())
+            .collect::<Vec<_>>()
+            .join(", ");
+        return (
+            EvidenceStatus::Pending,
+            targets,
+            format!("rolling out {version}: {waiting}"),
+        );
+    }
+    if done < total {
+        return (
+            EvidenceStatus::Partial,
+            targets,
+            format!(
+                "{done}/{total} workloads ready at {version}; not ready: {}",
+                names(WorkloadState::NotReady)
+            ),
+        );
+    }
+    (
+        EvidenceStatus::Complete,
+        targets,
+        format!("{done}/{total} workloads rolled out at {version}, {restarts} restarts"),
+    )
+}
+
+/// Reads the scope a key names.
+pub async fn fetch(
+    client: &Client,
+    key: &str,
+) -> Result<(EvidenceStatus, Targets, String), FetchError> {
+    let (namespaces, selector, version) = parse_key(key);
+    let params = ListParams::default().labels(selector);
+    let mut states = Vec::new();
+    let mut pods = Vec::new();
+    let api_error = |e: kube::Error| match &e {
+        kube::Error::Api(s) if s.code == 401 || s.code == 403 => FetchError::Credential(format!(
+            "the controller may not read workloads: {}",
+            s.message
+        )),
+        kube::Error::Api(s) => FetchError::Upstream(format!("{} ({})", s.message, s.code)),
+        other => FetchError::Unreachable(other.to_string()),
+    };
+    for ns in &namespaces {
+        for d in Api::<Deployment>::namespaced(client.clone(), ns)
+            .list(&params)
+            .await
+            .map_err(api_error)?
+        {
+            states.push((
+                format!("Deployment/{}", d.metadata.name.clone().unwrap_or_default()),
+                deployment_state(&d, version),
+            ));
+        }
+        for s in Api::<StatefulSet>::namespaced(client.clone(), ns)
+            .list(&params)
+            .await
+            .map_err(api_error)?
+        {
+            states.push((
+                format!(
+                    "StatefulSet/{}",
+                    s.metadata.name.clone().unwrap_or_default()
+                ),
+                statefulset_state(&s, version),
+            ));
+        }
+        for d in Api::<DaemonSet>::namespaced(client.clone(), ns)
+            .list(&params)
+            .await
+            .map_err(api_error)?
+        {
+            states.push((
+                format!("DaemonSet/{}", d.metadata.name.clone().unwrap_or_default()),
+                daemonset_state(&d, version),
+            ));
+        }
+        pods.extend(
+            Api::<Pod>::namespaced(client.clone(), ns)
+                .list(&params)
+                .await
+                .map_err(api_error)?
+                .items,
+        );
+    }
+    let (looping, restarts) = crash_loops(&pods);
+    Ok(summarise(&states, &looping, restarts, version))
+}

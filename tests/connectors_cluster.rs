@@ -1,0 +1,190 @@
+//! In-cluster connectors against real-shaped objects in the in-memory Kubernetes API: the
+//! Kubernetes connector reads only the Release's scope and judges the rollout of its version.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::Pod;
+use kube_fake_client::ClientBuilder;
+use release_passport::api::{Connector, ConnectorHealth, EvidenceStatus, Release};
+use release_passport::connectors::hub::{self, Credential, Hub};
+use release_passport::engine::needs::Needs;
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-25T14:00:00Z")
+        .unwrap()
+        .with_timezone(&Utc)
+}
+
+fn deployment(
+    ns: &str,
+    name: &str,
+    image: &str,
+    replicas: i32,
+    ready: i32,
+    updated: i32,
+) -> Deployment {
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": name, "namespace": ns, "generation": 4, "labels": {"app.kubernetes.io/name": name}},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": {"app.kubernetes.io/name": name}},
+            "template": {"metadata": {"labels": {"app.kubernetes.io/name": name}},
+                         "spec": {"containers": [{"name": "app", "image": image}]}}
+        },
+        "status": {"observedGeneration": 4, "replicas": replicas, "updatedReplicas": updated, "readyReplicas": ready, "availableReplicas": ready,
+                   "conditions": [{"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]}
+    }))
+    .unwrap()
+}
+
+fn pod(ns: &str, app: &str, waiting: Option<&str>, restarts: i32) -> Pod {
+    let state = match waiting {
+        Some(reason) => serde_json::json!({"waiting": {"reason": reason}}),
+        None => serde_json::json!({"running": {"startedAt": "2026-11-25T13:50:00Z"}}),
+    };
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": format!("{app}-7d9f-x"), "namespace": ns, "labels": {"app.kubernetes.io/name": app}},
+        "spec": {"containers": [{"name": "app", "image": "x"}]},
+        "status": {"phase": "Running", "containerStatuses": [{"name": "app", "image": "x", "imageID": "", "ready": waiting.is_none(), "restartCount": restarts, "state": state}]}
+    }))
+    .unwrap()
+}
+
+fn release(app: &str, version: &str) -> Release {
+    serde_yaml_ng::from_str(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: {app}, namespace: shop}}
+spec:
+  service: {app}
+  version: {version}
+  environment: production
+  scope: {{namespaces: [shop-prod], selector: {{matchLabels: {{app.kubernetes.io/name: {app}}}}}}}
+"
+    ))
+    .unwrap()
+}
+
+#[tokio::test]
+async fn workloads_in_scope_decide_workload_health() {
+    let client = ClientBuilder::new()
+        .with_objects(vec![
+            deployment(
+                "shop-prod",
+                "checkout",
+                "registry.example/shop/checkout:2.3.1",
+                3,
+                3,
+                3,
+            ),
+            deployment(
+                "shop-prod",
+                "payments",
+                "registry.example/shop/payments:5.0.2",
+                4,
+                2,
+                4,
+            ),
+            deployment(
+                "shop-prod",
+                "catalog",
+                "registry.example/shop/catalog:1.11.3",
+                2,
+                2,
+                2,
+            ),
+            deployment(
+                "shop-prod",
+                "search",
+                "registry.example/shop/search:4.0.0",
+                2,
+                1,
+                2,
+            ),
+            // Same name, another namespace: outside every scope.
+            deployment(
+                "other-team",
+                "checkout",
+                "registry.example/shop/checkout:9.9.9",
+                1,
+                0,
+                0,
+            ),
+        ])
+        .with_objects(vec![
+            pod("shop-prod", "checkout", None, 0),
+            pod("shop-prod", "search", Some("CrashLoopBackOff"), 7),
+        ])
+        .build()
+        .await
+        .unwrap();
+    let hub = Hub::new().unwrap().with_kube(client);
+    let conn: Connector = serde_yaml_ng::from_str(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {name: cluster, namespace: shop}\nspec: {type: Kubernetes}\n",
+    )
+    .unwrap();
+    let needs = Needs {
+        sources: ["workload-health".to_string()].into(),
+        metrics: BTreeSet::new(),
+    };
+    let rows = [
+        (
+            "checkout",
+            "2.3.1",
+            EvidenceStatus::Complete,
+            "1/1 workloads rolled out at 2.3.1",
+        ),
+        (
+            "payments",
+            "5.0.2",
+            EvidenceStatus::Partial,
+            "not ready: Deployment/payments",
+        ),
+        (
+            "catalog",
+            "1.11.4",
+            EvidenceStatus::Pending,
+            "rolling out 1.11.4",
+        ),
+        ("search", "4.0.0", EvidenceStatus::Failed, "crash-looping"),
+        (
+            "ghost",
+            "1.0.0",
+            EvidenceStatus::Missing,
+            "no workload in scope",
+        ),
+    ];
+    let all = [Arc::new(conn.clone())];
+    let releases: Vec<(Release, Needs)> = rows
+        .iter()
+        .map(|(app, v, _, _)| (release(app, v), needs.clone()))
+        .collect();
+    let plan = hub::plan(&all, &releases);
+    let queries = plan[&hub::key(&conn)].clone();
+    assert_eq!(queries.len(), rows.len());
+    let refreshed = hub
+        .refresh(&conn, &queries, &Credential::NotNeeded, now())
+        .await;
+    assert_eq!(
+        refreshed.status.health,
+        Some(ConnectorHealth::Healthy),
+        "{:?}",
+        refreshed.status.last_error
+    );
+    for ((r, n), (app, _, expected, text)) in releases.iter().zip(rows) {
+        let q = release_passport::connectors::queries::queries_for(&conn, r, n, &all).remove(0);
+        let item = hub.observation(&hub::key(&conn), &q).unwrap();
+        assert_eq!(item.status, expected, "{app}: {:?}", item.summary);
+        assert!(
+            item.summary.as_deref().unwrap().contains(text),
+            "{app}: {:?}",
+            item.summary
+        );
+    }
+}
