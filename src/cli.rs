@@ -92,6 +92,9 @@ pub struct ControllerArgs {
     /// Address for /healthz, /readyz and /metrics.
     #[arg(long, env = "PASSPORT_PROBE_ADDR", default_value = "0.0.0.0:8081")]
     pub probe_addr: std::net::SocketAddr,
+    /// Address receiving signed CI deliveries for Webhook connectors (served by the leader).
+    #[arg(long, env = "PASSPORT_WEBHOOK_ADDR", default_value = "0.0.0.0:8082")]
+    pub webhook_addr: std::net::SocketAddr,
     /// Elect a leader through a Lease so several replicas can run; only the leader writes.
     #[arg(long, env = "PASSPORT_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,

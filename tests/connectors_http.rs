@@ -581,3 +581,122 @@ impl WithSource for Connector {
         self
     }
 }
+
+#[tokio::test]
+async fn webhook_deliveries_are_signed_fresh_and_used_once() {
+    use release_passport::connectors::webhook::{self, Receiver};
+    let hook: Connector = serde_yaml_ng::from_str(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {name: ci, namespace: shop}\nspec: {type: Webhook, credentialsSecretRef: {name: ci-hmac, key: secret}}\n",
+    )
+    .unwrap();
+    let hub = Arc::new(Hub::new().unwrap());
+    let r = hub
+        .refresh(
+            &hook,
+            &BTreeSet::new(),
+            &Credential::Value(SECRET.into()),
+            now(),
+        )
+        .await;
+    assert_eq!(r.status.health, Some(ConnectorHealth::Healthy));
+    let (store, mut writer) = kube::runtime::reflector::store::<Connector>();
+    writer.apply_watcher_event(&kube::runtime::watcher::Event::Init);
+    writer.apply_watcher_event(&kube::runtime::watcher::Event::InitApply(hook.clone()));
+    writer.apply_watcher_event(&kube::runtime::watcher::Event::InitDone);
+    let delivered = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&delivered);
+    let receiver = Receiver::new(
+        Arc::clone(&hub),
+        store,
+        Box::new(move |ns, name| sink.lock().unwrap().push(format!("{ns}/{name}"))),
+        Box::new(now),
+    );
+    let addr = serve(webhook::router(Arc::new(receiver))).await;
+    let client = reqwest::Client::new();
+    let post = |path: &str, body: &'static str, ts: i64, sig: String| {
+        client
+            .post(format!("http://{addr}{path}"))
+            .header(webhook::TIMESTAMP_HEADER, ts.to_string())
+            .header(webhook::SIGNATURE_HEADER, sig)
+            .body(body)
+            .send()
+    };
+    let body = r#"{"release": "web", "status": "success", "summary": "pipeline 812 green"}"#;
+    let ts = now().timestamp();
+    let good = webhook::sign(SECRET.as_bytes(), ts, body.as_bytes());
+    assert_eq!(
+        post("/webhooks/shop/ci", body, ts, good.clone())
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    assert_eq!(
+        delivered.lock().unwrap().as_slice(),
+        ["shop/web".to_string()]
+    );
+    let item = hub.observation(&hub::key(&hook), "web").unwrap();
+    assert_eq!(
+        (item.source.as_str(), item.status),
+        ("ci", EvidenceStatus::Complete)
+    );
+    // Replayed, unsigned, wrongly signed, stale, unknown connector: all the same 401.
+    assert_eq!(
+        post("/webhooks/shop/ci", body, ts, good)
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "replay"
+    );
+    assert_eq!(
+        post("/webhooks/shop/ci", body, ts, String::new())
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "unsigned"
+    );
+    let wrong = webhook::sign(b"not-the-secret", ts, body.as_bytes());
+    assert_eq!(
+        post("/webhooks/shop/ci", body, ts, wrong)
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "wrong key"
+    );
+    let old = ts - 3600;
+    let stale = webhook::sign(SECRET.as_bytes(), old, body.as_bytes());
+    assert_eq!(
+        post("/webhooks/shop/ci", body, old, stale)
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "stale"
+    );
+    let other = webhook::sign(SECRET.as_bytes(), ts, body.as_bytes());
+    assert_eq!(
+        post("/webhooks/shop/nope", body, ts, other)
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "unknown connector"
+    );
+    let garbage = "{not json";
+    let sig = webhook::sign(SECRET.as_bytes(), ts + 1, garbage.as_bytes());
+    assert_eq!(
+        post("/webhooks/shop/ci", garbage, ts + 1, sig)
+            .await
+            .unwrap()
+            .status(),
+        400
+    );
+    assert_eq!(
+        delivered.lock().unwrap().len(),
+        1,
+        "only the one good delivery counted"
+    );
+}

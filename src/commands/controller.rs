@@ -13,6 +13,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         namespace: args.namespace,
         release_selector: args.release_selector,
         probe_addr: args.probe_addr,
+        webhook_addr: args.webhook_addr,
         lease: args.leader_election.then_some(LeaseSettings {
             namespace: args.lease_namespace,
             name: args.lease_name,

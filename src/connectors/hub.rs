@@ -38,6 +38,7 @@ pub fn fetches(t: ConnectorType) -> bool {
             | ConnectorType::ArgoCD
             | ConnectorType::Kubernetes
             | ConnectorType::Flux
+            | ConnectorType::Webhook
     )
 }
 
@@ -92,6 +93,8 @@ pub struct Hub {
     kube: Option<kube::Client>,
     observations: RwLock<HashMap<(String, String), EvidenceItem>>,
     states: RwLock<HashMap<String, ConnectorState>>,
+    /// The credential each connector was last given (kept in memory only, never written out).
+    credentials: RwLock<HashMap<String, Credential>>,
     upstream_calls: AtomicU64,
 }
 
@@ -117,6 +120,7 @@ impl Hub {
             kube: None,
             observations: RwLock::new(HashMap::new()),
             states: RwLock::new(HashMap::new()),
+            credentials: RwLock::new(HashMap::new()),
             upstream_calls: AtomicU64::new(0),
         })
     }
@@ -150,6 +154,28 @@ impl Hub {
             .map(|s| s.status.clone())
     }
 
+    /// The credential `connector` was last refreshed with.
+    pub fn credential(&self, connector: &Connector) -> Option<Credential> {
+        self.credentials.read().ok()?.get(&key(connector)).cloned()
+    }
+
+    /// Records an observation pushed to us (a webhook delivery).
+    pub fn record(
+        &self,
+        connector: &Connector,
+        query: &str,
+        item: EvidenceItem,
+        now: DateTime<Utc>,
+    ) {
+        let ckey = key(connector);
+        if let Ok(mut cache) = self.observations.write() {
+            cache.insert((ckey.clone(), query.to_string()), item);
+        }
+        if let Ok(mut states) = self.states.write() {
+            states.entry(ckey).or_default().status.last_success_at = Some(now);
+        }
+    }
+
     /// One cached observation.
     pub fn observation(&self, connector_key: &str, query: &str) -> Option<EvidenceItem> {
         self.observations
@@ -178,7 +204,16 @@ impl Hub {
             Credential::Value(v) => Some(v.as_str()),
             _ => None,
         };
+        if let Ok(mut credentials) = self.credentials.write() {
+            credentials.insert(ckey.clone(), credential.clone());
+        }
+        let pushed = connector.spec.type_ == ConnectorType::Webhook;
         let results: Vec<(String, Result<EvidenceItem, FetchError>)> = match credential {
+            // Deliveries are pushed to us: nothing to fetch, only the credential to check.
+            Credential::Missing(why) if pushed => {
+                vec![(String::new(), Err(FetchError::Credential(why.clone())))]
+            }
+            _ if pushed => Vec::new(),
             Credential::Missing(why) => queries
                 .iter()
                 .map(|q| (q.clone(), Err(FetchError::Credential(why.clone()))))

@@ -14,6 +14,7 @@ pub mod prometheus;
 pub mod queries;
 pub mod sanitize;
 pub mod statuspage;
+pub mod webhook;
 
 /// Why an upstream call failed, by what it means for the Connector's health.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

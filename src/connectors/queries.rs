@@ -85,6 +85,8 @@ pub fn queries_for(
     }
     match connector.spec.type_ {
         ConnectorType::StatusPage | ConnectorType::Http => vec![WHOLE.to_string()],
+        // Webhook deliveries name their release.
+        ConnectorType::Webhook => vec![release.metadata.name.clone().unwrap_or_default()],
         ConnectorType::GitHubActions => {
             let (Some(project), Some(commit)) = (
                 release.spec.scope.project.as_deref(),

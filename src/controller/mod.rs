@@ -45,6 +45,8 @@ pub struct Settings {
     pub release_selector: Option<String>,
     /// Where `/healthz`, `/readyz` and `/metrics` listen.
     pub probe_addr: SocketAddr,
+    /// Where signed CI webhook deliveries are received (on the leader).
+    pub webhook_addr: SocketAddr,
     /// `None` runs without leader election (a single replica).
     pub lease: Option<LeaseSettings>,
 }
@@ -148,6 +150,39 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     Ok(())
 }
 
+/// Receives signed CI deliveries; each re-triggers the release it names.
+async fn serve_webhooks(
+    addr: SocketAddr,
+    hub: &Arc<Hub>,
+    stores: &Stores,
+    trigger: connectors::Trigger,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let receiver = crate::connectors::webhook::Receiver::new(
+        Arc::clone(hub),
+        stores.connectors.clone(),
+        Box::new(move |ns: &str, name: &str| {
+            let _ = trigger.unbounded_send(ObjectRef::new(name).within(ns));
+        }),
+        Box::new(chrono::Utc::now),
+    );
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            info!(%addr, "receiving webhook deliveries");
+            let app = crate::connectors::webhook::router(Arc::new(receiver));
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    warn!("webhook server stopped: {e}");
+                }
+            });
+        }
+        Err(e) => warn!(%addr, "cannot listen for webhook deliveries: {e}"),
+    }
+}
+
 async fn run_controllers(
     client: Client,
     settings: &Settings,
@@ -216,6 +251,14 @@ async fn run_controllers(
         system_clock(),
     ));
     let (trigger, evidence_changed) = futures::channel::mpsc::unbounded();
+    serve_webhooks(
+        settings.webhook_addr,
+        &hub,
+        &stores,
+        trigger.clone(),
+        stop.clone(),
+    )
+    .await;
     tokio::spawn(connectors::run(
         Arc::clone(&ctx),
         hub,

@@ -1,0 +1,300 @@
+//! The generic Webhook connector: any CI posts results, signed with HMAC-SHA256 over
+//! `"{timestamp}.{body}"` with the Connector's secret. Unsigned, wrongly signed, stale or
+//! replayed deliveries are refused, all with the same answer, so a caller learns nothing.
+//!
+//! ```text
+//! POST /webhooks/{namespace}/{connector}
+//! X-Passport-Timestamp: 1764079200
+//! X-Passport-Signature: sha256=<hex hmac>
+//! {"release": "checkout-production-2-3-1", "status": "success", "summary": "pipeline 812 green", "url": "https://ci.example/812"}
+//! ```
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use chrono::{DateTime, Utc};
+use kube::runtime::reflector::{ObjectRef, Store};
+use serde::Deserialize;
+
+use super::hub::{Credential, Hub};
+use crate::api::{Connector, ConnectorType, EvidenceStatus};
+use crate::engine::EvidenceItem;
+
+pub const SIGNATURE_HEADER: &str = "x-passport-signature";
+pub const TIMESTAMP_HEADER: &str = "x-passport-timestamp";
+/// How far a delivery's timestamp may be from now.
+pub const MAX_SKEW_SECS: i64 = 300;
+/// Largest delivery accepted.
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// Why a delivery was refused (logged and counted; the caller only sees 401).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    Unsigned,
+    BadSignature,
+    Stale,
+    Replayed,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Option<Vec<u8>> {
+    if !s.len().is_multiple_of(2) {
+        return None;
+    }
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
+        .collect()
+}
+
+/// The signature header value for a delivery.
+pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let mut ctx = ring::hmac::Context::with_key(&key);
+    ctx.update(timestamp.to_string().as_bytes());
+    ctx.update(b".");
+    ctx.update(body);
+    format!("sha256={}", hex(ctx.sign().as_ref()))
+}
+
+/// Checks signature (in constant time) and freshness (pure).
+pub fn verify(
+    secret: &[u8],
+    timestamp: Option<&str>,
+    signature: Option<&str>,
+    body: &[u8],
+    now: DateTime<Utc>,
+) -> Result<i64, Refusal> {
+    let (Some(ts), Some(sig)) = (timestamp, signature) else {
+        return Err(Refusal::Unsigned);
+    };
+    let ts: i64 = ts.trim().parse().map_err(|_| Refusal::Unsigned)?;
+    let mac = sig
+        .trim()
+        .strip_prefix("sha256=")
+        .and_then(unhex)
+        .ok_or(Refusal::BadSignature)?;
+    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
+    let mut message = ts.to_string().into_bytes();
+    message.push(b'.');
+    message.extend_from_slice(body);
+    ring::hmac::verify(&key, &message, &mac).map_err(|_| Refusal::BadSignature)?;
+    if (now.timestamp() - ts).abs() > MAX_SKEW_SECS {
+        return Err(Refusal::Stale);
+    }
+    Ok(ts)
+}
+
+/// What a CI posts.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Delivery {
+    /// The Release (in the connector's namespace) the result is about.
+    pub release: String,
+    /// `success`, `failure`, `running`, `cancelled`, … or an evidence status name.
+    pub status: String,
+    #[serde(default)]
+    pub summary: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+}
+
+/// The evidence status a CI word means.
+pub fn status_of(word: &str) -> Option<EvidenceStatus> {
+    Some(match word.to_ascii_lowercase().as_str() {
+        "success" | "succeeded" | "passed" | "complete" => EvidenceStatus::Complete,
+        "failure" | "failed" | "error" | "timed_out" => EvidenceStatus::Failed,
+        "running" | "pending" | "queued" | "in_progress" => EvidenceStatus::Pending,
+        "cancelled" | "canceled" | "skipped" | "missing" => EvidenceStatus::Missing,
+        "partial" => EvidenceStatus::Partial,
+        _ => return None,
+    })
+}
+
+/// Called with `(namespace, release)` for every accepted delivery.
+pub type OnDelivery = Box<dyn Fn(&str, &str) + Send + Sync>;
+
+/// Receives deliveries for every Webhook connector.
+pub struct Receiver {
+    pub hub: Arc<Hub>,
+    pub connectors: Store<Connector>,
+    /// Releases whose evidence a delivery changed.
+    pub on_delivery: OnDelivery,
+    pub clock: Box<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    /// Signatures already accepted, with their timestamps, for replay refusal.
+    seen: Mutex<HashMap<String, i64>>,
+}
+
+impl Receiver {
+    pub fn new(
+        hub: Arc<Hub>,
+        connectors: Store<Connector>,
+        on_delivery: OnDelivery,
+        clock: Box<dyn Fn() -> DateTime<Utc> + Send + Sync>,
+    ) -> Self {
+        Self {
+            hub,
+            connectors,
+            on_delivery,
+            clock,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn first_use(&self, signature: &str, ts: i64, now: DateTime<Utc>) -> bool {
+        let Ok(mut seen) = self.seen.lock() else {
+            return false;
+        };
+        seen.retain(|_, t| (now.timestamp() - *t).abs() <= MAX_SKEW_SECS);
+        seen.insert(signature.to_string(), ts).is_none()
+    }
+}
+
+pub fn router(receiver: Arc<Receiver>) -> Router {
+    Router::new()
+        .route("/webhooks/{namespace}/{name}", post(deliver))
+        .with_state(receiver)
+}
+
+fn refused() -> Response {
+    (StatusCode::UNAUTHORIZED, "signature refused\n").into_response()
+}
+
+async fn deliver(
+    State(r): State<Arc<Receiver>>,
+    Path((namespace, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let Some(connector) = r
+        .connectors
+        .get(&ObjectRef::new(&name).within(&namespace))
+        .filter(|c| c.spec.type_ == ConnectorType::Webhook)
+    else {
+        return refused();
+    };
+    let Some(Credential::Value(secret)) = r.hub.credential(&connector) else {
+        return refused();
+    };
+    if body.len() > MAX_BODY {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "delivery too large\n").into_response();
+    }
+    let now = (r.clock)();
+    let header = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
+    let signature = header(SIGNATURE_HEADER).unwrap_or("");
+    let verified = verify(
+        secret.as_bytes(),
+        header(TIMESTAMP_HEADER),
+        header(SIGNATURE_HEADER),
+        &body,
+        now,
+    )
+    .and_then(|ts| {
+        if r.first_use(signature, ts, now) {
+            Ok(ts)
+        } else {
+            Err(Refusal::Replayed)
+        }
+    });
+    if let Err(why) = verified {
+        tracing::warn!(connector = %format!("{namespace}/{name}"), reason = ?why, "webhook delivery refused");
+        return refused();
+    }
+    let delivery: Delivery = match serde_json::from_slice(&body) {
+        Ok(d) => d,
+        Err(e) => {
+            return (StatusCode::BAD_REQUEST, format!("invalid delivery: {e}\n")).into_response();
+        }
+    };
+    let Some(status) = status_of(&delivery.status) else {
+        return (
+            StatusCode::BAD_REQUEST,
+            format!("unknown status {:?}\n", delivery.status),
+        )
+            .into_response();
+    };
+    let summary = match (&delivery.summary, &delivery.url) {
+        (Some(s), Some(u)) => format!("{s} ({u})"),
+        (Some(s), None) => s.clone(),
+        (None, Some(u)) => u.clone(),
+        (None, None) => delivery.status.clone(),
+    };
+    let item = EvidenceItem {
+        source: super::queries::source_name(&connector),
+        status,
+        observed_at: Some(now),
+        connector: Some(name.clone()),
+        summary: Some(summary.chars().take(500).collect()),
+        query: None,
+        value: None,
+        targets: None,
+    };
+    r.hub.record(&connector, &delivery.release, item, now);
+    (r.on_delivery)(&namespace, &delivery.release);
+    (StatusCode::ACCEPTED, "accepted\n").into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_freshness_and_tampering() {
+        let now = DateTime::from_timestamp(1_764_079_200, 0).unwrap_or_default();
+        let body = br#"{"release":"web","status":"success"}"#;
+        let sig = sign(b"k3y", now.timestamp(), body);
+        let ts = now.timestamp().to_string();
+        assert_eq!(
+            verify(b"k3y", Some(&ts), Some(&sig), body, now),
+            Ok(now.timestamp())
+        );
+        assert_eq!(
+            verify(b"other", Some(&ts), Some(&sig), body, now),
+            Err(Refusal::BadSignature)
+        );
+        assert_eq!(
+            verify(
+                b"k3y",
+                Some(&ts),
+                Some(&sig),
+                br#"{"release":"web","status":"failure"}"#,
+                now
+            ),
+            Err(Refusal::BadSignature)
+        );
+        assert_eq!(
+            verify(b"k3y", None, Some(&sig), body, now),
+            Err(Refusal::Unsigned)
+        );
+        assert_eq!(
+            verify(b"k3y", Some(&ts), None, body, now),
+            Err(Refusal::Unsigned)
+        );
+        assert_eq!(
+            verify(b"k3y", Some(&ts), Some("sha256=zz"), body, now),
+            Err(Refusal::BadSignature)
+        );
+        let later = now + chrono::Duration::seconds(MAX_SKEW_SECS + 1);
+        assert_eq!(
+            verify(b"k3y", Some(&ts), Some(&sig), body, later),
+            Err(Refusal::Stale)
+        );
+    }
+
+    #[test]
+    fn ci_words() {
+        assert_eq!(status_of("SUCCESS"), Some(EvidenceStatus::Complete));
+        assert_eq!(status_of("failure"), Some(EvidenceStatus::Failed));
+        assert_eq!(status_of("in_progress"), Some(EvidenceStatus::Pending));
+        assert_eq!(status_of("purple"), None);
+    }
+}
