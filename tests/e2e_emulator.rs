@@ -419,3 +419,161 @@ spec: {{service: api, version: 2.0.0, environment: production}}
     ));
     cluster.wait_decision(ns, "web", "Allow");
 }
+
+/// A status page on loopback whose indicator the test can flip; it echoes any bearer token in
+/// its 401 answer, as careless upstreams do.
+fn status_page(indicator: std::sync::Arc<std::sync::Mutex<&'static str>>) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut buf = [0u8; 4096];
+            let n = stream.read(&mut buf).unwrap_or(0);
+            let request = String::from_utf8_lossy(&buf[..n]).to_string();
+            let token = request
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("authorization: Bearer ")
+                        .or_else(|| l.strip_prefix("Authorization: Bearer "))
+                })
+                .unwrap_or("")
+                .trim()
+                .to_string();
+            let now = *indicator.lock().unwrap();
+            let (status, body) = if now == "deny" {
+                ("401 Unauthorized", format!("token {token} is not valid"))
+            } else {
+                (
+                    "200 OK",
+                    format!(
+                        "{{\"page\":{{\"name\":\"Cards\"}},\"status\":{{\"indicator\":\"{now}\",\"description\":\"{now}\"}}}}"
+                    ),
+                )
+            };
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    port
+}
+
+#[test]
+fn connector_evidence_flows_into_passports_and_no_secret_leaks() {
+    let ns = "e2e-connectors";
+    let secret_value = "e2e-5ecret-t0ken-value";
+    let indicator = std::sync::Arc::new(std::sync::Mutex::new("none"));
+    let port = status_page(std::sync::Arc::clone(&indicator));
+    let mut cluster = Cluster::start();
+    cluster.start_controller(ns);
+    // `kubectl create --raw`: kubectl would send a built-in kind as protobuf, which the emulator
+    // does not read.
+    let secret = format!(
+        "{{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{{\"name\":\"cards-token\",\"namespace\":\"{ns}\"}},\"data\":{{\"token\":\"{}\"}}}}",
+        base64(secret_value)
+    );
+    let out = cluster.kubectl(
+        &[
+            "create",
+            "--raw",
+            &format!("/api/v1/namespaces/{ns}/secrets"),
+            "-f",
+            "-",
+        ],
+        Some(&secret),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cluster.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Connector
+metadata: {{name: cards, namespace: {ns}}}
+spec: {{type: StatusPage, endpoint: 'http://127.0.0.1:{port}', source: card-provider, refreshInterval: 1s, timeout: 2s,
+        credentialsSecretRef: {{name: cards-token, key: token}}}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: prod, namespace: {ns}}}
+spec:
+  rules:
+  - name: provider-up
+    evidence: {{source: card-provider, maxAge: 1m}}
+---
+{}",
+        release(ns, "web")
+    ));
+    cluster.wait_decision(ns, "web", "Allow");
+    let passport = cluster.get_json(&["rp", "-n", ns, "web"]).unwrap();
+    assert_eq!(passport["status"]["evidence"][0]["connector"], "cards");
+    assert_eq!(
+        passport["status"]["evidence"][0]["summary"],
+        "Cards: none (none)"
+    );
+    cluster.wait_for("the connector to report Healthy", || {
+        cluster
+            .get_json(&["conn", "-n", ns, "cards"])
+            .is_some_and(|c| {
+                c["status"]["health"] == "Healthy" && c["status"]["lastSuccessAt"].is_string()
+            })
+    });
+
+    // The provider has an outage: the next refresh re-triggers the release, which blocks.
+    *indicator.lock().unwrap() = "major";
+    cluster.wait_decision(ns, "web", "Block");
+
+    // The upstream now refuses the token and echoes it: nothing we write or log may contain it.
+    *indicator.lock().unwrap() = "deny";
+    cluster.wait_for("the connector to ask for credentials", || {
+        cluster
+            .get_json(&["conn", "-n", ns, "cards"])
+            .is_some_and(|c| c["status"]["health"] == "CredentialRequired")
+    });
+    let everything = [
+        cluster.kubectl(&["get", "passport", "-n", ns, "-o", "json"], None),
+        cluster.kubectl(
+            &["get", "events.v1.events.k8s.io", "-n", ns, "-o", "json"],
+            None,
+        ),
+    ];
+    for out in everything {
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            !text.contains(secret_value),
+            "the secret leaked into the API: {text}"
+        );
+    }
+    assert!(
+        !cluster.log().contains(secret_value),
+        "the secret leaked into the log"
+    );
+    let (_, metrics) = cluster.http("/metrics");
+    assert!(!metrics.contains(secret_value));
+}
+
+fn base64(s: &str) -> String {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = s.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
+        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
