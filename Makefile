@@ -23,7 +23,7 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 unit:
-	$(CARGO) test
+	$(CARGO) test --no-fail-fast
 
 ## Regenerates the CRDs from the Rust types into every place that carries them.
 crds:

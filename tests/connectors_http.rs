@@ -700,3 +700,96 @@ async fn webhook_deliveries_are_signed_fresh_and_used_once() {
         "only the one good delivery counted"
     );
 }
+
+async fn garbage() -> Response {
+    (
+        StatusCode::OK,
+        "<html><body>Service Unavailable</body></html>",
+    )
+        .into_response()
+}
+
+async fn sleepy() -> Response {
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    "{}".into_response()
+}
+
+/// Every HTTP connector under timeout, refusal and garbage: a health that says so, an error
+/// that names no secret, and no panic.
+#[tokio::test]
+async fn every_http_connector_survives_timeouts_refusals_and_garbage() {
+    let garbage_addr = serve(Router::new().fallback(get(garbage))).await;
+    let slow_addr = serve(Router::new().fallback(get(sleepy))).await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let release = release_with(
+        "{service: web, version: '1', environment: prod, revision: {commit: abc123}, scope: {project: shop/web, pipeline: ci, gitopsApps: [{kind: ArgoApplication, name: web}]}}",
+    );
+    let types = [
+        ("Prometheus", ""),
+        ("StatusPage", ""),
+        ("GitHubActions", ""),
+        ("ArgoCD", ""),
+        (
+            "HTTP",
+            ", journey: {steps: [{name: home, path: /, bodyContains: catalog}]}",
+        ),
+    ];
+    for (type_, extra) in types {
+        for (case, addr) in [
+            ("garbage", garbage_addr.to_string()),
+            ("slow", slow_addr.to_string()),
+            ("refused", closed.to_string()),
+        ] {
+            let mut c = connector(type_, &format!("http://{addr}"), extra);
+            c.spec.source = Some("probe".into());
+            let queries: BTreeSet<String> = if type_ == "Prometheus" {
+                ["up".to_string()].into()
+            } else {
+                let needs = Needs {
+                    sources: ["probe".to_string()].into(),
+                    metrics: BTreeSet::new(),
+                };
+                release_passport::connectors::queries::queries_for(
+                    &c,
+                    &release,
+                    &needs,
+                    &[Arc::new(c.clone())],
+                )
+                .into_iter()
+                .collect()
+            };
+            assert!(!queries.is_empty(), "{type_}");
+            let hub = Hub::new().unwrap();
+            let started = std::time::Instant::now();
+            let r = hub
+                .refresh(&c, &queries, &Credential::Value(SECRET.into()), now())
+                .await;
+            assert!(
+                started.elapsed() < Duration::from_secs(4),
+                "{type_} {case}: bounded by the timeout"
+            );
+            let text = serde_json::to_string(&r.status).unwrap();
+            assert!(!text.contains(SECRET), "{type_} {case}: {text}");
+            if type_ == "HTTP" {
+                // The journey's target misbehaves: failing evidence, a working connector.
+                let item = hub.observation(&hub::key(&c), "").unwrap();
+                assert_eq!(
+                    item.status,
+                    EvidenceStatus::Failed,
+                    "{type_} {case}: {:?}",
+                    item.summary
+                );
+            } else {
+                assert_ne!(
+                    r.status.health,
+                    Some(ConnectorHealth::Healthy),
+                    "{type_} {case}: {text}"
+                );
+                assert!(r.status.last_error.is_some(), "{type_} {case}");
+            }
+        }
+    }
+}
