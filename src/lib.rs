@@ -13,6 +13,7 @@ pub mod examples;
 pub mod load;
 pub mod metrics;
 pub mod output;
+pub mod radar;
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
 pub async fn shutdown_signal() {

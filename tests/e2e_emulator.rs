@@ -357,7 +357,33 @@ fn releases_become_passports_and_follow_changes() {
 fn an_invalid_policy_stalls_without_stopping_the_controller() {
     let ns = "e2e-invalid";
     let mut cluster = Cluster::start();
+    // A Prometheus Service with no Connector: offered as a detected candidate.
+    let service = "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"prometheus-operated\",\"namespace\":\"monitoring\",\"labels\":{\"operated-prometheus\":\"true\"}},\"spec\":{\"ports\":[{\"name\":\"web\",\"port\":9090}]}}";
+    let out = cluster.kubectl(
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/monitoring/services",
+            "-f",
+            "-",
+        ],
+        Some(service),
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     cluster.start_controller(ns);
+    cluster.wait_for(
+        "the Prometheus Service to be offered as a candidate",
+        || {
+            cluster
+                .http("/metrics")
+                .1
+                .contains("passport_connector_candidates{connector_type=\"Prometheus\"} 1")
+        },
+    );
     cluster.apply(&format!(
         "apiVersion: releasepassport.io/v1alpha1
 kind: GatePolicy

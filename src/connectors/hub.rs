@@ -93,6 +93,8 @@ pub struct Hub {
     kube: Option<kube::Client>,
     observations: RwLock<HashMap<(String, String), EvidenceItem>>,
     states: RwLock<HashMap<String, ConnectorState>>,
+    /// Integrations found in the cluster that no Connector covers.
+    candidates: RwLock<Vec<super::detect::Candidate>>,
     /// The credential each connector was last given (kept in memory only, never written out).
     credentials: RwLock<HashMap<String, Credential>>,
     upstream_calls: AtomicU64,
@@ -121,6 +123,7 @@ impl Hub {
             observations: RwLock::new(HashMap::new()),
             states: RwLock::new(HashMap::new()),
             credentials: RwLock::new(HashMap::new()),
+            candidates: RwLock::new(Vec::new()),
             upstream_calls: AtomicU64::new(0),
         })
     }
@@ -152,6 +155,25 @@ impl Hub {
             .ok()?
             .get(&key(connector))
             .map(|s| s.status.clone())
+    }
+
+    /// Replaces the detected candidates; true when they changed.
+    pub fn set_candidates(&self, candidates: Vec<super::detect::Candidate>) -> bool {
+        match self.candidates.write() {
+            Ok(mut current) if *current != candidates => {
+                *current = candidates;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Integrations found in the cluster that no Connector covers yet.
+    pub fn candidates(&self) -> Vec<super::detect::Candidate> {
+        self.candidates
+            .read()
+            .map(|c| c.clone())
+            .unwrap_or_default()
     }
 
     /// The credential `connector` was last refreshed with.

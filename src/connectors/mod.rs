@@ -4,6 +4,7 @@
 //! wait on an upstream.
 
 pub mod argocd;
+pub mod detect;
 pub mod flux;
 pub mod github;
 pub mod http;

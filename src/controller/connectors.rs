@@ -14,7 +14,7 @@ use kube::runtime::reflector::ObjectRef;
 use serde_json::json;
 use tracing::{debug, warn};
 
-use crate::api::{API_VERSION, Connector, FIELD_MANAGER, Release};
+use crate::api::{API_VERSION, Connector, ConnectorType, FIELD_MANAGER, Release};
 use crate::connectors::hub::{self, Credential, Hub};
 use crate::connectors::queries::queries_for;
 use crate::engine::needs::{Needs, needs};
@@ -23,7 +23,11 @@ use super::context::Context;
 
 pub type Trigger = UnboundedSender<ObjectRef<DeserializeGuard<Release>>>;
 
-/// Refreshes due connectors every second until `stop` resolves.
+/// How often the cluster is searched for integrations no Connector covers.
+const DETECT_EVERY: Duration = Duration::from_secs(600);
+
+/// Refreshes due connectors every second, and looks for candidates every ten minutes, until
+/// `stop` resolves.
 pub async fn run(
     ctx: Arc<Context>,
     hub: Arc<Hub>,
@@ -32,12 +36,41 @@ pub async fn run(
 ) {
     ctx.stores.wait_ready().await;
     let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let mut detect = tokio::time::interval(DETECT_EVERY);
     tokio::pin!(stop);
     loop {
         tokio::select! {
             () = &mut stop => return,
             _ = tick.tick() => refresh_due(&ctx, &hub, &trigger).await,
+            _ = detect.tick() => detect_candidates(&ctx, &hub).await,
         }
+    }
+}
+
+/// Finds integrations present in the cluster that no Connector covers yet.
+pub async fn detect_candidates(ctx: &Context, hub: &Hub) {
+    match crate::connectors::detect::discover(&ctx.client).await {
+        Ok((groups, services)) => {
+            let connectors = ctx.stores.connectors.state();
+            let found = crate::connectors::detect::candidates(&groups, &services, &connectors);
+            for t in [
+                ConnectorType::ArgoCD,
+                ConnectorType::Flux,
+                ConnectorType::Prometheus,
+            ] {
+                ctx.metrics
+                    .set_candidates(t, found.iter().filter(|c| c.type_ == t).count());
+            }
+            if hub.set_candidates(found.clone()) {
+                for c in &found {
+                    tracing::info!(connector_type = ?c.type_, endpoint = ?c.endpoint, "integration without a Connector: {}", c.found);
+                }
+            }
+        }
+        Err(e) => debug!(
+            "integration discovery failed: {}",
+            super::error::Error::from(e).category()
+        ),
     }
 }
 

@@ -37,6 +37,11 @@ pub struct DecisionLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TypeLabels {
+    pub connector_type: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WriteLabels {
     pub resource: &'static str,
 }
@@ -52,6 +57,7 @@ pub struct Metrics {
     pub evidence_age: Histogram,
     pub api_writes: Family<WriteLabels, Counter>,
     pub leader: Gauge,
+    pub candidates: Family<TypeLabels, Gauge>,
     current: Mutex<HashMap<String, Decision>>,
 }
 
@@ -114,6 +120,12 @@ impl Metrics {
             "1 while this replica holds the leader Lease",
             leader.clone(),
         );
+        let candidates = Family::<TypeLabels, Gauge>::default();
+        registry.register(
+            "connector_candidates",
+            "Integrations found in the cluster that no Connector covers yet",
+            candidates.clone(),
+        );
         Self {
             registry,
             reconciles,
@@ -124,6 +136,7 @@ impl Metrics {
             evidence_age,
             api_writes,
             leader,
+            candidates,
             current: Mutex::new(HashMap::new()),
         }
     }
@@ -161,6 +174,19 @@ impl Metrics {
         self.api_writes
             .get_or_create(&WriteLabels { resource })
             .inc();
+    }
+
+    /// How many candidates of one connector type were detected.
+    pub fn set_candidates(&self, t: crate::api::ConnectorType, n: usize) {
+        let connector_type = match t {
+            crate::api::ConnectorType::ArgoCD => "ArgoCD",
+            crate::api::ConnectorType::Flux => "Flux",
+            crate::api::ConnectorType::Prometheus => "Prometheus",
+            _ => "Other",
+        };
+        self.candidates
+            .get_or_create(&TypeLabels { connector_type })
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// Records the current decision of one release (`key` stays in memory, never in a label).

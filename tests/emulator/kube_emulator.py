@@ -148,6 +148,7 @@ async def main(port: int) -> None:
     emulator.resources['coordination.k8s.io/v1/leases'] = kmock.ResourceInfo(kind='Lease', singular='lease', namespaced=True, verbs=VERBS)
     emulator.resources['v1/namespaces'] = kmock.ResourceInfo(kind='Namespace', singular='namespace', namespaced=False, verbs=VERBS)
     emulator.resources['v1/secrets'] = kmock.ResourceInfo(kind='Secret', singular='secret', namespaced=True, verbs=VERBS)
+    emulator.resources['v1/services'] = kmock.ResourceInfo(kind='Service', singular='service', namespaced=True, verbs=VERBS)
     # Inside its context, kmock renders errors as Kubernetes Status objects (404, 409, ...).
     async with emulator:
         server = aiohttp.web.Server(emulator)

@@ -1,0 +1,279 @@
+//! Radar: the runtime picture behind the decisions — per service and environment health,
+//! connector freshness, journey results, third-party signals and a confidence figure. Pure:
+//! computed from passports and Connectors at `now`. Advisory only: nothing here decides.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+
+use crate::api::passport::Targets;
+use crate::api::{
+    Connector, ConnectorHealth, ConnectorType, Decision, EvidenceStatus, ReleasePassport,
+};
+
+/// The latest passport of one service in one environment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServiceHealth {
+    pub service: String,
+    pub environment: String,
+    /// `namespace/name` of the release the passport belongs to.
+    pub release: String,
+    pub version: String,
+    pub decision: Option<Decision>,
+    pub evidence_complete: u32,
+    pub evidence_total: u32,
+    /// Targets (workloads, journey steps…) passing, summed over the evidence.
+    pub targets: Targets,
+}
+
+/// How recent a connector's last success is, against its refresh interval.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Freshness {
+    /// Within two refresh intervals.
+    Fresh,
+    /// Within five.
+    Late,
+    /// Older.
+    Stale,
+    /// Never succeeded.
+    Never,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConnectorFreshness {
+    pub connector: String,
+    pub type_: ConnectorType,
+    pub health: Option<ConnectorHealth>,
+    pub last_success_at: Option<DateTime<Utc>>,
+    pub freshness: Freshness,
+}
+
+/// One observation worth showing on its own (a journey, a third party's status).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Signal {
+    pub service: String,
+    pub environment: String,
+    pub source: String,
+    pub status: EvidenceStatus,
+    pub summary: String,
+    pub observed_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Radar {
+    pub services: Vec<ServiceHealth>,
+    pub connectors: Vec<ConnectorFreshness>,
+    pub journeys: Vec<Signal>,
+    pub third_party: Vec<Signal>,
+    /// 0..1: the share of complete evidence across the latest passports, times the share of
+    /// connectors that are healthy (1 when none are configured).
+    pub confidence: f64,
+}
+
+fn freshness(last: Option<DateTime<Utc>>, interval: Duration, now: DateTime<Utc>) -> Freshness {
+    match last {
+        None => Freshness::Never,
+        Some(at) if now - at <= interval * 2 => Freshness::Fresh,
+        Some(at) if now - at <= interval * 5 => Freshness::Late,
+        Some(_) => Freshness::Stale,
+    }
+}
+
+pub fn radar(passports: &[ReleasePassport], connectors: &[Connector], now: DateTime<Utc>) -> Radar {
+    // The latest passport per service and environment (a passport not yet stored counts as newest).
+    let mut latest: BTreeMap<(String, String), &ReleasePassport> = BTreeMap::new();
+    for p in passports {
+        let created = |p: &ReleasePassport| {
+            p.metadata
+                .creation_timestamp
+                .as_ref()
+                .map_or(i64::MAX, |t| t.0.as_second())
+        };
+        let k = (p.spec.service.clone(), p.spec.environment.clone());
+        match latest.get(&k) {
+            Some(q) if (created(q), &q.metadata.name) >= (created(p), &p.metadata.name) => {}
+            _ => {
+                latest.insert(k, p);
+            }
+        }
+    }
+    let type_of = |name: &str| {
+        connectors
+            .iter()
+            .find(|c| c.metadata.name.as_deref() == Some(name))
+            .map(|c| c.spec.type_)
+    };
+    let mut services = Vec::new();
+    let mut journeys = Vec::new();
+    let mut third_party = Vec::new();
+    let (mut complete, mut total) = (0u32, 0u32);
+    for ((service, environment), p) in &latest {
+        let status = p.status.clone().unwrap_or_default();
+        let done = u32::try_from(
+            status
+                .evidence
+                .iter()
+                .filter(|e| e.status == EvidenceStatus::Complete)
+                .count(),
+        )
+        .unwrap_or(0);
+        let all = u32::try_from(status.evidence.len()).unwrap_or(0);
+        complete += done;
+        total += all;
+        let targets =
+            status
+                .evidence
+                .iter()
+                .filter_map(|e| e.targets)
+                .fold(Targets::default(), |a, t| Targets {
+                    total: a.total + t.total,
+                    passing: a.passing + t.passing,
+                });
+        for e in &status.evidence {
+            let signal = || Signal {
+                service: service.clone(),
+                environment: environment.clone(),
+                source: e.source.clone(),
+                status: e.status,
+                summary: e.summary.clone().unwrap_or_default(),
+                observed_at: e.observed_at,
+            };
+            match e.connector.as_deref().and_then(type_of) {
+                Some(ConnectorType::Http) => journeys.push(signal()),
+                Some(ConnectorType::StatusPage) => third_party.push(signal()),
+                None if e.source == "journeys" => journeys.push(signal()),
+                _ => {}
+            }
+        }
+        services.push(ServiceHealth {
+            service: service.clone(),
+            environment: environment.clone(),
+            release: format!(
+                "{}/{}",
+                p.metadata.namespace.as_deref().unwrap_or("default"),
+                p.metadata.name.as_deref().unwrap_or("")
+            ),
+            version: p.spec.version.clone(),
+            decision: status.decision,
+            evidence_complete: done,
+            evidence_total: all,
+            targets,
+        });
+    }
+    let mut fresh: Vec<ConnectorFreshness> = connectors
+        .iter()
+        .map(|c| {
+            let interval = c
+                .spec
+                .refresh_interval
+                .as_ref()
+                .and_then(|d| d.parse().ok())
+                .unwrap_or_else(|| Duration::minutes(1));
+            let status = c.status.clone().unwrap_or_default();
+            ConnectorFreshness {
+                connector: format!(
+                    "{}/{}",
+                    c.metadata.namespace.as_deref().unwrap_or("default"),
+                    c.metadata.name.as_deref().unwrap_or("")
+                ),
+                type_: c.spec.type_,
+                health: status.health,
+                last_success_at: status.last_success_at,
+                freshness: freshness(status.last_success_at, interval, now),
+            }
+        })
+        .collect();
+    fresh.sort_by(|a, b| a.connector.cmp(&b.connector));
+    let judged: Vec<&ConnectorFreshness> = fresh.iter().filter(|c| c.health.is_some()).collect();
+    let connector_share = if judged.is_empty() {
+        1.0
+    } else {
+        judged
+            .iter()
+            .filter(|c| c.health == Some(ConnectorHealth::Healthy))
+            .count() as f64
+            / judged.len() as f64
+    };
+    let evidence_share = if total == 0 {
+        0.0
+    } else {
+        f64::from(complete) / f64::from(total)
+    };
+    Radar {
+        services,
+        connectors: fresh,
+        journeys,
+        third_party,
+        confidence: (evidence_share * connector_share * 100.0).round() / 100.0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::decide::decide_all;
+
+    #[test]
+    fn the_demo_shop_on_the_radar() {
+        let bundle = crate::examples::bundle().unwrap();
+        let at = bundle.recorded_at.unwrap();
+        let passports: Vec<ReleasePassport> = decide_all(&bundle, at)
+            .into_iter()
+            .map(|d| d.passport)
+            .chain(bundle.passports.clone())
+            .collect();
+        let r = radar(&passports, &bundle.connectors, at);
+        assert_eq!(r.services.len(), 6, "three services in two environments");
+        let checkout = r
+            .services
+            .iter()
+            .find(|s| s.service == "checkout" && s.environment == "production")
+            .unwrap();
+        assert_eq!(
+            checkout.version, "2.3.1",
+            "the live release, not the recorded 2.3.0"
+        );
+        assert_eq!(
+            (checkout.evidence_complete, checkout.evidence_total),
+            (5, 5)
+        );
+        assert_eq!(
+            checkout.targets,
+            Targets {
+                total: 6,
+                passing: 6
+            }
+        );
+        assert!(
+            r.journeys.is_empty(),
+            "journey evidence is read by an expression, not listed"
+        );
+        assert_eq!(r.third_party.len(), 1, "the card provider's status page");
+        assert_eq!(r.third_party[0].status, EvidenceStatus::Complete);
+        assert_eq!(r.connectors.len(), 9);
+        assert!(
+            r.connectors.iter().all(|c| c.freshness == Freshness::Never),
+            "no connector has run in the demo"
+        );
+        assert!(r.confidence > 0.7 && r.confidence < 0.9, "{}", r.confidence);
+    }
+
+    #[test]
+    fn freshness_against_the_refresh_interval() {
+        let now = DateTime::from_timestamp(10_000, 0).unwrap_or_default();
+        let m = Duration::minutes(1);
+        assert_eq!(freshness(None, m, now), Freshness::Never);
+        assert_eq!(
+            freshness(Some(now - Duration::seconds(90)), m, now),
+            Freshness::Fresh
+        );
+        assert_eq!(
+            freshness(Some(now - Duration::minutes(4)), m, now),
+            Freshness::Late
+        );
+        assert_eq!(
+            freshness(Some(now - Duration::minutes(6)), m, now),
+            Freshness::Stale
+        );
+    }
+}
