@@ -783,3 +783,20 @@ fn previous_status_keeps_transition_times_and_timeline() {
         serde_json::to_string(&first).unwrap()
     );
 }
+
+#[test]
+fn an_expired_observation_is_stale_even_without_max_age() {
+    let mut fresh = item("health", Complete, 1);
+    fresh.expires_at = Some(t("2026-11-25T14:05:00Z"));
+    let case = Case::new(vec![one_rule("    evidence: {source: health}\n")]).evidence(vec![fresh]);
+    let out = case.decide();
+    assert_eq!(out.status.decision, Some(Decision::Allow));
+    assert_eq!(
+        out.next_review,
+        Some(t("2026-11-25T14:05:00Z")),
+        "re-decide when it expires"
+    );
+    let later = case.at("2026-11-25T14:05:00Z").decide().status;
+    assert_eq!(later.decision, Some(Decision::Hold));
+    assert_eq!(later.evidence[0].status, Stale);
+}

@@ -361,6 +361,10 @@ impl Hub {
         now: DateTime<Utc>,
     ) -> Result<EvidenceItem, FetchError> {
         let name = connector.metadata.name.clone().unwrap_or_default();
+        let expiry = chrono::Duration::from_std(
+            duration_or(connector.spec.refresh_interval.as_ref(), DEFAULT_REFRESH) * 3,
+        )
+        .unwrap_or_else(|_| chrono::Duration::minutes(3));
         let item = |status, value, summary: String, query: Option<String>| EvidenceItem {
             source: source_name(connector),
             status,
@@ -370,6 +374,8 @@ impl Hub {
             query,
             value,
             targets: None,
+            // Three missed refreshes and the observation no longer counts.
+            expires_at: Some(now + expiry),
         };
         let endpoint = || {
             connector.spec.endpoint.as_deref().ok_or_else(|| {

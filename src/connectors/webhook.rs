@@ -237,6 +237,7 @@ async fn deliver(
         query: None,
         value: None,
         targets: None,
+        expires_at: None,
     };
     r.hub.record(&connector, &delivery.release, item, now);
     (r.on_delivery)(&namespace, &delivery.release);

@@ -33,6 +33,10 @@ pub struct EvidenceItem {
     /// Targets passing out of targets in scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Targets>,
+    /// When the observation stops counting, whatever a rule's `maxAge` (a connector sets it
+    /// from its refresh interval, so evidence from a connector that stopped refreshing expires).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<DateTime<Utc>>,
 }
 
 /// How bad a status is, for combining several observations: higher is worse.
@@ -57,6 +61,7 @@ pub fn status_at(
 ) -> EvidenceStatus {
     match item.status {
         EvidenceStatus::Failed | EvidenceStatus::Missing | EvidenceStatus::Stale => item.status,
+        _ if item.expires_at.is_some_and(|at| at <= now) => EvidenceStatus::Stale,
         observed => match (max_age, item.observed_at) {
             (None, _) => observed,
             (Some(_), None) => EvidenceStatus::Stale,
@@ -92,17 +97,21 @@ pub fn stale_at(
     max_age: Option<Duration>,
     now: DateTime<Utc>,
 ) -> Option<DateTime<Utc>> {
-    match (item.status, max_age, item.observed_at) {
-        (
-            EvidenceStatus::Complete | EvidenceStatus::Partial | EvidenceStatus::Pending,
-            Some(max),
-            Some(at),
-        ) => {
-            let edge = at + max;
-            (edge >= now).then_some(edge + Duration::milliseconds(1))
-        }
-        _ => None,
+    if !matches!(
+        item.status,
+        EvidenceStatus::Complete | EvidenceStatus::Partial | EvidenceStatus::Pending
+    ) {
+        return None;
     }
+    let by_age = match (max_age, item.observed_at) {
+        (Some(max), Some(at)) => Some(at + max + Duration::milliseconds(1)),
+        _ => None,
+    };
+    [by_age, item.expires_at]
+        .into_iter()
+        .flatten()
+        .filter(|t| *t > now)
+        .min()
 }
 
 #[cfg(test)]
@@ -119,6 +128,7 @@ mod tests {
             query: None,
             value: None,
             targets: None,
+            expires_at: None,
         }
     }
 

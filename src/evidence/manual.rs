@@ -75,6 +75,7 @@ fn parse(
         query: None,
         value: None,
         targets: None,
+        expires_at: None,
     };
     match serde_json::from_str::<Recorded>(value) {
         Ok(r) => EvidenceItem {

@@ -63,6 +63,7 @@ pub fn item(source: &str, status: EvidenceStatus, minutes_ago: i64) -> EvidenceI
         query: None,
         value: None,
         targets: None,
+        expires_at: None,
     }
 }
 
