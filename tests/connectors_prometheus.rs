@@ -163,6 +163,13 @@ spec:
       op: '<'
       threshold: 0.01
       maxAge: 10m
+  - name: error-rate-last-hour
+    metric:
+      query: sum(rate(http_requests_total{$labels,code=~\"5..\"}[5m])) / sum(rate(http_requests_total{$labels}[5m]))
+      range: 1h
+      aggregate: max
+      op: '<'
+      threshold: 0.01
 ",
     );
     let policies = vec![Arc::new(engine::compile(&policy))];
@@ -181,7 +188,7 @@ spec:
     let connectors = store.state();
     let plan = hub::plan(&connectors, &releases);
     let mut queries = plan[&hub::key(&connector)].clone();
-    assert_eq!(queries.len(), 3);
+    assert_eq!(queries.len(), 6, "an instant and a range query per service");
     queries.insert("sum(rate(http_requests_total[5m]".into()); // malformed PromQL
 
     let hub = Arc::new(Hub::new().unwrap());

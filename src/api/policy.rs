@@ -145,6 +145,12 @@ pub struct MetricRule {
     /// The Prometheus Connector to ask (default: the namespace's only Prometheus connector).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub connector: Option<String>,
+    /// Evaluate over a window with a range query (e.g. `30m`) instead of an instant query.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<DurationString>,
+    /// How a range query's samples become one value (default max).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aggregate: Option<Aggregate>,
     /// Values older than this count as no data. Unset: never stale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_age: Option<DurationString>,
@@ -154,6 +160,32 @@ pub struct MetricRule {
     /// Effect when the value breaks the threshold (default Block).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failed: Option<Outcome>,
+}
+
+/// How the samples of a range query become one value.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Aggregate {
+    /// The largest sample (the worst error rate or latency in the window).
+    #[default]
+    Max,
+    /// The smallest sample.
+    Min,
+    /// The mean of the samples.
+    Avg,
+    /// The latest sample.
+    Last,
+}
+
+impl Aggregate {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Aggregate::Max => "max",
+            Aggregate::Min => "min",
+            Aggregate::Avg => "avg",
+            Aggregate::Last => "last",
+        }
+    }
 }
 
 /// A comparison operator.

@@ -88,7 +88,71 @@ pub fn parse(body: &Value) -> Result<QueryResult, String> {
     })
 }
 
-/// Runs one instant query at `at`.
+/// Splits a query key into the PromQL and, for a range query, its window and aggregation.
+pub fn split_range(key: &str) -> (&str, Option<(Duration, crate::api::policy::Aggregate)>) {
+    use crate::api::policy::Aggregate;
+    let Some((query, spec)) = key.rsplit_once(crate::engine::compile::RANGE_MARK) else {
+        return (key, None);
+    };
+    let (range, aggregate) = spec.split_once(',').unwrap_or((spec, "max"));
+    let aggregate = match aggregate {
+        "min" => Aggregate::Min,
+        "avg" => Aggregate::Avg,
+        "last" => Aggregate::Last,
+        _ => Aggregate::Max,
+    };
+    match crate::api::duration::parse_duration(range)
+        .ok()
+        .and_then(|d| d.to_std().ok())
+    {
+        Some(d) => (query, Some((d, aggregate))),
+        None => (key, None),
+    }
+}
+
+/// Reduces a range query's matrix to one value per `aggregate`, across every series (pure).
+pub fn aggregate_matrix(
+    body: &Value,
+    aggregate: crate::api::policy::Aggregate,
+) -> Result<QueryResult, String> {
+    use crate::api::policy::Aggregate;
+    if body.get("status").and_then(Value::as_str) != Some("success") {
+        return parse(body);
+    }
+    let series = body
+        .pointer("/data/result")
+        .and_then(Value::as_array)
+        .ok_or("matrix without result")?;
+    let mut per_series = Vec::new();
+    for s in series {
+        let samples: Vec<f64> = s
+            .get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.get(1)?.as_str()?.parse::<f64>().ok())
+            .filter(|v| v.is_finite())
+            .collect();
+        let v = match aggregate {
+            Aggregate::Max => samples.iter().copied().reduce(f64::max),
+            Aggregate::Min => samples.iter().copied().reduce(f64::min),
+            Aggregate::Avg => {
+                (!samples.is_empty()).then(|| samples.iter().sum::<f64>() / samples.len() as f64)
+            }
+            Aggregate::Last => samples.last().copied(),
+        };
+        per_series.extend(v);
+    }
+    Ok(match per_series.iter().copied().reduce(f64::max) {
+        Some(value) => QueryResult::Value {
+            value,
+            series: per_series.len(),
+        },
+        None => QueryResult::NoData,
+    })
+}
+
+/// Runs one query key at `at`: an instant query, or a range query over its window.
 pub async fn query(
     client: &reqwest::Client,
     endpoint: &str,
@@ -97,6 +161,21 @@ pub async fn query(
     timeout: Duration,
     at: DateTime<Utc>,
 ) -> Result<QueryResult, FetchError> {
+    let (promql, range) = split_range(promql);
+    if let Some((window, aggregate)) = range {
+        let step = (window.as_secs() / 60).max(15);
+        let mut url = http::join(endpoint, &["api", "v1", "query_range"])?;
+        url.query_pairs_mut()
+            .append_pair("query", promql)
+            .append_pair(
+                "start",
+                &(at.timestamp() - window.as_secs() as i64).to_string(),
+            )
+            .append_pair("end", &at.timestamp().to_string())
+            .append_pair("step", &step.to_string());
+        let body = http::get_json_lenient(client, url, token, timeout).await?;
+        return aggregate_matrix(&body, aggregate).map_err(FetchError::Upstream);
+    }
     let mut url = http::join(endpoint, &["api", "v1", "query"])?;
     url.query_pairs_mut()
         .append_pair("query", promql)
@@ -144,6 +223,50 @@ mod tests {
         assert!(
             parse(&json!({"status":"success","data":{"resultType":"string","result":[0,"x"]}}))
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn range_keys_and_aggregation() {
+        use crate::api::policy::Aggregate;
+        assert_eq!(split_range("up"), ("up", None));
+        assert_eq!(
+            split_range("up @range=30m,avg"),
+            ("up", Some((Duration::from_secs(1800), Aggregate::Avg)))
+        );
+        assert_eq!(
+            split_range("up @range=bad,avg"),
+            ("up @range=bad,avg", None)
+        );
+        let m = json!({"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{"a":"1"},"values":[[1,"0.1"],[2,"0.4"],[3,"0.2"]]},
+            {"metric":{"a":"2"},"values":[[1,"0.3"],[2,"NaN"],[3,"0.3"]]}]}});
+        assert_eq!(
+            aggregate_matrix(&m, Aggregate::Max),
+            Ok(QueryResult::Value {
+                value: 0.4,
+                series: 2
+            })
+        );
+        assert_eq!(
+            aggregate_matrix(&m, Aggregate::Last),
+            Ok(QueryResult::Value {
+                value: 0.3,
+                series: 2
+            })
+        );
+        assert_eq!(
+            aggregate_matrix(&m, Aggregate::Min),
+            Ok(QueryResult::Value {
+                value: 0.3,
+                series: 2
+            }),
+            "the worst series' minimum"
+        );
+        let empty = json!({"status":"success","data":{"resultType":"matrix","result":[]}});
+        assert_eq!(
+            aggregate_matrix(&empty, Aggregate::Avg),
+            Ok(QueryResult::NoData)
         );
     }
 }

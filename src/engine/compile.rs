@@ -12,6 +12,9 @@ use croner::Cron;
 use crate::api::policy::{ApprovalRule, Comparison, PolicyRule};
 use crate::api::{DurationString, GatePolicy, Outcome, PolicyMode};
 
+/// Separates a metric query from its range window in a rule's query key.
+pub const RANGE_MARK: &str = " @range=";
+
 /// One invalid field, named by its path in the object.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -341,8 +344,21 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
             .max_age
             .as_ref()
             .and_then(|d| parse_duration(d, &format!("{at}.metric.maxAge"), errors));
+        // A range query is the same question asked over a window: the window travels with the
+        // query text, so planning, fetching and matching need no other key.
+        let query = match &m.range {
+            Some(range) => {
+                parse_duration(range, &format!("{at}.metric.range"), errors);
+                format!(
+                    "{}{RANGE_MARK}{range},{}",
+                    m.query,
+                    m.aggregate.unwrap_or_default().as_str()
+                )
+            }
+            None => m.query.clone(),
+        };
         return Some(RuleKind::Metric {
-            query: m.query.clone(),
+            query,
             connector: m.connector.clone(),
             op: m.op,
             threshold: m.threshold,
