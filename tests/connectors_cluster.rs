@@ -188,3 +188,112 @@ async fn workloads_in_scope_decide_workload_health() {
         );
     }
 }
+
+mod flux_api {
+    use kube::CustomResource;
+    use schemars::JsonSchema;
+    use serde::{Deserialize, Serialize};
+
+    /// The shape of Flux's Kustomization, as far as the connector reads it.
+    #[derive(CustomResource, Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+    #[kube(
+        group = "kustomize.toolkit.fluxcd.io",
+        version = "v1",
+        kind = "Kustomization",
+        namespaced,
+        status = "KustomizationStatus"
+    )]
+    pub struct KustomizationSpec {
+        pub interval: String,
+        pub path: String,
+    }
+
+    #[derive(Clone, Debug, Default, Serialize, Deserialize, JsonSchema)]
+    #[serde(rename_all = "camelCase")]
+    pub struct KustomizationStatus {
+        pub conditions: Vec<serde_json::Value>,
+        pub last_applied_revision: Option<String>,
+    }
+}
+
+fn kustomization(name: &str, ready: &str, reason: &str, revision: &str) -> flux_api::Kustomization {
+    let mut k = flux_api::Kustomization::new(
+        name,
+        flux_api::KustomizationSpec {
+            interval: "5m".into(),
+            path: "./deploy".into(),
+        },
+    );
+    k.metadata.namespace = Some("flux-system".into());
+    k.status = Some(flux_api::KustomizationStatus {
+        conditions: vec![
+            serde_json::json!({"type": "Ready", "status": ready, "reason": reason, "message": "Applied revision", "lastTransitionTime": "2026-11-25T13:57:00Z"}),
+        ],
+        last_applied_revision: Some(revision.into()),
+    });
+    k
+}
+
+#[tokio::test]
+async fn flux_kustomizations_in_scope() {
+    let client = ClientBuilder::new()
+        .with_resource::<flux_api::Kustomization>()
+        .with_objects(vec![
+            kustomization(
+                "catalog",
+                "True",
+                "ReconciliationSucceeded",
+                "main@sha1:e4c2b19d8f07aa11bb22cc33dd44ee55ff667788",
+            ),
+            kustomization(
+                "search",
+                "False",
+                "HealthCheckFailed",
+                "main@sha1:0123456789ab",
+            ),
+        ])
+        .build()
+        .await
+        .unwrap();
+    let hub = Hub::new().unwrap().with_kube(client);
+    let conn: Connector = serde_yaml_ng::from_str(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {name: flux, namespace: shop}\nspec: {type: Flux}\n",
+    )
+    .unwrap();
+    let release = |app: &str, commit: &str| -> Release {
+        serde_yaml_ng::from_str(&format!(
+            "apiVersion: releasepassport.io/v1alpha1\nkind: Release\nmetadata: {{name: {app}, namespace: shop}}\nspec: {{service: {app}, version: '1', environment: production, revision: {{commit: {commit}}}, scope: {{gitopsApps: [{{kind: FluxKustomization, name: {app}, namespace: flux-system}}]}}}}\n"
+        ))
+        .unwrap()
+    };
+    let needs = Needs {
+        sources: ["gitops-sync".to_string()].into(),
+        metrics: BTreeSet::new(),
+    };
+    let all = [Arc::new(conn.clone())];
+    let rows = [
+        (release("catalog", "e4c2b19d8f07"), EvidenceStatus::Complete),
+        (release("search", "0123456789ab"), EvidenceStatus::Failed),
+        (release("ghost", "abc"), EvidenceStatus::Missing),
+    ];
+    let releases: Vec<(Release, Needs)> = rows
+        .iter()
+        .map(|(r, _)| (r.clone(), needs.clone()))
+        .collect();
+    let queries = hub::plan(&all, &releases)[&hub::key(&conn)].clone();
+    let refreshed = hub
+        .refresh(&conn, &queries, &Credential::NotNeeded, now())
+        .await;
+    assert_eq!(
+        refreshed.status.health,
+        Some(ConnectorHealth::Healthy),
+        "{:?}",
+        refreshed.status.last_error
+    );
+    for (r, expected) in rows {
+        let q =
+            release_passport::connectors::queries::queries_for(&conn, &r, &needs, &all).remove(0);
+        let item = hub.observation(&hub::key(&conn), &q).unwrap();
+        assert_eq!(item.status, expected, "{q}: {:?}", item.summary);
+    }
+}
