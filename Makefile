@@ -11,12 +11,13 @@ test: deps lint unit
 
 ## Installs what the tests need when it is missing. A fresh machine of this kind has cargo,
 ## rustfmt, clippy, python3 with pip, and kubectl; the emulator tier needs kmock from PyPI and
-## the connector tier Debian's prometheus package (its tests start their own servers on loopback).
+## the connector tier Debian's prometheus package (its tests start their own servers on loopback),
+## the Argo CD health-check tests Debian's lua5.4.
 KMOCK_VERSION := 0.8
 deps:
 	@command -v kubectl >/dev/null || { echo "kubectl is required (it ships with this machine's image)"; exit 1; }
 	@python3 -c "import kmock" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "kmock==$(KMOCK_VERSION)"
-	@command -v promtool >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v promtool >/dev/null && command -v lua5.4 >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus lua5.4 >/dev/null; }
 
 lint:
 	$(CARGO) fmt --all -- --check

@@ -57,6 +57,8 @@ fn default_overlay_renders_crds_rbac_and_a_restricted_deployment() {
         "RoleBinding",
         "Deployment",
         "Service",
+        "ValidatingAdmissionPolicy",
+        "ValidatingAdmissionPolicyBinding",
     ] {
         find(&docs, kind);
     }

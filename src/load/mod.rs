@@ -91,6 +91,12 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
         .collect();
     entries.sort();
     for p in entries {
+        let name = p.file_name().and_then(|n| n.to_str()).unwrap_or("");
+        // Test fixtures (Argo CD's health-check layout, say) live beside manifests but are not
+        // manifests: a directory walk passes over them; naming such a file explicitly still reads it.
+        if name == "testdata" || name.ends_with("_test.yaml") || name.starts_with('.') {
+            continue;
+        }
         if p.is_dir() {
             collect_dir(&p, out)?;
         } else if matches!(
