@@ -34,6 +34,24 @@ pub enum OutputFormat {
 pub enum Command {
     /// Run the operator: decide every Release in the cluster and keep its ReleasePassport current.
     Controller(ControllerArgs),
+    /// May this release be promoted? Exit 0 Allow, 1 Block, 2 Hold (at the timeout with --wait), 3 error.
+    Gate {
+        /// The Release: NAMESPACE/NAME, or NAME in the kubeconfig's namespace.
+        #[arg(long)]
+        release: String,
+        /// Wait while the decision is Hold (or not made yet), up to --timeout.
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits.
+        #[arg(long, default_value = "10m", value_parser = parse_duration)]
+        timeout: std::time::Duration,
+        /// How often --wait looks again.
+        #[arg(long, default_value = "2s", value_parser = parse_duration)]
+        poll: std::time::Duration,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
     /// Print the CustomResourceDefinitions (or write one file per kind with --out-dir).
     Crd {
         /// Write `<plural>.<group>.yaml` files into this directory instead of printing.

@@ -4,6 +4,13 @@ use serde_json::{Value, json};
 
 use crate::api::ReleasePassport;
 
+/// Writes to stdout; a closed pipe (`passport evaluate … | head`) is not an error worth a panic.
+pub fn emit(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+}
+
 /// Passports as JSON: one object, or a `v1/List` of several (as kubectl prints them).
 pub fn to_json_value(passports: &[ReleasePassport]) -> Value {
     match passports {

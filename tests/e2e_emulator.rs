@@ -603,3 +603,132 @@ fn base64(s: &str) -> String {
     }
     out
 }
+
+impl Cluster {
+    fn gate(&self, args: &[&str]) -> std::process::Child {
+        Command::new(env!("CARGO_BIN_EXE_passport"))
+            .arg("gate")
+            .args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+}
+
+#[test]
+fn gate_answers_with_exit_codes() {
+    let ns = "e2e-gate";
+    let mut cluster = Cluster::start();
+    cluster.start_controller(ns);
+    let failed = r#"{"status":"Failed","by":"qa","summary":"pen test found a critical issue"}"#;
+    cluster.apply(&format!(
+        "{}---
+apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: pen-test, namespace: {ns}}}
+spec:
+  selector: {{services: [api]}}
+  rules:
+  - name: pen-test
+    evidence: {{source: pen-test}}
+---
+{}---
+apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata:
+  name: api
+  namespace: {ns}
+  annotations: {{evidence.releasepassport.io/pen-test: '{failed}'}}
+spec: {{service: api, version: 2.0.0, environment: staging}}
+",
+        policy(ns, 1).replace("environments: [production]", "services: [web]"),
+        release(ns, "web")
+    ));
+    cluster.wait_decision(ns, "web", "Hold");
+    cluster.wait_decision(ns, "api", "Block");
+
+    // Hold, then an approval arrives while the gate waits: exit 0.
+    let waiting = cluster.gate(&[
+        "--release",
+        &format!("{ns}/web"),
+        "--wait",
+        "--timeout",
+        "30s",
+        "--poll",
+        "200ms",
+    ]);
+    std::thread::sleep(Duration::from_millis(600));
+    cluster.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: web-alice, namespace: {ns}}}\nspec: {{releaseRef: {{name: web}}, decision: Approve, approver: alice}}\n"
+    ));
+    let out = waiting.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{ns}/web: Allow")));
+
+    // Block: exit 1 at once, with the trace.
+    let out = cluster
+        .gate(&[
+            "--release",
+            &format!("{ns}/api"),
+            "--wait",
+            "--timeout",
+            "30s",
+        ])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("pen-test is Failed: recorded by qa: pen test found a critical issue"),
+        "{text}"
+    );
+
+    // Still held at the timeout: exit 2.
+    cluster.apply(&policy(ns, 2).replace("environments: [production]", "services: [web]"));
+    cluster.wait_decision(ns, "web", "Hold");
+    let started = Instant::now();
+    let out = cluster
+        .gate(&[
+            "--release",
+            &format!("{ns}/web"),
+            "--wait",
+            "--timeout",
+            "2s",
+            "--poll",
+            "200ms",
+        ])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(started.elapsed() < Duration::from_secs(10));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("1 of 2 approvals"));
+
+    // Without --wait a Hold answers at once; JSON for machines.
+    let out = cluster
+        .gate(&["--release", &format!("{ns}/web"), "-o", "json"])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decision"], "Hold");
+
+    // An unknown release is an error, not a Hold.
+    let out = cluster
+        .gate(&["--release", &format!("{ns}/nope")])
+        .wait_with_output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not exist"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

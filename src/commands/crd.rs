@@ -33,7 +33,7 @@ pub fn run(out_dir: Option<&Path>) -> anyhow::Result<u8> {
         }
         None => {
             for crd in &crds {
-                print!("---\n{}", render(crd)?);
+                crate::output::emit(&format!("---\n{}", render(crd)?));
             }
         }
     }

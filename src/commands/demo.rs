@@ -35,8 +35,11 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
     let at = args.at.or(bundle.recorded_at).unwrap_or(now);
     let decided = decide_all(&bundle, at);
     let passports: Vec<_> = decided.into_iter().map(|d| d.passport).collect();
-    println!("Decisions as of {}:\n", crate::engine::rules::time(at));
-    print!("{}", output::to_table(&passports));
+    output::emit(&format!(
+        "Decisions as of {}:\n\n{}",
+        crate::engine::rules::time(at),
+        output::to_table(&passports)
+    ));
     if args.no_serve {
         return Ok(0);
     }
@@ -48,10 +51,10 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
         IpAddr::V6(ip) => format!("[{ip}]"),
         IpAddr::V4(ip) => ip.to_string(),
     };
-    println!(
-        "\nConsole: http://{host}:{}/console  (Ctrl-C to stop)",
+    output::emit(&format!(
+        "\nConsole: http://{host}:{}/console  (Ctrl-C to stop)\n",
         listener.local_addr()?.port()
-    );
+    ));
     let app = console::router(Snapshot::new(passports, Some(at), source));
     axum::serve(listener, app)
         .with_graceful_shutdown(crate::shutdown_signal())

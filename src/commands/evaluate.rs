@@ -51,7 +51,7 @@ pub fn run(args: Args, now: DateTime<Utc>) -> u8 {
         OutputFormat::Json => output::to_json(&passports) + "\n",
         OutputFormat::Yaml => output::to_yaml(&passports),
     };
-    print!("{text}");
+    output::emit(&text);
     exit_code(
         decided
             .iter()

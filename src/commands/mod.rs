@@ -4,3 +4,4 @@ pub mod controller;
 pub mod crd;
 pub mod demo;
 pub mod evaluate;
+pub mod gate;

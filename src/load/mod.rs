@@ -70,15 +70,27 @@ impl Bundle {
     }
 }
 
+/// How strictly a file is read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Found {
+    /// Named on the command line: every document must be one of ours.
+    Named,
+    /// Found by walking a directory (a GitOps repository, say): objects of other API groups
+    /// (Deployments, Jobs, ConfigMaps…) are passed over, with a note on stderr.
+    InDirectory,
+}
+
 /// The files a path stands for: itself, or every `.yaml`/`.yml`/`.json` below it, sorted.
-pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<PathBuf>, LoadError> {
+pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Found)>, LoadError> {
     let mut out = Vec::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
         if meta.is_dir() {
-            collect_dir(path, &mut out)?;
+            let mut files = Vec::new();
+            collect_dir(path, &mut files)?;
+            out.extend(files.into_iter().map(|f| (f, Found::InDirectory)));
         } else {
-            out.push(path.clone());
+            out.push((path.clone(), Found::Named));
         }
     }
     Ok(out)
@@ -125,12 +137,13 @@ pub fn load_paths(
     default_namespace: &str,
     bundle: &mut Bundle,
 ) -> Result<(), LoadError> {
-    for file in expand_paths(paths)? {
+    for (file, found) in expand_paths(paths)? {
         let text = std::fs::read_to_string(&file).map_err(|e| io_error(&file, &e))?;
-        load_str(
+        read_str(
             &file.display().to_string(),
             &text,
             default_namespace,
+            found,
             bundle,
         )?;
     }
@@ -142,6 +155,16 @@ pub fn load_str(
     file: &str,
     text: &str,
     default_namespace: &str,
+    bundle: &mut Bundle,
+) -> Result<(), LoadError> {
+    read_str(file, text, default_namespace, Found::Named, bundle)
+}
+
+fn read_str(
+    file: &str,
+    text: &str,
+    default_namespace: &str,
+    found: Found,
     bundle: &mut Bundle,
 ) -> Result<(), LoadError> {
     for (index, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
@@ -189,6 +212,16 @@ pub fn load_str(
         }
         match value.get("apiVersion").and_then(Value::as_str) {
             Some(API_VERSION) => {}
+            Some(other)
+                if found == Found::InDirectory && !other.starts_with("releasepassport.io/") =>
+            {
+                eprintln!(
+                    "note: {file}: document {} ({}) is not a Release Passport object; passed over",
+                    index + 1,
+                    label.as_deref().unwrap_or(&kind)
+                );
+                continue;
+            }
             Some(other) => {
                 return Err(err(
                     label,

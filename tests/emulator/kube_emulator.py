@@ -10,6 +10,7 @@ watch streams. This harness adds what Release Passport relies on and a real API 
 - the status subresource: a write to `/status` changes only `status`, and replaces it whole (as
   server-side apply by its single owner would; kmock alone would merge stale keys in);
 - writes to the main resource cannot change `status`;
+- Status reasons as a real API server names them (`NotFound`, `AlreadyExists`);
 - garbage collection of dependents: deleting an object deletes those whose ownerReferences name
   its uid (the job of kube-controller-manager, which no emulator runs).
 
@@ -88,6 +89,17 @@ class Emulator(kmock.KubernetesEmulator):
         if request.action == enums.action.DELETE and request.name is not None:
             await self._collect_garbage()
         return response
+
+    async def _render_error(self, exc):
+        # A real API server's Status reasons (kmock says "Object Not Found"; clients match "NotFound").
+        if isinstance(exc, kmock.KubernetesError):
+            reasons = {404: 'NotFound', 409: 'AlreadyExists', 422: 'Invalid'}
+            return aiohttp.web.json_response({
+                'apiVersion': 'v1', 'kind': 'Status', 'metadata': {}, 'status': 'Failure',
+                'code': exc.status, 'reason': reasons.get(exc.status, exc.reason or 'InternalError'),
+                'message': exc.message or repr(exc),
+            }, status=exc.status)
+        return await super()._render_error(exc)
 
     async def _serve_list(self, request):
         # kmock's list lacks kind/apiVersion, which kubectl requires.

@@ -1,0 +1,255 @@
+//! `passport gate`: "may I promote?" for pipelines and GitOps hooks. Exit 0 Allow, 1 Block,
+//! 2 Hold (at the timeout, with `--wait`), 3 error.
+
+use std::time::{Duration, Instant};
+
+use kube::Client;
+use kube::api::Api;
+
+use crate::api::passport::Effect;
+use crate::api::{Decision, PolicyMode, Release, ReleasePassport};
+use crate::cli::OutputFormat;
+
+pub const EXIT_ALLOW: u8 = 0;
+pub const EXIT_BLOCK: u8 = 1;
+pub const EXIT_HOLD: u8 = 2;
+pub const EXIT_ERROR: u8 = 3;
+
+pub struct Args {
+    pub release: String,
+    pub wait: bool,
+    pub timeout: Duration,
+    pub poll: Duration,
+    pub output: OutputFormat,
+}
+
+/// Where a release stands for the gate (pure).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum GateState {
+    /// The release does not exist: an error, not a Hold.
+    Unknown(String),
+    /// No decision for the release's current generation yet.
+    Pending(String),
+    Decided(Decision),
+}
+
+pub fn state(
+    key: &str,
+    release: Option<&Release>,
+    passport: Option<&ReleasePassport>,
+) -> GateState {
+    let Some(release) = release else {
+        return GateState::Unknown(format!("Release {key} does not exist"));
+    };
+    let Some(status) = passport.and_then(|p| p.status.as_ref()) else {
+        return GateState::Pending(format!(
+            "no passport for {key} yet (is the controller running?)"
+        ));
+    };
+    if let (Some(generation), Some(observed)) =
+        (release.metadata.generation, status.observed_generation)
+        && observed < generation
+    {
+        return GateState::Pending(format!(
+            "waiting for a decision on generation {generation} (last decided: {observed})"
+        ));
+    }
+    match status.decision {
+        Some(d) => GateState::Decided(d),
+        None => GateState::Pending("no decision yet".into()),
+    }
+}
+
+/// What a person reads when the answer is not Allow.
+pub fn explain(passport: Option<&ReleasePassport>) -> String {
+    let Some(status) = passport.and_then(|p| p.status.as_ref()) else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for r in &status.reasons {
+        out.push_str(&format!("  - {r}\n"));
+    }
+    let open: Vec<_> = status
+        .trace
+        .iter()
+        .filter(|t| t.mode == PolicyMode::Enforce && t.effect != Effect::Pass)
+        .collect();
+    if !open.is_empty() {
+        out.push_str("trace:\n");
+        for t in open {
+            out.push_str(&format!(
+                "  {:<7} {}/{} ({}): {}\n",
+                t.effect.as_str(),
+                t.policy,
+                t.rule,
+                t.type_,
+                t.message
+            ));
+        }
+    }
+    out
+}
+
+async fn read(
+    client: &Client,
+    ns: &str,
+    name: &str,
+) -> Result<(Option<Release>, Option<ReleasePassport>), kube::Error> {
+    let release = Api::<Release>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await?;
+    let passport = Api::<ReleasePassport>::namespaced(client.clone(), ns)
+        .get_opt(name)
+        .await?;
+    Ok((release, passport))
+}
+
+pub async fn run(args: Args) -> anyhow::Result<u8> {
+    let client = Client::try_default().await?;
+    let (ns, name) = match args.release.split_once('/') {
+        Some((ns, name)) => (ns.to_string(), name.to_string()),
+        None => (client.default_namespace().to_string(), args.release.clone()),
+    };
+    let key = format!("{ns}/{name}");
+    let started = Instant::now();
+    loop {
+        let (release, passport) = match read(&client, &ns, &name).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("error: cannot read {key}: {e}");
+                return Ok(EXIT_ERROR);
+            }
+        };
+        let state = state(&key, release.as_ref(), passport.as_ref());
+        let finished = match &state {
+            GateState::Unknown(why) => {
+                eprintln!("error: {why}");
+                return Ok(EXIT_ERROR);
+            }
+            GateState::Decided(Decision::Allow) | GateState::Decided(Decision::Block) => true,
+            GateState::Decided(Decision::Hold) | GateState::Pending(_) => {
+                !args.wait || started.elapsed() >= args.timeout
+            }
+        };
+        if finished {
+            return Ok(report(
+                &key,
+                &state,
+                passport.as_ref(),
+                args.output,
+                args.wait,
+            ));
+        }
+        tokio::time::sleep(
+            args.poll
+                .min(args.timeout.saturating_sub(started.elapsed()))
+                .max(Duration::from_millis(100)),
+        )
+        .await;
+    }
+}
+
+fn report(
+    key: &str,
+    state: &GateState,
+    passport: Option<&ReleasePassport>,
+    output: OutputFormat,
+    waited: bool,
+) -> u8 {
+    let code = match state {
+        GateState::Decided(Decision::Allow) => EXIT_ALLOW,
+        GateState::Decided(Decision::Block) => EXIT_BLOCK,
+        _ => EXIT_HOLD,
+    };
+    match output {
+        OutputFormat::Json | OutputFormat::Yaml => {
+            let value = serde_json::json!({
+                "release": key,
+                "decision": match state { GateState::Decided(d) => d.as_str(), _ => "Hold" },
+                "exitCode": code,
+                "passport": passport,
+            });
+            let text = if output == OutputFormat::Json {
+                serde_json::to_string_pretty(&value).unwrap_or_default() + "\n"
+            } else {
+                serde_yaml_ng::to_string(&value).unwrap_or_default()
+            };
+            crate::output::emit(&text);
+        }
+        OutputFormat::Table => {
+            let evidence = passport
+                .and_then(|p| p.status.as_ref())
+                .and_then(|s| s.evidence_summary.clone())
+                .unwrap_or_else(|| "-".into());
+            match state {
+                GateState::Decided(d) => {
+                    crate::output::emit(&format!("{key}: {d} (evidence {evidence})\n"))
+                }
+                GateState::Pending(why) => crate::output::emit(&format!("{key}: Hold ({why})\n")),
+                GateState::Unknown(why) => crate::output::emit(&format!("{key}: {why}\n")),
+            }
+            if code != EXIT_ALLOW {
+                if code == EXIT_HOLD && waited {
+                    crate::output::emit("still held when the wait timed out\n");
+                }
+                crate::output::emit(&explain(passport));
+            }
+        }
+    }
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(generation: i64) -> Release {
+        let mut r: Release = serde_json::from_value(serde_json::json!({
+            "apiVersion": "releasepassport.io/v1alpha1", "kind": "Release",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"service": "web", "version": "1", "environment": "prod"}
+        }))
+        .unwrap();
+        r.metadata.generation = Some(generation);
+        r
+    }
+
+    fn passport(decision: Decision, observed: i64) -> ReleasePassport {
+        serde_json::from_value(serde_json::json!({
+            "apiVersion": "releasepassport.io/v1alpha1", "kind": "ReleasePassport",
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {"releaseRef": {"name": "web"}, "service": "web", "version": "1", "environment": "prod"},
+            "status": {"decision": decision, "observedGeneration": observed}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn states() {
+        assert!(matches!(
+            state("shop/web", None, None),
+            GateState::Unknown(_)
+        ));
+        assert!(matches!(
+            state("shop/web", Some(&release(1)), None),
+            GateState::Pending(_)
+        ));
+        assert_eq!(
+            state(
+                "shop/web",
+                Some(&release(2)),
+                Some(&passport(Decision::Allow, 2))
+            ),
+            GateState::Decided(Decision::Allow)
+        );
+        // An Allow for an older generation is not an Allow for this one.
+        assert!(matches!(
+            state(
+                "shop/web",
+                Some(&release(3)),
+                Some(&passport(Decision::Allow, 2))
+            ),
+            GateState::Pending(_)
+        ));
+    }
+}
