@@ -52,6 +52,24 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
+    /// Replay a candidate policy over recorded passports: what would it have decided?
+    Simulate {
+        /// The candidate GatePolicy (a file of one or more).
+        #[arg(long)]
+        policy: PathBuf,
+        /// Recorded passports: files or directories (ReleasePassport documents or Lists).
+        #[arg(long)]
+        from: Vec<PathBuf>,
+        /// Also replay the passports in the cluster (kubeconfig).
+        #[arg(long)]
+        cluster: bool,
+        /// Only decisions made within this long, e.g. 30d.
+        #[arg(long, value_parser = parse_chrono_duration)]
+        since: Option<chrono::Duration>,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+        output: OutputFormat,
+    },
     /// Print the CustomResourceDefinitions (or write one file per kind with --out-dir).
     Crd {
         /// Write `<plural>.<group>.yaml` files into this directory instead of printing.
@@ -135,6 +153,10 @@ fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
         .map_err(|e| e.to_string())?
         .to_std()
         .map_err(|e| e.to_string())
+}
+
+fn parse_chrono_duration(s: &str) -> Result<chrono::Duration, String> {
+    crate::api::duration::parse_duration(s).map_err(|e| e.to_string())
 }
 
 fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {

@@ -110,6 +110,7 @@ pub fn passport_for(release: &Release, evaluation: &Evaluation) -> ReleasePasspo
             service: release.spec.service.clone(),
             version: release.spec.version.clone(),
             environment: release.spec.environment.clone(),
+            metric_labels: release.spec.scope.metric_labels.clone(),
         },
     );
     passport.metadata = ObjectMeta {

@@ -14,6 +14,7 @@ pub mod load;
 pub mod metrics;
 pub mod output;
 pub mod radar;
+pub mod simulate;
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
 pub async fn shutdown_signal() {

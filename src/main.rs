@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use release_passport::cli::{Cli, Command, LogFormat};
-use release_passport::commands::{controller, crd, demo, evaluate, gate};
+use release_passport::commands::{controller, crd, demo, evaluate, gate, simulate};
 
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -24,6 +24,26 @@ fn main() -> ExitCode {
     let now = chrono::Utc::now();
     let result = match cli.command {
         Command::Crd { out_dir } => crd::run(out_dir.as_deref()),
+        Command::Simulate {
+            policy,
+            from,
+            cluster,
+            since,
+            output,
+        } => tokio::runtime::Runtime::new()
+            .map_err(anyhow::Error::from)
+            .and_then(|rt| {
+                rt.block_on(simulate::run(
+                    simulate::Args {
+                        policy,
+                        from,
+                        cluster,
+                        since,
+                        output,
+                    },
+                    now,
+                ))
+            }),
         Command::Gate {
             release,
             wait,

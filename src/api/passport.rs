@@ -38,6 +38,10 @@ pub struct ReleasePassportSpec {
     pub version: String,
     /// The release's environment.
     pub environment: String,
+    /// The release's `scope.metricLabels` when decided: what `$labels` meant, kept so the
+    /// decision can be replayed (`passport simulate`).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub metric_labels: std::collections::BTreeMap<String, String>,
 }
 
 /// The decision and everything it was made from.

@@ -5,3 +5,4 @@ pub mod crd;
 pub mod demo;
 pub mod evaluate;
 pub mod gate;
+pub mod simulate;

@@ -1,0 +1,176 @@
+//! The simulator: replay a candidate policy over recorded passports — their evidence, approvals
+//! and waivers as the decision saw them — and say what it would have decided. Pure; nothing is
+//! enforced or written.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use crate::api::approval::ApprovalSpec;
+use crate::api::common::ReleaseRef;
+use crate::api::waiver::WaiverSpec;
+use crate::api::{
+    Approval, Decision, GatePolicy, PolicyMode, Release, ReleasePassport, ReleaseSpec, Waiver,
+};
+use crate::engine::{self, EvidenceItem, Input};
+
+/// One recorded decision, replayed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Replay {
+    /// `namespace/name`.
+    pub release: String,
+    pub decided_at: Option<DateTime<Utc>>,
+    pub recorded: Option<Decision>,
+    pub would: Decision,
+    /// The candidate's first reason, when it would not allow.
+    pub why: Option<String>,
+}
+
+impl Replay {
+    pub fn changed(&self) -> bool {
+        self.recorded != Some(self.would)
+    }
+}
+
+/// When a passport's decision was made: its last timeline entry.
+pub fn decided_at(p: &ReleasePassport) -> Option<DateTime<Utc>> {
+    p.status
+        .as_ref()
+        .and_then(|s| s.timeline.last())
+        .map(|t| t.at)
+}
+
+/// The inputs a recorded passport preserves: the release as it was, its evidence, approvals and waivers.
+fn inputs(p: &ReleasePassport) -> (Release, Vec<EvidenceItem>, Vec<Approval>, Vec<Waiver>) {
+    let status = p.status.clone().unwrap_or_default();
+    let ns = p.metadata.namespace.clone();
+    let name = p.spec.release_ref.name.clone();
+    let mut release = Release::new(
+        &name,
+        ReleaseSpec {
+            service: p.spec.service.clone(),
+            version: p.spec.version.clone(),
+            environment: p.spec.environment.clone(),
+            scope: crate::api::release::ReleaseScope {
+                metric_labels: p.spec.metric_labels.clone(),
+                ..Default::default()
+            },
+            ..ReleaseSpec::default()
+        },
+    );
+    release.metadata.namespace = ns.clone();
+    release.metadata.labels = p.metadata.labels.clone();
+    let evidence = status
+        .evidence
+        .iter()
+        .map(|e| EvidenceItem {
+            source: e.source.clone(),
+            status: e.status,
+            observed_at: e.observed_at,
+            connector: e.connector.clone(),
+            summary: e.summary.clone(),
+            query: e.query.clone(),
+            value: e.value,
+            targets: e.targets,
+            expires_at: None,
+        })
+        .collect();
+    let approvals = status
+        .approvals
+        .iter()
+        .flat_map(|a| &a.records)
+        .map(|r| {
+            let mut a = Approval::new(
+                &r.name,
+                ApprovalSpec {
+                    release_ref: ReleaseRef { name: name.clone() },
+                    decision: r.decision,
+                    approver: r.approver.clone(),
+                    groups: Vec::new(),
+                    comment: r.comment.clone(),
+                },
+            );
+            a.metadata.namespace = ns.clone();
+            a
+        })
+        .collect();
+    let waivers = status
+        .waivers
+        .iter()
+        .map(|w| {
+            let mut waiver = Waiver::new(
+                &w.name,
+                WaiverSpec {
+                    release_ref: Some(ReleaseRef { name: name.clone() }),
+                    release_selector: None,
+                    rules: w.rules.clone(),
+                    reason: w.reason.clone(),
+                    expires_at: w.expires_at,
+                    approver: w.approver.clone(),
+                },
+            );
+            waiver.metadata.namespace = ns.clone();
+            waiver
+        })
+        .collect();
+    (release, evidence, approvals, waivers)
+}
+
+/// What `candidate` (enforced, whatever its mode) would have decided for each passport decided
+/// at or after `since`, at the moment each was decided.
+pub fn replay(
+    candidate: &GatePolicy,
+    passports: &[ReleasePassport],
+    since: Option<DateTime<Utc>>,
+) -> Vec<Replay> {
+    let mut policy = candidate.clone();
+    policy.spec.mode = PolicyMode::Enforce;
+    let mut out = Vec::new();
+    for p in passports {
+        let at = decided_at(p);
+        if since.is_some_and(|s| at.is_none_or(|a| a < s)) {
+            continue;
+        }
+        let (release, evidence, approvals, waivers) = inputs(p);
+        // The candidate is judged on the releases it would select, in their own namespace.
+        let mut scoped = policy.clone();
+        scoped.metadata.namespace = release.metadata.namespace.clone();
+        let compiled = vec![Arc::new(engine::compile(&scoped))];
+        if !engine::selects(&compiled[0], &release) {
+            continue;
+        }
+        let evaluation = engine::evaluate(&Input {
+            release: &release,
+            policies: &compiled,
+            approvals: &approvals,
+            waivers: &waivers,
+            evidence: &evidence,
+            previous: None,
+            previous_release: None,
+            now: at.unwrap_or_else(|| DateTime::<Utc>::from_timestamp(0, 0).unwrap_or_default()),
+        });
+        let would = evaluation.status.decision.unwrap_or(Decision::Hold);
+        out.push(Replay {
+            release: release.key(),
+            decided_at: at,
+            recorded: p.status.as_ref().and_then(|s| s.decision),
+            would,
+            why: evaluation.status.reasons.first().cloned(),
+        });
+    }
+    out.sort_by(|a, b| (a.decided_at, &a.release).cmp(&(b.decided_at, &b.release)));
+    out
+}
+
+/// "would have blocked 4 of 120 (changed 6)".
+pub fn summary(replays: &[Replay]) -> String {
+    let count = |d: Decision| replays.iter().filter(|r| r.would == d).count();
+    format!(
+        "would have blocked {} and held {} of {} (allowed {}); {} decisions differ from what was recorded",
+        count(Decision::Block),
+        count(Decision::Hold),
+        replays.len(),
+        count(Decision::Allow),
+        replays.iter().filter(|r| r.changed()).count()
+    )
+}
