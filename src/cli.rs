@@ -70,6 +70,42 @@ pub enum Command {
         #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
         output: OutputFormat,
     },
+    /// Export a release's decision as an in-toto Statement (signed with --key: a DSSE envelope).
+    Attest {
+        /// Manifest files or directories, as for evaluate.
+        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+        paths: Vec<PathBuf>,
+        /// Recorded-evidence files.
+        #[arg(long)]
+        evidence: Vec<PathBuf>,
+        /// The Release: NAMESPACE/NAME, or NAME in --namespace.
+        #[arg(long)]
+        release: String,
+        /// Decide as of this moment (default: the recording's recordedAt, else now).
+        #[arg(long, value_parser = parse_time)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+        /// Sign with this ed25519 key (base64 PKCS#8, as `passport keygen` writes; mount it from a Secret).
+        #[arg(long)]
+        key: Option<PathBuf>,
+        /// Namespace for objects that do not name one.
+        #[arg(short = 'n', long, default_value = "default")]
+        namespace: String,
+    },
+    /// Check an attestation: its signature (with --public-key) and every digest in it.
+    /// Exit 0 verified, 1 not verified, 3 unreadable.
+    Verify {
+        /// The attestation (statement or DSSE envelope, JSON).
+        file: PathBuf,
+        /// The signer's public key (base64, as `passport keygen` writes).
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+    },
+    /// Make an ed25519 signing key for attestations: passport.key and passport.pub.
+    Keygen {
+        /// Directory to write the two files into.
+        #[arg(long, default_value = ".")]
+        out_dir: PathBuf,
+    },
     /// Print the CustomResourceDefinitions (or write one file per kind with --out-dir).
     Crd {
         /// Write `<plural>.<group>.yaml` files into this directory instead of printing.

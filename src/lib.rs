@@ -1,6 +1,7 @@
 //! Release Passport: decides whether a release may be promoted, from scoped evidence.
 
 pub mod api;
+pub mod attest;
 pub mod cli;
 pub mod commands;
 pub mod connectors;

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use release_passport::cli::{Cli, Command, LogFormat};
-use release_passport::commands::{controller, crd, demo, evaluate, gate, simulate};
+use release_passport::commands::{attest, controller, crd, demo, evaluate, gate, simulate};
 
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -24,6 +24,26 @@ fn main() -> ExitCode {
     let now = chrono::Utc::now();
     let result = match cli.command {
         Command::Crd { out_dir } => crd::run(out_dir.as_deref()),
+        Command::Attest {
+            paths,
+            evidence,
+            release,
+            at,
+            key,
+            namespace,
+        } => attest::attest(
+            attest::AttestArgs {
+                paths,
+                evidence,
+                release,
+                at,
+                key,
+                namespace,
+            },
+            now,
+        ),
+        Command::Verify { file, public_key } => attest::verify(&file, public_key.as_deref()),
+        Command::Keygen { out_dir } => attest::keygen(&out_dir),
         Command::Simulate {
             policy,
             from,
