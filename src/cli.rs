@@ -106,6 +106,38 @@ pub enum Command {
         #[arg(long, default_value = ".")]
         out_dir: PathBuf,
     },
+    /// Approve a release as the current kubeconfig user (creates an Approval).
+    Approve {
+        /// The Release: NAMESPACE/NAME, or NAME in the kubeconfig's namespace.
+        release: String,
+        #[arg(long)]
+        comment: Option<String>,
+        /// Groups you approve for (must be yours); approval rules with fromGroups count them.
+        #[arg(long = "group")]
+        groups: Vec<String>,
+    },
+    /// Reject a release as the current kubeconfig user (a Reject blocks while it exists).
+    Reject {
+        release: String,
+        #[arg(long)]
+        comment: Option<String>,
+    },
+    /// Waive named rules for a release, with a reason, until a time (creates a Waiver).
+    Waive {
+        release: String,
+        /// A rule to waive: `rule` or `policy/rule` (repeat for several).
+        #[arg(long = "rule", required = true)]
+        rules: Vec<String>,
+        /// Why the exception is acceptable.
+        #[arg(long)]
+        reason: String,
+        /// When it ends: a duration from now (24h, 3d) or an RFC 3339 time.
+        #[arg(long)]
+        expires: String,
+        /// The longest waiver allowed.
+        #[arg(long, env = "PASSPORT_WAIVER_MAX_DURATION", default_value = "7d", value_parser = parse_chrono_duration)]
+        max_duration: chrono::Duration,
+    },
     /// Print the CustomResourceDefinitions (or write one file per kind with --out-dir).
     Crd {
         /// Write `<plural>.<group>.yaml` files into this directory instead of printing.

@@ -1,8 +1,11 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use release_passport::api::ApprovalDecision;
 use release_passport::cli::{Cli, Command, LogFormat};
-use release_passport::commands::{attest, controller, crd, demo, evaluate, gate, simulate};
+use release_passport::commands::{
+    approve, attest, controller, crd, demo, evaluate, gate, simulate,
+};
 
 fn init_tracing(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
@@ -16,6 +19,10 @@ fn init_tracing(format: LogFormat) {
     }
 }
 
+fn block_on<F: std::future::Future<Output = anyhow::Result<u8>>>(future: F) -> anyhow::Result<u8> {
+    tokio::runtime::Runtime::new()?.block_on(future)
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.log_format);
@@ -24,6 +31,40 @@ fn main() -> ExitCode {
     let now = chrono::Utc::now();
     let result = match cli.command {
         Command::Crd { out_dir } => crd::run(out_dir.as_deref()),
+        Command::Approve {
+            release,
+            comment,
+            groups,
+        } => block_on(approve::approve(
+            &release,
+            ApprovalDecision::Approve,
+            comment,
+            groups,
+            now,
+        )),
+        Command::Reject { release, comment } => block_on(approve::approve(
+            &release,
+            ApprovalDecision::Reject,
+            comment,
+            Vec::new(),
+            now,
+        )),
+        Command::Waive {
+            release,
+            rules,
+            reason,
+            expires,
+            max_duration,
+        } => block_on(approve::waive(
+            approve::WaiveArgs {
+                release,
+                rules,
+                reason,
+                expires,
+                max: max_duration,
+            },
+            now,
+        )),
         Command::Attest {
             paths,
             evidence,

@@ -732,3 +732,137 @@ spec: {{service: api, version: 2.0.0, environment: staging}}
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+impl Cluster {
+    fn passport_cli(&self, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_passport"))
+            .args(args)
+            .env("KUBECONFIG", self.kubeconfig())
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+fn approve_reject_and_waive_from_the_cli() {
+    let ns = "e2e-cli";
+    let mut cluster = Cluster::start();
+    cluster.start_controller(ns);
+    cluster.apply(&format!("{}---\n{}", policy(ns, 1), release(ns, "web")));
+    cluster.wait_decision(ns, "web", "Hold");
+
+    // Approve as the kubeconfig user (the emulator's SelfSubjectReview says "e2e").
+    let out = cluster.passport_cli(&[
+        "approve",
+        &format!("{ns}/web"),
+        "--comment",
+        "looks good",
+        "--group",
+        "approvers",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cluster.wait_decision(ns, "web", "Allow");
+    let approvals = cluster.get_json(&["approvals", "-n", ns]).unwrap();
+    let spec = &approvals["items"][0]["spec"];
+    assert_eq!(
+        (spec["approver"].as_str(), spec["comment"].as_str()),
+        (Some("e2e"), Some("looks good"))
+    );
+    let out = cluster.passport_cli(&["approve", &format!("{ns}/web"), "--group", "payments-leads"]);
+    assert_eq!(
+        out.status.code(),
+        Some(3),
+        "a group you are not in is refused"
+    );
+
+    // A Reject blocks; a waiver of the approval rule lifts it.
+    let out = cluster.passport_cli(&["reject", &format!("{ns}/web"), "--comment", "no"]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cluster.wait_decision(ns, "web", "Block");
+    let out = cluster.passport_cli(&[
+        "waive",
+        &format!("{ns}/web"),
+        "--rule",
+        "prod/approved",
+        "--reason",
+        "the rejection is about a different change",
+        "--expires",
+        "2h",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cluster.wait_decision(ns, "web", "Allow");
+
+    // Bad input: clear errors, exit 3, nothing created.
+    for (args, expected) in [
+        (
+            vec![
+                "waive",
+                "e2e-cli/web",
+                "--rule",
+                "r",
+                "--reason",
+                "x",
+                "--expires",
+                "2020-01-01T00:00:00Z",
+            ],
+            "already past",
+        ),
+        (
+            vec![
+                "waive",
+                "e2e-cli/web",
+                "--rule",
+                "r",
+                "--reason",
+                "x",
+                "--expires",
+                "30d",
+            ],
+            "beyond the longest waiver",
+        ),
+        (
+            vec![
+                "waive",
+                "e2e-cli/web",
+                "--rule",
+                "r",
+                "--reason",
+                " ",
+                "--expires",
+                "1h",
+            ],
+            "--reason is required",
+        ),
+        (vec!["approve", "e2e-cli/nope"], "does not exist"),
+    ] {
+        let out = cluster.passport_cli(&args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains(expected),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert_eq!(
+        cluster.get_json(&["waivers", "-n", ns]).unwrap()["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}

@@ -1,5 +1,6 @@
 //! One module per subcommand; each returns the process exit code.
 
+pub mod approve;
 pub mod attest;
 pub mod controller;
 pub mod crd;

@@ -10,6 +10,7 @@ watch streams. This harness adds what Release Passport relies on and a real API 
 - the status subresource: a write to `/status` changes only `status`, and replaces it whole (as
   server-side apply by its single owner would; kmock alone would merge stale keys in);
 - writes to the main resource cannot change `status`;
+- SelfSubjectReview: the bearer token `user-NAME` is NAME, any other is `e2e`;
 - Status reasons as a real API server names them (`NotFound`, `AlreadyExists`);
 - garbage collection of dependents: deleting an object deletes those whose ownerReferences name
   its uid (the job of kube-controller-manager, which no emulator runs).
@@ -43,6 +44,14 @@ class Emulator(kmock.KubernetesEmulator):
     _versions = itertools.count(1000)
 
     async def _handle(self, request):
+        if request.resource is not None and request.resource.plural == 'selfsubjectreviews':
+            # Who the bearer token is: `user-NAME` tokens are NAME, any other token is "e2e".
+            token = request.headers.get('Authorization', '').removeprefix('Bearer ').strip()
+            name = token.removeprefix('user-') if token.startswith('user-') else 'e2e'
+            return aiohttp.web.json_response({
+                'apiVersion': 'authentication.k8s.io/v1', 'kind': 'SelfSubjectReview', 'metadata': {},
+                'status': {'userInfo': {'username': name, 'groups': ['system:authenticated', 'approvers']}},
+            }, status=201)
         data = request.data if isinstance(request.data, dict) else None
         if request.resource is not None and data is not None:
             now = datetime.datetime.now(tz=datetime.UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
@@ -160,6 +169,8 @@ async def main(port: int) -> None:
     emulator.resources['coordination.k8s.io/v1/leases'] = kmock.ResourceInfo(kind='Lease', singular='lease', namespaced=True, verbs=VERBS)
     emulator.resources['v1/namespaces'] = kmock.ResourceInfo(kind='Namespace', singular='namespace', namespaced=False, verbs=VERBS)
     emulator.resources['v1/secrets'] = kmock.ResourceInfo(kind='Secret', singular='secret', namespaced=True, verbs=VERBS)
+    emulator.resources['authentication.k8s.io/v1/selfsubjectreviews'] = kmock.ResourceInfo(
+        kind='SelfSubjectReview', singular='selfsubjectreview', namespaced=False, verbs={'create'})
     emulator.resources['v1/services'] = kmock.ResourceInfo(kind='Service', singular='service', namespaced=True, verbs=VERBS)
     # Inside its context, kmock renders errors as Kubernetes Status objects (404, 409, ...).
     async with emulator:
