@@ -800,3 +800,86 @@ fn an_expired_observation_is_stale_even_without_max_age() {
     assert_eq!(later.decision, Some(Decision::Hold));
     assert_eq!(later.evidence[0].status, Stale);
 }
+
+const WATCHED: &str = "  rules:
+  - name: healthy
+    evidence: {source: workload-health}
+  postDeployWatch:
+    duration: 30m
+    rules:
+    - name: errors-after-promotion
+      metric: {query: 'rate(errors{$labels}[5m])', op: '<', threshold: 0.01}
+";
+
+#[test]
+fn post_deploy_watch_starts_on_promotion_and_fails_into_a_rollback_recommendation() {
+    use release_passport::api::passport::WatchPhase;
+    let errors = |v: f64, at: i64| metric(EXPANDED, Some(v), at);
+    let base = Case::new(vec![policy("prod", WATCHED)]);
+    // Not promoted yet: the workload is not healthy.
+    let before = base
+        .clone()
+        .evidence(vec![item("workload-health", Pending, 1)])
+        .decide()
+        .status;
+    assert_eq!(before.watch.as_ref().unwrap().phase, WatchPhase::NotStarted);
+    // Allowed and healthy: the watch starts now and ends in 30 minutes.
+    let start = base
+        .clone()
+        .evidence(vec![item("workload-health", Complete, 1), errors(0.001, 1)])
+        .decide();
+    let w = start.status.watch.clone().unwrap();
+    assert_eq!((w.phase, w.started_at), (WatchPhase::Watching, Some(now())));
+    assert_eq!(start.next_review, Some(t("2026-11-25T14:30:00Z")));
+    // Ten minutes later the error rate jumps: the watch fails, rollback is recommended, and the
+    // decision is untouched (the release is already out).
+    let compiled: Vec<_> = base
+        .policies
+        .iter()
+        .map(|p| std::sync::Arc::new(release_passport::engine::compile(p)))
+        .collect();
+    let decide = |evidence: Vec<release_passport::engine::EvidenceItem>,
+                  previous: &release_passport::api::ReleasePassportStatus,
+                  at: &str| {
+        release_passport::engine::evaluate(&release_passport::engine::Input {
+            release: &base.release,
+            policies: &compiled,
+            approvals: &[],
+            waivers: &[],
+            evidence: &evidence,
+            previous: Some(previous),
+            previous_release: None,
+            now: t(at),
+        })
+        .status
+    };
+    let failed = decide(
+        vec![item("workload-health", Complete, 1), errors(0.2, -9)],
+        &start.status,
+        "2026-11-25T14:10:00Z",
+    );
+    assert_eq!(failed.decision, Some(Decision::Allow));
+    let w = failed.watch.clone().unwrap();
+    assert_eq!(w.phase, WatchPhase::Failed);
+    assert!(
+        w.message
+            .unwrap()
+            .contains("prod/errors-after-promotion failed")
+    );
+    assert!(failed.rollback.as_ref().unwrap().recommended);
+    // A failed watch stays failed, even once the errors go away.
+    let later = decide(
+        vec![item("workload-health", Complete, 1), errors(0.001, -20)],
+        &failed,
+        "2026-11-25T14:20:00Z",
+    );
+    assert_eq!(later.watch.unwrap().phase, WatchPhase::Failed);
+    // A quiet watch passes at its end.
+    let passed = decide(
+        vec![item("workload-health", Complete, 1), errors(0.001, -29)],
+        &start.status,
+        "2026-11-25T14:30:00Z",
+    );
+    assert_eq!(passed.watch.unwrap().phase, WatchPhase::Passed);
+    assert!(!passed.rollback.unwrap().recommended);
+}

@@ -232,6 +232,9 @@ pub struct WaiverEntry {
 pub struct RollbackStatus {
     /// Whether a rollback target is known and can be returned to.
     pub ready: bool,
+    /// Set when the post-deploy watch failed: roll back.
+    #[serde(default)]
+    pub recommended: bool,
     /// The previous Release, if one is named.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target: Option<String>,

@@ -123,6 +123,33 @@ pub async fn reconcile_release(release: &Release, ctx: &Context) -> Result<Outco
 
     let key = release.key();
     ctx.metrics.set_decision(&key, Some(decision));
+    let watch_failed = |s: Option<&crate::api::ReleasePassportStatus>| {
+        s.and_then(|s| s.watch.as_ref())
+            .is_some_and(|w| w.phase == crate::api::passport::WatchPhase::Failed)
+    };
+    if watch_failed(Some(&evaluation.status))
+        && !watch_failed(current.and_then(|p| p.status.as_ref()))
+    {
+        let message = evaluation
+            .status
+            .watch
+            .as_ref()
+            .and_then(|w| w.message.clone())
+            .unwrap_or_default();
+        warn!(release = %key, "post-deploy watch failed: {message}");
+        publish(
+            ctx,
+            release,
+            Event {
+                type_: EventType::Warning,
+                reason: "WatchFailed".into(),
+                note: Some(truncate(&message, 1000)),
+                action: "Watch".into(),
+                secondary: Some(desired.object_ref(&())),
+            },
+        )
+        .await;
+    }
     if let Some(stalled) = evaluation
         .status
         .conditions

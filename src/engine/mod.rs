@@ -8,6 +8,7 @@ pub mod evidence;
 pub mod labels;
 pub mod needs;
 pub mod rules;
+pub mod watch;
 pub mod window;
 
 use std::collections::BTreeMap;
@@ -20,7 +21,7 @@ pub use evidence::EvidenceItem;
 
 use crate::api::passport::{
     ApprovalRecord, ApprovalsSummary, Effect, EvidenceEntry, RollbackStatus, TimelineEntry,
-    TraceEntry, WaiverEntry, WatchPhase, WatchStatus,
+    TraceEntry, WaiverEntry,
 };
 use crate::api::{
     Approval, ApprovalDecision, Decision, EvidenceStatus, PolicyMode, Release,
@@ -382,6 +383,17 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
         }
     }
 
+    let watched = watch::evaluate(
+        &selected,
+        &ctx,
+        decision,
+        &evidence,
+        input.previous.and_then(|p| p.watch.as_ref()),
+        now,
+    );
+    next_review = earliest(next_review, watched.next_change);
+    let mut rollback_status = rollback(release, input.previous_release);
+    rollback_status.recommended = watched.rollback_recommended;
     let status = ReleasePassportStatus {
         decision: Some(decision),
         reasons,
@@ -399,8 +411,8 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
                 active: now < w.spec.expires_at,
             })
             .collect(),
-        rollback: Some(rollback(release, input.previous_release)),
-        watch: watch(&selected),
+        rollback: Some(rollback_status),
+        watch: watched.status,
         timeline,
         conditions: conditions::merge(previous_conditions, desired, generation, now),
         observed_generation: generation,
@@ -490,12 +502,14 @@ pub fn rollback(release: &Release, previous: Option<&PreviousRelease>) -> Rollba
     match (&release.spec.previous, previous) {
         (None, _) => RollbackStatus {
             ready: false,
+            recommended: false,
             target: None,
             revision: None,
             reason: "no previous release is named (spec.previous)".into(),
         },
         (Some(name), None) => RollbackStatus {
             ready: false,
+            recommended: false,
             target: Some(name.clone()),
             revision: None,
             reason: format!("previous release {name} was not found"),
@@ -504,6 +518,7 @@ pub fn rollback(release: &Release, previous: Option<&PreviousRelease>) -> Rollba
             let ready = p.decision == Some(Decision::Allow);
             RollbackStatus {
                 ready,
+                recommended: false,
                 target: Some(name.clone()),
                 revision: Some(p.version.clone()),
                 reason: match p.decision {
@@ -522,27 +537,4 @@ pub fn rollback(release: &Release, previous: Option<&PreviousRelease>) -> Rollba
             }
         }
     }
-}
-
-fn watch(selected: &[&CompiledPolicy]) -> Option<WatchStatus> {
-    let watches: Vec<(&CompiledPolicy, &compile::CompiledWatch)> = selected
-        .iter()
-        .filter(|p| p.mode == PolicyMode::Enforce && p.is_valid())
-        .filter_map(|p| p.watch.as_ref().map(|w| (*p, w)))
-        .collect();
-    let longest = watches.iter().max_by_key(|(_, w)| w.duration)?;
-    Some(WatchStatus {
-        phase: WatchPhase::NotStarted,
-        duration: longest.1.duration_text.clone(),
-        started_at: None,
-        rules: watches
-            .iter()
-            .flat_map(|(p, w)| {
-                w.rules
-                    .iter()
-                    .map(move |r| format!("{}/{}", p.name, r.name))
-            })
-            .collect(),
-        message: Some("starts when the release is observed promoted".into()),
-    })
 }
