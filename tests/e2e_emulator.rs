@@ -29,6 +29,7 @@ struct Cluster {
     controller: Option<Child>,
     dir: tempfile::TempDir,
     probe_port: u16,
+    api_port: u16,
 }
 
 impl Drop for Cluster {
@@ -74,6 +75,7 @@ impl Cluster {
             controller: None,
             dir,
             probe_port: free_port(),
+            api_port: free_port(),
         }
     }
 
@@ -89,6 +91,7 @@ impl Cluster {
                 "--probe-addr",
                 &format!("127.0.0.1:{}", self.probe_port),
             ])
+            .args(["--webhook-addr", &format!("127.0.0.1:{}", self.api_port)])
             .args(["--lease-namespace", namespace, "--identity", "e2e-replica"])
             .env("KUBECONFIG", self.kubeconfig())
             .env("RUST_LOG", "info")
@@ -864,5 +867,75 @@ fn approve_reject_and_waive_from_the_cli() {
             .unwrap()
             .len(),
         1
+    );
+}
+
+/// (status, body) of a GET on the controller's API listener, with an optional bearer token.
+fn api_get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let auth = token
+        .map(|t| format!("Authorization: Bearer {t}\r\n"))
+        .unwrap_or_default();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    let _ = s.read_to_string(&mut raw);
+    let status = raw
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (
+        status,
+        raw.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default(),
+    )
+}
+
+#[test]
+fn the_http_gate_answers_only_authenticated_readers() {
+    let ns = "e2e-http-gate";
+    let mut cluster = Cluster::start();
+    cluster.start_controller(ns);
+    cluster.apply(&format!("{}---\n{}", policy(ns, 1), release(ns, "web")));
+    cluster.wait_decision(ns, "web", "Hold");
+    let path = format!("/api/v1/gate/{ns}/web");
+    assert_eq!(
+        api_get(cluster.api_port, &path, None),
+        (401, r#"{"error":"unauthenticated"}"#.to_string())
+    );
+    assert_eq!(api_get(cluster.api_port, &path, Some("forged")).0, 401);
+    assert_eq!(
+        api_get(cluster.api_port, &path, Some("user-nobody")),
+        (403, r#"{"error":"forbidden"}"#.to_string())
+    );
+    // An unknown release is only revealed to an authenticated caller.
+    assert_eq!(
+        api_get(cluster.api_port, &format!("/api/v1/gate/{ns}/nope"), None).0,
+        401
+    );
+    assert_eq!(
+        api_get(
+            cluster.api_port,
+            &format!("/api/v1/gate/{ns}/nope"),
+            Some("user-ci")
+        )
+        .0,
+        404
+    );
+    let (status, body) = api_get(cluster.api_port, &path, Some("user-ci"));
+    assert_eq!(status, 200);
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        (v["decision"].as_str(), v["exitCode"].as_u64()),
+        (Some("Hold"), Some(2))
+    );
+    assert_eq!(
+        v["reasons"][0],
+        "prod/approved: 0 of 1 approvals, author bob excluded"
     );
 }

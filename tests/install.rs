@@ -125,10 +125,11 @@ fn rbac_is_least_privilege() {
             .any(|v| matches!(*v, "create" | "update" | "patch" | "delete"));
         if writes {
             assert!(
-                resources
-                    .iter()
-                    .all(|r| *r == "releasepassports" || r.ends_with("/status") || *r == "events"),
-                "writes only passports, statuses and events: {rule}"
+                resources.iter().all(|r| matches!(
+                    *r,
+                    "releasepassports" | "events" | "tokenreviews" | "subjectaccessreviews"
+                ) || r.ends_with("/status")),
+                "writes only passports, statuses, events and (read-only) reviews: {rule}"
             );
         }
         assert!(!verbs.contains(&"delete"), "{rule}");

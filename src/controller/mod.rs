@@ -10,6 +10,7 @@ pub mod connectors;
 pub mod context;
 pub mod dereference;
 pub mod error;
+pub mod gate_api;
 pub mod leader;
 pub mod mappers;
 pub mod policy;
@@ -150,11 +151,13 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     Ok(())
 }
 
-/// Receives signed CI deliveries; each re-triggers the release it names.
+/// Receives signed CI deliveries (each re-triggers the release it names) and answers the gate
+/// over HTTP, on one listener; both authenticate every request.
 async fn serve_webhooks(
     addr: SocketAddr,
     hub: &Arc<Hub>,
     stores: &Stores,
+    client: &Client,
     trigger: connectors::Trigger,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
@@ -169,7 +172,12 @@ async fn serve_webhooks(
     match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => {
             info!(%addr, "receiving webhook deliveries");
-            let app = crate::connectors::webhook::router(Arc::new(receiver));
+            let gate = gate_api::GateApi {
+                client: client.clone(),
+                stores: stores.clone(),
+            };
+            let app = crate::connectors::webhook::router(Arc::new(receiver))
+                .merge(gate_api::router(Arc::new(gate)));
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app)
                     .with_graceful_shutdown(stop)
@@ -255,6 +263,7 @@ async fn run_controllers(
         settings.webhook_addr,
         &hub,
         &stores,
+        &client,
         trigger.clone(),
         stop.clone(),
     )

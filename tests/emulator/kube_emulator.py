@@ -10,6 +10,8 @@ watch streams. This harness adds what Release Passport relies on and a real API 
 - the status subresource: a write to `/status` changes only `status`, and replaces it whole (as
   server-side apply by its single owner would; kmock alone would merge stale keys in);
 - writes to the main resource cannot change `status`;
+- TokenReview (`user-NAME` and `e2e` tokens are valid) and SubjectAccessReview (all allowed
+  but the user `nobody`);
 - SelfSubjectReview: the bearer token `user-NAME` is NAME, any other is `e2e`;
 - Status reasons as a real API server names them (`NotFound`, `AlreadyExists`);
 - garbage collection of dependents: deleting an object deletes those whose ownerReferences name
@@ -52,6 +54,16 @@ class Emulator(kmock.KubernetesEmulator):
                 'apiVersion': 'authentication.k8s.io/v1', 'kind': 'SelfSubjectReview', 'metadata': {},
                 'status': {'userInfo': {'username': name, 'groups': ['system:authenticated', 'approvers']}},
             }, status=201)
+        if request.resource is not None and request.resource.plural == 'tokenreviews':
+            # `user-NAME` tokens (and the harness's own `e2e`) are valid; anything else is not.
+            token = ((request.data or {}).get('spec') or {}).get('token', '')
+            name = token.removeprefix('user-') if token.startswith('user-') else ('e2e' if token == 'e2e' else None)
+            status = {'authenticated': True, 'user': {'username': name, 'groups': ['system:authenticated']}} if name else {'authenticated': False}
+            return aiohttp.web.json_response({'apiVersion': 'authentication.k8s.io/v1', 'kind': 'TokenReview', 'metadata': {}, 'spec': request.data.get('spec', {}), 'status': status}, status=201)
+        if request.resource is not None and request.resource.plural == 'subjectaccessreviews':
+            # Everybody may read, except the user `nobody`.
+            user = ((request.data or {}).get('spec') or {}).get('user', '')
+            return aiohttp.web.json_response({'apiVersion': 'authorization.k8s.io/v1', 'kind': 'SubjectAccessReview', 'metadata': {}, 'spec': request.data.get('spec', {}), 'status': {'allowed': user != 'nobody'}}, status=201)
         data = request.data if isinstance(request.data, dict) else None
         if request.resource is not None and data is not None:
             now = datetime.datetime.now(tz=datetime.UTC).strftime('%Y-%m-%dT%H:%M:%SZ')
@@ -171,6 +183,10 @@ async def main(port: int) -> None:
     emulator.resources['v1/secrets'] = kmock.ResourceInfo(kind='Secret', singular='secret', namespaced=True, verbs=VERBS)
     emulator.resources['authentication.k8s.io/v1/selfsubjectreviews'] = kmock.ResourceInfo(
         kind='SelfSubjectReview', singular='selfsubjectreview', namespaced=False, verbs={'create'})
+    emulator.resources['authentication.k8s.io/v1/tokenreviews'] = kmock.ResourceInfo(
+        kind='TokenReview', singular='tokenreview', namespaced=False, verbs={'create'})
+    emulator.resources['authorization.k8s.io/v1/subjectaccessreviews'] = kmock.ResourceInfo(
+        kind='SubjectAccessReview', singular='subjectaccessreview', namespaced=False, verbs={'create'})
     emulator.resources['v1/services'] = kmock.ResourceInfo(kind='Service', singular='service', namespaced=True, verbs=VERBS)
     # Inside its context, kmock renders errors as Kubernetes Status objects (404, 409, ...).
     async with emulator:
