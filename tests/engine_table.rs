@@ -883,3 +883,48 @@ fn post_deploy_watch_starts_on_promotion_and_fails_into_a_rollback_recommendatio
     assert_eq!(passed.watch.unwrap().phase, WatchPhase::Passed);
     assert!(!passed.rollback.unwrap().recommended);
 }
+
+#[test]
+fn a_policy_can_require_rollback_readiness() {
+    use release_passport::engine::{Input, PreviousRelease, compile, evaluate};
+    let p = policy(
+        "prod",
+        "  rules:\n  - name: rollback-ready\n    evidence: {source: rollback-ready}\n",
+    );
+    let compiled = vec![std::sync::Arc::new(compile(&p))];
+    let mut case = Case::new(vec![p]);
+    let decide = |case: &Case, previous: Option<&PreviousRelease>| {
+        evaluate(&Input {
+            release: &case.release,
+            policies: &compiled,
+            approvals: &[],
+            waivers: &[],
+            evidence: &[],
+            previous: None,
+            previous_release: previous,
+            now: now(),
+        })
+        .status
+    };
+    let none = decide(&case, None);
+    assert_eq!(none.decision, Some(Decision::Hold));
+    assert!(
+        none.reasons[0].contains("no previous release is named"),
+        "{:?}",
+        none.reasons
+    );
+    case.release.spec.previous = Some("web-1-0-0".into());
+    let good = PreviousRelease {
+        name: "web-1-0-0".into(),
+        version: "1.0.0".into(),
+        decision: Some(Decision::Allow),
+    };
+    let ready = decide(&case, Some(&good));
+    assert_eq!(ready.decision, Some(Decision::Allow));
+    assert_eq!(ready.rollback.unwrap().revision.as_deref(), Some("1.0.0"));
+    let held = PreviousRelease {
+        decision: Some(Decision::Hold),
+        ..good
+    };
+    assert_eq!(decide(&case, Some(&held)).decision, Some(Decision::Hold));
+}

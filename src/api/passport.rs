@@ -203,6 +203,9 @@ pub struct ApprovalRecord {
     /// The approver's comment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+    /// Seconds from the Release's creation to this verdict: the approval wait.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wait_seconds: Option<i64>,
     /// Why an approval did not count, when it did not (e.g. the release's author).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_counted: Option<String>,

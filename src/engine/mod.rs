@@ -31,6 +31,9 @@ use compile::RuleKind;
 use conditions::Desired;
 use rules::{RuleContext, RuleResult};
 
+/// The evidence source that says whether a known-good previous release can be returned to.
+pub const ROLLBACK_SOURCE: &str = "rollback-ready";
+
 /// How many decision changes a passport's timeline keeps.
 pub const TIMELINE_LIMIT: usize = 20;
 
@@ -179,7 +182,35 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
         .filter(|w| now < w.spec.expires_at)
         .collect();
 
-    let ctx = RuleContext::new(release, input.evidence, &approvals, now);
+    // Rollback readiness is evidence a policy can require (`evidence: {source: rollback-ready}`).
+    let rollback_status = rollback(release, input.previous_release);
+    let reads_rollback = selected.iter().any(|p| {
+        p.rules.iter().any(
+            |r| matches!(&r.kind, RuleKind::Evidence { source, .. } if source == ROLLBACK_SOURCE),
+        )
+    });
+    let evidence_in: std::borrow::Cow<'_, [EvidenceItem]> = if reads_rollback {
+        let mut items = input.evidence.to_vec();
+        items.push(EvidenceItem {
+            source: ROLLBACK_SOURCE.into(),
+            status: if rollback_status.ready {
+                EvidenceStatus::Complete
+            } else {
+                EvidenceStatus::Missing
+            },
+            observed_at: Some(now),
+            connector: None,
+            summary: Some(rollback_status.reason.clone()),
+            query: None,
+            value: None,
+            targets: None,
+            expires_at: None,
+        });
+        std::borrow::Cow::Owned(items)
+    } else {
+        std::borrow::Cow::Borrowed(input.evidence)
+    };
+    let ctx = RuleContext::new(release, &evidence_in, &approvals, now);
     let mut trace = Vec::new();
     let mut observed: BTreeMap<String, EvidenceEntry> = BTreeMap::new();
     let mut next_review: Option<DateTime<Utc>> = None;
@@ -392,7 +423,7 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
         now,
     );
     next_review = earliest(next_review, watched.next_change);
-    let mut rollback_status = rollback(release, input.previous_release);
+    let mut rollback_status = rollback_status;
     rollback_status.recommended = watched.rollback_recommended;
     let status = ReleasePassportStatus {
         decision: Some(decision),
@@ -476,6 +507,14 @@ fn approvals_summary(
                 DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond().max(0) as u32)
             }),
             comment: a.spec.comment.clone(),
+            wait_seconds: release
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .and_then(|created| {
+                    let at = a.metadata.creation_timestamp.as_ref()?;
+                    Some((at.0.as_second() - created.0.as_second()).max(0))
+                }),
             not_counted: (a.spec.decision == ApprovalDecision::Approve
                 && excludes_author
                 && Some(a.spec.approver.as_str()) == author)
