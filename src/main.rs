@@ -91,40 +91,30 @@ fn main() -> ExitCode {
             cluster,
             since,
             output,
-        } => tokio::runtime::Runtime::new()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| {
-                rt.block_on(simulate::run(
-                    simulate::Args {
-                        policy,
-                        from,
-                        cluster,
-                        since,
-                        output,
-                    },
-                    now,
-                ))
-            }),
+        } => block_on(simulate::run(
+            simulate::Args {
+                policy,
+                from,
+                cluster,
+                since,
+                output,
+            },
+            now,
+        )),
         Command::Gate {
             release,
             wait,
             timeout,
             poll,
             output,
-        } => tokio::runtime::Runtime::new()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| {
-                rt.block_on(gate::run(gate::Args {
-                    release,
-                    wait,
-                    timeout,
-                    poll,
-                    output,
-                }))
-            }),
-        Command::Controller(args) => tokio::runtime::Runtime::new()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| rt.block_on(controller::run(args))),
+        } => block_on(gate::run(gate::Args {
+            release,
+            wait,
+            timeout,
+            poll,
+            output,
+        })),
+        Command::Controller(args) => block_on(controller::run(args)),
         Command::Evaluate {
             paths,
             evidence,
@@ -147,20 +137,16 @@ fn main() -> ExitCode {
             examples,
             at,
             no_serve,
-        } => tokio::runtime::Runtime::new()
-            .map_err(anyhow::Error::from)
-            .and_then(|rt| {
-                rt.block_on(demo::run(
-                    demo::Args {
-                        port,
-                        bind,
-                        examples,
-                        at,
-                        no_serve,
-                    },
-                    now,
-                ))
-            }),
+        } => block_on(demo::run(
+            demo::Args {
+                port,
+                bind,
+                examples,
+                at,
+                no_serve,
+            },
+            now,
+        )),
     };
     match result {
         Ok(code) => ExitCode::from(code),
