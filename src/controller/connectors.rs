@@ -8,13 +8,12 @@ use std::time::Duration;
 
 use futures::channel::mpsc::UnboundedSender;
 use k8s_openapi::api::core::v1::Secret;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::ObjectRef;
-use serde_json::json;
 use tracing::{debug, warn};
 
-use crate::api::{API_VERSION, Connector, ConnectorType, FIELD_MANAGER, Release};
+use crate::api::{Connector, ConnectorType, Release};
 use crate::connectors::hub::{self, Credential, Hub};
 use crate::connectors::queries::queries_for;
 use crate::engine::needs::{Needs, needs};
@@ -174,13 +173,9 @@ async fn write_status(
     let ns = connector.metadata.namespace.as_deref().unwrap_or("default");
     let name = connector.metadata.name.as_deref().unwrap_or_default();
     let api: Api<Connector> = Api::namespaced(ctx.client.clone(), ns);
-    let body = json!({"apiVersion": API_VERSION, "kind": "Connector", "status": status});
-    api.patch_status(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(body),
-    )
-    .await?;
-    ctx.metrics.wrote("connectors/status");
-    Ok(())
+    let value = serde_json::to_value(status).map_err(|source| super::error::Error::Serialize {
+        what: "connector status",
+        source,
+    })?;
+    super::apply::apply_status(ctx, &api, name, "Connector", value, "connectors/status").await
 }

@@ -5,15 +5,14 @@
 use std::sync::Arc;
 
 use kube::Resource;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::Api;
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
-use serde_json::json;
 use tracing::warn;
 
+use crate::api::GatePolicy;
 use crate::api::policy::GatePolicyStatus;
-use crate::api::{API_VERSION, FIELD_MANAGER, GatePolicy};
 use crate::engine::compile::describe_errors;
 use crate::engine::conditions::{self, Desired};
 
@@ -124,14 +123,11 @@ async fn reconcile_policy(policy: &GatePolicy, ctx: &Context) -> Result<(), Erro
                 || s.observed_generation != policy.metadata.generation
         });
     let api: Api<GatePolicy> = Api::namespaced(ctx.client.clone(), ns);
-    let body = json!({"apiVersion": API_VERSION, "kind": "GatePolicy", "status": status});
-    api.patch_status(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(body),
-    )
-    .await?;
-    ctx.metrics.wrote("gatepolicies/status");
+    let value = serde_json::to_value(&status).map_err(|source| Error::Serialize {
+        what: "policy status",
+        source,
+    })?;
+    super::apply::apply_status(ctx, &api, name, "GatePolicy", value, "gatepolicies/status").await?;
     if became_invalid {
         let event = Event {
             type_: EventType::Warning,

@@ -5,14 +5,14 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use kube::Resource;
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::api::{Api, ApiResource, DynamicObject};
 use kube::core::DeserializeGuard;
 use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::api::{API_VERSION, Decision, FIELD_MANAGER, Release};
+use crate::api::{API_VERSION, Decision, Release};
 use crate::decide::passport_for;
 use crate::engine::{self, Input, conditions};
 use crate::evidence;
@@ -233,24 +233,14 @@ async fn stall_invalid(
     let api: Api<DynamicObject> =
         Api::namespaced_with(ctx.client.clone(), ns, &ApiResource::erase::<Release>(&()));
     let now = (ctx.clock)();
-    let body = json!({
-        "apiVersion": API_VERSION,
-        "kind": "Release",
-        "status": {
-            "observedGeneration": invalid.metadata.generation,
-            "conditions": [
-                {"type": conditions::STALLED, "status": "True", "reason": "InvalidSpec", "message": message, "lastTransitionTime": now, "observedGeneration": invalid.metadata.generation},
-                {"type": conditions::READY, "status": "False", "reason": "InvalidSpec", "message": message, "lastTransitionTime": now, "observedGeneration": invalid.metadata.generation},
-            ]
-        }
+    let status = json!({
+        "observedGeneration": invalid.metadata.generation,
+        "conditions": [
+            {"type": conditions::STALLED, "status": "True", "reason": "InvalidSpec", "message": message, "lastTransitionTime": now, "observedGeneration": invalid.metadata.generation},
+            {"type": conditions::READY, "status": "False", "reason": "InvalidSpec", "message": message, "lastTransitionTime": now, "observedGeneration": invalid.metadata.generation},
+        ]
     });
-    api.patch_status(
-        name,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(body),
-    )
-    .await?;
-    ctx.metrics.wrote("releases/status");
+    apply::apply_status(ctx, &api, name, "Release", status, "releases/status").await?;
     let reference = k8s_openapi::api::core::v1::ObjectReference {
         api_version: Some(API_VERSION.into()),
         kind: Some("Release".into()),
