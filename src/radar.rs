@@ -121,14 +121,7 @@ pub fn radar(passports: &[ReleasePassport], connectors: &[Connector], now: DateT
         complete += done;
         total += all;
         let targets =
-            status
-                .evidence
-                .iter()
-                .filter_map(|e| e.targets)
-                .fold(Targets::default(), |a, t| Targets {
-                    total: a.total + t.total,
-                    passing: a.passing + t.passing,
-                });
+            Targets::sum(status.evidence.iter().filter_map(|e| e.targets)).unwrap_or_default();
         for e in &status.evidence {
             let signal = || Signal {
                 service: service.clone(),

@@ -123,6 +123,16 @@ pub struct Targets {
     pub passing: u32,
 }
 
+impl Targets {
+    /// Targets of several observations added up; `None` when none counted targets.
+    pub fn sum(all: impl IntoIterator<Item = Targets>) -> Option<Targets> {
+        all.into_iter().reduce(|a, t| Targets {
+            total: a.total + t.total,
+            passing: a.passing + t.passing,
+        })
+    }
+}
+
 /// The effect of one rule.
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,

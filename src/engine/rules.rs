@@ -129,17 +129,7 @@ pub fn evaluate(rule: &CompiledRule, ctx: &RuleContext<'_>) -> RuleResult {
                 .max_by_key(|(i, s)| (severity(**s), i.observed_at))
                 .map(|(i, _)| *i);
             let latest = items.iter().filter_map(|i| i.observed_at).max();
-            let targets =
-                items
-                    .iter()
-                    .filter_map(|i| i.targets)
-                    .fold(None, |acc: Option<Targets>, t| {
-                        let a = acc.unwrap_or_default();
-                        Some(Targets {
-                            total: a.total + t.total,
-                            passing: a.passing + t.passing,
-                        })
-                    });
+            let targets = Targets::sum(items.iter().filter_map(|i| i.targets));
             let detail = match (status, worst.and_then(|i| i.summary.as_deref())) {
                 (EvidenceStatus::Complete, _) | (_, None) => String::new(),
                 (_, Some(s)) => [": ", s].concat(),
@@ -500,14 +490,7 @@ fn cel_variables(ctx: &RuleContext<'_>, reads: &CelReads) -> Vec<(&'static str, 
         .map(|(source, items)| {
             let statuses: Vec<EvidenceStatus> = items.iter().map(|i| i.status).collect();
             let latest = items.iter().filter_map(|i| i.observed_at).max();
-            let targets =
-                items
-                    .iter()
-                    .filter_map(|i| i.targets)
-                    .fold(Targets::default(), |a, t| Targets {
-                        total: a.total + t.total,
-                        passing: a.passing + t.passing,
-                    });
+            let targets = Targets::sum(items.iter().filter_map(|i| i.targets)).unwrap_or_default();
             let value = items.iter().filter_map(|i| i.value).find(|v| v.is_finite());
             let entry = cel_map([
                 ("status", cel_str(combine(&statuses).as_str())),
