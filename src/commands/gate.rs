@@ -33,6 +33,26 @@ pub enum GateState {
     Decided(Decision),
 }
 
+impl GateState {
+    /// The answer a caller acts on: a pending decision is a Hold.
+    pub fn decision(&self) -> Option<Decision> {
+        match self {
+            GateState::Unknown(_) => None,
+            GateState::Pending(_) => Some(Decision::Hold),
+            GateState::Decided(d) => Some(*d),
+        }
+    }
+
+    pub fn exit_code(&self) -> u8 {
+        match self.decision() {
+            None => EXIT_ERROR,
+            Some(Decision::Allow) => EXIT_ALLOW,
+            Some(Decision::Block) => EXIT_BLOCK,
+            Some(Decision::Hold) => EXIT_HOLD,
+        }
+    }
+}
+
 pub fn state(
     key: &str,
     release: Option<&Release>,
@@ -156,16 +176,12 @@ fn report(
     output: OutputFormat,
     waited: bool,
 ) -> u8 {
-    let code = match state {
-        GateState::Decided(Decision::Allow) => EXIT_ALLOW,
-        GateState::Decided(Decision::Block) => EXIT_BLOCK,
-        _ => EXIT_HOLD,
-    };
+    let code = state.exit_code();
     match output {
         OutputFormat::Json | OutputFormat::Yaml => {
             let value = serde_json::json!({
                 "release": key,
-                "decision": match state { GateState::Decided(d) => d.as_str(), _ => "Hold" },
+                "decision": state.decision(),
                 "exitCode": code,
                 "passport": passport,
             });

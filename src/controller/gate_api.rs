@@ -20,8 +20,7 @@ use kube::api::{Api, PostParams};
 use serde_json::json;
 
 use super::context::Stores;
-use crate::api::Decision;
-use crate::commands::gate::{EXIT_ALLOW, EXIT_BLOCK, EXIT_HOLD, GateState, state};
+use crate::commands::gate::{GateState, state};
 
 #[derive(Clone)]
 pub struct GateApi {
@@ -124,7 +123,7 @@ async fn answer(
     let release = api.stores.release(&namespace, &name);
     let passport = api.stores.passport(&namespace, &name);
     let state = state(&key, release.as_ref(), passport.as_deref());
-    let (decision, code, why) = match &state {
+    let why = match &state {
         GateState::Unknown(why) => {
             return (
                 StatusCode::NOT_FOUND,
@@ -133,10 +132,8 @@ async fn answer(
             )
                 .into_response();
         }
-        GateState::Pending(why) => (Decision::Hold, EXIT_HOLD, Some(why.clone())),
-        GateState::Decided(Decision::Allow) => (Decision::Allow, EXIT_ALLOW, None),
-        GateState::Decided(Decision::Block) => (Decision::Block, EXIT_BLOCK, None),
-        GateState::Decided(Decision::Hold) => (Decision::Hold, EXIT_HOLD, None),
+        GateState::Pending(why) => Some(why.clone()),
+        GateState::Decided(_) => None,
     };
     let status = passport
         .as_ref()
@@ -144,8 +141,8 @@ async fn answer(
         .unwrap_or_default();
     let body = json!({
         "release": key,
-        "decision": decision,
-        "exitCode": code,
+        "decision": state.decision(),
+        "exitCode": state.exit_code(),
         "pending": why,
         "reasons": status.reasons,
         "evidenceSummary": status.evidence_summary,
