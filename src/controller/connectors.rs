@@ -73,15 +73,25 @@ pub async fn detect_candidates(ctx: &Context, hub: &Hub) {
     }
 }
 
-/// Every release with what its policies read.
+/// Every release with what its policies read (policies compiled-and-collected once per namespace).
 pub fn releases_with_needs(ctx: &Context) -> Vec<(Release, Needs)> {
+    let mut by_namespace: std::collections::HashMap<
+        String,
+        Vec<Arc<crate::engine::CompiledPolicy>>,
+    > = std::collections::HashMap::new();
     ctx.stores
         .valid_releases(None)
         .into_iter()
         .map(|r| {
-            let policies =
-                ctx.compiled_policies(r.metadata.namespace.as_deref().unwrap_or("default"));
-            let n = needs(&r, &policies);
+            let ns = r
+                .metadata
+                .namespace
+                .clone()
+                .unwrap_or_else(|| "default".into());
+            let policies = by_namespace
+                .entry(ns)
+                .or_insert_with_key(|ns| ctx.compiled_policies(ns));
+            let n = needs(&r, policies);
             (r, n)
         })
         .collect()
