@@ -608,15 +608,19 @@ fn base64(s: &str) -> String {
 }
 
 impl Cluster {
-    fn gate(&self, args: &[&str]) -> std::process::Child {
+    /// `passport ARGS…` against this cluster, running (wait for it with `wait_with_output`).
+    fn passport(&self, args: &[&str]) -> std::process::Child {
         Command::new(env!("CARGO_BIN_EXE_passport"))
-            .arg("gate")
             .args(args)
             .env("KUBECONFIG", self.kubeconfig())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .unwrap()
+    }
+
+    fn gate(&self, args: &[&str]) -> std::process::Child {
+        self.passport(&[&["gate"], args].concat())
     }
 }
 
@@ -738,11 +742,7 @@ spec: {{service: api, version: 2.0.0, environment: staging}}
 
 impl Cluster {
     fn passport_cli(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_passport"))
-            .args(args)
-            .env("KUBECONFIG", self.kubeconfig())
-            .output()
-            .unwrap()
+        self.passport(args).wait_with_output().unwrap()
     }
 }
 
