@@ -107,6 +107,18 @@ fn cache_memory(
     ((after.saturating_sub(before)) * 1024, json as u64)
 }
 
+/// Reconciles every release once, as a full resync of the controller would.
+async fn reconcile_all(world: &World, releases: &[Release]) {
+    for r in releases {
+        reconcile_release(
+            &world.release(r.metadata.name.as_deref().unwrap()),
+            &world.ctx,
+        )
+        .await
+        .unwrap();
+    }
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let baseline = rss_kib();
@@ -131,14 +143,7 @@ async fn main() {
 
     // Initial sync: every release decided and its passport written.
     let start = Instant::now();
-    for r in &releases {
-        reconcile_release(
-            &world.release(r.metadata.name.as_deref().unwrap()),
-            &world.ctx,
-        )
-        .await
-        .unwrap();
-    }
+    reconcile_all(&world, &releases).await;
     let initial = start.elapsed();
     let writes_initial = world.writes.get();
     world.sync().await;
@@ -146,14 +151,7 @@ async fn main() {
     // Steady state: nothing changed, so reconciles decide again and write nothing.
     let before = world.writes.get();
     let start = Instant::now();
-    for r in &releases {
-        reconcile_release(
-            &world.release(r.metadata.name.as_deref().unwrap()),
-            &world.ctx,
-        )
-        .await
-        .unwrap();
-    }
+    reconcile_all(&world, &releases).await;
     let steady = start.elapsed();
     let noop_writes = world.writes.get() - before;
 
