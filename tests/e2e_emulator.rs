@@ -152,27 +152,7 @@ impl Cluster {
     }
 
     fn http(&self, path: &str) -> (u16, String) {
-        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.probe_port)) else {
-            return (0, String::new());
-        };
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut raw = String::new();
-        let _ = s.read_to_string(&mut raw);
-        let status = raw
-            .split(' ')
-            .nth(1)
-            .and_then(|c| c.parse().ok())
-            .unwrap_or(0);
-        (
-            status,
-            raw.split_once("\r\n\r\n")
-                .map(|(_, b)| b.to_string())
-                .unwrap_or_default(),
-        )
+        api_get(self.probe_port, path, None)
     }
 
     fn wait_for(&self, what: &str, mut check: impl FnMut() -> bool) {
@@ -870,9 +850,12 @@ fn approve_reject_and_waive_from_the_cli() {
     );
 }
 
-/// (status, body) of a GET on the controller's API listener, with an optional bearer token.
+/// (status, body) of a GET on a controller listener, with an optional bearer token;
+/// status 0 while nothing listens yet, so callers can wait for start-up.
 fn api_get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
+        return (0, String::new());
+    };
     let auth = token
         .map(|t| format!("Authorization: Bearer {t}\r\n"))
         .unwrap_or_default();
