@@ -50,8 +50,8 @@ async fn main() {
             }))
             .unwrap();
             let needs = Needs {
-                sources: BTreeSet::new(),
                 metrics: [MetricNeed { connector: None, query: format!("rate(http_requests_total{{service=\"svc-{}\"}}[5m])", i % DISTINCT) }].into(),
+                ..Needs::default()
             };
             (release, needs)
         })

@@ -84,9 +84,13 @@ pub enum Command {
         /// Decide as of this moment (default: the recording's recordedAt, else now).
         #[arg(long, value_parser = parse_time)]
         at: Option<chrono::DateTime<chrono::Utc>>,
-        /// Sign with this ed25519 key (base64 PKCS#8, as `passport keygen` writes; mount it from a Secret).
-        #[arg(long)]
+        /// Sign with this ed25519 key (base64 PKCS#8, as `passport keygen` writes).
+        #[arg(long, conflicts_with = "key_secret")]
         key: Option<PathBuf>,
+        /// Sign with the key in this Secret, read through the current kubeconfig:
+        /// NAMESPACE/NAME[:KEY] (KEY defaults to passport.key).
+        #[arg(long, value_name = "NAMESPACE/NAME[:KEY]")]
+        key_secret: Option<String>,
         /// Namespace for objects that do not name one.
         #[arg(short = 'n', long, default_value = "default")]
         namespace: String,

@@ -10,6 +10,7 @@ use kube::core::Resource;
 
 use crate::api::common::ReleaseRef;
 use crate::api::{Decision, Release, ReleasePassport, ReleasePassportSpec};
+use crate::connectors::queries::expected_revision;
 use crate::engine::{self, CompiledPolicy, Evaluation, Input, PreviousRelease};
 use crate::load::Bundle;
 
@@ -43,12 +44,18 @@ pub fn decide_all(bundle: &Bundle, now: DateTime<Utc>) -> Vec<Decided> {
         })
     };
     // Rollback readiness needs the previous release's own decision, so decide in two passes.
-    let first: BTreeMap<String, (String, Decision)> = bundle
+    let first: BTreeMap<String, PreviousRelease> = bundle
         .releases
         .iter()
         .map(|r| {
             let decision = evaluate(r, None).status.decision.unwrap_or(Decision::Hold);
-            (r.key(), (r.spec.version.clone(), decision))
+            let previous = PreviousRelease {
+                name: r.metadata.name.clone().unwrap_or_default(),
+                version: r.spec.version.clone(),
+                revision: expected_revision(r),
+                decision: Some(decision),
+            };
+            (r.key(), previous)
         })
         .collect();
     bundle
@@ -74,17 +81,13 @@ pub fn decide_all(bundle: &Bundle, now: DateTime<Utc>) -> Vec<Decided> {
 /// recorded passport.
 fn previous_release(
     bundle: &Bundle,
-    decided: &BTreeMap<String, (String, Decision)>,
+    decided: &BTreeMap<String, PreviousRelease>,
     release: &Release,
     name: &str,
 ) -> Option<PreviousRelease> {
     let ns = release.metadata.namespace.as_deref().unwrap_or("default");
-    if let Some((version, decision)) = decided.get(&format!("{ns}/{name}")) {
-        return Some(PreviousRelease {
-            name: name.to_string(),
-            version: version.clone(),
-            decision: Some(*decision),
-        });
+    if let Some(p) = decided.get(&format!("{ns}/{name}")) {
+        return Some(p.clone());
     }
     bundle
         .passports
@@ -95,6 +98,7 @@ fn previous_release(
         .map(|p| PreviousRelease {
             name: name.to_string(),
             version: p.spec.version.clone(),
+            revision: p.spec.version.clone(),
             decision: p.status.as_ref().and_then(|s| s.decision),
         })
 }

@@ -71,18 +71,20 @@ fn main() -> ExitCode {
             release,
             at,
             key,
+            key_secret,
             namespace,
-        } => attest::attest(
+        } => block_on(attest::attest(
             attest::AttestArgs {
                 paths,
                 evidence,
                 release,
                 at,
                 key,
+                key_secret,
                 namespace,
             },
             now,
-        ),
+        )),
         Command::Verify { file, public_key } => attest::verify(&file, public_key.as_deref()),
         Command::Keygen { out_dir } => attest::keygen(&out_dir),
         Command::Simulate {

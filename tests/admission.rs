@@ -7,21 +7,29 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 fn policy() -> Value {
+    named("release-passport-approver-identity")
+}
+
+fn named(name: &str) -> Value {
     let text = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("config/admission/approver_identity.yaml"),
     )
     .unwrap();
     serde_yaml_ng::Deserializer::from_str(&text)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
-        .find(|d: &Value| d["kind"] == "ValidatingAdmissionPolicy")
+        .find(|d: &Value| d["kind"] == "ValidatingAdmissionPolicy" && d["metadata"]["name"] == name)
         .unwrap()
 }
 
 /// The messages of the validations that fail for this request (empty: admitted).
 fn admit(object: Value, username: &str, groups: &[&str]) -> Vec<String> {
+    admit_by(&policy(), object, username, groups)
+}
+
+fn admit_by(policy: &Value, object: Value, username: &str, groups: &[&str]) -> Vec<String> {
     let request = json!({"userInfo": {"username": username, "groups": groups}});
     let mut refused = Vec::new();
-    for v in policy()["spec"]["validations"].as_array().unwrap() {
+    for v in policy["spec"]["validations"].as_array().unwrap() {
         let program = cel::Program::compile(v["expression"].as_str().unwrap()).unwrap();
         let mut ctx = cel::Context::default();
         ctx.add_variable("object", object.clone()).unwrap();
@@ -96,11 +104,40 @@ fn waivers_are_checked_too() {
 }
 
 #[test]
-fn the_chart_ships_the_same_policy() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+fn waivers_expire_after_creation_and_within_seven_days_by_the_server_clock() {
+    let window = named("release-passport-waiver-window");
+    let waiver = |expires: &str| {
+        json!({"kind": "Waiver", "metadata": {"name": "w", "creationTimestamp": "2026-11-25T12:00:00Z"},
+               "spec": {"releaseRef": {"name": "web"}, "rules": ["r"], "reason": "x", "expiresAt": expires, "approver": "carol"}})
+    };
+    assert!(admit_by(&window, waiver("2026-11-26T12:00:00Z"), "carol", &[]).is_empty());
+    assert!(admit_by(&window, waiver("2026-12-02T12:00:00Z"), "carol", &[]).is_empty());
     assert_eq!(
-        std::fs::read_to_string(root.join("config/admission/approver_identity.yaml")).unwrap(),
+        admit_by(&window, waiver("2026-12-02T12:00:01Z"), "carol", &[]),
+        vec!["spec.expiresAt (2026-12-02T12:00:01Z) is more than 168h after the waiver was created: ask for a shorter waiver".to_string()]
+    );
+    assert_eq!(
+        admit_by(&window, waiver("2026-11-25T11:00:00Z"), "carol", &[]),
+        vec!["spec.expiresAt (2026-11-25T11:00:00Z) is not after the waiver was created (2026-11-25T12:00:00Z)".to_string()]
+    );
+    let rules = window["spec"]["matchConstraints"]["resourceRules"][0].clone();
+    assert_eq!(rules["resources"], json!(["waivers"]));
+}
+
+#[test]
+fn the_chart_ships_the_same_policies() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let values: Value = serde_yaml_ng::from_str(
+        &std::fs::read_to_string(root.join("charts/release-passport/values.yaml")).unwrap(),
+    )
+    .unwrap();
+    let max = values["admission"]["waiverMaxDuration"].as_str().unwrap();
+    let rendered =
         std::fs::read_to_string(root.join("charts/release-passport/templates/admission.yaml"))
             .unwrap()
+            .replace("{{ .Values.admission.waiverMaxDuration }}", max);
+    assert_eq!(
+        std::fs::read_to_string(root.join("config/admission/approver_identity.yaml")).unwrap(),
+        rendered
     );
 }

@@ -2,7 +2,6 @@
 //! Kubernetes connector reads only the Release's scope and judges the rollout of its version.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -11,7 +10,7 @@ use k8s_openapi::api::core::v1::Pod;
 use kube_fake_client::ClientBuilder;
 use release_passport::api::{Connector, ConnectorHealth, EvidenceStatus, Release};
 use release_passport::connectors::hub::{self, Credential, Hub};
-use release_passport::engine::needs::Needs;
+use release_passport::engine::needs::{Needs, RollbackNeed};
 
 fn now() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-25T14:00:00Z")
@@ -131,7 +130,7 @@ async fn workloads_in_scope_decide_workload_health() {
     .unwrap();
     let needs = Needs {
         sources: ["workload-health".to_string()].into(),
-        metrics: BTreeSet::new(),
+        ..Needs::default()
     };
     let rows = [
         (
@@ -180,6 +179,114 @@ async fn workloads_in_scope_decide_workload_health() {
     for ((r, n), (app, _, expected, text)) in releases.iter().zip(rows) {
         let q = release_passport::connectors::queries::queries_for(&conn, r, n, &all).remove(0);
         let item = hub.observation(&hub::key(&conn), &q).unwrap();
+        assert_eq!(item.status, expected, "{app}: {:?}", item.summary);
+        assert!(
+            item.summary.as_deref().unwrap().contains(text),
+            "{app}: {:?}",
+            item.summary
+        );
+    }
+}
+
+/// A retained ReplicaSet (Deployments) or ControllerRevision (StatefulSets) at the previous
+/// version is a rollback target; once pruned, the target is gone.
+#[tokio::test]
+async fn rollback_targets_are_retained_workload_revisions_in_scope() {
+    use k8s_openapi::api::apps::v1::{ControllerRevision, ReplicaSet};
+    let replicaset: ReplicaSet = serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "ReplicaSet",
+        "metadata": {"name": "checkout-5d8", "namespace": "shop-prod",
+                     "labels": {"app.kubernetes.io/name": "checkout"},
+                     "annotations": {"deployment.kubernetes.io/revision": "4"}},
+        "spec": {"replicas": 0, "selector": {"matchLabels": {"app.kubernetes.io/name": "checkout"}},
+                 "template": {"metadata": {"labels": {"app.kubernetes.io/name": "checkout"}},
+                              "spec": {"containers": [{"name": "app", "image": "registry.example/shop/checkout:2.3.0"}]}}}
+    }))
+    .unwrap();
+    let revision: ControllerRevision = serde_json::from_value(serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "ControllerRevision",
+        "metadata": {"name": "ledger-6c7", "namespace": "shop-prod", "labels": {"app.kubernetes.io/name": "ledger"}},
+        "revision": 7,
+        "data": {"spec": {"template": {"metadata": {"labels": {"app.kubernetes.io/version": "3.1.0"}},
+                                       "spec": {"containers": [{"name": "app", "image": "registry.example/shop/ledger"}]}}}}
+    }))
+    .unwrap();
+    // The same old version, but in a namespace outside the release's scope.
+    let mut elsewhere = replicaset.clone();
+    elsewhere.metadata.namespace = Some("other-team".into());
+    elsewhere.metadata.name = Some("payments-1a2".into());
+    elsewhere.metadata.labels =
+        Some([("app.kubernetes.io/name".to_string(), "payments".to_string())].into());
+    let client = ClientBuilder::new()
+        .with_objects(vec![replicaset, elsewhere])
+        .with_objects(vec![revision])
+        .build()
+        .await
+        .unwrap();
+    let hub = Hub::new().unwrap().with_kube(client);
+    let conn: Connector = serde_yaml_ng::from_str(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {name: cluster, namespace: shop}\nspec: {type: Kubernetes}\n",
+    )
+    .unwrap();
+    let all = [Arc::new(conn.clone())];
+    let rows = [
+        (
+            "checkout",
+            "2.3.0",
+            EvidenceStatus::Complete,
+            "ReplicaSet shop-prod/checkout-5d8 (revision 4) still runs 2.3.0",
+        ),
+        (
+            "ledger",
+            "3.1.0",
+            EvidenceStatus::Complete,
+            "ControllerRevision shop-prod/ledger-6c7 (revision 7) still runs 3.1.0",
+        ),
+        (
+            "checkout",
+            "2.2.9",
+            EvidenceStatus::Failed,
+            "no ReplicaSet or ControllerRevision in scope runs 2.2.9",
+        ),
+        (
+            "payments",
+            "2.3.0",
+            EvidenceStatus::Failed,
+            "runs 2.3.0 any more",
+        ),
+    ];
+    let releases: Vec<(Release, Needs)> = rows
+        .iter()
+        .map(|(app, previous, _, _)| {
+            let needs = Needs {
+                rollback: Some(RollbackNeed {
+                    version: previous.to_string(),
+                    revision: previous.to_string(),
+                }),
+                ..Needs::default()
+            };
+            (release(app, "9.0.0"), needs)
+        })
+        .collect();
+    let plan = hub::plan(&all, &releases);
+    let queries = plan[&hub::key(&conn)].clone();
+    assert_eq!(queries.len(), rows.len(), "{queries:?}");
+    let refreshed = hub
+        .refresh(&conn, &queries, &Credential::NotNeeded, now())
+        .await;
+    assert_eq!(
+        refreshed.status.health,
+        Some(ConnectorHealth::Healthy),
+        "{:?}",
+        refreshed.status.last_error
+    );
+    for ((r, n), (app, _, expected, text)) in releases.iter().zip(rows) {
+        let q = release_passport::connectors::queries::queries_for(&conn, r, n, &all).remove(0);
+        let item = hub.observation(&hub::key(&conn), &q).unwrap();
+        assert_eq!(
+            item.source,
+            release_passport::engine::ROLLBACK_REVISION_SOURCE
+        );
         assert_eq!(item.status, expected, "{app}: {:?}", item.summary);
         assert!(
             item.summary.as_deref().unwrap().contains(text),
@@ -268,7 +375,7 @@ async fn flux_kustomizations_in_scope() {
     };
     let needs = Needs {
         sources: ["gitops-sync".to_string()].into(),
-        metrics: BTreeSet::new(),
+        ..Needs::default()
     };
     let all = [Arc::new(conn.clone())];
     let rows = [

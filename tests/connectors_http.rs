@@ -17,7 +17,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use release_passport::api::{Connector, ConnectorHealth, EvidenceStatus, Release};
 use release_passport::connectors::hub::{self, Credential, Hub};
-use release_passport::engine::needs::{MetricNeed, Needs};
+use release_passport::engine::needs::{MetricNeed, Needs, RollbackNeed};
 
 const SECRET: &str = "tok-3f9a-very-secret-value";
 
@@ -83,7 +83,7 @@ async fn page_server(mode: &'static str) -> String {
 fn needs_provider() -> Needs {
     Needs {
         sources: ["provider".to_string()].into(),
-        metrics: BTreeSet::new(),
+        ..Needs::default()
     }
 }
 
@@ -257,12 +257,12 @@ async fn one_upstream_call_per_distinct_query() {
     let releases: Vec<(Release, Needs)> = (0..1000)
         .map(|i| {
             let needs = Needs {
-                sources: BTreeSet::new(),
                 metrics: [MetricNeed {
                     connector: None,
                     query: format!("rate(errors{{service=\"svc-{}\"}}[5m])", i % 10),
                 }]
                 .into(),
+                ..Needs::default()
             };
             (release(&format!("r{i}")), needs)
         })
@@ -353,7 +353,7 @@ fn release_with(yaml_spec: &str) -> Release {
 fn reading(source: &str) -> Needs {
     Needs {
         sources: [source.to_string()].into(),
-        metrics: BTreeSet::new(),
+        ..Needs::default()
     }
 }
 
@@ -462,7 +462,11 @@ async fn argo_app(axum::extract::Path(name): axum::extract::Path<String>) -> Res
         "status": {
             "sync": {"status": "Synced", "revision": revision},
             "health": {"status": health},
-            "operationState": {"phase": "Succeeded", "message": "successfully synced (all tasks run)"}
+            "operationState": {"phase": "Succeeded", "message": "successfully synced (all tasks run)"},
+            "history": [
+                {"id": 40, "revision": "7be1a04c2d19aa00bb11cc22dd33ee44ff556677", "deployedAt": "2026-11-18T09:50:00Z"},
+                {"id": 41, "revision": revision, "deployedAt": "2026-11-24T17:10:00Z"}
+            ]
         }
     }))
     .into_response()
@@ -490,6 +494,39 @@ async fn argocd_application_against_the_release_revision() {
         r.status.last_error
     );
     assert_eq!(item.unwrap().status, EvidenceStatus::Complete);
+    // The rollback target: the previous release's commit must still be in the history.
+    for (previous, expected, text) in [
+        (
+            "7be1a04c2d19",
+            EvidenceStatus::Complete,
+            "history entry 40 deployed 7be1a04c2d19",
+        ),
+        (
+            "5c3e9d1f0a77",
+            EvidenceStatus::Failed,
+            "history (2 entries) no longer holds 5c3e9d1f0a77",
+        ),
+    ] {
+        let needs = Needs {
+            rollback: Some(RollbackNeed {
+                version: "2.3.0".into(),
+                revision: previous.into(),
+            }),
+            ..Needs::default()
+        };
+        let (_, item) = observe(c.clone(), &synced, &needs, Credential::NotNeeded).await;
+        let item = item.unwrap();
+        assert_eq!(
+            item.source,
+            release_passport::engine::ROLLBACK_REVISION_SOURCE
+        );
+        assert_eq!(item.status, expected, "{:?}", item.summary);
+        assert!(
+            item.summary.as_deref().unwrap().contains(text),
+            "{:?}",
+            item.summary
+        );
+    }
     let rolling = release_with(
         "{service: web, version: 2.4.0, environment: prod, revision: {commit: 77e1f0a3c5b9}, scope: {gitopsApps: [{kind: ArgoApplication, name: catalog-prod}]}}",
     );
@@ -750,7 +787,7 @@ async fn every_http_connector_survives_timeouts_refusals_and_garbage() {
             } else {
                 let needs = Needs {
                     sources: ["probe".to_string()].into(),
-                    metrics: BTreeSet::new(),
+                    ..Needs::default()
                 };
                 release_passport::connectors::queries::queries_for(
                     &c,

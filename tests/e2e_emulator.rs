@@ -478,27 +478,7 @@ fn connector_evidence_flows_into_passports_and_no_secret_leaks() {
     let port = status_page(std::sync::Arc::clone(&indicator));
     let mut cluster = Cluster::start();
     cluster.start_controller(ns);
-    // `kubectl create --raw`: kubectl would send a built-in kind as protobuf, which the emulator
-    // does not read.
-    let secret = format!(
-        "{{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{{\"name\":\"cards-token\",\"namespace\":\"{ns}\"}},\"data\":{{\"token\":\"{}\"}}}}",
-        base64(secret_value)
-    );
-    let out = cluster.kubectl(
-        &[
-            "create",
-            "--raw",
-            &format!("/api/v1/namespaces/{ns}/secrets"),
-            "-f",
-            "-",
-        ],
-        Some(&secret),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    cluster.create_secret(ns, "cards-token", "token", secret_value);
     cluster.apply(&format!(
         "apiVersion: releasepassport.io/v1alpha1
 kind: Connector
@@ -724,6 +704,31 @@ impl Cluster {
     fn passport_cli(&self, args: &[&str]) -> Output {
         self.passport(args).wait_with_output().unwrap()
     }
+
+    /// `kubectl create --raw`: kubectl would send a built-in kind as protobuf, which the
+    /// emulator does not read.
+    fn create_secret(&self, ns: &str, name: &str, key: &str, value: &str) {
+        let secret = serde_json::json!({
+            "apiVersion": "v1", "kind": "Secret",
+            "metadata": {"name": name, "namespace": ns},
+            "data": {key: base64(value)},
+        });
+        let out = self.kubectl(
+            &[
+                "create",
+                "--raw",
+                &format!("/api/v1/namespaces/{ns}/secrets"),
+                "-f",
+                "-",
+            ],
+            Some(&secret.to_string()),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }
 
 #[test]
@@ -921,4 +926,66 @@ fn the_http_gate_answers_only_authenticated_readers() {
         v["reasons"][0],
         "prod/approved: 0 of 1 approvals, author bob excluded"
     );
+}
+
+/// `passport attest --key-secret` reads the signing key through the API (as the kubeconfig
+/// user), never prints it, and a missing Secret is a clear error with exit 3.
+#[test]
+fn attestations_are_signed_with_a_key_from_a_secret() {
+    let ns = "e2e-attest";
+    let cluster = Cluster::start();
+    let keys = cluster.dir.path().join("keys");
+    std::fs::create_dir_all(&keys).unwrap();
+    let out = cluster.passport_cli(&["keygen", "--out-dir", keys.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    let private = std::fs::read_to_string(keys.join("passport.key")).unwrap();
+    cluster.create_secret(ns, "signing", "passport.key", &private);
+    let shop = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/shop");
+    let attest = |secret: &str| {
+        cluster.passport_cli(&[
+            "attest",
+            "-f",
+            shop.to_str().unwrap(),
+            "--release",
+            "shop/checkout-production-2-3-1",
+            "--key-secret",
+            secret,
+        ])
+    };
+    let out = attest(&format!("{ns}/signing"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let signed = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        !signed.contains(private.trim()),
+        "the key leaked into the attestation"
+    );
+    let file = cluster.dir.path().join("signed.json");
+    std::fs::write(&file, &signed).unwrap();
+    let ok = cluster.passport_cli(&[
+        "verify",
+        file.to_str().unwrap(),
+        "--public-key",
+        keys.join("passport.pub").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    let missing = attest(&format!("{ns}/nope"));
+    assert_eq!(missing.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&missing.stderr)
+            .contains(&format!("Secret {ns}/nope does not exist"))
+    );
+    let wrong_key = attest(&format!("{ns}/signing:other"));
+    assert_eq!(wrong_key.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&wrong_key.stderr).contains("has no key \"other\""));
 }

@@ -886,25 +886,37 @@ fn post_deploy_watch_starts_on_promotion_and_fails_into_a_rollback_recommendatio
 
 #[test]
 fn a_policy_can_require_rollback_readiness() {
-    use release_passport::engine::{Input, PreviousRelease, compile, evaluate};
+    use release_passport::engine::{EvidenceItem, Input, PreviousRelease, compile, evaluate};
     let p = policy(
         "prod",
         "  rules:\n  - name: rollback-ready\n    evidence: {source: rollback-ready}\n",
     );
     let compiled = vec![std::sync::Arc::new(compile(&p))];
     let mut case = Case::new(vec![p]);
+    let decide_with =
+        |case: &Case, previous: Option<&PreviousRelease>, evidence: &[EvidenceItem]| {
+            evaluate(&Input {
+                release: &case.release,
+                policies: &compiled,
+                approvals: &[],
+                waivers: &[],
+                evidence,
+                previous: None,
+                previous_release: previous,
+                now: now(),
+            })
+            .status
+        };
+    let seen = |status, summary: &str| EvidenceItem {
+        summary: Some(summary.into()),
+        ..item("rollback-revision", status, 1)
+    };
+    let present = seen(
+        Complete,
+        "ReplicaSet shop/web-5d8 (revision 4) still runs 1.0.0",
+    );
     let decide = |case: &Case, previous: Option<&PreviousRelease>| {
-        evaluate(&Input {
-            release: &case.release,
-            policies: &compiled,
-            approvals: &[],
-            waivers: &[],
-            evidence: &[],
-            previous: None,
-            previous_release: previous,
-            now: now(),
-        })
-        .status
+        decide_with(case, previous, std::slice::from_ref(&present))
     };
     let none = decide(&case, None);
     assert_eq!(none.decision, Some(Decision::Hold));
@@ -917,11 +929,48 @@ fn a_policy_can_require_rollback_readiness() {
     let good = PreviousRelease {
         name: "web-1-0-0".into(),
         version: "1.0.0".into(),
+        revision: "1.0.0".into(),
         decision: Some(Decision::Allow),
     };
     let ready = decide(&case, Some(&good));
     assert_eq!(ready.decision, Some(Decision::Allow));
-    assert_eq!(ready.rollback.unwrap().revision.as_deref(), Some("1.0.0"));
+    let rollback = ready.rollback.unwrap();
+    assert_eq!(rollback.revision.as_deref(), Some("1.0.0"));
+    assert!(
+        rollback.reason.contains("revision 4"),
+        "{}",
+        rollback.reason
+    );
+    // Allowed, but nothing confirms the revision still exists: not ready.
+    let unconfirmed = decide_with(&case, Some(&good), &[]);
+    assert_eq!(unconfirmed.decision, Some(Decision::Hold));
+    assert!(
+        unconfirmed
+            .rollback
+            .unwrap()
+            .reason
+            .contains("no connector has confirmed"),
+    );
+    // The revision was pruned: not ready, and the reason says where it was looked for.
+    let pruned = seen(
+        Failed,
+        "no ReplicaSet or ControllerRevision in scope runs 1.0.0 any more",
+    );
+    let gone = decide_with(&case, Some(&good), std::slice::from_ref(&pruned));
+    assert_eq!(gone.decision, Some(Decision::Hold));
+    assert!(gone.rollback.unwrap().reason.contains("revision is gone"));
+    // One connector confirming is enough (Argo CD history still holds it).
+    let either = decide_with(&case, Some(&good), &[pruned, present.clone()]);
+    assert!(either.rollback.unwrap().ready);
+    // An expired confirmation no longer counts.
+    let mut expired = present.clone();
+    expired.expires_at = Some(now() - chrono::Duration::minutes(1));
+    assert!(
+        !decide_with(&case, Some(&good), &[expired])
+            .rollback
+            .unwrap()
+            .ready
+    );
     let held = PreviousRelease {
         decision: Some(Decision::Hold),
         ..good

@@ -15,10 +15,12 @@ pub struct AttestArgs {
     pub release: String,
     pub at: Option<DateTime<Utc>>,
     pub key: Option<PathBuf>,
+    /// NAMESPACE/NAME[:KEY] of a Secret holding the key.
+    pub key_secret: Option<String>,
     pub namespace: String,
 }
 
-pub fn attest(args: AttestArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
+pub async fn attest(args: AttestArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
     let mut bundle = Bundle::default();
     load_paths(&args.paths, &args.namespace, &mut bundle)?;
     load_paths(&args.evidence, &args.namespace, &mut bundle)?;
@@ -33,17 +35,49 @@ pub fn attest(args: AttestArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
         .find(|d| d.release.key() == key)
         .ok_or_else(|| anyhow::anyhow!("no Release {key} in the input"))?;
     let statement = attest::statement(&d.release, &d.passport, &bundle.policies);
-    let document = match &args.key {
-        Some(path) => {
+    let document = match (&args.key, &args.key_secret) {
+        (Some(path), _) => {
             let private = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
             attest::sign(&statement, &private)
                 .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
         }
-        None => statement,
+        (None, Some(reference)) => {
+            let private = secret_key(reference).await?;
+            attest::sign(&statement, &private)
+                .map_err(|e| anyhow::anyhow!("Secret {reference}: {e}"))?
+        }
+        (None, None) => statement,
     };
     crate::output::emit(&(serde_json::to_string_pretty(&document)? + "\n"));
     Ok(0)
+}
+
+/// The signing key from a Secret: NAMESPACE/NAME[:KEY]. The value is never printed.
+async fn secret_key(reference: &str) -> anyhow::Result<String> {
+    let (object, key) = reference
+        .split_once(':')
+        .unwrap_or((reference, "passport.key"));
+    let (namespace, name) = object.split_once('/').ok_or_else(|| {
+        anyhow::anyhow!("--key-secret {reference}: expected NAMESPACE/NAME[:KEY]")
+    })?;
+    let client = kube::Client::try_default()
+        .await
+        .context("--key-secret needs a cluster: no usable kubeconfig")?;
+    let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =
+        kube::Api::namespaced(client, namespace);
+    let secret = secrets
+        .get_opt(name)
+        .await
+        .with_context(|| format!("reading Secret {namespace}/{name}"))?
+        .ok_or_else(|| anyhow::anyhow!("Secret {namespace}/{name} does not exist"))?;
+    let bytes = secret
+        .data
+        .as_ref()
+        .and_then(|d| d.get(key))
+        .ok_or_else(|| anyhow::anyhow!("Secret {namespace}/{name} has no key {key:?}"))?;
+    String::from_utf8(bytes.0.clone())
+        .map_err(|_| anyhow::anyhow!("key {key:?} of Secret {namespace}/{name} is not text"))
 }
 
 /// Exit 0 verified, 1 not (tampered or wrongly signed), 3 unreadable input.

@@ -61,14 +61,25 @@ pub async fn fetch(
     timeout: Duration,
 ) -> Result<(EvidenceStatus, String), FetchError> {
     let (app, expected, _) = super::queries::split_key(key);
+    let body = get_application(client, endpoint, app, token, timeout).await?;
+    parse(&body, expected).map_err(FetchError::Upstream)
+}
+
+/// `GET /api/v1/applications/{name}` for `app` = `appNamespace/name`.
+pub async fn get_application(
+    client: &reqwest::Client,
+    endpoint: &str,
+    app: &str,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<Value, FetchError> {
     let (app_namespace, name) = app.split_once('/').unwrap_or(("", app));
     let mut url = http::join(endpoint, &["api", "v1", "applications", name])?;
     if !app_namespace.is_empty() {
         url.query_pairs_mut()
             .append_pair("appNamespace", app_namespace);
     }
-    let body = http::get_json(client, url, token, timeout, &[]).await?;
-    parse(&body, expected).map_err(FetchError::Upstream)
+    http::get_json(client, url, token, timeout, &[]).await
 }
 
 #[cfg(test)]

@@ -12,8 +12,8 @@ use futures::StreamExt;
 
 use super::queries::{WHOLE, queries_for, source_name};
 use super::{
-    FetchError, argocd, flux, github, journey, kubernetes, prometheus, sanitize::sanitize,
-    statuspage,
+    FetchError, argocd, flux, github, journey, kubernetes, prometheus, rollback,
+    sanitize::sanitize, statuspage,
 };
 use crate::api::connector::ConnectorStatus;
 use crate::api::{Connector, ConnectorHealth, ConnectorType, Release};
@@ -389,6 +389,17 @@ impl Hub {
                 )
             })
         };
+        if let Some(target) = rollback::strip(query) {
+            let (status, summary) = match connector.spec.type_ {
+                ConnectorType::Kubernetes => rollback::fetch_workloads(cluster()?, target).await?,
+                _ => {
+                    rollback::fetch_argocd(&self.http, endpoint()?, target, token, timeout).await?
+                }
+            };
+            let mut observed = item(status, None, summary, None);
+            observed.source = crate::engine::ROLLBACK_REVISION_SOURCE.into();
+            return Ok(observed);
+        }
         match connector.spec.type_ {
             ConnectorType::Kubernetes => {
                 let (status, targets, summary) = kubernetes::fetch(cluster()?, query).await?;

@@ -28,7 +28,7 @@ pub fn key(namespaces: &[String], selector: &str, version: &str) -> String {
     format!("{}|{selector}|{version}", namespaces.join(","))
 }
 
-fn parse_key(key: &str) -> (Vec<String>, &str, &str) {
+pub fn parse_key(key: &str) -> (Vec<String>, &str, &str) {
     let mut parts = key.splitn(3, '|');
     let namespaces = parts
         .next()
@@ -235,6 +235,18 @@ pub fn summarise(
     )
 }
 
+/// A list call's failure, by what it means for the Connector's health.
+pub fn api_error(e: kube::Error) -> FetchError {
+    match &e {
+        kube::Error::Api(s) if s.code == 401 || s.code == 403 => FetchError::Credential(format!(
+            "the controller may not read workloads: {}",
+            s.message
+        )),
+        kube::Error::Api(s) => FetchError::Upstream(format!("{} ({})", s.message, s.code)),
+        other => FetchError::Unreachable(other.to_string()),
+    }
+}
+
 /// Reads the scope a key names.
 pub async fn fetch(
     client: &Client,
@@ -244,14 +256,6 @@ pub async fn fetch(
     let params = ListParams::default().labels(selector);
     let mut states = Vec::new();
     let mut pods = Vec::new();
-    let api_error = |e: kube::Error| match &e {
-        kube::Error::Api(s) if s.code == 401 || s.code == 403 => FetchError::Credential(format!(
-            "the controller may not read workloads: {}",
-            s.message
-        )),
-        kube::Error::Api(s) => FetchError::Upstream(format!("{} ({})", s.message, s.code)),
-        other => FetchError::Unreachable(other.to_string()),
-    };
     for ns in &namespaces {
         for d in Api::<Deployment>::namespaced(client.clone(), ns)
             .list(&params)

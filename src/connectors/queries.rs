@@ -80,9 +80,67 @@ pub fn queries_for(
             .map(|m| m.query.clone())
             .collect();
     }
-    if !needs.sources.contains(&source_name(connector)) {
-        return Vec::new();
+    let mut out = rollback_queries(connector, release, needs);
+    if needs.sources.contains(&source_name(connector)) {
+        out.extend(evidence_queries(connector, release, ns));
     }
+    out
+}
+
+/// The rollback-target questions: does the previous release's revision still exist?
+fn rollback_queries(connector: &Connector, release: &Release, needs: &Needs) -> Vec<String> {
+    let Some(previous) = &needs.rollback else {
+        return Vec::new();
+    };
+    match connector.spec.type_ {
+        ConnectorType::Kubernetes => {
+            let (namespaces, selector) = workload_scope(release);
+            vec![super::rollback::workload_key(&super::kubernetes::key(
+                &namespaces,
+                &selector,
+                &previous.version,
+            ))]
+        }
+        ConnectorType::ArgoCD => argo_apps(release)
+            .map(|app| super::rollback::argocd_key(&app, &previous.revision))
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The namespaces and label selector of a release's workloads.
+fn workload_scope(release: &Release) -> (Vec<String>, String) {
+    let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+    let namespaces = if release.spec.scope.namespaces.is_empty() {
+        vec![ns.to_string()]
+    } else {
+        release.spec.scope.namespaces.clone()
+    };
+    let selector = release
+        .spec
+        .scope
+        .selector
+        .clone()
+        .and_then(|s| kube::core::Selector::try_from(s).ok())
+        .map(|s| s.to_string())
+        .unwrap_or_default();
+    (namespaces, selector)
+}
+
+/// `appNamespace/name` of each Argo CD Application in a release's scope.
+fn argo_apps(release: &Release) -> impl Iterator<Item = String> + '_ {
+    let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+    release
+        .spec
+        .scope
+        .gitops_apps
+        .iter()
+        .filter(|a| a.kind == GitOpsKind::ArgoApplication)
+        .map(move |a| format!("{}/{}", a.namespace.as_deref().unwrap_or(ns), a.name))
+}
+
+/// The questions a connector answers for the evidence a release's policies read.
+fn evidence_queries(connector: &Connector, release: &Release, ns: &str) -> Vec<String> {
     match connector.spec.type_ {
         ConnectorType::StatusPage | ConnectorType::Http => vec![WHOLE.to_string()],
         // Webhook deliveries name their release.
@@ -102,19 +160,7 @@ pub fn queries_for(
             vec![format!("{project}@{commit}#{pipeline}")]
         }
         ConnectorType::Kubernetes => {
-            let namespaces = if release.spec.scope.namespaces.is_empty() {
-                vec![ns.to_string()]
-            } else {
-                release.spec.scope.namespaces.clone()
-            };
-            let selector = release
-                .spec
-                .scope
-                .selector
-                .clone()
-                .and_then(|s| kube::core::Selector::try_from(s).ok())
-                .map(|s| s.to_string())
-                .unwrap_or_default();
+            let (namespaces, selector) = workload_scope(release);
             vec![super::kubernetes::key(
                 &namespaces,
                 &selector,
@@ -145,20 +191,8 @@ pub fn queries_for(
                 )
             })
             .collect(),
-        ConnectorType::ArgoCD => release
-            .spec
-            .scope
-            .gitops_apps
-            .iter()
-            .filter(|a| a.kind == GitOpsKind::ArgoApplication)
-            .map(|a| {
-                format!(
-                    "{}/{}@{}",
-                    a.namespace.as_deref().unwrap_or(ns),
-                    a.name,
-                    expected_revision(release)
-                )
-            })
+        ConnectorType::ArgoCD => argo_apps(release)
+            .map(|app| format!("{app}@{}", expected_revision(release)))
             .collect(),
         _ => Vec::new(),
     }

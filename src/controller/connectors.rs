@@ -16,7 +16,7 @@ use tracing::{debug, warn};
 use crate::api::{Connector, ConnectorType, Release};
 use crate::connectors::hub::{self, Credential, Hub};
 use crate::connectors::queries::queries_for;
-use crate::engine::needs::{Needs, needs};
+use crate::engine::needs::Needs;
 
 use super::context::Context;
 
@@ -91,7 +91,7 @@ pub fn releases_with_needs(ctx: &Context) -> Vec<(Release, Needs)> {
             let policies = by_namespace
                 .entry(ns)
                 .or_insert_with_key(|ns| ctx.compiled_policies(ns));
-            let n = needs(&r, policies);
+            let n = super::dereference::release_needs(ctx, &r, policies);
             (r, n)
         })
         .collect()

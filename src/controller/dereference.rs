@@ -4,6 +4,8 @@
 use std::sync::Arc;
 
 use crate::api::{Approval, Release, ReleasePassport, Waiver};
+use crate::connectors::queries::expected_revision;
+use crate::engine::needs::Needs;
 use crate::engine::{CompiledPolicy, PreviousRelease, approval_applies, waiver_applies};
 
 use super::context::Context;
@@ -36,24 +38,39 @@ pub fn dereference(ctx: &Context, release: &Release) -> Dereferenced {
         .filter(|w| waiver_applies(w, release))
         .map(|w| (**w).clone())
         .collect();
-    let previous_release = release.spec.previous.as_deref().and_then(|prev| {
-        let passport = ctx.stores.passport(ns, prev);
-        let version = ctx
-            .stores
-            .release(ns, prev)
-            .map(|r| r.spec.version)
-            .or_else(|| passport.as_ref().map(|p| p.spec.version.clone()))?;
-        Some(PreviousRelease {
-            name: prev.to_string(),
-            version,
-            decision: passport.and_then(|p| p.status.as_ref().and_then(|s| s.decision)),
-        })
-    });
     Dereferenced {
         policies: ctx.compiled_policies(ns),
         approvals,
         waivers,
         passport: ctx.stores.passport(ns, name),
-        previous_release,
+        previous_release: previous_release(ctx, release),
     }
+}
+
+/// The release `spec.previous` names, from the caches: its version and revision from the
+/// Release (or, once it is gone, its passport) and its decision from the passport.
+pub fn previous_release(ctx: &Context, release: &Release) -> Option<PreviousRelease> {
+    let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+    let prev = release.spec.previous.as_deref()?;
+    let passport = ctx.stores.passport(ns, prev);
+    let (version, revision) = match ctx.stores.release(ns, prev) {
+        Some(r) => (r.spec.version.clone(), expected_revision(&r)),
+        None => {
+            let v = passport.as_ref()?.spec.version.clone();
+            (v.clone(), v)
+        }
+    };
+    Some(PreviousRelease {
+        name: prev.to_string(),
+        version,
+        revision,
+        decision: passport.and_then(|p| p.status.as_ref().and_then(|s| s.decision)),
+    })
+}
+
+/// What a release's policies read, plus the rollback target connectors should confirm.
+pub fn release_needs(ctx: &Context, release: &Release, policies: &[Arc<CompiledPolicy>]) -> Needs {
+    let mut needs = crate::engine::needs::needs(release, policies);
+    needs.rollback = previous_release(ctx, release).map(|p| p.need());
+    needs
 }

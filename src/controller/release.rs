@@ -14,7 +14,7 @@ use tracing::{info, warn};
 
 use crate::api::{API_VERSION, Decision, Release};
 use crate::decide::passport_for;
-use crate::engine::{self, Input, conditions};
+use crate::engine::{self, Input, PreviousRelease, conditions};
 use crate::evidence;
 
 use super::apply;
@@ -87,7 +87,8 @@ fn action(requeue_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Action {
 pub async fn reconcile_release(release: &Release, ctx: &Context) -> Result<Outcome, Error> {
     let now = (ctx.clock)();
     let inputs = dereference(ctx, release);
-    let needs = crate::engine::needs::needs(release, &inputs.policies);
+    let mut needs = crate::engine::needs::needs(release, &inputs.policies);
+    needs.rollback = inputs.previous_release.as_ref().map(PreviousRelease::need);
     let evidence = evidence::gather(&ctx.sources, release, &needs, now);
     let current = inputs.passport.as_deref();
     let evaluation = engine::evaluate(&Input {

@@ -37,13 +37,29 @@ pub const ROLLBACK_SOURCE: &str = "rollback-ready";
 /// How many decision changes a passport's timeline keeps.
 pub const TIMELINE_LIMIT: usize = 20;
 
+/// The evidence source connectors record a rollback target under: Complete when the previous
+/// release's revision is still present (a retained workload revision, a GitOps history entry).
+pub const ROLLBACK_REVISION_SOURCE: &str = "rollback-revision";
+
 /// The release a passport's rollback would return to, as the caller found it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PreviousRelease {
     pub name: String,
     pub version: String,
+    /// Its GitOps revision: the commit when known, else the version.
+    pub revision: String,
     /// Its passport's decision, if it has one.
     pub decision: Option<Decision>,
+}
+
+impl PreviousRelease {
+    /// What connectors must look for to confirm the rollback target exists.
+    pub fn need(&self) -> needs::RollbackNeed {
+        needs::RollbackNeed {
+            version: self.version.clone(),
+            revision: self.revision.clone(),
+        }
+    }
 }
 
 /// Everything one decision is made from.
@@ -183,7 +199,7 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
         .collect();
 
     // Rollback readiness is evidence a policy can require (`evidence: {source: rollback-ready}`).
-    let rollback_status = rollback(release, input.previous_release);
+    let rollback_status = rollback(release, input.previous_release, input.evidence, now);
     let reads_rollback = selected.iter().any(|p| {
         p.rules.iter().any(
             |r| matches!(&r.kind, RuleKind::Evidence { source, .. } if source == ROLLBACK_SOURCE),
@@ -535,45 +551,96 @@ fn approvals_summary(
     })
 }
 
-/// Rollback readiness from what is known without a cluster: a named previous release that was
-/// itself allowed is a target to return to.
-pub fn rollback(release: &Release, previous: Option<&PreviousRelease>) -> RollbackStatus {
-    match (&release.spec.previous, previous) {
-        (None, _) => RollbackStatus {
+/// Rollback readiness: a named previous release that was itself allowed, whose revision a
+/// connector has confirmed is still present (`rollback-revision` evidence).
+pub fn rollback(
+    release: &Release,
+    previous: Option<&PreviousRelease>,
+    evidence: &[EvidenceItem],
+    now: DateTime<Utc>,
+) -> RollbackStatus {
+    let not_ready =
+        |target: Option<String>, revision: Option<String>, reason: String| RollbackStatus {
             ready: false,
             recommended: false,
-            target: None,
-            revision: None,
-            reason: "no previous release is named (spec.previous)".into(),
-        },
-        (Some(name), None) => RollbackStatus {
-            ready: false,
-            recommended: false,
-            target: Some(name.clone()),
-            revision: None,
-            reason: format!("previous release {name} was not found"),
-        },
-        (Some(name), Some(p)) => {
-            let ready = p.decision == Some(Decision::Allow);
-            RollbackStatus {
-                ready,
-                recommended: false,
-                target: Some(name.clone()),
-                revision: Some(p.version.clone()),
-                reason: match p.decision {
-                    Some(Decision::Allow) => {
-                        format!("previous release {name} ({}) was allowed", p.version)
-                    }
-                    Some(d) => format!(
-                        "previous release {name} ({}) is not known good: its decision is {d}",
-                        p.version
-                    ),
-                    None => format!(
-                        "previous release {name} ({}) has no decision yet",
-                        p.version
-                    ),
-                },
-            }
+            target,
+            revision,
+            reason,
+        };
+    let (name, p) = match (&release.spec.previous, previous) {
+        (None, _) => {
+            return not_ready(
+                None,
+                None,
+                "no previous release is named (spec.previous)".into(),
+            );
+        }
+        (Some(name), None) => {
+            return not_ready(
+                Some(name.clone()),
+                None,
+                format!("previous release {name} was not found"),
+            );
+        }
+        (Some(name), Some(p)) => (name, p),
+    };
+    let target = Some(name.clone());
+    let revision = Some(p.version.clone());
+    match p.decision {
+        Some(Decision::Allow) => {}
+        Some(d) => {
+            return not_ready(
+                target,
+                revision,
+                format!(
+                    "previous release {name} ({}) is not known good: its decision is {d}",
+                    p.version
+                ),
+            );
+        }
+        None => {
+            return not_ready(
+                target,
+                revision,
+                format!(
+                    "previous release {name} ({}) has no decision yet",
+                    p.version
+                ),
+            );
         }
     }
+    let confirmations: Vec<&EvidenceItem> = evidence
+        .iter()
+        .filter(|e| e.source == ROLLBACK_REVISION_SOURCE)
+        .filter(|e| e.expires_at.is_none_or(|at| now < at))
+        .collect();
+    let seen = |status: EvidenceStatus| {
+        confirmations
+            .iter()
+            .find(|e| e.status == status)
+            .map(|e| e.summary.clone().unwrap_or_default())
+    };
+    if let Some(present) = seen(EvidenceStatus::Complete) {
+        return RollbackStatus {
+            ready: true,
+            recommended: false,
+            target,
+            revision,
+            reason: format!(
+                "previous release {name} ({}) was allowed and can be returned to: {present}",
+                p.version
+            ),
+        };
+    }
+    let reason = match seen(EvidenceStatus::Failed) {
+        Some(gone) => format!(
+            "previous release {name} ({}) was allowed, but its revision is gone: {gone}",
+            p.version
+        ),
+        None => format!(
+            "previous release {name} ({}) was allowed, but no connector has confirmed its revision is still present (a retained ReplicaSet or ControllerRevision, or an Argo CD history entry)",
+            p.version
+        ),
+    };
+    not_ready(target, revision, reason)
 }

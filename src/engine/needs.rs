@@ -21,6 +21,18 @@ pub struct MetricNeed {
 pub struct Needs {
     pub sources: BTreeSet<String>,
     pub metrics: BTreeSet<MetricNeed>,
+    /// The previous release, when one is named and known: connectors check that its revision
+    /// can still be returned to.
+    pub rollback: Option<RollbackNeed>,
+}
+
+/// What a rollback would return to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RollbackNeed {
+    /// Its version (image tag or `app.kubernetes.io/version`).
+    pub version: String,
+    /// Its GitOps revision: the commit when known, else the version.
+    pub revision: String,
 }
 
 pub fn needs(release: &Release, policies: &[Arc<CompiledPolicy>]) -> Needs {
