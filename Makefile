@@ -12,12 +12,15 @@ test: deps lint unit
 ## Installs what the tests need when it is missing. A fresh machine of this kind has cargo,
 ## rustfmt, clippy, python3 with pip, and kubectl; the emulator tier needs kmock from PyPI and
 ## the connector tier Debian's prometheus package (its tests start their own servers on loopback),
-## the Argo CD health-check tests Debian's lua5.4.
+## the Argo CD health-check tests Debian's lua5.4, the console's browser tier Debian's chromium
+## and (with its OIDC tier) the npm packages in tests/console (playwright-core, oidc-provider).
 KMOCK_VERSION := 0.8
 deps:
 	@command -v kubectl >/dev/null || { echo "kubectl is required (it ships with this machine's image)"; exit 1; }
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm are required (they ship with this machine's image)"; exit 1; }
 	@python3 -c "import kmock" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "kmock==$(KMOCK_VERSION)"
-	@command -v promtool >/dev/null && command -v lua5.4 >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus lua5.4 >/dev/null; }
+	@command -v promtool >/dev/null && command -v lua5.4 >/dev/null && command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus lua5.4 chromium >/dev/null; }
+	@[ -d tests/console/node_modules/playwright-core ] && [ -d tests/console/node_modules/oidc-provider ] || (cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -37,3 +40,5 @@ demo:
 bench:
 	$(CARGO) bench --bench engine
 	$(CARGO) bench --bench controller
+	$(CARGO) bench --bench connectors
+	$(CARGO) bench --bench console

@@ -176,16 +176,95 @@ pub enum Command {
         /// Address to bind.
         #[arg(long, env = "PASSPORT_DEMO_BIND", default_value = "127.0.0.1")]
         bind: IpAddr,
-        /// Use manifests and evidence from this directory instead of the bundled examples.
-        #[arg(long)]
-        examples: Option<PathBuf>,
+        /// Use manifests and evidence from these files or directories instead of the bundled examples.
+        #[arg(long, num_args = 1..)]
+        examples: Vec<PathBuf>,
         /// Decide as of this moment (RFC 3339) instead of the recording's `recordedAt`.
         #[arg(long, value_parser = parse_time)]
         at: Option<chrono::DateTime<chrono::Utc>>,
         /// Print the decisions and exit without serving.
         #[arg(long)]
         no_serve: bool,
+        #[command(flatten)]
+        auth: ConsoleAuthArgs,
     },
+    /// Serve the read-only console over the cluster's objects (watched, never written).
+    Console {
+        /// Address to serve on.
+        #[arg(long, env = "PASSPORT_CONSOLE_ADDR", default_value = "0.0.0.0:8083")]
+        addr: std::net::SocketAddr,
+        /// Show only this namespace.
+        #[arg(long, env = "PASSPORT_NAMESPACE")]
+        namespace: Option<String>,
+        #[command(flatten)]
+        auth: ConsoleAuthArgs,
+    },
+}
+
+/// How the console signs people in (shared by `console`, `controller` and `demo`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ConsoleAuthArgs {
+    /// OIDC issuer whose ID tokens (Authorization: Bearer) are accepted; its JWKS is discovered.
+    #[arg(long, env = "PASSPORT_CONSOLE_OIDC_ISSUER")]
+    pub oidc_issuer: Option<String>,
+    /// The audience (client id) ID tokens must carry.
+    #[arg(long, env = "PASSPORT_CONSOLE_OIDC_AUDIENCE", requires = "oidc_issuer")]
+    pub oidc_audience: Option<String>,
+    /// Signature algorithms accepted (never `none`).
+    #[arg(
+        long,
+        env = "PASSPORT_CONSOLE_OIDC_ALGORITHMS",
+        value_delimiter = ',',
+        default_value = "RS256,ES256,PS256,EdDSA"
+    )]
+    pub oidc_algorithms: Vec<String>,
+    /// The claim holding the user's display name (falls back to `sub`).
+    #[arg(
+        long,
+        env = "PASSPORT_CONSOLE_OIDC_USERNAME_CLAIM",
+        default_value = "email"
+    )]
+    pub oidc_username_claim: String,
+    /// The claim holding the user's groups.
+    #[arg(
+        long,
+        env = "PASSPORT_CONSOLE_OIDC_GROUPS_CLAIM",
+        default_value = "groups"
+    )]
+    pub oidc_groups_claim: String,
+    /// Clock skew tolerated on token expiry.
+    #[arg(long, env = "PASSPORT_CONSOLE_OIDC_LEEWAY", default_value = "30s", value_parser = parse_duration)]
+    pub oidc_leeway: std::time::Duration,
+    /// Addresses or networks of the auth proxy whose identity headers are believed.
+    #[arg(long, env = "PASSPORT_CONSOLE_PROXY", value_delimiter = ',')]
+    pub auth_proxy: Vec<ipnet::IpNet>,
+    /// The proxy's user header.
+    #[arg(
+        long,
+        env = "PASSPORT_CONSOLE_PROXY_USER_HEADER",
+        default_value = "X-Forwarded-User"
+    )]
+    pub auth_proxy_user_header: String,
+    /// The proxy's groups header (comma-separated groups).
+    #[arg(
+        long,
+        env = "PASSPORT_CONSOLE_PROXY_GROUPS_HEADER",
+        default_value = "X-Forwarded-Groups"
+    )]
+    pub auth_proxy_groups_header: String,
+    /// Where to send an unauthenticated browser (e.g. the proxy's /oauth2/start).
+    #[arg(long, env = "PASSPORT_CONSOLE_SIGN_IN_URL")]
+    pub sign_in_url: Option<String>,
+    /// Where Logout goes (default: the issuer's end_session_endpoint).
+    #[arg(long, env = "PASSPORT_CONSOLE_SIGN_OUT_URL")]
+    pub sign_out_url: Option<String>,
+    /// GROUP=NS1;NS2 (repeatable): members of GROUP see only these namespaces (`*` for all).
+    #[arg(
+        long = "group-namespaces",
+        env = "PASSPORT_CONSOLE_GROUP_NAMESPACES",
+        value_delimiter = ','
+    )]
+    pub group_namespaces: Vec<String>,
 }
 
 /// Flags of `passport controller`.
@@ -218,6 +297,11 @@ pub struct ControllerArgs {
     /// This replica's identity in the Lease (defaults to the pod name, then the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
+    /// Also serve the read-only console here (served by the leader, from its caches).
+    #[arg(long, env = "PASSPORT_CONSOLE_ADDR")]
+    pub console_addr: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub console: ConsoleAuthArgs,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

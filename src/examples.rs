@@ -42,3 +42,38 @@ pub fn bundle() -> Result<Bundle, LoadError> {
     }
     Ok(bundle)
 }
+
+/// The policy templates shipped in `examples/policies/`.
+pub const TEMPLATES: &[(&str, &str)] = &[
+    (
+        "examples/policies/production-standard.yaml",
+        include_str!("../examples/policies/production-standard.yaml"),
+    ),
+    (
+        "examples/policies/canary-metrics.yaml",
+        include_str!("../examples/policies/canary-metrics.yaml"),
+    ),
+    (
+        "examples/policies/change-freeze.yaml",
+        include_str!("../examples/policies/change-freeze.yaml"),
+    ),
+    (
+        "examples/policies/regulated-two-person.yaml",
+        include_str!("../examples/policies/regulated-two-person.yaml"),
+    ),
+];
+
+/// Each template's file and its policy's description.
+pub fn templates() -> Vec<(&'static str, String)> {
+    TEMPLATES
+        .iter()
+        .map(|(file, text)| {
+            let mut bundle = Bundle::default();
+            let description = load_str(file, text, "default", &mut bundle)
+                .ok()
+                .and_then(|()| bundle.policies.first()?.spec.description.clone())
+                .unwrap_or_default();
+            (*file, description)
+        })
+        .collect()
+}

@@ -4,7 +4,7 @@ use clap::Parser;
 use release_passport::api::ApprovalDecision;
 use release_passport::cli::{Cli, Command, LogFormat};
 use release_passport::commands::{
-    approve, attest, controller, crd, demo, evaluate, gate, simulate,
+    approve, attest, console, controller, crd, demo, evaluate, gate, simulate,
 };
 
 fn init_tracing(format: LogFormat) {
@@ -117,6 +117,11 @@ fn main() -> ExitCode {
             output,
         })),
         Command::Controller(args) => block_on(controller::run(args)),
+        Command::Console {
+            addr,
+            namespace,
+            auth,
+        } => block_on(console::run(addr, namespace, auth)),
         Command::Evaluate {
             paths,
             evidence,
@@ -139,6 +144,7 @@ fn main() -> ExitCode {
             examples,
             at,
             no_serve,
+            auth,
         } => block_on(demo::run(
             demo::Args {
                 port,
@@ -146,6 +152,7 @@ fn main() -> ExitCode {
                 examples,
                 at,
                 no_serve,
+                auth,
             },
             now,
         )),

@@ -2,6 +2,7 @@
 //! connector freshness, journey results, third-party signals and a confidence figure. Pure:
 //! computed from passports and Connectors at `now`. Advisory only: nothing here decides.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -79,10 +80,14 @@ fn freshness(last: Option<DateTime<Utc>>, interval: Duration, now: DateTime<Utc>
     }
 }
 
-pub fn radar(passports: &[ReleasePassport], connectors: &[Connector], now: DateTime<Utc>) -> Radar {
+pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
+    passports: &[P],
+    connectors: &[C],
+    now: DateTime<Utc>,
+) -> Radar {
     // The latest passport per service and environment (a passport not yet stored counts as newest).
     let mut latest: BTreeMap<(String, String), &ReleasePassport> = BTreeMap::new();
-    for p in passports {
+    for p in passports.iter().map(Borrow::borrow) {
         let created = |p: &ReleasePassport| {
             p.metadata
                 .creation_timestamp
@@ -100,7 +105,8 @@ pub fn radar(passports: &[ReleasePassport], connectors: &[Connector], now: DateT
     let type_of = |name: &str| {
         connectors
             .iter()
-            .find(|c| c.metadata.name.as_deref() == Some(name))
+            .map(Borrow::borrow)
+            .find(|c: &&Connector| c.metadata.name.as_deref() == Some(name))
             .map(|c| c.spec.type_)
     };
     let mut services = Vec::new();
@@ -155,7 +161,8 @@ pub fn radar(passports: &[ReleasePassport], connectors: &[Connector], now: DateT
     }
     let mut fresh: Vec<ConnectorFreshness> = connectors
         .iter()
-        .map(|c| {
+        .map(Borrow::borrow)
+        .map(|c: &Connector| {
             let interval = c
                 .spec
                 .refresh_interval

@@ -6,65 +6,11 @@
     clippy::zombie_processes
 )]
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-struct Demo {
-    child: Child,
-    port: u16,
-    stdout: String,
-}
+mod common;
 
-impl Drop for Demo {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(args: &[&str]) -> Demo {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_passport"))
-        .args(["demo", "--port", "0"])
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut reader = BufReader::new(child.stdout.take().unwrap());
-    let mut stdout = String::new();
-    loop {
-        let mut line = String::new();
-        assert!(
-            reader.read_line(&mut line).unwrap() > 0,
-            "demo exited early:\n{stdout}"
-        );
-        stdout.push_str(&line);
-        if let Some(rest) = line.strip_prefix("Console: http://127.0.0.1:") {
-            let port = rest.split('/').next().unwrap().parse().unwrap();
-            return Demo {
-                child,
-                port,
-                stdout,
-            };
-        }
-    }
-}
-
-/// (status, headers, body) of a GET.
-fn get(port: u16, path: &str) -> (u16, String, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head.to_lowercase(), body.to_string())
-}
+use common::demo::{get, start};
 
 #[test]
 fn demo_prints_decisions_and_serves_the_console() {
@@ -96,13 +42,15 @@ fn demo_prints_decisions_and_serves_the_console() {
     );
     assert!(headers.contains("x-content-type-options: nosniff"));
     assert!(
-        body.contains("checkout-production-2-3-1") && body.contains("5/5"),
+        body.contains("payments-production-5-0-2") && body.contains("Needs approval"),
         "{body}"
     );
+    let (_, _, list) = get(demo.port, "/console/releases");
     assert!(
-        body.contains("3 allowed") || body.contains(">3</strong> allowed"),
-        "{body}"
+        list.contains("checkout-production-2-3-1") && list.contains("5/5"),
+        "{list}"
     );
+    assert!(body.contains("<strong>4</strong>allowed"), "{body}");
 
     let (status, _, body) = get(
         demo.port,

@@ -9,7 +9,12 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         .identity
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| format!("passport-{}", std::process::id()));
+    let console = match args.console_addr {
+        Some(addr) => Some((addr, super::console::auth_config(&args.console, addr)?)),
+        None => None,
+    };
     let settings = Settings {
+        console,
         namespace: args.namespace,
         release_selector: args.release_selector,
         probe_addr: args.probe_addr,

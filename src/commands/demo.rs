@@ -3,10 +3,14 @@
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use anyhow::Context;
 use chrono::{DateTime, Utc};
 
-use crate::console::{self, Snapshot};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::api::ReleasePassport;
+use crate::console::{Fixed, Objects, Runtime, Settings, Snapshot};
 use crate::decide::decide_all;
 use crate::load::{Bundle, load_paths};
 use crate::{examples, output};
@@ -14,27 +18,32 @@ use crate::{examples, output};
 pub struct Args {
     pub port: u16,
     pub bind: IpAddr,
-    pub examples: Option<PathBuf>,
+    pub examples: Vec<PathBuf>,
     pub at: Option<DateTime<Utc>>,
     pub no_serve: bool,
+    pub auth: crate::cli::ConsoleAuthArgs,
 }
 
 pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
-    let (bundle, source) = match &args.examples {
-        Some(dir) => {
-            let mut bundle = Bundle::default();
-            load_paths(std::slice::from_ref(dir), "default", &mut bundle)?;
-            (bundle, format!("demo: {}", dir.display()))
-        }
-        None => (
+    let (bundle, source) = if args.examples.is_empty() {
+        (
             examples::bundle()?,
             "demo: bundled example shop".to_string(),
-        ),
+        )
+    } else {
+        let mut bundle = Bundle::default();
+        load_paths(&args.examples, "default", &mut bundle)?;
+        let names: Vec<String> = args
+            .examples
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        (bundle, format!("demo: {}", names.join(", ")))
     };
     // A recording is decided as of the moment it was taken, so the demo reads the same every day.
     let at = args.at.or(bundle.recorded_at).unwrap_or(now);
     let decided = decide_all(&bundle, at);
-    let passports: Vec<_> = decided.into_iter().map(|d| d.passport).collect();
+    let passports: Vec<_> = decided.iter().map(|d| d.passport.clone()).collect();
     output::emit(&format!(
         "Decisions as of {}:\n\n{}",
         crate::engine::rules::time(at),
@@ -44,21 +53,69 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
         return Ok(0);
     }
     let addr = SocketAddr::new(args.bind, args.port);
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (is the port in use? pass --port N)"))?;
-    let host = match args.bind {
+    let auth = super::console::auth_config(&args.auth, addr)?;
+    let snapshot = demo_snapshot(&bundle, passports, at, source);
+    let local = super::console::spawn(
+        addr,
+        Arc::new(Fixed(Arc::new(snapshot))),
+        auth,
+        Settings::default(),
+        crate::shutdown_signal(),
+    )
+    .await
+    .context("pass --port N (or --bind) for another address")?;
+    let host = match local.ip() {
         IpAddr::V6(ip) => format!("[{ip}]"),
         IpAddr::V4(ip) => ip.to_string(),
     };
     output::emit(&format!(
         "\nConsole: http://{host}:{}/console  (Ctrl-C to stop)\n",
-        listener.local_addr()?.port()
+        local.port()
     ));
-    let app = console::router(Snapshot::new(passports, Some(at), source));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(crate::shutdown_signal())
-        .await
-        .context("serving the console")?;
+    crate::shutdown_signal().await;
     Ok(0)
+}
+
+fn arcs<T: Clone>(items: &[T]) -> Vec<Arc<T>> {
+    items.iter().cloned().map(Arc::new).collect()
+}
+
+/// The console's snapshot of a decided bundle: the new passports plus the recorded ones.
+pub fn demo_snapshot(
+    bundle: &Bundle,
+    passports: Vec<ReleasePassport>,
+    at: DateTime<Utc>,
+    source: String,
+) -> Snapshot {
+    let decided: std::collections::BTreeSet<(Option<String>, Option<String>)> = passports
+        .iter()
+        .map(|p| (p.metadata.namespace.clone(), p.metadata.name.clone()))
+        .collect();
+    let recorded = bundle
+        .passports
+        .iter()
+        .filter(|p| !decided.contains(&(p.metadata.namespace.clone(), p.metadata.name.clone())))
+        .cloned();
+    Snapshot::new(
+        Objects {
+            passports: passports
+                .into_iter()
+                .chain(recorded)
+                .map(Arc::new)
+                .collect(),
+            releases: arcs(&bundle.releases),
+            policies: arcs(&bundle.policies),
+            approvals: arcs(&bundle.approvals),
+            waivers: arcs(&bundle.waivers),
+            connectors: arcs(&bundle.connectors),
+            candidates: Vec::new(),
+        },
+        at,
+        Runtime {
+            mode: "demo".into(),
+            source,
+            leader: None,
+            watch_namespace: None,
+        },
+    )
 }

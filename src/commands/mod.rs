@@ -2,6 +2,7 @@
 
 pub mod approve;
 pub mod attest;
+pub mod console;
 pub mod controller;
 pub mod crd;
 pub mod demo;

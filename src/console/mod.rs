@@ -1,71 +1,108 @@
-//! The read-only web console (axum). Handlers read an in-memory snapshot; nothing here calls
-//! an API server or changes state.
+//! The read-only web console (axum): eight pages, JSON under `/api/v1/`, sanitised exports.
+//! Every handler reads one shared snapshot of the caches — never an API call per page view —
+//! and every route is a side-effect-free GET behind authentication.
 
 mod assets;
+pub mod audit;
+pub mod auth;
+mod charts;
+pub mod export;
+pub mod layout;
+pub mod oidc;
 mod pages;
+pub mod snapshot;
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use chrono::{DateTime, Utc};
+use axum::{Extension, Router};
+use maud::Markup;
 
-use crate::api::ReleasePassport;
-use crate::output;
+pub use auth::{AuthConfig, Identity};
+pub use snapshot::{Fixed, Objects, Refreshing, Runtime, Snapshot, SnapshotSource};
 
-/// What the console shows: the passports, sorted by namespace and name.
-#[derive(Clone, Debug, Default)]
-pub struct Snapshot {
-    pub passports: Vec<ReleasePassport>,
-    /// The moment the decisions were made for.
-    pub decided_at: Option<DateTime<Utc>>,
-    /// Where the data comes from, shown in the header (e.g. "demo: bundled example shop").
-    pub source: String,
+use layout::Page;
+
+/// What Settings shows besides sign-in (nothing secret).
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// How long passports are kept, in words.
+    pub retention: String,
+    /// The HTTP gate's base URL as pipelines reach it.
+    pub gate_url: String,
 }
 
-impl Snapshot {
-    pub fn new(
-        mut passports: Vec<ReleasePassport>,
-        decided_at: Option<DateTime<Utc>>,
-        source: impl Into<String>,
-    ) -> Self {
-        passports.sort_by(|a, b| {
-            (&a.metadata.namespace, &a.metadata.name)
-                .cmp(&(&b.metadata.namespace, &b.metadata.name))
-        });
+impl Default for Settings {
+    fn default() -> Self {
         Self {
-            passports,
-            decided_at,
-            source: source.into(),
+            retention: "Passports are kept as long as their Release exists (each is owned by its Release and garbage-collected with it).".into(),
+            gate_url: "https://release-passport.example:8082".into(),
         }
     }
-
-    fn find(&self, namespace: &str, name: &str) -> Option<&ReleasePassport> {
-        self.passports.iter().find(|p| {
-            p.metadata.namespace.as_deref() == Some(namespace)
-                && p.metadata.name.as_deref() == Some(name)
-        })
-    }
 }
 
-type Shared = Arc<Snapshot>;
+struct Console {
+    source: Arc<dyn SnapshotSource>,
+    auth: Arc<AuthConfig>,
+    settings: Settings,
+}
 
-/// The console's routes over a snapshot.
-pub fn router(snapshot: Snapshot) -> Router {
-    Router::new()
+type Shared = Arc<Console>;
+
+/// The console's routes. Serve them with [`serve`] (or with connect info), so proxy addresses
+/// can be checked.
+pub fn router(source: Arc<dyn SnapshotSource>, auth: AuthConfig, settings: Settings) -> Router {
+    let auth = Arc::new(auth);
+    let console = Arc::new(Console {
+        source,
+        auth: Arc::clone(&auth),
+        settings,
+    });
+    let protected = Router::new()
         .route("/", get(|| async { Redirect::to("/console") }))
         .route("/console", get(overview))
+        .route("/console/releases", get(releases))
         .route("/console/releases/{namespace}/{name}", get(release))
-        .route("/console/assets/console.css", get(assets::css))
+        .route("/console/gate", get(gate))
+        .route("/console/radar", get(radar))
+        .route("/console/metrics", get(metrics))
+        .route("/console/integrations", get(integrations))
+        .route("/console/reports", get(reports))
+        .route("/settings", get(settings_page))
         .route("/api/v1/passports", get(passports_json))
         .route("/api/v1/passports/{namespace}/{name}", get(passport_json))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/api/v1/export/{file}", get(export))
         .fallback(not_found)
-        .with_state(Arc::new(snapshot))
+        .with_state(Arc::clone(&console))
+        .layer(axum::middleware::from_fn_with_state(
+            Arc::clone(&auth),
+            auth::require,
+        ));
+    Router::new()
+        .route("/console/logout", get(auth::logout).with_state(auth))
+        .route("/console/signed-out", get(|| async { pages::signed_out() }))
+        .route("/console/assets/console.css", get(assets::css))
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(protected)
         .layer(axum::middleware::map_response(security_headers))
+}
+
+/// Serves the console until `shutdown` resolves, with peer addresses for the proxy check.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    app: Router,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 async fn security_headers(mut response: Response) -> Response {
@@ -81,42 +118,102 @@ async fn security_headers(mut response: Response) -> Response {
     ] {
         headers.insert(name, HeaderValue::from_static(value));
     }
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     response
 }
 
-async fn overview(State(s): State<Shared>) -> impl IntoResponse {
-    pages::overview(&s)
+fn render(console: &Console, user: &Identity, draw: impl FnOnce(&Page) -> Markup) -> Markup {
+    let snap = console.source.snapshot();
+    draw(&Page { snap: &snap, user })
+}
+
+async fn overview(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Markup {
+    render(&c, &u, pages::overview::page)
+}
+
+async fn releases(
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
+    Query(filter): Query<pages::releases::Filter>,
+) -> Markup {
+    render(&c, &u, |p| pages::releases::page(p, &filter))
 }
 
 async fn release(
-    State(s): State<Shared>,
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Response {
-    match s.find(&namespace, &name) {
-        Some(p) => pages::release(&s, p).into_response(),
-        None => (
+    let snap = c.source.snapshot();
+    let page = Page {
+        snap: &snap,
+        user: &u,
+    };
+    match snap.passport(&namespace, &name) {
+        Some(p) if u.can_see(Some(&namespace)) => pages::release::page(&page, p).into_response(),
+        // Not visible and not there look the same.
+        _ => (
             StatusCode::NOT_FOUND,
-            pages::not_found(&s, &format!("No passport {namespace}/{name}.")),
+            pages::not_found(&page, &format!("No passport {namespace}/{name}.")),
         )
             .into_response(),
     }
 }
 
-async fn passports_json(State(s): State<Shared>) -> Response {
-    json_response(serde_json::json!({
-        "apiVersion": "v1",
-        "kind": "List",
-        "items": s.passports,
-    }))
+async fn gate(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Markup {
+    render(&c, &u, pages::gate::page)
+}
+
+async fn radar(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Markup {
+    render(&c, &u, pages::radar::page)
+}
+
+async fn metrics(
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
+    Query(window): Query<pages::metrics::Window>,
+) -> Markup {
+    render(&c, &u, |p| pages::metrics::page(p, &window))
+}
+
+async fn integrations(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Markup {
+    render(&c, &u, pages::integrations::page)
+}
+
+async fn reports(
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
+    Query(filter): Query<pages::reports::LogFilter>,
+) -> Markup {
+    render(&c, &u, |p| pages::reports::page(p, &filter))
+}
+
+async fn settings_page(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Markup {
+    render(&c, &u, |p| pages::settings::page(p, &c.auth, &c.settings))
+}
+
+async fn passports_json(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Response {
+    let snap = c.source.snapshot();
+    let items: Vec<&crate::api::ReleasePassport> = snap
+        .passports
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|p| u.can_see(p.metadata.namespace.as_deref()))
+        .collect();
+    json_response(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}))
 }
 
 async fn passport_json(
-    State(s): State<Shared>,
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Response {
-    match s.find(&namespace, &name) {
-        Some(p) => json_response(output::to_json_value(std::slice::from_ref(p))),
-        None => (
+    let snap = c.source.snapshot();
+    match snap.passport(&namespace, &name) {
+        Some(p) if u.can_see(Some(&namespace)) => json_response(p.as_ref()),
+        _ => (
             StatusCode::NOT_FOUND,
             [(header::CONTENT_TYPE, "application/json")],
             r#"{"error":"not found"}"#,
@@ -125,18 +222,87 @@ async fn passport_json(
     }
 }
 
-fn json_response(value: serde_json::Value) -> Response {
+#[derive(serde::Deserialize, Default)]
+struct ExportQuery {
+    #[serde(flatten)]
+    passports: pages::releases::Filter,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    actor: String,
+}
+
+async fn export(
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
+    Path(file): Path<String>,
+    Query(query): Query<ExportQuery>,
+) -> Response {
+    let snap = c.source.snapshot();
+    let Some((what, format)) = file
+        .rsplit_once('.')
+        .and_then(|(what, ext)| Some((what, export::Format::parse(ext)?)))
+    else {
+        return (StatusCode::NOT_FOUND, "no such export\n").into_response();
+    };
+    let body = match what {
+        "passports" => export::passports(
+            snap.passports
+                .iter()
+                .map(AsRef::as_ref)
+                .filter(|p| u.can_see(p.metadata.namespace.as_deref()))
+                .filter(|p| query.passports.matches(p)),
+            format,
+            snap.now,
+        ),
+        "events" => {
+            let filter = pages::reports::LogFilter {
+                kind: query.kind,
+                namespace: query.passports.namespace,
+                actor: query.actor,
+                q: query.passports.q,
+                page: 0,
+            };
+            export::events(
+                snap.events
+                    .iter()
+                    .filter(|e| u.can_see(Some(&e.namespace)) && filter.matches(e)),
+                format,
+                snap.now,
+            )
+        }
+        _ => return (StatusCode::NOT_FOUND, "no such export\n").into_response(),
+    };
+    let disposition = format!("attachment; filename=\"{what}.{}\"", format.extension());
     (
-        [(header::CONTENT_TYPE, "application/json")],
-        serde_json::to_string_pretty(&value).unwrap_or_default(),
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        body,
     )
         .into_response()
 }
 
-async fn not_found(State(s): State<Shared>) -> Response {
+fn json_response<T: serde::Serialize + ?Sized>(value: &T) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        serde_json::to_string_pretty(value).unwrap_or_default(),
+    )
+        .into_response()
+}
+
+async fn not_found(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Response {
+    let snap = c.source.snapshot();
     (
         StatusCode::NOT_FOUND,
-        pages::not_found(&s, "There is no such page."),
+        pages::not_found(
+            &Page {
+                snap: &snap,
+                user: &u,
+            },
+            "There is no such page.",
+        ),
     )
         .into_response()
 }

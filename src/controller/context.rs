@@ -83,6 +83,27 @@ impl Stores {
             .and_then(|g| g.0.as_ref().ok().cloned())
     }
 
+    /// Everything the console shows, from the caches (shared, not copied, but for Releases).
+    pub fn objects(
+        &self,
+        candidates: Vec<crate::connectors::detect::Candidate>,
+    ) -> crate::console::Objects {
+        crate::console::Objects {
+            passports: self.passports.state(),
+            releases: self
+                .releases
+                .state()
+                .iter()
+                .filter_map(|g| g.0.as_ref().ok().cloned().map(Arc::new))
+                .collect(),
+            policies: self.policies.state(),
+            approvals: self.approvals.state(),
+            waivers: self.waivers.state(),
+            connectors: self.connectors.state(),
+            candidates,
+        }
+    }
+
     /// The releases that deserialise, in one namespace (or all with `None`).
     pub fn valid_releases(&self, namespace: Option<&str>) -> Vec<Release> {
         self.releases

@@ -50,6 +50,61 @@ pub struct Settings {
     pub webhook_addr: SocketAddr,
     /// `None` runs without leader election (a single replica).
     pub lease: Option<LeaseSettings>,
+    /// Serve the console too: where, and who may sign in.
+    pub console: Option<(SocketAddr, crate::console::AuthConfig)>,
+}
+
+/// Reflector caches of every kind, kept up to date in the background (for a console that
+/// watches without deciding).
+pub fn watch_stores(client: Client, ns: Option<&str>) -> Stores {
+    fn cache<K>(client: &Client, ns: Option<&str>) -> reflector::Store<K>
+    where
+        K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + std::fmt::Debug
+            + serde::de::DeserializeOwned
+            + Send
+            + Sync
+            + 'static,
+    {
+        let (store, writer) = reflector::store();
+        let stream = reflector::reflector(
+            writer,
+            watcher(api(client, ns), watcher::Config::default().any_semantic()),
+        )
+        .default_backoff()
+        .for_each(|_| async {});
+        tokio::spawn(stream);
+        store
+    }
+    Stores::new(
+        cache(&client, ns),
+        cache(&client, ns),
+        cache(&client, ns),
+        cache(&client, ns),
+        cache(&client, ns),
+        cache(&client, ns),
+    )
+}
+
+/// The console's view of the caches: a new snapshot at most every two seconds, however many
+/// pages are served.
+pub fn console_source(
+    stores: Stores,
+    hub: Option<Arc<Hub>>,
+    runtime: crate::console::Runtime,
+) -> Arc<dyn crate::console::SnapshotSource> {
+    Arc::new(crate::console::Refreshing::new(
+        move || {
+            let candidates = hub.as_ref().map(|h| h.candidates()).unwrap_or_default();
+            crate::console::Snapshot::new(
+                stores.objects(candidates),
+                chrono::Utc::now(),
+                runtime.clone(),
+            )
+        },
+        std::time::Duration::from_secs(2),
+    ))
 }
 
 /// Why the controller stopped.
@@ -268,6 +323,25 @@ async fn run_controllers(
         stop.clone(),
     )
     .await;
+    if let Some((addr, auth)) = settings.console.clone() {
+        let runtime = crate::console::Runtime {
+            mode: "controller".into(),
+            source: "cluster (this replica's caches)".into(),
+            leader: Some(true),
+            watch_namespace: settings.namespace.clone(),
+        };
+        let source = console_source(stores.clone(), Some(Arc::clone(&hub)), runtime);
+        let console_settings = crate::console::Settings {
+            gate_url: format!("http://<this service>:{}", settings.webhook_addr.port()),
+            ..crate::console::Settings::default()
+        };
+        match crate::commands::console::spawn(addr, source, auth, console_settings, stop.clone())
+            .await
+        {
+            Ok(local) => info!(addr = %local, "serving the console"),
+            Err(e) => warn!("cannot serve the console: {e:#}"),
+        }
+    }
     tokio::spawn(connectors::run(
         Arc::clone(&ctx),
         hub,

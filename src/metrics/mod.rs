@@ -1,6 +1,8 @@
 //! Prometheus metrics (prometheus-client). Labels are bounded: object kinds, verdicts, error
 //! categories — never object names or error text.
 
+pub mod delivery;
+
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Instant;

@@ -6,6 +6,8 @@ use release_passport::api::passport::Targets;
 use release_passport::api::{Approval, EvidenceStatus, GatePolicy, Release, Waiver};
 use release_passport::engine::{self, CompiledPolicy, Evaluation, EvidenceItem, Input};
 
+pub mod demo;
+
 pub const NOW: &str = "2026-11-25T14:00:00Z";
 
 pub fn t(s: &str) -> DateTime<Utc> {

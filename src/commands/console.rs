@@ -1,0 +1,143 @@
+//! `passport console`, and the console flags `controller` and `demo` share: sign-in
+//! configuration and serving.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use crate::cli::ConsoleAuthArgs;
+use crate::console::auth::ProxyAuth;
+use crate::console::oidc::{OidcConfig, Verifier};
+use crate::console::{self, AuthConfig, Runtime, Settings, SnapshotSource};
+
+/// The sign-in configuration from flags. A console reachable beyond loopback must sign people in.
+pub fn auth_config(args: &ConsoleAuthArgs, addr: SocketAddr) -> anyhow::Result<AuthConfig> {
+    let mut config = AuthConfig {
+        sign_in_url: args.sign_in_url.clone(),
+        sign_out_url: args.sign_out_url.clone(),
+        ..AuthConfig::local()
+    };
+    if let Some(issuer) = &args.oidc_issuer {
+        let audience = args.oidc_audience.clone().ok_or_else(|| {
+            anyhow::anyhow!("--oidc-issuer needs --oidc-audience (the console's client id)")
+        })?;
+        let mut algorithms = Vec::new();
+        for name in &args.oidc_algorithms {
+            let alg: jsonwebtoken::Algorithm = name
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("--oidc-algorithms: {name:?} is not a signature algorithm (e.g. RS256, ES256, EdDSA)"))?;
+            if matches!(
+                alg,
+                jsonwebtoken::Algorithm::HS256
+                    | jsonwebtoken::Algorithm::HS384
+                    | jsonwebtoken::Algorithm::HS512
+            ) {
+                anyhow::bail!(
+                    "--oidc-algorithms: {name} is a shared-secret algorithm; ID tokens are checked against the issuer's public keys"
+                );
+            }
+            algorithms.push(alg);
+        }
+        let http = reqwest::Client::builder()
+            .build()
+            .context("building the HTTP client for the OIDC issuer")?;
+        config.oidc = Some(Arc::new(Verifier::new(
+            OidcConfig {
+                issuer: issuer.clone(),
+                audience,
+                algorithms,
+                username_claim: args.oidc_username_claim.clone(),
+                groups_claim: args.oidc_groups_claim.clone(),
+                leeway: args.oidc_leeway.as_secs(),
+            },
+            http,
+        )));
+    }
+    if !args.auth_proxy.is_empty() {
+        config.proxy = Some(ProxyAuth {
+            trusted: args.auth_proxy.clone(),
+            user_header: args.auth_proxy_user_header.to_ascii_lowercase(),
+            groups_header: args.auth_proxy_groups_header.to_ascii_lowercase(),
+        });
+    }
+    for mapping in &args.group_namespaces {
+        let (group, namespaces) = mapping.split_once('=').ok_or_else(|| {
+            anyhow::anyhow!("--group-namespaces {mapping:?}: expected GROUP=NS1;NS2")
+        })?;
+        config.group_namespaces.insert(
+            group.trim().to_string(),
+            namespaces
+                .split(';')
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty())
+                .collect(),
+        );
+    }
+    if !config.requires_sign_in() && !addr.ip().is_loopback() {
+        anyhow::bail!(
+            "the console on {addr} would be open to anyone: configure --oidc-issuer/--oidc-audience or --auth-proxy, or bind to 127.0.0.1"
+        );
+    }
+    Ok(config)
+}
+
+/// Binds and serves the console in the background until `shutdown`.
+pub async fn spawn(
+    addr: SocketAddr,
+    source: Arc<dyn SnapshotSource>,
+    auth: AuthConfig,
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<SocketAddr> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (is the port in use?)"))?;
+    let local = listener.local_addr()?;
+    let app = console::router(source, auth, settings);
+    tokio::spawn(async move {
+        if let Err(e) = console::serve(listener, app, shutdown).await {
+            tracing::warn!("console stopped: {e}");
+        }
+    });
+    Ok(local)
+}
+
+/// `passport console`: watch the objects (read-only) and serve the console over them.
+pub async fn run(
+    addr: SocketAddr,
+    namespace: Option<String>,
+    args: ConsoleAuthArgs,
+) -> anyhow::Result<u8> {
+    let auth = auth_config(&args, addr)?;
+    let client = kube::Client::try_default()
+        .await
+        .context("no Kubernetes client configuration (in-cluster or kubeconfig)")?;
+    let stores = crate::controller::watch_stores(client, namespace.as_deref());
+    stores.wait_ready().await;
+    let runtime = Runtime {
+        mode: "console (read-only)".into(),
+        source: format!(
+            "cluster{}",
+            namespace
+                .as_deref()
+                .map(|n| format!(", namespace {n}"))
+                .unwrap_or_default()
+        ),
+        leader: None,
+        watch_namespace: namespace,
+    };
+    let source = crate::controller::console_source(stores, None, runtime);
+    let local = spawn(
+        addr,
+        source,
+        auth,
+        Settings::default(),
+        crate::shutdown_signal(),
+    )
+    .await?;
+    crate::output::emit(&format!("Console: http://{local}/console\n"));
+    crate::shutdown_signal().await;
+    Ok(0)
+}

@@ -1,0 +1,286 @@
+//! Reports: passports and governance events as JSON, CSV and Markdown. Sanitised: free text goes
+//! through the connectors' credential scrubber, CSV cells that a spreadsheet would run as a
+//! formula are neutralised, Markdown cells cannot break the table or carry HTML.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::audit::GovernanceEvent;
+use crate::api::ReleasePassport;
+use crate::connectors::sanitize::sanitize;
+use crate::engine::rules::time;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Csv,
+    Markdown,
+}
+
+impl Format {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "json" => Some(Format::Json),
+            "csv" => Some(Format::Csv),
+            "md" | "markdown" => Some(Format::Markdown),
+            _ => None,
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Json => "application/json",
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Markdown => "text/markdown; charset=utf-8",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Json => "json",
+            Format::Csv => "csv",
+            Format::Markdown => "md",
+        }
+    }
+}
+
+fn clean(text: &str) -> String {
+    sanitize(text, &[])
+}
+
+/// One passport in a report.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct PassportRow {
+    pub namespace: String,
+    pub name: String,
+    pub service: String,
+    pub version: String,
+    pub environment: String,
+    pub decision: String,
+    pub evidence: String,
+    pub reasons: Vec<String>,
+    pub approvals: String,
+    pub rollback_ready: bool,
+    pub decided_at: Option<String>,
+    pub evidence_items: Vec<EvidenceRow>,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceRow {
+    pub source: String,
+    pub status: String,
+    pub observed_at: Option<String>,
+    pub summary: String,
+}
+
+pub fn passport_row(p: &ReleasePassport) -> PassportRow {
+    let status = p.status.clone().unwrap_or_default();
+    PassportRow {
+        namespace: p
+            .metadata
+            .namespace
+            .clone()
+            .unwrap_or_else(|| "default".into()),
+        name: p.metadata.name.clone().unwrap_or_default(),
+        service: p.spec.service.clone(),
+        version: p.spec.version.clone(),
+        environment: p.spec.environment.clone(),
+        decision: status
+            .decision
+            .map_or_else(|| "Undecided".into(), |d| d.to_string()),
+        evidence: status.evidence_summary.clone().unwrap_or_default(),
+        reasons: status.reasons.iter().map(|r| clean(r)).collect(),
+        approvals: status
+            .approvals
+            .as_ref()
+            .map(|a| format!("{}/{}", a.approved, a.required))
+            .unwrap_or_default(),
+        rollback_ready: status.rollback.as_ref().is_some_and(|r| r.ready),
+        decided_at: status.timeline.last().map(|t| time(t.at)),
+        evidence_items: status
+            .evidence
+            .iter()
+            .map(|e| EvidenceRow {
+                source: e.source.clone(),
+                status: e.status.as_str().to_string(),
+                observed_at: e.observed_at.map(time),
+                summary: clean(e.summary.as_deref().unwrap_or("")),
+            })
+            .collect(),
+    }
+}
+
+/// A spreadsheet runs a cell starting with = + - @ (or a tab/CR) as a formula: prefix a quote.
+pub fn neutralise(cell: &str) -> String {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
+        _ => cell.to_string(),
+    }
+}
+
+fn csv<const N: usize>(header: [&str; N], rows: impl Iterator<Item = [String; N]>) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    let mut write = |record: Vec<String>| {
+        // Writing to a Vec cannot fail; a failure would only drop the row.
+        let _ = writer.write_record(record);
+    };
+    write(header.iter().map(|h| (*h).to_string()).collect());
+    for row in rows {
+        write(row.iter().map(|c| neutralise(c)).collect());
+    }
+    let bytes = writer.into_inner().unwrap_or_default();
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
+/// A Markdown table cell: one line, no pipe that ends the cell, no HTML.
+fn md(cell: &str) -> String {
+    cell.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .replace('\\', "\\\\")
+        .replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('`', "\\`")
+}
+
+fn markdown<const N: usize>(
+    title: &str,
+    generated: DateTime<Utc>,
+    header: [&str; N],
+    rows: impl Iterator<Item = [String; N]>,
+) -> String {
+    let mut out = format!("# {title}\n\nGenerated {}.\n\n", time(generated));
+    out.push_str(&format!("| {} |\n", header.join(" | ")));
+    out.push_str(&format!("|{}\n", "---|".repeat(N)));
+    for row in rows {
+        let cells: Vec<String> = row.iter().map(|c| md(c)).collect();
+        out.push_str(&format!("| {} |\n", cells.join(" | ")));
+    }
+    out
+}
+
+const PASSPORT_COLUMNS: [&str; 10] = [
+    "namespace",
+    "name",
+    "service",
+    "version",
+    "environment",
+    "decision",
+    "evidence",
+    "approvals",
+    "rollbackReady",
+    "reasons",
+];
+
+fn passport_cells(r: &PassportRow) -> [String; 10] {
+    [
+        r.namespace.clone(),
+        r.name.clone(),
+        r.service.clone(),
+        r.version.clone(),
+        r.environment.clone(),
+        r.decision.clone(),
+        r.evidence.clone(),
+        r.approvals.clone(),
+        r.rollback_ready.to_string(),
+        r.reasons.join("; "),
+    ]
+}
+
+pub fn passports<'a>(
+    items: impl Iterator<Item = &'a ReleasePassport>,
+    format: Format,
+    generated: DateTime<Utc>,
+) -> String {
+    let rows: Vec<PassportRow> = items.map(passport_row).collect();
+    match format {
+        Format::Json => json("PassportReport", generated, &rows),
+        Format::Csv => csv(PASSPORT_COLUMNS, rows.iter().map(passport_cells)),
+        Format::Markdown => markdown(
+            "Release passports",
+            generated,
+            PASSPORT_COLUMNS,
+            rows.iter().map(passport_cells),
+        ),
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct EventRow<'a> {
+    at: Option<String>,
+    kind: &'a str,
+    namespace: &'a str,
+    subject: &'a str,
+    actor: &'a str,
+    summary: String,
+}
+
+const EVENT_COLUMNS: [&str; 6] = ["at", "kind", "namespace", "subject", "actor", "summary"];
+
+pub fn events<'a>(
+    items: impl Iterator<Item = &'a GovernanceEvent>,
+    format: Format,
+    generated: DateTime<Utc>,
+) -> String {
+    let rows: Vec<EventRow> = items
+        .map(|e| EventRow {
+            at: e.at.map(time),
+            kind: e.kind.as_str(),
+            namespace: &e.namespace,
+            subject: &e.subject,
+            actor: &e.actor,
+            summary: clean(&e.summary),
+        })
+        .collect();
+    let cells = |r: &EventRow| {
+        [
+            r.at.clone().unwrap_or_default(),
+            r.kind.to_string(),
+            r.namespace.to_string(),
+            r.subject.to_string(),
+            r.actor.to_string(),
+            r.summary.clone(),
+        ]
+    };
+    match format {
+        Format::Json => json("GovernanceLog", generated, &rows),
+        Format::Csv => csv(EVENT_COLUMNS, rows.iter().map(cells)),
+        Format::Markdown => markdown(
+            "Governance events",
+            generated,
+            EVENT_COLUMNS,
+            rows.iter().map(cells),
+        ),
+    }
+}
+
+fn json<T: Serialize>(kind: &str, generated: DateTime<Utc>, items: &[T]) -> String {
+    let doc = serde_json::json!({
+        "kind": kind,
+        "generatedAt": time(generated),
+        "items": items,
+    });
+    serde_json::to_string_pretty(&doc).unwrap_or_default() + "\n"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formula_cells_are_neutralised() {
+        for hostile in ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx"] {
+            assert!(neutralise(hostile).starts_with('\''), "{hostile}");
+        }
+        assert_eq!(neutralise("checkout"), "checkout");
+    }
+
+    #[test]
+    fn markdown_cells_cannot_break_out() {
+        assert_eq!(md("a|b\n<script>"), "a\\|b &lt;script&gt;");
+    }
+}

@@ -1,0 +1,227 @@
+//! The frame every page shares: navigation (a bar on desktop, a drawer on a phone), the account
+//! menu with Logout, and the small badges pages repeat. maud escapes every interpolated string,
+//! so a hostile object name renders as text. No script: menus are `<details>` elements.
+
+use maud::{DOCTYPE, Markup, html};
+
+use super::auth::Identity;
+use super::snapshot::Snapshot;
+use crate::api::passport::Effect;
+use crate::api::{Decision, EvidenceStatus, ReleasePassport};
+use crate::engine::rules::time;
+
+/// The eight menus, in the order the customer's spec lists them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Nav {
+    Overview,
+    Releases,
+    Gate,
+    Radar,
+    Metrics,
+    Integrations,
+    Reports,
+    Settings,
+}
+
+impl Nav {
+    pub const ALL: [Nav; 8] = [
+        Nav::Overview,
+        Nav::Releases,
+        Nav::Gate,
+        Nav::Radar,
+        Nav::Metrics,
+        Nav::Integrations,
+        Nav::Reports,
+        Nav::Settings,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Nav::Overview => "Overview",
+            Nav::Releases => "Releases",
+            Nav::Gate => "Gate",
+            Nav::Radar => "Radar",
+            Nav::Metrics => "Metrics",
+            Nav::Integrations => "Integrations",
+            Nav::Reports => "Reports",
+            Nav::Settings => "Settings",
+        }
+    }
+
+    pub fn href(self) -> &'static str {
+        match self {
+            Nav::Overview => "/console",
+            Nav::Releases => "/console/releases",
+            Nav::Gate => "/console/gate",
+            Nav::Radar => "/console/radar",
+            Nav::Metrics => "/console/metrics",
+            Nav::Integrations => "/console/integrations",
+            Nav::Reports => "/console/reports",
+            Nav::Settings => "/settings",
+        }
+    }
+}
+
+/// What every page is rendered with.
+pub struct Page<'a> {
+    pub snap: &'a Snapshot,
+    pub user: &'a Identity,
+}
+
+impl Page<'_> {
+    /// The passports this user may see.
+    pub fn passports(&self) -> impl Iterator<Item = &ReleasePassport> {
+        self.snap
+            .passports
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|p| self.user.can_see(p.metadata.namespace.as_deref()))
+    }
+
+    pub fn visible(&self, namespace: Option<&str>) -> bool {
+        self.user.can_see(namespace)
+    }
+}
+
+fn nav_links(current: Nav) -> Markup {
+    html! {
+        @for item in Nav::ALL {
+            @if item == current {
+                a href=(item.href()) aria-current="page" { (item.label()) }
+            } @else {
+                a href=(item.href()) { (item.label()) }
+            }
+        }
+    }
+}
+
+fn account(user: &Identity) -> Markup {
+    html! {
+        p.who { strong { (user.name) } br; small { "signed in via " (user.via) } }
+        @if !user.groups.is_empty() { p.who { small { "groups: " (user.groups.join(", ")) } } }
+        a href="/settings#auth" { "Account settings" }
+        a.logout href="/console/logout" { "Logout" }
+    }
+}
+
+pub fn layout(page: &Page, current: Nav, title: &str, body: Markup) -> Markup {
+    let s = page.snap;
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { (title) " · Release Passport" }
+                link rel="stylesheet" href="/console/assets/console.css";
+                link rel="icon" href="data:,";
+            }
+            body {
+                header.top {
+                    details.drawer {
+                        summary aria-label="Menu" { "☰" }
+                        nav.drawer-nav aria-label="Console (mobile)" {
+                            (nav_links(current))
+                            div.drawer-account { (account(page.user)) }
+                        }
+                    }
+                    a.brand href="/console" { "Release Passport" }
+                    nav.main-nav aria-label="Console" { (nav_links(current)) }
+                    details.account {
+                        summary { span.avatar aria-hidden="true" { (initial(&page.user.name)) } span.name { (page.user.name) } }
+                        div.menu { (account(page.user)) }
+                    }
+                }
+                main id="main" { (body) }
+                footer {
+                    (s.runtime.source) " · snapshot of " (time(s.now)) ". "
+                    "Read-only: Release Passport decides and explains; CI/CD and GitOps deploy."
+                }
+            }
+        }
+    }
+}
+
+fn initial(name: &str) -> String {
+    name.chars()
+        .find(|c| c.is_alphanumeric())
+        .map_or_else(|| "?".into(), |c| c.to_uppercase().collect())
+}
+
+pub fn decision_badge(d: Option<Decision>) -> Markup {
+    let (class, text) = match d {
+        Some(Decision::Allow) => ("badge allow", "Allow"),
+        Some(Decision::Hold) => ("badge hold", "Hold"),
+        Some(Decision::Block) => ("badge block", "Block"),
+        None => ("badge", "Undecided"),
+    };
+    html! { span class=(class) { (text) } }
+}
+
+pub fn evidence_badge(s: EvidenceStatus) -> Markup {
+    let class = match s {
+        EvidenceStatus::Complete => "badge allow",
+        EvidenceStatus::Failed => "badge block",
+        _ => "badge hold",
+    };
+    html! { span class=(class) { (s.as_str()) } }
+}
+
+pub fn effect_badge(e: Effect) -> Markup {
+    let class = match e {
+        Effect::Pass => "badge allow",
+        Effect::Block => "badge block",
+        Effect::Hold => "badge hold",
+        Effect::Waived => "badge waived",
+    };
+    html! { span class=(class) { (e.as_str()) } }
+}
+
+pub fn ok_badge(ok: bool, yes: &str, no: &str) -> Markup {
+    html! { @if ok { span.badge.allow { (yes) } } @else { span.badge.hold { (no) } } }
+}
+
+pub fn key(p: &ReleasePassport) -> String {
+    format!(
+        "{}/{}",
+        p.metadata.namespace.as_deref().unwrap_or("default"),
+        p.metadata.name.as_deref().unwrap_or("")
+    )
+}
+
+/// Link to a release's truth screen. Path segments are percent-encoded, so any name is safe.
+pub fn passport_href(p: &ReleasePassport) -> String {
+    release_href(
+        p.metadata.namespace.as_deref().unwrap_or("default"),
+        p.metadata.name.as_deref().unwrap_or(""),
+    )
+}
+
+pub fn release_href(namespace: &str, name: &str) -> String {
+    format!("/console/releases/{}/{}", encode(namespace), encode(name))
+}
+
+pub fn encode(segment: &str) -> String {
+    let mut out = String::with_capacity(segment.len());
+    for b in segment.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+pub fn when(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    at.map_or_else(|| "-".into(), time)
+}
+
+/// A command the reader can copy: the console never acts, it shows what to run.
+pub fn command(text: &str) -> Markup {
+    html! { pre.cmd { code { (text) } } }
+}
+
+pub fn empty(text: &str) -> Markup {
+    html! { p.empty { (text) } }
+}

@@ -1,0 +1,186 @@
+//! Bearer ID tokens verified against the issuer's JWKS: signature with an allowed algorithm
+//! (never `none`), issuer, audience and expiry. Keys are cached and fetched again when a token
+//! names a key id the cache does not hold (the issuer rotated its keys), at most once per
+//! `REFETCH_AFTER`.
+
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
+use serde::Deserialize;
+use tokio::sync::RwLock;
+
+/// The least time between two JWKS fetches caused by unknown key ids (a flood of forged `kid`s
+/// must not turn into a flood of requests to the issuer).
+const REFETCH_AFTER: Duration = Duration::from_secs(10);
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum TokenError {
+    #[error("the token is not a signed JWT: {0}")]
+    Malformed(String),
+    #[error("algorithm {0} is not allowed")]
+    Algorithm(String),
+    #[error("no key {0:?} in the issuer's JWKS")]
+    UnknownKey(String),
+    #[error("the token was refused: {0}")]
+    Invalid(String),
+    #[error("the issuer's keys cannot be fetched: {0}")]
+    Issuer(String),
+}
+
+/// What the console needs to know about the issuer (nothing secret).
+#[derive(Clone, Debug)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub audience: String,
+    pub algorithms: Vec<Algorithm>,
+    /// The claim holding the display name (falls back to `sub`).
+    pub username_claim: String,
+    pub groups_claim: String,
+    /// Clock skew tolerated on `exp`/`nbf`, in seconds.
+    pub leeway: u64,
+}
+
+/// The verified identity in a token.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Claims {
+    pub username: String,
+    pub groups: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct Discovery {
+    jwks_uri: String,
+    #[serde(default)]
+    end_session_endpoint: Option<String>,
+}
+
+struct Keys {
+    set: JwkSet,
+    fetched: Option<Instant>,
+    end_session: Option<String>,
+}
+
+pub struct Verifier {
+    config: OidcConfig,
+    http: reqwest::Client,
+    keys: RwLock<Keys>,
+}
+
+impl Verifier {
+    pub fn new(config: OidcConfig, http: reqwest::Client) -> Self {
+        Self {
+            config,
+            http,
+            keys: RwLock::new(Keys {
+                set: JwkSet { keys: Vec::new() },
+                fetched: None,
+                end_session: None,
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &OidcConfig {
+        &self.config
+    }
+
+    /// The issuer's sign-out URL, once discovery has been read.
+    pub async fn end_session_endpoint(&self) -> Option<String> {
+        if self.keys.read().await.fetched.is_none() {
+            let _ = self.refresh(true).await;
+        }
+        self.keys.read().await.end_session.clone()
+    }
+
+    async fn refresh(&self, force: bool) -> Result<(), TokenError> {
+        let mut keys = self.keys.write().await;
+        if !force && keys.fetched.is_some_and(|at| at.elapsed() < REFETCH_AFTER) {
+            return Ok(());
+        }
+        let issuer = self.config.issuer.trim_end_matches('/');
+        let get = |url: String| {
+            let http = self.http.clone();
+            async move {
+                http.get(&url)
+                    .timeout(Duration::from_secs(5))
+                    .send()
+                    .await
+                    .and_then(reqwest::Response::error_for_status)
+                    .map_err(|e| TokenError::Issuer(e.without_url().to_string()))?
+                    .bytes()
+                    .await
+                    .map_err(|e| TokenError::Issuer(e.without_url().to_string()))
+            }
+        };
+        let discovery: Discovery = serde_json::from_slice(
+            &get(format!("{issuer}/.well-known/openid-configuration")).await?,
+        )
+        .map_err(|e| TokenError::Issuer(format!("discovery document: {e}")))?;
+        let set: JwkSet = serde_json::from_slice(&get(discovery.jwks_uri).await?)
+            .map_err(|e| TokenError::Issuer(format!("JWKS: {e}")))?;
+        *keys = Keys {
+            set,
+            fetched: Some(Instant::now()),
+            end_session: discovery.end_session_endpoint,
+        };
+        Ok(())
+    }
+
+    pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        let header = decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
+        if !self.config.algorithms.contains(&header.alg) {
+            return Err(TokenError::Algorithm(format!("{:?}", header.alg)));
+        }
+        let kid = header.kid.clone().unwrap_or_default();
+        let key = match self.key(&kid).await {
+            Some(k) => k,
+            None => {
+                self.refresh(false).await?;
+                self.key(&kid)
+                    .await
+                    .ok_or_else(|| TokenError::UnknownKey(kid.clone()))?
+            }
+        };
+        let mut validation = Validation::new(header.alg);
+        validation.algorithms = vec![header.alg];
+        validation.set_issuer(&[&self.config.issuer]);
+        validation.set_audience(&[&self.config.audience]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = self.config.leeway;
+        validation.validate_nbf = true;
+        let data = decode::<serde_json::Value>(token, &key, &validation)
+            .map_err(|e| TokenError::Invalid(e.to_string()))?;
+        let claims = data.claims;
+        let username = claims
+            .get(&self.config.username_claim)
+            .and_then(serde_json::Value::as_str)
+            .or_else(|| claims.get("sub").and_then(serde_json::Value::as_str))
+            .unwrap_or_default()
+            .to_string();
+        let groups: BTreeSet<String> = match claims.get(&self.config.groups_claim) {
+            Some(serde_json::Value::Array(items)) => items
+                .iter()
+                .filter_map(serde_json::Value::as_str)
+                .map(str::to_string)
+                .collect(),
+            Some(serde_json::Value::String(one)) => [one.clone()].into(),
+            _ => BTreeSet::new(),
+        };
+        Ok(Claims {
+            username,
+            groups: groups.into_iter().collect(),
+        })
+    }
+
+    /// The key with this id (or the only key, for a token without `kid`).
+    async fn key(&self, kid: &str) -> Option<DecodingKey> {
+        let keys = self.keys.read().await;
+        let jwk = if kid.is_empty() && keys.set.keys.len() == 1 {
+            keys.set.keys.first()
+        } else {
+            keys.set.find(kid)
+        }?;
+        DecodingKey::from_jwk(jwk).ok()
+    }
+}

@@ -1,0 +1,246 @@
+//! Gate: the policies and their rules and effects, templates, Simulate-mode results, approvals,
+//! waivers, decision history and post-deploy watches. The gate owns decisions; this page shows
+//! how it makes them.
+
+use maud::{Markup, html};
+
+use super::super::audit::EventKind;
+use super::super::layout::{Nav, Page, command, empty, layout, ok_badge, release_href, when};
+use crate::api::passport::{Effect, WatchPhase};
+use crate::api::policy::PolicyRule;
+use crate::api::{GatePolicy, PolicyMode};
+
+/// A rule in one line: its type and what it asks.
+pub fn describe(rule: &PolicyRule) -> (&'static str, String) {
+    if let Some(e) = &rule.evidence {
+        let age = e
+            .max_age
+            .as_ref()
+            .map(|a| format!(", at most {a} old"))
+            .unwrap_or_default();
+        return ("evidence", format!("{} is Complete{age}", e.source));
+    }
+    if let Some(m) = &rule.metric {
+        return ("metric", format!("{} {:?} {}", m.query, m.op, m.threshold));
+    }
+    if let Some(a) = &rule.approval {
+        let mut text = format!("{} approval{}", a.min, if a.min == 1 { "" } else { "s" });
+        if !a.from_groups.is_empty() {
+            text.push_str(&format!(" from {}", a.from_groups.join(", ")));
+        }
+        if a.exclude_author {
+            text.push_str(", never the author");
+        }
+        return ("approval", text);
+    }
+    if let Some(w) = &rule.window {
+        let names: Vec<String> = w
+            .freezes
+            .iter()
+            .map(|f| {
+                f.name
+                    .clone()
+                    .or_else(|| f.cron.clone())
+                    .or_else(|| f.start.clone())
+                    .unwrap_or_default()
+            })
+            .collect();
+        return (
+            "window",
+            format!(
+                "freezes: {} ({})",
+                names.join(", "),
+                w.time_zone.as_deref().unwrap_or("UTC")
+            ),
+        );
+    }
+    if let Some(x) = &rule.expression {
+        return ("expression", x.cel.clone());
+    }
+    ("?", String::new())
+}
+
+fn selector(p: &GatePolicy) -> String {
+    let s = &p.spec.selector;
+    let or_all = |v: &[String]| {
+        if v.is_empty() {
+            "all".to_string()
+        } else {
+            v.join(", ")
+        }
+    };
+    let mut out = format!(
+        "services: {} · environments: {}",
+        or_all(&s.services),
+        or_all(&s.environments)
+    );
+    if !s.match_labels.is_empty() {
+        let labels: Vec<String> = s
+            .match_labels
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        out.push_str(&format!(" · labels: {}", labels.join(", ")));
+    }
+    out
+}
+
+pub fn page(page: &Page) -> Markup {
+    let s = page.snap;
+    let policies: Vec<&GatePolicy> = s
+        .policies
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|p| page.visible(p.metadata.namespace.as_deref()))
+        .collect();
+    let passports: Vec<_> = page.passports().collect();
+    // Simulate-mode results: per simulated policy, how many releases it would have held or blocked.
+    let mut simulated: std::collections::BTreeMap<&str, (usize, usize, usize)> =
+        std::collections::BTreeMap::new();
+    for p in &passports {
+        let trace = p
+            .status
+            .iter()
+            .flat_map(|st| &st.trace)
+            .filter(|t| t.mode == PolicyMode::Simulate);
+        let mut seen: std::collections::BTreeMap<&str, Effect> = std::collections::BTreeMap::new();
+        for t in trace {
+            let worst = seen.entry(t.policy.as_str()).or_insert(Effect::Pass);
+            if matches!(t.effect, Effect::Block)
+                || (t.effect == Effect::Hold && *worst != Effect::Block)
+            {
+                *worst = t.effect;
+            }
+        }
+        for (policy, effect) in seen {
+            let e = simulated.entry(policy).or_default();
+            e.0 += 1;
+            match effect {
+                Effect::Block => e.2 += 1,
+                Effect::Hold => e.1 += 1,
+                _ => {}
+            }
+        }
+    }
+    let approvals: Vec<_> = s
+        .approvals
+        .iter()
+        .filter(|a| page.visible(a.metadata.namespace.as_deref()))
+        .collect();
+    let waivers: Vec<_> = s
+        .waivers
+        .iter()
+        .filter(|w| page.visible(w.metadata.namespace.as_deref()))
+        .collect();
+    let watches: Vec<_> = passports
+        .iter()
+        .filter_map(|p| Some((*p, p.status.as_ref()?.watch.as_ref()?)))
+        .collect();
+    layout(
+        page,
+        Nav::Gate,
+        "Gate",
+        html! {
+            h1 { "Gate" }
+            section aria-labelledby="policies" {
+                h2 id="policies" { "Policies " small { (policies.len()) } }
+                @if policies.is_empty() { (empty("No GatePolicy yet. Start from a template below.")) }
+                @for p in &policies {
+                    @let ready = p.status.iter().flat_map(|st| &st.conditions).find(|c| c.type_ == "Ready");
+                    article.policy {
+                        h3 {
+                            (p.metadata.namespace.as_deref().unwrap_or("default")) "/" (p.metadata.name.as_deref().unwrap_or(""))
+                            " " @if p.spec.mode == PolicyMode::Simulate { span.badge.waived { "Simulate" } } @else { span.badge.allow { "Enforce" } }
+                            @if let Some(c) = ready { " " (ok_badge(c.status == "True", "Valid", "Invalid")) }
+                        }
+                        @if let Some(d) = &p.spec.description { p { (d) } }
+                        p.muted { (selector(p)) @if let Some(n) = p.status.as_ref().and_then(|st| st.matched_releases) { " · selects " (n) " releases" } }
+                        @if let Some(c) = ready { @if c.status != "True" { p.error { (c.message) } } }
+                        div.scroll { table {
+                            thead { tr { th { "Rule" } th { "Type" } th { "Requires" } th { "Protects against" } } }
+                            tbody { @for r in &p.spec.rules {
+                                @let (kind, what) = describe(r);
+                                tr { td { (r.name) } td { (kind) } td.why { (what) } td.why { (r.description.as_deref().unwrap_or("")) } }
+                            } }
+                        } }
+                        @if let Some(w) = &p.spec.post_deploy_watch {
+                            p { "Post-deploy watch for " (w.duration) ": " (w.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")) }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="templates" {
+                h2 id="templates" { "Templates" }
+                p { "Policies to start from, shipped in " code { "examples/policies/" } ":" }
+                ul { @for (file, description) in crate::examples::templates() {
+                    li { strong { (file) } " — " (description) }
+                } }
+                (command("kubectl apply -f examples/policies/production-standard.yaml"))
+            }
+            section aria-labelledby="simulator" {
+                h2 id="simulator" { "Simulator" }
+                @if simulated.is_empty() { (empty("No Simulate-mode policy is running. Set spec.mode: Simulate to try a policy live without enforcing it.")) } @else {
+                    div.scroll { table {
+                        thead { tr { th { "Simulated policy" } th { "Releases" } th { "Would hold" } th { "Would block" } } }
+                        tbody { @for (policy, (n, held, blocked)) in &simulated { tr { td { (policy) } td { (n) } td { (held) } td { (blocked) } } } }
+                    } }
+                }
+                p { "Replay a candidate policy over recorded passports:" }
+                (command("passport simulate --policy candidate.yaml --cluster --since 30d"))
+            }
+            div.columns {
+                section aria-labelledby="approvals" {
+                    h2 id="approvals" { "Approvals " small { (approvals.len()) } }
+                    @if approvals.is_empty() { (empty("No approvals.")) } @else {
+                        ul { @for a in &approvals {
+                            li {
+                                strong { (a.spec.approver) } " " (format!("{:?}", a.spec.decision)) " "
+                                a href=(release_href(a.metadata.namespace.as_deref().unwrap_or("default"), &a.spec.release_ref.name)) { (a.spec.release_ref.name) }
+                                " · " (when(a.metadata.creation_timestamp.as_ref().and_then(|t| chrono::DateTime::from_timestamp(t.0.as_second(), 0))))
+                                @if let Some(c) = &a.spec.comment { " — “" (c) "”" }
+                            }
+                        } }
+                    }
+                }
+                section aria-labelledby="waivers" {
+                    h2 id="waivers" { "Waivers " small { (waivers.len()) } }
+                    @if waivers.is_empty() { (empty("No waivers.")) } @else {
+                        ul { @for w in &waivers {
+                            @let active = s.now < w.spec.expires_at;
+                            li {
+                                strong { (w.metadata.name.as_deref().unwrap_or("")) } " " (ok_badge(active, "Active", "Expired"))
+                                " waives " (w.spec.rules.join(", ")) " until " (when(Some(w.spec.expires_at)))
+                                " — " (w.spec.approver) ": " (w.spec.reason)
+                            }
+                        } }
+                    }
+                }
+            }
+            section aria-labelledby="watches" {
+                h2 id="watches" { "Post-deploy watches" }
+                @if watches.is_empty() { (empty("No release is being watched.")) } @else {
+                    div.scroll { table {
+                        thead { tr { th { "Release" } th { "Phase" } th { "Started" } th { "Duration" } th { "Message" } } }
+                        tbody { @for (p, w) in &watches {
+                            tr {
+                                td { a href=(super::super::layout::passport_href(p)) { (super::super::layout::key(p)) } }
+                                td { @if w.phase == WatchPhase::Failed { span.badge.block { "Failed" } } @else { (format!("{:?}", w.phase)) } }
+                                td { (when(w.started_at)) } td { (w.duration) } td.why { (w.message.as_deref().unwrap_or("")) }
+                            }
+                        } }
+                    } }
+                }
+            }
+            section aria-labelledby="history" {
+                h2 id="history" { "Decision history" }
+                @let history: Vec<_> = s.events.iter().filter(|e| e.kind == EventKind::Decision && page.visible(Some(&e.namespace))).take(30).collect();
+                @if history.is_empty() { (empty("No decisions yet.")) } @else {
+                    ul.timeline { @for e in history {
+                        li { (when(e.at)) " " a href=(release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } " " (e.summary) }
+                    } }
+                }
+                p { a href="/console/reports" { "The full governance log" } }
+            }
+        },
+    )
+}

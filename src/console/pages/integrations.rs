@@ -1,0 +1,138 @@
+//! Integrations: the connector matrix (every type, what is configured, health, freshness,
+//! credential state), integrations detected in the cluster that no Connector covers, and the
+//! manual fallback. Never a secret value: credentials show as the Secret's name and key.
+
+use maud::{Markup, html};
+
+use super::super::layout::{Nav, Page, command, empty, layout, when};
+use crate::api::{Connector, ConnectorHealth, ConnectorType};
+use crate::radar::Freshness;
+
+const TYPES: [(ConnectorType, &str); 9] = [
+    (
+        ConnectorType::Kubernetes,
+        "Workloads and pods in a release's scope (rollout, readiness, crash loops, retained revisions)",
+    ),
+    (
+        ConnectorType::ArgoCD,
+        "Argo CD Applications: sync, health, history",
+    ),
+    (ConnectorType::Flux, "Flux Kustomizations and HelmReleases"),
+    (
+        ConnectorType::Prometheus,
+        "PromQL instant and range queries for metric rules",
+    ),
+    (ConnectorType::Http, "Synthetic HTTP journeys"),
+    (ConnectorType::StatusPage, "Third-party status pages"),
+    (
+        ConnectorType::GitHubActions,
+        "GitHub Actions workflow runs for a release's commit",
+    ),
+    (ConnectorType::Webhook, "Signed results pushed by any CI"),
+    (
+        ConnectorType::Manual,
+        "Evidence a person records on the Release",
+    ),
+];
+
+fn credential(c: &Connector) -> Markup {
+    let health = c.status.as_ref().and_then(|s| s.health);
+    html! {
+        @match (&c.spec.credentials_secret_ref, health) {
+            (_, Some(ConnectorHealth::CredentialRequired)) => span.badge.hold { "Credential required" },
+            (Some(r), _) => { "Secret " code { (r.name) } " key " code { (r.key) } },
+            (None, _) => "none needed",
+        }
+    }
+}
+
+pub fn page(page: &Page) -> Markup {
+    let s = page.snap;
+    let connectors: Vec<&Connector> = s
+        .connectors
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|c| page.visible(c.metadata.namespace.as_deref()))
+        .collect();
+    let freshness = |c: &Connector| {
+        let name = format!(
+            "{}/{}",
+            c.metadata.namespace.as_deref().unwrap_or("default"),
+            c.metadata.name.as_deref().unwrap_or("")
+        );
+        s.radar
+            .connectors
+            .iter()
+            .find(|f| f.connector == name)
+            .map(|f| f.freshness)
+    };
+    layout(
+        page,
+        Nav::Integrations,
+        "Integrations",
+        html! {
+            h1 { "Integrations" }
+            section aria-labelledby="matrix" {
+                h2 id="matrix" { "Connector matrix" }
+                div.scroll { table {
+                    thead { tr { th { "Type" } th { "Reads" } th { "Configured" } th { "Health" } } }
+                    tbody { @for (t, what) in TYPES {
+                        @let of_type: Vec<_> = connectors.iter().filter(|c| c.spec.type_ == t).collect();
+                        @let healthy = of_type.iter().filter(|c| c.status.as_ref().and_then(|st| st.health) == Some(ConnectorHealth::Healthy)).count();
+                        tr {
+                            td { (format!("{t:?}")) } td.why { (what) }
+                            td { (of_type.len()) }
+                            td { @if of_type.is_empty() { span.muted { "-" } } @else { (healthy) "/" (of_type.len()) " healthy" } }
+                        }
+                    } }
+                } }
+            }
+            section aria-labelledby="configured" {
+                h2 id="configured" { "Configured connectors" }
+                @if connectors.is_empty() { (empty("No Connector objects yet.")) } @else {
+                    div.scroll { table {
+                        thead { tr { th { "Connector" } th { "Type" } th { "Health" } th { "Last success" } th { "Freshness" } th { "Credential" } th { "Last error" } } }
+                        tbody { @for c in &connectors {
+                            @let st = c.status.clone().unwrap_or_default();
+                            tr {
+                                td { (c.metadata.namespace.as_deref().unwrap_or("default")) "/" (c.metadata.name.as_deref().unwrap_or("")) }
+                                td { (format!("{:?}", c.spec.type_)) }
+                                td { @match st.health {
+                                    Some(ConnectorHealth::Healthy) => span.badge.allow { "Healthy" },
+                                    Some(h) => span.badge.hold { (format!("{h:?}")) },
+                                    None => span.muted { "not checked yet" },
+                                } }
+                                td { (when(st.last_success_at)) }
+                                td { (freshness(c).map_or("-".to_string(), |f: Freshness| format!("{f:?}"))) }
+                                td { (credential(c)) }
+                                td.why { (st.last_error.as_deref().unwrap_or("")) }
+                            }
+                        } }
+                    } }
+                }
+            }
+            section aria-labelledby="detected" {
+                h2 id="detected" { "Detected candidates" }
+                @if s.candidates.is_empty() { (empty("Nothing detected that no Connector already covers.")) } @else {
+                    p { "Found in the cluster and not used until you create the Connector:" }
+                    ul { @for c in &s.candidates {
+                        li {
+                            strong { (format!("{:?}", c.type_)) } ": " (c.found)
+                            (command(&format!(
+                                "kubectl apply -f - <<'EOF'\napiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {{name: {}, namespace: NAMESPACE}}\nspec: {{type: {:?}{}}}\nEOF",
+                                format!("{:?}", c.type_).to_lowercase(),
+                                c.type_,
+                                c.endpoint.as_deref().map(|e| format!(", endpoint: {e}")).unwrap_or_default()
+                            )))
+                        }
+                    } }
+                }
+            }
+            section aria-labelledby="manual" {
+                h2 id="manual" { "Manual fallback" }
+                p { "For a system no connector reaches, record the evidence on the Release; it is read like any other (and never goes stale by itself unless you give it a time):" }
+                (command("kubectl annotate release -n NAMESPACE NAME \\\n  evidence.releasepassport.io/pen-test='{\"status\":\"Complete\",\"by\":\"alice\",\"summary\":\"report PT-17 signed off\"}'"))
+            }
+        },
+    )
+}

@@ -1,0 +1,144 @@
+//! Metrics: DORA-style delivery figures and the gate's own, per service and environment, with
+//! trend charts and the same numbers as tables. Analytics only, never policy.
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::super::charts::{bars, count, hours, share};
+use super::super::layout::{Nav, Page, empty, layout};
+use super::{duration, percent};
+use crate::metrics::delivery::{Figures, Record, daily_deployments, figures, hold_reasons};
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Window {
+    /// Days to look back (default 30).
+    #[serde(default)]
+    pub days: Option<u32>,
+}
+
+fn d(v: Option<Duration>) -> String {
+    v.map_or_else(|| "n/a".into(), duration)
+}
+
+fn scorecard_row(label: &str, f: &Figures) -> Markup {
+    html! {
+        tr {
+            th scope="row" { (label) }
+            td { (f.deployments) } td { (format!("{:.2}", f.deployment_frequency)) }
+            td { (d(f.lead_time_median)) } td { (percent(f.change_fail_rate)) }
+            td { (d(f.recovery_median)) } td { (percent(f.rework_rate)) }
+            td { (d(f.approval_wait_median)) } td { (d(f.dwell_median)) }
+            td { (share(f.evidence_completeness)) }
+        }
+    }
+}
+
+pub fn page(page: &Page, window: &Window) -> Markup {
+    let s = page.snap;
+    let days = window.days.unwrap_or(30).clamp(1, 366);
+    let since = s.now - Duration::days(i64::from(days));
+    let records: Vec<Record> = page
+        .passports()
+        .map(|p| {
+            let release = s.release(
+                p.metadata.namespace.as_deref().unwrap_or("default"),
+                p.metadata.name.as_deref().unwrap_or(""),
+            );
+            Record::from_passport(p, release.map(AsRef::as_ref))
+        })
+        .filter(|r| r.promoted_at.or(r.created).is_none_or(|at| at >= since))
+        .collect();
+    let refs: Vec<&Record> = records.iter().collect();
+    let all = figures(&refs, f64::from(days));
+    let mut by_target: BTreeMap<(String, String), Vec<&Record>> = BTreeMap::new();
+    for r in &records {
+        by_target
+            .entry((r.service.clone(), r.environment.clone()))
+            .or_default()
+            .push(r);
+    }
+    let series: Vec<(String, f64)> = daily_deployments(&refs, s.now.date_naive(), days)
+        .into_iter()
+        .map(|(day, n)| (day.format("%m-%d").to_string(), n as f64))
+        .collect();
+    let reasons: Vec<(String, f64)> = hold_reasons(&refs, 8)
+        .into_iter()
+        .map(|(k, n)| (k, n as f64))
+        .collect();
+    let lead: Vec<(String, f64)> = by_target
+        .iter()
+        .filter_map(|((svc, env), list)| {
+            let f = figures(list, f64::from(days));
+            Some((
+                format!("{svc}/{env}"),
+                f.lead_time_median?.num_minutes() as f64 / 60.0,
+            ))
+        })
+        .collect();
+    let connectors: Vec<_> = s.radar.connectors.iter().collect();
+    let healthy = connectors
+        .iter()
+        .filter(|c| c.health == Some(crate::api::ConnectorHealth::Healthy))
+        .count();
+    layout(
+        page,
+        Nav::Metrics,
+        "Metrics",
+        html! {
+            h1 { "Metrics " small { "last " (days) " days" } }
+            form.filters method="get" action="/console/metrics" {
+                label { "Window" select name="days" {
+                    @for n in [7u32, 30, 90, 365] { option value=(n) selected[n == days] { (n) " days" } }
+                } }
+                button type="submit" { "Show" }
+            }
+            section.tiles aria-label="DORA" {
+                div.tile { strong { (format!("{:.2}", all.deployment_frequency)) } "deployments per day" }
+                div.tile { strong { (d(all.lead_time_median)) } "change lead time (median)" }
+                div.tile { strong { (percent(all.change_fail_rate)) } "change fail rate" }
+                div.tile { strong { (d(all.recovery_median)) } "failed-deployment recovery" }
+                div.tile { strong { (percent(all.rework_rate)) } "deployment rework rate" }
+            }
+            @if records.is_empty() { (empty("No releases in this window.")) } @else {
+                div.columns {
+                    section aria-labelledby="throughput" {
+                        h2 id="throughput" { "Release throughput" }
+                        (bars("Promotions per day", "promotions", &series, count))
+                    }
+                    section aria-labelledby="reasons" {
+                        h2 id="reasons" { "Hold reasons " small { "rules holding or blocking releases now" } }
+                        @if reasons.is_empty() { (empty("Nothing is held.")) } @else { (bars("Releases held per rule", "releases", &reasons, count)) }
+                    }
+                }
+                section aria-labelledby="lead" {
+                    h2 id="lead" { "Change lead time by service" }
+                    @if lead.is_empty() { (empty("No promoted release records its commit time (spec.revision.committedAt).")) } @else { (bars("Median lead time", "hours", &lead, hours)) }
+                }
+                section aria-labelledby="scorecards" {
+                    h2 id="scorecards" { "Scorecards" }
+                    div.scroll { table {
+                        thead { tr { th { "Service/env" } th { "Deploys" } th { "Per day" } th { "Lead time" } th { "Fail rate" } th { "Recovery" } th { "Rework" } th { "Approval wait" } th { "Hold dwell" } th { "Evidence complete" } } }
+                        tbody {
+                            (scorecard_row("All", &all))
+                            @for ((svc, env), list) in &by_target { (scorecard_row(&format!("{svc}/{env}"), &figures(list, f64::from(days)))) }
+                        }
+                    } }
+                }
+                section aria-labelledby="more" {
+                    h2 id="more" { "Gate figures" }
+                    ul {
+                        li { "Rollback rate: " (percent(all.rollback_rate)) }
+                        li { "Held now: " (all.held) ", blocked now: " (all.blocked) }
+                        li { "Approval wait (median): " (d(all.approval_wait_median)) }
+                        li { "Evidence completeness: " (percent(all.evidence_completeness)) }
+                        li { "Connector reliability: " (healthy) " of " (connectors.len()) " connectors healthy" }
+                    }
+                    p.muted { "Definitions: docs/metrics.md. Metrics are analytics; they never change a decision." }
+                }
+            }
+        },
+    )
+}

@@ -1,0 +1,56 @@
+//! One module per console menu. Each page is a pure function of the snapshot and the viewer.
+
+pub mod gate;
+pub mod integrations;
+pub mod metrics;
+pub mod overview;
+pub mod radar;
+pub mod release;
+pub mod releases;
+pub mod reports;
+pub mod settings;
+
+use chrono::Duration;
+use maud::{Markup, html};
+
+use super::layout::{Nav, Page, layout};
+
+/// "3d 4h", "2h 05m", "45s".
+pub fn duration(d: Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d {}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+pub fn percent(v: Option<f64>) -> String {
+    v.map_or_else(|| "n/a".into(), |v| format!("{:.0}%", v * 100.0))
+}
+
+pub fn not_found(page: &Page, message: &str) -> Markup {
+    layout(
+        page,
+        Nav::Overview,
+        "Not found",
+        html! { h1 { "Not found" } p { (message) } p { a href="/console" { "Back to the overview" } } },
+    )
+}
+
+pub fn signed_out() -> Markup {
+    html! {
+        (maud::DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                title { "Signed out · Release Passport" }
+                link rel="stylesheet" href="/console/assets/console.css";
+                link rel="icon" href="data:,";
+            }
+            body { main { h1 { "Signed out" } p { a href="/console" { "Sign in again" } } } }
+        }
+    }
+}

@@ -1,0 +1,205 @@
+//! Overview: triage across the workspace — pending gates, held and blocked releases, stale
+//! evidence, connector issues, first-passport progress, recent decisions and next actions.
+
+use maud::{Markup, html};
+
+use super::super::audit::EventKind;
+use super::super::layout::{
+    Nav, Page, command, decision_badge, empty, key, layout, passport_href, when,
+};
+use crate::api::{ConnectorHealth, Decision, EvidenceStatus, ReleasePassport};
+
+const LIST: usize = 15;
+
+fn decided(p: &ReleasePassport) -> Option<Decision> {
+    p.status.as_ref().and_then(|s| s.decision)
+}
+
+/// The next thing to do about a held or blocked release, as a command to run.
+pub fn next_action(p: &ReleasePassport) -> (String, Option<String>) {
+    let status = p.status.clone().unwrap_or_default();
+    let k = key(p);
+    let stopping = status.trace.iter().find(|t| {
+        t.mode == crate::api::PolicyMode::Enforce
+            && matches!(
+                t.effect,
+                crate::api::passport::Effect::Hold | crate::api::passport::Effect::Block
+            )
+    });
+    match stopping.map(|t| t.type_.as_str()) {
+        Some("approval") => (
+            "Needs approval".into(),
+            Some(format!("passport approve {k} --comment \"…\"")),
+        ),
+        Some("evidence" | "metric") => (
+            format!(
+                "Check the evidence behind {}",
+                stopping.map_or("", |t| t.rule.as_str())
+            ),
+            Some(format!(
+                "kubectl describe releasepassport -n {} {}",
+                p.metadata.namespace.as_deref().unwrap_or("default"),
+                p.metadata.name.as_deref().unwrap_or("")
+            )),
+        ),
+        Some("window") => ("Wait for the freeze window to close".into(), None),
+        Some(_) => (
+            "Read the trace".into(),
+            Some(format!("passport gate --release {k}")),
+        ),
+        None => (
+            "Re-run the gate".into(),
+            Some(format!("passport gate --release {k}")),
+        ),
+    }
+}
+
+pub fn page(page: &Page) -> Markup {
+    let s = page.snap;
+    let passports: Vec<&ReleasePassport> = page.passports().collect();
+    let count = |d: Decision| passports.iter().filter(|p| decided(p) == Some(d)).count();
+    let mut stopped: Vec<&&ReleasePassport> = passports
+        .iter()
+        .filter(|p| matches!(decided(p), Some(Decision::Hold | Decision::Block)))
+        .collect();
+    // Blocks first, then the longest-waiting.
+    stopped.sort_by_key(|p| {
+        (
+            decided(p) != Some(Decision::Block),
+            p.metadata.creation_timestamp.as_ref().map(|t| t.0),
+        )
+    });
+    let stale: Vec<(&ReleasePassport, &crate::api::passport::EvidenceEntry)> = passports
+        .iter()
+        .flat_map(|p| {
+            p.status
+                .iter()
+                .flat_map(|st| &st.evidence)
+                .filter(|e| e.status == EvidenceStatus::Stale)
+                .map(move |e| (*p, e))
+        })
+        .collect();
+    let connectors: Vec<_> = s
+        .connectors
+        .iter()
+        .filter(|c| page.visible(c.metadata.namespace.as_deref()))
+        .collect();
+    let troubled: Vec<_> = connectors
+        .iter()
+        .filter(|c| c.status.as_ref().and_then(|st| st.health) != Some(ConnectorHealth::Healthy))
+        .collect();
+    let any_allow = count(Decision::Allow) > 0;
+    let steps = [
+        (
+            "Install the CRDs and the controller",
+            true,
+            "kubectl apply -k config/default",
+        ),
+        (
+            "Apply a GatePolicy",
+            !s.policies.is_empty(),
+            "kubectl apply -f examples/policies/production-standard.yaml",
+        ),
+        (
+            "Configure a Connector",
+            !connectors.is_empty(),
+            "kubectl apply -f examples/shop/connectors.yaml",
+        ),
+        (
+            "Apply a Release",
+            !s.releases.is_empty() || !passports.is_empty(),
+            "kubectl apply -f examples/shop/releases.yaml",
+        ),
+        (
+            "Get a first passport",
+            !passports.is_empty(),
+            "kubectl get releasepassports -A",
+        ),
+        (
+            "Reach a first Allow",
+            any_allow,
+            "passport gate --release NAMESPACE/NAME --wait",
+        ),
+    ];
+    let done = steps.iter().filter(|s| s.1).count();
+    layout(
+        page,
+        Nav::Overview,
+        "Overview",
+        html! {
+            h1 { "Overview" }
+            section.tiles aria-label="Triage" {
+                a.tile.hold href="/console/releases?decision=Hold" { strong { (count(Decision::Hold)) } "pending gates (Hold)" }
+                a.tile.block href="/console/releases?decision=Block" { strong { (count(Decision::Block)) } "blocked" }
+                a.tile.allow href="/console/releases?decision=Allow" { strong { (count(Decision::Allow)) } "allowed" }
+                a.tile href="/console/releases?evidence=Stale" { strong { (stale.len()) } "stale evidence" }
+                a.tile href="/console/integrations" { strong { (troubled.len()) } "connector issues" }
+            }
+            @if done < steps.len() {
+                section aria-labelledby="first" {
+                    h2 id="first" { "First passport " small { (done) " of " (steps.len()) " done" } }
+                    ol.checklist {
+                        @for (what, ok, cmd) in steps {
+                            li class=(if ok { "done" } else { "todo" }) {
+                                span.mark aria-hidden="true" { @if ok { "✓" } @else { "○" } }
+                                " " (what) @if ok { span.visually-hidden { " (done)" } }
+                                @if !ok { (command(cmd)) }
+                            }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="stopped" {
+                h2 id="stopped" { "Held and blocked " small { (stopped.len()) } }
+                @if stopped.is_empty() { (empty("Nothing is waiting: every decided release is allowed.")) } @else {
+                    div.scroll { table {
+                        thead { tr { th { "Release" } th { "Decision" } th { "Why" } th { "Next action" } } }
+                        tbody { @for p in stopped.iter().take(LIST) {
+                            @let (what, cmd) = next_action(p);
+                            tr {
+                                td { a href=(passport_href(p)) { (key(p)) } br; small { (p.spec.service) " " (p.spec.version) " → " (p.spec.environment) } }
+                                td { (decision_badge(decided(p))) }
+                                td.why { (p.status.as_ref().and_then(|s| s.reasons.first()).map_or("", String::as_str)) }
+                                td { (what) @if let Some(c) = cmd { (command(&c)) } }
+                            }
+                        } }
+                    } }
+                    @if stopped.len() > LIST { p { a href="/console/releases?decision=Hold" { "All held releases" } " · " a href="/console/releases?decision=Block" { "All blocked releases" } } }
+                }
+            }
+            div.columns {
+                section aria-labelledby="stale" {
+                    h2 id="stale" { "Stale evidence" }
+                    @if stale.is_empty() { (empty("No stale evidence.")) } @else {
+                        ul { @for (p, e) in stale.iter().take(LIST) {
+                            li { a href=(passport_href(p)) { (key(p)) } ": " strong { (e.source) } " last seen " (when(e.observed_at)) }
+                        } }
+                    }
+                }
+                section aria-labelledby="conn" {
+                    h2 id="conn" { "Connector issues" }
+                    @if connectors.is_empty() { (empty("No connectors configured: evidence comes from files or annotations only.")) }
+                    @else if troubled.is_empty() { (empty("Every connector is healthy.")) } @else {
+                        ul { @for c in troubled.iter().take(LIST) {
+                            @let st = c.status.clone().unwrap_or_default();
+                            li {
+                                strong { (c.metadata.name.as_deref().unwrap_or("")) } " (" (format!("{:?}", c.spec.type_)) "): "
+                                (st.health.map_or("not checked yet".to_string(), |h| format!("{h:?}")))
+                                @if let Some(e) = &st.last_error { " — " (e) }
+                            }
+                        } }
+                    }
+                }
+            }
+            section aria-labelledby="recent" {
+                h2 id="recent" { "Recent decisions" }
+                @let recent: Vec<_> = s.events.iter().filter(|e| e.kind == EventKind::Decision && page.visible(Some(&e.namespace))).take(10).collect();
+                @if recent.is_empty() { (empty("No decisions yet.")) } @else {
+                    ul.timeline { @for e in recent {
+                        li { (when(e.at)) " " a href=(super::super::layout::release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } " " (e.summary) }
+                    } }
+                }
+            }
+        },
+    )
+}

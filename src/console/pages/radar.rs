@@ -1,0 +1,103 @@
+//! Radar: the runtime picture — service/environment health, connector freshness, runtime and
+//! journey checks, third-party signals and a confidence figure. Advisory: the gate decides.
+
+use maud::{Markup, html};
+
+use super::super::charts::share;
+use super::super::layout::{
+    Nav, Page, decision_badge, empty, evidence_badge, layout, release_href, when,
+};
+use crate::radar::{Freshness, Signal};
+
+fn signals(title: &str, id: &str, list: &[&Signal], none: &str) -> Markup {
+    html! {
+        section aria-labelledby=(id) {
+            h2 id=(id) { (title) }
+            @if list.is_empty() { (empty(none)) } @else {
+                div.scroll { table {
+                    thead { tr { th { "Service" } th { "Env" } th { "Source" } th { "Status" } th { "Observed" } th { "What was seen" } } }
+                    tbody { @for s in list {
+                        tr { td { (s.service) } td { (s.environment) } td { (s.source) } td { (evidence_badge(s.status)) } td { (when(s.observed_at)) } td.why { (s.summary) } }
+                    } }
+                } }
+            }
+        }
+    }
+}
+
+pub fn page(page: &Page) -> Markup {
+    let r = &page.snap.radar;
+    let ns_of = |release: &str| {
+        release
+            .split_once('/')
+            .map_or("default", |(ns, _)| ns)
+            .to_string()
+    };
+    let services: Vec<_> = r
+        .services
+        .iter()
+        .filter(|s| page.visible(Some(&ns_of(&s.release))))
+        .collect();
+    let connectors: Vec<_> = r
+        .connectors
+        .iter()
+        .filter(|c| page.visible(Some(&ns_of(&c.connector))))
+        .collect();
+    let visible_target = |s: &&Signal| {
+        services
+            .iter()
+            .any(|h| h.service == s.service && h.environment == s.environment)
+    };
+    let journeys: Vec<&Signal> = r.journeys.iter().filter(visible_target).collect();
+    let third: Vec<&Signal> = r.third_party.iter().filter(visible_target).collect();
+    layout(
+        page,
+        Nav::Radar,
+        "Radar",
+        html! {
+            h1 { "Radar" }
+            section.tiles aria-label="Confidence" {
+                div.tile { strong { (format!("{:.0}%", r.confidence * 100.0)) } "confidence" br; small { "complete evidence × healthy connectors" } }
+                div.tile { strong { (services.len()) } "service/environment targets" }
+                div.tile { strong { (connectors.iter().filter(|c| c.freshness == Freshness::Fresh).count()) "/" (connectors.len()) } "connectors fresh" }
+            }
+            section aria-labelledby="health" {
+                h2 id="health" { "Service and environment health" }
+                @if services.is_empty() { (empty("No passports yet.")) } @else {
+                    div.scroll { table {
+                        thead { tr { th { "Service" } th { "Env" } th { "Latest release" } th { "Decision" } th { "Evidence" } th { "Healthy targets" } } }
+                        tbody { @for s in &services {
+                            @let (ns, name) = s.release.split_once('/').unwrap_or(("default", &s.release));
+                            tr {
+                                td { (s.service) } td { (s.environment) }
+                                td { a href=(release_href(ns, name)) { (s.version) } }
+                                td { (decision_badge(s.decision)) }
+                                td { (share((s.evidence_total > 0).then(|| f64::from(s.evidence_complete) / f64::from(s.evidence_total)))) }
+                                td { @if s.targets.total > 0 { (share(Some(f64::from(s.targets.passing) / f64::from(s.targets.total)))) " " small { (s.targets.passing) "/" (s.targets.total) } } @else { "-" } }
+                            }
+                        } }
+                    } }
+                }
+            }
+            section aria-labelledby="fresh" {
+                h2 id="fresh" { "Connector freshness" }
+                @if connectors.is_empty() { (empty("No connectors configured.")) } @else {
+                    div.scroll { table {
+                        thead { tr { th { "Connector" } th { "Type" } th { "Health" } th { "Last success" } th { "Freshness" } } }
+                        tbody { @for c in &connectors {
+                            tr {
+                                td { (c.connector) } td { (format!("{:?}", c.type_)) }
+                                td { (c.health.map_or("not checked".to_string(), |h| format!("{h:?}"))) }
+                                td { (when(c.last_success_at)) }
+                                td { (format!("{:?}", c.freshness)) }
+                            }
+                        } }
+                    } }
+                }
+            }
+            (signals("Journey checks", "journeys", &journeys, "No journey (HTTP) connector reports for these services."))
+            (signals("Third-party signals", "third", &third, "No status-page connector reports for these services."))
+            p.muted { "Radar reads only the scopes Releases and Connectors name; it never scans beyond them, and it never decides." }
+        },
+    )
+}

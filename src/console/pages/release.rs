@@ -1,0 +1,315 @@
+//! The truth screen for one release: decision, investigation, trace, evidence timeline,
+//! rollback posture, Radar signals, approvals, waivers, watch, actions and export.
+
+use maud::{Markup, html};
+
+use super::super::layout::{
+    Nav, Page, command, decision_badge, effect_badge, empty, evidence_badge, key, layout, ok_badge,
+    when,
+};
+use crate::api::passport::{Effect, TraceEntry};
+use crate::api::{ConnectorHealth, Decision, EvidenceStatus, PolicyMode, ReleasePassport};
+
+/// A free-text note on the Release, shown on its truth screen.
+pub const COMMENT_ANNOTATION: &str = "releasepassport.io/comment";
+
+/// The investigation: why the decision is what it is, in plain words, from the trace and the
+/// connectors' health. Deterministic — the same passport always reads the same.
+pub fn investigation(page: &Page, p: &ReleasePassport) -> Vec<String> {
+    let status = p.status.clone().unwrap_or_default();
+    let enforced: Vec<&TraceEntry> = status
+        .trace
+        .iter()
+        .filter(|t| t.mode == PolicyMode::Enforce)
+        .collect();
+    let stopping: Vec<&&TraceEntry> = enforced
+        .iter()
+        .filter(|t| matches!(t.effect, Effect::Hold | Effect::Block))
+        .collect();
+    let mut out = Vec::new();
+    match status.decision {
+        None => {
+            out.push("No decision yet: the controller has not reconciled this release.".to_string())
+        }
+        Some(Decision::Allow) => {
+            let waived = enforced
+                .iter()
+                .filter(|t| t.effect == Effect::Waived)
+                .count();
+            out.push(format!(
+                "Allowed: {} enforced rule{} pass{}.",
+                enforced.len() - waived,
+                if enforced.len() - waived == 1 {
+                    ""
+                } else {
+                    "s"
+                },
+                if waived > 0 {
+                    format!(", {waived} waived")
+                } else {
+                    String::new()
+                }
+            ));
+        }
+        Some(d) => out.push(format!(
+            "{}: {} of {} enforced rules {}.",
+            d,
+            stopping.len(),
+            enforced.len(),
+            if d == Decision::Block {
+                "block or hold it"
+            } else {
+                "hold it"
+            }
+        )),
+    }
+    for t in &stopping {
+        let what = match t.type_.as_str() {
+            "approval" => format!(
+                "Rule {} wants approvals: {}. Ask an approver to run `passport approve {}`.",
+                t.rule,
+                t.message,
+                key(p)
+            ),
+            "window" => format!(
+                "Rule {} is a change freeze: {}. It lifts by itself when the window closes.",
+                t.rule, t.message
+            ),
+            "metric" => format!("Rule {} reads a metric: {}.", t.rule, t.message),
+            "evidence" => format!(
+                "Rule {} reads evidence {}: {}.",
+                t.rule,
+                t.evidence.join(", "),
+                t.message
+            ),
+            _ => format!("Rule {} ({}): {}.", t.rule, t.type_, t.message),
+        };
+        out.push(what);
+    }
+    // Evidence that cannot refresh because its connector is unwell.
+    for e in status
+        .evidence
+        .iter()
+        .filter(|e| e.status != EvidenceStatus::Complete)
+    {
+        let Some(name) = &e.connector else { continue };
+        let connector = page.snap.connectors.iter().find(|c| {
+            c.metadata.name.as_deref() == Some(name) && c.metadata.namespace == p.metadata.namespace
+        });
+        if let Some(health) = connector
+            .and_then(|c| c.status.as_ref())
+            .and_then(|s| s.health)
+            && health != ConnectorHealth::Healthy
+        {
+            out.push(format!(
+                "Evidence {} comes from connector {name}, which is {health:?}: fix the connector (Integrations) and the evidence refreshes by itself.",
+                e.source
+            ));
+        }
+    }
+    if let Some(w) = &status.watch
+        && w.phase == crate::api::passport::WatchPhase::Failed
+    {
+        out.push(format!(
+            "The post-deploy watch failed{}: rollback is recommended.",
+            w.message
+                .as_deref()
+                .map(|m| format!(" ({m})"))
+                .unwrap_or_default()
+        ));
+    }
+    out
+}
+
+fn trace_table(entries: &[&TraceEntry]) -> Markup {
+    html! {
+        div.scroll { table {
+            thead { tr { th { "Policy" } th { "Rule" } th { "Type" } th { "Effect" } th { "Read" } th { "Why" } } }
+            tbody { @for t in entries {
+                tr {
+                    td { (t.policy) }
+                    td { (t.rule) }
+                    td { (t.type_) }
+                    td { (effect_badge(t.effect)) @if let Some(w) = &t.waiver { br; small { "waiver " (w) } } }
+                    td { (t.evidence.join(", ")) }
+                    td.why { (t.message) }
+                }
+            } }
+        } }
+    }
+}
+
+pub fn page(page: &Page, p: &ReleasePassport) -> Markup {
+    let status = p.status.clone().unwrap_or_default();
+    let name = key(p);
+    let ns = p.metadata.namespace.as_deref().unwrap_or("default");
+    let short = p.metadata.name.as_deref().unwrap_or("");
+    let enforced: Vec<&TraceEntry> = status
+        .trace
+        .iter()
+        .filter(|t| t.mode == PolicyMode::Enforce)
+        .collect();
+    let simulated: Vec<&TraceEntry> = status
+        .trace
+        .iter()
+        .filter(|t| t.mode == PolicyMode::Simulate)
+        .collect();
+    let signals: Vec<_> = page
+        .snap
+        .radar
+        .journeys
+        .iter()
+        .chain(&page.snap.radar.third_party)
+        .filter(|s| s.service == p.spec.service && s.environment == p.spec.environment)
+        .collect();
+    let health = page
+        .snap
+        .radar
+        .services
+        .iter()
+        .find(|s| s.service == p.spec.service && s.environment == p.spec.environment);
+    let comment = page.snap.release(ns, short).and_then(|r| {
+        r.metadata
+            .annotations
+            .as_ref()?
+            .get(COMMENT_ANNOTATION)
+            .cloned()
+    });
+    let export = |ext: &str| {
+        format!(
+            "/api/v1/export/passports.{ext}?namespace={}&q={}",
+            super::super::layout::encode(ns),
+            super::super::layout::encode(short)
+        )
+    };
+    layout(
+        page,
+        Nav::Releases,
+        &name,
+        html! {
+            p.crumbs { a href="/console/releases" { "Releases" } " / " (name) }
+            h1 { (p.spec.service) " " (p.spec.version) " → " (p.spec.environment) " " (decision_badge(status.decision)) }
+            section aria-labelledby="why" {
+                h2 id="why" { "Investigation" }
+                ul.reasons { @for line in investigation(page, p) { li { (line) } } }
+                p.muted { small { "Written from the decision trace and connector health. An AI summary is off: no LLM endpoint is configured, and none could change the decision." } }
+            }
+            section aria-labelledby="actions" {
+                h2 id="actions" { "Actions" }
+                p { "The console is read-only; run these yourself:" }
+                (command(&format!("passport gate --release {name} --wait --timeout 10m      # re-run the gate")))
+                @if status.decision != Some(Decision::Allow) {
+                    (command(&format!("passport approve {name} --comment \"…\"      # approve (your Kubernetes identity)")))
+                }
+                @if status.decision != Some(Decision::Allow) {
+                    p { "Request approval: send an approver this page; the command above records their approval." }
+                }
+                (command(&format!("kubectl annotate release -n {ns} {short} --overwrite releasepassport.io/comment=\"…\"      # comment, shown here")))
+                @if let Some(c) = comment { p { "Comment: “" (c) "”" } }
+                (command(&format!("passport attest -f FILES --release {name} --key-secret NAMESPACE/NAME      # signed attestation")))
+                p { "Export: "
+                    a href=(export("json")) download { "JSON" } " · "
+                    a href=(export("csv")) download { "CSV" } " · "
+                    a href=(export("md")) download { "Markdown" } " · "
+                    a href=(format!("/api/v1/passports/{}/{}", super::super::layout::encode(ns), super::super::layout::encode(short))) { "raw passport (JSON)" }
+                }
+            }
+            section aria-labelledby="evidence" {
+                h2 id="evidence" { "Evidence " small { (status.evidence_summary.as_deref().unwrap_or("0/0")) " complete" } }
+                @if status.evidence.is_empty() { (empty("No enforced rule reads evidence.")) } @else {
+                    div.scroll { table {
+                        thead { tr { th { "Source" } th { "Status" } th { "Observed" } th { "Connector" } th { "What was seen" } } }
+                        tbody { @for e in &status.evidence {
+                            tr {
+                                td { (e.source) }
+                                td { (evidence_badge(e.status)) }
+                                td { (when(e.observed_at)) }
+                                td { (e.connector.as_deref().unwrap_or("-")) }
+                                td.why {
+                                    (e.summary.as_deref().unwrap_or(""))
+                                    @if let Some(v) = e.value { " (value " (v) ")" }
+                                    @if let Some(t) = e.targets { " [" (t.passing) "/" (t.total) " targets]" }
+                                }
+                            }
+                        } }
+                    } }
+                }
+            }
+            section aria-labelledby="trace" {
+                h2 id="trace" { "Decision trace" }
+                (trace_table(&enforced))
+                @if !simulated.is_empty() {
+                    h3 { "Simulated (never changes the decision)" }
+                    (trace_table(&simulated))
+                }
+            }
+            div.columns {
+                section aria-labelledby="rollback" {
+                    h2 id="rollback" { "Rollback " @if let Some(r) = &status.rollback { (ok_badge(r.ready, "Ready", "Not ready")) @if r.recommended { " " span.badge.block { "Recommended" } } } }
+                    @match &status.rollback {
+                        Some(r) => {
+                            p { (r.reason) }
+                            @if let (Some(t), Some(v)) = (&r.target, &r.revision) { p { small { "Target " (t) " at " (v) } } }
+                        }
+                        None => (empty("No rollback posture recorded.")),
+                    }
+                }
+                section aria-labelledby="radar" {
+                    h2 id="radar" { "Radar" }
+                    @if let Some(h) = health {
+                        p { "Latest in " (p.spec.environment) ": " (h.version) " " (decision_badge(h.decision)) ", evidence " (h.evidence_complete) "/" (h.evidence_total)
+                            @if h.targets.total > 0 { ", targets " (h.targets.passing) "/" (h.targets.total) } }
+                    }
+                    @if signals.is_empty() { (empty("No journey or third-party signals for this service.")) } @else {
+                        ul { @for s in signals { li { strong { (s.source) } " " (evidence_badge(s.status)) " " (s.summary) } } }
+                    }
+                    p { a href="/console/radar" { "Radar for all services" } }
+                }
+            }
+            section aria-labelledby="approvals" {
+                h2 id="approvals" { "Approvals " @if let Some(a) = &status.approvals { small { (a.approved) " of " (a.required) " required" } } }
+                @match &status.approvals {
+                    None => (empty("No approval rule applies.")),
+                    Some(a) if a.records.is_empty() => (empty("No approvals yet.")),
+                    Some(a) => ul { @for r in &a.records {
+                        li {
+                            strong { (r.approver) } " " (format!("{:?}", r.decision)) " at " (when(r.at))
+                            @if let Some(w) = r.wait_seconds { " after " (super::duration(chrono::Duration::seconds(w))) }
+                            @if let Some(c) = &r.comment { " — “" (c) "”" }
+                            @if let Some(n) = &r.not_counted { " " em { "(not counted: " (n) ")" } }
+                        }
+                    } },
+                }
+            }
+            section aria-labelledby="waivers" {
+                h2 id="waivers" { "Waivers" }
+                @if status.waivers.is_empty() { (empty("No waiver applies.")) } @else {
+                    ul { @for w in &status.waivers {
+                        li {
+                            strong { (w.name) } " waives " (w.rules.join(", ")) " until " (when(Some(w.expires_at)))
+                            @if !w.active { " " em { "(expired)" } }
+                            " — granted by " (w.approver) ": " (w.reason)
+                        }
+                    } }
+                }
+            }
+            @if let Some(w) = &status.watch {
+                section aria-labelledby="watch" {
+                    h2 id="watch" { "Post-deploy watch" }
+                    p { (format!("{:?}", w.phase)) " · " (w.duration) " · started " (when(w.started_at)) " · rules " (w.rules.join(", ")) }
+                    @if let Some(m) = &w.message { p { (m) } }
+                }
+            }
+            section aria-labelledby="timeline" {
+                h2 id="timeline" { "Timeline" }
+                @if status.timeline.is_empty() { (empty("No decision recorded yet.")) } @else {
+                    ol.timeline { @for t in status.timeline.iter().rev() { li { (when(Some(t.at))) " " (decision_badge(Some(t.decision))) " " (t.message) } } }
+                }
+            }
+            section aria-labelledby="conditions" {
+                h2 id="conditions" { "Conditions" }
+                ul { @for c in &status.conditions { li { strong { (c.type_) } " = " (c.status) " (" (c.reason) ") " (c.message) } } }
+            }
+        },
+    )
+}

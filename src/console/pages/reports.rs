@@ -1,0 +1,122 @@
+//! Reports / Audit Log: sanitised exports of passports and decisions, and the governance event
+//! log (decisions, approvals, rejections, waivers, policy changes) with filters.
+
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::super::audit::{EventKind, GovernanceEvent};
+use super::super::layout::{Nav, Page, empty, encode, layout, release_href, when};
+
+pub const PAGE_SIZE: usize = 100;
+
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct LogFilter {
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub namespace: String,
+    #[serde(default)]
+    pub actor: String,
+    /// Part of the subject or summary.
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub page: usize,
+}
+
+impl LogFilter {
+    pub fn matches(&self, e: &GovernanceEvent) -> bool {
+        (self.kind.is_empty() || EventKind::parse(&self.kind) == Some(e.kind))
+            && (self.namespace.is_empty() || e.namespace == self.namespace)
+            && (self.actor.is_empty() || e.actor == self.actor)
+            && (self.q.is_empty()
+                || e.subject.contains(self.q.as_str())
+                || e.summary.contains(self.q.as_str()))
+    }
+
+    pub fn query(&self) -> String {
+        let pairs = [
+            ("kind", &self.kind),
+            ("namespace", &self.namespace),
+            ("actor", &self.actor),
+            ("q", &self.q),
+        ];
+        let mut out = String::new();
+        for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+            out.push(if out.is_empty() { '?' } else { '&' });
+            out.push_str(&format!("{k}={}", encode(v)));
+        }
+        out
+    }
+}
+
+pub fn page(page: &Page, filter: &LogFilter) -> Markup {
+    let s = page.snap;
+    let events: Vec<&GovernanceEvent> = s
+        .events
+        .iter()
+        .filter(|e| page.visible(Some(&e.namespace)) && filter.matches(e))
+        .collect();
+    let pages = events.len().div_ceil(PAGE_SIZE).max(1);
+    let current = filter.page.min(pages - 1);
+    let query = filter.query();
+    let joiner = if query.is_empty() { "?" } else { "&" };
+    layout(
+        page,
+        Nav::Reports,
+        "Reports",
+        html! {
+            h1 { "Reports and audit log" }
+            section aria-labelledby="exports" {
+                h2 id="exports" { "Exports" }
+                p { "Sanitised: no credential, token or secret value is ever included; spreadsheet formulas are neutralised." }
+                div.scroll { table {
+                    thead { tr { th { "Report" } th { "JSON" } th { "CSV" } th { "Markdown" } } }
+                    tbody {
+                        tr { td { "Passports and decisions" }
+                            td { a href="/api/v1/export/passports.json" download { "passports.json" } }
+                            td { a href="/api/v1/export/passports.csv" download { "passports.csv" } }
+                            td { a href="/api/v1/export/passports.md" download { "passports.md" } } }
+                        tr { td { "Governance events (these filters)" }
+                            td { a href=(format!("/api/v1/export/events.json{query}")) download { "events.json" } }
+                            td { a href=(format!("/api/v1/export/events.csv{query}")) download { "events.csv" } }
+                            td { a href=(format!("/api/v1/export/events.md{query}")) download { "events.md" } } }
+                    }
+                } }
+            }
+            section aria-labelledby="log" {
+                h2 id="log" { "Governance log " small { (events.len()) " events" } }
+                form.filters method="get" action="/console/reports" {
+                    label { "Kind" select name="kind" {
+                        option value="" selected[filter.kind.is_empty()] { "any" }
+                        @for k in EventKind::ALL { option value=(k.as_str()) selected[k.as_str() == filter.kind] { (k.as_str()) } }
+                    } }
+                    label { "Namespace" input type="text" name="namespace" value=(filter.namespace); }
+                    label { "Actor" input type="text" name="actor" value=(filter.actor); }
+                    label { "Search" input type="search" name="q" value=(filter.q); }
+                    button type="submit" { "Filter" }
+                    a href="/console/reports" { "Clear" }
+                }
+                @if events.is_empty() { (empty("No event matches.")) } @else {
+                    div.scroll { table {
+                        thead { tr { th { "When" } th { "Kind" } th { "About" } th { "Who" } th { "What" } } }
+                        tbody { @for e in events.iter().skip(current * PAGE_SIZE).take(PAGE_SIZE) {
+                            tr {
+                                td { (when(e.at)) } td { (e.kind.as_str()) }
+                                td { @if e.kind == EventKind::Policy { (e.namespace) "/" (e.subject) } @else { a href=(release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } } }
+                                td { (e.actor) } td.why { (e.summary) }
+                            }
+                        } }
+                    } }
+                    @if pages > 1 {
+                        nav.pager aria-label="Pages" {
+                            @if current > 0 { a rel="prev" href=(format!("/console/reports{query}{joiner}page={}", current - 1)) { "← Newer" } }
+                            span { "Page " (current + 1) " of " (pages) }
+                            @if current + 1 < pages { a rel="next" href=(format!("/console/reports{query}{joiner}page={}", current + 1)) { "Older →" } }
+                        }
+                    }
+                }
+            }
+        },
+    )
+}

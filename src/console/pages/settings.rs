@@ -1,0 +1,83 @@
+//! Settings: customer-safe status — licence, runtime, leader, sign-in (OIDC / auth proxy), how
+//! pipelines authenticate, connectors and retention. Read-only; never a secret value.
+
+use maud::{Markup, html};
+
+use super::super::Settings;
+use super::super::auth::AuthConfig;
+use super::super::layout::{Nav, Page, command, layout};
+use crate::api::ConnectorHealth;
+
+pub fn page(page: &Page, auth: &AuthConfig, settings: &Settings) -> Markup {
+    let s = page.snap;
+    let rt = &s.runtime;
+    let healthy = s
+        .connectors
+        .iter()
+        .filter(|c| c.status.as_ref().and_then(|st| st.health) == Some(ConnectorHealth::Healthy))
+        .count();
+    layout(
+        page,
+        Nav::Settings,
+        "Settings",
+        html! {
+            h1 { "Settings" }
+            p.muted { "Status only: change these through the chart values or the controller's flags. Secrets are never shown or edited here." }
+            section aria-labelledby="licence" {
+                h2 id="licence" { "Licence" }
+                dl {
+                    dt { "Licence" } dd { "Apache-2.0 (open source)" }
+                    dt { "Edition" } dd { "Community: every feature, no licence key" }
+                }
+            }
+            section aria-labelledby="runtime" {
+                h2 id="runtime" { "Runtime" }
+                dl {
+                    dt { "Version" } dd { (env!("CARGO_PKG_VERSION")) }
+                    dt { "Mode" } dd { (rt.mode) }
+                    dt { "Data" } dd { (rt.source) }
+                    dt { "Leader" } dd { @match rt.leader { Some(true) => "this replica holds the Lease (writes decisions)", Some(false) => "standby (another replica writes decisions)", None => "no leader election in this mode" } }
+                    dt { "Scope" } dd { (rt.watch_namespace.as_deref().map_or("all namespaces".to_string(), |n| format!("namespace {n}"))) }
+                    dt { "Snapshot" } dd { (crate::engine::rules::time(s.now)) }
+                }
+            }
+            section id="auth" aria-labelledby="auth-h" {
+                h2 id="auth-h" { "Sign-in" }
+                dl {
+                    dt { "You" } dd { (page.user.name) " (via " (page.user.via) ")" }
+                    dt { "Mode" } dd { (auth.mode()) }
+                    @if let Some(v) = &auth.oidc {
+                        @let c = v.config();
+                        dt { "OIDC issuer" } dd { code { (c.issuer) } }
+                        dt { "Audience" } dd { code { (c.audience) } }
+                        dt { "Algorithms" } dd { (c.algorithms.iter().map(|a| format!("{a:?}")).collect::<Vec<_>>().join(", ")) }
+                        dt { "Claims" } dd { "name from " code { (c.username_claim) } ", groups from " code { (c.groups_claim) } }
+                    }
+                    @if let Some(p) = &auth.proxy {
+                        dt { "Auth proxy" } dd { "headers " code { (p.user_header) } " and " code { (p.groups_header) } ", trusted only from " (p.trusted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")) }
+                    }
+                    dt { "Sign-in URL" } dd { (auth.sign_in_url.as_deref().unwrap_or("none (unauthenticated requests get 401)")) }
+                    dt { "Sign-out URL" } dd { (auth.sign_out_url.as_deref().unwrap_or("the issuer's end_session_endpoint, when it has one")) }
+                    dt { "Visibility" } dd {
+                        @if auth.group_namespaces.is_empty() { "every signed-in user sees every namespace" } @else {
+                            ul { @for (g, ns) in &auth.group_namespaces { li { "group " code { (g) } " sees " (ns.join(", ")) } } }
+                        }
+                    }
+                }
+            }
+            section aria-labelledby="tokens" {
+                h2 id="tokens" { "API tokens" }
+                p { "Pipelines ask the gate over HTTP with a Kubernetes ServiceAccount token (checked by TokenReview, then a SubjectAccessReview for " code { "get releasepassports" } "); there is no separate token store to leak." }
+                (command(&format!("curl -H \"Authorization: Bearer $(kubectl create token ci-gate -n ci)\" {}/api/v1/gate/NAMESPACE/NAME", settings.gate_url)))
+            }
+            section aria-labelledby="connectors" {
+                h2 id="connectors" { "Connectors" }
+                p { (healthy) " of " (s.connectors.len()) " connectors healthy. " a href="/console/integrations" { "Details on Integrations" } "." }
+            }
+            section aria-labelledby="retention" {
+                h2 id="retention" { "Retention" }
+                p { (settings.retention) }
+            }
+        },
+    )
+}

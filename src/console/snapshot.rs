@@ -1,0 +1,164 @@
+//! What the console reads: one immutable snapshot of the objects, taken from the reflector caches
+//! (or the demo's in-process decisions) and shared by every request until the next one is taken.
+//! Derived figures (Radar, the governance log) are computed once per snapshot, not per page view.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+
+use super::audit::{self, GovernanceEvent};
+use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
+use crate::connectors::detect::Candidate;
+use crate::radar::{self, Radar};
+
+/// How this console instance runs, for the header and Settings (nothing secret).
+#[derive(Clone, Debug, Default)]
+pub struct Runtime {
+    /// "demo" or "controller".
+    pub mode: String,
+    /// Where the data comes from, e.g. "demo: bundled example shop".
+    pub source: String,
+    /// Whether this replica holds the leader Lease (None: no election in this mode).
+    pub leader: Option<bool>,
+    /// The namespace the controller is limited to, if any.
+    pub watch_namespace: Option<String>,
+}
+
+/// The objects one console snapshot shows, sorted by namespace and name.
+#[derive(Clone, Debug)]
+pub struct Snapshot {
+    pub passports: Vec<Arc<ReleasePassport>>,
+    pub releases: Vec<Arc<Release>>,
+    pub policies: Vec<Arc<GatePolicy>>,
+    pub approvals: Vec<Arc<Approval>>,
+    pub waivers: Vec<Arc<Waiver>>,
+    pub connectors: Vec<Arc<Connector>>,
+    /// Integrations found in the cluster that no Connector covers.
+    pub candidates: Vec<Candidate>,
+    /// The moment the snapshot describes.
+    pub now: DateTime<Utc>,
+    pub runtime: Runtime,
+    /// Computed once: the runtime picture and the governance log.
+    pub radar: Radar,
+    pub events: Vec<GovernanceEvent>,
+    index: HashMap<(String, String), usize>,
+}
+
+/// The objects a snapshot is taken from.
+#[derive(Clone, Debug, Default)]
+pub struct Objects {
+    pub passports: Vec<Arc<ReleasePassport>>,
+    pub releases: Vec<Arc<Release>>,
+    pub policies: Vec<Arc<GatePolicy>>,
+    pub approvals: Vec<Arc<Approval>>,
+    pub waivers: Vec<Arc<Waiver>>,
+    pub connectors: Vec<Arc<Connector>>,
+    pub candidates: Vec<Candidate>,
+}
+
+fn key_of(meta: &kube::api::ObjectMeta) -> (String, String) {
+    (
+        meta.namespace.clone().unwrap_or_else(|| "default".into()),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+fn sorted<K: kube::Resource>(mut items: Vec<Arc<K>>) -> Vec<Arc<K>> {
+    items.sort_by_cached_key(|o| key_of(o.meta()));
+    items
+}
+
+impl Snapshot {
+    pub fn new(objects: Objects, now: DateTime<Utc>, runtime: Runtime) -> Self {
+        let passports = sorted(objects.passports);
+        let connectors = sorted(objects.connectors);
+        let policies = sorted(objects.policies);
+        let approvals = sorted(objects.approvals);
+        let waivers = sorted(objects.waivers);
+        let radar = radar::radar(&passports, &connectors, now);
+        let events = audit::events(&passports, &policies, &approvals, &waivers);
+        let index = passports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| (key_of(&p.metadata), i))
+            .collect();
+        Self {
+            passports,
+            releases: sorted(objects.releases),
+            policies,
+            approvals,
+            waivers,
+            connectors,
+            candidates: objects.candidates,
+            now,
+            runtime,
+            radar,
+            events,
+            index,
+        }
+    }
+
+    pub fn passport(&self, namespace: &str, name: &str) -> Option<&Arc<ReleasePassport>> {
+        self.index
+            .get(&(namespace.to_string(), name.to_string()))
+            .and_then(|i| self.passports.get(*i))
+    }
+
+    pub fn release(&self, namespace: &str, name: &str) -> Option<&Arc<Release>> {
+        self.releases.iter().find(|r| {
+            r.metadata.namespace.as_deref() == Some(namespace)
+                && r.metadata.name.as_deref() == Some(name)
+        })
+    }
+}
+
+/// Where the console gets its snapshot from.
+pub trait SnapshotSource: Send + Sync {
+    fn snapshot(&self) -> Arc<Snapshot>;
+}
+
+/// A snapshot that never changes (the demo, tests, benchmarks).
+pub struct Fixed(pub Arc<Snapshot>);
+
+impl SnapshotSource for Fixed {
+    fn snapshot(&self) -> Arc<Snapshot> {
+        Arc::clone(&self.0)
+    }
+}
+
+/// Takes a new snapshot with `take` when the last one is older than `max_age`, so a burst of
+/// page views shares one snapshot and the caches are read at most once per interval.
+pub struct Refreshing<F> {
+    take: F,
+    max_age: Duration,
+    current: Mutex<Option<(Instant, Arc<Snapshot>)>>,
+}
+
+impl<F: Fn() -> Snapshot + Send + Sync> Refreshing<F> {
+    pub fn new(take: F, max_age: Duration) -> Self {
+        Self {
+            take,
+            max_age,
+            current: Mutex::new(None),
+        }
+    }
+}
+
+impl<F: Fn() -> Snapshot + Send + Sync> SnapshotSource for Refreshing<F> {
+    fn snapshot(&self) -> Arc<Snapshot> {
+        let mut current = self
+            .current
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match &*current {
+            Some((at, s)) if at.elapsed() < self.max_age => Arc::clone(s),
+            _ => {
+                let s = Arc::new((self.take)());
+                *current = Some((Instant::now(), Arc::clone(&s)));
+                s
+            }
+        }
+    }
+}

@@ -1,0 +1,72 @@
+//! The real `passport demo` binary on a free loopback port, and a bare HTTP/1.1 client.
+// The child is killed and waited for in `Drop`; clippy cannot see that.
+#![allow(clippy::zombie_processes)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Child, Command, Stdio};
+
+pub struct Demo {
+    child: Child,
+    pub port: u16,
+    pub stdout: String,
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `passport demo --port 0 ARGS…`, once it says where the console is.
+pub fn start(args: &[&str]) -> Demo {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_passport"))
+        .args(["demo", "--port", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut stdout = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "demo exited early:\n{stdout}"
+        );
+        stdout.push_str(&line);
+        if let Some(rest) = line.trim().strip_prefix("Console: http://127.0.0.1:") {
+            let port = rest.split('/').next().unwrap().parse().unwrap();
+            return Demo {
+                child,
+                port,
+                stdout,
+            };
+        }
+    }
+}
+
+/// (status, lower-cased headers, body) of a GET with these request headers.
+pub fn request(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (status, head.to_lowercase(), body.to_string())
+}
+
+pub fn get(port: u16, path: &str) -> (u16, String, String) {
+    request(port, path, &[])
+}
