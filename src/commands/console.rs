@@ -40,8 +40,7 @@ pub fn auth_config(args: &ConsoleAuthArgs, addr: SocketAddr) -> anyhow::Result<A
             }
             algorithms.push(alg);
         }
-        let http = reqwest::Client::builder()
-            .build()
+        let http = crate::connectors::http::client()
             .context("building the HTTP client for the OIDC issuer")?;
         config.oidc = Some(Arc::new(Verifier::new(
             OidcConfig {

@@ -104,7 +104,7 @@ pub fn page(page: &Page, filter: &LogFilter) -> Markup {
                             tr {
                                 td { (when(e.at)) } td { (e.kind.as_str()) }
                                 td { @if e.kind == EventKind::Policy { (e.namespace) "/" (e.subject) } @else { a href=(release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } } }
-                                td { (e.actor) } td.why { (e.summary) }
+                                td { @if e.actor.is_empty() { span.muted { "—" } } @else { (e.actor) } } td.why { (e.summary) }
                             }
                         } }
                     } }

@@ -1,0 +1,132 @@
+//! ID-token verification against a local issuer whose keys rotate: a token signed with a key the
+//! cache has not seen makes the verifier fetch the JWKS again; a key the issuer dropped stops
+//! working; claims map to the user's name and groups.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::routing::get;
+use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
+use release_passport::console::oidc::{OidcConfig, TokenError, Verifier};
+use ring::signature::{Ed25519KeyPair, KeyPair};
+
+struct Key {
+    kid: String,
+    pkcs8: Vec<u8>,
+    public: Vec<u8>,
+}
+
+fn key(kid: &str) -> Key {
+    let rng = ring::rand::SystemRandom::new();
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng)
+        .unwrap()
+        .as_ref()
+        .to_vec();
+    let public = Ed25519KeyPair::from_pkcs8(&pkcs8)
+        .unwrap()
+        .public_key()
+        .as_ref()
+        .to_vec();
+    Key {
+        kid: kid.into(),
+        pkcs8,
+        public,
+    }
+}
+
+fn jwk(k: &Key) -> serde_json::Value {
+    use base64::Engine;
+    serde_json::json!({"kty": "OKP", "crv": "Ed25519", "alg": "EdDSA", "use": "sig", "kid": k.kid,
+        "x": base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&k.public)})
+}
+
+fn token(k: &Key, issuer: &str, sub: &str) -> String {
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(k.kid.clone());
+    let now = chrono::Utc::now().timestamp();
+    let claims = serde_json::json!({"iss": issuer, "aud": "console", "sub": sub, "exp": now + 300, "iat": now,
+        "preferred_username": format!("{sub}-name"), "groups": "solo-group"});
+    encode(&header, &claims, &EncodingKey::from_ed_der(&k.pkcs8)).unwrap()
+}
+
+#[tokio::test]
+async fn rotated_keys_are_fetched_on_an_unknown_kid() {
+    let published: Arc<Mutex<Vec<serde_json::Value>>> = Arc::default();
+    let fetches: Arc<Mutex<u32>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let app = {
+        let (published, fetches, issuer) =
+            (Arc::clone(&published), Arc::clone(&fetches), issuer.clone());
+        Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || {
+                    let issuer = issuer.clone();
+                    async move { axum::Json(serde_json::json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")})) }
+                }),
+            )
+            .route(
+                "/jwks",
+                get(move || {
+                    *fetches.lock().unwrap() += 1;
+                    let keys = published.lock().unwrap().clone();
+                    async move { axum::Json(serde_json::json!({"keys": keys})) }
+                }),
+            )
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let (k1, k2) = (key("k1"), key("k2"));
+    published.lock().unwrap().push(jwk(&k1));
+    let verifier = Verifier::new(
+        OidcConfig {
+            issuer: issuer.clone(),
+            audience: "console".into(),
+            algorithms: vec![Algorithm::EdDSA],
+            username_claim: "preferred_username".into(),
+            groups_claim: "groups".into(),
+            leeway: 0,
+        },
+        release_passport::connectors::http::client().unwrap(),
+    );
+    let claims = verifier.verify(&token(&k1, &issuer, "ann")).await.unwrap();
+    assert_eq!(claims.username, "ann-name");
+    assert_eq!(
+        claims.groups,
+        vec!["solo-group".to_string()],
+        "a single-string groups claim"
+    );
+    verifier.verify(&token(&k1, &issuer, "ann")).await.unwrap();
+    assert_eq!(
+        *fetches.lock().unwrap(),
+        1,
+        "known keys are served from the cache"
+    );
+
+    // The issuer rotates: k2 appears, k1 goes. Refetches are rate-limited, so wait that out.
+    *published.lock().unwrap() = vec![jwk(&k2)];
+    tokio::time::sleep(std::time::Duration::from_secs(11)).await;
+    let claims = verifier.verify(&token(&k2, &issuer, "bob")).await.unwrap();
+    assert_eq!(claims.username, "bob-name");
+    assert_eq!(
+        *fetches.lock().unwrap(),
+        2,
+        "an unknown kid fetched the JWKS again"
+    );
+    assert!(matches!(
+        verifier.verify(&token(&k1, &issuer, "ann")).await,
+        Err(TokenError::UnknownKey(_))
+    ));
+    // A flood of unknown kids does not turn into a flood of JWKS requests.
+    for _ in 0..5 {
+        let _ = verifier.verify(&token(&key("forged"), &issuer, "x")).await;
+    }
+    assert_eq!(*fetches.lock().unwrap(), 2);
+    // A token from another issuer, signed with a current key, is refused.
+    assert!(matches!(
+        verifier.verify(&token(&k2, "http://elsewhere", "x")).await,
+        Err(TokenError::Invalid(_))
+    ));
+}
