@@ -129,6 +129,23 @@ fn render(console: &Console, user: &Identity, draw: impl FnOnce(&Page) -> Markup
     draw(&Page { snap: &snap, user })
 }
 
+/// One page as the server renders it, without HTTP (benchmarks measure server time with it).
+/// Unknown paths render the not-found page.
+pub fn render_page(snap: &Snapshot, user: &Identity, path: &str) -> String {
+    let page = Page { snap, user };
+    let markup = match path {
+        "/console" => pages::overview::page(&page),
+        "/console/releases" => pages::releases::page(&page, &pages::releases::Filter::default()),
+        "/console/gate" => pages::gate::page(&page),
+        "/console/radar" => pages::radar::page(&page),
+        "/console/metrics" => pages::metrics::page(&page, &pages::metrics::Window::default()),
+        "/console/integrations" => pages::integrations::page(&page),
+        "/console/reports" => pages::reports::page(&page, &pages::reports::LogFilter::default()),
+        _ => pages::not_found(&page, "There is no such page."),
+    };
+    markup.into_string()
+}
+
 async fn overview(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Markup {
     render(&c, &u, pages::overview::page)
 }

@@ -44,6 +44,7 @@ pub struct Snapshot {
     pub radar: Radar,
     pub events: Vec<GovernanceEvent>,
     index: HashMap<(String, String), usize>,
+    release_index: HashMap<(String, String), usize>,
 }
 
 /// The objects a snapshot is taken from.
@@ -84,9 +85,16 @@ impl Snapshot {
             .enumerate()
             .map(|(i, p)| (key_of(&p.metadata), i))
             .collect();
+        let releases = sorted(objects.releases);
+        let release_index = releases
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (key_of(&r.metadata), i))
+            .collect();
         Self {
             passports,
-            releases: sorted(objects.releases),
+            releases,
+            release_index,
             policies,
             approvals,
             waivers,
@@ -107,10 +115,9 @@ impl Snapshot {
     }
 
     pub fn release(&self, namespace: &str, name: &str) -> Option<&Arc<Release>> {
-        self.releases.iter().find(|r| {
-            r.metadata.namespace.as_deref() == Some(namespace)
-                && r.metadata.name.as_deref() == Some(name)
-        })
+        self.release_index
+            .get(&(namespace.to_string(), name.to_string()))
+            .and_then(|i| self.releases.get(*i))
     }
 }
 

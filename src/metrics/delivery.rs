@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use crate::api::passport::Effect;
-use crate::api::passport::WatchPhase;
+use crate::api::passport::{ReleasePassportStatus, WatchPhase};
 use crate::api::{Decision, EvidenceStatus, Release, ReleasePassport};
 
 /// One release as the figures see it.
@@ -35,7 +35,8 @@ pub struct Record {
 
 impl Record {
     pub fn from_passport(p: &ReleasePassport, release: Option<&Release>) -> Self {
-        let status = p.status.clone().unwrap_or_default();
+        let empty = ReleasePassportStatus::default();
+        let status = p.status.as_ref().unwrap_or(&empty);
         let first_allow = status
             .timeline
             .iter()
