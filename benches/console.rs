@@ -30,15 +30,25 @@ fn rss_mib() -> f64 {
 }
 
 /// The example shop's decisions, ten thousand times over: ten namespaces, a thousand services.
-fn passports() -> (release_passport::load::Bundle, Vec<ReleasePassport>, chrono::DateTime<chrono::Utc>) {
+fn passports() -> (
+    release_passport::load::Bundle,
+    Vec<ReleasePassport>,
+    chrono::DateTime<chrono::Utc>,
+) {
     let bundle = release_passport::examples::bundle().unwrap();
     let at = bundle.recorded_at.unwrap();
-    let decided: Vec<ReleasePassport> = decide_all(&bundle, at).into_iter().map(|d| d.passport).collect();
+    let decided: Vec<ReleasePassport> = decide_all(&bundle, at)
+        .into_iter()
+        .map(|d| d.passport)
+        .collect();
     let passports = (0..PASSPORTS)
         .map(|i| {
             let mut p = decided[i % decided.len()].clone();
             p.metadata.namespace = Some(format!("team-{}", i % 10));
-            p.metadata.name = Some(format!("{}-{i:05}", p.metadata.name.clone().unwrap_or_default()));
+            p.metadata.name = Some(format!(
+                "{}-{i:05}",
+                p.metadata.name.clone().unwrap_or_default()
+            ));
             p.spec.service = format!("svc-{:03}", i % 1000);
             p
         })
@@ -60,7 +70,14 @@ async fn fixed_rate(client: &reqwest::Client, url: &str) -> Vec<Duration> {
         let (client, url) = (client.clone(), url.to_string());
         tasks.push(tokio::spawn(async move {
             let start = Instant::now();
-            let body = client.get(&url).send().await.unwrap().bytes().await.unwrap();
+            let body = client
+                .get(&url)
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap();
             assert!(!body.is_empty());
             start.elapsed()
         }));
@@ -86,7 +103,10 @@ fn median_render(iterations: u32, mut f: impl FnMut() -> usize) -> (Duration, us
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let rss_before = rss_mib();
     let (bundle, passports, at) = passports();
     let started = Instant::now();
@@ -95,14 +115,29 @@ fn main() {
     let rss_after = rss_mib();
     let snapshot = Arc::new(snapshot);
 
-    let user = Identity { name: "bench".into(), groups: Vec::new(), visibility: console::auth::Visibility::All, via: "local" };
-    let (overview_render, overview_size) = median_render(50, || console::render_page(&snapshot, &user, "/console").len());
-    let (list_render, list_size) = median_render(50, || console::render_page(&snapshot, &user, "/console/releases").len());
-    let (metrics_render, _) = median_render(10, || console::render_page(&snapshot, &user, "/console/metrics").len());
+    let user = Identity {
+        name: "bench".into(),
+        groups: Vec::new(),
+        visibility: console::auth::Visibility::All,
+        via: "local",
+    };
+    let (overview_render, overview_size) = median_render(50, || {
+        console::render_page(&snapshot, &user, "/console").len()
+    });
+    let (list_render, list_size) = median_render(50, || {
+        console::render_page(&snapshot, &user, "/console/releases").len()
+    });
+    let (metrics_render, _) = median_render(10, || {
+        console::render_page(&snapshot, &user, "/console/metrics").len()
+    });
 
     let static_body: &'static [u8] = Box::leak(vec![b'x'; overview_size].into_boxed_slice());
-    let app = console::router(Arc::new(Fixed(Arc::clone(&snapshot))), AuthConfig::local(), Settings::default())
-        .route("/bench/static", get(move || async move { static_body }));
+    let app = console::router(
+        Arc::new(Fixed(Arc::clone(&snapshot))),
+        AuthConfig::local(),
+        Settings::default(),
+    )
+    .route("/bench/static", get(move || async move { static_body }));
     let (overview, list, stat) = runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -111,7 +146,14 @@ fn main() {
         // Warm up the connection pool and the allocator.
         for path in ["/console", "/console/releases", "/bench/static"] {
             for _ in 0..20 {
-                client.get(format!("{base}{path}")).send().await.unwrap().bytes().await.unwrap();
+                client
+                    .get(format!("{base}{path}"))
+                    .send()
+                    .await
+                    .unwrap()
+                    .bytes()
+                    .await
+                    .unwrap();
             }
         }
         (
@@ -121,20 +163,49 @@ fn main() {
         )
     });
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("Console over {PASSPORTS} passports, {RATE} requests/s for {SECONDS} s per path (loopback, same server):\n");
+    println!(
+        "Console over {PASSPORTS} passports, {RATE} requests/s for {SECONDS} s per path (loopback, same server):\n"
+    );
     println!("| path | body | p50 | p99 |");
     println!("|---|---|---|---|");
-    for (path, size, lat) in [("/console (Overview)", overview_size, &overview), ("/console/releases (list, page 1)", list_size, &list), ("static body of Overview's size", overview_size, &stat)] {
-        println!("| {path} | {:.1} KiB | {:.2} ms | {:.2} ms |", size as f64 / 1024.0, ms(percentile(lat, 0.5)), ms(percentile(lat, 0.99)));
+    for (path, size, lat) in [
+        ("/console (Overview)", overview_size, &overview),
+        ("/console/releases (list, page 1)", list_size, &list),
+        ("static body of Overview's size", overview_size, &stat),
+    ] {
+        println!(
+            "| {path} | {:.1} KiB | {:.2} ms | {:.2} ms |",
+            size as f64 / 1024.0,
+            ms(percentile(lat, 0.5)),
+            ms(percentile(lat, 0.99))
+        );
     }
     println!();
     println!("| figure | value |");
     println!("|---|---|");
-    println!("| Overview p50 / static p50 (same size, same server, same run) | {:.2}x |", percentile(&overview, 0.5).as_secs_f64() / percentile(&stat, 0.5).as_secs_f64());
-    println!("| Overview render in process (median) | {:.2} ms |", ms(overview_render));
-    println!("| passport list render in process (median) | {:.2} ms |", ms(list_render));
-    println!("| Metrics render in process (median) | {:.2} ms |", ms(metrics_render));
-    println!("| snapshot rebuild (Radar + governance log over {PASSPORTS}) | {:.1} ms |", ms(rebuild));
-    println!("| RSS growth holding the passports and snapshot | {:.1} MiB |", rss_after - rss_before);
+    println!(
+        "| Overview p50 / static p50 (same size, same server, same run) | {:.2}x |",
+        percentile(&overview, 0.5).as_secs_f64() / percentile(&stat, 0.5).as_secs_f64()
+    );
+    println!(
+        "| Overview render in process (median) | {:.2} ms |",
+        ms(overview_render)
+    );
+    println!(
+        "| passport list render in process (median) | {:.2} ms |",
+        ms(list_render)
+    );
+    println!(
+        "| Metrics render in process (median) | {:.2} ms |",
+        ms(metrics_render)
+    );
+    println!(
+        "| snapshot rebuild (Radar + governance log over {PASSPORTS}) | {:.1} ms |",
+        ms(rebuild)
+    );
+    println!(
+        "| RSS growth holding the passports and snapshot | {:.1} MiB |",
+        rss_after - rss_before
+    );
     println!("| process RSS at the end | {:.1} MiB |", rss_mib());
 }

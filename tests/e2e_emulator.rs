@@ -30,6 +30,7 @@ struct Cluster {
     dir: tempfile::TempDir,
     probe_port: u16,
     api_port: u16,
+    console_port: u16,
 }
 
 impl Drop for Cluster {
@@ -76,6 +77,7 @@ impl Cluster {
             dir,
             probe_port: free_port(),
             api_port: free_port(),
+            console_port: free_port(),
         }
     }
 
@@ -92,6 +94,13 @@ impl Cluster {
                 &format!("127.0.0.1:{}", self.probe_port),
             ])
             .args(["--webhook-addr", &format!("127.0.0.1:{}", self.api_port)])
+            // The console, behind an auth proxy on loopback.
+            .args([
+                "--console-addr",
+                &format!("127.0.0.1:{}", self.console_port),
+                "--auth-proxy",
+                "127.0.0.1/32",
+            ])
             .args(["--lease-namespace", namespace, "--identity", "e2e-replica"])
             .env("KUBECONFIG", self.kubeconfig())
             .env("RUST_LOG", "info")
@@ -858,15 +867,25 @@ fn approve_reject_and_waive_from_the_cli() {
 /// (status, body) of a GET on a controller listener, with an optional bearer token;
 /// status 0 while nothing listens yet, so callers can wait for start-up.
 fn api_get(port: u16, path: &str, token: Option<&str>) -> (u16, String) {
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer
+        .iter()
+        .map(|b| ("Authorization", b.as_str()))
+        .collect();
+    http_get(port, path, &headers)
+}
+
+fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
     let Ok(mut s) = TcpStream::connect(("127.0.0.1", port)) else {
         return (0, String::new());
     };
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
+    let extra: String = headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {v}\r\n"))
+        .collect();
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Connection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}Connection: close\r\n\r\n"
     )
     .unwrap();
     let mut raw = String::new();
@@ -988,4 +1007,43 @@ fn attestations_are_signed_with_a_key_from_a_secret() {
     let wrong_key = attest(&format!("{ns}/signing:other"));
     assert_eq!(wrong_key.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&wrong_key.stderr).contains("has no key \"other\""));
+}
+
+/// `passport controller --console-addr` serves the console from its own caches: the passport the
+/// controller wrote shows up, follows a change, and nobody gets in without the proxy's identity.
+#[test]
+fn the_controller_serves_the_console_from_its_caches() {
+    let ns = "e2e-console";
+    let mut cluster = Cluster::start();
+    cluster.start_controller(ns);
+    cluster.apply(&format!("{}---\n{}", policy(ns, 1), release(ns, "web")));
+    cluster.wait_decision(ns, "web", "Hold");
+    let as_alice = [("X-Forwarded-User", "alice"), ("X-Forwarded-Groups", "sre")];
+    let page = format!("/console/releases/{ns}/web");
+    cluster.wait_for("the console to show the held passport", || {
+        let (status, body) = http_get(cluster.console_port, &page, &as_alice);
+        status == 200 && body.contains("badge hold") && body.contains("0 of 1 approvals")
+    });
+    assert_eq!(http_get(cluster.console_port, &page, &[]).0, 401);
+    assert_eq!(
+        http_get(cluster.console_port, "/api/v1/passports", &[]).0,
+        401
+    );
+
+    cluster.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: web-alice, namespace: {ns}}}\nspec: {{releaseRef: {{name: web}}, decision: Approve, approver: alice}}\n"
+    ));
+    cluster.wait_decision(ns, "web", "Allow");
+    cluster.wait_for("the console to follow the decision", || {
+        let (_, body) = http_get(cluster.console_port, &page, &as_alice);
+        body.contains("badge allow")
+    });
+    let (status, log) = http_get(cluster.console_port, "/api/v1/export/events.csv", &as_alice);
+    assert_eq!(status, 200);
+    assert!(log.contains(&format!("approval,{ns},web,alice")), "{log}");
+    let (_, settings) = http_get(cluster.console_port, "/settings", &as_alice);
+    assert!(
+        settings.contains("this replica holds the Lease"),
+        "{settings}"
+    );
 }
