@@ -552,6 +552,35 @@ spec:
     );
     let (_, metrics) = cluster.http("/metrics");
     assert!(!metrics.contains(secret_value));
+    // Nor into any console page or export.
+    let user = [("X-Forwarded-User", "auditor")];
+    cluster.wait_for("the console to list the connector", || {
+        http_get(cluster.console_port, "/console/integrations", &user)
+            .1
+            .contains("cards")
+    });
+    for path in [
+        "/console",
+        "/console/releases",
+        "/console/gate",
+        "/console/radar",
+        "/console/metrics",
+        "/console/integrations",
+        "/console/reports",
+        "/settings",
+        "/api/v1/passports",
+        "/api/v1/export/passports.json",
+        "/api/v1/export/passports.csv",
+        "/api/v1/export/passports.md",
+        "/api/v1/export/events.csv",
+    ] {
+        let (status, body) = http_get(cluster.console_port, path, &user);
+        assert_eq!(status, 200, "{path}");
+        assert!(
+            !body.contains(secret_value),
+            "the secret leaked into {path}"
+        );
+    }
 }
 
 fn base64(s: &str) -> String {
