@@ -9,7 +9,8 @@ CRD_DIRS := crds config/crd/bases charts/release-passport/crds
 ## Everything CI runs: formatting, lints, then every test tier on one debug build.
 test: deps lint unit
 
-## Installs what the tests need when it is missing. A fresh machine of this kind has cargo,
+## Installs what the tests need when it is missing (the metrics tier parses /metrics with PyPI
+## prometheus_client). A fresh machine of this kind has cargo,
 ## rustfmt, clippy, python3 with pip, and kubectl; the emulator tier needs kmock from PyPI and
 ## the connector tier Debian's prometheus package (its tests start their own servers on loopback),
 ## the Argo CD health-check tests Debian's lua5.4, the console's browser tier Debian's chromium
@@ -19,6 +20,7 @@ deps:
 	@command -v kubectl >/dev/null || { echo "kubectl is required (it ships with this machine's image)"; exit 1; }
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm are required (they ship with this machine's image)"; exit 1; }
 	@python3 -c "import kmock" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "kmock==$(KMOCK_VERSION)"
+	@python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "prometheus_client==0.26.0"
 	@command -v promtool >/dev/null && command -v lua5.4 >/dev/null && command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus lua5.4 chromium >/dev/null; }
 	@[ -d tests/console/node_modules/playwright-core ] && [ -d tests/console/node_modules/oidc-provider ] || (cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
 

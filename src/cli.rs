@@ -33,7 +33,7 @@ pub enum OutputFormat {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the operator: decide every Release in the cluster and keep its ReleasePassport current.
-    Controller(ControllerArgs),
+    Controller(Box<ControllerArgs>),
     /// May this release be promoted? Exit 0 Allow, 1 Block, 2 Hold (at the timeout with --wait), 3 error.
     Gate {
         /// The Release: NAMESPACE/NAME, or NAME in the kubeconfig's namespace.
@@ -188,6 +188,28 @@ pub enum Command {
         #[command(flatten)]
         auth: ConsoleAuthArgs,
     },
+    /// Delivery metrics (DORA-style) per service and environment, from recorded history (-f)
+    /// or the cluster's passports and rollups.
+    Metrics {
+        /// Recorded history: manifests, passports and evidence files or directories.
+        #[arg(short = 'f', long = "filename", num_args = 1..)]
+        paths: Vec<PathBuf>,
+        /// Only this service.
+        #[arg(long)]
+        service: Option<String>,
+        /// Only this environment.
+        #[arg(long = "env")]
+        environment: Option<String>,
+        /// The window: this long back from now (or from the recording), e.g. 30d.
+        #[arg(long, default_value = "30d", value_parser = parse_chrono_duration)]
+        since: chrono::Duration,
+        /// Only this namespace's passports (cluster mode).
+        #[arg(short = 'n', long)]
+        namespace: Option<String>,
+        /// Output format.
+        #[arg(short = 'o', long, value_enum, default_value_t = crate::commands::metrics::MetricsFormat::Table)]
+        output: crate::commands::metrics::MetricsFormat,
+    },
     /// Serve the read-only console over the cluster's objects (watched, never written).
     Console {
         /// Address to serve on.
@@ -300,6 +322,12 @@ pub struct ControllerArgs {
     /// Also serve the read-only console here (served by the leader, from its caches).
     #[arg(long, env = "PASSPORT_CONSOLE_ADDR")]
     pub console_addr: Option<std::net::SocketAddr>,
+    /// Fold passports older than this into daily rollups and delete their Releases (0: never).
+    #[arg(long, env = "PASSPORT_RETENTION_MAX_AGE", default_value = "180d", value_parser = parse_chrono_duration)]
+    pub retention_max_age: chrono::Duration,
+    /// Keep at most this many passports per service and environment (0: no limit).
+    #[arg(long, env = "PASSPORT_RETENTION_KEEP", default_value_t = 100)]
+    pub retention_keep: usize,
     #[command(flatten)]
     pub console: ConsoleAuthArgs,
 }

@@ -103,6 +103,9 @@ fn previous_release(
         })
 }
 
+/// A Release labelled with this (`"true"`) is a hotfix for the release it replaces.
+pub const HOTFIX_LABEL: &str = "releasepassport.io/hotfix";
+
 /// The ReleasePassport object for a release: same name and namespace, owned by the release.
 pub fn passport_for(release: &Release, evaluation: &Evaluation) -> ReleasePassport {
     let mut passport = ReleasePassport::new(
@@ -115,6 +118,13 @@ pub fn passport_for(release: &Release, evaluation: &Evaluation) -> ReleasePasspo
             version: release.spec.version.clone(),
             environment: release.spec.environment.clone(),
             metric_labels: release.spec.scope.metric_labels.clone(),
+            revision: release.spec.revision.clone(),
+            hotfix: release
+                .metadata
+                .labels
+                .as_ref()
+                .and_then(|l| l.get(HOTFIX_LABEL))
+                .is_some_and(|v| v == "true"),
         },
     );
     passport.metadata = ObjectMeta {

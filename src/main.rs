@@ -4,7 +4,7 @@ use clap::Parser;
 use release_passport::api::ApprovalDecision;
 use release_passport::cli::{Cli, Command, LogFormat};
 use release_passport::commands::{
-    approve, attest, console, controller, crd, demo, evaluate, gate, simulate,
+    approve, attest, console, controller, crd, demo, evaluate, gate, metrics, simulate,
 };
 
 fn init_tracing(format: LogFormat) {
@@ -116,7 +116,25 @@ fn main() -> ExitCode {
             poll,
             output,
         })),
-        Command::Controller(args) => block_on(controller::run(args)),
+        Command::Controller(args) => block_on(controller::run(*args)),
+        Command::Metrics {
+            paths,
+            service,
+            environment,
+            since,
+            namespace,
+            output,
+        } => block_on(metrics::run(
+            metrics::Args {
+                paths,
+                service,
+                environment,
+                since,
+                output,
+                namespace,
+            },
+            now,
+        )),
         Command::Console {
             addr,
             namespace,

@@ -99,3 +99,14 @@ fn truncate(s: &str, max: usize) -> String {
         s.chars().take(max - 1).collect::<String>() + "…"
     }
 }
+
+/// "3d 4h", "2h 05m", "45s": a duration as a person reads it.
+pub fn human_duration(d: chrono::Duration) -> String {
+    let s = d.num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d {}h", s / 86400, (s % 86400) / 3600),
+    }
+}

@@ -42,6 +42,14 @@ pub struct ReleasePassportSpec {
     /// decision can be replayed (`passport simulate`).
     #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
     pub metric_labels: std::collections::BTreeMap<String, String>,
+    /// The release's source revision (commit, committedAt, author), kept so change lead time
+    /// outlives the Release.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<super::release::Revision>,
+    /// The release is a hotfix (label `releasepassport.io/hotfix: "true"`): the release it
+    /// replaces counts as a failed change.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub hotfix: bool,
 }
 
 /// The decision and everything it was made from.

@@ -113,7 +113,7 @@ pub async fn run(
     let client = kube::Client::try_default()
         .await
         .context("no Kubernetes client configuration (in-cluster or kubeconfig)")?;
-    let stores = crate::controller::watch_stores(client, namespace.as_deref());
+    let stores = crate::controller::watch_stores(client.clone(), namespace.as_deref());
     stores.wait_ready().await;
     let runtime = Runtime {
         mode: "console (read-only)".into(),
@@ -127,7 +127,15 @@ pub async fn run(
         leader: None,
         watch_namespace: namespace,
     };
-    let source = crate::controller::console_source(stores, None, runtime);
+    let rollups = crate::controller::retention::read_rollups(&client)
+        .await
+        .unwrap_or_default();
+    let source = crate::controller::console_source(
+        stores,
+        None,
+        Arc::new(std::sync::RwLock::new(rollups)),
+        runtime,
+    );
     let local = spawn(
         addr,
         source,

@@ -13,8 +13,14 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         Some(addr) => Some((addr, super::console::auth_config(&args.console, addr)?)),
         None => None,
     };
+    let zero_is_off = |d: chrono::Duration| (d > chrono::Duration::zero()).then_some(d);
     let settings = Settings {
         console,
+        retention: crate::controller::retention::Policy {
+            max_age: zero_is_off(args.retention_max_age),
+            keep_per_target: args.retention_keep,
+        },
+        home_namespace: args.lease_namespace.clone(),
         namespace: args.namespace,
         release_selector: args.release_selector,
         probe_addr: args.probe_addr,

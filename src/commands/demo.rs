@@ -109,6 +109,7 @@ pub fn demo_snapshot(
             waivers: arcs(&bundle.waivers),
             connectors: arcs(&bundle.connectors),
             candidates: Vec::new(),
+            rollups: Arc::default(),
         },
         at,
         Runtime {

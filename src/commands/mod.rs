@@ -8,4 +8,5 @@ pub mod crd;
 pub mod demo;
 pub mod evaluate;
 pub mod gate;
+pub mod metrics;
 pub mod simulate;

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 use super::audit::{self, GovernanceEvent};
 use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
 use crate::connectors::detect::Candidate;
+use crate::metrics::delivery::Rollups;
 use crate::radar::{self, Radar};
 
 /// How this console instance runs, for the header and Settings (nothing secret).
@@ -37,6 +38,8 @@ pub struct Snapshot {
     pub connectors: Vec<Arc<Connector>>,
     /// Integrations found in the cluster that no Connector covers.
     pub candidates: Vec<Candidate>,
+    /// Daily aggregates of passports retention already folded away.
+    pub rollups: Arc<Rollups>,
     /// The moment the snapshot describes.
     pub now: DateTime<Utc>,
     pub runtime: Runtime,
@@ -57,6 +60,8 @@ pub struct Objects {
     pub waivers: Vec<Arc<Waiver>>,
     pub connectors: Vec<Arc<Connector>>,
     pub candidates: Vec<Candidate>,
+    /// Daily aggregates of passports retention already folded away.
+    pub rollups: Arc<Rollups>,
 }
 
 fn key_of(meta: &kube::api::ObjectMeta) -> (String, String) {
@@ -100,6 +105,7 @@ impl Snapshot {
             waivers,
             connectors,
             candidates: objects.candidates,
+            rollups: objects.rollups,
             now,
             runtime,
             radar,

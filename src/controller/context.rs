@@ -101,6 +101,7 @@ impl Stores {
             waivers: self.waivers.state(),
             connectors: self.connectors.state(),
             candidates,
+            rollups: Arc::default(),
         }
     }
 

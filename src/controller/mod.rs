@@ -16,6 +16,7 @@ pub mod mappers;
 pub mod policy;
 pub mod probes;
 pub mod release;
+pub mod retention;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -52,6 +53,10 @@ pub struct Settings {
     pub lease: Option<LeaseSettings>,
     /// Serve the console too: where, and who may sign in.
     pub console: Option<(SocketAddr, crate::console::AuthConfig)>,
+    /// How long passports are kept before they are folded into rollups.
+    pub retention: retention::Policy,
+    /// Where the rollups ConfigMap lives (the controller's own namespace).
+    pub home_namespace: String,
 }
 
 /// Reflector caches of every kind, kept up to date in the background (for a console that
@@ -92,16 +97,18 @@ pub fn watch_stores(client: Client, ns: Option<&str>) -> Stores {
 pub fn console_source(
     stores: Stores,
     hub: Option<Arc<Hub>>,
+    rollups: Arc<std::sync::RwLock<crate::metrics::delivery::Rollups>>,
     runtime: crate::console::Runtime,
 ) -> Arc<dyn crate::console::SnapshotSource> {
     Arc::new(crate::console::Refreshing::new(
         move || {
             let candidates = hub.as_ref().map(|h| h.candidates()).unwrap_or_default();
-            crate::console::Snapshot::new(
-                stores.objects(candidates),
-                chrono::Utc::now(),
-                runtime.clone(),
-            )
+            let mut objects = stores.objects(candidates);
+            objects.rollups = rollups
+                .read()
+                .map(|r| Arc::new(r.clone()))
+                .unwrap_or_default();
+            crate::console::Snapshot::new(objects, chrono::Utc::now(), runtime.clone())
         },
         std::time::Duration::from_secs(2),
     ))
@@ -246,6 +253,46 @@ async fn serve_webhooks(
     }
 }
 
+/// Every minute the delivery gauges are recomputed (rollups plus live passports); every ten
+/// minutes retention runs. A retention pass with nothing expired makes no API call.
+async fn retention_loop(
+    ctx: Arc<Context>,
+    namespace: String,
+    policy: retention::Policy,
+    rollups: Arc<std::sync::RwLock<crate::metrics::delivery::Rollups>>,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let work = async {
+        ctx.stores.wait_ready().await;
+        for minute in 0u64.. {
+            if minute % 10 == 0
+                && let Err(e) = retention::pass(&ctx, &namespace, &policy, &rollups).await
+            {
+                warn!(category = e.category(), "retention pass failed: {e}");
+            }
+            let now = (ctx.clock)();
+            let mut all = rollups.read().map(|r| r.clone()).unwrap_or_default();
+            let mut records: Vec<_> = ctx
+                .stores
+                .passports
+                .state()
+                .iter()
+                .map(|p| crate::metrics::delivery::Record::from_passport(p))
+                .collect();
+            records.sort_by_key(|r| r.promoted_at.or(r.created));
+            for r in &records {
+                all.add(r, now.date_naive());
+            }
+            ctx.metrics.delivery.set_figures(&all, now.date_naive());
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        }
+    };
+    tokio::select! {
+        () = work => {},
+        () = stop => {},
+    }
+}
+
 async fn run_controllers(
     client: Client,
     settings: &Settings,
@@ -323,6 +370,19 @@ async fn run_controllers(
         stop.clone(),
     )
     .await;
+    let rollups = Arc::new(std::sync::RwLock::new(
+        retention::read(&client, &settings.home_namespace)
+            .await
+            .map(|s| s.rollups)
+            .unwrap_or_default(),
+    ));
+    tokio::spawn(retention_loop(
+        Arc::clone(&ctx),
+        settings.home_namespace.clone(),
+        settings.retention.clone(),
+        Arc::clone(&rollups),
+        stop.clone(),
+    ));
     if let Some((addr, auth)) = settings.console.clone() {
         let runtime = crate::console::Runtime {
             mode: "controller".into(),
@@ -330,10 +390,15 @@ async fn run_controllers(
             leader: Some(true),
             watch_namespace: settings.namespace.clone(),
         };
-        let source = console_source(stores.clone(), Some(Arc::clone(&hub)), runtime);
+        let source = console_source(
+            stores.clone(),
+            Some(Arc::clone(&hub)),
+            Arc::clone(&rollups),
+            runtime,
+        );
         let console_settings = crate::console::Settings {
             gate_url: format!("http://<this service>:{}", settings.webhook_addr.port()),
-            ..crate::console::Settings::default()
+            retention: settings.retention.describe(),
         };
         match crate::commands::console::spawn(addr, source, auth, console_settings, stop.clone())
             .await

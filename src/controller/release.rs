@@ -176,6 +176,7 @@ async fn announce(
     decision: Decision,
 ) {
     let now = (ctx.clock)();
+    ctx.metrics.delivery.decided(desired);
     ctx.metrics
         .decision_changes
         .get_or_create(&crate::metrics::DecisionLabels {

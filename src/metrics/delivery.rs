@@ -1,64 +1,61 @@
 //! Delivery analytics from passport history (pure): DORA-style figures per service and
-//! environment, plus the gate's own figures (hold reasons, approval wait, hold dwell, evidence
-//! completeness). Analytics only: nothing here feeds a decision. Definitions: docs/metrics.md.
+//! environment plus the gate's own (hold reasons, approval wait, hold dwell, evidence
+//! completeness). Everything folds into daily [`Rollups`], which answer any window of whole days
+//! and outlive the passports they were folded from. Analytics only: nothing here feeds a
+//! decision. Definitions: docs/metrics.md.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
 
-use crate::api::passport::Effect;
-use crate::api::passport::{ReleasePassportStatus, WatchPhase};
-use crate::api::{Decision, EvidenceStatus, Release, ReleasePassport};
+use crate::api::passport::{Effect, ReleasePassportStatus, WatchPhase};
+use crate::api::{Decision, EvidenceStatus, PolicyMode, ReleasePassport};
 
 /// One release as the figures see it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
     pub service: String,
     pub environment: String,
+    pub version: String,
     pub created: Option<DateTime<Utc>>,
     /// When it was promoted: its post-deploy watch started (running and healthy), else its
     /// first Allow.
     pub promoted_at: Option<DateTime<Utc>>,
-    /// `spec.revision.committedAt` of its Release, when known.
+    /// `revision.committedAt`, when known.
     pub committed_at: Option<DateTime<Utc>>,
-    /// Needed intervention: the post-deploy watch failed or a rollback was recommended.
+    /// Needed intervention by itself: its post-deploy watch failed or rollback was recommended.
     pub failed: bool,
+    /// It is a hotfix: the release it replaces needed intervention.
+    pub hotfix: bool,
     pub decision: Option<Decision>,
     /// From its first Hold/Block to the Allow that followed.
     pub dwell: Option<Duration>,
     pub approval_waits: Vec<i64>,
     /// (complete, total) evidence.
     pub evidence: (u32, u32),
-    /// `policy/rule` of every rule holding or blocking it now.
+    /// `policy/rule` of every enforced rule holding or blocking it.
     pub holding: Vec<String>,
 }
 
 impl Record {
-    pub fn from_passport(p: &ReleasePassport, release: Option<&Release>) -> Self {
+    pub fn from_passport(p: &ReleasePassport) -> Self {
         let empty = ReleasePassportStatus::default();
         let status = p.status.as_ref().unwrap_or(&empty);
-        let first_allow = status
-            .timeline
-            .iter()
-            .filter(|t| t.decision == Decision::Allow)
-            .map(|t| t.at)
-            .min();
-        let first_stop = status
-            .timeline
-            .iter()
-            .filter(|t| t.decision != Decision::Allow)
-            .map(|t| t.at)
-            .min();
+        let first = |allow: bool| {
+            status
+                .timeline
+                .iter()
+                .filter(|t| (t.decision == Decision::Allow) == allow)
+                .map(|t| t.at)
+                .min()
+        };
+        let (first_allow, first_stop) = (first(true), first(false));
         let dwell = match (first_stop, first_allow) {
             (Some(stop), Some(allow)) if allow > stop => Some(allow - stop),
             _ => None,
         };
-        let watch_started = status.watch.as_ref().and_then(|w| w.started_at);
-        let failed = status
-            .watch
-            .as_ref()
-            .is_some_and(|w| w.phase == WatchPhase::Failed)
-            || status.rollback.as_ref().is_some_and(|r| r.recommended);
+        let watch = status.watch.as_ref();
         let complete = status
             .evidence
             .iter()
@@ -67,16 +64,17 @@ impl Record {
         Self {
             service: p.spec.service.clone(),
             environment: p.spec.environment.clone(),
+            version: p.spec.version.clone(),
             created: p
                 .metadata
                 .creation_timestamp
                 .as_ref()
                 .and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0)),
-            promoted_at: watch_started.or(first_allow),
-            committed_at: release
-                .and_then(|r| r.spec.revision.as_ref())
-                .and_then(|r| r.committed_at),
-            failed,
+            promoted_at: watch.and_then(|w| w.started_at).or(first_allow),
+            committed_at: p.spec.revision.as_ref().and_then(|r| r.committed_at),
+            failed: watch.is_some_and(|w| w.phase == WatchPhase::Failed)
+                || status.rollback.as_ref().is_some_and(|r| r.recommended),
+            hotfix: p.spec.hotfix,
             decision: status.decision,
             dwell,
             approval_waits: status
@@ -92,34 +90,321 @@ impl Record {
             holding: status
                 .trace
                 .iter()
+                .filter(|t| t.mode == PolicyMode::Enforce)
                 .filter(|t| matches!(t.effect, Effect::Hold | Effect::Block))
-                .filter(|t| t.mode == crate::api::PolicyMode::Enforce)
                 .map(|t| format!("{}/{}", t.policy, t.rule))
                 .collect(),
         }
     }
+
+    /// The day a record counts on: its promotion, else its creation.
+    pub fn day(&self) -> Option<NaiveDate> {
+        self.promoted_at.or(self.created).map(|t| t.date_naive())
+    }
 }
 
-/// The figures for one group of records over a window of `days`.
-#[derive(Clone, Debug, Default, PartialEq)]
+/// One service and environment on one day.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Day {
+    pub releases: u32,
+    pub deployments: u32,
+    /// Promotions that needed intervention (watch failed, rolled back, superseded by a hotfix).
+    pub failed: u32,
+    /// Of those, returned from by redeploying the version before.
+    pub rollbacks: u32,
+    /// Promotions made to recover from a failed one (unplanned).
+    pub rework: u32,
+    pub held: u32,
+    pub blocked: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lead_times: Vec<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub recoveries: Vec<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approval_waits: Vec<i64>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dwells: Vec<i64>,
+    pub evidence_complete: u64,
+    pub evidence_total: u64,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub hold_reasons: BTreeMap<String, u32>,
+}
+
+/// The last promotion of a target, for sequencing the next one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Promotion {
+    pub at: DateTime<Utc>,
+    pub version: String,
+    pub failed: bool,
+    /// The version promoted before this one (a redeploy of it is a rollback).
+    pub before: Option<String>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Target {
+    pub days: BTreeMap<NaiveDate, Day>,
+    pub last: Option<Promotion>,
+}
+
+/// Daily aggregates per `service/environment`: small (a few numbers per release), enough for every
+/// figure over any window of whole days.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Rollups {
+    pub targets: BTreeMap<String, Target>,
+}
+
+/// Which targets a figure covers.
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub service: Option<String>,
+    pub environment: Option<String>,
+}
+
+impl Scope {
+    fn covers(&self, key: &str) -> bool {
+        let (service, environment) = key.split_once('/').unwrap_or((key, ""));
+        self.service.as_deref().is_none_or(|s| s == service)
+            && self.environment.as_deref().is_none_or(|e| e == environment)
+    }
+}
+
+impl Rollups {
+    /// Folds many records: sorted by the time they count at, so promotions sequence correctly.
+    pub fn fold<'a>(records: impl IntoIterator<Item = &'a Record>, fallback: NaiveDate) -> Self {
+        let mut sorted: Vec<&Record> = records.into_iter().collect();
+        sorted.sort_by_key(|r| (r.promoted_at.or(r.created), r.service.clone()));
+        let mut out = Self::default();
+        for r in sorted {
+            out.add(r, fallback);
+        }
+        out
+    }
+
+    /// Adds one record (a newer one than any folded so far, for promotion sequencing).
+    pub fn add(&mut self, r: &Record, fallback: NaiveDate) {
+        let day = r.day().unwrap_or(fallback);
+        let target = self
+            .targets
+            .entry(format!("{}/{}", r.service, r.environment))
+            .or_default();
+        let d = target.days.entry(day).or_default();
+        d.releases += 1;
+        d.evidence_complete += u64::from(r.evidence.0);
+        d.evidence_total += u64::from(r.evidence.1);
+        d.approval_waits.extend(&r.approval_waits);
+        d.dwells.extend(r.dwell.map(|x| x.num_seconds()));
+        match r.decision {
+            Some(Decision::Hold) => d.held += 1,
+            Some(Decision::Block) => d.blocked += 1,
+            _ => {}
+        }
+        for h in &r.holding {
+            *d.hold_reasons.entry(h.clone()).or_default() += 1;
+        }
+        let Some(at) = r.promoted_at else { return };
+        d.deployments += 1;
+        d.failed += u32::from(r.failed);
+        if let Some(c) = r.committed_at
+            && at >= c
+        {
+            d.lead_times.push((at - c).num_seconds());
+        }
+        let last = target.last.take();
+        let mut before = None;
+        if let Some(last) = last.as_ref().filter(|l| l.at <= at) {
+            let rollback = last.before.as_deref() == Some(r.version.as_str());
+            if last.failed || r.hotfix || rollback {
+                let today = target.days.entry(day).or_default();
+                today.rework += 1;
+                today.recoveries.push((at - last.at).num_seconds());
+                if !last.failed {
+                    // Found out only now: the previous promotion needed this one.
+                    let then = target.days.entry(last.at.date_naive()).or_default();
+                    then.failed += 1;
+                    then.rollbacks += u32::from(rollback);
+                }
+            }
+            before = Some(last.version.clone());
+        }
+        target.last = Some(match last {
+            Some(l) if l.at > at => l,
+            _ => Promotion {
+                at,
+                version: r.version.clone(),
+                failed: r.failed,
+                before,
+            },
+        });
+    }
+
+    /// Merges another set of rollups in (retention folds deleted passports into the kept set).
+    pub fn merge(&mut self, other: &Rollups) {
+        for (key, t) in &other.targets {
+            let mine = self.targets.entry(key.clone()).or_default();
+            for (day, d) in &t.days {
+                let m = mine.days.entry(*day).or_default();
+                m.releases += d.releases;
+                m.deployments += d.deployments;
+                m.failed += d.failed;
+                m.rollbacks += d.rollbacks;
+                m.rework += d.rework;
+                m.held += d.held;
+                m.blocked += d.blocked;
+                m.lead_times.extend(&d.lead_times);
+                m.recoveries.extend(&d.recoveries);
+                m.approval_waits.extend(&d.approval_waits);
+                m.dwells.extend(&d.dwells);
+                m.evidence_complete += d.evidence_complete;
+                m.evidence_total += d.evidence_total;
+                for (k, v) in &d.hold_reasons {
+                    *m.hold_reasons.entry(k.clone()).or_default() += v;
+                }
+            }
+            if t.last.as_ref().map(|l| l.at) > mine.last.as_ref().map(|l| l.at) {
+                mine.last.clone_from(&t.last);
+            }
+        }
+    }
+
+    fn days<'a>(
+        &'a self,
+        scope: &'a Scope,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> impl Iterator<Item = (&'a str, NaiveDate, &'a Day)> + 'a {
+        self.targets
+            .iter()
+            .filter(move |(k, _)| scope.covers(k))
+            .flat_map(move |(k, t)| {
+                t.days
+                    .range(from..=to)
+                    .map(move |(d, day)| (k.as_str(), *d, day))
+            })
+    }
+
+    /// The figures over the days `from..=to`.
+    pub fn figures(&self, scope: &Scope, from: NaiveDate, to: NaiveDate) -> Figures {
+        let mut sum = Day::default();
+        for (_, _, d) in self.days(scope, from, to) {
+            sum.releases += d.releases;
+            sum.deployments += d.deployments;
+            sum.failed += d.failed;
+            sum.rollbacks += d.rollbacks;
+            sum.rework += d.rework;
+            sum.held += d.held;
+            sum.blocked += d.blocked;
+            sum.lead_times.extend(&d.lead_times);
+            sum.recoveries.extend(&d.recoveries);
+            sum.approval_waits.extend(&d.approval_waits);
+            sum.dwells.extend(&d.dwells);
+            sum.evidence_complete += d.evidence_complete;
+            sum.evidence_total += d.evidence_total;
+        }
+        let days = (to - from).num_days() + 1;
+        let deployments = sum.deployments as usize;
+        Figures {
+            releases: sum.releases as usize,
+            deployments,
+            deployment_frequency: deployments as f64 / days.max(1) as f64,
+            lead_time_median: median(sum.lead_times),
+            change_fail_rate: ratio(sum.failed, sum.deployments),
+            recovery_median: median(sum.recoveries),
+            rework_rate: ratio(sum.rework, sum.deployments),
+            rollback_rate: ratio(sum.rollbacks, sum.deployments),
+            approval_wait_median: median(sum.approval_waits),
+            dwell_median: median(sum.dwells),
+            evidence_completeness: (sum.evidence_total > 0)
+                .then(|| sum.evidence_complete as f64 / sum.evidence_total as f64),
+            held: sum.held as usize,
+            blocked: sum.blocked as usize,
+        }
+    }
+
+    /// The rules that held or blocked most releases over the window, most first.
+    pub fn hold_reasons(
+        &self,
+        scope: &Scope,
+        from: NaiveDate,
+        to: NaiveDate,
+        top: usize,
+    ) -> Vec<(String, usize)> {
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for (_, _, d) in self.days(scope, from, to) {
+            for (k, v) in &d.hold_reasons {
+                *counts.entry(k).or_default() += *v as usize;
+            }
+        }
+        let mut out: Vec<(String, usize)> = counts
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        out.truncate(top);
+        out
+    }
+
+    /// Promotions per day over the window (every day present, oldest first).
+    pub fn daily_deployments(
+        &self,
+        scope: &Scope,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Vec<(NaiveDate, usize)> {
+        let mut counts: BTreeMap<NaiveDate, usize> = BTreeMap::new();
+        for (_, day, d) in self.days(scope, from, to) {
+            *counts.entry(day).or_default() += d.deployments as usize;
+        }
+        from.iter_days()
+            .take_while(|d| *d <= to)
+            .map(|d| (d, counts.get(&d).copied().unwrap_or(0)))
+            .collect()
+    }
+
+    /// `service/environment` keys in the scope.
+    pub fn targets<'a>(&'a self, scope: &'a Scope) -> impl Iterator<Item = &'a str> + 'a {
+        self.targets
+            .keys()
+            .map(String::as_str)
+            .filter(move |k| scope.covers(k))
+    }
+}
+
+/// The figures for one scope over one window.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Figures {
     pub releases: usize,
     pub deployments: usize,
     /// Promotions per day.
     pub deployment_frequency: f64,
+    #[serde(serialize_with = "seconds")]
     pub lead_time_median: Option<Duration>,
-    /// Failed promotions / promotions.
+    /// Promotions that needed intervention / promotions.
     pub change_fail_rate: Option<f64>,
     /// From a failed promotion to the next promotion of the same service and environment.
+    #[serde(serialize_with = "seconds")]
     pub recovery_median: Option<Duration>,
-    /// Promotions that followed a failed one (unplanned) / promotions.
+    /// Promotions made to recover from a failed one / promotions.
     pub rework_rate: Option<f64>,
+    /// Failed promotions returned from by redeploying the version before / promotions.
     pub rollback_rate: Option<f64>,
+    #[serde(serialize_with = "seconds")]
     pub approval_wait_median: Option<Duration>,
+    #[serde(serialize_with = "seconds")]
     pub dwell_median: Option<Duration>,
     pub evidence_completeness: Option<f64>,
     pub held: usize,
     pub blocked: usize,
+}
+
+fn seconds<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => s.serialize_i64(d.num_seconds()),
+        None => s.serialize_none(),
+    }
 }
 
 fn median(mut values: Vec<i64>) -> Option<Duration> {
@@ -136,212 +421,6 @@ fn median(mut values: Vec<i64>) -> Option<Duration> {
     Some(Duration::seconds(m))
 }
 
-fn ratio(part: usize, whole: usize) -> Option<f64> {
-    (whole > 0).then(|| part as f64 / whole as f64)
-}
-
-/// Figures over `records` (already limited to one window), the window being `days` long.
-pub fn figures(records: &[&Record], days: f64) -> Figures {
-    let mut promoted: Vec<&Record> = records
-        .iter()
-        .copied()
-        .filter(|r| r.promoted_at.is_some())
-        .collect();
-    promoted.sort_by_key(|r| r.promoted_at);
-    let failed = promoted.iter().filter(|r| r.failed).count();
-    // Recovery and rework: walk each service/environment's promotions in order.
-    let mut recoveries = Vec::new();
-    let mut rework = 0;
-    let mut by_target: BTreeMap<(&str, &str), Vec<&Record>> = BTreeMap::new();
-    for r in &promoted {
-        by_target
-            .entry((&r.service, &r.environment))
-            .or_default()
-            .push(r);
-    }
-    for list in by_target.values() {
-        for pair in list.windows(2) {
-            if pair[0].failed {
-                rework += 1;
-                if let (Some(a), Some(b)) = (pair[0].promoted_at, pair[1].promoted_at) {
-                    recoveries.push((b - a).num_seconds());
-                }
-            }
-        }
-    }
-    let lead: Vec<i64> = promoted
-        .iter()
-        .filter_map(|r| Some((r.promoted_at? - r.committed_at?).num_seconds()))
-        .filter(|s| *s >= 0)
-        .collect();
-    let (complete, total) = records.iter().fold((0u64, 0u64), |(c, t), r| {
-        (c + u64::from(r.evidence.0), t + u64::from(r.evidence.1))
-    });
-    Figures {
-        releases: records.len(),
-        deployments: promoted.len(),
-        deployment_frequency: if days > 0.0 {
-            promoted.len() as f64 / days
-        } else {
-            0.0
-        },
-        lead_time_median: median(lead),
-        change_fail_rate: ratio(failed, promoted.len()),
-        recovery_median: median(recoveries),
-        rework_rate: ratio(rework, promoted.len()),
-        rollback_rate: ratio(failed, promoted.len()),
-        approval_wait_median: median(
-            records
-                .iter()
-                .flat_map(|r| r.approval_waits.iter().copied())
-                .collect(),
-        ),
-        dwell_median: median(
-            records
-                .iter()
-                .filter_map(|r| r.dwell.map(|d| d.num_seconds()))
-                .collect(),
-        ),
-        evidence_completeness: (total > 0).then(|| complete as f64 / total as f64),
-        held: records
-            .iter()
-            .filter(|r| r.decision == Some(Decision::Hold))
-            .count(),
-        blocked: records
-            .iter()
-            .filter(|r| r.decision == Some(Decision::Block))
-            .count(),
-    }
-}
-
-/// The rules holding or blocking most releases now, most first (ties by name).
-pub fn hold_reasons(records: &[&Record], top: usize) -> Vec<(String, usize)> {
-    let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
-    for r in records {
-        for h in &r.holding {
-            *counts.entry(h).or_default() += 1;
-        }
-    }
-    let mut out: Vec<(String, usize)> = counts
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-    out.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    out.truncate(top);
-    out
-}
-
-/// Promotions per day over the `days` days ending on `last` (oldest first).
-pub fn daily_deployments(
-    records: &[&Record],
-    last: NaiveDate,
-    days: u32,
-) -> Vec<(NaiveDate, usize)> {
-    let first = last - Duration::days(i64::from(days.max(1)) - 1);
-    let mut counts: BTreeMap<NaiveDate, usize> = BTreeMap::new();
-    for at in records.iter().filter_map(|r| r.promoted_at) {
-        let day = at.date_naive();
-        if day >= first && day <= last {
-            *counts.entry(day).or_default() += 1;
-        }
-    }
-    first
-        .iter_days()
-        .take_while(|d| *d <= last)
-        .map(|d| (d, counts.get(&d).copied().unwrap_or(0)))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn t(s: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
-    }
-
-    fn rec(service: &str, promoted: Option<&str>, committed: Option<&str>, failed: bool) -> Record {
-        Record {
-            service: service.into(),
-            environment: "prod".into(),
-            created: None,
-            promoted_at: promoted.map(t),
-            committed_at: committed.map(t),
-            failed,
-            decision: Some(if promoted.is_some() {
-                Decision::Allow
-            } else {
-                Decision::Hold
-            }),
-            dwell: None,
-            approval_waits: Vec::new(),
-            evidence: (1, 2),
-            holding: if promoted.is_some() {
-                vec![]
-            } else {
-                vec!["prod/approval".into()]
-            },
-        }
-    }
-
-    #[test]
-    fn dora_figures_on_a_small_history() {
-        let records = [
-            rec(
-                "a",
-                Some("2026-11-01T10:00:00Z"),
-                Some("2026-11-01T08:00:00Z"),
-                false,
-            ),
-            rec(
-                "a",
-                Some("2026-11-02T10:00:00Z"),
-                Some("2026-11-02T06:00:00Z"),
-                true,
-            ),
-            rec(
-                "a",
-                Some("2026-11-02T13:00:00Z"),
-                Some("2026-11-02T12:00:00Z"),
-                false,
-            ),
-            rec("b", None, None, false),
-        ];
-        let refs: Vec<&Record> = records.iter().collect();
-        let f = figures(&refs, 10.0);
-        assert_eq!((f.releases, f.deployments), (4, 3));
-        assert!((f.deployment_frequency - 0.3).abs() < 1e-9);
-        // Lead times 2h, 4h, 1h → median 2h.
-        assert_eq!(f.lead_time_median, Some(Duration::hours(2)));
-        assert_eq!(f.change_fail_rate, Some(1.0 / 3.0));
-        assert_eq!(f.recovery_median, Some(Duration::hours(3)));
-        assert_eq!(f.rework_rate, Some(1.0 / 3.0));
-        assert_eq!(f.evidence_completeness, Some(0.5));
-        assert_eq!(f.held, 1);
-        assert_eq!(
-            hold_reasons(&refs, 5),
-            vec![("prod/approval".to_string(), 1)]
-        );
-    }
-
-    #[test]
-    fn no_deployments_means_no_rates() {
-        let f = figures(&[], 30.0);
-        assert_eq!(f.deployments, 0);
-        assert_eq!(f.change_fail_rate, None);
-        assert_eq!(f.lead_time_median, None);
-        assert_eq!(f.deployment_frequency, 0.0);
-    }
-
-    #[test]
-    fn daily_series_covers_every_day() {
-        let records = [rec("a", Some("2026-11-02T10:00:00Z"), None, false)];
-        let refs: Vec<&Record> = records.iter().collect();
-        let last = t("2026-11-03T00:00:00Z").date_naive();
-        let series = daily_deployments(&refs, last, 3);
-        assert_eq!(
-            series.iter().map(|(_, n)| *n).collect::<Vec<_>>(),
-            vec![0, 1, 0]
-        );
-    }
+fn ratio(part: u32, whole: u32) -> Option<f64> {
+    (whole > 0).then(|| f64::from(part) / f64::from(whole))
 }

@@ -48,6 +48,234 @@ pub struct WriteLabels {
     pub resource: &'static str,
 }
 
+/// A service in an environment: the only per-release dimension delivery metrics carry.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct TargetLabels {
+    pub service: String,
+    pub environment: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct VerdictLabels {
+    pub service: String,
+    pub environment: String,
+    pub decision: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabels {
+    pub service: String,
+    pub environment: String,
+    /// The rule type that held or blocked: evidence, metric, approval, window, expression, policy.
+    pub reason: &'static str,
+}
+
+type RatioGauge = Family<TargetLabels, Gauge<f64, std::sync::atomic::AtomicU64>>;
+
+/// Delivery analytics on `/metrics` (labels: service and environment, never a release).
+pub struct Delivery {
+    pub verdicts: Family<VerdictLabels, Counter>,
+    pub holds: Family<ReasonLabels, Counter>,
+    pub lead_time: Family<TargetLabels, Histogram>,
+    pub approval_wait: Family<TargetLabels, Histogram>,
+    pub dwell: Family<TargetLabels, Histogram>,
+    pub frequency: RatioGauge,
+    pub fail_rate: RatioGauge,
+    pub rework_rate: RatioGauge,
+    pub rollback_rate: RatioGauge,
+    pub recovery: RatioGauge,
+    pub completeness: RatioGauge,
+}
+
+impl Delivery {
+    fn register(registry: &mut Registry) -> Self {
+        // Minutes to weeks.
+        let hours = || Histogram::new(exponential_buckets(60.0, 2.0, 15));
+        let d = Self {
+            verdicts: Family::default(),
+            holds: Family::default(),
+            lead_time: Family::new_with_constructor(hours),
+            approval_wait: Family::new_with_constructor(hours),
+            dwell: Family::new_with_constructor(hours),
+            frequency: Family::default(),
+            fail_rate: Family::default(),
+            rework_rate: Family::default(),
+            rollback_rate: Family::default(),
+            recovery: Family::default(),
+            completeness: Family::default(),
+        };
+        registry.register(
+            "verdicts",
+            "Decision changes by service, environment and verdict",
+            d.verdicts.clone(),
+        );
+        registry.register(
+            "holds",
+            "Changes into Hold or Block by service, environment and the rule type responsible",
+            d.holds.clone(),
+        );
+        registry.register(
+            "change_lead_time_seconds",
+            "Commit to promotion, observed at each first Allow",
+            d.lead_time.clone(),
+        );
+        registry.register(
+            "approval_wait_seconds",
+            "Release to approval, observed at each first Allow",
+            d.approval_wait.clone(),
+        );
+        registry.register(
+            "hold_dwell_seconds",
+            "First Hold or Block to the Allow that followed",
+            d.dwell.clone(),
+        );
+        registry.register(
+            "deployment_frequency_per_day",
+            "Promotions per day over the last 30 days",
+            d.frequency.clone(),
+        );
+        registry.register(
+            "change_fail_rate",
+            "Promotions needing intervention over the last 30 days, 0..1",
+            d.fail_rate.clone(),
+        );
+        registry.register(
+            "deployment_rework_rate",
+            "Unplanned promotions (recovering from a failed one) over the last 30 days, 0..1",
+            d.rework_rate.clone(),
+        );
+        registry.register(
+            "rollback_rate",
+            "Promotions rolled back over the last 30 days, 0..1",
+            d.rollback_rate.clone(),
+        );
+        registry.register(
+            "failed_deployment_recovery_seconds",
+            "Median time from a failed promotion to the next one, last 30 days",
+            d.recovery.clone(),
+        );
+        registry.register(
+            "evidence_completeness",
+            "Complete evidence / evidence read, last 30 days, 0..1",
+            d.completeness.clone(),
+        );
+        d
+    }
+
+    /// Counts a decision change and, on a first Allow, observes its lead time, approval waits and
+    /// hold dwell.
+    pub fn decided(&self, passport: &crate::api::ReleasePassport) {
+        let Some(status) = &passport.status else {
+            return;
+        };
+        let Some(decision) = status.decision else {
+            return;
+        };
+        let service = passport.spec.service.clone();
+        let environment = passport.spec.environment.clone();
+        self.verdicts
+            .get_or_create(&VerdictLabels {
+                service: service.clone(),
+                environment: environment.clone(),
+                decision: decision.as_str(),
+            })
+            .inc();
+        let target = TargetLabels {
+            service,
+            environment,
+        };
+        if decision != Decision::Allow {
+            let reason = status
+                .trace
+                .iter()
+                .find(|t| {
+                    t.mode == crate::api::PolicyMode::Enforce
+                        && matches!(
+                            t.effect,
+                            crate::api::passport::Effect::Hold
+                                | crate::api::passport::Effect::Block
+                        )
+                })
+                .map_or("policy", |t| match t.type_.as_str() {
+                    "evidence" => "evidence",
+                    "metric" => "metric",
+                    "approval" => "approval",
+                    "window" => "window",
+                    "expression" => "expression",
+                    _ => "policy",
+                });
+            self.holds
+                .get_or_create(&ReasonLabels {
+                    service: target.service.clone(),
+                    environment: target.environment.clone(),
+                    reason,
+                })
+                .inc();
+            return;
+        }
+        let allowed_before = status
+            .timeline
+            .iter()
+            .filter(|t| t.decision == Decision::Allow)
+            .count()
+            > 1;
+        if allowed_before {
+            return;
+        }
+        let record = delivery::Record::from_passport(passport);
+        let at = status.timeline.last().map(|t| t.at);
+        if let (Some(at), Some(committed)) = (at, record.committed_at) {
+            self.lead_time
+                .get_or_create(&target)
+                .observe((at - committed).num_seconds().max(0) as f64);
+        }
+        for w in &record.approval_waits {
+            self.approval_wait
+                .get_or_create(&target)
+                .observe(*w.max(&0) as f64);
+        }
+        if let Some(d) = record.dwell {
+            self.dwell
+                .get_or_create(&target)
+                .observe(d.num_seconds().max(0) as f64);
+        }
+    }
+
+    /// Sets the 30-day gauges of every target from the rollups.
+    pub fn set_figures(&self, rollups: &delivery::Rollups, to: chrono::NaiveDate) {
+        let from = to - chrono::Duration::days(29);
+        for key in rollups.targets(&delivery::Scope::default()) {
+            let (service, environment) = key.split_once('/').unwrap_or((key, ""));
+            let scope = delivery::Scope {
+                service: Some(service.into()),
+                environment: Some(environment.into()),
+            };
+            let f = rollups.figures(&scope, from, to);
+            let labels = TargetLabels {
+                service: service.into(),
+                environment: environment.into(),
+            };
+            self.frequency
+                .get_or_create(&labels)
+                .set(f.deployment_frequency);
+            for (gauge, value) in [
+                (&self.fail_rate, f.change_fail_rate),
+                (&self.rework_rate, f.rework_rate),
+                (&self.rollback_rate, f.rollback_rate),
+                (&self.completeness, f.evidence_completeness),
+                (
+                    &self.recovery,
+                    f.recovery_median.map(|d| d.num_seconds() as f64),
+                ),
+            ] {
+                if let Some(v) = value {
+                    gauge.get_or_create(&labels).set(v);
+                }
+            }
+        }
+    }
+}
+
 /// The controller's metrics and the registry that exposes them.
 pub struct Metrics {
     registry: Registry,
@@ -60,6 +288,7 @@ pub struct Metrics {
     pub api_writes: Family<WriteLabels, Counter>,
     pub leader: Gauge,
     pub candidates: Family<TypeLabels, Gauge>,
+    pub delivery: Delivery,
     current: Mutex<HashMap<String, Decision>>,
 }
 
@@ -128,7 +357,9 @@ impl Metrics {
             "Integrations found in the cluster that no Connector covers yet",
             candidates.clone(),
         );
+        let delivery = Delivery::register(&mut registry);
         Self {
+            delivery,
             registry,
             reconciles,
             errors,

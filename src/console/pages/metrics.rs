@@ -1,8 +1,6 @@
 //! Metrics: DORA-style delivery figures and the gate's own, per service and environment, with
 //! trend charts and the same numbers as tables. Analytics only, never policy.
 
-use std::collections::BTreeMap;
-
 use chrono::Duration;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -10,7 +8,7 @@ use serde::Deserialize;
 use super::super::charts::{bars, count, hours, share};
 use super::super::layout::{Nav, Page, empty, layout};
 use super::{duration, percent};
-use crate::metrics::delivery::{Figures, Record, daily_deployments, figures, hold_reasons};
+use crate::metrics::delivery::{Figures, Record, Rollups, Scope};
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Window {
@@ -39,44 +37,42 @@ fn scorecard_row(label: &str, f: &Figures) -> Markup {
 pub fn page(page: &Page, window: &Window) -> Markup {
     let s = page.snap;
     let days = window.days.unwrap_or(30).clamp(1, 366);
-    let since = s.now - Duration::days(i64::from(days));
-    let records: Vec<Record> = page
-        .passports()
-        .map(|p| {
-            let release = s.release(
-                p.metadata.namespace.as_deref().unwrap_or("default"),
-                p.metadata.name.as_deref().unwrap_or(""),
-            );
-            Record::from_passport(p, release.map(AsRef::as_ref))
-        })
-        .filter(|r| r.promoted_at.or(r.created).is_none_or(|at| at >= since))
-        .collect();
-    let refs: Vec<&Record> = records.iter().collect();
-    let all = figures(&refs, f64::from(days));
-    let mut by_target: BTreeMap<(String, String), Vec<&Record>> = BTreeMap::new();
+    let to = s.now.date_naive();
+    let from = to - Duration::days(i64::from(days) - 1);
+    let mut records: Vec<Record> = page.passports().map(Record::from_passport).collect();
+    records.sort_by_key(|r| r.promoted_at.or(r.created));
+    // What retention folded away, then the live passports on top.
+    let mut rollups: Rollups = (*s.rollups).clone();
     for r in &records {
-        by_target
-            .entry((r.service.clone(), r.environment.clone()))
-            .or_default()
-            .push(r);
+        rollups.add(r, to);
     }
-    let series: Vec<(String, f64)> = daily_deployments(&refs, s.now.date_naive(), days)
+    let all_scope = Scope::default();
+    let all = rollups.figures(&all_scope, from, to);
+    let scoped = |key: &str| {
+        let (service, environment) = key.split_once('/').unwrap_or((key, ""));
+        Scope {
+            service: Some(service.to_string()),
+            environment: Some(environment.to_string()),
+        }
+    };
+    let targets: Vec<(String, Figures)> = rollups
+        .targets(&all_scope)
+        .map(|k| (k.to_string(), rollups.figures(&scoped(k), from, to)))
+        .filter(|(_, f)| f.releases > 0)
+        .collect();
+    let series: Vec<(String, f64)> = rollups
+        .daily_deployments(&all_scope, from, to)
         .into_iter()
         .map(|(day, n)| (day.format("%m-%d").to_string(), n as f64))
         .collect();
-    let reasons: Vec<(String, f64)> = hold_reasons(&refs, 8)
+    let reasons: Vec<(String, f64)> = rollups
+        .hold_reasons(&all_scope, from, to, 8)
         .into_iter()
         .map(|(k, n)| (k, n as f64))
         .collect();
-    let lead: Vec<(String, f64)> = by_target
+    let lead: Vec<(String, f64)> = targets
         .iter()
-        .filter_map(|((svc, env), list)| {
-            let f = figures(list, f64::from(days));
-            Some((
-                format!("{svc}/{env}"),
-                f.lead_time_median?.num_minutes() as f64 / 60.0,
-            ))
-        })
+        .filter_map(|(k, f)| Some((k.clone(), f.lead_time_median?.num_minutes() as f64 / 60.0)))
         .collect();
     let connectors: Vec<_> = s.radar.connectors.iter().collect();
     let healthy = connectors
@@ -102,7 +98,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                 div.tile { strong { (d(all.recovery_median)) } "failed-deployment recovery" }
                 div.tile { strong { (percent(all.rework_rate)) } "deployment rework rate" }
             }
-            @if records.is_empty() { (empty("No releases in this window.")) } @else {
+            @if all.releases == 0 { (empty("No releases in this window.")) } @else {
                 div.columns {
                     section aria-labelledby="throughput" {
                         h2 id="throughput" { "Release throughput" }
@@ -123,7 +119,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                         thead { tr { th { "Service/env" } th { "Deploys" } th { "Per day" } th { "Lead time" } th { "Fail rate" } th { "Recovery" } th { "Rework" } th { "Approval wait" } th { "Hold dwell" } th { "Evidence complete" } } }
                         tbody {
                             (scorecard_row("All", &all))
-                            @for ((svc, env), list) in &by_target { (scorecard_row(&format!("{svc}/{env}"), &figures(list, f64::from(days)))) }
+                            @for (key, f) in &targets { (scorecard_row(key, f)) }
                         }
                     } }
                 }

@@ -10,21 +10,11 @@ pub mod releases;
 pub mod reports;
 pub mod settings;
 
-use chrono::Duration;
 use maud::{Markup, html};
 
 use super::layout::{Nav, Page, layout};
 
-/// "3d 4h", "2h 05m", "45s".
-pub fn duration(d: Duration) -> String {
-    let s = d.num_seconds().max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86400 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
-        _ => format!("{}d {}h", s / 86400, (s % 86400) / 3600),
-    }
-}
+pub use crate::output::human_duration as duration;
 
 pub fn percent(v: Option<f64>) -> String {
     v.map_or_else(|| "n/a".into(), |v| format!("{:.0}%", v * 100.0))

@@ -1,0 +1,198 @@
+//! `passport metrics`: delivery figures per service and environment, from recorded history
+//! (`-f`, offline, as evaluate reads it) or from the cluster's passports plus the controller's
+//! rollups (what retention already folded away).
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use chrono::{DateTime, Duration, Utc};
+use kube::api::{Api, ListParams};
+
+use crate::api::ReleasePassport;
+use crate::decide::decide_all;
+use crate::load::{Bundle, load_paths};
+use crate::metrics::delivery::{Figures, Record, Rollups, Scope};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum MetricsFormat {
+    Table,
+    Json,
+    Csv,
+}
+
+pub struct Args {
+    pub paths: Vec<PathBuf>,
+    pub service: Option<String>,
+    pub environment: Option<String>,
+    pub since: Duration,
+    pub output: MetricsFormat,
+    pub namespace: Option<String>,
+}
+
+/// Recorded passports plus the releases in the files, decided as of the recording.
+fn from_files(
+    paths: &[PathBuf],
+    now: DateTime<Utc>,
+) -> anyhow::Result<(Vec<ReleasePassport>, DateTime<Utc>)> {
+    let mut bundle = Bundle::default();
+    load_paths(paths, "default", &mut bundle)?;
+    let at = bundle.recorded_at.unwrap_or(now);
+    let decided: Vec<ReleasePassport> = decide_all(&bundle, at)
+        .into_iter()
+        .map(|d| d.passport)
+        .collect();
+    let names: std::collections::BTreeSet<_> = decided
+        .iter()
+        .map(|p| (p.metadata.namespace.clone(), p.metadata.name.clone()))
+        .collect();
+    let recorded = bundle
+        .passports
+        .into_iter()
+        .filter(|p| !names.contains(&(p.metadata.namespace.clone(), p.metadata.name.clone())));
+    Ok((decided.into_iter().chain(recorded).collect(), at))
+}
+
+async fn from_cluster(namespace: Option<&str>) -> anyhow::Result<(Vec<ReleasePassport>, Rollups)> {
+    let client = kube::Client::try_default()
+        .await
+        .context("no Kubernetes client configuration (use -f FILES for recorded history)")?;
+    let api: Api<ReleasePassport> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let passports = api
+        .list(&ListParams::default())
+        .await
+        .context("listing ReleasePassports")?
+        .items;
+    let rollups = crate::controller::retention::read_rollups(&client)
+        .await
+        .unwrap_or_default();
+    Ok((passports, rollups))
+}
+
+fn duration(d: Option<Duration>) -> String {
+    d.map_or_else(|| "-".into(), crate::output::human_duration)
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map_or_else(|| "-".into(), |v| format!("{:.0}%", v * 100.0))
+}
+
+const COLUMNS: [&str; 12] = [
+    "TARGET",
+    "RELEASES",
+    "DEPLOYS",
+    "PER DAY",
+    "LEAD TIME",
+    "FAIL RATE",
+    "RECOVERY",
+    "REWORK",
+    "ROLLBACK",
+    "APPROVAL WAIT",
+    "HOLD DWELL",
+    "EVIDENCE",
+];
+
+fn row(target: &str, f: &Figures) -> [String; 12] {
+    [
+        target.to_string(),
+        f.releases.to_string(),
+        f.deployments.to_string(),
+        format!("{:.2}", f.deployment_frequency),
+        duration(f.lead_time_median),
+        percent(f.change_fail_rate),
+        duration(f.recovery_median),
+        percent(f.rework_rate),
+        percent(f.rollback_rate),
+        duration(f.approval_wait_median),
+        duration(f.dwell_median),
+        percent(f.evidence_completeness),
+    ]
+}
+
+pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
+    let (passports, kept, now) = if args.paths.is_empty() {
+        let (p, r) = from_cluster(args.namespace.as_deref()).await?;
+        (p, r, now)
+    } else {
+        let (p, at) = from_files(&args.paths, now)?;
+        (p, Rollups::default(), at)
+    };
+    let to = now.date_naive();
+    let from = (now - args.since).date_naive();
+    let mut rollups = kept;
+    let mut records: Vec<Record> = passports.iter().map(Record::from_passport).collect();
+    records.sort_by_key(|r| r.promoted_at.or(r.created));
+    for r in &records {
+        rollups.add(r, to);
+    }
+    let scope = Scope {
+        service: args.service.clone(),
+        environment: args.environment.clone(),
+    };
+    let all = rollups.figures(&scope, from, to);
+    let targets: Vec<(String, Figures)> = rollups
+        .targets(&scope)
+        .map(|k| {
+            let (service, environment) = k.split_once('/').unwrap_or((k, ""));
+            let one = Scope {
+                service: Some(service.into()),
+                environment: Some(environment.into()),
+            };
+            (k.to_string(), rollups.figures(&one, from, to))
+        })
+        .filter(|(_, f)| f.releases > 0)
+        .collect();
+    let text = match args.output {
+        MetricsFormat::Json => {
+            let value = serde_json::json!({
+                "window": {"from": from.to_string(), "to": to.to_string()},
+                "all": all,
+                "targets": targets.iter().map(|(k, f)| (k.clone(), serde_json::to_value(f).unwrap_or_default())).collect::<serde_json::Map<_, _>>(),
+                "holdReasons": rollups.hold_reasons(&scope, from, to, 10).into_iter().map(|(k, n)| serde_json::json!({"rule": k, "releases": n})).collect::<Vec<_>>(),
+            });
+            serde_json::to_string_pretty(&value)? + "\n"
+        }
+        MetricsFormat::Csv => {
+            let mut w = csv::Writer::from_writer(Vec::new());
+            w.write_record(COLUMNS.iter().map(|c| c.to_lowercase().replace(' ', "_")))?;
+            for (k, f) in std::iter::once(("all".to_string(), all.clone())).chain(targets.clone()) {
+                w.write_record(
+                    row(&k, &f)
+                        .iter()
+                        .map(|c| crate::console::export::neutralise(c)),
+                )?;
+            }
+            String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?
+        }
+        MetricsFormat::Table => {
+            let mut rows = vec![COLUMNS.map(str::to_string)];
+            rows.push(row("all", &all));
+            rows.extend(targets.iter().map(|(k, f)| row(k, f)));
+            let widths: Vec<usize> = (0..COLUMNS.len())
+                .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
+                .collect();
+            let mut out = format!("Delivery metrics {from} .. {to}\n\n");
+            for r in &rows {
+                let cells: Vec<String> = r
+                    .iter()
+                    .zip(&widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect();
+                out.push_str(cells.join("   ").trim_end());
+                out.push('\n');
+            }
+            let reasons = rollups.hold_reasons(&scope, from, to, 5);
+            if !reasons.is_empty() {
+                out.push_str("\nTop hold reasons:\n");
+                for (rule, n) in reasons {
+                    out.push_str(&format!("  {n:>4}  {rule}\n"));
+                }
+            }
+            out
+        }
+    };
+    crate::output::emit(&text);
+    Ok(0)
+}

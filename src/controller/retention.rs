@@ -1,0 +1,325 @@
+//! Retention: history that lasts and stays small. Passports older than the maximum age, or
+//! beyond the newest N of their service and environment, are folded into daily rollups (a
+//! ConfigMap the controller owns) and their Releases deleted — the passport goes with its Release
+//! by owner reference. The newest passport of each target, a release a kept release names as
+//! `previous`, and a release still under post-deploy watch are always kept. Aggregates survive,
+//! so a year of delivery trends never needs a year of passports.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, RwLock};
+
+use chrono::{DateTime, Duration, Utc};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Client;
+use kube::api::{Api, DeleteParams, Patch, PatchParams};
+use serde::{Deserialize, Serialize};
+
+use crate::api::passport::WatchPhase;
+use crate::api::{FIELD_MANAGER, Release, ReleasePassport};
+use crate::metrics::delivery::{Record, Rollups};
+
+/// The ConfigMap holding the rollups, in the controller's namespace.
+pub const ROLLUPS_CONFIGMAP: &str = "release-passport-rollups";
+const ROLLUPS_KEY: &str = "rollups.json";
+
+/// How long and how many passports are kept.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    /// Older passports are folded away (None: kept whatever their age).
+    pub max_age: Option<Duration>,
+    /// At most this many passports per service and environment (0: no limit).
+    pub keep_per_target: usize,
+}
+
+impl Policy {
+    pub fn describe(&self) -> String {
+        let age = self.max_age.map_or_else(
+            || "kept whatever their age".to_string(),
+            |a| {
+                format!(
+                    "folded into daily rollups once older than {}",
+                    crate::output::human_duration(a)
+                )
+            },
+        );
+        let count = if self.keep_per_target == 0 {
+            "no per-service limit".to_string()
+        } else {
+            format!(
+                "at most the newest {} per service and environment",
+                self.keep_per_target
+            )
+        };
+        format!(
+            "Passports are {age}, {count}; the newest of each service and environment, a release a kept one names as previous, and one under post-deploy watch are always kept. Rollups in ConfigMap {ROLLUPS_CONFIGMAP} keep every delivery metric."
+        )
+    }
+}
+
+/// What the ConfigMap stores.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Stored {
+    pub rollups: Rollups,
+    /// Passports (by uid) folded in but perhaps not yet deleted: never folded twice.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub folded: BTreeSet<String>,
+}
+
+fn created(p: &ReleasePassport) -> Option<DateTime<Utc>> {
+    p.metadata
+        .creation_timestamp
+        .as_ref()
+        .and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0))
+}
+
+/// The passports retention removes now (pure): `namespace/name` of each.
+pub fn expired(
+    passports: &[Arc<ReleasePassport>],
+    releases: &[Release],
+    policy: &Policy,
+    now: DateTime<Utc>,
+) -> Vec<Arc<ReleasePassport>> {
+    let mut by_target: BTreeMap<(String, String, String), Vec<&Arc<ReleasePassport>>> =
+        BTreeMap::new();
+    for p in passports {
+        by_target
+            .entry((
+                p.metadata.namespace.clone().unwrap_or_default(),
+                p.spec.service.clone(),
+                p.spec.environment.clone(),
+            ))
+            .or_default()
+            .push(p);
+    }
+    let mut candidates = Vec::new();
+    let mut kept: BTreeSet<(String, String)> = BTreeSet::new();
+    for ((ns, _, _), mut list) in by_target {
+        // Newest first.
+        list.sort_by(|a, b| {
+            created(b)
+                .cmp(&created(a))
+                .then_with(|| b.metadata.name.cmp(&a.metadata.name))
+        });
+        for (i, p) in list.into_iter().enumerate() {
+            let too_many = policy.keep_per_target > 0 && i >= policy.keep_per_target;
+            let too_old = policy
+                .max_age
+                .zip(created(p))
+                .is_some_and(|(age, at)| now - at > age);
+            let watching = p
+                .status
+                .as_ref()
+                .and_then(|s| s.watch.as_ref())
+                .is_some_and(|w| w.phase == WatchPhase::Watching);
+            if i > 0 && (too_many || too_old) && !watching {
+                candidates.push(p);
+            } else {
+                kept.insert((ns.clone(), p.metadata.name.clone().unwrap_or_default()));
+            }
+        }
+    }
+    // A kept release's rollback target stays.
+    let needed: BTreeSet<(String, String)> = releases
+        .iter()
+        .filter(|r| {
+            kept.contains(&(
+                r.metadata.namespace.clone().unwrap_or_default(),
+                r.metadata.name.clone().unwrap_or_default(),
+            ))
+        })
+        .filter_map(|r| {
+            Some((
+                r.metadata.namespace.clone().unwrap_or_default(),
+                r.spec.previous.clone()?,
+            ))
+        })
+        .collect();
+    candidates
+        .into_iter()
+        .filter(|p| {
+            !needed.contains(&(
+                p.metadata.namespace.clone().unwrap_or_default(),
+                p.metadata.name.clone().unwrap_or_default(),
+            ))
+        })
+        .cloned()
+        .collect()
+}
+
+/// Folds `expired` into `stored` (each passport once), oldest first.
+pub fn fold(
+    stored: &mut Stored,
+    expired: &[Arc<ReleasePassport>],
+    live_uids: &BTreeSet<String>,
+    now: DateTime<Utc>,
+) {
+    stored.folded.retain(|uid| live_uids.contains(uid));
+    let mut records: Vec<(String, Record)> = expired
+        .iter()
+        .filter_map(|p| Some((p.metadata.uid.clone()?, Record::from_passport(p))))
+        .filter(|(uid, _)| !stored.folded.contains(uid))
+        .collect();
+    records.sort_by_key(|(_, r)| r.promoted_at.or(r.created));
+    for (uid, r) in records {
+        stored.rollups.add(&r, now.date_naive());
+        stored.folded.insert(uid);
+    }
+}
+
+pub async fn read(client: &Client, namespace: &str) -> Result<Stored, kube::Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    Ok(api
+        .get_opt(ROLLUPS_CONFIGMAP)
+        .await?
+        .and_then(|cm| cm.data?.remove(ROLLUPS_KEY))
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default())
+}
+
+/// The rollups in the controller's namespace (`POD_NAMESPACE`, else `default`).
+pub async fn read_rollups(client: &Client) -> Result<Rollups, kube::Error> {
+    let ns = std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "default".into());
+    Ok(read(client, &ns).await?.rollups)
+}
+
+async fn write(
+    client: &Client,
+    namespace: &str,
+    stored: &Stored,
+) -> Result<(), super::error::Error> {
+    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
+    let text = serde_json::to_string(stored).map_err(|source| super::error::Error::Serialize {
+        what: "rollups",
+        source,
+    })?;
+    let cm = serde_json::json!({
+        "apiVersion": "v1", "kind": "ConfigMap",
+        "metadata": {"name": ROLLUPS_CONFIGMAP, "namespace": namespace,
+                     "labels": {"app.kubernetes.io/managed-by": "release-passport"}},
+        "data": {ROLLUPS_KEY: text},
+    });
+    api.patch(
+        ROLLUPS_CONFIGMAP,
+        &PatchParams::apply(FIELD_MANAGER).force(),
+        &Patch::Apply(&cm),
+    )
+    .await?;
+    Ok(())
+}
+
+/// One retention pass: nothing expired → no API call at all.
+pub async fn pass(
+    ctx: &super::context::Context,
+    namespace: &str,
+    policy: &Policy,
+    shared: &RwLock<Rollups>,
+) -> Result<usize, super::error::Error> {
+    let now = (ctx.clock)();
+    let passports = ctx.stores.passports.state();
+    let releases = ctx.stores.valid_releases(None);
+    let gone = expired(&passports, &releases, policy, now);
+    if gone.is_empty() {
+        return Ok(0);
+    }
+    let mut stored = read(&ctx.client, namespace).await?;
+    let live: BTreeSet<String> = passports
+        .iter()
+        .filter_map(|p| p.metadata.uid.clone())
+        .collect();
+    fold(&mut stored, &gone, &live, now);
+    write(&ctx.client, namespace, &stored).await?;
+    if let Ok(mut s) = shared.write() {
+        s.clone_from(&stored.rollups);
+    }
+    for p in &gone {
+        let ns = p.metadata.namespace.as_deref().unwrap_or("default");
+        let name = p.spec.release_ref.name.as_str();
+        let api: Api<Release> = Api::namespaced(ctx.client.clone(), ns);
+        match api.delete(name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    tracing::info!(
+        count = gone.len(),
+        "retention folded old passports into rollups and deleted their Releases"
+    );
+    Ok(gone.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passport(
+        name: &str,
+        service: &str,
+        created: &str,
+        previous: Option<&str>,
+    ) -> (Arc<ReleasePassport>, Release) {
+        let p: ReleasePassport = serde_json::from_value(serde_json::json!({
+            "apiVersion": "releasepassport.io/v1alpha1", "kind": "ReleasePassport",
+            "metadata": {"name": name, "namespace": "shop", "uid": format!("uid-{name}"), "creationTimestamp": created},
+            "spec": {"releaseRef": {"name": name}, "service": service, "version": name, "environment": "prod"},
+            "status": {"decision": "Allow", "timeline": [{"at": created, "decision": "Allow", "message": "ok"}]}
+        }))
+        .unwrap();
+        let r: Release = serde_json::from_value(serde_json::json!({
+            "apiVersion": "releasepassport.io/v1alpha1", "kind": "Release",
+            "metadata": {"name": name, "namespace": "shop"},
+            "spec": {"service": service, "version": name, "environment": "prod", "previous": previous}
+        }))
+        .unwrap();
+        (Arc::new(p), r)
+    }
+
+    #[test]
+    fn keeps_the_newest_their_rollback_targets_and_folds_the_rest_once() {
+        let now = DateTime::parse_from_rfc3339("2026-11-30T00:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let items = [
+            passport("a1", "a", "2026-01-01T00:00:00Z", None),
+            passport("a2", "a", "2026-06-01T00:00:00Z", Some("a1")),
+            passport("a3", "a", "2026-11-01T00:00:00Z", Some("a2")),
+            passport("a4", "a", "2026-11-20T00:00:00Z", Some("a3")),
+            passport("b1", "b", "2025-01-01T00:00:00Z", None),
+        ];
+        let passports: Vec<_> = items.iter().map(|(p, _)| Arc::clone(p)).collect();
+        let releases: Vec<_> = items.iter().map(|(_, r)| r.clone()).collect();
+        let policy = Policy {
+            max_age: Some(Duration::days(90)),
+            keep_per_target: 2,
+        };
+        let gone: Vec<String> = expired(&passports, &releases, &policy, now)
+            .iter()
+            .map(|p| p.metadata.name.clone().unwrap())
+            .collect();
+        // a4, a3 kept (newest two); a2 is a3's rollback target; b1 is b's newest.
+        assert_eq!(gone, vec!["a1".to_string()]);
+        let unlimited = Policy {
+            max_age: None,
+            keep_per_target: 0,
+        };
+        assert!(expired(&passports, &releases, &unlimited, now).is_empty());
+
+        let doomed = expired(&passports, &releases, &policy, now);
+        let live: BTreeSet<String> = passports
+            .iter()
+            .filter_map(|p| p.metadata.uid.clone())
+            .collect();
+        let mut stored = Stored::default();
+        fold(&mut stored, &doomed, &live, now);
+        fold(&mut stored, &doomed, &live, now);
+        let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        assert_eq!(
+            stored.rollups.targets["a/prod"].days[&day].deployments, 1,
+            "folded once"
+        );
+        // Once deleted, its uid is forgotten.
+        fold(&mut stored, &[], &BTreeSet::new(), now);
+        assert!(stored.folded.is_empty());
+    }
+}
