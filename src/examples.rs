@@ -20,6 +20,11 @@ pub const FILES: &[(&str, &str)] = &[
         "examples/shop/history.yaml",
         include_str!("../examples/shop/history.yaml"),
     ),
+    // 90 days of recorded passports, so the demo's Metrics page has trends to show.
+    (
+        "examples/history/shop-90d.yaml",
+        include_str!("../examples/history/shop-90d.yaml"),
+    ),
     (
         "examples/shop/policies.yaml",
         include_str!("../examples/shop/policies.yaml"),

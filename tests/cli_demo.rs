@@ -45,12 +45,22 @@ fn demo_prints_decisions_and_serves_the_console() {
         body.contains("payments-production-5-0-2") && body.contains("Needs approval"),
         "{body}"
     );
-    let (_, _, list) = get(demo.port, "/console/releases");
+    let (_, _, list) = get(
+        demo.port,
+        "/console/releases?service=checkout&environment=production",
+    );
     assert!(
         list.contains("checkout-production-2-3-1") && list.contains("5/5"),
         "{list}"
     );
-    assert!(body.contains("<strong>4</strong>allowed"), "{body}");
+    assert!(
+        body.contains("<strong>6</strong>allowed (latest)"),
+        "one per service and environment: {body}"
+    );
+    assert!(
+        body.contains("<strong>1</strong>blocked"),
+        "superseded history is not pending"
+    );
 
     let (status, _, body) = get(
         demo.port,

@@ -44,6 +44,39 @@ pub fn bars(title: &str, unit: &str, data: &[(String, f64)], format: fn(f64) -> 
     }
 }
 
+/// Horizontal bars for named categories (long labels read better on the left).
+pub fn hbars(title: &str, unit: &str, data: &[(String, f64)], format: fn(f64) -> String) -> Markup {
+    const W: f64 = 640.0;
+    const ROW: f64 = 22.0;
+    const LABEL: f64 = 260.0;
+    let h = ROW * data.len().max(1) as f64 + 8.0;
+    let max = data.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
+    let id = format!("chart-{}", slug(title));
+    html! {
+        figure.chart.hchart {
+            svg viewBox=(format!("0 0 {W} {h}")) role="img" aria-labelledby=(id) {
+                title id=(id) { (title) }
+                @for (i, (label, value)) in data.iter().enumerate() {
+                    @let y = 4.0 + ROW * i as f64;
+                    @let w = if max > 0.0 { value / max * (W - LABEL - 60.0) } else { 0.0 };
+                    text x=(LABEL - 6.0) y=(format!("{:.1}", y + 14.0)) text-anchor="end" font-size="11" fill="#3c4043" { (label) }
+                    rect x=(LABEL) y=(format!("{y:.1}")) width=(format!("{w:.1}")) height=(ROW - 6.0) fill="#3b5bdb" {
+                        title { (label) ": " (format(*value)) " " (unit) }
+                    }
+                    text x=(format!("{:.1}", LABEL + w + 4.0)) y=(format!("{:.1}", y + 14.0)) font-size="11" fill="#5f6368" { (format(*value)) }
+                }
+            }
+            details.data {
+                summary { "Data table: " (title) }
+                table {
+                    thead { tr { th { "" } th { (unit) } } }
+                    tbody { @for (label, value) in data { tr { td { (label) } td { (format(*value)) } } } }
+                }
+            }
+        }
+    }
+}
+
 /// A horizontal share bar (0..1) with its percentage, for scorecards.
 pub fn share(value: Option<f64>) -> Markup {
     match value {

@@ -78,6 +78,14 @@ impl Page<'_> {
             .filter(|p| self.user.can_see(p.metadata.namespace.as_deref()))
     }
 
+    /// The same, newest first.
+    pub fn newest_passports(&self) -> impl Iterator<Item = &ReleasePassport> {
+        self.snap
+            .newest_first()
+            .map(AsRef::as_ref)
+            .filter(|p| self.user.can_see(p.metadata.namespace.as_deref()))
+    }
+
     pub fn visible(&self, namespace: Option<&str>) -> bool {
         self.user.can_see(namespace)
     }

@@ -47,6 +47,8 @@ pub struct Snapshot {
     pub radar: Radar,
     pub events: Vec<GovernanceEvent>,
     index: HashMap<(String, String), usize>,
+    /// Passport positions, newest first (undated ones — just decided — lead).
+    recency: Vec<usize>,
     release_index: HashMap<(String, String), usize>,
 }
 
@@ -91,6 +93,15 @@ impl Snapshot {
             .map(|(i, p)| (key_of(&p.metadata), i))
             .collect();
         let releases = sorted(objects.releases);
+        let mut recency: Vec<usize> = (0..passports.len()).collect();
+        recency.sort_by_key(|i| {
+            let created = passports[*i]
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(|t| t.0.as_second());
+            std::cmp::Reverse(created.unwrap_or(i64::MAX))
+        });
         let release_index = releases
             .iter()
             .enumerate()
@@ -98,6 +109,7 @@ impl Snapshot {
             .collect();
         Self {
             passports,
+            recency,
             releases,
             release_index,
             policies,
@@ -118,6 +130,11 @@ impl Snapshot {
         self.index
             .get(&(namespace.to_string(), name.to_string()))
             .and_then(|i| self.passports.get(*i))
+    }
+
+    /// The passports, newest first.
+    pub fn newest_first(&self) -> impl Iterator<Item = &Arc<ReleasePassport>> {
+        self.recency.iter().filter_map(|i| self.passports.get(*i))
     }
 
     pub fn release(&self, namespace: &str, name: &str) -> Option<&Arc<Release>> {

@@ -56,11 +56,28 @@ impl Record {
             _ => None,
         };
         let watch = status.watch.as_ref();
-        let complete = status
-            .evidence
-            .iter()
-            .filter(|e| e.status == EvidenceStatus::Complete)
-            .count();
+        // The summary ("5/6") when the items are not kept (compacted or recorded history).
+        let summary = status
+            .evidence_summary
+            .as_deref()
+            .and_then(|s| s.split_once('/'))
+            .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
+        let listed = (
+            u32::try_from(
+                status
+                    .evidence
+                    .iter()
+                    .filter(|e| e.status == EvidenceStatus::Complete)
+                    .count(),
+            )
+            .unwrap_or(u32::MAX),
+            u32::try_from(status.evidence.len()).unwrap_or(u32::MAX),
+        );
+        let evidence = if status.evidence.is_empty() {
+            summary.unwrap_or(listed)
+        } else {
+            listed
+        };
         Self {
             service: p.spec.service.clone(),
             environment: p.spec.environment.clone(),
@@ -83,10 +100,7 @@ impl Record {
                 .flat_map(|a| &a.records)
                 .filter_map(|r| r.wait_seconds)
                 .collect(),
-            evidence: (
-                u32::try_from(complete).unwrap_or(u32::MAX),
-                u32::try_from(status.evidence.len()).unwrap_or(u32::MAX),
-            ),
+            evidence,
             holding: status
                 .trace
                 .iter()
@@ -220,12 +234,10 @@ impl Rollups {
                 let today = target.days.entry(day).or_default();
                 today.rework += 1;
                 today.recoveries.push((at - last.at).num_seconds());
-                if !last.failed {
-                    // Found out only now: the previous promotion needed this one.
-                    let then = target.days.entry(last.at.date_naive()).or_default();
-                    then.failed += 1;
-                    then.rollbacks += u32::from(rollback);
-                }
+                let then = target.days.entry(last.at.date_naive()).or_default();
+                then.rollbacks += u32::from(rollback);
+                // Found out only now: the previous promotion needed this one.
+                then.failed += u32::from(!last.failed);
             }
             before = Some(last.version.clone());
         }

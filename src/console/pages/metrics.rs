@@ -5,7 +5,7 @@ use chrono::Duration;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::super::charts::{bars, count, hours, share};
+use super::super::charts::{bars, count, hbars, hours, share};
 use super::super::layout::{Nav, Page, empty, layout};
 use super::{duration, percent};
 use crate::metrics::delivery::{Figures, Record, Rollups, Scope};
@@ -105,13 +105,13 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                         (bars("Promotions per day", "promotions", &series, count))
                     }
                     section aria-labelledby="reasons" {
-                        h2 id="reasons" { "Hold reasons " small { "rules holding or blocking releases now" } }
-                        @if reasons.is_empty() { (empty("Nothing is held.")) } @else { (bars("Releases held per rule", "releases", &reasons, count)) }
+                        h2 id="reasons" { "Hold reasons " small { "rules that held or blocked releases in this window" } }
+                        @if reasons.is_empty() { (empty("Nothing is held.")) } @else { (hbars("Releases held per rule", "releases", &reasons, count)) }
                     }
                 }
                 section aria-labelledby="lead" {
                     h2 id="lead" { "Change lead time by service" }
-                    @if lead.is_empty() { (empty("No promoted release records its commit time (spec.revision.committedAt).")) } @else { (bars("Median lead time", "hours", &lead, hours)) }
+                    @if lead.is_empty() { (empty("No promoted release records its commit time (spec.revision.committedAt).")) } @else { (hbars("Median lead time", "hours", &lead, hours)) }
                 }
                 section aria-labelledby="scorecards" {
                     h2 id="scorecards" { "Scorecards" }
@@ -127,7 +127,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                     h2 id="more" { "Gate figures" }
                     ul {
                         li { "Rollback rate: " (percent(all.rollback_rate)) }
-                        li { "Held now: " (all.held) ", blocked now: " (all.blocked) }
+                        li { "Releases left held: " (all.held) ", left blocked: " (all.blocked) " (in this window)" }
                         li { "Approval wait (median): " (d(all.approval_wait_median)) }
                         li { "Evidence completeness: " (percent(all.evidence_completeness)) }
                         li { "Connector reliability: " (healthy) " of " (connectors.len()) " connectors healthy" }

@@ -110,7 +110,7 @@ fn options<'a>(
 }
 
 pub fn page(page: &Page, filter: &Filter) -> Markup {
-    let visible: Vec<&ReleasePassport> = page.passports().collect();
+    let visible: Vec<&ReleasePassport> = page.newest_passports().collect();
     let distinct = |f: fn(&ReleasePassport) -> &str| {
         let mut v: Vec<&str> = visible.iter().map(|p| f(p)).collect();
         v.sort_unstable();
