@@ -977,3 +977,51 @@ fn a_policy_can_require_rollback_readiness() {
     };
     assert_eq!(decide(&case, Some(&held)).decision, Some(Decision::Hold));
 }
+
+/// A passport stays under 64 KiB whatever the evidence count, and the decision and the counts
+/// still cover every rule.
+#[test]
+fn a_passport_stays_small_with_hundreds_of_rules() {
+    for failing in [0usize, 400] {
+        let mut rules = String::new();
+        let mut items = Vec::new();
+        for i in 0..400 {
+            rules.push_str(&format!(
+                "  - name: check-{i:03}\n    evidence: {{source: source-{i:03}}}\n"
+            ));
+            let status = if i < failing { Failed } else { Complete };
+            let mut it = item(&format!("source-{i:03}"), status, 1);
+            it.summary = Some("x".repeat(2000));
+            items.push(it);
+        }
+        let case = Case::new(vec![policy("big", &format!("  rules:\n{rules}"))]).evidence(items);
+        let status = case.decide().status;
+        let passport = release_passport::decide::passport_for(&case.release, &case.decide());
+        let bytes = serde_json::to_vec(&passport).unwrap().len();
+        assert!(bytes < 64 * 1024, "{bytes} bytes with {failing} failing");
+        assert_eq!(
+            status.decision,
+            Some(if failing > 0 {
+                Decision::Block
+            } else {
+                Decision::Allow
+            })
+        );
+        let complete = 400 - failing;
+        assert_eq!(
+            status.evidence_summary.as_deref(),
+            Some(format!("{complete}/400").as_str())
+        );
+        assert!(
+            status
+                .trace
+                .last()
+                .unwrap()
+                .message
+                .contains("more rules not listed"),
+            "{:?}",
+            status.trace.last()
+        );
+        assert!(status.reasons.len() <= 20);
+    }
+}

@@ -2,6 +2,7 @@
 //! evidence and `now` to the passport status. No clock, client, environment or I/O in here:
 //! the same inputs always produce the same status, byte for byte.
 
+pub mod bound;
 pub mod compile;
 pub mod conditions;
 pub mod evidence;
@@ -441,7 +442,7 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
     next_review = earliest(next_review, watched.next_change);
     let mut rollback_status = rollback_status;
     rollback_status.recommended = watched.rollback_recommended;
-    let status = ReleasePassportStatus {
+    let mut status = ReleasePassportStatus {
         decision: Some(decision),
         reasons,
         evidence_summary: Some(format!("{complete}/{}", evidence.len())),
@@ -465,6 +466,7 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
         observed_generation: generation,
         trace,
     };
+    bound::compact(&mut status);
     Evaluation {
         status,
         next_review: next_review.filter(|t| *t > now),
