@@ -44,3 +44,4 @@ bench:
 	$(CARGO) bench --bench controller
 	$(CARGO) bench --bench connectors
 	$(CARGO) bench --bench console
+	$(CARGO) bench --bench metrics

@@ -404,3 +404,67 @@ async fn deleting_a_release_leaves_nothing_to_decide() {
     // The passport's controller ownerReference is what lets the API server's garbage collector
     // remove it; the in-memory API has no collector, so the reference itself is asserted above.
 }
+
+/// Retention against the API: the oldest passports beyond the per-target limit are folded into
+/// the rollups ConfigMap and their Releases deleted; a second pass with nothing expired makes
+/// no API call; the rollups still count the deleted release.
+#[tokio::test]
+async fn retention_folds_old_passports_into_rollups_and_deletes_their_releases() {
+    use release_passport::controller::retention::{self, Policy};
+    let w = World::new(
+        vec![
+            release_obj("web-1", "production", ""),
+            release_obj("web-2", "production", ""),
+            release_obj("web-3", "production", ""),
+        ],
+        vec![policy_obj("prod", APPROVAL_RULE)],
+    )
+    .await;
+    // Created one after another (the in-memory API stamps creationTimestamp itself; equal
+    // stamps fall back to the name, so web-1 is the oldest).
+    for name in ["web-1", "web-2", "web-3"] {
+        w.reconcile(name).await.unwrap();
+    }
+    w.sync().await;
+    w.set_now("2026-11-25T10:00:00Z");
+    let shared = std::sync::RwLock::default();
+    let policy = Policy {
+        max_age: None,
+        keep_per_target: 2,
+    };
+    let gone = retention::pass(&w.ctx, "release-passport", &policy, &shared)
+        .await
+        .unwrap();
+    assert_eq!(gone, 1);
+    w.sync().await;
+    assert!(
+        w.ctx.stores.release("shop", "web-1").is_none(),
+        "the oldest release was deleted"
+    );
+    assert!(w.ctx.stores.release("shop", "web-3").is_some());
+    let stored = retention::read(&w.client, "release-passport")
+        .await
+        .unwrap();
+    let folded: u32 = stored.rollups.targets["checkout/production"]
+        .days
+        .values()
+        .map(|d| d.releases)
+        .sum();
+    assert_eq!(folded, 1, "{stored:?}");
+    assert_eq!(stored.folded.len(), 1, "remembered until it is gone");
+    assert_eq!(
+        shared.read().unwrap().targets.len(),
+        1,
+        "the console's rollups follow"
+    );
+
+    // Nothing more has expired: no API call at all.
+    let before = w.writes.get();
+    assert_eq!(
+        retention::pass(&w.ctx, "release-passport", &policy, &shared)
+            .await
+            .unwrap(),
+        0
+    );
+    assert_eq!(w.writes.get(), before);
+}

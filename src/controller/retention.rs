@@ -20,7 +20,23 @@ use crate::metrics::delivery::{Record, Rollups};
 
 /// The ConfigMap holding the rollups, in the controller's namespace.
 pub const ROLLUPS_CONFIGMAP: &str = "release-passport-rollups";
-const ROLLUPS_KEY: &str = "rollups.json";
+/// Gzipped JSON in `binaryData`: a year of daily rollups for hundreds of targets stays far
+/// below a ConfigMap's 1 MiB.
+const ROLLUPS_KEY: &str = "rollups.json.gz";
+
+pub fn encode(stored: &Stored) -> Result<Vec<u8>, std::io::Error> {
+    use std::io::Write;
+    let json = serde_json::to_vec(stored)?;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(&json)?;
+    gz.finish()
+}
+
+pub fn decode(bytes: &[u8]) -> Option<Stored> {
+    let mut json = Vec::new();
+    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut json).ok()?;
+    serde_json::from_slice(&json).ok()
+}
 
 /// How long and how many passports are kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -147,6 +163,18 @@ pub fn expired(
         .collect()
 }
 
+/// What tells one passport from another across passes: its uid (a recreated passport is another).
+pub fn identity(p: &ReleasePassport) -> String {
+    p.metadata.uid.clone().unwrap_or_else(|| {
+        format!(
+            "{}/{}@{:?}",
+            p.metadata.namespace.as_deref().unwrap_or(""),
+            p.metadata.name.as_deref().unwrap_or(""),
+            created(p)
+        )
+    })
+}
+
 /// Folds `expired` into `stored` (each passport once), oldest first.
 pub fn fold(
     stored: &mut Stored,
@@ -157,7 +185,7 @@ pub fn fold(
     stored.folded.retain(|uid| live_uids.contains(uid));
     let mut records: Vec<(String, Record)> = expired
         .iter()
-        .filter_map(|p| Some((p.metadata.uid.clone()?, Record::from_passport(p))))
+        .map(|p| (identity(p), Record::from_passport(p)))
         .filter(|(uid, _)| !stored.folded.contains(uid))
         .collect();
     records.sort_by_key(|(_, r)| r.promoted_at.or(r.created));
@@ -172,8 +200,8 @@ pub async fn read(client: &Client, namespace: &str) -> Result<Stored, kube::Erro
     Ok(api
         .get_opt(ROLLUPS_CONFIGMAP)
         .await?
-        .and_then(|cm| cm.data?.remove(ROLLUPS_KEY))
-        .and_then(|text| serde_json::from_str(&text).ok())
+        .and_then(|cm| cm.binary_data?.remove(ROLLUPS_KEY))
+        .and_then(|bytes| decode(&bytes.0))
         .unwrap_or_default())
 }
 
@@ -189,15 +217,17 @@ async fn write(
     stored: &Stored,
 ) -> Result<(), super::error::Error> {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let text = serde_json::to_string(stored).map_err(|source| super::error::Error::Serialize {
+    let bytes = encode(stored).map_err(|e| super::error::Error::Serialize {
         what: "rollups",
-        source,
+        source: serde_json::Error::io(e),
     })?;
+    use base64::Engine;
+    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
     let cm = serde_json::json!({
         "apiVersion": "v1", "kind": "ConfigMap",
         "metadata": {"name": ROLLUPS_CONFIGMAP, "namespace": namespace,
                      "labels": {"app.kubernetes.io/managed-by": "release-passport"}},
-        "data": {ROLLUPS_KEY: text},
+        "binaryData": {ROLLUPS_KEY: text},
     });
     api.patch(
         ROLLUPS_CONFIGMAP,
@@ -218,7 +248,16 @@ pub async fn pass(
     let now = (ctx.clock)();
     let passports = ctx.stores.passports.state();
     let releases = ctx.stores.valid_releases(None);
-    let gone = expired(&passports, &releases, policy, now);
+    let mut gone = expired(&passports, &releases, policy, now);
+    // A passport whose Release is already gone waits for the garbage collector, not for us.
+    gone.retain(|p| {
+        ctx.stores
+            .release(
+                p.metadata.namespace.as_deref().unwrap_or("default"),
+                &p.spec.release_ref.name,
+            )
+            .is_some()
+    });
     if gone.is_empty() {
         return Ok(0);
     }

@@ -121,15 +121,22 @@ impl Record {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Day {
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub releases: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub deployments: u32,
     /// Promotions that needed intervention (watch failed, rolled back, superseded by a hotfix).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub failed: u32,
     /// Of those, returned from by redeploying the version before.
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub rollbacks: u32,
     /// Promotions made to recover from a failed one (unplanned).
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub rework: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub held: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
     pub blocked: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lead_times: Vec<i64>,
@@ -139,10 +146,20 @@ pub struct Day {
     pub approval_waits: Vec<i64>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dwells: Vec<i64>,
+    #[serde(default, skip_serializing_if = "is_zero64")]
     pub evidence_complete: u64,
+    #[serde(default, skip_serializing_if = "is_zero64")]
     pub evidence_total: u64,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub hold_reasons: BTreeMap<String, u32>,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+fn is_zero64(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The last promotion of a target, for sequencing the next one.
