@@ -17,26 +17,31 @@ fn record(i: usize, start: DateTime<Utc>) -> Record {
     let at = start + chrono::Duration::minutes(i as i64 * 5);
     Record {
         service: format!("svc-{:03}", i % (TARGETS / 2)),
-        environment: if i % 2 == 0 { "production" } else { "staging" }.into(),
+        environment: if i.is_multiple_of(2) {
+            "production"
+        } else {
+            "staging"
+        }
+        .into(),
         version: format!("1.{}.0", i / TARGETS),
         created: Some(at - chrono::Duration::minutes(20)),
-        promoted_at: (i % 13 != 0).then_some(at),
+        promoted_at: (!i.is_multiple_of(13)).then_some(at),
         committed_at: Some(at - chrono::Duration::hours((i % 30) as i64 + 1)),
-        failed: i % 17 == 0,
-        hotfix: i % 41 == 0,
-        decision: Some(if i % 13 == 0 {
+        failed: i.is_multiple_of(17),
+        hotfix: i.is_multiple_of(41),
+        decision: Some(if i.is_multiple_of(13) {
             Decision::Hold
         } else {
             Decision::Allow
         }),
-        dwell: (i % 5 == 0).then(|| chrono::Duration::minutes((i % 90) as i64)),
-        approval_waits: if i % 3 == 0 {
+        dwell: (i.is_multiple_of(5)).then(|| chrono::Duration::minutes((i % 90) as i64)),
+        approval_waits: if i.is_multiple_of(3) {
             vec![(i % 7200) as i64]
         } else {
             Vec::new()
         },
         evidence: (4 + (i % 2) as u32, 5),
-        holding: if i % 13 == 0 {
+        holding: if i.is_multiple_of(13) {
             vec![format!("prod/rule-{}", i % 4)]
         } else {
             Vec::new()
