@@ -301,7 +301,15 @@ fn releases_become_passports_and_follow_changes() {
         "{metrics}"
     );
     assert!(metrics.contains("passport_leader 1"));
-    assert!(!metrics.contains("web"), "no object names in metric labels");
+    // The service is called web too: it may appear as `service`, never as an object's name.
+    assert!(
+        metrics
+            .lines()
+            .filter(|l| l.contains("web"))
+            .all(|l| l.contains(r#"service="web""#)),
+        "no object names in metric labels: {metrics}"
+    );
+    assert!(!metrics.contains("name=") && !metrics.contains("release="));
     let lease = cluster
         .get_json(&[
             "leases.v1.coordination.k8s.io",
@@ -1075,4 +1083,20 @@ fn the_controller_serves_the_console_from_its_caches() {
         settings.contains("this replica holds the Lease"),
         "{settings}"
     );
+    assert!(
+        settings.contains("folded into daily rollups once older than"),
+        "{settings}"
+    );
+    // The delivery metrics: by service and environment, never by release.
+    let (_, metrics) = cluster.http("/metrics");
+    assert!(
+        metrics.contains(
+            r#"passport_holds_total{service="web",environment="production",reason="approval"} 1"#
+        ),
+        "{metrics}"
+    );
+    assert!(metrics.contains(
+        r#"passport_verdicts_total{service="web",environment="production",decision="Allow"} 1"#
+    ));
+    assert!(!metrics.contains("release=\""), "{metrics}");
 }

@@ -110,7 +110,11 @@ pub async fn reconcile_release(release: &Release, ctx: &Context) -> Result<Outco
     let previous = current
         .and_then(|p| p.status.as_ref())
         .and_then(|s| s.decision);
-    let changed = previous != Some(decision);
+    // The cache can lag our own last write (a reconcile triggered by it sees the old status):
+    // what this process last decided settles it, so a change is announced once.
+    let key = release.key();
+    let remembered = ctx.metrics.set_decision(&key, Some(decision));
+    let changed = previous != Some(decision) && remembered != Some(decision);
     let (status_writes, mirror_writes, ()) = tokio::join!(
         apply::passport_status(ctx, current, &desired),
         apply::release(ctx, release, &release_status),
@@ -122,8 +126,6 @@ pub async fn reconcile_release(release: &Release, ctx: &Context) -> Result<Outco
     );
     writes += status_writes? + mirror_writes?;
 
-    let key = release.key();
-    ctx.metrics.set_decision(&key, Some(decision));
     let watch_failed = |s: Option<&crate::api::ReleasePassportStatus>| {
         s.and_then(|s| s.watch.as_ref())
             .is_some_and(|w| w.phase == crate::api::passport::WatchPhase::Failed)

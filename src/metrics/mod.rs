@@ -422,19 +422,16 @@ impl Metrics {
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
-    /// Records the current decision of one release (`key` stays in memory, never in a label).
-    pub fn set_decision(&self, key: &str, decision: Option<Decision>) {
+    /// Records the current decision of one release (`key` stays in memory, never in a label);
+    /// returns the one recorded before.
+    pub fn set_decision(&self, key: &str, decision: Option<Decision>) -> Option<Decision> {
         let Ok(mut current) = self.current.lock() else {
-            return;
+            return None;
         };
-        match decision {
-            Some(d) => {
-                current.insert(key.to_string(), d);
-            }
-            None => {
-                current.remove(key);
-            }
-        }
+        let before = match decision {
+            Some(d) => current.insert(key.to_string(), d),
+            None => current.remove(key),
+        };
         for d in [Decision::Allow, Decision::Hold, Decision::Block] {
             let n = current.values().filter(|v| **v == d).count();
             self.decisions
@@ -443,6 +440,7 @@ impl Metrics {
                 })
                 .set(i64::try_from(n).unwrap_or(i64::MAX));
         }
+        before
     }
 }
 
