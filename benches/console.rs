@@ -138,10 +138,13 @@ fn main() {
         Settings::default(),
     )
     .route("/bench/static", get(move || async move { static_body }));
+    let listener = runtime
+        .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+        .unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    runtime.spawn(console::serve(listener, app, std::future::pending()));
+    let wrk_base = base.clone();
     let (overview, list, stat) = runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(console::serve(listener, app, std::future::pending()));
         let client = release_passport::connectors::http::client().unwrap();
         // Warm up the connection pool and the allocator.
         for path in ["/console", "/console/releases", "/bench/static"] {
@@ -179,6 +182,46 @@ fn main() {
             ms(percentile(lat, 0.5)),
             ms(percentile(lat, 0.99))
         );
+    }
+    // The same three paths under wrk (Debian) at 200 requests/s, when it is installed.
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/wrk-200rps.lua");
+    let wrk = |path: &str| {
+        let out = std::process::Command::new("wrk")
+            .args([
+                "-t2",
+                "-c4",
+                "-d10s",
+                "--latency",
+                "-s",
+                script,
+                &format!("{wrk_base}{path}"),
+            ])
+            .output()
+            .ok()?;
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let field = |prefix: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(prefix))
+                .and_then(|l| l.split_whitespace().nth(1).map(str::to_string))
+        };
+        Some((field("99%")?, field("50%")?, field("Requests/sec:")?))
+    };
+    let measured: Vec<_> = [
+        ("/console (Overview)", "/console"),
+        ("/console/releases (list)", "/console/releases"),
+        ("static body of Overview's size", "/bench/static"),
+    ]
+    .into_iter()
+    .filter_map(|(label, path)| Some((label, wrk(path)?)))
+    .collect();
+    if !measured.is_empty() {
+        println!();
+        println!("wrk -t2 -c4 -d10s, 20 ms between requests per connection (≈200 requests/s):\n");
+        println!("| path | requests/s | p50 | p99 |");
+        println!("|---|---|---|---|");
+        for (label, (p99, p50, rps)) in &measured {
+            println!("| {label} | {rps} | {p50} | {p99} |");
+        }
     }
     println!();
     println!("| figure | value |");

@@ -78,6 +78,18 @@ impl Page<'_> {
             .filter(|p| self.user.can_see(p.metadata.namespace.as_deref()))
     }
 
+    /// The visible passports no newer allowed release of their service and environment has
+    /// superseded: what is still open.
+    pub fn open_passports(&self) -> impl Iterator<Item = &ReleasePassport> {
+        self.snap
+            .passports
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.snap.is_superseded(*i))
+            .map(|(_, p)| p.as_ref())
+            .filter(|p| self.user.can_see(p.metadata.namespace.as_deref()))
+    }
+
     /// The same, newest first.
     pub fn newest_passports(&self) -> impl Iterator<Item = &ReleasePassport> {
         self.snap

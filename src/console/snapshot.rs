@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::audit::{self, GovernanceEvent};
 use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
 use crate::connectors::detect::Candidate;
-use crate::metrics::delivery::Rollups;
+use crate::metrics::delivery::{Record, Rollups};
 use crate::radar::{self, Radar};
 
 /// How this console instance runs, for the header and Settings (nothing secret).
@@ -49,6 +49,10 @@ pub struct Snapshot {
     index: HashMap<(String, String), usize>,
     /// Passport positions, newest first (undated ones — just decided — lead).
     recency: Vec<usize>,
+    /// Per passport: a newer allowed passport of the same service and environment exists.
+    superseded: Vec<bool>,
+    /// Kept rollups plus every live passport, built on first use (for viewers who see all).
+    all_rollups: std::sync::OnceLock<Rollups>,
     release_index: HashMap<(String, String), usize>,
 }
 
@@ -102,6 +106,7 @@ impl Snapshot {
                 .map(|t| t.0.as_second());
             std::cmp::Reverse(created.unwrap_or(i64::MAX))
         });
+        let superseded = superseded(&passports);
         let release_index = releases
             .iter()
             .enumerate()
@@ -110,6 +115,8 @@ impl Snapshot {
         Self {
             passports,
             recency,
+            superseded,
+            all_rollups: std::sync::OnceLock::new(),
             releases,
             release_index,
             policies,
@@ -132,6 +139,22 @@ impl Snapshot {
             .and_then(|i| self.passports.get(*i))
     }
 
+    /// Whether a newer allowed passport of the same service and environment replaced this one.
+    pub fn is_superseded(&self, index: usize) -> bool {
+        self.superseded.get(index).copied().unwrap_or(false)
+    }
+
+    /// Kept rollups plus every live passport folded on top (computed once per snapshot).
+    pub fn all_rollups(&self) -> &Rollups {
+        self.all_rollups.get_or_init(|| {
+            rollups_with(
+                &self.rollups,
+                self.passports.iter().map(AsRef::as_ref),
+                self.now.date_naive(),
+            )
+        })
+    }
+
     /// The passports, newest first.
     pub fn newest_first(&self) -> impl Iterator<Item = &Arc<ReleasePassport>> {
         self.recency.iter().filter_map(|i| self.passports.get(*i))
@@ -142,6 +165,58 @@ impl Snapshot {
             .get(&(namespace.to_string(), name.to_string()))
             .and_then(|i| self.releases.get(*i))
     }
+}
+
+/// `kept` plus `passports` added on top, oldest first.
+pub fn rollups_with<'a>(
+    kept: &Rollups,
+    passports: impl Iterator<Item = &'a ReleasePassport>,
+    today: chrono::NaiveDate,
+) -> Rollups {
+    let mut records: Vec<Record> = passports.map(Record::from_passport).collect();
+    records.sort_by_key(|r| r.promoted_at.or(r.created));
+    let mut out = kept.clone();
+    for r in &records {
+        out.add(r, today);
+    }
+    out
+}
+
+fn created_second(p: &ReleasePassport) -> i64 {
+    // Not stored yet (just decided): the newest.
+    p.metadata
+        .creation_timestamp
+        .as_ref()
+        .map_or(i64::MAX, |t| t.0.as_second())
+}
+
+fn superseded(passports: &[Arc<ReleasePassport>]) -> Vec<bool> {
+    let target = |p: &ReleasePassport| {
+        (
+            p.metadata.namespace.clone(),
+            p.spec.service.clone(),
+            p.spec.environment.clone(),
+        )
+    };
+    let mut newest_allow: HashMap<(Option<String>, String, String), i64> = HashMap::new();
+    for p in passports
+        .iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.decision) == Some(crate::api::Decision::Allow))
+    {
+        let at = created_second(p);
+        newest_allow
+            .entry(target(p))
+            .and_modify(|v| *v = (*v).max(at))
+            .or_insert(at);
+    }
+    passports
+        .iter()
+        .map(|p| {
+            newest_allow
+                .get(&target(p))
+                .is_some_and(|at| *at > created_second(p))
+        })
+        .collect()
 }
 
 /// Where the console gets its snapshot from.

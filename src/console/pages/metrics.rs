@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::super::charts::{bars, count, hbars, hours, share};
 use super::super::layout::{Nav, Page, empty, layout};
 use super::{duration, percent};
-use crate::metrics::delivery::{Figures, Record, Rollups, Scope};
+use crate::metrics::delivery::{Figures, Rollups, Scope};
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Window {
@@ -39,13 +39,15 @@ pub fn page(page: &Page, window: &Window) -> Markup {
     let days = window.days.unwrap_or(30).clamp(1, 366);
     let to = s.now.date_naive();
     let from = to - Duration::days(i64::from(days) - 1);
-    let mut records: Vec<Record> = page.passports().map(Record::from_passport).collect();
-    records.sort_by_key(|r| r.promoted_at.or(r.created));
-    // What retention folded away, then the live passports on top.
-    let mut rollups: Rollups = (*s.rollups).clone();
-    for r in &records {
-        rollups.add(r, to);
-    }
+    // What retention folded away, then the live passports on top: shared by everybody who sees
+    // every namespace, computed for the rest.
+    let filtered;
+    let rollups: &Rollups = if page.user.visibility == super::super::auth::Visibility::All {
+        s.all_rollups()
+    } else {
+        filtered = crate::console::snapshot::rollups_with(&s.rollups, page.passports(), to);
+        &filtered
+    };
     let all_scope = Scope::default();
     let all = rollups.figures(&all_scope, from, to);
     let scoped = |key: &str| {

@@ -54,47 +54,9 @@ pub fn next_action(p: &ReleasePassport) -> (String, Option<String>) {
     }
 }
 
-fn created(p: &ReleasePassport) -> i64 {
-    // Not stored yet (just decided): the newest.
-    p.metadata
-        .creation_timestamp
-        .as_ref()
-        .map_or(i64::MAX, |t| t.0.as_second())
-}
-
-/// The passports still open: those no newer allowed passport of the same service and
-/// environment has superseded.
-fn open<'a>(passports: impl Iterator<Item = &'a ReleasePassport>) -> Vec<&'a ReleasePassport> {
-    let all: Vec<&ReleasePassport> = passports.collect();
-    let mut newest_allow: std::collections::HashMap<(Option<&str>, &str, &str), i64> =
-        std::collections::HashMap::new();
-    for p in all.iter().filter(|p| decided(p) == Some(Decision::Allow)) {
-        let k = (
-            p.metadata.namespace.as_deref(),
-            p.spec.service.as_str(),
-            p.spec.environment.as_str(),
-        );
-        let at = created(p);
-        newest_allow
-            .entry(k)
-            .and_modify(|v| *v = (*v).max(at))
-            .or_insert(at);
-    }
-    all.into_iter()
-        .filter(|p| {
-            let k = (
-                p.metadata.namespace.as_deref(),
-                p.spec.service.as_str(),
-                p.spec.environment.as_str(),
-            );
-            newest_allow.get(&k).is_none_or(|at| *at <= created(p))
-        })
-        .collect()
-}
-
 pub fn page(page: &Page) -> Markup {
     let s = page.snap;
-    let passports: Vec<&ReleasePassport> = open(page.passports());
+    let passports: Vec<&ReleasePassport> = page.open_passports().collect();
     let count = |d: Decision| passports.iter().filter(|p| decided(p) == Some(d)).count();
     let mut stopped: Vec<&&ReleasePassport> = passports
         .iter()
