@@ -1,15 +1,9 @@
 //! Attestations end to end: keygen → attest (signed) → verify; a tampered file fails.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Output};
+mod common;
 
-fn passport(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_passport"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
+use common::demo::passport;
 
 #[test]
 fn attest_verify_and_tamper() {

@@ -2,15 +2,9 @@
 //! history as a table and CSV, and bad input as a clear error with exit 3.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
+mod common;
 
-fn passport(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_passport"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
+use common::demo::passport;
 
 #[test]
 fn figures_from_recorded_history() {

@@ -2,7 +2,9 @@
 //! `passport evaluate`, with a known answer.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
+mod common;
+
+use common::demo::passport;
 
 const CANDIDATE: &str = r#"apiVersion: releasepassport.io/v1alpha1
 kind: GatePolicy
@@ -17,14 +19,6 @@ spec:
         op: "<"
         threshold: 0.003
 "#;
-
-fn passport(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_passport"))
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .output()
-        .unwrap()
-}
 
 #[test]
 fn replays_a_candidate_over_recorded_passports() {

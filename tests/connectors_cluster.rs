@@ -70,6 +70,34 @@ spec:
     .unwrap()
 }
 
+/// Plans, refreshes once (healthy) and returns each release's observation, in order.
+async fn observe_all(
+    hub: &Hub,
+    conn: &Connector,
+    releases: &[(Release, Needs)],
+) -> Vec<release_passport::engine::EvidenceItem> {
+    let all = [Arc::new(conn.clone())];
+    let plan = hub::plan(&all, releases);
+    let queries = plan[&hub::key(conn)].clone();
+    assert_eq!(queries.len(), releases.len(), "{queries:?}");
+    let refreshed = hub
+        .refresh(conn, &queries, &Credential::NotNeeded, now())
+        .await;
+    assert_eq!(
+        refreshed.status.health,
+        Some(ConnectorHealth::Healthy),
+        "{:?}",
+        refreshed.status.last_error
+    );
+    releases
+        .iter()
+        .map(|(r, n)| {
+            let q = release_passport::connectors::queries::queries_for(conn, r, n, &all).remove(0);
+            hub.observation(&hub::key(conn), &q).unwrap()
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn workloads_in_scope_decide_workload_health() {
     let client = ClientBuilder::new()
@@ -159,26 +187,12 @@ async fn workloads_in_scope_decide_workload_health() {
             "no workload in scope",
         ),
     ];
-    let all = [Arc::new(conn.clone())];
     let releases: Vec<(Release, Needs)> = rows
         .iter()
         .map(|(app, v, _, _)| (release(app, v), needs.clone()))
         .collect();
-    let plan = hub::plan(&all, &releases);
-    let queries = plan[&hub::key(&conn)].clone();
-    assert_eq!(queries.len(), rows.len());
-    let refreshed = hub
-        .refresh(&conn, &queries, &Credential::NotNeeded, now())
-        .await;
-    assert_eq!(
-        refreshed.status.health,
-        Some(ConnectorHealth::Healthy),
-        "{:?}",
-        refreshed.status.last_error
-    );
-    for ((r, n), (app, _, expected, text)) in releases.iter().zip(rows) {
-        let q = release_passport::connectors::queries::queries_for(&conn, r, n, &all).remove(0);
-        let item = hub.observation(&hub::key(&conn), &q).unwrap();
+    let items = observe_all(&hub, &conn, &releases).await;
+    for (item, (app, _, expected, text)) in items.into_iter().zip(rows) {
         assert_eq!(item.status, expected, "{app}: {:?}", item.summary);
         assert!(
             item.summary.as_deref().unwrap().contains(text),
@@ -228,7 +242,6 @@ async fn rollback_targets_are_retained_workload_revisions_in_scope() {
         "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {name: cluster, namespace: shop}\nspec: {type: Kubernetes}\n",
     )
     .unwrap();
-    let all = [Arc::new(conn.clone())];
     let rows = [
         (
             "checkout",
@@ -268,21 +281,8 @@ async fn rollback_targets_are_retained_workload_revisions_in_scope() {
             (release(app, "9.0.0"), needs)
         })
         .collect();
-    let plan = hub::plan(&all, &releases);
-    let queries = plan[&hub::key(&conn)].clone();
-    assert_eq!(queries.len(), rows.len(), "{queries:?}");
-    let refreshed = hub
-        .refresh(&conn, &queries, &Credential::NotNeeded, now())
-        .await;
-    assert_eq!(
-        refreshed.status.health,
-        Some(ConnectorHealth::Healthy),
-        "{:?}",
-        refreshed.status.last_error
-    );
-    for ((r, n), (app, _, expected, text)) in releases.iter().zip(rows) {
-        let q = release_passport::connectors::queries::queries_for(&conn, r, n, &all).remove(0);
-        let item = hub.observation(&hub::key(&conn), &q).unwrap();
+    let items = observe_all(&hub, &conn, &releases).await;
+    for (item, (app, _, expected, text)) in items.into_iter().zip(rows) {
         assert_eq!(
             item.source,
             release_passport::engine::ROLLBACK_REVISION_SOURCE

@@ -27,19 +27,11 @@ pub struct Runtime {
     pub watch_namespace: Option<String>,
 }
 
-/// The objects one console snapshot shows, sorted by namespace and name.
-#[derive(Clone, Debug)]
+/// The objects one console snapshot shows (sorted by namespace and name; read through
+/// `Deref`), and what is derived from them once.
+#[derive(Debug)]
 pub struct Snapshot {
-    pub passports: Vec<Arc<ReleasePassport>>,
-    pub releases: Vec<Arc<Release>>,
-    pub policies: Vec<Arc<GatePolicy>>,
-    pub approvals: Vec<Arc<Approval>>,
-    pub waivers: Vec<Arc<Waiver>>,
-    pub connectors: Vec<Arc<Connector>>,
-    /// Integrations found in the cluster that no Connector covers.
-    pub candidates: Vec<Candidate>,
-    /// Daily aggregates of passports retention already folded away.
-    pub rollups: Arc<Rollups>,
+    objects: Objects,
     /// The moment the snapshot describes.
     pub now: DateTime<Utc>,
     pub runtime: Runtime,
@@ -54,6 +46,14 @@ pub struct Snapshot {
     /// Kept rollups plus every live passport, built on first use (for viewers who see all).
     all_rollups: std::sync::OnceLock<Rollups>,
     release_index: HashMap<(String, String), usize>,
+}
+
+impl std::ops::Deref for Snapshot {
+    type Target = Objects;
+
+    fn deref(&self) -> &Objects {
+        &self.objects
+    }
 }
 
 /// The objects a snapshot is taken from.
@@ -84,52 +84,36 @@ fn sorted<K: kube::Resource>(mut items: Vec<Arc<K>>) -> Vec<Arc<K>> {
 
 impl Snapshot {
     pub fn new(objects: Objects, now: DateTime<Utc>, runtime: Runtime) -> Self {
-        let passports = sorted(objects.passports);
-        let connectors = sorted(objects.connectors);
-        let policies = sorted(objects.policies);
-        let approvals = sorted(objects.approvals);
-        let waivers = sorted(objects.waivers);
-        let radar = radar::radar(&passports, &connectors, now);
-        let events = audit::events(&passports, &policies, &approvals, &waivers);
-        let index = passports
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (key_of(&p.metadata), i))
-            .collect();
-        let releases = sorted(objects.releases);
-        let mut recency: Vec<usize> = (0..passports.len()).collect();
-        recency.sort_by_key(|i| {
-            let created = passports[*i]
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .map(|t| t.0.as_second());
-            std::cmp::Reverse(created.unwrap_or(i64::MAX))
-        });
-        let superseded = superseded(&passports);
-        let release_index = releases
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (key_of(&r.metadata), i))
-            .collect();
+        let objects = Objects {
+            passports: sorted(objects.passports),
+            releases: sorted(objects.releases),
+            policies: sorted(objects.policies),
+            approvals: sorted(objects.approvals),
+            waivers: sorted(objects.waivers),
+            connectors: sorted(objects.connectors),
+            ..objects
+        };
+        let o = &objects;
+        let index_of = |metas: Vec<&kube::api::ObjectMeta>| {
+            metas
+                .into_iter()
+                .enumerate()
+                .map(|(i, m)| (key_of(m), i))
+                .collect::<HashMap<_, _>>()
+        };
+        let mut recency: Vec<usize> = (0..o.passports.len()).collect();
+        recency.sort_by_key(|i| std::cmp::Reverse(created_second(&o.passports[*i])));
         Self {
-            passports,
+            radar: radar::radar(&o.passports, &o.connectors, now),
+            events: audit::events(&o.passports, &o.policies, &o.approvals, &o.waivers),
+            index: index_of(o.passports.iter().map(|p| &p.metadata).collect()),
+            release_index: index_of(o.releases.iter().map(|r| &r.metadata).collect()),
+            superseded: superseded(&o.passports),
             recency,
-            superseded,
             all_rollups: std::sync::OnceLock::new(),
-            releases,
-            release_index,
-            policies,
-            approvals,
-            waivers,
-            connectors,
-            candidates: objects.candidates,
-            rollups: objects.rollups,
             now,
             runtime,
-            radar,
-            events,
-            index,
+            objects,
         }
     }
 

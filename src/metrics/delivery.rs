@@ -154,6 +154,25 @@ pub struct Day {
     pub hold_reasons: BTreeMap<String, u32>,
 }
 
+impl Day {
+    /// Adds another day's counts and durations to this one (hold reasons are counted apart).
+    fn absorb(&mut self, d: &Day) {
+        self.releases += d.releases;
+        self.deployments += d.deployments;
+        self.failed += d.failed;
+        self.rollbacks += d.rollbacks;
+        self.rework += d.rework;
+        self.held += d.held;
+        self.blocked += d.blocked;
+        self.lead_times.extend(&d.lead_times);
+        self.recoveries.extend(&d.recoveries);
+        self.approval_waits.extend(&d.approval_waits);
+        self.dwells.extend(&d.dwells);
+        self.evidence_complete += d.evidence_complete;
+        self.evidence_total += d.evidence_total;
+    }
+}
+
 fn is_zero(n: &u32) -> bool {
     *n == 0
 }
@@ -269,35 +288,6 @@ impl Rollups {
         });
     }
 
-    /// Merges another set of rollups in (retention folds deleted passports into the kept set).
-    pub fn merge(&mut self, other: &Rollups) {
-        for (key, t) in &other.targets {
-            let mine = self.targets.entry(key.clone()).or_default();
-            for (day, d) in &t.days {
-                let m = mine.days.entry(*day).or_default();
-                m.releases += d.releases;
-                m.deployments += d.deployments;
-                m.failed += d.failed;
-                m.rollbacks += d.rollbacks;
-                m.rework += d.rework;
-                m.held += d.held;
-                m.blocked += d.blocked;
-                m.lead_times.extend(&d.lead_times);
-                m.recoveries.extend(&d.recoveries);
-                m.approval_waits.extend(&d.approval_waits);
-                m.dwells.extend(&d.dwells);
-                m.evidence_complete += d.evidence_complete;
-                m.evidence_total += d.evidence_total;
-                for (k, v) in &d.hold_reasons {
-                    *m.hold_reasons.entry(k.clone()).or_default() += v;
-                }
-            }
-            if t.last.as_ref().map(|l| l.at) > mine.last.as_ref().map(|l| l.at) {
-                mine.last.clone_from(&t.last);
-            }
-        }
-    }
-
     fn days<'a>(
         &'a self,
         scope: &'a Scope,
@@ -318,19 +308,7 @@ impl Rollups {
     pub fn figures(&self, scope: &Scope, from: NaiveDate, to: NaiveDate) -> Figures {
         let mut sum = Day::default();
         for (_, _, d) in self.days(scope, from, to) {
-            sum.releases += d.releases;
-            sum.deployments += d.deployments;
-            sum.failed += d.failed;
-            sum.rollbacks += d.rollbacks;
-            sum.rework += d.rework;
-            sum.held += d.held;
-            sum.blocked += d.blocked;
-            sum.lead_times.extend(&d.lead_times);
-            sum.recoveries.extend(&d.recoveries);
-            sum.approval_waits.extend(&d.approval_waits);
-            sum.dwells.extend(&d.dwells);
-            sum.evidence_complete += d.evidence_complete;
-            sum.evidence_total += d.evidence_total;
+            sum.absorb(d);
         }
         let days = (to - from).num_days() + 1;
         let deployments = sum.deployments as usize;

@@ -19,6 +19,15 @@ impl Drop for Demo {
     }
 }
 
+/// `passport ARGS…` from the repository root, to completion.
+pub fn passport(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_passport"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap()
+}
+
 /// `passport demo --port 0 ARGS…`, once it says where the console is.
 pub fn start(args: &[&str]) -> Demo {
     let mut child = Command::new(env!("CARGO_BIN_EXE_passport"))
@@ -50,7 +59,16 @@ pub fn start(args: &[&str]) -> Demo {
 
 /// (status, lower-cased headers, body) of a GET with these request headers.
 pub fn request(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String, String) {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    try_request(port, path, headers).expect("nothing listens on the port")
+}
+
+/// The same, or `None` while nothing listens (callers waiting for start-up).
+pub fn try_request(
+    port: u16,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> Option<(u16, String, String)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     let extra: String = headers
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))
@@ -61,10 +79,14 @@ pub fn request(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String,
     )
     .unwrap();
     let mut raw = String::new();
-    s.read_to_string(&mut raw).unwrap();
-    let (head, body) = raw.split_once("\r\n\r\n").unwrap();
-    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
-    (status, head.to_lowercase(), body.to_string())
+    let _ = s.read_to_string(&mut raw);
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((raw.as_str(), ""));
+    let status = head
+        .split(' ')
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    Some((status, head.to_lowercase(), body.to_string()))
 }
 
 pub fn get(port: u16, path: &str) -> (u16, String, String) {
