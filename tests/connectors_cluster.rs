@@ -70,6 +70,13 @@ spec:
     .unwrap()
 }
 
+fn cluster_connector() -> Connector {
+    serde_yaml_ng::from_str(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {name: cluster, namespace: shop}\nspec: {type: Kubernetes}\n",
+    )
+    .unwrap()
+}
+
 /// Plans, refreshes once (healthy) and returns each release's observation, in order.
 async fn observe_all(
     hub: &Hub,
@@ -152,10 +159,7 @@ async fn workloads_in_scope_decide_workload_health() {
         .await
         .unwrap();
     let hub = Hub::new().unwrap().with_kube(client);
-    let conn: Connector = serde_yaml_ng::from_str(
-        "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {name: cluster, namespace: shop}\nspec: {type: Kubernetes}\n",
-    )
-    .unwrap();
+    let conn = cluster_connector();
     let needs = Needs {
         sources: ["workload-health".to_string()].into(),
         ..Needs::default()
@@ -238,10 +242,7 @@ async fn rollback_targets_are_retained_workload_revisions_in_scope() {
         .await
         .unwrap();
     let hub = Hub::new().unwrap().with_kube(client);
-    let conn: Connector = serde_yaml_ng::from_str(
-        "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {name: cluster, namespace: shop}\nspec: {type: Kubernetes}\n",
-    )
-    .unwrap();
+    let conn = cluster_connector();
     let rows = [
         (
             "checkout",

@@ -33,20 +33,12 @@ pub struct Filter {
 
 /// A passport's evidence in one word: the worst status among its items (Complete when all are).
 pub fn evidence_status(p: &ReleasePassport) -> Option<EvidenceStatus> {
-    let rank = |s: EvidenceStatus| match s {
-        EvidenceStatus::Complete => 0,
-        EvidenceStatus::Partial => 1,
-        EvidenceStatus::Pending => 2,
-        EvidenceStatus::Missing => 3,
-        EvidenceStatus::Stale => 4,
-        EvidenceStatus::Failed => 5,
-    };
     p.status
         .as_ref()?
         .evidence
         .iter()
         .map(|e| e.status)
-        .max_by_key(|s| rank(*s))
+        .max_by_key(|s| crate::engine::evidence::severity(*s))
 }
 
 impl Filter {
