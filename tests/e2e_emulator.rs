@@ -1062,6 +1062,24 @@ fn the_controller_serves_the_console_from_its_caches() {
         settings.contains("this replica holds the Lease"),
         "{settings}"
     );
+
+    // `passport console` on its own: it only watches (read-only), and shows the same passport.
+    let console_port = free_port();
+    let mut standalone = cluster.passport(&[
+        "console",
+        "--addr",
+        &format!("127.0.0.1:{console_port}"),
+        "--auth-proxy",
+        "127.0.0.1/32",
+    ]);
+    cluster.wait_for("passport console to show the allowed passport", || {
+        let (_, body) = http_get(console_port, &page, &as_alice);
+        body.contains("badge allow")
+    });
+    let (_, read_only) = http_get(console_port, "/settings", &as_alice);
+    assert!(read_only.contains("console (read-only)"), "{read_only}");
+    let _ = standalone.kill();
+    let _ = standalone.wait();
     assert!(
         settings.contains("folded into daily rollups once older than"),
         "{settings}"

@@ -59,7 +59,10 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
         addr,
         Arc::new(Fixed(Arc::new(snapshot))),
         auth,
-        Settings::default(),
+        Settings {
+            retention: "The demo keeps everything in memory and deletes nothing; in a cluster the controller folds old passports into rollups (docs/metrics.md).".into(),
+            ..Settings::default()
+        },
         crate::shutdown_signal(),
     )
     .await
