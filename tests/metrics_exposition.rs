@@ -31,6 +31,10 @@ fn the_exposition_parses_and_has_no_per_release_label() {
     metrics
         .delivery
         .set_figures(&Rollups::fold(&records, at.date_naive()), at.date_naive());
+    metrics.refreshed(
+        release_passport::api::ConnectorType::Prometheus,
+        Some(release_passport::api::ConnectorHealth::Healthy),
+    );
     let text = metrics.encode();
 
     for family in [
@@ -40,6 +44,7 @@ fn the_exposition_parses_and_has_no_per_release_label() {
         "passport_deployment_frequency_per_day",
         "passport_change_fail_rate",
         "passport_evidence_completeness",
+        "passport_connector_refreshes_total",
     ] {
         assert!(text.contains(family), "{family} missing:\n{text}");
     }

@@ -117,6 +117,8 @@ pub async fn refresh_due(ctx: &Context, hub: &Hub, trigger: &Trigger) {
         let credential = credential(ctx, connector).await;
         let refreshed = hub.refresh(connector, &queries, &credential, now).await;
         debug!(connector = %ckey, queries = queries.len(), health = ?refreshed.status.health, "refreshed");
+        ctx.metrics
+            .refreshed(connector.spec.type_, refreshed.status.health);
         if refreshed.changed {
             for (release, _) in releases
                 .iter()

@@ -44,6 +44,13 @@ pub struct TypeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RefreshLabels {
+    pub connector_type: &'static str,
+    /// The health the refresh left: Healthy, Degraded, CredentialRequired, Unreachable.
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WriteLabels {
     pub resource: &'static str,
 }
@@ -288,6 +295,8 @@ pub struct Metrics {
     pub api_writes: Family<WriteLabels, Counter>,
     pub leader: Gauge,
     pub candidates: Family<TypeLabels, Gauge>,
+    /// Connector refreshes by type and outcome: the connectors' success ratio.
+    pub refreshes: Family<RefreshLabels, Counter>,
     pub delivery: Delivery,
     current: Mutex<HashMap<String, Decision>>,
 }
@@ -357,8 +366,15 @@ impl Metrics {
             "Integrations found in the cluster that no Connector covers yet",
             candidates.clone(),
         );
+        let refreshes = Family::<RefreshLabels, Counter>::default();
+        registry.register(
+            "connector_refreshes",
+            "Connector refreshes by connector type and the health they left (success ratio = Healthy / all)",
+            refreshes.clone(),
+        );
         let delivery = Delivery::register(&mut registry);
         Self {
+            refreshes,
             delivery,
             registry,
             reconciles,
@@ -406,6 +422,39 @@ impl Metrics {
     pub fn wrote(&self, resource: &'static str) {
         self.api_writes
             .get_or_create(&WriteLabels { resource })
+            .inc();
+    }
+
+    /// Counts one connector refresh and the health it left.
+    pub fn refreshed(
+        &self,
+        t: crate::api::ConnectorType,
+        health: Option<crate::api::ConnectorHealth>,
+    ) {
+        use crate::api::{ConnectorHealth, ConnectorType};
+        let connector_type = match t {
+            ConnectorType::Kubernetes => "Kubernetes",
+            ConnectorType::ArgoCD => "ArgoCD",
+            ConnectorType::Flux => "Flux",
+            ConnectorType::Prometheus => "Prometheus",
+            ConnectorType::Http => "HTTP",
+            ConnectorType::StatusPage => "StatusPage",
+            ConnectorType::GitHubActions => "GitHubActions",
+            ConnectorType::Webhook => "Webhook",
+            ConnectorType::Manual => "Manual",
+        };
+        let result = match health {
+            Some(ConnectorHealth::Healthy) => "Healthy",
+            Some(ConnectorHealth::Degraded) => "Degraded",
+            Some(ConnectorHealth::CredentialRequired) => "CredentialRequired",
+            Some(ConnectorHealth::Unreachable) => "Unreachable",
+            None => "Unknown",
+        };
+        self.refreshes
+            .get_or_create(&RefreshLabels {
+                connector_type,
+                result,
+            })
             .inc();
     }
 
