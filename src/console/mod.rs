@@ -68,6 +68,7 @@ pub fn router(source: Arc<dyn SnapshotSource>, auth: AuthConfig, settings: Setti
         .route("/console/releases", get(releases))
         .route("/console/releases/{namespace}/{name}", get(release))
         .route("/console/gate", get(gate))
+        .route("/console/gate/builder", get(builder))
         .route("/console/radar", get(radar))
         .route("/console/metrics", get(metrics))
         .route("/console/integrations", get(integrations))
@@ -181,6 +182,14 @@ async fn release(
 
 async fn gate(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Markup {
     render(&c, &u, pages::gate::page)
+}
+
+async fn builder(
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
+    Query(form): Query<pages::builder::Form>,
+) -> Markup {
+    render(&c, &u, |p| pages::builder::page(p, &form))
 }
 
 async fn radar(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Markup {

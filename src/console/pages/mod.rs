@@ -1,5 +1,6 @@
 //! One module per console menu. Each page is a pure function of the snapshot and the viewer.
 
+pub mod builder;
 pub mod gate;
 pub mod integrations;
 pub mod metrics;
