@@ -12,9 +12,9 @@ use crate::metrics::delivery::{Figures, Rollups, Scope};
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Window {
-    /// Days to look back (default 30).
+    /// Days to look back (default 30; anything unreadable means the default).
     #[serde(default)]
-    pub days: Option<u32>,
+    pub days: Option<String>,
 }
 
 fn d(v: Option<Duration>) -> String {
@@ -36,7 +36,12 @@ fn scorecard_row(label: &str, f: &Figures) -> Markup {
 
 pub fn page(page: &Page, window: &Window) -> Markup {
     let s = page.snap;
-    let days = window.days.unwrap_or(30).clamp(1, 366);
+    let days = window
+        .days
+        .as_deref()
+        .and_then(|d| d.trim().parse::<u32>().ok())
+        .unwrap_or(30)
+        .clamp(1, 366);
     let to = s.now.date_naive();
     let from = to - Duration::days(i64::from(days) - 1);
     // What retention folded away, then the live passports on top: shared by everybody who sees
