@@ -60,6 +60,18 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+async fn get_body(client: &reqwest::Client, url: &str) -> Vec<u8> {
+    client
+        .get(url)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap()
+        .to_vec()
+}
+
 /// GETs `path` at a fixed rate for `SECONDS`; latencies sorted.
 async fn fixed_rate(client: &reqwest::Client, url: &str) -> Vec<Duration> {
     let mut ticker = tokio::time::interval(Duration::from_secs(1) / RATE);
@@ -70,15 +82,7 @@ async fn fixed_rate(client: &reqwest::Client, url: &str) -> Vec<Duration> {
         let (client, url) = (client.clone(), url.to_string());
         tasks.push(tokio::spawn(async move {
             let start = Instant::now();
-            let body = client
-                .get(&url)
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap();
-            assert!(!body.is_empty());
+            assert!(!get_body(&client, &url).await.is_empty());
             start.elapsed()
         }));
     }
@@ -149,14 +153,7 @@ fn main() {
         // Warm up the connection pool and the allocator.
         for path in ["/console", "/console/releases", "/bench/static"] {
             for _ in 0..20 {
-                client
-                    .get(format!("{base}{path}"))
-                    .send()
-                    .await
-                    .unwrap()
-                    .bytes()
-                    .await
-                    .unwrap();
+                get_body(&client, &format!("{base}{path}")).await;
             }
         }
         (

@@ -221,6 +221,16 @@ pub fn release_href(namespace: &str, name: &str) -> String {
     format!("/console/releases/{}/{}", encode(namespace), encode(name))
 }
 
+/// `?k=v&…` of the non-empty pairs, values percent-encoded ("" when all are empty).
+pub fn query_string(pairs: &[(&str, &str)]) -> String {
+    let mut out = String::new();
+    for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
+        out.push(if out.is_empty() { '?' } else { '&' });
+        out.push_str(&format!("{k}={}", encode(v)));
+    }
+    out
+}
+
 pub fn encode(segment: &str) -> String {
     let mut out = String::with_capacity(segment.len());
     for b in segment.bytes() {

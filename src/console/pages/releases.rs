@@ -65,22 +65,14 @@ impl Filter {
 
     /// The query string for these filters (for links and exports), `page` left out.
     pub fn query(&self) -> String {
-        let pairs = [
+        super::super::layout::query_string(&[
             ("service", &self.service),
             ("environment", &self.environment),
             ("decision", &self.decision),
             ("evidence", &self.evidence),
             ("namespace", &self.namespace),
             ("q", &self.q),
-        ];
-        let mut out = String::new();
-        for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
-            out.push(if out.is_empty() { '?' } else { '&' });
-            out.push_str(k);
-            out.push('=');
-            out.push_str(&super::super::layout::encode(v));
-        }
-        out
+        ])
     }
 }
 

@@ -5,7 +5,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::super::audit::{EventKind, GovernanceEvent};
-use super::super::layout::{Nav, Page, empty, encode, layout, release_href, when};
+use super::super::layout::{Nav, Page, empty, layout, release_href, when};
 
 pub const PAGE_SIZE: usize = 100;
 
@@ -35,18 +35,12 @@ impl LogFilter {
     }
 
     pub fn query(&self) -> String {
-        let pairs = [
+        super::super::layout::query_string(&[
             ("kind", &self.kind),
             ("namespace", &self.namespace),
             ("actor", &self.actor),
             ("q", &self.q),
-        ];
-        let mut out = String::new();
-        for (k, v) in pairs.iter().filter(|(_, v)| !v.is_empty()) {
-            out.push(if out.is_empty() { '?' } else { '&' });
-            out.push_str(&format!("{k}={}", encode(v)));
-        }
-        out
+        ])
     }
 }
 
