@@ -319,7 +319,7 @@ pub struct ControllerArgs {
     /// This replica's identity in the Lease (defaults to the pod name, then the host name).
     #[arg(long, env = "POD_NAME")]
     pub identity: Option<String>,
-    /// Also serve the read-only console here (served by the leader, from its caches).
+    /// Also serve the read-only console here (every replica, from read-only caches of its own).
     #[arg(long, env = "PASSPORT_CONSOLE_ADDR")]
     pub console_addr: Option<std::net::SocketAddr>,
     /// Fold passports older than this into daily rollups and delete their Releases (0: never).

@@ -135,6 +135,7 @@ pub async fn run(
         None,
         Arc::new(std::sync::RwLock::new(rollups)),
         runtime,
+        None,
     );
     let local = spawn(
         addr,

@@ -99,16 +99,21 @@ pub fn console_source(
     hub: Option<Arc<Hub>>,
     rollups: Arc<std::sync::RwLock<crate::metrics::delivery::Rollups>>,
     runtime: crate::console::Runtime,
+    leadership: Option<Arc<Metrics>>,
 ) -> Arc<dyn crate::console::SnapshotSource> {
     Arc::new(crate::console::Refreshing::new(
         move || {
             let candidates = hub.as_ref().map(|h| h.candidates()).unwrap_or_default();
+            let mut runtime = runtime.clone();
+            if let Some(m) = &leadership {
+                runtime.leader = Some(m.leader.get() == 1);
+            }
             let mut objects = stores.objects(candidates);
             objects.rollups = rollups
                 .read()
                 .map(|r| Arc::new(r.clone()))
                 .unwrap_or_default();
-            crate::console::Snapshot::new(objects, chrono::Utc::now(), runtime.clone())
+            crate::console::Snapshot::new(objects, chrono::Utc::now(), runtime)
         },
         std::time::Duration::from_secs(2),
     ))
@@ -127,6 +132,8 @@ pub enum RunError {
     },
     #[error("lost the leader Lease; exiting so this replica restarts as a standby")]
     LostLeadership,
+    #[error("cannot build the HTTP client for connectors")]
+    Http(#[source] reqwest::Error),
 }
 
 fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -165,6 +172,47 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         let _ = stop_tx.send(true);
     });
 
+    let hub = Arc::new(
+        Hub::new()
+            .map_err(RunError::Http)?
+            .with_kube(client.clone()),
+    );
+    let rollups = Arc::new(std::sync::RwLock::new(
+        retention::read(&client, &settings.home_namespace)
+            .await
+            .map(|s| s.rollups)
+            .unwrap_or_default(),
+    ));
+    // Every replica serves the console from read-only caches of its own, so the Service can
+    // send a viewer to any of them; only the leader decides and writes.
+    if let Some((addr, auth)) = settings.console.clone() {
+        let runtime = crate::console::Runtime {
+            mode: "controller".into(),
+            source: "cluster (this replica's caches)".into(),
+            leader: None,
+            watch_namespace: settings.namespace.clone(),
+        };
+        let source = console_source(
+            watch_stores(client.clone(), settings.namespace.as_deref()),
+            Some(Arc::clone(&hub)),
+            Arc::clone(&rollups),
+            runtime,
+            Some(Arc::clone(&metrics)),
+        );
+        let console_settings = crate::console::Settings {
+            gate_url: format!("http://<this service>:{}", settings.webhook_addr.port()),
+            retention: settings.retention.describe(),
+        };
+        let mut stop = stop_rx.clone();
+        let stopped = async move {
+            let _ = stop.wait_for(|s| *s).await;
+        };
+        match crate::commands::console::spawn(addr, source, auth, console_settings, stopped).await {
+            Ok(local) => info!(addr = %local, "serving the console"),
+            Err(e) => warn!("cannot serve the console: {e:#}"),
+        }
+    }
+
     let mut lease = None;
     if let Some(lease_settings) = settings.lease.clone() {
         let (mut leadership, lock) =
@@ -199,7 +247,18 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     };
     let stop_future = futures::future::FutureExt::shared(Box::pin(stop_or_lost));
 
-    run_controllers(client, &settings, metrics, probe_state, stop_future.clone()).await;
+    run_controllers(
+        client,
+        &settings,
+        Shared {
+            metrics,
+            hub,
+            rollups,
+        },
+        probe_state,
+        stop_future.clone(),
+    )
+    .await;
 
     if *lost_rx.borrow() {
         return Err(RunError::LostLeadership);
@@ -293,10 +352,17 @@ async fn retention_loop(
     }
 }
 
+/// What the leader's controllers share with the rest of the process.
+struct Shared {
+    metrics: Arc<Metrics>,
+    hub: Arc<Hub>,
+    rollups: Arc<std::sync::RwLock<crate::metrics::delivery::Rollups>>,
+}
+
 async fn run_controllers(
     client: Client,
     settings: &Settings,
-    metrics: Arc<Metrics>,
+    shared: Shared,
     probe_state: Arc<ProbeState>,
     stop: impl std::future::Future<Output = ()> + Clone + Send + Sync + 'static,
 ) {
@@ -339,13 +405,11 @@ async fn run_controllers(
         passports,
         connectors,
     );
-    let hub = match Hub::new() {
-        Ok(hub) => Arc::new(hub.with_kube(client.clone())),
-        Err(e) => {
-            warn!("cannot build the HTTP client for connectors: {e}");
-            return;
-        }
-    };
+    let Shared {
+        metrics,
+        hub,
+        rollups,
+    } = shared;
     let sources: Vec<Box<dyn EvidenceSource>> = vec![
         Box::new(ManualEvidence),
         Box::new(HubSource {
@@ -370,12 +434,6 @@ async fn run_controllers(
         stop.clone(),
     )
     .await;
-    let rollups = Arc::new(std::sync::RwLock::new(
-        retention::read(&client, &settings.home_namespace)
-            .await
-            .map(|s| s.rollups)
-            .unwrap_or_default(),
-    ));
     tokio::spawn(retention_loop(
         Arc::clone(&ctx),
         settings.home_namespace.clone(),
@@ -383,30 +441,6 @@ async fn run_controllers(
         Arc::clone(&rollups),
         stop.clone(),
     ));
-    if let Some((addr, auth)) = settings.console.clone() {
-        let runtime = crate::console::Runtime {
-            mode: "controller".into(),
-            source: "cluster (this replica's caches)".into(),
-            leader: Some(true),
-            watch_namespace: settings.namespace.clone(),
-        };
-        let source = console_source(
-            stores.clone(),
-            Some(Arc::clone(&hub)),
-            Arc::clone(&rollups),
-            runtime,
-        );
-        let console_settings = crate::console::Settings {
-            gate_url: format!("http://<this service>:{}", settings.webhook_addr.port()),
-            retention: settings.retention.describe(),
-        };
-        match crate::commands::console::spawn(addr, source, auth, console_settings, stop.clone())
-            .await
-        {
-            Ok(local) => info!(addr = %local, "serving the console"),
-            Err(e) => warn!("cannot serve the console: {e:#}"),
-        }
-    }
     tokio::spawn(connectors::run(
         Arc::clone(&ctx),
         hub,
