@@ -68,15 +68,20 @@ pub fn to_table(passports: &[ReleasePassport]) -> String {
             ]
         })
         .collect();
-    let mut widths = header.map(str::len);
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
+    columns(&header, &rows)
+}
+
+/// Columns aligned to their widest cell, three spaces apart (as kubectl prints them).
+pub fn columns<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
+    let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row.as_ref()) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let line = |cells: Vec<&str>| {
         let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+        for (i, (cell, w)) in cells.iter().zip(&widths).enumerate() {
             if i + 1 == cells.len() {
                 s.push_str(cell);
             } else {
@@ -86,8 +91,8 @@ pub fn to_table(passports: &[ReleasePassport]) -> String {
         s.trim_end().to_string() + "\n"
     };
     let mut out = line(header.to_vec());
-    for row in &rows {
-        out.push_str(&line(row.iter().map(String::as_str).collect()));
+    for row in rows {
+        out.push_str(&line(row.as_ref().iter().map(String::as_str).collect()));
     }
     out
 }
@@ -109,4 +114,14 @@ pub fn human_duration(d: chrono::Duration) -> String {
         3600..86400 => format!("{}h {:02}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d {}h", s / 86400, (s % 86400) / 3600),
     }
+}
+
+/// A figure that may be missing: a duration as [`human_duration`] writes it, else `missing`.
+pub fn maybe_duration(d: Option<chrono::Duration>, missing: &str) -> String {
+    d.map_or_else(|| missing.to_string(), human_duration)
+}
+
+/// A ratio as a whole percentage, else `missing`.
+pub fn maybe_percent(v: Option<f64>, missing: &str) -> String {
+    v.map_or_else(|| missing.to_string(), |v| format!("{:.0}%", v * 100.0))
 }

@@ -72,11 +72,11 @@ async fn from_cluster(namespace: Option<&str>) -> anyhow::Result<(Vec<ReleasePas
 }
 
 fn duration(d: Option<Duration>) -> String {
-    d.map_or_else(|| "-".into(), crate::output::human_duration)
+    crate::output::maybe_duration(d, "-")
 }
 
 fn percent(v: Option<f64>) -> String {
-    v.map_or_else(|| "-".into(), |v| format!("{:.0}%", v * 100.0))
+    crate::output::maybe_percent(v, "-")
 }
 
 const COLUMNS: [&str; 12] = [
@@ -167,22 +167,10 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
             String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?
         }
         MetricsFormat::Table => {
-            let mut rows = vec![COLUMNS.map(str::to_string)];
-            rows.push(row("all", &all));
+            let mut rows = vec![row("all", &all)];
             rows.extend(targets.iter().map(|(k, f)| row(k, f)));
-            let widths: Vec<usize> = (0..COLUMNS.len())
-                .map(|i| rows.iter().map(|r| r[i].chars().count()).max().unwrap_or(0))
-                .collect();
             let mut out = format!("Delivery metrics {from} .. {to}\n\n");
-            for r in &rows {
-                let cells: Vec<String> = r
-                    .iter()
-                    .zip(&widths)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect();
-                out.push_str(cells.join("   ").trim_end());
-                out.push('\n');
-            }
+            out.push_str(&crate::output::columns(&COLUMNS, &rows));
             let reasons = rollups.hold_reasons(&scope, from, to, 5);
             if !reasons.is_empty() {
                 out.push_str("\nTop hold reasons:\n");

@@ -7,7 +7,7 @@ use serde::Deserialize;
 
 use super::super::charts::{bars, count, hbars, hours, share};
 use super::super::layout::{Nav, Page, empty, layout};
-use super::{duration, percent};
+use super::percent;
 use crate::metrics::delivery::{Figures, Rollups, Scope};
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -18,7 +18,7 @@ pub struct Window {
 }
 
 fn d(v: Option<Duration>) -> String {
-    v.map_or_else(|| "n/a".into(), duration)
+    crate::output::maybe_duration(v, "n/a")
 }
 
 fn scorecard_row(label: &str, f: &Figures) -> Markup {

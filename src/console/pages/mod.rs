@@ -18,7 +18,7 @@ use super::layout::{Nav, Page, layout};
 pub use crate::output::human_duration as duration;
 
 pub fn percent(v: Option<f64>) -> String {
-    v.map_or_else(|| "n/a".into(), |v| format!("{:.0}%", v * 100.0))
+    crate::output::maybe_percent(v, "n/a")
 }
 
 pub fn not_found(page: &Page, message: &str) -> Markup {
