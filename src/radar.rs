@@ -88,12 +88,7 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
     // The latest passport per service and environment (a passport not yet stored counts as newest).
     let mut latest: BTreeMap<(String, String), &ReleasePassport> = BTreeMap::new();
     for p in passports.iter().map(Borrow::borrow) {
-        let created = |p: &ReleasePassport| {
-            p.metadata
-                .creation_timestamp
-                .as_ref()
-                .map_or(i64::MAX, |t| t.0.as_second())
-        };
+        let created = |p: &ReleasePassport| crate::api::common::created_order(&p.metadata);
         let k = (p.spec.service.clone(), p.spec.environment.clone());
         match latest.get(&k) {
             Some(q) if (created(q), &q.metadata.name) >= (created(p), &p.metadata.name) => {}

@@ -160,3 +160,16 @@ impl ReleaseSelector {
                 .all(|(k, v)| labels.and_then(|l| l.get(k)) == Some(v))
     }
 }
+
+/// When the API server created an object (to the second), if it has been stored.
+pub fn created_at(meta: &kube::api::ObjectMeta) -> Option<DateTime<Utc>> {
+    meta.creation_timestamp
+        .as_ref()
+        .and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0))
+}
+
+/// Seconds since the epoch of the creation, for ordering: an object not stored yet (just
+/// decided) counts as the newest.
+pub fn created_order(meta: &kube::api::ObjectMeta) -> i64 {
+    created_at(meta).map_or(i64::MAX, |t| t.timestamp())
+}

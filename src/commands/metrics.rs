@@ -133,15 +133,8 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
     };
     let all = rollups.figures(&scope, from, to);
     let targets: Vec<(String, Figures)> = rollups
-        .targets(&scope)
-        .map(|k| {
-            let (service, environment) = k.split_once('/').unwrap_or((k, ""));
-            let one = Scope {
-                service: Some(service.into()),
-                environment: Some(environment.into()),
-            };
-            (k.to_string(), rollups.figures(&one, from, to))
-        })
+        .per_target(&scope, from, to)
+        .into_iter()
         .filter(|(_, f)| f.releases > 0)
         .collect();
     let text = match args.output {

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use crate::api::approval::ApprovalDecision;
+use crate::api::common::created_at;
 use crate::api::{Approval, GatePolicy, ReleasePassport, Waiver};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -55,12 +56,6 @@ pub struct GovernanceEvent {
     pub summary: String,
 }
 
-fn created(meta: &kube::api::ObjectMeta) -> Option<DateTime<Utc>> {
-    meta.creation_timestamp.as_ref().and_then(|t| {
-        DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond().max(0) as u32)
-    })
-}
-
 fn or_any(names: &[String], any: &str) -> String {
     if names.is_empty() {
         any.to_string()
@@ -107,7 +102,7 @@ pub fn events(
             summary.push_str(&format!(": {c}"));
         }
         out.push(GovernanceEvent {
-            at: created(&a.metadata),
+            at: created_at(&a.metadata),
             kind: if reject {
                 EventKind::Rejection
             } else {
@@ -130,7 +125,7 @@ pub fn events(
             (None, None) => "no release".into(),
         };
         out.push(GovernanceEvent {
-            at: created(&w.metadata),
+            at: created_at(&w.metadata),
             kind: EventKind::Waiver,
             namespace: ns(&w.metadata),
             subject,
@@ -157,7 +152,7 @@ pub fn events(
                 format!("changed (generation {generation}): {}", c.message),
             ),
             _ => (
-                created(&p.metadata),
+                created_at(&p.metadata),
                 format!(
                     "created: {:?} mode, {} rules",
                     p.spec.mode,

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 
 use super::audit::{self, GovernanceEvent};
+use crate::api::common::created_order;
 use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
 use crate::connectors::detect::Candidate;
 use crate::metrics::delivery::{Record, Rollups};
@@ -102,7 +103,7 @@ impl Snapshot {
                 .collect::<HashMap<_, _>>()
         };
         let mut recency: Vec<usize> = (0..o.passports.len()).collect();
-        recency.sort_by_key(|i| std::cmp::Reverse(created_second(&o.passports[*i])));
+        recency.sort_by_key(|i| std::cmp::Reverse(created_order(&o.passports[*i].metadata)));
         Self {
             radar: radar::radar(&o.passports, &o.connectors, now),
             events: audit::events(&o.passports, &o.policies, &o.approvals, &o.waivers),
@@ -166,14 +167,6 @@ pub fn rollups_with<'a>(
     out
 }
 
-fn created_second(p: &ReleasePassport) -> i64 {
-    // Not stored yet (just decided): the newest.
-    p.metadata
-        .creation_timestamp
-        .as_ref()
-        .map_or(i64::MAX, |t| t.0.as_second())
-}
-
 fn superseded(passports: &[Arc<ReleasePassport>]) -> Vec<bool> {
     let target = |p: &ReleasePassport| {
         (
@@ -187,7 +180,7 @@ fn superseded(passports: &[Arc<ReleasePassport>]) -> Vec<bool> {
         .iter()
         .filter(|p| p.status.as_ref().and_then(|s| s.decision) == Some(crate::api::Decision::Allow))
     {
-        let at = created_second(p);
+        let at = created_order(&p.metadata);
         newest_allow
             .entry(target(p))
             .and_modify(|v| *v = (*v).max(at))
@@ -198,7 +191,7 @@ fn superseded(passports: &[Arc<ReleasePassport>]) -> Vec<bool> {
         .map(|p| {
             newest_allow
                 .get(&target(p))
-                .is_some_and(|at| *at > created_second(p))
+                .is_some_and(|at| *at > created_order(&p.metadata))
         })
         .collect()
 }

@@ -14,6 +14,7 @@ use kube::Client;
 use kube::api::{Api, DeleteParams, Patch, PatchParams};
 use serde::{Deserialize, Serialize};
 
+use crate::api::common::created_at;
 use crate::api::passport::WatchPhase;
 use crate::api::{FIELD_MANAGER, Release, ReleasePassport};
 use crate::metrics::delivery::{Record, Rollups};
@@ -82,13 +83,6 @@ pub struct Stored {
     pub folded: BTreeSet<String>,
 }
 
-fn created(p: &ReleasePassport) -> Option<DateTime<Utc>> {
-    p.metadata
-        .creation_timestamp
-        .as_ref()
-        .and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0))
-}
-
 /// The passports retention removes now (pure): `namespace/name` of each.
 pub fn expired(
     passports: &[Arc<ReleasePassport>],
@@ -113,15 +107,15 @@ pub fn expired(
     for ((ns, _, _), mut list) in by_target {
         // Newest first.
         list.sort_by(|a, b| {
-            created(b)
-                .cmp(&created(a))
+            created_at(&b.metadata)
+                .cmp(&created_at(&a.metadata))
                 .then_with(|| b.metadata.name.cmp(&a.metadata.name))
         });
         for (i, p) in list.into_iter().enumerate() {
             let too_many = policy.keep_per_target > 0 && i >= policy.keep_per_target;
             let too_old = policy
                 .max_age
-                .zip(created(p))
+                .zip(created_at(&p.metadata))
                 .is_some_and(|(age, at)| now - at > age);
             let watching = p
                 .status
@@ -170,7 +164,7 @@ pub fn identity(p: &ReleasePassport) -> String {
             "{}/{}@{:?}",
             p.metadata.namespace.as_deref().unwrap_or(""),
             p.metadata.name.as_deref().unwrap_or(""),
-            created(p)
+            created_at(&p.metadata)
         )
     })
 }

@@ -82,11 +82,7 @@ impl Record {
             service: p.spec.service.clone(),
             environment: p.spec.environment.clone(),
             version: p.spec.version.clone(),
-            created: p
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0)),
+            created: crate::api::common::created_at(&p.metadata),
             promoted_at: watch.and_then(|w| w.started_at).or(first_allow),
             committed_at: p.spec.revision.as_ref().and_then(|r| r.committed_at),
             failed: watch.is_some_and(|w| w.phase == WatchPhase::Failed)
@@ -213,9 +209,23 @@ pub struct Scope {
     pub environment: Option<String>,
 }
 
+/// `service/environment` → (service, environment).
+pub fn target_parts(key: &str) -> (&str, &str) {
+    key.split_once('/').unwrap_or((key, ""))
+}
+
 impl Scope {
+    /// Exactly one `service/environment` target.
+    pub fn target(key: &str) -> Self {
+        let (service, environment) = target_parts(key);
+        Self {
+            service: Some(service.into()),
+            environment: Some(environment.into()),
+        }
+    }
+
     fn covers(&self, key: &str) -> bool {
-        let (service, environment) = key.split_once('/').unwrap_or((key, ""));
+        let (service, environment) = target_parts(key);
         self.service.as_deref().is_none_or(|s| s == service)
             && self.environment.as_deref().is_none_or(|e| e == environment)
     }
@@ -367,6 +377,18 @@ impl Rollups {
         from.iter_days()
             .take_while(|d| *d <= to)
             .map(|d| (d, counts.get(&d).copied().unwrap_or(0)))
+            .collect()
+    }
+
+    /// The figures of each target in the scope, by `service/environment`.
+    pub fn per_target(
+        &self,
+        scope: &Scope,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Vec<(String, Figures)> {
+        self.targets(scope)
+            .map(|k| (k.to_string(), self.figures(&Scope::target(k), from, to)))
             .collect()
     }
 

@@ -251,13 +251,8 @@ impl Delivery {
     /// Sets the 30-day gauges of every target from the rollups.
     pub fn set_figures(&self, rollups: &delivery::Rollups, to: chrono::NaiveDate) {
         let from = to - chrono::Duration::days(29);
-        for key in rollups.targets(&delivery::Scope::default()) {
-            let (service, environment) = key.split_once('/').unwrap_or((key, ""));
-            let scope = delivery::Scope {
-                service: Some(service.into()),
-                environment: Some(environment.into()),
-            };
-            let f = rollups.figures(&scope, from, to);
+        for (key, f) in rollups.per_target(&delivery::Scope::default(), from, to) {
+            let (service, environment) = delivery::target_parts(&key);
             let labels = TargetLabels {
                 service: service.into(),
                 environment: environment.into(),

@@ -196,7 +196,7 @@ pub fn page(page: &Page) -> Markup {
                             li {
                                 strong { (a.spec.approver) } " " (format!("{:?}", a.spec.decision)) " "
                                 a href=(release_href(a.metadata.namespace.as_deref().unwrap_or("default"), &a.spec.release_ref.name)) { (a.spec.release_ref.name) }
-                                " · " (when(a.metadata.creation_timestamp.as_ref().and_then(|t| chrono::DateTime::from_timestamp(t.0.as_second(), 0))))
+                                " · " (when(crate::api::common::created_at(&a.metadata)))
                                 @if let Some(c) = &a.spec.comment { " — “" (c) "”" }
                             }
                         } }

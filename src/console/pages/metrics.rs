@@ -55,16 +55,9 @@ pub fn page(page: &Page, window: &Window) -> Markup {
     };
     let all_scope = Scope::default();
     let all = rollups.figures(&all_scope, from, to);
-    let scoped = |key: &str| {
-        let (service, environment) = key.split_once('/').unwrap_or((key, ""));
-        Scope {
-            service: Some(service.to_string()),
-            environment: Some(environment.to_string()),
-        }
-    };
     let targets: Vec<(String, Figures)> = rollups
-        .targets(&all_scope)
-        .map(|k| (k.to_string(), rollups.figures(&scoped(k), from, to)))
+        .per_target(&all_scope, from, to)
+        .into_iter()
         .filter(|(_, f)| f.releases > 0)
         .collect();
     let series: Vec<(String, f64)> = rollups
