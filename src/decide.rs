@@ -103,6 +103,21 @@ fn previous_release(
         })
 }
 
+/// The passports just decided, then the recorded ones they do not replace (same namespace and
+/// name): the history a bundle describes.
+pub fn with_recorded(bundle: &Bundle, decided: Vec<ReleasePassport>) -> Vec<ReleasePassport> {
+    let names: std::collections::BTreeSet<(Option<String>, Option<String>)> = decided
+        .iter()
+        .map(|p| (p.metadata.namespace.clone(), p.metadata.name.clone()))
+        .collect();
+    let recorded = bundle
+        .passports
+        .iter()
+        .filter(|p| !names.contains(&(p.metadata.namespace.clone(), p.metadata.name.clone())))
+        .cloned();
+    decided.into_iter().chain(recorded).collect()
+}
+
 /// A Release labelled with this (`"true"`) is a hotfix for the release it replaces.
 pub const HOTFIX_LABEL: &str = "releasepassport.io/hotfix";
 

@@ -133,7 +133,7 @@ pub async fn run(
     let source = crate::controller::console_source(
         stores,
         None,
-        Arc::new(std::sync::RwLock::new(rollups)),
+        Arc::new(std::sync::RwLock::new(Arc::new(rollups))),
         runtime,
         None,
     );

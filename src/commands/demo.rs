@@ -90,20 +90,10 @@ pub fn demo_snapshot(
     at: DateTime<Utc>,
     source: String,
 ) -> Snapshot {
-    let decided: std::collections::BTreeSet<(Option<String>, Option<String>)> = passports
-        .iter()
-        .map(|p| (p.metadata.namespace.clone(), p.metadata.name.clone()))
-        .collect();
-    let recorded = bundle
-        .passports
-        .iter()
-        .filter(|p| !decided.contains(&(p.metadata.namespace.clone(), p.metadata.name.clone())))
-        .cloned();
     Snapshot::new(
         Objects {
-            passports: passports
+            passports: crate::decide::with_recorded(bundle, passports)
                 .into_iter()
-                .chain(recorded)
                 .map(Arc::new)
                 .collect(),
             releases: arcs(&bundle.releases),

@@ -37,19 +37,11 @@ fn from_files(
     let mut bundle = Bundle::default();
     load_paths(paths, "default", &mut bundle)?;
     let at = bundle.recorded_at.unwrap_or(now);
-    let decided: Vec<ReleasePassport> = decide_all(&bundle, at)
+    let decided = decide_all(&bundle, at)
         .into_iter()
         .map(|d| d.passport)
         .collect();
-    let names: std::collections::BTreeSet<_> = decided
-        .iter()
-        .map(|p| (p.metadata.namespace.clone(), p.metadata.name.clone()))
-        .collect();
-    let recorded = bundle
-        .passports
-        .into_iter()
-        .filter(|p| !names.contains(&(p.metadata.namespace.clone(), p.metadata.name.clone())));
-    Ok((decided.into_iter().chain(recorded).collect(), at))
+    Ok((crate::decide::with_recorded(&bundle, decided), at))
 }
 
 async fn from_cluster(namespace: Option<&str>) -> anyhow::Result<(Vec<ReleasePassport>, Rollups)> {

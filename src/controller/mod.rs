@@ -97,7 +97,7 @@ pub fn watch_stores(client: Client, ns: Option<&str>) -> Stores {
 pub fn console_source(
     stores: Stores,
     hub: Option<Arc<Hub>>,
-    rollups: Arc<std::sync::RwLock<crate::metrics::delivery::Rollups>>,
+    rollups: retention::SharedRollups,
     runtime: crate::console::Runtime,
     leadership: Option<Arc<Metrics>>,
 ) -> Arc<dyn crate::console::SnapshotSource> {
@@ -109,10 +109,7 @@ pub fn console_source(
                 runtime.leader = Some(m.leader.get() == 1);
             }
             let mut objects = stores.objects(candidates);
-            objects.rollups = rollups
-                .read()
-                .map(|r| Arc::new(r.clone()))
-                .unwrap_or_default();
+            objects.rollups = rollups.read().map(|r| Arc::clone(&r)).unwrap_or_default();
             crate::console::Snapshot::new(objects, chrono::Utc::now(), runtime)
         },
         std::time::Duration::from_secs(2),
@@ -177,12 +174,12 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             .map_err(RunError::Http)?
             .with_kube(client.clone()),
     );
-    let rollups = Arc::new(std::sync::RwLock::new(
+    let rollups: retention::SharedRollups = Arc::new(std::sync::RwLock::new(Arc::new(
         retention::read(&client, &settings.home_namespace)
             .await
             .map(|s| s.rollups)
             .unwrap_or_default(),
-    ));
+    )));
     // Every replica serves the console from read-only caches of its own, so the Service can
     // send a viewer to any of them; only the leader decides and writes.
     if let Some((addr, auth)) = settings.console.clone() {
@@ -318,7 +315,7 @@ async fn retention_loop(
     ctx: Arc<Context>,
     namespace: String,
     policy: retention::Policy,
-    rollups: Arc<std::sync::RwLock<crate::metrics::delivery::Rollups>>,
+    rollups: retention::SharedRollups,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let work = async {
@@ -330,18 +327,13 @@ async fn retention_loop(
                 warn!(category = e.category(), "retention pass failed: {e}");
             }
             let now = (ctx.clock)();
-            let mut all = rollups.read().map(|r| r.clone()).unwrap_or_default();
-            let mut records: Vec<_> = ctx
-                .stores
-                .passports
-                .state()
-                .iter()
-                .map(|p| crate::metrics::delivery::Record::from_passport(p))
-                .collect();
-            records.sort_by_key(|r| r.promoted_at.or(r.created));
-            for r in &records {
-                all.add(r, now.date_naive());
-            }
+            let kept = rollups.read().map(|r| Arc::clone(&r)).unwrap_or_default();
+            let passports = ctx.stores.passports.state();
+            let all = crate::console::snapshot::rollups_with(
+                &kept,
+                passports.iter().map(AsRef::as_ref),
+                now.date_naive(),
+            );
             ctx.metrics.delivery.set_figures(&all, now.date_naive());
             tokio::time::sleep(std::time::Duration::from_secs(60)).await;
         }
@@ -356,7 +348,7 @@ async fn retention_loop(
 struct Shared {
     metrics: Arc<Metrics>,
     hub: Arc<Hub>,
-    rollups: Arc<std::sync::RwLock<crate::metrics::delivery::Rollups>>,
+    rollups: retention::SharedRollups,
 }
 
 async fn run_controllers(

@@ -19,6 +19,9 @@ use crate::api::passport::WatchPhase;
 use crate::api::{FIELD_MANAGER, Release, ReleasePassport};
 use crate::metrics::delivery::{Record, Rollups};
 
+/// The rollups retention keeps, shared with whoever shows figures (swapped whole, read cheaply).
+pub type SharedRollups = Arc<RwLock<Arc<Rollups>>>;
+
 /// The ConfigMap holding the rollups, in the controller's namespace.
 pub const ROLLUPS_CONFIGMAP: &str = "release-passport-rollups";
 /// Gzipped JSON in `binaryData`: a year of daily rollups for hundreds of targets stays far
@@ -237,7 +240,7 @@ pub async fn pass(
     ctx: &super::context::Context,
     namespace: &str,
     policy: &Policy,
-    shared: &RwLock<Rollups>,
+    shared: &RwLock<Arc<Rollups>>,
 ) -> Result<usize, super::error::Error> {
     let now = (ctx.clock)();
     let passports = ctx.stores.passports.state();
@@ -256,14 +259,11 @@ pub async fn pass(
         return Ok(0);
     }
     let mut stored = read(&ctx.client, namespace).await?;
-    let live: BTreeSet<String> = passports
-        .iter()
-        .filter_map(|p| p.metadata.uid.clone())
-        .collect();
+    let live: BTreeSet<String> = passports.iter().map(|p| identity(p)).collect();
     fold(&mut stored, &gone, &live, now);
     write(&ctx.client, namespace, &stored).await?;
     if let Ok(mut s) = shared.write() {
-        s.clone_from(&stored.rollups);
+        *s = Arc::new(stored.rollups);
     }
     for p in &gone {
         let ns = p.metadata.namespace.as_deref().unwrap_or("default");
