@@ -22,12 +22,7 @@ fn attest_verify_and_tamper() {
         "--key",
         &d("passport.key"),
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::demo::assert_ok(&out);
     std::fs::write(d("signed.json"), &out.stdout).unwrap();
     let ok = passport(&[
         "verify",
@@ -35,12 +30,7 @@ fn attest_verify_and_tamper() {
         "--public-key",
         &d("passport.pub"),
     ]);
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    common::demo::assert_ok(&ok);
     assert!(String::from_utf8_lossy(&ok.stdout).contains("shop/payments-production-5-0-2 Hold"));
     assert_eq!(
         passport(&["verify", &d("signed.json")]).status.code(),

@@ -6,10 +6,10 @@ mod common;
 
 use common::demo::passport;
 
-#[test]
-fn figures_from_recorded_history() {
-    // No recordedAt in the file: the window ends now, so look back far enough.
-    let out = passport(&[
+/// `passport metrics -f tests/metrics/web.yaml … -o json`, parsed. The file has no recordedAt,
+/// so the window ends now: look back far enough.
+fn web_metrics(extra: &[&str]) -> serde_json::Value {
+    let mut args = vec![
         "metrics",
         "-f",
         "tests/metrics/web.yaml",
@@ -17,14 +17,16 @@ fn figures_from_recorded_history() {
         "3650d",
         "-o",
         "json",
-    ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    ];
+    args.extend_from_slice(extra);
+    let out = passport(&args);
+    common::demo::assert_ok(&out);
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+#[test]
+fn figures_from_recorded_history() {
+    let v = web_metrics(&[]);
     let all = &v["all"];
     assert_eq!(all["deployments"], 3);
     // Lead times: 2h, 4h, 1h → 2h.
@@ -36,18 +38,7 @@ fn figures_from_recorded_history() {
     assert!((all["evidenceCompleteness"].as_f64().unwrap() - 8.0 / 9.0).abs() < 1e-9);
     assert_eq!(v["targets"]["web/production"]["deployments"], 3);
     // Another service: nothing.
-    let out = passport(&[
-        "metrics",
-        "-f",
-        "tests/metrics/web.yaml",
-        "--since",
-        "3650d",
-        "--service",
-        "api",
-        "-o",
-        "json",
-    ]);
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let v = web_metrics(&["--service", "api"]);
     assert_eq!(v["all"]["deployments"], 0);
     assert!(v["all"]["changeFailRate"].is_null());
 }

@@ -43,12 +43,7 @@ fn replays_a_candidate_over_recorded_passports() {
         "-o",
         "json",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::demo::assert_ok(&out);
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let releases = v[0]["releases"].as_array().unwrap();
     let got: Vec<(String, String, String)> = releases

@@ -796,12 +796,7 @@ fn approve_reject_and_waive_from_the_cli() {
         "--group",
         "approvers",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::demo::assert_ok(&out);
     cluster.wait_decision(ns, "web", "Allow");
     let approvals = cluster.get_json(&["approvals", "-n", ns]).unwrap();
     let spec = &approvals["items"][0]["spec"];
@@ -818,12 +813,7 @@ fn approve_reject_and_waive_from_the_cli() {
 
     // A Reject blocks; a waiver of the approval rule lifts it.
     let out = cluster.passport_cli(&["reject", &format!("{ns}/web"), "--comment", "no"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::demo::assert_ok(&out);
     cluster.wait_decision(ns, "web", "Block");
     let out = cluster.passport_cli(&[
         "waive",
@@ -835,12 +825,7 @@ fn approve_reject_and_waive_from_the_cli() {
         "--expires",
         "2h",
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::demo::assert_ok(&out);
     cluster.wait_decision(ns, "web", "Allow");
 
     // Bad input: clear errors, exit 3, nothing created.
@@ -988,12 +973,7 @@ fn attestations_are_signed_with_a_key_from_a_secret() {
         ])
     };
     let out = attest(&format!("{ns}/signing"));
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::demo::assert_ok(&out);
     let signed = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(
         !signed.contains(private.trim()),
@@ -1007,12 +987,7 @@ fn attestations_are_signed_with_a_key_from_a_secret() {
         "--public-key",
         keys.join("passport.pub").to_str().unwrap(),
     ]);
-    assert_eq!(
-        ok.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    common::demo::assert_ok(&ok);
 
     let missing = attest(&format!("{ns}/nope"));
     assert_eq!(missing.status.code(), Some(3));

@@ -28,6 +28,16 @@ pub fn passport(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// The command exited 0; otherwise fail with what it printed on stderr.
+pub fn assert_ok(out: &std::process::Output) {
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// `passport demo --port 0 ARGS…`, once it says where the console is.
 pub fn start(args: &[&str]) -> Demo {
     let mut child = Command::new(env!("CARGO_BIN_EXE_passport"))
