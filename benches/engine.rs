@@ -15,16 +15,19 @@ const RELEASE: &str = r#"{"apiVersion":"releasepassport.io/v1alpha1","kind":"Rel
   "revision":{"commit":"41d0c2f99e3a","author":"bob"},
   "scope":{"namespaces":["shop-prod"],"metricLabels":{"service":"checkout","env":"production"}}}}"#;
 
+/// The evidence sources the policy reads and the recording holds.
+const SOURCES: [&str; 6] = [
+    "health",
+    "gitops",
+    "ci",
+    "journeys",
+    "provider",
+    "security-scan",
+];
+
 fn policy_json() -> String {
     let mut rules = Vec::new();
-    for source in [
-        "health",
-        "gitops",
-        "ci",
-        "journeys",
-        "provider",
-        "security-scan",
-    ] {
+    for source in SOURCES {
         rules.push(format!(
             r#"{{"name":"{source}-ok","evidence":{{"source":"{source}","maxAge":"15m"}}}}"#
         ));
@@ -41,17 +44,7 @@ fn policy_json() -> String {
 
 fn evidence_json() -> String {
     let mut items = Vec::new();
-    for (i, source) in [
-        "health",
-        "gitops",
-        "ci",
-        "journeys",
-        "provider",
-        "security-scan",
-    ]
-    .iter()
-    .enumerate()
-    {
+    for (i, source) in SOURCES.iter().enumerate() {
         for target in 0..3 {
             items.push(format!(
                 r#"{{"source":"{source}","status":"Complete","observedAt":"2026-11-25T13:5{i}:0{target}Z","connector":"c","summary":"target {target} ok","targets":{{"total":1,"passing":1}}}}"#
