@@ -209,6 +209,8 @@ pub enum Command {
         /// Output format.
         #[arg(short = 'o', long, value_enum, default_value_t = crate::commands::metrics::MetricsFormat::Table)]
         output: crate::commands::metrics::MetricsFormat,
+        #[command(flatten)]
+        rollups: RollupsArgs,
     },
     /// Serve the read-only console over the cluster's objects (watched, never written).
     Console {
@@ -220,7 +222,18 @@ pub enum Command {
         namespace: Option<String>,
         #[command(flatten)]
         auth: ConsoleAuthArgs,
+        #[command(flatten)]
+        rollups: RollupsArgs,
     },
+}
+
+/// Where the delivery rollups live (shared by `console` and `metrics` in cluster mode).
+#[derive(Debug, Clone, clap::Args)]
+pub struct RollupsArgs {
+    /// The controller's namespace, which holds its rollups ConfigMap (the delivery metrics of
+    /// passports retention has removed).
+    #[arg(long, env = "POD_NAMESPACE", default_value = "release-passport-system")]
+    pub controller_namespace: String,
 }
 
 /// How the console signs people in (shared by `console`, `controller` and `demo`).

@@ -124,6 +124,7 @@ fn main() -> ExitCode {
             since,
             namespace,
             output,
+            rollups,
         } => block_on(metrics::run(
             metrics::Args {
                 paths,
@@ -132,6 +133,7 @@ fn main() -> ExitCode {
                 since,
                 output,
                 namespace,
+                controller_namespace: rollups.controller_namespace,
             },
             now,
         )),
@@ -139,7 +141,8 @@ fn main() -> ExitCode {
             addr,
             namespace,
             auth,
-        } => block_on(console::run(addr, namespace, auth)),
+            rollups,
+        } => block_on(console::run(addr, namespace, auth, rollups)),
         Command::Evaluate {
             paths,
             evidence,

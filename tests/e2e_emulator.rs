@@ -593,26 +593,9 @@ spec:
     }
 }
 
-fn base64(s: &str) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let bytes = s.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+fn base64(bytes: impl AsRef<[u8]>) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 impl Cluster {
@@ -753,23 +736,30 @@ impl Cluster {
         self.passport(args).wait_with_output().unwrap()
     }
 
+    fn create_secret(&self, ns: &str, name: &str, key: &str, value: &str) {
+        self.create_core(
+            ns,
+            "secrets",
+            &serde_json::json!({
+                "apiVersion": "v1", "kind": "Secret",
+                "metadata": {"name": name, "namespace": ns},
+                "data": {key: base64(value)},
+            }),
+        );
+    }
+
     /// `kubectl create --raw`: kubectl would send a built-in kind as protobuf, which the
     /// emulator does not read.
-    fn create_secret(&self, ns: &str, name: &str, key: &str, value: &str) {
-        let secret = serde_json::json!({
-            "apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name, "namespace": ns},
-            "data": {key: base64(value)},
-        });
+    fn create_core(&self, ns: &str, plural: &str, object: &Value) {
         let out = self.kubectl(
             &[
                 "create",
                 "--raw",
-                &format!("/api/v1/namespaces/{ns}/secrets"),
+                &format!("/api/v1/namespaces/{ns}/{plural}"),
                 "-f",
                 "-",
             ],
-            Some(&secret.to_string()),
+            Some(&object.to_string()),
         );
         assert!(
             out.status.success(),
@@ -1046,6 +1036,8 @@ fn the_controller_serves_the_console_from_its_caches() {
         &format!("127.0.0.1:{console_port}"),
         "--auth-proxy",
         "127.0.0.1/32",
+        "--controller-namespace",
+        ns,
     ]);
     cluster.wait_for("passport console to show the allowed passport", || {
         let (_, body) = http_get(console_port, &page, &as_alice);
@@ -1053,6 +1045,23 @@ fn the_controller_serves_the_console_from_its_caches() {
     });
     let (_, read_only) = http_get(console_port, "/settings", &as_alice);
     assert!(read_only.contains("console (read-only)"), "{read_only}");
+
+    // Rollups the leader's retention wrote later reach every console without a restart.
+    cluster.create_core(
+        ns,
+        "configmaps",
+        &serde_json::json!({
+            "apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "release-passport-rollups", "namespace": ns},
+            "binaryData": {"rollups.json.gz": rollups_base64("legacy-billing")},
+        }),
+    );
+    for port in [console_port, cluster.console_port] {
+        cluster.wait_for("the console to show the retained service", || {
+            let (_, body) = http_get(port, "/console/metrics", &as_alice);
+            body.contains("legacy-billing/production")
+        });
+    }
     let _ = standalone.kill();
     let _ = standalone.wait();
     assert!(
@@ -1071,4 +1080,30 @@ fn the_controller_serves_the_console_from_its_caches() {
         r#"passport_verdicts_total{service="web",environment="production",decision="Allow"} 1"#
     ));
     assert!(!metrics.contains("release=\""), "{metrics}");
+}
+
+/// A rollups ConfigMap's payload holding one promotion of `service` yesterday, as retention
+/// would have folded it.
+fn rollups_base64(service: &str) -> String {
+    use release_passport::controller::retention::{Stored, encode};
+    use release_passport::metrics::delivery::Record;
+    let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
+    let record = Record {
+        service: service.into(),
+        environment: "production".into(),
+        version: "1.0.0".into(),
+        created: Some(yesterday),
+        promoted_at: Some(yesterday),
+        committed_at: None,
+        failed: false,
+        hotfix: false,
+        decision: Some(release_passport::api::Decision::Allow),
+        dwell: None,
+        approval_waits: Vec::new(),
+        evidence: (1, 1),
+        holding: Vec::new(),
+    };
+    let mut stored = Stored::default();
+    stored.rollups.add(&record, yesterday.date_naive());
+    base64(encode(&stored).unwrap())
 }

@@ -108,6 +108,7 @@ pub async fn run(
     addr: SocketAddr,
     namespace: Option<String>,
     args: ConsoleAuthArgs,
+    rollups_at: crate::cli::RollupsArgs,
 ) -> anyhow::Result<u8> {
     let auth = auth_config(&args, addr)?;
     let client = kube::Client::try_default()
@@ -127,16 +128,13 @@ pub async fn run(
         leader: None,
         watch_namespace: namespace,
     };
-    let rollups = crate::controller::retention::read_rollups(&client)
-        .await
-        .unwrap_or_default();
-    let source = crate::controller::console_source(
-        stores,
-        None,
-        Arc::new(std::sync::RwLock::new(Arc::new(rollups))),
-        runtime,
-        None,
-    );
+    let rollups = crate::controller::retention::SharedRollups::default();
+    tokio::spawn(crate::controller::retention::follow(
+        client,
+        rollups_at.controller_namespace,
+        Arc::clone(&rollups),
+    ));
+    let source = crate::controller::console_source(stores, None, rollups, runtime, None);
     let local = spawn(
         addr,
         source,

@@ -27,6 +27,8 @@ pub struct Args {
     pub since: Duration,
     pub output: MetricsFormat,
     pub namespace: Option<String>,
+    /// Where the rollups ConfigMap lives (cluster mode).
+    pub controller_namespace: String,
 }
 
 /// Recorded passports plus the releases in the files, decided as of the recording.
@@ -44,7 +46,10 @@ fn from_files(
     Ok((crate::decide::with_recorded(&bundle, decided), at))
 }
 
-async fn from_cluster(namespace: Option<&str>) -> anyhow::Result<(Vec<ReleasePassport>, Rollups)> {
+async fn from_cluster(
+    namespace: Option<&str>,
+    controller_namespace: &str,
+) -> anyhow::Result<(Vec<ReleasePassport>, Rollups)> {
     let client = kube::Client::try_default()
         .await
         .context("no Kubernetes client configuration (use -f FILES for recorded history)")?;
@@ -57,8 +62,9 @@ async fn from_cluster(namespace: Option<&str>) -> anyhow::Result<(Vec<ReleasePas
         .await
         .context("listing ReleasePassports")?
         .items;
-    let rollups = crate::controller::retention::read_rollups(&client)
+    let rollups = crate::controller::retention::read(&client, controller_namespace)
         .await
+        .map(|s| s.rollups)
         .unwrap_or_default();
     Ok((passports, rollups))
 }
@@ -105,7 +111,7 @@ fn row(target: &str, f: &Figures) -> [String; 12] {
 
 pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
     let (passports, kept, now) = if args.paths.is_empty() {
-        let (p, r) = from_cluster(args.namespace.as_deref()).await?;
+        let (p, r) = from_cluster(args.namespace.as_deref(), &args.controller_namespace).await?;
         (p, r, now)
     } else {
         let (p, at) = from_files(&args.paths, now)?;

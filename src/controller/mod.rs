@@ -174,12 +174,12 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             .map_err(RunError::Http)?
             .with_kube(client.clone()),
     );
-    let rollups: retention::SharedRollups = Arc::new(std::sync::RwLock::new(Arc::new(
-        retention::read(&client, &settings.home_namespace)
-            .await
-            .map(|s| s.rollups)
-            .unwrap_or_default(),
-    )));
+    let rollups = retention::SharedRollups::default();
+    tokio::spawn(retention::follow(
+        client.clone(),
+        settings.home_namespace.clone(),
+        Arc::clone(&rollups),
+    ));
     // Every replica serves the console from read-only caches of its own, so the Service can
     // send a viewer to any of them; only the leader decides and writes.
     if let Some((addr, auth)) = settings.console.clone() {

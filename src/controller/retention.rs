@@ -202,12 +202,6 @@ pub async fn read(client: &Client, namespace: &str) -> Result<Stored, kube::Erro
         .unwrap_or_default())
 }
 
-/// The rollups in the controller's namespace (`POD_NAMESPACE`, else `default`).
-pub async fn read_rollups(client: &Client) -> Result<Rollups, kube::Error> {
-    let ns = std::env::var("POD_NAMESPACE").unwrap_or_else(|_| "default".into());
-    Ok(read(client, &ns).await?.rollups)
-}
-
 async fn write(
     client: &Client,
     namespace: &str,
@@ -233,6 +227,42 @@ async fn write(
     )
     .await?;
     Ok(())
+}
+
+/// Keeps `shared` equal to the rollups ConfigMap in `namespace`: standby replicas and
+/// `passport console` see what the leader's retention folded without restarting. Runs until
+/// the process ends; a lost watch is resumed with backoff.
+pub async fn follow(client: Client, namespace: String, shared: SharedRollups) {
+    use futures::StreamExt;
+    use kube::runtime::{WatchStreamExt, watcher};
+    let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
+    let config = watcher::Config::default()
+        .fields(&format!("metadata.name={ROLLUPS_CONFIGMAP}"))
+        .any_semantic();
+    watcher(api, config)
+        .default_backoff()
+        .touched_objects()
+        .for_each(|cm| {
+            match cm {
+                Ok(cm) if cm.metadata.name.as_deref() == Some(ROLLUPS_CONFIGMAP) => {
+                    let stored = cm
+                        .binary_data
+                        .and_then(|mut d| d.remove(ROLLUPS_KEY))
+                        .and_then(|bytes| decode(&bytes.0));
+                    match (stored, shared.write()) {
+                        (Some(stored), Ok(mut s)) => *s = Arc::new(stored.rollups),
+                        (None, _) => tracing::warn!(
+                            "ConfigMap {namespace}/{ROLLUPS_CONFIGMAP}: key {ROLLUPS_KEY} is missing or not gzipped rollups; keeping the rollups read before"
+                        ),
+                        (_, Err(_)) => {}
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::debug!("watching the rollups ConfigMap: {e}"),
+            }
+            std::future::ready(())
+        })
+        .await;
 }
 
 /// One retention pass: nothing expired → no API call at all.

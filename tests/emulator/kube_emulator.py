@@ -181,6 +181,7 @@ async def main(port: int) -> None:
     emulator.resources['coordination.k8s.io/v1/leases'] = kmock.ResourceInfo(kind='Lease', singular='lease', namespaced=True, verbs=VERBS)
     emulator.resources['v1/namespaces'] = kmock.ResourceInfo(kind='Namespace', singular='namespace', namespaced=False, verbs=VERBS)
     emulator.resources['v1/secrets'] = kmock.ResourceInfo(kind='Secret', singular='secret', namespaced=True, verbs=VERBS)
+    emulator.resources['v1/configmaps'] = kmock.ResourceInfo(kind='ConfigMap', singular='configmap', namespaced=True, verbs=VERBS)
     emulator.resources['authentication.k8s.io/v1/selfsubjectreviews'] = kmock.ResourceInfo(
         kind='SelfSubjectReview', singular='selfsubjectreview', namespaced=False, verbs={'create'})
     emulator.resources['authentication.k8s.io/v1/tokenreviews'] = kmock.ResourceInfo(
