@@ -186,7 +186,7 @@ pub enum Command {
         #[arg(long)]
         no_serve: bool,
         #[command(flatten)]
-        auth: ConsoleAuthArgs,
+        auth: ConsoleArgs,
     },
     /// Delivery metrics (DORA-style) per service and environment, from recorded history (-f)
     /// or the cluster's passports and rollups.
@@ -221,7 +221,7 @@ pub enum Command {
         #[arg(long, env = "PASSPORT_NAMESPACE")]
         namespace: Option<String>,
         #[command(flatten)]
-        auth: ConsoleAuthArgs,
+        auth: ConsoleArgs,
         #[command(flatten)]
         rollups: RollupsArgs,
     },
@@ -236,9 +236,12 @@ pub struct RollupsArgs {
     pub controller_namespace: String,
 }
 
-/// How the console signs people in (shared by `console`, `controller` and `demo`).
+/// How the console signs people in, and its optional AI summary (shared by `console`,
+/// `controller` and `demo`).
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct ConsoleAuthArgs {
+pub struct ConsoleArgs {
+    #[command(flatten)]
+    pub summary: SummaryArgs,
     /// OIDC issuer whose ID tokens (Authorization: Bearer) are accepted; its JWKS is discovered.
     #[arg(long, env = "PASSPORT_CONSOLE_OIDC_ISSUER")]
     pub oidc_issuer: Option<String>,
@@ -342,7 +345,7 @@ pub struct ControllerArgs {
     #[arg(long, env = "PASSPORT_RETENTION_KEEP", default_value_t = 100)]
     pub retention_keep: usize,
     #[command(flatten)]
-    pub console: ConsoleAuthArgs,
+    pub console: ConsoleArgs,
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
@@ -360,4 +363,31 @@ fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&chrono::Utc))
         .map_err(|e| format!("{s:?} is not an RFC 3339 time (e.g. 2026-11-25T14:00:00Z): {e}"))
+}
+
+/// The optional AI summary on the truth screen (off unless an endpoint is given).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SummaryArgs {
+    /// An OpenAI-compatible chat-completions URL (OpenAI, Ollama, vLLM, llama.cpp) that writes a
+    /// short summary of each investigation. Advice only: it never changes a decision.
+    #[arg(long, env = "PASSPORT_SUMMARY_ENDPOINT")]
+    pub summary_endpoint: Option<String>,
+    /// The model the endpoint should use.
+    #[arg(
+        long,
+        env = "PASSPORT_SUMMARY_MODEL",
+        default_value = "gpt-4o-mini",
+        requires = "summary_endpoint"
+    )]
+    pub summary_model: String,
+    /// A file holding the endpoint's bearer token (mount it from a Secret); never shown.
+    #[arg(
+        long,
+        env = "PASSPORT_SUMMARY_TOKEN_FILE",
+        requires = "summary_endpoint"
+    )]
+    pub summary_token_file: Option<PathBuf>,
+    /// How long one summary may take.
+    #[arg(long, env = "PASSPORT_SUMMARY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub summary_timeout: std::time::Duration,
 }

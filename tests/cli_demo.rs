@@ -144,3 +144,165 @@ fn a_busy_port_is_a_clear_error() {
         "{stderr}"
     );
 }
+
+/// A chat-completions endpoint on loopback: records each request (head and body) and answers
+/// every call with `status` and `body`.
+fn chat_endpoint(
+    status: u16,
+    body: &'static str,
+) -> (u16, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let log = std::sync::Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap();
+                }
+                head.push_str(&line);
+            }
+            let mut request = vec![0; length];
+            reader.read_exact(&mut request).unwrap();
+            log.lock()
+                .unwrap()
+                .push(format!("{head}\n{}", String::from_utf8_lossy(&request)));
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    (port, seen)
+}
+
+/// The truth screen once the summary call has returned.
+fn summary_page(port: u16, path: &str) -> String {
+    for _ in 0..100 {
+        let (status, _, body) = get(port, path);
+        assert_eq!(status, 200);
+        if !body.contains("AI summary: being written") {
+            return body;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    panic!("the AI summary was never written");
+}
+
+#[test]
+fn an_ai_summary_is_advice_beside_the_investigation() {
+    let (endpoint, seen) = chat_endpoint(
+        200,
+        r#"{"id":"c1","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"<script>alert(1)</script>Held for a second approval; token sk-live-42 ignored."},"finish_reason":"stop"}]}"#,
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "sk-live-42\n").unwrap();
+    let url = format!("http://127.0.0.1:{endpoint}/v1/chat/completions");
+    let demo = start(&[
+        "--summary-endpoint",
+        &url,
+        "--summary-model",
+        "llama3.1",
+        "--summary-token-file",
+        token.to_str().unwrap(),
+    ]);
+    let path = "/console/releases/shop/payments-production-5-0-2";
+    let body = summary_page(demo.port, path);
+    assert!(body.contains("AI summary"), "{body}");
+    assert!(body.contains("llama3.1; advice only"), "{body}");
+    assert!(body.contains("&lt;script&gt;alert(1)&lt;/script&gt;Held for a second approval"));
+    assert!(!body.contains("<script>alert(1)"));
+    assert!(
+        !body.contains("sk-live-42"),
+        "the token is scrubbed from answers"
+    );
+    assert!(body.contains("badge hold"), "the decision is the gate's");
+
+    // One call for one investigation, however often the page is viewed.
+    for _ in 0..3 {
+        get(demo.port, path);
+    }
+    let requests = seen.lock().unwrap().clone();
+    assert_eq!(requests.len(), 1, "{requests:?}");
+    let request = &requests[0];
+    assert!(
+        request.starts_with("POST /v1/chat/completions"),
+        "{request}"
+    );
+    assert!(
+        request
+            .to_ascii_lowercase()
+            .contains("authorization: bearer sk-live-42")
+    );
+    let json: serde_json::Value =
+        serde_json::from_str(request.split_once("\n\n").unwrap().1.trim()).unwrap();
+    assert_eq!(json["model"], "llama3.1");
+    let facts = json["messages"][1]["content"].as_str().unwrap();
+    assert!(
+        facts.contains("Release shop/payments-production-5-0-2"),
+        "{facts}"
+    );
+    assert!(facts.contains("Decision: Hold"), "{facts}");
+    assert!(facts.contains("approvals"), "{facts}");
+
+    let (_, _, settings) = get(demo.port, "/settings");
+    assert!(settings.contains(&format!("http://127.0.0.1:{endpoint}")));
+    assert!(settings.contains("from a file (value never shown)"));
+    assert!(!settings.contains("sk-live-42"));
+}
+
+#[test]
+fn a_failing_summary_endpoint_leaves_the_truth_screen_whole() {
+    let (endpoint, _) = chat_endpoint(500, r#"{"error":{"message":"model overloaded"}}"#);
+    let url = format!("http://127.0.0.1:{endpoint}/v1/chat/completions");
+    let demo = start(&["--summary-endpoint", &url]);
+    let body = summary_page(demo.port, "/console/releases/shop/catalog-staging-1-12-0");
+    assert!(
+        body.contains("AI summary unavailable: the endpoint answered HTTP 500"),
+        "{body}"
+    );
+    assert!(body.contains("model overloaded"));
+    assert!(body.contains("badge block"));
+    assert!(body.contains("Decision trace"));
+}
+
+#[test]
+fn bad_summary_flags_are_named() {
+    for (args, expected) in [
+        (
+            vec!["--summary-endpoint", "not a url"],
+            "--summary-endpoint",
+        ),
+        (vec!["--summary-endpoint", "ftp://x/"], "not an http(s) URL"),
+        (
+            vec![
+                "--summary-endpoint",
+                "http://127.0.0.1:1/",
+                "--summary-token-file",
+                "/nonexistent/token",
+            ],
+            "--summary-token-file: cannot read /nonexistent/token",
+        ),
+    ] {
+        let out = Command::new(env!("CARGO_BIN_EXE_passport"))
+            .args(["demo", "--port", "0"])
+            .args(&args)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(3), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    }
+}

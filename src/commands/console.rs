@@ -6,13 +6,48 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use crate::cli::ConsoleAuthArgs;
+use crate::cli::{ConsoleArgs, SummaryArgs};
 use crate::console::auth::ProxyAuth;
 use crate::console::oidc::{OidcConfig, Verifier};
+use crate::console::summary::{Summarizer, SummaryConfig};
 use crate::console::{self, AuthConfig, Runtime, Settings, SnapshotSource};
 
+/// The AI summary from flags: None unless an endpoint is given. The token file is read once,
+/// here; its content is never printed.
+pub fn summarizer(args: &SummaryArgs) -> anyhow::Result<Option<Arc<Summarizer>>> {
+    let Some(endpoint) = &args.summary_endpoint else {
+        return Ok(None);
+    };
+    let endpoint: reqwest::Url = endpoint
+        .parse()
+        .with_context(|| format!("--summary-endpoint: {endpoint:?} is not a URL"))?;
+    if !matches!(endpoint.scheme(), "http" | "https") {
+        anyhow::bail!("--summary-endpoint: {endpoint} is not an http(s) URL");
+    }
+    let token = match &args.summary_token_file {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("--summary-token-file: cannot read {}", path.display()))?;
+            let token = text.trim().to_string();
+            if token.is_empty() {
+                anyhow::bail!("--summary-token-file: {} is empty", path.display());
+            }
+            Some(token)
+        }
+        None => None,
+    };
+    let summarizer = Summarizer::new(SummaryConfig {
+        endpoint,
+        model: args.summary_model.clone(),
+        token,
+        timeout: args.summary_timeout,
+    })
+    .context("building the HTTP client for the AI summary")?;
+    Ok(Some(Arc::new(summarizer)))
+}
+
 /// The sign-in configuration from flags. A console reachable beyond loopback must sign people in.
-pub fn auth_config(args: &ConsoleAuthArgs, addr: SocketAddr) -> anyhow::Result<AuthConfig> {
+pub fn auth_config(args: &ConsoleArgs, addr: SocketAddr) -> anyhow::Result<AuthConfig> {
     let mut config = AuthConfig {
         sign_in_url: args.sign_in_url.clone(),
         sign_out_url: args.sign_out_url.clone(),
@@ -107,10 +142,11 @@ pub async fn spawn(
 pub async fn run(
     addr: SocketAddr,
     namespace: Option<String>,
-    args: ConsoleAuthArgs,
+    args: ConsoleArgs,
     rollups_at: crate::cli::RollupsArgs,
 ) -> anyhow::Result<u8> {
     let auth = auth_config(&args, addr)?;
+    let summary = summarizer(&args.summary)?;
     let client = kube::Client::try_default()
         .await
         .context("no Kubernetes client configuration (in-cluster or kubeconfig)")?;
@@ -139,7 +175,10 @@ pub async fn run(
         addr,
         source,
         auth,
-        Settings::default(),
+        Settings {
+            summary,
+            ..Settings::default()
+        },
         crate::shutdown_signal(),
     )
     .await?;

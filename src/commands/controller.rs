@@ -10,7 +10,11 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| format!("passport-{}", std::process::id()));
     let console = match args.console_addr {
-        Some(addr) => Some((addr, super::console::auth_config(&args.console, addr)?)),
+        Some(addr) => Some(controller::ConsoleServe {
+            addr,
+            auth: super::console::auth_config(&args.console, addr)?,
+            summary: super::console::summarizer(&args.console.summary)?,
+        }),
         None => None,
     };
     let zero_is_off = |d: chrono::Duration| (d > chrono::Duration::zero()).then_some(d);

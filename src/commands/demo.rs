@@ -21,7 +21,7 @@ pub struct Args {
     pub examples: Vec<PathBuf>,
     pub at: Option<DateTime<Utc>>,
     pub no_serve: bool,
-    pub auth: crate::cli::ConsoleAuthArgs,
+    pub auth: crate::cli::ConsoleArgs,
 }
 
 pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
@@ -54,6 +54,7 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
     }
     let addr = SocketAddr::new(args.bind, args.port);
     let auth = super::console::auth_config(&args.auth, addr)?;
+    let summary = super::console::summarizer(&args.auth.summary)?;
     let snapshot = demo_snapshot(&bundle, passports, at, source);
     let local = super::console::spawn(
         addr,
@@ -61,6 +62,7 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
         auth,
         Settings {
             retention: "The demo keeps everything in memory and deletes nothing; in a cluster the controller folds old passports into rollups (docs/metrics.md).".into(),
+            summary,
             ..Settings::default()
         },
         crate::shutdown_signal(),

@@ -11,6 +11,7 @@ pub mod layout;
 pub mod oidc;
 mod pages;
 pub mod snapshot;
+pub mod summary;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -34,6 +35,8 @@ pub struct Settings {
     pub retention: String,
     /// The HTTP gate's base URL as pipelines reach it.
     pub gate_url: String,
+    /// The optional AI summary on the truth screen (None: off).
+    pub summary: Option<Arc<summary::Summarizer>>,
 }
 
 impl Default for Settings {
@@ -41,6 +44,7 @@ impl Default for Settings {
         Self {
             retention: "Passports are kept as long as their Release exists (each is owned by its Release and garbage-collected with it).".into(),
             gate_url: "https://release-passport.example:8082".into(),
+            summary: None,
         }
     }
 }
@@ -170,7 +174,16 @@ async fn release(
         user: &u,
     };
     match snap.passport(&namespace, &name) {
-        Some(p) if u.can_see(Some(&namespace)) => pages::release::page(&page, p).into_response(),
+        Some(p) if u.can_see(Some(&namespace)) => {
+            let ai = c
+                .settings
+                .summary
+                .as_ref()
+                .map_or(summary::Summary::Off, |s| {
+                    s.summary(p, &pages::release::investigation(&page, p))
+                });
+            pages::release::page(&page, p, &ai).into_response()
+        }
         // Not visible and not there look the same.
         _ => (
             StatusCode::NOT_FOUND,

@@ -51,12 +51,21 @@ pub struct Settings {
     pub webhook_addr: SocketAddr,
     /// `None` runs without leader election (a single replica).
     pub lease: Option<LeaseSettings>,
-    /// Serve the console too: where, and who may sign in.
-    pub console: Option<(SocketAddr, crate::console::AuthConfig)>,
+    /// Serve the console too.
+    pub console: Option<ConsoleServe>,
     /// How long passports are kept before they are folded into rollups.
     pub retention: retention::Policy,
     /// Where the rollups ConfigMap lives (the controller's own namespace).
     pub home_namespace: String,
+}
+
+/// The console every replica serves beside deciding: where, who may sign in, and the optional
+/// AI summary.
+#[derive(Clone, Debug)]
+pub struct ConsoleServe {
+    pub addr: SocketAddr,
+    pub auth: crate::console::AuthConfig,
+    pub summary: Option<Arc<crate::console::summary::Summarizer>>,
 }
 
 /// Reflector caches of every kind, kept up to date in the background (for a console that
@@ -182,7 +191,12 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     ));
     // Every replica serves the console from read-only caches of its own, so the Service can
     // send a viewer to any of them; only the leader decides and writes.
-    if let Some((addr, auth)) = settings.console.clone() {
+    if let Some(ConsoleServe {
+        addr,
+        auth,
+        summary,
+    }) = settings.console.clone()
+    {
         let runtime = crate::console::Runtime {
             mode: "controller".into(),
             source: "cluster (this replica's caches)".into(),
@@ -199,6 +213,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         let console_settings = crate::console::Settings {
             gate_url: format!("http://<this service>:{}", settings.webhook_addr.port()),
             retention: settings.retention.describe(),
+            summary,
         };
         let mut stop = stop_rx.clone();
         let stopped = async move {

@@ -7,6 +7,7 @@ use super::super::layout::{
     Nav, Page, command, decision_badge, effect_badge, empty, evidence_badge, key, layout, ok_badge,
     when,
 };
+use super::super::summary::Summary;
 use crate::api::passport::{Effect, TraceEntry};
 use crate::api::{ConnectorHealth, Decision, EvidenceStatus, PolicyMode, ReleasePassport};
 
@@ -139,7 +140,28 @@ fn trace_table(entries: &[&TraceEntry]) -> Markup {
     }
 }
 
-pub fn page(page: &Page, p: &ReleasePassport) -> Markup {
+/// The AI summary beside the investigation: advice, labelled as such, never the decision.
+fn ai_summary(ai: &Summary) -> Markup {
+    match ai {
+        Summary::Off => html! {
+            p.muted { small { "AI summary: off (no endpoint configured; see docs/console.md). It could never change the decision." } }
+        },
+        Summary::Writing => html! {
+            p.muted { small { "AI summary: being written — reload in a moment. It is advice and never changes the decision." } }
+        },
+        Summary::Written { text, model } => html! {
+            div.ai-summary {
+                p { strong { "AI summary" } " " small.muted { "(" (model) "; advice only — the decision above is the gate's)" } }
+                p { (text) }
+            }
+        },
+        Summary::Unavailable(reason) => html! {
+            p.muted { small { "AI summary unavailable: " (reason) ". The investigation above is complete without it." } }
+        },
+    }
+}
+
+pub fn page(page: &Page, p: &ReleasePassport, ai: &Summary) -> Markup {
     let status = p.status.clone().unwrap_or_default();
     let name = key(p);
     let ns = p.metadata.namespace.as_deref().unwrap_or("default");
@@ -192,7 +214,8 @@ pub fn page(page: &Page, p: &ReleasePassport) -> Markup {
             section aria-labelledby="why" {
                 h2 id="why" { "Investigation" }
                 ul.reasons { @for line in investigation(page, p) { li { (line) } } }
-                p.muted { small { "Written from the decision trace and connector health. An AI summary is off: no LLM endpoint is configured, and none could change the decision." } }
+                p.muted { small { "Written from the decision trace and connector health." } }
+                (ai_summary(ai))
             }
             section aria-labelledby="actions" {
                 h2 id="actions" { "Actions" }

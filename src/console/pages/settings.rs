@@ -78,6 +78,21 @@ pub fn page(page: &Page, auth: &AuthConfig, settings: &Settings) -> Markup {
                 h2 id="retention" { "Retention" }
                 p { (settings.retention) }
             }
+            section aria-labelledby="ai" {
+                h2 id="ai" { "AI summary" }
+                @match &settings.summary {
+                    None => p { "Off. With " code { "--summary-endpoint" } " (an OpenAI-compatible chat-completions URL) each truth screen adds a short summary of its investigation; it is advice and never changes a decision." },
+                    Some(s) => {
+                        @let c = s.config();
+                        dl {
+                            dt { "Endpoint" } dd { (c.endpoint.origin().ascii_serialization()) }
+                            dt { "Model" } dd { (c.model) }
+                            dt { "Token" } dd { @if c.token.is_some() { "from a file (value never shown)" } @else { "none" } }
+                        }
+                        p.muted { small { "The endpoint receives each release's investigation (decision, rule results, connector health; credentials scrubbed). Its answer is shown as advice and never read by the gate." } }
+                    }
+                }
+            }
         },
     )
 }
