@@ -16,8 +16,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use release_passport::api::{Connector, ConnectorHealth, EvidenceStatus, Release};
-use release_passport::connectors::hub::{self, Credential, Hub};
+use release_passport::connectors::hub::{self, Credential, Hub, HubSource};
 use release_passport::engine::needs::{MetricNeed, Needs, RollbackNeed};
+use release_passport::evidence::EvidenceSource;
 
 const SECRET: &str = "tok-3f9a-very-secret-value";
 
@@ -736,6 +737,49 @@ async fn webhook_deliveries_are_signed_fresh_and_used_once() {
         1,
         "only the one good delivery counted"
     );
+
+    // A restart (or a new leader): the hub knows nothing, and a delivery cannot be fetched
+    // again. The passport that recorded it still answers, until the next delivery replaces it.
+    let release: Release = serde_yaml_ng::from_str(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Release\nmetadata: {name: web, namespace: shop}\nspec: {service: web, version: '1.0', environment: prod}\n",
+    )
+    .unwrap();
+    let needs = Needs {
+        sources: ["ci".to_string()].into(),
+        ..Needs::default()
+    };
+    let passport: release_passport::api::ReleasePassport = serde_json::from_value(serde_json::json!({
+        "apiVersion": "releasepassport.io/v1alpha1", "kind": "ReleasePassport",
+        "metadata": {"name": "web", "namespace": "shop"},
+        "spec": {"releaseRef": {"name": "web"}, "service": "web", "version": "1.0", "environment": "prod"},
+        "status": {"decision": "Allow", "evidence": [
+            {"source": "ci", "status": "Complete", "connector": "ci", "observedAt": "2025-11-25T14:00:00Z", "summary": "pipeline 812 green"},
+            {"source": "ci", "status": "Failed", "connector": "other-ci", "summary": "another connector's"}
+        ]}
+    }))
+    .unwrap();
+    let (connectors, mut writer) = kube::runtime::reflector::store::<Connector>();
+    writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(hook.clone()));
+    let (passports, mut writer) =
+        kube::runtime::reflector::store::<release_passport::api::ReleasePassport>();
+    writer.apply_watcher_event(&kube::runtime::watcher::Event::Apply(passport));
+    let restarted = HubSource {
+        hub: Arc::new(Hub::new().unwrap()),
+        connectors: connectors.clone(),
+        passports: Some(passports),
+    };
+    let items = restarted.evidence_for(&release, &needs, now());
+    assert_eq!(items.len(), 1, "{items:?}");
+    assert_eq!(
+        (items[0].status, items[0].summary.as_deref()),
+        (EvidenceStatus::Complete, Some("pipeline 812 green"))
+    );
+    let forgetful = HubSource {
+        hub: Arc::new(Hub::new().unwrap()),
+        connectors,
+        passports: None,
+    };
+    assert!(forgetful.evidence_for(&release, &needs, now()).is_empty());
 }
 
 async fn garbage() -> Response {

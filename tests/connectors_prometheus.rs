@@ -215,6 +215,7 @@ spec:
     let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(HubSource {
         hub: Arc::clone(&hub),
         connectors: store,
+        passports: None,
     })];
     let decide = |release: &Release, needs, now| {
         let evidence = gather(&sources, release, needs, now);

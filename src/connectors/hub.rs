@@ -16,7 +16,7 @@ use super::{
     sanitize::sanitize, statuspage,
 };
 use crate::api::connector::ConnectorStatus;
-use crate::api::{Connector, ConnectorHealth, ConnectorType, Release};
+use crate::api::{Connector, ConnectorHealth, ConnectorType, Release, ReleasePassport};
 use crate::engine::EvidenceItem;
 use crate::engine::conditions::{self, Desired};
 use crate::engine::needs::Needs;
@@ -469,6 +469,39 @@ fn health_reason(h: ConnectorHealth) -> &'static str {
 pub struct HubSource {
     pub hub: Arc<Hub>,
     pub connectors: kube::runtime::reflector::Store<Connector>,
+    /// Where a pushed observation outlives this process: the passport that recorded it. A
+    /// webhook delivery cannot be fetched again, so after a restart or a leader change the
+    /// passport's own record of it stands until the next delivery.
+    pub passports: Option<kube::runtime::reflector::Store<ReleasePassport>>,
+}
+
+impl HubSource {
+    /// The evidence the release's passport recorded from a pushed (webhook) connector.
+    fn recorded(&self, release: &Release, connector: &Connector) -> Option<EvidenceItem> {
+        let passports = self.passports.as_ref()?;
+        let passport = passports.get(
+            &kube::runtime::reflector::ObjectRef::new(release.metadata.name.as_deref()?)
+                .within(release.metadata.namespace.as_deref().unwrap_or("default")),
+        )?;
+        let source = source_name(connector);
+        passport
+            .status
+            .as_ref()?
+            .evidence
+            .iter()
+            .find(|e| e.source == source && e.connector == connector.metadata.name)
+            .map(|e| EvidenceItem {
+                source: e.source.clone(),
+                status: e.status,
+                observed_at: e.observed_at,
+                connector: e.connector.clone(),
+                summary: e.summary.clone(),
+                query: e.query.clone(),
+                value: e.value,
+                targets: e.targets,
+                expires_at: None,
+            })
+    }
 }
 
 impl EvidenceSource for HubSource {
@@ -487,9 +520,14 @@ impl EvidenceSource for HubSource {
             .iter()
             .flat_map(|c| {
                 let ckey = key(c);
+                let pushed = c.spec.type_ == ConnectorType::Webhook;
                 queries_for(c, release, needs, &connectors)
                     .into_iter()
-                    .filter_map(move |q| self.hub.observation(&ckey, &q))
+                    .filter_map(move |q| {
+                        self.hub
+                            .observation(&ckey, &q)
+                            .or_else(|| pushed.then(|| self.recorded(release, c)).flatten())
+                    })
                     .collect::<Vec<_>>()
             })
             .collect()

@@ -422,6 +422,7 @@ async fn run_controllers(
         Box::new(HubSource {
             hub: Arc::clone(&hub),
             connectors: stores.connectors.clone(),
+            passports: Some(stores.passports.clone()),
         }),
     ];
     let ctx = Arc::new(Context::new(
