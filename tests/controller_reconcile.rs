@@ -468,3 +468,35 @@ async fn retention_folds_old_passports_into_rollups_and_deletes_their_releases()
     );
     assert_eq!(w.writes.get(), before);
 }
+
+/// The gate Service selects the leader's Pod by label: a replica clears the label before it may
+/// lead, sets it on taking the Lease, and a Pod that is not there is no error.
+#[tokio::test]
+async fn the_leader_labels_its_own_pod_for_the_gate_service() {
+    use k8s_openapi::api::core::v1::Pod;
+    use release_passport::controller::leader::{LEADER_LABEL, label_pod};
+    let pod: Pod = serde_json::from_value(serde_json::json!({
+        "apiVersion": "v1", "kind": "Pod",
+        "metadata": {"name": "passport-0", "namespace": "release-passport", "labels": {"app.kubernetes.io/name": "release-passport"}}
+    }))
+    .unwrap();
+    let client = kube_fake_client::ClientBuilder::new()
+        .with_objects(vec![pod])
+        .build()
+        .await
+        .unwrap();
+    let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), "release-passport");
+    let labels = |p: Pod| p.metadata.labels.unwrap_or_default();
+
+    label_pod(&client, "release-passport", "passport-0", true).await;
+    let led = labels(pods.get("passport-0").await.unwrap());
+    assert_eq!(led.get(LEADER_LABEL).map(String::as_str), Some("true"));
+    assert_eq!(led.len(), 2, "other labels kept: {led:?}");
+
+    label_pod(&client, "release-passport", "passport-0", false).await;
+    let standby = labels(pods.get("passport-0").await.unwrap());
+    assert!(!standby.contains_key(LEADER_LABEL), "{standby:?}");
+    assert_eq!(standby.len(), 1);
+
+    label_pod(&client, "release-passport", "not-a-pod", true).await;
+}

@@ -94,6 +94,32 @@ fn default_overlay_renders_crds_rbac_and_a_restricted_deployment() {
         ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"],
         "restricted"
     );
+    // Webhook deliveries and the HTTP gate reach the leader alone (it labels its own Pod);
+    // metrics reach every replica.
+    let service = |name: &str| {
+        docs.iter()
+            .find(|d| d["kind"] == "Service" && d["metadata"]["name"] == name)
+            .unwrap_or_else(|| panic!("Service {name}"))
+    };
+    let gate = service("release-passport-gate");
+    assert_eq!(
+        gate["spec"]["selector"]["releasepassport.io/leader"],
+        "true"
+    );
+    assert_eq!(gate["spec"]["ports"][0]["port"], 8082);
+    let metrics = service("release-passport-metrics");
+    assert!(
+        metrics["spec"]["selector"]
+            .get("releasepassport.io/leader")
+            .is_none()
+    );
+    assert!(
+        metrics["spec"]["ports"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["port"] != 8082)
+    );
 }
 
 #[test]
@@ -202,6 +228,14 @@ fn chart_mirrors_config() {
     assert_eq!(
         chart["appVersion"].as_str(),
         Some(env!("CARGO_PKG_VERSION"))
+    );
+    let gate = chart_docs("service.yaml")
+        .into_iter()
+        .find(|d| d["metadata"]["name"] == "release-passport-gate")
+        .unwrap();
+    assert_eq!(
+        gate["spec"]["selector"]["releasepassport.io/leader"],
+        "true"
     );
 }
 

@@ -25,6 +25,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
             keep_per_target: args.retention_keep,
         },
         home_namespace: args.lease_namespace.clone(),
+        pod: identity.clone(),
         namespace: args.namespace,
         release_selector: args.release_selector,
         probe_addr: args.probe_addr,

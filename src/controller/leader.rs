@@ -5,10 +5,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
+use kube::api::{Api, Patch, PatchParams};
 use kube_leader_election::{LeaseLock, LeaseLockParams, LeaseLockResult};
 use tokio::sync::watch;
-use tracing::{info, warn};
+use tracing::{debug, info, warn};
 
 use crate::metrics::Metrics;
 
@@ -82,4 +84,37 @@ pub fn elect(
         }
     });
     (rx, lock)
+}
+
+/// The label the leader's Pod carries. Webhook deliveries land in the leader's memory and the
+/// HTTP gate is answered where decisions are made, so their Service selects it.
+pub const LEADER_LABEL: &str = "releasepassport.io/leader";
+
+/// Sets (`leading`) or clears the leader label on this replica's own Pod. A replica clears it
+/// before it may lead (a restarted container keeps its Pod and so the label) and sets it on
+/// taking the Lease. Outside a Pod there is nothing to label and nothing routes by it.
+pub async fn label_pod(client: &Client, namespace: &str, pod: &str, leading: bool) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let value = if leading {
+        serde_json::Value::from("true")
+    } else {
+        serde_json::Value::Null
+    };
+    let patch = serde_json::json!({"metadata": {"labels": {LEADER_LABEL: value}}});
+    match api
+        .patch(pod, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => debug!(pod, leading, "labelled this replica's Pod"),
+        Err(kube::Error::Api(s)) if s.code == 404 => {
+            debug!(
+                pod,
+                "not running in a Pod of that name: no leader label to set"
+            );
+        }
+        Err(e) => warn!(
+            pod,
+            "cannot set {LEADER_LABEL} on this Pod ({e}); the leader's Service may not route to it"
+        ),
+    }
 }

@@ -57,6 +57,8 @@ pub struct Settings {
     pub retention: retention::Policy,
     /// Where the rollups ConfigMap lives (the controller's own namespace).
     pub home_namespace: String,
+    /// This replica's Pod (in `home_namespace`), labelled while it leads.
+    pub pod: String,
 }
 
 /// The console every replica serves beside deciding: where, who may sign in, and the optional
@@ -227,6 +229,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
 
     let mut lease = None;
     if let Some(lease_settings) = settings.lease.clone() {
+        leader::label_pod(&client, &settings.home_namespace, &settings.pod, false).await;
         let (mut leadership, lock) =
             leader::elect(client.clone(), lease_settings, Arc::clone(&metrics));
         lease = Some((leadership.clone(), lock));
@@ -240,6 +243,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     } else {
         metrics.leader.set(1);
     }
+    leader::label_pod(&client, &settings.home_namespace, &settings.pod, true).await;
 
     let (lost_tx, lost_rx) = watch::channel(false);
     if let Some((mut leadership, _)) = lease.clone() {
