@@ -113,4 +113,12 @@ for service, (major, minor) in SERVICES.items():
                     version = fix
             if outcome != "blocked":
                 history.append(version)
+# When the history was recorded: `passport metrics -f` reads it as of this moment, whatever
+# today's date (as `evaluate` and `demo` read the shop's evidence).
+out.append("\n".join([
+    "---",
+    "apiVersion: releasepassport.io/v1alpha1",
+    "kind: EvidenceRecording",
+    'recordedAt: "2026-11-25T14:00:00Z"',
+]))
 print("\n".join(out))
