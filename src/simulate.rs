@@ -60,21 +60,7 @@ fn inputs(p: &ReleasePassport) -> (Release, Vec<EvidenceItem>, Vec<Approval>, Ve
     );
     release.metadata.namespace = ns.clone();
     release.metadata.labels = p.metadata.labels.clone();
-    let evidence = status
-        .evidence
-        .iter()
-        .map(|e| EvidenceItem {
-            source: e.source.clone(),
-            status: e.status,
-            observed_at: e.observed_at,
-            connector: e.connector.clone(),
-            summary: e.summary.clone(),
-            query: e.query.clone(),
-            value: e.value,
-            targets: e.targets,
-            expires_at: None,
-        })
-        .collect();
+    let evidence = status.evidence.iter().map(EvidenceItem::from).collect();
     let approvals = status
         .approvals
         .iter()

@@ -490,17 +490,7 @@ impl HubSource {
             .evidence
             .iter()
             .find(|e| e.source == source && e.connector == connector.metadata.name)
-            .map(|e| EvidenceItem {
-                source: e.source.clone(),
-                status: e.status,
-                observed_at: e.observed_at,
-                connector: e.connector.clone(),
-                summary: e.summary.clone(),
-                query: e.query.clone(),
-                value: e.value,
-                targets: e.targets,
-                expires_at: None,
-            })
+            .map(EvidenceItem::from)
     }
 }
 

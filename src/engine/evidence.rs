@@ -5,7 +5,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::api::EvidenceStatus;
-use crate::api::passport::Targets;
+use crate::api::passport::{EvidenceEntry, Targets};
 
 /// One observation of one evidence source for one release.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -37,6 +37,23 @@ pub struct EvidenceItem {
     /// from its refresh interval, so evidence from a connector that stopped refreshing expires).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// An item read back from a passport's record of it (its status as of that decision).
+impl From<&EvidenceEntry> for EvidenceItem {
+    fn from(e: &EvidenceEntry) -> Self {
+        Self {
+            source: e.source.clone(),
+            status: e.status,
+            observed_at: e.observed_at,
+            connector: e.connector.clone(),
+            summary: e.summary.clone(),
+            query: e.query.clone(),
+            value: e.value,
+            targets: e.targets,
+            expires_at: None,
+        }
+    }
 }
 
 /// How bad a status is, for combining several observations: higher is worse.
