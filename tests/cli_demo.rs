@@ -82,6 +82,15 @@ fn demo_prints_decisions_and_serves_the_console() {
     );
     assert_eq!(status, 200);
     assert!(body.contains("previous release checkout-production-2-3-0 (2.3.0) was allowed"));
+    for scope in [
+        "Runtime scope",
+        "shop-prod",
+        "app.kubernetes.io/name=checkout",
+        "ArgoApplication argocd/checkout-prod",
+        "shop/checkout, pipeline release.yaml",
+    ] {
+        assert!(body.contains(scope), "{scope} missing");
+    }
 
     let (status, headers, body) = get(demo.port, "/api/v1/passports/shop/catalog-staging-1-12-0");
     assert_eq!(status, 200);

@@ -9,7 +9,7 @@ use super::super::layout::{
 };
 use super::super::summary::Summary;
 use crate::api::passport::{Effect, TraceEntry};
-use crate::api::{ConnectorHealth, Decision, EvidenceStatus, PolicyMode, ReleasePassport};
+use crate::api::{ConnectorHealth, Decision, EvidenceStatus, PolicyMode, Release, ReleasePassport};
 
 /// A free-text note on the Release, shown on its truth screen.
 pub const COMMENT_ANNOTATION: &str = "releasepassport.io/comment";
@@ -140,6 +140,38 @@ fn trace_table(entries: &[&TraceEntry]) -> Markup {
     }
 }
 
+/// What defines this release's evidence: connectors read only inside it.
+fn runtime_scope(release: Option<&Release>, ns: &str) -> Markup {
+    html! {
+        section aria-labelledby="scope" {
+            h2 id="scope" { "Runtime scope" }
+            @match release {
+                None => (empty("The Release is gone (retention or deletion); the passport keeps its decision and evidence.")),
+                Some(r) => {
+                    @let scope = &r.spec.scope;
+                    @let selector = scope.selector.clone().and_then(|s| kube::core::Selector::try_from(s).ok()).map(|s| s.to_string()).filter(|s| !s.is_empty());
+                    dl {
+                        dt { "Namespaces" } dd { @if scope.namespaces.is_empty() { (ns) " (the Release's own)" } @else { (scope.namespaces.join(", ")) } }
+                        dt { "Workloads" } dd { (selector.as_deref().unwrap_or("every workload in those namespaces")) }
+                        dt { "GitOps" } dd {
+                            @if scope.gitops_apps.is_empty() { "none named" }
+                            @for (i, a) in scope.gitops_apps.iter().enumerate() {
+                                @if i > 0 { ", " }
+                                (format!("{:?}", a.kind)) " " (a.namespace.as_deref().unwrap_or(ns)) "/" (a.name)
+                            }
+                        }
+                        dt { "Metric labels" } dd {
+                            @if scope.metric_labels.is_empty() { "none ($labels is empty)" }
+                            @else { code { (scope.metric_labels.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect::<Vec<_>>().join(",")) } }
+                        }
+                        dt { "Provider project" } dd { (scope.project.as_deref().unwrap_or("none")) @if let Some(p) = &scope.pipeline { ", pipeline " (p) } }
+                    }
+                }
+            }
+        }
+    }
+}
+
 /// The AI summary beside the investigation: advice, labelled as such, never the decision.
 fn ai_summary(ai: &Summary) -> Markup {
     match ai {
@@ -258,6 +290,7 @@ pub fn page(page: &Page, p: &ReleasePassport, ai: &Summary) -> Markup {
                     } }
                 }
             }
+            (runtime_scope(page.snap.release(ns, short).map(AsRef::as_ref), ns))
             section aria-labelledby="trace" {
                 h2 id="trace" { "Decision trace" }
                 (trace_table(&enforced))
