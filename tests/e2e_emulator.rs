@@ -1027,6 +1027,13 @@ fn the_controller_serves_the_console_from_its_caches() {
         settings.contains("this replica holds the Lease"),
         "{settings}"
     );
+    assert!(
+        settings.contains(&format!(
+            "http://release-passport-gate.{ns}:{}/api/v1/gate/",
+            cluster.api_port
+        )),
+        "pipelines are shown the leader's Service: {settings}"
+    );
 
     // `passport console` on its own: it only watches (read-only), and shows the same passport.
     let console_port = free_port();

@@ -164,6 +164,10 @@ pub async fn run(
         leader: None,
         watch_namespace: namespace,
     };
+    let gate_url = format!(
+        "http://release-passport-gate.{}:8082",
+        rollups_at.controller_namespace
+    );
     let rollups = crate::controller::retention::SharedRollups::default();
     tokio::spawn(crate::controller::retention::follow(
         client,
@@ -177,6 +181,7 @@ pub async fn run(
         auth,
         Settings {
             summary,
+            gate_url,
             ..Settings::default()
         },
         crate::shutdown_signal(),

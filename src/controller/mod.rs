@@ -213,7 +213,11 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             Some(Arc::clone(&metrics)),
         );
         let console_settings = crate::console::Settings {
-            gate_url: format!("http://<this service>:{}", settings.webhook_addr.port()),
+            gate_url: format!(
+                "http://release-passport-gate.{}:{}",
+                settings.home_namespace,
+                settings.webhook_addr.port()
+            ),
             retention: settings.retention.describe(),
             summary,
         };
