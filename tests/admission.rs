@@ -1,6 +1,5 @@
 //! The shipped ValidatingAdmissionPolicy: its CEL, evaluated the way the API server would, with
 //! `object` and `request` bound — only you may approve in your name.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 

@@ -1,7 +1,6 @@
 //! The Argo CD health checks shipped under examples/gitops/argocd/health, run by a real Lua
 //! interpreter (Debian's lua5.4, installed by `make test`) against their fixtures, in the layout
 //! Argo CD uses for its own (`health.lua`, `health_test.yaml`, `testdata/`).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,7 +1,6 @@
 //! Attestations end to end: keygen → attest (signed) → verify; a tampered file fails.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::demo::passport;
 

@@ -1,14 +1,8 @@
 //! `passport demo` end to end: the real binary serves the console on loopback.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::zombie_processes
-)]
 
 use std::process::Command;
 
-mod common;
+use crate::common;
 
 use common::demo::{get, start};
 

@@ -1,5 +1,4 @@
 //! `passport evaluate` end to end: the real binary on the examples and on broken inputs.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 use std::process::{Command, Output};

@@ -1,8 +1,7 @@
 //! `passport metrics` end to end: hand-checked figures from a recorded history, the 90-day demo
 //! history as a table and CSV, and bad input as a clear error with exit 3.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::demo::passport;
 

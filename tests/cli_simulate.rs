@@ -1,8 +1,7 @@
 //! `passport simulate` end to end: a stricter candidate replayed over passports recorded by
 //! `passport evaluate`, with a known answer.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::demo::passport;
 

@@ -1,6 +1,5 @@
 //! In-cluster connectors against real-shaped objects in the in-memory Kubernetes API: the
 //! Kubernetes connector reads only the Release's scope and judges the rollout of its version.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::Arc;
 

@@ -1,7 +1,6 @@
 //! Connectors against local HTTP servers speaking the real JSON shapes — and misbehaving: slow,
 //! 5xx, 401, malformed and truncated bodies, TLS failure. Also: one upstream call per distinct
 //! query whatever the number of releases, and no secret in any status or error.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;

@@ -1,12 +1,6 @@
 //! The Prometheus connector against a real Prometheus (Debian's `prometheus` package, installed
 //! by `make test`), its TSDB filled by `promtool tsdb create-blocks-from openmetrics` with series
 //! generated here: a healthy and a failing error rate, and a series with a gap.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::zombie_processes
-)]
 
 use std::fmt::Write as _;
 use std::process::{Child, Command, Stdio};

@@ -1,7 +1,6 @@
 //! ID-token verification against a local issuer whose keys rotate: a token signed with a key the
 //! cache has not seen makes the verifier fetch the JWKS again; a key the issuer dropped stops
 //! working; claims map to the user's name and groups.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::sync::{Arc, Mutex};
 

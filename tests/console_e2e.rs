@@ -1,19 +1,13 @@
 //! The console with real parts: Debian Chromium driven by playwright-core over every page at
 //! desktop and phone widths, and a real OIDC provider (npm oidc-provider) issuing the tokens the
 //! console must accept or refuse. `make test` installs both (apt chromium, npm ci).
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::zombie_processes
-)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-mod common;
+use crate::common;
 
 use common::demo::{request, start};
 

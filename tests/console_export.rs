@@ -1,7 +1,6 @@
 //! Exports, byte for byte: JSON, CSV and Markdown of a fixture with hostile strings and a
 //! credential in free text. Nothing secret survives; no cell runs as a formula; no cell breaks
 //! the Markdown table. Regenerate the golden files with UPDATE_GOLDEN=1 after a deliberate change.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 

@@ -1,10 +1,8 @@
 //! The Release and GatePolicy reconcilers against a stateful in-memory Kubernetes API
 //! (kube-fake-client): server-side apply, status subresources, resourceVersion conflicts, and
 //! every write counted.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-#[path = "common/world.rs"]
-mod world;
+use crate::common::world;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;

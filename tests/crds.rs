@@ -1,6 +1,5 @@
 //! The committed CRDs are exactly what the types generate, and their CEL rules refuse what
 //! they promise to refuse.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 

@@ -1,14 +1,8 @@
 //! The real `passport controller` binary over HTTP against a Kubernetes API emulator (kmock's
 //! KubernetesEmulator, extended in tests/emulator/kube_emulator.py), with real watch streams and
 //! `kubectl` as the client. `make test` installs kmock; this tier never skips.
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::panic,
-    clippy::zombie_processes
-)]
 
-mod common;
+use crate::common;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;

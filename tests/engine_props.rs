@@ -1,7 +1,6 @@
 //! Properties of the decision engine that must hold for every input.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use proptest::prelude::*;

@@ -1,7 +1,6 @@
 //! One table row per line of the decision semantics (BRIEF §2).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-mod common;
+use crate::common;
 
 use common::*;
 use release_passport::api::passport::Effect;

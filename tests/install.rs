@@ -1,7 +1,6 @@
 //! The install manifests: `config/` renders with kubectl kustomize, is least-privilege and
 //! restricted, and the Helm chart mirrors it (no helm binary exists here, so the chart's static
 //! parts are compared with config/ directly).
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::path::Path;
 

@@ -1,7 +1,6 @@
 //! Delivery metrics on a hand-checked history of one service: promotions, a failed watch, a
 //! rollback (redeploying the version before), a hotfix, a release never promoted, a window
 //! boundary, and retention having folded the oldest passports away.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use release_passport::api::Decision;

@@ -2,7 +2,6 @@
 //! it) of the example shop's delivery metrics passes the reference parser (PyPI
 //! prometheus_client; `make test` installs it) and carries service and environment labels only
 //! — no release name anywhere.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::io::Write;
 use std::process::{Command, Stdio};

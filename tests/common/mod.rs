@@ -7,6 +7,7 @@ use release_passport::api::{Approval, EvidenceStatus, GatePolicy, Release, Waive
 use release_passport::engine::{self, CompiledPolicy, Evaluation, EvidenceItem, Input};
 
 pub mod demo;
+pub mod world;
 
 pub const NOW: &str = "2026-11-25T14:00:00Z";
 

@@ -1,0 +1,33 @@
+//! Every integration test in one binary: one link instead of twenty keeps a clean clone's
+//! build small and quick (each tier's module is its own file beside this one; run one with
+//! `cargo test --test integration e2e_emulator::`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::zombie_processes
+)]
+
+mod common;
+
+mod admission;
+mod argocd_health;
+mod cli_attest;
+mod cli_demo;
+mod cli_evaluate;
+mod cli_metrics;
+mod cli_simulate;
+mod connectors_cluster;
+mod connectors_http;
+mod connectors_prometheus;
+mod console_auth;
+mod console_e2e;
+mod console_export;
+mod controller_reconcile;
+mod crds;
+mod e2e_emulator;
+mod engine_props;
+mod engine_table;
+mod install;
+mod metrics_delivery;
+mod metrics_exposition;
