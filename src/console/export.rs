@@ -196,15 +196,40 @@ pub fn passports<'a>(
     generated: DateTime<Utc>,
 ) -> String {
     let rows: Vec<PassportRow> = items.map(passport_row).collect();
-    match format {
-        Format::Json => json("PassportReport", generated, &rows),
-        Format::Csv => csv(PASSPORT_COLUMNS, rows.iter().map(passport_cells)),
-        Format::Markdown => markdown(
-            "Release passports",
-            generated,
-            PASSPORT_COLUMNS,
-            rows.iter().map(passport_cells),
-        ),
+    let report = Report {
+        kind: "PassportReport",
+        title: "Release passports",
+        columns: PASSPORT_COLUMNS,
+        generated,
+    };
+    report.render(format, &rows, passport_cells)
+}
+
+/// One report in every format: JSON carries the rows, CSV and Markdown their cells.
+struct Report<const N: usize> {
+    kind: &'static str,
+    title: &'static str,
+    columns: [&'static str; N],
+    generated: DateTime<Utc>,
+}
+
+impl<const N: usize> Report<N> {
+    fn render<T: Serialize>(
+        &self,
+        format: Format,
+        rows: &[T],
+        cells: impl Fn(&T) -> [String; N],
+    ) -> String {
+        match format {
+            Format::Json => json(self.kind, self.generated, rows),
+            Format::Csv => csv(self.columns, rows.iter().map(cells)),
+            Format::Markdown => markdown(
+                self.title,
+                self.generated,
+                self.columns,
+                rows.iter().map(cells),
+            ),
+        }
     }
 }
 
@@ -246,16 +271,13 @@ pub fn events<'a>(
             r.summary.clone(),
         ]
     };
-    match format {
-        Format::Json => json("GovernanceLog", generated, &rows),
-        Format::Csv => csv(EVENT_COLUMNS, rows.iter().map(cells)),
-        Format::Markdown => markdown(
-            "Governance events",
-            generated,
-            EVENT_COLUMNS,
-            rows.iter().map(cells),
-        ),
-    }
+    let report = Report {
+        kind: "GovernanceLog",
+        title: "Governance events",
+        columns: EVENT_COLUMNS,
+        generated,
+    };
+    report.render(format, &rows, cells)
 }
 
 fn json<T: Serialize>(kind: &str, generated: DateTime<Utc>, items: &[T]) -> String {
