@@ -130,11 +130,7 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
         environment: args.environment.clone(),
     };
     let all = rollups.figures(&scope, from, to);
-    let targets: Vec<(String, Figures)> = rollups
-        .per_target(&scope, from, to)
-        .into_iter()
-        .filter(|(_, f)| f.releases > 0)
-        .collect();
+    let targets = rollups.active_per_target(&scope, from, to);
     let text = match args.output {
         MetricsFormat::Json => {
             let value = serde_json::json!({

@@ -392,6 +392,19 @@ impl Rollups {
             .collect()
     }
 
+    /// Like [`Rollups::per_target`], leaving out targets without a release in the window (what
+    /// the reports list; the gauges keep every target so a quiet one reads zero).
+    pub fn active_per_target(
+        &self,
+        scope: &Scope,
+        from: NaiveDate,
+        to: NaiveDate,
+    ) -> Vec<(String, Figures)> {
+        let mut all = self.per_target(scope, from, to);
+        all.retain(|(_, f)| f.releases > 0);
+        all
+    }
+
     /// `service/environment` keys in the scope.
     pub fn targets<'a>(&'a self, scope: &'a Scope) -> impl Iterator<Item = &'a str> + 'a {
         self.targets

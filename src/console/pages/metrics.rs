@@ -55,11 +55,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
     };
     let all_scope = Scope::default();
     let all = rollups.figures(&all_scope, from, to);
-    let targets: Vec<(String, Figures)> = rollups
-        .per_target(&all_scope, from, to)
-        .into_iter()
-        .filter(|(_, f)| f.releases > 0)
-        .collect();
+    let targets = rollups.active_per_target(&all_scope, from, to);
     let series: Vec<(String, f64)> = rollups
         .daily_deployments(&all_scope, from, to)
         .into_iter()
