@@ -77,29 +77,40 @@ pub fn compact(status: &mut ReleasePassportStatus) {
     let evidence_sizes: Vec<usize> = status.evidence.iter().map(bytes).collect();
     let mut keep_trace = vec![true; status.trace.len()];
     let mut keep_evidence = vec![true; status.evidence.len()];
-    let passing: Vec<usize> = (0..status.trace.len())
-        .rev()
-        .filter(|i| status.trace[*i].effect == Effect::Pass)
-        .collect();
-    for i in passing {
-        if total <= STATUS_BUDGET {
-            break;
+    /// Drops the `candidates`, in order, until `total` fits; how many it dropped.
+    fn give_way(
+        candidates: impl Iterator<Item = usize>,
+        sizes: &[usize],
+        keep: &mut [bool],
+        total: &mut usize,
+    ) -> usize {
+        let mut dropped = 0;
+        for i in candidates {
+            if *total <= STATUS_BUDGET {
+                break;
+            }
+            keep[i] = false;
+            *total -= sizes[i];
+            dropped += 1;
         }
-        keep_trace[i] = false;
-        total -= trace_sizes[i];
-        omitted_trace += 1;
+        dropped
     }
-    let complete: Vec<usize> = (0..status.evidence.len())
-        .rev()
-        .filter(|i| status.evidence[*i].status == EvidenceStatus::Complete)
-        .collect();
-    for i in complete {
-        if total <= STATUS_BUDGET {
-            break;
-        }
-        keep_evidence[i] = false;
-        total -= evidence_sizes[i];
-    }
+    omitted_trace += give_way(
+        (0..status.trace.len())
+            .rev()
+            .filter(|i| status.trace[*i].effect == Effect::Pass),
+        &trace_sizes,
+        &mut keep_trace,
+        &mut total,
+    );
+    give_way(
+        (0..status.evidence.len())
+            .rev()
+            .filter(|i| status.evidence[*i].status == EvidenceStatus::Complete),
+        &evidence_sizes,
+        &mut keep_evidence,
+        &mut total,
+    );
     let (mut t, mut e) = (status.trace.len(), status.evidence.len());
     while total > STATUS_BUDGET && (t > 1 || e > 1) {
         if t >= e {
