@@ -197,9 +197,13 @@ pub async fn read(client: &Client, namespace: &str) -> Result<Stored, kube::Erro
     Ok(api
         .get_opt(ROLLUPS_CONFIGMAP)
         .await?
-        .and_then(|cm| cm.binary_data?.remove(ROLLUPS_KEY))
-        .and_then(|bytes| decode(&bytes.0))
+        .and_then(stored_in)
         .unwrap_or_default())
+}
+
+/// What the rollups ConfigMap holds, if its key is there and readable.
+fn stored_in(cm: ConfigMap) -> Option<Stored> {
+    decode(&cm.binary_data?.remove(ROLLUPS_KEY)?.0)
 }
 
 async fn write(
@@ -245,11 +249,7 @@ pub async fn follow(client: Client, namespace: String, shared: SharedRollups) {
         .for_each(|cm| {
             match cm {
                 Ok(cm) if cm.metadata.name.as_deref() == Some(ROLLUPS_CONFIGMAP) => {
-                    let stored = cm
-                        .binary_data
-                        .and_then(|mut d| d.remove(ROLLUPS_KEY))
-                        .and_then(|bytes| decode(&bytes.0));
-                    match (stored, shared.write()) {
+                    match (stored_in(cm), shared.write()) {
                         (Some(stored), Ok(mut s)) => *s = Arc::new(stored.rollups),
                         (None, _) => tracing::warn!(
                             "ConfigMap {namespace}/{ROLLUPS_CONFIGMAP}: key {ROLLUPS_KEY} is missing or not gzipped rollups; keeping the rollups read before"
