@@ -175,14 +175,13 @@ async fn release(
     };
     match snap.passport(&namespace, &name) {
         Some(p) if u.can_see(Some(&namespace)) => {
+            let why = pages::release::investigation(&page, p);
             let ai = c
                 .settings
                 .summary
                 .as_ref()
-                .map_or(summary::Summary::Off, |s| {
-                    s.summary(p, &pages::release::investigation(&page, p))
-                });
-            pages::release::page(&page, p, &ai).into_response()
+                .map_or(summary::Summary::Off, |s| s.summary(p, &why));
+            pages::release::page(&page, p, &why, &ai).into_response()
         }
         // Not visible and not there look the same.
         _ => (

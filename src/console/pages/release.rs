@@ -193,7 +193,9 @@ fn ai_summary(ai: &Summary) -> Markup {
     }
 }
 
-pub fn page(page: &Page, p: &ReleasePassport, ai: &Summary) -> Markup {
+/// The truth screen; `why` is [`investigation`] of `p`, computed once by the caller (the AI
+/// summary reads it too).
+pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> Markup {
     let status = p.status.clone().unwrap_or_default();
     let name = key(p);
     let ns = p.metadata.namespace.as_deref().unwrap_or("default");
@@ -245,7 +247,7 @@ pub fn page(page: &Page, p: &ReleasePassport, ai: &Summary) -> Markup {
             h1 { (p.spec.service) " " (p.spec.version) " → " (p.spec.environment) " " (decision_badge(status.decision)) }
             section aria-labelledby="why" {
                 h2 id="why" { "Investigation" }
-                ul.reasons { @for line in investigation(page, p) { li { (line) } } }
+                ul.reasons { @for line in why { li { (line) } } }
                 p.muted { small { "Written from the decision trace and connector health." } }
                 (ai_summary(ai))
             }
