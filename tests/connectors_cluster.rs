@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube_fake_client::ClientBuilder;
-use release_passport::api::{Connector, ConnectorHealth, EvidenceStatus, Release};
-use release_passport::connectors::hub::{self, Credential, Hub};
+use release_passport::api::{Connector, EvidenceStatus, Release};
+use release_passport::connectors::hub::{self, Hub};
 use release_passport::engine::needs::{Needs, RollbackNeed};
 
 fn now() -> DateTime<Utc> {
@@ -86,15 +86,7 @@ async fn observe_all(
     let plan = hub::plan(&all, releases);
     let queries = plan[&hub::key(conn)].clone();
     assert_eq!(queries.len(), releases.len(), "{queries:?}");
-    let refreshed = hub
-        .refresh(conn, &queries, &Credential::NotNeeded, now())
-        .await;
-    assert_eq!(
-        refreshed.status.health,
-        Some(ConnectorHealth::Healthy),
-        "{:?}",
-        refreshed.status.last_error
-    );
+    crate::common::refresh_healthy(hub, conn, &queries, now()).await;
     releases
         .iter()
         .map(|(r, n)| {
@@ -388,15 +380,7 @@ async fn flux_kustomizations_in_scope() {
         .map(|(r, _)| (r.clone(), needs.clone()))
         .collect();
     let queries = hub::plan(&all, &releases)[&hub::key(&conn)].clone();
-    let refreshed = hub
-        .refresh(&conn, &queries, &Credential::NotNeeded, now())
-        .await;
-    assert_eq!(
-        refreshed.status.health,
-        Some(ConnectorHealth::Healthy),
-        "{:?}",
-        refreshed.status.last_error
-    );
+    crate::common::refresh_healthy(&hub, &conn, &queries, now()).await;
     for (r, expected) in rows {
         let q =
             release_passport::connectors::queries::queries_for(&conn, &r, &needs, &all).remove(0);

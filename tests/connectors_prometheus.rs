@@ -10,8 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use kube::runtime::reflector;
 use kube::runtime::watcher;
-use release_passport::api::{Connector, ConnectorHealth, Decision, GatePolicy, Release};
-use release_passport::connectors::hub::{self, Credential, Hub, HubSource};
+use release_passport::api::{Connector, Decision, GatePolicy, Release};
+use release_passport::connectors::hub::{self, Hub, HubSource};
 use release_passport::engine::{self, Input, needs::needs};
 use release_passport::evidence::{EvidenceSource, gather};
 
@@ -186,15 +186,7 @@ spec:
     queries.insert("sum(rate(http_requests_total[5m]".into()); // malformed PromQL
 
     let hub = Arc::new(Hub::new().unwrap());
-    let refreshed = hub
-        .refresh(&connector, &queries, &Credential::NotNeeded, at)
-        .await;
-    assert_eq!(
-        refreshed.status.health,
-        Some(ConnectorHealth::Healthy),
-        "{:?}",
-        refreshed.status.last_error
-    );
+    crate::common::refresh_healthy(&hub, &connector, &queries, at).await;
     let bad = hub
         .observation(&hub::key(&connector), "sum(rate(http_requests_total[5m]")
         .unwrap();

@@ -181,3 +181,26 @@ impl Case {
         })
     }
 }
+
+/// Refreshes a connector that needs no credential and asserts it came out Healthy.
+pub async fn refresh_healthy(
+    hub: &release_passport::connectors::hub::Hub,
+    connector: &release_passport::api::Connector,
+    queries: &std::collections::BTreeSet<String>,
+    at: DateTime<Utc>,
+) {
+    let refreshed = hub
+        .refresh(
+            connector,
+            queries,
+            &release_passport::connectors::hub::Credential::NotNeeded,
+            at,
+        )
+        .await;
+    assert_eq!(
+        refreshed.status.health,
+        Some(release_passport::api::ConnectorHealth::Healthy),
+        "{:?}",
+        refreshed.status.last_error
+    );
+}
