@@ -31,13 +31,19 @@ pub struct ApprovalSpec {
     /// `Approve` or `Reject`.
     pub decision: ApprovalDecision,
     /// Who decided: must equal the Kubernetes username that creates this object.
+    /// At most 253 characters.
     #[x_kube(validation = Rule::new("size(self) > 0").message("approver must not be empty"))]
+    #[schemars(length(max = 253))]
     pub approver: String,
     /// Groups the approver acts for (checked against the requesting user's groups at admission).
+    /// At most 32 items of at most 253 characters each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(max = 253)))]
     pub groups: Vec<String>,
     /// Why.
+    /// At most 1024 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
     pub comment: Option<String>,
 }
 

@@ -132,13 +132,19 @@ pub struct ReleaseRef {
 #[serde(rename_all = "camelCase")]
 pub struct ReleaseSelector {
     /// Environments (the Release's `spec.environment`) matched; empty matches all.
+    /// At most 64 items of at most 63 characters each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(max = 63)))]
     pub environments: Vec<String>,
     /// Services (the Release's `spec.service`) matched; empty matches all.
+    /// At most 64 items of at most 63 characters each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64), inner(length(max = 63)))]
     pub services: Vec<String>,
     /// Labels the Release's metadata must carry, all of them.
+    /// At most 32 entries.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 32))]
     pub match_labels: BTreeMap<String, String>,
 }
 

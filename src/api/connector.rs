@@ -34,15 +34,19 @@ pub struct ConnectorSpec {
     #[serde(rename = "type")]
     pub type_: ConnectorType,
     /// Base URL of the upstream API, e.g. `http://prometheus.monitoring:9090`.
+    /// At most 2048 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self.startsWith('http://') || self.startsWith('https://')").message("endpoint must be an http:// or https:// URL"))]
+    #[schemars(length(max = 2048))]
     pub endpoint: Option<String>,
     /// The Secret key (same namespace) holding the credential. Its value is never shown or logged.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials_secret_ref: Option<SecretKeyRef>,
     /// The evidence source name rules use for what this connector observes (default: the
     /// connector's name). Metric observations are matched by query instead.
+    /// At most 253 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
     pub source: Option<String>,
     /// How often evidence is refreshed (default 1m).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -64,6 +68,8 @@ pub struct ConnectorSpec {
 #[serde(rename_all = "camelCase")]
 pub struct Journey {
     /// The steps, run in order; a failing step ends the journey.
+    /// At most 32 items.
+    #[schemars(length(max = 32))]
     pub steps: Vec<JourneyStep>,
 }
 
@@ -74,21 +80,31 @@ pub struct JourneyStep {
     /// Shown in the trace, e.g. `add-to-cart`.
     pub name: String,
     /// HTTP method (default GET).
+    /// At most 16 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 16))]
     pub method: Option<String>,
     /// Path appended to the connector's endpoint, e.g. `/api/cart`.
+    /// At most 2048 characters.
+    #[schemars(length(max = 2048))]
     pub path: String,
     /// Request headers (literal values; the connector's credential goes in as a bearer token).
+    /// At most 32 entries.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 32))]
     pub headers: BTreeMap<String, String>,
     /// Request body.
+    /// At most 65536 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 65536))]
     pub body: Option<String>,
     /// The status the step expects (default 200).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expect_status: Option<u16>,
     /// Text the response body must contain.
+    /// At most 4096 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 4096))]
     pub body_contains: Option<String>,
     /// The longest the step may take, e.g. `500ms`.
     #[serde(default, skip_serializing_if = "Option::is_none")]

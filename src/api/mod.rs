@@ -21,7 +21,9 @@ pub use policy::{GatePolicy, GatePolicySpec, PolicyMode, PolicyRule};
 pub use release::{Release, ReleaseSpec};
 pub use waiver::{Waiver, WaiverSpec};
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
 use kube::CustomResourceExt;
 
 /// The API group every kind belongs to.
@@ -37,12 +39,57 @@ pub const CATEGORY: &str = "passport";
 
 /// Every CRD this operator serves, in a stable order (the order of `crds/`).
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
-    vec![
+    let mut crds = vec![
         Approval::crd(),
         Connector::crd(),
         GatePolicy::crd(),
         Release::crd(),
         ReleasePassport::crd(),
         Waiver::crd(),
-    ]
+    ];
+    for crd in &mut crds {
+        for version in &mut crd.spec.versions {
+            if let Some(schema) = version
+                .schema
+                .as_mut()
+                .and_then(|s| s.open_api_v3_schema.as_mut())
+            {
+                kubernetes_formats(schema);
+            }
+        }
+    }
+    crds
+}
+
+// schemars names unsigned integers `uint32`/`uint64`, formats the API server does not know (it
+// warns on every apply); it already adds `minimum: 0`, so the signed formats say the same.
+fn kubernetes_formats(schema: &mut JSONSchemaProps) {
+    schema.format = match schema.format.take().as_deref() {
+        Some("uint8" | "uint16" | "uint32" | "int8" | "int16") => Some("int32".into()),
+        Some("uint64" | "uint") => Some("int64".into()),
+        other => other.map(str::to_string),
+    };
+    let children = schema
+        .properties
+        .iter_mut()
+        .flat_map(|p| p.values_mut())
+        .chain(schema.items.iter_mut().flat_map(|items| match items {
+            JSONSchemaPropsOrArray::Schema(s) => std::slice::from_mut(s.as_mut()),
+            JSONSchemaPropsOrArray::Schemas(v) => v.as_mut_slice(),
+        }))
+        .chain(
+            schema
+                .additional_properties
+                .iter_mut()
+                .filter_map(|a| match a {
+                    JSONSchemaPropsOrBool::Schema(s) => Some(s.as_mut()),
+                    JSONSchemaPropsOrBool::Bool(_) => None,
+                }),
+        )
+        .chain(schema.any_of.iter_mut().flatten())
+        .chain(schema.one_of.iter_mut().flatten())
+        .chain(schema.all_of.iter_mut().flatten());
+    for child in children {
+        kubernetes_formats(child);
+    }
 }

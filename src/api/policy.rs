@@ -34,10 +34,14 @@ pub struct GatePolicySpec {
     #[serde(default)]
     pub mode: PolicyMode,
     /// What this policy is for, shown in the console.
+    /// At most 1024 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
     pub description: Option<String>,
     /// The rules; each names exactly one rule type.
+    /// At most 64 items.
     #[x_kube(validation = Rule::new("self.all(r, self.exists_one(o, o.name == r.name))").message("rule names must be unique within a policy"))]
+    #[schemars(length(max = 64))]
     pub rules: Vec<PolicyRule>,
     /// Rules kept evaluated for a while after promotion; a failure recommends rollback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -82,10 +86,14 @@ impl PolicyMode {
 #[serde(rename_all = "camelCase")]
 pub struct PolicyRule {
     /// The rule's name: shown in the trace, and what Waivers name.
+    /// At most 63 characters.
     #[x_kube(validation = Rule::new("self.matches('^[a-z0-9]([-a-z0-9]*[a-z0-9])?$')").message("rule names are lowercase letters, digits and '-'"))]
+    #[schemars(length(max = 63))]
     pub name: String,
     /// What the rule protects against, shown in the console.
+    /// At most 1024 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
     pub description: Option<String>,
     /// Requires an evidence source to be fresh and passing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -109,6 +117,8 @@ pub struct PolicyRule {
 #[serde(rename_all = "camelCase")]
 pub struct EvidenceRule {
     /// The evidence source's name.
+    /// At most 253 characters.
+    #[schemars(length(max = 253))]
     pub source: String,
     /// Observations older than this are Stale. Unset: never stale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -136,14 +146,18 @@ pub struct EvidenceRule {
 #[serde(rename_all = "camelCase")]
 pub struct MetricRule {
     /// PromQL; `$labels` expands to the Release's `scope.metricLabels` as escaped matchers.
+    /// At most 4096 characters.
     #[x_kube(validation = Rule::new("size(self) > 0").message("query must not be empty"))]
+    #[schemars(length(max = 4096))]
     pub query: String,
     /// The comparison the value must satisfy.
     pub op: Comparison,
     /// The threshold compared with.
     pub threshold: f64,
     /// The Prometheus Connector to ask (default: the namespace's only Prometheus connector).
+    /// At most 253 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
     pub connector: Option<String>,
     /// Evaluate over a window with a range query (e.g. `30m`) instead of an instant query.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -238,7 +252,9 @@ pub struct ApprovalRule {
     #[x_kube(validation = Rule::new("self >= 1").message("min must be at least 1"))]
     pub min: u32,
     /// Only approvers in one of these groups count. Empty: anyone.
+    /// At most 32 items of at most 253 characters each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(max = 253)))]
     pub from_groups: Vec<String>,
     /// Approvals by the release's author (`spec.revision.author`) do not count.
     #[serde(default)]
@@ -254,10 +270,14 @@ fn default_min_approvals() -> u32 {
 #[serde(rename_all = "camelCase")]
 pub struct WindowRule {
     /// IANA time zone the windows are written in (default `UTC`), e.g. `Europe/Berlin`.
+    /// At most 64 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub time_zone: Option<String>,
     /// The freeze windows.
+    /// At most 32 items.
     #[x_kube(validation = Rule::new("size(self) > 0").message("a window rule needs at least one freeze"))]
+    #[schemars(length(max = 32))]
     pub freezes: Vec<FreezeWindow>,
     /// Effect inside a window (default Hold).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -270,19 +290,27 @@ pub struct WindowRule {
 #[serde(rename_all = "camelCase")]
 pub struct FreezeWindow {
     /// Shown in the trace, e.g. `weekend` or `black-friday`.
+    /// At most 63 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63))]
     pub name: Option<String>,
     /// Five-field cron expression for when a recurring window opens, e.g. `0 18 * * FRI`.
+    /// At most 128 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
     pub cron: Option<String>,
     /// How long a recurring window stays open, e.g. `62h`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub duration: Option<DurationString>,
     /// Start of an absolute window: RFC 3339, or local `YYYY-MM-DDTHH:MM[:SS]` in `timeZone`.
+    /// At most 64 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub start: Option<String>,
     /// End of an absolute window (exclusive), in the same forms as `start`.
+    /// At most 64 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
     pub end: Option<String>,
 }
 
@@ -293,13 +321,17 @@ pub struct FreezeWindow {
 #[serde(rename_all = "camelCase")]
 pub struct ExpressionRule {
     /// The CEL expression; it must return a bool.
+    /// At most 4096 characters.
     #[x_kube(validation = Rule::new("size(self) > 0").message("cel must not be empty"))]
+    #[schemars(length(max = 4096))]
     pub cel: String,
     /// Effect when it is false (default Hold).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_false: Option<Outcome>,
     /// Shown in the trace when it is false.
+    /// At most 1024 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024))]
     pub message: Option<String>,
 }
 
@@ -310,6 +342,8 @@ pub struct PostDeployWatch {
     /// How long to keep watching after promotion, e.g. `30m`.
     pub duration: DurationString,
     /// The rules watched; a Block recommends rollback.
+    /// At most 64 items.
+    #[schemars(length(max = 64))]
     pub rules: Vec<PolicyRule>,
 }
 

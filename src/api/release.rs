@@ -33,13 +33,19 @@ use super::common::{Condition, Decision};
 #[serde(rename_all = "camelCase")]
 pub struct ReleaseSpec {
     /// The service being released, e.g. `checkout`.
+    /// At most 63 characters.
     #[x_kube(validation = Rule::new("size(self) > 0").message("service must not be empty"))]
+    #[schemars(length(max = 63))]
     pub service: String,
     /// The version being released, e.g. `1.8.0` (an image tag or chart version).
+    /// At most 128 characters.
     #[x_kube(validation = Rule::new("size(self) > 0").message("version must not be empty"))]
+    #[schemars(length(max = 128))]
     pub version: String,
     /// The environment it is headed for, e.g. `production`.
+    /// At most 63 characters.
     #[x_kube(validation = Rule::new("size(self) > 0").message("environment must not be empty"))]
+    #[schemars(length(max = 63))]
     pub environment: String,
     /// The source revision: used for change lead time and CI evidence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -52,7 +58,9 @@ pub struct ReleaseSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_ref: Option<PolicyRef>,
     /// The Release this one replaces: the rollback target.
+    /// At most 253 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
     pub previous: Option<String>,
 }
 
@@ -61,13 +69,17 @@ pub struct ReleaseSpec {
 #[serde(rename_all = "camelCase")]
 pub struct Revision {
     /// The commit SHA.
+    /// At most 128 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 128))]
     pub commit: Option<String>,
     /// When the commit was made (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committed_at: Option<DateTime<Utc>>,
     /// Who authored the change; approval rules with `excludeAuthor` do not count this person.
+    /// At most 253 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
     pub author: Option<String>,
 }
 
@@ -76,22 +88,32 @@ pub struct Revision {
 #[serde(rename_all = "camelCase")]
 pub struct ReleaseScope {
     /// Namespaces holding the release's workloads.
+    /// At most 32 items of at most 63 characters each.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32), inner(length(max = 63)))]
     pub namespaces: Vec<String>,
     /// Selects the release's workloads inside those namespaces.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub selector: Option<LabelSelector>,
     /// GitOps applications that deploy this release.
+    /// At most 32 items.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 32))]
     pub gitops_apps: Vec<GitOpsApp>,
     /// Labels substituted for `$labels` in metric queries, e.g. `{service: checkout}`.
+    /// At most 32 entries.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("maxProperties" = 32))]
     pub metric_labels: BTreeMap<String, String>,
     /// The provider project (CI organisation/repository) this release's evidence belongs to.
+    /// At most 253 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
     pub project: Option<String>,
     /// The CI pipeline (workflow) whose results count as this release's CI evidence.
+    /// At most 253 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
     pub pipeline: Option<String>,
 }
 

@@ -33,15 +33,21 @@ pub struct WaiverSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub release_selector: Option<ReleaseSelector>,
     /// Rule names waived: `rule` (in any policy) or `policy/rule`.
+    /// At most 64 items of at most 317 characters each.
     #[x_kube(validation = Rule::new("size(self) > 0").message("a waiver names at least one rule"))]
+    #[schemars(length(max = 64), inner(length(max = 317)))]
     pub rules: Vec<String>,
     /// Why the exception is acceptable. Required.
+    /// At most 1024 characters.
     #[x_kube(validation = Rule::new("size(self.trim()) > 0").message("reason is required"))]
+    #[schemars(length(max = 1024))]
     pub reason: String,
     /// When the waiver stops applying (RFC 3339). Required.
     pub expires_at: DateTime<Utc>,
     /// Who granted it: must equal the Kubernetes username that creates this object.
+    /// At most 253 characters.
     #[x_kube(validation = Rule::new("size(self) > 0").message("approver must not be empty"))]
+    #[schemars(length(max = 253))]
     pub approver: String,
 }
 
