@@ -320,6 +320,14 @@ pub struct ControllerArgs {
     /// Address receiving signed CI deliveries for Webhook connectors (served by the leader).
     #[arg(long, env = "PASSPORT_WEBHOOK_ADDR", default_value = "0.0.0.0:8082")]
     pub webhook_addr: std::net::SocketAddr,
+    /// The audience a bearer token must be minted for to ask the HTTP gate
+    /// (`kubectl create token SA --audience …`); a token for any other audience is refused.
+    #[arg(
+        long,
+        env = "PASSPORT_GATE_AUDIENCE",
+        default_value = "release-passport"
+    )]
+    pub gate_audience: String,
     /// Elect a leader through a Lease so several replicas can run; only the leader writes.
     #[arg(long, env = "PASSPORT_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,

@@ -30,6 +30,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         release_selector: args.release_selector,
         probe_addr: args.probe_addr,
         webhook_addr: args.webhook_addr,
+        gate_audience: args.gate_audience,
         lease: args.leader_election.then_some(LeaseSettings {
             namespace: args.lease_namespace,
             name: args.lease_name,

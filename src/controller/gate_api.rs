@@ -26,6 +26,8 @@ use crate::commands::gate::{GateState, state};
 pub struct GateApi {
     pub client: Client,
     pub stores: Stores,
+    /// The audience a token must be minted for (its TokenReview names it).
+    pub audience: String,
 }
 
 pub fn router(api: Arc<GateApi>) -> Router {
@@ -48,12 +50,17 @@ fn refuse(status: StatusCode) -> Response {
         .into_response()
 }
 
-/// The user a token belongs to, if the API server vouches for it.
-async fn authenticate(client: &Client, token: &str) -> Option<(String, Vec<String>)> {
+/// The user a token belongs to, if the API server vouches for it for `audience`: a token minted
+/// for another audience (another service's, or the API server's own) is refused.
+async fn authenticate(
+    client: &Client,
+    token: &str,
+    audience: &str,
+) -> Option<(String, Vec<String>)> {
     let review = TokenReview {
         spec: TokenReviewSpec {
             token: token.to_string(),
-            ..Default::default()
+            audiences: Some(vec![audience.to_string()]),
         },
         ..Default::default()
     };
@@ -62,7 +69,11 @@ async fn authenticate(client: &Client, token: &str) -> Option<(String, Vec<Strin
         .await
         .ok()?;
     let status = reviewed.status?;
-    if status.authenticated != Some(true) {
+    let for_us = status
+        .audiences
+        .as_ref()
+        .is_some_and(|a| a.iter().any(|a| a == audience));
+    if status.authenticated != Some(true) || !for_us {
         return None;
     }
     let user = status.user?;
@@ -113,7 +124,7 @@ async fn answer(
     else {
         return refuse(StatusCode::UNAUTHORIZED);
     };
-    let Some((user, groups)) = authenticate(&api.client, token.trim()).await else {
+    let Some((user, groups)) = authenticate(&api.client, token.trim(), &api.audience).await else {
         return refuse(StatusCode::UNAUTHORIZED);
     };
     if !may_read(&api.client, &user, groups, &namespace, &name).await {

@@ -49,6 +49,8 @@ pub struct Settings {
     pub probe_addr: SocketAddr,
     /// Where signed CI webhook deliveries are received (on the leader).
     pub webhook_addr: SocketAddr,
+    /// The audience the HTTP gate's bearer tokens must be minted for.
+    pub gate_audience: String,
     /// `None` runs without leader election (a single replica).
     pub lease: Option<LeaseSettings>,
     /// Serve the console too.
@@ -165,13 +167,14 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             addr: settings.probe_addr,
             source,
         })?;
+    let probe_local = listener.local_addr().unwrap_or(settings.probe_addr);
     let probe_app = probes::router(Arc::clone(&probe_state), Arc::clone(&metrics));
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, probe_app).await {
             warn!("probe server stopped: {e}");
         }
     });
-    info!(addr = %settings.probe_addr, "serving /healthz, /readyz and /metrics");
+    info!(addr = %probe_local, "serving /healthz, /readyz and /metrics");
 
     let (stop_tx, stop_rx) = watch::channel(false);
     tokio::spawn(async move {
@@ -300,6 +303,7 @@ async fn serve_webhooks(
     stores: &Stores,
     client: &Client,
     trigger: connectors::Trigger,
+    audience: &str,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let receiver = crate::connectors::webhook::Receiver::new(
@@ -312,10 +316,12 @@ async fn serve_webhooks(
     );
     match tokio::net::TcpListener::bind(addr).await {
         Ok(listener) => {
-            info!(%addr, "receiving webhook deliveries");
+            let local = listener.local_addr().unwrap_or(addr);
+            info!(addr = %local, "receiving webhook deliveries");
             let gate = gate_api::GateApi {
                 client: client.clone(),
                 stores: stores.clone(),
+                audience: audience.to_string(),
             };
             let app = crate::connectors::webhook::router(Arc::new(receiver))
                 .merge(gate_api::router(Arc::new(gate)));
@@ -447,6 +453,7 @@ async fn run_controllers(
         &stores,
         &client,
         trigger.clone(),
+        &settings.gate_audience,
         stop.clone(),
     )
     .await;
