@@ -7,32 +7,41 @@ CARGO_INCREMENTAL ?= 0
 export CARGO_INCREMENTAL
 CRD_DIRS := crds config/crd/bases charts/release-passport/crds
 
-.PHONY: test lint unit deps crds demo bench
+.PHONY: test lint unit deps crds demo bench vet
+
+## The Go code under tests/cluster: formatted and vetted like the Rust.
+vet:
+	@test -z "$$(gofmt -l tests/cluster)" || { gofmt -l tests/cluster; exit 1; }
+	cd tests/cluster && go vet ./...
 
 ## Everything CI runs: formatting, lints, then every test tier on one debug build.
-test: deps lint unit
+test: deps lint vet unit
 
-## Installs what the tests need when it is missing (the metrics tier parses /metrics with PyPI
-## prometheus_client). A fresh machine of this kind has cargo,
-## rustfmt, clippy, python3 with pip, and kubectl; the emulator tier needs kmock from PyPI and
-## the connector tier Debian's prometheus package (its tests start their own servers on loopback),
-## the Argo CD health-check tests Debian's lua5.4, the console's browser tier Debian's chromium
-## and (with its OIDC tier) the npm packages in tests/console (playwright-core, oidc-provider).
-KMOCK_VERSION := 0.8
+## Installs what the tests need when it is missing. A fresh machine of this kind has cargo,
+## rustfmt, clippy, go, python3 with pip, node and npm, and openssl. The cluster tiers stand on a
+## real control plane (kube-apiserver, etcd, kube-controller-manager, kubectl, helm and our
+## kstatus and Argo CD health runners) that tests/cluster/build.sh builds from pinned Go modules
+## into a cache keyed by version, and the tests start on loopback and stop themselves. The
+## metrics tier parses /metrics with PyPI prometheus_client; the connector tier uses Debian's
+## prometheus (its tests start their own servers on loopback); the console's browser tier
+## Debian's chromium and (with its OIDC tier) the npm packages in tests/console
+## (playwright-core, oidc-provider).
 deps:
-	@command -v kubectl >/dev/null || { echo "kubectl is required (it ships with this machine's image)"; exit 1; }
+	@command -v go >/dev/null || { echo "go is required (it ships with this machine's image)"; exit 1; }
+	@command -v openssl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl >/dev/null; }
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm are required (they ship with this machine's image)"; exit 1; }
-	@python3 -c "import kmock" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "kmock==$(KMOCK_VERSION)"
 	@python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "prometheus_client==0.26.0"
-	@command -v promtool >/dev/null && command -v lua5.4 >/dev/null && command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus lua5.4 chromium >/dev/null; }
+	@command -v promtool >/dev/null && command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium >/dev/null; }
 	@[ -d tests/console/node_modules/playwright-core ] && [ -d tests/console/node_modules/oidc-provider ] || (cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
+	@bash tests/cluster/build.sh >/dev/null
 
 lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
+## The tests find the control plane that build.sh built (it prints the folder; nothing is rebuilt).
 unit:
-	$(CARGO) test --no-fail-fast
+	PASSPORT_CLUSTER_BIN=$$(bash tests/cluster/build.sh) $(CARGO) test --no-fail-fast
 
 ## Regenerates the CRDs from the Rust types into every place that carries them.
 crds:

@@ -1,10 +1,13 @@
-//! The real `passport controller` binary over HTTP against a Kubernetes API emulator (kmock's
-//! KubernetesEmulator, extended in tests/emulator/kube_emulator.py), with real watch streams and
-//! `kubectl` as the client. `make test` installs kmock; this tier never skips.
+//! The real `passport controller` binary over HTTP against a real control plane
+//! (kube-apiserver, etcd and kube-controller-manager from tests/cluster, see
+//! tests/common/cluster.rs), with `kubectl` from the same build as the client. Each test works in
+//! a namespace of its own, and its controller runs with a ServiceAccount token bound by exactly
+//! the shipped RBAC (config/rbac): a permission it lacks fails the test.
 
 use crate::common;
+use crate::common::cluster::{ControlPlane, spawn_bound};
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -12,16 +15,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
+/// One test's share of the control plane: its namespace, its controller's identity and, once
+/// started, the controller and the ports it bound.
 struct Cluster {
-    emulator: Child,
+    plane: &'static ControlPlane,
+    ns: String,
+    identity: PathBuf,
     controller: Option<Child>,
     dir: tempfile::TempDir,
     probe_port: u16,
@@ -35,76 +34,87 @@ impl Drop for Cluster {
             let _ = c.kill();
             let _ = c.wait();
         }
-        let _ = self.emulator.kill();
-        let _ = self.emulator.wait();
     }
 }
 
+/// The port a JSON log line with `message` says was bound (`addr` field).
+fn bound_port(log: &str, message: &str) -> Option<u16> {
+    log.lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .find(|v| v["fields"]["message"] == message)
+        .and_then(|v| {
+            v["fields"]["addr"]
+                .as_str()?
+                .rsplit(':')
+                .next()?
+                .parse()
+                .ok()
+        })
+}
+
 impl Cluster {
-    fn start() -> Self {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let port = free_port();
-        let mut emulator = Command::new("python3")
-            .arg(root.join("tests/emulator/kube_emulator.py"))
-            .arg(port.to_string())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("python3 is needed for the emulator tier");
-        let mut line = String::new();
-        BufReader::new(emulator.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        assert!(
-            line.starts_with("READY"),
-            "the Kubernetes emulator did not start (is kmock installed? `make test` installs it): {line:?}"
-        );
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("kubeconfig"),
-            format!(
-                "apiVersion: v1\nkind: Config\nclusters:\n- cluster: {{server: \"http://127.0.0.1:{port}\"}}\n  name: emu\ncontexts:\n- context: {{cluster: emu, user: e2e}}\n  name: emu\ncurrent-context: emu\nusers:\n- name: e2e\n  user: {{token: e2e}}\n"
-            ),
-        )
-        .unwrap();
+    fn start(ns: &str) -> Self {
+        let plane = ControlPlane::shared();
+        let ns = plane.namespace(ns);
+        let identity = plane.controller_identity(&ns);
         Cluster {
-            emulator,
+            plane,
+            ns,
+            identity,
             controller: None,
-            dir,
-            probe_port: free_port(),
-            api_port: free_port(),
-            console_port: free_port(),
+            dir: tempfile::tempdir().unwrap(),
+            probe_port: 0,
+            api_port: 0,
+            console_port: 0,
         }
     }
 
     fn kubeconfig(&self) -> PathBuf {
-        self.dir.path().join("kubeconfig")
+        self.plane.kubeconfig()
     }
 
-    fn start_controller(&mut self, namespace: &str) {
+    /// The controller, watching this test's namespace, as its own ServiceAccount.
+    fn start_controller(&mut self) {
         let log = std::fs::File::create(self.dir.path().join("controller.log")).unwrap();
-        let child = Command::new(env!("CARGO_BIN_EXE_passport"))
-            .args([
-                "controller",
-                "--probe-addr",
-                &format!("127.0.0.1:{}", self.probe_port),
-            ])
-            .args(["--webhook-addr", &format!("127.0.0.1:{}", self.api_port)])
-            // The console, behind an auth proxy on loopback.
-            .args([
-                "--console-addr",
-                &format!("127.0.0.1:{}", self.console_port),
-                "--auth-proxy",
-                "127.0.0.1/32",
-            ])
-            .args(["--lease-namespace", namespace, "--identity", "e2e-replica"])
-            .env("KUBECONFIG", self.kubeconfig())
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(log)
-            .spawn()
-            .unwrap();
+        let child = spawn_bound(
+            Command::new(env!("CARGO_BIN_EXE_passport"))
+                .args(["controller", "--log-format", "json"])
+                .args(["--namespace", &self.ns])
+                .args([
+                    "--probe-addr",
+                    "127.0.0.1:0",
+                    "--webhook-addr",
+                    "127.0.0.1:0",
+                ])
+                // The console, behind an auth proxy on loopback.
+                .args([
+                    "--console-addr",
+                    "127.0.0.1:0",
+                    "--auth-proxy",
+                    "127.0.0.1/32",
+                ])
+                .args(["--lease-namespace", &self.ns, "--identity", "e2e-replica"])
+                .env("KUBECONFIG", &self.identity)
+                .env("RUST_LOG", "info")
+                .stdout(Stdio::null())
+                .stderr(log),
+        )
+        .unwrap();
         self.controller = Some(child);
+        let mut ports = None;
+        self.wait_for("the controller to bind its listeners", || {
+            let log = self.log();
+            ports = match (
+                bound_port(&log, "serving /healthz, /readyz and /metrics"),
+                bound_port(&log, "receiving webhook deliveries"),
+                bound_port(&log, "serving the console"),
+            ) {
+                (Some(p), Some(a), Some(c)) => Some((p, a, c)),
+                _ => None,
+            };
+            ports.is_some()
+        });
+        (self.probe_port, self.api_port, self.console_port) = ports.unwrap();
         self.wait_for("the controller to be ready", || {
             self.http("/readyz").0 == 200
         });
@@ -115,45 +125,15 @@ impl Cluster {
     }
 
     fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
-        let mut child = Command::new("kubectl")
-            .arg("--kubeconfig")
-            .arg(self.kubeconfig())
-            .arg("--cache-dir")
-            .arg(self.dir.path().join("cache"))
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("kubectl is needed for this tier");
-        if let Some(text) = stdin {
-            child
-                .stdin
-                .take()
-                .unwrap()
-                .write_all(text.as_bytes())
-                .unwrap();
-        }
-        child.wait_with_output().unwrap()
+        self.plane.kubectl(args, stdin)
     }
 
     fn apply(&self, yaml: &str) {
-        let out = self.kubectl(&["apply", "--validate=false", "-f", "-"], Some(yaml));
-        assert!(
-            out.status.success(),
-            "kubectl apply: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.plane.apply(yaml);
     }
 
     fn get_json(&self, args: &[&str]) -> Option<Value> {
-        let mut all = vec!["get"];
-        all.extend_from_slice(args);
-        all.extend_from_slice(&["-o", "json"]);
-        let out = self.kubectl(&all, None);
-        out.status
-            .success()
-            .then(|| serde_json::from_slice(&out.stdout).unwrap())
+        self.plane.get_json(args)
     }
 
     fn http(&self, path: &str) -> (u16, String) {
@@ -161,12 +141,12 @@ impl Cluster {
     }
 
     fn wait_for(&self, what: &str, mut check: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(30);
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
             if check() {
                 return;
             }
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(100));
         }
         panic!(
             "timed out waiting for {what}\ncontroller log:\n{}",
@@ -183,6 +163,48 @@ impl Cluster {
         self.wait_for(&format!("{ns}/{name} to be {expected}"), || {
             self.decision(ns, name).as_deref() == Some(expected)
         });
+    }
+
+    /// What Flux's health check (kstatus) says of a passport as the server holds it.
+    fn kstatus(&self, name: &str) -> String {
+        let object = self
+            .get_json(&["rp", "-n", &self.ns, name])
+            .unwrap()
+            .to_string();
+        let out = Command::new(common::cluster::tool("kstatus"))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                child.stdin.take().unwrap().write_all(object.as_bytes())?;
+                child.wait_with_output()
+            })
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    /// The API server refused the controller nothing: the shipped RBAC covers every request it
+    /// made (the audit log records each of its writes with the answer).
+    fn assert_least_privilege_held(&self) {
+        let user = format!(
+            "system:serviceaccount:{0}:release-passport-controller-{0}",
+            self.ns
+        );
+        let refused: Vec<String> = self
+            .plane
+            .audit()
+            .iter()
+            .filter(|e| e["user"]["username"] == user.as_str())
+            .filter(|e| e["responseStatus"]["code"] == 403)
+            .map(|e| format!("{} {}", e["verb"], e["requestURI"]))
+            .collect();
+        assert!(refused.is_empty(), "the shipped RBAC refused: {refused:?}");
+        assert!(
+            !self.log().contains("forbidden"),
+            "the controller was refused something:\n{}",
+            self.log()
+        );
     }
 }
 
@@ -213,8 +235,8 @@ spec: {{service: web, version: 1.0.0, environment: production, revision: {{autho
 #[test]
 fn releases_become_passports_and_follow_changes() {
     let ns = "e2e-lifecycle";
-    let mut cluster = Cluster::start();
-    cluster.start_controller(ns);
+    let mut cluster = Cluster::start(ns);
+    cluster.start_controller();
     cluster.apply(&format!("{}---\n{}", policy(ns, 1), release(ns, "web")));
     cluster.wait_decision(ns, "web", "Hold");
     let passport = cluster.get_json(&["rp", "-n", ns, "web"]).unwrap();
@@ -227,11 +249,14 @@ fn releases_become_passports_and_follow_changes() {
         "Release"
     );
     assert_eq!(passport["status"]["evidenceSummary"], "0/0");
+    assert!(
+        cluster.kstatus("web").starts_with("InProgress\t"),
+        "Flux waits on a held passport: {}",
+        cluster.kstatus("web")
+    );
 
     // An approval arrives: Hold → Allow, mirrored on the Release, with an Event.
-    cluster.apply(&format!(
-        "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: web-alice, namespace: {ns}}}\nspec: {{releaseRef: {{name: web}}, decision: Approve, approver: alice}}\n"
-    ));
+    cluster.approve("web", "alice");
     cluster.wait_decision(ns, "web", "Allow");
     cluster.wait_for("the Release status to mirror the decision", || {
         cluster
@@ -246,6 +271,11 @@ fn releases_become_passports_and_follow_changes() {
         .cloned()
         .unwrap();
     assert_eq!(ready["status"], "True");
+    assert!(
+        cluster.kstatus("web").starts_with("Current\t"),
+        "Flux sees an allowed passport as healthy: {}",
+        cluster.kstatus("web")
+    );
     let events = cluster
         .get_json(&["events.v1.events.k8s.io", "-n", ns])
         .unwrap();
@@ -347,30 +377,26 @@ fn releases_become_passports_and_follow_changes() {
     };
     assert!(status.success(), "{status:?}\n{}", cluster.log());
     assert!(cluster.log().contains("draining in-flight reconciles"));
+    cluster.assert_least_privilege_held();
 }
 
 #[test]
 fn an_invalid_policy_stalls_without_stopping_the_controller() {
     let ns = "e2e-invalid";
-    let mut cluster = Cluster::start();
+    let mut cluster = Cluster::start(ns);
     // A Prometheus Service with no Connector: offered as a detected candidate.
-    let service = "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":\"prometheus-operated\",\"namespace\":\"monitoring\",\"labels\":{\"operated-prometheus\":\"true\"}},\"spec\":{\"ports\":[{\"name\":\"web\",\"port\":9090}]}}";
-    let out = cluster.kubectl(
-        &[
-            "create",
-            "--raw",
-            "/api/v1/namespaces/monitoring/services",
-            "-f",
-            "-",
-        ],
-        Some(service),
-    );
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    cluster.start_controller(ns);
+    cluster.apply(&format!(
+        "apiVersion: v1
+kind: Service
+metadata:
+  name: prometheus-operated
+  namespace: {ns}
+  labels: {{operated-prometheus: \"true\"}}
+spec:
+  ports: [{{name: web, port: 9090}}]
+"
+    ));
+    cluster.start_controller();
     cluster.wait_for(
         "the Prometheus Service to be offered as a candidate",
         || {
@@ -435,11 +461,24 @@ spec: {{service: api, version: 2.0.0, environment: production}}
             .iter()
             .any(|e| e["reason"] == "InvalidPolicy" && e["type"] == "Warning")
     );
+    // A Release naming a policy that does not exist is Stalled: Flux's kstatus says Failed.
+    cluster.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: orphan, namespace: {ns}}}
+spec: {{service: orphan, version: 1.0.0, environment: production, policyRef: {{name: missing}}}}
+"
+    ));
+    cluster.wait_decision(ns, "orphan", "Hold");
+    cluster.wait_for("kstatus to call the stalled passport Failed", || {
+        cluster.kstatus("orphan").starts_with("Failed\t")
+    });
     // Fixing the policy unblocks the release.
     cluster.apply(&format!(
         "apiVersion: releasepassport.io/v1alpha1\nkind: GatePolicy\nmetadata: {{name: broken, namespace: {ns}}}\nspec:\n  selector: {{services: [web]}}\n  rules:\n  - name: odd\n    expression: {{cel: \"release.service == 'web'\"}}\n"
     ));
     cluster.wait_decision(ns, "web", "Allow");
+    cluster.assert_least_privilege_held();
 }
 
 /// A status page on loopback whose indicator the test can flip; it echoes any bearer token in
@@ -489,8 +528,8 @@ fn connector_evidence_flows_into_passports_and_no_secret_leaks() {
     let secret_value = "e2e-5ecret-t0ken-value";
     let indicator = std::sync::Arc::new(std::sync::Mutex::new("none"));
     let port = status_page(std::sync::Arc::clone(&indicator));
-    let mut cluster = Cluster::start();
-    cluster.start_controller(ns);
+    let mut cluster = Cluster::start(ns);
+    cluster.start_controller();
     cluster.create_secret(ns, "cards-token", "token", secret_value);
     cluster.apply(&format!(
         "apiVersion: releasepassport.io/v1alpha1
@@ -585,11 +624,7 @@ spec:
             "the secret leaked into {path}"
         );
     }
-}
-
-fn base64(bytes: impl AsRef<[u8]>) -> String {
-    use base64::Engine;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
+    cluster.assert_least_privilege_held();
 }
 
 impl Cluster {
@@ -612,8 +647,8 @@ impl Cluster {
 #[test]
 fn gate_answers_with_exit_codes() {
     let ns = "e2e-gate";
-    let mut cluster = Cluster::start();
-    cluster.start_controller(ns);
+    let mut cluster = Cluster::start(ns);
+    cluster.start_controller();
     let failed = r#"{"status":"Failed","by":"qa","summary":"pen test found a critical issue"}"#;
     cluster.apply(&format!(
         "{}---
@@ -652,9 +687,7 @@ spec: {{service: api, version: 2.0.0, environment: staging}}
         "200ms",
     ]);
     std::thread::sleep(Duration::from_millis(600));
-    cluster.apply(&format!(
-        "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: web-alice, namespace: {ns}}}\nspec: {{releaseRef: {{name: web}}, decision: Approve, approver: alice}}\n"
-    ));
+    cluster.approve("web", "alice");
     let out = waiting.wait_with_output().unwrap();
     assert_eq!(
         out.status.code(),
@@ -723,6 +756,7 @@ spec: {{service: api, version: 2.0.0, environment: staging}}
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    cluster.assert_least_privilege_held();
 }
 
 impl Cluster {
@@ -730,30 +764,25 @@ impl Cluster {
         self.passport(args).wait_with_output().unwrap()
     }
 
-    fn create_secret(&self, ns: &str, name: &str, key: &str, value: &str) {
-        self.create_core(
-            ns,
-            "secrets",
-            &serde_json::json!({
-                "apiVersion": "v1", "kind": "Secret",
-                "metadata": {"name": name, "namespace": ns},
-                "data": {key: base64(value)},
-            }),
-        );
+    /// `passport ARGS…` with someone else's kubeconfig, to completion.
+    fn passport_as(&self, kubeconfig: &Path, args: &[&str]) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_passport"))
+            .args(args)
+            .env("KUBECONFIG", kubeconfig)
+            .output()
+            .unwrap()
     }
 
-    /// `kubectl create --raw`: kubectl would send a built-in kind as protobuf, which the
-    /// emulator does not read.
-    fn create_core(&self, ns: &str, plural: &str, object: &Value) {
+    /// `user` approves release `name` with kubectl (the shipped admission policy checks that the
+    /// approver is the requesting user).
+    fn approve(&self, release: &str, user: &str) {
+        self.approver(user, &[]);
+        let ns = &self.ns;
         let out = self.kubectl(
-            &[
-                "create",
-                "--raw",
-                &format!("/api/v1/namespaces/{ns}/{plural}"),
-                "-f",
-                "-",
-            ],
-            Some(&object.to_string()),
+            &[&format!("--as={user}"), "apply", "-f", "-"],
+            Some(&format!(
+                "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: {release}-{user}, namespace: {ns}}}\nspec: {{releaseRef: {{name: {release}}}, decision: Approve, approver: {user}}}\n"
+            )),
         );
         assert!(
             out.status.success(),
@@ -761,54 +790,132 @@ impl Cluster {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+
+    /// A person who may approve, reject and waive in this namespace (and read what they act on).
+    fn approver(&self, user: &str, groups: &[&str]) -> PathBuf {
+        let ns = &self.ns;
+        self.apply(&format!(
+            "apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: approver, namespace: {ns}}}
+rules:
+- apiGroups: [releasepassport.io]
+  resources: [releases, releasepassports, gatepolicies, approvals, waivers]
+  verbs: [get, list, watch]
+- apiGroups: [releasepassport.io]
+  resources: [approvals, waivers]
+  verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: approver-{user}, namespace: {ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: approver}}
+subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]
+"
+        ));
+        self.plane.user_kubeconfig(user, groups)
+    }
+
+    fn kubectl_ok_delete(&self, kind: &str, name: &str) {
+        self.plane
+            .kubectl_ok(&["delete", kind, name, "-n", &self.ns], None);
+    }
+
+    fn create_secret(&self, ns: &str, name: &str, key: &str, value: &str) {
+        self.plane.kubectl_ok(
+            &[
+                "create",
+                "secret",
+                "generic",
+                name,
+                "-n",
+                ns,
+                &format!("--from-literal={key}={value}"),
+            ],
+            None,
+        );
+    }
 }
 
 #[test]
 fn approve_reject_and_waive_from_the_cli() {
     let ns = "e2e-cli";
-    let mut cluster = Cluster::start();
-    cluster.start_controller(ns);
+    let mut cluster = Cluster::start(ns);
+    cluster.start_controller();
     cluster.apply(&format!("{}---\n{}", policy(ns, 1), release(ns, "web")));
     cluster.wait_decision(ns, "web", "Hold");
 
-    // Approve as the kubeconfig user (the emulator's SelfSubjectReview says "e2e").
-    let out = cluster.passport_cli(&[
-        "approve",
-        &format!("{ns}/web"),
-        "--comment",
-        "looks good",
-        "--group",
-        "approvers",
-    ]);
+    // Approve as the kubeconfig user: alice, as the real server's SelfSubjectReview says.
+    let alice = cluster.approver("alice", &["approvers"]);
+    let out = cluster.passport_as(
+        &alice,
+        &[
+            "approve",
+            &format!("{ns}/web"),
+            "--comment",
+            "looks good",
+            "--group",
+            "approvers",
+        ],
+    );
     common::demo::assert_ok(&out);
     cluster.wait_decision(ns, "web", "Allow");
     let approvals = cluster.get_json(&["approvals", "-n", ns]).unwrap();
     let spec = &approvals["items"][0]["spec"];
     assert_eq!(
         (spec["approver"].as_str(), spec["comment"].as_str()),
-        (Some("e2e"), Some("looks good"))
+        (Some("alice"), Some("looks good"))
     );
-    let out = cluster.passport_cli(&["approve", &format!("{ns}/web"), "--group", "payments-leads"]);
+    let out = cluster.passport_as(
+        &alice,
+        &["approve", &format!("{ns}/web"), "--group", "payments-leads"],
+    );
     assert_eq!(
         out.status.code(),
         Some(3),
         "a group you are not in is refused"
     );
 
+    // The shipped ValidatingAdmissionPolicy: nobody approves in another's name, whatever
+    // their RBAC (kubectl --as impersonates alice, as an approver with a stolen form would be).
+    let forged = format!(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: web-forged, namespace: {ns}}}\nspec: {{releaseRef: {{name: web}}, decision: Approve, approver: bob}}\n"
+    );
+    let out = cluster.kubectl(&["--as=alice", "create", "-f", "-"], Some(&forged));
+    assert!(!out.status.success());
+    let refused = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        refused.contains("ValidatingAdmissionPolicy") && refused.contains("spec.approver"),
+        "{refused}"
+    );
+    let own = forged
+        .replace("web-forged", "web-own")
+        .replace("approver: bob", "approver: alice");
+    let out = cluster.kubectl(&["--as=alice", "create", "-f", "-"], Some(&own));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    cluster.kubectl_ok_delete("approval", "web-own");
+
     // A Reject blocks; a waiver of the approval rule lifts it.
-    let out = cluster.passport_cli(&["reject", &format!("{ns}/web"), "--comment", "no"]);
+    let out = cluster.passport_as(&alice, &["reject", &format!("{ns}/web"), "--comment", "no"]);
     common::demo::assert_ok(&out);
     cluster.wait_decision(ns, "web", "Block");
-    let out = cluster.passport_cli(&[
-        "waive",
-        &format!("{ns}/web"),
-        "--rule",
-        "prod/approved",
-        "--reason",
-        "the rejection is about a different change",
-        "--expires",
-        "2h",
-    ]);
+    let out = cluster.passport_as(
+        &alice,
+        &[
+            "waive",
+            &format!("{ns}/web"),
+            "--rule",
+            "prod/approved",
+            "--reason",
+            "the rejection is about a different change",
+            "--expires",
+            "2h",
+        ],
+    );
     common::demo::assert_ok(&out);
     cluster.wait_decision(ns, "web", "Allow");
 
@@ -855,7 +962,7 @@ fn approve_reject_and_waive_from_the_cli() {
         ),
         (vec!["approve", "e2e-cli/nope"], "does not exist"),
     ] {
-        let out = cluster.passport_cli(&args);
+        let out = cluster.passport_as(&alice, &args);
         assert_eq!(out.status.code(), Some(3), "{args:?}");
         assert!(
             String::from_utf8_lossy(&out.stderr).contains(expected),
@@ -870,6 +977,7 @@ fn approve_reject_and_waive_from_the_cli() {
             .len(),
         1
     );
+    cluster.assert_least_privilege_held();
 }
 
 /// (status, body) of a GET on a controller listener, with an optional bearer token;
@@ -891,18 +999,55 @@ fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
 #[test]
 fn the_http_gate_answers_only_authenticated_readers() {
     let ns = "e2e-http-gate";
-    let mut cluster = Cluster::start();
-    cluster.start_controller(ns);
+    let mut cluster = Cluster::start(ns);
+    cluster.start_controller();
     cluster.apply(&format!("{}---\n{}", policy(ns, 1), release(ns, "web")));
+    // Two pipelines' ServiceAccounts: ci may read passports here, nobody may not.
+    cluster.apply(&format!(
+        "apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: ci, namespace: {ns}}}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {{name: nobody, namespace: {ns}}}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: gate-reader, namespace: {ns}}}
+rules:
+- apiGroups: [releasepassport.io]
+  resources: [releasepassports]
+  verbs: [get]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: ci-gate-reader, namespace: {ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: gate-reader}}
+subjects: [{{kind: ServiceAccount, name: ci, namespace: {ns}}}]
+"
+    ));
     cluster.wait_decision(ns, "web", "Hold");
+    let ci = cluster.plane.token(ns, "ci", Some("release-passport"));
+    let nobody = cluster.plane.token(ns, "nobody", Some("release-passport"));
+    // Valid tokens, but for the API server or another service: not for the gate.
+    let ci_for_the_api_server = cluster.plane.token(ns, "ci", None);
+    let ci_for_another_service = cluster.plane.token(ns, "ci", Some("vault"));
+
     let path = format!("/api/v1/gate/{ns}/web");
     assert_eq!(
         api_get(cluster.api_port, &path, None),
         (401, r#"{"error":"unauthenticated"}"#.to_string())
     );
     assert_eq!(api_get(cluster.api_port, &path, Some("forged")).0, 401);
+    for wrong_audience in [&ci_for_the_api_server, &ci_for_another_service] {
+        assert_eq!(
+            api_get(cluster.api_port, &path, Some(wrong_audience)),
+            (401, r#"{"error":"unauthenticated"}"#.to_string())
+        );
+    }
     assert_eq!(
-        api_get(cluster.api_port, &path, Some("user-nobody")),
+        api_get(cluster.api_port, &path, Some(&nobody)),
         (403, r#"{"error":"forbidden"}"#.to_string())
     );
     // An unknown release is only revealed to an authenticated caller.
@@ -914,13 +1059,13 @@ fn the_http_gate_answers_only_authenticated_readers() {
         api_get(
             cluster.api_port,
             &format!("/api/v1/gate/{ns}/nope"),
-            Some("user-ci")
+            Some(&ci)
         )
         .0,
         404
     );
-    let (status, body) = api_get(cluster.api_port, &path, Some("user-ci"));
-    assert_eq!(status, 200);
+    let (status, body) = api_get(cluster.api_port, &path, Some(&ci));
+    assert_eq!(status, 200, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         (v["decision"].as_str(), v["exitCode"].as_u64()),
@@ -930,6 +1075,20 @@ fn the_http_gate_answers_only_authenticated_readers() {
         v["reasons"][0],
         "prod/approved: 0 of 1 approvals, author bob excluded"
     );
+    // The gate asked the real API server: its TokenReviews are in the audit log.
+    let reviews: Vec<Value> = cluster
+        .plane
+        .audit()
+        .into_iter()
+        .filter(|e| {
+            e["objectRef"]["resource"] == "tokenreviews"
+                && e["user"]["username"]
+                    .as_str()
+                    .is_some_and(|u| u.ends_with(&format!("release-passport-controller-{ns}")))
+        })
+        .collect();
+    assert!(!reviews.is_empty(), "the gate asked the API server");
+    cluster.assert_least_privilege_held();
 }
 
 /// `passport attest --key-secret` reads the signing key through the API (as the kubeconfig
@@ -937,7 +1096,7 @@ fn the_http_gate_answers_only_authenticated_readers() {
 #[test]
 fn attestations_are_signed_with_a_key_from_a_secret() {
     let ns = "e2e-attest";
-    let cluster = Cluster::start();
+    let cluster = Cluster::start(ns);
     let keys = cluster.dir.path().join("keys");
     std::fs::create_dir_all(&keys).unwrap();
     let out = cluster.passport_cli(&["keygen", "--out-dir", keys.to_str().unwrap()]);
@@ -989,8 +1148,8 @@ fn attestations_are_signed_with_a_key_from_a_secret() {
 #[test]
 fn the_controller_serves_the_console_from_its_caches() {
     let ns = "e2e-console";
-    let mut cluster = Cluster::start();
-    cluster.start_controller(ns);
+    let mut cluster = Cluster::start(ns);
+    cluster.start_controller();
     cluster.apply(&format!("{}---\n{}", policy(ns, 1), release(ns, "web")));
     cluster.wait_decision(ns, "web", "Hold");
     let as_alice = [("X-Forwarded-User", "alice"), ("X-Forwarded-Groups", "sre")];
@@ -1005,9 +1164,7 @@ fn the_controller_serves_the_console_from_its_caches() {
         401
     );
 
-    cluster.apply(&format!(
-        "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: web-alice, namespace: {ns}}}\nspec: {{releaseRef: {{name: web}}, decision: Approve, approver: alice}}\n"
-    ));
+    cluster.approve("web", "alice");
     cluster.wait_decision(ns, "web", "Allow");
     cluster.wait_for("the console to follow the decision", || {
         let (_, body) = http_get(cluster.console_port, &page, &as_alice);
@@ -1022,24 +1179,31 @@ fn the_controller_serves_the_console_from_its_caches() {
         "{settings}"
     );
     assert!(
-        settings.contains(&format!(
-            "http://release-passport-gate.{ns}:{}/api/v1/gate/",
-            cluster.api_port
-        )),
+        settings.contains(&format!("http://release-passport-gate.{ns}:")),
         "pipelines are shown the leader's Service: {settings}"
     );
 
     // `passport console` on its own: it only watches (read-only), and shows the same passport.
-    let console_port = free_port();
     let mut standalone = cluster.passport(&[
         "console",
         "--addr",
-        &format!("127.0.0.1:{console_port}"),
+        "127.0.0.1:0",
         "--auth-proxy",
         "127.0.0.1/32",
         "--controller-namespace",
         ns,
     ]);
+    let console_port = {
+        use std::io::BufRead;
+        let mut line = String::new();
+        std::io::BufReader::new(standalone.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        line.trim()
+            .strip_prefix("Console: http://127.0.0.1:")
+            .and_then(|rest| rest.split('/').next()?.parse::<u16>().ok())
+            .unwrap_or_else(|| panic!("passport console said {line:?}"))
+    };
     cluster.wait_for("passport console to show the allowed passport", || {
         let (_, body) = http_get(console_port, &page, &as_alice);
         body.contains("badge allow")
@@ -1048,14 +1212,18 @@ fn the_controller_serves_the_console_from_its_caches() {
     assert!(read_only.contains("console (read-only)"), "{read_only}");
 
     // Rollups the leader's retention wrote later reach every console without a restart.
-    cluster.create_core(
-        ns,
-        "configmaps",
-        &serde_json::json!({
-            "apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": "release-passport-rollups", "namespace": ns},
-            "binaryData": {"rollups.json.gz": rollups_base64("legacy-billing")},
-        }),
+    let rollups = cluster.dir.path().join("rollups.json.gz");
+    std::fs::write(&rollups, rollups_bytes("legacy-billing")).unwrap();
+    cluster.plane.kubectl_ok(
+        &[
+            "create",
+            "configmap",
+            "release-passport-rollups",
+            "-n",
+            ns,
+            &format!("--from-file=rollups.json.gz={}", rollups.display()),
+        ],
+        None,
     );
     for port in [console_port, cluster.console_port] {
         cluster.wait_for("the console to show the retained service", || {
@@ -1081,11 +1249,12 @@ fn the_controller_serves_the_console_from_its_caches() {
         r#"passport_verdicts_total{service="web",environment="production",decision="Allow"} 1"#
     ));
     assert!(!metrics.contains("release=\""), "{metrics}");
+    cluster.assert_least_privilege_held();
 }
 
 /// A rollups ConfigMap's payload holding one promotion of `service` yesterday, as retention
 /// would have folded it.
-fn rollups_base64(service: &str) -> String {
+fn rollups_bytes(service: &str) -> Vec<u8> {
     use release_passport::controller::retention::{Stored, encode};
     use release_passport::metrics::delivery::Record;
     let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
@@ -1106,5 +1275,5 @@ fn rollups_base64(service: &str) -> String {
     };
     let mut stored = Stored::default();
     stored.rollups.add(&record, yesterday.date_naive());
-    base64(encode(&stored).unwrap())
+    encode(&stored).unwrap()
 }

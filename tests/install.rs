@@ -1,22 +1,29 @@
 //! The install manifests: `config/` renders with kubectl kustomize, is least-privilege and
-//! restricted, and the Helm chart mirrors it (no helm binary exists here, so the chart's static
-//! parts are compared with config/ directly).
+//! restricted, and the Helm chart, rendered by helm, mirrors it. (That both install on a real API
+//! server is shown in tests/cluster_install.rs.)
 
 use std::path::Path;
 
 use clap::Parser;
 use serde_json::Value;
 
+use crate::common::cluster::tool;
+
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
 }
 
 fn kustomize(dir: &str) -> Vec<Value> {
-    let out = std::process::Command::new("kubectl")
-        .args(["kustomize", dir])
-        .current_dir(root())
-        .output()
-        .expect("kubectl is needed for this test (it ships with this machine's image)");
+    documents(
+        std::process::Command::new(tool("kubectl"))
+            .args(["kustomize", dir])
+            .current_dir(root()),
+    )
+}
+
+/// The YAML documents a command prints, which must succeed.
+fn documents(command: &mut std::process::Command) -> Vec<Value> {
+    let out = command.output().unwrap();
     assert!(
         out.status.success(),
         "{}",
@@ -25,6 +32,7 @@ fn kustomize(dir: &str) -> Vec<Value> {
     let text = String::from_utf8(out.stdout).unwrap();
     serde_yaml_ng::Deserializer::from_str(&text)
         .map(|d| serde::Deserialize::deserialize(d).unwrap())
+        .filter(|d: &Value| !d.is_null())
         .collect()
 }
 
@@ -169,24 +177,21 @@ fn rbac_is_least_privilege() {
     }
 }
 
-/// The chart template's text with its template lines removed, parsed.
+/// One chart template as `helm template` renders it with the default values.
 fn chart_docs(template: &str) -> Vec<Value> {
-    let text = std::fs::read_to_string(
-        root()
-            .join("charts/release-passport/templates")
-            .join(template),
+    documents(
+        std::process::Command::new(tool("helm"))
+            .args([
+                "template",
+                "release-passport",
+                "charts/release-passport",
+                "--namespace",
+                "release-passport-system",
+                "--show-only",
+                &format!("templates/{template}"),
+            ])
+            .current_dir(root()),
     )
-    .unwrap();
-    text.split("\n---\n")
-        .map(|doc| {
-            let plain: String = doc
-                .lines()
-                .filter(|l| !l.contains("{{"))
-                .map(|l| format!("{l}\n"))
-                .collect();
-            serde_yaml_ng::from_str(&plain).unwrap()
-        })
-        .collect()
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! Every integration test in one binary: one link instead of twenty keeps a clean clone's
 //! build small and quick (each tier's module is its own file beside this one; run one with
-//! `cargo test --test integration e2e_emulator::`).
+//! `cargo test --test integration e2e_cluster::`).
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -17,6 +17,7 @@ mod cli_demo;
 mod cli_evaluate;
 mod cli_metrics;
 mod cli_simulate;
+mod cluster_install;
 mod connectors_cluster;
 mod connectors_http;
 mod connectors_prometheus;
@@ -25,7 +26,7 @@ mod console_e2e;
 mod console_export;
 mod controller_reconcile;
 mod crds;
-mod e2e_emulator;
+mod e2e_cluster;
 mod engine_props;
 mod engine_table;
 mod install;

@@ -6,6 +6,7 @@ use release_passport::api::passport::Targets;
 use release_passport::api::{Approval, EvidenceStatus, GatePolicy, Release, Waiver};
 use release_passport::engine::{self, CompiledPolicy, Evaluation, EvidenceItem, Input};
 
+pub mod cluster;
 pub mod demo;
 pub mod world;
 
