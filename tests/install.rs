@@ -161,7 +161,7 @@ fn rbac_is_least_privilege() {
                 (resources.as_slice(), verbs.as_slice()),
                 (
                     ["releases"].as_slice(),
-                    ["list", "watch", "delete"].as_slice()
+                    ["get", "list", "watch", "delete"].as_slice()
                 ),
                 "the only deletion is retention's, of Releases: {rule}"
             );

@@ -19,24 +19,37 @@ fn to_value<T: serde::Serialize>(what: &'static str, v: &T) -> Result<Value, Err
 }
 
 /// Applies `status` to `name`'s status subresource (server-side apply, our field manager,
-/// forced) and counts the write under `resource`. Every status this controller writes goes
-/// through here.
+/// forced) and counts the write under `resource`, unless it would repeat our last write to an
+/// object whose cached copy (at resourceVersion `seen`) is older than that write. Every status this
+/// controller writes goes through here. Returns the number of writes made.
 pub async fn apply_status<K>(
     ctx: &Context,
     api: &Api<K>,
-    name: &str,
+    (name, seen): (&str, Option<&str>),
     kind: &str,
     status: Value,
     resource: &'static str,
-) -> Result<(), Error>
+) -> Result<u32, Error>
 where
-    K: Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+    K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
-    let body = json!({"apiVersion": API_VERSION, "kind": kind, "status": status});
-    api.patch_status(name, &params(), &Patch::Apply(body))
+    let ns = api.namespace().unwrap_or_default();
+    if ctx
+        .written
+        .newer(resource, ns, name, seen)
+        .is_some_and(|ours| ours["status"] == status)
+    {
+        return Ok(0);
+    }
+    let body = json!({"apiVersion": API_VERSION, "kind": kind, "status": &status});
+    let written = api
+        .patch_status(name, &params(), &Patch::Apply(body))
         .await?;
     ctx.metrics.wrote(resource);
-    Ok(())
+    if let Ok(object) = serde_json::to_value(&written) {
+        ctx.written.record(resource, ns, name, object);
+    }
+    Ok(1)
 }
 
 /// Whether the passport object itself (not its status) must be written.
@@ -101,16 +114,16 @@ pub async fn passport_status(
     let (ns, name) = names(desired);
     let api: Api<ReleasePassport> = Api::namespaced(ctx.client.clone(), ns);
     let status = to_value("passport status", &desired.status)?;
+    let seen = current.and_then(|c| c.metadata.resource_version.as_deref());
     apply_status(
         ctx,
         &api,
-        name,
+        (name, seen),
         "ReleasePassport",
         status,
         "releasepassports/status",
     )
-    .await?;
-    Ok(1)
+    .await
 }
 
 fn names(p: &ReleasePassport) -> (&str, &str) {
@@ -144,6 +157,14 @@ pub async fn release(
     let name = release.metadata.name.as_deref().unwrap_or_default();
     let api: Api<Release> = Api::namespaced(ctx.client.clone(), ns);
     let status = to_value("release status", desired)?;
-    apply_status(ctx, &api, name, "Release", status, "releases/status").await?;
-    Ok(1)
+    let seen = release.metadata.resource_version.as_deref();
+    apply_status(
+        ctx,
+        &api,
+        (name, seen),
+        "Release",
+        status,
+        "releases/status",
+    )
+    .await
 }

@@ -189,5 +189,15 @@ async fn write_status(
         what: "connector status",
         source,
     })?;
-    super::apply::apply_status(ctx, &api, name, "Connector", value, "connectors/status").await
+    let seen = connector.metadata.resource_version.as_deref();
+    super::apply::apply_status(
+        ctx,
+        &api,
+        (name, seen),
+        "Connector",
+        value,
+        "connectors/status",
+    )
+    .await
+    .map(|_| ())
 }

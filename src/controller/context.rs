@@ -166,6 +166,8 @@ pub struct Context {
     pub clock: Clock,
     /// Consecutive failures per object, for backoff.
     pub failures: Mutex<HashMap<String, u32>>,
+    /// Our last status writes the cache has not shown yet.
+    pub written: super::written::Written,
 }
 
 impl Context {
@@ -192,6 +194,7 @@ impl Context {
             metrics,
             clock,
             failures: Mutex::new(HashMap::new()),
+            written: Default::default(),
         }
     }
 

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
-use kube::api::{Api, Patch, PatchParams};
+use kube::api::{Api, ListParams, Patch, PatchParams};
 use kube_leader_election::{LeaseLock, LeaseLockParams, LeaseLockResult};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
@@ -52,9 +52,11 @@ pub fn elect(
     let task_lock = Arc::clone(&lock);
     tokio::spawn(async move {
         let mut leading = false;
+        let mut renewed = tokio::time::Instant::now();
         loop {
             match task_lock.try_acquire_or_renew().await {
                 Ok(LeaseLockResult::Acquired(_)) => {
+                    renewed = tokio::time::Instant::now();
                     if !leading {
                         info!(lease = %settings.name, identity = %settings.identity, "acquired the leader Lease");
                         leading = true;
@@ -72,8 +74,10 @@ pub fn elect(
                 }
                 Err(e) => {
                     warn!(lease = %settings.name, "leader election: {e}");
-                    if leading {
-                        // Past the TTL without a renewal another replica may have taken over.
+                    // A failed renewal is no lost Lease: it holds until its TTL runs out. Give up
+                    // (a renewal period early, so two replicas never write at once) only then.
+                    if leading && renewed.elapsed() + renew_every >= settings.ttl {
+                        warn!(lease = %settings.name, "could not renew the leader Lease within its TTL");
                         metrics.leader.set(0);
                         let _ = tx.send(Leadership::Lost);
                         return;
@@ -117,4 +121,24 @@ pub async fn label_pod(client: &Client, namespace: &str, pod: &str, leading: boo
             "cannot set {LEADER_LABEL} on this Pod ({e}); the leader's Service may not route to it"
         ),
     }
+}
+
+/// Takes the leader label on becoming leader: clears it from any other Pod that still carries it
+/// (a leader killed before it could clear its own), then sets it on this replica's Pod, so the
+/// gate Service routes to this replica alone.
+pub async fn take_label(client: &Client, namespace: &str, pod: &str) {
+    let api: Api<Pod> = Api::namespaced(client.clone(), namespace);
+    let labelled = ListParams::default().labels(&format!("{LEADER_LABEL}=true"));
+    match api.list_metadata(&labelled).await {
+        Ok(pods) => {
+            for other in pods.items.iter().filter_map(|p| p.metadata.name.as_deref()) {
+                if other != pod {
+                    info!(pod = other, "clearing a former leader's label");
+                    label_pod(client, namespace, other, false).await;
+                }
+            }
+        }
+        Err(e) => warn!("cannot list Pods labelled {LEADER_LABEL}: {e}"),
+    }
+    label_pod(client, namespace, pod, true).await;
 }

@@ -17,6 +17,8 @@ pub mod policy;
 pub mod probes;
 pub mod release;
 pub mod retention;
+pub mod watches;
+pub mod written;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -37,6 +39,7 @@ use crate::metrics::Metrics;
 use context::{Context, Stores, system_clock};
 use leader::{Leadership, LeaseSettings};
 use probes::ProbeState;
+use watches::{triggers, watch};
 
 /// Everything `passport controller` is configured with.
 #[derive(Clone, Debug)]
@@ -88,9 +91,8 @@ pub fn watch_stores(client: Client, ns: Option<&str>) -> Stores {
         let (store, writer) = reflector::store();
         let stream = reflector::reflector(
             writer,
-            watcher(api(client, ns), watcher::Config::default().any_semantic()),
+            watch(api(client, ns), watcher::Config::default().any_semantic()),
         )
-        .default_backoff()
         .for_each(|_| async {});
         tokio::spawn(stream);
         store
@@ -133,6 +135,8 @@ pub fn console_source(
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     #[error("no Kubernetes client configuration (in-cluster or kubeconfig)")]
+    Config(#[source] kube::config::InferConfigError),
+    #[error("cannot build the Kubernetes client")]
     Client(#[source] kube::Error),
     #[error("cannot listen on {addr}")]
     Listen {
@@ -156,9 +160,20 @@ where
     }
 }
 
+/// A client whose User-Agent names this replica, so the API server's audit log and metrics say
+/// which replica made each request.
+async fn client_for(replica: &str) -> Result<Client, RunError> {
+    let mut config = kube::Config::infer().await.map_err(RunError::Config)?;
+    let agent = format!("release-passport/{} ({replica})", env!("CARGO_PKG_VERSION"));
+    if let Ok(value) = axum::http::HeaderValue::from_str(&agent) {
+        config.headers.push((axum::http::header::USER_AGENT, value));
+    }
+    Client::try_from(config).map_err(RunError::Client)
+}
+
 /// Runs until SIGTERM (draining in-flight reconciles) or until leadership is lost.
 pub async fn run(settings: Settings) -> Result<(), RunError> {
-    let client = Client::try_default().await.map_err(RunError::Client)?;
+    let client = client_for(&settings.pod).await?;
     let metrics = Arc::new(Metrics::new());
     let probe_state = Arc::new(ProbeState::default());
     let listener = tokio::net::TcpListener::bind(settings.probe_addr)
@@ -250,7 +265,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     } else {
         metrics.leader.set(1);
     }
-    leader::label_pod(&client, &settings.home_namespace, &settings.pod, true).await;
+    leader::take_label(&client, &settings.home_namespace, &settings.pod).await;
 
     let (lost_tx, lost_rx) = watch::channel(false);
     if let Some((mut leadership, _)) = lease.clone() {
@@ -271,7 +286,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     let stop_future = futures::future::FutureExt::shared(Box::pin(stop_or_lost));
 
     run_controllers(
-        client,
+        client.clone(),
         &settings,
         Shared {
             metrics,
@@ -286,10 +301,12 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     if *lost_rx.borrow() {
         return Err(RunError::LostLeadership);
     }
-    if let Some((_, lock)) = lease
-        && let Err(e) = lock.step_down().await
-    {
-        warn!("could not release the leader Lease: {e}");
+    if let Some((_, lock)) = lease {
+        // The label first: from here on this replica answers no gate call.
+        leader::label_pod(&client, &settings.home_namespace, &settings.pod, false).await;
+        if let Err(e) = lock.step_down().await {
+            warn!("could not release the leader Lease: {e}");
+        }
     }
     info!("stopped");
     Ok(())
@@ -399,25 +416,31 @@ async fn run_controllers(
     let (waivers, waivers_w) = reflector::store();
     let (passports, passports_w) = reflector::store();
     let (connectors, connectors_w) = reflector::store();
-    let policy_events = reflector::reflector(policies_w, watcher(api(&client, ns), wc.clone()))
-        .default_backoff()
-        .touched_objects();
-    let approval_events = reflector::reflector(approvals_w, watcher(api(&client, ns), wc.clone()))
-        .default_backoff()
-        .touched_objects();
-    let waiver_events = reflector::reflector(waivers_w, watcher(api(&client, ns), wc.clone()))
-        .default_backoff()
-        .touched_objects();
-    let passport_events = reflector::reflector(passports_w, watcher(api(&client, ns), wc.clone()))
-        .default_backoff()
-        .touched_objects();
-    let connector_events =
-        reflector::reflector(connectors_w, watcher(api(&client, ns), wc.clone()))
-            .default_backoff()
-            .touched_objects();
+    let policy_events = triggers(
+        reflector::reflector(policies_w, watch(api(&client, ns), wc.clone())).touched_objects(),
+    );
+    let approval_events = triggers(
+        reflector::reflector(approvals_w, watch(api(&client, ns), wc.clone())).touched_objects(),
+    );
+    let waiver_events = triggers(
+        reflector::reflector(waivers_w, watch(api(&client, ns), wc.clone())).touched_objects(),
+    );
+    let passport_events = triggers(
+        reflector::reflector(passports_w, watch(api(&client, ns), wc.clone())).touched_objects(),
+    );
+    let connector_events = triggers(
+        reflector::reflector(connectors_w, watch(api(&client, ns), wc.clone())).touched_objects(),
+    );
 
     let releases_api: Api<DeserializeGuard<crate::api::Release>> = api(&client, ns);
-    let release_controller = Controller::new(releases_api, release_wc.clone());
+    let (releases, releases_w) = reflector::store();
+    let release_controller = Controller::for_stream(
+        triggers(
+            reflector::reflector(releases_w, watch(releases_api, release_wc.clone()))
+                .applied_objects(),
+        ),
+        releases,
+    );
     let stores = Stores::new(
         release_controller.store(),
         policies,

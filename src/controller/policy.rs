@@ -127,8 +127,18 @@ async fn reconcile_policy(policy: &GatePolicy, ctx: &Context) -> Result<(), Erro
         what: "policy status",
         source,
     })?;
-    super::apply::apply_status(ctx, &api, name, "GatePolicy", value, "gatepolicies/status").await?;
-    if became_invalid {
+    let seen = policy.metadata.resource_version.as_deref();
+    let written = super::apply::apply_status(
+        ctx,
+        &api,
+        (name, seen),
+        "GatePolicy",
+        value,
+        "gatepolicies/status",
+    )
+    .await?;
+    // Announced with the status write that records it, so a lagging cache announces it once.
+    if became_invalid && written > 0 {
         let event = Event {
             type_: EventType::Warning,
             reason: "InvalidPolicy".into(),

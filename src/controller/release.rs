@@ -12,7 +12,7 @@ use kube::runtime::events::{Event, EventType};
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::api::{API_VERSION, Decision, Release};
+use crate::api::{API_VERSION, Decision, Release, ReleasePassport};
 use crate::decide::passport_for;
 use crate::engine::{self, Input, PreviousRelease, conditions};
 use crate::evidence;
@@ -90,7 +90,8 @@ pub async fn reconcile_release(release: &Release, ctx: &Context) -> Result<Outco
     let mut needs = crate::engine::needs::needs(release, &inputs.policies);
     needs.rollback = inputs.previous_release.as_ref().map(PreviousRelease::need);
     let evidence = evidence::gather(&ctx.sources, release, &needs, now);
-    let current = inputs.passport.as_deref();
+    let fresher = caught_up(ctx, release, inputs.passport.as_deref());
+    let current = fresher.as_ref().or(inputs.passport.as_deref());
     let evaluation = engine::evaluate(&Input {
         release,
         policies: &inputs.policies,
@@ -222,6 +223,26 @@ async fn announce(
     .await;
 }
 
+/// The passport as this process last wrote it, if the cache has not caught up with that write
+/// yet (a reconcile triggered by our own write), else the cached one: the engine then continues
+/// from what it decided, not from an older status, and an unchanged decision writes nothing.
+fn caught_up(
+    ctx: &Context,
+    release: &Release,
+    cached: Option<&ReleasePassport>,
+) -> Option<ReleasePassport> {
+    let ours: ReleasePassport = serde_json::from_value(ctx.written.newer(
+        "releasepassports/status",
+        release.metadata.namespace.as_deref().unwrap_or("default"),
+        release.metadata.name.as_deref().unwrap_or_default(),
+        cached.and_then(|c| c.metadata.resource_version.as_deref()),
+    )?)
+    .ok()?;
+    // The passport of this Release, not of an earlier one of the same name.
+    let owner = ours.metadata.owner_references.as_ref()?.first()?;
+    (Some(&owner.uid) == release.metadata.uid.as_ref()).then_some(ours)
+}
+
 /// A Release that does not deserialise: say so on its status and in an Event, then wait for a fix.
 async fn stall_invalid(
     invalid: &kube::core::error_boundary::InvalidObject,
@@ -231,11 +252,14 @@ async fn stall_invalid(
     let Some(name) = invalid.metadata.name.as_deref() else {
         return Ok(());
     };
-    warn!(release = %format!("{ns}/{name}"), "invalid Release: {}", invalid.error);
-    let message = format!("spec is invalid: {}", invalid.error);
     // Dynamic, because the stored object is exactly what does not deserialise into a Release.
     let api: Api<DynamicObject> =
         Api::namespaced_with(ctx.client.clone(), ns, &ApiResource::erase::<Release>(&()));
+    let message = format!(
+        "spec is invalid: {}",
+        invalid_field(&api, name, invalid).await
+    );
+    warn!(release = %format!("{ns}/{name}"), "invalid Release: {message}");
     let now = (ctx.clock)();
     let status = json!({
         "observedGeneration": invalid.metadata.generation,
@@ -244,7 +268,27 @@ async fn stall_invalid(
             {"type": conditions::READY, "status": "False", "reason": "InvalidSpec", "message": message, "lastTransitionTime": now, "observedGeneration": invalid.metadata.generation},
         ]
     });
-    apply::apply_status(ctx, &api, name, "Release", status, "releases/status").await?;
+    // A merge patch, not server-side apply: apply must type the stored object against the
+    // schema first, and the API server answers 500 for one that no longer fits it (written
+    // under an older CRD) — exactly the objects that end up here.
+    // The API server validates the whole object on a status write too, so one whose spec breaks
+    // the schema's rules takes no write at all until someone fixes it: then the Event says why.
+    match api
+        .patch_status(
+            name,
+            &kube::api::PatchParams::default(),
+            &kube::api::Patch::Merge(json!({ "status": status })),
+        )
+        .await
+    {
+        Ok(_) => ctx.metrics.wrote("releases/status"),
+        Err(kube::Error::Api(refused)) if refused.code == 422 => warn!(
+            release = %format!("{ns}/{name}"),
+            "the API server takes no write to this Release until its spec is fixed: {}",
+            refused.message
+        ),
+        Err(e) => return Err(e.into()),
+    }
     let reference = k8s_openapi::api::core::v1::ObjectReference {
         api_version: Some(API_VERSION.into()),
         kind: Some("Release".into()),
@@ -264,6 +308,22 @@ async fn stall_invalid(
         warn!("could not publish an Event: {e}");
     }
     Ok(())
+}
+
+/// What is wrong with a stored Release, naming the field (`spec.version: invalid type: …`): the
+/// watch's error says only what, so the object is read once more and deserialised with its path.
+async fn invalid_field(
+    api: &Api<DynamicObject>,
+    name: &str,
+    invalid: &kube::core::error_boundary::InvalidObject,
+) -> String {
+    let raw = match api.get_opt(name).await {
+        Ok(Some(object)) => serde_json::to_value(object).ok(),
+        _ => None,
+    };
+    raw.and_then(|v| serde_path_to_error::deserialize::<_, Release>(v).err())
+        .map(|e| format!("{}: {}", e.path(), e.inner()))
+        .unwrap_or_else(|| invalid.error.clone())
 }
 
 async fn publish(ctx: &Context, release: &Release, event: Event) {

@@ -237,14 +237,14 @@ async fn write(
 /// `passport console` see what the leader's retention folded without restarting. Runs until
 /// the process ends; a lost watch is resumed with backoff.
 pub async fn follow(client: Client, namespace: String, shared: SharedRollups) {
+    use super::watches::watch;
     use futures::StreamExt;
     use kube::runtime::{WatchStreamExt, watcher};
     let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
     let config = watcher::Config::default()
         .fields(&format!("metadata.name={ROLLUPS_CONFIGMAP}"))
         .any_semantic();
-    watcher(api, config)
-        .default_backoff()
+    watch(api, config)
         .touched_objects()
         .for_each(|cm| {
             match cm {
