@@ -7,22 +7,17 @@ CARGO_INCREMENTAL ?= 0
 export CARGO_INCREMENTAL
 CRD_DIRS := crds config/crd/bases charts/release-passport/crds
 
-.PHONY: test lint unit deps crds demo bench vet
-
-## The Go code under tests/cluster: formatted and vetted like the Rust.
-vet:
-	@test -z "$$(gofmt -l tests/cluster)" || { gofmt -l tests/cluster; exit 1; }
-	cd tests/cluster && go vet ./...
+.PHONY: test lint unit deps crds demo bench
 
 ## Everything CI runs: formatting, lints, then every test tier on one debug build.
-test: deps lint vet unit
+test: deps lint unit
 
 ## Installs what the tests need when it is missing. A fresh machine of this kind has cargo,
 ## rustfmt, clippy, go, python3 with pip, node and npm, and openssl. The cluster tiers stand on a
 ## real control plane (kube-apiserver, etcd, kube-controller-manager, kubectl, helm and our
 ## kstatus and Argo CD health runners) that tests/cluster/build.sh builds from pinned Go modules
-## into a cache keyed by version, and the tests start on loopback and stop themselves. The
-## metrics tier parses /metrics with PyPI prometheus_client; the connector tier uses Debian's
+## (gofmt and go vet on our Go code first) into a cache keyed by version; the tests start it on
+## loopback and stop it themselves. The metrics tier parses /metrics with PyPI prometheus_client; the connector tier uses Debian's
 ## prometheus (its tests start their own servers on loopback); the console's browser tier
 ## Debian's chromium and (with its OIDC tier) the npm packages in tests/console
 ## (playwright-core, oidc-provider).

@@ -5,12 +5,13 @@
 //! the shipped RBAC (config/rbac): a permission it lacks fails the test.
 
 use crate::common;
-use crate::common::cluster::{ControlPlane, spawn_bound};
+use crate::common::cluster::ControlPlane;
+use crate::common::controller::{self, Controller};
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -21,35 +22,11 @@ struct Cluster {
     plane: &'static ControlPlane,
     ns: String,
     identity: PathBuf,
-    controller: Option<Child>,
+    controller: Option<Controller>,
     dir: tempfile::TempDir,
     probe_port: u16,
     api_port: u16,
     console_port: u16,
-}
-
-impl Drop for Cluster {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.controller {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-/// The port a JSON log line with `message` says was bound (`addr` field).
-fn bound_port(log: &str, message: &str) -> Option<u16> {
-    log.lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .find(|v| v["fields"]["message"] == message)
-        .and_then(|v| {
-            v["fields"]["addr"]
-                .as_str()?
-                .rsplit(':')
-                .next()?
-                .parse()
-                .ok()
-        })
 }
 
 impl Cluster {
@@ -73,55 +50,31 @@ impl Cluster {
         self.plane.kubeconfig()
     }
 
-    /// The controller, watching this test's namespace, as its own ServiceAccount.
+    /// The controller, watching this test's namespace, as its own ServiceAccount, with the
+    /// console behind an auth proxy on loopback.
     fn start_controller(&mut self) {
-        let log = std::fs::File::create(self.dir.path().join("controller.log")).unwrap();
-        let child = spawn_bound(
-            Command::new(env!("CARGO_BIN_EXE_passport"))
-                .args(["controller", "--log-format", "json"])
-                .args(["--namespace", &self.ns])
-                .args([
-                    "--probe-addr",
-                    "127.0.0.1:0",
-                    "--webhook-addr",
-                    "127.0.0.1:0",
-                ])
-                // The console, behind an auth proxy on loopback.
-                .args([
-                    "--console-addr",
-                    "127.0.0.1:0",
-                    "--auth-proxy",
-                    "127.0.0.1/32",
-                ])
-                .args(["--lease-namespace", &self.ns, "--identity", "e2e-replica"])
-                .env("KUBECONFIG", &self.identity)
-                .env("RUST_LOG", "info")
-                .stdout(Stdio::null())
-                .stderr(log),
-        )
-        .unwrap();
-        self.controller = Some(child);
-        let mut ports = None;
-        self.wait_for("the controller to bind its listeners", || {
-            let log = self.log();
-            ports = match (
-                bound_port(&log, "serving /healthz, /readyz and /metrics"),
-                bound_port(&log, "receiving webhook deliveries"),
-                bound_port(&log, "serving the console"),
-            ) {
-                (Some(p), Some(a), Some(c)) => Some((p, a, c)),
-                _ => None,
-            };
-            ports.is_some()
-        });
-        (self.probe_port, self.api_port, self.console_port) = ports.unwrap();
-        self.wait_for("the controller to be ready", || {
-            self.http("/readyz").0 == 200
-        });
+        let controller = Controller::start(
+            &self.identity,
+            &self.ns,
+            "e2e-replica",
+            &[
+                "--console-addr",
+                "127.0.0.1:0",
+                "--auth-proxy",
+                "127.0.0.1/32",
+            ],
+        );
+        self.probe_port = controller.probe_port;
+        self.api_port = controller.port(controller::WEBHOOKS);
+        self.console_port = controller.port(controller::CONSOLE);
+        self.controller = Some(controller);
     }
 
     fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("controller.log")).unwrap_or_default()
+        self.controller
+            .as_ref()
+            .map(Controller::log)
+            .unwrap_or_default()
     }
 
     fn kubectl(&self, args: &[&str], stdin: Option<&str>) -> Output {
@@ -358,23 +311,7 @@ fn releases_become_passports_and_follow_changes() {
     });
 
     // SIGTERM drains and exits cleanly.
-    let mut controller = cluster.controller.take().unwrap();
-    Command::new("kill")
-        .args(["-TERM", &controller.id().to_string()])
-        .status()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(15);
-    let status = loop {
-        if let Some(s) = controller.try_wait().unwrap() {
-            break s;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the controller did not stop on SIGTERM:\n{}",
-            cluster.log()
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = cluster.controller.as_mut().unwrap().terminate();
     assert!(status.success(), "{status:?}\n{}", cluster.log());
     assert!(cluster.log().contains("draining in-flight reconciles"));
     cluster.assert_least_privilege_held();
@@ -773,47 +710,12 @@ impl Cluster {
             .unwrap()
     }
 
-    /// `user` approves release `name` with kubectl (the shipped admission policy checks that the
-    /// approver is the requesting user).
     fn approve(&self, release: &str, user: &str) {
-        self.approver(user, &[]);
-        let ns = &self.ns;
-        let out = self.kubectl(
-            &[&format!("--as={user}"), "apply", "-f", "-"],
-            Some(&format!(
-                "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: {release}-{user}, namespace: {ns}}}\nspec: {{releaseRef: {{name: {release}}}, decision: Approve, approver: {user}}}\n"
-            )),
-        );
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        self.plane.approve(&self.ns, release, user);
     }
 
-    /// A person who may approve, reject and waive in this namespace (and read what they act on).
     fn approver(&self, user: &str, groups: &[&str]) -> PathBuf {
-        let ns = &self.ns;
-        self.apply(&format!(
-            "apiVersion: rbac.authorization.k8s.io/v1
-kind: Role
-metadata: {{name: approver, namespace: {ns}}}
-rules:
-- apiGroups: [releasepassport.io]
-  resources: [releases, releasepassports, gatepolicies, approvals, waivers]
-  verbs: [get, list, watch]
-- apiGroups: [releasepassport.io]
-  resources: [approvals, waivers]
-  verbs: [create]
----
-apiVersion: rbac.authorization.k8s.io/v1
-kind: RoleBinding
-metadata: {{name: approver-{user}, namespace: {ns}}}
-roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: approver}}
-subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]
-"
-        ));
-        self.plane.user_kubeconfig(user, groups)
+        self.plane.approver(&self.ns, user, groups)
     }
 
     fn kubectl_ok_delete(&self, kind: &str, name: &str) {

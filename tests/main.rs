@@ -17,6 +17,7 @@ mod cli_demo;
 mod cli_evaluate;
 mod cli_metrics;
 mod cli_simulate;
+mod cluster_faults;
 mod cluster_install;
 mod connectors_cluster;
 mod connectors_http;

@@ -33,6 +33,10 @@ if [ "${PASSPORT_KEEP_GOCACHE:-0}" != 1 ]; then
   export GOCACHE="$here/.bin/gocache"
   trap 'rm -rf "$here/.bin/gocache"' EXIT
 fi
+# Our own Go code is formatted and vetted with what it is built from (the key covers it).
+unformatted=$(gofmt -l cmd)
+[ -z "$unformatted" ] || { echo "build.sh: gofmt would change: $unformatted" >&2; exit 1; }
+go vet ./cmd/...
 go build -trimpath -ldflags "$ldflags" -o "$out.tmp/" \
   k8s.io/kubernetes/cmd/kube-apiserver k8s.io/kubernetes/cmd/kube-controller-manager \
   k8s.io/kubernetes/cmd/kubectl ./cmd/etcd ./cmd/kstatus ./cmd/argocd-health

@@ -42,6 +42,18 @@ pub fn tool(name: &str) -> PathBuf {
     bin_dir().join(name)
 }
 
+/// Whether `check` comes true within a minute (polled every 100 ms).
+pub fn eventually(mut check: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if check() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}
+
 /// Options for a private control plane.
 #[derive(Clone, Debug, Default)]
 pub struct Options {
@@ -177,7 +189,7 @@ impl ControlPlane {
                 .name("control-plane".into())
                 .spawn(move || {
                     let plane = ControlPlane::start(Options::default());
-                    plane.install_shared();
+                    plane.install();
                     tx.send(plane).unwrap();
                     loop {
                         std::thread::park();
@@ -336,6 +348,9 @@ impl ControlPlane {
                         self.dir().join("etcd-peer.sock").display()
                     ))
                     .arg("--log-level=warn")
+                    // A test's data need not survive a power cut; fsync under a busy disk
+                    // (a parallel build) timed requests out.
+                    .arg("--unsafe-no-fsync")
                     .arg("--quota-backend-bytes=4294967296");
                 cmd
             },
@@ -509,6 +524,47 @@ users:
         path
     }
 
+    /// `user` approves release `name` with kubectl (the shipped admission policy checks that the
+    /// approver is the requesting user).
+    pub fn approve(&self, ns: &str, release: &str, user: &str) {
+        self.approver(ns, user, &[]);
+        let out = self.kubectl(
+            &[&format!("--as={user}"), "apply", "-f", "-"],
+            Some(&format!(
+                "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: {release}-{user}, namespace: {ns}}}\nspec: {{releaseRef: {{name: {release}}}, decision: Approve, approver: {user}}}\n"
+            )),
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A person who may approve, reject and waive in this namespace (and read what they act on).
+    pub fn approver(&self, ns: &str, user: &str, groups: &[&str]) -> PathBuf {
+        self.apply(&format!(
+            "apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {{name: approver, namespace: {ns}}}
+rules:
+- apiGroups: [releasepassport.io]
+  resources: [releases, releasepassports, gatepolicies, approvals, waivers]
+  verbs: [get, list, watch]
+- apiGroups: [releasepassport.io]
+  resources: [approvals, waivers]
+  verbs: [create]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {{name: approver-{user}, namespace: {ns}}}
+roleRef: {{apiGroup: rbac.authorization.k8s.io, kind: Role, name: approver}}
+subjects: [{{apiGroup: rbac.authorization.k8s.io, kind: User, name: {user}}}]
+"
+        ));
+        self.user_kubeconfig(user, groups)
+    }
+
     /// A kubeconfig that presents a bearer token (e.g. a ServiceAccount's, from TokenRequest).
     pub fn token_kubeconfig(&self, name: &str, token: &str) -> PathBuf {
         let path = self.dir().join(format!("token-{name}.kubeconfig"));
@@ -579,22 +635,51 @@ users:
     pub fn namespace(&self, name: &str) -> String {
         let _ = self.kubectl(&["delete", "namespace", name, "--wait=true"], None);
         self.kubectl_ok(&["create", "namespace", name], None);
+        // Pods need the namespace's default ServiceAccount (kube-controller-manager makes it).
+        self.wait("the namespace's default ServiceAccount", || {
+            self.kubectl(&["get", "serviceaccount", "default", "-n", name], None)
+                .status
+                .success()
+        });
         name.to_string()
     }
 
-    pub fn wait(&self, what: &str, mut check: impl FnMut() -> bool) {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while Instant::now() < deadline {
-            if check() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        panic!("timed out waiting for {what}");
+    pub fn wait(&self, what: &str, check: impl FnMut() -> bool) {
+        assert!(eventually(check), "timed out waiting for {what}");
     }
 
-    /// The CRDs, as a user installs them, once for every test on the shared control plane.
-    fn install_shared(&self) {
+    /// Compacts etcd's history up to now (physically), as etcd's periodic compaction does, so
+    /// a watch that resumes from an older resourceVersion is told `410 Gone`.
+    pub fn compact_etcd(&self) -> u64 {
+        // etcd's JSON gateway: the current revision, then compaction up to it.
+        let (_, _, body) = super::demo::try_send(
+            self.etcd_port,
+            "POST",
+            "/v3/kv/range",
+            &[("Content-Type", "application/json")],
+            r#"{"key":"AA=="}"#,
+        )
+        .expect("etcd answers");
+        let range: Value = serde_json::from_str(&body).unwrap();
+        let revision: u64 = range["header"]["revision"]
+            .as_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let (status, _, body) = super::demo::try_send(
+            self.etcd_port,
+            "POST",
+            "/v3/kv/compaction",
+            &[("Content-Type", "application/json")],
+            &format!(r#"{{"revision":"{revision}","physical":true}}"#),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "{body}");
+        revision
+    }
+
+    /// The install manifests (`kubectl apply -k config/default`), as a user installs them.
+    pub fn install(&self) {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         self.kubectl_ok(
             &["apply", "-k", root.join("config/default").to_str().unwrap()],

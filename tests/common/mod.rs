@@ -7,6 +7,7 @@ use release_passport::api::{Approval, EvidenceStatus, GatePolicy, Release, Waive
 use release_passport::engine::{self, CompiledPolicy, Evaluation, EvidenceItem, Input};
 
 pub mod cluster;
+pub mod controller;
 pub mod demo;
 pub mod world;
 
