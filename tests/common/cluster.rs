@@ -122,26 +122,33 @@ fn openssl(dir: &Path, args: &[&str]) {
     );
 }
 
+/// `openssl req` arguments for a new P-256 key, unencrypted, written to `file`.
+fn new_key(file: &str) -> [&str; 7] {
+    [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        file,
+    ]
+}
+
 /// A key and a certificate signed by the test CA in `dir`.
 fn issue(dir: &Path, name: &str, subject: &str, extensions: &str) {
     let ext = format!("{name}.ext");
     std::fs::write(dir.join(&ext), extensions).unwrap();
+    let key = format!("{name}.key");
+    let csr = format!("{name}.csr");
     openssl(
         dir,
         &[
-            "req",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            subject,
-        ],
+            &["req"][..],
+            &new_key(&key),
+            &["-out", &csr, "-subj", subject],
+        ]
+        .concat(),
     );
     openssl(
         dir,
@@ -208,22 +215,18 @@ impl ControlPlane {
         openssl(
             d,
             &[
-                "req",
-                "-x509",
-                "-newkey",
-                "ec",
-                "-pkeyopt",
-                "ec_paramgen_curve:prime256v1",
-                "-nodes",
-                "-keyout",
-                "ca.key",
-                "-out",
-                "ca.crt",
-                "-days",
-                "2",
-                "-subj",
-                "/CN=release-passport-test-ca",
-            ],
+                &["req", "-x509"][..],
+                &new_key("ca.key"),
+                &[
+                    "-out",
+                    "ca.crt",
+                    "-days",
+                    "2",
+                    "-subj",
+                    "/CN=release-passport-test-ca",
+                ],
+            ]
+            .concat(),
         );
         issue(
             d,
