@@ -11,6 +11,7 @@ pub mod decide;
 pub mod engine;
 pub mod evidence;
 pub mod examples;
+pub mod gate;
 pub mod load;
 pub mod metrics;
 pub mod output;

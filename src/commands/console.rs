@@ -10,7 +10,7 @@ use crate::cli::{ConsoleArgs, SummaryArgs};
 use crate::console::auth::ProxyAuth;
 use crate::console::oidc::{OidcConfig, Verifier};
 use crate::console::summary::{Summarizer, SummaryConfig};
-use crate::console::{self, AuthConfig, Runtime, Settings, SnapshotSource};
+use crate::console::{AuthConfig, Runtime, Settings};
 
 /// The AI summary from flags: None unless an endpoint is given. The token file is read once,
 /// here; its content is never printed.
@@ -117,28 +117,9 @@ pub fn auth_config(args: &ConsoleArgs, addr: SocketAddr) -> anyhow::Result<AuthC
     Ok(config)
 }
 
-/// Binds and serves the console in the background until `shutdown`.
-pub async fn spawn(
-    addr: SocketAddr,
-    source: Arc<dyn SnapshotSource>,
-    auth: AuthConfig,
-    settings: Settings,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<SocketAddr> {
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("cannot listen on {addr} (is the port in use?)"))?;
-    let local = listener.local_addr()?;
-    let app = console::router(source, auth, settings);
-    tokio::spawn(async move {
-        if let Err(e) = console::serve(listener, app, shutdown).await {
-            tracing::warn!("console stopped: {e}");
-        }
-    });
-    Ok(local)
-}
-
 /// `passport console`: watch the objects (read-only) and serve the console over them.
+pub use crate::console::spawn;
+
 pub async fn run(
     addr: SocketAddr,
     namespace: Option<String>,

@@ -344,3 +344,25 @@ async fn not_found(State(c): State<Shared>, Extension(u): Extension<Identity>) -
     )
         .into_response()
 }
+
+/// Binds and serves the console in the background until `shutdown`.
+pub async fn spawn(
+    addr: SocketAddr,
+    source: Arc<dyn SnapshotSource>,
+    auth: AuthConfig,
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<SocketAddr> {
+    use anyhow::Context as _;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr} (is the port in use?)"))?;
+    let local = listener.local_addr()?;
+    let app = router(source, auth, settings);
+    tokio::spawn(async move {
+        if let Err(e) = serve(listener, app, shutdown).await {
+            tracing::warn!("console stopped: {e}");
+        }
+    });
+    Ok(local)
+}

@@ -20,7 +20,7 @@ use kube::api::{Api, PostParams};
 use serde_json::json;
 
 use super::context::Stores;
-use crate::commands::gate::{GateState, state};
+use crate::gate::{GateState, state};
 
 #[derive(Clone)]
 pub struct GateApi {

@@ -243,7 +243,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         let stopped = async move {
             let _ = stop.wait_for(|s| *s).await;
         };
-        match crate::commands::console::spawn(addr, source, auth, console_settings, stopped).await {
+        match crate::console::spawn(addr, source, auth, console_settings, stopped).await {
             Ok(local) => info!(addr = %local, "serving the console"),
             Err(e) => warn!("cannot serve the console: {e:#}"),
         }
