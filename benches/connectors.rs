@@ -13,6 +13,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use release_passport::api::{Connector, Release};
 use release_passport::connectors::hub::{self, Credential, Hub};
+use release_passport::connectors::query::Query;
 use release_passport::engine::needs::{MetricNeed, Needs};
 
 const RELEASES: usize = 1_000;
@@ -60,7 +61,7 @@ async fn main() {
     let now = chrono::Utc::now();
 
     // The slowest single upstream call: one query alone, best of 5 after a warm-up.
-    let one: BTreeSet<String> = ["vector(1)".to_string()].into();
+    let one: BTreeSet<Query> = [Query::Metric("vector(1)".into())].into();
     hub.refresh(&connector, &one, &Credential::NotNeeded, now)
         .await;
     let single = (0..5).map(|_| async {

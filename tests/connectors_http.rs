@@ -9,13 +9,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{Query, State};
+use axum::extract::{self, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
 use release_passport::api::{Connector, ConnectorHealth, EvidenceStatus, Release};
 use release_passport::connectors::hub::{self, Credential, Hub, HubSource};
+use release_passport::connectors::query::Query;
 use release_passport::engine::needs::{MetricNeed, Needs, RollbackNeed};
 use release_passport::evidence::EvidenceSource;
 
@@ -93,9 +94,11 @@ async fn refresh_page(
 ) -> (hub::Refreshed, Option<EvidenceStatus>) {
     let hub = Hub::new().unwrap();
     let c = connector("StatusPage", &page_server(mode).await, "");
-    let queries: BTreeSet<String> = [String::new()].into();
+    let queries: BTreeSet<Query> = [Query::StatusPage].into();
     let refreshed = hub.refresh(&c, &queries, &credential, now()).await;
-    let observed = hub.observation(&hub::key(&c), "").map(|i| i.status);
+    let observed = hub
+        .observation(&hub::key(&c), &Query::StatusPage)
+        .map(|i| i.status);
     (refreshed, observed)
 }
 
@@ -176,7 +179,12 @@ async fn tls_failure_is_unreachable() {
     let hub = Hub::new().unwrap();
     let c = connector("StatusPage", &addr, "");
     let r = hub
-        .refresh(&c, &[String::new()].into(), &Credential::NotNeeded, now())
+        .refresh(
+            &c,
+            &[Query::StatusPage].into(),
+            &Credential::NotNeeded,
+            now(),
+        )
         .await;
     assert_eq!(
         r.status.health,
@@ -198,7 +206,7 @@ async fn no_secret_ever_leaks() {
     let r = hub
         .refresh(
             &c,
-            &[String::new()].into(),
+            &[Query::StatusPage].into(),
             &Credential::Value(SECRET.into()),
             now(),
         )
@@ -216,7 +224,7 @@ struct Counter {
 
 async fn fake_prometheus(
     State(c): State<Counter>,
-    Query(q): Query<std::collections::HashMap<String, String>>,
+    extract::Query(q): extract::Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     c.calls.fetch_add(1, Ordering::SeqCst);
     tokio::time::sleep(c.delay).await;
@@ -281,7 +289,10 @@ async fn one_upstream_call_per_distinct_query() {
     );
     assert_eq!(r.status.health, Some(ConnectorHealth::Healthy));
     let failing = hub
-        .observation(&hub::key(&prom), "rate(errors{service=\"svc-0\"}[5m])")
+        .observation(
+            &hub::key(&prom),
+            &Query::Metric("rate(errors{service=\"svc-0\"}[5m])".into()),
+        )
         .unwrap();
     assert_eq!(failing.value, Some(0.5));
     assert!(r.changed);
@@ -303,7 +314,8 @@ async fn refused_connection_is_unreachable_and_keeps_the_last_observation() {
         });
     let addr = serve(app).await;
     let hub = Hub::new().unwrap();
-    let q: BTreeSet<String> = ["up".to_string()].into();
+    let up = Query::Metric("up".into());
+    let q: BTreeSet<Query> = [up.clone()].into();
     let good = connector("Prometheus", &format!("http://{addr}"), "");
     hub.refresh(&good, &q, &Credential::NotNeeded, now()).await;
     // Same connector, now pointing at a closed port.
@@ -326,7 +338,7 @@ async fn refused_connection_is_unreachable_and_keeps_the_last_observation() {
         Some(now()),
         "last success is remembered"
     );
-    let kept = hub.observation(&hub::key(&bad), "up").unwrap();
+    let kept = hub.observation(&hub::key(&bad), &up).unwrap();
     assert_eq!(
         kept.observed_at,
         Some(now()),
@@ -338,7 +350,7 @@ async fn refused_connection_is_unreachable_and_keeps_the_last_observation() {
 fn a_status_page_is_planned_only_for_releases_that_read_its_source() {
     let page = Arc::new(connector("StatusPage", "https://status.cards.example", ""));
     let reading = hub::plan(&[Arc::clone(&page)], &[(release("r"), needs_provider())]);
-    assert_eq!(reading[&hub::key(&page)], [String::new()].into());
+    assert_eq!(reading[&hub::key(&page)], [Query::StatusPage].into());
     let not_reading = hub::plan(&[Arc::clone(&page)], &[(release("r"), Needs::default())]);
     assert!(not_reading[&hub::key(&page)].is_empty());
 }
@@ -382,7 +394,7 @@ async fn observe(
 
 async fn github_runs(
     headers: HeaderMap,
-    Query(q): Query<std::collections::HashMap<String, String>>,
+    extract::Query(q): extract::Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     if headers.get("authorization").and_then(|v| v.to_str().ok())
         != Some(&format!("Bearer {SECRET}"))
@@ -672,7 +684,14 @@ async fn webhook_deliveries_are_signed_fresh_and_used_once() {
         delivered.lock().unwrap().as_slice(),
         ["shop/web".to_string()]
     );
-    let item = hub.observation(&hub::key(&hook), "web").unwrap();
+    let item = hub
+        .observation(
+            &hub::key(&hook),
+            &Query::Delivery {
+                release: "web".into(),
+            },
+        )
+        .unwrap();
     assert_eq!(
         (item.source.as_str(), item.status),
         ("ci", EvidenceStatus::Complete)
@@ -825,8 +844,8 @@ async fn every_http_connector_survives_timeouts_refusals_and_garbage() {
         ] {
             let mut c = connector(type_, &format!("http://{addr}"), extra);
             c.spec.source = Some("probe".into());
-            let queries: BTreeSet<String> = if type_ == "Prometheus" {
-                ["up".to_string()].into()
+            let queries: BTreeSet<Query> = if type_ == "Prometheus" {
+                [Query::Metric("up".into())].into()
             } else {
                 let needs = Needs {
                     sources: ["probe".to_string()].into(),
@@ -855,7 +874,7 @@ async fn every_http_connector_survives_timeouts_refusals_and_garbage() {
             assert!(!text.contains(SECRET), "{type_} {case}: {text}");
             if type_ == "HTTP" {
                 // The journey's target misbehaves: failing evidence, a working connector.
-                let item = hub.observation(&hub::key(&c), "").unwrap();
+                let item = hub.observation(&hub::key(&c), &Query::Journey).unwrap();
                 assert_eq!(
                     item.status,
                     EvidenceStatus::Failed,

@@ -12,6 +12,7 @@ use kube::runtime::reflector;
 use kube::runtime::watcher;
 use release_passport::api::{Connector, Decision, GatePolicy, Release};
 use release_passport::connectors::hub::{self, Hub, HubSource};
+use release_passport::connectors::query::Query;
 use release_passport::engine::{self, Input, needs::needs};
 use release_passport::evidence::{EvidenceSource, gather};
 
@@ -183,13 +184,12 @@ spec:
     let plan = hub::plan(&connectors, &releases);
     let mut queries = plan[&hub::key(&connector)].clone();
     assert_eq!(queries.len(), 6, "an instant and a range query per service");
-    queries.insert("sum(rate(http_requests_total[5m]".into()); // malformed PromQL
+    let malformed = Query::Metric("sum(rate(http_requests_total[5m]".into());
+    queries.insert(malformed.clone());
 
     let hub = Arc::new(Hub::new().unwrap());
     crate::common::refresh_healthy(&hub, &connector, &queries, at).await;
-    let bad = hub
-        .observation(&hub::key(&connector), "sum(rate(http_requests_total[5m]")
-        .unwrap();
+    let bad = hub.observation(&hub::key(&connector), &malformed).unwrap();
     assert!(
         bad.summary
             .as_deref()

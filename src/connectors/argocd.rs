@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use super::query::Named;
 use super::{FetchError, http};
 use crate::api::EvidenceStatus;
 
@@ -56,28 +57,27 @@ pub fn parse(app: &Value, expected: &str) -> Result<(EvidenceStatus, String), St
 pub async fn fetch(
     client: &reqwest::Client,
     endpoint: &str,
-    key: &str,
+    app: &Named,
+    expected: &str,
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<(EvidenceStatus, String), FetchError> {
-    let (app, expected, _) = super::queries::split_key(key);
     let body = get_application(client, endpoint, app, token, timeout).await?;
     parse(&body, expected).map_err(FetchError::Upstream)
 }
 
-/// `GET /api/v1/applications/{name}` for `app` = `appNamespace/name`.
+/// `GET /api/v1/applications/{name}?appNamespace={namespace}`.
 pub async fn get_application(
     client: &reqwest::Client,
     endpoint: &str,
-    app: &str,
+    app: &Named,
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<Value, FetchError> {
-    let (app_namespace, name) = app.split_once('/').unwrap_or(("", app));
-    let mut url = http::join(endpoint, &["api", "v1", "applications", name])?;
-    if !app_namespace.is_empty() {
+    let mut url = http::join(endpoint, &["api", "v1", "applications", &app.name])?;
+    if !app.namespace.is_empty() {
         url.query_pairs_mut()
-            .append_pair("appNamespace", app_namespace);
+            .append_pair("appNamespace", &app.namespace);
     }
     http::get_json(client, url, token, timeout, &[]).await
 }

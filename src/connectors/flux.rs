@@ -6,18 +6,20 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::Value;
 
 use super::FetchError;
+use super::query::{FluxKind, Named};
 use crate::api::EvidenceStatus;
 
-/// The API resource of a Flux kind as named in a Release's `gitopsApps`.
-pub fn resource(kind: &str) -> Option<ApiResource> {
+/// The API resource of a Flux kind.
+pub fn resource(kind: FluxKind) -> ApiResource {
     let gvk = match kind {
-        "FluxKustomization" => {
+        FluxKind::Kustomization => {
             GroupVersionKind::gvk("kustomize.toolkit.fluxcd.io", "v1", "Kustomization")
         }
-        "FluxHelmRelease" => GroupVersionKind::gvk("helm.toolkit.fluxcd.io", "v2", "HelmRelease"),
-        _ => return None,
+        FluxKind::HelmRelease => {
+            GroupVersionKind::gvk("helm.toolkit.fluxcd.io", "v2", "HelmRelease")
+        }
     };
-    Some(ApiResource::from_gvk(&gvk))
+    ApiResource::from_gvk(&gvk)
 }
 
 /// The evidence status of a Flux object against the expected revision or version (pure).
@@ -95,18 +97,17 @@ pub fn parse(object: &Value, expected: &str) -> (EvidenceStatus, String) {
     (evidence, summary)
 }
 
-/// Reads one Flux object named by a `Kind/namespace/name@expected` key.
-pub async fn fetch(client: &Client, key: &str) -> Result<(EvidenceStatus, String), FetchError> {
-    let (subject, expected, _) = super::queries::split_key(key);
-    let mut parts = subject.splitn(3, '/');
-    let (Some(kind), Some(ns), Some(name)) = (parts.next(), parts.next(), parts.next()) else {
-        return Err(FetchError::Config(format!(
-            "not a Flux object key: {subject}"
-        )));
-    };
-    let resource =
-        resource(kind).ok_or_else(|| FetchError::Config(format!("{kind} is not a Flux kind")))?;
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
+/// Reads one Flux object and whether it applied `expected`.
+pub async fn fetch(
+    client: &Client,
+    kind: FluxKind,
+    object: &Named,
+    expected: &str,
+) -> Result<(EvidenceStatus, String), FetchError> {
+    let (ns, name) = (&object.namespace, object.name.as_str());
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource(kind));
+    // As the Release names it in `scope.gitopsApps`.
+    let kind = format!("Flux{kind:?}");
     match api.get_opt(name).await {
         Ok(Some(object)) => {
             let value =

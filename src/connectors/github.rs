@@ -65,11 +65,10 @@ pub fn parse(body: &Value, workflow: &str) -> Result<(EvidenceStatus, String), S
 pub async fn fetch(
     client: &reqwest::Client,
     endpoint: &str,
-    key: &str,
+    (project, commit, workflow): (&str, &str, &str),
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<(EvidenceStatus, String), FetchError> {
-    let (project, commit, workflow) = super::queries::split_key(key);
     let (owner, repo) = project.split_once('/').ok_or_else(|| {
         FetchError::Config(format!("scope.project {project:?} is not owner/repository"))
     })?;

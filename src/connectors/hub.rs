@@ -10,7 +10,8 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
-use super::queries::{WHOLE, queries_for, source_name};
+use super::queries::{queries_for, source_name};
+use super::query::Query;
 use super::{
     FetchError, argocd, flux, github, journey, kubernetes, prometheus, rollback,
     sanitize::sanitize, statuspage,
@@ -73,7 +74,7 @@ pub struct ConnectorState {
 pub fn plan(
     connectors: &[Arc<Connector>],
     releases: &[(Release, Needs)],
-) -> BTreeMap<String, BTreeSet<String>> {
+) -> BTreeMap<String, BTreeSet<Query>> {
     connectors
         .iter()
         .map(|c| {
@@ -91,7 +92,7 @@ pub struct Hub {
     http: reqwest::Client,
     /// For the in-cluster connectors (Kubernetes, Flux).
     kube: Option<kube::Client>,
-    observations: RwLock<HashMap<(String, String), EvidenceItem>>,
+    observations: RwLock<HashMap<(String, Query), EvidenceItem>>,
     states: RwLock<HashMap<String, ConnectorState>>,
     /// Integrations found in the cluster that no Connector covers.
     candidates: RwLock<Vec<super::detect::Candidate>>,
@@ -185,13 +186,13 @@ impl Hub {
     pub fn record(
         &self,
         connector: &Connector,
-        query: &str,
+        query: Query,
         item: EvidenceItem,
         now: DateTime<Utc>,
     ) {
         let ckey = key(connector);
         if let Ok(mut cache) = self.observations.write() {
-            cache.insert((ckey.clone(), query.to_string()), item);
+            cache.insert((ckey.clone(), query), item);
         }
         if let Ok(mut states) = self.states.write() {
             states.entry(ckey).or_default().status.last_success_at = Some(now);
@@ -199,11 +200,11 @@ impl Hub {
     }
 
     /// One cached observation.
-    pub fn observation(&self, connector_key: &str, query: &str) -> Option<EvidenceItem> {
+    pub fn observation(&self, connector_key: &str, query: &Query) -> Option<EvidenceItem> {
         self.observations
             .read()
             .ok()?
-            .get(&(connector_key.to_string(), query.to_string()))
+            .get(&(connector_key.to_string(), query.clone()))
             .cloned()
     }
 
@@ -212,7 +213,7 @@ impl Hub {
     pub async fn refresh(
         &self,
         connector: &Connector,
-        queries: &BTreeSet<String>,
+        queries: &BTreeSet<Query>,
         credential: &Credential,
         now: DateTime<Utc>,
     ) -> Refreshed {
@@ -230,10 +231,12 @@ impl Hub {
             credentials.insert(ckey.clone(), credential.clone());
         }
         let pushed = connector.spec.type_ == ConnectorType::Webhook;
-        let results: Vec<(String, Result<EvidenceItem, FetchError>)> = match credential {
+        let mut errors: Vec<FetchError> = Vec::new();
+        let results: Vec<(Query, Result<EvidenceItem, FetchError>)> = match credential {
             // Deliveries are pushed to us: nothing to fetch, only the credential to check.
             Credential::Missing(why) if pushed => {
-                vec![(String::new(), Err(FetchError::Credential(why.clone())))]
+                errors.push(FetchError::Credential(why.clone()));
+                Vec::new()
             }
             _ if pushed => Vec::new(),
             Credential::Missing(why) => queries
@@ -241,7 +244,7 @@ impl Hub {
                 .map(|q| (q.clone(), Err(FetchError::Credential(why.clone()))))
                 .collect(),
             _ => {
-                let probe: BTreeSet<String> = if queries.is_empty() {
+                let probe: BTreeSet<Query> = if queries.is_empty() {
                     // Nothing is asked yet: still check that the upstream answers.
                     [probe_query(connector)].into_iter().flatten().collect()
                 } else {
@@ -259,7 +262,6 @@ impl Hub {
             }
         };
         let mut changed = false;
-        let mut errors: Vec<FetchError> = Vec::new();
         let mut successes = 0usize;
         if let Ok(mut cache) = self.observations.write() {
             for (q, result) in results {
@@ -278,7 +280,10 @@ impl Hub {
                         }
                     }
                     // The last good observation stays: it ages into Stale by the rule's maxAge.
-                    Err(e) => errors.push(e),
+                    Err(e) => {
+                        tracing::debug!(connector = %ckey, query = %q, "fetch failed: {}", sanitize(&e.to_string(), &secret.into_iter().collect::<Vec<_>>()));
+                        errors.push(e);
+                    }
                 }
             }
             cache.retain(|(c, q), _| c != &ckey || queries.contains(q));
@@ -355,7 +360,7 @@ impl Hub {
     async fn fetch(
         &self,
         connector: &Connector,
-        query: &str,
+        query: &Query,
         token: Option<&str>,
         timeout: Duration,
         now: DateTime<Utc>,
@@ -389,50 +394,65 @@ impl Hub {
                 )
             })
         };
-        if let Some(target) = rollback::strip(query) {
-            let (status, summary) = match connector.spec.type_ {
-                ConnectorType::Kubernetes => rollback::fetch_workloads(cluster()?, target).await?,
-                _ => {
-                    rollback::fetch_argocd(&self.http, endpoint()?, target, token, timeout).await?
-                }
-            };
-            let mut observed = item(status, None, summary, None);
-            observed.source = crate::engine::ROLLBACK_REVISION_SOURCE.into();
-            return Ok(observed);
-        }
-        match connector.spec.type_ {
-            ConnectorType::Kubernetes => {
-                let (status, targets, summary) = kubernetes::fetch(cluster()?, query).await?;
+        match query {
+            Query::RollbackWorkloads { scope, version } => {
+                let (status, summary) =
+                    rollback::fetch_workloads(cluster()?, scope, version).await?;
+                Ok(rollback_item(item(status, None, summary, None)))
+            }
+            Query::RollbackApp { app, revision } => {
+                let (status, summary) =
+                    rollback::fetch_argocd(&self.http, endpoint()?, app, revision, token, timeout)
+                        .await?;
+                Ok(rollback_item(item(status, None, summary, None)))
+            }
+            Query::Workloads { scope, version } => {
+                let (status, targets, summary) =
+                    kubernetes::fetch(cluster()?, scope, version).await?;
                 let mut observed = item(status, None, summary, None);
                 observed.targets = Some(targets);
                 Ok(observed)
             }
-            ConnectorType::Flux => {
-                let (status, summary) = flux::fetch(cluster()?, query).await?;
+            Query::Flux {
+                kind,
+                object,
+                expected,
+            } => {
+                let (status, summary) = flux::fetch(cluster()?, *kind, object, expected).await?;
                 Ok(item(status, None, summary, None))
             }
-            ConnectorType::Prometheus => {
+            Query::Metric(promql) => {
                 let result =
-                    prometheus::query(&self.http, endpoint()?, query, token, timeout, now).await?;
+                    prometheus::query(&self.http, endpoint()?, promql, token, timeout, now).await?;
                 let (status, value, summary) = result.status();
-                Ok(item(status, value, summary, Some(query.to_string())))
+                Ok(item(status, value, summary, Some(promql.clone())))
             }
-            ConnectorType::StatusPage => {
+            Query::StatusPage => {
                 let (status, summary) =
                     statuspage::fetch(&self.http, endpoint()?, token, timeout).await?;
                 Ok(item(status, None, summary, None))
             }
-            ConnectorType::GitHubActions => {
-                let (status, summary) =
-                    github::fetch(&self.http, endpoint()?, query, token, timeout).await?;
+            Query::Pipeline {
+                project,
+                commit,
+                pipeline,
+            } => {
+                let (status, summary) = github::fetch(
+                    &self.http,
+                    endpoint()?,
+                    (project, commit, pipeline),
+                    token,
+                    timeout,
+                )
+                .await?;
                 Ok(item(status, None, summary, None))
             }
-            ConnectorType::ArgoCD => {
+            Query::ArgoApp { app, expected } => {
                 let (status, summary) =
-                    argocd::fetch(&self.http, endpoint()?, query, token, timeout).await?;
+                    argocd::fetch(&self.http, endpoint()?, app, expected, token, timeout).await?;
                 Ok(item(status, None, summary, None))
             }
-            ConnectorType::Http => {
+            Query::Journey => {
                 let journey = connector.spec.journey.as_ref().ok_or_else(|| {
                     FetchError::Config("spec.journey is required for an HTTP connector".into())
                 })?;
@@ -441,17 +461,25 @@ impl Hub {
                 observed.targets = Some(result.targets);
                 Ok(observed)
             }
-            other => Err(FetchError::Config(format!(
-                "the {other:?} connector does not fetch over HTTP in this version"
-            ))),
+            Query::Delivery { .. } => Err(FetchError::Config(
+                "webhook deliveries are pushed to the receiver, not fetched".into(),
+            )),
         }
     }
 }
 
-fn probe_query(connector: &Connector) -> Option<String> {
+/// Whether the previous release can be returned to is evidence of its own source.
+fn rollback_item(mut observed: EvidenceItem) -> EvidenceItem {
+    observed.source = crate::engine::ROLLBACK_REVISION_SOURCE.into();
+    observed
+}
+
+/// What a connector is asked when no release needs it yet, to tell whether it answers.
+fn probe_query(connector: &Connector) -> Option<Query> {
     match connector.spec.type_ {
-        ConnectorType::Prometheus => Some("vector(1)".into()),
-        ConnectorType::StatusPage | ConnectorType::Http => Some(WHOLE.into()),
+        ConnectorType::Prometheus => Some(Query::Metric("vector(1)".into())),
+        ConnectorType::StatusPage => Some(Query::StatusPage),
+        ConnectorType::Http => Some(Query::Journey),
         _ => None,
     }
 }

@@ -8,6 +8,7 @@ use kube::Client;
 use kube::api::{Api, ListParams};
 
 use super::FetchError;
+use super::query::WorkloadScope;
 use crate::api::EvidenceStatus;
 use crate::api::passport::Targets;
 
@@ -21,27 +22,6 @@ pub enum WorkloadState {
     NotReady,
     Done,
     Failed,
-}
-
-/// The key for a scope: namespaces, selector, version.
-pub fn key(namespaces: &[String], selector: &str, version: &str) -> String {
-    format!("{}|{selector}|{version}", namespaces.join(","))
-}
-
-pub fn parse_key(key: &str) -> (Vec<String>, &str, &str) {
-    let mut parts = key.splitn(3, '|');
-    let namespaces = parts
-        .next()
-        .unwrap_or("")
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect();
-    (
-        namespaces,
-        parts.next().unwrap_or(""),
-        parts.next().unwrap_or(""),
-    )
 }
 
 /// Whether a pod template runs `version` (an image tag, or the `app.kubernetes.io/version` label).
@@ -247,16 +227,16 @@ pub fn api_error(e: kube::Error) -> FetchError {
     }
 }
 
-/// Reads the scope a key names.
+/// Reads the workloads of `scope` and whether they run `version`.
 pub async fn fetch(
     client: &Client,
-    key: &str,
+    scope: &WorkloadScope,
+    version: &str,
 ) -> Result<(EvidenceStatus, Targets, String), FetchError> {
-    let (namespaces, selector, version) = parse_key(key);
-    let params = ListParams::default().labels(selector);
+    let params = ListParams::default().labels(&scope.selector);
     let mut states = Vec::new();
     let mut pods = Vec::new();
-    for ns in &namespaces {
+    for ns in &scope.namespaces {
         for d in Api::<Deployment>::namespaced(client.clone(), ns)
             .list(&params)
             .await

@@ -13,6 +13,7 @@ pub mod journey;
 pub mod kubernetes;
 pub mod prometheus;
 pub mod queries;
+pub mod query;
 pub mod rollback;
 pub mod sanitize;
 pub mod statuspage;

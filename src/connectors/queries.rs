@@ -1,15 +1,12 @@
-//! Which upstream questions ("queries") a connector must answer for a release: one function
+//! Which upstream questions ([`Query`]) a connector must answer for a release: one function
 //! used both to plan the fetches and to look the answers up, so the two cannot disagree.
-//! Releases asking the same question share one key, hence one upstream call.
 
 use std::sync::Arc;
 
-use crate::api::release::GitOpsKind;
+use super::query::{FluxKind, Named, Query, WorkloadScope};
+use crate::api::release::{GitOpsApp, GitOpsKind};
 use crate::api::{Connector, ConnectorType, Release};
 use crate::engine::needs::{MetricNeed, Needs};
-
-/// The key of a question that has one answer for everybody (a status page, a journey).
-pub const WHOLE: &str = "";
 
 /// The evidence source name a connector's observations are recorded under.
 pub fn source_name(c: &Connector) -> String {
@@ -64,7 +61,7 @@ pub fn queries_for(
     release: &Release,
     needs: &Needs,
     connectors: &[Arc<Connector>],
-) -> Vec<String> {
+) -> Vec<Query> {
     let ns = release.metadata.namespace.as_deref().unwrap_or("default");
     if connector.metadata.namespace.as_deref() != Some(ns) {
         return Vec::new();
@@ -77,39 +74,38 @@ pub fn queries_for(
                 metric_connector(m, ns, connectors)
                     .is_some_and(|c| c.metadata.name == connector.metadata.name)
             })
-            .map(|m| m.query.clone())
+            .map(|m| Query::Metric(m.query.clone()))
             .collect();
     }
     let mut out = rollback_queries(connector, release, needs);
     if needs.sources.contains(&source_name(connector)) {
-        out.extend(evidence_queries(connector, release, ns));
+        out.extend(evidence_queries(connector, release));
     }
     out
 }
 
 /// The rollback-target questions: does the previous release's revision still exist?
-fn rollback_queries(connector: &Connector, release: &Release, needs: &Needs) -> Vec<String> {
+fn rollback_queries(connector: &Connector, release: &Release, needs: &Needs) -> Vec<Query> {
     let Some(previous) = &needs.rollback else {
         return Vec::new();
     };
     match connector.spec.type_ {
-        ConnectorType::Kubernetes => {
-            let (namespaces, selector) = workload_scope(release);
-            vec![super::rollback::workload_key(&super::kubernetes::key(
-                &namespaces,
-                &selector,
-                &previous.version,
-            ))]
-        }
+        ConnectorType::Kubernetes => vec![Query::RollbackWorkloads {
+            scope: workload_scope(release),
+            version: previous.version.clone(),
+        }],
         ConnectorType::ArgoCD => argo_apps(release)
-            .map(|app| super::rollback::argocd_key(&app, &previous.revision))
+            .map(|app| Query::RollbackApp {
+                app,
+                revision: previous.revision.clone(),
+            })
             .collect(),
         _ => Vec::new(),
     }
 }
 
 /// The namespaces and label selector of a release's workloads.
-fn workload_scope(release: &Release) -> (Vec<String>, String) {
+fn workload_scope(release: &Release) -> WorkloadScope {
     let ns = release.metadata.namespace.as_deref().unwrap_or("default");
     let namespaces = if release.spec.scope.namespaces.is_empty() {
         vec![ns.to_string()]
@@ -124,27 +120,44 @@ fn workload_scope(release: &Release) -> (Vec<String>, String) {
         .and_then(|s| kube::core::Selector::try_from(s).ok())
         .map(|s| s.to_string())
         .unwrap_or_default();
-    (namespaces, selector)
+    WorkloadScope {
+        namespaces,
+        selector,
+    }
 }
 
-/// `appNamespace/name` of each Argo CD Application in a release's scope.
-fn argo_apps(release: &Release) -> impl Iterator<Item = String> + '_ {
-    let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+/// A GitOps object of a release's scope (its namespace defaults to the release's).
+fn named(app: &GitOpsApp, release: &Release) -> Named {
+    Named {
+        namespace: app
+            .namespace
+            .clone()
+            .or_else(|| release.metadata.namespace.clone())
+            .unwrap_or_else(|| "default".into()),
+        name: app.name.clone(),
+    }
+}
+
+/// Each Argo CD Application in a release's scope.
+fn argo_apps(release: &Release) -> impl Iterator<Item = Named> + '_ {
     release
         .spec
         .scope
         .gitops_apps
         .iter()
         .filter(|a| a.kind == GitOpsKind::ArgoApplication)
-        .map(move |a| format!("{}/{}", a.namespace.as_deref().unwrap_or(ns), a.name))
+        .map(|a| named(a, release))
 }
 
 /// The questions a connector answers for the evidence a release's policies read.
-fn evidence_queries(connector: &Connector, release: &Release, ns: &str) -> Vec<String> {
+fn evidence_queries(connector: &Connector, release: &Release) -> Vec<Query> {
     match connector.spec.type_ {
-        ConnectorType::StatusPage | ConnectorType::Http => vec![WHOLE.to_string()],
+        ConnectorType::StatusPage => vec![Query::StatusPage],
+        ConnectorType::Http => vec![Query::Journey],
         // Webhook deliveries name their release.
-        ConnectorType::Webhook => vec![release.metadata.name.clone().unwrap_or_default()],
+        ConnectorType::Webhook => vec![Query::Delivery {
+            release: release.metadata.name.clone().unwrap_or_default(),
+        }],
         ConnectorType::GitHubActions => {
             let (Some(project), Some(commit)) = (
                 release.spec.scope.project.as_deref(),
@@ -156,51 +169,45 @@ fn evidence_queries(connector: &Connector, release: &Release, ns: &str) -> Vec<S
             ) else {
                 return Vec::new();
             };
-            let pipeline = release.spec.scope.pipeline.as_deref().unwrap_or("");
-            vec![format!("{project}@{commit}#{pipeline}")]
+            vec![Query::Pipeline {
+                project: project.to_string(),
+                commit: commit.to_string(),
+                pipeline: release.spec.scope.pipeline.clone().unwrap_or_default(),
+            }]
         }
-        ConnectorType::Kubernetes => {
-            let (namespaces, selector) = workload_scope(release);
-            vec![super::kubernetes::key(
-                &namespaces,
-                &selector,
-                &release.spec.version,
-            )]
-        }
+        ConnectorType::Kubernetes => vec![Query::Workloads {
+            scope: workload_scope(release),
+            version: release.spec.version.clone(),
+        }],
         ConnectorType::Flux => release
             .spec
             .scope
             .gitops_apps
             .iter()
-            .filter(|a| {
-                matches!(
-                    a.kind,
-                    GitOpsKind::FluxKustomization | GitOpsKind::FluxHelmRelease
-                )
-            })
-            .map(|a| {
-                let expected = match a.kind {
-                    GitOpsKind::FluxHelmRelease => release.spec.version.clone(),
-                    _ => expected_revision(release),
+            .filter_map(|a| {
+                let (kind, expected) = match a.kind {
+                    GitOpsKind::FluxKustomization => {
+                        (FluxKind::Kustomization, expected_revision(release))
+                    }
+                    // A HelmRelease applies a chart version, not a commit.
+                    GitOpsKind::FluxHelmRelease => {
+                        (FluxKind::HelmRelease, release.spec.version.clone())
+                    }
+                    GitOpsKind::ArgoApplication => return None,
                 };
-                format!(
-                    "{:?}/{}/{}@{expected}",
-                    a.kind,
-                    a.namespace.as_deref().unwrap_or(ns),
-                    a.name
-                )
+                Some(Query::Flux {
+                    kind,
+                    object: named(a, release),
+                    expected,
+                })
             })
             .collect(),
         ConnectorType::ArgoCD => argo_apps(release)
-            .map(|app| format!("{app}@{}", expected_revision(release)))
+            .map(|app| Query::ArgoApp {
+                app,
+                expected: expected_revision(release),
+            })
             .collect(),
         _ => Vec::new(),
     }
-}
-
-/// Splits `a@b#c` keys: (a, b, c).
-pub fn split_key(key: &str) -> (&str, &str, &str) {
-    let (head, fragment) = key.rsplit_once('#').unwrap_or((key, ""));
-    let (subject, revision) = head.rsplit_once('@').unwrap_or((head, ""));
-    (subject, revision, fragment)
 }

@@ -12,26 +12,9 @@ use kube::api::{Api, ListParams};
 use serde_json::Value;
 
 use super::FetchError;
-use super::kubernetes::{parse_key, runs_version};
+use super::kubernetes::runs_version;
+use super::query::{Named, WorkloadScope};
 use crate::api::EvidenceStatus;
-
-/// Query keys for rollback targets start with this, so one connector's cache holds both kinds.
-pub const PREFIX: &str = "rollback|";
-
-/// The key that asks whether `version` is still present in a workload scope.
-pub fn workload_key(scope_key: &str) -> String {
-    format!("{PREFIX}{scope_key}")
-}
-
-/// The key that asks whether an Argo CD Application's history holds `revision`.
-pub fn argocd_key(app: &str, revision: &str) -> String {
-    format!("{PREFIX}{app}@{revision}")
-}
-
-/// The query behind a rollback key, or `None` for an ordinary key.
-pub fn strip(key: &str) -> Option<&str> {
-    key.strip_prefix(PREFIX)
-}
 
 /// The first retained revision that still runs `version` (pure): `(kind/name, revision)`.
 pub fn retained<'a>(
@@ -90,22 +73,22 @@ pub fn argocd_history(app: &Value, expected: &str) -> (EvidenceStatus, String) {
 pub async fn fetch_argocd(
     client: &reqwest::Client,
     endpoint: &str,
-    query: &str,
+    app: &Named,
+    revision: &str,
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<(EvidenceStatus, String), FetchError> {
-    let (app, expected, _) = super::queries::split_key(query);
     let body = super::argocd::get_application(client, endpoint, app, token, timeout).await?;
-    Ok(argocd_history(&body, expected))
+    Ok(argocd_history(&body, revision))
 }
 
 /// Lists the ReplicaSets and ControllerRevisions of a scope and looks for the previous version.
 pub async fn fetch_workloads(
     client: &Client,
-    query: &str,
+    scope: &WorkloadScope,
+    version: &str,
 ) -> Result<(EvidenceStatus, String), FetchError> {
-    let (namespaces, selector, version) = parse_key(query);
-    let params = ListParams::default().labels(selector);
+    let params = ListParams::default().labels(&scope.selector);
     let mut candidates: Vec<(String, Option<String>, Option<PodTemplateSpec>)> = Vec::new();
     let revision_of = |m: &kube::api::ObjectMeta| {
         m.annotations
@@ -113,7 +96,7 @@ pub async fn fetch_workloads(
             .and_then(|a| a.get("deployment.kubernetes.io/revision"))
             .cloned()
     };
-    for ns in &namespaces {
+    for ns in &scope.namespaces {
         for rs in Api::<ReplicaSet>::namespaced(client.clone(), ns)
             .list(&params)
             .await
@@ -189,11 +172,5 @@ mod tests {
         assert_eq!(status, EvidenceStatus::Failed);
         assert!(summary.contains("2 entries"), "{summary}");
         assert_eq!(argocd_history(&json!({}), "x").0, EvidenceStatus::Failed);
-    }
-
-    #[test]
-    fn keys_round_trip() {
-        assert_eq!(strip(&workload_key("a|b|1.0")), Some("a|b|1.0"));
-        assert_eq!(strip("a|b|1.0"), None);
     }
 }

@@ -239,7 +239,14 @@ async fn deliver(
         targets: None,
         expires_at: None,
     };
-    r.hub.record(&connector, &delivery.release, item, now);
+    r.hub.record(
+        &connector,
+        super::query::Query::Delivery {
+            release: delivery.release.clone(),
+        },
+        item,
+        now,
+    );
     (r.on_delivery)(&namespace, &delivery.release);
     (StatusCode::ACCEPTED, "accepted\n").into_response()
 }

@@ -16,6 +16,7 @@ use tracing::{debug, warn};
 use crate::api::{Connector, ConnectorType, Release};
 use crate::connectors::hub::{self, Credential, Hub};
 use crate::connectors::queries::queries_for;
+use crate::connectors::query::Query;
 use crate::engine::needs::Needs;
 
 use super::context::Context;
@@ -142,7 +143,7 @@ fn reads(
     connector: &Connector,
     release: &Release,
     needs: &Needs,
-    queries: &BTreeSet<String>,
+    queries: &BTreeSet<Query>,
     all: &[Arc<Connector>],
 ) -> bool {
     queries_for(connector, release, needs, all)

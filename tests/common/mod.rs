@@ -188,7 +188,7 @@ impl Case {
 pub async fn refresh_healthy(
     hub: &release_passport::connectors::hub::Hub,
     connector: &release_passport::api::Connector,
-    queries: &std::collections::BTreeSet<String>,
+    queries: &std::collections::BTreeSet<release_passport::connectors::query::Query>,
     at: DateTime<Utc>,
 ) {
     let refreshed = hub
