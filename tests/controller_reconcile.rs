@@ -7,10 +7,10 @@ use crate::common::world;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use kube::api::{Api, DeleteParams, PostParams};
+use kube::api::{Api, PostParams};
 use kube::core::DeserializeGuard;
 use release_passport::api::{Approval, Decision, GatePolicy, Release, Waiver};
-use release_passport::controller::{policy, release};
+use release_passport::controller::{mappers, policy, release};
 use serde::de::DeserializeOwned;
 use world::{World, t};
 
@@ -385,22 +385,41 @@ async fn an_undeserialisable_release_stalls_without_stopping_others() {
     );
 }
 
+/// A Release write reconciles the policies whose count it can move, not every policy of the
+/// namespace: the ones that select it, and the ones its passport says decided it (it may have
+/// just left them).
 #[tokio::test]
-async fn deleting_a_release_leaves_nothing_to_decide() {
+async fn a_release_change_touches_only_the_policies_that_count_it() {
+    let staging: GatePolicy = yaml(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {name: staging, namespace: shop, generation: 1}
+spec:
+  selector: {environments: [staging]}
+  rules: [{name: open, expression: {cel: 'true'}}]
+",
+    );
     let w = World::new(
         vec![release_obj("web", "production", "")],
-        vec![policy_obj("prod", APPROVAL_RULE)],
+        vec![policy_obj("prod", APPROVAL_RULE), staging],
     )
     .await;
+    let touched = |release: Release| {
+        mappers::policies_of(&w.ctx.stores, &DeserializeGuard(Ok(release)))
+            .into_iter()
+            .map(|r| r.name)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(touched(w.release("web")), ["prod"]);
     w.reconcile("web").await.unwrap();
-    Api::<Release>::namespaced(w.client.clone(), "shop")
-        .delete("web", &DeleteParams::default())
-        .await
-        .unwrap();
     w.sync().await;
-    assert!(w.ctx.stores.release("shop", "web").is_none());
-    // The passport's controller ownerReference is what lets the API server's garbage collector
-    // remove it; the in-memory API has no collector, so the reference itself is asserted above.
+    let mut moved = w.release("web");
+    moved.spec.environment = "staging".into();
+    assert_eq!(
+        touched(moved),
+        ["prod", "staging"],
+        "the policy it joined, and the one that decided it before"
+    );
 }
 
 /// Retention against the API: the oldest passports beyond the per-target limit are folded into

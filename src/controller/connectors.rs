@@ -82,7 +82,7 @@ pub fn releases_with_needs(ctx: &Context) -> Vec<(Release, Needs)> {
     > = std::collections::HashMap::new();
     ctx.stores
         .valid_releases(None)
-        .into_iter()
+        .iter()
         .map(|r| {
             let ns = r
                 .metadata
@@ -92,8 +92,8 @@ pub fn releases_with_needs(ctx: &Context) -> Vec<(Release, Needs)> {
             let policies = by_namespace
                 .entry(ns)
                 .or_insert_with_key(|ns| ctx.compiled_policies(ns));
-            let n = super::dereference::release_needs(ctx, &r, policies);
-            (r, n)
+            let n = super::dereference::release_needs(ctx, r, policies);
+            (r.clone(), n)
         })
         .collect()
 }

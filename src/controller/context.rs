@@ -106,14 +106,28 @@ impl Stores {
     }
 
     /// The releases that deserialise, in one namespace (or all with `None`).
-    pub fn valid_releases(&self, namespace: Option<&str>) -> Vec<Release> {
-        self.releases
-            .state()
-            .iter()
-            .filter_map(|g| g.0.as_ref().ok())
-            .filter(|r| namespace.is_none() || r.metadata.namespace.as_deref() == namespace)
-            .cloned()
-            .collect()
+    pub fn valid_releases(&self, namespace: Option<&str>) -> ValidReleases {
+        ValidReleases(
+            self.releases
+                .state()
+                .into_iter()
+                .filter(|g| {
+                    g.0.as_ref().is_ok_and(|r| {
+                        namespace.is_none() || r.metadata.namespace.as_deref() == namespace
+                    })
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The Releases of one cache snapshot that deserialise: shared with the cache, not copied (a
+/// policy's status counts them on every Release change).
+pub struct ValidReleases(Vec<Arc<DeserializeGuard<Release>>>);
+
+impl ValidReleases {
+    pub fn iter(&self) -> impl Iterator<Item = &Release> {
+        self.0.iter().filter_map(|g| g.0.as_ref().ok())
     }
 }
 

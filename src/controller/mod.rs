@@ -28,7 +28,7 @@ use futures::StreamExt;
 use kube::api::Api;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{self, ObjectRef};
-use kube::runtime::{Controller, WatchStreamExt, watcher};
+use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
 use kube::{Client, Resource};
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -397,6 +397,9 @@ struct Shared {
     rollups: retention::SharedRollups,
 }
 
+/// How long a policy's Releases stay unchanged before its status counts them again.
+const POLICY_STATUS_SETTLES: std::time::Duration = std::time::Duration::from_millis(500);
+
 async fn run_controllers(
     client: Client,
     settings: &Settings,
@@ -522,24 +525,16 @@ async fn run_controllers(
 
     let policies_api: Api<DeserializeGuard<crate::api::GatePolicy>> = api(&client, ns);
     let policy_controller = Controller::new(policies_api, wc.clone());
-    let policy_store = policy_controller.store();
     let release_triggers: Api<DeserializeGuard<crate::api::Release>> = api(&client, ns);
     let policy_status = policy_controller
         .watches(
             release_triggers,
             release_wc,
-            move |r: DeserializeGuard<crate::api::Release>| {
-                let ns = r.meta().namespace.clone();
-                policy_store
-                    .state()
-                    .iter()
-                    .filter(|p| p.meta().namespace == ns)
-                    .filter_map(|p| {
-                        Some(ObjectRef::new(p.meta().name.as_deref()?).within(ns.as_deref()?))
-                    })
-                    .collect::<Vec<_>>()
-            },
+            move |r: DeserializeGuard<crate::api::Release>| mappers::policies_of(&stores, &r),
         )
+        // A policy's status is a count over many Releases: written once they settle, not once
+        // per Release write while a fleet is created.
+        .with_config(controller::Config::default().debounce(POLICY_STATUS_SETTLES))
         .graceful_shutdown_on(stop)
         .run(policy::reconcile, policy::error_policy, ctx)
         .for_each(|r| async move {

@@ -89,7 +89,7 @@ pub struct Stored {
 /// The passports retention removes now (pure): `namespace/name` of each.
 pub fn expired(
     passports: &[Arc<ReleasePassport>],
-    releases: &[Release],
+    releases: &[&Release],
     policy: &Policy,
     now: DateTime<Utc>,
 ) -> Vec<Arc<ReleasePassport>> {
@@ -275,6 +275,7 @@ pub async fn pass(
     let now = (ctx.clock)();
     let passports = ctx.stores.passports.state();
     let releases = ctx.stores.valid_releases(None);
+    let releases: Vec<&Release> = releases.iter().collect();
     let mut gone = expired(&passports, &releases, policy, now);
     // A passport whose Release is already gone waits for the garbage collector, not for us.
     gone.retain(|p| {
@@ -351,7 +352,7 @@ mod tests {
             passport("b1", "b", "2025-01-01T00:00:00Z", None),
         ];
         let passports: Vec<_> = items.iter().map(|(p, _)| Arc::clone(p)).collect();
-        let releases: Vec<_> = items.iter().map(|(_, r)| r.clone()).collect();
+        let releases: Vec<_> = items.iter().map(|(_, r)| r).collect();
         let policy = Policy {
             max_age: Some(Duration::days(90)),
             keep_per_target: 2,
