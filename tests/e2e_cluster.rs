@@ -614,7 +614,7 @@ spec: {{service: api, version: 2.0.0, environment: staging}}
     cluster.wait_decision(ns, "api", "Block");
 
     // Hold, then an approval arrives while the gate waits: exit 0.
-    let waiting = cluster.gate(&[
+    let mut waiting = cluster.gate(&[
         "--release",
         &format!("{ns}/web"),
         "--wait",
@@ -623,15 +623,22 @@ spec: {{service: api, version: 2.0.0, environment: staging}}
         "--poll",
         "200ms",
     ]);
-    std::thread::sleep(Duration::from_millis(600));
+    // The gate says on stderr when it starts waiting; approve only then.
+    let mut stderr = std::io::BufReader::new(waiting.stderr.take().unwrap());
+    let mut said = String::new();
+    std::io::BufRead::read_line(&mut stderr, &mut said).unwrap();
+    assert!(
+        said.starts_with(&format!("{ns}/web: Hold; waiting up to 30s")),
+        "{said}"
+    );
     cluster.approve("web", "alice");
     let out = waiting.wait_with_output().unwrap();
+    std::io::Read::read_to_string(&mut stderr, &mut said).unwrap();
     assert_eq!(
         out.status.code(),
         Some(0),
-        "{}{}",
+        "{}{said}",
         String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{ns}/web: Allow")));
 

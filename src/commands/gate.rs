@@ -71,6 +71,7 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
     };
     let key = format!("{ns}/{name}");
     let started = Instant::now();
+    let mut announced = false;
     loop {
         let (release, passport) = match read(&client, &ns, &name).await {
             Ok(r) => r,
@@ -98,6 +99,18 @@ pub async fn run(args: Args) -> anyhow::Result<u8> {
                 args.output,
                 args.wait,
             ));
+        }
+        // Once, on stderr, so a pipeline's log says why the step is still running.
+        if !announced {
+            announced = true;
+            let why = match &state {
+                GateState::Pending(why) => why.clone(),
+                _ => "Hold".into(),
+            };
+            eprintln!(
+                "{key}: {why}; waiting up to {:?} for Allow or Block (looking every {:?})",
+                args.timeout, args.poll
+            );
         }
         tokio::time::sleep(
             args.poll

@@ -1,7 +1,7 @@
 //! Bearer ID tokens verified against the issuer's JWKS: signature with an allowed algorithm
 //! (never `none`), issuer, audience and expiry. Keys are cached and fetched again when a token
 //! names a key id the cache does not hold (the issuer rotated its keys), at most once per
-//! `REFETCH_AFTER`.
+//! [`REFETCH_AFTER`] (or what [`Verifier::with_refetch_after`] set).
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use tokio::sync::RwLock;
 
 /// The least time between two JWKS fetches caused by unknown key ids (a flood of forged `kid`s
 /// must not turn into a flood of requests to the issuer).
-const REFETCH_AFTER: Duration = Duration::from_secs(10);
+pub const REFETCH_AFTER: Duration = Duration::from_secs(10);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum TokenError {
@@ -66,6 +66,7 @@ pub struct Verifier {
     config: OidcConfig,
     http: reqwest::Client,
     keys: RwLock<Keys>,
+    refetch_after: Duration,
 }
 
 impl Verifier {
@@ -78,7 +79,14 @@ impl Verifier {
                 fetched: None,
                 end_session: None,
             }),
+            refetch_after: REFETCH_AFTER,
         }
+    }
+
+    /// The least time between two refetches caused by unknown key ids.
+    pub fn with_refetch_after(mut self, interval: Duration) -> Self {
+        self.refetch_after = interval;
+        self
     }
 
     pub fn config(&self) -> &OidcConfig {
@@ -95,7 +103,11 @@ impl Verifier {
 
     async fn refresh(&self, force: bool) -> Result<(), TokenError> {
         let mut keys = self.keys.write().await;
-        if !force && keys.fetched.is_some_and(|at| at.elapsed() < REFETCH_AFTER) {
+        if !force
+            && keys
+                .fetched
+                .is_some_and(|at| at.elapsed() < self.refetch_after)
+        {
             return Ok(());
         }
         let issuer = self.config.issuer.trim_end_matches('/');
