@@ -328,6 +328,10 @@ pub struct ControllerArgs {
         default_value = "release-passport"
     )]
     pub gate_audience: String,
+    /// Releases reconciled at once. Each holds up to three API requests while it writes, so
+    /// this bounds the controller's connections to the API server.
+    #[arg(long, env = "PASSPORT_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]
+    pub concurrency: u16,
     /// Elect a leader through a Lease so several replicas can run; only the leader writes.
     #[arg(long, env = "PASSPORT_LEADER_ELECTION", default_value_t = true, action = clap::ArgAction::Set)]
     pub leader_election: bool,

@@ -31,6 +31,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         probe_addr: args.probe_addr,
         webhook_addr: args.webhook_addr,
         gate_audience: args.gate_audience,
+        concurrency: args.concurrency,
         lease: args.leader_election.then_some(LeaseSettings {
             namespace: args.lease_namespace,
             name: args.lease_name,

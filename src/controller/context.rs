@@ -181,7 +181,7 @@ pub struct Context {
     /// Consecutive failures per object, for backoff.
     pub failures: Mutex<HashMap<String, u32>>,
     /// Our last status writes the cache has not shown yet.
-    pub written: super::written::Written,
+    pub written: Arc<super::written::Written>,
 }
 
 impl Context {
@@ -210,6 +210,12 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             written: Default::default(),
         }
+    }
+
+    /// Shares `written` with the watches that forget its entries as the caches catch up.
+    pub fn with_written(mut self, written: Arc<super::written::Written>) -> Self {
+        self.written = written;
+        self
     }
 
     /// Every compiled policy in `namespace`.

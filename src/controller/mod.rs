@@ -24,7 +24,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use futures::StreamExt;
+use futures::{StreamExt, TryStreamExt};
 use kube::api::Api;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{self, ObjectRef};
@@ -54,6 +54,8 @@ pub struct Settings {
     pub webhook_addr: SocketAddr,
     /// The audience the HTTP gate's bearer tokens must be minted for.
     pub gate_audience: String,
+    /// Releases reconciled at once (at least 1).
+    pub concurrency: u16,
     /// `None` runs without leader election (a single replica).
     pub lease: Option<LeaseSettings>,
     /// Serve the console too.
@@ -428,8 +430,16 @@ async fn run_controllers(
     let waiver_events = triggers(
         reflector::reflector(waivers_w, watch(api(&client, ns), wc.clone())).touched_objects(),
     );
+    let written = Arc::new(written::Written::default());
     let passport_events = triggers(
-        reflector::reflector(passports_w, watch(api(&client, ns), wc.clone())).touched_objects(),
+        reflector::reflector(passports_w, watch(api(&client, ns), wc.clone()))
+            .touched_objects()
+            .inspect_ok({
+                let written = Arc::clone(&written);
+                move |p: &crate::api::ReleasePassport| {
+                    written.seen("releasepassports/status", &p.metadata)
+                }
+            }),
     );
     let connector_events = triggers(
         reflector::reflector(connectors_w, watch(api(&client, ns), wc.clone())).touched_objects(),
@@ -440,7 +450,13 @@ async fn run_controllers(
     let release_controller = Controller::for_stream(
         triggers(
             reflector::reflector(releases_w, watch(releases_api, release_wc.clone()))
-                .applied_objects(),
+                .applied_objects()
+                .inspect_ok({
+                    let written = Arc::clone(&written);
+                    move |r: &DeserializeGuard<crate::api::Release>| {
+                        written.seen("releases/status", r.meta())
+                    }
+                }),
         ),
         releases,
     );
@@ -465,13 +481,16 @@ async fn run_controllers(
             passports: Some(stores.passports.clone()),
         }),
     ];
-    let ctx = Arc::new(Context::new(
-        client.clone(),
-        stores.clone(),
-        sources,
-        Arc::clone(&metrics),
-        system_clock(),
-    ));
+    let ctx = Arc::new(
+        Context::new(
+            client.clone(),
+            stores.clone(),
+            sources,
+            Arc::clone(&metrics),
+            system_clock(),
+        )
+        .with_written(written),
+    );
     let (trigger, evidence_changed) = futures::channel::mpsc::unbounded();
     serve_webhooks(
         settings.webhook_addr,
@@ -515,6 +534,10 @@ async fn run_controllers(
         .watches_stream(waiver_events, move |w| mappers::waiver(&s.1, &w))
         .watches_stream(connector_events, move |c| mappers::connector(&s.2, &c))
         .reconcile_on(evidence_changed)
+        // Unbounded, a cold start over 10,000 Releases opened a connection per reconcile
+        // (2,800 at once) and the API server's fairness queues let the first write through
+        // after minutes.
+        .with_config(controller::Config::default().concurrency(settings.concurrency))
         .graceful_shutdown_on(stop.clone())
         .run(release::reconcile, release::error_policy, Arc::clone(&ctx))
         .for_each(|r| async move {
@@ -534,7 +557,11 @@ async fn run_controllers(
         )
         // A policy's status is a count over many Releases: written once they settle, not once
         // per Release write while a fleet is created.
-        .with_config(controller::Config::default().debounce(POLICY_STATUS_SETTLES))
+        .with_config(
+            controller::Config::default()
+                .debounce(POLICY_STATUS_SETTLES)
+                .concurrency(settings.concurrency),
+        )
         .graceful_shutdown_on(stop)
         .run(policy::reconcile, policy::error_policy, ctx)
         .for_each(|r| async move {

@@ -20,6 +20,8 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 
 /// A watch of `api`: relists at once on `410 Gone`, backs off other errors with [`WatchBackoff`].
+/// Objects come without `managedFields`: nothing here reads them, and on a passport written by
+/// server-side apply they are as large as its status.
 pub fn watch<K>(
     api: Api<K>,
     config: watcher::Config,
@@ -30,6 +32,7 @@ where
     watcher(api, config)
         .filter(|event| future::ready(!is_gone(event)))
         .backoff(WatchBackoff::default())
+        .modify(|object| object.meta_mut().managed_fields = None)
 }
 
 fn is_gone<K>(event: &Result<watcher::Event<K>, watcher::Error>) -> bool {

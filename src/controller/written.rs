@@ -56,8 +56,31 @@ impl Written {
         }
     }
 
-    /// Remembers the object a status write returned.
-    pub fn record(&self, resource: &'static str, ns: &str, name: &str, object: Value) {
+    /// Forgets our write to `resource` of the object the watch now shows at `meta`'s
+    /// resourceVersion, if that is not older than the write: the cache holds it, and the entry
+    /// would only take memory until the next reconcile of the object (which may never come).
+    pub fn seen(&self, resource: &'static str, meta: &kube::api::ObjectMeta) {
+        let (Some(ns), Some(name), Some(rv)) = (
+            meta.namespace.as_deref(),
+            meta.name.as_deref(),
+            revision(meta.resource_version.as_deref()),
+        ) else {
+            return;
+        };
+        if let Ok(mut entries) = self.entries.lock() {
+            let key = (resource, ns.to_string(), name.to_string());
+            if entries.get(&key).is_some_and(|(at, _)| *at <= rv) {
+                entries.remove(&key);
+            }
+        }
+    }
+
+    /// Remembers the object a status write returned (without its `managedFields`, which no
+    /// comparison reads and which are as large as the status).
+    pub fn record(&self, resource: &'static str, ns: &str, name: &str, mut object: Value) {
+        if let Some(meta) = object.get_mut("metadata").and_then(Value::as_object_mut) {
+            meta.remove("managedFields");
+        }
         let at = revision(object["metadata"]["resourceVersion"].as_str());
         let (Some(at), Ok(mut entries)) = (at, self.entries.lock()) else {
             return;
@@ -103,5 +126,25 @@ mod tests {
         // A version that is no number never counts as older.
         w.record(RP, "shop", "web", at("9", "Allow"));
         assert_eq!(w.newer(RP, "shop", "web", Some("opaque")), None);
+    }
+
+    #[test]
+    fn the_watch_showing_our_write_forgets_it_without_its_managed_fields() {
+        let w = Written::default();
+        let mut object = at("9", "Allow");
+        object["metadata"]["managedFields"] = json!([{"manager": "release-passport"}]);
+        w.record(RP, "shop", "web", object);
+        assert_eq!(w.newer(RP, "shop", "web", None), Some(at("9", "Allow")));
+        let meta = |rv: &str| kube::api::ObjectMeta {
+            namespace: Some("shop".into()),
+            name: Some("web".into()),
+            resource_version: Some(rv.into()),
+            ..Default::default()
+        };
+        // An older version on the watch (the object's own write) keeps our entry.
+        w.seen(RP, &meta("8"));
+        assert!(w.newer(RP, "shop", "web", None).is_some());
+        w.seen(RP, &meta("9"));
+        assert_eq!(w.newer(RP, "shop", "web", None), None);
     }
 }
