@@ -3,10 +3,11 @@
 //! docs/BENCHMARKS.md. Prints one table; every ratio is measured in this one run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+mod fleet;
 #[path = "../tests/common/world.rs"]
 mod world;
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use kube::api::{Api, Patch, PatchParams};
 use kube::runtime::reflector::{self, store::Writer};
@@ -16,41 +17,21 @@ use release_passport::controller::release::reconcile_release;
 use world::World;
 
 const RELEASES: usize = 10_000;
-const POLICIES: usize = 100;
+const POLICIES: usize = fleet::SERVICES;
 
+/// Release `i` as the in-memory API holds it (uid and generation set, as the server would).
 fn release(i: usize) -> Release {
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "releasepassport.io/v1alpha1", "kind": "Release",
-        "metadata": {
-            "name": format!("svc-{:03}-r{i:05}", i % POLICIES), "namespace": "shop",
-            "uid": format!("uid-{i}"), "generation": 1,
-            "labels": {"team": format!("team-{}", i % 7)},
-            "annotations": {"evidence.releasepassport.io/ci": r#"{"status":"Complete","by":"ci-bot","summary":"pipeline green"}"#}
-        },
-        "spec": {
-            "service": format!("svc-{:03}", i % POLICIES), "version": format!("1.{}.0", i / POLICIES),
-            "environment": "production",
-            "revision": {"commit": format!("{i:012x}"), "author": "bob"},
-            "scope": {"namespaces": ["shop-prod"], "metricLabels": {"service": format!("svc-{:03}", i % POLICIES)}}
-        }
-    }))
-    .unwrap()
+    let mut value = fleet::release("shop", i);
+    value["metadata"]["uid"] = format!("uid-{i}").into();
+    value["metadata"]["generation"] = 1.into();
+    serde_json::from_value(value).unwrap()
 }
 
 fn policy(i: usize) -> GatePolicy {
-    serde_json::from_value(serde_json::json!({
-        "apiVersion": "releasepassport.io/v1alpha1", "kind": "GatePolicy",
-        "metadata": {"name": format!("policy-{i:03}"), "namespace": "shop", "generation": 1, "uid": format!("p-{i}")},
-        "spec": {
-            "selector": {"services": [format!("svc-{i:03}")], "environments": ["production"]},
-            "rules": [
-                {"name": "ci-passed", "evidence": {"source": "ci"}},
-                {"name": "approved", "approval": {"min": 1, "excludeAuthor": true}},
-                {"name": "team-known", "expression": {"cel": "has(release.labels.team)"}}
-            ]
-        }
-    }))
-    .unwrap()
+    let mut value = fleet::policy("shop", i);
+    value["metadata"]["uid"] = format!("p-{i}").into();
+    value["metadata"]["generation"] = 1.into();
+    serde_json::from_value(value).unwrap()
 }
 
 fn rss_kib() -> u64 {
@@ -60,11 +41,6 @@ fn rss_kib() -> u64 {
         .find_map(|l| l.strip_prefix("VmRSS:"))
         .and_then(|v| v.split_whitespace().next()?.parse().ok())
         .unwrap_or(0)
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 /// The controller's caches alone, filled with the objects a sync of this size would hold.
@@ -185,8 +161,8 @@ async fn main() {
     }
     let passports: Vec<ReleasePassport> = api.list(&Default::default()).await.unwrap().items;
 
-    let bare_median = median(bare);
-    let fresh_median = median(fresh);
+    let bare_median = fleet::quantile(&bare, 0.5);
+    let fresh_median = fleet::quantile(&fresh, 0.5);
     println!(
         "controller benchmark: {RELEASES} releases, {POLICIES} policies, {} passports",
         passports.len()

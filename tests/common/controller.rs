@@ -126,6 +126,20 @@ impl Controller {
         );
     }
 
+    /// The replica's resident memory and its peak so far (VmRSS, VmHWM), in KiB.
+    pub fn memory_kib(&self) -> (u64, u64) {
+        let pid = self.child.as_ref().expect("the controller is running").id();
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+                .unwrap_or(0)
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
     /// SIGKILL: the replica dies without a word, as on a node failure.
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
