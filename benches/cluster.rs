@@ -190,6 +190,17 @@ where
         .await;
 }
 
+/// The fleet's policies and its first `releases` Releases, created in `ns`.
+async fn fill(client: &Client, ns: &str, releases: usize) {
+    create_all::<GatePolicy>(
+        client,
+        ns,
+        (0..fleet::SERVICES).map(|i| fleet::policy(ns, i)),
+    )
+    .await;
+    create_all::<Release>(client, ns, (0..releases).map(|i| fleet::release(ns, i))).await;
+}
+
 /// A cache of the namespace's passports, as `kubectl get rp -w` would see them.
 fn watch_passports(
     rt: &tokio::runtime::Runtime,
@@ -329,20 +340,7 @@ fn main() {
         // ---- 1,000 Releases: no-op reconciles, decision changes, latencies ----
         let small = plane.namespace("bench");
         let identity = plane.controller_identity(&small);
-        rt.block_on(async {
-            create_all::<GatePolicy>(
-                &client,
-                &small,
-                (0..fleet::SERVICES).map(|i| fleet::policy(&small, i)),
-            )
-            .await;
-            create_all::<Release>(
-                &client,
-                &small,
-                (0..SMALL).map(|i| fleet::release(&small, i)),
-            )
-            .await;
-        });
+        rt.block_on(fill(&client, &small, SMALL));
         let store = watch_passports(&rt, &client, &small);
         let a = Controller::start(&identity, &small, "bench-a", &[]);
         until("1,000 decisions", Duration::from_secs(600), || {
@@ -596,20 +594,7 @@ fn main() {
     let (baseline, _) = empty.memory_kib();
     empty.terminate();
     let filling = Instant::now();
-    rt.block_on(async {
-        create_all::<GatePolicy>(
-            &client,
-            &large,
-            (0..fleet::SERVICES).map(|i| fleet::policy(&large, i)),
-        )
-        .await;
-        create_all::<Release>(
-            &client,
-            &large,
-            (0..large_n).map(|i| fleet::release(&large, i)),
-        )
-        .await;
-    });
+    rt.block_on(fill(&client, &large, large_n));
     let fill = filling.elapsed();
     let store = watch_passports(&rt, &client, &large);
     let mark = audit.mark();

@@ -17,6 +17,7 @@ pub mod metrics;
 pub mod output;
 pub mod radar;
 pub mod simulate;
+pub mod text;
 
 /// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
 pub async fn shutdown_signal() {

@@ -61,10 +61,10 @@ pub fn to_table(passports: &[ReleasePassport]) -> String {
                     .evidence_summary
                     .clone()
                     .unwrap_or_else(|| "-".into()),
-                status
-                    .reasons
-                    .first()
-                    .map_or_else(|| "-".to_string(), |r| truncate(r, 100)),
+                status.reasons.first().map_or_else(
+                    || "-".to_string(),
+                    |r| crate::text::clip(r, 100).into_owned(),
+                ),
             ]
         })
         .collect();
@@ -95,14 +95,6 @@ pub fn columns<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
         out.push_str(&line(row.as_ref().iter().map(String::as_str).collect()));
     }
     out
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        s.chars().take(max - 1).collect::<String>() + "…"
-    }
 }
 
 /// "3d 4h", "2h 05m", "45s": a duration as a person reads it.

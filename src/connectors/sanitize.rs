@@ -24,7 +24,7 @@ pub fn sanitize(text: &str, secrets: &[&str]) -> String {
     }
     // Bounded, single-line: it lands in a status field and in logs.
     let line: String = out.split_whitespace().collect::<Vec<_>>().join(" ");
-    line.chars().take(500).collect()
+    crate::text::clip_bytes(&line, 500).into_owned()
 }
 
 fn strip_url_credentials(text: &str) -> String {

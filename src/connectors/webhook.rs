@@ -233,7 +233,7 @@ async fn deliver(
         status,
         observed_at: Some(now),
         connector: Some(name.clone()),
-        summary: Some(summary.chars().take(500).collect()),
+        summary: Some(crate::text::clip_bytes(&summary, 500).into_owned()),
         query: None,
         value: None,
         targets: None,

@@ -143,10 +143,7 @@ async fn reconcile_policy(policy: &GatePolicy, ctx: &Context) -> Result<(), Erro
             type_: EventType::Warning,
             reason: "InvalidPolicy".into(),
             note: Some(
-                describe_errors(&compiled.errors)
-                    .chars()
-                    .take(1000)
-                    .collect(),
+                crate::text::clip_bytes(&describe_errors(&compiled.errors), 1000).into_owned(),
             ),
             action: "Validate".into(),
             secondary: None,

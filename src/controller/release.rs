@@ -21,6 +21,7 @@ use super::apply;
 use super::context::Context;
 use super::dereference::dereference;
 use super::error::Error;
+use crate::text::clip_bytes;
 
 const KIND: &str = "Release";
 
@@ -147,7 +148,7 @@ pub async fn reconcile_release(release: &Release, ctx: &Context) -> Result<Outco
             Event {
                 type_: EventType::Warning,
                 reason: "WatchFailed".into(),
-                note: Some(truncate(&message, 1000)),
+                note: Some(clip_bytes(&message, 1000).into_owned()),
                 action: "Watch".into(),
                 secondary: Some(desired.object_ref(&())),
             },
@@ -215,7 +216,7 @@ async fn announce(
                 EventType::Normal
             },
             reason: format!("Decision{decision}"),
-            note: Some(truncate(&note, 1000)),
+            note: Some(clip_bytes(&note, 1000).into_owned()),
             action: "Decide".into(),
             secondary: Some(desired.object_ref(&())),
         },
@@ -300,7 +301,7 @@ async fn stall_invalid(
     let event = Event {
         type_: EventType::Warning,
         reason: "InvalidSpec".into(),
-        note: Some(truncate(&message, 1000)),
+        note: Some(clip_bytes(&message, 1000).into_owned()),
         action: "Validate".into(),
         secondary: None,
     };
@@ -332,17 +333,6 @@ async fn publish(ctx: &Context, release: &Release, event: Event) {
     } else {
         ctx.metrics.wrote("events");
     }
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max;
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &s[..end])
 }
 
 /// Transient failures back off exponentially (1s … 5m) with jitter, per object.

@@ -14,9 +14,7 @@ pub const TEXT_LIMIT: usize = 300;
 pub const REASONS_LIMIT: usize = 20;
 
 fn cut(text: &mut String) {
-    if text.chars().count() > TEXT_LIMIT {
-        let mut short: String = text.chars().take(TEXT_LIMIT - 1).collect();
-        short.push('…');
+    if let std::borrow::Cow::Owned(short) = crate::text::clip(text, TEXT_LIMIT) {
         *text = short;
     }
 }
