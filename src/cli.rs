@@ -35,66 +35,11 @@ pub enum Command {
     /// Run the operator: decide every Release in the cluster and keep its ReleasePassport current.
     Controller(Box<ControllerArgs>),
     /// May this release be promoted? Exit 0 Allow, 1 Block, 2 Hold (at the timeout with --wait), 3 error.
-    Gate {
-        /// The Release: NAMESPACE/NAME, or NAME in the kubeconfig's namespace.
-        #[arg(long)]
-        release: String,
-        /// Wait while the decision is Hold (or not made yet), up to --timeout.
-        #[arg(long)]
-        wait: bool,
-        /// How long --wait waits.
-        #[arg(long, default_value = "10m", value_parser = parse_duration)]
-        timeout: std::time::Duration,
-        /// How often --wait looks again.
-        #[arg(long, default_value = "2s", value_parser = parse_duration)]
-        poll: std::time::Duration,
-        /// Output format.
-        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
-        output: OutputFormat,
-    },
+    Gate(GateArgs),
     /// Replay a candidate policy over recorded passports: what would it have decided?
-    Simulate {
-        /// The candidate GatePolicy (a file of one or more).
-        #[arg(long)]
-        policy: PathBuf,
-        /// Recorded passports: files or directories (ReleasePassport documents or Lists).
-        #[arg(long)]
-        from: Vec<PathBuf>,
-        /// Also replay the passports in the cluster (kubeconfig).
-        #[arg(long)]
-        cluster: bool,
-        /// Only decisions made within this long, e.g. 30d.
-        #[arg(long, value_parser = parse_chrono_duration)]
-        since: Option<chrono::Duration>,
-        /// Output format.
-        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
-        output: OutputFormat,
-    },
+    Simulate(SimulateArgs),
     /// Export a release's decision as an in-toto Statement (signed with --key: a DSSE envelope).
-    Attest {
-        /// Manifest files or directories, as for evaluate.
-        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
-        paths: Vec<PathBuf>,
-        /// Recorded-evidence files.
-        #[arg(long)]
-        evidence: Vec<PathBuf>,
-        /// The Release: NAMESPACE/NAME, or NAME in --namespace.
-        #[arg(long)]
-        release: String,
-        /// Decide as of this moment (default: the recording's recordedAt, else now).
-        #[arg(long, value_parser = parse_time)]
-        at: Option<chrono::DateTime<chrono::Utc>>,
-        /// Sign with this ed25519 key (base64 PKCS#8, as `passport keygen` writes).
-        #[arg(long, conflicts_with = "key_secret")]
-        key: Option<PathBuf>,
-        /// Sign with the key in this Secret, read through the current kubeconfig:
-        /// NAMESPACE/NAME[:KEY] (KEY defaults to passport.key).
-        #[arg(long, value_name = "NAMESPACE/NAME[:KEY]")]
-        key_secret: Option<String>,
-        /// Namespace for objects that do not name one.
-        #[arg(short = 'n', long, default_value = "default")]
-        namespace: String,
-    },
+    Attest(AttestArgs),
     /// Check an attestation: its signature (with --public-key) and every digest in it.
     /// Exit 0 verified, 1 not verified, 3 unreadable.
     Verify {
@@ -151,43 +96,9 @@ pub enum Command {
     /// Decide releases from manifests and recorded evidence, without a cluster.
     ///
     /// Exit code: 0 every release Allow, 1 any Block, 2 otherwise (Hold), 3 bad input.
-    Evaluate {
-        /// Manifest files or directories (multi-document YAML or JSON).
-        #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
-        paths: Vec<PathBuf>,
-        /// Recorded-evidence files (`kind: EvidenceRecording`); may also sit among the manifests.
-        #[arg(long)]
-        evidence: Vec<PathBuf>,
-        /// Decide as of this moment (RFC 3339) instead of now.
-        #[arg(long, value_parser = parse_time)]
-        at: Option<chrono::DateTime<chrono::Utc>>,
-        /// Output format.
-        #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
-        output: OutputFormat,
-        /// Namespace for objects that do not name one.
-        #[arg(short = 'n', long, default_value = "default")]
-        namespace: String,
-    },
+    Evaluate(EvaluateArgs),
     /// Evaluate the bundled example shop in-process and serve the console on localhost.
-    Demo {
-        /// Port to serve on.
-        #[arg(long, env = "PASSPORT_DEMO_PORT", default_value_t = 8080)]
-        port: u16,
-        /// Address to bind.
-        #[arg(long, env = "PASSPORT_DEMO_BIND", default_value = "127.0.0.1")]
-        bind: IpAddr,
-        /// Use manifests and evidence from these files or directories instead of the bundled examples.
-        #[arg(long, num_args = 1..)]
-        examples: Vec<PathBuf>,
-        /// Decide as of this moment (RFC 3339) instead of the recording's `recordedAt`.
-        #[arg(long, value_parser = parse_time)]
-        at: Option<chrono::DateTime<chrono::Utc>>,
-        /// Print the decisions and exit without serving.
-        #[arg(long)]
-        no_serve: bool,
-        #[command(flatten)]
-        auth: ConsoleArgs,
-    },
+    Demo(DemoArgs),
     /// Delivery metrics (DORA-style) per service and environment, from recorded history (-f)
     /// or the cluster's passports and rollups.
     Metrics {
@@ -303,6 +214,115 @@ pub struct ConsoleArgs {
         value_delimiter = ','
     )]
     pub group_namespaces: Vec<String>,
+}
+
+/// Flags of `passport gate`.
+#[derive(Debug, clap::Args)]
+pub struct GateArgs {
+    /// The Release: NAMESPACE/NAME, or NAME in the kubeconfig's namespace.
+    #[arg(long)]
+    pub release: String,
+    /// Wait while the decision is Hold (or not made yet), up to --timeout.
+    #[arg(long)]
+    pub wait: bool,
+    /// How long --wait waits.
+    #[arg(long, default_value = "10m", value_parser = parse_duration)]
+    pub timeout: std::time::Duration,
+    /// How often --wait looks again.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub poll: std::time::Duration,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Flags of `passport simulate`.
+#[derive(Debug, clap::Args)]
+pub struct SimulateArgs {
+    /// The candidate GatePolicy (a file of one or more).
+    #[arg(long)]
+    pub policy: PathBuf,
+    /// Recorded passports: files or directories (ReleasePassport documents or Lists).
+    #[arg(long)]
+    pub from: Vec<PathBuf>,
+    /// Also replay the passports in the cluster (kubeconfig).
+    #[arg(long)]
+    pub cluster: bool,
+    /// Only decisions made within this long, e.g. 30d.
+    #[arg(long, value_parser = parse_chrono_duration)]
+    pub since: Option<chrono::Duration>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+}
+
+/// Flags of `passport attest`.
+#[derive(Debug, clap::Args)]
+pub struct AttestArgs {
+    /// Manifest files or directories, as for evaluate.
+    #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+    /// Recorded-evidence files.
+    #[arg(long)]
+    pub evidence: Vec<PathBuf>,
+    /// The Release: NAMESPACE/NAME, or NAME in --namespace.
+    #[arg(long)]
+    pub release: String,
+    /// Decide as of this moment (default: the recording's recordedAt, else now).
+    #[arg(long, value_parser = parse_time)]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Sign with this ed25519 key (base64 PKCS#8, as `passport keygen` writes).
+    #[arg(long, conflicts_with = "key_secret")]
+    pub key: Option<PathBuf>,
+    /// Sign with the key in this Secret, read through the current kubeconfig:
+    /// NAMESPACE/NAME[:KEY] (KEY defaults to passport.key).
+    #[arg(long, value_name = "NAMESPACE/NAME[:KEY]")]
+    pub key_secret: Option<String>,
+    /// Namespace for objects that do not name one.
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+}
+
+/// Flags of `passport evaluate`.
+#[derive(Debug, clap::Args)]
+pub struct EvaluateArgs {
+    /// Manifest files or directories (multi-document YAML or JSON).
+    #[arg(short = 'f', long = "filename", required = true, num_args = 1..)]
+    pub paths: Vec<PathBuf>,
+    /// Recorded-evidence files (`kind: EvidenceRecording`); may also sit among the manifests.
+    #[arg(long)]
+    pub evidence: Vec<PathBuf>,
+    /// Decide as of this moment (RFC 3339) instead of now.
+    #[arg(long, value_parser = parse_time)]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Output format.
+    #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
+    pub output: OutputFormat,
+    /// Namespace for objects that do not name one.
+    #[arg(short = 'n', long, default_value = "default")]
+    pub namespace: String,
+}
+
+/// Flags of `passport demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Port to serve on.
+    #[arg(long, env = "PASSPORT_DEMO_PORT", default_value_t = 8080)]
+    pub port: u16,
+    /// Address to bind.
+    #[arg(long, env = "PASSPORT_DEMO_BIND", default_value = "127.0.0.1")]
+    pub bind: IpAddr,
+    /// Use manifests and evidence from these files or directories instead of the bundled examples.
+    #[arg(long, num_args = 1..)]
+    pub examples: Vec<PathBuf>,
+    /// Decide as of this moment (RFC 3339) instead of the recording's `recordedAt`.
+    #[arg(long, value_parser = parse_time)]
+    pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Print the decisions and exit without serving.
+    #[arg(long)]
+    pub no_serve: bool,
+    #[command(flatten)]
+    pub auth: ConsoleArgs,
 }
 
 /// Flags of `passport controller`.

@@ -1,6 +1,7 @@
 //! `passport attest`, `passport verify`, `passport keygen`: decision attestations.
 
-use std::path::{Path, PathBuf};
+use crate::cli::AttestArgs;
+use std::path::Path;
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
@@ -8,17 +9,6 @@ use chrono::{DateTime, Utc};
 use crate::attest;
 use crate::decide::decide_all;
 use crate::load::{Bundle, load_paths};
-
-pub struct AttestArgs {
-    pub paths: Vec<PathBuf>,
-    pub evidence: Vec<PathBuf>,
-    pub release: String,
-    pub at: Option<DateTime<Utc>>,
-    pub key: Option<PathBuf>,
-    /// NAMESPACE/NAME[:KEY] of a Secret holding the key.
-    pub key_secret: Option<String>,
-    pub namespace: String,
-}
 
 pub async fn attest(args: AttestArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
     let mut bundle = Bundle::default();

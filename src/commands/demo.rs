@@ -1,7 +1,7 @@
 //! `passport demo`: the bundled shop, decided in-process and served on localhost.
 
+use crate::cli::DemoArgs;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
 
 use chrono::{DateTime, Utc};
 
@@ -15,16 +15,7 @@ use crate::decide::decide_all;
 use crate::load::{Bundle, load_paths};
 use crate::{examples, output};
 
-pub struct Args {
-    pub port: u16,
-    pub bind: IpAddr,
-    pub examples: Vec<PathBuf>,
-    pub at: Option<DateTime<Utc>>,
-    pub no_serve: bool,
-    pub auth: crate::cli::ConsoleArgs,
-}
-
-pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
+pub async fn run(args: DemoArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
     let (bundle, source) = if args.examples.is_empty() {
         (
             examples::bundle()?,

@@ -1,6 +1,6 @@
 //! `passport evaluate`: decide releases from files, in any CI job.
 
-use std::path::PathBuf;
+use crate::cli::EvaluateArgs;
 
 use chrono::{DateTime, Utc};
 
@@ -12,22 +12,14 @@ use crate::output;
 /// Exit code for bad input.
 pub const EXIT_BAD_INPUT: u8 = 3;
 
-pub struct Args {
-    pub paths: Vec<PathBuf>,
-    pub evidence: Vec<PathBuf>,
-    pub at: Option<DateTime<Utc>>,
-    pub output: OutputFormat,
-    pub namespace: String,
-}
-
-fn load(args: &Args) -> Result<Bundle, LoadError> {
+fn load(args: &EvaluateArgs) -> Result<Bundle, LoadError> {
     let mut bundle = Bundle::default();
     load_paths(&args.paths, &args.namespace, &mut bundle)?;
     load_paths(&args.evidence, &args.namespace, &mut bundle)?;
     Ok(bundle)
 }
 
-pub fn run(args: Args, now: DateTime<Utc>) -> u8 {
+pub fn run(args: EvaluateArgs, now: DateTime<Utc>) -> u8 {
     let bundle = match load(&args) {
         Ok(b) => b,
         Err(e) => {

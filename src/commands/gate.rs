@@ -1,6 +1,7 @@
 //! `passport gate`: "may I promote?" for pipelines and GitOps hooks. Exit 0 Allow, 1 Block,
 //! 2 Hold (at the timeout, with `--wait`), 3 error.
 
+use crate::cli::GateArgs;
 use std::time::{Duration, Instant};
 
 use kube::Client;
@@ -10,14 +11,6 @@ use crate::api::passport::Effect;
 use crate::api::{Decision, PolicyMode, Release, ReleasePassport};
 use crate::cli::OutputFormat;
 pub use crate::gate::{EXIT_ALLOW, EXIT_BLOCK, EXIT_ERROR, EXIT_HOLD, GateState, state};
-
-pub struct Args {
-    pub release: String,
-    pub wait: bool,
-    pub timeout: Duration,
-    pub poll: Duration,
-    pub output: OutputFormat,
-}
 
 /// What a person reads when the answer is not Allow.
 pub fn explain(passport: Option<&ReleasePassport>) -> String {
@@ -63,7 +56,7 @@ async fn read(
     Ok((release, passport))
 }
 
-pub async fn run(args: Args) -> anyhow::Result<u8> {
+pub async fn run(args: GateArgs) -> anyhow::Result<u8> {
     let client = Client::try_default().await?;
     let (ns, name) = match args.release.split_once('/') {
         Some((ns, name)) => (ns.to_string(), name.to_string()),

@@ -1,23 +1,16 @@
 //! `passport simulate`: what a candidate policy would have decided over recorded passports.
 
+use crate::cli::SimulateArgs;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use kube::api::{Api, ListParams};
 
 use crate::api::{GatePolicy, ReleasePassport};
 use crate::cli::OutputFormat;
 use crate::load::{Bundle, load_paths};
 use crate::simulate::{Replay, replay, summary};
-
-pub struct Args {
-    pub policy: PathBuf,
-    pub from: Vec<PathBuf>,
-    pub cluster: bool,
-    pub since: Option<Duration>,
-    pub output: OutputFormat,
-}
 
 /// Recorded passports from files: documents of kind ReleasePassport, also inside `List`s (as
 /// `kubectl get rp -A -o yaml` and `passport evaluate -o yaml` write them).
@@ -60,7 +53,7 @@ fn passports_from_files(paths: &[PathBuf]) -> anyhow::Result<Vec<ReleasePassport
     Ok(out)
 }
 
-pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
+pub async fn run(args: SimulateArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
     let mut bundle = Bundle::default();
     load_paths(std::slice::from_ref(&args.policy), "default", &mut bundle)?;
     let candidates: Vec<GatePolicy> = bundle.policies;
