@@ -151,6 +151,15 @@ fn describe(counts: &BTreeMap<String, usize>, per: usize) -> String {
         .join(", ")
 }
 
+/// "p50 / p99" of `samples`, in milliseconds.
+fn p50_p99(samples: &[Duration]) -> String {
+    format!(
+        "{} / {}",
+        ms(quantile(samples, 0.5)),
+        ms(quantile(samples, 0.99))
+    )
+}
+
 fn ms(d: Duration) -> String {
     format!("{:.1} ms", d.as_secs_f64() * 1e3)
 }
@@ -461,19 +470,11 @@ fn main() {
             .collect();
         row(
             "Approval created → decision written, at 1,000 Releases (audit log, p50 / p99)",
-            format!(
-                "{} / {}",
-                ms(quantile(&server, 0.5)),
-                ms(quantile(&server, 0.99))
-            ),
+            p50_p99(&server),
         );
         row(
             "Approval created → decision seen by a watching client (p50 / p99)",
-            format!(
-                "{} / {}",
-                ms(quantile(&observed, 0.5)),
-                ms(quantile(&observed, 0.99))
-            ),
+            p50_p99(&observed),
         );
         row(
             "P2 API writes per decision change",
@@ -556,11 +557,11 @@ fn main() {
         let (b50, b99) = (quantile(&bare, 0.5), quantile(&bare, 0.99));
         row(
             "P4 Release created → decision written (audit log, p50 / p99)",
-            format!("{} / {}", ms(p50), ms(p99)),
+            p50_p99(&to_decision),
         );
         row(
             "P4 one bare status patch round trip, client side (p50 / p99)",
-            format!("{} / {}", ms(b50), ms(b99)),
+            p50_p99(&bare),
         );
         row(
             "P4 ratio (p50 / p99)",
