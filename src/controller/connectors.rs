@@ -11,7 +11,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::Api;
 use kube::core::DeserializeGuard;
 use kube::runtime::reflector::ObjectRef;
-use tracing::{debug, warn};
+use tracing::{Instrument, debug, warn};
 
 use crate::api::{Connector, ConnectorType, Release};
 use crate::connectors::hub::{self, Credential, Hub};
@@ -115,8 +115,12 @@ pub async fn refresh_due(ctx: &Context, hub: &Hub, trigger: &Trigger) {
     for connector in due {
         let ckey = hub::key(connector);
         let queries = plan.get(&ckey).cloned().unwrap_or_default();
-        let credential = credential(ctx, connector).await;
-        let refreshed = hub.refresh(connector, &queries, &credential, now).await;
+        let span = tracing::debug_span!("refresh", connector = %ckey, queries = queries.len());
+        let credential = credential(ctx, connector).instrument(span.clone()).await;
+        let refreshed = hub
+            .refresh(connector, &queries, &credential, now)
+            .instrument(span)
+            .await;
         debug!(connector = %ckey, queries = queries.len(), health = ?refreshed.status.health, "refreshed");
         ctx.metrics
             .refreshed(connector.spec.type_, refreshed.status.health);

@@ -69,6 +69,7 @@ pub fn desired_status(
     }
 }
 
+#[tracing::instrument(name = "reconcile", skip_all, fields(kind = KIND, object = %super::release::object_key(guard.meta())))]
 pub async fn reconcile(
     guard: Arc<DeserializeGuard<GatePolicy>>,
     ctx: Arc<Context>,

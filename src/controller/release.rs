@@ -33,7 +33,9 @@ pub struct Outcome {
     pub requeue_at: Option<DateTime<Utc>>,
 }
 
-/// The controller entry point: invalid objects stall and wait; valid ones are decided.
+/// The controller entry point: invalid objects stall and wait; valid ones are decided. One span
+/// per reconcile, so every line it logs names the Release.
+#[tracing::instrument(name = "reconcile", skip_all, fields(kind = KIND, object = %object_key(guard.meta())))]
 pub async fn reconcile(
     guard: Arc<DeserializeGuard<Release>>,
     ctx: Arc<Context>,
@@ -63,7 +65,8 @@ pub async fn reconcile(
     result
 }
 
-fn object_key(meta: &kube::api::ObjectMeta) -> String {
+/// `namespace/name` of an object, for logs and the failure counts.
+pub(super) fn object_key(meta: &kube::api::ObjectMeta) -> String {
     format!(
         "{}/{}",
         meta.namespace.as_deref().unwrap_or("default"),

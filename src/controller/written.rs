@@ -12,6 +12,7 @@
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -22,9 +23,23 @@ type Key = (&'static str, String, String);
 /// (an entry only ever saves a write).
 const MOST: usize = 10_000;
 
+/// How long an entry outlives the watch showing its write. Not at once: a reconcile may have
+/// read the cache just before the watch delivered the write and look the entry up just after
+/// (dropping it at once made one decision in a few hundred under load write twice).
+const LINGER: Duration = Duration::from_secs(30);
+
+struct Entry {
+    /// The resourceVersion our write produced.
+    at: u64,
+    object: Value,
+    /// When the watch first showed a version at least as new.
+    shown: Option<Instant>,
+}
+
 #[derive(Default)]
 pub struct Written {
-    entries: Mutex<HashMap<Key, (u64, Value)>>,
+    entries: Mutex<HashMap<Key, Entry>>,
+    swept: Mutex<Option<Instant>>,
 }
 
 fn revision(rv: Option<&str>) -> Option<u64> {
@@ -43,22 +58,22 @@ impl Written {
     ) -> Option<Value> {
         let mut entries = self.entries.lock().ok()?;
         let key = (resource, ns.to_string(), name.to_string());
-        let (written_at, object) = entries.get(&key)?;
+        let entry = entries.get(&key)?;
         let older = match seen {
             None => true,
-            Some(rv) => revision(Some(rv)).is_some_and(|seen| seen < *written_at),
+            Some(rv) => revision(Some(rv)).is_some_and(|seen| seen < entry.at),
         };
         if older {
-            Some(object.clone())
+            Some(entry.object.clone())
         } else {
             entries.remove(&key);
             None
         }
     }
 
-    /// Forgets our write to `resource` of the object the watch now shows at `meta`'s
-    /// resourceVersion, if that is not older than the write: the cache holds it, and the entry
-    /// would only take memory until the next reconcile of the object (which may never come).
+    /// Notes that the watch shows the object at `meta`'s resourceVersion: an entry whose write
+    /// it includes is forgotten [`LINGER`] later, instead of waiting for the next reconcile of
+    /// the object (which may never come) and holding its memory meanwhile.
     pub fn seen(&self, resource: &'static str, meta: &kube::api::ObjectMeta) {
         let (Some(ns), Some(name), Some(rv)) = (
             meta.namespace.as_deref(),
@@ -67,11 +82,21 @@ impl Written {
         ) else {
             return;
         };
-        if let Ok(mut entries) = self.entries.lock() {
-            let key = (resource, ns.to_string(), name.to_string());
-            if entries.get(&key).is_some_and(|(at, _)| *at <= rv) {
-                entries.remove(&key);
-            }
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        let now = Instant::now();
+        if let Some(entry) = entries.get_mut(&(resource, ns.to_string(), name.to_string()))
+            && entry.at <= rv
+        {
+            entry.shown.get_or_insert(now);
+        }
+        // At most once a second: a sweep reads every entry.
+        if let Ok(mut swept) = self.swept.lock()
+            && swept.is_none_or(|at| now - at >= Duration::from_secs(1))
+        {
+            *swept = Some(now);
+            entries.retain(|_, e| e.shown.is_none_or(|at| now - at < LINGER));
         }
     }
 
@@ -88,7 +113,14 @@ impl Written {
         if entries.len() >= MOST {
             entries.clear();
         }
-        entries.insert((resource, ns.to_string(), name.to_string()), (at, object));
+        entries.insert(
+            (resource, ns.to_string(), name.to_string()),
+            Entry {
+                at,
+                object,
+                shown: None,
+            },
+        );
     }
 }
 
@@ -141,9 +173,21 @@ mod tests {
             resource_version: Some(rv.into()),
             ..Default::default()
         };
-        // An older version on the watch (the object's own write) keeps our entry.
+        // An older version on the watch (the object's own write) keeps our entry; the version
+        // of our write marks it, and it goes LINGER later (a reconcile that read the cache just
+        // before may still look it up).
         w.seen(RP, &meta("8"));
-        assert!(w.newer(RP, "shop", "web", None).is_some());
+        assert!(
+            w.entries.lock().unwrap()[&(RP, "shop".into(), "web".into())]
+                .shown
+                .is_none()
+        );
+        w.seen(RP, &meta("9"));
+        assert_eq!(w.newer(RP, "shop", "web", None), Some(at("9", "Allow")));
+        let key = (RP, "shop".to_string(), "web".to_string());
+        let shown = w.entries.lock().unwrap()[&key].shown.unwrap();
+        w.entries.lock().unwrap().get_mut(&key).unwrap().shown = Some(shown - LINGER);
+        *w.swept.lock().unwrap() = None;
         w.seen(RP, &meta("9"));
         assert_eq!(w.newer(RP, "shop", "web", None), None);
     }
