@@ -4,7 +4,7 @@
 use kube::runtime::reflector::ObjectRef;
 
 use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
-use crate::engine::waiver_applies;
+use crate::engine::{policy_applies, waiver_applies};
 
 use super::context::Stores;
 
@@ -55,7 +55,7 @@ pub fn policy(
     let selected: Vec<(String, String)> = stores
         .valid_releases(Some(ns))
         .iter()
-        .filter(|r| counts(policy, r))
+        .filter(|r| policy_applies(policy, r))
         .map(key)
         .collect();
     let decided = passports_where(stores, ns, |p| {
@@ -64,19 +64,6 @@ pub fn policy(
             .is_some_and(|s| s.trace.iter().any(|t| t.policy == name))
     });
     refs(selected.into_iter().chain(decided))
-}
-
-/// Whether `policy` applies to `release`: the release pins it, or pins none and is selected.
-fn counts(policy: &GatePolicy, release: &Release) -> bool {
-    namespace(&policy.metadata) == namespace(&release.metadata)
-        && match &release.spec.policy_ref {
-            Some(p) => Some(&p.name) == policy.metadata.name.as_ref(),
-            None => policy.spec.selector.matches(
-                &release.spec.service,
-                &release.spec.environment,
-                release.metadata.labels.as_ref(),
-            ),
-        }
 }
 
 fn namespace(meta: &kube::api::ObjectMeta) -> &str {
@@ -97,7 +84,7 @@ pub fn policies_of(
         .policies
         .state()
         .iter()
-        .filter(|p| release.0.as_ref().is_ok_and(|r| counts(p, r)))
+        .filter(|p| release.0.as_ref().is_ok_and(|r| policy_applies(p, r)))
         .filter_map(|p| p.metadata.name.clone())
         .collect();
     if let Some(passport) = meta.name.as_deref().and_then(|n| stores.passport(ns, n)) {

@@ -102,10 +102,7 @@ async fn reconcile_policy(policy: &GatePolicy, ctx: &Context) -> Result<(), Erro
         .stores
         .valid_releases(Some(ns))
         .iter()
-        .filter(|r| match &r.spec.policy_ref {
-            Some(p) => p.name == name,
-            None => crate::engine::selects(&compiled, r),
-        })
+        .filter(|r| crate::engine::policy_applies(policy, r))
         .count();
     let status = desired_status(
         policy,

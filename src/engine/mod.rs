@@ -121,6 +121,20 @@ pub fn waiver_applies(waiver: &Waiver, release: &Release) -> bool {
         }
 }
 
+/// Whether `policy` decides `release`, as [`select`] chooses: the policy its `policyRef` names,
+/// or, without one, a policy whose selector matches (same namespace only).
+pub fn policy_applies(policy: &crate::api::GatePolicy, release: &Release) -> bool {
+    namespace_of(&policy.metadata) == namespace_of(&release.metadata)
+        && match &release.spec.policy_ref {
+            Some(r) => Some(&r.name) == policy.metadata.name.as_ref(),
+            None => policy.spec.selector.matches(
+                &release.spec.service,
+                &release.spec.environment,
+                release.metadata.labels.as_ref(),
+            ),
+        }
+}
+
 /// Whether `approval` is about `release`.
 pub fn approval_applies(approval: &Approval, release: &Release) -> bool {
     namespace_of(&approval.metadata) == namespace_of(&release.metadata)
