@@ -51,7 +51,7 @@ async fn main() {
             }))
             .unwrap();
             let needs = Needs {
-                metrics: [MetricNeed { connector: None, query: format!("rate(http_requests_total{{service=\"svc-{}\"}}[5m])", i % DISTINCT) }].into(),
+                metrics: [MetricNeed { connector: None, query: format!("rate(http_requests_total{{service=\"svc-{}\"}}[5m])", i % DISTINCT).into() }].into(),
                 ..Needs::default()
             };
             (release, needs)

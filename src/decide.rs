@@ -10,7 +10,6 @@ use kube::core::Resource;
 
 use crate::api::common::ReleaseRef;
 use crate::api::{Decision, Release, ReleasePassport, ReleasePassportSpec};
-use crate::connectors::queries::expected_revision;
 use crate::engine::{self, CompiledPolicy, Evaluation, Input, PreviousRelease};
 use crate::load::Bundle;
 
@@ -52,7 +51,7 @@ pub fn decide_all(bundle: &Bundle, now: DateTime<Utc>) -> Vec<Decided> {
             let previous = PreviousRelease {
                 name: r.metadata.name.clone().unwrap_or_default(),
                 version: r.spec.version.clone(),
-                revision: expected_revision(r),
+                revision: r.expected_revision(),
                 decision: Some(decision),
             };
             (r.key(), previous)

@@ -11,6 +11,8 @@ use crate::api::passport::Targets;
 use crate::api::{
     Connector, ConnectorHealth, ConnectorType, Decision, EvidenceStatus, ReleasePassport,
 };
+use crate::connectors::kind::Answers;
+use crate::connectors::kind_of;
 
 /// The latest passport of one service in one environment.
 #[derive(Clone, Debug, PartialEq)]
@@ -102,7 +104,7 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
             .iter()
             .map(Borrow::borrow)
             .find(|c: &&Connector| c.metadata.name.as_deref() == Some(name))
-            .map(|c| c.spec.type_)
+            .map(|c| kind_of(c.spec.type_).answers())
     };
     let mut services = Vec::new();
     let mut journeys = Vec::new();
@@ -133,8 +135,8 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
                 observed_at: e.observed_at,
             };
             match e.connector.as_deref().and_then(type_of) {
-                Some(ConnectorType::Http) => journeys.push(signal()),
-                Some(ConnectorType::StatusPage) => third_party.push(signal()),
+                Some(Answers::Journeys) => journeys.push(signal()),
+                Some(Answers::ThirdPartyStatus) => third_party.push(signal()),
                 None if e.source == "journeys" => journeys.push(signal()),
                 _ => {}
             }

@@ -267,7 +267,7 @@ async fn one_upstream_call_per_distinct_query() {
             let needs = Needs {
                 metrics: [MetricNeed {
                     connector: None,
-                    query: format!("rate(errors{{service=\"svc-{}\"}}[5m])", i % 10),
+                    query: format!("rate(errors{{service=\"svc-{}\"}}[5m])", i % 10).into(),
                 }]
                 .into(),
                 ..Needs::default()

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
+use kube::core::Rule;
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
@@ -27,7 +28,7 @@ use super::duration::DurationString;
     printcolumn = r#"{"name":"Last Success","type":"date","jsonPath":".status.lastSuccessAt"}"#,
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
-#[x_kube(validation = Rule::new("self.type in ['Kubernetes', 'Flux', 'HTTP', 'Manual', 'Webhook'] || has(self.endpoint)").message("this connector type needs an endpoint"))]
+#[x_kube(validation = endpoint_rule())]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectorSpec {
     /// Which kind of system this is.
@@ -111,30 +112,75 @@ pub struct JourneyStep {
     pub latency_budget: Option<DurationString>,
 }
 
-/// Kinds of upstream systems.
-#[derive(
-    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
-)]
-pub enum ConnectorType {
+/// Declares the connector types the API accepts, each with whether it needs `spec.endpoint`;
+/// the CRD's endpoint rule is generated from the same list.
+macro_rules! connector_types {
+    ($($(#[$doc:meta])* $variant:ident $(as $wire:literal)?, endpoint: $endpoint:literal;)*) => {
+        /// Kinds of upstream systems.
+        #[derive(
+            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+            JsonSchema,
+        )]
+        pub enum ConnectorType {
+            $($(#[$doc])* $(#[serde(rename = $wire)])? $variant,)*
+        }
+
+        impl ConnectorType {
+            /// Every type, in the order pages and docs list them.
+            pub const ALL: &'static [ConnectorType] = &[$(ConnectorType::$variant),*];
+
+            /// Whether a Connector of this type must name `spec.endpoint`.
+            pub fn needs_endpoint(self) -> bool {
+                match self {
+                    $(ConnectorType::$variant => $endpoint,)*
+                }
+            }
+
+            /// How the type is spelled in manifests (and in metric labels).
+            pub fn wire_name(self) -> &'static str {
+                match self {
+                    $(ConnectorType::$variant => connector_types!(@wire $variant $($wire)?),)*
+                }
+            }
+        }
+    };
+    (@wire $variant:ident $wire:literal) => { $wire };
+    (@wire $variant:ident) => { stringify!($variant) };
+}
+
+connector_types! {
     /// Workloads and Pods in the release scope.
-    Kubernetes,
+    Kubernetes, endpoint: false;
     /// Argo CD Applications.
-    ArgoCD,
+    ArgoCD, endpoint: true;
     /// Flux Kustomizations and HelmReleases.
-    Flux,
+    Flux, endpoint: false;
     /// The Prometheus HTTP API.
-    Prometheus,
+    Prometheus, endpoint: true;
     /// Scripted synthetic HTTP journeys.
-    #[serde(rename = "HTTP")]
-    Http,
+    Http as "HTTP", endpoint: false;
     /// A statuspage `/api/v2/status.json`.
-    StatusPage,
+    StatusPage, endpoint: true;
     /// GitHub Actions workflow runs.
-    GitHubActions,
+    GitHubActions, endpoint: true;
     /// Signed results pushed by any CI.
-    Webhook,
+    Webhook, endpoint: false;
     /// Evidence recorded by a person.
-    Manual,
+    Manual, endpoint: false;
+}
+
+/// The admission rule that a type needing an endpoint names one.
+fn endpoint_rule() -> Rule {
+    let optional: Vec<String> = ConnectorType::ALL
+        .iter()
+        .filter(|t| !t.needs_endpoint())
+        .map(|t| format!("'{}'", t.wire_name()))
+        .collect();
+    Rule::new(format!(
+        "self.type in [{}] || has(self.endpoint)",
+        optional.join(", ")
+    ))
+    .message("this connector type needs an endpoint")
 }
 
 /// A key in a Secret in the Connector's namespace.

@@ -166,6 +166,15 @@ pub struct ReleaseStatus {
 }
 
 impl Release {
+    /// What GitOps is expected to have applied: the commit when known, else the version.
+    pub fn expected_revision(&self) -> String {
+        self.spec
+            .revision
+            .as_ref()
+            .and_then(|r| r.commit.clone())
+            .unwrap_or_else(|| self.spec.version.clone())
+    }
+
     /// `namespace/name`, the key used in evidence files, logs and the console.
     pub fn key(&self) -> String {
         format!(

@@ -8,6 +8,16 @@ use serde_json::Value;
 use super::query::Named;
 use super::{FetchError, http};
 use crate::api::EvidenceStatus;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::detect::{Candidate, Discovery};
+use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::queries::argo_apps;
+use super::query::Query;
+use crate::api::{Connector, ConnectorType, Release};
+use crate::engine::needs::RollbackNeed;
 
 /// The evidence status of an Application against the revision the release expects (pure).
 pub fn parse(app: &Value, expected: &str) -> Result<(EvidenceStatus, String), String> {
@@ -80,6 +90,90 @@ pub async fn get_application(
             .append_pair("appNamespace", &app.namespace);
     }
     http::get_json(client, url, token, timeout, &[]).await
+}
+
+/// The `ArgoCD` connector type.
+pub struct ArgoCd;
+
+impl ConnectorKind for ArgoCd {
+    fn reads(&self) -> &'static str {
+        "Argo CD Applications: sync, health, history"
+    }
+
+    fn answers(&self) -> Answers {
+        Answers::GitOps
+    }
+
+    fn default_source(&self) -> Option<&'static str> {
+        Some("gitops-sync")
+    }
+
+    fn evidence_queries(&self, release: &Release) -> Vec<Query> {
+        argo_apps(release)
+            .map(|app| Query::ArgoApp {
+                app,
+                expected: release.expected_revision(),
+            })
+            .collect()
+    }
+
+    fn rollback_queries(&self, release: &Release, previous: &RollbackNeed) -> Vec<Query> {
+        argo_apps(release)
+            .map(|app| Query::RollbackApp {
+                app,
+                revision: previous.revision.clone(),
+            })
+            .collect()
+    }
+
+    fn detect(&self, found: &Discovery, connectors: &[Arc<Connector>]) -> Option<Vec<Candidate>> {
+        let covered = connectors
+            .iter()
+            .any(|c| c.spec.type_ == ConnectorType::ArgoCD);
+        if covered || !found.api_groups.iter().any(|g| g == "argoproj.io") {
+            return Some(Vec::new());
+        }
+        Some(vec![Candidate {
+            type_: ConnectorType::ArgoCD,
+            found: "API group argoproj.io is served (Argo CD Applications)".into(),
+            endpoint: None,
+        }])
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        upstream: &'a Upstream<'a>,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<Answer, FetchError>> {
+        Box::pin(async move {
+            let (status, summary) = match query {
+                Query::ArgoApp { app, expected } => {
+                    fetch(
+                        upstream.http,
+                        upstream.endpoint()?,
+                        app,
+                        expected,
+                        upstream.token,
+                        upstream.timeout,
+                    )
+                    .await?
+                }
+                Query::RollbackApp { app, revision } => {
+                    super::rollback::fetch_argocd(
+                        upstream.http,
+                        upstream.endpoint()?,
+                        app,
+                        revision,
+                        upstream.token,
+                        upstream.timeout,
+                    )
+                    .await?
+                }
+                other => return Err(not_asked(other)),
+            };
+            Ok(Answer::new(status, summary))
+        })
+    }
 }
 
 #[cfg(test)]

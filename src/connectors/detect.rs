@@ -8,6 +8,7 @@ use k8s_openapi::api::core::v1::Service;
 use kube::Client;
 use kube::api::{Api, ListParams};
 
+use super::kind_of;
 use crate::api::{Connector, ConnectorType};
 
 /// Label selectors that identify Prometheus Services (the operator's, the Helm chart's, the
@@ -36,57 +37,39 @@ pub struct Candidate {
     pub endpoint: Option<String>,
 }
 
-/// Candidates from what discovery found, minus what Connectors already cover (pure).
-pub fn candidates(
-    api_groups: &[String],
-    services: &[FoundService],
-    connectors: &[Arc<Connector>],
-) -> Vec<Candidate> {
-    let has = |t: ConnectorType| connectors.iter().any(|c| c.spec.type_ == t);
-    let mut out = Vec::new();
-    if api_groups.iter().any(|g| g == "argoproj.io") && !has(ConnectorType::ArgoCD) {
-        out.push(Candidate {
-            type_: ConnectorType::ArgoCD,
-            found: "API group argoproj.io is served (Argo CD Applications)".into(),
-            endpoint: None,
-        });
-    }
-    if api_groups
+/// What discovery found in the cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Discovery {
+    pub api_groups: Vec<String>,
+    /// Services carrying Prometheus labels.
+    pub services: Vec<FoundService>,
+}
+
+/// The connector types detection looks for.
+pub fn detectable() -> impl Iterator<Item = ConnectorType> {
+    ConnectorType::ALL
         .iter()
-        .any(|g| g == "kustomize.toolkit.fluxcd.io" || g == "helm.toolkit.fluxcd.io")
-        && !has(ConnectorType::Flux)
-    {
-        out.push(Candidate {
-            type_: ConnectorType::Flux,
-            found: "Flux APIs are served (Kustomizations / HelmReleases)".into(),
-            endpoint: None,
-        });
-    }
-    for s in services {
-        let endpoint = format!("http://{}.{}.svc:{}", s.name, s.namespace, s.port);
-        let covered = connectors.iter().any(|c| {
-            c.spec.type_ == ConnectorType::Prometheus
-                && c.spec.endpoint.as_deref().is_some_and(|e| {
-                    e.contains(&format!("{}.{}", s.name, s.namespace))
-                        || e.contains(&format!("//{}:", s.name))
-                })
-        });
-        if !covered {
-            out.push(Candidate {
-                type_: ConnectorType::Prometheus,
-                found: format!("Service {}/{} looks like Prometheus", s.namespace, s.name),
-                endpoint: Some(endpoint),
-            });
-        }
-    }
+        .copied()
+        .filter(|t| kind_of(*t).detect(&Discovery::default(), &[]).is_some())
+}
+
+/// Candidates from what discovery found, minus what Connectors already cover (pure): each
+/// connector type says what of its own it recognises.
+pub fn candidates(found: &Discovery, connectors: &[Arc<Connector>]) -> Vec<Candidate> {
+    let mut out: Vec<Candidate> = ConnectorType::ALL
+        .iter()
+        .copied()
+        .filter_map(|t| kind_of(t).detect(found, connectors))
+        .flatten()
+        .collect();
     out.sort();
     out.dedup();
     out
 }
 
 /// Asks the cluster what is there: API groups, and Services carrying Prometheus labels.
-pub async fn discover(client: &Client) -> Result<(Vec<String>, Vec<FoundService>), kube::Error> {
-    let groups = client
+pub async fn discover(client: &Client) -> Result<Discovery, kube::Error> {
+    let api_groups = client
         .list_api_groups()
         .await?
         .groups
@@ -117,7 +100,10 @@ pub async fn discover(client: &Client) -> Result<(Vec<String>, Vec<FoundService>
     }
     found.sort();
     found.dedup();
-    Ok((groups, found))
+    Ok(Discovery {
+        api_groups,
+        services: found,
+    })
 }
 
 #[cfg(test)]
@@ -153,11 +139,14 @@ mod tests {
                 port: 9090,
             },
         ];
-        let all = candidates(&groups, &services, &[]);
+        let found = Discovery {
+            api_groups: groups,
+            services,
+        };
+        let all = candidates(&found, &[]);
         assert_eq!(all.len(), 4);
         let covered = candidates(
-            &groups,
-            &services,
+            &found,
             &[
                 conn("ArgoCD", Some("https://argocd")),
                 conn(
@@ -172,6 +161,19 @@ mod tests {
             covered[1].endpoint.as_deref(),
             Some("http://prometheus.team-b.svc:9090")
         );
-        assert!(candidates(&["apps".into()], &[], &[]).is_empty());
+        let nothing = Discovery {
+            api_groups: vec!["apps".into()],
+            services: Vec::new(),
+        };
+        assert!(candidates(&nothing, &[]).is_empty());
+        let looked_for: Vec<ConnectorType> = detectable().collect();
+        assert_eq!(
+            looked_for,
+            vec![
+                ConnectorType::ArgoCD,
+                ConnectorType::Flux,
+                ConnectorType::Prometheus
+            ]
+        );
     }
 }

@@ -8,6 +8,16 @@ use serde_json::Value;
 use super::FetchError;
 use super::query::{FluxKind, Named};
 use crate::api::EvidenceStatus;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::detect::{Candidate, Discovery};
+use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::queries::named;
+use super::query::Query;
+use crate::api::release::GitOpsKind;
+use crate::api::{Connector, ConnectorType, Release};
 
 /// The API resource of a Flux kind.
 pub fn resource(kind: FluxKind) -> ApiResource {
@@ -126,6 +136,86 @@ pub async fn fetch(
             format!("the controller may not read {kind}: {}", s.message),
         )),
         Err(e) => Err(FetchError::Unreachable(e.to_string())),
+    }
+}
+
+/// The `Flux` connector type: reads Kustomizations and HelmReleases from the cluster.
+pub struct Flux;
+
+impl ConnectorKind for Flux {
+    fn reads(&self) -> &'static str {
+        "Flux Kustomizations and HelmReleases"
+    }
+
+    fn answers(&self) -> Answers {
+        Answers::GitOps
+    }
+
+    fn default_source(&self) -> Option<&'static str> {
+        Some("gitops-sync")
+    }
+
+    fn evidence_queries(&self, release: &Release) -> Vec<Query> {
+        release
+            .spec
+            .scope
+            .gitops_apps
+            .iter()
+            .filter_map(|a| {
+                let (kind, expected) = match a.kind {
+                    GitOpsKind::FluxKustomization => {
+                        (FluxKind::Kustomization, release.expected_revision())
+                    }
+                    // A HelmRelease applies a chart version, not a commit.
+                    GitOpsKind::FluxHelmRelease => {
+                        (FluxKind::HelmRelease, release.spec.version.clone())
+                    }
+                    GitOpsKind::ArgoApplication => return None,
+                };
+                Some(Query::Flux {
+                    kind,
+                    object: named(a, release),
+                    expected,
+                })
+            })
+            .collect()
+    }
+
+    fn detect(&self, found: &Discovery, connectors: &[Arc<Connector>]) -> Option<Vec<Candidate>> {
+        let covered = connectors
+            .iter()
+            .any(|c| c.spec.type_ == ConnectorType::Flux);
+        let served = found
+            .api_groups
+            .iter()
+            .any(|g| g == "kustomize.toolkit.fluxcd.io" || g == "helm.toolkit.fluxcd.io");
+        if covered || !served {
+            return Some(Vec::new());
+        }
+        Some(vec![Candidate {
+            type_: ConnectorType::Flux,
+            found: "Flux APIs are served (Kustomizations / HelmReleases)".into(),
+            endpoint: None,
+        }])
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        upstream: &'a Upstream<'a>,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<Answer, FetchError>> {
+        Box::pin(async move {
+            let Query::Flux {
+                kind,
+                object,
+                expected,
+            } = query
+            else {
+                return Err(not_asked(query));
+            };
+            let (status, summary) = fetch(upstream.cluster()?, *kind, object, expected).await?;
+            Ok(Answer::new(status, summary))
+        })
     }
 }
 

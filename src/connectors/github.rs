@@ -6,6 +6,11 @@ use serde_json::Value;
 
 use super::{FetchError, http};
 use crate::api::EvidenceStatus;
+use futures::future::BoxFuture;
+
+use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::query::Query;
+use crate::api::Release;
 
 /// The evidence status of a commit's runs of `workflow` (name or file; empty: any) (pure).
 pub fn parse(body: &Value, workflow: &str) -> Result<(EvidenceStatus, String), String> {
@@ -82,6 +87,66 @@ pub async fn fetch(
     ];
     let body = http::get_json(client, url, token, timeout, &headers).await?;
     parse(&body, workflow).map_err(FetchError::Upstream)
+}
+
+/// The `GitHubActions` connector type: the workflow runs at a release's commit.
+pub struct GitHubActions;
+
+impl ConnectorKind for GitHubActions {
+    fn reads(&self) -> &'static str {
+        "GitHub Actions workflow runs for a release's commit"
+    }
+
+    fn answers(&self) -> Answers {
+        Answers::Ci
+    }
+
+    fn default_source(&self) -> Option<&'static str> {
+        Some("ci")
+    }
+
+    /// Nothing to ask until the release names its project and commit.
+    fn evidence_queries(&self, release: &Release) -> Vec<Query> {
+        let commit = release
+            .spec
+            .revision
+            .as_ref()
+            .and_then(|r| r.commit.as_deref());
+        let (Some(project), Some(commit)) = (release.spec.scope.project.as_deref(), commit) else {
+            return Vec::new();
+        };
+        vec![Query::Pipeline {
+            project: project.to_string(),
+            commit: commit.to_string(),
+            pipeline: release.spec.scope.pipeline.clone().unwrap_or_default(),
+        }]
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        upstream: &'a Upstream<'a>,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<Answer, FetchError>> {
+        Box::pin(async move {
+            let Query::Pipeline {
+                project,
+                commit,
+                pipeline,
+            } = query
+            else {
+                return Err(not_asked(query));
+            };
+            let (status, summary) = fetch(
+                upstream.http,
+                upstream.endpoint()?,
+                (project, commit, pipeline),
+                upstream.token,
+                upstream.timeout,
+            )
+            .await?;
+            Ok(Answer::new(status, summary))
+        })
+    }
 }
 
 #[cfg(test)]

@@ -10,14 +10,12 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
+use super::kind::Upstream;
 use super::queries::{queries_for, source_name};
 use super::query::Query;
-use super::{
-    FetchError, argocd, flux, github, journey, kubernetes, prometheus, rollback,
-    sanitize::sanitize, statuspage,
-};
+use super::{FetchError, kind_of, sanitize::sanitize};
 use crate::api::connector::ConnectorStatus;
-use crate::api::{Connector, ConnectorHealth, ConnectorType, Release, ReleasePassport};
+use crate::api::{Connector, ConnectorHealth, Release, ReleasePassport};
 use crate::engine::EvidenceItem;
 use crate::engine::conditions::{self, Desired};
 use crate::engine::needs::Needs;
@@ -27,21 +25,6 @@ use crate::evidence::EvidenceSource;
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(60);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONCURRENCY: usize = 4;
-
-/// Whether the hub fetches for connectors of this type (the others are in-cluster or pushed).
-pub fn fetches(t: ConnectorType) -> bool {
-    matches!(
-        t,
-        ConnectorType::Prometheus
-            | ConnectorType::StatusPage
-            | ConnectorType::Http
-            | ConnectorType::GitHubActions
-            | ConnectorType::ArgoCD
-            | ConnectorType::Kubernetes
-            | ConnectorType::Flux
-            | ConnectorType::Webhook
-    )
-}
 
 /// `namespace/name` of a connector.
 pub fn key(c: &Connector) -> String {
@@ -230,7 +213,8 @@ impl Hub {
         if let Ok(mut credentials) = self.credentials.write() {
             credentials.insert(ckey.clone(), credential.clone());
         }
-        let pushed = connector.spec.type_ == ConnectorType::Webhook;
+        let kind = kind_of(connector.spec.type_);
+        let pushed = kind.pushed();
         let mut errors: Vec<FetchError> = Vec::new();
         let results: Vec<(Query, Result<EvidenceItem, FetchError>)> = match credential {
             // Deliveries are pushed to us: nothing to fetch, only the credential to check.
@@ -246,7 +230,7 @@ impl Hub {
             _ => {
                 let probe: BTreeSet<Query> = if queries.is_empty() {
                     // Nothing is asked yet: still check that the upstream answers.
-                    [probe_query(connector)].into_iter().flatten().collect()
+                    kind.probe().into_iter().collect()
                 } else {
                     queries.clone()
                 };
@@ -370,117 +354,34 @@ impl Hub {
             duration_or(connector.spec.refresh_interval.as_ref(), DEFAULT_REFRESH) * 3,
         )
         .unwrap_or_else(|_| chrono::Duration::minutes(3));
-        let item = |status, value, summary: String, query: Option<String>| EvidenceItem {
-            source: source_name(connector),
-            status,
+        let upstream = Upstream {
+            http: &self.http,
+            kube: self.kube.as_ref(),
+            connector,
+            token,
+            timeout,
+            now,
+        };
+        let answer = kind_of(connector.spec.type_)
+            .fetch(&upstream, query)
+            .await?;
+        Ok(EvidenceItem {
+            source: if query.is_rollback() {
+                // Whether the previous release can be returned to is evidence of its own.
+                crate::engine::ROLLBACK_REVISION_SOURCE.into()
+            } else {
+                source_name(connector)
+            },
+            status: answer.status,
             observed_at: Some(now),
-            connector: Some(name.clone()),
-            summary: Some(summary),
-            query,
-            value,
-            targets: None,
+            connector: Some(name),
+            summary: Some(answer.summary),
+            query: answer.query,
+            value: answer.value,
+            targets: answer.targets,
             // Three missed refreshes and the observation no longer counts.
             expires_at: Some(now + expiry),
-        };
-        let endpoint = || {
-            connector.spec.endpoint.as_deref().ok_or_else(|| {
-                FetchError::Config("spec.endpoint is required for this connector type".into())
-            })
-        };
-        let cluster = || {
-            self.kube.as_ref().ok_or_else(|| {
-                FetchError::Config(
-                    "this connector reads the cluster, and no cluster client is configured".into(),
-                )
-            })
-        };
-        match query {
-            Query::RollbackWorkloads { scope, version } => {
-                let (status, summary) =
-                    rollback::fetch_workloads(cluster()?, scope, version).await?;
-                Ok(rollback_item(item(status, None, summary, None)))
-            }
-            Query::RollbackApp { app, revision } => {
-                let (status, summary) =
-                    rollback::fetch_argocd(&self.http, endpoint()?, app, revision, token, timeout)
-                        .await?;
-                Ok(rollback_item(item(status, None, summary, None)))
-            }
-            Query::Workloads { scope, version } => {
-                let (status, targets, summary) =
-                    kubernetes::fetch(cluster()?, scope, version).await?;
-                let mut observed = item(status, None, summary, None);
-                observed.targets = Some(targets);
-                Ok(observed)
-            }
-            Query::Flux {
-                kind,
-                object,
-                expected,
-            } => {
-                let (status, summary) = flux::fetch(cluster()?, *kind, object, expected).await?;
-                Ok(item(status, None, summary, None))
-            }
-            Query::Metric(promql) => {
-                let result =
-                    prometheus::query(&self.http, endpoint()?, promql, token, timeout, now).await?;
-                let (status, value, summary) = result.status();
-                Ok(item(status, value, summary, Some(promql.clone())))
-            }
-            Query::StatusPage => {
-                let (status, summary) =
-                    statuspage::fetch(&self.http, endpoint()?, token, timeout).await?;
-                Ok(item(status, None, summary, None))
-            }
-            Query::Pipeline {
-                project,
-                commit,
-                pipeline,
-            } => {
-                let (status, summary) = github::fetch(
-                    &self.http,
-                    endpoint()?,
-                    (project, commit, pipeline),
-                    token,
-                    timeout,
-                )
-                .await?;
-                Ok(item(status, None, summary, None))
-            }
-            Query::ArgoApp { app, expected } => {
-                let (status, summary) =
-                    argocd::fetch(&self.http, endpoint()?, app, expected, token, timeout).await?;
-                Ok(item(status, None, summary, None))
-            }
-            Query::Journey => {
-                let journey = connector.spec.journey.as_ref().ok_or_else(|| {
-                    FetchError::Config("spec.journey is required for an HTTP connector".into())
-                })?;
-                let result = journey::run(&self.http, endpoint()?, journey, token, timeout).await?;
-                let mut observed = item(result.status, None, result.summary, None);
-                observed.targets = Some(result.targets);
-                Ok(observed)
-            }
-            Query::Delivery { .. } => Err(FetchError::Config(
-                "webhook deliveries are pushed to the receiver, not fetched".into(),
-            )),
-        }
-    }
-}
-
-/// Whether the previous release can be returned to is evidence of its own source.
-fn rollback_item(mut observed: EvidenceItem) -> EvidenceItem {
-    observed.source = crate::engine::ROLLBACK_REVISION_SOURCE.into();
-    observed
-}
-
-/// What a connector is asked when no release needs it yet, to tell whether it answers.
-fn probe_query(connector: &Connector) -> Option<Query> {
-    match connector.spec.type_ {
-        ConnectorType::Prometheus => Some(Query::Metric("vector(1)".into())),
-        ConnectorType::StatusPage => Some(Query::StatusPage),
-        ConnectorType::Http => Some(Query::Journey),
-        _ => None,
+        })
     }
 }
 
@@ -538,7 +439,7 @@ impl EvidenceSource for HubSource {
             .iter()
             .flat_map(|c| {
                 let ckey = key(c);
-                let pushed = c.spec.type_ == ConnectorType::Webhook;
+                let pushed = kind_of(c.spec.type_).pushed();
                 queries_for(c, release, needs, &connectors)
                     .into_iter()
                     .filter_map(move |q| {

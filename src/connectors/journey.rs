@@ -8,6 +8,11 @@ use crate::api::connector::{Journey, JourneyStep};
 use crate::api::passport::Targets;
 
 use super::{FetchError, http};
+use futures::future::BoxFuture;
+
+use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::query::Query;
+use crate::api::Release;
 
 /// The outcome of one journey run.
 #[derive(Clone, Debug, PartialEq)]
@@ -126,4 +131,53 @@ pub async fn run(
             slowest.as_millis()
         ),
     })
+}
+
+/// The `HTTP` connector type: a synthetic journey of HTTP steps.
+pub struct HttpJourney;
+
+impl ConnectorKind for HttpJourney {
+    fn reads(&self) -> &'static str {
+        "Synthetic HTTP journeys"
+    }
+
+    fn answers(&self) -> Answers {
+        Answers::Journeys
+    }
+
+    fn default_source(&self) -> Option<&'static str> {
+        Some("journeys")
+    }
+
+    fn evidence_queries(&self, _release: &Release) -> Vec<Query> {
+        vec![Query::Journey]
+    }
+
+    fn probe(&self) -> Option<Query> {
+        Some(Query::Journey)
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        upstream: &'a Upstream<'a>,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<Answer, FetchError>> {
+        Box::pin(async move {
+            if *query != Query::Journey {
+                return Err(not_asked(query));
+            }
+            let journey = upstream.connector.spec.journey.as_ref().ok_or_else(|| {
+                FetchError::Config("spec.journey is required for an HTTP connector".into())
+            })?;
+            let result = run(
+                upstream.http,
+                upstream.endpoint()?,
+                journey,
+                upstream.token,
+                upstream.timeout,
+            )
+            .await?;
+            Ok(Answer::new(result.status, result.summary).with_targets(result.targets))
+        })
+    }
 }

@@ -7,10 +7,15 @@ use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use kube::Client;
 use kube::api::{Api, ListParams};
 
+use futures::future::BoxFuture;
+
 use super::FetchError;
-use super::query::WorkloadScope;
-use crate::api::EvidenceStatus;
+use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::queries::workload_scope;
+use super::query::{Query, WorkloadScope};
 use crate::api::passport::Targets;
+use crate::api::{EvidenceStatus, Release};
+use crate::engine::needs::RollbackNeed;
 
 /// How one workload stands.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -280,4 +285,58 @@ pub async fn fetch(
     }
     let (looping, restarts) = crash_loops(&pods);
     Ok(summarise(&states, &looping, restarts, version))
+}
+
+/// The `Kubernetes` connector type.
+pub struct Kubernetes;
+
+impl ConnectorKind for Kubernetes {
+    fn reads(&self) -> &'static str {
+        "Workloads and pods in a release's scope (rollout, readiness, crash loops, retained revisions)"
+    }
+
+    fn answers(&self) -> Answers {
+        Answers::Workloads
+    }
+
+    fn default_source(&self) -> Option<&'static str> {
+        Some("workload-health")
+    }
+
+    fn evidence_queries(&self, release: &Release) -> Vec<Query> {
+        vec![Query::Workloads {
+            scope: workload_scope(release),
+            version: release.spec.version.clone(),
+        }]
+    }
+
+    fn rollback_queries(&self, release: &Release, previous: &RollbackNeed) -> Vec<Query> {
+        vec![Query::RollbackWorkloads {
+            scope: workload_scope(release),
+            version: previous.version.clone(),
+        }]
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        upstream: &'a Upstream<'a>,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<Answer, FetchError>> {
+        Box::pin(async move {
+            match query {
+                Query::Workloads { scope, version } => {
+                    let (status, targets, summary) =
+                        fetch(upstream.cluster()?, scope, version).await?;
+                    Ok(Answer::new(status, summary).with_targets(targets))
+                }
+                Query::RollbackWorkloads { scope, version } => {
+                    let (status, summary) =
+                        super::rollback::fetch_workloads(upstream.cluster()?, scope, version)
+                            .await?;
+                    Ok(Answer::new(status, summary))
+                }
+                other => Err(not_asked(other)),
+            }
+        })
+    }
 }

@@ -10,7 +10,9 @@ pub mod github;
 pub mod http;
 pub mod hub;
 pub mod journey;
+pub mod kind;
 pub mod kubernetes;
+pub mod manual;
 pub mod prometheus;
 pub mod queries;
 pub mod query;
@@ -18,6 +20,25 @@ pub mod rollback;
 pub mod sanitize;
 pub mod statuspage;
 pub mod webhook;
+
+use crate::api::ConnectorType;
+use kind::ConnectorKind;
+
+/// The one place a connector type meets its implementation: adding a type is a module, a line
+/// in the API's `connector_types!` list, and an arm here.
+pub fn kind_of(t: ConnectorType) -> &'static dyn ConnectorKind {
+    match t {
+        ConnectorType::Kubernetes => &kubernetes::Kubernetes,
+        ConnectorType::ArgoCD => &argocd::ArgoCd,
+        ConnectorType::Flux => &flux::Flux,
+        ConnectorType::Prometheus => &prometheus::Prometheus,
+        ConnectorType::Http => &journey::HttpJourney,
+        ConnectorType::StatusPage => &statuspage::StatusPage,
+        ConnectorType::GitHubActions => &github::GitHubActions,
+        ConnectorType::Webhook => &webhook::Webhook,
+        ConnectorType::Manual => &manual::Manual,
+    }
+}
 
 /// Why an upstream call failed, by what it means for the Connector's health.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

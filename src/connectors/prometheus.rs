@@ -1,4 +1,4 @@
-//! Prometheus: instant queries over the HTTP API (`/api/v1/query`).
+//! Prometheus: instant and range queries over the HTTP API (`/api/v1/query`, `query_range`).
 
 use std::time::Duration;
 
@@ -7,6 +7,16 @@ use serde_json::Value;
 
 use super::{FetchError, http};
 use crate::api::EvidenceStatus;
+use std::sync::Arc;
+
+use futures::future::BoxFuture;
+
+use super::detect::{Candidate, Discovery};
+use super::kind::{Answer, Answers, Asked, ConnectorKind, Upstream, not_asked};
+use super::query::Query;
+use crate::api::{Connector, ConnectorType};
+use crate::engine::metric::{MetricQuery, MetricRange};
+use crate::engine::needs::MetricNeed;
 
 /// What one query returned.
 #[derive(Clone, Debug, PartialEq)]
@@ -88,28 +98,6 @@ pub fn parse(body: &Value) -> Result<QueryResult, String> {
     })
 }
 
-/// Splits a query key into the PromQL and, for a range query, its window and aggregation.
-pub fn split_range(key: &str) -> (&str, Option<(Duration, crate::api::policy::Aggregate)>) {
-    use crate::api::policy::Aggregate;
-    let Some((query, spec)) = key.rsplit_once(crate::engine::compile::RANGE_MARK) else {
-        return (key, None);
-    };
-    let (range, aggregate) = spec.split_once(',').unwrap_or((spec, "max"));
-    let aggregate = match aggregate {
-        "min" => Aggregate::Min,
-        "avg" => Aggregate::Avg,
-        "last" => Aggregate::Last,
-        _ => Aggregate::Max,
-    };
-    match crate::api::duration::parse_duration(range)
-        .ok()
-        .and_then(|d| d.to_std().ok())
-    {
-        Some(d) => (query, Some((d, aggregate))),
-        None => (key, None),
-    }
-}
-
 /// Reduces a range query's matrix to one value per `aggregate`, across every series (pure).
 pub fn aggregate_matrix(
     body: &Value,
@@ -152,17 +140,21 @@ pub fn aggregate_matrix(
     })
 }
 
-/// Runs one query key at `at`: an instant query, or a range query over its window.
+/// Runs one metric question at `at`: an instant query, or a range query over its window.
 pub async fn query(
     client: &reqwest::Client,
     endpoint: &str,
-    promql: &str,
+    metric: &MetricQuery,
     token: Option<&str>,
     timeout: Duration,
     at: DateTime<Utc>,
 ) -> Result<QueryResult, FetchError> {
-    let (promql, range) = split_range(promql);
-    if let Some((window, aggregate)) = range {
+    let promql = metric.promql.as_str();
+    if let Some(MetricRange {
+        window, aggregate, ..
+    }) = &metric.range
+    {
+        let (window, aggregate) = (*window, *aggregate);
         let step = (window.as_secs() / 60).max(15);
         let mut url = http::join(endpoint, &["api", "v1", "query_range"])?;
         url.query_pairs_mut()
@@ -182,6 +174,116 @@ pub async fn query(
         .append_pair("time", &at.timestamp().to_string());
     let body = http::get_json_lenient(client, url, token, timeout).await?;
     parse(&body).map_err(FetchError::Upstream)
+}
+
+/// Which Prometheus connector answers `need` for releases in `namespace`: the one the rule
+/// names, else the first Prometheus connector of the namespace by name.
+pub fn metric_connector<'a>(
+    need: &MetricNeed,
+    namespace: &str,
+    connectors: &'a [Arc<Connector>],
+) -> Option<&'a Arc<Connector>> {
+    let mut candidates: Vec<&Arc<Connector>> = connectors
+        .iter()
+        .filter(|c| {
+            c.spec.type_ == ConnectorType::Prometheus
+                && c.metadata.namespace.as_deref() == Some(namespace)
+        })
+        .collect();
+    candidates.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    match &need.connector {
+        Some(name) => candidates
+            .into_iter()
+            .find(|c| c.metadata.name.as_deref() == Some(name)),
+        None => candidates.into_iter().next(),
+    }
+}
+
+/// The `Prometheus` connector type: answers metric rules, not evidence sources.
+pub struct Prometheus;
+
+impl ConnectorKind for Prometheus {
+    fn reads(&self) -> &'static str {
+        "PromQL instant and range queries for metric rules"
+    }
+
+    fn answers(&self) -> Answers {
+        Answers::Metrics
+    }
+
+    /// Each metric need goes to exactly one Prometheus connector of the release's namespace.
+    fn queries(&self, asked: &Asked<'_>) -> Vec<Query> {
+        let ns = asked
+            .release
+            .metadata
+            .namespace
+            .as_deref()
+            .unwrap_or("default");
+        asked
+            .needs
+            .metrics
+            .iter()
+            .filter(|m| {
+                metric_connector(m, ns, asked.connectors)
+                    .is_some_and(|c| c.metadata.name == asked.connector.metadata.name)
+            })
+            .map(|m| Query::Metric(m.query.clone()))
+            .collect()
+    }
+
+    fn probe(&self) -> Option<Query> {
+        Some(Query::Metric("vector(1)".into()))
+    }
+
+    /// Services that look like Prometheus and that no Prometheus connector points at.
+    fn detect(&self, found: &Discovery, connectors: &[Arc<Connector>]) -> Option<Vec<Candidate>> {
+        let found = found
+            .services
+            .iter()
+            .filter(|s| {
+                !connectors.iter().any(|c| {
+                    c.spec.type_ == ConnectorType::Prometheus
+                        && c.spec.endpoint.as_deref().is_some_and(|e| {
+                            e.contains(&format!("{}.{}", s.name, s.namespace))
+                                || e.contains(&format!("//{}:", s.name))
+                        })
+                })
+            })
+            .map(|s| Candidate {
+                type_: ConnectorType::Prometheus,
+                found: format!("Service {}/{} looks like Prometheus", s.namespace, s.name),
+                endpoint: Some(format!("http://{}.{}.svc:{}", s.name, s.namespace, s.port)),
+            })
+            .collect();
+        Some(found)
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        upstream: &'a Upstream<'a>,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<Answer, FetchError>> {
+        Box::pin(async move {
+            let Query::Metric(metric) = query else {
+                return Err(not_asked(query));
+            };
+            let result = self::query(
+                upstream.http,
+                upstream.endpoint()?,
+                metric,
+                upstream.token,
+                upstream.timeout,
+                upstream.now,
+            )
+            .await?;
+            let (status, value, summary) = result.status();
+            Ok(Answer {
+                value,
+                query: Some(metric.to_string()),
+                ..Answer::new(status, summary)
+            })
+        })
+    }
 }
 
 #[cfg(test)]
@@ -227,17 +329,8 @@ mod tests {
     }
 
     #[test]
-    fn range_keys_and_aggregation() {
+    fn range_aggregation() {
         use crate::api::policy::Aggregate;
-        assert_eq!(split_range("up"), ("up", None));
-        assert_eq!(
-            split_range("up @range=30m,avg"),
-            ("up", Some((Duration::from_secs(1800), Aggregate::Avg)))
-        );
-        assert_eq!(
-            split_range("up @range=bad,avg"),
-            ("up @range=bad,avg", None)
-        );
         let m = json!({"status":"success","data":{"resultType":"matrix","result":[
             {"metric":{"a":"1"},"values":[[1,"0.1"],[2,"0.4"],[3,"0.2"]]},
             {"metric":{"a":"2"},"values":[[1,"0.3"],[2,"NaN"],[3,"0.3"]]}]}});

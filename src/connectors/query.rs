@@ -6,6 +6,8 @@
 
 use std::fmt;
 
+use crate::engine::metric::MetricQuery;
+
 /// An object in a namespace (an Argo CD Application, a Flux object).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Named {
@@ -46,8 +48,8 @@ pub enum FluxKind {
 /// One question one connector answers.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Query {
-    /// A PromQL expression (Prometheus).
-    Metric(String),
+    /// A metric rule's question (Prometheus).
+    Metric(MetricQuery),
     /// The status page's current incidents (one answer for everybody).
     StatusPage,
     /// The connector's synthetic journey (one answer for everybody).
@@ -98,7 +100,7 @@ impl Query {
 impl fmt::Display for Query {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Query::Metric(q) => f.write_str(q),
+            Query::Metric(q) => q.fmt(f),
             Query::StatusPage => f.write_str("current incidents"),
             Query::Journey => f.write_str("journey"),
             Query::Delivery { release } => write!(f, "deliveries for {release}"),

@@ -6,6 +6,11 @@ use serde_json::Value;
 
 use super::{FetchError, http};
 use crate::api::EvidenceStatus;
+use futures::future::BoxFuture;
+
+use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::query::Query;
+use crate::api::Release;
 
 /// The evidence status and summary a status page reports (pure).
 pub fn parse(body: &Value) -> Result<(EvidenceStatus, String), String> {
@@ -42,6 +47,47 @@ pub async fn fetch(
     let url = http::join(endpoint, &["api", "v2", "status.json"])?;
     let body = http::get_json(client, url, token, timeout, &[]).await?;
     parse(&body).map_err(FetchError::Upstream)
+}
+
+/// The `StatusPage` connector type: a third party's Statuspage-compatible status.
+pub struct StatusPage;
+
+impl ConnectorKind for StatusPage {
+    fn reads(&self) -> &'static str {
+        "Third-party status pages"
+    }
+
+    fn answers(&self) -> Answers {
+        Answers::ThirdPartyStatus
+    }
+
+    fn evidence_queries(&self, _release: &Release) -> Vec<Query> {
+        vec![Query::StatusPage]
+    }
+
+    fn probe(&self) -> Option<Query> {
+        Some(Query::StatusPage)
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        upstream: &'a Upstream<'a>,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<Answer, FetchError>> {
+        Box::pin(async move {
+            if *query != Query::StatusPage {
+                return Err(not_asked(query));
+            }
+            let (status, summary) = fetch(
+                upstream.http,
+                upstream.endpoint()?,
+                upstream.token,
+                upstream.timeout,
+            )
+            .await?;
+            Ok(Answer::new(status, summary))
+        })
+    }
 }
 
 #[cfg(test)]

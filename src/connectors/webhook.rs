@@ -25,6 +25,12 @@ use serde::Deserialize;
 use super::hub::{Credential, Hub};
 use crate::api::{Connector, ConnectorType, EvidenceStatus};
 use crate::engine::EvidenceItem;
+use futures::future::BoxFuture;
+
+use super::FetchError;
+use super::kind::{Answer, Answers, ConnectorKind, Upstream};
+use super::query::Query;
+use crate::api::Release;
 
 pub const SIGNATURE_HEADER: &str = "x-passport-signature";
 pub const TIMESTAMP_HEADER: &str = "x-passport-timestamp";
@@ -249,6 +255,46 @@ async fn deliver(
     );
     (r.on_delivery)(&namespace, &delivery.release);
     (StatusCode::ACCEPTED, "accepted\n").into_response()
+}
+
+/// The `Webhook` connector type: any CI pushes signed results to the receiver.
+pub struct Webhook;
+
+impl ConnectorKind for Webhook {
+    fn reads(&self) -> &'static str {
+        "Signed results pushed by any CI"
+    }
+
+    fn answers(&self) -> Answers {
+        Answers::Ci
+    }
+
+    fn default_source(&self) -> Option<&'static str> {
+        Some("ci")
+    }
+
+    fn pushed(&self) -> bool {
+        true
+    }
+
+    /// Deliveries name their release.
+    fn evidence_queries(&self, release: &Release) -> Vec<Query> {
+        vec![Query::Delivery {
+            release: release.metadata.name.clone().unwrap_or_default(),
+        }]
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        _upstream: &'a Upstream<'a>,
+        _query: &'a Query,
+    ) -> BoxFuture<'a, Result<Answer, FetchError>> {
+        Box::pin(async {
+            Err(FetchError::Config(
+                "webhook deliveries are pushed to the receiver, not fetched".into(),
+            ))
+        })
+    }
 }
 
 #[cfg(test)]

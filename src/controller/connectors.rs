@@ -13,8 +13,9 @@ use kube::core::DeserializeGuard;
 use kube::runtime::reflector::ObjectRef;
 use tracing::{Instrument, debug, warn};
 
-use crate::api::{Connector, ConnectorType, Release};
+use crate::api::{Connector, Release};
 use crate::connectors::hub::{self, Credential, Hub};
+use crate::connectors::kind_of;
 use crate::connectors::queries::queries_for;
 use crate::connectors::query::Query;
 use crate::engine::needs::Needs;
@@ -50,14 +51,10 @@ pub async fn run(
 /// Finds integrations present in the cluster that no Connector covers yet.
 pub async fn detect_candidates(ctx: &Context, hub: &Hub) {
     match crate::connectors::detect::discover(&ctx.client).await {
-        Ok((groups, services)) => {
+        Ok(discovery) => {
             let connectors = ctx.stores.connectors.state();
-            let found = crate::connectors::detect::candidates(&groups, &services, &connectors);
-            for t in [
-                ConnectorType::ArgoCD,
-                ConnectorType::Flux,
-                ConnectorType::Prometheus,
-            ] {
+            let found = crate::connectors::detect::candidates(&discovery, &connectors);
+            for t in crate::connectors::detect::detectable() {
                 ctx.metrics
                     .set_candidates(t, found.iter().filter(|c| c.type_ == t).count());
             }
@@ -104,7 +101,7 @@ pub async fn refresh_due(ctx: &Context, hub: &Hub, trigger: &Trigger) {
     let connectors = ctx.stores.connectors.state();
     let due: Vec<&Arc<Connector>> = connectors
         .iter()
-        .filter(|c| hub::fetches(c.spec.type_))
+        .filter(|c| kind_of(c.spec.type_).refreshed())
         .filter(|c| hub.due(c, now))
         .collect();
     if due.is_empty() {

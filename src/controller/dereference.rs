@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use crate::api::{Approval, Release, ReleasePassport, Waiver};
-use crate::connectors::queries::expected_revision;
 use crate::engine::needs::Needs;
 use crate::engine::{CompiledPolicy, PreviousRelease, approval_applies, waiver_applies};
 
@@ -54,7 +53,7 @@ pub fn previous_release(ctx: &Context, release: &Release) -> Option<PreviousRele
     let prev = release.spec.previous.as_deref()?;
     let passport = ctx.stores.passport(ns, prev);
     let (version, revision) = match ctx.stores.release(ns, prev) {
-        Some(r) => (r.spec.version.clone(), expected_revision(&r)),
+        Some(r) => (r.spec.version.clone(), r.expected_revision()),
         None => {
             let v = passport.as_ref()?.spec.version.clone();
             (v.clone(), v)

@@ -9,11 +9,9 @@ use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 
+use super::metric::{MetricQuery, MetricRange};
 use crate::api::policy::{ApprovalRule, Comparison, PolicyRule};
 use crate::api::{DurationString, GatePolicy, Outcome, PolicyMode};
-
-/// Separates a metric query from its range window in a rule's query key.
-pub const RANGE_MARK: &str = " @range=";
 
 /// One invalid field, named by its path in the object.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -74,7 +72,7 @@ pub enum RuleKind {
         on_pending: Outcome,
     },
     Metric {
-        query: String,
+        query: MetricQuery,
         connector: Option<String>,
         op: Comparison,
         threshold: f64,
@@ -345,17 +343,25 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
             .as_ref()
             .and_then(|d| parse_duration(d, &format!("{at}.metric.maxAge"), errors));
         // A range query is the same question asked over a window: the window travels with the
-        // query text, so planning, fetching and matching need no other key.
-        let query = match &m.range {
-            Some(range) => {
-                parse_duration(range, &format!("{at}.metric.range"), errors);
-                format!(
-                    "{}{RANGE_MARK}{range},{}",
-                    m.query,
-                    m.aggregate.unwrap_or_default().as_str()
-                )
-            }
-            None => m.query.clone(),
+        // query, so planning, fetching and matching need no other key.
+        let range = m.range.as_ref().and_then(|range| {
+            let window = parse_duration(range, &format!("{at}.metric.range"), errors)?;
+            let Ok(window) = window.to_std() else {
+                errors.push(FieldError::new(
+                    format!("{at}.metric.range"),
+                    "must be positive",
+                ));
+                return None;
+            };
+            Some(MetricRange {
+                written: range.to_string(),
+                window,
+                aggregate: m.aggregate.unwrap_or_default(),
+            })
+        });
+        let query = MetricQuery {
+            promql: m.query.clone(),
+            range,
         };
         return Some(RuleKind::Metric {
             query,

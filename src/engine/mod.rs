@@ -7,6 +7,7 @@ pub mod compile;
 pub mod conditions;
 pub mod evidence;
 pub mod labels;
+pub mod metric;
 pub mod needs;
 pub mod rules;
 pub mod watch;

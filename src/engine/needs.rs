@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::compile::{CompiledPolicy, RuleKind};
 use super::labels;
+use super::metric::MetricQuery;
 use crate::api::Release;
 
 /// One metric query a release needs, after `$labels` expansion.
@@ -13,7 +14,7 @@ use crate::api::Release;
 pub struct MetricNeed {
     /// The Connector the rule names, if any (otherwise the namespace's Prometheus connector).
     pub connector: Option<String>,
-    pub query: String,
+    pub query: MetricQuery,
 }
 
 /// Everything the selected policies of one release read (enforced, simulated and watched rules).
@@ -52,7 +53,7 @@ pub fn needs(release: &Release, policies: &[Arc<CompiledPolicy>]) -> Needs {
                     if let Some(m) = &matchers {
                         out.metrics.insert(MetricNeed {
                             connector: connector.clone(),
-                            query: labels::substitute(query, m),
+                            query: query.map_promql(|q| labels::substitute(q, m)),
                         });
                     }
                 }

@@ -199,7 +199,7 @@ pub fn evaluate(rule: &CompiledRule, ctx: &RuleContext<'_>) -> RuleResult {
                 .matchers
                 .get_or_init(|| labels::matchers(&ctx.release.spec.scope.metric_labels));
             let expanded = match matchers {
-                Ok(m) => labels::substitute(query, m),
+                Ok(m) => query.map_promql(|q| labels::substitute(q, m)).to_string(),
                 Err(e) => {
                     let mut r =
                         RuleResult::new(Effect::Block, format!("cannot build the query: {e}"));

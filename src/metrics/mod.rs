@@ -426,18 +426,8 @@ impl Metrics {
         t: crate::api::ConnectorType,
         health: Option<crate::api::ConnectorHealth>,
     ) {
-        use crate::api::{ConnectorHealth, ConnectorType};
-        let connector_type = match t {
-            ConnectorType::Kubernetes => "Kubernetes",
-            ConnectorType::ArgoCD => "ArgoCD",
-            ConnectorType::Flux => "Flux",
-            ConnectorType::Prometheus => "Prometheus",
-            ConnectorType::Http => "HTTP",
-            ConnectorType::StatusPage => "StatusPage",
-            ConnectorType::GitHubActions => "GitHubActions",
-            ConnectorType::Webhook => "Webhook",
-            ConnectorType::Manual => "Manual",
-        };
+        use crate::api::ConnectorHealth;
+        let connector_type = t.wire_name();
         let result = match health {
             Some(ConnectorHealth::Healthy) => "Healthy",
             Some(ConnectorHealth::Degraded) => "Degraded",
@@ -455,12 +445,7 @@ impl Metrics {
 
     /// How many candidates of one connector type were detected.
     pub fn set_candidates(&self, t: crate::api::ConnectorType, n: usize) {
-        let connector_type = match t {
-            crate::api::ConnectorType::ArgoCD => "ArgoCD",
-            crate::api::ConnectorType::Flux => "Flux",
-            crate::api::ConnectorType::Prometheus => "Prometheus",
-            _ => "Other",
-        };
+        let connector_type = t.wire_name();
         self.candidates
             .get_or_create(&TypeLabels { connector_type })
             .set(i64::try_from(n).unwrap_or(i64::MAX));

@@ -6,34 +6,8 @@ use maud::{Markup, html};
 
 use super::super::layout::{Nav, Page, command, empty, layout, when};
 use crate::api::{Connector, ConnectorHealth, ConnectorType};
+use crate::connectors::kind_of;
 use crate::radar::Freshness;
-
-const TYPES: [(ConnectorType, &str); 9] = [
-    (
-        ConnectorType::Kubernetes,
-        "Workloads and pods in a release's scope (rollout, readiness, crash loops, retained revisions)",
-    ),
-    (
-        ConnectorType::ArgoCD,
-        "Argo CD Applications: sync, health, history",
-    ),
-    (ConnectorType::Flux, "Flux Kustomizations and HelmReleases"),
-    (
-        ConnectorType::Prometheus,
-        "PromQL instant and range queries for metric rules",
-    ),
-    (ConnectorType::Http, "Synthetic HTTP journeys"),
-    (ConnectorType::StatusPage, "Third-party status pages"),
-    (
-        ConnectorType::GitHubActions,
-        "GitHub Actions workflow runs for a release's commit",
-    ),
-    (ConnectorType::Webhook, "Signed results pushed by any CI"),
-    (
-        ConnectorType::Manual,
-        "Evidence a person records on the Release",
-    ),
-];
 
 fn credential(c: &Connector) -> Markup {
     let health = c.status.as_ref().and_then(|s| s.health);
@@ -76,7 +50,7 @@ pub fn page(page: &Page) -> Markup {
                 h2 id="matrix" { "Connector matrix" }
                 div.scroll { table {
                     thead { tr { th { "Type" } th { "Reads" } th { "Configured" } th { "Health" } } }
-                    tbody { @for (t, what) in TYPES {
+                    tbody { @for t in ConnectorType::ALL.iter().copied() { @let what = kind_of(t).reads();
                         @let of_type: Vec<_> = connectors.iter().filter(|c| c.spec.type_ == t).collect();
                         @let healthy = of_type.iter().filter(|c| c.status.as_ref().and_then(|st| st.health) == Some(ConnectorHealth::Healthy)).count();
                         tr {

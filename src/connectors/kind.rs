@@ -1,0 +1,168 @@
+//! What every connector type is: one implementation of [`ConnectorKind`] per type, in that
+//! type's module, looked up through [`super::kind_of`]. The hub, the planner, detection, metrics
+//! and the console ask the kind; none of them matches on the type.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::future::BoxFuture;
+
+use super::FetchError;
+use super::detect::{Candidate, Discovery};
+use super::query::Query;
+use crate::api::passport::Targets;
+use crate::api::{Connector, EvidenceStatus, Release};
+use crate::engine::needs::{Needs, RollbackNeed};
+
+/// The evidence a connector type answers, by what a reader of the console cares about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Answers {
+    Workloads,
+    GitOps,
+    Metrics,
+    /// Synthetic user journeys (the Radar's journey lane).
+    Journeys,
+    /// Third-party status (the Radar's third-party lane).
+    ThirdPartyStatus,
+    Ci,
+    /// Recorded by a person on the Release.
+    Manual,
+}
+
+/// What a connector is asked about one release.
+pub struct Asked<'a> {
+    pub connector: &'a Connector,
+    pub release: &'a Release,
+    pub needs: &'a Needs,
+    /// Every Connector (a rule may name the one that answers it).
+    pub connectors: &'a [Arc<Connector>],
+}
+
+/// What a fetch may use: the upstream's address and credential, bounded in time.
+pub struct Upstream<'a> {
+    pub http: &'a reqwest::Client,
+    /// For the types that read the cluster.
+    pub kube: Option<&'a kube::Client>,
+    pub connector: &'a Connector,
+    pub token: Option<&'a str>,
+    pub timeout: Duration,
+    pub now: chrono::DateTime<chrono::Utc>,
+}
+
+impl Upstream<'_> {
+    pub fn endpoint(&self) -> Result<&str, FetchError> {
+        self.connector.spec.endpoint.as_deref().ok_or_else(|| {
+            FetchError::Config("spec.endpoint is required for this connector type".into())
+        })
+    }
+
+    pub fn cluster(&self) -> Result<&kube::Client, FetchError> {
+        self.kube.ok_or_else(|| {
+            FetchError::Config(
+                "this connector reads the cluster, and no cluster client is configured".into(),
+            )
+        })
+    }
+}
+
+/// One upstream answer, before the hub stamps it with source, connector and times.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Answer {
+    pub status: EvidenceStatus,
+    pub summary: String,
+    pub value: Option<f64>,
+    /// The query text shown beside a metric.
+    pub query: Option<String>,
+    pub targets: Option<Targets>,
+}
+
+impl Answer {
+    pub fn new(status: EvidenceStatus, summary: String) -> Self {
+        Self {
+            status,
+            summary,
+            value: None,
+            query: None,
+            targets: None,
+        }
+    }
+
+    pub fn with_targets(mut self, targets: Targets) -> Self {
+        self.targets = Some(targets);
+        self
+    }
+}
+
+/// The answer to a question this type was never asked (the planner and the fetch disagree).
+pub fn not_asked(query: &Query) -> FetchError {
+    FetchError::Config(format!("{query} is not a question for this connector type"))
+}
+
+/// One connector type: what it answers, which questions a release puts to it, how it fetches
+/// an answer, how it is probed and found, how it is labelled.
+pub trait ConnectorKind: Send + Sync {
+    /// One line on the Integrations page: what it reads.
+    fn reads(&self) -> &'static str;
+
+    fn answers(&self) -> Answers;
+
+    /// The source name its observations carry when `spec.source` is unset (`None`: the
+    /// Connector's own name).
+    fn default_source(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// Its results are pushed to us (nothing to fetch; the credential is still checked).
+    fn pushed(&self) -> bool {
+        false
+    }
+
+    /// The hub refreshes it on its interval (false: evidence is read elsewhere).
+    fn refreshed(&self) -> bool {
+        true
+    }
+
+    /// The questions the release's evidence asks of this connector.
+    fn evidence_queries(&self, _release: &Release) -> Vec<Query> {
+        Vec::new()
+    }
+
+    /// Whether the previous release can still be returned to, asked of this connector.
+    fn rollback_queries(&self, _release: &Release, _previous: &RollbackNeed) -> Vec<Query> {
+        Vec::new()
+    }
+
+    /// Every question for one release: rollback targets, and the evidence when the release's
+    /// policies read this connector's source.
+    fn queries(&self, asked: &Asked<'_>) -> Vec<Query> {
+        let mut out = match &asked.needs.rollback {
+            Some(previous) => self.rollback_queries(asked.release, previous),
+            None => Vec::new(),
+        };
+        if asked
+            .needs
+            .sources
+            .contains(&super::queries::source_name(asked.connector))
+        {
+            out.extend(self.evidence_queries(asked.release));
+        }
+        out
+    }
+
+    /// What is asked when no release needs the connector yet, to tell whether it answers.
+    fn probe(&self) -> Option<Query> {
+        None
+    }
+
+    /// Integrations of this type in the cluster that no Connector covers (`None`: this type
+    /// is never looked for).
+    fn detect(&self, _found: &Discovery, _connectors: &[Arc<Connector>]) -> Option<Vec<Candidate>> {
+        None
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        upstream: &'a Upstream<'a>,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<Answer, FetchError>>;
+}
