@@ -92,14 +92,13 @@ fn main() {
         std::hint::black_box(kept.figures(&scope, from, last));
     }
     let incremental = begin.elapsed() / NEW as u32;
-    let stored = release_passport::controller::retention::encode(
-        &release_passport::controller::retention::Stored {
+    let stored =
+        release_passport::cluster::history::encode(&release_passport::cluster::history::Stored {
             rollups: kept.clone(),
             folded: Default::default(),
-        },
-    )
-    .unwrap()
-    .len();
+        })
+        .unwrap()
+        .len();
     let json = serde_json::to_vec(&kept).unwrap().len();
     println!(
         "Delivery metrics over {DECISIONS} decisions, {TARGETS} service/environment targets:\n"

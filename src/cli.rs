@@ -17,6 +17,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// How `passport metrics` prints its figures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum MetricsFormat {
+    Table,
+    Json,
+    Csv,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
     Text,
@@ -118,8 +126,8 @@ pub enum Command {
         #[arg(short = 'n', long)]
         namespace: Option<String>,
         /// Output format.
-        #[arg(short = 'o', long, value_enum, default_value_t = crate::commands::metrics::MetricsFormat::Table)]
-        output: crate::commands::metrics::MetricsFormat,
+        #[arg(short = 'o', long, value_enum, default_value_t = MetricsFormat::Table)]
+        output: MetricsFormat,
         #[command(flatten)]
         rollups: RollupsArgs,
     },

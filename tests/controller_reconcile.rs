@@ -427,6 +427,7 @@ spec:
 /// no API call; the rollups still count the deleted release.
 #[tokio::test]
 async fn retention_folds_old_passports_into_rollups_and_deletes_their_releases() {
+    use release_passport::cluster::history;
     use release_passport::controller::retention::{self, Policy};
     let w = World::new(
         vec![
@@ -459,9 +460,7 @@ async fn retention_folds_old_passports_into_rollups_and_deletes_their_releases()
         "the oldest release was deleted"
     );
     assert!(w.ctx.stores.release("shop", "web-3").is_some());
-    let stored = retention::read(&w.client, "release-passport")
-        .await
-        .unwrap();
+    let stored = history::read(&w.client, "release-passport").await.unwrap();
     let folded: u32 = stored.rollups.targets["checkout/production"]
         .days
         .values()
@@ -491,7 +490,7 @@ async fn retention_folds_old_passports_into_rollups_and_deletes_their_releases()
 #[tokio::test]
 async fn the_leader_labels_its_own_pod_for_the_gate_service() {
     use k8s_openapi::api::core::v1::Pod;
-    use release_passport::controller::leader::{LEADER_LABEL, label_pod};
+    use release_passport::runtime::leader::{LEADER_LABEL, label_pod};
     let pod: Pod = serde_json::from_value(serde_json::json!({
         "apiVersion": "v1", "kind": "Pod",
         "metadata": {"name": "passport-0", "namespace": "release-passport", "labels": {"app.kubernetes.io/name": "release-passport"}}

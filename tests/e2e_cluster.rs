@@ -1164,7 +1164,7 @@ fn the_controller_serves_the_console_from_its_caches() {
 /// A rollups ConfigMap's payload holding one promotion of `service` yesterday, as retention
 /// would have folded it.
 fn rollups_bytes(service: &str) -> Vec<u8> {
-    use release_passport::controller::retention::{Stored, encode};
+    use release_passport::cluster::history::{Stored, encode};
     use release_passport::metrics::delivery::Record;
     let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
     let record = Record {

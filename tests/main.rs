@@ -31,5 +31,6 @@ mod e2e_cluster;
 mod engine_props;
 mod engine_table;
 mod install;
+mod layers;
 mod metrics_delivery;
 mod metrics_exposition;

@@ -131,7 +131,7 @@ pub async fn run(
     let client = kube::Client::try_default()
         .await
         .context("no Kubernetes client configuration (in-cluster or kubeconfig)")?;
-    let stores = crate::controller::watch_stores(client.clone(), namespace.as_deref());
+    let stores = crate::cluster::stores::watch_stores(client.clone(), namespace.as_deref());
     stores.wait_ready().await;
     let runtime = Runtime {
         mode: "console (read-only)".into(),
@@ -149,13 +149,13 @@ pub async fn run(
         "http://release-passport-gate.{}:8082",
         rollups_at.controller_namespace
     );
-    let rollups = crate::controller::retention::SharedRollups::default();
-    tokio::spawn(crate::controller::retention::follow(
+    let rollups = crate::cluster::history::SharedRollups::default();
+    tokio::spawn(crate::cluster::history::follow(
         client,
         rollups_at.controller_namespace,
         Arc::clone(&rollups),
     ));
-    let source = crate::controller::console_source(stores, None, rollups, runtime, None);
+    let source = crate::console::cluster::source(stores, None, rollups, runtime, None);
     let local = spawn(
         addr,
         source,
@@ -165,10 +165,10 @@ pub async fn run(
             gate_url,
             ..Settings::default()
         },
-        crate::shutdown_signal(),
+        crate::runtime::shutdown_signal(),
     )
     .await?;
     crate::output::emit(&format!("Console: http://{local}/console\n"));
-    crate::shutdown_signal().await;
+    crate::runtime::shutdown_signal().await;
     Ok(0)
 }

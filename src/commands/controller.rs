@@ -1,8 +1,9 @@
 //! `passport controller`: the operator.
 
 use crate::cli::ControllerArgs;
-use crate::controller::leader::LeaseSettings;
-use crate::controller::{self, Settings};
+use crate::controller::{Scope, retention};
+use crate::runtime::leader::LeaseSettings;
+use crate::runtime::{self, ConsoleServe, Settings};
 
 pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
     let identity = args
@@ -10,7 +11,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         .or_else(|| std::env::var("HOSTNAME").ok())
         .unwrap_or_else(|| format!("passport-{}", std::process::id()));
     let console = match args.console_addr {
-        Some(addr) => Some(controller::ConsoleServe {
+        Some(addr) => Some(ConsoleServe {
             addr,
             auth: super::console::auth_config(&args.console, addr)?,
             summary: super::console::summarizer(&args.console.summary)?,
@@ -20,18 +21,20 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
     let zero_is_off = |d: chrono::Duration| (d > chrono::Duration::zero()).then_some(d);
     let settings = Settings {
         console,
-        retention: crate::controller::retention::Policy {
+        retention: retention::Policy {
             max_age: zero_is_off(args.retention_max_age),
             keep_per_target: args.retention_keep,
         },
         home_namespace: args.lease_namespace.clone(),
         pod: identity.clone(),
-        namespace: args.namespace,
-        release_selector: args.release_selector,
+        scope: Scope {
+            namespace: args.namespace,
+            release_selector: args.release_selector,
+            concurrency: args.concurrency,
+        },
         probe_addr: args.probe_addr,
         webhook_addr: args.webhook_addr,
         gate_audience: args.gate_audience,
-        concurrency: args.concurrency,
         lease: args.leader_election.then_some(LeaseSettings {
             namespace: args.lease_namespace,
             name: args.lease_name,
@@ -39,6 +42,6 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
             ttl: args.lease_ttl,
         }),
     };
-    controller::run(settings).await?;
+    runtime::run(settings).await?;
     Ok(0)
 }

@@ -56,7 +56,7 @@ pub async fn run(args: DemoArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
             summary,
             ..Settings::default()
         },
-        crate::shutdown_signal(),
+        crate::runtime::shutdown_signal(),
     )
     .await
     .context("pass --port N (or --bind) for another address")?;
@@ -68,7 +68,7 @@ pub async fn run(args: DemoArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
         "\nConsole: http://{host}:{}/console  (Ctrl-C to stop)\n",
         local.port()
     ));
-    crate::shutdown_signal().await;
+    crate::runtime::shutdown_signal().await;
     Ok(0)
 }
 

@@ -9,16 +9,10 @@ use chrono::{DateTime, Duration, Utc};
 use kube::api::{Api, ListParams};
 
 use crate::api::ReleasePassport;
+use crate::cli::MetricsFormat;
 use crate::decide::decide_all;
 use crate::load::{Bundle, load_paths};
 use crate::metrics::delivery::{Figures, Record, Rollups, Scope};
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-pub enum MetricsFormat {
-    Table,
-    Json,
-    Csv,
-}
 
 pub struct Args {
     pub paths: Vec<PathBuf>,
@@ -62,7 +56,7 @@ async fn from_cluster(
         .await
         .context("listing ReleasePassports")?
         .items;
-    let rollups = crate::controller::retention::read(&client, controller_namespace)
+    let rollups = crate::cluster::history::read(&client, controller_namespace)
         .await
         .map(|s| s.rollups)
         .unwrap_or_default();

@@ -1,5 +1,6 @@
 //! Argo CD: an Application's sync status, health, operation state and synced revision
-//! (`GET /api/v1/applications/{name}?appNamespace=`).
+//! (`GET /api/v1/applications/{name}?appNamespace=`), and whether its history still holds the
+//! previous release's revision (the rollback target).
 
 use std::time::Duration;
 
@@ -92,6 +93,62 @@ pub async fn get_application(
     http::get_json(client, url, token, timeout, &[]).await
 }
 
+/// Whether the Application's history holds `expected` (pure).
+pub fn argocd_history(app: &Value, expected: &str) -> (EvidenceStatus, String) {
+    let name = app
+        .pointer("/metadata/name")
+        .and_then(Value::as_str)
+        .unwrap_or("application");
+    let history = app
+        .pointer("/status/history")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let matches = |r: &str| {
+        !r.is_empty()
+            && !expected.is_empty()
+            && (r.starts_with(expected) || expected.starts_with(r))
+    };
+    let found = history.iter().rev().find(|h| {
+        let single = h.get("revision").and_then(Value::as_str);
+        let multi = h.get("revisions").and_then(Value::as_array);
+        single.is_some_and(matches)
+            || multi.is_some_and(|rs| rs.iter().filter_map(Value::as_str).any(matches))
+    });
+    let short: String = expected.chars().take(12).collect();
+    match found {
+        Some(h) => {
+            let id = h.get("id").map_or_else(|| "?".into(), Value::to_string);
+            (
+                EvidenceStatus::Complete,
+                format!(
+                    "Application {name} history entry {id} deployed {short}: argocd app rollback {name} {id}"
+                ),
+            )
+        }
+        None => (
+            EvidenceStatus::Failed,
+            format!(
+                "Application {name} history ({} entries) no longer holds {short}",
+                history.len()
+            ),
+        ),
+    }
+}
+
+/// Whether the Application's history still holds `revision` (something to roll back to).
+pub async fn fetch_history(
+    client: &reqwest::Client,
+    endpoint: &str,
+    app: &Named,
+    revision: &str,
+    token: Option<&str>,
+    timeout: Duration,
+) -> Result<(EvidenceStatus, String), FetchError> {
+    let body = get_application(client, endpoint, app, token, timeout).await?;
+    Ok(argocd_history(&body, revision))
+}
+
 /// The `ArgoCD` connector type.
 pub struct ArgoCd;
 
@@ -159,7 +216,7 @@ impl ConnectorKind for ArgoCd {
                     .await?
                 }
                 Query::RollbackApp { app, revision } => {
-                    super::rollback::fetch_argocd(
+                    fetch_history(
                         upstream.http,
                         upstream.endpoint()?,
                         app,
@@ -225,5 +282,21 @@ mod tests {
             assert_eq!(parse(&a, "41d0c2f99e3a").map(|r| r.0), Ok(expected), "{a}");
         }
         assert!(parse(&json!({"metadata": {}}), "x").is_err());
+    }
+
+    #[test]
+    fn finds_the_previous_revision_in_argo_cd_history() {
+        let app = json!({"metadata": {"name": "checkout"}, "status": {"history": [
+            {"id": 3, "revision": "aaaa111"},
+            {"id": 4, "revisions": ["bbbb222", "cccc333"]},
+        ]}});
+        let (status, summary) = argocd_history(&app, "aaaa1112345");
+        assert_eq!(status, EvidenceStatus::Complete);
+        assert!(summary.contains("entry 3"), "{summary}");
+        assert_eq!(argocd_history(&app, "cccc333").0, EvidenceStatus::Complete);
+        let (status, summary) = argocd_history(&app, "dddd444");
+        assert_eq!(status, EvidenceStatus::Failed);
+        assert!(summary.contains("2 entries"), "{summary}");
+        assert_eq!(argocd_history(&json!({}), "x").0, EvidenceStatus::Failed);
     }
 }

@@ -11,7 +11,8 @@ use chrono::{DateTime, Utc};
 use futures::StreamExt;
 
 use super::kind::Upstream;
-use super::queries::{queries_for, source_name};
+use super::kind::source_name;
+use super::queries::queries_for;
 use super::query::Query;
 use super::{FetchError, kind_of, sanitize::sanitize};
 use crate::api::connector::ConnectorStatus;

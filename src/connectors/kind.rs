@@ -7,12 +7,23 @@ use std::time::Duration;
 
 use futures::future::BoxFuture;
 
-use super::FetchError;
 use super::detect::{Candidate, Discovery};
 use super::query::Query;
+use super::{FetchError, kind_of};
 use crate::api::passport::Targets;
 use crate::api::{Connector, EvidenceStatus, Release};
 use crate::engine::needs::{Needs, RollbackNeed};
+
+/// The evidence source name a connector's observations are recorded under.
+pub fn source_name(c: &Connector) -> String {
+    if let Some(s) = &c.spec.source {
+        return s.clone();
+    }
+    match kind_of(c.spec.type_).default_source() {
+        Some(s) => s.into(),
+        None => c.metadata.name.clone().unwrap_or_default(),
+    }
+}
 
 /// The evidence a connector type answers, by what a reader of the console cares about.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,11 +150,7 @@ pub trait ConnectorKind: Send + Sync {
             Some(previous) => self.rollback_queries(asked.release, previous),
             None => Vec::new(),
         };
-        if asked
-            .needs
-            .sources
-            .contains(&super::queries::source_name(asked.connector))
-        {
+        if asked.needs.sources.contains(&source_name(asked.connector)) {
             out.extend(self.evidence_queries(asked.release));
         }
         out

@@ -1,8 +1,11 @@
 //! Kubernetes: the Deployments, StatefulSets, DaemonSets and Pods in a Release's scope — rollout
-//! complete for the release version, ready replicas, crash loops. Reads only the namespaces and
-//! selector the Release names.
+//! complete for the release version, ready replicas, crash loops — and the rollback target: a
+//! ReplicaSet or StatefulSet ControllerRevision that still runs the previous version. Reads
+//! only the namespaces and selector the Release names.
 
-use k8s_openapi::api::apps::v1::{DaemonSet, Deployment, StatefulSet};
+use k8s_openapi::api::apps::v1::{
+    ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
+};
 use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec};
 use kube::Client;
 use kube::api::{Api, ListParams};
@@ -287,6 +290,88 @@ pub async fn fetch(
     Ok(summarise(&states, &looping, restarts, version))
 }
 
+/// The first retained revision that still runs `version` (pure): `(kind/name, revision)`.
+pub fn retained<'a>(
+    templates: impl IntoIterator<Item = (String, Option<String>, Option<&'a PodTemplateSpec>)>,
+    version: &str,
+) -> Option<(String, Option<String>)> {
+    templates
+        .into_iter()
+        .find(|(_, _, t)| runs_version(*t, version))
+        .map(|(name, revision, _)| (name, revision))
+}
+
+/// Lists the ReplicaSets and ControllerRevisions of a scope and looks for the previous version.
+pub async fn fetch_retained(
+    client: &Client,
+    scope: &WorkloadScope,
+    version: &str,
+) -> Result<(EvidenceStatus, String), FetchError> {
+    let params = ListParams::default().labels(&scope.selector);
+    let mut candidates: Vec<(String, Option<String>, Option<PodTemplateSpec>)> = Vec::new();
+    let revision_of = |m: &kube::api::ObjectMeta| {
+        m.annotations
+            .as_ref()
+            .and_then(|a| a.get("deployment.kubernetes.io/revision"))
+            .cloned()
+    };
+    for ns in &scope.namespaces {
+        for rs in Api::<ReplicaSet>::namespaced(client.clone(), ns)
+            .list(&params)
+            .await
+            .map_err(api_error)?
+        {
+            let name = format!(
+                "ReplicaSet {ns}/{}",
+                rs.metadata.name.clone().unwrap_or_default()
+            );
+            candidates.push((
+                name,
+                revision_of(&rs.metadata),
+                rs.spec.and_then(|s| s.template),
+            ));
+        }
+        for cr in Api::<ControllerRevision>::namespaced(client.clone(), ns)
+            .list(&params)
+            .await
+            .map_err(api_error)?
+        {
+            let template = cr
+                .data
+                .as_ref()
+                .and_then(|d| d.0.pointer("/spec/template").cloned())
+                .and_then(|t| serde_json::from_value(t).ok());
+            let name = format!(
+                "ControllerRevision {ns}/{}",
+                cr.metadata.name.clone().unwrap_or_default()
+            );
+            candidates.push((name, Some(cr.revision.to_string()), template));
+        }
+    }
+    let found = retained(
+        candidates
+            .iter()
+            .map(|(n, r, t)| (n.clone(), r.clone(), t.as_ref())),
+        version,
+    );
+    Ok(match found {
+        Some((name, revision)) => (
+            EvidenceStatus::Complete,
+            match revision {
+                Some(r) => format!("{name} (revision {r}) still runs {version}"),
+                None => format!("{name} still runs {version}"),
+            },
+        ),
+        None => (
+            EvidenceStatus::Failed,
+            format!(
+                "no ReplicaSet or ControllerRevision in scope runs {version} any more ({} checked; revisionHistoryLimit may have pruned it)",
+                candidates.len()
+            ),
+        ),
+    })
+}
+
 /// The `Kubernetes` connector type.
 pub struct Kubernetes;
 
@@ -331,8 +416,7 @@ impl ConnectorKind for Kubernetes {
                 }
                 Query::RollbackWorkloads { scope, version } => {
                     let (status, summary) =
-                        super::rollback::fetch_workloads(upstream.cluster()?, scope, version)
-                            .await?;
+                        fetch_retained(upstream.cluster()?, scope, version).await?;
                     Ok(Answer::new(status, summary))
                 }
                 other => Err(not_asked(other)),

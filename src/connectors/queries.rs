@@ -12,17 +12,6 @@ use crate::api::release::{GitOpsApp, GitOpsKind};
 use crate::api::{Connector, Release};
 use crate::engine::needs::Needs;
 
-/// The evidence source name a connector's observations are recorded under.
-pub fn source_name(c: &Connector) -> String {
-    if let Some(s) = &c.spec.source {
-        return s.clone();
-    }
-    match kind_of(c.spec.type_).default_source() {
-        Some(s) => s.into(),
-        None => c.metadata.name.clone().unwrap_or_default(),
-    }
-}
-
 /// The questions `connector` answers for `release`; empty when the release reads nothing of it.
 pub fn queries_for(
     connector: &Connector,

@@ -235,7 +235,7 @@ async fn deliver(
         (None, None) => delivery.status.clone(),
     };
     let item = EvidenceItem {
-        source: super::queries::source_name(&connector),
+        source: super::kind::source_name(&connector),
         status,
         observed_at: Some(now),
         connector: Some(name.clone()),

@@ -6,6 +6,7 @@ mod assets;
 pub mod audit;
 pub mod auth;
 mod charts;
+pub mod cluster;
 pub mod export;
 pub mod layout;
 pub mod oidc;

@@ -12,7 +12,7 @@ use super::audit::{self, GovernanceEvent};
 use crate::api::common::created_order;
 use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
 use crate::connectors::detect::Candidate;
-use crate::metrics::delivery::{Record, Rollups};
+use crate::metrics::delivery::Rollups;
 use crate::radar::{self, Radar};
 
 /// How this console instance runs, for the header and Settings (nothing secret).
@@ -132,7 +132,7 @@ impl Snapshot {
     /// Kept rollups plus every live passport folded on top (computed once per snapshot).
     pub fn all_rollups(&self) -> &Rollups {
         self.all_rollups.get_or_init(|| {
-            rollups_with(
+            Rollups::with_passports(
                 &self.rollups,
                 self.passports.iter().map(AsRef::as_ref),
                 self.now.date_naive(),
@@ -150,21 +150,6 @@ impl Snapshot {
             .get(&(namespace.to_string(), name.to_string()))
             .and_then(|i| self.releases.get(*i))
     }
-}
-
-/// `kept` plus `passports` added on top, oldest first.
-pub fn rollups_with<'a>(
-    kept: &Rollups,
-    passports: impl Iterator<Item = &'a ReleasePassport>,
-    today: chrono::NaiveDate,
-) -> Rollups {
-    let mut records: Vec<Record> = passports.map(Record::from_passport).collect();
-    records.sort_by_key(|r| r.promoted_at.or(r.created));
-    let mut out = kept.clone();
-    for r in &records {
-        out.add(r, today);
-    }
-    out
 }
 
 fn superseded(passports: &[Arc<ReleasePassport>]) -> Vec<bool> {

@@ -89,7 +89,7 @@ pub fn releases_with_needs(ctx: &Context) -> Vec<(Release, Needs)> {
             let policies = by_namespace
                 .entry(ns)
                 .or_insert_with_key(|ns| ctx.compiled_policies(ns));
-            let n = super::dereference::release_needs(ctx, r, policies);
+            let n = crate::decide::needs(&super::lookup::CacheLookup(ctx), r, policies);
             (r.clone(), n)
         })
         .collect()

@@ -6,11 +6,10 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, SubsecRound, Utc};
 use kube::Client;
-use kube::core::DeserializeGuard;
 use kube::runtime::events::{Recorder, Reporter};
-use kube::runtime::reflector::{ObjectRef, Store};
 
-use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
+use crate::api::GatePolicy;
+use crate::cluster::Stores;
 use crate::engine::{self, CompiledPolicy};
 use crate::evidence::EvidenceSource;
 use crate::metrics::Metrics;
@@ -21,114 +20,6 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 /// The wall clock, to the second (Kubernetes timestamps carry seconds).
 pub fn system_clock() -> Clock {
     Arc::new(|| Utc::now().trunc_subsecs(0))
-}
-
-/// The watch caches reconciles read instead of calling the API.
-#[derive(Clone)]
-pub struct Stores {
-    pub releases: Store<DeserializeGuard<Release>>,
-    pub policies: Store<GatePolicy>,
-    pub approvals: Store<Approval>,
-    pub waivers: Store<Waiver>,
-    pub passports: Store<ReleasePassport>,
-    pub connectors: Store<Connector>,
-    /// Set once every watched cache has listed. One task waits on the stores; every reconcile
-    /// waits on this: a store's own readiness signal wakes only the last of several concurrent
-    /// waiters (kube-runtime's DelayedInit keeps one waker), so nothing else may wait on it.
-    synced: Arc<tokio::sync::OnceCell<()>>,
-}
-
-impl Stores {
-    pub fn new(
-        releases: Store<DeserializeGuard<Release>>,
-        policies: Store<GatePolicy>,
-        approvals: Store<Approval>,
-        waivers: Store<Waiver>,
-        passports: Store<ReleasePassport>,
-        connectors: Store<Connector>,
-    ) -> Self {
-        Self {
-            releases,
-            policies,
-            approvals,
-            waivers,
-            passports,
-            connectors,
-            synced: Arc::default(),
-        }
-    }
-
-    /// Waits until every cache has listed once, so no decision is made from a half-filled cache.
-    /// The Release cache is not awaited here: the controller's runner already waits for it before
-    /// the first reconcile, and a second waiter could starve the first.
-    pub async fn wait_ready(&self) {
-        self.synced
-            .get_or_init(|| async {
-                let _ = self.policies.wait_until_ready().await;
-                let _ = self.approvals.wait_until_ready().await;
-                let _ = self.waivers.wait_until_ready().await;
-                let _ = self.passports.wait_until_ready().await;
-                let _ = self.connectors.wait_until_ready().await;
-            })
-            .await;
-    }
-
-    pub fn passport(&self, namespace: &str, name: &str) -> Option<Arc<ReleasePassport>> {
-        self.passports.get(&ObjectRef::new(name).within(namespace))
-    }
-
-    pub fn release(&self, namespace: &str, name: &str) -> Option<Release> {
-        self.releases
-            .get(&ObjectRef::new(name).within(namespace))
-            .and_then(|g| g.0.as_ref().ok().cloned())
-    }
-
-    /// Everything the console shows, from the caches (shared, not copied, but for Releases).
-    pub fn objects(
-        &self,
-        candidates: Vec<crate::connectors::detect::Candidate>,
-    ) -> crate::console::Objects {
-        crate::console::Objects {
-            passports: self.passports.state(),
-            releases: self
-                .releases
-                .state()
-                .iter()
-                .filter_map(|g| g.0.as_ref().ok().cloned().map(Arc::new))
-                .collect(),
-            policies: self.policies.state(),
-            approvals: self.approvals.state(),
-            waivers: self.waivers.state(),
-            connectors: self.connectors.state(),
-            candidates,
-            rollups: Arc::default(),
-        }
-    }
-
-    /// The releases that deserialise, in one namespace (or all with `None`).
-    pub fn valid_releases(&self, namespace: Option<&str>) -> ValidReleases {
-        ValidReleases(
-            self.releases
-                .state()
-                .into_iter()
-                .filter(|g| {
-                    g.0.as_ref().is_ok_and(|r| {
-                        namespace.is_none() || r.metadata.namespace.as_deref() == namespace
-                    })
-                })
-                .collect(),
-        )
-    }
-}
-
-/// The Releases of one cache snapshot that deserialise: shared with the cache, not copied (a
-/// policy's status counts them on every Release change).
-pub struct ValidReleases(Vec<Arc<DeserializeGuard<Release>>>);
-
-impl ValidReleases {
-    pub fn iter(&self) -> impl Iterator<Item = &Release> {
-        self.0.iter().filter_map(|g| g.0.as_ref().ok())
-    }
 }
 
 /// Compiled policies, recompiled only when a policy's generation (or resourceVersion) moves.

@@ -12,22 +12,31 @@ pub enum Error {
         #[source]
         source: serde_json::Error,
     },
+    #[error("delivery history: {0}")]
+    History(#[from] crate::cluster::history::HistoryError),
 }
 
 impl Error {
     /// A bounded label for metrics and logs.
     pub fn category(&self) -> &'static str {
+        use crate::cluster::history::HistoryError;
         match self {
-            Error::Kube(kube::Error::Api(status)) => match status.code {
-                409 => "conflict",
-                404 => "not_found",
-                401 | 403 => "forbidden",
-                429 => "throttled",
-                500..=599 => "server",
-                _ => "api",
-            },
-            Error::Kube(_) => "transport",
-            Error::Serialize { .. } => "serialization",
+            Error::Kube(e) | Error::History(HistoryError::Kube(e)) => kube_category(e),
+            Error::Serialize { .. } | Error::History(HistoryError::Encode(_)) => "serialization",
         }
+    }
+}
+
+fn kube_category(e: &kube::Error) -> &'static str {
+    match e {
+        kube::Error::Api(status) => match status.code {
+            409 => "conflict",
+            404 => "not_found",
+            401 | 403 => "forbidden",
+            429 => "throttled",
+            500..=599 => "server",
+            _ => "api",
+        },
+        _ => "transport",
     }
 }

@@ -19,7 +19,7 @@ use kube::Client;
 use kube::api::{Api, PostParams};
 use serde_json::json;
 
-use super::context::Stores;
+use crate::cluster::Stores;
 use crate::gate::{GateState, state};
 
 #[derive(Clone)]

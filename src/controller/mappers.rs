@@ -6,7 +6,7 @@ use kube::runtime::reflector::ObjectRef;
 use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
 use crate::engine::{policy_applies, waiver_applies};
 
-use super::context::Stores;
+use crate::cluster::Stores;
 
 fn refs(
     releases: impl IntoIterator<Item = (String, String)>,

@@ -13,14 +13,13 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::api::{API_VERSION, Decision, Release, ReleasePassport};
-use crate::decide::passport_for;
-use crate::engine::{self, Input, PreviousRelease, conditions};
-use crate::evidence;
+use crate::decide::{self, passport_for};
+use crate::engine::{self, conditions};
 
 use super::apply;
 use super::context::Context;
-use super::dereference::dereference;
 use super::error::Error;
+use super::lookup::CacheLookup;
 use crate::text::clip_bytes;
 
 const KIND: &str = "Release";
@@ -90,22 +89,15 @@ fn action(requeue_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> Action {
 /// Decides one release and writes what changed.
 pub async fn reconcile_release(release: &Release, ctx: &Context) -> Result<Outcome, Error> {
     let now = (ctx.clock)();
-    let inputs = dereference(ctx, release);
-    let mut needs = crate::engine::needs::needs(release, &inputs.policies);
-    needs.rollback = inputs.previous_release.as_ref().map(PreviousRelease::need);
-    let evidence = evidence::gather(&ctx.sources, release, &needs, now);
+    let inputs = decide::gather(&CacheLookup(ctx), release, now);
     let fresher = caught_up(ctx, release, inputs.passport.as_deref());
     let current = fresher.as_ref().or(inputs.passport.as_deref());
-    let evaluation = engine::evaluate(&Input {
+    let evaluation = decide::evaluate(
         release,
-        policies: &inputs.policies,
-        approvals: &inputs.approvals,
-        waivers: &inputs.waivers,
-        evidence: &evidence,
-        previous: current.and_then(|p| p.status.as_ref()),
-        previous_release: inputs.previous_release.as_ref(),
+        &inputs,
+        current.and_then(|p| p.status.as_ref()),
         now,
-    });
+    );
     let decision = evaluation.status.decision.unwrap_or(Decision::Hold);
     let desired = passport_for(release, &evaluation);
     // The object must exist before its status; the status, the Release mirror and the Event

@@ -1,4 +1,5 @@
-//! Retention: history that lasts and stays small. Passports older than the maximum age, or
+//! Retention: history that lasts and stays small (the rollups themselves are kept by
+//! [`crate::cluster::history`]). Passports older than the maximum age, or
 //! beyond the newest N of their service and environment, are folded into daily rollups (a
 //! ConfigMap the controller owns) and their Releases deleted — the passport goes with its Release
 //! by owner reference. The newest passport of each target, a release a kept release names as
@@ -9,38 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, RwLock};
 
 use chrono::{DateTime, Duration, Utc};
-use k8s_openapi::api::core::v1::ConfigMap;
-use kube::Client;
-use kube::api::{Api, DeleteParams, Patch, PatchParams};
-use serde::{Deserialize, Serialize};
+use kube::api::{Api, DeleteParams};
 
 use crate::api::common::created_at;
 use crate::api::passport::WatchPhase;
-use crate::api::{FIELD_MANAGER, Release, ReleasePassport};
+use crate::api::{Release, ReleasePassport};
+use crate::cluster::history::{self, ROLLUPS_CONFIGMAP, Stored};
 use crate::metrics::delivery::{Record, Rollups};
-
-/// The rollups retention keeps, shared with whoever shows figures (swapped whole, read cheaply).
-pub type SharedRollups = Arc<RwLock<Arc<Rollups>>>;
-
-/// The ConfigMap holding the rollups, in the controller's namespace.
-pub const ROLLUPS_CONFIGMAP: &str = "release-passport-rollups";
-/// Gzipped JSON in `binaryData`: a year of daily rollups for hundreds of targets stays far
-/// below a ConfigMap's 1 MiB.
-const ROLLUPS_KEY: &str = "rollups.json.gz";
-
-pub fn encode(stored: &Stored) -> Result<Vec<u8>, std::io::Error> {
-    use std::io::Write;
-    let json = serde_json::to_vec(stored)?;
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(&json)?;
-    gz.finish()
-}
-
-pub fn decode(bytes: &[u8]) -> Option<Stored> {
-    let mut json = Vec::new();
-    std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(bytes), &mut json).ok()?;
-    serde_json::from_slice(&json).ok()
-}
 
 /// How long and how many passports are kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,16 +50,6 @@ impl Policy {
             "Passports are {age}, {count}; the newest of each service and environment, a release a kept one names as previous, and one under post-deploy watch are always kept. Rollups in ConfigMap {ROLLUPS_CONFIGMAP} keep every delivery metric."
         )
     }
-}
-
-/// What the ConfigMap stores.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Stored {
-    pub rollups: Rollups,
-    /// Passports (by uid) folded in but perhaps not yet deleted: never folded twice.
-    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
-    pub folded: BTreeSet<String>,
 }
 
 /// The passports retention removes now (pure): `namespace/name` of each.
@@ -192,79 +158,6 @@ pub fn fold(
     }
 }
 
-pub async fn read(client: &Client, namespace: &str) -> Result<Stored, kube::Error> {
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    Ok(api
-        .get_opt(ROLLUPS_CONFIGMAP)
-        .await?
-        .and_then(stored_in)
-        .unwrap_or_default())
-}
-
-/// What the rollups ConfigMap holds, if its key is there and readable.
-fn stored_in(cm: ConfigMap) -> Option<Stored> {
-    decode(&cm.binary_data?.remove(ROLLUPS_KEY)?.0)
-}
-
-async fn write(
-    client: &Client,
-    namespace: &str,
-    stored: &Stored,
-) -> Result<(), super::error::Error> {
-    let api: Api<ConfigMap> = Api::namespaced(client.clone(), namespace);
-    let bytes = encode(stored).map_err(|e| super::error::Error::Serialize {
-        what: "rollups",
-        source: serde_json::Error::io(e),
-    })?;
-    use base64::Engine;
-    let text = base64::engine::general_purpose::STANDARD.encode(bytes);
-    let cm = serde_json::json!({
-        "apiVersion": "v1", "kind": "ConfigMap",
-        "metadata": {"name": ROLLUPS_CONFIGMAP, "namespace": namespace,
-                     "labels": {"app.kubernetes.io/managed-by": "release-passport"}},
-        "binaryData": {ROLLUPS_KEY: text},
-    });
-    api.patch(
-        ROLLUPS_CONFIGMAP,
-        &PatchParams::apply(FIELD_MANAGER).force(),
-        &Patch::Apply(&cm),
-    )
-    .await?;
-    Ok(())
-}
-
-/// Keeps `shared` equal to the rollups ConfigMap in `namespace`: standby replicas and
-/// `passport console` see what the leader's retention folded without restarting. Runs until
-/// the process ends; a lost watch is resumed with backoff.
-pub async fn follow(client: Client, namespace: String, shared: SharedRollups) {
-    use super::watches::watch;
-    use futures::StreamExt;
-    use kube::runtime::{WatchStreamExt, watcher};
-    let api: Api<ConfigMap> = Api::namespaced(client, &namespace);
-    let config = watcher::Config::default()
-        .fields(&format!("metadata.name={ROLLUPS_CONFIGMAP}"))
-        .any_semantic();
-    watch(api, config)
-        .touched_objects()
-        .for_each(|cm| {
-            match cm {
-                Ok(cm) if cm.metadata.name.as_deref() == Some(ROLLUPS_CONFIGMAP) => {
-                    match (stored_in(cm), shared.write()) {
-                        (Some(stored), Ok(mut s)) => *s = Arc::new(stored.rollups),
-                        (None, _) => tracing::warn!(
-                            "ConfigMap {namespace}/{ROLLUPS_CONFIGMAP}: key {ROLLUPS_KEY} is missing or not gzipped rollups; keeping the rollups read before"
-                        ),
-                        (_, Err(_)) => {}
-                    }
-                }
-                Ok(_) => {}
-                Err(e) => tracing::debug!("watching the rollups ConfigMap: {e}"),
-            }
-            std::future::ready(())
-        })
-        .await;
-}
-
 /// One retention pass: nothing expired → no API call at all.
 pub async fn pass(
     ctx: &super::context::Context,
@@ -289,10 +182,10 @@ pub async fn pass(
     if gone.is_empty() {
         return Ok(0);
     }
-    let mut stored = read(&ctx.client, namespace).await?;
+    let mut stored = history::read(&ctx.client, namespace).await?;
     let live: BTreeSet<String> = passports.iter().map(|p| identity(p)).collect();
     fold(&mut stored, &gone, &live, now);
-    write(&ctx.client, namespace, &stored).await?;
+    history::write(&ctx.client, namespace, &stored).await?;
     if let Ok(mut s) = shared.write() {
         *s = Arc::new(stored.rollups);
     }

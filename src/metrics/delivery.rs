@@ -243,6 +243,22 @@ impl Rollups {
         out
     }
 
+    /// These rollups with live `passports` added on top, oldest first: the figures over
+    /// everything, folded away or not.
+    pub fn with_passports<'a>(
+        &self,
+        passports: impl Iterator<Item = &'a ReleasePassport>,
+        today: NaiveDate,
+    ) -> Self {
+        let mut records: Vec<Record> = passports.map(Record::from_passport).collect();
+        records.sort_by_key(|r| r.promoted_at.or(r.created));
+        let mut out = self.clone();
+        for r in &records {
+            out.add(r, today);
+        }
+        out
+    }
+
     /// Adds one record (a newer one than any folded so far, for promotion sequencing).
     pub fn add(&mut self, r: &Record, fallback: NaiveDate) {
         let day = r.day().unwrap_or(fallback);

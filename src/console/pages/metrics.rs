@@ -50,7 +50,8 @@ pub fn page(page: &Page, window: &Window) -> Markup {
     let rollups: &Rollups = if page.user.visibility == super::super::auth::Visibility::All {
         s.all_rollups()
     } else {
-        filtered = crate::console::snapshot::rollups_with(&s.rollups, page.passports(), to);
+        filtered =
+            crate::metrics::delivery::Rollups::with_passports(&s.rollups, page.passports(), to);
         &filtered
     };
     let all_scope = Scope::default();

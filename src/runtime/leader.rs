@@ -12,15 +12,7 @@ use kube_leader_election::{LeaseLock, LeaseLockParams, LeaseLockResult};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
-use crate::metrics::Metrics;
-
-/// Where leadership stands.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Leadership {
-    Waiting,
-    Leading,
-    Lost,
-}
+use crate::leadership::{Leadership, Signal};
 
 /// Settings for the Lease.
 #[derive(Clone, Debug)]
@@ -31,13 +23,9 @@ pub struct LeaseSettings {
     pub ttl: Duration,
 }
 
-/// Keeps trying to acquire, then to renew, the Lease; reports through the returned channel.
+/// Keeps trying to acquire, then to renew, the Lease; reports through the returned signal.
 /// The returned lock is used to step down on shutdown.
-pub fn elect(
-    client: Client,
-    settings: LeaseSettings,
-    metrics: Arc<Metrics>,
-) -> (watch::Receiver<Leadership>, Arc<LeaseLock>) {
+pub fn elect(client: Client, settings: LeaseSettings) -> (Signal, Arc<LeaseLock>) {
     let lock = Arc::new(LeaseLock::new(
         client,
         &settings.namespace,
@@ -60,14 +48,12 @@ pub fn elect(
                     if !leading {
                         info!(lease = %settings.name, identity = %settings.identity, "acquired the leader Lease");
                         leading = true;
-                        metrics.leader.set(1);
                         let _ = tx.send(Leadership::Leading);
                     }
                 }
                 Ok(LeaseLockResult::NotAcquired(_)) => {
                     if leading {
                         warn!(lease = %settings.name, "lost the leader Lease");
-                        metrics.leader.set(0);
                         let _ = tx.send(Leadership::Lost);
                         return;
                     }
@@ -78,7 +64,6 @@ pub fn elect(
                     // (a renewal period early, so two replicas never write at once) only then.
                     if leading && renewed.elapsed() + renew_every >= settings.ttl {
                         warn!(lease = %settings.name, "could not renew the leader Lease within its TTL");
-                        metrics.leader.set(0);
                         let _ = tx.send(Leadership::Lost);
                         return;
                     }

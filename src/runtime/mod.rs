@@ -1,0 +1,398 @@
+//! The process: everything `passport controller` runs besides the reconcilers — probes and
+//! metrics, the leader Lease and the one leadership signal, the console, the webhook and gate
+//! listener, the connector refresh, retention and the delivery gauges, and shutdown. The
+//! reconcilers themselves are [`crate::controller`]'s.
+
+pub mod leader;
+pub mod probes;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use kube::Client;
+use kube::runtime::reflector::ObjectRef;
+use tracing::{info, warn};
+
+use crate::cluster::Stores;
+use crate::cluster::history::{self, SharedRollups};
+use crate::connectors::hub::Hub;
+use crate::controller::context::Context;
+use crate::controller::{self, Scope, connectors, gate_api, retention};
+use crate::leadership::{self, Leadership, Signal};
+use crate::metrics::Metrics;
+use crate::metrics::delivery::Rollups;
+use leader::LeaseSettings;
+use probes::ProbeState;
+
+/// Everything `passport controller` is configured with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Which Releases this process decides.
+    pub scope: Scope,
+    /// Where `/healthz`, `/readyz` and `/metrics` listen.
+    pub probe_addr: SocketAddr,
+    /// Where signed CI webhook deliveries are received (on the leader).
+    pub webhook_addr: SocketAddr,
+    /// The audience the HTTP gate's bearer tokens must be minted for.
+    pub gate_audience: String,
+    /// `None` runs without leader election (a single replica).
+    pub lease: Option<LeaseSettings>,
+    /// Serve the console too.
+    pub console: Option<ConsoleServe>,
+    /// How long passports are kept before they are folded into rollups.
+    pub retention: retention::Policy,
+    /// Where the rollups ConfigMap lives (the controller's own namespace).
+    pub home_namespace: String,
+    /// This replica's Pod (in `home_namespace`), labelled while it leads.
+    pub pod: String,
+}
+
+/// The console every replica serves beside deciding: where, who may sign in, and the optional
+/// AI summary.
+#[derive(Clone, Debug)]
+pub struct ConsoleServe {
+    pub addr: SocketAddr,
+    pub auth: crate::console::AuthConfig,
+    pub summary: Option<Arc<crate::console::summary::Summarizer>>,
+}
+
+/// Why the controller stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("no Kubernetes client configuration (in-cluster or kubeconfig)")]
+    Config(#[source] kube::config::InferConfigError),
+    #[error("cannot build the Kubernetes client")]
+    Client(#[source] kube::Error),
+    #[error("cannot listen on {addr}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("lost the leader Lease; exiting so this replica restarts as a standby")]
+    LostLeadership,
+    #[error("cannot build the HTTP client for connectors")]
+    Http(#[source] reqwest::Error),
+}
+
+/// A client whose User-Agent names this replica, so the API server's audit log and metrics say
+/// which replica made each request.
+async fn client_for(replica: &str) -> Result<Client, RunError> {
+    let mut config = kube::Config::infer().await.map_err(RunError::Config)?;
+    let agent = format!("release-passport/{} ({replica})", env!("CARGO_PKG_VERSION"));
+    if let Ok(value) = axum::http::HeaderValue::from_str(&agent) {
+        config.headers.push((axum::http::header::USER_AGENT, value));
+    }
+    Client::try_from(config).map_err(RunError::Client)
+}
+
+/// Runs until SIGTERM (draining in-flight reconciles) or until leadership is lost.
+pub async fn run(settings: Settings) -> Result<(), RunError> {
+    let client = client_for(&settings.pod).await?;
+    let metrics = Arc::new(Metrics::new());
+    let probe_state = Arc::new(ProbeState::default());
+    let listener = tokio::net::TcpListener::bind(settings.probe_addr)
+        .await
+        .map_err(|source| RunError::Listen {
+            addr: settings.probe_addr,
+            source,
+        })?;
+    let probe_local = listener.local_addr().unwrap_or(settings.probe_addr);
+    let probe_app = probes::router(Arc::clone(&probe_state), Arc::clone(&metrics));
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, probe_app).await {
+            warn!("probe server stopped: {e}");
+        }
+    });
+    info!(addr = %probe_local, "serving /healthz, /readyz and /metrics");
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        info!("shutdown requested: draining in-flight reconciles");
+        let _ = stop_tx.send(true);
+    });
+    let stopped = move || {
+        let mut stop = stop_rx.clone();
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }
+    };
+
+    let hub = Arc::new(
+        Hub::new()
+            .map_err(RunError::Http)?
+            .with_kube(client.clone()),
+    );
+    let rollups = SharedRollups::default();
+    tokio::spawn(history::follow(
+        client.clone(),
+        settings.home_namespace.clone(),
+        Arc::clone(&rollups),
+    ));
+
+    let mut lease = None;
+    let signal = match settings.lease.clone() {
+        Some(lease_settings) => {
+            leader::label_pod(&client, &settings.home_namespace, &settings.pod, false).await;
+            let (signal, lock) = leader::elect(client.clone(), lease_settings);
+            lease = Some(lock);
+            signal
+        }
+        None => leadership::sole(),
+    };
+    tokio::spawn(follow_leadership(signal.clone(), Arc::clone(&metrics)));
+
+    // Every replica serves the console from read-only caches of its own, so the Service can
+    // send a viewer to any of them; only the leader decides and writes.
+    if let Some(console) = settings.console.clone() {
+        serve_console(
+            &settings,
+            console,
+            &client,
+            &hub,
+            &rollups,
+            &signal,
+            stopped(),
+        )
+        .await;
+    }
+
+    if lease.is_some() {
+        // A standby is ready (it serves probes and metrics); it writes nothing until it leads.
+        probe_state.ready.store(true, Ordering::Relaxed);
+        let mut waiting = signal.clone();
+        tokio::select! {
+            r = waiting.wait_for(|l| *l == Leadership::Leading) => { let _ = r; }
+            () = stopped() => return Ok(()),
+        }
+    }
+    leader::take_label(&client, &settings.home_namespace, &settings.pod).await;
+
+    let stop_or_lost = {
+        let (stop, mut lost) = (stopped(), signal.clone());
+        async move {
+            tokio::select! {
+                () = stop => {},
+                // A replica that never elects has no sender: it is never lost.
+                closed = async { lost.wait_for(|l| *l == Leadership::Lost).await.is_err() } => {
+                    if closed {
+                        std::future::pending::<()>().await;
+                    }
+                }
+            }
+        }
+    };
+    let stop = futures::future::FutureExt::shared(Box::pin(stop_or_lost));
+
+    let controllers = controller::controllers(
+        client.clone(),
+        &settings.scope,
+        Arc::clone(&metrics),
+        &hub,
+        stop.clone(),
+    );
+    let ctx = Arc::clone(&controllers.ctx);
+    serve_webhooks(
+        settings.webhook_addr,
+        &hub,
+        &ctx.stores,
+        &client,
+        controllers.trigger.clone(),
+        &settings.gate_audience,
+        stop.clone(),
+    )
+    .await;
+    tokio::spawn(history_loop(
+        Arc::clone(&ctx),
+        settings.home_namespace.clone(),
+        settings.retention.clone(),
+        Arc::clone(&rollups),
+        stop.clone(),
+    ));
+    tokio::spawn(connectors::run(
+        Arc::clone(&ctx),
+        hub,
+        controllers.trigger.clone(),
+        stop.clone(),
+    ));
+    tokio::spawn({
+        let stores = ctx.stores.clone();
+        async move {
+            stores.wait_ready().await;
+            probe_state.ready.store(true, Ordering::Relaxed);
+            info!("caches synced");
+        }
+    });
+    controllers.run().await;
+
+    if *signal.borrow() == Leadership::Lost {
+        return Err(RunError::LostLeadership);
+    }
+    if let Some(lock) = lease {
+        // The label first: from here on this replica answers no gate call.
+        leader::label_pod(&client, &settings.home_namespace, &settings.pod, false).await;
+        if let Err(e) = lock.step_down().await {
+            warn!("could not release the leader Lease: {e}");
+        }
+    }
+    info!("stopped");
+    Ok(())
+}
+
+/// The `leader` gauge says what the leadership signal says.
+async fn follow_leadership(mut signal: Signal, metrics: Arc<Metrics>) {
+    loop {
+        metrics.leader.set(i64::from(leadership::leading(&signal)));
+        if signal.changed().await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Serves the console from caches of its own (a standby's console works too).
+async fn serve_console(
+    settings: &Settings,
+    console: ConsoleServe,
+    client: &Client,
+    hub: &Arc<Hub>,
+    rollups: &SharedRollups,
+    signal: &Signal,
+    stopped: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let runtime = crate::console::Runtime {
+        mode: "controller".into(),
+        source: "cluster (this replica's caches)".into(),
+        leader: None,
+        watch_namespace: settings.scope.namespace.clone(),
+    };
+    let source = crate::console::cluster::source(
+        crate::cluster::stores::watch_stores(client.clone(), settings.scope.namespace.as_deref()),
+        Some(Arc::clone(hub)),
+        Arc::clone(rollups),
+        runtime,
+        Some(signal.clone()),
+    );
+    let console_settings = crate::console::Settings {
+        gate_url: format!(
+            "http://release-passport-gate.{}:{}",
+            settings.home_namespace,
+            settings.webhook_addr.port()
+        ),
+        retention: settings.retention.describe(),
+        summary: console.summary,
+    };
+    match crate::console::spawn(
+        console.addr,
+        source,
+        console.auth,
+        console_settings,
+        stopped,
+    )
+    .await
+    {
+        Ok(local) => info!(addr = %local, "serving the console"),
+        Err(e) => warn!("cannot serve the console: {e:#}"),
+    }
+}
+
+/// Receives signed CI deliveries (each re-triggers the release it names) and answers the gate
+/// over HTTP, on one listener; both authenticate every request.
+async fn serve_webhooks(
+    addr: SocketAddr,
+    hub: &Arc<Hub>,
+    stores: &Stores,
+    client: &Client,
+    trigger: connectors::Trigger,
+    audience: &str,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let receiver = crate::connectors::webhook::Receiver::new(
+        Arc::clone(hub),
+        stores.connectors.clone(),
+        Box::new(move |ns: &str, name: &str| {
+            let _ = trigger.unbounded_send(ObjectRef::new(name).within(ns));
+        }),
+        Box::new(chrono::Utc::now),
+    );
+    match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => {
+            let local = listener.local_addr().unwrap_or(addr);
+            info!(addr = %local, "receiving webhook deliveries");
+            let gate = gate_api::GateApi {
+                client: client.clone(),
+                stores: stores.clone(),
+                audience: audience.to_string(),
+            };
+            let app = crate::connectors::webhook::router(Arc::new(receiver))
+                .merge(gate_api::router(Arc::new(gate)));
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, app)
+                    .with_graceful_shutdown(stop)
+                    .await
+                {
+                    warn!("webhook server stopped: {e}");
+                }
+            });
+        }
+        Err(e) => warn!(%addr, "cannot listen for webhook deliveries: {e}"),
+    }
+}
+
+/// Every minute the delivery gauges are recomputed (rollups plus live passports); every ten
+/// minutes retention runs. A retention pass with nothing expired makes no API call.
+async fn history_loop(
+    ctx: Arc<Context>,
+    namespace: String,
+    policy: retention::Policy,
+    rollups: SharedRollups,
+    stop: impl std::future::Future<Output = ()> + Send + 'static,
+) {
+    let work = async {
+        ctx.stores.wait_ready().await;
+        for minute in 0u64.. {
+            if minute % 10 == 0
+                && let Err(e) = retention::pass(&ctx, &namespace, &policy, &rollups).await
+            {
+                warn!(category = e.category(), "retention pass failed: {e}");
+            }
+            let now = (ctx.clock)();
+            let kept = rollups.read().map(|r| Arc::clone(&r)).unwrap_or_default();
+            let passports = ctx.stores.passports.state();
+            let all = Rollups::with_passports(
+                &kept,
+                passports.iter().map(AsRef::as_ref),
+                now.date_naive(),
+            );
+            ctx.metrics.delivery.set_figures(&all, now.date_naive());
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        }
+    };
+    tokio::select! {
+        () = work => {},
+        () = stop => {},
+    }
+}
+
+/// Resolves when the process is asked to stop (Ctrl-C or SIGTERM).
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+}
