@@ -61,38 +61,54 @@ pub struct CompiledRule {
 /// The rule types of BRIEF §2, with their parameters parsed.
 #[derive(Clone, Debug)]
 pub enum RuleKind {
-    Evidence {
-        source: String,
-        max_age: Option<Duration>,
-        max_age_text: Option<String>,
-        on_missing: Outcome,
-        on_failed: Outcome,
-        on_stale: Outcome,
-        on_partial: Outcome,
-        on_pending: Outcome,
-    },
-    Metric {
-        query: MetricQuery,
-        connector: Option<String>,
-        op: Comparison,
-        threshold: f64,
-        max_age: Option<Duration>,
-        on_no_data: Outcome,
-        on_failed: Outcome,
-    },
+    Evidence(EvidenceRule),
+    Metric(MetricRule),
     Approval(ApprovalRule),
-    Window {
-        tz: Tz,
-        freezes: Vec<Freeze>,
-        on_inside: Outcome,
-    },
-    Expression {
-        source: String,
-        program: Arc<cel::Program>,
-        reads: CelReads,
-        on_false: Outcome,
-        message: Option<String>,
-    },
+    Window(WindowRule),
+    Expression(ExpressionRule),
+}
+
+/// An evidence rule: one source, its freshness, and the outcome of each status.
+#[derive(Clone, Debug)]
+pub struct EvidenceRule {
+    pub source: String,
+    pub max_age: Option<Duration>,
+    pub max_age_text: Option<String>,
+    pub on_missing: Outcome,
+    pub on_failed: Outcome,
+    pub on_stale: Outcome,
+    pub on_partial: Outcome,
+    pub on_pending: Outcome,
+}
+
+/// A metric rule: a query, which connector answers it, and its threshold.
+#[derive(Clone, Debug)]
+pub struct MetricRule {
+    pub query: MetricQuery,
+    pub connector: Option<String>,
+    pub op: Comparison,
+    pub threshold: f64,
+    pub max_age: Option<Duration>,
+    pub on_no_data: Outcome,
+    pub on_failed: Outcome,
+}
+
+/// A window rule: freeze windows in one time zone.
+#[derive(Clone, Debug)]
+pub struct WindowRule {
+    pub tz: Tz,
+    pub freezes: Vec<Freeze>,
+    pub on_inside: Outcome,
+}
+
+/// An expression rule: a compiled CEL program and what it reads.
+#[derive(Clone, Debug)]
+pub struct ExpressionRule {
+    pub source: String,
+    pub program: Arc<cel::Program>,
+    pub reads: CelReads,
+    pub on_false: Outcome,
+    pub message: Option<String>,
 }
 
 /// What a CEL expression can read, found from its syntax tree, so evaluation builds only that.
@@ -189,11 +205,11 @@ impl RuleKind {
     /// The rule type's name as written in manifests and traces.
     pub fn type_name(&self) -> &'static str {
         match self {
-            RuleKind::Evidence { .. } => "evidence",
-            RuleKind::Metric { .. } => "metric",
+            RuleKind::Evidence(_) => "evidence",
+            RuleKind::Metric(_) => "metric",
             RuleKind::Approval(_) => "approval",
-            RuleKind::Window { .. } => "window",
-            RuleKind::Expression { .. } => "expression",
+            RuleKind::Window(_) => "window",
+            RuleKind::Expression(_) => "expression",
         }
     }
 }
@@ -314,7 +330,7 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
             .max_age
             .as_ref()
             .and_then(|d| parse_duration(d, &format!("{at}.evidence.maxAge"), errors));
-        return Some(RuleKind::Evidence {
+        return Some(RuleKind::Evidence(EvidenceRule {
             source: e.source.clone(),
             max_age,
             max_age_text: e.max_age.as_ref().map(|d| d.to_string()),
@@ -323,7 +339,7 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
             on_stale: e.on_stale.unwrap_or(Outcome::Hold),
             on_partial: e.on_partial.unwrap_or(Outcome::Hold),
             on_pending: e.on_pending.unwrap_or(Outcome::Hold),
-        });
+        }));
     }
     if let Some(m) = &rule.metric {
         if m.query.trim().is_empty() {
@@ -363,7 +379,7 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
             promql: m.query.clone(),
             range,
         };
-        return Some(RuleKind::Metric {
+        return Some(RuleKind::Metric(MetricRule {
             query,
             connector: m.connector.clone(),
             op: m.op,
@@ -371,7 +387,7 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
             max_age,
             on_no_data: m.on_no_data.unwrap_or(Outcome::Hold),
             on_failed: m.on_failed.unwrap_or(Outcome::Block),
-        });
+        }));
     }
     if let Some(a) = &rule.approval {
         if a.min == 0 {
@@ -408,21 +424,21 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
                 compile_freeze(f, i, tz, &format!("{at}.window.freezes[{i}]"), errors)
             })
             .collect();
-        return Some(RuleKind::Window {
+        return Some(RuleKind::Window(WindowRule {
             tz,
             freezes,
             on_inside: w.on_inside.unwrap_or(Outcome::Hold),
-        });
+        }));
     }
     let x = rule.expression.as_ref()?;
     match cel::Program::compile(&x.cel) {
-        Ok(program) => Some(RuleKind::Expression {
+        Ok(program) => Some(RuleKind::Expression(ExpressionRule {
             source: x.cel.clone(),
             reads: CelReads::of(&program),
             program: Arc::new(program),
             on_false: x.on_false.unwrap_or(Outcome::Hold),
             message: x.message.clone(),
-        }),
+        })),
         Err(e) => {
             errors.push(FieldError::new(
                 format!("{at}.expression.cel"),

@@ -182,79 +182,167 @@ pub fn select<'p>(
 
 /// Decides one release.
 pub fn evaluate(input: &Input<'_>) -> Evaluation {
-    let release = input.release;
-    let now = input.now;
-
+    let (release, now) = (input.release, input.now);
     let (selected, policy_missing) = select(release, input.policies);
-
-    let mut approvals: Vec<&Approval> = input
-        .approvals
-        .iter()
-        .filter(|a| approval_applies(a, release))
-        .collect();
-    approvals.sort_by(|a, b| {
-        (
-            a.metadata.creation_timestamp.as_ref().map(|t| t.0),
-            &a.metadata.name,
-        )
-            .cmp(&(
-                b.metadata.creation_timestamp.as_ref().map(|t| t.0),
-                &b.metadata.name,
-            ))
-    });
-    let mut waivers: Vec<&Waiver> = input
-        .waivers
-        .iter()
-        .filter(|w| waiver_applies(w, release))
-        .collect();
-    waivers.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    let active: Vec<&Waiver> = waivers
-        .iter()
-        .copied()
-        .filter(|w| now < w.spec.expires_at)
-        .collect();
-
-    // Rollback readiness is evidence a policy can require (`evidence: {source: rollback-ready}`).
+    let applicable = Applicable::of(input);
     let rollback_status = rollback(release, input.previous_release, input.evidence, now);
-    let reads_rollback = selected.iter().any(|p| {
-        p.rules.iter().any(
-            |r| matches!(&r.kind, RuleKind::Evidence { source, .. } if source == ROLLBACK_SOURCE),
-        )
-    });
-    let evidence_in: std::borrow::Cow<'_, [EvidenceItem]> = if reads_rollback {
-        let mut items = input.evidence.to_vec();
-        items.push(EvidenceItem {
-            source: ROLLBACK_SOURCE.into(),
-            status: if rollback_status.ready {
-                EvidenceStatus::Complete
-            } else {
-                EvidenceStatus::Missing
-            },
-            observed_at: Some(now),
-            connector: None,
-            summary: Some(rollback_status.reason.clone()),
-            query: None,
-            value: None,
-            targets: None,
-            expires_at: None,
-        });
-        std::borrow::Cow::Owned(items)
-    } else {
-        std::borrow::Cow::Borrowed(input.evidence)
-    };
-    let ctx = RuleContext::new(release, &evidence_in, &approvals, now);
-    let mut trace = Vec::new();
-    let mut observed: BTreeMap<String, EvidenceEntry> = BTreeMap::new();
-    let mut next_review: Option<DateTime<Utc>> = None;
-    let mut invalid_policies = Vec::new();
-    let mut release_errors = Vec::new();
+    let evidence = with_rollback_evidence(&selected, input.evidence, &rollback_status, now);
+    let ctx = RuleContext::new(release, &evidence, &applicable.approvals, now);
+    let mut ran = run_rules(&selected, &ctx, &applicable.active);
+    let (decision, reasons) = decide(&selected, &ran.trace, policy_missing.as_deref());
+    let evidence = ran.evidence();
+    let watched = watch::evaluate(
+        &selected,
+        &ctx,
+        decision,
+        &evidence,
+        input.previous.and_then(|p| p.watch.as_ref()),
+        now,
+    );
+    ran.next_review = earliest(ran.next_review, watched.next_change);
+    let mut rollback_status = rollback_status;
+    rollback_status.recommended = watched.rollback_recommended;
+    let next_review = ran.next_review.filter(|t| *t > now);
+    let stalled = stalled(&ran, policy_missing.as_deref());
+    let mut status = build_status(
+        input,
+        &selected,
+        &applicable,
+        Decided {
+            decision,
+            reasons,
+            stalled,
+            evidence,
+            rollback: rollback_status,
+            watch: watched.status,
+        },
+        ran,
+    );
+    bound::compact(&mut status);
+    Evaluation {
+        status,
+        next_review,
+        selected_policies: selected.iter().map(|p| p.name.clone()).collect(),
+    }
+}
 
-    for policy in &selected {
+/// The approvals and waivers that are this release's, in a stable order.
+struct Applicable<'a> {
+    /// Oldest first.
+    approvals: Vec<&'a Approval>,
+    /// By name.
+    waivers: Vec<&'a Waiver>,
+    /// The waivers not yet expired.
+    active: Vec<&'a Waiver>,
+}
+
+impl<'a> Applicable<'a> {
+    fn of(input: &Input<'a>) -> Self {
+        let release = input.release;
+        let mut approvals: Vec<&Approval> = input
+            .approvals
+            .iter()
+            .filter(|a| approval_applies(a, release))
+            .collect();
+        approvals.sort_by(|a, b| {
+            (
+                a.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                &a.metadata.name,
+            )
+                .cmp(&(
+                    b.metadata.creation_timestamp.as_ref().map(|t| t.0),
+                    &b.metadata.name,
+                ))
+        });
+        let mut waivers: Vec<&Waiver> = input
+            .waivers
+            .iter()
+            .filter(|w| waiver_applies(w, release))
+            .collect();
+        waivers.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+        let active = waivers
+            .iter()
+            .copied()
+            .filter(|w| input.now < w.spec.expires_at)
+            .collect();
+        Self {
+            approvals,
+            waivers,
+            active,
+        }
+    }
+}
+
+/// The evidence the rules read: the release's, plus rollback readiness when a policy requires
+/// it (`evidence: {source: rollback-ready}`).
+fn with_rollback_evidence<'e>(
+    selected: &[&CompiledPolicy],
+    evidence: &'e [EvidenceItem],
+    rollback: &RollbackStatus,
+    now: DateTime<Utc>,
+) -> std::borrow::Cow<'e, [EvidenceItem]> {
+    let reads_rollback = selected.iter().any(|p| {
+        p.rules
+            .iter()
+            .any(|r| matches!(&r.kind, RuleKind::Evidence(e) if e.source == ROLLBACK_SOURCE))
+    });
+    if !reads_rollback {
+        return std::borrow::Cow::Borrowed(evidence);
+    }
+    let mut items = evidence.to_vec();
+    items.push(EvidenceItem {
+        source: ROLLBACK_SOURCE.into(),
+        status: if rollback.ready {
+            EvidenceStatus::Complete
+        } else {
+            EvidenceStatus::Missing
+        },
+        observed_at: Some(now),
+        connector: None,
+        summary: Some(rollback.reason.clone()),
+        query: None,
+        value: None,
+        targets: None,
+        expires_at: None,
+    });
+    std::borrow::Cow::Owned(items)
+}
+
+/// What running every rule of the selected policies found.
+struct Ran {
+    trace: Vec<TraceEntry>,
+    /// The evidence enforced rules read, by key.
+    observed: BTreeMap<String, EvidenceEntry>,
+    next_review: Option<DateTime<Utc>>,
+    invalid_policies: Vec<String>,
+    release_errors: Vec<String>,
+}
+
+impl Ran {
+    /// The passport's evidence list, sorted (taken out of what was observed).
+    fn evidence(&mut self) -> Vec<EvidenceEntry> {
+        let mut evidence: Vec<EvidenceEntry> =
+            std::mem::take(&mut self.observed).into_values().collect();
+        evidence.sort_by(|a, b| (&a.source, &a.query).cmp(&(&b.source, &b.query)));
+        evidence
+    }
+}
+
+/// Runs every rule of every selected policy, each waived when an active waiver names it.
+fn run_rules(selected: &[&CompiledPolicy], ctx: &RuleContext<'_>, active: &[&Waiver]) -> Ran {
+    let mut ran = Ran {
+        trace: Vec::new(),
+        observed: BTreeMap::new(),
+        next_review: None,
+        invalid_policies: Vec::new(),
+        release_errors: Vec::new(),
+    };
+    for policy in selected {
         if !policy.is_valid() {
             if policy.mode == PolicyMode::Enforce {
-                invalid_policies.push(policy.name.clone());
+                ran.invalid_policies.push(policy.name.clone());
             }
-            trace.push(TraceEntry {
+            ran.trace.push(TraceEntry {
                 policy: policy.name.clone(),
                 mode: policy.mode,
                 rule: policy.name.clone(),
@@ -271,34 +359,24 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
         }
         for rule in &policy.rules {
             let RuleResult {
-                mut effect,
+                effect,
                 message,
                 evidence,
                 observed: entries,
                 next_change,
                 release_error,
-            } = rules::evaluate(rule, &ctx);
-            if let Some(e) = release_error {
-                release_errors.push(e);
-            }
-            next_review = earliest(next_review, next_change);
+            } = rules::evaluate(rule, ctx);
+            ran.release_errors.extend(release_error);
+            ran.next_review = earliest(ran.next_review, next_change);
             // Only what enforced rules read is the passport's evidence: a Simulate policy must
             // not change how complete a passport looks.
             if policy.mode == PolicyMode::Enforce {
                 for (key, entry) in entries {
-                    merge_entry(&mut observed, key, entry);
+                    merge_entry(&mut ran.observed, key, entry);
                 }
             }
-            let mut waiver = None;
-            if matches!(effect, Effect::Hold | Effect::Block)
-                && let Some(w) = active
-                    .iter()
-                    .find(|w| waiver_names(w, &policy.name, &rule.name))
-            {
-                effect = Effect::Waived;
-                waiver = w.metadata.name.clone();
-            }
-            trace.push(TraceEntry {
+            let (effect, waiver) = waive(effect, active, &policy.name, &rule.name);
+            ran.trace.push(TraceEntry {
                 policy: policy.name.clone(),
                 mode: policy.mode,
                 rule: rule.name.clone(),
@@ -313,10 +391,29 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
             });
         }
     }
-    for w in &active {
-        next_review = earliest(next_review, Some(w.spec.expires_at));
+    for w in active {
+        ran.next_review = earliest(ran.next_review, Some(w.spec.expires_at));
     }
+    ran
+}
 
+/// A Hold or Block becomes Waived when an active waiver names its rule; the waiver's name.
+fn waive(effect: Effect, active: &[&Waiver], policy: &str, rule: &str) -> (Effect, Option<String>) {
+    if !matches!(effect, Effect::Hold | Effect::Block) {
+        return (effect, None);
+    }
+    match active.iter().find(|w| waiver_names(w, policy, rule)) {
+        Some(w) => (Effect::Waived, w.metadata.name.clone()),
+        None => (effect, None),
+    }
+}
+
+/// The decision from the enforced rules' effects, and its reasons (blocks first).
+fn decide(
+    selected: &[&CompiledPolicy],
+    trace: &[TraceEntry],
+    policy_missing: Option<&str>,
+) -> (Decision, Vec<String>) {
     let enforced: Vec<&TraceEntry> = trace
         .iter()
         .filter(|t| t.mode == PolicyMode::Enforce)
@@ -331,12 +428,13 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
                 .map(|t| format!("{}/{}: {}", t.policy, t.rule, t.message)),
         );
     }
-    let decision = if let Some(name) = &policy_missing {
+    let blocks = enforced.iter().any(|t| t.effect == Effect::Block);
+    let decision = if let Some(name) = policy_missing {
         reasons.insert(
             0,
             format!("policyRef names GatePolicy {name}, which does not exist"),
         );
-        if enforced.iter().any(|t| t.effect == Effect::Block) {
+        if blocks {
             Decision::Block
         } else {
             Decision::Hold
@@ -344,16 +442,63 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
     } else if !any_enforce {
         reasons.insert(0, "no policy selects this release".into());
         Decision::Hold
-    } else if enforced.iter().any(|t| t.effect == Effect::Block) {
+    } else if blocks {
         Decision::Block
     } else if enforced.iter().any(|t| t.effect == Effect::Hold) {
         Decision::Hold
     } else {
         Decision::Allow
     };
+    (decision, reasons)
+}
 
-    let mut evidence: Vec<EvidenceEntry> = observed.into_values().collect();
-    evidence.sort_by(|a, b| (&a.source, &a.query).cmp(&(&b.source, &b.query)));
+/// Why the release cannot be decided as written, if it cannot: the Stalled condition.
+fn stalled(ran: &Ran, policy_missing: Option<&str>) -> Option<(&'static str, String)> {
+    if !ran.invalid_policies.is_empty() {
+        Some((
+            conditions::REASON_INVALID_POLICY,
+            format!("invalid GatePolicy: {}", ran.invalid_policies.join(", ")),
+        ))
+    } else if let Some(name) = policy_missing {
+        Some((
+            conditions::REASON_POLICY_NOT_FOUND,
+            format!("policyRef names GatePolicy {name}, which does not exist"),
+        ))
+    } else {
+        ran.release_errors
+            .first()
+            .map(|e| (conditions::REASON_INVALID_RELEASE, e.clone()))
+    }
+}
+
+/// What the decision phases found, for the status.
+struct Decided {
+    decision: Decision,
+    reasons: Vec<String>,
+    stalled: Option<(&'static str, String)>,
+    /// What enforced rules read, sorted.
+    evidence: Vec<EvidenceEntry>,
+    rollback: RollbackStatus,
+    watch: Option<crate::api::passport::WatchStatus>,
+}
+
+/// The status phase: the passport's status from what the other phases found.
+fn build_status(
+    input: &Input<'_>,
+    selected: &[&CompiledPolicy],
+    applicable: &Applicable<'_>,
+    decided: Decided,
+    ran: Ran,
+) -> ReleasePassportStatus {
+    let (release, now) = (input.release, input.now);
+    let Decided {
+        decision,
+        reasons,
+        stalled,
+        evidence,
+        rollback,
+        watch,
+    } = decided;
     let complete = evidence
         .iter()
         .filter(|e| e.status == EvidenceStatus::Complete)
@@ -363,11 +508,13 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
         .filter(|e| e.status == EvidenceStatus::Pending)
         .map(|e| e.source.as_str())
         .collect();
-
     let headline = reasons.first().cloned().unwrap_or_else(|| {
         format!(
             "all {} enforced rules pass",
-            enforced.iter().filter(|t| t.type_ != "policy").count()
+            ran.trace
+                .iter()
+                .filter(|t| t.mode == PolicyMode::Enforce && t.type_ != "policy")
+                .count()
         )
     });
     let generation = release.metadata.generation;
@@ -375,22 +522,43 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
         .previous
         .map(|p| p.conditions.as_slice())
         .unwrap_or_default();
-    let stalled = if !invalid_policies.is_empty() {
-        Some((
-            conditions::REASON_INVALID_POLICY,
-            format!("invalid GatePolicy: {}", invalid_policies.join(", ")),
-        ))
-    } else if let Some(name) = &policy_missing {
-        Some((
-            conditions::REASON_POLICY_NOT_FOUND,
-            format!("policyRef names GatePolicy {name}, which does not exist"),
-        ))
-    } else {
-        release_errors
-            .first()
-            .map(|e| (conditions::REASON_INVALID_RELEASE, e.clone()))
-    };
-    let desired = vec![
+    let desired = desired_conditions(decision, &headline, &pending, stalled);
+    let conditions = conditions::merge(previous_conditions, desired, generation, now);
+    ReleasePassportStatus {
+        decision: Some(decision),
+        reasons,
+        evidence_summary: Some(format!("{complete}/{}", evidence.len())),
+        evidence,
+        approvals: approvals_summary(selected, &applicable.approvals, release),
+        waivers: applicable
+            .waivers
+            .iter()
+            .map(|w| WaiverEntry {
+                name: w.metadata.name.clone().unwrap_or_default(),
+                rules: w.spec.rules.clone(),
+                reason: w.spec.reason.clone(),
+                approver: w.spec.approver.clone(),
+                expires_at: w.spec.expires_at,
+                active: now < w.spec.expires_at,
+            })
+            .collect(),
+        rollback: Some(rollback),
+        watch,
+        timeline: timeline(input.previous, decision, headline, now),
+        conditions,
+        observed_generation: generation,
+        trace: ran.trace,
+    }
+}
+
+/// Ready, Reconciling and Stalled as the decision leaves them.
+fn desired_conditions(
+    decision: Decision,
+    headline: &str,
+    pending: &[&str],
+    stalled: Option<(&'static str, String)>,
+) -> Vec<Desired> {
+    vec![
         Desired {
             type_: conditions::READY,
             status: decision == Decision::Allow,
@@ -399,7 +567,7 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
                 Decision::Hold => conditions::REASON_HELD,
                 Decision::Block => conditions::REASON_BLOCKED,
             },
-            message: headline.clone(),
+            message: headline.to_string(),
         },
         Desired {
             type_: conditions::RECONCILING,
@@ -429,13 +597,18 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
                 message: String::new(),
             },
         },
-    ];
+    ]
+}
 
-    let mut timeline = input
-        .previous
-        .map(|p| p.timeline.clone())
-        .unwrap_or_default();
-    if input.previous.and_then(|p| p.decision) != Some(decision) {
+/// The decision changes so far, with this one added when it differs (the newest kept).
+fn timeline(
+    previous: Option<&ReleasePassportStatus>,
+    decision: Decision,
+    headline: String,
+    now: DateTime<Utc>,
+) -> Vec<TimelineEntry> {
+    let mut timeline = previous.map(|p| p.timeline.clone()).unwrap_or_default();
+    if previous.and_then(|p| p.decision) != Some(decision) {
         timeline.push(TimelineEntry {
             at: now,
             decision,
@@ -445,48 +618,7 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
             timeline.drain(..timeline.len() - TIMELINE_LIMIT);
         }
     }
-
-    let watched = watch::evaluate(
-        &selected,
-        &ctx,
-        decision,
-        &evidence,
-        input.previous.and_then(|p| p.watch.as_ref()),
-        now,
-    );
-    next_review = earliest(next_review, watched.next_change);
-    let mut rollback_status = rollback_status;
-    rollback_status.recommended = watched.rollback_recommended;
-    let mut status = ReleasePassportStatus {
-        decision: Some(decision),
-        reasons,
-        evidence_summary: Some(format!("{complete}/{}", evidence.len())),
-        evidence,
-        approvals: approvals_summary(&selected, &approvals, release),
-        waivers: waivers
-            .iter()
-            .map(|w| WaiverEntry {
-                name: w.metadata.name.clone().unwrap_or_default(),
-                rules: w.spec.rules.clone(),
-                reason: w.spec.reason.clone(),
-                approver: w.spec.approver.clone(),
-                expires_at: w.spec.expires_at,
-                active: now < w.spec.expires_at,
-            })
-            .collect(),
-        rollback: Some(rollback_status),
-        watch: watched.status,
-        timeline,
-        conditions: conditions::merge(previous_conditions, desired, generation, now),
-        observed_generation: generation,
-        trace,
-    };
-    bound::compact(&mut status);
-    Evaluation {
-        status,
-        next_review: next_review.filter(|t| *t > now),
-        selected_policies: selected.iter().map(|p| p.name.clone()).collect(),
-    }
+    timeline
 }
 
 fn earliest(a: Option<DateTime<Utc>>, b: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {

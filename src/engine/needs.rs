@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::compile::{CompiledPolicy, RuleKind};
+use super::compile::{CompiledPolicy, MetricRule, RuleKind};
 use super::labels;
 use super::metric::MetricQuery;
 use crate::api::Release;
@@ -44,12 +44,12 @@ pub fn needs(release: &Release, policies: &[Arc<CompiledPolicy>]) -> Needs {
         let watched = policy.watch.iter().flat_map(|w| w.rules.iter());
         for rule in policy.rules.iter().chain(watched) {
             match &rule.kind {
-                RuleKind::Evidence { source, .. } => {
-                    out.sources.insert(source.clone());
+                RuleKind::Evidence(e) => {
+                    out.sources.insert(e.source.clone());
                 }
-                RuleKind::Metric {
+                RuleKind::Metric(MetricRule {
                     query, connector, ..
-                } => {
+                }) => {
                     if let Some(m) = &matchers {
                         out.metrics.insert(MetricNeed {
                             connector: connector.clone(),

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 
-use super::compile::{CelReads, CompiledRule, RuleKind};
+use super::compile::{
+    CelReads, CompiledRule, EvidenceRule, ExpressionRule, MetricRule, RuleKind, WindowRule,
+};
 use super::evidence::{EvidenceItem, combine, severity, stale_at, status_at};
 use super::labels;
 use super::window::{self, WindowState};
@@ -103,262 +105,275 @@ pub fn time(t: DateTime<Utc>) -> String {
 /// Evaluates one rule.
 pub fn evaluate(rule: &CompiledRule, ctx: &RuleContext<'_>) -> RuleResult {
     match &rule.kind {
-        RuleKind::Evidence {
-            source,
-            max_age,
-            max_age_text,
-            on_missing,
-            on_failed,
-            on_stale,
-            on_partial,
-            on_pending,
-        } => {
-            let items: Vec<&EvidenceItem> = ctx
-                .evidence
-                .iter()
-                .filter(|i| &i.source == source)
-                .collect();
-            let statuses: Vec<EvidenceStatus> = items
-                .iter()
-                .map(|i| status_at(i, *max_age, ctx.now))
-                .collect();
-            let status = combine(&statuses);
-            let worst = items
-                .iter()
-                .zip(&statuses)
-                .max_by_key(|(i, s)| (severity(**s), i.observed_at))
-                .map(|(i, _)| *i);
-            let latest = items.iter().filter_map(|i| i.observed_at).max();
-            let targets = Targets::sum(items.iter().filter_map(|i| i.targets));
-            let detail = match (status, worst.and_then(|i| i.summary.as_deref())) {
-                (EvidenceStatus::Complete, _) | (_, None) => String::new(),
-                (_, Some(s)) => [": ", s].concat(),
-            };
-            let (outcome, message) = match status {
-                // The summary of passing evidence is in the passport's evidence list already.
-                EvidenceStatus::Complete => (
-                    Outcome::Pass,
-                    [source.as_str(), " is Complete", &observed_phrase(latest)].concat(),
-                ),
-                EvidenceStatus::Partial => (
-                    *on_partial,
-                    match targets {
-                        Some(t) => format!(
-                            "{source} is Partial: {}/{} targets pass{detail}",
-                            t.passing, t.total
-                        ),
-                        None => format!("{source} is Partial{detail}"),
-                    },
-                ),
-                EvidenceStatus::Pending => (*on_pending, format!("{source} is Pending{detail}")),
-                EvidenceStatus::Stale => (
-                    *on_stale,
-                    format!(
-                        "{source} is Stale: last observed {}, older than maxAge {}",
-                        latest.map_or_else(|| "at an unknown time".to_string(), time),
-                        max_age_text.as_deref().unwrap_or("-")
-                    ),
-                ),
-                EvidenceStatus::Missing if items.is_empty() => {
-                    (*on_missing, format!("{source} is Missing: never observed"))
-                }
-                EvidenceStatus::Missing => (*on_missing, format!("{source} is Missing{detail}")),
-                EvidenceStatus::Failed => (*on_failed, format!("{source} is Failed{detail}")),
-            };
-            let mut result = RuleResult::new(outcome_effect(outcome), message);
-            result.evidence.push(source.clone());
-            result.next_change = items
-                .iter()
-                .filter_map(|i| stale_at(i, *max_age, ctx.now))
-                .min();
-            result.observed.push((
-                ["source:", source.as_str()].concat(),
-                EvidenceEntry {
-                    source: source.clone(),
-                    status,
-                    observed_at: latest,
-                    connector: worst.and_then(|i| i.connector.clone()),
-                    summary: worst.and_then(|i| i.summary.clone()),
-                    query: None,
-                    value: None,
-                    targets,
-                },
-            ));
-            result
-        }
-        RuleKind::Metric {
-            query,
-            connector: _,
-            op,
-            threshold,
-            max_age,
-            on_no_data,
-            on_failed,
-        } => {
-            let matchers = ctx
-                .matchers
-                .get_or_init(|| labels::matchers(&ctx.release.spec.scope.metric_labels));
-            let expanded = match matchers {
-                Ok(m) => query.map_promql(|q| labels::substitute(q, m)).to_string(),
-                Err(e) => {
-                    let mut r =
-                        RuleResult::new(Effect::Block, format!("cannot build the query: {e}"));
-                    r.release_error = Some(e.to_string());
-                    return r;
-                }
-            };
-            let item = ctx
-                .evidence
-                .iter()
-                .filter(|i| i.query.as_deref() == Some(expanded.as_str()))
-                .max_by_key(|i| i.observed_at);
-            let value = item.and_then(|i| i.value).filter(|v| v.is_finite());
-            let observed = item.map(|i| status_at(i, *max_age, ctx.now));
-            let (status, outcome, message) = match (observed, value) {
-                (None, _) => (
-                    EvidenceStatus::Missing,
-                    *on_no_data,
-                    format!("no data for {expanded}"),
-                ),
-                (Some(EvidenceStatus::Pending), _) => (
-                    EvidenceStatus::Pending,
-                    Outcome::Hold,
-                    format!("metric window not yet elapsed for {expanded}"),
-                ),
-                (Some(EvidenceStatus::Stale), _) => (
-                    EvidenceStatus::Stale,
-                    *on_no_data,
-                    format!(
-                        "last value {} is older than maxAge",
-                        item.and_then(|i| i.observed_at)
-                            .map_or_else(|| "at an unknown time".into(), time)
-                    ),
-                ),
-                (Some(EvidenceStatus::Failed), None) => (
-                    EvidenceStatus::Missing,
-                    *on_no_data,
-                    format!(
-                        "query failed: {}",
-                        item.and_then(|i| i.summary.as_deref())
-                            .unwrap_or("no detail")
-                    ),
-                ),
-                (Some(_), None) => (
-                    EvidenceStatus::Missing,
-                    *on_no_data,
-                    format!("no data (empty or NaN) for {expanded}"),
-                ),
-                (Some(_), Some(v)) if op.holds(v, *threshold) => (
-                    EvidenceStatus::Complete,
-                    Outcome::Pass,
-                    format!("value {v} {} {threshold} holds", op.symbol()),
-                ),
-                (Some(_), Some(v)) => (
-                    EvidenceStatus::Failed,
-                    *on_failed,
-                    format!("value {v} breaks {} {threshold}", op.symbol()),
-                ),
-            };
-            let mut result = RuleResult::new(outcome_effect(outcome), message);
-            result.evidence.push(format!("metric:{}", rule.name));
-            result.next_change = item.and_then(|i| stale_at(i, *max_age, ctx.now));
-            result.observed.push((
-                ["query:", expanded.as_str()].concat(),
-                EvidenceEntry {
-                    source: rule.name.clone(),
-                    status,
-                    observed_at: item.and_then(|i| i.observed_at),
-                    connector: item.and_then(|i| i.connector.clone()),
-                    summary: item.and_then(|i| i.summary.clone()),
-                    query: Some(expanded),
-                    value,
-                    targets: None,
-                },
-            ));
-            result
-        }
-        RuleKind::Approval(rule) => approval(rule, ctx),
-        RuleKind::Window {
-            tz,
-            freezes,
-            on_inside,
-        } => {
-            let mut inside: Vec<(String, DateTime<Utc>)> = Vec::new();
-            let mut next: Option<DateTime<Utc>> = None;
-            for f in freezes {
-                match window::state(f, *tz, ctx.now) {
-                    WindowState::Inside { until } => {
-                        inside.push((f.name.clone(), until));
-                        next = earliest(next, Some(until));
-                    }
-                    WindowState::Outside { opens } => next = earliest(next, opens),
-                }
-            }
-            let mut result = if inside.is_empty() {
-                RuleResult::new(
-                    Effect::Pass,
-                    match next {
-                        Some(t) => {
-                            format!("outside freeze windows ({tz}); the next opens {}", time(t))
-                        }
-                        None => format!("outside freeze windows ({tz})"),
-                    },
-                )
-            } else {
-                let names = inside
-                    .iter()
-                    .map(|(n, until)| format!("{n} until {}", time(*until)))
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                RuleResult::new(
-                    outcome_effect(*on_inside),
-                    format!("inside freeze window {names} ({tz})"),
-                )
-            };
-            result.next_change = next;
-            result
-        }
-        RuleKind::Expression {
-            source,
-            program,
-            reads,
-            on_false,
-            message,
-        } => {
-            let mut result = match run_cel(program, reads, ctx) {
-                Ok(cel::Value::Bool(true)) => {
-                    RuleResult::new(Effect::Pass, format!("{source} is true"))
-                }
-                Ok(cel::Value::Bool(false)) => RuleResult::new(
-                    outcome_effect(*on_false),
-                    message
-                        .clone()
-                        .unwrap_or_else(|| format!("{source} is false")),
-                ),
-                Ok(other) => RuleResult::new(
-                    Effect::Hold,
-                    format!("{source} returned {}, not a bool", cel_type(&other)),
-                ),
-                Err(e) => RuleResult::new(
-                    Effect::Hold,
-                    format!("{source} could not be evaluated: {e}"),
-                ),
-            };
-            result.evidence = match &reads.evidence {
-                Some(keys) => keys.clone(),
-                None => {
-                    let mut all: Vec<String> =
-                        ctx.evidence.iter().map(|i| i.source.clone()).collect();
-                    all.sort();
-                    all.dedup();
-                    all
-                }
-            };
-            result
-        }
+        RuleKind::Evidence(r) => evidence(r, ctx),
+        RuleKind::Metric(r) => metric(&rule.name, r, ctx),
+        RuleKind::Approval(r) => approval(r, ctx),
+        RuleKind::Window(r) => window(r, ctx),
+        RuleKind::Expression(r) => expression(r, ctx),
     }
 }
 
+/// An evidence rule: the combined status of its source's observations at `now`.
+fn evidence(rule: &EvidenceRule, ctx: &RuleContext<'_>) -> RuleResult {
+    let EvidenceRule {
+        source,
+        max_age,
+        max_age_text,
+        on_missing,
+        on_failed,
+        on_stale,
+        on_partial,
+        on_pending,
+    } = rule;
+    let items: Vec<&EvidenceItem> = ctx
+        .evidence
+        .iter()
+        .filter(|i| &i.source == source)
+        .collect();
+    let statuses: Vec<EvidenceStatus> = items
+        .iter()
+        .map(|i| status_at(i, *max_age, ctx.now))
+        .collect();
+    let status = combine(&statuses);
+    let worst = items
+        .iter()
+        .zip(&statuses)
+        .max_by_key(|(i, s)| (severity(**s), i.observed_at))
+        .map(|(i, _)| *i);
+    let latest = items.iter().filter_map(|i| i.observed_at).max();
+    let targets = Targets::sum(items.iter().filter_map(|i| i.targets));
+    let detail = match (status, worst.and_then(|i| i.summary.as_deref())) {
+        (EvidenceStatus::Complete, _) | (_, None) => String::new(),
+        (_, Some(s)) => [": ", s].concat(),
+    };
+    let (outcome, message) = match status {
+        // The summary of passing evidence is in the passport's evidence list already.
+        EvidenceStatus::Complete => (
+            Outcome::Pass,
+            [source.as_str(), " is Complete", &observed_phrase(latest)].concat(),
+        ),
+        EvidenceStatus::Partial => (
+            *on_partial,
+            match targets {
+                Some(t) => format!(
+                    "{source} is Partial: {}/{} targets pass{detail}",
+                    t.passing, t.total
+                ),
+                None => format!("{source} is Partial{detail}"),
+            },
+        ),
+        EvidenceStatus::Pending => (*on_pending, format!("{source} is Pending{detail}")),
+        EvidenceStatus::Stale => (
+            *on_stale,
+            format!(
+                "{source} is Stale: last observed {}, older than maxAge {}",
+                latest.map_or_else(|| "at an unknown time".to_string(), time),
+                max_age_text.as_deref().unwrap_or("-")
+            ),
+        ),
+        EvidenceStatus::Missing if items.is_empty() => {
+            (*on_missing, format!("{source} is Missing: never observed"))
+        }
+        EvidenceStatus::Missing => (*on_missing, format!("{source} is Missing{detail}")),
+        EvidenceStatus::Failed => (*on_failed, format!("{source} is Failed{detail}")),
+    };
+    let mut result = RuleResult::new(outcome_effect(outcome), message);
+    result.evidence.push(source.clone());
+    result.next_change = items
+        .iter()
+        .filter_map(|i| stale_at(i, *max_age, ctx.now))
+        .min();
+    result.observed.push((
+        ["source:", source.as_str()].concat(),
+        EvidenceEntry {
+            source: source.clone(),
+            status,
+            observed_at: latest,
+            connector: worst.and_then(|i| i.connector.clone()),
+            summary: worst.and_then(|i| i.summary.clone()),
+            query: None,
+            value: None,
+            targets,
+        },
+    ));
+    result
+}
+
+/// A metric rule: the latest value of its (scoped) query against the threshold.
+fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
+    let MetricRule {
+        query,
+        connector: _,
+        op,
+        threshold,
+        max_age,
+        on_no_data,
+        on_failed,
+    } = rule;
+    let matchers = ctx
+        .matchers
+        .get_or_init(|| labels::matchers(&ctx.release.spec.scope.metric_labels));
+    let expanded = match matchers {
+        Ok(m) => query.map_promql(|q| labels::substitute(q, m)).to_string(),
+        Err(e) => {
+            let mut r = RuleResult::new(Effect::Block, format!("cannot build the query: {e}"));
+            r.release_error = Some(e.to_string());
+            return r;
+        }
+    };
+    let item = ctx
+        .evidence
+        .iter()
+        .filter(|i| i.query.as_deref() == Some(expanded.as_str()))
+        .max_by_key(|i| i.observed_at);
+    let value = item.and_then(|i| i.value).filter(|v| v.is_finite());
+    let observed = item.map(|i| status_at(i, *max_age, ctx.now));
+    let (status, outcome, message) = match (observed, value) {
+        (None, _) => (
+            EvidenceStatus::Missing,
+            *on_no_data,
+            format!("no data for {expanded}"),
+        ),
+        (Some(EvidenceStatus::Pending), _) => (
+            EvidenceStatus::Pending,
+            Outcome::Hold,
+            format!("metric window not yet elapsed for {expanded}"),
+        ),
+        (Some(EvidenceStatus::Stale), _) => (
+            EvidenceStatus::Stale,
+            *on_no_data,
+            format!(
+                "last value {} is older than maxAge",
+                item.and_then(|i| i.observed_at)
+                    .map_or_else(|| "at an unknown time".into(), time)
+            ),
+        ),
+        (Some(EvidenceStatus::Failed), None) => (
+            EvidenceStatus::Missing,
+            *on_no_data,
+            format!(
+                "query failed: {}",
+                item.and_then(|i| i.summary.as_deref())
+                    .unwrap_or("no detail")
+            ),
+        ),
+        (Some(_), None) => (
+            EvidenceStatus::Missing,
+            *on_no_data,
+            format!("no data (empty or NaN) for {expanded}"),
+        ),
+        (Some(_), Some(v)) if op.holds(v, *threshold) => (
+            EvidenceStatus::Complete,
+            Outcome::Pass,
+            format!("value {v} {} {threshold} holds", op.symbol()),
+        ),
+        (Some(_), Some(v)) => (
+            EvidenceStatus::Failed,
+            *on_failed,
+            format!("value {v} breaks {} {threshold}", op.symbol()),
+        ),
+    };
+    let mut result = RuleResult::new(outcome_effect(outcome), message);
+    result.evidence.push(format!("metric:{name}"));
+    result.next_change = item.and_then(|i| stale_at(i, *max_age, ctx.now));
+    result.observed.push((
+        ["query:", expanded.as_str()].concat(),
+        EvidenceEntry {
+            source: name.to_string(),
+            status,
+            observed_at: item.and_then(|i| i.observed_at),
+            connector: item.and_then(|i| i.connector.clone()),
+            summary: item.and_then(|i| i.summary.clone()),
+            query: Some(expanded),
+            value,
+            targets: None,
+        },
+    ));
+    result
+}
+
+/// A window rule: inside any freeze window, or outside all of them until the next opens.
+fn window(rule: &WindowRule, ctx: &RuleContext<'_>) -> RuleResult {
+    let WindowRule {
+        tz,
+        freezes,
+        on_inside,
+    } = rule;
+    let mut inside: Vec<(String, DateTime<Utc>)> = Vec::new();
+    let mut next: Option<DateTime<Utc>> = None;
+    for f in freezes {
+        match window::state(f, *tz, ctx.now) {
+            WindowState::Inside { until } => {
+                inside.push((f.name.clone(), until));
+                next = earliest(next, Some(until));
+            }
+            WindowState::Outside { opens } => next = earliest(next, opens),
+        }
+    }
+    let mut result = if inside.is_empty() {
+        RuleResult::new(
+            Effect::Pass,
+            match next {
+                Some(t) => {
+                    format!("outside freeze windows ({tz}); the next opens {}", time(t))
+                }
+                None => format!("outside freeze windows ({tz})"),
+            },
+        )
+    } else {
+        let names = inside
+            .iter()
+            .map(|(n, until)| format!("{n} until {}", time(*until)))
+            .collect::<Vec<_>>()
+            .join(", ");
+        RuleResult::new(
+            outcome_effect(*on_inside),
+            format!("inside freeze window {names} ({tz})"),
+        )
+    };
+    result.next_change = next;
+    result
+}
+
+/// An expression rule: the CEL program over what it reads.
+fn expression(rule: &ExpressionRule, ctx: &RuleContext<'_>) -> RuleResult {
+    let ExpressionRule {
+        source,
+        program,
+        reads,
+        on_false,
+        message,
+    } = rule;
+    let mut result = match run_cel(program, reads, ctx) {
+        Ok(cel::Value::Bool(true)) => RuleResult::new(Effect::Pass, format!("{source} is true")),
+        Ok(cel::Value::Bool(false)) => RuleResult::new(
+            outcome_effect(*on_false),
+            message
+                .clone()
+                .unwrap_or_else(|| format!("{source} is false")),
+        ),
+        Ok(other) => RuleResult::new(
+            Effect::Hold,
+            format!("{source} returned {}, not a bool", cel_type(&other)),
+        ),
+        Err(e) => RuleResult::new(
+            Effect::Hold,
+            format!("{source} could not be evaluated: {e}"),
+        ),
+    };
+    result.evidence = match &reads.evidence {
+        Some(keys) => keys.clone(),
+        None => {
+            let mut all: Vec<String> = ctx.evidence.iter().map(|i| i.source.clone()).collect();
+            all.sort();
+            all.dedup();
+            all
+        }
+    };
+    result
+}
+
+/// An approval rule: enough approvals from the right groups, none rejecting.
 fn approval(rule: &crate::api::policy::ApprovalRule, ctx: &RuleContext<'_>) -> RuleResult {
     let author = ctx
         .release
