@@ -4,7 +4,7 @@ use std::process::Command;
 
 use crate::common;
 
-use common::demo::{get, start};
+use common::demo::{get, start, start_logging};
 
 #[test]
 fn demo_prints_decisions_and_serves_the_console() {
@@ -92,8 +92,32 @@ fn demo_prints_decisions_and_serves_the_console() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["status"]["decision"], "Block");
 
-    assert_eq!(get(demo.port, "/console/releases/shop/nope").0, 404);
+    // Refusals are the console's own pages (in its frame), and JSON under /api/v1/.
+    let (status, _, body) = get(demo.port, "/console/releases/shop/nope");
+    assert_eq!(status, 404);
+    assert!(
+        body.contains("No passport shop/nope.") && body.contains("<nav"),
+        "{body}"
+    );
     assert_eq!(get(demo.port, "/nope").0, 404);
+    let (status, _, body) = get(demo.port, "/console/releases?page=two");
+    assert_eq!(status, 400);
+    assert!(
+        body.contains("Not understood")
+            && body.contains("page: invalid digit")
+            && body.contains("<nav"),
+        "{body}"
+    );
+    let (status, headers, body) = get(demo.port, "/api/v1/export/passports.csv?page=-1");
+    assert_eq!(status, 400);
+    assert!(headers.contains("application/json"), "{headers}");
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert!(v["error"].as_str().unwrap().contains("\"-1\""), "{v}");
+    let (status, _, body) = get(demo.port, "/api/v1/export/nothing.csv");
+    assert_eq!(
+        (status, body.as_str()),
+        (404, r#"{"error":"no export nothing.csv"}"#)
+    );
     assert_eq!(get(demo.port, "/console/assets/console.css").0, 200);
     assert_eq!(get(demo.port, "/healthz").0, 200);
 }
@@ -308,4 +332,29 @@ fn bad_summary_flags_are_named() {
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(expected), "{args:?}: {stderr}");
     }
+}
+
+/// Every console request gets a span (method, path, status, latency); the health probe none.
+#[test]
+fn each_request_is_traced_but_the_health_probe() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("demo.log");
+    let log = std::fs::File::create(&path).unwrap();
+    let demo = start_logging(&[], "warn,tower_http=debug", log);
+    assert_eq!(get(demo.port, "/healthz").0, 200);
+    assert_eq!(get(demo.port, "/console/releases").0, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let text = loop {
+        let text = std::fs::read_to_string(&path).unwrap();
+        if text.contains("finished processing request") && text.contains("/console/releases") {
+            break text;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no request span:\n{text}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    assert!(text.contains("method=GET"), "{text}");
+    assert!(!text.contains("/healthz"), "the probe was traced:\n{text}");
 }

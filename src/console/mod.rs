@@ -8,6 +8,7 @@ pub mod auth;
 mod charts;
 pub mod cluster;
 pub mod export;
+pub mod failure;
 pub mod layout;
 pub mod oidc;
 mod pages;
@@ -17,8 +18,8 @@ pub mod summary;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -27,6 +28,7 @@ use maud::Markup;
 pub use auth::{AuthConfig, Identity};
 pub use snapshot::{Fixed, Objects, Refreshing, Runtime, Snapshot, SnapshotSource};
 
+use failure::{Failure, Params};
 use layout::Page;
 
 /// What Settings shows besides sign-in (nothing secret).
@@ -88,12 +90,16 @@ pub fn router(source: Arc<dyn SnapshotSource>, auth: AuthConfig, settings: Setti
             Arc::clone(&auth),
             auth::require,
         ));
-    Router::new()
+    let pages = Router::new()
         .route("/console/logout", get(auth::logout).with_state(auth))
         .route("/console/signed-out", get(|| async { pages::signed_out() }))
         .route("/console/assets/console.css", get(assets::css))
-        .route("/healthz", get(|| async { "ok" }))
         .merge(protected)
+        // A span per request (method, path, status, latency); the health probe stays untraced.
+        .layer(tower_http::trace::TraceLayer::new_for_http());
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .merge(pages)
         .layer(axum::middleware::map_response(security_headers))
 }
 
@@ -147,7 +153,7 @@ pub fn render_page(snap: &Snapshot, user: &Identity, path: &str) -> String {
         "/console/metrics" => pages::metrics::page(&page, &pages::metrics::Window::default()),
         "/console/integrations" => pages::integrations::page(&page),
         "/console/reports" => pages::reports::page(&page, &pages::reports::LogFilter::default()),
-        _ => pages::not_found(&page, "There is no such page."),
+        _ => Failure::NotFound("There is no such page.".into()).markup(&page),
     };
     markup.into_string()
 }
@@ -159,7 +165,7 @@ async fn overview(State(c): State<Shared>, Extension(u): Extension<Identity>) ->
 async fn releases(
     State(c): State<Shared>,
     Extension(u): Extension<Identity>,
-    Query(filter): Query<pages::releases::Filter>,
+    Params(filter): Params<pages::releases::Filter>,
 ) -> Markup {
     render(&c, &u, |p| pages::releases::page(p, &filter))
 }
@@ -185,11 +191,7 @@ async fn release(
             pages::release::page(&page, p, &why, &ai).into_response()
         }
         // Not visible and not there look the same.
-        _ => (
-            StatusCode::NOT_FOUND,
-            pages::not_found(&page, &format!("No passport {namespace}/{name}.")),
-        )
-            .into_response(),
+        _ => Failure::NotFound(format!("No passport {namespace}/{name}.")).page(&page),
     }
 }
 
@@ -200,7 +202,7 @@ async fn gate(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Mar
 async fn builder(
     State(c): State<Shared>,
     Extension(u): Extension<Identity>,
-    Query(form): Query<pages::builder::Form>,
+    Params(form): Params<pages::builder::Form>,
 ) -> Markup {
     render(&c, &u, |p| pages::builder::page(p, &form))
 }
@@ -212,7 +214,7 @@ async fn radar(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Ma
 async fn metrics(
     State(c): State<Shared>,
     Extension(u): Extension<Identity>,
-    Query(window): Query<pages::metrics::Window>,
+    Params(window): Params<pages::metrics::Window>,
 ) -> Markup {
     render(&c, &u, |p| pages::metrics::page(p, &window))
 }
@@ -224,7 +226,7 @@ async fn integrations(State(c): State<Shared>, Extension(u): Extension<Identity>
 async fn reports(
     State(c): State<Shared>,
     Extension(u): Extension<Identity>,
-    Query(filter): Query<pages::reports::LogFilter>,
+    Params(filter): Params<pages::reports::LogFilter>,
 ) -> Markup {
     render(&c, &u, |p| pages::reports::page(p, &filter))
 }
@@ -252,12 +254,7 @@ async fn passport_json(
     let snap = c.source.snapshot();
     match snap.passport(&namespace, &name) {
         Some(p) if u.can_see(Some(&namespace)) => json_response(p.as_ref()),
-        _ => (
-            StatusCode::NOT_FOUND,
-            [(header::CONTENT_TYPE, "application/json")],
-            r#"{"error":"not found"}"#,
-        )
-            .into_response(),
+        _ => Failure::NotFound(format!("no passport {namespace}/{name}")).json(),
     }
 }
 
@@ -275,14 +272,14 @@ async fn export(
     State(c): State<Shared>,
     Extension(u): Extension<Identity>,
     Path(file): Path<String>,
-    Query(query): Query<ExportQuery>,
+    Params(query): Params<ExportQuery>,
 ) -> Response {
     let snap = c.source.snapshot();
     let Some((what, format)) = file
         .rsplit_once('.')
         .and_then(|(what, ext)| Some((what, export::Format::parse(ext)?)))
     else {
-        return (StatusCode::NOT_FOUND, "no such export\n").into_response();
+        return Failure::NotFound(format!("no export {file}")).json();
     };
     let body = match what {
         "passports" => export::passports(
@@ -310,7 +307,7 @@ async fn export(
                 snap.now,
             )
         }
-        _ => return (StatusCode::NOT_FOUND, "no such export\n").into_response(),
+        _ => return Failure::NotFound(format!("no export {file}")).json(),
     };
     let disposition = format!("attachment; filename=\"{what}.{}\"", format.extension());
     (
@@ -333,17 +330,11 @@ fn json_response<T: serde::Serialize + ?Sized>(value: &T) -> Response {
 
 async fn not_found(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Response {
     let snap = c.source.snapshot();
-    (
-        StatusCode::NOT_FOUND,
-        pages::not_found(
-            &Page {
-                snap: &snap,
-                user: &u,
-            },
-            "There is no such page.",
-        ),
-    )
-        .into_response()
+    let page = Page {
+        snap: &snap,
+        user: &u,
+    };
+    Failure::NotFound("There is no such page.".into()).page(&page)
 }
 
 /// Binds and serves the console in the background until `shutdown`.

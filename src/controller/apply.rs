@@ -8,7 +8,7 @@ use crate::api::release::ReleaseStatus;
 use crate::api::{API_VERSION, FIELD_MANAGER, Release, ReleasePassport};
 
 use super::context::Context;
-use super::error::Error;
+use super::error::{Error, Write};
 
 fn params() -> PatchParams {
     PatchParams::apply(FIELD_MANAGER).force()
@@ -19,21 +19,21 @@ fn to_value<T: serde::Serialize>(what: &'static str, v: &T) -> Result<Value, Err
 }
 
 /// Applies `status` to `name`'s status subresource (server-side apply, our field manager,
-/// forced) and counts the write under `resource`, unless it would repeat our last write to an
-/// object whose cached copy (at resourceVersion `seen`) is older than that write. Every status this
+/// forced) and counts the write, unless it would repeat our last write to an object whose
+/// cached copy (at resourceVersion `seen`) is older than that write. Every status this
 /// controller writes goes through here. Returns the number of writes made.
 pub async fn apply_status<K>(
     ctx: &Context,
     api: &Api<K>,
     (name, seen): (&str, Option<&str>),
-    kind: &str,
+    write: Write,
     status: Value,
-    resource: &'static str,
 ) -> Result<u32, Error>
 where
     K: kube::Resource + Clone + serde::Serialize + serde::de::DeserializeOwned + std::fmt::Debug,
 {
     let ns = api.namespace().unwrap_or_default();
+    let resource = write.resource();
     if ctx
         .written
         .newer(resource, ns, name, seen)
@@ -41,15 +41,21 @@ where
     {
         return Ok(0);
     }
-    let body = json!({"apiVersion": API_VERSION, "kind": kind, "status": &status});
+    let body = status_patch(write, status);
     let written = api
         .patch_status(name, &params(), &Patch::Apply(body))
-        .await?;
+        .await
+        .map_err(|source| Error::Write { write, source })?;
     ctx.metrics.wrote(resource);
     if let Ok(object) = serde_json::to_value(&written) {
         ctx.written.record(resource, ns, name, object);
     }
     Ok(1)
+}
+
+/// The apply body for a status write: only the status, under this controller's field manager.
+pub fn status_patch(write: Write, status: Value) -> Value {
+    json!({"apiVersion": API_VERSION, "kind": write.kind(), "status": status})
 }
 
 /// Whether the passport object itself (not its status) must be written.
@@ -97,8 +103,12 @@ pub async fn passport_object(
     let (ns, name) = names(desired);
     let api: Api<ReleasePassport> = Api::namespaced(ctx.client.clone(), ns);
     api.patch(name, &params(), &Patch::Apply(object_patch(desired)?))
-        .await?;
-    ctx.metrics.wrote("releasepassports");
+        .await
+        .map_err(|source| Error::Write {
+            write: Write::PassportObject,
+            source,
+        })?;
+    ctx.metrics.wrote(Write::PassportObject.resource());
     Ok(1)
 }
 
@@ -115,15 +125,7 @@ pub async fn passport_status(
     let api: Api<ReleasePassport> = Api::namespaced(ctx.client.clone(), ns);
     let status = to_value("passport status", &desired.status)?;
     let seen = current.and_then(|c| c.metadata.resource_version.as_deref());
-    apply_status(
-        ctx,
-        &api,
-        (name, seen),
-        "ReleasePassport",
-        status,
-        "releasepassports/status",
-    )
-    .await
+    apply_status(ctx, &api, (name, seen), Write::PassportStatus, status).await
 }
 
 fn names(p: &ReleasePassport) -> (&str, &str) {
@@ -158,13 +160,73 @@ pub async fn release(
     let api: Api<Release> = Api::namespaced(ctx.client.clone(), ns);
     let status = to_value("release status", desired)?;
     let seen = release.metadata.resource_version.as_deref();
-    apply_status(
-        ctx,
-        &api,
-        (name, seen),
-        "Release",
-        status,
-        "releases/status",
-    )
-    .await
+    apply_status(ctx, &api, (name, seen), Write::ReleaseStatus, status).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn passport() -> ReleasePassport {
+        serde_json::from_value(json!({
+            "apiVersion": API_VERSION, "kind": "ReleasePassport",
+            "metadata": {
+                "name": "web-1", "namespace": "shop", "resourceVersion": "41",
+                "labels": {"releasepassport.io/service": "web", "releasepassport.io/environment": "prod"},
+                "ownerReferences": [{"apiVersion": API_VERSION, "kind": "Release", "name": "web-1",
+                                     "uid": "u-1", "controller": true, "blockOwnerDeletion": true}],
+                "managedFields": [{"manager": "someone-else"}]
+            },
+            "spec": {"releaseRef": {"name": "web-1"}, "service": "web", "version": "1.2.3", "environment": "prod"},
+            "status": {"decision": "Hold", "reasons": ["p/r: waiting"]}
+        }))
+        .unwrap()
+    }
+
+    /// Exactly what the controller sends for the passport object: name, namespace, our labels,
+    /// the owner reference and the spec — no status, resourceVersion or managed fields, so a
+    /// forced apply takes nothing another manager owns.
+    #[test]
+    fn the_object_apply_body_is_exactly_ours() {
+        assert_eq!(
+            object_patch(&passport()).unwrap(),
+            json!({
+                "apiVersion": API_VERSION,
+                "kind": "ReleasePassport",
+                "metadata": {
+                    "name": "web-1",
+                    "namespace": "shop",
+                    "labels": {"releasepassport.io/environment": "prod", "releasepassport.io/service": "web"},
+                    "ownerReferences": [{"apiVersion": API_VERSION, "kind": "Release", "name": "web-1",
+                                         "uid": "u-1", "controller": true, "blockOwnerDeletion": true}]
+                },
+                "spec": {"releaseRef": {"name": "web-1"}, "service": "web", "version": "1.2.3", "environment": "prod"}
+            })
+        );
+    }
+
+    /// A status write carries the status and the type, nothing else.
+    #[test]
+    fn status_apply_bodies_carry_only_the_status() {
+        let status = json!({"decision": "Hold"});
+        assert_eq!(
+            status_patch(Write::PassportStatus, status.clone()),
+            json!({"apiVersion": API_VERSION, "kind": "ReleasePassport", "status": status})
+        );
+        let mirror = release_status(
+            &serde_json::from_value(json!({
+                "apiVersion": API_VERSION, "kind": "Release",
+                "metadata": {"name": "web-1", "namespace": "shop", "generation": 3},
+                "spec": {"service": "web", "version": "1.2.3", "environment": "prod"}
+            }))
+            .unwrap(),
+            &passport(),
+        );
+        assert_eq!(
+            status_patch(Write::ReleaseStatus, serde_json::to_value(&mirror).unwrap()),
+            json!({"apiVersion": API_VERSION, "kind": "Release", "status": {
+                "decision": "Hold", "passport": "web-1", "observedGeneration": 3
+            }})
+        );
+    }
 }

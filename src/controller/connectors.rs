@@ -196,9 +196,8 @@ async fn write_status(
         ctx,
         &api,
         (name, seen),
-        "Connector",
+        super::error::Write::ConnectorStatus,
         value,
-        "connectors/status",
     )
     .await
     .map(|_| ())

@@ -103,7 +103,7 @@ pub fn controllers(
             .inspect_ok({
                 let written = Arc::clone(&written);
                 move |p: &crate::api::ReleasePassport| {
-                    written.seen("releasepassports/status", &p.metadata)
+                    written.seen(error::Write::PassportStatus.resource(), &p.metadata)
                 }
             }),
     );
@@ -120,7 +120,7 @@ pub fn controllers(
                 .inspect_ok({
                     let written = Arc::clone(&written);
                     move |r: &DeserializeGuard<crate::api::Release>| {
-                        written.seen("releases/status", r.meta())
+                        written.seen(error::Write::ReleaseStatus.resource(), r.meta())
                     }
                 }),
         ),

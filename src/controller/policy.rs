@@ -88,7 +88,7 @@ pub async fn reconcile(
         Ok(()) => ctx.metrics.reconciled(KIND, "success"),
         Err(e) => {
             ctx.metrics.reconciled(KIND, "error");
-            ctx.metrics.error(KIND, e.category());
+            ctx.metrics.error(KIND, e.step(), e.category());
         }
     }
     result.map(|()| Action::await_change())
@@ -130,9 +130,8 @@ async fn reconcile_policy(policy: &GatePolicy, ctx: &Context) -> Result<(), Erro
         ctx,
         &api,
         (name, seen),
-        "GatePolicy",
+        super::error::Write::PolicyStatus,
         value,
-        "gatepolicies/status",
     )
     .await?;
     // Announced with the status write that records it, so a lagging cache announces it once.

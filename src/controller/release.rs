@@ -18,7 +18,7 @@ use crate::engine::{self, conditions};
 
 use super::apply;
 use super::context::Context;
-use super::error::Error;
+use super::error::{Error, Write};
 use super::lookup::CacheLookup;
 use crate::text::clip_bytes;
 
@@ -58,7 +58,7 @@ pub async fn reconcile(
         }
         Err(e) => {
             ctx.metrics.reconciled(KIND, "error");
-            ctx.metrics.error(KIND, e.category());
+            ctx.metrics.error(KIND, e.step(), e.category());
         }
     }
     result
@@ -228,7 +228,7 @@ fn caught_up(
     cached: Option<&ReleasePassport>,
 ) -> Option<ReleasePassport> {
     let ours: ReleasePassport = serde_json::from_value(ctx.written.newer(
-        "releasepassports/status",
+        Write::PassportStatus.resource(),
         release.metadata.namespace.as_deref().unwrap_or("default"),
         release.metadata.name.as_deref().unwrap_or_default(),
         cached.and_then(|c| c.metadata.resource_version.as_deref()),
@@ -277,7 +277,7 @@ async fn stall_invalid(
         )
         .await
     {
-        Ok(_) => ctx.metrics.wrote("releases/status"),
+        Ok(_) => ctx.metrics.wrote(Write::ReleaseStatus.resource()),
         Err(kube::Error::Api(refused)) if refused.code == 422 => warn!(
             release = %format!("{ns}/{name}"),
             "the API server takes no write to this Release until its spec is fixed: {}",

@@ -30,6 +30,8 @@ pub struct ResultLabels {
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ErrorLabels {
     pub kind: &'static str,
+    /// Which write failed (`read` when none was being made).
+    pub step: &'static str,
     pub category: &'static str,
 }
 
@@ -314,7 +316,7 @@ impl Metrics {
         let errors = Family::<ErrorLabels, Counter>::default();
         registry.register(
             "reconcile_errors",
-            "Reconcile errors by object kind and category",
+            "Reconcile errors by object kind, the step that failed, and category",
             errors.clone(),
         );
         let duration = Family::<KindLabels, Histogram>::new_with_constructor(|| {
@@ -408,9 +410,13 @@ impl Metrics {
             .inc();
     }
 
-    pub fn error(&self, kind: &'static str, category: &'static str) {
+    pub fn error(&self, kind: &'static str, step: &'static str, category: &'static str) {
         self.errors
-            .get_or_create(&ErrorLabels { kind, category })
+            .get_or_create(&ErrorLabels {
+                kind,
+                step,
+                category,
+            })
             .inc();
     }
 

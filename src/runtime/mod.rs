@@ -326,7 +326,8 @@ async fn serve_webhooks(
                 audience: audience.to_string(),
             };
             let app = crate::connectors::webhook::router(Arc::new(receiver))
-                .merge(gate_api::router(Arc::new(gate)));
+                .merge(gate_api::router(Arc::new(gate)))
+                .layer(tower_http::trace::TraceLayer::new_for_http());
             tokio::spawn(async move {
                 if let Err(e) = axum::serve(listener, app)
                     .with_graceful_shutdown(stop)

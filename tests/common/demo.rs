@@ -40,11 +40,17 @@ pub fn assert_ok(out: &std::process::Output) {
 
 /// `passport demo --port 0 ARGS…`, once it says where the console is.
 pub fn start(args: &[&str]) -> Demo {
+    start_logging(args, "info", Stdio::inherit())
+}
+
+/// The same with `RUST_LOG=filter`, its log written to `log`.
+pub fn start_logging(args: &[&str], filter: &str, log: impl Into<Stdio>) -> Demo {
     let mut child = Command::new(env!("CARGO_BIN_EXE_passport"))
         .args(["demo", "--port", "0"])
         .args(args)
+        .env("RUST_LOG", filter)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(log)
         .spawn()
         .unwrap();
     let mut reader = BufReader::new(child.stdout.take().unwrap());

@@ -13,21 +13,10 @@ pub mod settings;
 
 use maud::{Markup, html};
 
-use super::layout::{Nav, Page, layout};
-
 pub use crate::output::human_duration as duration;
 
 pub fn percent(v: Option<f64>) -> String {
     crate::output::maybe_percent(v, "n/a")
-}
-
-pub fn not_found(page: &Page, message: &str) -> Markup {
-    layout(
-        page,
-        Nav::Overview,
-        "Not found",
-        html! { h1 { "Not found" } p { (message) } p { a href="/console" { "Back to the overview" } } },
-    )
 }
 
 pub fn signed_out() -> Markup {
