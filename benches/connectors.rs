@@ -11,7 +11,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
 use axum::routing::get;
-use release_passport::api::{Connector, Release};
+use release_passport::api::{Connector, Keyed, Release};
 use release_passport::connectors::hub::{self, Credential, Hub};
 use release_passport::connectors::query::Query;
 use release_passport::engine::needs::{MetricNeed, Needs};
@@ -79,7 +79,7 @@ async fn main() {
     calls.store(0, Ordering::SeqCst);
     let t = Instant::now();
     let plan = hub::plan(&[Arc::new(connector.clone())], &releases);
-    let queries = plan[&hub::key(&connector)].clone();
+    let queries = plan[&connector.key()].clone();
     let refreshed = hub
         .refresh(&connector, &queries, &Credential::NotNeeded, now)
         .await;

@@ -8,7 +8,7 @@ use base64::engine::general_purpose::STANDARD as B64;
 use ring::signature::{ED25519, Ed25519KeyPair, KeyPair, UnparsedPublicKey};
 use serde_json::{Value, json};
 
-use crate::api::{GatePolicy, Release, ReleasePassport};
+use crate::api::{GatePolicy, Keyed, Release, ReleasePassport};
 
 pub const STATEMENT_TYPE: &str = "https://in-toto.io/Statement/v1";
 pub const PREDICATE_TYPE: &str = "https://releasepassport.io/attestation/decision/v1";
@@ -232,7 +232,9 @@ mod tests {
         let at = bundle.recorded_at.unwrap();
         let d = crate::decide::decide_all(&bundle, at)
             .into_iter()
-            .find(|d| d.release.key() == "shop/catalog-production-1-11-4")
+            .find(|d| {
+                d.release.key() == crate::api::ObjectKey::new("shop", "catalog-production-1-11-4")
+            })
             .unwrap();
         (d.release, d.passport, bundle.policies)
     }

@@ -1,7 +1,7 @@
 //! Where a release stands for the gate, and the exit code that says it (pure): shared by
 //! `passport gate` and the controller's HTTP gate.
 
-use crate::api::{Decision, Release, ReleasePassport};
+use crate::api::{Decision, ObjectKey, Release, ReleasePassport};
 
 pub const EXIT_ALLOW: u8 = 0;
 pub const EXIT_BLOCK: u8 = 1;
@@ -39,7 +39,7 @@ impl GateState {
 }
 
 pub fn state(
-    key: &str,
+    key: &ObjectKey,
     release: Option<&Release>,
     passport: Option<&ReleasePassport>,
 ) -> GateState {

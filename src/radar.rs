@@ -9,7 +9,8 @@ use chrono::{DateTime, Duration, Utc};
 
 use crate::api::passport::Targets;
 use crate::api::{
-    Connector, ConnectorHealth, ConnectorType, Decision, EvidenceStatus, ReleasePassport,
+    Connector, ConnectorHealth, ConnectorType, Decision, EvidenceStatus, Keyed, ObjectKey,
+    ReleasePassport,
 };
 use crate::connectors::kind::Answers;
 use crate::connectors::kind_of;
@@ -20,7 +21,7 @@ pub struct ServiceHealth {
     pub service: String,
     pub environment: String,
     /// `namespace/name` of the release the passport belongs to.
-    pub release: String,
+    pub release: ObjectKey,
     pub version: String,
     pub decision: Option<Decision>,
     pub evidence_complete: u32,
@@ -44,7 +45,7 @@ pub enum Freshness {
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct ConnectorFreshness {
-    pub connector: String,
+    pub connector: ObjectKey,
     pub type_: ConnectorType,
     pub health: Option<ConnectorHealth>,
     pub last_success_at: Option<DateTime<Utc>>,
@@ -144,11 +145,7 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
         services.push(ServiceHealth {
             service: service.clone(),
             environment: environment.clone(),
-            release: format!(
-                "{}/{}",
-                p.metadata.namespace.as_deref().unwrap_or("default"),
-                p.metadata.name.as_deref().unwrap_or("")
-            ),
+            release: p.key(),
             version: p.spec.version.clone(),
             decision: status.decision,
             evidence_complete: done,
@@ -168,11 +165,7 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
                 .unwrap_or_else(|| Duration::minutes(1));
             let status = c.status.clone().unwrap_or_default();
             ConnectorFreshness {
-                connector: format!(
-                    "{}/{}",
-                    c.metadata.namespace.as_deref().unwrap_or("default"),
-                    c.metadata.name.as_deref().unwrap_or("")
-                ),
+                connector: c.key(),
                 type_: c.spec.type_,
                 health: status.health,
                 last_success_at: status.last_success_at,

@@ -10,15 +10,15 @@ use crate::api::approval::ApprovalSpec;
 use crate::api::common::ReleaseRef;
 use crate::api::waiver::WaiverSpec;
 use crate::api::{
-    Approval, Decision, GatePolicy, PolicyMode, Release, ReleasePassport, ReleaseSpec, Waiver,
+    Approval, Decision, GatePolicy, Keyed, PolicyMode, Release, ReleasePassport, ReleaseSpec,
+    Waiver,
 };
 use crate::engine::{self, EvidenceItem, Input};
 
 /// One recorded decision, replayed.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Replay {
-    /// `namespace/name`.
-    pub release: String,
+    pub release: crate::api::ObjectKey,
     pub decided_at: Option<DateTime<Utc>>,
     pub recorded: Option<Decision>,
     pub would: Decision,

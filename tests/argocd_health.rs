@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::common::cluster::tool;
+use release_passport::api::Keyed;
 
 /// (status, message) for each object, from `argocd-health --script`.
 fn run(script: &Path, objects: &[serde_json::Value]) -> Vec<(String, String)> {

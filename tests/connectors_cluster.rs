@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube_fake_client::ClientBuilder;
-use release_passport::api::{Connector, EvidenceStatus, Release};
+use release_passport::api::{Connector, EvidenceStatus, Keyed, Release};
 use release_passport::connectors::hub::{self, Hub};
 use release_passport::engine::needs::{Needs, RollbackNeed};
 
@@ -84,14 +84,14 @@ async fn observe_all(
 ) -> Vec<release_passport::engine::EvidenceItem> {
     let all = [Arc::new(conn.clone())];
     let plan = hub::plan(&all, releases);
-    let queries = plan[&hub::key(conn)].clone();
+    let queries = plan[&conn.key()].clone();
     assert_eq!(queries.len(), releases.len(), "{queries:?}");
     crate::common::refresh_healthy(hub, conn, &queries, now()).await;
     releases
         .iter()
         .map(|(r, n)| {
             let q = release_passport::connectors::queries::queries_for(conn, r, n, &all).remove(0);
-            hub.observation(&hub::key(conn), &q).unwrap()
+            hub.observation(&conn.key(), &q).unwrap()
         })
         .collect()
 }
@@ -379,12 +379,12 @@ async fn flux_kustomizations_in_scope() {
         .iter()
         .map(|(r, _)| (r.clone(), needs.clone()))
         .collect();
-    let queries = hub::plan(&all, &releases)[&hub::key(&conn)].clone();
+    let queries = hub::plan(&all, &releases)[&conn.key()].clone();
     crate::common::refresh_healthy(&hub, &conn, &queries, now()).await;
     for (r, expected) in rows {
         let q =
             release_passport::connectors::queries::queries_for(&conn, &r, &needs, &all).remove(0);
-        let item = hub.observation(&hub::key(&conn), &q).unwrap();
+        let item = hub.observation(&conn.key(), &q).unwrap();
         assert_eq!(item.status, expected, "{q}: {:?}", item.summary);
     }
 }

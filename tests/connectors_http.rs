@@ -14,7 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
-use release_passport::api::{Connector, ConnectorHealth, EvidenceStatus, Release};
+use release_passport::api::{Connector, ConnectorHealth, EvidenceStatus, Keyed, Release};
 use release_passport::connectors::hub::{self, Credential, Hub, HubSource};
 use release_passport::connectors::query::Query;
 use release_passport::engine::needs::{MetricNeed, Needs, RollbackNeed};
@@ -97,7 +97,7 @@ async fn refresh_page(
     let queries: BTreeSet<Query> = [Query::StatusPage].into();
     let refreshed = hub.refresh(&c, &queries, &credential, now()).await;
     let observed = hub
-        .observation(&hub::key(&c), &Query::StatusPage)
+        .observation(&c.key(), &Query::StatusPage)
         .map(|i| i.status);
     (refreshed, observed)
 }
@@ -276,7 +276,7 @@ async fn one_upstream_call_per_distinct_query() {
         })
         .collect();
     let plan = hub::plan(&[Arc::clone(&prom)], &releases);
-    let queries = plan.get(&hub::key(&prom)).unwrap().clone();
+    let queries = plan.get(&prom.key()).unwrap().clone();
     assert_eq!(queries.len(), 10);
     let hub = Hub::new().unwrap();
     let r = hub
@@ -290,7 +290,7 @@ async fn one_upstream_call_per_distinct_query() {
     assert_eq!(r.status.health, Some(ConnectorHealth::Healthy));
     let failing = hub
         .observation(
-            &hub::key(&prom),
+            &prom.key(),
             &Query::Metric("rate(errors{service=\"svc-0\"}[5m])".into()),
         )
         .unwrap();
@@ -338,7 +338,7 @@ async fn refused_connection_is_unreachable_and_keeps_the_last_observation() {
         Some(now()),
         "last success is remembered"
     );
-    let kept = hub.observation(&hub::key(&bad), &up).unwrap();
+    let kept = hub.observation(&bad.key(), &up).unwrap();
     assert_eq!(
         kept.observed_at,
         Some(now()),
@@ -350,9 +350,9 @@ async fn refused_connection_is_unreachable_and_keeps_the_last_observation() {
 fn a_status_page_is_planned_only_for_releases_that_read_its_source() {
     let page = Arc::new(connector("StatusPage", "https://status.cards.example", ""));
     let reading = hub::plan(&[Arc::clone(&page)], &[(release("r"), needs_provider())]);
-    assert_eq!(reading[&hub::key(&page)], [Query::StatusPage].into());
+    assert_eq!(reading[&page.key()], [Query::StatusPage].into());
     let not_reading = hub::plan(&[Arc::clone(&page)], &[(release("r"), Needs::default())]);
-    assert!(not_reading[&hub::key(&page)].is_empty());
+    assert!(not_reading[&page.key()].is_empty());
 }
 
 fn release_with(yaml_spec: &str) -> Release {
@@ -381,7 +381,7 @@ async fn observe(
 ) {
     let all = [Arc::new(connector.clone())];
     let plan = hub::plan(&all, &[(release.clone(), needs.clone())]);
-    let queries = plan[&hub::key(&connector)].clone();
+    let queries = plan[&connector.key()].clone();
     assert!(
         !queries.is_empty(),
         "the release should need this connector"
@@ -389,7 +389,7 @@ async fn observe(
     let hub = Hub::new().unwrap();
     let refreshed = hub.refresh(&connector, &queries, &credential, now()).await;
     let q = queries.iter().next().unwrap().clone();
-    (refreshed, hub.observation(&hub::key(&connector), &q))
+    (refreshed, hub.observation(&connector.key(), &q))
 }
 
 async fn github_runs(
@@ -686,7 +686,7 @@ async fn webhook_deliveries_are_signed_fresh_and_used_once() {
     );
     let item = hub
         .observation(
-            &hub::key(&hook),
+            &hook.key(),
             &Query::Delivery {
                 release: "web".into(),
             },
@@ -874,7 +874,7 @@ async fn every_http_connector_survives_timeouts_refusals_and_garbage() {
             assert!(!text.contains(SECRET), "{type_} {case}: {text}");
             if type_ == "HTTP" {
                 // The journey's target misbehaves: failing evidence, a working connector.
-                let item = hub.observation(&hub::key(&c), &Query::Journey).unwrap();
+                let item = hub.observation(&c.key(), &Query::Journey).unwrap();
                 assert_eq!(
                     item.status,
                     EvidenceStatus::Failed,

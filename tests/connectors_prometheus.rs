@@ -10,7 +10,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use kube::runtime::reflector;
 use kube::runtime::watcher;
-use release_passport::api::{Connector, Decision, GatePolicy, Release};
+use release_passport::api::{Connector, Decision, GatePolicy, Keyed, Release};
 use release_passport::connectors::hub::{self, Hub, HubSource};
 use release_passport::connectors::query::Query;
 use release_passport::engine::{self, Input, needs::needs};
@@ -182,14 +182,14 @@ spec:
     writer.apply_watcher_event(&watcher::Event::InitDone);
     let connectors = store.state();
     let plan = hub::plan(&connectors, &releases);
-    let mut queries = plan[&hub::key(&connector)].clone();
+    let mut queries = plan[&connector.key()].clone();
     assert_eq!(queries.len(), 6, "an instant and a range query per service");
     let malformed = Query::Metric("sum(rate(http_requests_total[5m]".into());
     queries.insert(malformed.clone());
 
     let hub = Arc::new(Hub::new().unwrap());
     crate::common::refresh_healthy(&hub, &connector, &queries, at).await;
-    let bad = hub.observation(&hub::key(&connector), &malformed).unwrap();
+    let bad = hub.observation(&connector.key(), &malformed).unwrap();
     assert!(
         bad.summary
             .as_deref()

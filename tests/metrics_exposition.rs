@@ -6,6 +6,7 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use release_passport::api::Keyed;
 use release_passport::decide::decide_all;
 use release_passport::metrics::Metrics;
 use release_passport::metrics::delivery::{Record, Rollups};

@@ -174,13 +174,4 @@ impl Release {
             .and_then(|r| r.commit.clone())
             .unwrap_or_else(|| self.spec.version.clone())
     }
-
-    /// `namespace/name`, the key used in evidence files, logs and the console.
-    pub fn key(&self) -> String {
-        format!(
-            "{}/{}",
-            self.metadata.namespace.as_deref().unwrap_or("default"),
-            self.metadata.name.as_deref().unwrap_or("")
-        )
-    }
 }

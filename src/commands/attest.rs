@@ -6,6 +6,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
 
+use crate::api::Keyed;
 use crate::attest;
 use crate::decide::decide_all;
 use crate::load::{Bundle, load_paths};
@@ -14,10 +15,9 @@ pub async fn attest(args: AttestArgs, now: DateTime<Utc>) -> anyhow::Result<u8> 
     let mut bundle = Bundle::default();
     load_paths(&args.paths, &args.namespace, &mut bundle)?;
     load_paths(&args.evidence, &args.namespace, &mut bundle)?;
-    let key = if args.release.contains('/') {
-        args.release.clone()
-    } else {
-        format!("{}/{}", args.namespace, args.release)
+    let key = match args.release.split_once('/') {
+        Some((ns, name)) => crate::api::ObjectKey::new(ns, name),
+        None => crate::api::ObjectKey::new(&args.namespace, &args.release),
     };
     let decided = decide_all(&bundle, args.at.or(bundle.recorded_at).unwrap_or(now));
     let d = decided

@@ -4,6 +4,7 @@ use crate::cli::EvaluateArgs;
 
 use chrono::{DateTime, Utc};
 
+use crate::api::Keyed;
 use crate::cli::OutputFormat;
 use crate::decide::{decide_all, exit_code};
 use crate::load::{Bundle, LoadError, load_paths};

@@ -62,7 +62,7 @@ pub async fn run(args: GateArgs) -> anyhow::Result<u8> {
         Some((ns, name)) => (ns.to_string(), name.to_string()),
         None => (client.default_namespace().to_string(), args.release.clone()),
     };
-    let key = format!("{ns}/{name}");
+    let key = crate::api::ObjectKey::new(&ns, &name);
     let started = Instant::now();
     let mut announced = false;
     loop {
@@ -115,7 +115,7 @@ pub async fn run(args: GateArgs) -> anyhow::Result<u8> {
 }
 
 fn report(
-    key: &str,
+    key: &crate::api::ObjectKey,
     state: &GateState,
     passport: Option<&ReleasePassport>,
     output: OutputFormat,
@@ -188,16 +188,20 @@ mod tests {
     #[test]
     fn states() {
         assert!(matches!(
-            state("shop/web", None, None),
+            state(&crate::api::ObjectKey::new("shop", "web"), None, None),
             GateState::Unknown(_)
         ));
         assert!(matches!(
-            state("shop/web", Some(&release(1)), None),
+            state(
+                &crate::api::ObjectKey::new("shop", "web"),
+                Some(&release(1)),
+                None
+            ),
             GateState::Pending(_)
         ));
         assert_eq!(
             state(
-                "shop/web",
+                &crate::api::ObjectKey::new("shop", "web"),
                 Some(&release(2)),
                 Some(&passport(Decision::Allow, 2))
             ),
@@ -206,7 +210,7 @@ mod tests {
         // An Allow for an older generation is not an Allow for this one.
         assert!(matches!(
             state(
-                "shop/web",
+                &crate::api::ObjectKey::new("shop", "web"),
                 Some(&release(3)),
                 Some(&passport(Decision::Allow, 2))
             ),

@@ -113,7 +113,7 @@ pub async fn run(args: SimulateArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
                 text.push_str(&format!("policy {name}\n"));
                 let width = replays
                     .iter()
-                    .map(|r| r.release.len())
+                    .map(|r| r.release.to_string().len())
                     .max()
                     .unwrap_or(7)
                     .max(7);

@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::query::Named;
 use super::{FetchError, http};
 use crate::api::EvidenceStatus;
 use std::sync::Arc;
@@ -17,7 +16,7 @@ use super::detect::{Candidate, Discovery};
 use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
 use super::queries::argo_apps;
 use super::query::Query;
-use crate::api::{Connector, ConnectorType, Release};
+use crate::api::{Connector, ConnectorType, ObjectKey, Release};
 use crate::engine::needs::RollbackNeed;
 
 /// The evidence status of an Application against the revision the release expects (pure).
@@ -68,7 +67,7 @@ pub fn parse(app: &Value, expected: &str) -> Result<(EvidenceStatus, String), St
 pub async fn fetch(
     client: &reqwest::Client,
     endpoint: &str,
-    app: &Named,
+    app: &ObjectKey,
     expected: &str,
     token: Option<&str>,
     timeout: Duration,
@@ -81,7 +80,7 @@ pub async fn fetch(
 pub async fn get_application(
     client: &reqwest::Client,
     endpoint: &str,
-    app: &Named,
+    app: &ObjectKey,
     token: Option<&str>,
     timeout: Duration,
 ) -> Result<Value, FetchError> {
@@ -140,7 +139,7 @@ pub fn argocd_history(app: &Value, expected: &str) -> (EvidenceStatus, String) {
 pub async fn fetch_history(
     client: &reqwest::Client,
     endpoint: &str,
-    app: &Named,
+    app: &ObjectKey,
     revision: &str,
     token: Option<&str>,
     timeout: Duration,

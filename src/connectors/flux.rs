@@ -6,7 +6,7 @@ use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind};
 use serde_json::Value;
 
 use super::FetchError;
-use super::query::{FluxKind, Named};
+use super::query::FluxKind;
 use crate::api::EvidenceStatus;
 use std::sync::Arc;
 
@@ -17,7 +17,7 @@ use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
 use super::queries::named;
 use super::query::Query;
 use crate::api::release::GitOpsKind;
-use crate::api::{Connector, ConnectorType, Release};
+use crate::api::{Connector, ConnectorType, ObjectKey, Release};
 
 /// The API resource of a Flux kind.
 pub fn resource(kind: FluxKind) -> ApiResource {
@@ -111,7 +111,7 @@ pub fn parse(object: &Value, expected: &str) -> (EvidenceStatus, String) {
 pub async fn fetch(
     client: &Client,
     kind: FluxKind,
-    object: &Named,
+    object: &ObjectKey,
     expected: &str,
 ) -> Result<(EvidenceStatus, String), FetchError> {
     let (ns, name) = (&object.namespace, object.name.as_str());

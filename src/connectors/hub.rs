@@ -16,7 +16,9 @@ use super::queries::queries_for;
 use super::query::Query;
 use super::{FetchError, kind_of, sanitize::sanitize};
 use crate::api::connector::ConnectorStatus;
-use crate::api::{Connector, ConnectorHealth, Release, ReleasePassport};
+use crate::api::{
+    Connector, ConnectorHealth, Keyed, ObjectKey, Release, ReleasePassport, namespace_of,
+};
 use crate::engine::EvidenceItem;
 use crate::engine::conditions::{self, Desired};
 use crate::engine::needs::Needs;
@@ -26,15 +28,6 @@ use crate::evidence::EvidenceSource;
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(60);
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CONCURRENCY: usize = 4;
-
-/// `namespace/name` of a connector.
-pub fn key(c: &Connector) -> String {
-    format!(
-        "{}/{}",
-        c.metadata.namespace.as_deref().unwrap_or("default"),
-        c.metadata.name.as_deref().unwrap_or("")
-    )
-}
 
 /// The credential a connector was given.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -58,7 +51,7 @@ pub struct ConnectorState {
 pub fn plan(
     connectors: &[Arc<Connector>],
     releases: &[(Release, Needs)],
-) -> BTreeMap<String, BTreeSet<Query>> {
+) -> BTreeMap<ObjectKey, BTreeSet<Query>> {
     connectors
         .iter()
         .map(|c| {
@@ -66,7 +59,7 @@ pub fn plan(
                 .iter()
                 .flat_map(|(r, n)| queries_for(c, r, n, connectors))
                 .collect();
-            (key(c), queries)
+            (c.key(), queries)
         })
         .collect()
 }
@@ -76,12 +69,12 @@ pub struct Hub {
     http: reqwest::Client,
     /// For the in-cluster connectors (Kubernetes, Flux).
     kube: Option<kube::Client>,
-    observations: RwLock<HashMap<(String, Query), EvidenceItem>>,
-    states: RwLock<HashMap<String, ConnectorState>>,
+    observations: RwLock<HashMap<(ObjectKey, Query), EvidenceItem>>,
+    states: RwLock<HashMap<ObjectKey, ConnectorState>>,
     /// Integrations found in the cluster that no Connector covers.
     candidates: RwLock<Vec<super::detect::Candidate>>,
     /// The credential each connector was last given (kept in memory only, never written out).
-    credentials: RwLock<HashMap<String, Credential>>,
+    credentials: RwLock<HashMap<ObjectKey, Credential>>,
     upstream_calls: AtomicU64,
 }
 
@@ -129,7 +122,7 @@ impl Hub {
         self.states
             .read()
             .ok()
-            .and_then(|s| s.get(&key(connector)).and_then(|st| st.next_refresh))
+            .and_then(|s| s.get(&connector.key()).and_then(|st| st.next_refresh))
             .is_none_or(|at| at <= now)
     }
 
@@ -138,7 +131,7 @@ impl Hub {
         self.states
             .read()
             .ok()?
-            .get(&key(connector))
+            .get(&connector.key())
             .map(|s| s.status.clone())
     }
 
@@ -163,7 +156,7 @@ impl Hub {
 
     /// The credential `connector` was last refreshed with.
     pub fn credential(&self, connector: &Connector) -> Option<Credential> {
-        self.credentials.read().ok()?.get(&key(connector)).cloned()
+        self.credentials.read().ok()?.get(&connector.key()).cloned()
     }
 
     /// Records an observation pushed to us (a webhook delivery).
@@ -174,7 +167,7 @@ impl Hub {
         item: EvidenceItem,
         now: DateTime<Utc>,
     ) {
-        let ckey = key(connector);
+        let ckey = connector.key();
         if let Ok(mut cache) = self.observations.write() {
             cache.insert((ckey.clone(), query), item);
         }
@@ -184,11 +177,11 @@ impl Hub {
     }
 
     /// One cached observation.
-    pub fn observation(&self, connector_key: &str, query: &Query) -> Option<EvidenceItem> {
+    pub fn observation(&self, connector: &ObjectKey, query: &Query) -> Option<EvidenceItem> {
         self.observations
             .read()
             .ok()?
-            .get(&(connector_key.to_string(), query.clone()))
+            .get(&(connector.clone(), query.clone()))
             .cloned()
     }
 
@@ -201,7 +194,7 @@ impl Hub {
         credential: &Credential,
         now: DateTime<Utc>,
     ) -> Refreshed {
-        let ckey = key(connector);
+        let ckey = connector.key();
         let timeout = duration_or(connector.spec.timeout.as_ref(), DEFAULT_TIMEOUT);
         let concurrency = connector
             .spec
@@ -411,7 +404,7 @@ impl HubSource {
         let passports = self.passports.as_ref()?;
         let passport = passports.get(
             &kube::runtime::reflector::ObjectRef::new(release.metadata.name.as_deref()?)
-                .within(release.metadata.namespace.as_deref().unwrap_or("default")),
+                .within(namespace_of(&release.metadata)),
         )?;
         let source = source_name(connector);
         passport
@@ -439,7 +432,7 @@ impl EvidenceSource for HubSource {
         connectors
             .iter()
             .flat_map(|c| {
-                let ckey = key(c);
+                let ckey = c.key();
                 let pushed = kind_of(c.spec.type_).pushed();
                 queries_for(c, release, needs, &connectors)
                     .into_iter()

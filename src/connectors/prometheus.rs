@@ -14,7 +14,7 @@ use futures::future::BoxFuture;
 use super::detect::{Candidate, Discovery};
 use super::kind::{Answer, Answers, Asked, ConnectorKind, Upstream, not_asked};
 use super::query::Query;
-use crate::api::{Connector, ConnectorType};
+use crate::api::{Connector, ConnectorType, namespace_of};
 use crate::engine::metric::{MetricQuery, MetricRange};
 use crate::engine::needs::MetricNeed;
 
@@ -213,12 +213,7 @@ impl ConnectorKind for Prometheus {
 
     /// Each metric need goes to exactly one Prometheus connector of the release's namespace.
     fn queries(&self, asked: &Asked<'_>) -> Vec<Query> {
-        let ns = asked
-            .release
-            .metadata
-            .namespace
-            .as_deref()
-            .unwrap_or("default");
+        let ns = namespace_of(&asked.release.metadata);
         asked
             .needs
             .metrics

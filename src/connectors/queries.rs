@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use super::kind::Asked;
 use super::kind_of;
-use super::query::{Named, Query, WorkloadScope};
+use super::query::{Query, WorkloadScope};
 use crate::api::release::{GitOpsApp, GitOpsKind};
-use crate::api::{Connector, Release};
+use crate::api::{Connector, ObjectKey, Release, namespace_of};
 use crate::engine::needs::Needs;
 
 /// The questions `connector` answers for `release`; empty when the release reads nothing of it.
@@ -19,7 +19,7 @@ pub fn queries_for(
     needs: &Needs,
     connectors: &[Arc<Connector>],
 ) -> Vec<Query> {
-    let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = namespace_of(&release.metadata);
     if connector.metadata.namespace.as_deref() != Some(ns) {
         return Vec::new();
     }
@@ -33,7 +33,7 @@ pub fn queries_for(
 
 /// The namespaces and label selector of a release's workloads.
 pub(super) fn workload_scope(release: &Release) -> WorkloadScope {
-    let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = namespace_of(&release.metadata);
     let namespaces = if release.spec.scope.namespaces.is_empty() {
         vec![ns.to_string()]
     } else {
@@ -54,8 +54,8 @@ pub(super) fn workload_scope(release: &Release) -> WorkloadScope {
 }
 
 /// A GitOps object of a release's scope (its namespace defaults to the release's).
-pub(super) fn named(app: &GitOpsApp, release: &Release) -> Named {
-    Named {
+pub(super) fn named(app: &GitOpsApp, release: &Release) -> ObjectKey {
+    ObjectKey {
         namespace: app
             .namespace
             .clone()
@@ -66,7 +66,7 @@ pub(super) fn named(app: &GitOpsApp, release: &Release) -> Named {
 }
 
 /// Each Argo CD Application in a release's scope.
-pub(super) fn argo_apps(release: &Release) -> impl Iterator<Item = Named> + '_ {
+pub(super) fn argo_apps(release: &Release) -> impl Iterator<Item = ObjectKey> + '_ {
     release
         .spec
         .scope

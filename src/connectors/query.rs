@@ -6,20 +6,8 @@
 
 use std::fmt;
 
+use crate::api::ObjectKey;
 use crate::engine::metric::MetricQuery;
-
-/// An object in a namespace (an Argo CD Application, a Flux object).
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Named {
-    pub namespace: String,
-    pub name: String,
-}
-
-impl fmt::Display for Named {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}", self.namespace, self.name)
-    }
-}
 
 /// Where a release's workloads run: namespaces and a label selector (empty: every workload).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -70,11 +58,11 @@ pub enum Query {
     /// A Flux object, and whether it applied `expected` (a revision, or a chart version).
     Flux {
         kind: FluxKind,
-        object: Named,
+        object: ObjectKey,
         expected: String,
     },
     /// An Argo CD Application, and whether it synced `expected`.
-    ArgoApp { app: Named, expected: String },
+    ArgoApp { app: ObjectKey, expected: String },
     /// Whether a scope still holds a ReplicaSet or ControllerRevision running `version` (the
     /// previous release's: something to roll back to).
     RollbackWorkloads {
@@ -82,7 +70,7 @@ pub enum Query {
         version: String,
     },
     /// Whether an Application's history still holds `revision`.
-    RollbackApp { app: Named, revision: String },
+    RollbackApp { app: ObjectKey, revision: String },
 }
 
 impl Query {

@@ -212,7 +212,7 @@ async fn deliver(
         }
     });
     if let Err(why) = verified {
-        tracing::warn!(connector = %format!("{namespace}/{name}"), reason = ?why, "webhook delivery refused");
+        tracing::warn!(connector = %crate::api::ObjectKey::new(&namespace, &name), reason = ?why, "webhook delivery refused");
         return refused();
     }
     let delivery: Delivery = match serde_json::from_slice(&body) {

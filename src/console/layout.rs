@@ -7,7 +7,7 @@ use maud::{DOCTYPE, Markup, html};
 use super::auth::Identity;
 use super::snapshot::Snapshot;
 use crate::api::passport::Effect;
-use crate::api::{Decision, EvidenceStatus, ReleasePassport};
+use crate::api::{Decision, EvidenceStatus, ReleasePassport, namespace_of};
 use crate::engine::rules::time;
 
 /// The eight menus, in the order the customer's spec lists them.
@@ -201,18 +201,10 @@ pub fn ok_badge(ok: bool, yes: &str, no: &str) -> Markup {
     html! { @if ok { span.badge.allow { (yes) } } @else { span.badge.hold { (no) } } }
 }
 
-pub fn key(p: &ReleasePassport) -> String {
-    format!(
-        "{}/{}",
-        p.metadata.namespace.as_deref().unwrap_or("default"),
-        p.metadata.name.as_deref().unwrap_or("")
-    )
-}
-
 /// Link to a release's truth screen. Path segments are percent-encoded, so any name is safe.
 pub fn passport_href(p: &ReleasePassport) -> String {
     release_href(
-        p.metadata.namespace.as_deref().unwrap_or("default"),
+        namespace_of(&p.metadata),
         p.metadata.name.as_deref().unwrap_or(""),
     )
 }

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::api::ReleasePassport;
+use crate::api::namespace_of;
 use crate::connectors::FetchError;
 use crate::connectors::http::{classify, client, read_bounded};
 use crate::connectors::sanitize::sanitize;
@@ -204,7 +205,7 @@ fn prompt(p: &ReleasePassport, lines: &[String]) -> String {
         .map_or_else(|| "not decided yet".to_string(), |d| d.to_string());
     let mut out = format!(
         "Release {}/{}: service {} version {} to environment {}. Decision: {decision}.\nFacts:\n",
-        p.metadata.namespace.as_deref().unwrap_or("default"),
+        namespace_of(&p.metadata),
         p.spec.release_ref.name,
         p.spec.service,
         p.spec.version,

@@ -5,7 +5,7 @@ use kube::api::{Api, Patch, PatchParams};
 use serde_json::{Value, json};
 
 use crate::api::release::ReleaseStatus;
-use crate::api::{API_VERSION, FIELD_MANAGER, Release, ReleasePassport};
+use crate::api::{API_VERSION, FIELD_MANAGER, Release, ReleasePassport, namespace_of};
 
 use super::context::Context;
 use super::error::{Error, Write};
@@ -130,7 +130,7 @@ pub async fn passport_status(
 
 fn names(p: &ReleasePassport) -> (&str, &str) {
     (
-        p.metadata.namespace.as_deref().unwrap_or("default"),
+        namespace_of(&p.metadata),
         p.metadata.name.as_deref().unwrap_or_default(),
     )
 }
@@ -155,7 +155,7 @@ pub async fn release(
     if release.status.as_ref() == Some(desired) {
         return Ok(0);
     }
-    let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = namespace_of(&release.metadata);
     let name = release.metadata.name.as_deref().unwrap_or_default();
     let api: Api<Release> = Api::namespaced(ctx.client.clone(), ns);
     let status = to_value("release status", desired)?;

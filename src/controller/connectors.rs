@@ -13,7 +13,7 @@ use kube::core::DeserializeGuard;
 use kube::runtime::reflector::ObjectRef;
 use tracing::{Instrument, debug, warn};
 
-use crate::api::{Connector, Release};
+use crate::api::{Connector, Keyed, Release, namespace_of};
 use crate::connectors::hub::{self, Credential, Hub};
 use crate::connectors::kind_of;
 use crate::connectors::queries::queries_for;
@@ -110,7 +110,7 @@ pub async fn refresh_due(ctx: &Context, hub: &Hub, trigger: &Trigger) {
     let releases = releases_with_needs(ctx);
     let plan = hub::plan(&connectors, &releases);
     for connector in due {
-        let ckey = hub::key(connector);
+        let ckey = connector.key();
         let queries = plan.get(&ckey).cloned().unwrap_or_default();
         let span = tracing::debug_span!("refresh", connector = %ckey, queries = queries.len());
         let credential = credential(ctx, connector).instrument(span.clone()).await;
@@ -126,7 +126,7 @@ pub async fn refresh_due(ctx: &Context, hub: &Hub, trigger: &Trigger) {
                 .iter()
                 .filter(|(r, n)| reads(connector, r, n, &queries, &connectors))
             {
-                let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+                let ns = namespace_of(&release.metadata);
                 let name = release.metadata.name.as_deref().unwrap_or("");
                 let _ = trigger.unbounded_send(ObjectRef::new(name).within(ns));
             }
@@ -157,7 +157,7 @@ async fn credential(ctx: &Context, connector: &Connector) -> Credential {
     let Some(r) = &connector.spec.credentials_secret_ref else {
         return Credential::NotNeeded;
     };
-    let ns = connector.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = namespace_of(&connector.metadata);
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     match secrets.get_opt(&r.name).await {
         Ok(Some(secret)) => match secret.data.as_ref().and_then(|d| d.get(&r.key)) {
@@ -184,7 +184,7 @@ async fn write_status(
     connector: &Connector,
     status: &crate::api::connector::ConnectorStatus,
 ) -> Result<(), super::error::Error> {
-    let ns = connector.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = namespace_of(&connector.metadata);
     let name = connector.metadata.name.as_deref().unwrap_or_default();
     let api: Api<Connector> = Api::namespaced(ctx.client.clone(), ns);
     let value = serde_json::to_value(status).map_err(|source| super::error::Error::Serialize {

@@ -8,7 +8,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use kube::Client;
 use kube::runtime::events::{Recorder, Reporter};
 
-use crate::api::GatePolicy;
+use crate::api::{GatePolicy, Keyed, ObjectKey};
 use crate::cluster::Stores;
 use crate::engine::{self, CompiledPolicy};
 use crate::evidence::EvidenceSource;
@@ -25,7 +25,7 @@ pub fn system_clock() -> Clock {
 /// Compiled policies, recompiled only when a policy's generation (or resourceVersion) moves.
 #[derive(Default)]
 pub struct PolicyCache {
-    compiled: Mutex<HashMap<String, (String, Arc<CompiledPolicy>)>>,
+    compiled: Mutex<HashMap<ObjectKey, (String, Arc<CompiledPolicy>)>>,
 }
 
 impl PolicyCache {
@@ -40,11 +40,7 @@ impl PolicyCache {
 
     /// The compiled form of `policy`, from the cache when it has not changed.
     pub fn get(&self, policy: &GatePolicy) -> Arc<CompiledPolicy> {
-        let key = format!(
-            "{}/{}",
-            policy.metadata.namespace.as_deref().unwrap_or("default"),
-            policy.metadata.name.as_deref().unwrap_or("")
-        );
+        let key = policy.key();
         let version = Self::version(policy);
         if let Ok(cache) = self.compiled.lock()
             && let Some((v, c)) = cache.get(&key)
@@ -70,7 +66,7 @@ pub struct Context {
     pub metrics: Arc<Metrics>,
     pub clock: Clock,
     /// Consecutive failures per object, for backoff.
-    pub failures: Mutex<HashMap<String, u32>>,
+    pub failures: Mutex<HashMap<ObjectKey, u32>>,
     /// Our last status writes the cache has not shown yet.
     pub written: Arc<super::written::Written>,
 }

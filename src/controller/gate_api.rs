@@ -130,7 +130,7 @@ async fn answer(
     if !may_read(&api.client, &user, groups, &namespace, &name).await {
         return refuse(StatusCode::FORBIDDEN);
     }
-    let key = format!("{namespace}/{name}");
+    let key = crate::api::ObjectKey::new(&namespace, &name);
     let release = api.stores.release(&namespace, &name);
     let passport = api.stores.passport(&namespace, &name);
     let state = state(&key, release.as_ref(), passport.as_deref());

@@ -3,7 +3,7 @@
 
 use kube::runtime::reflector::ObjectRef;
 
-use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
+use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver, namespace_of};
 use crate::engine::{policy_applies, waiver_applies};
 
 use crate::cluster::Stores;
@@ -50,7 +50,7 @@ pub fn policy(
     stores: &Stores,
     policy: &GatePolicy,
 ) -> Vec<ObjectRef<kube::core::DeserializeGuard<Release>>> {
-    let ns = policy.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = namespace_of(&policy.metadata);
     let name = policy.metadata.name.as_deref().unwrap_or("");
     let selected: Vec<(String, String)> = stores
         .valid_releases(Some(ns))
@@ -66,10 +66,6 @@ pub fn policy(
     refs(selected.into_iter().chain(decided))
 }
 
-fn namespace(meta: &kube::api::ObjectMeta) -> &str {
-    meta.namespace.as_deref().unwrap_or("default")
-}
-
 /// The policies whose status a change to a Release can move (their count of selected
 /// releases): those that apply to it now and those that decided it last, which it may have
 /// just left. Not every policy of the namespace: at 100 policies and 10,000 Releases that
@@ -79,7 +75,7 @@ pub fn policies_of(
     release: &kube::core::DeserializeGuard<Release>,
 ) -> Vec<ObjectRef<kube::core::DeserializeGuard<GatePolicy>>> {
     let meta = kube::Resource::meta(release);
-    let ns = namespace(meta);
+    let ns = namespace_of(meta);
     let mut names: Vec<String> = stores
         .policies
         .state()
@@ -118,7 +114,7 @@ pub fn waiver(
     stores: &Stores,
     waiver: &Waiver,
 ) -> Vec<ObjectRef<kube::core::DeserializeGuard<Release>>> {
-    let ns = waiver.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = namespace_of(&waiver.metadata);
     let name = waiver.metadata.name.as_deref().unwrap_or("");
     let applies = stores
         .valid_releases(Some(ns))

@@ -11,8 +11,8 @@ use kube::runtime::controller::Action;
 use kube::runtime::events::{Event, EventType};
 use tracing::warn;
 
-use crate::api::GatePolicy;
 use crate::api::policy::GatePolicyStatus;
+use crate::api::{GatePolicy, Keyed, namespace_of};
 use crate::engine::compile::describe_errors;
 use crate::engine::conditions::{self, Desired};
 
@@ -69,7 +69,7 @@ pub fn desired_status(
     }
 }
 
-#[tracing::instrument(name = "reconcile", skip_all, fields(kind = KIND, object = %super::release::object_key(guard.meta())))]
+#[tracing::instrument(name = "reconcile", skip_all, fields(kind = KIND, object = %guard.key()))]
 pub async fn reconcile(
     guard: Arc<DeserializeGuard<GatePolicy>>,
     ctx: Arc<Context>,
@@ -95,7 +95,7 @@ pub async fn reconcile(
 }
 
 async fn reconcile_policy(policy: &GatePolicy, ctx: &Context) -> Result<(), Error> {
-    let ns = policy.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = namespace_of(&policy.metadata);
     let name = policy.metadata.name.as_deref().unwrap_or_default();
     let compiled = ctx.policies.get(policy);
     let matched = ctx
@@ -159,7 +159,7 @@ pub fn error_policy(
     error: &Error,
     _ctx: Arc<Context>,
 ) -> Action {
-    let key = format!("{:?}/{:?}", guard.meta().namespace, guard.meta().name);
+    let key = guard.key();
     warn!(policy = %key, category = error.category(), "reconcile failed: {error}");
     Action::requeue(super::release::backoff(1, &key))
 }

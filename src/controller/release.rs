@@ -12,7 +12,7 @@ use kube::runtime::events::{Event, EventType};
 use serde_json::json;
 use tracing::{info, warn};
 
-use crate::api::{API_VERSION, Decision, Release, ReleasePassport};
+use crate::api::{API_VERSION, Decision, Keyed, ObjectKey, Release, ReleasePassport, namespace_of};
 use crate::decide::{self, passport_for};
 use crate::engine::{self, conditions};
 
@@ -34,7 +34,7 @@ pub struct Outcome {
 
 /// The controller entry point: invalid objects stall and wait; valid ones are decided. One span
 /// per reconcile, so every line it logs names the Release.
-#[tracing::instrument(name = "reconcile", skip_all, fields(kind = KIND, object = %object_key(guard.meta())))]
+#[tracing::instrument(name = "reconcile", skip_all, fields(kind = KIND, object = %guard.key()))]
 pub async fn reconcile(
     guard: Arc<DeserializeGuard<Release>>,
     ctx: Arc<Context>,
@@ -53,7 +53,7 @@ pub async fn reconcile(
         Ok(_) => {
             ctx.metrics.reconciled(KIND, "success");
             if let Ok(mut f) = ctx.failures.lock() {
-                f.remove(&object_key(guard.meta()));
+                f.remove(&guard.key());
             }
         }
         Err(e) => {
@@ -62,15 +62,6 @@ pub async fn reconcile(
         }
     }
     result
-}
-
-/// `namespace/name` of an object, for logs and the failure counts.
-pub(super) fn object_key(meta: &kube::api::ObjectMeta) -> String {
-    format!(
-        "{}/{}",
-        meta.namespace.as_deref().unwrap_or("default"),
-        meta.name.as_deref().unwrap_or("")
-    )
 }
 
 /// Requeue at the earliest moment the decision can change by itself; otherwise wait for a change.
@@ -229,7 +220,7 @@ fn caught_up(
 ) -> Option<ReleasePassport> {
     let ours: ReleasePassport = serde_json::from_value(ctx.written.newer(
         Write::PassportStatus.resource(),
-        release.metadata.namespace.as_deref().unwrap_or("default"),
+        namespace_of(&release.metadata),
         release.metadata.name.as_deref().unwrap_or_default(),
         cached.and_then(|c| c.metadata.resource_version.as_deref()),
     )?)
@@ -244,7 +235,7 @@ async fn stall_invalid(
     invalid: &kube::core::error_boundary::InvalidObject,
     ctx: &Context,
 ) -> Result<(), Error> {
-    let ns = invalid.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = namespace_of(&invalid.metadata);
     let Some(name) = invalid.metadata.name.as_deref() else {
         return Ok(());
     };
@@ -255,7 +246,7 @@ async fn stall_invalid(
         "spec is invalid: {}",
         invalid_field(&api, name, invalid).await
     );
-    warn!(release = %format!("{ns}/{name}"), "invalid Release: {message}");
+    warn!(release = %ObjectKey::new(ns, name), "invalid Release: {message}");
     let now = (ctx.clock)();
     let status = json!({
         "observedGeneration": invalid.metadata.generation,
@@ -279,7 +270,7 @@ async fn stall_invalid(
     {
         Ok(_) => ctx.metrics.wrote(Write::ReleaseStatus.resource()),
         Err(kube::Error::Api(refused)) if refused.code == 422 => warn!(
-            release = %format!("{ns}/{name}"),
+            release = %ObjectKey::new(ns, name),
             "the API server takes no write to this Release until its spec is fixed: {}",
             refused.message
         ),
@@ -336,7 +327,7 @@ pub fn error_policy(
     error: &Error,
     ctx: Arc<Context>,
 ) -> Action {
-    let key = object_key(guard.meta());
+    let key = guard.key();
     let attempt = ctx
         .failures
         .lock()
@@ -353,12 +344,13 @@ pub fn error_policy(
 
 /// Exponential backoff with ±20% jitter derived from the object key and attempt, so replicas of
 /// a thundering herd spread out without a random-number generator.
-pub fn backoff(attempt: u32, key: &str) -> Duration {
+pub fn backoff(attempt: u32, key: &ObjectKey) -> Duration {
     let base = 1000u64
         .saturating_mul(1u64 << attempt.saturating_sub(1).min(9))
         .min(300_000);
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in key.bytes().chain(attempt.to_le_bytes()) {
+    let text = key.to_string();
+    for b in text.bytes().chain(attempt.to_le_bytes()) {
         h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
     }
     let jitter = (h % 401) as i64 - 200; // -200..=200 per mille → ±20%
@@ -373,14 +365,14 @@ mod tests {
     #[test]
     fn backoff_grows_caps_and_jitters() {
         let d: Vec<u128> = (1..=12)
-            .map(|a| backoff(a, "shop/web").as_millis())
+            .map(|a| backoff(a, &ObjectKey::new("shop", "web")).as_millis())
             .collect();
         assert!(d[0] >= 800 && d[0] <= 1200, "{d:?}");
         assert!(d[3] >= 6400 && d[3] <= 9600, "{d:?}");
         assert!(d.iter().all(|ms| *ms <= 360_000), "{d:?}");
         assert_ne!(
-            backoff(3, "shop/a"),
-            backoff(3, "shop/b"),
+            backoff(3, &ObjectKey::new("shop", "a")),
+            backoff(3, &ObjectKey::new("shop", "b")),
             "different objects spread out"
         );
     }

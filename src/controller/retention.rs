@@ -14,7 +14,7 @@ use kube::api::{Api, DeleteParams};
 
 use crate::api::common::created_at;
 use crate::api::passport::WatchPhase;
-use crate::api::{Release, ReleasePassport};
+use crate::api::{Release, ReleasePassport, namespace_of};
 use crate::cluster::history::{self, ROLLUPS_CONFIGMAP, Stored};
 use crate::metrics::delivery::{Record, Rollups};
 
@@ -173,10 +173,7 @@ pub async fn pass(
     // A passport whose Release is already gone waits for the garbage collector, not for us.
     gone.retain(|p| {
         ctx.stores
-            .release(
-                p.metadata.namespace.as_deref().unwrap_or("default"),
-                &p.spec.release_ref.name,
-            )
+            .release(namespace_of(&p.metadata), &p.spec.release_ref.name)
             .is_some()
     });
     if gone.is_empty() {
@@ -190,7 +187,7 @@ pub async fn pass(
         *s = Arc::new(stored.rollups);
     }
     for p in &gone {
-        let ns = p.metadata.namespace.as_deref().unwrap_or("default");
+        let ns = namespace_of(&p.metadata);
         let name = p.spec.release_ref.name.as_str();
         let api: Api<Release> = Api::namespaced(ctx.client.clone(), ns);
         match api.delete(name, &DeleteParams::background()).await {

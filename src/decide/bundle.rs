@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{Lookup, evaluate, gather, passport_for};
-use crate::api::{Approval, Decision, Release, ReleasePassport, Waiver};
+use crate::api::{Approval, Decision, Keyed, Release, ReleasePassport, Waiver};
 use crate::engine::needs::Needs;
 use crate::engine::{CompiledPolicy, Evaluation, EvidenceItem, approval_applies, waiver_applies};
 use crate::load::Bundle;

@@ -14,7 +14,7 @@ use kube::core::Resource;
 use crate::api::common::ReleaseRef;
 use crate::api::{
     Approval, Decision, Release, ReleasePassport, ReleasePassportSpec, ReleasePassportStatus,
-    Waiver,
+    Waiver, namespace_of,
 };
 use crate::engine::needs::Needs;
 use crate::engine::{self, CompiledPolicy, Evaluation, EvidenceItem, Input, PreviousRelease};
@@ -54,7 +54,7 @@ pub struct Inputs {
 
 /// Looks up and gathers what `release`'s decision reads at `now`.
 pub fn gather(lookup: &impl Lookup, release: &Release, now: DateTime<Utc>) -> Inputs {
-    let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = namespace_of(&release.metadata);
     let name = release.metadata.name.as_deref().unwrap_or("");
     let policies = lookup.policies(ns);
     let previous_release = previous_release(lookup, release);
@@ -93,7 +93,7 @@ fn needs_with(
 /// The release `spec.previous` names: its version and revision from the Release (or, once it
 /// is gone, its passport), its decision from this run or else its passport.
 pub fn previous_release(lookup: &impl Lookup, release: &Release) -> Option<PreviousRelease> {
-    let ns = release.metadata.namespace.as_deref().unwrap_or("default");
+    let ns = namespace_of(&release.metadata);
     let prev = release.spec.previous.as_deref()?;
     let passport = lookup.passport(ns, prev);
     let (version, revision) = match lookup.release(ns, prev) {

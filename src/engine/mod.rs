@@ -27,7 +27,7 @@ use crate::api::passport::{
 };
 use crate::api::{
     Approval, ApprovalDecision, Decision, EvidenceStatus, PolicyMode, Release,
-    ReleasePassportStatus, Waiver,
+    ReleasePassportStatus, Waiver, namespace_of,
 };
 use compile::RuleKind;
 use conditions::Desired;
@@ -92,10 +92,6 @@ pub struct Evaluation {
     pub next_review: Option<DateTime<Utc>>,
     /// Names of the policies that selected the release, sorted.
     pub selected_policies: Vec<String>,
-}
-
-fn namespace_of(meta: &kube::api::ObjectMeta) -> &str {
-    meta.namespace.as_deref().unwrap_or("default")
 }
 
 /// Whether `policy` selects `release` by its selector (same namespace only).

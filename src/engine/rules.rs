@@ -13,7 +13,7 @@ use super::evidence::{EvidenceItem, combine, severity, stale_at, status_at};
 use super::labels;
 use super::window::{self, WindowState};
 use crate::api::passport::{Effect, EvidenceEntry, Targets};
-use crate::api::{Approval, ApprovalDecision, EvidenceStatus, Outcome, Release};
+use crate::api::{Approval, ApprovalDecision, EvidenceStatus, Outcome, Release, namespace_of};
 
 /// What one rule concluded.
 #[derive(Clone, Debug, PartialEq)]
@@ -536,10 +536,7 @@ fn cel_variables(ctx: &RuleContext<'_>, reads: &CelReads) -> Vec<(&'static str, 
             "release",
             cel_map([
                 ("name", cel_str(meta.name.as_deref().unwrap_or(""))),
-                (
-                    "namespace",
-                    cel_str(meta.namespace.as_deref().unwrap_or("default")),
-                ),
+                ("namespace", cel_str(namespace_of(meta))),
                 ("service", cel_str(&ctx.release.spec.service)),
                 ("version", cel_str(&ctx.release.spec.version)),
                 ("environment", cel_str(&ctx.release.spec.environment)),

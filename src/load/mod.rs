@@ -11,7 +11,9 @@ use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::api::{API_VERSION, Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
+use crate::api::{
+    API_VERSION, Approval, Connector, GatePolicy, ObjectKey, Release, ReleasePassport, Waiver,
+};
 use crate::engine::{self, CompiledPolicy, EvidenceItem};
 use recording::EvidenceRecording;
 
@@ -55,7 +57,7 @@ pub struct Bundle {
     pub connectors: Vec<Connector>,
     pub passports: Vec<ReleasePassport>,
     /// Evidence per release key (`namespace/name`).
-    pub evidence: BTreeMap<String, Vec<EvidenceItem>>,
+    pub evidence: BTreeMap<ObjectKey, Vec<EvidenceItem>>,
     /// The latest `recordedAt` of any evidence recording read.
     pub recorded_at: Option<DateTime<Utc>>,
 }
@@ -310,11 +312,11 @@ fn merge_recording(recording: EvidenceRecording, default_namespace: &str, bundle
     if let Some(at) = recording.recorded_at {
         bundle.recorded_at = Some(bundle.recorded_at.map_or(at, |b| b.max(at)));
     }
-    for (key, items) in recording.releases {
-        let key = if key.contains('/') {
-            key
-        } else {
-            format!("{default_namespace}/{key}")
+    // A recording names releases as `namespace/name`, or `name` in the default namespace.
+    for (written, items) in recording.releases {
+        let key = match written.split_once('/') {
+            Some((ns, name)) => ObjectKey::new(ns, name),
+            None => ObjectKey::new(default_namespace, written),
         };
         bundle.evidence.entry(key).or_default().extend(items);
     }

@@ -295,7 +295,7 @@ pub struct Metrics {
     /// Connector refreshes by type and outcome: the connectors' success ratio.
     pub refreshes: Family<RefreshLabels, Counter>,
     pub delivery: Delivery,
-    current: Mutex<HashMap<String, Decision>>,
+    current: Mutex<HashMap<crate::api::ObjectKey, Decision>>,
 }
 
 impl Default for Metrics {
@@ -459,12 +459,16 @@ impl Metrics {
 
     /// Records the current decision of one release (`key` stays in memory, never in a label);
     /// returns the one recorded before.
-    pub fn set_decision(&self, key: &str, decision: Option<Decision>) -> Option<Decision> {
+    pub fn set_decision(
+        &self,
+        key: &crate::api::ObjectKey,
+        decision: Option<Decision>,
+    ) -> Option<Decision> {
         let Ok(mut current) = self.current.lock() else {
             return None;
         };
         let before = match decision {
-            Some(d) => current.insert(key.to_string(), d),
+            Some(d) => current.insert(key.clone(), d),
             None => current.remove(key),
         };
         for d in [Decision::Allow, Decision::Hold, Decision::Block] {

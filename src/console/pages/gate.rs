@@ -8,7 +8,7 @@ use super::super::audit::EventKind;
 use super::super::layout::{Nav, Page, command, empty, layout, ok_badge, release_href, when};
 use crate::api::passport::{Effect, WatchPhase};
 use crate::api::policy::PolicyRule;
-use crate::api::{GatePolicy, PolicyMode};
+use crate::api::{GatePolicy, Keyed, PolicyMode, namespace_of};
 
 /// A rule in one line: its type and what it asks.
 pub fn describe(rule: &PolicyRule) -> (&'static str, String) {
@@ -149,7 +149,7 @@ pub fn page(page: &Page) -> Markup {
                     @let ready = p.status.iter().flat_map(|st| &st.conditions).find(|c| c.type_ == "Ready");
                     article.policy {
                         h3 {
-                            (p.metadata.namespace.as_deref().unwrap_or("default")) "/" (p.metadata.name.as_deref().unwrap_or(""))
+                            (namespace_of(&p.metadata)) "/" (p.metadata.name.as_deref().unwrap_or(""))
                             " " @if p.spec.mode == PolicyMode::Simulate { span.badge.waived { "Simulate" } } @else { span.badge.allow { "Enforce" } }
                             @if let Some(c) = ready { " " (ok_badge(c.status == "True", "Valid", "Invalid")) }
                         }
@@ -195,7 +195,7 @@ pub fn page(page: &Page) -> Markup {
                         ul { @for a in &approvals {
                             li {
                                 strong { (a.spec.approver) } " " (format!("{:?}", a.spec.decision)) " "
-                                a href=(release_href(a.metadata.namespace.as_deref().unwrap_or("default"), &a.spec.release_ref.name)) { (a.spec.release_ref.name) }
+                                a href=(release_href(namespace_of(&a.metadata), &a.spec.release_ref.name)) { (a.spec.release_ref.name) }
                                 " · " (when(crate::api::common::created_at(&a.metadata)))
                                 @if let Some(c) = &a.spec.comment { " — “" (c) "”" }
                             }
@@ -223,7 +223,7 @@ pub fn page(page: &Page) -> Markup {
                         thead { tr { th { "Release" } th { "Phase" } th { "Started" } th { "Duration" } th { "Message" } } }
                         tbody { @for (p, w) in &watches {
                             tr {
-                                td { a href=(super::super::layout::passport_href(p)) { (super::super::layout::key(p)) } }
+                                td { a href=(super::super::layout::passport_href(p)) { (p.key()) } }
                                 td { @if w.phase == WatchPhase::Failed { span.badge.block { "Failed" } } @else { (format!("{:?}", w.phase)) } }
                                 td { (when(w.started_at)) } td { (w.duration) } td.why { (w.message.as_deref().unwrap_or("")) }
                             }

@@ -5,7 +5,7 @@
 use maud::{Markup, html};
 
 use super::super::layout::{Nav, Page, command, empty, layout, when};
-use crate::api::{Connector, ConnectorHealth, ConnectorType};
+use crate::api::{Connector, ConnectorHealth, ConnectorType, Keyed, namespace_of};
 use crate::connectors::kind_of;
 use crate::radar::Freshness;
 
@@ -29,11 +29,7 @@ pub fn page(page: &Page) -> Markup {
         .filter(|c| page.visible(c.metadata.namespace.as_deref()))
         .collect();
     let freshness = |c: &Connector| {
-        let name = format!(
-            "{}/{}",
-            c.metadata.namespace.as_deref().unwrap_or("default"),
-            c.metadata.name.as_deref().unwrap_or("")
-        );
+        let name = c.key();
         s.radar
             .connectors
             .iter()
@@ -69,7 +65,7 @@ pub fn page(page: &Page) -> Markup {
                         tbody { @for c in &connectors {
                             @let st = c.status.clone().unwrap_or_default();
                             tr {
-                                td { (c.metadata.namespace.as_deref().unwrap_or("default")) "/" (c.metadata.name.as_deref().unwrap_or("")) }
+                                td { (namespace_of(&c.metadata)) "/" (c.metadata.name.as_deref().unwrap_or("")) }
                                 td { (format!("{:?}", c.spec.type_)) }
                                 td { @match st.health {
                                     Some(ConnectorHealth::Healthy) => span.badge.allow { "Healthy" },

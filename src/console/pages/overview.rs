@@ -5,9 +5,9 @@ use maud::{Markup, html};
 
 use super::super::audit::EventKind;
 use super::super::layout::{
-    Nav, Page, command, decision_badge, empty, key, layout, passport_href, when,
+    Nav, Page, command, decision_badge, empty, layout, passport_href, when,
 };
-use crate::api::{ConnectorHealth, Decision, EvidenceStatus, ReleasePassport};
+use crate::api::{ConnectorHealth, Decision, EvidenceStatus, Keyed, ReleasePassport, namespace_of};
 
 const LIST: usize = 15;
 
@@ -18,7 +18,7 @@ fn decided(p: &ReleasePassport) -> Option<Decision> {
 /// The next thing to do about a held or blocked release, as a command to run.
 pub fn next_action(p: &ReleasePassport) -> (String, Option<String>) {
     let status = p.status.clone().unwrap_or_default();
-    let k = key(p);
+    let k = p.key();
     let stopping = status.trace.iter().find(|t| {
         t.mode == crate::api::PolicyMode::Enforce
             && matches!(
@@ -38,7 +38,7 @@ pub fn next_action(p: &ReleasePassport) -> (String, Option<String>) {
             ),
             Some(format!(
                 "kubectl describe releasepassport -n {} {}",
-                p.metadata.namespace.as_deref().unwrap_or("default"),
+                namespace_of(&p.metadata),
                 p.metadata.name.as_deref().unwrap_or("")
             )),
         ),
@@ -158,7 +158,7 @@ pub fn page(page: &Page) -> Markup {
                         tbody { @for p in stopped.iter().take(LIST) {
                             @let (what, cmd) = next_action(p);
                             tr {
-                                td { a href=(passport_href(p)) { (key(p)) } br; small { (p.spec.service) " " (p.spec.version) " → " (p.spec.environment) } }
+                                td { a href=(passport_href(p)) { (p.key()) } br; small { (p.spec.service) " " (p.spec.version) " → " (p.spec.environment) } }
                                 td { (decision_badge(decided(p))) }
                                 td.why { (p.status.as_ref().and_then(|s| s.reasons.first()).map_or("", String::as_str)) }
                                 td { (what) @if let Some(c) = cmd { (command(&c)) } }
@@ -173,7 +173,7 @@ pub fn page(page: &Page) -> Markup {
                     h2 id="stale" { "Stale evidence" }
                     @if stale.is_empty() { (empty("No stale evidence.")) } @else {
                         ul { @for (p, e) in stale.iter().take(LIST) {
-                            li { a href=(passport_href(p)) { (key(p)) } ": " strong { (e.source) } " last seen " (when(e.observed_at)) }
+                            li { a href=(passport_href(p)) { (p.key()) } ": " strong { (e.source) } " last seen " (when(e.observed_at)) }
                         } }
                     }
                 }

@@ -27,21 +27,15 @@ fn signals(title: &str, id: &str, list: &[&Signal], none: &str) -> Markup {
 
 pub fn page(page: &Page) -> Markup {
     let r = &page.snap.radar;
-    let ns_of = |release: &str| {
-        release
-            .split_once('/')
-            .map_or("default", |(ns, _)| ns)
-            .to_string()
-    };
     let services: Vec<_> = r
         .services
         .iter()
-        .filter(|s| page.visible(Some(&ns_of(&s.release))))
+        .filter(|s| page.visible(Some(&s.release.namespace)))
         .collect();
     let connectors: Vec<_> = r
         .connectors
         .iter()
-        .filter(|c| page.visible(Some(&ns_of(&c.connector))))
+        .filter(|c| page.visible(Some(&c.connector.namespace)))
         .collect();
     let visible_target = |s: &&Signal| {
         services
@@ -67,7 +61,7 @@ pub fn page(page: &Page) -> Markup {
                     div.scroll { table {
                         thead { tr { th { "Service" } th { "Env" } th { "Latest release" } th { "Decision" } th { "Evidence" } th { "Healthy targets" } } }
                         tbody { @for s in &services {
-                            @let (ns, name) = s.release.split_once('/').unwrap_or(("default", &s.release));
+                            @let (ns, name) = (&s.release.namespace, &s.release.name);
                             tr {
                                 td { (s.service) } td { (s.environment) }
                                 td { a href=(release_href(ns, name)) { (s.version) } }

@@ -4,12 +4,14 @@
 use maud::{Markup, html};
 
 use super::super::layout::{
-    Nav, Page, command, decision_badge, effect_badge, empty, evidence_badge, key, layout, ok_badge,
-    when,
+    Nav, Page, command, decision_badge, effect_badge, empty, evidence_badge, layout, ok_badge, when,
 };
 use super::super::summary::Summary;
 use crate::api::passport::{Effect, TraceEntry};
-use crate::api::{ConnectorHealth, Decision, EvidenceStatus, PolicyMode, Release, ReleasePassport};
+use crate::api::{
+    ConnectorHealth, Decision, EvidenceStatus, Keyed, PolicyMode, Release, ReleasePassport,
+    namespace_of,
+};
 
 /// A free-text note on the Release, shown on its truth screen.
 pub const COMMENT_ANNOTATION: &str = "releasepassport.io/comment";
@@ -70,7 +72,7 @@ pub fn investigation(page: &Page, p: &ReleasePassport) -> Vec<String> {
                 "Rule {} wants approvals: {}. Ask an approver to run `passport approve {}`.",
                 t.rule,
                 t.message,
-                key(p)
+                p.key()
             ),
             "window" => format!(
                 "Rule {} is a change freeze: {}. It lifts by itself when the window closes.",
@@ -197,8 +199,8 @@ fn ai_summary(ai: &Summary) -> Markup {
 /// summary reads it too).
 pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> Markup {
     let status = p.status.clone().unwrap_or_default();
-    let name = key(p);
-    let ns = p.metadata.namespace.as_deref().unwrap_or("default");
+    let name = p.key().to_string();
+    let ns = namespace_of(&p.metadata);
     let short = p.metadata.name.as_deref().unwrap_or("");
     let enforced: Vec<&TraceEntry> = status
         .trace

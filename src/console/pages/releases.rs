@@ -5,9 +5,9 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::super::layout::{
-    Nav, Page, decision_badge, empty, evidence_badge, key, layout, passport_href,
+    Nav, Page, decision_badge, empty, evidence_badge, layout, passport_href,
 };
-use crate::api::{EvidenceStatus, ReleasePassport};
+use crate::api::{EvidenceStatus, Keyed, ReleasePassport};
 
 pub const PAGE_SIZE: usize = 50;
 
@@ -142,7 +142,7 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
                         @for p in matching.iter().skip(current * PAGE_SIZE).take(PAGE_SIZE) {
                             @let status = p.status.as_ref();
                             tr {
-                                td { a href=(passport_href(p)) { (key(p)) } }
+                                td { a href=(passport_href(p)) { (p.key()) } }
                                 td { (p.spec.service) }
                                 td { (p.spec.version) }
                                 td { (p.spec.environment) }

@@ -1,0 +1,75 @@
+//! Where an object lives: one type for every `namespace/name` key the operator uses (caches,
+//! failure counts, the hub, recordings), written as `ns/name` and never parsed back.
+
+use std::fmt;
+
+use kube::api::ObjectMeta;
+
+/// An object's namespace and name.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ObjectKey {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectKey {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self {
+            namespace: namespace.into(),
+            name: name.into(),
+        }
+    }
+
+    /// The key of the object `meta` describes.
+    pub fn of(meta: &ObjectMeta) -> Self {
+        Self::new(namespace_of(meta), meta.name.as_deref().unwrap_or(""))
+    }
+}
+
+/// `namespace/name`, padded as asked (tables align on it).
+impl fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(&format!("{}/{}", self.namespace, self.name))
+    }
+}
+
+/// Written as its text form (`"shop/web"`), as gate and CLI answers show it.
+impl serde::Serialize for ObjectKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+/// Every Kubernetes object has its key.
+pub trait Keyed {
+    fn key(&self) -> ObjectKey;
+}
+
+impl<K: kube::Resource> Keyed for K {
+    fn key(&self) -> ObjectKey {
+        ObjectKey::of(self.meta())
+    }
+}
+
+/// An object's namespace: one read from a file without any is in `default`, as kubectl
+/// would put it.
+pub fn namespace_of(meta: &ObjectMeta) -> &str {
+    meta.namespace.as_deref().unwrap_or("default")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_reads_as_namespace_slash_name() {
+        let meta = ObjectMeta {
+            name: Some("web".into()),
+            ..ObjectMeta::default()
+        };
+        let key = ObjectKey::of(&meta);
+        assert_eq!(key, ObjectKey::new("default", "web"));
+        assert_eq!(format!("[{key:<12}]"), "[default/web ]");
+        assert_eq!(serde_json::to_value(&key).unwrap(), "default/web");
+    }
+}
