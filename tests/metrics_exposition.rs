@@ -6,7 +6,6 @@
 use std::io::Write;
 use std::process::{Command, Stdio};
 
-use release_passport::api::Keyed;
 use release_passport::decide::decide_all;
 use release_passport::metrics::Metrics;
 use release_passport::metrics::delivery::{Record, Rollups};
@@ -17,13 +16,14 @@ fn the_exposition_parses_and_has_no_per_release_label() {
     let at = bundle.recorded_at.unwrap();
     let decided = decide_all(&bundle, at);
     let metrics = Metrics::new();
+    let mut counts = release_passport::metrics::DecisionCounts::default();
     for d in &decided {
         metrics.delivery.decided(&d.passport);
-        metrics.set_decision(
-            &d.release.key(),
-            d.passport.status.as_ref().and_then(|s| s.decision),
-        );
+        if let Some(decision) = d.passport.status.as_ref().and_then(|s| s.decision) {
+            counts.moved(None, decision);
+        }
     }
+    metrics.set_decisions(&counts);
     let records: Vec<Record> = decided
         .iter()
         .map(|d| Record::from_passport(&d.passport))

@@ -67,6 +67,8 @@ pub struct Context {
     pub clock: Clock,
     /// Consecutive failures per object, for backoff.
     pub failures: Mutex<HashMap<ObjectKey, u32>>,
+    /// What this process last decided per Release.
+    pub decisions: super::decisions::LastDecisions,
     /// Our last status writes the cache has not shown yet.
     pub written: Arc<super::written::Written>,
 }
@@ -95,6 +97,7 @@ impl Context {
             metrics,
             clock,
             failures: Mutex::new(HashMap::new()),
+            decisions: Default::default(),
             written: Default::default(),
         }
     }

@@ -8,6 +8,7 @@
 pub mod apply;
 pub mod connectors;
 pub mod context;
+pub mod decisions;
 pub mod error;
 pub mod gate_api;
 pub mod lookup;

@@ -101,7 +101,8 @@ pub async fn reconcile_release(release: &Release, ctx: &Context) -> Result<Outco
     // The cache can lag our own last write (a reconcile triggered by it sees the old status):
     // what this process last decided settles it, so a change is announced once.
     let key = release.key();
-    let remembered = ctx.metrics.set_decision(&key, Some(decision));
+    let (remembered, counts) = ctx.decisions.record(&key, decision);
+    ctx.metrics.set_decisions(&counts);
     let changed = previous != Some(decision) && remembered != Some(decision);
     let (status_writes, mirror_writes, ()) = tokio::join!(
         apply::passport_status(ctx, current, &desired),

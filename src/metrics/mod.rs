@@ -3,8 +3,6 @@
 
 pub mod delivery;
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::time::Instant;
 
 use prometheus_client::encoding::EncodeLabelSet;
@@ -295,7 +293,6 @@ pub struct Metrics {
     /// Connector refreshes by type and outcome: the connectors' success ratio.
     pub refreshes: Family<RefreshLabels, Counter>,
     pub delivery: Delivery,
-    current: Mutex<HashMap<crate::api::ObjectKey, Decision>>,
 }
 
 impl Default for Metrics {
@@ -383,7 +380,6 @@ impl Metrics {
             api_writes,
             leader,
             candidates,
-            current: Mutex::new(HashMap::new()),
         }
     }
 
@@ -457,29 +453,50 @@ impl Metrics {
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
-    /// Records the current decision of one release (`key` stays in memory, never in a label);
-    /// returns the one recorded before.
-    pub fn set_decision(
-        &self,
-        key: &crate::api::ObjectKey,
-        decision: Option<Decision>,
-    ) -> Option<Decision> {
-        let Ok(mut current) = self.current.lock() else {
-            return None;
-        };
-        let before = match decision {
-            Some(d) => current.insert(key.clone(), d),
-            None => current.remove(key),
-        };
+    /// How many releases this process last decided each way.
+    pub fn set_decisions(&self, counts: &DecisionCounts) {
         for d in [Decision::Allow, Decision::Hold, Decision::Block] {
-            let n = current.values().filter(|v| **v == d).count();
             self.decisions
                 .get_or_create(&DecisionLabels {
                     decision: d.as_str(),
                 })
-                .set(i64::try_from(n).unwrap_or(i64::MAX));
+                .set(i64::try_from(counts.of(d)).unwrap_or(i64::MAX));
         }
-        before
+    }
+}
+
+/// Releases per decision.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DecisionCounts {
+    allow: u64,
+    hold: u64,
+    block: u64,
+}
+
+impl DecisionCounts {
+    fn slot(&mut self, d: Decision) -> &mut u64 {
+        match d {
+            Decision::Allow => &mut self.allow,
+            Decision::Hold => &mut self.hold,
+            Decision::Block => &mut self.block,
+        }
+    }
+
+    pub fn of(&self, d: Decision) -> u64 {
+        match d {
+            Decision::Allow => self.allow,
+            Decision::Hold => self.hold,
+            Decision::Block => self.block,
+        }
+    }
+
+    /// One release moved from `before` (if it was counted) to `now`.
+    pub fn moved(&mut self, before: Option<Decision>, now: Decision) {
+        if let Some(b) = before {
+            let n = self.slot(b);
+            *n = n.saturating_sub(1);
+        }
+        *self.slot(now) += 1;
     }
 }
 
