@@ -105,7 +105,7 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
             .iter()
             .map(Borrow::borrow)
             .find(|c: &&Connector| c.metadata.name.as_deref() == Some(name))
-            .map(|c| kind_of(c.spec.type_).answers())
+            .map(|c| kind_of(c.spec.type_).about().answers)
     };
     let mut services = Vec::new();
     let mut journeys = Vec::new();

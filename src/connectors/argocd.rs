@@ -13,7 +13,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::detect::{Candidate, Discovery};
-use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::kind::{About, Answer, Answers, ConnectorKind, Upstream, not_asked};
 use super::queries::argo_apps;
 use super::query::Query;
 use crate::api::{Connector, ConnectorType, ObjectKey, Release};
@@ -151,17 +151,15 @@ pub async fn fetch_history(
 /// The `ArgoCD` connector type.
 pub struct ArgoCd;
 
+static ABOUT: About = About::fetched(
+    "Argo CD Applications: sync, health, history",
+    Answers::GitOps,
+    Some("gitops-sync"),
+);
+
 impl ConnectorKind for ArgoCd {
-    fn reads(&self) -> &'static str {
-        "Argo CD Applications: sync, health, history"
-    }
-
-    fn answers(&self) -> Answers {
-        Answers::GitOps
-    }
-
-    fn default_source(&self) -> Option<&'static str> {
-        Some("gitops-sync")
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn evidence_queries(&self, release: &Release) -> Vec<Query> {

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::detect::{Candidate, Discovery};
-use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::kind::{About, Answer, Answers, ConnectorKind, Upstream, not_asked};
 use super::queries::named;
 use super::query::Query;
 use crate::api::release::GitOpsKind;
@@ -142,17 +142,15 @@ pub async fn fetch(
 /// The `Flux` connector type: reads Kustomizations and HelmReleases from the cluster.
 pub struct Flux;
 
+static ABOUT: About = About::fetched(
+    "Flux Kustomizations and HelmReleases",
+    Answers::GitOps,
+    Some("gitops-sync"),
+);
+
 impl ConnectorKind for Flux {
-    fn reads(&self) -> &'static str {
-        "Flux Kustomizations and HelmReleases"
-    }
-
-    fn answers(&self) -> Answers {
-        Answers::GitOps
-    }
-
-    fn default_source(&self) -> Option<&'static str> {
-        Some("gitops-sync")
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn evidence_queries(&self, release: &Release) -> Vec<Query> {

@@ -8,7 +8,7 @@ use super::{FetchError, http};
 use crate::api::EvidenceStatus;
 use futures::future::BoxFuture;
 
-use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::kind::{About, Answer, Answers, ConnectorKind, Upstream, not_asked};
 use super::query::Query;
 use crate::api::Release;
 
@@ -92,17 +92,15 @@ pub async fn fetch(
 /// The `GitHubActions` connector type: the workflow runs at a release's commit.
 pub struct GitHubActions;
 
+static ABOUT: About = About::fetched(
+    "GitHub Actions workflow runs for a release's commit",
+    Answers::Ci,
+    Some("ci"),
+);
+
 impl ConnectorKind for GitHubActions {
-    fn reads(&self) -> &'static str {
-        "GitHub Actions workflow runs for a release's commit"
-    }
-
-    fn answers(&self) -> Answers {
-        Answers::Ci
-    }
-
-    fn default_source(&self) -> Option<&'static str> {
-        Some("ci")
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     /// Nothing to ask until the release names its project and commit.

@@ -208,7 +208,7 @@ impl Hub {
             credentials.insert(ckey.clone(), credential.clone());
         }
         let kind = kind_of(connector.spec.type_);
-        let pushed = kind.pushed();
+        let pushed = kind.about().pushed;
         let mut errors: Vec<FetchError> = Vec::new();
         let results: Vec<(Query, Result<EvidenceItem, FetchError>)> = match credential {
             // Deliveries are pushed to us: nothing to fetch, only the credential to check.
@@ -433,7 +433,7 @@ impl EvidenceSource for HubSource {
             .iter()
             .flat_map(|c| {
                 let ckey = c.key();
-                let pushed = kind_of(c.spec.type_).pushed();
+                let pushed = kind_of(c.spec.type_).about().pushed;
                 queries_for(c, release, needs, &connectors)
                     .into_iter()
                     .filter_map(move |q| {

@@ -10,7 +10,7 @@ use crate::api::passport::Targets;
 use super::{FetchError, http};
 use futures::future::BoxFuture;
 
-use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::kind::{About, Answer, Answers, ConnectorKind, Upstream, not_asked};
 use super::query::Query;
 use crate::api::Release;
 
@@ -136,17 +136,15 @@ pub async fn run(
 /// The `HTTP` connector type: a synthetic journey of HTTP steps.
 pub struct HttpJourney;
 
+static ABOUT: About = About::fetched(
+    "Synthetic HTTP journeys",
+    Answers::Journeys,
+    Some("journeys"),
+);
+
 impl ConnectorKind for HttpJourney {
-    fn reads(&self) -> &'static str {
-        "Synthetic HTTP journeys"
-    }
-
-    fn answers(&self) -> Answers {
-        Answers::Journeys
-    }
-
-    fn default_source(&self) -> Option<&'static str> {
-        Some("journeys")
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn evidence_queries(&self, _release: &Release) -> Vec<Query> {

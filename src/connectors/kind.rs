@@ -19,7 +19,7 @@ pub fn source_name(c: &Connector) -> String {
     if let Some(s) = &c.spec.source {
         return s.clone();
     }
-    match kind_of(c.spec.type_).default_source() {
+    match kind_of(c.spec.type_).about().default_source {
         Some(s) => s.into(),
         None => c.metadata.name.clone().unwrap_or_default(),
     }
@@ -38,6 +38,37 @@ pub enum Answers {
     Ci,
     /// Recorded by a person on the Release.
     Manual,
+}
+
+/// What a connector type is, as the console, the metrics and the planner describe it.
+pub struct About {
+    /// One line on the Integrations page: what it reads.
+    pub reads: &'static str,
+    pub answers: Answers,
+    /// The source name its observations carry when `spec.source` is unset (`None`: the
+    /// Connector's own name).
+    pub default_source: Option<&'static str>,
+    /// Its results are pushed to us (nothing to fetch; the credential is still checked).
+    pub pushed: bool,
+    /// The hub refreshes it on its interval (false: its evidence is read elsewhere).
+    pub refreshed: bool,
+}
+
+impl About {
+    /// A type whose answers the hub fetches on its interval.
+    pub const fn fetched(
+        reads: &'static str,
+        answers: Answers,
+        default_source: Option<&'static str>,
+    ) -> Self {
+        Self {
+            reads,
+            answers,
+            default_source,
+            pushed: false,
+            refreshed: true,
+        }
+    }
 }
 
 /// What a connector is asked about one release.
@@ -112,26 +143,8 @@ pub fn not_asked(query: &Query) -> FetchError {
 /// One connector type: what it answers, which questions a release puts to it, how it fetches
 /// an answer, how it is probed and found, how it is labelled.
 pub trait ConnectorKind: Send + Sync {
-    /// One line on the Integrations page: what it reads.
-    fn reads(&self) -> &'static str;
-
-    fn answers(&self) -> Answers;
-
-    /// The source name its observations carry when `spec.source` is unset (`None`: the
-    /// Connector's own name).
-    fn default_source(&self) -> Option<&'static str> {
-        None
-    }
-
-    /// Its results are pushed to us (nothing to fetch; the credential is still checked).
-    fn pushed(&self) -> bool {
-        false
-    }
-
-    /// The hub refreshes it on its interval (false: evidence is read elsewhere).
-    fn refreshed(&self) -> bool {
-        true
-    }
+    /// What it is, for the console, metrics and the planner.
+    fn about(&self) -> &'static About;
 
     /// The questions the release's evidence asks of this connector.
     fn evidence_queries(&self, _release: &Release) -> Vec<Query> {

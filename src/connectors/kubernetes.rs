@@ -13,7 +13,7 @@ use kube::api::{Api, ListParams};
 use futures::future::BoxFuture;
 
 use super::FetchError;
-use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::kind::{About, Answer, Answers, ConnectorKind, Upstream, not_asked};
 use super::queries::workload_scope;
 use super::query::{Query, WorkloadScope};
 use crate::api::passport::Targets;
@@ -375,17 +375,15 @@ pub async fn fetch_retained(
 /// The `Kubernetes` connector type.
 pub struct Kubernetes;
 
+static ABOUT: About = About::fetched(
+    "Workloads and pods in a release's scope (rollout, readiness, crash loops, retained revisions)",
+    Answers::Workloads,
+    Some("workload-health"),
+);
+
 impl ConnectorKind for Kubernetes {
-    fn reads(&self) -> &'static str {
-        "Workloads and pods in a release's scope (rollout, readiness, crash loops, retained revisions)"
-    }
-
-    fn answers(&self) -> Answers {
-        Answers::Workloads
-    }
-
-    fn default_source(&self) -> Option<&'static str> {
-        Some("workload-health")
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn evidence_queries(&self, release: &Release) -> Vec<Query> {

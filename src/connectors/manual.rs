@@ -4,22 +4,23 @@
 use futures::future::BoxFuture;
 
 use super::FetchError;
-use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::kind::{About, Answer, Answers, ConnectorKind, Upstream, not_asked};
 use super::query::Query;
 
 pub struct Manual;
 
+static ABOUT: About = About {
+    refreshed: false,
+    ..About::fetched(
+        "Evidence a person records on the Release",
+        Answers::Manual,
+        None,
+    )
+};
+
 impl ConnectorKind for Manual {
-    fn reads(&self) -> &'static str {
-        "Evidence a person records on the Release"
-    }
-
-    fn answers(&self) -> Answers {
-        Answers::Manual
-    }
-
-    fn refreshed(&self) -> bool {
-        false
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn fetch<'a>(

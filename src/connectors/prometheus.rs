@@ -12,7 +12,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::detect::{Candidate, Discovery};
-use super::kind::{Answer, Answers, Asked, ConnectorKind, Upstream, not_asked};
+use super::kind::{About, Answer, Answers, Asked, ConnectorKind, Upstream, not_asked};
 use super::query::Query;
 use crate::api::{Connector, ConnectorType, namespace_of};
 use crate::engine::metric::{MetricQuery, MetricRange};
@@ -202,13 +202,15 @@ pub fn metric_connector<'a>(
 /// The `Prometheus` connector type: answers metric rules, not evidence sources.
 pub struct Prometheus;
 
-impl ConnectorKind for Prometheus {
-    fn reads(&self) -> &'static str {
-        "PromQL instant and range queries for metric rules"
-    }
+static ABOUT: About = About::fetched(
+    "PromQL instant and range queries for metric rules",
+    Answers::Metrics,
+    None,
+);
 
-    fn answers(&self) -> Answers {
-        Answers::Metrics
+impl ConnectorKind for Prometheus {
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     /// Each metric need goes to exactly one Prometheus connector of the release's namespace.

@@ -8,7 +8,7 @@ use super::{FetchError, http};
 use crate::api::EvidenceStatus;
 use futures::future::BoxFuture;
 
-use super::kind::{Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::kind::{About, Answer, Answers, ConnectorKind, Upstream, not_asked};
 use super::query::Query;
 use crate::api::Release;
 
@@ -52,13 +52,11 @@ pub async fn fetch(
 /// The `StatusPage` connector type: a third party's Statuspage-compatible status.
 pub struct StatusPage;
 
-impl ConnectorKind for StatusPage {
-    fn reads(&self) -> &'static str {
-        "Third-party status pages"
-    }
+static ABOUT: About = About::fetched("Third-party status pages", Answers::ThirdPartyStatus, None);
 
-    fn answers(&self) -> Answers {
-        Answers::ThirdPartyStatus
+impl ConnectorKind for StatusPage {
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn evidence_queries(&self, _release: &Release) -> Vec<Query> {

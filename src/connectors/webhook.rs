@@ -28,7 +28,7 @@ use crate::engine::EvidenceItem;
 use futures::future::BoxFuture;
 
 use super::FetchError;
-use super::kind::{Answer, Answers, ConnectorKind, Upstream};
+use super::kind::{About, Answer, Answers, ConnectorKind, Upstream};
 use super::query::Query;
 use crate::api::Release;
 
@@ -260,21 +260,14 @@ async fn deliver(
 /// The `Webhook` connector type: any CI pushes signed results to the receiver.
 pub struct Webhook;
 
+static ABOUT: About = About {
+    pushed: true,
+    ..About::fetched("Signed results pushed by any CI", Answers::Ci, Some("ci"))
+};
+
 impl ConnectorKind for Webhook {
-    fn reads(&self) -> &'static str {
-        "Signed results pushed by any CI"
-    }
-
-    fn answers(&self) -> Answers {
-        Answers::Ci
-    }
-
-    fn default_source(&self) -> Option<&'static str> {
-        Some("ci")
-    }
-
-    fn pushed(&self) -> bool {
-        true
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     /// Deliveries name their release.

@@ -101,7 +101,7 @@ pub async fn refresh_due(ctx: &Context, hub: &Hub, trigger: &Trigger) {
     let connectors = ctx.stores.connectors.state();
     let due: Vec<&Arc<Connector>> = connectors
         .iter()
-        .filter(|c| kind_of(c.spec.type_).refreshed())
+        .filter(|c| kind_of(c.spec.type_).about().refreshed)
         .filter(|c| hub.due(c, now))
         .collect();
     if due.is_empty() {

@@ -46,7 +46,7 @@ pub fn page(page: &Page) -> Markup {
                 h2 id="matrix" { "Connector matrix" }
                 div.scroll { table {
                     thead { tr { th { "Type" } th { "Reads" } th { "Configured" } th { "Health" } } }
-                    tbody { @for t in ConnectorType::ALL.iter().copied() { @let what = kind_of(t).reads();
+                    tbody { @for t in ConnectorType::ALL.iter().copied() { @let what = kind_of(t).about().reads;
                         @let of_type: Vec<_> = connectors.iter().filter(|c| c.spec.type_ == t).collect();
                         @let healthy = of_type.iter().filter(|c| c.status.as_ref().and_then(|st| st.health) == Some(ConnectorHealth::Healthy)).count();
                         tr {
