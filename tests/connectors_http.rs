@@ -697,6 +697,7 @@ async fn webhook_deliveries_are_signed_fresh_and_used_once() {
         ("ci", EvidenceStatus::Complete)
     );
     // Replayed, unsigned, wrongly signed, stale, unknown connector: all the same 401.
+    let good_for_replay = good.clone();
     assert_eq!(
         post("/webhooks/shop/ci", body, ts, good)
             .await
@@ -741,6 +742,69 @@ async fn webhook_deliveries_are_signed_fresh_and_used_once() {
         401,
         "unknown connector"
     );
+    // The captured delivery with its signature's hex upper-cased is the same delivery.
+    let (prefix, mac) = good_for_replay.split_at("sha256=".len());
+    let shouted = format!("{prefix}{}", mac.to_uppercase());
+    assert_eq!(
+        post("/webhooks/shop/ci", body, ts, shouted)
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "replay with the signature re-spelled"
+    );
+    // Dated beyond the future skew.
+    let ahead = ts + webhook::MAX_FUTURE_SECS + 60;
+    let future = webhook::sign(SECRET.as_bytes(), ahead, body.as_bytes());
+    assert_eq!(
+        post("/webhooks/shop/ci", body, ahead, future)
+            .await
+            .unwrap()
+            .status(),
+        401,
+        "from the future"
+    );
+    // A newer result, then an older one signed earlier but delivered late: the older is
+    // refused and the newer stands.
+    let failed = r#"{"release": "web", "status": "failure", "summary": "pipeline 813 red"}"#;
+    let newer = webhook::sign(SECRET.as_bytes(), ts + 10, failed.as_bytes());
+    assert_eq!(
+        post("/webhooks/shop/ci", failed, ts + 10, newer)
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    let passed =
+        r#"{"release": "web", "status": "success", "summary": "pipeline 812 green again"}"#;
+    let older = webhook::sign(SECRET.as_bytes(), ts + 5, passed.as_bytes());
+    assert_eq!(
+        post("/webhooks/shop/ci", passed, ts + 5, older)
+            .await
+            .unwrap()
+            .status(),
+        409,
+        "older than the newest applied"
+    );
+    let stands = hub
+        .observation(
+            &hook.key(),
+            &Query::Delivery {
+                release: "web".into(),
+            },
+        )
+        .unwrap();
+    assert_eq!(stands.status, EvidenceStatus::Failed);
+    // Oversized: the same 413 whether or not the connector exists.
+    let big: &'static str = Box::leak("x".repeat(webhook::MAX_BODY + 1).into_boxed_str());
+    for path in ["/webhooks/shop/ci", "/webhooks/shop/nope"] {
+        let sig = webhook::sign(SECRET.as_bytes(), ts + 2, big.as_bytes());
+        assert_eq!(
+            post(path, big, ts + 2, sig).await.unwrap().status(),
+            413,
+            "{path}"
+        );
+    }
     let garbage = "{not json";
     let sig = webhook::sign(SECRET.as_bytes(), ts + 1, garbage.as_bytes());
     assert_eq!(
@@ -752,8 +816,8 @@ async fn webhook_deliveries_are_signed_fresh_and_used_once() {
     );
     assert_eq!(
         delivered.lock().unwrap().len(),
-        1,
-        "only the one good delivery counted"
+        2,
+        "only the two good deliveries counted"
     );
 
     // A restart (or a new leader): the hub knows nothing, and a delivery cannot be fetched

@@ -1,6 +1,8 @@
 //! The generic Webhook connector: any CI posts results, signed with HMAC-SHA256 over
-//! `"{timestamp}.{body}"` with the Connector's secret. Unsigned, wrongly signed, stale or
-//! replayed deliveries are refused, all with the same answer, so a caller learns nothing.
+//! `"{timestamp}.{body}"` with the Connector's secret. Unsigned, wrongly signed, stale,
+//! future-dated or replayed deliveries are refused, all with the same answer, so a caller
+//! learns nothing. A replay is the same signed content, however its signature is spelled; a
+//! signed delivery older than one already applied for its release is refused (409).
 //!
 //! ```text
 //! POST /webhooks/{namespace}/{connector}
@@ -19,23 +21,23 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use chrono::{DateTime, Utc};
+use futures::future::BoxFuture;
 use kube::runtime::reflector::{ObjectRef, Store};
 use serde::Deserialize;
 
-use super::hub::{Credential, Hub};
-use crate::api::{Connector, ConnectorType, EvidenceStatus};
-use crate::engine::EvidenceItem;
-use futures::future::BoxFuture;
-
 use super::FetchError;
+use super::hub::{Credential, Hub};
 use super::kind::{About, Answer, Answers, ConnectorKind, Upstream};
 use super::query::Query;
-use crate::api::Release;
+use crate::api::{Connector, ConnectorType, EvidenceStatus, Keyed, ObjectKey, Release};
+use crate::engine::EvidenceItem;
 
 pub const SIGNATURE_HEADER: &str = "x-passport-signature";
 pub const TIMESTAMP_HEADER: &str = "x-passport-timestamp";
-/// How far a delivery's timestamp may be from now.
+/// How old a delivery may be.
 pub const MAX_SKEW_SECS: i64 = 300;
+/// How far ahead of our clock a delivery's timestamp may be (the CI's clock runs fast).
+pub const MAX_FUTURE_SECS: i64 = 30;
 /// Largest delivery accepted.
 pub const MAX_BODY: usize = 64 * 1024;
 
@@ -45,7 +47,17 @@ pub enum Refusal {
     Unsigned,
     BadSignature,
     Stale,
+    /// Dated further ahead than [`MAX_FUTURE_SECS`].
+    FromTheFuture,
     Replayed,
+}
+
+/// A delivery whose signature checked out: when it was signed, and a digest of what was
+/// signed (the replay key: the same content however its signature is written).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub timestamp: i64,
+    digest: [u8; 32],
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -79,7 +91,7 @@ pub fn verify(
     signature: Option<&str>,
     body: &[u8],
     now: DateTime<Utc>,
-) -> Result<i64, Refusal> {
+) -> Result<Verified, Refusal> {
     let (Some(ts), Some(sig)) = (timestamp, signature) else {
         return Err(Refusal::Unsigned);
     };
@@ -94,10 +106,19 @@ pub fn verify(
     message.push(b'.');
     message.extend_from_slice(body);
     ring::hmac::verify(&key, &message, &mac).map_err(|_| Refusal::BadSignature)?;
-    if (now.timestamp() - ts).abs() > MAX_SKEW_SECS {
+    let age = now.timestamp() - ts;
+    if age > MAX_SKEW_SECS {
         return Err(Refusal::Stale);
     }
-    Ok(ts)
+    if -age > MAX_FUTURE_SECS {
+        return Err(Refusal::FromTheFuture);
+    }
+    let mut digest = [0u8; 32];
+    digest.copy_from_slice(ring::digest::digest(&ring::digest::SHA256, &message).as_ref());
+    Ok(Verified {
+        timestamp: ts,
+        digest,
+    })
 }
 
 /// What a CI posts.
@@ -136,8 +157,17 @@ pub struct Receiver {
     /// Releases whose evidence a delivery changed.
     pub on_delivery: OnDelivery,
     pub clock: Box<dyn Fn() -> DateTime<Utc> + Send + Sync>,
-    /// Signatures already accepted, with their timestamps, for replay refusal.
-    seen: Mutex<HashMap<String, i64>>,
+    seen: Mutex<Seen>,
+}
+
+/// What the receiver accepted inside the freshness window (older entries are dropped: a
+/// delivery that old is refused as stale anyway).
+#[derive(Default)]
+struct Seen {
+    /// Accepted deliveries by connector and signed content, with their timestamps.
+    deliveries: HashMap<(ObjectKey, [u8; 32]), i64>,
+    /// The newest delivery applied per connector and release.
+    newest: HashMap<(ObjectKey, String), i64>,
 }
 
 impl Receiver {
@@ -152,16 +182,41 @@ impl Receiver {
             connectors,
             on_delivery,
             clock,
-            seen: Mutex::new(HashMap::new()),
+            seen: Mutex::default(),
         }
     }
 
-    fn first_use(&self, signature: &str, ts: i64, now: DateTime<Utc>) -> bool {
-        let Ok(mut seen) = self.seen.lock() else {
+    fn seen(&self, now: DateTime<Utc>) -> std::sync::MutexGuard<'_, Seen> {
+        let mut seen = self
+            .seen
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let fresh = |t: &i64| now.timestamp() - *t <= MAX_SKEW_SECS;
+        seen.deliveries.retain(|_, t| fresh(t));
+        seen.newest.retain(|_, t| fresh(t));
+        seen
+    }
+
+    /// Whether this is the first time `delivery` reaches `connector` (and remembers it).
+    fn first_use(&self, connector: &ObjectKey, delivery: &Verified, now: DateTime<Utc>) -> bool {
+        self.seen(now)
+            .deliveries
+            .insert((connector.clone(), delivery.digest), delivery.timestamp)
+            .is_none()
+    }
+
+    /// Whether no newer delivery was applied for `release` (and makes this one the newest).
+    fn newest(&self, connector: &ObjectKey, release: &str, ts: i64, now: DateTime<Utc>) -> bool {
+        let mut seen = self.seen(now);
+        let newest = seen
+            .newest
+            .entry((connector.clone(), release.to_string()))
+            .or_insert(ts);
+        if ts < *newest {
             return false;
-        };
-        seen.retain(|_, t| (now.timestamp() - *t).abs() <= MAX_SKEW_SECS);
-        seen.insert(signature.to_string(), ts).is_none()
+        }
+        *newest = ts;
+        true
     }
 }
 
@@ -181,6 +236,11 @@ async fn deliver(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    // Before the lookup: the answer to an oversized delivery must not tell whether the
+    // connector exists.
+    if body.len() > MAX_BODY {
+        return (StatusCode::PAYLOAD_TOO_LARGE, "delivery too large\n").into_response();
+    }
     let Some(connector) = r
         .connectors
         .get(&ObjectRef::new(&name).within(&namespace))
@@ -191,12 +251,9 @@ async fn deliver(
     let Some(Credential::Value(secret)) = r.hub.credential(&connector) else {
         return refused();
     };
-    if body.len() > MAX_BODY {
-        return (StatusCode::PAYLOAD_TOO_LARGE, "delivery too large\n").into_response();
-    }
     let now = (r.clock)();
     let header = |h: &str| headers.get(h).and_then(|v| v.to_str().ok());
-    let signature = header(SIGNATURE_HEADER).unwrap_or("");
+    let key = connector.key();
     let verified = verify(
         secret.as_bytes(),
         header(TIMESTAMP_HEADER),
@@ -204,17 +261,20 @@ async fn deliver(
         &body,
         now,
     )
-    .and_then(|ts| {
-        if r.first_use(signature, ts, now) {
-            Ok(ts)
+    .and_then(|v| {
+        if r.first_use(&key, &v, now) {
+            Ok(v)
         } else {
             Err(Refusal::Replayed)
         }
     });
-    if let Err(why) = verified {
-        tracing::warn!(connector = %crate::api::ObjectKey::new(&namespace, &name), reason = ?why, "webhook delivery refused");
-        return refused();
-    }
+    let verified = match verified {
+        Ok(v) => v,
+        Err(why) => {
+            tracing::warn!(connector = %key, reason = ?why, "webhook delivery refused");
+            return refused();
+        }
+    };
     let delivery: Delivery = match serde_json::from_slice(&body) {
         Ok(d) => d,
         Err(e) => {
@@ -228,6 +288,16 @@ async fn deliver(
         )
             .into_response();
     };
+    if !r.newest(&key, &delivery.release, verified.timestamp, now) {
+        return (
+            StatusCode::CONFLICT,
+            format!(
+                "a newer delivery for {} was already applied\n",
+                delivery.release
+            ),
+        )
+            .into_response();
+    }
     let summary = match (&delivery.summary, &delivery.url) {
         (Some(s), Some(u)) => format!("{s} ({u})"),
         (Some(s), None) => s.clone(),
@@ -300,10 +370,12 @@ mod tests {
         let body = br#"{"release":"web","status":"success"}"#;
         let sig = sign(b"k3y", now.timestamp(), body);
         let ts = now.timestamp().to_string();
-        assert_eq!(
-            verify(b"k3y", Some(&ts), Some(&sig), body, now),
-            Ok(now.timestamp())
-        );
+        let ok = verify(b"k3y", Some(&ts), Some(&sig), body, now).unwrap();
+        assert_eq!(ok.timestamp, now.timestamp());
+        // The hex of a signature may be written in either case: the same delivery, one key.
+        let (prefix, mac) = sig.split_at("sha256=".len());
+        let shouted = format!("{prefix}{}", mac.to_uppercase());
+        assert_eq!(verify(b"k3y", Some(&ts), Some(&shouted), body, now), Ok(ok));
         assert_eq!(
             verify(b"other", Some(&ts), Some(&sig), body, now),
             Err(Refusal::BadSignature)
@@ -335,6 +407,13 @@ mod tests {
             verify(b"k3y", Some(&ts), Some(&sig), body, later),
             Err(Refusal::Stale)
         );
+        let ahead = now - chrono::Duration::seconds(MAX_FUTURE_SECS + 1);
+        assert_eq!(
+            verify(b"k3y", Some(&ts), Some(&sig), body, ahead),
+            Err(Refusal::FromTheFuture)
+        );
+        let slightly = now - chrono::Duration::seconds(MAX_FUTURE_SECS);
+        assert!(verify(b"k3y", Some(&ts), Some(&sig), body, slightly).is_ok());
     }
 
     #[test]
