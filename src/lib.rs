@@ -19,5 +19,6 @@ pub mod metrics;
 pub mod output;
 pub mod radar;
 pub mod runtime;
+pub mod scrub;
 pub mod simulate;
 pub mod text;

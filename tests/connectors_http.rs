@@ -59,6 +59,11 @@ async fn status_page(State(mode): State<&'static str>, headers: HeaderMap) -> Re
             "status": {"indicator": "major", "description": "Partial System Outage"}
         }))
         .into_response(),
+        "leaky" => axum::Json(serde_json::json!({
+            "page": {"name": "Cards"},
+            "status": {"indicator": "none", "description": format!("fine (debug: token={SECRET}, api_key=k-42, AKIAIOSFODNN7EXAMPLE)")}
+        }))
+        .into_response(),
         "5xx" => (StatusCode::BAD_GATEWAY, "upstream connect error").into_response(),
         "401" => {
             assert_eq!(headers.get("authorization").unwrap().to_str().unwrap(), format!("Bearer {SECRET}"));
@@ -100,6 +105,26 @@ async fn refresh_page(
         .observation(&c.key(), &Query::StatusPage)
         .map(|i| i.status);
     (refreshed, observed)
+}
+
+/// What an upstream writes is scrubbed as it enters: the credential the connector holds and
+/// every credential-shaped value.
+#[tokio::test]
+async fn an_upstream_answer_is_scrubbed_as_it_enters() {
+    let hub = Hub::new().unwrap();
+    let c = connector("StatusPage", &page_server("leaky").await, "");
+    let queries: BTreeSet<Query> = [Query::StatusPage].into();
+    hub.refresh(&c, &queries, &Credential::Value(SECRET.into()), now())
+        .await;
+    let summary = hub
+        .observation(&c.key(), &Query::StatusPage)
+        .unwrap()
+        .summary
+        .unwrap();
+    for secret in [SECRET, "k-42", "AKIA"] {
+        assert!(!summary.contains(secret), "{secret} kept in {summary:?}");
+    }
+    assert!(summary.starts_with("Cards: fine (debug:"), "{summary}");
 }
 
 #[tokio::test]
@@ -805,6 +830,30 @@ async fn webhook_deliveries_are_signed_fresh_and_used_once() {
             "{path}"
         );
     }
+    // A CI that puts credentials in its summary or URL: scrubbed before they are kept.
+    let leaky = r#"{"release": "api", "status": "success", "summary": "deployed with ghp_0123456789abcdefghijABCDEFGHIJ", "url": "https://bot:hunter2@ci.example/run/9?access_token=tok-123"}"#;
+    let sig = webhook::sign(SECRET.as_bytes(), ts + 3, leaky.as_bytes());
+    assert_eq!(
+        post("/webhooks/shop/ci", leaky, ts + 3, sig)
+            .await
+            .unwrap()
+            .status(),
+        202
+    );
+    let kept = hub
+        .observation(
+            &hook.key(),
+            &Query::Delivery {
+                release: "api".into(),
+            },
+        )
+        .unwrap()
+        .summary
+        .unwrap_or_default();
+    for secret in ["ghp_", "hunter2", "tok-123"] {
+        assert!(!kept.contains(secret), "{secret} kept in {kept:?}");
+    }
+    assert!(kept.contains("https://ci.example/run/9"), "{kept}");
     let garbage = "{not json";
     let sig = webhook::sign(SECRET.as_bytes(), ts + 1, garbage.as_bytes());
     assert_eq!(
@@ -816,8 +865,8 @@ async fn webhook_deliveries_are_signed_fresh_and_used_once() {
     );
     assert_eq!(
         delivered.lock().unwrap().len(),
-        2,
-        "only the two good deliveries counted"
+        3,
+        "only the three good deliveries counted"
     );
 
     // A restart (or a new leader): the hub knows nothing, and a delivery cannot be fetched

@@ -9,7 +9,15 @@ use std::path::{Path, PathBuf};
 /// The layers, lowest first. Modules of one layer may not use each other.
 const LAYERS: &[&[&str]] = &[
     &["api", "text"],
-    &["engine", "metrics", "gate", "output", "cli", "leadership"],
+    &[
+        "engine",
+        "metrics",
+        "gate",
+        "output",
+        "cli",
+        "leadership",
+        "scrub",
+    ],
     &["evidence", "load", "simulate", "attest"],
     &["connectors", "examples", "decide"],
     &["radar", "cluster"],

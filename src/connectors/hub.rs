@@ -14,7 +14,7 @@ use super::kind::Upstream;
 use super::kind::source_name;
 use super::queries::queries_for;
 use super::query::Query;
-use super::{FetchError, kind_of, sanitize::sanitize};
+use super::{FetchError, kind_of};
 use crate::api::connector::ConnectorStatus;
 use crate::api::{
     Connector, ConnectorHealth, Keyed, ObjectKey, Release, ReleasePassport, namespace_of,
@@ -23,6 +23,7 @@ use crate::engine::EvidenceItem;
 use crate::engine::conditions::{self, Desired};
 use crate::engine::needs::Needs;
 use crate::evidence::EvidenceSource;
+use crate::scrub::scrub;
 
 /// Default refresh interval, timeout and concurrency (the Connector spec overrides them).
 pub const DEFAULT_REFRESH: Duration = Duration::from_secs(60);
@@ -259,7 +260,7 @@ impl Hub {
                     }
                     // The last good observation stays: it ages into Stale by the rule's maxAge.
                     Err(e) => {
-                        tracing::debug!(connector = %ckey, query = %q, "fetch failed: {}", sanitize(&e.to_string(), &secret.into_iter().collect::<Vec<_>>()));
+                        tracing::debug!(connector = %ckey, query = %q, "fetch failed: {}", scrub(&e.to_string(), &secret.into_iter().collect::<Vec<_>>()));
                         errors.push(e);
                     }
                 }
@@ -285,7 +286,7 @@ impl Hub {
         };
         let last_error = errors
             .first()
-            .map(|e| sanitize(&e.to_string(), &secret.into_iter().collect::<Vec<_>>()));
+            .map(|e| scrub(&e.to_string(), &secret.into_iter().collect::<Vec<_>>()));
         let healthy = health == ConnectorHealth::Healthy;
         let message = match &last_error {
             Some(e) => format!("{health:?}: {e}"),
@@ -369,7 +370,11 @@ impl Hub {
             status: answer.status,
             observed_at: Some(now),
             connector: Some(name),
-            summary: Some(answer.summary),
+            // Whatever the upstream wrote, no credential is kept.
+            summary: Some(scrub(
+                &answer.summary,
+                &token.into_iter().collect::<Vec<_>>(),
+            )),
             query: answer.query,
             value: answer.value,
             targets: answer.targets,

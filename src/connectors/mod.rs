@@ -16,7 +16,6 @@ pub mod manual;
 pub mod prometheus;
 pub mod queries;
 pub mod query;
-pub mod sanitize;
 pub mod statuspage;
 pub mod webhook;
 

@@ -309,7 +309,7 @@ async fn deliver(
         status,
         observed_at: Some(now),
         connector: Some(name.clone()),
-        summary: Some(crate::text::clip_bytes(&summary, 500).into_owned()),
+        summary: Some(crate::scrub::scrub(&summary, &[secret.as_str()])),
         query: None,
         value: None,
         targets: None,

@@ -7,8 +7,8 @@ use serde::Serialize;
 
 use super::audit::GovernanceEvent;
 use crate::api::ReleasePassport;
-use crate::connectors::sanitize::sanitize;
 use crate::engine::rules::time;
+use crate::scrub::scrub;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
@@ -45,7 +45,7 @@ impl Format {
 }
 
 fn clean(text: &str) -> String {
-    sanitize(text, &[])
+    scrub(text, &[])
 }
 
 /// One passport in a report.

@@ -18,7 +18,7 @@ use crate::api::ReleasePassport;
 use crate::api::namespace_of;
 use crate::connectors::FetchError;
 use crate::connectors::http::{classify, client, read_bounded};
-use crate::connectors::sanitize::sanitize;
+use crate::scrub::scrub;
 
 /// What the endpoint is told its job is.
 const INSTRUCTIONS: &str = "You summarise why a release gate decided as it did, for the engineer on call. Use only the facts given; do not invent data. Write two to four plain sentences: what stops or allows the release, and what would change it. Never suggest bypassing or overriding the gate.";
@@ -183,7 +183,7 @@ impl Summarizer {
         let bytes = read_bounded(response).await?;
         let secrets: Vec<&str> = self.config.token.as_deref().into_iter().collect();
         if !status.is_success() {
-            return Err(FetchError::Upstream(sanitize(
+            return Err(FetchError::Upstream(scrub(
                 &format!(
                     "the endpoint answered HTTP {status}: {}",
                     String::from_utf8_lossy(&bytes[..bytes.len().min(200)])
@@ -192,7 +192,7 @@ impl Summarizer {
             )));
         }
         let text = completion_text(&bytes)?;
-        Ok(sanitize(&cut(text.trim(), MAX_CHARS), &secrets))
+        Ok(scrub(&cut(text.trim(), MAX_CHARS), &secrets))
     }
 }
 
@@ -216,7 +216,7 @@ fn prompt(p: &ReleasePassport, lines: &[String]) -> String {
         out.push_str(line);
         out.push('\n');
     }
-    sanitize(&out, &[])
+    scrub(&out, &[])
 }
 
 /// `choices[0].message.content` of a chat-completions answer.

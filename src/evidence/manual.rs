@@ -17,6 +17,7 @@ use super::EvidenceSource;
 use crate::api::{EvidenceStatus, Release};
 use crate::engine::EvidenceItem;
 use crate::engine::needs::Needs;
+use crate::scrub::scrub;
 
 /// The annotation prefix; the rest of the key is the evidence source name.
 pub const ANNOTATION_PREFIX: &str = "evidence.releasepassport.io/";
@@ -83,15 +84,21 @@ fn parse(
             observed_at: r
                 .at
                 .or_else(|| created.and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0))),
-            summary: Some(match r.summary {
-                Some(s) => format!("recorded by {}: {s}", r.by),
-                None => format!("recorded by {}", r.by),
-            }),
+            summary: Some(scrub(
+                &match r.summary {
+                    Some(s) => format!("recorded by {}: {s}", r.by),
+                    None => format!("recorded by {}", r.by),
+                },
+                &[],
+            )),
             ..base
         },
         Err(e) => EvidenceItem {
-            summary: Some(format!(
-                "annotation {ANNOTATION_PREFIX}{source} is not valid ({e}); expected {{\"status\": …, \"by\": …, \"at\": …, \"summary\": …}}"
+            summary: Some(scrub(
+                &format!(
+                    "annotation {ANNOTATION_PREFIX}{source} is not valid ({e}); expected {{\"status\": …, \"by\": …, \"at\": …, \"summary\": …}}"
+                ),
+                &[],
             )),
             ..base
         },
@@ -138,6 +145,18 @@ mod tests {
         assert_eq!(pen.status, EvidenceStatus::Complete);
         assert_eq!(pen.summary.as_deref(), Some("recorded by alice: PT-17"));
         let bad = items.iter().find(|i| i.source == "dr-drill").unwrap();
+        // What a person pastes is scrubbed as it enters.
+        let r = release(&[(
+            "evidence.releasepassport.io/pen-test",
+            r#"{"status":"Complete","by":"bob","summary":"report at https://bob:hunter2@vault.example/r?password=hunter2 with AKIAIOSFODNN7EXAMPLE"}"#,
+        )]);
+        let items = ManualEvidence.evidence_for(&r, &Needs::default(), Utc::now());
+        let summary = items[0].summary.as_deref().unwrap_or("");
+        assert!(
+            !summary.contains("hunter2") && !summary.contains("AKIA"),
+            "{summary}"
+        );
+        assert!(summary.contains("https://vault.example/r"), "{summary}");
         assert_eq!(bad.status, EvidenceStatus::Missing);
         assert!(bad.summary.as_deref().unwrap_or("").contains("not valid"));
     }

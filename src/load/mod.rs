@@ -318,6 +318,11 @@ fn merge_recording(recording: EvidenceRecording, default_namespace: &str, bundle
             Some((ns, name)) => ObjectKey::new(ns, name),
             None => ObjectKey::new(default_namespace, written),
         };
+        // A recording may carry what an upstream wrote: scrubbed as it enters, like live evidence.
+        let items = items.into_iter().map(|mut item| {
+            item.summary = item.summary.map(|s| crate::scrub::scrub(&s, &[]));
+            item
+        });
         bundle.evidence.entry(key).or_default().extend(items);
     }
 }
