@@ -306,7 +306,7 @@ fn a_failing_summary_endpoint_leaves_the_truth_screen_whole() {
 }
 
 #[test]
-fn bad_summary_flags_are_named() {
+fn bad_console_flags_are_named() {
     for (args, expected) in [
         (
             vec!["--summary-endpoint", "not a url"],
@@ -322,6 +322,12 @@ fn bad_summary_flags_are_named() {
             ],
             "--summary-token-file: cannot read /nonexistent/token",
         ),
+        // A proxy range that is every address believes anyone's identity headers.
+        (
+            vec!["--auth-proxy", "10.0.0.0/8,0.0.0.0/0"],
+            "--auth-proxy 0.0.0.0/0 would believe identity headers from any address",
+        ),
+        (vec!["--auth-proxy", "::/0"], "--auth-proxy ::/0"),
     ] {
         let out = Command::new(env!("CARGO_BIN_EXE_passport"))
             .args(["demo", "--port", "0"])

@@ -89,6 +89,11 @@ pub fn auth_config(args: &ConsoleArgs, addr: SocketAddr) -> anyhow::Result<AuthC
             http,
         )));
     }
+    if let Some(any) = args.auth_proxy.iter().find(|net| net.prefix_len() == 0) {
+        anyhow::bail!(
+            "--auth-proxy {any} would believe identity headers from any address: name the proxy's own addresses"
+        );
+    }
     if !args.auth_proxy.is_empty() {
         config.proxy = Some(ProxyAuth {
             trusted: args.auth_proxy.clone(),

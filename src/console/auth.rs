@@ -134,6 +134,11 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
         .filter(|v| !v.is_empty())
 }
 
+/// Whether `name` appears more than once: which copy the proxy set cannot be told.
+fn repeated(headers: &HeaderMap, name: &str) -> bool {
+    headers.get_all(name).iter().nth(1).is_some()
+}
+
 async fn authenticate(
     config: &AuthConfig,
     headers: &HeaderMap,
@@ -168,12 +173,19 @@ async fn authenticate(
     if let Some(proxy) = &config.proxy
         && let Some(user) = header_text(headers, &proxy.user_header)
     {
+        // An IPv4 proxy reached over a dual-stack socket shows as `::ffff:a.b.c.d`.
+        let peer = peer.map(|ip| ip.to_canonical());
         let trusted = peer.is_some_and(|ip| proxy.trusted.iter().any(|net| net.contains(&ip)));
         if !trusted {
             return Err(Refusal::Refused(format!(
                 "identity headers from {} which is not a configured proxy address",
                 peer.map_or_else(|| "an unknown address".into(), |ip| ip.to_string())
             )));
+        }
+        if repeated(headers, &proxy.user_header) || repeated(headers, &proxy.groups_header) {
+            return Err(Refusal::Refused(
+                "identity headers sent more than once".into(),
+            ));
         }
         let groups: Vec<String> = header_text(headers, &proxy.groups_header)
             .map(|g| {
@@ -311,6 +323,14 @@ mod tests {
             authenticate(&config, &HeaderMap::new(), "10.0.0.7".parse().ok()).await,
             Err(Refusal::Anonymous)
         );
+        // The same proxy over a dual-stack socket.
+        let mapped = authenticate(&config, &h, "::ffff:10.0.0.7".parse().ok()).await;
+        assert!(mapped.is_ok_and(|i| i.name == "alice"));
+        // A second copy of an identity header: which one the proxy set cannot be told.
+        let mut twice = h.clone();
+        twice.append("x-forwarded-groups", HeaderValue::from_static("sre"));
+        let doubled = authenticate(&config, &twice, "10.0.0.7".parse().ok()).await;
+        assert!(matches!(doubled, Err(Refusal::Refused(_))));
         let sre = headers(&[("x-forwarded-user", "sam"), ("x-forwarded-groups", "sre")]);
         let sam = authenticate(&config, &sre, "10.0.0.7".parse().ok()).await;
         assert!(sam.is_ok_and(|i| i.visibility == Visibility::All));
