@@ -146,7 +146,12 @@ fn main() {
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
-    runtime.spawn(console::serve(listener, app, std::future::pending()));
+    runtime.spawn(release_passport::serve::serve(
+        listener,
+        app,
+        release_passport::serve::Limits::default(),
+        std::future::pending(),
+    ));
     let wrk_base = base.clone();
     let (overview, list, stat) = runtime.block_on(async move {
         let client = release_passport::connectors::http::client().unwrap();

@@ -161,6 +161,15 @@ pub struct RollupsArgs {
 pub struct ConsoleArgs {
     #[command(flatten)]
     pub summary: SummaryArgs,
+    /// Connections the console keeps open at once; more are closed as they arrive.
+    #[arg(long, env = "PASSPORT_CONSOLE_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+    /// A client must send each request head within this (an idle connection is closed after it).
+    #[arg(long, env = "PASSPORT_CONSOLE_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_read_timeout: std::time::Duration,
+    /// The longest a console request may take (408 after).
+    #[arg(long, env = "PASSPORT_CONSOLE_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub request_timeout: std::time::Duration,
     /// OIDC issuer whose ID tokens (Authorization: Bearer) are accepted; its JWKS is discovered.
     #[arg(long, env = "PASSPORT_CONSOLE_OIDC_ISSUER")]
     pub oidc_issuer: Option<String>,

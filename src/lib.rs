@@ -20,5 +20,6 @@ pub mod output;
 pub mod radar;
 pub mod runtime;
 pub mod scrub;
+pub mod serve;
 pub mod simulate;
 pub mod text;

@@ -364,3 +364,56 @@ fn each_request_is_traced_but_the_health_probe() {
     assert!(text.contains("method=GET"), "{text}");
     assert!(!text.contains("/healthz"), "the probe was traced:\n{text}");
 }
+
+/// Half-open connections (a slowloris) are closed by the header timeout, connections beyond
+/// the cap are closed on arrival, and the console keeps answering.
+#[test]
+fn slow_connections_are_dropped_and_the_console_keeps_answering() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+    let demo = start(&["--max-connections", "64", "--header-read-timeout", "1s"]);
+    let mut idle: Vec<TcpStream> = (0..300)
+        .filter_map(|i| {
+            let mut s = TcpStream::connect(("127.0.0.1", demo.port)).ok()?;
+            // Half of them start a request head and never finish it.
+            if i % 2 == 0 {
+                let _ = s.write_all(b"GET /console HTTP/1.1\r\nHost: x\r\n");
+            }
+            Some(s)
+        })
+        .collect();
+    assert!(idle.len() >= 250, "only {} connections opened", idle.len());
+    // Every one of them is closed by the server: EOF (or a reset), not a timeout on our side.
+    for s in &mut idle {
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let mut buf = [0u8; 256];
+        let waited = |e: &std::io::Error| {
+            matches!(
+                e.kind(),
+                std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+            )
+        };
+        let closed = match s.read(&mut buf) {
+            Ok(0) => true,
+            Err(e) => !waited(&e),
+            // An answer to a head that timed out, then the close.
+            Ok(_) => match s.read(&mut buf) {
+                Ok(n) => n == 0,
+                Err(e) => !waited(&e),
+            },
+        };
+        assert!(closed, "a half-open connection was kept");
+    }
+    let started = Instant::now();
+    loop {
+        if common::demo::try_request(demo.port, "/healthz", &[]).is_some_and(|r| r.0 == 200) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the console stopped answering"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -17,6 +17,7 @@ const LAYERS: &[&[&str]] = &[
         "cli",
         "leadership",
         "scrub",
+        "serve",
     ],
     &["evidence", "load", "simulate", "attest"],
     &["connectors", "examples", "decide"],

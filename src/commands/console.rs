@@ -47,6 +47,16 @@ pub fn summarizer(args: &SummaryArgs) -> anyhow::Result<Option<Arc<Summarizer>>>
 }
 
 /// The sign-in configuration from flags. A console reachable beyond loopback must sign people in.
+/// What the console's listener takes, from its flags.
+pub fn limits(args: &ConsoleArgs) -> crate::serve::Limits {
+    crate::serve::Limits {
+        connections: args.max_connections.max(1),
+        header_read: args.header_read_timeout,
+        request: args.request_timeout,
+        ..crate::serve::Limits::default()
+    }
+}
+
 pub fn auth_config(args: &ConsoleArgs, addr: SocketAddr) -> anyhow::Result<AuthConfig> {
     let mut config = AuthConfig {
         sign_in_url: args.sign_in_url.clone(),
@@ -168,6 +178,7 @@ pub async fn run(
         Settings {
             summary,
             gate_url,
+            limits: limits(&args),
             ..Settings::default()
         },
         crate::runtime::shutdown_signal(),

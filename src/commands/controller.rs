@@ -15,6 +15,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
             addr,
             auth: super::console::auth_config(&args.console, addr)?,
             summary: super::console::summarizer(&args.console.summary)?,
+            limits: super::console::limits(&args.console),
         }),
         None => None,
     };

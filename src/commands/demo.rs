@@ -54,6 +54,7 @@ pub async fn run(args: DemoArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
         Settings {
             retention: "The demo keeps everything in memory and deletes nothing; in a cluster the controller folds old passports into rollups (docs/metrics.md).".into(),
             summary,
+            limits: super::console::limits(&args.auth),
             ..Settings::default()
         },
         crate::runtime::shutdown_signal(),

@@ -40,6 +40,8 @@ pub struct Settings {
     pub gate_url: String,
     /// The optional AI summary on the truth screen (None: off).
     pub summary: Option<Arc<summary::Summarizer>>,
+    /// What the listener takes (connections, timeouts, body, concurrency).
+    pub limits: crate::serve::Limits,
 }
 
 impl Default for Settings {
@@ -48,6 +50,7 @@ impl Default for Settings {
             retention: "Passports are kept as long as their Release exists (each is owned by its Release and garbage-collected with it).".into(),
             gate_url: "https://release-passport.example:8082".into(),
             summary: None,
+            limits: crate::serve::Limits::default(),
         }
     }
 }
@@ -101,20 +104,6 @@ pub fn router(source: Arc<dyn SnapshotSource>, auth: AuthConfig, settings: Setti
         .route("/healthz", get(|| async { "ok" }))
         .merge(pages)
         .layer(axum::middleware::map_response(security_headers))
-}
-
-/// Serves the console until `shutdown` resolves, with peer addresses for the proxy check.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    app: Router,
-    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()> {
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await
 }
 
 async fn security_headers(mut response: Response) -> Response {
@@ -350,9 +339,10 @@ pub async fn spawn(
         .await
         .with_context(|| format!("cannot listen on {addr} (is the port in use?)"))?;
     let local = listener.local_addr()?;
+    let limits = settings.limits;
     let app = router(source, auth, settings);
     tokio::spawn(async move {
-        if let Err(e) = serve(listener, app, shutdown).await {
+        if let Err(e) = crate::serve::serve(listener, app, limits, shutdown).await {
             tracing::warn!("console stopped: {e}");
         }
     });

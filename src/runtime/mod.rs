@@ -55,6 +55,7 @@ pub struct ConsoleServe {
     pub addr: SocketAddr,
     pub auth: crate::console::AuthConfig,
     pub summary: Option<Arc<crate::console::summary::Summarizer>>,
+    pub limits: crate::serve::Limits,
 }
 
 /// Why the controller stopped.
@@ -101,7 +102,10 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     let probe_local = listener.local_addr().unwrap_or(settings.probe_addr);
     let probe_app = probes::router(Arc::clone(&probe_state), Arc::clone(&metrics));
     tokio::spawn(async move {
-        if let Err(e) = axum::serve(listener, probe_app).await {
+        let limits = crate::serve::Limits::default();
+        if let Err(e) =
+            crate::serve::serve(listener, probe_app, limits, std::future::pending()).await
+        {
             warn!("probe server stopped: {e}");
         }
     });
@@ -282,6 +286,7 @@ async fn serve_console(
         ),
         retention: settings.retention.describe(),
         summary: console.summary,
+        limits: console.limits,
     };
     match crate::console::spawn(
         console.addr,
@@ -329,9 +334,8 @@ async fn serve_webhooks(
                 .merge(gate_api::router(Arc::new(gate)))
                 .layer(tower_http::trace::TraceLayer::new_for_http());
             tokio::spawn(async move {
-                if let Err(e) = axum::serve(listener, app)
-                    .with_graceful_shutdown(stop)
-                    .await
+                if let Err(e) =
+                    crate::serve::serve(listener, app, crate::serve::Limits::default(), stop).await
                 {
                     warn!("webhook server stopped: {e}");
                 }
