@@ -260,7 +260,7 @@ impl Hub {
                     }
                     // The last good observation stays: it ages into Stale by the rule's maxAge.
                     Err(e) => {
-                        tracing::debug!(connector = %ckey, query = %q, "fetch failed: {}", scrub(&e.to_string(), &secret.into_iter().collect::<Vec<_>>()));
+                        tracing::debug!(connector = %ckey, query = %q, "fetch failed: {}", scrub(&e.to_string(), secret.as_slice()));
                         errors.push(e);
                     }
                 }
@@ -286,7 +286,7 @@ impl Hub {
         };
         let last_error = errors
             .first()
-            .map(|e| scrub(&e.to_string(), &secret.into_iter().collect::<Vec<_>>()));
+            .map(|e| scrub(&e.to_string(), secret.as_slice()));
         let healthy = health == ConnectorHealth::Healthy;
         let message = match &last_error {
             Some(e) => format!("{health:?}: {e}"),
@@ -371,10 +371,7 @@ impl Hub {
             observed_at: Some(now),
             connector: Some(name),
             // Whatever the upstream wrote, no credential is kept.
-            summary: Some(scrub(
-                &answer.summary,
-                &token.into_iter().collect::<Vec<_>>(),
-            )),
+            summary: Some(scrub(&answer.summary, token.as_slice())),
             query: answer.query,
             value: answer.value,
             targets: answer.targets,

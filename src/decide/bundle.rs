@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{Lookup, evaluate, gather, passport_for};
+use super::{Inputs, Lookup, evaluate, gather, passport_for, previous_release};
 use crate::api::{Approval, Decision, Keyed, Release, ReleasePassport, Waiver};
 use crate::engine::needs::Needs;
 use crate::engine::{CompiledPolicy, Evaluation, EvidenceItem, approval_applies, waiver_applies};
@@ -122,33 +122,36 @@ impl Lookup for BundleLookup<'_> {
 /// Decides every release in the bundle at `now`, in the bundle's order.
 pub fn decide_all(bundle: &Bundle, now: DateTime<Utc>) -> Vec<Decided> {
     let mut lookup = BundleLookup::new(bundle);
-    // Rollback readiness needs the previous release's own decision, so decide in two passes:
-    // the first without predecessors, the second with the first's decisions.
-    let first: HashMap<Key, Decision> = bundle
+    // Rollback readiness needs the previous release's own decision, so decide in two passes
+    // over inputs gathered once: the first without predecessors, the second with the first's
+    // decisions.
+    let mut gathered: Vec<(&Release, Inputs)> = bundle
         .releases
         .iter()
         .map(|r| {
             let mut inputs = gather(&lookup, r, now);
             inputs.previous_release = None;
-            let current = inputs.passport.clone();
-            let decision = evaluate(
-                r,
-                &inputs,
-                current.as_ref().and_then(|p| p.status.as_ref()),
-                now,
-            )
-            .status
-            .decision
-            .unwrap_or(Decision::Hold);
+            (r, inputs)
+        })
+        .collect();
+    lookup.decided = gathered
+        .iter()
+        .map(|(r, inputs)| {
+            let current = inputs.passport.as_ref().and_then(|p| p.status.as_ref());
+            let decision = evaluate(r, inputs, current, now)
+                .status
+                .decision
+                .unwrap_or(Decision::Hold);
             (key_of(&r.metadata), decision)
         })
         .collect();
-    lookup.decided = first;
-    bundle
-        .releases
-        .iter()
-        .map(|release| {
-            let inputs = gather(&lookup, release, now);
+    for (r, inputs) in &mut gathered {
+        inputs.previous_release = previous_release(&lookup, r);
+        inputs.needs.rollback = inputs.previous_release.as_ref().map(|p| p.need());
+    }
+    gathered
+        .into_iter()
+        .map(|(release, inputs)| {
             let current = inputs.passport.as_ref().and_then(|p| p.status.as_ref());
             let evaluation = evaluate(release, &inputs, current, now);
             Decided {

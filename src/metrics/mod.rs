@@ -467,36 +467,28 @@ impl Metrics {
 
 /// Releases per decision.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DecisionCounts {
-    allow: u64,
-    hold: u64,
-    block: u64,
-}
+pub struct DecisionCounts([u64; 3]);
 
 impl DecisionCounts {
-    fn slot(&mut self, d: Decision) -> &mut u64 {
+    fn index(d: Decision) -> usize {
         match d {
-            Decision::Allow => &mut self.allow,
-            Decision::Hold => &mut self.hold,
-            Decision::Block => &mut self.block,
+            Decision::Allow => 0,
+            Decision::Hold => 1,
+            Decision::Block => 2,
         }
     }
 
     pub fn of(&self, d: Decision) -> u64 {
-        match d {
-            Decision::Allow => self.allow,
-            Decision::Hold => self.hold,
-            Decision::Block => self.block,
-        }
+        self.0[Self::index(d)]
     }
 
     /// One release moved from `before` (if it was counted) to `now`.
     pub fn moved(&mut self, before: Option<Decision>, now: Decision) {
         if let Some(b) = before {
-            let n = self.slot(b);
+            let n = &mut self.0[Self::index(b)];
             *n = n.saturating_sub(1);
         }
-        *self.slot(now) += 1;
+        self.0[Self::index(now)] += 1;
     }
 }
 
