@@ -245,6 +245,30 @@ fn broken_inputs_name_file_document_and_field() {
     }
 }
 
+/// Deep flow nesting cost the YAML parser time that grew with the square of the depth (100,000
+/// brackets took 50 s before it said "recursion limit"); an input past the size cap was read whole.
+#[test]
+fn oversized_and_deeply_nested_inputs_are_refused_before_parsing() {
+    let deep = format!(
+        "{RELEASE}---\nkind: GatePolicy\nx: {}{}\n",
+        "[".repeat(100_000),
+        "]".repeat(100_000)
+    );
+    let (code, stderr) = broken(&deep);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("input.yaml: nested deeper than 256 brackets at line 7"),
+        "{stderr}"
+    );
+    let huge = format!("{RELEASE}# {}\n", "x".repeat(16 << 20));
+    let (code, stderr) = broken(&huge);
+    assert_eq!(code, Some(3), "{stderr}");
+    assert!(
+        stderr.contains("bytes; inputs are read up to 16777216 bytes"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn hostile_inputs_never_panic() {
     let rows = [

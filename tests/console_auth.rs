@@ -134,3 +134,148 @@ async fn rotated_keys_are_fetched_on_an_unknown_kid() {
         Err(TokenError::Invalid(_))
     ));
 }
+
+/// An issuer whose JWKS answers as `jwks` says, counting requests.
+async fn issuer_serving(
+    jwks: impl Fn() -> futures::future::BoxFuture<'static, axum::response::Response>
+    + Clone
+    + Send
+    + Sync
+    + 'static,
+) -> (String, Arc<Mutex<u32>>) {
+    let fetches: Arc<Mutex<u32>> = Arc::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let issuer = format!("http://{}", listener.local_addr().unwrap());
+    let app = {
+        let (fetches, issuer) = (Arc::clone(&fetches), issuer.clone());
+        Router::new()
+            .route(
+                "/.well-known/openid-configuration",
+                get(move || {
+                    let issuer = issuer.clone();
+                    async move { axum::Json(serde_json::json!({"issuer": issuer, "jwks_uri": format!("{issuer}/jwks")})) }
+                }),
+            )
+            .route(
+                "/jwks",
+                get(move || {
+                    *fetches.lock().unwrap() += 1;
+                    jwks()
+                }),
+            )
+    };
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (issuer, fetches)
+}
+
+fn verifier(issuer: &str, refetch_after: std::time::Duration) -> Verifier {
+    Verifier::new(
+        OidcConfig {
+            issuer: issuer.into(),
+            audience: "console".into(),
+            algorithms: vec![Algorithm::EdDSA, Algorithm::RS256],
+            username_claim: "preferred_username".into(),
+            groups_claim: "groups".into(),
+            leeway: 0,
+        },
+        release_passport::connectors::http::client().unwrap(),
+    )
+    .with_refetch_after(refetch_after)
+}
+
+/// Forged key ids against an issuer that fails made one JWKS request each (30 for 30): a failed
+/// fetch did not count against the rate limit.
+#[tokio::test]
+async fn a_failing_issuer_is_asked_once_per_interval() {
+    use axum::response::IntoResponse;
+    let (issuer, fetches) = issuer_serving(|| {
+        Box::pin(async { axum::http::StatusCode::INTERNAL_SERVER_ERROR.into_response() })
+    })
+    .await;
+    let verifier = Arc::new(verifier(&issuer, std::time::Duration::from_secs(600)));
+    let forged: Vec<_> = (0..30)
+        .map(|i| {
+            let (verifier, token) = (
+                Arc::clone(&verifier),
+                token(&key(&format!("forged-{i}")), &issuer, "x"),
+            );
+            tokio::spawn(async move { verifier.verify(&token).await })
+        })
+        .collect();
+    for handle in forged {
+        assert!(handle.await.unwrap().is_err());
+    }
+    assert_eq!(*fetches.lock().unwrap(), 1, "one fetch for 30 forged kids");
+}
+
+/// A fetch in flight held the key cache's write lock: every sign-in waited on a slow issuer.
+#[tokio::test]
+async fn cached_keys_verify_while_a_fetch_hangs() {
+    use axum::response::IntoResponse;
+    let k1 = key("k1");
+    let published = jwk(&k1);
+    let entered = Arc::new(tokio::sync::Notify::new());
+    let release = Arc::new(tokio::sync::Notify::new());
+    let first = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let (issuer, _) = issuer_serving({
+        let (entered, release, first) = (entered.clone(), release.clone(), first.clone());
+        move || {
+            let (entered, release, first, published) = (
+                entered.clone(),
+                release.clone(),
+                first.clone(),
+                published.clone(),
+            );
+            Box::pin(async move {
+                if !first.swap(false, std::sync::atomic::Ordering::SeqCst) {
+                    entered.notify_one();
+                    release.notified().await;
+                }
+                axum::Json(serde_json::json!({"keys": [published]})).into_response()
+            })
+        }
+    })
+    .await;
+    let verifier = Arc::new(verifier(&issuer, std::time::Duration::ZERO));
+    verifier.verify(&token(&k1, &issuer, "ann")).await.unwrap();
+
+    let forged = {
+        let (verifier, token) = (Arc::clone(&verifier), token(&key("new"), &issuer, "x"));
+        tokio::spawn(async move { verifier.verify(&token).await })
+    };
+    entered.notified().await;
+    let claims = verifier.verify(&token(&k1, &issuer, "ann")).await.unwrap();
+    assert_eq!(claims.username, "ann-name");
+    assert!(!forged.is_finished(), "the fetch was still hanging");
+    release.notify_one();
+    assert!(matches!(
+        forged.await.unwrap(),
+        Err(TokenError::UnknownKey(_))
+    ));
+}
+
+/// A JWK's `alg` was not enforced: a key published for RS256 verified an EdDSA signature.
+#[tokio::test]
+async fn a_key_signs_only_the_algorithm_it_is_published_for() {
+    use axum::response::IntoResponse;
+    let k1 = key("k1");
+    let mut published = jwk(&k1);
+    published["alg"] = "RS256".into();
+    let (issuer, _) = issuer_serving(move || {
+        let published = published.clone();
+        Box::pin(
+            async move { axum::Json(serde_json::json!({"keys": [published]})).into_response() },
+        )
+    })
+    .await;
+    let verifier = verifier(&issuer, REFETCH_AFTER);
+    let refused = verifier.verify(&token(&k1, &issuer, "ann")).await;
+    assert_eq!(
+        refused,
+        Err(TokenError::KeyAlgorithm {
+            kid: "k1".into(),
+            declared: "RS256".into(),
+            used: "EdDSA".into()
+        })
+    );
+}

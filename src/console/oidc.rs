@@ -1,15 +1,17 @@
 //! Bearer ID tokens verified against the issuer's JWKS: signature with an allowed algorithm
 //! (never `none`), issuer, audience and expiry. Keys are cached and fetched again when a token
 //! names a key id the cache does not hold (the issuer rotated its keys), at most once per
-//! [`REFETCH_AFTER`] (or what [`Verifier::with_refetch_after`] set).
+//! [`REFETCH_AFTER`] (or what [`Verifier::with_refetch_after`] set) whether or not the last
+//! fetch succeeded. One fetch runs at a time, and tokens signed with cached keys are verified
+//! while it runs.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::jwk::{JwkSet, KeyAlgorithm};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation, decode, decode_header};
 use serde::Deserialize;
-use tokio::sync::RwLock;
+use tokio::sync::{Mutex, RwLock};
 
 /// The least time between two JWKS fetches caused by unknown key ids (a flood of forged `kid`s
 /// must not turn into a flood of requests to the issuer).
@@ -21,6 +23,12 @@ pub enum TokenError {
     Malformed(String),
     #[error("algorithm {0} is not allowed")]
     Algorithm(String),
+    #[error("key {kid:?} is published for {declared}, the token is signed {used}")]
+    KeyAlgorithm {
+        kid: String,
+        declared: String,
+        used: String,
+    },
     #[error("no key {0:?} in the issuer's JWKS")]
     UnknownKey(String),
     #[error("the token was refused: {0}")]
@@ -66,6 +74,9 @@ pub struct Verifier {
     config: OidcConfig,
     http: reqwest::Client,
     keys: RwLock<Keys>,
+    /// Held while fetching, with when the last fetch began: waiters for a fetch in flight find
+    /// it recent and do not fetch again, and a failing issuer is asked no more often.
+    fetching: Mutex<Option<Instant>>,
     refetch_after: Duration,
 }
 
@@ -79,6 +90,7 @@ impl Verifier {
                 fetched: None,
                 end_session: None,
             }),
+            fetching: Mutex::new(None),
             refetch_after: REFETCH_AFTER,
         }
     }
@@ -96,20 +108,17 @@ impl Verifier {
     /// The issuer's sign-out URL, once discovery has been read.
     pub async fn end_session_endpoint(&self) -> Option<String> {
         if self.keys.read().await.fetched.is_none() {
-            let _ = self.refresh(true).await;
+            let _ = self.refresh().await;
         }
         self.keys.read().await.end_session.clone()
     }
 
-    async fn refresh(&self, force: bool) -> Result<(), TokenError> {
-        let mut keys = self.keys.write().await;
-        if !force
-            && keys
-                .fetched
-                .is_some_and(|at| at.elapsed() < self.refetch_after)
-        {
+    async fn refresh(&self) -> Result<(), TokenError> {
+        let mut attempted = self.fetching.lock().await;
+        if attempted.is_some_and(|at| at.elapsed() < self.refetch_after) {
             return Ok(());
         }
+        *attempted = Some(Instant::now());
         let issuer = self.config.issuer.trim_end_matches('/');
         let get = |url: String| {
             let http = self.http.clone();
@@ -131,7 +140,7 @@ impl Verifier {
         .map_err(|e| TokenError::Issuer(format!("discovery document: {e}")))?;
         let set: JwkSet = serde_json::from_slice(&get(discovery.jwks_uri).await?)
             .map_err(|e| TokenError::Issuer(format!("JWKS: {e}")))?;
-        *keys = Keys {
+        *self.keys.write().await = Keys {
             set,
             fetched: Some(Instant::now()),
             end_session: discovery.end_session_endpoint,
@@ -145,15 +154,25 @@ impl Verifier {
             return Err(TokenError::Algorithm(format!("{:?}", header.alg)));
         }
         let kid = header.kid.clone().unwrap_or_default();
-        let key = match self.key(&kid).await {
+        let (key, declared) = match self.key(&kid).await {
             Some(k) => k,
             None => {
-                self.refresh(false).await?;
+                self.refresh().await?;
                 self.key(&kid)
                     .await
                     .ok_or_else(|| TokenError::UnknownKey(kid.clone()))?
             }
         };
+        // A key published for one algorithm signs nothing else (RFC 7517 §4.4).
+        if let Some(declared) =
+            declared.filter(|d| d.to_string().parse::<Algorithm>().ok() != Some(header.alg))
+        {
+            return Err(TokenError::KeyAlgorithm {
+                kid,
+                declared: declared.to_string(),
+                used: format!("{:?}", header.alg),
+            });
+        }
         let mut validation = Validation::new(header.alg);
         validation.algorithms = vec![header.alg];
         validation.set_issuer(&[&self.config.issuer]);
@@ -185,14 +204,16 @@ impl Verifier {
         })
     }
 
-    /// The key with this id (or the only key, for a token without `kid`).
-    async fn key(&self, kid: &str) -> Option<DecodingKey> {
+    /// The key with this id (or the only key, for a token without `kid`), and the algorithm it
+    /// is published for.
+    async fn key(&self, kid: &str) -> Option<(DecodingKey, Option<KeyAlgorithm>)> {
         let keys = self.keys.read().await;
         let jwk = if kid.is_empty() && keys.set.keys.len() == 1 {
             keys.set.keys.first()
         } else {
             keys.set.find(kid)
         }?;
-        DecodingKey::from_jwk(jwk).ok()
+        let key = DecodingKey::from_jwk(jwk).ok()?;
+        Some((key, jwk.common.key_algorithm))
     }
 }

@@ -123,6 +123,44 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
     Ok(())
 }
 
+/// The largest input file read: the shop's whole recorded history is under 200 KiB.
+pub const MAX_FILE_BYTES: usize = 16 << 20;
+
+/// The YAML parser refuses nesting past 128 levels, but only after work that grows with the
+/// square of the depth (100,000 open brackets took 50 s): deeper flow nesting is refused first.
+pub const MAX_NESTING: usize = 256;
+
+fn too_large(file: &str, size: u64) -> LoadError {
+    LoadError {
+        file: file.to_string(),
+        document: None,
+        object: None,
+        field: None,
+        message: format!("{size} bytes; inputs are read up to {MAX_FILE_BYTES} bytes"),
+    }
+}
+
+/// The line where flow brackets first nest past [`MAX_NESTING`]. Brackets inside strings and
+/// comments count too: text that opens 256 of them without closing any is no manifest either.
+fn nested_too_deep(text: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut line = 1;
+    for b in text.bytes() {
+        match b {
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > MAX_NESTING {
+                    return Some(line);
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            b'\n' => line += 1,
+            _ => {}
+        }
+    }
+    None
+}
+
 fn io_error(path: &Path, e: &std::io::Error) -> LoadError {
     LoadError {
         file: path.display().to_string(),
@@ -140,6 +178,12 @@ pub fn load_paths(
     bundle: &mut Bundle,
 ) -> Result<(), LoadError> {
     for (file, found) in expand_paths(paths)? {
+        let size = std::fs::metadata(&file)
+            .map_err(|e| io_error(&file, &e))?
+            .len();
+        if size > MAX_FILE_BYTES as u64 {
+            return Err(too_large(&file.display().to_string(), size));
+        }
         let text = std::fs::read_to_string(&file).map_err(|e| io_error(&file, &e))?;
         read_str(
             &file.display().to_string(),
@@ -169,6 +213,20 @@ fn read_str(
     found: Found,
     bundle: &mut Bundle,
 ) -> Result<(), LoadError> {
+    if text.len() > MAX_FILE_BYTES {
+        return Err(too_large(file, text.len() as u64));
+    }
+    if let Some(line) = nested_too_deep(text) {
+        return Err(LoadError {
+            file: file.to_string(),
+            document: None,
+            object: None,
+            field: None,
+            message: format!(
+                "nested deeper than {MAX_NESTING} brackets at line {line}; no manifest needs that"
+            ),
+        });
+    }
     for (index, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
         let err = |object: Option<String>, field: Option<String>, message: String| LoadError {
             file: file.to_string(),
