@@ -16,6 +16,7 @@ const TARGETS: usize = 200;
 fn record(i: usize, start: DateTime<Utc>) -> Record {
     let at = start + chrono::Duration::minutes(i as i64 * 5);
     Record {
+        namespace: "shop".into(),
         service: format!("svc-{:03}", i % (TARGETS / 2)),
         environment: if i.is_multiple_of(2) {
             "production"
@@ -86,6 +87,7 @@ fn main() {
     for r in &news {
         kept.add(r, last);
         let scope = Scope {
+            namespace: Some(r.namespace.clone()),
             service: Some(r.service.clone()),
             environment: Some(r.environment.clone()),
         };

@@ -55,6 +55,8 @@ pub struct ConnectorFreshness {
 /// One observation worth showing on its own (a journey, a third party's status).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Signal {
+    /// The release whose evidence it is.
+    pub release: ObjectKey,
     pub service: String,
     pub environment: String,
     pub source: String,
@@ -88,11 +90,16 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
     connectors: &[C],
     now: DateTime<Utc>,
 ) -> Radar {
-    // The latest passport per service and environment (a passport not yet stored counts as newest).
-    let mut latest: BTreeMap<(String, String), &ReleasePassport> = BTreeMap::new();
+    // The latest passport per namespace, service and environment (a passport not yet stored
+    // counts as newest). Namespaces stay apart: each is somebody's, and may be all they see.
+    let mut latest: BTreeMap<(&str, String, String), &ReleasePassport> = BTreeMap::new();
     for p in passports.iter().map(Borrow::borrow) {
         let created = |p: &ReleasePassport| crate::api::common::created_order(&p.metadata);
-        let k = (p.spec.service.clone(), p.spec.environment.clone());
+        let k = (
+            crate::api::namespace_of(&p.metadata),
+            p.spec.service.clone(),
+            p.spec.environment.clone(),
+        );
         match latest.get(&k) {
             Some(q) if (created(q), &q.metadata.name) >= (created(p), &p.metadata.name) => {}
             _ => {
@@ -100,18 +107,21 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
             }
         }
     }
-    let type_of = |name: &str| {
+    let type_of = |namespace: &str, name: &str| {
         connectors
             .iter()
             .map(Borrow::borrow)
-            .find(|c: &&Connector| c.metadata.name.as_deref() == Some(name))
+            .find(|c: &&Connector| {
+                c.metadata.name.as_deref() == Some(name)
+                    && crate::api::namespace_of(&c.metadata) == namespace
+            })
             .map(|c| kind_of(c.spec.type_).about().answers)
     };
     let mut services = Vec::new();
     let mut journeys = Vec::new();
     let mut third_party = Vec::new();
     let (mut complete, mut total) = (0u32, 0u32);
-    for ((service, environment), p) in &latest {
+    for ((namespace, service, environment), p) in &latest {
         let status = p.status.clone().unwrap_or_default();
         let done = u32::try_from(
             status
@@ -128,6 +138,7 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
             Targets::sum(status.evidence.iter().filter_map(|e| e.targets)).unwrap_or_default();
         for e in &status.evidence {
             let signal = || Signal {
+                release: p.key(),
                 service: service.clone(),
                 environment: environment.clone(),
                 source: e.source.clone(),
@@ -135,7 +146,7 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
                 summary: e.summary.clone().unwrap_or_default(),
                 observed_at: e.observed_at,
             };
-            match e.connector.as_deref().and_then(type_of) {
+            match e.connector.as_deref().and_then(|c| type_of(namespace, c)) {
                 Some(Answers::Journeys) => journeys.push(signal()),
                 Some(Answers::ThirdPartyStatus) => third_party.push(signal()),
                 None if e.source == "journeys" => journeys.push(signal()),

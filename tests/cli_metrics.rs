@@ -35,7 +35,7 @@ fn figures_from_recorded_history() {
     assert!((all["reworkRate"].as_f64().unwrap() - 1.0 / 3.0).abs() < 1e-9);
     assert_eq!(all["dwellMedian"], 40 * 60);
     assert!((all["evidenceCompleteness"].as_f64().unwrap() - 8.0 / 9.0).abs() < 1e-9);
-    assert_eq!(v["targets"]["web/production"]["deployments"], 3);
+    assert_eq!(v["targets"]["shop/web/production"]["deployments"], 3);
     // Another service: nothing.
     let v = web_metrics(&["--service", "api"]);
     assert_eq!(v["all"]["deployments"], 0);
@@ -48,9 +48,9 @@ fn the_demo_history_as_a_table_and_csv() {
     assert_eq!(out.status.code(), Some(0));
     let table = String::from_utf8_lossy(&out.stdout);
     for target in [
-        "checkout/production",
-        "payments/staging",
-        "catalog/production",
+        "shop/checkout/production",
+        "shop/payments/staging",
+        "shop/catalog/production",
     ] {
         assert!(table.contains(target), "{table}");
     }

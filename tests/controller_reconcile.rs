@@ -461,8 +461,13 @@ async fn retention_folds_old_passports_into_rollups_and_deletes_their_releases()
     );
     assert!(w.ctx.stores.release("shop", "web-3").is_some());
     let stored = history::read(&w.client, "release-passport").await.unwrap();
-    let folded: u32 = stored.rollups.targets["checkout/production"]
-        .days
+    let folded: u32 = stored
+        .rollups
+        .targets
+        .iter()
+        .find(|(k, _)| k.to_string() == "shop/checkout/production")
+        .map(|(_, t)| &t.days)
+        .unwrap()
         .values()
         .map(|d| d.releases)
         .sum();

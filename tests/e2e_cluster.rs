@@ -1168,6 +1168,7 @@ fn rollups_bytes(service: &str) -> Vec<u8> {
     use release_passport::metrics::delivery::Record;
     let yesterday = chrono::Utc::now() - chrono::Duration::days(1);
     let record = Record {
+        namespace: "shop".into(),
         service: service.into(),
         environment: "production".into(),
         version: "1.0.0".into(),

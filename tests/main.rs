@@ -25,6 +25,7 @@ mod connectors_prometheus;
 mod console_auth;
 mod console_e2e;
 mod console_export;
+mod console_isolation;
 mod controller_reconcile;
 mod crds;
 mod e2e_cluster;

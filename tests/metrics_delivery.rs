@@ -16,6 +16,7 @@ fn day(s: &str) -> NaiveDate {
 
 fn promoted(version: &str, at: &str, committed: Option<&str>) -> Record {
     Record {
+        namespace: "shop".into(),
         service: "web".into(),
         environment: "prod".into(),
         version: version.into(),
@@ -105,6 +106,7 @@ fn a_window_counts_only_its_days() {
     );
     // Another service's scope sees nothing.
     let other = Scope {
+        namespace: None,
         service: Some("api".into()),
         environment: None,
     };

@@ -65,6 +65,7 @@ fn the_exposition_parses_and_has_no_per_release_label() {
                 let key = pair.split('=').next().unwrap();
                 assert!(
                     [
+                        "namespace",
                         "service",
                         "environment",
                         "decision",

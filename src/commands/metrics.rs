@@ -120,6 +120,7 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
         rollups.add(r, to);
     }
     let scope = Scope {
+        namespace: None,
         service: args.service.clone(),
         environment: args.environment.clone(),
     };
@@ -130,7 +131,7 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
             let value = serde_json::json!({
                 "window": {"from": from.to_string(), "to": to.to_string()},
                 "all": all,
-                "targets": targets.iter().map(|(k, f)| (k.clone(), serde_json::to_value(f).unwrap_or_default())).collect::<serde_json::Map<_, _>>(),
+                "targets": targets.iter().map(|(k, f)| (k.to_string(), serde_json::to_value(f).unwrap_or_default())).collect::<serde_json::Map<_, _>>(),
                 "holdReasons": rollups.hold_reasons(&scope, from, to, 10).into_iter().map(|(k, n)| serde_json::json!({"rule": k, "releases": n})).collect::<Vec<_>>(),
             });
             serde_json::to_string_pretty(&value)? + "\n"
@@ -138,7 +139,9 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
         MetricsFormat::Csv => {
             let mut w = csv::Writer::from_writer(Vec::new());
             w.write_record(COLUMNS.iter().map(|c| c.to_lowercase().replace(' ', "_")))?;
-            for (k, f) in std::iter::once(("all".to_string(), all.clone())).chain(targets.clone()) {
+            for (k, f) in std::iter::once(("all".to_string(), all.clone()))
+                .chain(targets.iter().map(|(k, f)| (k.to_string(), f.clone())))
+            {
                 w.write_record(
                     row(&k, &f)
                         .iter()
@@ -149,7 +152,7 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
         }
         MetricsFormat::Table => {
             let mut rows = vec![row("all", &all)];
-            rows.extend(targets.iter().map(|(k, f)| row(k, f)));
+            rows.extend(targets.iter().map(|(k, f)| row(&k.to_string(), f)));
             let mut out = format!("Delivery metrics {from} .. {to}\n\n");
             out.push_str(&crate::output::columns(&COLUMNS, &rows));
             let reasons = rollups.hold_reasons(&scope, from, to, 5);

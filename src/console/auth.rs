@@ -93,10 +93,20 @@ impl AuthConfig {
     }
 }
 
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Visibility {
     All,
     Only(BTreeSet<String>),
+}
+
+impl Visibility {
+    /// Whether an object in `namespace` (none: `default`) may be shown.
+    pub fn allows(&self, namespace: Option<&str>) -> bool {
+        match self {
+            Visibility::All => true,
+            Visibility::Only(set) => set.contains(namespace.unwrap_or("default")),
+        }
+    }
 }
 
 /// The signed-in user, attached to every request that passed authentication.
@@ -111,10 +121,7 @@ pub struct Identity {
 
 impl Identity {
     pub fn can_see(&self, namespace: Option<&str>) -> bool {
-        match &self.visibility {
-            Visibility::All => true,
-            Visibility::Only(set) => set.contains(namespace.unwrap_or("default")),
-        }
+        self.visibility.allows(namespace)
     }
 }
 

@@ -101,6 +101,11 @@ impl Page<'_> {
     pub fn visible(&self, namespace: Option<&str>) -> bool {
         self.user.can_see(namespace)
     }
+
+    /// The Radar and figures of the namespaces this user sees.
+    pub fn view(&self) -> std::sync::Arc<super::snapshot::View> {
+        self.snap.view(&self.user.visibility)
+    }
 }
 
 fn nav_links(current: Nav) -> Markup {

@@ -1,14 +1,17 @@
 //! What the console reads: one immutable snapshot of the objects, taken from the reflector caches
 //! (or the demo's in-process decisions) and shared by every request until the next one is taken.
-//! Derived figures (Radar, the governance log) are computed once per snapshot, not per page view.
+//! Derived figures are computed once per snapshot, not per page view: the governance log for
+//! everybody, and the Radar and delivery rollups once per set of namespaces a viewer may see
+//! ([`View`]), so a restricted viewer's figures come from their namespaces alone.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
 use super::audit::{self, GovernanceEvent};
+use super::auth::Visibility;
 use crate::api::common::created_order;
 use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
 use crate::connectors::detect::Candidate;
@@ -36,16 +39,15 @@ pub struct Snapshot {
     /// The moment the snapshot describes.
     pub now: DateTime<Utc>,
     pub runtime: Runtime,
-    /// Computed once: the runtime picture and the governance log.
-    pub radar: Radar,
+    /// Computed once: the governance log.
     pub events: Vec<GovernanceEvent>,
     index: HashMap<(String, String), usize>,
     /// Passport positions, newest first (undated ones — just decided — lead).
     recency: Vec<usize>,
     /// Per passport: a newer allowed passport of the same service and environment exists.
     superseded: Vec<bool>,
-    /// Kept rollups plus every live passport, built on first use (for viewers who see all).
-    all_rollups: std::sync::OnceLock<Rollups>,
+    /// What each set of visible namespaces derives, built on first use.
+    views: Mutex<HashMap<Visibility, Arc<OnceLock<Arc<View>>>>>,
     release_index: HashMap<(String, String), usize>,
 }
 
@@ -105,13 +107,12 @@ impl Snapshot {
         let mut recency: Vec<usize> = (0..o.passports.len()).collect();
         recency.sort_by_key(|i| std::cmp::Reverse(created_order(&o.passports[*i].metadata)));
         Self {
-            radar: radar::radar(&o.passports, &o.connectors, now),
             events: audit::events(&o.passports, &o.policies, &o.approvals, &o.waivers),
             index: index_of(o.passports.iter().map(|p| &p.metadata).collect()),
             release_index: index_of(o.releases.iter().map(|r| &r.metadata).collect()),
             superseded: superseded(&o.passports),
             recency,
-            all_rollups: std::sync::OnceLock::new(),
+            views: Mutex::new(HashMap::new()),
             now,
             runtime,
             objects,
@@ -129,15 +130,20 @@ impl Snapshot {
         self.superseded.get(index).copied().unwrap_or(false)
     }
 
-    /// Kept rollups plus every live passport folded on top (computed once per snapshot).
-    pub fn all_rollups(&self) -> &Rollups {
-        self.all_rollups.get_or_init(|| {
-            Rollups::with_passports(
-                &self.rollups,
-                self.passports.iter().map(AsRef::as_ref),
-                self.now.date_naive(),
-            )
-        })
+    /// What the namespaces `visibility` allows derive: computed once per snapshot and set
+    /// (concurrent first views of one set wait for one computation).
+    pub fn view(&self, visibility: &Visibility) -> Arc<View> {
+        let cell = {
+            let mut views = self
+                .views
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            if views.len() >= MAX_VIEWS && !views.contains_key(visibility) {
+                views.clear();
+            }
+            Arc::clone(views.entry(visibility.clone()).or_default())
+        };
+        Arc::clone(cell.get_or_init(|| Arc::new(View::of(self, visibility))))
     }
 
     /// The passports, newest first.
@@ -149,6 +155,43 @@ impl Snapshot {
         self.release_index
             .get(&(namespace.to_string(), name.to_string()))
             .and_then(|i| self.releases.get(*i))
+    }
+}
+
+/// Views kept per snapshot: more distinct group combinations than this start the cache over.
+const MAX_VIEWS: usize = 64;
+
+/// The figures one set of namespaces derives: nothing in it comes from another namespace.
+#[derive(Debug)]
+pub struct View {
+    pub radar: Radar,
+    /// Kept rollups of these namespaces plus their live passports folded on top.
+    pub rollups: Rollups,
+}
+
+impl View {
+    fn of(snap: &Snapshot, visibility: &Visibility) -> Self {
+        let sees = |namespace: Option<&str>| visibility.allows(namespace);
+        let passports: Vec<&ReleasePassport> = snap
+            .passports
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|p| sees(p.metadata.namespace.as_deref()))
+            .collect();
+        let connectors: Vec<&Connector> = snap
+            .connectors
+            .iter()
+            .map(AsRef::as_ref)
+            .filter(|c| sees(c.metadata.namespace.as_deref()))
+            .collect();
+        let kept = match visibility {
+            Visibility::All => Rollups::clone(&snap.rollups),
+            Visibility::Only(_) => snap.rollups.within(|ns| sees(Some(ns))),
+        };
+        Self {
+            radar: radar::radar(&passports, &connectors, snap.now),
+            rollups: kept.with_passports(passports.iter().copied(), snap.now.date_naive()),
+        }
     }
 }
 
@@ -254,6 +297,44 @@ impl<F: Fn() -> Snapshot + Send + Sync> SnapshotSource for Refreshing<F> {
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Rollups retention folded away were shown whole to restricted viewers, every namespace's.
+    #[test]
+    fn a_view_reads_the_kept_rollups_of_its_namespaces_only() {
+        use crate::metrics::delivery::{Target, TargetKey};
+        let key = |namespace: &str| TargetKey {
+            namespace: namespace.into(),
+            service: "checkout".into(),
+            environment: "production".into(),
+        };
+        let kept = Rollups {
+            targets: [
+                (key("shop"), Target::default()),
+                (key("other"), Target::default()),
+                (key(""), Target::default()),
+            ]
+            .into(),
+        };
+        let snap = Snapshot::new(
+            Objects {
+                rollups: Arc::new(kept),
+                ..Objects::default()
+            },
+            chrono::Utc::now(),
+            Runtime::default(),
+        );
+        let shop = Visibility::Only(["shop".to_string()].into());
+        let mine = snap.view(&shop);
+        assert_eq!(
+            mine.rollups.targets.keys().collect::<Vec<_>>(),
+            vec![&key("shop")]
+        );
+        assert!(
+            Arc::ptr_eq(&mine, &snap.view(&shop)),
+            "computed once per set"
+        );
+        assert_eq!(snap.view(&Visibility::All).rollups.targets.len(), 3);
+    }
 
     #[test]
     fn one_snapshot_per_interval_however_many_views() {

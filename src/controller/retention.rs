@@ -268,8 +268,13 @@ mod tests {
         fold(&mut stored, &doomed, &live, now);
         fold(&mut stored, &doomed, &live, now);
         let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let a = crate::metrics::delivery::TargetKey {
+            namespace: "shop".into(),
+            service: "a".into(),
+            environment: "prod".into(),
+        };
         assert_eq!(
-            stored.rollups.targets["a/prod"].days[&day].deployments, 1,
+            stored.rollups.targets[&a].days[&day].deployments, 1,
             "folded once"
         );
         // Once deleted, its uid is forgotten.

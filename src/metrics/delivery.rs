@@ -15,6 +15,7 @@ use crate::api::{Decision, EvidenceStatus, PolicyMode, ReleasePassport};
 /// One release as the figures see it.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Record {
+    pub namespace: String,
     pub service: String,
     pub environment: String,
     pub version: String,
@@ -79,6 +80,7 @@ impl Record {
             listed
         };
         Self {
+            namespace: crate::api::namespace_of(&p.metadata).to_string(),
             service: p.spec.service.clone(),
             environment: p.spec.environment.clone(),
             version: p.spec.version.clone(),
@@ -195,39 +197,136 @@ pub struct Target {
     pub last: Option<Promotion>,
 }
 
-/// Daily aggregates per `service/environment`: small (a few numbers per release), enough for every
-/// figure over any window of whole days.
+/// One service in one environment of one namespace: what figures are kept per. Namespaces are
+/// part of it so that a viewer restricted to some namespaces gets figures from those alone.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TargetKey {
+    /// Empty for history folded before rollups kept namespaces (shown only to viewers who see
+    /// every namespace).
+    pub namespace: String,
+    pub service: String,
+    pub environment: String,
+}
+
+impl TargetKey {
+    fn of(r: &Record) -> Self {
+        Self {
+            namespace: r.namespace.clone(),
+            service: r.service.clone(),
+            environment: r.environment.clone(),
+        }
+    }
+}
+
+/// `namespace/service/environment`, or `service/environment` for history without a namespace.
+impl std::fmt::Display for TargetKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if !self.namespace.is_empty() {
+            write!(f, "{}/", self.namespace)?;
+        }
+        write!(f, "{}/{}", self.service, self.environment)
+    }
+}
+
+/// Daily aggregates per target: small (a few numbers per release), enough for every figure over
+/// any window of whole days. Stored as [`StoredRollups`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredRollups", into = "StoredRollups")]
 pub struct Rollups {
-    pub targets: BTreeMap<String, Target>,
+    pub targets: BTreeMap<TargetKey, Target>,
+}
+
+/// The rollups as the history ConfigMap holds them. Keys are fields, not a string to split: a
+/// service name may hold a `/`.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredRollups {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    scoped: Vec<StoredTarget>,
+    /// The form written before namespaces were kept, keyed `service/environment`; read, never
+    /// written.
+    #[serde(default, skip_serializing)]
+    targets: BTreeMap<String, Target>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredTarget {
+    namespace: String,
+    service: String,
+    environment: String,
+    #[serde(flatten)]
+    target: Target,
+}
+
+impl From<StoredRollups> for Rollups {
+    fn from(stored: StoredRollups) -> Self {
+        let old = stored.targets.into_iter().map(|(key, target)| {
+            let (service, environment) = key.split_once('/').unwrap_or((&key, ""));
+            let key = TargetKey {
+                namespace: String::new(),
+                service: service.into(),
+                environment: environment.into(),
+            };
+            (key, target)
+        });
+        let scoped = stored.scoped.into_iter().map(|t| {
+            let key = TargetKey {
+                namespace: t.namespace,
+                service: t.service,
+                environment: t.environment,
+            };
+            (key, t.target)
+        });
+        Self {
+            targets: old.chain(scoped).collect(),
+        }
+    }
+}
+
+impl From<Rollups> for StoredRollups {
+    fn from(rollups: Rollups) -> Self {
+        Self {
+            scoped: rollups
+                .targets
+                .into_iter()
+                .map(|(key, target)| StoredTarget {
+                    namespace: key.namespace,
+                    service: key.service,
+                    environment: key.environment,
+                    target,
+                })
+                .collect(),
+            targets: BTreeMap::new(),
+        }
+    }
 }
 
 /// Which targets a figure covers.
 #[derive(Clone, Debug, Default)]
 pub struct Scope {
+    pub namespace: Option<String>,
     pub service: Option<String>,
     pub environment: Option<String>,
 }
 
-/// `service/environment` → (service, environment).
-pub fn target_parts(key: &str) -> (&str, &str) {
-    key.split_once('/').unwrap_or((key, ""))
-}
-
 impl Scope {
-    /// Exactly one `service/environment` target.
-    pub fn target(key: &str) -> Self {
-        let (service, environment) = target_parts(key);
+    /// Exactly one target.
+    pub fn target(key: &TargetKey) -> Self {
         Self {
-            service: Some(service.into()),
-            environment: Some(environment.into()),
+            namespace: Some(key.namespace.clone()),
+            service: Some(key.service.clone()),
+            environment: Some(key.environment.clone()),
         }
     }
 
-    fn covers(&self, key: &str) -> bool {
-        let (service, environment) = target_parts(key);
-        self.service.as_deref().is_none_or(|s| s == service)
-            && self.environment.as_deref().is_none_or(|e| e == environment)
+    fn covers(&self, key: &TargetKey) -> bool {
+        self.namespace.as_deref().is_none_or(|n| n == key.namespace)
+            && self.service.as_deref().is_none_or(|s| s == key.service)
+            && self
+                .environment
+                .as_deref()
+                .is_none_or(|e| e == key.environment)
     }
 }
 
@@ -259,13 +358,22 @@ impl Rollups {
         out
     }
 
+    /// The targets of the namespaces `keep` accepts: what a restricted viewer's figures read.
+    pub fn within(&self, keep: impl Fn(&str) -> bool) -> Self {
+        Self {
+            targets: self
+                .targets
+                .iter()
+                .filter(|(k, _)| keep(&k.namespace))
+                .map(|(k, t)| (k.clone(), t.clone()))
+                .collect(),
+        }
+    }
+
     /// Adds one record (a newer one than any folded so far, for promotion sequencing).
     pub fn add(&mut self, r: &Record, fallback: NaiveDate) {
         let day = r.day().unwrap_or(fallback);
-        let target = self
-            .targets
-            .entry(format!("{}/{}", r.service, r.environment))
-            .or_default();
+        let target = self.targets.entry(TargetKey::of(r)).or_default();
         let d = target.days.entry(day).or_default();
         d.releases += 1;
         d.evidence_complete += u64::from(r.evidence.0);
@@ -319,15 +427,11 @@ impl Rollups {
         scope: &'a Scope,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> impl Iterator<Item = (&'a str, NaiveDate, &'a Day)> + 'a {
+    ) -> impl Iterator<Item = (&'a TargetKey, NaiveDate, &'a Day)> + 'a {
         self.targets
             .iter()
             .filter(move |(k, _)| scope.covers(k))
-            .flat_map(move |(k, t)| {
-                t.days
-                    .range(from..=to)
-                    .map(move |(d, day)| (k.as_str(), *d, day))
-            })
+            .flat_map(move |(k, t)| t.days.range(from..=to).map(move |(d, day)| (k, *d, day)))
     }
 
     /// The figures over the days `from..=to`.
@@ -396,15 +500,15 @@ impl Rollups {
             .collect()
     }
 
-    /// The figures of each target in the scope, by `service/environment`.
+    /// The figures of each target in the scope.
     pub fn per_target(
         &self,
         scope: &Scope,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Vec<(String, Figures)> {
+    ) -> Vec<(TargetKey, Figures)> {
         self.targets(scope)
-            .map(|k| (k.to_string(), self.figures(&Scope::target(k), from, to)))
+            .map(|k| (k.clone(), self.figures(&Scope::target(k), from, to)))
             .collect()
     }
 
@@ -415,18 +519,15 @@ impl Rollups {
         scope: &Scope,
         from: NaiveDate,
         to: NaiveDate,
-    ) -> Vec<(String, Figures)> {
+    ) -> Vec<(TargetKey, Figures)> {
         let mut all = self.per_target(scope, from, to);
         all.retain(|(_, f)| f.releases > 0);
         all
     }
 
-    /// `service/environment` keys in the scope.
-    pub fn targets<'a>(&'a self, scope: &'a Scope) -> impl Iterator<Item = &'a str> + 'a {
-        self.targets
-            .keys()
-            .map(String::as_str)
-            .filter(move |k| scope.covers(k))
+    /// The targets in the scope.
+    pub fn targets<'a>(&'a self, scope: &'a Scope) -> impl Iterator<Item = &'a TargetKey> + 'a {
+        self.targets.keys().filter(move |k| scope.covers(k))
     }
 }
 
@@ -481,4 +582,63 @@ fn median(mut values: Vec<i64>) -> Option<Duration> {
 
 fn ratio(part: u32, whole: u32) -> Option<f64> {
     (whole > 0).then(|| f64::from(part) / f64::from(whole))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(namespace: &str, service: &str) -> TargetKey {
+        TargetKey {
+            namespace: namespace.into(),
+            service: service.into(),
+            environment: "production".into(),
+        }
+    }
+
+    #[test]
+    fn rollups_are_stored_with_namespaces_and_the_old_form_still_reads() {
+        let day = NaiveDate::from_ymd_opt(2026, 11, 2).unwrap_or_default();
+        let target = |releases| Target {
+            days: [(
+                day,
+                Day {
+                    releases,
+                    ..Day::default()
+                },
+            )]
+            .into(),
+            last: None,
+        };
+        let rollups = Rollups {
+            targets: [
+                (key("shop", "checkout"), target(1)),
+                (key("payments-team", "checkout"), target(2)),
+                (key("shop", "web/api"), target(3)),
+            ]
+            .into(),
+        };
+        let text = serde_json::to_string(&rollups).unwrap_or_default();
+        let read: Rollups = serde_json::from_str(&text).unwrap_or_default();
+        assert_eq!(read, rollups, "{text}");
+        assert!(
+            !text.contains("\"targets\""),
+            "the old form is not written: {text}"
+        );
+
+        let old = r#"{"targets": {"checkout/production": {"days": {"2026-11-02": {"releases": 4}}, "last": null}}}"#;
+        let read: Rollups = serde_json::from_str(old).unwrap_or_default();
+        assert_eq!(read.targets.get(&key("", "checkout")), Some(&target(4)));
+        assert_eq!(key("", "checkout").to_string(), "checkout/production");
+        assert_eq!(
+            key("shop", "checkout").to_string(),
+            "shop/checkout/production"
+        );
+
+        let mine = rollups.within(|ns| ns == "payments-team");
+        assert_eq!(
+            mine.targets.keys().collect::<Vec<_>>(),
+            vec![&key("payments-team", "checkout")]
+        );
+    }
 }

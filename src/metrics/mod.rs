@@ -58,6 +58,7 @@ pub struct WriteLabels {
 /// A service in an environment: the only per-release dimension delivery metrics carry.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct TargetLabels {
+    pub namespace: String,
     pub service: String,
     pub environment: String,
 }
@@ -188,6 +189,7 @@ impl Delivery {
             })
             .inc();
         let target = TargetLabels {
+            namespace: crate::api::namespace_of(&passport.metadata).to_string(),
             service,
             environment,
         };
@@ -252,10 +254,10 @@ impl Delivery {
     pub fn set_figures(&self, rollups: &delivery::Rollups, to: chrono::NaiveDate) {
         let from = to - chrono::Duration::days(29);
         for (key, f) in rollups.per_target(&delivery::Scope::default(), from, to) {
-            let (service, environment) = delivery::target_parts(&key);
             let labels = TargetLabels {
-                service: service.into(),
-                environment: environment.into(),
+                namespace: key.namespace,
+                service: key.service,
+                environment: key.environment,
             };
             self.frequency
                 .get_or_create(&labels)

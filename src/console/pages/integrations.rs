@@ -4,6 +4,7 @@
 
 use maud::{Markup, html};
 
+use super::super::auth::Visibility;
 use super::super::layout::{Nav, Page, command, empty, layout, when};
 use crate::api::{Connector, ConnectorHealth, ConnectorType, Keyed, namespace_of};
 use crate::connectors::kind_of;
@@ -28,9 +29,10 @@ pub fn page(page: &Page) -> Markup {
         .map(AsRef::as_ref)
         .filter(|c| page.visible(c.metadata.namespace.as_deref()))
         .collect();
+    let view = page.view();
     let freshness = |c: &Connector| {
         let name = c.key();
-        s.radar
+        view.radar
             .connectors
             .iter()
             .find(|f| f.connector == name)
@@ -83,7 +85,7 @@ pub fn page(page: &Page) -> Markup {
             }
             section aria-labelledby="detected" {
                 h2 id="detected" { "Detected candidates" }
-                @if s.candidates.is_empty() { (empty("Nothing detected that no Connector already covers.")) } @else {
+                @if page.user.visibility != Visibility::All { (empty("Detection looks at the whole cluster, so its findings are shown to viewers who see every namespace.")) } @else if s.candidates.is_empty() { (empty("Nothing detected that no Connector already covers.")) } @else {
                     p { "Found in the cluster and not used until you create the Connector:" }
                     ul { @for c in &s.candidates {
                         li {

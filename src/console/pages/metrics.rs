@@ -44,16 +44,10 @@ pub fn page(page: &Page, window: &Window) -> Markup {
         .clamp(1, 366);
     let to = s.now.date_naive();
     let from = to - Duration::days(i64::from(days) - 1);
-    // What retention folded away, then the live passports on top: shared by everybody who sees
-    // every namespace, computed for the rest.
-    let filtered;
-    let rollups: &Rollups = if page.user.visibility == super::super::auth::Visibility::All {
-        s.all_rollups()
-    } else {
-        filtered =
-            crate::metrics::delivery::Rollups::with_passports(&s.rollups, page.passports(), to);
-        &filtered
-    };
+    // What retention folded away, then the live passports on top, of the namespaces this
+    // viewer sees (computed once per snapshot and set of namespaces).
+    let view = page.view();
+    let rollups: &Rollups = &view.rollups;
     let all_scope = Scope::default();
     let all = rollups.figures(&all_scope, from, to);
     let targets = rollups.active_per_target(&all_scope, from, to);
@@ -69,9 +63,14 @@ pub fn page(page: &Page, window: &Window) -> Markup {
         .collect();
     let lead: Vec<(String, f64)> = targets
         .iter()
-        .filter_map(|(k, f)| Some((k.clone(), f.lead_time_median?.num_minutes() as f64 / 60.0)))
+        .filter_map(|(k, f)| {
+            Some((
+                k.to_string(),
+                f.lead_time_median?.num_minutes() as f64 / 60.0,
+            ))
+        })
         .collect();
-    let connectors: Vec<_> = s.radar.connectors.iter().collect();
+    let connectors: Vec<_> = view.radar.connectors.iter().collect();
     let healthy = connectors
         .iter()
         .filter(|c| c.health == Some(crate::api::ConnectorHealth::Healthy))
@@ -116,7 +115,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                         thead { tr { th { "Service/env" } th { "Deploys" } th { "Per day" } th { "Lead time" } th { "Fail rate" } th { "Recovery" } th { "Rework" } th { "Approval wait" } th { "Hold dwell" } th { "Evidence complete" } } }
                         tbody {
                             (scorecard_row("All", &all))
-                            @for (key, f) in &targets { (scorecard_row(key, f)) }
+                            @for (key, f) in &targets { (scorecard_row(&key.to_string(), f)) }
                         }
                     } }
                 }

@@ -97,7 +97,9 @@ pub fn page(page: &Page) -> Markup {
         ),
         (
             "Apply a GatePolicy",
-            !s.policies.is_empty(),
+            s.policies
+                .iter()
+                .any(|p| page.visible(p.metadata.namespace.as_deref())),
             "kubectl apply -f examples/policies/production-standard.yaml",
         ),
         (
@@ -107,7 +109,10 @@ pub fn page(page: &Page) -> Markup {
         ),
         (
             "Apply a Release",
-            !s.releases.is_empty() || !passports.is_empty(),
+            s.releases
+                .iter()
+                .any(|r| page.visible(r.metadata.namespace.as_deref()))
+                || !passports.is_empty(),
             "kubectl apply -f examples/shop/releases.yaml",
         ),
         (

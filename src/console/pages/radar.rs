@@ -26,24 +26,13 @@ fn signals(title: &str, id: &str, list: &[&Signal], none: &str) -> Markup {
 }
 
 pub fn page(page: &Page) -> Markup {
-    let r = &page.snap.radar;
-    let services: Vec<_> = r
-        .services
-        .iter()
-        .filter(|s| page.visible(Some(&s.release.namespace)))
-        .collect();
-    let connectors: Vec<_> = r
-        .connectors
-        .iter()
-        .filter(|c| page.visible(Some(&c.connector.namespace)))
-        .collect();
-    let visible_target = |s: &&Signal| {
-        services
-            .iter()
-            .any(|h| h.service == s.service && h.environment == s.environment)
-    };
-    let journeys: Vec<&Signal> = r.journeys.iter().filter(visible_target).collect();
-    let third: Vec<&Signal> = r.third_party.iter().filter(visible_target).collect();
+    // Computed from the viewer's namespaces only: every row and the confidence figure.
+    let view = page.view();
+    let r = &view.radar;
+    let services: Vec<_> = r.services.iter().collect();
+    let connectors: Vec<_> = r.connectors.iter().collect();
+    let journeys: Vec<&Signal> = r.journeys.iter().collect();
+    let third: Vec<&Signal> = r.third_party.iter().collect();
     layout(
         page,
         Nav::Radar,

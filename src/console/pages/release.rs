@@ -212,20 +212,22 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
         .iter()
         .filter(|t| t.mode == PolicyMode::Simulate)
         .collect();
-    let signals: Vec<_> = page
-        .snap
+    let view = page.view();
+    let same_target = |release: &crate::api::ObjectKey, service: &str, environment: &str| {
+        release.namespace == ns && service == p.spec.service && environment == p.spec.environment
+    };
+    let signals: Vec<_> = view
         .radar
         .journeys
         .iter()
-        .chain(&page.snap.radar.third_party)
-        .filter(|s| s.service == p.spec.service && s.environment == p.spec.environment)
+        .chain(&view.radar.third_party)
+        .filter(|s| same_target(&s.release, &s.service, &s.environment))
         .collect();
-    let health = page
-        .snap
+    let health = view
         .radar
         .services
         .iter()
-        .find(|s| s.service == p.spec.service && s.environment == p.spec.environment);
+        .find(|s| same_target(&s.release, &s.service, &s.environment));
     let comment = page.snap.release(ns, short).and_then(|r| {
         r.metadata
             .annotations

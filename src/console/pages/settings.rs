@@ -4,18 +4,28 @@
 use maud::{Markup, html};
 
 use super::super::Settings;
-use super::super::auth::AuthConfig;
+use super::super::auth::{AuthConfig, Visibility};
 use super::super::layout::{Nav, Page, command, layout};
 use crate::api::ConnectorHealth;
 
 pub fn page(page: &Page, auth: &AuthConfig, settings: &Settings) -> Markup {
     let s = page.snap;
     let rt = &s.runtime;
-    let healthy = s
+    let connectors: Vec<_> = s
         .connectors
+        .iter()
+        .filter(|c| page.visible(c.metadata.namespace.as_deref()))
+        .collect();
+    let healthy = connectors
         .iter()
         .filter(|c| c.status.as_ref().and_then(|st| st.health) == Some(ConnectorHealth::Healthy))
         .count();
+    // A restricted viewer learns their own groups' namespaces, not who else sees what.
+    let mappings: Vec<_> = auth
+        .group_namespaces
+        .iter()
+        .filter(|(g, _)| page.user.visibility == Visibility::All || page.user.groups.contains(g))
+        .collect();
     layout(
         page,
         Nav::Settings,
@@ -59,8 +69,10 @@ pub fn page(page: &Page, auth: &AuthConfig, settings: &Settings) -> Markup {
                     dt { "Sign-in URL" } dd { (auth.sign_in_url.as_deref().unwrap_or("none (unauthenticated requests get 401)")) }
                     dt { "Sign-out URL" } dd { (auth.sign_out_url.as_deref().unwrap_or("the issuer's end_session_endpoint, when it has one")) }
                     dt { "Visibility" } dd {
-                        @if auth.group_namespaces.is_empty() { "every signed-in user sees every namespace" } @else {
-                            ul { @for (g, ns) in &auth.group_namespaces { li { "group " code { (g) } " sees " (ns.join(", ")) } } }
+                        @if auth.group_namespaces.is_empty() { "every signed-in user sees every namespace" } @else if mappings.is_empty() {
+                            "none of your groups is mapped to a namespace, so you see none"
+                        } @else {
+                            ul { @for (g, ns) in &mappings { li { "group " code { (g) } " sees " (ns.join(", ")) } } }
                         }
                     }
                 }
@@ -72,7 +84,7 @@ pub fn page(page: &Page, auth: &AuthConfig, settings: &Settings) -> Markup {
             }
             section aria-labelledby="connectors" {
                 h2 id="connectors" { "Connectors" }
-                p { (healthy) " of " (s.connectors.len()) " connectors healthy. " a href="/console/integrations" { "Details on Integrations" } "." }
+                p { (healthy) " of " (connectors.len()) " connectors healthy. " a href="/console/integrations" { "Details on Integrations" } "." }
             }
             section aria-labelledby="retention" {
                 h2 id="retention" { "Retention" }
