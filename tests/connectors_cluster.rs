@@ -71,7 +71,7 @@ spec:
 
 fn cluster_connector() -> Connector {
     serde_yaml_ng::from_str(
-        "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {name: cluster, namespace: shop}\nspec: {type: Kubernetes}\n",
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {name: cluster, namespace: shop}\nspec: {type: Kubernetes, allowedNamespaces: [shop-prod]}\n",
     )
     .unwrap()
 }
@@ -195,6 +195,24 @@ async fn workloads_in_scope_decide_workload_health() {
             item.summary
         );
     }
+
+    // A Release in shop that names another team's namespace reads nothing there: its
+    // Connector does not open other-team to shop's Releases.
+    let mut prying = release("checkout", "9.9.9");
+    prying.spec.scope.namespaces = vec!["other-team".into()];
+    let item = observe_all(&hub, &conn, &[(prying, needs.clone())])
+        .await
+        .remove(0);
+    assert_eq!(item.status, EvidenceStatus::Missing);
+    let summary = item.summary.unwrap();
+    assert!(
+        summary.contains("namespace other-team is outside what Connector shop/cluster allows"),
+        "{summary}"
+    );
+    assert!(
+        !summary.contains("9.9.9 rolled out") && !summary.contains("checkout"),
+        "{summary}"
+    );
 }
 
 /// A retained ReplicaSet (Deployments) or ControllerRevision (StatefulSets) at the previous
@@ -356,7 +374,7 @@ async fn flux_kustomizations_in_scope() {
         .unwrap();
     let hub = Hub::new().unwrap().with_kube(client);
     let conn: Connector = serde_yaml_ng::from_str(
-        "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {name: flux, namespace: shop}\nspec: {type: Flux}\n",
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {name: flux, namespace: shop}\nspec: {type: Flux, allowedNamespaces: [flux-system]}\n",
     )
     .unwrap();
     let release = |app: &str, commit: &str| -> Release {

@@ -62,6 +62,26 @@ pub struct ConnectorSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self >= 1 && self <= 64").message("maxConcurrency must be between 1 and 64"))]
     pub max_concurrency: Option<u32>,
+    /// Namespaces besides its own whose objects (Kubernetes workloads, Flux objects) the Releases
+    /// of this namespace may name in their scope and read through this connector; `*` for any.
+    /// Empty: its own namespace only, so whoever may create a Release here cannot read another
+    /// team's workloads through its passport. At most 64 items.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 64))]
+    pub allowed_namespaces: Vec<String>,
+}
+
+impl Connector {
+    /// Whether a Release of this connector's namespace may read objects in `namespace` through
+    /// it.
+    pub fn permits_namespace(&self, namespace: &str) -> bool {
+        self.metadata.namespace.as_deref() == Some(namespace)
+            || self
+                .spec
+                .allowed_namespaces
+                .iter()
+                .any(|n| n == "*" || n == namespace)
+    }
 }
 
 /// A scripted synthetic journey: every step must pass.

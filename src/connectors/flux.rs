@@ -13,7 +13,7 @@ use std::sync::Arc;
 use futures::future::BoxFuture;
 
 use super::detect::{Candidate, Discovery};
-use super::kind::{About, Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::kind::{About, Answer, Answers, ConnectorKind, Upstream, not_asked, outside_allowed};
 use super::queries::named;
 use super::query::Query;
 use crate::api::release::GitOpsKind;
@@ -211,6 +211,10 @@ impl ConnectorKind for Flux {
             else {
                 return Err(not_asked(query));
             };
+            let namespace = std::iter::once(object.namespace.as_str());
+            if let Some(refused) = outside_allowed(upstream.connector, namespace) {
+                return Ok(refused);
+            }
             let (status, summary) = fetch(upstream.cluster()?, *kind, object, expected).await?;
             Ok(Answer::new(status, summary))
         })

@@ -11,7 +11,7 @@ use super::detect::{Candidate, Discovery};
 use super::query::Query;
 use super::{FetchError, kind_of};
 use crate::api::passport::Targets;
-use crate::api::{Connector, EvidenceStatus, Release};
+use crate::api::{Connector, EvidenceStatus, Keyed, Release};
 use crate::engine::needs::{Needs, RollbackNeed};
 
 /// The evidence source name a connector's observations are recorded under.
@@ -133,6 +133,22 @@ impl Answer {
         self.targets = Some(targets);
         self
     }
+}
+
+/// The answer for a release whose scope names a namespace its connector does not open to it
+/// (`spec.allowedNamespaces`): nothing is read there, and the passport says why.
+pub fn outside_allowed<'n>(
+    connector: &Connector,
+    mut namespaces: impl Iterator<Item = &'n str>,
+) -> Option<Answer> {
+    let refused = namespaces.find(|n| !connector.permits_namespace(n))?;
+    Some(Answer::new(
+        EvidenceStatus::Missing,
+        format!(
+            "not read: namespace {refused} is outside what Connector {} allows (spec.allowedNamespaces)",
+            connector.key()
+        ),
+    ))
 }
 
 /// The answer to a question this type was never asked (the planner and the fetch disagree).

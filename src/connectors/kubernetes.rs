@@ -13,7 +13,7 @@ use kube::api::{Api, ListParams};
 use futures::future::BoxFuture;
 
 use super::FetchError;
-use super::kind::{About, Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::kind::{About, Answer, Answers, ConnectorKind, Upstream, not_asked, outside_allowed};
 use super::queries::workload_scope;
 use super::query::{Query, WorkloadScope};
 use crate::api::passport::Targets;
@@ -408,11 +408,19 @@ impl ConnectorKind for Kubernetes {
         Box::pin(async move {
             match query {
                 Query::Workloads { scope, version } => {
+                    let namespaces = scope.namespaces.iter().map(String::as_str);
+                    if let Some(refused) = outside_allowed(upstream.connector, namespaces) {
+                        return Ok(refused);
+                    }
                     let (status, targets, summary) =
                         fetch(upstream.cluster()?, scope, version).await?;
                     Ok(Answer::new(status, summary).with_targets(targets))
                 }
                 Query::RollbackWorkloads { scope, version } => {
+                    let namespaces = scope.namespaces.iter().map(String::as_str);
+                    if let Some(refused) = outside_allowed(upstream.connector, namespaces) {
+                        return Ok(refused);
+                    }
                     let (status, summary) =
                         fetch_retained(upstream.cluster()?, scope, version).await?;
                     Ok(Answer::new(status, summary))
