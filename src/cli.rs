@@ -365,6 +365,15 @@ pub struct ControllerArgs {
         default_value = "release-passport"
     )]
     pub gate_audience: String,
+    /// PEM certificate chain for the webhook and gate listener (with --gate-tls-key): it then
+    /// speaks only TLS, and the files are read again when they change (a cert-manager
+    /// Certificate's Secret mounted as files). Without it the listener speaks plain HTTP and
+    /// the console's Settings says so.
+    #[arg(long, env = "PASSPORT_GATE_TLS_CERT", requires = "gate_tls_key")]
+    pub gate_tls_cert: Option<std::path::PathBuf>,
+    /// PEM private key of --gate-tls-cert.
+    #[arg(long, env = "PASSPORT_GATE_TLS_KEY", requires = "gate_tls_cert")]
+    pub gate_tls_key: Option<std::path::PathBuf>,
     /// Releases reconciled at once. Each holds up to three API requests while it writes, so
     /// this bounds the controller's connections to the API server.
     #[arg(long, env = "PASSPORT_CONCURRENCY", default_value_t = 16, value_parser = clap::value_parser!(u16).range(1..))]

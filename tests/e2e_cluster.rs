@@ -997,6 +997,65 @@ subjects: [{{kind: ServiceAccount, name: ci, namespace: {ns}}}]
         })
         .collect();
     assert!(!reviews.is_empty(), "the gate asked the API server");
+
+    // A pipeline polling the gate costs one TokenReview per REVIEW_TTL, not one per poll.
+    // Counted once a later write (a marker ConfigMap) is in the audit log, so every review
+    // made before it is there too.
+    let mut markers = 0;
+    let mut gate_reviews = |cluster: &Cluster| {
+        markers += 1;
+        let marker = format!("gate-marker-{markers}");
+        cluster
+            .plane
+            .kubectl_ok(&["create", "configmap", &marker, "-n", ns], None);
+        cluster
+            .plane
+            .wait(&format!("{marker} in the audit log"), || {
+                cluster
+                    .plane
+                    .audit()
+                    .iter()
+                    .any(|e| e["objectRef"]["name"] == marker.as_str())
+            });
+        cluster
+            .plane
+            .audit()
+            .into_iter()
+            .filter(|e| {
+                e["objectRef"]["resource"] == "tokenreviews"
+                    && e["user"]["username"]
+                        .as_str()
+                        .is_some_and(|u| u.ends_with(&format!("release-passport-controller-{ns}")))
+            })
+            .count()
+    };
+    let before = gate_reviews(&cluster);
+    for _ in 0..5 {
+        assert_eq!(api_get(cluster.api_port, &path, Some(&ci)).0, 200);
+    }
+    assert_eq!(
+        gate_reviews(&cluster),
+        before,
+        "answered from the TokenReview cache"
+    );
+    // Failed attempts from one address: after FAILURES_ALLOWED in a minute, 429 and no review.
+    let mut statuses = Vec::new();
+    for i in 0..15 {
+        statuses.push(api_get(cluster.api_port, &path, Some(&format!("forged-{i}"))).0);
+    }
+    assert!(
+        statuses.contains(&401) && statuses.ends_with(&[429, 429, 429]),
+        "{statuses:?}"
+    );
+    let limited = gate_reviews(&cluster);
+    let (status, body) = api_get(cluster.api_port, &path, Some("forged-again"));
+    assert_eq!(status, 429, "{body}");
+    assert!(body.contains("too many failed attempts"), "{body}");
+    assert_eq!(
+        gate_reviews(&cluster),
+        limited,
+        "a locked-out address costs no review"
+    );
     cluster.assert_least_privilege_held();
 }
 

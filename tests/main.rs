@@ -35,3 +35,4 @@ mod install;
 mod layers;
 mod metrics_delivery;
 mod metrics_exposition;
+mod serve_tls;

@@ -36,6 +36,13 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         probe_addr: args.probe_addr,
         webhook_addr: args.webhook_addr,
         gate_audience: args.gate_audience,
+        gate_tls: match (args.gate_tls_cert, args.gate_tls_key) {
+            (Some(cert), Some(key)) => Some(
+                crate::serve::tls::acceptor(&crate::serve::tls::CertFiles { cert, key })
+                    .map_err(|e| anyhow::anyhow!("--gate-tls-cert / --gate-tls-key: {e}"))?,
+            ),
+            _ => None,
+        },
         lease: args.leader_election.then_some(LeaseSettings {
             namespace: args.lease_namespace,
             name: args.lease_name,

@@ -38,6 +38,10 @@ pub struct Settings {
     pub retention: String,
     /// The HTTP gate's base URL as pipelines reach it.
     pub gate_url: String,
+    /// Whether the gate is served over TLS (`None`: this console cannot tell).
+    pub gate_tls: Option<bool>,
+    /// The audience the gate's tokens must be minted for.
+    pub gate_audience: String,
     /// The optional AI summary on the truth screen (None: off).
     pub summary: Option<Arc<summary::Summarizer>>,
     /// What the listener takes (connections, timeouts, body, concurrency).
@@ -49,6 +53,8 @@ impl Default for Settings {
         Self {
             retention: "Passports are kept as long as their Release exists (each is owned by its Release and garbage-collected with it).".into(),
             gate_url: "https://release-passport.example:8082".into(),
+            gate_tls: None,
+            gate_audience: "release-passport".into(),
             summary: None,
             limits: crate::serve::Limits::default(),
         }
@@ -72,21 +78,28 @@ pub fn router(source: Arc<dyn SnapshotSource>, auth: AuthConfig, settings: Setti
         auth: Arc::clone(&auth),
         settings,
     });
-    let protected = Router::new()
-        .route("/", get(|| async { Redirect::to("/console") }))
+    // What reads or renders every passport at once: a few at a time, the rest wait their turn,
+    // so a burst of them cannot take the memory of that many whole lists.
+    let expensive = Router::new()
         .route("/console", get(overview))
         .route("/console/releases", get(releases))
+        .route("/console/metrics", get(metrics))
+        .route("/console/reports", get(reports))
+        .route("/api/v1/passports", get(passports_json))
+        .route("/api/v1/export/{file}", get(export))
+        .route_layer(tower::limit::GlobalConcurrencyLimitLayer::new(
+            EXPENSIVE_AT_ONCE,
+        ));
+    let protected = Router::new()
+        .route("/", get(|| async { Redirect::to("/console") }))
+        .merge(expensive)
         .route("/console/releases/{namespace}/{name}", get(release))
         .route("/console/gate", get(gate))
         .route("/console/gate/builder", get(builder))
         .route("/console/radar", get(radar))
-        .route("/console/metrics", get(metrics))
         .route("/console/integrations", get(integrations))
-        .route("/console/reports", get(reports))
         .route("/settings", get(settings_page))
-        .route("/api/v1/passports", get(passports_json))
         .route("/api/v1/passports/{namespace}/{name}", get(passport_json))
-        .route("/api/v1/export/{file}", get(export))
         .fallback(not_found)
         .with_state(Arc::clone(&console))
         .layer(axum::middleware::from_fn_with_state(
@@ -224,15 +237,86 @@ async fn settings_page(State(c): State<Shared>, Extension(u): Extension<Identity
     render(&c, &u, |p| pages::settings::page(p, &c.auth, &c.settings))
 }
 
-async fn passports_json(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Response {
+/// Requests to the routes that read every passport, served at once (the rest wait).
+const EXPENSIVE_AT_ONCE: usize = 4;
+/// Passports per page of `/api/v1/passports` unless `limit` says otherwise, and the most.
+const DEFAULT_LIMIT: usize = 500;
+const MAX_LIMIT: usize = 1000;
+
+#[derive(serde::Deserialize, Default)]
+struct ListQuery {
+    /// Passports per page (1..=1000, default 500).
+    #[serde(default)]
+    limit: Option<usize>,
+    /// From the previous page's `metadata.continue`.
+    #[serde(default, rename = "continue")]
+    continue_: Option<String>,
+}
+
+/// Where the next page starts: after this namespace and name (the snapshot's order), so a
+/// passport created or deleted between pages neither repeats nor shifts the rest.
+fn continue_token(after: &crate::api::ObjectKey) -> String {
+    use base64::Engine;
+    let text = serde_json::json!([after.namespace, after.name]).to_string();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(text)
+}
+
+fn read_continue(token: &str) -> Option<(String, String)> {
+    use base64::Engine;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(token)
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+async fn passports_json(
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
+    Params(query): Params<ListQuery>,
+) -> Response {
+    let limit = match query.limit {
+        None => DEFAULT_LIMIT,
+        Some(n @ 1..=MAX_LIMIT) => n,
+        Some(n) => {
+            return Failure::BadRequest(format!("limit: {n} is not between 1 and {MAX_LIMIT}"))
+                .json();
+        }
+    };
+    let after = match query.continue_.as_deref().map(read_continue) {
+        None => None,
+        Some(Some(after)) => Some(after),
+        Some(None) => {
+            return Failure::BadRequest(
+                "continue: not a token from a previous page's metadata.continue".into(),
+            )
+            .json();
+        }
+    };
     let snap = c.source.snapshot();
-    let items: Vec<&crate::api::ReleasePassport> = snap
+    let key = |p: &crate::api::ReleasePassport| {
+        (
+            crate::api::namespace_of(&p.metadata).to_string(),
+            p.metadata.name.clone().unwrap_or_default(),
+        )
+    };
+    let mut visible = snap
         .passports
         .iter()
         .map(AsRef::as_ref)
         .filter(|p| u.can_see(p.metadata.namespace.as_deref()))
-        .collect();
-    json_response(&serde_json::json!({"apiVersion": "v1", "kind": "List", "items": items}))
+        .filter(|p| after.as_ref().is_none_or(|a| key(p) > *a));
+    let items: Vec<&crate::api::ReleasePassport> = visible.by_ref().take(limit).collect();
+    let more = visible.next().is_some();
+    let mut metadata = serde_json::Map::new();
+    if more && let Some(last) = items.last() {
+        metadata.insert(
+            "continue".into(),
+            continue_token(&crate::api::Keyed::key(*last)).into(),
+        );
+    }
+    json_response(
+        &serde_json::json!({"apiVersion": "v1", "kind": "List", "metadata": metadata, "items": items}),
+    )
 }
 
 async fn passport_json(

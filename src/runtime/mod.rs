@@ -36,6 +36,8 @@ pub struct Settings {
     pub webhook_addr: SocketAddr,
     /// The audience the HTTP gate's bearer tokens must be minted for.
     pub gate_audience: String,
+    /// Serve webhooks and the gate over TLS (`None`: plain HTTP).
+    pub gate_tls: Option<crate::serve::tls::Tls>,
     /// `None` runs without leader election (a single replica).
     pub lease: Option<LeaseSettings>,
     /// Serve the console too.
@@ -199,12 +201,11 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     );
     let ctx = Arc::clone(&controllers.ctx);
     serve_webhooks(
-        settings.webhook_addr,
+        &settings,
         &hub,
         &ctx.stores,
         &client,
         controllers.trigger.clone(),
-        &settings.gate_audience,
         stop.clone(),
     )
     .await;
@@ -280,10 +281,17 @@ async fn serve_console(
     );
     let console_settings = crate::console::Settings {
         gate_url: format!(
-            "http://release-passport-gate.{}:{}",
+            "{}://release-passport-gate.{}:{}",
+            if settings.gate_tls.is_some() {
+                "https"
+            } else {
+                "http"
+            },
             settings.home_namespace,
             settings.webhook_addr.port()
         ),
+        gate_tls: Some(settings.gate_tls.is_some()),
+        gate_audience: settings.gate_audience.clone(),
         retention: settings.retention.describe(),
         summary: console.summary,
         limits: console.limits,
@@ -305,14 +313,18 @@ async fn serve_console(
 /// Receives signed CI deliveries (each re-triggers the release it names) and answers the gate
 /// over HTTP, on one listener; both authenticate every request.
 async fn serve_webhooks(
-    addr: SocketAddr,
+    settings: &Settings,
     hub: &Arc<Hub>,
     stores: &Stores,
     client: &Client,
     trigger: connectors::Trigger,
-    audience: &str,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
+    let (addr, audience, tls) = (
+        settings.webhook_addr,
+        &settings.gate_audience,
+        settings.gate_tls.clone(),
+    );
     let receiver = crate::connectors::webhook::Receiver::new(
         Arc::clone(hub),
         stores.connectors.clone(),
@@ -325,18 +337,13 @@ async fn serve_webhooks(
         Ok(listener) => {
             let local = listener.local_addr().unwrap_or(addr);
             info!(addr = %local, "receiving webhook deliveries");
-            let gate = gate_api::GateApi {
-                client: client.clone(),
-                stores: stores.clone(),
-                audience: audience.to_string(),
-            };
+            let gate = gate_api::GateApi::new(client.clone(), stores.clone(), audience.to_string());
             let app = crate::connectors::webhook::router(Arc::new(receiver))
                 .merge(gate_api::router(Arc::new(gate)))
                 .layer(tower_http::trace::TraceLayer::new_for_http());
             tokio::spawn(async move {
-                if let Err(e) =
-                    crate::serve::serve(listener, app, crate::serve::Limits::default(), stop).await
-                {
+                let limits = crate::serve::Limits::default();
+                if let Err(e) = crate::serve::serve_with(listener, app, limits, tls, stop).await {
                     warn!("webhook server stopped: {e}");
                 }
             });

@@ -79,8 +79,13 @@ pub fn page(page: &Page, auth: &AuthConfig, settings: &Settings) -> Markup {
             }
             section aria-labelledby="tokens" {
                 h2 id="tokens" { "API tokens" }
-                p { "Pipelines ask the gate over HTTP with a Kubernetes ServiceAccount token (checked by TokenReview, then a SubjectAccessReview for " code { "get releasepassports" } "); there is no separate token store to leak." }
-                (command(&format!("curl -H \"Authorization: Bearer $(kubectl create token ci-gate -n ci)\" {}/api/v1/gate/NAMESPACE/NAME", settings.gate_url)))
+                p { "Pipelines ask the gate over HTTP with a Kubernetes ServiceAccount token minted for the audience " code { (settings.gate_audience) } " (checked by TokenReview, then a SubjectAccessReview for " code { "get releasepassports" } "); a token for any other audience is refused, and there is no separate token store to leak." }
+                @match settings.gate_tls {
+                    Some(true) => p { "The gate is served over TLS." },
+                    Some(false) => p.warn { strong { "Not encrypted: " } "the gate listens over plain HTTP, so a token sent to it crosses the network readable. Give the controller " code { "--gate-tls-cert" } " and " code { "--gate-tls-key" } " (chart: " code { "gate.tls.secretName" } ")." },
+                    None => p.muted { "This console does not serve the gate; TLS for it is the controller's setting (" code { "--gate-tls-cert" } ")." },
+                }
+                (command(&format!("curl -H \"Authorization: Bearer $(kubectl create token ci-gate -n ci --audience {})\" {}/api/v1/gate/NAMESPACE/NAME", settings.gate_audience, settings.gate_url)))
             }
             section aria-labelledby="connectors" {
                 h2 id="connectors" { "Connectors" }

@@ -1,7 +1,10 @@
 //! Every listener (console, webhook and gate, probes) serves through here, with limits: a
 //! client that sends nothing, or its request head too slowly, is dropped; requests are
 //! bounded in time, body and number at once; connections beyond the cap are closed as they
-//! arrive. Each request carries its peer's address (`ConnectInfo`) for the proxy check.
+//! arrive. Each request carries its peer's address (`ConnectInfo`) for the proxy check. A
+//! listener given a certificate ([`tls`]) speaks only TLS.
+
+pub mod tls;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -49,6 +52,18 @@ pub async fn serve(
     limits: Limits,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    serve_with(listener, app, limits, None, shutdown).await
+}
+
+/// The same, over TLS when `tls` is given (the handshake must finish within the header-read
+/// timeout).
+pub async fn serve_with(
+    listener: TcpListener,
+    app: Router,
+    limits: Limits,
+    tls: Option<tls::Tls>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
     let app = app
         .layer(tower_http::limit::RequestBodyLimitLayer::new(limits.body))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -85,17 +100,42 @@ pub async fn serve(
                 app.clone().oneshot(request.map(axum::body::Body::new))
             },
         );
-        let connection = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read)
-            .serve_connection(TokioIo::new(stream), service);
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::debug!(%peer, "connection ended: {e}");
+        let http = {
+            let mut http = hyper::server::conn::http1::Builder::new();
+            http.timer(TokioTimer::new())
+                .header_read_timeout(limits.header_read);
+            http
+        };
+        match &tls {
+            None => {
+                let connection =
+                    graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    if let Err(e) = connection.await {
+                        tracing::debug!(%peer, "connection ended: {e}");
+                    }
+                    drop(permit);
+                });
             }
-            drop(permit);
-        });
+            Some(tls::Tls(acceptor)) => {
+                let (acceptor, watcher) = (acceptor.clone(), graceful.watcher());
+                tokio::spawn(async move {
+                    let handshake =
+                        tokio::time::timeout(limits.header_read, acceptor.accept(stream));
+                    match handshake.await {
+                        Ok(Ok(stream)) => {
+                            let connection = http.serve_connection(TokioIo::new(stream), service);
+                            if let Err(e) = watcher.watch(connection).await {
+                                tracing::debug!(%peer, "connection ended: {e}");
+                            }
+                        }
+                        Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                        Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                    }
+                    drop(permit);
+                });
+            }
+        }
     }
     tokio::select! {
         () = graceful.shutdown() => {},
