@@ -265,6 +265,9 @@ pub struct SimulateArgs {
     /// Also replay the passports in the cluster (kubeconfig).
     #[arg(long)]
     pub cluster: bool,
+    /// Keep fields the CRDs do not declare, with a warning, instead of refusing the file.
+    #[arg(long)]
+    pub lenient: bool,
     /// Only decisions made within this long, e.g. 30d.
     #[arg(long, value_parser = parse_chrono_duration)]
     pub since: Option<chrono::Duration>,
@@ -295,6 +298,9 @@ pub struct AttestArgs {
     /// NAMESPACE/NAME[:KEY] (KEY defaults to passport.key).
     #[arg(long, value_name = "NAMESPACE/NAME[:KEY]")]
     pub key_secret: Option<String>,
+    /// Keep fields the CRDs do not declare, with a warning, instead of refusing the file.
+    #[arg(long)]
+    pub lenient: bool,
     /// Namespace for objects that do not name one.
     #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,
@@ -315,6 +321,9 @@ pub struct EvaluateArgs {
     /// Output format.
     #[arg(short = 'o', long, value_enum, default_value_t = OutputFormat::Table)]
     pub output: OutputFormat,
+    /// Keep fields the CRDs do not declare, with a warning, instead of refusing the file.
+    #[arg(long)]
+    pub lenient: bool,
     /// Namespace for objects that do not name one.
     #[arg(short = 'n', long, default_value = "default")]
     pub namespace: String,
@@ -335,6 +344,9 @@ pub struct DemoArgs {
     /// Decide as of this moment (RFC 3339) instead of the recording's `recordedAt`.
     #[arg(long, value_parser = parse_time)]
     pub at: Option<chrono::DateTime<chrono::Utc>>,
+    /// Keep fields the CRDs do not declare, with a warning, instead of refusing the file.
+    #[arg(long)]
+    pub lenient: bool,
     /// Print the decisions and exit without serving.
     #[arg(long)]
     pub no_serve: bool,

@@ -245,6 +245,95 @@ fn broken_inputs_name_file_document_and_field() {
     }
 }
 
+/// kubectl's default strict field validation refuses a field the CRD does not declare; so does
+/// every file reader, naming file, document and field (a typo of `maxAge` once dropped the limit).
+#[test]
+fn unknown_fields_are_refused_in_every_kind() {
+    let doc = |kind: &str, body: &str| {
+        format!("{RELEASE}---\napiVersion: releasepassport.io/v1alpha1\nkind: {kind}\n{body}")
+    };
+    let rows = [
+        (
+            doc(
+                "GatePolicy",
+                "metadata: {name: p}\nspec:\n  rules:\n  - name: r\n    evidence: {source: workload-health, maxAg: 6h}\n",
+            ),
+            "document 2 (GatePolicy/p): spec.rules[0].evidence.maxAg: unknown field",
+        ),
+        (
+            "apiVersion: releasepassport.io/v1alpha1\nkind: Release\nmetadata: {name: web}\nspec: {service: web, version: '1', environment: prod, scop: {metricLabels: {app: web}}}\n".to_string(),
+            "document 1 (Release/web): spec.scop: unknown field",
+        ),
+        (
+            doc(
+                "Approval",
+                "metadata: {name: a}\nspec: {releaseRef: {name: web}, decision: Approve, approver: alice, group: [x]}\n",
+            ),
+            "document 2 (Approval/a): spec.group: unknown field",
+        ),
+        (
+            doc(
+                "Waiver",
+                "metadata: {name: w}\nspec: {releaseRef: {name: web, namespce: x}, rules: [r], reason: known, expiresAt: '2030-01-01T00:00:00Z', approver: alice}\n",
+            ),
+            "document 2 (Waiver/w): spec.releaseRef.namespce: unknown field",
+        ),
+        (
+            doc(
+                "Connector",
+                "metadata: {name: c}\nspec: {type: Kubernetes, refreshIntervall: 1m}\n",
+            ),
+            "document 2 (Connector/c): spec.refreshIntervall: unknown field",
+        ),
+        (
+            doc(
+                "Release",
+                "metadata: {name: other, lables: {a: b}}\nspec: {service: web, version: '2', environment: prod}\n",
+            ),
+            "document 2 (Release/other): metadata.lables: unknown field",
+        ),
+        (
+            format!("{RELEASE}---\nkind: EvidenceRecording\nreleses: {{}}\n"),
+            "document 2 (EvidenceRecording): releses: unknown field `releses`",
+        ),
+    ];
+    for (text, expected) in &rows {
+        let (code, stderr) = broken(text);
+        assert_eq!(code, Some(3), "{stderr}");
+        assert!(
+            stderr.contains(expected),
+            "expected {expected:?} in {stderr}"
+        );
+    }
+    // --lenient keeps the object and says what it kept.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("input.yaml");
+    std::fs::write(&path, &rows[0].0).unwrap();
+    let out = passport(&["evaluate", "--lenient", "-f", path.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "held, not refused: {stderr}");
+    assert!(
+        stderr.contains("warning: ")
+            && stderr.contains("spec.rules[0].evidence.maxAg: unknown field (kept: --lenient)"),
+        "{stderr}"
+    );
+    for command in [
+        &["simulate", "--policy"][..],
+        &["attest", "--release", "web", "-f"],
+        &["demo", "--no-serve", "--examples"],
+    ] {
+        let mut args = command.to_vec();
+        args.push(path.to_str().unwrap());
+        let out = passport(&args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains("spec.rules[0].evidence.maxAg: unknown field"),
+            "{command:?}: {stderr}"
+        );
+        assert_ne!(out.status.code(), Some(0), "{command:?}: {stderr}");
+    }
+}
+
 /// Deep flow nesting cost the YAML parser time that grew with the square of the depth (100,000
 /// brackets took 50 s before it said "recursion limit"); an input past the size cap was read whole.
 #[test]

@@ -18,6 +18,7 @@ fn snapshot() -> Snapshot {
     load_paths(
         &[root.join("tests/console/hostile")],
         "default",
+        release_passport::load::Fields::Strict,
         &mut bundle,
     )
     .unwrap();

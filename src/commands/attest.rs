@@ -13,8 +13,10 @@ use crate::load::{Bundle, load_paths};
 
 pub async fn attest(args: AttestArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
     let mut bundle = Bundle::default();
-    load_paths(&args.paths, &args.namespace, &mut bundle)?;
-    load_paths(&args.evidence, &args.namespace, &mut bundle)?;
+    let fields = super::fields(args.lenient);
+    load_paths(&args.paths, &args.namespace, fields, &mut bundle)?;
+    load_paths(&args.evidence, &args.namespace, fields, &mut bundle)?;
+    super::print_warnings(&bundle);
     let key = match args.release.split_once('/') {
         Some((ns, name)) => crate::api::ObjectKey::new(ns, name),
         None => crate::api::ObjectKey::new(&args.namespace, &args.release),

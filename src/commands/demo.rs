@@ -23,7 +23,13 @@ pub async fn run(args: DemoArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
         )
     } else {
         let mut bundle = Bundle::default();
-        load_paths(&args.examples, "default", &mut bundle)?;
+        load_paths(
+            &args.examples,
+            "default",
+            super::fields(args.lenient),
+            &mut bundle,
+        )?;
+        super::print_warnings(&bundle);
         let names: Vec<String> = args
             .examples
             .iter()

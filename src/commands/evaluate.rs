@@ -15,8 +15,9 @@ pub const EXIT_BAD_INPUT: u8 = 3;
 
 fn load(args: &EvaluateArgs) -> Result<Bundle, LoadError> {
     let mut bundle = Bundle::default();
-    load_paths(&args.paths, &args.namespace, &mut bundle)?;
-    load_paths(&args.evidence, &args.namespace, &mut bundle)?;
+    let fields = super::fields(args.lenient);
+    load_paths(&args.paths, &args.namespace, fields, &mut bundle)?;
+    load_paths(&args.evidence, &args.namespace, fields, &mut bundle)?;
     Ok(bundle)
 }
 
@@ -28,6 +29,7 @@ pub fn run(args: EvaluateArgs, now: DateTime<Utc>) -> u8 {
             return EXIT_BAD_INPUT;
         }
     };
+    super::print_warnings(&bundle);
     if bundle.releases.is_empty() {
         eprintln!("error: no Release found in the input; nothing to decide");
         return EXIT_BAD_INPUT;

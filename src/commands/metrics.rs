@@ -11,7 +11,7 @@ use kube::api::{Api, ListParams};
 use crate::api::ReleasePassport;
 use crate::cli::MetricsFormat;
 use crate::decide::decide_all;
-use crate::load::{Bundle, load_paths};
+use crate::load::{Bundle, Fields, load_paths};
 use crate::metrics::delivery::{Figures, Record, Rollups, Scope};
 
 pub struct Args {
@@ -31,7 +31,7 @@ fn from_files(
     now: DateTime<Utc>,
 ) -> anyhow::Result<(Vec<ReleasePassport>, DateTime<Utc>)> {
     let mut bundle = Bundle::default();
-    load_paths(paths, "default", &mut bundle)?;
+    load_paths(paths, "default", Fields::Strict, &mut bundle)?;
     let at = bundle.recorded_at.unwrap_or(now);
     let decided = decide_all(&bundle, at)
         .into_iter()

@@ -55,7 +55,13 @@ fn passports_from_files(paths: &[PathBuf]) -> anyhow::Result<Vec<ReleasePassport
 
 pub async fn run(args: SimulateArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
     let mut bundle = Bundle::default();
-    load_paths(std::slice::from_ref(&args.policy), "default", &mut bundle)?;
+    load_paths(
+        std::slice::from_ref(&args.policy),
+        "default",
+        super::fields(args.lenient),
+        &mut bundle,
+    )?;
+    super::print_warnings(&bundle);
     let candidates: Vec<GatePolicy> = bundle.policies;
     anyhow::ensure!(
         !candidates.is_empty(),

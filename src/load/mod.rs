@@ -60,6 +60,8 @@ pub struct Bundle {
     pub evidence: BTreeMap<ObjectKey, Vec<EvidenceItem>>,
     /// The latest `recordedAt` of any evidence recording read.
     pub recorded_at: Option<DateTime<Utc>>,
+    /// What a lenient reading let through (unknown fields), for the command to print.
+    pub warnings: Vec<LoadError>,
 }
 
 impl Bundle {
@@ -80,6 +82,15 @@ pub enum Found {
     /// Found by walking a directory (a GitOps repository, say): objects of other API groups
     /// (Deployments, Jobs, ConfigMaps…) are passed over, with a note on stderr.
     InDirectory,
+}
+
+/// What an undeclared field does: refuses the file, as the API server does under kubectl's
+/// default strict field validation, or is kept as a warning (`--lenient`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Fields {
+    #[default]
+    Strict,
+    Lenient,
 }
 
 /// The files a path stands for: itself, or every `.yaml`/`.yml`/`.json` below it, sorted.
@@ -175,6 +186,7 @@ fn io_error(path: &Path, e: &std::io::Error) -> LoadError {
 pub fn load_paths(
     paths: &[PathBuf],
     default_namespace: &str,
+    fields: Fields,
     bundle: &mut Bundle,
 ) -> Result<(), LoadError> {
     for (file, found) in expand_paths(paths)? {
@@ -188,31 +200,51 @@ pub fn load_paths(
         read_str(
             &file.display().to_string(),
             &text,
-            default_namespace,
-            found,
+            Reading {
+                default_namespace,
+                found,
+                fields,
+            },
             bundle,
         )?;
     }
     Ok(())
 }
 
-/// Reads one file's text (named `file` in errors) into `bundle`.
+/// Reads one file's text (named `file` in errors) into `bundle`, strictly.
 pub fn load_str(
     file: &str,
     text: &str,
     default_namespace: &str,
     bundle: &mut Bundle,
 ) -> Result<(), LoadError> {
-    read_str(file, text, default_namespace, Found::Named, bundle)
+    let reading = Reading {
+        default_namespace,
+        found: Found::Named,
+        fields: Fields::Strict,
+    };
+    read_str(file, text, reading, bundle)
+}
+
+/// How one file is read.
+#[derive(Clone, Copy)]
+struct Reading<'a> {
+    default_namespace: &'a str,
+    found: Found,
+    fields: Fields,
 }
 
 fn read_str(
     file: &str,
     text: &str,
-    default_namespace: &str,
-    found: Found,
+    reading: Reading<'_>,
     bundle: &mut Bundle,
 ) -> Result<(), LoadError> {
+    let Reading {
+        default_namespace,
+        found,
+        fields,
+    } = reading;
     if text.len() > MAX_FILE_BYTES {
         return Err(too_large(file, text.len() as u64));
     }
@@ -311,6 +343,13 @@ fn read_str(
                 "namespace".into(),
                 Value::String(default_namespace.to_string()),
             );
+        }
+        for field in schema::unknown_fields(&kind, &value) {
+            let unknown = err(label.clone(), Some(field), "unknown field".into());
+            match fields {
+                Fields::Strict => return Err(unknown),
+                Fields::Lenient => bundle.warnings.push(unknown),
+            }
         }
         if let Some(v) = schema::validate(&kind, &value).into_iter().next() {
             return Err(err(label, Some(v.field), v.message));
