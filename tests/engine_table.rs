@@ -197,6 +197,43 @@ fn metric_rule_rows() {
     assert_eq!(condition(&case, conditions::RECONCILING).0, "True");
 }
 
+/// A `$labels` query for a release without `scope.metricLabels` would read every service's
+/// series: the rule holds, says why, and the query is never asked.
+#[test]
+fn an_unscoped_labels_query_holds_and_is_never_sent() {
+    let rule = format!("    metric: {{query: '{Q}', op: '<', threshold: 0.01, onNoData: Pass}}\n");
+    let mut case =
+        Case::new(vec![one_rule(&rule)]).evidence(vec![metric("rate(errors{}[5m])", Some(0.0), 1)]);
+    case.release.spec.scope.metric_labels.clear();
+    let out = case.decide().status;
+    assert_eq!(out.decision, Some(Decision::Hold), "{:?}", out.trace);
+    assert!(
+        out.trace[0]
+            .message
+            .starts_with("cannot be scoped: the query uses $labels"),
+        "{}",
+        out.trace[0].message
+    );
+    let compiled = vec![std::sync::Arc::new(release_passport::engine::compile(
+        &case.policies[0],
+    ))];
+    let needs = release_passport::engine::needs::needs(&case.release, &compiled);
+    assert!(needs.metrics.is_empty(), "never asked: {needs:?}");
+    assert!(release_passport::engine::needs::unscoped(
+        &compiled[0],
+        &case.release
+    ));
+    // A query without `$labels` is scoped by what it says.
+    let fixed =
+        "    metric: {query: 'rate(errors{service=\"checkout\"}[5m])', op: '<', threshold: 0.01}\n";
+    let case = Case::new(vec![one_rule(fixed)]).evidence(vec![metric(
+        "rate(errors{service=\"checkout\"}[5m])",
+        Some(0.0),
+        1,
+    )]);
+    assert_eq!(decision(&case), Decision::Allow);
+}
+
 #[test]
 fn metric_comparisons() {
     for (op, value, expected) in [

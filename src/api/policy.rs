@@ -367,6 +367,11 @@ pub struct GatePolicyStatus {
     /// How many releases the policy currently selects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub matched_releases: Option<u32>,
+    /// Releases it selects whose metric queries use `$labels` but that set no
+    /// `spec.scope.metricLabels`: those queries are never sent and the rules hold.
+    /// At most 20 names, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unscoped_releases: Vec<String>,
     /// How many rules the policy has.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule_count: Option<u32>,

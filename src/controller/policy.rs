@@ -21,10 +21,14 @@ use super::error::Error;
 
 const KIND: &str = "GatePolicy";
 
+/// How many unscoped releases a policy's status names.
+const UNSCOPED_LISTED: usize = 20;
+
 /// The status a policy should have (pure).
 pub fn desired_status(
     policy: &GatePolicy,
     matched: u32,
+    unscoped_releases: Vec<String>,
     errors: &[crate::engine::FieldError],
     now: chrono::DateTime<chrono::Utc>,
 ) -> GatePolicyStatus {
@@ -63,6 +67,7 @@ pub fn desired_status(
     ];
     GatePolicyStatus {
         matched_releases: Some(matched),
+        unscoped_releases,
         rule_count: Some(u32::try_from(policy.spec.rules.len()).unwrap_or(u32::MAX)),
         observed_generation: policy.metadata.generation,
         conditions: conditions::merge(previous, desired, policy.metadata.generation, now),
@@ -98,15 +103,22 @@ async fn reconcile_policy(policy: &GatePolicy, ctx: &Context) -> Result<(), Erro
     let ns = namespace_of(&policy.metadata);
     let name = policy.metadata.name.as_deref().unwrap_or_default();
     let compiled = ctx.policies.get(policy);
-    let matched = ctx
-        .stores
-        .valid_releases(Some(ns))
+    let releases = ctx.stores.valid_releases(Some(ns));
+    let matched: Vec<_> = releases
         .iter()
         .filter(|r| crate::engine::policy_applies(policy, r))
-        .count();
+        .collect();
+    let mut unscoped: Vec<String> = matched
+        .iter()
+        .filter(|r| crate::engine::needs::unscoped(&compiled, r))
+        .filter_map(|r| r.metadata.name.clone())
+        .collect();
+    unscoped.sort();
+    unscoped.truncate(UNSCOPED_LISTED);
     let status = desired_status(
         policy,
-        u32::try_from(matched).unwrap_or(u32::MAX),
+        u32::try_from(matched.len()).unwrap_or(u32::MAX),
+        unscoped,
         &compiled.errors,
         (ctx.clock)(),
     );

@@ -10,9 +10,12 @@ pub struct LabelError {
     pub key: String,
 }
 
-/// Replaces `$labels` in `query` with `k1="v1",k2="v2"` (sorted by key, values escaped).
-/// With no labels, the placeholder and its separating comma disappear.
-pub fn expand(query: &str, labels: &BTreeMap<String, String>) -> Result<String, LabelError> {
+/// Replaces `$labels` in `query` with `k1="v1",k2="v2"` (sorted by key, values escaped);
+/// `None` when the query uses `$labels` and there are no labels (see [`substitute`]).
+pub fn expand(
+    query: &str,
+    labels: &BTreeMap<String, String>,
+) -> Result<Option<String>, LabelError> {
     Ok(substitute(query, &matchers(labels)?))
 }
 
@@ -28,19 +31,16 @@ pub fn matchers(labels: &BTreeMap<String, String>) -> Result<String, LabelError>
         .join(","))
 }
 
-/// Puts rendered `matchers` in place of `$labels`.
-pub fn substitute(query: &str, matchers: &str) -> String {
+/// Puts rendered `matchers` in place of `$labels`. `None` when the query uses `$labels` and
+/// there are no matchers: dropping the placeholder would ask about every service's series.
+pub fn substitute(query: &str, matchers: &str) -> Option<String> {
     if !query.contains("$labels") {
-        return query.to_string();
+        return Some(query.to_string());
     }
     if matchers.is_empty() {
-        let mut q = query.to_string();
-        for pattern in ["$labels, ", "$labels,", ", $labels", ",$labels", "$labels"] {
-            q = q.replace(pattern, "");
-        }
-        return q;
+        return None;
     }
-    query.replace("$labels", matchers)
+    Some(query.replace("$labels", matchers))
 }
 
 fn escape(value: &str) -> String {
@@ -80,7 +80,7 @@ mod tests {
             &labels(&[("service", "checkout"), ("env", r#"prod"} or vector(1) #"#)]),
         );
         assert_eq!(
-            q.as_deref(),
+            q.map(|q| q.unwrap_or_default()).as_deref(),
             Ok(
                 r#"sum(rate(http_requests_total{env="prod\"} or vector(1) #",service="checkout",code=~"5.."}[5m]))"#
             )
@@ -88,12 +88,14 @@ mod tests {
     }
 
     #[test]
-    fn empty_labels_leave_valid_promql() {
-        let q = expand(r#"up{$labels, job="x"}"#, &BTreeMap::new());
-        assert_eq!(q.as_deref(), Ok(r#"up{job="x"}"#));
+    fn no_labels_leave_a_labels_query_unscoped() {
         assert_eq!(
-            expand("up{$labels}", &BTreeMap::new()).as_deref(),
-            Ok("up{}")
+            expand(r#"up{$labels, job="x"}"#, &BTreeMap::new()),
+            Ok(None)
+        );
+        assert_eq!(
+            expand(r#"up{job="x"}"#, &BTreeMap::new()),
+            Ok(Some(r#"up{job="x"}"#.to_string()))
         );
     }
 

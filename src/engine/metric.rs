@@ -23,12 +23,13 @@ pub struct MetricQuery {
 }
 
 impl MetricQuery {
-    /// The same question with its PromQL rewritten (`$labels` expansion).
-    pub fn map_promql(&self, f: impl FnOnce(&str) -> String) -> Self {
-        Self {
-            promql: f(&self.promql),
+    /// The same question asked of one release: `$labels` replaced by its `matchers`; `None`
+    /// when it uses `$labels` and the release has none, so it cannot be scoped.
+    pub fn scoped(&self, matchers: &str) -> Option<Self> {
+        Some(Self {
+            promql: super::labels::substitute(&self.promql, matchers)?,
             range: self.range.clone(),
-        }
+        })
     }
 }
 

@@ -36,13 +36,25 @@ pub struct RollbackNeed {
     pub revision: String,
 }
 
+/// Whether `release` leaves one of `policy`'s metric queries unscoped: the query uses `$labels`
+/// and the release sets no `spec.scope.metricLabels`.
+pub fn unscoped(policy: &CompiledPolicy, release: &Release) -> bool {
+    release.spec.scope.metric_labels.is_empty()
+        && rules_of(policy)
+            .any(|r| matches!(&r.kind, RuleKind::Metric(m) if m.query.promql.contains("$labels")))
+}
+
+fn rules_of(policy: &CompiledPolicy) -> impl Iterator<Item = &super::compile::CompiledRule> {
+    let watched = policy.watch.iter().flat_map(|w| w.rules.iter());
+    policy.rules.iter().chain(watched)
+}
+
 pub fn needs(release: &Release, policies: &[Arc<CompiledPolicy>]) -> Needs {
     let (selected, _) = super::select(release, policies);
     let matchers = labels::matchers(&release.spec.scope.metric_labels).ok();
     let mut out = Needs::default();
     for policy in selected.iter().filter(|p| p.is_valid()) {
-        let watched = policy.watch.iter().flat_map(|w| w.rules.iter());
-        for rule in policy.rules.iter().chain(watched) {
+        for rule in rules_of(policy) {
             match &rule.kind {
                 RuleKind::Evidence(e) => {
                     out.sources.insert(e.source.clone());
@@ -50,10 +62,11 @@ pub fn needs(release: &Release, policies: &[Arc<CompiledPolicy>]) -> Needs {
                 RuleKind::Metric(MetricRule {
                     query, connector, ..
                 }) => {
-                    if let Some(m) = &matchers {
+                    // An unscoped query is never asked: the rule holds instead.
+                    if let Some(query) = matchers.as_deref().and_then(|m| query.scoped(m)) {
                         out.metrics.insert(MetricNeed {
                             connector: connector.clone(),
-                            query: query.map_promql(|q| labels::substitute(q, m)),
+                            query,
                         });
                     }
                 }

@@ -199,6 +199,9 @@ fn evidence(rule: &EvidenceRule, ctx: &RuleContext<'_>) -> RuleResult {
     result
 }
 
+/// Why a metric rule whose query uses `$labels` holds for a release without metric labels.
+pub const UNSCOPED: &str = "cannot be scoped: the query uses $labels and the Release sets no spec.scope.metricLabels, so it is not sent (a query without them would read every service's series)";
+
 /// A metric rule: the latest value of its (scoped) query against the threshold.
 fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
     let MetricRule {
@@ -214,7 +217,14 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
         .matchers
         .get_or_init(|| labels::matchers(&ctx.release.spec.scope.metric_labels));
     let expanded = match matchers {
-        Ok(m) => query.map_promql(|q| labels::substitute(q, m)).to_string(),
+        Ok(m) => match query.scoped(m) {
+            Some(q) => q.to_string(),
+            None => {
+                let mut r = RuleResult::new(Effect::Hold, UNSCOPED.to_string());
+                r.evidence.push(format!("metric:{name}"));
+                return r;
+            }
+        },
         Err(e) => {
             let mut r = RuleResult::new(Effect::Block, format!("cannot build the query: {e}"));
             r.release_error = Some(e.to_string());

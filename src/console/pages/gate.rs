@@ -156,6 +156,8 @@ pub fn page(page: &Page) -> Markup {
                         @if let Some(d) = &p.spec.description { p { (d) } }
                         p.muted { (selector(p)) @if let Some(n) = p.status.as_ref().and_then(|st| st.matched_releases) { " · selects " (n) " releases" } }
                         @if let Some(c) = ready { @if c.status != "True" { p.error { (c.message) } } }
+                        @let unscoped = p.status.iter().flat_map(|st| &st.unscoped_releases).map(String::as_str).collect::<Vec<_>>();
+                        @if !unscoped.is_empty() { p.warn { "Its $labels queries cannot be scoped for " (unscoped.join(", ")) " (no spec.scope.metricLabels): they are not sent and those rules hold." } }
                         div.scroll { table {
                             thead { tr { th { "Rule" } th { "Type" } th { "Requires" } th { "Protects against" } } }
                             tbody { @for r in &p.spec.rules {
