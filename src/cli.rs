@@ -88,12 +88,10 @@ pub enum Command {
         /// Why the exception is acceptable.
         #[arg(long)]
         reason: String,
-        /// When it ends: a duration from now (24h, 3d) or an RFC 3339 time.
+        /// When it ends: a duration from now (24h, 3d) or an RFC 3339 time, within the
+        /// longest waiver the release's policies allow (`spec.waivers.maxDuration`, default 7d).
         #[arg(long)]
         expires: String,
-        /// The longest waiver allowed.
-        #[arg(long, env = "PASSPORT_WAIVER_MAX_DURATION", default_value = "7d", value_parser = parse_chrono_duration)]
-        max_duration: chrono::Duration,
     },
     /// Print the CustomResourceDefinitions (or write one file per kind with --out-dir).
     Crd {

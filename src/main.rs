@@ -56,14 +56,12 @@ fn main() -> ExitCode {
             rules,
             reason,
             expires,
-            max_duration,
         } => block_on(approve::waive(
             approve::WaiveArgs {
                 release,
                 rules,
                 reason,
                 expires,
-                max: max_duration,
             },
             now,
         )),

@@ -835,7 +835,7 @@ fn approve_reject_and_waive_from_the_cli() {
                 "waive",
                 "e2e-cli/web",
                 "--rule",
-                "r",
+                "prod/approved",
                 "--reason",
                 "x",
                 "--expires",
@@ -848,13 +848,13 @@ fn approve_reject_and_waive_from_the_cli() {
                 "waive",
                 "e2e-cli/web",
                 "--rule",
-                "r",
+                "prod/approved",
                 "--reason",
                 "x",
                 "--expires",
                 "30d",
             ],
-            "beyond the longest waiver",
+            "beyond the longest waiver allowed (7d",
         ),
         (
             vec![
@@ -869,6 +869,19 @@ fn approve_reject_and_waive_from_the_cli() {
             ],
             "--reason is required",
         ),
+        (
+            vec![
+                "waive",
+                "e2e-cli/web",
+                "--rule",
+                "r",
+                "--reason",
+                "x",
+                "--expires",
+                "1h",
+            ],
+            "no GatePolicy that decides this release has a rule \"r\"",
+        ),
         (vec!["approve", "e2e-cli/nope"], "does not exist"),
     ] {
         let out = cluster.passport_as(&alice, &args);
@@ -879,6 +892,64 @@ fn approve_reject_and_waive_from_the_cli() {
             String::from_utf8_lossy(&out.stderr)
         );
     }
+    // Made any other way, a waiver beyond the policy's limits is refused by the API server
+    // (release-passport-waiver-limits, with the namespace's GatePolicies as parameters).
+    let waiver = |name: &str, rule: &str, lasts: chrono::Duration| {
+        let expires =
+            (chrono::Utc::now() + lasts).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        format!(
+            "apiVersion: releasepassport.io/v1alpha1\nkind: Waiver\nmetadata: {{name: {name}, namespace: {ns}}}\nspec: {{releaseRef: {{name: web}}, rules: [{rule}], reason: x, expiresAt: '{expires}', approver: alice}}\n"
+        )
+    };
+    let out = cluster.kubectl(
+        &["--as=alice", "create", "-f", "-"],
+        Some(&waiver(
+            "web-long",
+            "prod/approved",
+            chrono::Duration::days(8),
+        )),
+    );
+    let refused = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && refused.contains("the longest GatePolicy prod allows"),
+        "{refused}"
+    );
+    cluster.apply(&format!(
+        "{}  waivers: {{maxDuration: 1d12h, rules: []}}\n",
+        policy(ns, 1)
+    ));
+    let out = cluster.kubectl(
+        &["--as=alice", "create", "-f", "-"],
+        Some(&waiver(
+            "web-unwaivable",
+            "approved",
+            chrono::Duration::hours(1),
+        )),
+    );
+    let refused = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && refused.contains("does not let approved be waived"),
+        "{refused}"
+    );
+    let out = cluster.passport_as(
+        &alice,
+        &[
+            "waive",
+            &format!("{ns}/web"),
+            "--rule",
+            "approved",
+            "--reason",
+            "x",
+            "--expires",
+            "1h",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("does not let rule approved be waived"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(
         cluster.get_json(&["waivers", "-n", ns]).unwrap()["items"]
             .as_array()

@@ -540,6 +540,93 @@ fn waiver_rows() {
     );
 }
 
+/// The policy's spec.waivers bound what the engine applies, however the Waiver was made: its
+/// length from creation (from the decision when it has none), and which rules may be waived.
+#[test]
+fn waivers_beyond_the_policy_limits_are_not_applied() {
+    let failing = vec![item("health", Failed, 1), item("ci", Complete, 1)];
+    let with_limits = |limits: &str| {
+        let mut p = two_rules();
+        p[0] = policy(
+            "prod",
+            &format!(
+                "  waivers: {limits}\n  rules:\n  - name: health\n    evidence: {{source: health}}\n  - name: ci\n    evidence: {{source: ci}}\n"
+            ),
+        );
+        p
+    };
+    let created = |mut w: release_passport::api::Waiver, at: &str| {
+        w.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            at.parse().unwrap(),
+        ));
+        w
+    };
+    // (policies, waiver, decision, what the trace says)
+    let rows = [
+        (
+            two_rules(),
+            waiver("w", "rel", &["health"], "2026-12-09T14:00:00Z"),
+            Decision::Block,
+            "waiver w not applied: it lasts 14d, beyond GatePolicy prod's spec.waivers.maxDuration 7d",
+        ),
+        (
+            two_rules(),
+            waiver("w", "rel", &["health"], "2026-12-02T14:00:00Z"),
+            Decision::Allow,
+            "waived by w",
+        ),
+        (
+            two_rules(),
+            created(
+                waiver("w", "rel", &["health"], "2026-12-01T00:00:00Z"),
+                "2026-11-20T00:00:00Z",
+            ),
+            Decision::Block,
+            "it lasts 11d",
+        ),
+        (
+            with_limits("{maxDuration: 14d}"),
+            waiver("w", "rel", &["health"], "2026-12-09T14:00:00Z"),
+            Decision::Allow,
+            "waived by w",
+        ),
+        (
+            with_limits("{maxDuration: 1h}"),
+            waiver("w", "rel", &["health"], "2026-11-25T16:00:00Z"),
+            Decision::Block,
+            "beyond GatePolicy prod's spec.waivers.maxDuration 1h",
+        ),
+        (
+            with_limits("{rules: [ci]}"),
+            waiver("w", "rel", &["health"], "2026-11-26T00:00:00Z"),
+            Decision::Block,
+            "waiver w not applied: GatePolicy prod does not let rule health be waived (spec.waivers.rules)",
+        ),
+        (
+            with_limits("{rules: [health]}"),
+            waiver("w", "rel", &["health"], "2026-11-26T00:00:00Z"),
+            Decision::Allow,
+            "waived by w",
+        ),
+    ];
+    for (policies, waiver, expected, says) in rows {
+        let case = Case::new(policies)
+            .evidence(failing.clone())
+            .waivers(vec![waiver.clone()]);
+        let out = case.decide().status;
+        assert_eq!(out.decision, Some(expected), "{:?}", waiver.spec);
+        let health = out.trace.iter().find(|t| t.rule == "health").unwrap();
+        assert!(
+            health.message.contains(says),
+            "{says:?} in {}",
+            health.message
+        );
+    }
+    // A policy cannot let a rule it does not have be waived.
+    let compiled = release_passport::engine::compile(&with_limits("{rules: [helth]}")[0]);
+    assert_eq!(compiled.errors[0].field, "spec.waivers.rules[0]");
+}
+
 #[test]
 fn waiver_by_selector() {
     let mut w = waiver("w", "x", &["health"], "2026-11-26T00:00:00Z");

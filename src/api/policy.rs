@@ -46,6 +46,23 @@ pub struct GatePolicySpec {
     /// Rules kept evaluated for a while after promotion; a failure recommends rollback.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub post_deploy_watch: Option<PostDeployWatch>,
+    /// What a Waiver may do to this policy's rules; the engine ignores a waiver beyond it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waivers: Option<WaiverLimits>,
+}
+
+/// The limits on waiving a policy's rules.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WaiverLimits {
+    /// The longest a waiver may last, from its creation to its `expiresAt` (default `7d`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration: Option<DurationString>,
+    /// The rules that may be waived at all. Unset: every rule; empty: none.
+    /// At most 64 items.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 64))]
+    pub rules: Option<Vec<String>>,
 }
 
 /// Whether a policy decides or only records.

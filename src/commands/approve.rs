@@ -10,7 +10,7 @@ use kube::api::{Api, PostParams};
 use crate::api::approval::ApprovalSpec;
 use crate::api::common::ReleaseRef;
 use crate::api::waiver::WaiverSpec;
-use crate::api::{Approval, ApprovalDecision, Release, Waiver};
+use crate::api::{Approval, ApprovalDecision, GatePolicy, Release, Waiver};
 
 pub const EXIT_ERROR: u8 = 3;
 
@@ -57,15 +57,31 @@ fn split(release: &str, client: &Client) -> (String, String) {
     }
 }
 
-async fn release_exists(client: &Client, ns: &str, name: &str) -> anyhow::Result<()> {
-    if Api::<Release>::namespaced(client.clone(), ns)
+async fn release_exists(client: &Client, ns: &str, name: &str) -> anyhow::Result<Release> {
+    Api::<Release>::namespaced(client.clone(), ns)
         .get_opt(name)
         .await?
-        .is_none()
-    {
-        anyhow::bail!("Release {ns}/{name} does not exist");
-    }
-    Ok(())
+        .ok_or_else(|| anyhow::anyhow!("Release {ns}/{name} does not exist"))
+}
+
+/// The longest waiver of `rules` the policies deciding `release` allow (their
+/// `spec.waivers`), read from the cluster: the same limits the engine applies.
+async fn waiver_limit(
+    client: &Client,
+    release: &Release,
+    rules: &[String],
+) -> anyhow::Result<Duration> {
+    let ns = crate::api::namespace_of(&release.metadata);
+    let policies: Vec<std::sync::Arc<crate::engine::CompiledPolicy>> =
+        Api::<GatePolicy>::namespaced(client.clone(), ns)
+            .list(&Default::default())
+            .await?
+            .items
+            .iter()
+            .map(|p| std::sync::Arc::new(crate::engine::compile(p)))
+            .collect();
+    let (selected, _) = crate::engine::select(release, &policies);
+    crate::engine::waiver_limit(&selected, rules).map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 pub async fn approve(
@@ -124,7 +140,7 @@ pub fn expiry(expires: &str, max: Duration, now: DateTime<Utc>) -> Result<DateTi
     }
     if at - now > max {
         return Err(format!(
-            "--expires {expires:?} is beyond the longest waiver allowed ({}); ask for a shorter one or raise --max-duration",
+            "--expires {expires:?} is beyond the longest waiver allowed ({}, the policies' spec.waivers.maxDuration); ask for a shorter one",
             crate::api::duration::format_duration(max)
         ));
     }
@@ -136,7 +152,6 @@ pub struct WaiveArgs {
     pub rules: Vec<String>,
     pub reason: String,
     pub expires: String,
-    pub max: Duration,
 }
 
 pub async fn waive(args: WaiveArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
@@ -148,10 +163,11 @@ pub async fn waive(args: WaiveArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
         !args.rules.is_empty(),
         "--rule is required: name the rules waived"
     );
-    let expires_at = expiry(&args.expires, args.max, now).map_err(|e| anyhow::anyhow!(e))?;
     let client = Client::try_default().await?;
     let (ns, name) = split(&args.release, &client);
-    release_exists(&client, &ns, &name).await?;
+    let release = release_exists(&client, &ns, &name).await?;
+    let max = waiver_limit(&client, &release, &args.rules).await?;
+    let expires_at = expiry(&args.expires, max, now).map_err(|e| anyhow::anyhow!(e))?;
     let (who, _) = whoami(&client).await?;
     let mut waiver = Waiver::new(
         &object_name(&name, "waiver", &who, now),

@@ -39,8 +39,51 @@ pub struct CompiledPolicy {
     pub policy: Arc<GatePolicy>,
     pub rules: Vec<CompiledRule>,
     pub watch: Option<CompiledWatch>,
+    pub waivers: CompiledWaivers,
     /// Empty when the policy is valid.
     pub errors: Vec<FieldError>,
+}
+
+/// The longest waiver when a policy does not say (`spec.waivers.maxDuration`).
+pub const DEFAULT_WAIVER_MAX: Duration = Duration::days(7);
+
+/// What a Waiver may do to a policy's rules (`spec.waivers`).
+#[derive(Clone, Debug)]
+pub struct CompiledWaivers {
+    pub max_duration: Duration,
+    /// The rules that may be waived; `None`: every rule.
+    pub rules: Option<Vec<String>>,
+}
+
+impl Default for CompiledWaivers {
+    fn default() -> Self {
+        Self {
+            max_duration: DEFAULT_WAIVER_MAX,
+            rules: None,
+        }
+    }
+}
+
+impl CompiledWaivers {
+    /// Why a waiver lasting `lasts` may not waive `rule` of policy `policy`, if it may not.
+    pub fn refuses(&self, policy: &str, rule: &str, lasts: Duration) -> Option<String> {
+        if self
+            .rules
+            .as_ref()
+            .is_some_and(|r| !r.iter().any(|r| r == rule))
+        {
+            return Some(format!(
+                "GatePolicy {policy} does not let rule {rule} be waived (spec.waivers.rules)"
+            ));
+        }
+        (lasts > self.max_duration).then(|| {
+            format!(
+                "it lasts {}, beyond GatePolicy {policy}'s spec.waivers.maxDuration {}",
+                crate::api::duration::format_duration(lasts),
+                crate::api::duration::format_duration(self.max_duration)
+            )
+        })
+    }
 }
 
 /// The post-deploy watch of a policy.
@@ -253,6 +296,7 @@ pub fn compile(policy: &GatePolicy) -> CompiledPolicy {
             rules: compile_rules(&w.rules, "spec.postDeployWatch.rules", &mut errors),
         }
     });
+    let waivers = compile_waivers(policy, &rules, &mut errors);
     CompiledPolicy {
         name: policy.metadata.name.clone().unwrap_or_default(),
         namespace: policy
@@ -264,7 +308,35 @@ pub fn compile(policy: &GatePolicy) -> CompiledPolicy {
         policy: Arc::new(policy.clone()),
         rules,
         watch,
+        waivers,
         errors,
+    }
+}
+
+fn compile_waivers(
+    policy: &GatePolicy,
+    rules: &[CompiledRule],
+    errors: &mut Vec<FieldError>,
+) -> CompiledWaivers {
+    let Some(limits) = &policy.spec.waivers else {
+        return CompiledWaivers::default();
+    };
+    let max_duration = limits
+        .max_duration
+        .as_ref()
+        .and_then(|d| parse_duration(d, "spec.waivers.maxDuration", errors))
+        .unwrap_or(DEFAULT_WAIVER_MAX);
+    for (i, name) in limits.rules.iter().flatten().enumerate() {
+        if !rules.iter().any(|r| &r.name == name) {
+            errors.push(FieldError::new(
+                format!("spec.waivers.rules[{i}]"),
+                format!("{name:?} is not a rule of this policy"),
+            ));
+        }
+    }
+    CompiledWaivers {
+        max_duration,
+        rules: limits.rules.clone(),
     }
 }
 

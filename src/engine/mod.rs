@@ -143,7 +143,49 @@ fn waiver_names(waiver: &Waiver, policy: &str, rule: &str) -> bool {
         .spec
         .rules
         .iter()
-        .any(|r| r == rule || r.split_once('/') == Some((policy, rule)))
+        .any(|written| names_rule(written, policy, rule))
+}
+
+/// Whether a waiver's rule, written `rule` or `policy/rule`, is `rule` of `policy`.
+fn names_rule(written: &str, policy: &str, rule: &str) -> bool {
+    written == rule || written.split_once('/') == Some((policy, rule))
+}
+
+/// The longest a waiver of `rules` may last under the policies that decide a release (the
+/// shortest of their limits), or why it may not be written: a rule no policy has, or one a
+/// policy does not let be waived. What `passport waive` checks before creating a Waiver.
+pub fn waiver_limit(
+    selected: &[&CompiledPolicy],
+    rules: &[String],
+) -> Result<chrono::Duration, String> {
+    let mut limit: Option<chrono::Duration> = None;
+    for written in rules {
+        let mut found = false;
+        for policy in selected {
+            for rule in policy
+                .rules
+                .iter()
+                .filter(|r| names_rule(written, &policy.name, &r.name))
+            {
+                found = true;
+                if let Some(why) =
+                    policy
+                        .waivers
+                        .refuses(&policy.name, &rule.name, chrono::Duration::zero())
+                {
+                    return Err(why);
+                }
+                let max = policy.waivers.max_duration;
+                limit = Some(limit.map_or(max, |l| l.min(max)));
+            }
+        }
+        if !found {
+            return Err(format!(
+                "no GatePolicy that decides this release has a rule {written:?}"
+            ));
+        }
+    }
+    Ok(limit.unwrap_or(compile::DEFAULT_WAIVER_MAX))
 }
 
 /// The policies that decide `release`, sorted by name: its `policyRef` (and the name, when that
@@ -371,19 +413,20 @@ fn run_rules(selected: &[&CompiledPolicy], ctx: &RuleContext<'_>, active: &[&Wai
                     merge_entry(&mut ran.observed, key, entry);
                 }
             }
-            let (effect, waiver) = waive(effect, active, &policy.name, &rule.name);
+            let waived = waive(effect, active, policy, &rule.name, ctx.now);
             ran.trace.push(TraceEntry {
                 policy: policy.name.clone(),
                 mode: policy.mode,
                 rule: rule.name.clone(),
                 type_: rule.kind.type_name().into(),
-                effect,
+                effect: waived.effect,
                 evidence,
-                message: match &waiver {
-                    Some(w) => format!("{message} — waived by {w}"),
-                    None => message,
+                message: match (&waived.waiver, &waived.refused) {
+                    (Some(w), _) => format!("{message} — waived by {w}"),
+                    (None, Some((w, why))) => format!("{message} — waiver {w} not applied: {why}"),
+                    (None, None) => message,
                 },
-                waiver,
+                waiver: waived.waiver,
             });
         }
     }
@@ -393,15 +436,66 @@ fn run_rules(selected: &[&CompiledPolicy], ctx: &RuleContext<'_>, active: &[&Wai
     ran
 }
 
-/// A Hold or Block becomes Waived when an active waiver names its rule; the waiver's name.
-fn waive(effect: Effect, active: &[&Waiver], policy: &str, rule: &str) -> (Effect, Option<String>) {
+/// What the waivers did to one rule's effect.
+struct Waived {
+    effect: Effect,
+    /// The waiver applied.
+    waiver: Option<String>,
+    /// A waiver that names the rule but is beyond the policy's limits, and why.
+    refused: Option<(String, String)>,
+}
+
+/// A Hold or Block becomes Waived when an active waiver names its rule and stays within the
+/// policy's `spec.waivers` limits (how long, which rules): the engine, not the CLI or an
+/// admission check, is what guarantees them.
+fn waive(
+    effect: Effect,
+    active: &[&Waiver],
+    policy: &CompiledPolicy,
+    rule: &str,
+    now: DateTime<Utc>,
+) -> Waived {
+    let mut waived = Waived {
+        effect,
+        waiver: None,
+        refused: None,
+    };
     if !matches!(effect, Effect::Hold | Effect::Block) {
-        return (effect, None);
+        return waived;
     }
-    match active.iter().find(|w| waiver_names(w, policy, rule)) {
-        Some(w) => (Effect::Waived, w.metadata.name.clone()),
-        None => (effect, None),
+    for w in active
+        .iter()
+        .filter(|w| waiver_names(w, &policy.name, rule))
+    {
+        let name = w.metadata.name.clone().unwrap_or_default();
+        match policy
+            .waivers
+            .refuses(&policy.name, rule, waiver_lasts(w, now))
+        {
+            None => {
+                waived.effect = Effect::Waived;
+                waived.waiver = Some(name);
+                waived.refused = None;
+                return waived;
+            }
+            Some(why) => {
+                waived.refused.get_or_insert((name, why));
+            }
+        }
     }
+    waived
+}
+
+/// How long a waiver lasts: from its creation (from `now` when it has none, as in a file) to
+/// its `expiresAt`.
+pub fn waiver_lasts(waiver: &Waiver, now: DateTime<Utc>) -> chrono::Duration {
+    let created = waiver
+        .metadata
+        .creation_timestamp
+        .as_ref()
+        .and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0))
+        .unwrap_or(now);
+    waiver.spec.expires_at - created
 }
 
 /// The decision from the enforced rules' effects, and its reasons (blocks first).
