@@ -197,6 +197,41 @@ async fn status_page_shapes_and_failures() {
     );
 }
 
+/// Evidence a connector could not fetch for want of its Secret says so: a passport reads
+/// "credential required (Connector …, Secret …)", not "never observed".
+#[tokio::test]
+async fn a_missing_credential_is_the_evidence_reason() {
+    let hub = Hub::new().unwrap();
+    let c = connector("StatusPage", &page_server("ok").await, "");
+    let queries: BTreeSet<Query> = [Query::StatusPage].into();
+    let why = Credential::Missing("Secret cards-token does not exist".into());
+    hub.refresh(&c, &queries, &why, now()).await;
+    let item = hub.observation(&c.key(), &Query::StatusPage).unwrap();
+    assert_eq!(item.status, EvidenceStatus::Missing);
+    let summary = item.summary.clone().unwrap();
+    assert!(
+        summary.starts_with("credential required (Connector ")
+            && summary.ends_with(": Secret cards-token does not exist)"),
+        "{summary}"
+    );
+    let rule = format!("    evidence: {{source: {}}}\n", item.source);
+    let case = crate::common::Case::new(vec![crate::common::one_rule(&rule)]).evidence(vec![item]);
+    let trace = &case.decide().status.trace[0];
+    assert!(
+        trace.message.contains("is Missing: credential required"),
+        "{}",
+        trace.message
+    );
+    // Once the credential is there, the answer replaces the reason.
+    hub.refresh(&c, &queries, &Credential::NotNeeded, now())
+        .await;
+    assert_eq!(
+        hub.observation(&c.key(), &Query::StatusPage)
+            .map(|i| i.status),
+        Some(EvidenceStatus::Complete)
+    );
+}
+
 #[tokio::test]
 async fn tls_failure_is_unreachable() {
     // A plain-HTTP server answering an https:// endpoint: the handshake fails.
@@ -485,7 +520,13 @@ async fn github_actions_runs_for_the_release_commit() {
         denied.status.health,
         Some(ConnectorHealth::CredentialRequired)
     );
-    assert!(item.is_none());
+    let item = item.unwrap();
+    assert_eq!(item.status, EvidenceStatus::Missing);
+    assert!(
+        item.summary
+            .unwrap()
+            .starts_with("credential required (Connector ")
+    );
 }
 
 async fn argo_app(axum::extract::Path(name): axum::extract::Path<String>) -> Response {

@@ -533,6 +533,18 @@ fn waiver_rows() {
     assert_eq!(health.effect, Effect::Waived);
     assert_eq!(health.waiver.as_deref(), Some("w"));
     assert!(out.status.waivers[0].active);
+    // Ready counts passing and waived rules apart: the waived one did not pass.
+    let ready = out
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    assert_eq!(
+        ready.message,
+        "1 enforced rules pass, 1 waived: prod/health by w"
+    );
+    assert_eq!(out.status.timeline[0].message, ready.message);
     assert_eq!(
         out.next_review,
         Some(t("2026-11-26T00:00:00Z")),

@@ -258,6 +258,18 @@ impl Hub {
                             cache.insert(k, item);
                         }
                     }
+                    // Never observed for want of a credential: the evidence says so, rather
+                    // than "never observed".
+                    Err(FetchError::Credential(why)) => {
+                        let k = (ckey.clone(), q);
+                        if queries.contains(&k.1) && !cache.contains_key(&k) {
+                            let why = scrub(&why, secret.as_slice());
+                            let item = credential_required(connector, &k.1, &why, now);
+                            cache.insert(k, item);
+                            changed = true;
+                        }
+                        errors.push(FetchError::Credential(why));
+                    }
                     // The last good observation stays: it ages into Stale by the rule's maxAge.
                     Err(e) => {
                         tracing::debug!(connector = %ckey, query = %q, "fetch failed: {}", scrub(&e.to_string(), secret.as_slice()));
@@ -361,12 +373,7 @@ impl Hub {
             .fetch(&upstream, query)
             .await?;
         Ok(EvidenceItem {
-            source: if query.is_rollback() {
-                // Whether the previous release can be returned to is evidence of its own.
-                crate::engine::ROLLBACK_REVISION_SOURCE.into()
-            } else {
-                source_name(connector)
-            },
+            source: item_source(connector, query),
             status: answer.status,
             observed_at: Some(now),
             connector: Some(name),
@@ -378,6 +385,43 @@ impl Hub {
             // Three missed refreshes and the observation no longer counts.
             expires_at: Some(now + expiry),
         })
+    }
+}
+
+/// The evidence source an answer to `query` is recorded under.
+fn item_source(connector: &Connector, query: &Query) -> String {
+    if query.is_rollback() {
+        // Whether the previous release can be returned to is evidence of its own.
+        crate::engine::ROLLBACK_REVISION_SOURCE.into()
+    } else {
+        source_name(connector)
+    }
+}
+
+/// What a query that could not be asked for want of a credential observed: Missing, and why.
+fn credential_required(
+    connector: &Connector,
+    query: &Query,
+    why: &str,
+    now: DateTime<Utc>,
+) -> EvidenceItem {
+    let name = connector.metadata.name.clone().unwrap_or_default();
+    EvidenceItem {
+        source: item_source(connector, query),
+        status: crate::api::EvidenceStatus::Missing,
+        observed_at: Some(now),
+        summary: Some(format!(
+            "credential required (Connector {}/{name}: {why})",
+            crate::api::namespace_of(&connector.metadata)
+        )),
+        connector: Some(name),
+        query: match query {
+            Query::Metric(m) => Some(m.to_string()),
+            _ => None,
+        },
+        value: None,
+        targets: None,
+        expires_at: None,
     }
 }
 

@@ -27,8 +27,10 @@ pub struct EvidenceItem {
     /// For a metric: the expanded query the value answers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub query: Option<String>,
-    /// For a metric: the value (absent or NaN means no data).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// For a metric: the value (absent, `null` or NaN means no data). Also read as Prometheus
+    /// writes samples, `"NaN"`, `"+Inf"`, `"-Inf"` or a number in a string, since JSON has no
+    /// NaN.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "sample")]
     pub value: Option<f64>,
     /// Targets passing out of targets in scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -37,6 +39,46 @@ pub struct EvidenceItem {
     /// from its refresh interval, so evidence from a connector that stopped refreshing expires).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+/// A metric sample as a recording writes it.
+mod sample {
+    use serde::{Deserialize, Deserializer, Serializer, de::Error};
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Written {
+        Number(f64),
+        Text(String),
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        match Option::<Written>::deserialize(d)? {
+            None => Ok(None),
+            Some(Written::Number(v)) => Ok(Some(v)),
+            Some(Written::Text(t)) => match t.trim().to_ascii_lowercase().as_str() {
+                "nan" => Ok(Some(f64::NAN)),
+                "inf" | "+inf" => Ok(Some(f64::INFINITY)),
+                "-inf" => Ok(Some(f64::NEG_INFINITY)),
+                other => other.parse().map(Some).map_err(|_| {
+                    D::Error::custom(format!(
+                        "{t:?} is not a sample value (a number, NaN, +Inf, -Inf or null)"
+                    ))
+                }),
+            },
+        }
+    }
+
+    /// Finite values as numbers; the others as Prometheus writes them, which JSON can carry.
+    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            None => s.serialize_none(),
+            Some(v) if v.is_nan() => s.serialize_str("NaN"),
+            Some(v) if v.is_infinite() && *v > 0.0 => s.serialize_str("+Inf"),
+            Some(v) if v.is_infinite() => s.serialize_str("-Inf"),
+            Some(v) => s.serialize_f64(*v),
+        }
+    }
 }
 
 /// An item read back from a passport's record of it (its status as of that decision).
@@ -178,6 +220,40 @@ mod tests {
         assert_eq!(
             status_at(&item(EvidenceStatus::Complete, fresh), max, now),
             EvidenceStatus::Complete
+        );
+    }
+
+    #[test]
+    fn samples_read_as_prometheus_writes_them() {
+        let read = |value: &str| {
+            serde_json::from_str::<EvidenceItem>(&format!(
+                r#"{{"source": "m", "status": "Complete", "value": {value}}}"#
+            ))
+            .map(|i| i.value)
+        };
+        assert!(read(r#""NaN""#).ok().flatten().is_some_and(f64::is_nan));
+        assert_eq!(read(r#""+Inf""#).ok().flatten(), Some(f64::INFINITY));
+        assert_eq!(read(r#""-Inf""#).ok().flatten(), Some(f64::NEG_INFINITY));
+        assert_eq!(read(r#""0.25""#).ok().flatten(), Some(0.25));
+        assert_eq!(read("0.5").ok().flatten(), Some(0.5));
+        assert_eq!(read("null").ok().flatten(), None);
+        assert!(read(r#""lots""#).is_err());
+        let yaml: EvidenceItem =
+            serde_yaml_ng::from_str("{source: m, status: Complete, value: NaN}").unwrap();
+        assert!(yaml.value.is_some_and(f64::is_nan));
+        let yaml: EvidenceItem =
+            serde_yaml_ng::from_str("{source: m, status: Complete, value: .nan}").unwrap();
+        assert!(yaml.value.is_some_and(f64::is_nan));
+        let mut item = yaml;
+        item.value = Some(f64::NAN);
+        let json = serde_json::to_string(&item).unwrap();
+        assert!(json.contains(r#""value":"NaN""#), "{json}");
+        assert!(
+            serde_json::from_str::<EvidenceItem>(&json)
+                .unwrap()
+                .value
+                .unwrap()
+                .is_nan()
         );
     }
 

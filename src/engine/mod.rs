@@ -598,15 +598,10 @@ fn build_status(
         .filter(|e| e.status == EvidenceStatus::Pending)
         .map(|e| e.source.as_str())
         .collect();
-    let headline = reasons.first().cloned().unwrap_or_else(|| {
-        format!(
-            "all {} enforced rules pass",
-            ran.trace
-                .iter()
-                .filter(|t| t.mode == PolicyMode::Enforce && t.type_ != "policy")
-                .count()
-        )
-    });
+    let headline = reasons
+        .first()
+        .cloned()
+        .unwrap_or_else(|| passing_headline(&ran.trace));
     let generation = release.metadata.generation;
     let previous_conditions = input
         .previous
@@ -638,6 +633,33 @@ fn build_status(
         conditions,
         observed_generation: generation,
         trace: ran.trace,
+    }
+}
+
+/// What an Allow says: how many enforced rules pass, and which were waived (a waived rule did
+/// not pass; the waiver is what let the release through).
+fn passing_headline(trace: &[TraceEntry]) -> String {
+    let enforced = || {
+        trace
+            .iter()
+            .filter(|t| t.mode == PolicyMode::Enforce && t.type_ != "policy")
+    };
+    let waived: Vec<String> = enforced()
+        .filter(|t| t.effect == Effect::Waived)
+        .map(|t| match &t.waiver {
+            Some(w) => format!("{}/{} by {w}", t.policy, t.rule),
+            None => format!("{}/{}", t.policy, t.rule),
+        })
+        .collect();
+    let passing = enforced().filter(|t| t.effect == Effect::Pass).count();
+    if waived.is_empty() {
+        format!("all {passing} enforced rules pass")
+    } else {
+        format!(
+            "{passing} enforced rules pass, {} waived: {}",
+            waived.len(),
+            waived.join(", ")
+        )
     }
 }
 

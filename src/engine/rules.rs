@@ -267,6 +267,18 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
                     .unwrap_or("no detail")
             ),
         ),
+        (Some(EvidenceStatus::Missing), None)
+            if item.and_then(|i| i.summary.as_ref()).is_some() =>
+        {
+            (
+                EvidenceStatus::Missing,
+                *on_no_data,
+                format!(
+                    "no data for {expanded}: {}",
+                    item.and_then(|i| i.summary.as_deref()).unwrap_or_default()
+                ),
+            )
+        }
         (Some(_), None) => (
             EvidenceStatus::Missing,
             *on_no_data,
