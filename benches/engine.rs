@@ -92,6 +92,7 @@ fn benches(c: &mut Criterion) {
             previous: None,
             previous_release: None,
             now,
+            clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
         })
     };
     assert_eq!(

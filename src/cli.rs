@@ -409,6 +409,9 @@ pub struct ControllerArgs {
     /// Fold passports older than this into daily rollups and delete their Releases (0: never).
     #[arg(long, env = "PASSPORT_RETENTION_MAX_AGE", default_value = "180d", value_parser = parse_chrono_duration)]
     pub retention_max_age: chrono::Duration,
+    /// Evidence dated further in the future than this is refused (clocks drift; BRIEF §2).
+    #[arg(long, env = "PASSPORT_CLOCK_SKEW", default_value = "2m", value_parser = parse_chrono_duration)]
+    pub clock_skew: chrono::Duration,
     /// Keep at most this many passports per service and environment (0: no limit).
     #[arg(long, env = "PASSPORT_RETENTION_KEEP", default_value_t = 100)]
     pub retention_keep: usize,

@@ -134,6 +134,7 @@ pub fn replay(
             previous: None,
             previous_release: None,
             now: at.unwrap_or_else(|| DateTime::<Utc>::from_timestamp(0, 0).unwrap_or_default()),
+            clock_skew: crate::engine::provenance::DEFAULT_CLOCK_SKEW,
         });
         let would = evaluation.status.decision.unwrap_or(Decision::Hold);
         out.push(Replay {

@@ -214,6 +214,7 @@ spec:
             previous: None,
             previous_release: None,
             now,
+            clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
         })
         .status
     };

@@ -139,10 +139,38 @@ proptest! {
         prop_assert!(rank(worse.decide().status.decision) >= before);
     }
 
+    /// Knowing when the release started only ever removes evidence from it (BRIEF §2).
+    #[test]
+    fn provenance_never_moves_towards_allow(case in case(), minutes_ago in -30i64..600) {
+        let before = rank(case.decide().status.decision);
+        let mut started = case.clone();
+        started.release.spec.started_at = Some(case.now - chrono::Duration::minutes(minutes_ago));
+        prop_assert!(rank(started.decide().status.decision) >= before);
+    }
+
+    /// A soak only ever holds what would pass, for as long as it lasts.
+    #[test]
+    fn soak_never_moves_towards_allow(case in case(), soak in prop::sample::select(vec!["1m", "15m", "2h"])) {
+        let before = rank(case.decide().status.decision);
+        let mut soaked = case.clone();
+        for rule in &mut soaked.policies[0].spec.rules {
+            let soak = Some(release_passport::api::DurationString(soak.to_string()));
+            if let Some(e) = &mut rule.evidence {
+                e.soak = soak.clone();
+            }
+            if let Some(m) = &mut rule.metric {
+                m.soak = soak;
+            }
+        }
+        prop_assert!(rank(soaked.decide().status.decision) >= before);
+    }
+
     #[test]
     fn a_waiver_changes_only_the_rules_it_names(case in case(), named in prop::sample::subsequence(RULES.to_vec(), 1..3)) {
         let before = case.decide().status;
-        let waived = case.clone().waivers(vec![waiver("w", "rel", &named, "2030-01-01T00:00:00Z")]).decide().status;
+        // Within the policy's longest waiver (7d by default).
+        let expires = (case.now + chrono::Duration::days(1)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let waived = case.clone().waivers(vec![waiver("w", "rel", &named, &expires)]).decide().status;
         prop_assert_eq!(before.trace.len(), waived.trace.len());
         for (b, w) in before.trace.iter().zip(&waived.trace) {
             if named.contains(&b.rule.as_str()) && matches!(b.effect, Effect::Hold | Effect::Block) {

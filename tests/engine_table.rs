@@ -234,6 +234,187 @@ fn an_unscoped_labels_query_holds_and_is_never_sent() {
     assert_eq!(decision(&case), Decision::Allow);
 }
 
+/// Evidence that belongs to this release (BRIEF §2): observations from before the start are
+/// Stale, a metric waits out its window, and the far future is refused.
+#[test]
+fn provenance_rows() {
+    const STARTED: &str = "2026-11-25T13:00:00Z";
+    let fresh = "    evidence: {source: health, maxAge: 6h}\n";
+    // (items, decision, evidence status, words in the trace)
+    let rows = [
+        (
+            vec![item("health", Complete, 90)],
+            Decision::Hold,
+            Stale,
+            "observed before this release started (2026-11-25T12:30:00Z < 2026-11-25T13:00:00Z)",
+        ),
+        (
+            vec![item("health", Complete, 30)],
+            Decision::Allow,
+            Complete,
+            "health is Complete",
+        ),
+        (
+            vec![item("health", Failed, 90)],
+            Decision::Block,
+            Failed,
+            "health is Failed",
+        ),
+        (
+            vec![item("health", Complete, -1)],
+            Decision::Allow,
+            Complete,
+            "health is Complete",
+        ),
+        (
+            vec![item("health", Complete, -5)],
+            Decision::Hold,
+            Missing,
+            "refused: dated 2026-11-25T14:05:00Z, further in the future than the 2m clock-skew tolerance",
+        ),
+        (
+            vec![item("health", Complete, 90), item("health", Complete, 10)],
+            Decision::Hold,
+            Partial,
+            "health is Partial",
+        ),
+    ];
+    for (items, expected, status, words) in rows {
+        let case = Case::new(vec![one_rule(fresh)])
+            .started(STARTED)
+            .evidence(items.clone());
+        let out = case.decide().status;
+        assert_eq!(out.decision, Some(expected), "{items:?}: {:?}", out.trace);
+        assert_eq!(out.evidence[0].status, status, "{items:?}");
+        assert!(
+            out.trace[0].message.contains(words),
+            "{words:?} in {}",
+            out.trace[0].message
+        );
+    }
+    // Without a known start (a file without startedAt) only the future is judged.
+    let case = Case::new(vec![one_rule(fresh)]).evidence(vec![item("health", Complete, 90)]);
+    assert_eq!(decision(&case), Decision::Allow);
+    // The Release's creation is its start when nothing else says.
+    let mut created = Case::new(vec![one_rule(fresh)]).evidence(vec![item("health", Complete, 90)]);
+    created.release.metadata.creation_timestamp = Some(
+        k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(STARTED.parse().unwrap()),
+    );
+    assert_eq!(decision(&created), Decision::Hold);
+
+    // A metric rule waits until its lookback (longest range selector + range window) has passed.
+    let windowed = format!("    metric: {{query: '{Q}', op: '<', threshold: 0.01, range: 30m}}\n");
+    let q = format!("{EXPANDED} @range=30m,max");
+    for (started, expected, words) in [
+        (
+            "2026-11-25T13:40:00Z",
+            Decision::Hold,
+            "metric window not yet elapsed: 20m of 35m since the release started",
+        ),
+        ("2026-11-25T13:20:00Z", Decision::Allow, "holds"),
+    ] {
+        let case = Case::new(vec![one_rule(&windowed)])
+            .started(started)
+            .evidence(vec![metric(&q, Some(0.0), 1)]);
+        let out = case.decide();
+        assert_eq!(
+            out.status.decision,
+            Some(expected),
+            "{started}: {:?}",
+            out.status.trace
+        );
+        assert!(
+            out.status.trace[0].message.contains(words),
+            "{}",
+            out.status.trace[0].message
+        );
+        if expected == Decision::Hold {
+            assert_eq!(out.status.evidence[0].status, Pending);
+            assert_eq!(
+                out.next_review,
+                Some(t("2026-11-25T14:15:00Z")),
+                "re-decided when the window has passed"
+            );
+        }
+    }
+}
+
+/// `soak`: a rule passes only once its evidence has passed without a break that long.
+#[test]
+fn soak_rows() {
+    let soaked = "    evidence: {source: health, soak: 15m}\n";
+    let case = Case::new(vec![one_rule(soaked)]).evidence(vec![item("health", Complete, 1)]);
+    let first = case.decide();
+    assert_eq!(first.status.decision, Some(Decision::Hold));
+    assert_eq!(
+        first.status.trace[0].message,
+        "health is soaking: 1m of 15m passing (since 2026-11-25T13:59:00Z)"
+    );
+    assert_eq!(
+        first.status.evidence[0].passing_since,
+        Some(t("2026-11-25T13:59:00Z"))
+    );
+    assert_eq!(
+        first.next_review,
+        Some(t("2026-11-25T14:14:00Z")),
+        "requeued at the soak's end"
+    );
+    // Decided again later from fresh observations: passing since is carried, so it passes.
+    let later = case
+        .clone()
+        .after(first.status.clone())
+        .at("2026-11-25T14:14:00Z")
+        .evidence(vec![item("health", Complete, -13)]);
+    let out = later.decide().status;
+    assert_eq!(out.decision, Some(Decision::Allow), "{:?}", out.trace);
+    assert_eq!(
+        out.evidence[0].passing_since,
+        Some(t("2026-11-25T13:59:00Z"))
+    );
+    // A failing observation in between resets it.
+    let broken = case
+        .clone()
+        .after(first.status.clone())
+        .at("2026-11-25T14:05:00Z")
+        .evidence(vec![item("health", Failed, -4)]);
+    let failed = broken.decide().status;
+    assert_eq!(failed.decision, Some(Decision::Block));
+    assert_eq!(failed.evidence[0].passing_since, None);
+    let again = case
+        .clone()
+        .after(failed)
+        .at("2026-11-25T14:14:00Z")
+        .evidence(vec![item("health", Complete, -13)]);
+    assert_eq!(
+        again.decide().status.trace[0].message,
+        "health is soaking: 1m of 15m passing (since 2026-11-25T14:13:00Z)"
+    );
+    // A recording may say how long it has passed; never before the release started.
+    let mut recorded = item("health", Complete, 1);
+    recorded.passing_since = Some(t("2026-11-25T13:30:00Z"));
+    let case = Case::new(vec![one_rule(soaked)]).evidence(vec![recorded]);
+    assert_eq!(decision(&case), Decision::Allow);
+    let case = case.started("2026-11-25T13:50:00Z");
+    assert_eq!(
+        case.decide().status.trace[0].message,
+        "health is soaking: 10m of 15m passing (since 2026-11-25T13:50:00Z)"
+    );
+    // A metric rule soaks the same way.
+    let metric_soak =
+        format!("    metric: {{query: '{Q}', op: '<', threshold: 0.01, soak: 10m}}\n");
+    let case =
+        Case::new(vec![one_rule(&metric_soak)]).evidence(vec![metric(EXPANDED, Some(0.0), 2)]);
+    let out = case.decide().status;
+    assert_eq!(out.decision, Some(Decision::Hold));
+    assert!(
+        out.trace[0]
+            .message
+            .ends_with("soaking: 2m of 10m passing (since 2026-11-25T13:58:00Z)"),
+        "{}",
+        out.trace[0].message
+    );
+}
+
 #[test]
 fn metric_comparisons() {
     for (op, value, expected) in [
@@ -906,6 +1087,7 @@ fn previous_status_keeps_transition_times_and_timeline() {
         previous: Some(&first),
         previous_release: None,
         now: later,
+        clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
     })
     .status;
     assert_eq!(
@@ -985,6 +1167,7 @@ fn post_deploy_watch_starts_on_promotion_and_fails_into_a_rollback_recommendatio
             previous: Some(previous),
             previous_release: None,
             now: t(at),
+            clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
         })
         .status
     };
@@ -1039,6 +1222,7 @@ fn a_policy_can_require_rollback_readiness() {
                 previous: None,
                 previous_release: previous,
                 now: now(),
+                clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
             })
             .status
         };

@@ -120,6 +120,10 @@ pub struct EvidenceEntry {
     /// Targets passing out of targets in scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Targets>,
+    /// Since when this evidence has been passing without a break (what a rule's `soak`
+    /// reads); unset while it does not pass.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passing_since: Option<DateTime<Utc>>,
 }
 
 /// A count of targets in scope and how many pass.

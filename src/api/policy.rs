@@ -155,6 +155,10 @@ pub struct EvidenceRule {
     /// Effect while a check is still running (default Hold).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_pending: Option<Outcome>,
+    /// Passes only once the evidence has been passing continuously this long (e.g. `15m`);
+    /// before that the rule holds ("soaking").
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<DurationString>,
 }
 
 /// Compares the value of a Prometheus query with a threshold: the rule passes when
@@ -191,6 +195,9 @@ pub struct MetricRule {
     /// Effect when the value breaks the threshold (default Block).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub on_failed: Option<Outcome>,
+    /// Passes only once the value has held the threshold continuously this long (e.g. `15m`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub soak: Option<DurationString>,
 }
 
 /// How the samples of a range query become one value.

@@ -57,6 +57,11 @@ pub struct ReleaseSpec {
     /// the policies' selectors.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub policy_ref: Option<PolicyRef>,
+    /// When this release's version began rolling out, as the pipeline knows it. Evidence
+    /// observed before it describes the previous version. Unset: the controller's
+    /// `status.startedAt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
     /// The Release this one replaces: the rollback target.
     /// At most 253 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -157,6 +162,10 @@ pub struct ReleaseStatus {
     /// Name of the ReleasePassport holding the full record.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passport: Option<String>,
+    /// When this release started, as its decisions read it: `spec.startedAt`, else when a
+    /// connector saw its version begin rolling out, else the Release's creation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
     /// The `metadata.generation` last decided on.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
@@ -166,6 +175,18 @@ pub struct ReleaseStatus {
 }
 
 impl Release {
+    /// When this release started, from what it says itself: `spec.startedAt`, else
+    /// `status.startedAt`, else its creation.
+    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+        self.spec
+            .started_at
+            .or(self.status.as_ref().and_then(|s| s.started_at))
+            .or_else(|| {
+                let t = self.metadata.creation_timestamp.as_ref()?;
+                DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond().max(0) as u32)
+            })
+    }
+
     /// What GitOps is expected to have applied: the commit when known, else the version.
     pub fn expected_revision(&self) -> String {
         self.spec

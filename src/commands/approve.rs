@@ -215,7 +215,7 @@ mod tests {
         assert!(
             expiry("8d", week, now)
                 .unwrap_err()
-                .contains("beyond the longest waiver allowed (7d)")
+                .contains("beyond the longest waiver allowed (7d,")
         );
         assert!(expiry("soon", week, now).is_err());
     }

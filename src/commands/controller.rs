@@ -32,6 +32,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
             namespace: args.namespace,
             release_selector: args.release_selector,
             concurrency: args.concurrency,
+            clock_skew: args.clock_skew,
         },
         probe_addr: args.probe_addr,
         webhook_addr: args.webhook_addr,

@@ -384,6 +384,7 @@ impl Hub {
             targets: answer.targets,
             // Three missed refreshes and the observation no longer counts.
             expires_at: Some(now + expiry),
+            passing_since: None,
         })
     }
 }
@@ -422,6 +423,7 @@ fn credential_required(
         value: None,
         targets: None,
         expires_at: None,
+        passing_since: None,
     }
 }
 

@@ -71,6 +71,8 @@ pub struct Context {
     pub decisions: super::decisions::LastDecisions,
     /// Our last status writes the cache has not shown yet.
     pub written: Arc<super::written::Written>,
+    /// How far in the future evidence may be dated before it is refused.
+    pub clock_skew: chrono::Duration,
 }
 
 impl Context {
@@ -99,7 +101,13 @@ impl Context {
             failures: Mutex::new(HashMap::new()),
             decisions: Default::default(),
             written: Default::default(),
+            clock_skew: crate::engine::provenance::DEFAULT_CLOCK_SKEW,
         }
+    }
+
+    pub fn with_clock_skew(mut self, clock_skew: chrono::Duration) -> Self {
+        self.clock_skew = clock_skew;
+        self
     }
 
     /// Shares `written` with the watches that forget its entries as the caches catch up.

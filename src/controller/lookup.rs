@@ -54,4 +54,8 @@ impl Lookup for CacheLookup<'_> {
     fn evidence(&self, release: &Release, needs: &Needs, now: DateTime<Utc>) -> Vec<EvidenceItem> {
         evidence::gather(&self.0.sources, release, needs, now)
     }
+
+    fn clock_skew(&self) -> chrono::Duration {
+        self.0.clock_skew
+    }
 }

@@ -46,6 +46,8 @@ pub struct Scope {
     pub release_selector: Option<String>,
     /// Releases reconciled at once (at least 1).
     pub concurrency: u16,
+    /// How far in the future evidence may be dated before it is refused.
+    pub clock_skew: chrono::Duration,
 }
 
 /// The leader's reconcilers, wired to their watches, not yet running.
@@ -151,7 +153,8 @@ pub fn controllers(
             Arc::clone(&metrics),
             system_clock(),
         )
-        .with_written(written),
+        .with_written(written)
+        .with_clock_skew(settings.clock_skew),
     );
     let (trigger, evidence_changed) = futures::channel::mpsc::unbounded();
 

@@ -125,8 +125,12 @@ pub fn decide_all(bundle: &Bundle, now: DateTime<Utc>) -> Vec<Decided> {
     // Rollback readiness needs the previous release's own decision, so decide in two passes
     // over inputs gathered once: the first without predecessors, the second with the first's
     // decisions.
-    let mut gathered: Vec<(&Release, Inputs)> = bundle
+    let releases: Vec<Release> = bundle
         .releases
+        .iter()
+        .map(|r| bundle.with_recorded_start(r))
+        .collect();
+    let mut gathered: Vec<(&Release, Inputs)> = releases
         .iter()
         .map(|r| {
             let mut inputs = gather(&lookup, r, now);

@@ -38,6 +38,10 @@ pub trait Lookup {
     }
     /// The evidence `release` reads.
     fn evidence(&self, release: &Release, needs: &Needs, now: DateTime<Utc>) -> Vec<EvidenceItem>;
+    /// How far in the future an observation may be dated.
+    fn clock_skew(&self) -> chrono::Duration {
+        engine::provenance::DEFAULT_CLOCK_SKEW
+    }
 }
 
 /// Everything one decision reads.
@@ -50,6 +54,7 @@ pub struct Inputs {
     pub previous_release: Option<PreviousRelease>,
     pub needs: Needs,
     pub evidence: Vec<EvidenceItem>,
+    pub clock_skew: chrono::Duration,
 }
 
 /// Looks up and gathers what `release`'s decision reads at `now`.
@@ -68,6 +73,7 @@ pub fn gather(lookup: &impl Lookup, release: &Release, now: DateTime<Utc>) -> In
         previous_release,
         needs,
         evidence,
+        clock_skew: lookup.clock_skew(),
     }
 }
 
@@ -130,6 +136,7 @@ pub fn evaluate(
         previous: current,
         previous_release: inputs.previous_release.as_ref(),
         now,
+        clock_skew: inputs.clock_skew,
     })
 }
 

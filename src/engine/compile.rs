@@ -122,6 +122,14 @@ pub struct EvidenceRule {
     pub on_stale: Outcome,
     pub on_partial: Outcome,
     pub on_pending: Outcome,
+    pub soak: Option<Soak>,
+}
+
+/// How long evidence must have been passing without a break before its rule passes.
+#[derive(Clone, Debug)]
+pub struct Soak {
+    pub duration: Duration,
+    pub written: String,
 }
 
 /// A metric rule: a query, which connector answers it, and its threshold.
@@ -134,6 +142,11 @@ pub struct MetricRule {
     pub max_age: Option<Duration>,
     pub on_no_data: Outcome,
     pub on_failed: Outcome,
+    pub soak: Option<Soak>,
+    /// How much history the query reads back from the moment it is asked: its longest range
+    /// selector (`[5m]`, a subquery's `[30m:1m]`) plus a range query's window. Until that long
+    /// has passed since the release started, its answer still describes the previous version.
+    pub lookback: Duration,
 }
 
 /// A window rule: freeze windows in one time zone.
@@ -411,6 +424,7 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
             on_stale: e.on_stale.unwrap_or(Outcome::Hold),
             on_partial: e.on_partial.unwrap_or(Outcome::Hold),
             on_pending: e.on_pending.unwrap_or(Outcome::Hold),
+            soak: soak(e.soak.as_ref(), &format!("{at}.evidence.soak"), errors),
         }));
     }
     if let Some(m) = &rule.metric {
@@ -447,6 +461,11 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
                 aggregate: m.aggregate.unwrap_or_default(),
             })
         });
+        let lookback = super::metric::longest_range_selector(&m.query)
+            + range
+                .as_ref()
+                .and_then(|r| Duration::from_std(r.window).ok())
+                .unwrap_or_default();
         let query = MetricQuery {
             promql: m.query.clone(),
             range,
@@ -459,6 +478,8 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
             max_age,
             on_no_data: m.on_no_data.unwrap_or(Outcome::Hold),
             on_failed: m.on_failed.unwrap_or(Outcome::Block),
+            soak: soak(m.soak.as_ref(), &format!("{at}.metric.soak"), errors),
+            lookback,
         }));
     }
     if let Some(a) = &rule.approval {
@@ -610,6 +631,14 @@ fn parse_duration(
     d.parse()
         .map_err(|e| errors.push(FieldError::new(field, e.to_string())))
         .ok()
+}
+
+fn soak(d: Option<&DurationString>, field: &str, errors: &mut Vec<FieldError>) -> Option<Soak> {
+    let d = d?;
+    Some(Soak {
+        duration: parse_duration(d, field, errors)?,
+        written: d.to_string(),
+    })
 }
 
 fn is_rule_name(name: &str) -> bool {

@@ -39,6 +39,10 @@ pub struct EvidenceItem {
     /// from its refresh interval, so evidence from a connector that stopped refreshing expires).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<DateTime<Utc>>,
+    /// Since when the source has been passing without a break, when the recorder knows it (a
+    /// recording's word for what a rule's `soak` reads).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passing_since: Option<DateTime<Utc>>,
 }
 
 /// A metric sample as a recording writes it.
@@ -94,6 +98,7 @@ impl From<&EvidenceEntry> for EvidenceItem {
             value: e.value,
             targets: e.targets,
             expires_at: None,
+            passing_since: e.passing_since,
         }
     }
 }
@@ -188,6 +193,7 @@ mod tests {
             value: None,
             targets: None,
             expires_at: None,
+            passing_since: None,
         }
     }
 

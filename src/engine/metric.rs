@@ -63,3 +63,77 @@ impl fmt::Display for MetricQuery {
         Ok(())
     }
 }
+
+/// The longest range selector in `promql`: `x[5m]`, or a subquery's range `[30m:1m]`. Durations
+/// as PromQL writes them (ms, s, m, h, d, w, y; `1h30m`); brackets that hold no duration (a
+/// string, say) are passed over. Zero for an instant vector selector.
+pub fn longest_range_selector(promql: &str) -> chrono::Duration {
+    let mut longest = chrono::Duration::zero();
+    let mut rest = promql;
+    while let Some(open) = rest.find('[') {
+        rest = &rest[open + 1..];
+        let Some(close) = rest.find(']') else { break };
+        let inside = &rest[..close];
+        let range = inside.split(':').next().unwrap_or_default().trim();
+        if let Some(d) = promql_duration(range) {
+            longest = longest.max(d);
+        }
+        rest = &rest[close + 1..];
+    }
+    longest
+}
+
+fn promql_duration(text: &str) -> Option<chrono::Duration> {
+    if text.is_empty() {
+        return None;
+    }
+    let mut total = chrono::Duration::zero();
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        if digits == 0 {
+            return None;
+        }
+        let n: i64 = rest[..digits].parse().ok()?;
+        rest = &rest[digits..];
+        let (unit, len) = if rest.starts_with("ms") {
+            (chrono::Duration::milliseconds(1), 2)
+        } else {
+            let unit = match rest.bytes().next()? {
+                b's' => chrono::Duration::seconds(1),
+                b'm' => chrono::Duration::minutes(1),
+                b'h' => chrono::Duration::hours(1),
+                b'd' => chrono::Duration::days(1),
+                b'w' => chrono::Duration::weeks(1),
+                b'y' => chrono::Duration::days(365),
+                _ => return None,
+            };
+            (unit, 1)
+        };
+        total += unit.checked_mul(i32::try_from(n).ok()?)?;
+        rest = &rest[len..];
+    }
+    Some(total)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_longest_range_selector_is_the_lookback() {
+        let m = chrono::Duration::minutes;
+        for (promql, expected) in [
+            ("up", m(0)),
+            ("rate(x[5m])", m(5)),
+            ("sum(rate(a{l=\"[x]\"}[5m])) / sum(rate(b[1h30m]))", m(90)),
+            ("max_over_time(rate(x[1m])[30m:30s])", m(30)),
+            ("increase(x[2d])", m(2 * 24 * 60)),
+            ("rate(x[90s])", chrono::Duration::seconds(90)),
+            ("rate(x[500ms])", chrono::Duration::milliseconds(500)),
+            ("rate(x[$__range])", m(0)),
+        ] {
+            assert_eq!(longest_range_selector(promql), expected, "{promql}");
+        }
+    }
+}

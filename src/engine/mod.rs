@@ -9,6 +9,7 @@ pub mod evidence;
 pub mod labels;
 pub mod metric;
 pub mod needs;
+pub mod provenance;
 pub mod rules;
 pub mod watch;
 pub mod window;
@@ -81,6 +82,8 @@ pub struct Input<'a> {
     /// The release named by `spec.previous`, if it was found.
     pub previous_release: Option<&'a PreviousRelease>,
     pub now: DateTime<Utc>,
+    /// How far in the future an observation may be dated ([`provenance::DEFAULT_CLOCK_SKEW`]).
+    pub clock_skew: chrono::Duration,
 }
 
 /// The engine's answer.
@@ -223,9 +226,16 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
     let (release, now) = (input.release, input.now);
     let (selected, policy_missing) = select(release, input.policies);
     let applicable = Applicable::of(input);
-    let rollback_status = rollback(release, input.previous_release, input.evidence, now);
-    let evidence = with_rollback_evidence(&selected, input.evidence, &rollback_status, now);
-    let ctx = RuleContext::new(release, &evidence, &applicable.approvals, now);
+    let started = release.started_at();
+    let screened = provenance::screen(input.evidence, started, now, input.clock_skew);
+    let rollback_status = rollback(release, input.previous_release, &screened, now);
+    let evidence = with_rollback_evidence(&selected, &screened, &rollback_status, now);
+    let previous_evidence = input
+        .previous
+        .map(|p| p.evidence.as_slice())
+        .unwrap_or_default();
+    let ctx = RuleContext::new(release, &evidence, &applicable.approvals, now)
+        .since(started, previous_evidence);
     let mut ran = run_rules(&selected, &ctx, &applicable.active);
     let (decision, reasons) = decide(&selected, &ran.trace, policy_missing.as_deref());
     let evidence = ran.evidence();
@@ -342,6 +352,7 @@ fn with_rollback_evidence<'e>(
         value: None,
         targets: None,
         expires_at: None,
+        passing_since: None,
     });
     std::borrow::Cow::Owned(items)
 }

@@ -49,6 +49,10 @@ pub struct RuleContext<'a> {
     pub evidence: &'a [EvidenceItem],
     pub approvals: &'a [&'a Approval],
     pub now: DateTime<Utc>,
+    /// When the release started ([`Release::started_at`]).
+    pub started_at: Option<DateTime<Utc>>,
+    /// The evidence the passport recorded last time: how long each item has been passing.
+    pub previous: &'a [EvidenceEntry],
     /// `$labels` rendered once per decision, shared by every metric rule.
     matchers: OnceCell<Result<String, labels::LabelError>>,
 }
@@ -65,9 +69,64 @@ impl<'a> RuleContext<'a> {
             evidence,
             approvals,
             now,
+            started_at: None,
+            previous: &[],
             matchers: OnceCell::new(),
         }
     }
+
+    /// The same context, knowing when the release started and what was recorded last time.
+    pub fn since(
+        mut self,
+        started_at: Option<DateTime<Utc>>,
+        previous: &'a [EvidenceEntry],
+    ) -> Self {
+        self.started_at = started_at;
+        self.previous = previous;
+        self
+    }
+
+    /// Since when evidence now `status` has been passing: the previous record's moment if it
+    /// was passing then too, else what the recorder says, else when it was seen passing; never
+    /// before the release started. `None` unless it passes now.
+    fn passing_since(
+        &self,
+        status: EvidenceStatus,
+        previous: Option<&EvidenceEntry>,
+        recorded: Option<DateTime<Utc>>,
+        seen: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        if status != EvidenceStatus::Complete {
+            return None;
+        }
+        let carried = previous
+            .filter(|e| e.status == EvidenceStatus::Complete)
+            .and_then(|e| e.passing_since);
+        let since = carried.or(recorded).or(seen)?;
+        Some(self.started_at.map_or(since, |s| since.max(s)))
+    }
+}
+
+/// A soaking rule's answer while its evidence has not yet passed long enough: the hold's
+/// words and when the soak ends.
+fn soaking(
+    soak: &super::compile::Soak,
+    passing_since: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Option<(String, DateTime<Utc>)> {
+    let since = passing_since?;
+    let ends = since + soak.duration;
+    (now < ends).then(|| {
+        (
+            format!(
+                "soaking: {} of {} passing (since {})",
+                crate::api::duration::format_duration((now - since).max(chrono::Duration::zero())),
+                soak.written,
+                time(since)
+            ),
+            ends,
+        )
+    })
 }
 
 pub fn outcome_effect(o: Outcome) -> Effect {
@@ -124,6 +183,7 @@ fn evidence(rule: &EvidenceRule, ctx: &RuleContext<'_>) -> RuleResult {
         on_stale,
         on_partial,
         on_pending,
+        soak,
     } = rule;
     let items: Vec<&EvidenceItem> = ctx
         .evidence
@@ -138,7 +198,16 @@ fn evidence(rule: &EvidenceRule, ctx: &RuleContext<'_>) -> RuleResult {
     let worst = items
         .iter()
         .zip(&statuses)
-        .max_by_key(|(i, s)| (severity(**s), i.observed_at))
+        // Ties broken by the words too, so the order items arrive in never shows.
+        .max_by_key(|(i, s)| {
+            (
+                severity(**s),
+                i.observed_at,
+                i.summary.as_deref(),
+                severity(i.status),
+                i.connector.as_deref(),
+            )
+        })
         .map(|(i, _)| *i);
     let latest = items.iter().filter_map(|i| i.observed_at).max();
     let targets = Targets::sum(items.iter().filter_map(|i| i.targets));
@@ -163,6 +232,12 @@ fn evidence(rule: &EvidenceRule, ctx: &RuleContext<'_>) -> RuleResult {
             },
         ),
         EvidenceStatus::Pending => (*on_pending, format!("{source} is Pending{detail}")),
+        // Recorded Stale (before the release started, say): the observation says why.
+        EvidenceStatus::Stale
+            if worst.is_some_and(|i| i.status == EvidenceStatus::Stale && i.summary.is_some()) =>
+        {
+            (*on_stale, format!("{source} is Stale{detail}"))
+        }
         EvidenceStatus::Stale => (
             *on_stale,
             format!(
@@ -177,14 +252,29 @@ fn evidence(rule: &EvidenceRule, ctx: &RuleContext<'_>) -> RuleResult {
         EvidenceStatus::Missing => (*on_missing, format!("{source} is Missing{detail}")),
         EvidenceStatus::Failed => (*on_failed, format!("{source} is Failed{detail}")),
     };
+    let key = ["source:", source.as_str()].concat();
+    let previous = ctx
+        .previous
+        .iter()
+        .find(|e| &e.source == source && e.query.is_none());
+    let recorded = items.iter().filter_map(|i| i.passing_since).max();
+    let passing_since = ctx.passing_since(status, previous, recorded, latest);
+    let soaked = soak
+        .as_ref()
+        .and_then(|s| soaking(s, passing_since, ctx.now));
+    let (outcome, message) = match &soaked {
+        Some((words, _)) => (Outcome::Hold, format!("{source} is {words}")),
+        None => (outcome, message),
+    };
     let mut result = RuleResult::new(outcome_effect(outcome), message);
     result.evidence.push(source.clone());
     result.next_change = items
         .iter()
         .filter_map(|i| stale_at(i, *max_age, ctx.now))
+        .chain(soaked.map(|(_, ends)| ends))
         .min();
     result.observed.push((
-        ["source:", source.as_str()].concat(),
+        key,
         EvidenceEntry {
             source: source.clone(),
             status,
@@ -194,6 +284,7 @@ fn evidence(rule: &EvidenceRule, ctx: &RuleContext<'_>) -> RuleResult {
             query: None,
             value: None,
             targets,
+            passing_since,
         },
     ));
     result
@@ -212,6 +303,8 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
         max_age,
         on_no_data,
         on_failed,
+        soak,
+        lookback,
     } = rule;
     let matchers = ctx
         .matchers
@@ -238,7 +331,36 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
         .max_by_key(|i| i.observed_at);
     let value = item.and_then(|i| i.value).filter(|v| v.is_finite());
     let observed = item.map(|i| status_at(i, *max_age, ctx.now));
+    // Until the query's lookback has passed since the start, its answer is partly about the
+    // previous version.
+    let window_ends = ctx
+        .started_at
+        .map(|s| s + *lookback)
+        .filter(|ends| *lookback > chrono::Duration::zero() && ctx.now < *ends);
     let (status, outcome, message) = match (observed, value) {
+        _ if window_ends.is_some() => (
+            EvidenceStatus::Pending,
+            Outcome::Hold,
+            format!(
+                "metric window not yet elapsed: {} of {} since the release started, for {expanded}",
+                crate::api::duration::format_duration(
+                    (ctx.now - ctx.started_at.unwrap_or(ctx.now)).max(chrono::Duration::zero())
+                ),
+                crate::api::duration::format_duration(*lookback)
+            ),
+        ),
+        (Some(EvidenceStatus::Stale), _)
+            if item.is_some_and(|i| i.status == EvidenceStatus::Stale && i.summary.is_some()) =>
+        {
+            (
+                EvidenceStatus::Stale,
+                *on_no_data,
+                format!(
+                    "last value is Stale: {}",
+                    item.and_then(|i| i.summary.as_deref()).unwrap_or_default()
+                ),
+            )
+        }
         (None, _) => (
             EvidenceStatus::Missing,
             *on_no_data,
@@ -295,9 +417,33 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
             format!("value {v} breaks {} {threshold}", op.symbol()),
         ),
     };
+    let previous = ctx
+        .previous
+        .iter()
+        .find(|e| e.query.as_deref() == Some(expanded.as_str()));
+    let passing_since = ctx.passing_since(
+        status,
+        previous,
+        item.and_then(|i| i.passing_since),
+        item.and_then(|i| i.observed_at),
+    );
+    let soaked = soak
+        .as_ref()
+        .and_then(|s| soaking(s, passing_since, ctx.now));
+    let (outcome, message) = match &soaked {
+        Some((words, _)) => (Outcome::Hold, format!("{message}; {words}")),
+        None => (outcome, message),
+    };
     let mut result = RuleResult::new(outcome_effect(outcome), message);
     result.evidence.push(format!("metric:{name}"));
-    result.next_change = item.and_then(|i| stale_at(i, *max_age, ctx.now));
+    result.next_change = [
+        item.and_then(|i| stale_at(i, *max_age, ctx.now)),
+        window_ends,
+        soaked.map(|(_, ends)| ends),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
     result.observed.push((
         ["query:", expanded.as_str()].concat(),
         EvidenceEntry {
@@ -309,6 +455,7 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
             query: Some(expanded),
             value,
             targets: None,
+            passing_since,
         },
     ));
     result

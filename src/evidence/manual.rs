@@ -77,6 +77,7 @@ fn parse(
         value: None,
         targets: None,
         expires_at: None,
+        passing_since: None,
     };
     match serde_json::from_str::<Recorded>(value) {
         Ok(r) => EvidenceItem {

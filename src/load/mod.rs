@@ -60,11 +60,27 @@ pub struct Bundle {
     pub evidence: BTreeMap<ObjectKey, Vec<EvidenceItem>>,
     /// The latest `recordedAt` of any evidence recording read.
     pub recorded_at: Option<DateTime<Utc>>,
+    /// When releases started, as recordings say (`startedAt`).
+    pub started: BTreeMap<ObjectKey, DateTime<Utc>>,
     /// What a lenient reading let through (unknown fields), for the command to print.
     pub warnings: Vec<LoadError>,
 }
 
 impl Bundle {
+    /// `release` with the start a recording gives it, unless it says its own.
+    pub fn with_recorded_start(&self, release: &Release) -> Release {
+        let mut release = release.clone();
+        if let Some(at) = self.started.get(&crate::api::Keyed::key(&release))
+            && release.spec.started_at.is_none()
+        {
+            release
+                .status
+                .get_or_insert_with(Default::default)
+                .started_at = Some(*at);
+        }
+        release
+    }
+
     /// Policies compiled for the engine.
     pub fn compiled_policies(&self) -> Vec<std::sync::Arc<CompiledPolicy>> {
         self.policies
@@ -410,11 +426,15 @@ fn merge_recording(recording: EvidenceRecording, default_namespace: &str, bundle
         bundle.recorded_at = Some(bundle.recorded_at.map_or(at, |b| b.max(at)));
     }
     // A recording names releases as `namespace/name`, or `name` in the default namespace.
+    let key_of = |written: &str| match written.split_once('/') {
+        Some((ns, name)) => ObjectKey::new(ns, name),
+        None => ObjectKey::new(default_namespace, written),
+    };
+    for (written, at) in &recording.started_at {
+        bundle.started.insert(key_of(written), *at);
+    }
     for (written, items) in recording.releases {
-        let key = match written.split_once('/') {
-            Some((ns, name)) => ObjectKey::new(ns, name),
-            None => ObjectKey::new(default_namespace, written),
-        };
+        let key = key_of(&written);
         // A recording may carry what an upstream wrote: scrubbed as it enters, like live evidence.
         let items = items.into_iter().map(|mut item| {
             item.summary = item.summary.map(|s| crate::scrub::scrub(&s, &[]));

@@ -23,4 +23,8 @@ pub struct EvidenceRecording {
     /// Evidence items per release.
     #[serde(default)]
     pub releases: BTreeMap<String, Vec<EvidenceItem>>,
+    /// When each release started, keyed like `releases` (a Release's own `spec.startedAt`
+    /// wins): evidence observed before it describes the previous version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub started_at: BTreeMap<String, DateTime<Utc>>,
 }

@@ -69,6 +69,7 @@ pub fn item(source: &str, status: EvidenceStatus, minutes_ago: i64) -> EvidenceI
         value: None,
         targets: None,
         expires_at: None,
+        passing_since: None,
     }
 }
 
@@ -131,6 +132,8 @@ pub struct Case {
     pub waivers: Vec<Waiver>,
     pub evidence: Vec<EvidenceItem>,
     pub now: DateTime<Utc>,
+    /// The passport's status from the decision before.
+    pub previous: Option<release_passport::api::ReleasePassportStatus>,
 }
 
 impl Case {
@@ -142,6 +145,7 @@ impl Case {
             waivers: Vec::new(),
             evidence: Vec::new(),
             now: now(),
+            previous: None,
         }
     }
 
@@ -157,6 +161,18 @@ impl Case {
 
     pub fn waivers(mut self, waivers: Vec<Waiver>) -> Self {
         self.waivers = waivers;
+        self
+    }
+
+    /// The same case decided again after `previous` was recorded.
+    pub fn after(mut self, previous: release_passport::api::ReleasePassportStatus) -> Self {
+        self.previous = Some(previous);
+        self
+    }
+
+    /// The release started at `at` (`spec.startedAt`).
+    pub fn started(mut self, at: &str) -> Self {
+        self.release.spec.started_at = Some(t(at));
         self
     }
 
@@ -177,9 +193,10 @@ impl Case {
             approvals: &self.approvals,
             waivers: &self.waivers,
             evidence: &self.evidence,
-            previous: None,
+            previous: self.previous.as_ref(),
             previous_release: None,
             now: self.now,
+            clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
         })
     }
 }
