@@ -7,10 +7,11 @@ CARGO_INCREMENTAL ?= 0
 export CARGO_INCREMENTAL
 CRD_DIRS := crds config/crd/bases charts/release-passport/crds
 
-.PHONY: test lint unit deps crds demo bench
+.PHONY: test lint unit fuzz deps crds demo bench
 
-## Everything CI runs: formatting, lints, then every test tier on one debug build.
-test: deps lint unit
+## Everything CI runs: formatting, lints, every test tier on one debug build, then each fuzz
+## target for 30 s from its committed corpus (an instrumented nightly build of its own).
+test: deps lint unit fuzz
 
 ## Installs what the tests need when it is missing. A fresh machine of this kind has cargo,
 ## rustfmt, clippy, go, python3 with pip, node and npm, and openssl. The cluster tiers stand on a
@@ -20,7 +21,8 @@ test: deps lint unit
 ## loopback and stop it themselves. The metrics tier parses /metrics with PyPI prometheus_client; the connector tier uses Debian's
 ## prometheus (its tests start their own servers on loopback); the console's browser tier
 ## Debian's chromium and (with its OIDC tier) the npm packages in tests/console
-## (playwright-core, oidc-provider).
+## (playwright-core, oidc-provider). The fuzz targets need cargo-fuzz (crates.io) and the nightly
+## toolchain that rustup ships on this machine's image.
 deps:
 	@command -v go >/dev/null || { echo "go is required (it ships with this machine's image)"; exit 1; }
 	@command -v openssl >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends openssl >/dev/null; }
@@ -29,6 +31,7 @@ deps:
 	@command -v promtool >/dev/null && command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium >/dev/null; }
 	@[ -d tests/console/node_modules/playwright-core ] && [ -d tests/console/node_modules/oidc-provider ] || (cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
 	@bash tests/cluster/build.sh >/dev/null
+	@command -v cargo-fuzz >/dev/null || $(CARGO) install --quiet --locked cargo-fuzz --version 0.13.2
 
 lint:
 	$(CARGO) fmt --all -- --check
@@ -37,6 +40,10 @@ lint:
 ## The tests find the control plane that build.sh built (it prints the folder; nothing is rebuilt).
 unit:
 	PASSPORT_CLUSTER_BIN=$$(bash tests/cluster/build.sh) $(CARGO) test --no-fail-fast
+
+## The fuzz targets (tests/fuzz/README.md): `bash tests/fuzz/run.sh SECONDS` for longer.
+fuzz:
+	bash tests/fuzz/run.sh 30
 
 ## Regenerates the CRDs from the Rust types into every place that carries them.
 crds:

@@ -106,11 +106,11 @@ pub fn verify(
     message.push(b'.');
     message.extend_from_slice(body);
     ring::hmac::verify(&key, &message, &mac).map_err(|_| Refusal::BadSignature)?;
-    let age = now.timestamp() - ts;
+    let age = now.timestamp().saturating_sub(ts);
     if age > MAX_SKEW_SECS {
         return Err(Refusal::Stale);
     }
-    if -age > MAX_FUTURE_SECS {
+    if age < -MAX_FUTURE_SECS {
         return Err(Refusal::FromTheFuture);
     }
     let mut digest = [0u8; 32];
@@ -133,6 +133,28 @@ pub struct Delivery {
     pub summary: Option<String>,
     #[serde(default)]
     pub url: Option<String>,
+}
+
+impl Delivery {
+    /// What the evidence says of it, scrubbed of `secrets` and of every secret shape.
+    pub fn summary(&self, secrets: &[&str]) -> String {
+        let text = match (&self.summary, &self.url) {
+            (Some(s), Some(u)) => format!("{s} ({u})"),
+            (Some(s), None) => s.clone(),
+            (None, Some(u)) => u.clone(),
+            (None, None) => self.status.clone(),
+        };
+        crate::scrub::scrub(&text, secrets)
+    }
+}
+
+/// A verified delivery's body, read: the delivery and the status its word means.
+pub fn read_delivery(body: &[u8]) -> Result<(Delivery, EvidenceStatus), String> {
+    let delivery: Delivery =
+        serde_json::from_slice(body).map_err(|e| format!("invalid delivery: {e}"))?;
+    let status = status_of(&delivery.status)
+        .ok_or_else(|| format!("unknown status {:?}", delivery.status))?;
+    Ok((delivery, status))
 }
 
 /// The evidence status a CI word means.
@@ -275,18 +297,9 @@ async fn deliver(
             return refused();
         }
     };
-    let delivery: Delivery = match serde_json::from_slice(&body) {
-        Ok(d) => d,
-        Err(e) => {
-            return (StatusCode::BAD_REQUEST, format!("invalid delivery: {e}\n")).into_response();
-        }
-    };
-    let Some(status) = status_of(&delivery.status) else {
-        return (
-            StatusCode::BAD_REQUEST,
-            format!("unknown status {:?}\n", delivery.status),
-        )
-            .into_response();
+    let (delivery, status) = match read_delivery(&body) {
+        Ok(read) => read,
+        Err(why) => return (StatusCode::BAD_REQUEST, format!("{why}\n")).into_response(),
     };
     if !r.newest(&key, &delivery.release, verified.timestamp, now) {
         return (
@@ -298,22 +311,17 @@ async fn deliver(
         )
             .into_response();
     }
-    let summary = match (&delivery.summary, &delivery.url) {
-        (Some(s), Some(u)) => format!("{s} ({u})"),
-        (Some(s), None) => s.clone(),
-        (None, Some(u)) => u.clone(),
-        (None, None) => delivery.status.clone(),
-    };
     let item = EvidenceItem {
         source: super::kind::source_name(&connector),
         status,
         observed_at: Some(now),
         connector: Some(name.clone()),
-        summary: Some(crate::scrub::scrub(&summary, &[secret.as_str()])),
+        summary: Some(delivery.summary(&[secret.as_str()])),
         query: None,
         value: None,
         targets: None,
         expires_at: None,
+        passing_since: None,
     };
     r.hub.record(
         &connector,
