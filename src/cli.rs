@@ -93,6 +93,22 @@ pub enum Command {
         #[arg(long)]
         expires: String,
     },
+    /// Stop the line: hold every release of a namespace with a reason (creates a GatePolicy with
+    /// an absolute freeze window, so RBAC and the audit log govern it), or end it with --end.
+    Freeze {
+        /// The namespace to freeze.
+        #[arg(short = 'n', long)]
+        namespace: String,
+        /// Why the line stops; every held release shows it.
+        #[arg(long, required_unless_present = "end")]
+        reason: Option<String>,
+        /// How long it lasts (e.g. 4h); without it, until ended.
+        #[arg(long, value_parser = parse_chrono_duration, conflicts_with = "end")]
+        until: Option<chrono::Duration>,
+        /// End the namespace's active freezes now (their record stays).
+        #[arg(long, conflicts_with = "reason")]
+        end: bool,
+    },
     /// Print the CustomResourceDefinitions (or write one file per kind with --out-dir).
     Crd {
         /// Write `<plural>.<group>.yaml` files into this directory instead of printing.

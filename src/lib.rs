@@ -12,6 +12,7 @@ pub mod decide;
 pub mod engine;
 pub mod evidence;
 pub mod examples;
+pub mod freeze;
 pub mod gate;
 pub mod leadership;
 pub mod load;

@@ -4,7 +4,7 @@ use clap::Parser;
 use release_passport::api::ApprovalDecision;
 use release_passport::cli::{Cli, Command, LogFormat};
 use release_passport::commands::{
-    approve, attest, console, controller, crd, demo, evaluate, gate, metrics, simulate,
+    approve, attest, console, controller, crd, demo, evaluate, freeze, gate, metrics, simulate,
 };
 
 fn init_tracing(format: LogFormat) {
@@ -62,6 +62,20 @@ fn main() -> ExitCode {
                 rules,
                 reason,
                 expires,
+            },
+            now,
+        )),
+        Command::Freeze {
+            namespace,
+            reason,
+            until,
+            end,
+        } => block_on(freeze::run(
+            freeze::FreezeArgs {
+                namespace,
+                reason,
+                until,
+                end,
             },
             now,
         )),

@@ -1317,3 +1317,80 @@ fn rollups_bytes(service: &str) -> Vec<u8> {
     stored.rollups.add(&record, yesterday.date_naive());
     encode(&stored).unwrap()
 }
+
+/// Stop the line (BRIEF §2): `passport freeze` holds every release of the namespace within one
+/// reconcile, the console shows it on every page, and ending it lets the release through; the
+/// freeze stays as a record.
+#[test]
+fn a_freeze_stops_the_line_and_ending_it_lets_releases_through() {
+    let ns = "e2e-freeze";
+    let mut cluster = Cluster::start(ns);
+    cluster.start_controller();
+    cluster.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: GatePolicy\nmetadata: {{name: open, namespace: {ns}}}\nspec:\n  rules:\n  - name: always\n    expression: {{cel: 'true'}}\n---\n{}",
+        release(ns, "web")
+    ));
+    cluster.wait_decision(ns, "web", "Allow");
+
+    let out = cluster.passport_cli(&[
+        "freeze",
+        "--namespace",
+        ns,
+        "--reason",
+        "payments outage INC-4711",
+        "--until",
+        "2h",
+    ]);
+    common::demo::assert_ok(&out);
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains(&format!("Froze namespace {ns}")), "{said}");
+    cluster.wait_decision(ns, "web", "Hold");
+    let passport = cluster
+        .get_json(&["releasepassport", "-n", ns, "web"])
+        .unwrap();
+    let reason = passport["status"]["reasons"][0]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        reason.contains("emergency-freeze") && reason.contains("payments outage INC-4711"),
+        "{reason}"
+    );
+
+    let user = [("X-Forwarded-User", "sre")];
+    cluster.wait_for("the console's freeze banner", || {
+        let (_, body) = http_get(cluster.console_port, "/console/releases", &user);
+        body.contains(&format!("Line stopped in {ns}")) && body.contains("payments outage INC-4711")
+    });
+
+    // Ending it closes the window now; the policy stays as the record of who froze what.
+    let out = cluster.passport_cli(&["freeze", "--namespace", ns, "--end"]);
+    common::demo::assert_ok(&out);
+    cluster.wait_decision(ns, "web", "Allow");
+    let freezes = cluster
+        .get_json(&[
+            "gatepolicies",
+            "-n",
+            ns,
+            "-l",
+            "releasepassport.io/freeze=true",
+        ])
+        .unwrap();
+    let record = &freezes["items"][0]["metadata"]["annotations"];
+    assert!(
+        record["releasepassport.io/frozen-by"].is_string()
+            && record["releasepassport.io/unfrozen-by"].is_string(),
+        "{record}"
+    );
+    cluster.wait_for("the Gate page to list the ended freeze", || {
+        let (_, gate) = http_get(cluster.console_port, "/console/gate", &user);
+        gate.contains("payments outage INC-4711") && gate.contains("Ended")
+    });
+
+    // Bad input: a clear error, nothing created.
+    let out = cluster.passport_cli(&["freeze", "--namespace", ns, "--end"]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no freeze is active"));
+    let out = cluster.passport_cli(&["freeze", "--namespace", ns, "--reason", " "]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--reason is required"));
+}

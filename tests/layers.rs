@@ -19,7 +19,7 @@ const LAYERS: &[&[&str]] = &[
         "scrub",
         "serve",
     ],
-    &["evidence", "load", "simulate", "attest"],
+    &["evidence", "load", "simulate", "attest", "freeze"],
     &["connectors", "examples", "decide"],
     &["radar", "cluster"],
     &["console", "controller"],

@@ -7,6 +7,7 @@ pub mod controller;
 pub mod crd;
 pub mod demo;
 pub mod evaluate;
+pub mod freeze;
 pub mod gate;
 pub mod metrics;
 pub mod simulate;

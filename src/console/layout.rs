@@ -103,6 +103,19 @@ impl Page<'_> {
     }
 
     /// The Radar and figures of the namespaces this user sees.
+    /// The freezes of the namespaces this user may see, newest first.
+    pub fn freezes(&self) -> Vec<crate::freeze::Freeze> {
+        let mut freezes: Vec<crate::freeze::Freeze> = self
+            .snap
+            .policies
+            .iter()
+            .filter(|p| self.user.can_see(p.metadata.namespace.as_deref()))
+            .filter_map(|p| crate::freeze::Freeze::of(p))
+            .collect();
+        freezes.sort_by(|a, b| (b.start, &b.name).cmp(&(a.start, &a.name)));
+        freezes
+    }
+
     pub fn view(&self) -> std::sync::Arc<super::snapshot::View> {
         self.snap.view(&self.user.visibility)
     }
@@ -155,6 +168,16 @@ pub fn layout(page: &Page, current: Nav, title: &str, body: Markup) -> Markup {
                     details.account {
                         summary { span.avatar aria-hidden="true" { (initial(&page.user.name)) } span.name { (page.user.name) } }
                         div.menu { (account(page.user)) }
+                    }
+                }
+                @for f in page.freezes().iter().filter(|f| f.active(s.now)) {
+                    div.freeze role="alert" {
+                        strong { "Line stopped in " (f.namespace) } ": " (f.reason)
+                        " — every release there holds"
+                        @if let Some(by) = &f.by { ", frozen by " (by) }
+                        " since " (time(f.start))
+                        @if f.open_ended() { " until ended" } @else { " until " (time(f.end)) }
+                        ". " a href="/console/gate#freezes" { "Freezes" }
                     }
                 }
                 main id="main" { (body) }

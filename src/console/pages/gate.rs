@@ -93,6 +93,7 @@ pub fn page(page: &Page) -> Markup {
         .map(AsRef::as_ref)
         .filter(|p| page.visible(p.metadata.namespace.as_deref()))
         .collect();
+    let freezes = page.freezes();
     let passports: Vec<_> = page.passports().collect();
     // Simulate-mode results: per simulated policy, how many releases it would have held or blocked.
     let mut simulated: std::collections::BTreeMap<&str, (usize, usize, usize)> =
@@ -142,6 +143,24 @@ pub fn page(page: &Page) -> Markup {
         "Gate",
         html! {
             h1 { "Gate" }
+            section aria-labelledby="freezes" {
+                h2 id="freezes" { "Freezes " small { (freezes.len()) } }
+                p.muted { "Stop the line with " code { "passport freeze --namespace NS --reason TEXT [--until 4h]" } " and end it with " code { "passport freeze --namespace NS --end" } ": a GatePolicy with an absolute window, so RBAC decides who may and the audit log records who did." }
+                @if freezes.is_empty() { (empty("No freeze, past or present.")) } @else {
+                    div.scroll { table {
+                        thead { tr { th { "Namespace" } th { "Reason" } th { "State" } th { "From" } th { "Until" } th { "By" } } }
+                        tbody { @for f in &freezes {
+                            tr {
+                                td { (f.namespace) } td.why { (f.reason) }
+                                td { @if f.active(page.snap.now) { span.badge.hold { "Active" } } @else if f.start > page.snap.now { span.badge.waived { "Scheduled" } } @else { span.badge { "Ended" } } }
+                                td { (crate::engine::rules::time(f.start)) }
+                                td { @if f.open_ended() { "until ended" } @else { (crate::engine::rules::time(f.end)) } }
+                                td { (f.by.as_deref().unwrap_or("-")) @if let Some(e) = &f.ended_by { ", ended by " (e) } }
+                            }
+                        } }
+                    } }
+                }
+            }
             section aria-labelledby="policies" {
                 h2 id="policies" { "Policies " small { (policies.len()) } }
                 @if policies.is_empty() { (empty("No GatePolicy yet. Start from a template below.")) }
