@@ -292,6 +292,14 @@ fn provenance_rows() {
             out.trace[0].message
         );
     }
+    // A connector that saw the version begin rolling out dates the start (the Kubernetes
+    // connector: the version's first pod), and the decision records what it took.
+    let mut rolled = item("health", Complete, 30);
+    rolled.rollout_started_at = Some(t("2026-11-25T13:40:00Z"));
+    let case = Case::new(vec![one_rule(fresh)]).evidence(vec![rolled]);
+    let out = case.decide().status;
+    assert_eq!(out.decision, Some(Decision::Hold), "{:?}", out.trace);
+    assert_eq!(out.started_at, Some(t("2026-11-25T13:40:00Z")));
     // Without a known start (a file without startedAt) only the future is judged.
     let case = Case::new(vec![one_rule(fresh)]).evidence(vec![item("health", Complete, 90)]);
     assert_eq!(decision(&case), Decision::Allow);

@@ -68,6 +68,11 @@ pub struct ReleasePassportStatus {
     /// Every evidence item the rules read, with its status at decision time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<EvidenceEntry>,
+    /// When the release started, as this decision took it: evidence observed before it was
+    /// Stale (`spec.startedAt`, else its version's rollout start, else `status.startedAt`,
+    /// else its creation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<DateTime<Utc>>,
     /// Every rule of every selecting policy: the effect it had and why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<TraceEntry>,

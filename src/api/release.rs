@@ -175,11 +175,13 @@ pub struct ReleaseStatus {
 }
 
 impl Release {
-    /// When this release started, from what it says itself: `spec.startedAt`, else
-    /// `status.startedAt`, else its creation.
-    pub fn started_at(&self) -> Option<DateTime<Utc>> {
+    /// When this release started: `spec.startedAt`, else `rolled_out` (when a connector saw
+    /// its version begin rolling out), else `status.startedAt` (what the last decision took),
+    /// else its creation.
+    pub fn started_at(&self, rolled_out: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
         self.spec
             .started_at
+            .or(rolled_out)
             .or(self.status.as_ref().and_then(|s| s.started_at))
             .or_else(|| {
                 let t = self.metadata.creation_timestamp.as_ref()?;

@@ -385,6 +385,7 @@ impl Hub {
             // Three missed refreshes and the observation no longer counts.
             expires_at: Some(now + expiry),
             passing_since: None,
+            rollout_started_at: answer.rollout_started_at,
         })
     }
 }
@@ -424,6 +425,7 @@ fn credential_required(
         targets: None,
         expires_at: None,
         passing_since: None,
+        rollout_started_at: None,
     }
 }
 

@@ -116,6 +116,8 @@ pub struct Answer {
     /// The query text shown beside a metric.
     pub query: Option<String>,
     pub targets: Option<Targets>,
+    /// When the release's version began rolling out, where the upstream shows it.
+    pub rollout_started_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 impl Answer {
@@ -126,6 +128,7 @@ impl Answer {
             value: None,
             query: None,
             targets: None,
+            rollout_started_at: None,
         }
     }
 

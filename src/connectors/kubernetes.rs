@@ -236,11 +236,38 @@ pub fn api_error(e: kube::Error) -> FetchError {
 }
 
 /// Reads the workloads of `scope` and whether they run `version`.
+/// When `version` began rolling out in a scope: the creation of its first pod still there.
+pub fn rollout_started(pods: &[Pod], version: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    pods.iter()
+        .filter(|p| {
+            let template = PodTemplateSpec {
+                metadata: Some(p.metadata.clone()),
+                spec: p.spec.clone(),
+            };
+            runs_version(Some(&template), version)
+        })
+        .filter_map(|p| {
+            let t = p.metadata.creation_timestamp.as_ref()?;
+            chrono::DateTime::from_timestamp(t.0.as_second(), 0)
+        })
+        .min()
+}
+
+/// The workloads of a scope at `version`: status, targets, summary, and when the version began
+/// rolling out there.
 pub async fn fetch(
     client: &Client,
     scope: &WorkloadScope,
     version: &str,
-) -> Result<(EvidenceStatus, Targets, String), FetchError> {
+) -> Result<
+    (
+        EvidenceStatus,
+        Targets,
+        String,
+        Option<chrono::DateTime<chrono::Utc>>,
+    ),
+    FetchError,
+> {
     let params = ListParams::default().labels(&scope.selector);
     let mut states = Vec::new();
     let mut pods = Vec::new();
@@ -287,7 +314,8 @@ pub async fn fetch(
         );
     }
     let (looping, restarts) = crash_loops(&pods);
-    Ok(summarise(&states, &looping, restarts, version))
+    let (status, targets, summary) = summarise(&states, &looping, restarts, version);
+    Ok((status, targets, summary, rollout_started(&pods, version)))
 }
 
 /// The first retained revision that still runs `version` (pure): `(kind/name, revision)`.
@@ -412,9 +440,11 @@ impl ConnectorKind for Kubernetes {
                     if let Some(refused) = outside_allowed(upstream.connector, namespaces) {
                         return Ok(refused);
                     }
-                    let (status, targets, summary) =
+                    let (status, targets, summary, started) =
                         fetch(upstream.cluster()?, scope, version).await?;
-                    Ok(Answer::new(status, summary).with_targets(targets))
+                    let mut answer = Answer::new(status, summary).with_targets(targets);
+                    answer.rollout_started_at = started;
+                    Ok(answer)
                 }
                 Query::RollbackWorkloads { scope, version } => {
                     let namespaces = scope.namespaces.iter().map(String::as_str);
@@ -428,5 +458,32 @@ impl ConnectorKind for Kubernetes {
                 other => Err(not_asked(other)),
             }
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pod(image: &str, created: &str) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": "p", "creationTimestamp": created},
+            "spec": {"containers": [{"name": "app", "image": image}]}
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn the_rollout_starts_with_the_versions_first_pod() {
+        let pods = [
+            pod("shop/web:1.0.0", "2026-11-25T10:00:00Z"),
+            pod("shop/web:1.1.0", "2026-11-25T13:05:00Z"),
+            pod("shop/web:1.1.0", "2026-11-25T13:00:00Z"),
+        ];
+        assert_eq!(
+            rollout_started(&pods, "1.1.0").map(|t| t.to_rfc3339()),
+            Some("2026-11-25T13:00:00+00:00".to_string())
+        );
+        assert_eq!(rollout_started(&pods, "2.0.0"), None);
     }
 }

@@ -322,6 +322,7 @@ async fn deliver(
         targets: None,
         expires_at: None,
         passing_since: None,
+        rollout_started_at: None,
     };
     r.hub.record(
         &connector,

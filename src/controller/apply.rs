@@ -141,7 +141,7 @@ pub fn release_status(release: &Release, passport: &ReleasePassport) -> ReleaseS
     ReleaseStatus {
         decision: status.decision,
         passport: passport.metadata.name.clone(),
-        started_at: release.started_at(),
+        started_at: status.started_at,
         observed_generation: release.metadata.generation,
         conditions: status.conditions,
     }

@@ -43,6 +43,10 @@ pub struct EvidenceItem {
     /// recording's word for what a rule's `soak` reads).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passing_since: Option<DateTime<Utc>>,
+    /// When the release's version began rolling out, as the connector saw it (the Kubernetes
+    /// connector: the creation of the version's first pod in scope).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollout_started_at: Option<DateTime<Utc>>,
 }
 
 /// A metric sample as a recording writes it.
@@ -99,6 +103,7 @@ impl From<&EvidenceEntry> for EvidenceItem {
             targets: e.targets,
             expires_at: None,
             passing_since: e.passing_since,
+            rollout_started_at: None,
         }
     }
 }
@@ -194,6 +199,7 @@ mod tests {
             targets: None,
             expires_at: None,
             passing_since: None,
+            rollout_started_at: None,
         }
     }
 

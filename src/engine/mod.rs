@@ -226,7 +226,12 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
     let (release, now) = (input.release, input.now);
     let (selected, policy_missing) = select(release, input.policies);
     let applicable = Applicable::of(input);
-    let started = release.started_at();
+    let rolled_out = input
+        .evidence
+        .iter()
+        .filter_map(|i| i.rollout_started_at)
+        .min();
+    let started = release.started_at(rolled_out);
     let screened = provenance::screen(input.evidence, started, now, input.clock_skew);
     let rollback_status = rollback(release, input.previous_release, &screened, now);
     let evidence = with_rollback_evidence(&selected, &screened, &rollback_status, now);
@@ -263,6 +268,7 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
             evidence,
             rollback: rollback_status,
             watch: watched.status,
+            started,
         },
         ran,
     );
@@ -353,6 +359,7 @@ fn with_rollback_evidence<'e>(
         targets: None,
         expires_at: None,
         passing_since: None,
+        rollout_started_at: None,
     });
     std::borrow::Cow::Owned(items)
 }
@@ -581,6 +588,7 @@ struct Decided {
     evidence: Vec<EvidenceEntry>,
     rollback: RollbackStatus,
     watch: Option<crate::api::passport::WatchStatus>,
+    started: Option<DateTime<Utc>>,
 }
 
 /// The status phase: the passport's status from what the other phases found.
@@ -599,6 +607,7 @@ fn build_status(
         evidence,
         rollback,
         watch,
+        started,
     } = decided;
     let complete = evidence
         .iter()
@@ -625,6 +634,7 @@ fn build_status(
         reasons,
         evidence_summary: Some(format!("{complete}/{}", evidence.len())),
         evidence,
+        started_at: started,
         approvals: approvals_summary(selected, &applicable.approvals, release),
         waivers: applicable
             .waivers

@@ -78,6 +78,7 @@ fn parse(
         targets: None,
         expires_at: None,
         passing_since: None,
+        rollout_started_at: None,
     };
     match serde_json::from_str::<Recorded>(value) {
         Ok(r) => EvidenceItem {
