@@ -1352,3 +1352,53 @@ fn a_passport_stays_small_with_hundreds_of_rules() {
         assert!(status.reasons.len() <= 20);
     }
 }
+
+/// A freeze as `passport freeze` writes it holds every release of its namespace with the reason
+/// while its window is open, and not once it is ended.
+#[test]
+fn a_freeze_holds_while_on_and_not_once_ended() {
+    let allow = policy(
+        "open",
+        "  rules:\n  - name: always\n    expression: {cel: 'true'}\n",
+    );
+    let started = t("2026-11-25T13:00:00Z");
+    let frozen = release_passport::freeze::policy(
+        "shop",
+        "payments outage INC-4711",
+        "alice",
+        started,
+        Some(chrono::Duration::hours(4)),
+    );
+    let case = Case::new(vec![allow.clone(), frozen.clone()]);
+    let out = case.decide().status;
+    assert_eq!(out.decision, Some(Decision::Hold));
+    assert!(
+        out.reasons[0].starts_with(
+            "freeze-1795611600/emergency-freeze: inside freeze window payments outage INC-4711 until 2026-11-25T17:00:00Z"
+        ),
+        "{:?}",
+        out.reasons
+    );
+    let record = release_passport::freeze::Freeze::of(&frozen).unwrap();
+    let patch = release_passport::freeze::end_patch(&record, "bob", t("2026-11-25T13:30:00Z"));
+    let mut ended = serde_json::to_value(&frozen).unwrap();
+    json_patch_merge(&mut ended, &patch);
+    let ended: release_passport::api::GatePolicy = serde_json::from_value(ended).unwrap();
+    assert_eq!(decision(&Case::new(vec![allow, ended])), Decision::Allow);
+}
+
+/// RFC 7386 merge, as the API server applies `passport freeze --end`'s patch.
+fn json_patch_merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
+    match (target, patch) {
+        (serde_json::Value::Object(t), serde_json::Value::Object(p)) => {
+            for (k, v) in p {
+                if v.is_null() {
+                    t.remove(k);
+                } else {
+                    json_patch_merge(t.entry(k.clone()).or_insert(serde_json::Value::Null), v);
+                }
+            }
+        }
+        (t, p) => *t = p.clone(),
+    }
+}
