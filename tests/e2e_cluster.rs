@@ -894,42 +894,35 @@ fn approve_reject_and_waive_from_the_cli() {
     }
     // Made any other way, a waiver beyond the policy's limits is refused by the API server
     // (release-passport-waiver-limits, with the namespace's GatePolicies as parameters).
-    let waiver = |name: &str, rule: &str, lasts: chrono::Duration| {
+    // Each is refused with the words given.
+    let refuse = |name: &str, rule: &str, lasts: chrono::Duration, words: &str| {
         let expires =
             (chrono::Utc::now() + lasts).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        format!(
+        let waiver = format!(
             "apiVersion: releasepassport.io/v1alpha1\nkind: Waiver\nmetadata: {{name: {name}, namespace: {ns}}}\nspec: {{releaseRef: {{name: web}}, rules: [{rule}], reason: x, expiresAt: '{expires}', approver: alice}}\n"
-        )
+        );
+        let out = cluster.kubectl(&["--as=alice", "create", "-f", "-"], Some(&waiver));
+        let refused = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success() && refused.contains(words),
+            "{refused}"
+        );
     };
-    let out = cluster.kubectl(
-        &["--as=alice", "create", "-f", "-"],
-        Some(&waiver(
-            "web-long",
-            "prod/approved",
-            chrono::Duration::days(8),
-        )),
-    );
-    let refused = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && refused.contains("the longest GatePolicy prod allows"),
-        "{refused}"
+    refuse(
+        "web-long",
+        "prod/approved",
+        chrono::Duration::days(8),
+        "the longest GatePolicy prod allows",
     );
     cluster.apply(&format!(
         "{}  waivers: {{maxDuration: 1d12h, rules: []}}\n",
         policy(ns, 1)
     ));
-    let out = cluster.kubectl(
-        &["--as=alice", "create", "-f", "-"],
-        Some(&waiver(
-            "web-unwaivable",
-            "approved",
-            chrono::Duration::hours(1),
-        )),
-    );
-    let refused = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !out.status.success() && refused.contains("does not let approved be waived"),
-        "{refused}"
+    refuse(
+        "web-unwaivable",
+        "approved",
+        chrono::Duration::hours(1),
+        "does not let approved be waived",
     );
     let out = cluster.passport_as(
         &alice,
