@@ -347,6 +347,17 @@ fn provenance_rows() {
     }
 }
 
+/// Waiting out the lookback never turns a failing value into a hold.
+#[test]
+fn a_failing_value_blocks_inside_the_window() {
+    let windowed = format!("    metric: {{query: '{Q}', op: '<', threshold: 0.01, range: 30m}}\n");
+    let q = format!("{EXPANDED} @range=30m,max");
+    let case = Case::new(vec![one_rule(&windowed)])
+        .started("2026-11-25T13:40:00Z")
+        .evidence(vec![metric(&q, Some(0.5), 1)]);
+    assert_eq!(decision(&case), Decision::Block);
+}
+
 /// `soak`: a rule passes only once its evidence has passed without a break that long.
 #[test]
 fn soak_rows() {

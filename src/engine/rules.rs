@@ -338,17 +338,6 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
         .map(|s| s + *lookback)
         .filter(|ends| *lookback > chrono::Duration::zero() && ctx.now < *ends);
     let (status, outcome, message) = match (observed, value) {
-        _ if window_ends.is_some() => (
-            EvidenceStatus::Pending,
-            Outcome::Hold,
-            format!(
-                "metric window not yet elapsed: {} of {} since the release started, for {expanded}",
-                crate::api::duration::format_duration(
-                    (ctx.now - ctx.started_at.unwrap_or(ctx.now)).max(chrono::Duration::zero())
-                ),
-                crate::api::duration::format_duration(*lookback)
-            ),
-        ),
         (Some(EvidenceStatus::Stale), _)
             if item.is_some_and(|i| i.status == EvidenceStatus::Stale && i.summary.is_some()) =>
         {
@@ -416,6 +405,22 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
             *on_failed,
             format!("value {v} breaks {} {threshold}", op.symbol()),
         ),
+    };
+    // Until the lookback has passed, an answer that would pass is only about the previous
+    // version in part: it waits. One that fails or holds keeps its effect (never towards Allow).
+    let (status, outcome, message) = match window_ends {
+        Some(_) if outcome == Outcome::Pass => (
+            EvidenceStatus::Pending,
+            Outcome::Hold,
+            format!(
+                "metric window not yet elapsed: {} of {} since the release started, for {expanded}",
+                crate::api::duration::format_duration(
+                    (ctx.now - ctx.started_at.unwrap_or(ctx.now)).max(chrono::Duration::zero())
+                ),
+                crate::api::duration::format_duration(*lookback)
+            ),
+        ),
+        _ => (status, outcome, message),
     };
     let previous = ctx
         .previous

@@ -70,6 +70,7 @@ pub fn item(source: &str, status: EvidenceStatus, minutes_ago: i64) -> EvidenceI
         targets: None,
         expires_at: None,
         passing_since: None,
+        rollout_started_at: None,
     }
 }
 
