@@ -425,6 +425,15 @@ pub struct ControllerArgs {
     /// Fold passports older than this into daily rollups and delete their Releases (0: never).
     #[arg(long, env = "PASSPORT_RETENTION_MAX_AGE", default_value = "180d", value_parser = parse_chrono_duration)]
     pub retention_max_age: chrono::Duration,
+    /// Connections the webhook and gate listener keeps open at once; more are closed as they arrive.
+    #[arg(long, env = "PASSPORT_WEBHOOK_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub webhook_max_connections: usize,
+    /// A webhook or gate client must send each request head within this.
+    #[arg(long, env = "PASSPORT_WEBHOOK_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub webhook_header_read_timeout: std::time::Duration,
+    /// The longest a webhook delivery or gate request may take (408 after).
+    #[arg(long, env = "PASSPORT_WEBHOOK_REQUEST_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub webhook_request_timeout: std::time::Duration,
     /// Evidence dated further in the future than this is refused (clocks drift; BRIEF §2).
     #[arg(long, env = "PASSPORT_CLOCK_SKEW", default_value = "2m", value_parser = parse_chrono_duration)]
     pub clock_skew: chrono::Duration,

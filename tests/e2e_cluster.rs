@@ -53,17 +53,22 @@ impl Cluster {
     /// The controller, watching this test's namespace, as its own ServiceAccount, with the
     /// console behind an auth proxy on loopback.
     fn start_controller(&mut self) {
-        let controller = Controller::start(
-            &self.identity,
-            &self.ns,
-            "e2e-replica",
+        self.start_controller_with(&[]);
+    }
+
+    /// The same, with more flags.
+    fn start_controller_with(&mut self, extra: &[&str]) {
+        let flags = [
             &[
                 "--console-addr",
                 "127.0.0.1:0",
                 "--auth-proxy",
                 "127.0.0.1/32",
-            ],
-        );
+            ][..],
+            extra,
+        ]
+        .concat();
+        let controller = Controller::start(&self.identity, &self.ns, "e2e-replica", &flags);
         self.probe_port = controller.probe_port;
         self.api_port = controller.port(controller::WEBHOOKS);
         self.console_port = controller.port(controller::CONSOLE);
@@ -973,7 +978,12 @@ fn http_get(port: u16, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
 fn the_http_gate_answers_only_authenticated_readers() {
     let ns = "e2e-http-gate";
     let mut cluster = Cluster::start(ns);
-    cluster.start_controller();
+    cluster.start_controller_with(&[
+        "--webhook-max-connections",
+        "16",
+        "--webhook-header-read-timeout",
+        "1s",
+    ]);
     cluster.apply(&format!("{}---\n{}", policy(ns, 1), release(ns, "web")));
     // Two pipelines' ServiceAccounts: ci may read passports here, nobody may not.
     cluster.apply(&format!(
@@ -1120,6 +1130,41 @@ subjects: [{{kind: ServiceAccount, name: ci, namespace: {ns}}}]
         limited,
         "a locked-out address costs no review"
     );
+
+    // The listener's own limits (--webhook-*): a half-open connection is closed after the
+    // header timeout, connections past the cap are closed on arrival, and the gate answers.
+    use std::io::{Read, Write};
+    let mut held: Vec<std::net::TcpStream> = (0..40)
+        .filter_map(|_| std::net::TcpStream::connect(("127.0.0.1", cluster.api_port)).ok())
+        .collect();
+    for s in &mut held {
+        let _ = s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n");
+        s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    }
+    let started = Instant::now();
+    for s in &mut held {
+        let mut buf = [0u8; 512];
+        let closed = loop {
+            match s.read(&mut buf) {
+                Ok(0) => break true,
+                Ok(_) => continue,
+                Err(e) => {
+                    break !matches!(
+                        e.kind(),
+                        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                    );
+                }
+            }
+        };
+        assert!(closed, "a half-open connection to the gate was kept");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "closed by the 1s header timeout"
+    );
+    // (This address is still locked out by the forgeries above: the answer is that 429.)
+    let (status, _) = api_get(cluster.api_port, &path, Some(&ci));
+    assert_eq!(status, 429, "the gate answers after them");
     cluster.assert_least_privilege_held();
 }
 

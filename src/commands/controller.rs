@@ -37,6 +37,12 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         probe_addr: args.probe_addr,
         webhook_addr: args.webhook_addr,
         gate_audience: args.gate_audience,
+        webhook_limits: crate::serve::Limits {
+            connections: args.webhook_max_connections.max(1),
+            header_read: args.webhook_header_read_timeout,
+            request: args.webhook_request_timeout,
+            ..crate::serve::Limits::default()
+        },
         gate_tls: match (args.gate_tls_cert, args.gate_tls_key) {
             (Some(cert), Some(key)) => Some(
                 crate::serve::tls::acceptor(&crate::serve::tls::CertFiles { cert, key })

@@ -38,6 +38,8 @@ pub struct Settings {
     pub gate_audience: String,
     /// Serve webhooks and the gate over TLS (`None`: plain HTTP).
     pub gate_tls: Option<crate::serve::tls::Tls>,
+    /// The webhook and gate listener's limits.
+    pub webhook_limits: crate::serve::Limits,
     /// `None` runs without leader election (a single replica).
     pub lease: Option<LeaseSettings>,
     /// Serve the console too.
@@ -341,8 +343,8 @@ async fn serve_webhooks(
             let app = crate::connectors::webhook::router(Arc::new(receiver))
                 .merge(gate_api::router(Arc::new(gate)))
                 .layer(tower_http::trace::TraceLayer::new_for_http());
+            let limits = settings.webhook_limits;
             tokio::spawn(async move {
-                let limits = crate::serve::Limits::default();
                 if let Err(e) = crate::serve::serve_with(listener, app, limits, tls, stop).await {
                     warn!("webhook server stopped: {e}");
                 }
