@@ -96,9 +96,6 @@ pub fn policy(
     now: DateTime<Utc>,
     until: Option<Duration>,
 ) -> GatePolicy {
-    let end = now + until.unwrap_or(OPEN_ENDED);
-    // The window's name is what a held release's trace shows: the reason, cut to fit.
-    let shown: String = reason.chars().take(63).collect();
     GatePolicy {
         metadata: ObjectMeta {
             name: Some(format!("freeze-{}", now.timestamp())),
@@ -109,48 +106,44 @@ pub fn policy(
         },
         spec: GatePolicySpec {
             description: Some(reason.to_string()),
-            rules: vec![PolicyRule {
-                name: RULE.into(),
-                description: Some("Stop the line: started with passport freeze".into()),
-                evidence: None,
-                metric: None,
-                approval: None,
-                window: Some(WindowRule {
-                    time_zone: None,
-                    freezes: vec![FreezeWindow {
-                        name: Some(shown),
-                        cron: None,
-                        duration: None,
-                        start: Some(rfc3339(now)),
-                        end: Some(rfc3339(end)),
-                    }],
-                    on_inside: Some(Outcome::Hold),
-                }),
-                expression: None,
-            }],
+            rules: vec![rule(reason, now, now + until.unwrap_or(OPEN_ENDED))],
             ..GatePolicySpec::default()
         },
         status: None,
     }
 }
 
+/// The freeze's one rule: hold inside the window from `start` to `end`.
+fn rule(reason: &str, start: DateTime<Utc>, end: DateTime<Utc>) -> PolicyRule {
+    PolicyRule {
+        name: RULE.into(),
+        description: Some("Stop the line: started with passport freeze".into()),
+        evidence: None,
+        metric: None,
+        approval: None,
+        window: Some(WindowRule {
+            time_zone: None,
+            freezes: vec![FreezeWindow {
+                // What a held release's trace shows: the reason, cut to fit.
+                name: Some(reason.chars().take(63).collect()),
+                cron: None,
+                duration: None,
+                start: Some(rfc3339(start)),
+                end: Some(rfc3339(end)),
+            }],
+            on_inside: Some(Outcome::Hold),
+        }),
+        expression: None,
+    }
+}
+
 /// A JSON merge patch that ends a freeze at `now`: its window closes, the record stays.
 pub fn end_patch(freeze: &Freeze, who: &str, now: DateTime<Utc>) -> serde_json::Value {
+    // A window must end after it starts, even one ended the second it began.
+    let end = now.max(freeze.start + Duration::seconds(1));
     serde_json::json!({
         "metadata": {"annotations": {ENDED_BY: who}},
-        "spec": {"rules": [{
-            "name": RULE,
-            "description": "Stop the line: started with passport freeze",
-            "window": {
-                "freezes": [{
-                    "name": freeze.reason.chars().take(63).collect::<String>(),
-                    "start": rfc3339(freeze.start),
-                    // A window must end after it starts, even one ended the second it began.
-                    "end": rfc3339(now.max(freeze.start + Duration::seconds(1))),
-                }],
-                "onInside": "Hold",
-            },
-        }]},
+        "spec": {"rules": [rule(&freeze.reason, freeze.start, end)]},
     })
 }
 
