@@ -1370,6 +1370,17 @@ fn a_freeze_stops_the_line_and_ending_it_lets_releases_through() {
     ));
     cluster.wait_decision(ns, "web", "Allow");
 
+    // A policy whose metric query uses $labels names the releases it cannot scope (web sets no
+    // scope.metricLabels); it is Simulate, so it decides nothing here.
+    cluster.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: GatePolicy\nmetadata: {{name: errors, namespace: {ns}}}\nspec:\n  mode: Simulate\n  rules:\n  - name: error-rate\n    metric: {{query: 'rate(errors{{$labels}}[5m])', op: '<', threshold: 0.01}}\n"
+    ));
+    cluster.wait_for("the policy to name the release it cannot scope", || {
+        cluster
+            .get_json(&["gatepolicy", "-n", ns, "errors"])
+            .is_some_and(|p| p["status"]["unscopedReleases"] == serde_json::json!(["web"]))
+    });
+
     let out = cluster.passport_cli(&[
         "freeze",
         "--namespace",
