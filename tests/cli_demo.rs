@@ -120,6 +120,11 @@ fn demo_prints_decisions_and_serves_the_console() {
     );
     assert_eq!(get(demo.port, "/console/assets/console.css").0, 200);
     assert_eq!(get(demo.port, "/healthz").0, 200);
+    // The Gate page leads to the policy builder; with no freeze, no banner anywhere.
+    let (_, _, gate) = get(demo.port, "/console/gate");
+    assert!(gate.contains(r#"href="/console/gate/builder""#), "{gate}");
+    assert!(gate.contains("No freeze, past or present."));
+    assert!(!gate.contains("Line stopped in"));
 }
 
 #[test]

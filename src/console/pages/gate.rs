@@ -197,6 +197,7 @@ pub fn page(page: &Page) -> Markup {
                     li { strong { (file) } " — " (description) }
                 } }
                 (command("kubectl apply -f examples/policies/production-standard.yaml"))
+                p { "Or " a href="/console/gate/builder" { "build a policy from a form" } ": it writes the YAML to apply." }
             }
             section aria-labelledby="simulator" {
                 h2 id="simulator" { "Simulator" }
