@@ -524,7 +524,14 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
         }));
     }
     let x = rule.expression.as_ref()?;
-    match cel::Program::compile(&x.cel) {
+    if let Some(depth) = too_deep(&x.cel) {
+        errors.push(FieldError::new(
+            format!("{at}.expression.cel"),
+            format!("nested {depth} brackets deep; at most {MAX_CEL_NESTING}"),
+        ));
+        return None;
+    }
+    match compile_cel(&x.cel) {
         Ok(program) => Some(RuleKind::Expression(ExpressionRule {
             source: x.cel.clone(),
             reads: CelReads::of(&program),
@@ -631,6 +638,86 @@ fn parse_duration(
     d.parse()
         .map_err(|e| errors.push(FieldError::new(field, e.to_string())))
         .ok()
+}
+
+/// How deep a CEL expression may nest: brackets in its text (the `cel` parser's own limit, 96,
+/// underflows a counter past it — a panic with overflow checks on, found by fuzzing) and
+/// levels of its syntax tree (evaluation recurses once per level: an unoptimised build
+/// overflowed a 2 MiB thread stack at 64 chained `+`). 32 `&&`-joined conditions fit.
+pub const MAX_CEL_NESTING: usize = 32;
+
+/// The `cel` parser's frames are large (an unoptimised build overflowed a 2 MiB stack at 16
+/// nested brackets): it runs on a thread of its own with room for [`MAX_CEL_NESTING`] levels,
+/// whatever thread asks (a controller's runtime threads have 2 MiB).
+fn compile_cel(source: &str) -> Result<cel::Program, String> {
+    const STACK: usize = 64 << 20;
+    let source = source.to_string();
+    std::thread::Builder::new()
+        .name("cel-compile".into())
+        .stack_size(STACK)
+        .spawn(move || {
+            let program = cel::Program::compile(&source).map_err(|e| e.to_string())?;
+            let depth = tree_depth(program.expression());
+            if depth > MAX_CEL_NESTING {
+                return Err(format!("{depth} levels deep; at most {MAX_CEL_NESTING}"));
+            }
+            Ok(program)
+        })
+        .map_err(|e| format!("could not start the CEL compiler: {e}"))?
+        .join()
+        .map_err(|_| "the CEL compiler failed".to_string())?
+}
+
+/// The levels of a CEL syntax tree.
+fn tree_depth(expr: &cel::IdedExpr) -> usize {
+    use cel::common::ast::{EntryExpr, Expr};
+    let entry = |e: &cel::common::ast::IdedEntryExpr| match &e.expr {
+        EntryExpr::StructField(f) => tree_depth(&f.value),
+        EntryExpr::MapEntry(m) => tree_depth(&m.key).max(tree_depth(&m.value)),
+    };
+    1 + match &expr.expr {
+        Expr::Call(call) => call
+            .target
+            .iter()
+            .map(|t| tree_depth(t))
+            .chain(call.args.iter().map(tree_depth))
+            .max()
+            .unwrap_or(0),
+        Expr::Comprehension(c) => [
+            &c.iter_range,
+            &c.accu_init,
+            &c.loop_cond,
+            &c.loop_step,
+            &c.result,
+        ]
+        .into_iter()
+        .map(tree_depth)
+        .max()
+        .unwrap_or(0),
+        Expr::List(list) => list.elements.iter().map(tree_depth).max().unwrap_or(0),
+        Expr::Map(map) => map.entries.iter().map(entry).max().unwrap_or(0),
+        Expr::Struct(s) => s.entries.iter().map(entry).max().unwrap_or(0),
+        Expr::Select(select) => tree_depth(&select.operand),
+        Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => 0,
+    }
+}
+
+/// How deep `cel` nests brackets, if deeper than [`MAX_CEL_NESTING`]. Brackets inside string
+/// literals count too: no gate rule needs 64 of them.
+fn too_deep(cel: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let mut deepest = 0usize;
+    for b in cel.bytes() {
+        match b {
+            b'(' | b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b')' | b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    (deepest > MAX_CEL_NESTING).then_some(deepest)
 }
 
 fn soak(d: Option<&DurationString>, field: &str, errors: &mut Vec<FieldError>) -> Option<Soak> {
