@@ -230,15 +230,9 @@ fn named_evidence(expr: &cel::IdedExpr, keys: &mut BTreeSet<String>) -> bool {
         Expr::Comprehension(c) => {
             c.iter_var != "evidence"
                 && c.accu_var != "evidence"
-                && [
-                    &c.iter_range,
-                    &c.accu_init,
-                    &c.loop_cond,
-                    &c.loop_step,
-                    &c.result,
-                ]
-                .into_iter()
-                .all(|e| named_evidence(e, keys))
+                && comprehension_parts(c)
+                    .into_iter()
+                    .all(|e| named_evidence(e, keys))
         }
         Expr::List(list) => list.elements.iter().all(|e| named_evidence(e, keys)),
         Expr::Map(map) => map.entries.iter().all(|entry| match &entry.expr {
@@ -668,6 +662,17 @@ fn compile_cel(source: &str) -> Result<cel::Program, String> {
         .map_err(|_| "the CEL compiler failed".to_string())?
 }
 
+/// A comprehension's sub-expressions.
+fn comprehension_parts(c: &cel::common::ast::ComprehensionExpr) -> [&cel::IdedExpr; 5] {
+    [
+        &c.iter_range,
+        &c.accu_init,
+        &c.loop_cond,
+        &c.loop_step,
+        &c.result,
+    ]
+}
+
 /// The levels of a CEL syntax tree.
 fn tree_depth(expr: &cel::IdedExpr) -> usize {
     use cel::common::ast::{EntryExpr, Expr};
@@ -683,17 +688,11 @@ fn tree_depth(expr: &cel::IdedExpr) -> usize {
             .chain(call.args.iter().map(tree_depth))
             .max()
             .unwrap_or(0),
-        Expr::Comprehension(c) => [
-            &c.iter_range,
-            &c.accu_init,
-            &c.loop_cond,
-            &c.loop_step,
-            &c.result,
-        ]
-        .into_iter()
-        .map(tree_depth)
-        .max()
-        .unwrap_or(0),
+        Expr::Comprehension(c) => comprehension_parts(c)
+            .into_iter()
+            .map(tree_depth)
+            .max()
+            .unwrap_or(0),
         Expr::List(list) => list.elements.iter().map(tree_depth).max().unwrap_or(0),
         Expr::Map(map) => map.entries.iter().map(entry).max().unwrap_or(0),
         Expr::Struct(s) => s.entries.iter().map(entry).max().unwrap_or(0),
