@@ -183,10 +183,7 @@ impl Release {
             .started_at
             .or(rolled_out)
             .or(self.status.as_ref().and_then(|s| s.started_at))
-            .or_else(|| {
-                let t = self.metadata.creation_timestamp.as_ref()?;
-                DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond().max(0) as u32)
-            })
+            .or_else(|| super::common::created_at(&self.metadata))
     }
 
     /// What GitOps is expected to have applied: the commit when known, else the version.

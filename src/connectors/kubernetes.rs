@@ -246,10 +246,7 @@ pub fn rollout_started(pods: &[Pod], version: &str) -> Option<chrono::DateTime<c
             };
             runs_version(Some(&template), version)
         })
-        .filter_map(|p| {
-            let t = p.metadata.creation_timestamp.as_ref()?;
-            chrono::DateTime::from_timestamp(t.0.as_second(), 0)
-        })
+        .filter_map(|p| crate::api::common::created_at(&p.metadata))
         .min()
 }
 

@@ -507,12 +507,7 @@ fn waive(
 /// How long a waiver lasts: from its creation (from `now` when it has none, as in a file) to
 /// its `expiresAt`.
 pub fn waiver_lasts(waiver: &Waiver, now: DateTime<Utc>) -> chrono::Duration {
-    let created = waiver
-        .metadata
-        .creation_timestamp
-        .as_ref()
-        .and_then(|t| DateTime::from_timestamp(t.0.as_second(), 0))
-        .unwrap_or(now);
+    let created = crate::api::common::created_at(&waiver.metadata).unwrap_or(now);
     waiver.spec.expires_at - created
 }
 
