@@ -104,16 +104,11 @@ impl Page<'_> {
 
     /// The Radar and figures of the namespaces this user sees.
     /// The freezes of the namespaces this user may see, newest first.
-    pub fn freezes(&self) -> Vec<crate::freeze::Freeze> {
-        let mut freezes: Vec<crate::freeze::Freeze> = self
-            .snap
-            .policies
+    pub fn freezes(&self) -> impl Iterator<Item = &crate::freeze::Freeze> {
+        self.snap
+            .freezes
             .iter()
-            .filter(|p| self.user.can_see(p.metadata.namespace.as_deref()))
-            .filter_map(|p| crate::freeze::Freeze::of(p))
-            .collect();
-        freezes.sort_by(|a, b| (b.start, &b.name).cmp(&(a.start, &a.name)));
-        freezes
+            .filter(|f| self.user.can_see(Some(&f.namespace)))
     }
 
     pub fn view(&self) -> std::sync::Arc<super::snapshot::View> {
@@ -170,7 +165,7 @@ pub fn layout(page: &Page, current: Nav, title: &str, body: Markup) -> Markup {
                         div.menu { (account(page.user)) }
                     }
                 }
-                @for f in page.freezes().iter().filter(|f| f.active(s.now)) {
+                @for f in page.freezes().filter(|f| f.active(s.now)) {
                     div.freeze role="alert" {
                         strong { "Line stopped in " (f.namespace) } ": " (f.reason)
                         " — every release there holds"

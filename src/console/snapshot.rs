@@ -41,6 +41,8 @@ pub struct Snapshot {
     pub runtime: Runtime,
     /// Computed once: the governance log.
     pub events: Vec<GovernanceEvent>,
+    /// Computed once: every freeze (`crate::freeze`), newest first.
+    pub freezes: Vec<crate::freeze::Freeze>,
     index: HashMap<(String, String), usize>,
     /// Passport positions, newest first (undated ones — just decided — lead).
     recency: Vec<usize>,
@@ -106,7 +108,14 @@ impl Snapshot {
         };
         let mut recency: Vec<usize> = (0..o.passports.len()).collect();
         recency.sort_by_key(|i| std::cmp::Reverse(created_order(&o.passports[*i].metadata)));
+        let mut freezes: Vec<crate::freeze::Freeze> = o
+            .policies
+            .iter()
+            .filter_map(|p| crate::freeze::Freeze::of(p))
+            .collect();
+        freezes.sort_by(|a, b| (b.start, &b.name).cmp(&(a.start, &a.name)));
         Self {
+            freezes,
             events: audit::events(&o.passports, &o.policies, &o.approvals, &o.waivers),
             index: index_of(o.passports.iter().map(|p| &p.metadata).collect()),
             release_index: index_of(o.releases.iter().map(|r| &r.metadata).collect()),

@@ -93,7 +93,7 @@ pub fn page(page: &Page) -> Markup {
         .map(AsRef::as_ref)
         .filter(|p| page.visible(p.metadata.namespace.as_deref()))
         .collect();
-    let freezes = page.freezes();
+    let freezes: Vec<_> = page.freezes().collect();
     let passports: Vec<_> = page.passports().collect();
     // Simulate-mode results: per simulated policy, how many releases it would have held or blocked.
     let mut simulated: std::collections::BTreeMap<&str, (usize, usize, usize)> =
