@@ -532,6 +532,17 @@ fn approval_rule_rows() {
     ];
     for (extra, approvals, expected) in rows {
         let case = Case::new(vec![one_rule(&rule(extra))]).approvals(approvals.clone());
+        // The summary counts as the rule counted: "2 of 2" beside a Hold was a contradiction.
+        if expected != Decision::Block {
+            let summary = case.decide().status.approvals.unwrap();
+            assert_eq!(
+                summary.approved >= summary.required,
+                expected == Decision::Allow,
+                "{extra}: {summary:?}"
+            );
+            assert_eq!(summary.rules.len(), 1);
+            assert_eq!(summary.rules[0].approved, summary.approved);
+        }
         assert_eq!(
             decision(&case),
             expected,
@@ -554,6 +565,26 @@ fn author_approval_is_recorded_but_not_counted() {
     assert_eq!(approvals.required, 1);
     assert_eq!(approvals.approved, 0);
     assert!(approvals.records[0].not_counted.is_some());
+}
+
+#[test]
+fn an_approval_from_outside_the_rules_groups_is_recorded_as_not_counted() {
+    let case = Case::new(vec![one_rule(
+        "    approval: {min: 2, fromGroups: [leads]}\n",
+    )])
+    .approvals(vec![
+        approval("a1", "rel", "alice", "Approve", &["leads"]),
+        approval("a2", "rel", "carol", "Approve", &["sre"]),
+    ]);
+    let approvals = case.decide().status.approvals.unwrap();
+    assert_eq!((approvals.approved, approvals.required), (1, 2));
+    assert_eq!(approvals.rules[0].approvers, vec!["alice".to_string()]);
+    assert_eq!(approvals.rules[0].from_groups, vec!["leads".to_string()]);
+    assert_eq!(approvals.records[0].not_counted, None);
+    assert_eq!(
+        approvals.records[1].not_counted.as_deref(),
+        Some("not in leads")
+    );
 }
 
 const WINDOW_RULE: &str = "    window:

@@ -205,13 +205,35 @@ pub struct TraceEntry {
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ApprovalsSummary {
-    /// The largest `min` any selecting approval rule asks for.
+    /// What the furthest-behind enforced approval rule asks for (the largest `min` when every
+    /// rule is met).
     pub required: u32,
-    /// Distinct approvers counted by every approval rule.
+    /// What that rule counts: distinct approvers from its groups, the author left out if it says so.
     pub approved: u32,
+    /// Each enforced approval rule, counted as the rule counted it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rules: Vec<ApprovalCount>,
     /// Every Approval and Reject for this release, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub records: Vec<ApprovalRecord>,
+}
+
+/// One approval rule's count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ApprovalCount {
+    pub policy: String,
+    pub rule: String,
+    /// The rule's `min`.
+    pub required: u32,
+    /// Distinct approvers it counted.
+    pub approved: u32,
+    /// Only approvers in these groups count (empty: anyone).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub from_groups: Vec<String>,
+    /// Who it counted, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub approvers: Vec<String>,
 }
 
 /// One Approval object as the decision saw it.

@@ -23,8 +23,8 @@ pub use compile::{CompiledPolicy, FieldError, compile};
 pub use evidence::EvidenceItem;
 
 use crate::api::passport::{
-    ApprovalRecord, ApprovalsSummary, Effect, EvidenceEntry, RollbackStatus, TimelineEntry,
-    TraceEntry, WaiverEntry,
+    ApprovalCount, ApprovalRecord, ApprovalsSummary, Effect, EvidenceEntry, RollbackStatus,
+    TimelineEntry, TraceEntry, WaiverEntry,
 };
 use crate::api::{
     Approval, ApprovalDecision, Decision, EvidenceStatus, PolicyMode, Release,
@@ -772,12 +772,12 @@ fn approvals_summary(
     approvals: &[&Approval],
     release: &Release,
 ) -> Option<ApprovalsSummary> {
-    let rules: Vec<&crate::api::policy::ApprovalRule> = selected
+    let rules: Vec<(&str, &str, &crate::api::policy::ApprovalRule)> = selected
         .iter()
         .filter(|p| p.mode == PolicyMode::Enforce)
-        .flat_map(|p| &p.rules)
-        .filter_map(|r| match &r.kind {
-            RuleKind::Approval(a) => Some(a),
+        .flat_map(|p| p.rules.iter().map(move |r| (p, r)))
+        .filter_map(|(p, r)| match &r.kind {
+            RuleKind::Approval(a) => Some((p.name.as_str(), r.name.as_str(), a)),
             _ => None,
         })
         .collect();
@@ -789,43 +789,93 @@ fn approvals_summary(
         .revision
         .as_ref()
         .and_then(|r| r.author.as_deref());
-    let excludes_author = rules.iter().any(|r| r.exclude_author);
-    let records: Vec<ApprovalRecord> = approvals
+    let counts: Vec<ApprovalCount> = rules
         .iter()
-        .map(|a| ApprovalRecord {
-            name: a.metadata.name.clone().unwrap_or_default(),
-            approver: a.spec.approver.clone(),
-            decision: a.spec.decision,
-            at: a.metadata.creation_timestamp.as_ref().and_then(|t| {
-                DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond().max(0) as u32)
-            }),
-            comment: a.spec.comment.clone(),
-            wait_seconds: release
-                .metadata
-                .creation_timestamp
-                .as_ref()
-                .and_then(|created| {
-                    let at = a.metadata.creation_timestamp.as_ref()?;
-                    Some((at.0.as_second() - created.0.as_second()).max(0))
-                }),
-            not_counted: (a.spec.decision == ApprovalDecision::Approve
-                && excludes_author
-                && Some(a.spec.approver.as_str()) == author)
-                .then(|| "the release's author cannot approve it".to_string()),
+        .map(|(policy, rule, a)| {
+            let approvers = rules::counted_approvers(a, approvals, author);
+            ApprovalCount {
+                policy: (*policy).to_string(),
+                rule: (*rule).to_string(),
+                required: a.min,
+                approved: approvers.len() as u32,
+                from_groups: a.from_groups.clone(),
+                approvers: approvers.into_iter().map(str::to_string).collect(),
+            }
         })
         .collect();
-    let mut counted: Vec<&str> = records
+    let records: Vec<ApprovalRecord> = approvals
         .iter()
-        .filter(|r| r.decision == ApprovalDecision::Approve && r.not_counted.is_none())
-        .map(|r| r.approver.as_str())
+        .map(|a| {
+            let counted = rules.is_empty()
+                || counts
+                    .iter()
+                    .any(|c| c.approvers.iter().any(|who| *who == a.spec.approver));
+            ApprovalRecord {
+                name: a.metadata.name.clone().unwrap_or_default(),
+                approver: a.spec.approver.clone(),
+                decision: a.spec.decision,
+                at: a.metadata.creation_timestamp.as_ref().and_then(|t| {
+                    DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond().max(0) as u32)
+                }),
+                comment: a.spec.comment.clone(),
+                wait_seconds: release
+                    .metadata
+                    .creation_timestamp
+                    .as_ref()
+                    .and_then(|created| {
+                        let at = a.metadata.creation_timestamp.as_ref()?;
+                        Some((at.0.as_second() - created.0.as_second()).max(0))
+                    }),
+                not_counted: (a.spec.decision == ApprovalDecision::Approve && !counted)
+                    .then(|| not_counted_why(&rules, a, author)),
+            }
+        })
         .collect();
-    counted.sort_unstable();
-    counted.dedup();
+    // The headline is the rule furthest from being met, so "1 of 2" is what holds the release.
+    let headline = counts.iter().max_by_key(|c| {
+        (
+            c.required.saturating_sub(c.approved),
+            c.required,
+            std::cmp::Reverse(c.rule.clone()),
+        )
+    });
     Some(ApprovalsSummary {
-        required: rules.iter().map(|r| r.min).max().unwrap_or(0),
-        approved: counted.len() as u32,
+        required: headline.map_or(0, |c| c.required),
+        approved: headline.map_or_else(
+            || {
+                let mut who: Vec<&str> = records
+                    .iter()
+                    .filter(|r| r.decision == ApprovalDecision::Approve)
+                    .map(|r| r.approver.as_str())
+                    .collect();
+                who.sort_unstable();
+                who.dedup();
+                who.len() as u32
+            },
+            |c| c.approved,
+        ),
+        rules: counts,
         records,
     })
+}
+
+/// Why no approval rule counted an approval: the author's own, or from outside every rule's groups.
+fn not_counted_why(
+    rules: &[(&str, &str, &crate::api::policy::ApprovalRule)],
+    approval: &Approval,
+    author: Option<&str>,
+) -> String {
+    let by_author = author == Some(approval.spec.approver.as_str());
+    if by_author && rules.iter().any(|(_, _, r)| r.exclude_author) {
+        return "the release's author cannot approve it".to_string();
+    }
+    let mut groups: Vec<&str> = rules
+        .iter()
+        .flat_map(|(_, _, r)| r.from_groups.iter().map(String::as_str))
+        .collect();
+    groups.sort_unstable();
+    groups.dedup();
+    format!("not in {}", groups.join(" or "))
 }
 
 /// Rollback readiness: a named previous release that was itself allowed, whose revision a

@@ -547,6 +547,29 @@ fn expression(rule: &ExpressionRule, ctx: &RuleContext<'_>) -> RuleResult {
     result
 }
 
+/// The distinct approvers an approval rule counts (sorted): approvals from its groups, the
+/// author's left out when it says so. The rule and the passport's approvals summary both count
+/// with this, so the two cannot disagree.
+pub fn counted_approvers<'a>(
+    rule: &crate::api::policy::ApprovalRule,
+    approvals: &[&'a Approval],
+    author: Option<&str>,
+) -> Vec<&'a str> {
+    let mut approvers: Vec<&str> = approvals
+        .iter()
+        .filter(|a| a.spec.decision == ApprovalDecision::Approve)
+        .filter(|a| !(rule.exclude_author && Some(a.spec.approver.as_str()) == author))
+        .filter(|a| {
+            rule.from_groups.is_empty()
+                || a.spec.groups.iter().any(|g| rule.from_groups.contains(g))
+        })
+        .map(|a| a.spec.approver.as_str())
+        .collect();
+    approvers.sort_unstable();
+    approvers.dedup();
+    approvers
+}
+
 /// An approval rule: enough approvals from the right groups, none rejecting.
 fn approval(rule: &crate::api::policy::ApprovalRule, ctx: &RuleContext<'_>) -> RuleResult {
     let author = ctx
@@ -572,19 +595,7 @@ fn approval(rule: &crate::api::policy::ApprovalRule, ctx: &RuleContext<'_>) -> R
             .join(", ");
         return RuleResult::new(Effect::Block, format!("rejected by {who}"));
     }
-    let mut approvers: Vec<&str> = ctx
-        .approvals
-        .iter()
-        .filter(|a| a.spec.decision == ApprovalDecision::Approve)
-        .filter(|a| !(rule.exclude_author && Some(a.spec.approver.as_str()) == author))
-        .filter(|a| {
-            rule.from_groups.is_empty()
-                || a.spec.groups.iter().any(|g| rule.from_groups.contains(g))
-        })
-        .map(|a| a.spec.approver.as_str())
-        .collect();
-    approvers.sort_unstable();
-    approvers.dedup();
+    let approvers = counted_approvers(rule, ctx.approvals, author);
     let count = approvers.len() as u32;
     let groups = if rule.from_groups.is_empty() {
         String::new()

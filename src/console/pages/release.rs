@@ -330,6 +330,16 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
             }
             section aria-labelledby="approvals" {
                 h2 id="approvals" { "Approvals " @if let Some(a) = &status.approvals { small { (a.approved) " of " (a.required) " required" } } }
+                @if let Some(a) = &status.approvals {
+                    @if !a.rules.is_empty() { ul { @for c in &a.rules {
+                        li {
+                            (ok_badge(c.approved >= c.required, "Met", "Short"))
+                            " " strong { (c.policy) "/" (c.rule) } ": " (c.approved) " of " (c.required)
+                            @if !c.from_groups.is_empty() { " from " (c.from_groups.join(" or ")) }
+                            @if !c.approvers.is_empty() { " (" (c.approvers.join(", ")) ")" }
+                        }
+                    } } }
+                }
                 @match &status.approvals {
                     None => (empty("No approval rule applies.")),
                     Some(a) if a.records.is_empty() => (empty("No approvals yet.")),
