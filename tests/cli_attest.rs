@@ -67,7 +67,11 @@ fn attest_verify_and_tamper() {
     let statement: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
     let evidence = statement["predicate"]["evidence"].as_array().unwrap();
-    assert_eq!(evidence.len(), 5);
+    assert_eq!(
+        evidence.len(),
+        6,
+        "five sources and the journeys an expression reads"
+    );
     assert!(
         evidence
             .iter()

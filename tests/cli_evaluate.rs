@@ -107,7 +107,7 @@ fn examples_decide_as_documented() {
     assert_eq!(entry["effect"], "Waived");
     assert_eq!(entry["waiver"], "catalog-hpa-drift");
     let allowed = by_name("checkout-production-2-3-1");
-    assert_eq!(allowed["status"]["evidenceSummary"], "5/5");
+    assert_eq!(allowed["status"]["evidenceSummary"], "6/6");
     assert_eq!(allowed["status"]["rollback"]["ready"], true);
     assert_eq!(allowed["status"]["rollback"]["revision"], "2.3.0");
     assert_eq!(
@@ -171,7 +171,7 @@ fn table_and_yaml_outputs() {
             .lines()
             .any(|l| l.contains("checkout-production-2-3-1")
                 && l.contains("Allow")
-                && l.contains("5/5"))
+                && l.contains("6/6"))
     );
     let out = passport(&["evaluate", "-f", "examples/shop", "--at", AT, "-o", "yaml"]);
     let v: serde_json::Value = serde_yaml_ng::from_slice(&out.stdout).unwrap();

@@ -535,6 +535,35 @@ fn expression(rule: &ExpressionRule, ctx: &RuleContext<'_>) -> RuleResult {
             format!("{source} could not be evaluated: {e}"),
         ),
     };
+    // What the expression names is the passport's evidence too: "journeys" read by a CEL rule
+    // is shown (and counted complete or not) like evidence an evidence rule reads.
+    for key in reads.evidence.iter().flatten() {
+        let items: Vec<&EvidenceItem> = ctx.evidence.iter().filter(|i| &i.source == key).collect();
+        if items.is_empty() {
+            continue;
+        }
+        let statuses: Vec<EvidenceStatus> =
+            items.iter().map(|i| status_at(i, None, ctx.now)).collect();
+        let worst = items
+            .iter()
+            .zip(&statuses)
+            .max_by_key(|(i, s)| (severity(**s), i.observed_at, i.summary.as_deref()))
+            .map(|(i, _)| *i);
+        result.observed.push((
+            ["source:", key.as_str()].concat(),
+            EvidenceEntry {
+                source: key.clone(),
+                status: combine(&statuses),
+                observed_at: items.iter().filter_map(|i| i.observed_at).max(),
+                connector: worst.and_then(|i| i.connector.clone()),
+                summary: worst.and_then(|i| i.summary.clone()),
+                query: None,
+                value: None,
+                targets: Targets::sum(items.iter().filter_map(|i| i.targets)),
+                passing_since: None,
+            },
+        ));
+    }
     result.evidence = match &reads.evidence {
         Some(keys) => keys.clone(),
         None => {
