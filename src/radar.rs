@@ -24,6 +24,8 @@ pub struct ServiceHealth {
     pub release: ObjectKey,
     pub version: String,
     pub decision: Option<Decision>,
+    /// The decision in the passport's words ("Allow (1 waived)").
+    pub decision_label: String,
     pub evidence_complete: u32,
     pub evidence_total: u32,
     /// Targets (workloads, journey steps…) passing, summed over the evidence.
@@ -41,6 +43,20 @@ pub enum Freshness {
     Stale,
     /// Never succeeded.
     Never,
+    /// Its results are pushed or recorded by people: no interval to be late against.
+    OnDelivery,
+}
+
+impl Freshness {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Freshness::Fresh => "fresh",
+            Freshness::Late => "late",
+            Freshness::Stale => "stale",
+            Freshness::Never => "never read",
+            Freshness::OnDelivery => "on delivery",
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -50,6 +66,27 @@ pub struct ConnectorFreshness {
     pub health: Option<ConnectorHealth>,
     pub last_success_at: Option<DateTime<Utc>>,
     pub freshness: Freshness,
+    /// The last error, as the connector recorded it (already scrubbed).
+    pub last_error: Option<String>,
+}
+
+impl ConnectorFreshness {
+    /// What is wrong with the connector, if anything: an unhealthy read, no read ever, or a
+    /// last success older than five refresh intervals. Overview's "connector issues", Radar's
+    /// "healthy" share and its confidence all count with this.
+    pub fn trouble(&self) -> Option<String> {
+        match (self.health, self.freshness) {
+            (Some(h), _) if h != ConnectorHealth::Healthy => Some(match &self.last_error {
+                Some(e) => format!("{h:?}: {e}"),
+                None => format!("{h:?}"),
+            }),
+            (_, Freshness::Never) => Some("not checked yet: no read has succeeded".to_string()),
+            (_, Freshness::Stale) => {
+                Some("its last success is older than five refresh intervals".to_string())
+            }
+            _ => None,
+        }
+    }
 }
 
 /// One observation worth showing on its own (a journey, a third party's status).
@@ -72,7 +109,7 @@ pub struct Radar {
     pub journeys: Vec<Signal>,
     pub third_party: Vec<Signal>,
     /// 0..1: the share of complete evidence across the latest passports, times the share of
-    /// connectors that are healthy (1 when none are configured).
+    /// connectors without trouble ([`ConnectorFreshness::trouble`]; 1 when none are configured).
     pub confidence: f64,
 }
 
@@ -85,28 +122,45 @@ fn freshness(last: Option<DateTime<Utc>>, interval: Duration, now: DateTime<Utc>
     }
 }
 
-pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
+/// The newest passport of each namespace, service and environment, by position in
+/// `passports` (a passport not yet stored counts as newest; the name breaks ties). Namespaces
+/// stay apart: each is somebody's, and may be all they see. Overview, Releases' "latest" and
+/// Radar all read this one definition.
+pub fn latest_per_target<P: Borrow<ReleasePassport>>(
     passports: &[P],
-    connectors: &[C],
-    now: DateTime<Utc>,
-) -> Radar {
-    // The latest passport per namespace, service and environment (a passport not yet stored
-    // counts as newest). Namespaces stay apart: each is somebody's, and may be all they see.
-    let mut latest: BTreeMap<(&str, String, String), &ReleasePassport> = BTreeMap::new();
-    for p in passports.iter().map(Borrow::borrow) {
-        let created = |p: &ReleasePassport| crate::api::common::created_order(&p.metadata);
+) -> BTreeMap<(&str, String, String), usize> {
+    let order = |p: &ReleasePassport| {
+        (
+            crate::api::common::created_order(&p.metadata),
+            p.metadata.name.clone(),
+        )
+    };
+    let mut latest: BTreeMap<(&str, String, String), usize> = BTreeMap::new();
+    for (i, p) in passports.iter().map(Borrow::borrow).enumerate() {
         let k = (
             crate::api::namespace_of(&p.metadata),
             p.spec.service.clone(),
             p.spec.environment.clone(),
         );
         match latest.get(&k) {
-            Some(q) if (created(q), &q.metadata.name) >= (created(p), &p.metadata.name) => {}
+            Some(q) if order(passports[*q].borrow()) >= order(p) => {}
             _ => {
-                latest.insert(k, p);
+                latest.insert(k, i);
             }
         }
     }
+    latest
+}
+
+pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
+    passports: &[P],
+    connectors: &[C],
+    now: DateTime<Utc>,
+) -> Radar {
+    let latest: BTreeMap<(&str, String, String), &ReleasePassport> = latest_per_target(passports)
+        .into_iter()
+        .map(|(k, i)| (k, passports[i].borrow()))
+        .collect();
     let type_of = |namespace: &str, name: &str| {
         connectors
             .iter()
@@ -159,6 +213,7 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
             release: p.key(),
             version: p.spec.version.clone(),
             decision: status.decision,
+            decision_label: status.decision_label(),
             evidence_complete: done,
             evidence_total: all,
             targets,
@@ -180,20 +235,23 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
                 type_: c.spec.type_,
                 health: status.health,
                 last_success_at: status.last_success_at,
-                freshness: freshness(status.last_success_at, interval, now),
+                freshness: {
+                    let about = kind_of(c.spec.type_).about();
+                    if about.pushed || !about.refreshed {
+                        Freshness::OnDelivery
+                    } else {
+                        freshness(status.last_success_at, interval, now)
+                    }
+                },
+                last_error: status.last_error,
             }
         })
         .collect();
     fresh.sort_by(|a, b| a.connector.cmp(&b.connector));
-    let judged: Vec<&ConnectorFreshness> = fresh.iter().filter(|c| c.health.is_some()).collect();
-    let connector_share = if judged.is_empty() {
+    let connector_share = if fresh.is_empty() {
         1.0
     } else {
-        judged
-            .iter()
-            .filter(|c| c.health == Some(ConnectorHealth::Healthy))
-            .count() as f64
-            / judged.len() as f64
+        fresh.iter().filter(|c| c.trouble().is_none()).count() as f64 / fresh.len() as f64
     };
     let evidence_share = if total == 0 {
         0.0
@@ -236,27 +294,48 @@ mod tests {
         );
         assert_eq!(
             (checkout.evidence_complete, checkout.evidence_total),
-            (5, 5)
+            (6, 6),
+            "five sources evidence and metric rules read, and the journeys an expression reads"
         );
         assert_eq!(
             checkout.targets,
             Targets {
-                total: 6,
-                passing: 6
-            }
+                total: 10,
+                passing: 10
+            },
+            "six workloads and four journey steps"
         );
         assert!(
-            r.journeys.is_empty(),
-            "journey evidence is read by an expression, not listed"
+            !r.journeys.is_empty(),
+            "journey evidence an expression reads is the passport's evidence too"
         );
         assert_eq!(r.third_party.len(), 1, "the card provider's status page");
         assert_eq!(r.third_party[0].status, EvidenceStatus::Complete);
         assert_eq!(r.connectors.len(), 9);
         assert!(
-            r.connectors.iter().all(|c| c.freshness == Freshness::Never),
-            "no connector has run in the demo"
+            r.connectors
+                .iter()
+                .all(|c| matches!(c.freshness, Freshness::Never | Freshness::OnDelivery)),
+            "no connector has run"
         );
-        assert!(r.confidence > 0.7 && r.confidence < 0.9, "{}", r.confidence);
+        assert!(
+            r.confidence < 0.3,
+            "no polled connector read anything: {}",
+            r.confidence
+        );
+        let recorded = bundle.connectors_as_recorded();
+        let r = radar(&passports, &recorded, at);
+        let troubled: Vec<String> = r
+            .connectors
+            .iter()
+            .filter(|c| c.trouble().is_some())
+            .map(|c| c.connector.name.clone())
+            .collect();
+        assert!(
+            troubled.is_empty(),
+            "every polled connector answered the recording, the pushed ones wait for deliveries: {troubled:?}"
+        );
+        assert!(r.confidence > 0.8 && r.confidence < 1.0, "{}", r.confidence);
     }
 
     #[test]

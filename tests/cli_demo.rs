@@ -44,12 +44,12 @@ fn demo_prints_decisions_and_serves_the_console() {
         "/console/releases?service=checkout&environment=production",
     );
     assert!(
-        list.contains("checkout-production-2-3-1") && list.contains("5/5"),
+        list.contains("checkout-production-2-3-1") && list.contains("6/6"),
         "{list}"
     );
     assert!(
-        body.contains("<strong>6</strong>allowed (latest)"),
-        "one per service and environment: {body}"
+        body.contains("<strong>3</strong>allowed"),
+        "the latest of six services and environments: 3 allowed, 2 held, 1 blocked: {body}"
     );
     assert!(
         body.contains("<strong>1</strong>blocked"),

@@ -99,6 +99,30 @@ pub struct ReleasePassportStatus {
     pub observed_generation: Option<i64>,
 }
 
+impl ReleasePassportStatus {
+    /// Enforced rules a Waiver turned from Hold or Block into a pass.
+    pub fn waived_rules(&self) -> usize {
+        self.trace
+            .iter()
+            .filter(|t| t.mode == PolicyMode::Enforce && t.effect == Effect::Waived)
+            .count()
+    }
+
+    /// When the current decision was reached (its timeline's last entry).
+    pub fn decided_at(&self) -> Option<DateTime<Utc>> {
+        self.timeline.last().map(|t| t.at)
+    }
+
+    /// The decision in the words every view uses: "Allow (1 waived)", "Hold", "Undecided".
+    pub fn decision_label(&self) -> String {
+        match (self.decision, self.waived_rules()) {
+            (None, _) => "Undecided".to_string(),
+            (Some(d), 0) => d.to_string(),
+            (Some(d), n) => format!("{d} ({n} waived)"),
+        }
+    }
+}
+
 /// One evidence item as the decision saw it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

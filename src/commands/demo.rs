@@ -100,7 +100,11 @@ pub fn demo_snapshot(
             policies: arcs(&bundle.policies),
             approvals: arcs(&bundle.approvals),
             waivers: arcs(&bundle.waivers),
-            connectors: arcs(&bundle.connectors),
+            connectors: bundle
+                .connectors_as_recorded()
+                .into_iter()
+                .map(Arc::new)
+                .collect(),
             candidates: Vec::new(),
             rollups: Arc::default(),
         },

@@ -87,9 +87,7 @@ pub fn passport_row(p: &ReleasePassport) -> PassportRow {
         service: p.spec.service.clone(),
         version: p.spec.version.clone(),
         environment: p.spec.environment.clone(),
-        decision: status
-            .decision
-            .map_or_else(|| "Undecided".into(), |d| d.to_string()),
+        decision: status.decision_label(),
         evidence: status.evidence_summary.clone().unwrap_or_default(),
         reasons: status.reasons.iter().map(|r| clean(r)).collect(),
         approvals: status

@@ -7,6 +7,7 @@ use maud::{DOCTYPE, Markup, html};
 use super::auth::Identity;
 use super::snapshot::Snapshot;
 use crate::api::passport::Effect;
+use crate::api::passport::ReleasePassportStatus;
 use crate::api::{Decision, EvidenceStatus, ReleasePassport, namespace_of};
 use crate::engine::rules::time;
 
@@ -78,24 +79,28 @@ impl Page<'_> {
             .filter(|p| self.user.can_see(p.metadata.namespace.as_deref()))
     }
 
-    /// The visible passports no newer allowed release of their service and environment has
-    /// superseded: what is still open.
-    pub fn open_passports(&self) -> impl Iterator<Item = &ReleasePassport> {
+    /// The visible passports that are the newest of their namespace, service and environment.
+    pub fn latest_passports(&self) -> impl Iterator<Item = &ReleasePassport> {
         self.snap
             .passports
             .iter()
             .enumerate()
-            .filter(|(i, _)| !self.snap.is_superseded(*i))
+            .filter(|(i, _)| self.snap.is_latest(*i))
             .map(|(_, p)| p.as_ref())
             .filter(|p| self.user.can_see(p.metadata.namespace.as_deref()))
     }
 
-    /// The same, newest first.
-    pub fn newest_passports(&self) -> impl Iterator<Item = &ReleasePassport> {
+    /// The visible passports newest first (`latest_only`: the newest of each target only).
+    pub fn newest_passports(&self, latest_only: bool) -> impl Iterator<Item = &ReleasePassport> {
         self.snap
-            .newest_first()
+            .newest_first(latest_only)
             .map(AsRef::as_ref)
             .filter(|p| self.user.can_see(p.metadata.namespace.as_deref()))
+    }
+
+    /// A moment relative to the snapshot ([`relative`]).
+    pub fn when(&self, at: Option<chrono::DateTime<chrono::Utc>>) -> Markup {
+        relative(self.snap.now, at)
     }
 
     pub fn visible(&self, namespace: Option<&str>) -> bool {
@@ -191,12 +196,29 @@ fn initial(name: &str) -> String {
         .map_or_else(|| "?".into(), |c| c.to_uppercase().collect())
 }
 
+/// A bare decision (a timeline entry, a rollup): no trace to count waivers in.
 pub fn decision_badge(d: Option<Decision>) -> Markup {
-    let (class, text) = match d {
-        Some(Decision::Allow) => ("badge allow", "Allow"),
-        Some(Decision::Hold) => ("badge hold", "Hold"),
-        Some(Decision::Block) => ("badge block", "Block"),
-        None => ("badge", "Undecided"),
+    labelled_badge(
+        d,
+        d.map_or_else(|| "Undecided".to_string(), |d| d.to_string()),
+    )
+}
+
+/// A passport's decision as every page shows it: "Allow (1 waived)" when a waiver let it through.
+pub fn passport_badge(status: Option<&ReleasePassportStatus>) -> Markup {
+    match status {
+        Some(s) => labelled_badge(s.decision, s.decision_label()),
+        None => decision_badge(None),
+    }
+}
+
+/// A decision's colour with the words a passport gave it ([`ReleasePassportStatus::decision_label`]).
+pub fn labelled_badge(d: Option<Decision>, text: String) -> Markup {
+    let class = match d {
+        Some(Decision::Allow) => "badge allow",
+        Some(Decision::Hold) => "badge hold",
+        Some(Decision::Block) => "badge block",
+        None => "badge",
     };
     html! { span class=(class) { (text) } }
 }
@@ -258,8 +280,30 @@ pub fn encode(segment: &str) -> String {
     out
 }
 
-pub fn when(at: Option<chrono::DateTime<chrono::Utc>>) -> String {
-    at.map_or_else(|| "-".into(), time)
+/// A moment as the reader wants it: how long ago (or how far ahead) of the snapshot, the exact
+/// time on hover and in `datetime`.
+pub fn relative(
+    now: chrono::DateTime<chrono::Utc>,
+    at: Option<chrono::DateTime<chrono::Utc>>,
+) -> Markup {
+    match at {
+        None => html! { "-" },
+        Some(t) => html! {
+            time datetime=(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) title=(time(t)) { (ago(now, t)) }
+        },
+    }
+}
+
+/// "just now", "5m ago", "2d 4h ago", "in 10m".
+pub fn ago(now: chrono::DateTime<chrono::Utc>, t: chrono::DateTime<chrono::Utc>) -> String {
+    let d = now - t;
+    if d < chrono::Duration::zero() {
+        format!("in {}", crate::output::human_duration(-d))
+    } else if d < chrono::Duration::minutes(1) {
+        "just now".to_string()
+    } else {
+        format!("{} ago", crate::output::human_duration(d))
+    }
 }
 
 /// A command the reader can copy: the console never acts, it shows what to run.

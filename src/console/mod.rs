@@ -153,7 +153,9 @@ pub fn render_page(snap: &Snapshot, user: &Identity, path: &str) -> String {
         "/console/gate" => pages::gate::page(&page),
         "/console/radar" => pages::radar::page(&page),
         "/console/metrics" => pages::metrics::page(&page, &pages::metrics::Window::default()),
-        "/console/integrations" => pages::integrations::page(&page),
+        "/console/integrations" => {
+            pages::integrations::page(&page, &pages::integrations::Query::default())
+        }
         "/console/reports" => pages::reports::page(&page, &pages::reports::LogFilter::default()),
         _ => Failure::NotFound("There is no such page.".into()).markup(&page),
     };
@@ -221,8 +223,12 @@ async fn metrics(
     render(&c, &u, |p| pages::metrics::page(p, &window))
 }
 
-async fn integrations(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Markup {
-    render(&c, &u, pages::integrations::page)
+async fn integrations(
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
+    Params(query): Params<pages::integrations::Query>,
+) -> Markup {
+    render(&c, &u, |p| pages::integrations::page(p, &query))
 }
 
 async fn reports(
@@ -355,15 +361,13 @@ async fn export(
         return Failure::NotFound(format!("no export {file}")).json();
     };
     let body = match what {
-        "passports" => export::passports(
-            snap.passports
-                .iter()
-                .map(AsRef::as_ref)
-                .filter(|p| u.can_see(p.metadata.namespace.as_deref()))
-                .filter(|p| query.passports.matches(p)),
-            format,
-            snap.now,
-        ),
+        "passports" => {
+            let page = Page {
+                snap: &snap,
+                user: &u,
+            };
+            export::passports(query.passports.select(&page).into_iter(), format, snap.now)
+        }
         "events" => {
             let filter = pages::reports::LogFilter {
                 kind: query.kind,

@@ -46,8 +46,8 @@ pub struct Snapshot {
     index: HashMap<(String, String), usize>,
     /// Passport positions, newest first (undated ones — just decided — lead).
     recency: Vec<usize>,
-    /// Per passport: a newer allowed passport of the same service and environment exists.
-    superseded: Vec<bool>,
+    /// Per passport: it is the newest of its namespace, service and environment.
+    latest: Vec<bool>,
     /// What each set of visible namespaces derives, built on first use.
     views: Mutex<HashMap<Visibility, Arc<OnceLock<Arc<View>>>>>,
     release_index: HashMap<(String, String), usize>,
@@ -119,7 +119,7 @@ impl Snapshot {
             events: audit::events(&o.passports, &o.policies, &o.approvals, &o.waivers),
             index: index_of(o.passports.iter().map(|p| &p.metadata).collect()),
             release_index: index_of(o.releases.iter().map(|r| &r.metadata).collect()),
-            superseded: superseded(&o.passports),
+            latest: latest(&o.passports),
             recency,
             views: Mutex::new(HashMap::new()),
             now,
@@ -134,9 +134,9 @@ impl Snapshot {
             .and_then(|i| self.passports.get(*i))
     }
 
-    /// Whether a newer allowed passport of the same service and environment replaced this one.
-    pub fn is_superseded(&self, index: usize) -> bool {
-        self.superseded.get(index).copied().unwrap_or(false)
+    /// Whether this passport is the newest of its namespace, service and environment.
+    pub fn is_latest(&self, index: usize) -> bool {
+        self.latest.get(index).copied().unwrap_or(false)
     }
 
     /// What the namespaces `visibility` allows derive: computed once per snapshot and set
@@ -155,9 +155,13 @@ impl Snapshot {
         Arc::clone(cell.get_or_init(|| Arc::new(View::of(self, visibility))))
     }
 
-    /// The passports, newest first.
-    pub fn newest_first(&self) -> impl Iterator<Item = &Arc<ReleasePassport>> {
-        self.recency.iter().filter_map(|i| self.passports.get(*i))
+    /// The passports, newest first; with `latest_only`, just the newest of each namespace,
+    /// service and environment.
+    pub fn newest_first(&self, latest_only: bool) -> impl Iterator<Item = &Arc<ReleasePassport>> {
+        self.recency
+            .iter()
+            .filter(move |i| !latest_only || self.is_latest(**i))
+            .filter_map(|i| self.passports.get(*i))
     }
 
     pub fn release(&self, namespace: &str, name: &str) -> Option<&Arc<Release>> {
@@ -204,33 +208,12 @@ impl View {
     }
 }
 
-fn superseded(passports: &[Arc<ReleasePassport>]) -> Vec<bool> {
-    let target = |p: &ReleasePassport| {
-        (
-            p.metadata.namespace.clone(),
-            p.spec.service.clone(),
-            p.spec.environment.clone(),
-        )
-    };
-    let mut newest_allow: HashMap<(Option<String>, String, String), i64> = HashMap::new();
-    for p in passports
-        .iter()
-        .filter(|p| p.status.as_ref().and_then(|s| s.decision) == Some(crate::api::Decision::Allow))
-    {
-        let at = created_order(&p.metadata);
-        newest_allow
-            .entry(target(p))
-            .and_modify(|v| *v = (*v).max(at))
-            .or_insert(at);
+fn latest(passports: &[Arc<ReleasePassport>]) -> Vec<bool> {
+    let mut latest = vec![false; passports.len()];
+    for i in radar::latest_per_target(passports).into_values() {
+        latest[i] = true;
     }
-    passports
-        .iter()
-        .map(|p| {
-            newest_allow
-                .get(&target(p))
-                .is_some_and(|at| *at > created_order(&p.metadata))
-        })
-        .collect()
+    latest
 }
 
 /// Where the console gets its snapshot from.

@@ -81,6 +81,42 @@ impl Bundle {
         release
     }
 
+    /// The Connectors as a recording shows them: a recording is what the connectors answered
+    /// at `recordedAt`, so each connector it names read successfully then (unless the
+    /// Connector carries a status of its own). Those it never names keep no status: not checked.
+    pub fn connectors_as_recorded(&self) -> Vec<crate::api::Connector> {
+        let Some(at) = self.recorded_at else {
+            return self.connectors.clone();
+        };
+        let answered: std::collections::BTreeSet<(&str, &str)> = self
+            .evidence
+            .iter()
+            .flat_map(|(release, items)| {
+                items
+                    .iter()
+                    .filter_map(|e| Some((release.namespace.as_str(), e.connector.as_deref()?)))
+            })
+            .collect();
+        self.connectors
+            .iter()
+            .map(|c| {
+                let mut c = c.clone();
+                let key = (
+                    crate::api::namespace_of(&c.metadata),
+                    c.metadata.name.as_deref().unwrap_or(""),
+                );
+                if c.status.is_none() && answered.contains(&key) {
+                    c.status = Some(crate::api::connector::ConnectorStatus {
+                        health: Some(crate::api::ConnectorHealth::Healthy),
+                        last_success_at: Some(at),
+                        ..Default::default()
+                    });
+                }
+                c
+            })
+            .collect()
+    }
+
     /// Policies compiled for the engine.
     pub fn compiled_policies(&self) -> Vec<std::sync::Arc<CompiledPolicy>> {
         self.policies

@@ -5,7 +5,7 @@
 use maud::{Markup, html};
 
 use super::super::audit::EventKind;
-use super::super::layout::{Nav, Page, command, empty, layout, ok_badge, release_href, when};
+use super::super::layout::{Nav, Page, command, empty, layout, ok_badge, release_href};
 use crate::api::passport::{Effect, WatchPhase};
 use crate::api::policy::PolicyRule;
 use crate::api::{GatePolicy, Keyed, PolicyMode, namespace_of};
@@ -218,7 +218,7 @@ pub fn page(page: &Page) -> Markup {
                             li {
                                 strong { (a.spec.approver) } " " (format!("{:?}", a.spec.decision)) " "
                                 a href=(release_href(namespace_of(&a.metadata), &a.spec.release_ref.name)) { (a.spec.release_ref.name) }
-                                " · " (when(crate::api::common::created_at(&a.metadata)))
+                                " · " (page.when(crate::api::common::created_at(&a.metadata)))
                                 @if let Some(c) = &a.spec.comment { " — “" (c) "”" }
                             }
                         } }
@@ -231,7 +231,7 @@ pub fn page(page: &Page) -> Markup {
                             @let active = s.now < w.spec.expires_at;
                             li {
                                 strong { (w.metadata.name.as_deref().unwrap_or("")) } " " (ok_badge(active, "Active", "Expired"))
-                                " waives " (w.spec.rules.join(", ")) " until " (when(Some(w.spec.expires_at)))
+                                " waives " (w.spec.rules.join(", ")) " until " (page.when(Some(w.spec.expires_at)))
                                 " — " (w.spec.approver) ": " (w.spec.reason)
                             }
                         } }
@@ -247,7 +247,7 @@ pub fn page(page: &Page) -> Markup {
                             tr {
                                 td { a href=(super::super::layout::passport_href(p)) { (p.key()) } }
                                 td { @if w.phase == WatchPhase::Failed { span.badge.block { "Failed" } } @else { (format!("{:?}", w.phase)) } }
-                                td { (when(w.started_at)) } td { (w.duration) } td.why { (w.message.as_deref().unwrap_or("")) }
+                                td { (page.when(w.started_at)) } td { (w.duration) } td.why { (w.message.as_deref().unwrap_or("")) }
                             }
                         } }
                     } }
@@ -258,7 +258,7 @@ pub fn page(page: &Page) -> Markup {
                 @let history: Vec<_> = s.events.iter().filter(|e| e.kind == EventKind::Decision && page.visible(Some(&e.namespace))).take(30).collect();
                 @if history.is_empty() { (empty("No decisions yet.")) } @else {
                     ul.timeline { @for e in history {
-                        li { (when(e.at)) " " a href=(release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } " " (e.summary) }
+                        li { (page.when(e.at)) " " a href=(release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } " " (e.summary) }
                     } }
                 }
                 p { a href="/console/reports" { "The full governance log" } }

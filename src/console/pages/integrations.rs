@@ -5,10 +5,9 @@
 use maud::{Markup, html};
 
 use super::super::auth::Visibility;
-use super::super::layout::{Nav, Page, command, empty, layout, when};
+use super::super::layout::{Nav, Page, command, empty, layout};
 use crate::api::{Connector, ConnectorHealth, ConnectorType, Keyed, namespace_of};
 use crate::connectors::kind_of;
-use crate::radar::Freshness;
 
 fn credential(c: &Connector) -> Markup {
     let health = c.status.as_ref().and_then(|s| s.health);
@@ -21,7 +20,17 @@ fn credential(c: &Connector) -> Markup {
     }
 }
 
-pub fn page(page: &Page) -> Markup {
+/// The page's one filter: only the connectors with an issue (what Overview's tile counts).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct Query {
+    #[serde(default, deserialize_with = "super::releases::flag")]
+    pub issues: bool,
+}
+
+/// The link that lists exactly the connectors with an issue.
+pub const ISSUES_HREF: &str = "/console/integrations?issues=on#configured";
+
+pub fn page(page: &Page, query: &Query) -> Markup {
     let s = page.snap;
     let connectors: Vec<&Connector> = s
         .connectors
@@ -30,14 +39,15 @@ pub fn page(page: &Page) -> Markup {
         .filter(|c| page.visible(c.metadata.namespace.as_deref()))
         .collect();
     let view = page.view();
-    let freshness = |c: &Connector| {
+    let judged = |c: &Connector| {
         let name = c.key();
-        view.radar
-            .connectors
-            .iter()
-            .find(|f| f.connector == name)
-            .map(|f| f.freshness)
+        view.radar.connectors.iter().find(|f| f.connector == name)
     };
+    let listed: Vec<&Connector> = connectors
+        .iter()
+        .copied()
+        .filter(|c| !query.issues || judged(c).and_then(|f| f.trouble()).is_some())
+        .collect();
     layout(
         page,
         Nav::Integrations,
@@ -60,12 +70,13 @@ pub fn page(page: &Page) -> Markup {
                 } }
             }
             section aria-labelledby="configured" {
-                h2 id="configured" { "Configured connectors" }
-                @if connectors.is_empty() { (empty("No Connector objects yet.")) } @else {
-                    div.scroll { table {
-                        thead { tr { th { "Connector" } th { "Type" } th { "Health" } th { "Last success" } th { "Freshness" } th { "Credential" } th { "Last error" } } }
-                        tbody { @for c in &connectors {
+                h2 id="configured" { "Configured connectors " small { (listed.len()) @if query.issues { " with an issue · " a href="/console/integrations#configured" { "all" } } } }
+                @if connectors.is_empty() { (empty("No Connector objects yet.")) } @else if listed.is_empty() { (empty("No connector has an issue.")) } @else {
+                    div.scroll { table.cards {
+                        thead { tr { th { "Connector" } th { "Type" } th { "Health" } th { "Last success" } th { "Freshness" } th { "Credential" } th { "Issue" } } }
+                        tbody { @for c in &listed {
                             @let st = c.status.clone().unwrap_or_default();
+                            @let judged = judged(c);
                             tr {
                                 td { (namespace_of(&c.metadata)) "/" (c.metadata.name.as_deref().unwrap_or("")) }
                                 td { (format!("{:?}", c.spec.type_)) }
@@ -74,10 +85,10 @@ pub fn page(page: &Page) -> Markup {
                                     Some(h) => span.badge.hold { (format!("{h:?}")) },
                                     None => span.muted { "not checked yet" },
                                 } }
-                                td { (when(st.last_success_at)) }
-                                td { (freshness(c).map_or("-".to_string(), |f: Freshness| format!("{f:?}"))) }
+                                td { (page.when(st.last_success_at)) }
+                                td { (judged.map_or("-", |f| f.freshness.as_str())) }
                                 td { (credential(c)) }
-                                td.why { (st.last_error.as_deref().unwrap_or("")) }
+                                td.why { (judged.and_then(|f| f.trouble()).unwrap_or_else(|| "none".to_string())) }
                             }
                         } }
                     } }

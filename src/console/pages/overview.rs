@@ -4,10 +4,9 @@
 use maud::{Markup, html};
 
 use super::super::audit::EventKind;
-use super::super::layout::{
-    Nav, Page, command, decision_badge, empty, layout, passport_href, when,
-};
-use crate::api::{ConnectorHealth, Decision, EvidenceStatus, Keyed, ReleasePassport, namespace_of};
+use super::super::layout::{Nav, Page, command, empty, layout, passport_badge, passport_href};
+use super::releases::Filter;
+use crate::api::{Decision, EvidenceStatus, Keyed, ReleasePassport, namespace_of};
 
 const LIST: usize = 15;
 
@@ -56,8 +55,28 @@ pub fn next_action(p: &ReleasePassport) -> (String, Option<String>) {
 
 pub fn page(page: &Page) -> Markup {
     let s = page.snap;
-    let passports: Vec<&ReleasePassport> = page.open_passports().collect();
-    let count = |d: Decision| passports.iter().filter(|p| decided(p) == Some(d)).count();
+    let passports: Vec<&ReleasePassport> = page.latest_passports().collect();
+    // Each tile counts exactly the rows its link lists: the count is that list's length.
+    let latest = |decision: &str, evidence: &str| Filter {
+        decision: decision.into(),
+        evidence: evidence.into(),
+        latest: true,
+        ..Filter::default()
+    };
+    let tiles = [
+        ("hold", latest("Hold", ""), "pending gates (Hold)"),
+        ("block", latest("Block", ""), "blocked"),
+        ("allow", latest("Allow", ""), "allowed"),
+        ("", latest("", "Stale"), "with stale evidence"),
+    ]
+    .map(|(class, filter, label)| {
+        (
+            class,
+            format!("/console/releases{}", filter.query()),
+            filter.select(page).len(),
+            label,
+        )
+    });
     let mut stopped: Vec<&&ReleasePassport> = passports
         .iter()
         .filter(|p| matches!(decided(p), Some(Decision::Hold | Decision::Block)))
@@ -84,11 +103,16 @@ pub fn page(page: &Page) -> Markup {
         .iter()
         .filter(|c| page.visible(c.metadata.namespace.as_deref()))
         .collect();
-    let troubled: Vec<_> = connectors
+    let view = page.view();
+    let troubled: Vec<(&crate::radar::ConnectorFreshness, String)> = view
+        .radar
+        .connectors
         .iter()
-        .filter(|c| c.status.as_ref().and_then(|st| st.health) != Some(ConnectorHealth::Healthy))
+        .filter_map(|c| Some((c, c.trouble()?)))
         .collect();
-    let any_allow = count(Decision::Allow) > 0;
+    let any_allow = passports
+        .iter()
+        .any(|p| decided(p) == Some(Decision::Allow));
     let steps = [
         (
             "Install the CRDs and the controller",
@@ -133,13 +157,12 @@ pub fn page(page: &Page) -> Markup {
         "Overview",
         html! {
             h1 { "Overview" }
-            p.muted { "Open passports: those no newer allowed release of the same service and environment has superseded." }
+            p.muted { "The latest passport of each service and environment." }
         section.tiles aria-label="Triage" {
-                a.tile.hold href="/console/releases?decision=Hold" { strong { (count(Decision::Hold)) } "pending gates (Hold)" }
-                a.tile.block href="/console/releases?decision=Block" { strong { (count(Decision::Block)) } "blocked" }
-                a.tile.allow href="/console/releases?decision=Allow" { strong { (count(Decision::Allow)) } "allowed (latest)" }
-                a.tile href="/console/releases?evidence=Stale" { strong { (stale.len()) } "stale evidence" }
-                a.tile href="/console/integrations" { strong { (troubled.len()) } "connector issues" }
+                @for (class, href, n, label) in &tiles {
+                    a class=(format!("tile {class}")) href=(href) { strong { (n) } (label) }
+                }
+                a.tile href=(super::integrations::ISSUES_HREF) { strong { (troubled.len()) } "connector issues" }
             }
             @if done < steps.len() {
                 section aria-labelledby="first" {
@@ -164,13 +187,13 @@ pub fn page(page: &Page) -> Markup {
                             @let (what, cmd) = next_action(p);
                             tr {
                                 td { a href=(passport_href(p)) { (p.key()) } br; small { (p.spec.service) " " (p.spec.version) " → " (p.spec.environment) } }
-                                td { (decision_badge(decided(p))) }
+                                td { (passport_badge(p.status.as_ref())) }
                                 td.why { (p.status.as_ref().and_then(|s| s.reasons.first()).map_or("", String::as_str)) }
                                 td { (what) @if let Some(c) = cmd { (command(&c)) } }
                             }
                         } }
                     } }
-                    @if stopped.len() > LIST { p { a href="/console/releases?decision=Hold" { "All held releases" } " · " a href="/console/releases?decision=Block" { "All blocked releases" } } }
+                    @if stopped.len() > LIST { p { a href=(tiles[0].1) { "All held releases" } " · " a href=(tiles[1].1) { "All blocked releases" } } }
                 }
             }
             div.columns {
@@ -178,7 +201,7 @@ pub fn page(page: &Page) -> Markup {
                     h2 id="stale" { "Stale evidence" }
                     @if stale.is_empty() { (empty("No stale evidence.")) } @else {
                         ul { @for (p, e) in stale.iter().take(LIST) {
-                            li { a href=(passport_href(p)) { (p.key()) } ": " strong { (e.source) } " last seen " (when(e.observed_at)) }
+                            li { a href=(passport_href(p)) { (p.key()) } ": " strong { (e.source) } " last seen " (page.when(e.observed_at)) }
                         } }
                     }
                 }
@@ -186,13 +209,8 @@ pub fn page(page: &Page) -> Markup {
                     h2 id="conn" { "Connector issues" }
                     @if connectors.is_empty() { (empty("No connectors configured: evidence comes from files or annotations only.")) }
                     @else if troubled.is_empty() { (empty("Every connector is healthy.")) } @else {
-                        ul { @for c in troubled.iter().take(LIST) {
-                            @let st = c.status.clone().unwrap_or_default();
-                            li {
-                                strong { (c.metadata.name.as_deref().unwrap_or("")) } " (" (format!("{:?}", c.spec.type_)) "): "
-                                (st.health.map_or("not checked yet".to_string(), |h| format!("{h:?}")))
-                                @if let Some(e) = &st.last_error { " — " (e) }
-                            }
+                        ul { @for (c, trouble) in troubled.iter().take(LIST) {
+                            li { strong { (c.connector) } " (" (format!("{:?}", c.type_)) "): " (trouble) }
                         } }
                     }
                 }
@@ -202,7 +220,7 @@ pub fn page(page: &Page) -> Markup {
                 @let recent: Vec<_> = s.events.iter().filter(|e| e.kind == EventKind::Decision && page.visible(Some(&e.namespace))).take(10).collect();
                 @if recent.is_empty() { (empty("No decisions yet.")) } @else {
                     ul.timeline { @for e in recent {
-                        li { (when(e.at)) " " a href=(super::super::layout::release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } " " (e.summary) }
+                        li { (page.when(e.at)) " " a href=(super::super::layout::release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } " " (e.summary) }
                     } }
                 }
             }

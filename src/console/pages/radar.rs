@@ -5,11 +5,11 @@ use maud::{Markup, html};
 
 use super::super::charts::share;
 use super::super::layout::{
-    Nav, Page, decision_badge, empty, evidence_badge, layout, release_href, when,
+    Nav, Page, empty, evidence_badge, labelled_badge, layout, release_href,
 };
-use crate::radar::{Freshness, Signal};
+use crate::radar::Signal;
 
-fn signals(title: &str, id: &str, list: &[&Signal], none: &str) -> Markup {
+fn signals(page: &Page, title: &str, id: &str, list: &[&Signal], none: &str) -> Markup {
     html! {
         section aria-labelledby=(id) {
             h2 id=(id) { (title) }
@@ -17,7 +17,7 @@ fn signals(title: &str, id: &str, list: &[&Signal], none: &str) -> Markup {
                 div.scroll { table {
                     thead { tr { th { "Service" } th { "Env" } th { "Source" } th { "Status" } th { "Observed" } th { "What was seen" } } }
                     tbody { @for s in list {
-                        tr { td { (s.service) } td { (s.environment) } td { (s.source) } td { (evidence_badge(s.status)) } td { (when(s.observed_at)) } td.why { (s.summary) } }
+                        tr { td { (s.service) } td { (s.environment) } td { (s.source) } td { (evidence_badge(s.status)) } td { (page.when(s.observed_at)) } td.why { (s.summary) } }
                     } }
                 } }
             }
@@ -40,9 +40,9 @@ pub fn page(page: &Page) -> Markup {
         html! {
             h1 { "Radar" }
             section.tiles aria-label="Confidence" {
-                div.tile { strong { (format!("{:.0}%", r.confidence * 100.0)) } "confidence" br; small { "complete evidence × healthy connectors" } }
+                div.tile { strong { (format!("{:.0}%", r.confidence * 100.0)) } "confidence" br; small { "complete evidence × connectors without issues" } }
                 div.tile { strong { (services.len()) } "service/environment targets" }
-                div.tile { strong { (connectors.iter().filter(|c| c.freshness == Freshness::Fresh).count()) "/" (connectors.len()) } "connectors fresh" }
+                a.tile href=(super::integrations::ISSUES_HREF) { strong { (connectors.iter().filter(|c| c.trouble().is_none()).count()) "/" (connectors.len()) } "connectors without issues" }
             }
             section aria-labelledby="health" {
                 h2 id="health" { "Service and environment health" }
@@ -54,7 +54,7 @@ pub fn page(page: &Page) -> Markup {
                             tr {
                                 td { (s.service) } td { (s.environment) }
                                 td { a href=(release_href(ns, name)) { (s.version) } }
-                                td { (decision_badge(s.decision)) }
+                                td { (labelled_badge(s.decision, s.decision_label.clone())) }
                                 td { (share((s.evidence_total > 0).then(|| f64::from(s.evidence_complete) / f64::from(s.evidence_total)))) }
                                 td { @if s.targets.total > 0 { (share(Some(f64::from(s.targets.passing) / f64::from(s.targets.total)))) " " small { (s.targets.passing) "/" (s.targets.total) } } @else { "-" } }
                             }
@@ -66,20 +66,21 @@ pub fn page(page: &Page) -> Markup {
                 h2 id="fresh" { "Connector freshness" }
                 @if connectors.is_empty() { (empty("No connectors configured.")) } @else {
                     div.scroll { table {
-                        thead { tr { th { "Connector" } th { "Type" } th { "Health" } th { "Last success" } th { "Freshness" } } }
+                        thead { tr { th { "Connector" } th { "Type" } th { "Health" } th { "Last success" } th { "Freshness" } th { "Issue" } } }
                         tbody { @for c in &connectors {
                             tr {
                                 td { (c.connector) } td { (format!("{:?}", c.type_)) }
-                                td { (c.health.map_or("not checked".to_string(), |h| format!("{h:?}"))) }
-                                td { (when(c.last_success_at)) }
-                                td { (format!("{:?}", c.freshness)) }
+                                td { (c.health.map_or("not checked yet".to_string(), |h| format!("{h:?}"))) }
+                                td { (page.when(c.last_success_at)) }
+                                td { (c.freshness.as_str()) }
+                                td.why { (c.trouble().unwrap_or_else(|| "none".to_string())) }
                             }
                         } }
                     } }
                 }
             }
-            (signals("Journey checks", "journeys", &journeys, "No journey (HTTP) connector reports for these services."))
-            (signals("Third-party signals", "third", &third, "No status-page connector reports for these services."))
+            (signals(page, "Journey checks", "journeys", &journeys, "No journey (HTTP) connector reports for these services."))
+            (signals(page, "Third-party signals", "third", &third, "No status-page connector reports for these services."))
             p.muted { "Radar reads only the scopes Releases and Connectors name; it never scans beyond them, and it never decides." }
         },
     )

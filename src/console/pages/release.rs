@@ -4,7 +4,8 @@
 use maud::{Markup, html};
 
 use super::super::layout::{
-    Nav, Page, command, decision_badge, effect_badge, empty, evidence_badge, layout, ok_badge, when,
+    Nav, Page, command, decision_badge, effect_badge, empty, evidence_badge, labelled_badge,
+    layout, ok_badge, passport_badge,
 };
 use super::super::summary::Summary;
 use crate::api::passport::{Effect, TraceEntry};
@@ -237,7 +238,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
     });
     let export = |ext: &str| {
         format!(
-            "/api/v1/export/passports.{ext}?namespace={}&q={}",
+            "/api/v1/export/passports.{ext}?namespace={}&name={}",
             super::super::layout::encode(ns),
             super::super::layout::encode(short)
         )
@@ -248,7 +249,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
         &name,
         html! {
             p.crumbs { a href="/console/releases" { "Releases" } " / " (name) }
-            h1 { (p.spec.service) " " (p.spec.version) " → " (p.spec.environment) " " (decision_badge(status.decision)) }
+            h1 { (p.spec.service) " " (p.spec.version) " → " (p.spec.environment) " " (passport_badge(Some(&status))) }
             section aria-labelledby="why" {
                 h2 id="why" { "Investigation" }
                 ul.reasons { @for line in why { li { (line) } } }
@@ -284,7 +285,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                             tr {
                                 td { (e.source) }
                                 td { (evidence_badge(e.status)) }
-                                td { (when(e.observed_at)) }
+                                td { (page.when(e.observed_at)) }
                                 td { (e.connector.as_deref().unwrap_or("-")) }
                                 td.why {
                                     (e.summary.as_deref().unwrap_or(""))
@@ -319,7 +320,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                 section aria-labelledby="radar" {
                     h2 id="radar" { "Radar" }
                     @if let Some(h) = health {
-                        p { "Latest in " (p.spec.environment) ": " (h.version) " " (decision_badge(h.decision)) ", evidence " (h.evidence_complete) "/" (h.evidence_total)
+                        p { "Latest in " (p.spec.environment) ": " (h.version) " " (labelled_badge(h.decision, h.decision_label.clone())) ", evidence " (h.evidence_complete) "/" (h.evidence_total)
                             @if h.targets.total > 0 { ", targets " (h.targets.passing) "/" (h.targets.total) } }
                     }
                     @if signals.is_empty() { (empty("No journey or third-party signals for this service.")) } @else {
@@ -345,7 +346,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                     Some(a) if a.records.is_empty() => (empty("No approvals yet.")),
                     Some(a) => ul { @for r in &a.records {
                         li {
-                            strong { (r.approver) } " " (format!("{:?}", r.decision)) " at " (when(r.at))
+                            strong { (r.approver) } " " (format!("{:?}", r.decision)) " at " (page.when(r.at))
                             @if let Some(w) = r.wait_seconds { " after " (super::duration(chrono::Duration::seconds(w))) }
                             @if let Some(c) = &r.comment { " — “" (c) "”" }
                             @if let Some(n) = &r.not_counted { " " em { "(not counted: " (n) ")" } }
@@ -358,7 +359,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                 @if status.waivers.is_empty() { (empty("No waiver applies.")) } @else {
                     ul { @for w in &status.waivers {
                         li {
-                            strong { (w.name) } " waives " (w.rules.join(", ")) " until " (when(Some(w.expires_at)))
+                            strong { (w.name) } " waives " (w.rules.join(", ")) " until " (page.when(Some(w.expires_at)))
                             @if !w.active { " " em { "(expired)" } }
                             " — granted by " (w.approver) ": " (w.reason)
                         }
@@ -368,14 +369,14 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
             @if let Some(w) = &status.watch {
                 section aria-labelledby="watch" {
                     h2 id="watch" { "Post-deploy watch" }
-                    p { (format!("{:?}", w.phase)) " · " (w.duration) " · started " (when(w.started_at)) " · rules " (w.rules.join(", ")) }
+                    p { (format!("{:?}", w.phase)) " · " (w.duration) " · started " (page.when(w.started_at)) " · rules " (w.rules.join(", ")) }
                     @if let Some(m) = &w.message { p { (m) } }
                 }
             }
             section aria-labelledby="timeline" {
                 h2 id="timeline" { "Timeline" }
                 @if status.timeline.is_empty() { (empty("No decision recorded yet.")) } @else {
-                    ol.timeline { @for t in status.timeline.iter().rev() { li { (when(Some(t.at))) " " (decision_badge(Some(t.decision))) " " (t.message) } } }
+                    ol.timeline { @for t in status.timeline.iter().rev() { li { (page.when(Some(t.at))) " " (decision_badge(Some(t.decision))) " " (t.message) } } }
                 }
             }
             section aria-labelledby="conditions" {

@@ -5,13 +5,14 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::super::layout::{
-    Nav, Page, decision_badge, empty, evidence_badge, layout, passport_href,
+    Nav, Page, empty, evidence_badge, layout, passport_badge, passport_href,
 };
 use crate::api::{EvidenceStatus, Keyed, ReleasePassport};
 
 pub const PAGE_SIZE: usize = 50;
 
-/// The list's filters, from the query string (also used by the exports).
+/// The list's filters, from the query string (also used by the exports, so "Export these"
+/// exports exactly the rows listed).
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Filter {
     #[serde(default)]
@@ -24,11 +25,100 @@ pub struct Filter {
     pub evidence: String,
     #[serde(default)]
     pub namespace: String,
+    /// One release, by its exact name (a truth screen's export).
+    #[serde(default)]
+    pub name: String,
     /// Part of the release name.
     #[serde(default)]
     pub q: String,
+    /// Only the newest passport of each namespace, service and environment.
+    #[serde(default, deserialize_with = "flag")]
+    pub latest: bool,
+    #[serde(default)]
+    pub sort: Sort,
+    /// `None`: the column's natural order (newest first for times, A→Z otherwise).
+    #[serde(default)]
+    pub order: Option<Order>,
     #[serde(default)]
     pub page: usize,
+}
+
+/// The column the list is sorted by.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sort {
+    /// When the current decision was reached.
+    #[default]
+    Decided,
+    Release,
+    Service,
+    Version,
+    Environment,
+    Decision,
+}
+
+impl Sort {
+    const ALL: [(Sort, &'static str); 6] = [
+        (Sort::Release, "Release"),
+        (Sort::Service, "Service"),
+        (Sort::Version, "Version"),
+        (Sort::Environment, "Env"),
+        (Sort::Decision, "Decision"),
+        (Sort::Decided, "Decided"),
+    ];
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Sort::Decided => "decided",
+            Sort::Release => "release",
+            Sort::Service => "service",
+            Sort::Version => "version",
+            Sort::Environment => "environment",
+            Sort::Decision => "decision",
+        }
+    }
+
+    fn natural(self) -> Order {
+        match self {
+            Sort::Decided => Order::Desc,
+            _ => Order::Asc,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Order {
+    Asc,
+    Desc,
+}
+
+impl Order {
+    fn as_str(self) -> &'static str {
+        match self {
+            Order::Asc => "asc",
+            Order::Desc => "desc",
+        }
+    }
+
+    fn flipped(self) -> Order {
+        match self {
+            Order::Asc => Order::Desc,
+            Order::Desc => Order::Asc,
+        }
+    }
+}
+
+/// A checkbox: `on` (what a browser sends), `true` or `1`; empty, `off`, `false` or `0`.
+pub fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    let text = String::deserialize(d)?;
+    match text.as_str() {
+        "on" | "true" | "1" => Ok(true),
+        "" | "off" | "false" | "0" => Ok(false),
+        other => Err(serde::de::Error::custom(format!(
+            "{other:?} is not on or off"
+        ))),
+    }
 }
 
 /// A passport's evidence in one word: the worst status among its items (Complete when all are).
@@ -41,6 +131,29 @@ pub fn evidence_status(p: &ReleasePassport) -> Option<EvidenceStatus> {
         .max_by_key(|s| crate::engine::evidence::severity(*s))
 }
 
+/// Versions compared as people read them: `1.12.0` after `1.9.3`, digits as numbers.
+fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
+    fn parts(v: &str) -> Vec<Result<u64, &str>> {
+        let mut out = Vec::new();
+        let mut rest = v;
+        while let Some(c) = rest.chars().next() {
+            let digit = c.is_ascii_digit();
+            let end = rest
+                .find(|ch: char| ch.is_ascii_digit() != digit)
+                .unwrap_or(rest.len());
+            let (part, tail) = rest.split_at(end);
+            out.push(if digit {
+                part.parse::<u64>().map_err(|_| part)
+            } else {
+                Err(part)
+            });
+            rest = tail;
+        }
+        out
+    }
+    parts(a).cmp(&parts(b)).then_with(|| a.cmp(b))
+}
+
 impl Filter {
     pub fn matches(&self, p: &ReleasePassport) -> bool {
         let status = p.status.as_ref();
@@ -48,6 +161,7 @@ impl Filter {
             && (self.environment.is_empty() || p.spec.environment == self.environment)
             && (self.namespace.is_empty()
                 || p.metadata.namespace.as_deref() == Some(self.namespace.as_str()))
+            && (self.name.is_empty() || p.metadata.name.as_deref() == Some(self.name.as_str()))
             && (self.decision.is_empty()
                 || status
                     .and_then(|s| s.decision)
@@ -63,16 +177,76 @@ impl Filter {
                     .is_some_and(|n| n.contains(self.q.as_str())))
     }
 
+    fn order(&self) -> Order {
+        self.order.unwrap_or(self.sort.natural())
+    }
+
     /// The query string for these filters (for links and exports), `page` left out.
     pub fn query(&self) -> String {
+        let order = self.order.filter(|o| *o != self.sort.natural());
         super::super::layout::query_string(&[
             ("service", &self.service),
             ("environment", &self.environment),
             ("decision", &self.decision),
             ("evidence", &self.evidence),
             ("namespace", &self.namespace),
+            ("name", &self.name),
             ("q", &self.q),
+            ("latest", if self.latest { "on" } else { "" }),
+            (
+                "sort",
+                if self.sort == Sort::default() {
+                    ""
+                } else {
+                    self.sort.as_str()
+                },
+            ),
+            ("order", order.map_or("", Order::as_str)),
         ])
+    }
+
+    /// The visible passports these filters select, in the list's order: what the page shows
+    /// and what its export holds.
+    pub fn select<'a>(&self, page: &'a Page) -> Vec<&'a ReleasePassport> {
+        let mut rows: Vec<&ReleasePassport> = page
+            .newest_passports(self.latest)
+            .filter(|p| self.matches(p))
+            .collect();
+        let decided = |p: &ReleasePassport| p.status.as_ref().and_then(|s| s.decided_at());
+        // Stable: rows equal under the column keep newest-first.
+        rows.sort_by(|a, b| {
+            let by = match self.sort {
+                Sort::Decided => decided(a).cmp(&decided(b)),
+                Sort::Release => a.key().cmp(&b.key()),
+                Sort::Service => a.spec.service.cmp(&b.spec.service),
+                Sort::Version => version_order(&a.spec.version, &b.spec.version),
+                Sort::Environment => a.spec.environment.cmp(&b.spec.environment),
+                Sort::Decision => {
+                    let d = |p: &ReleasePassport| p.status.as_ref().and_then(|s| s.decision);
+                    d(a).cmp(&d(b))
+                }
+            };
+            match self.order() {
+                Order::Asc => by,
+                Order::Desc => by.reverse(),
+            }
+        });
+        rows
+    }
+
+    /// The list sorted by `sort`: flips the order when it already is.
+    fn sorted_by(&self, sort: Sort) -> Filter {
+        let order = if self.sort == sort {
+            self.order().flipped()
+        } else {
+            sort.natural()
+        };
+        Filter {
+            sort,
+            order: Some(order),
+            page: 0,
+            ..self.clone()
+        }
     }
 }
 
@@ -93,8 +267,19 @@ fn options<'a>(
     }
 }
 
+/// The passport's one-line why: its first reason, else the headline it was allowed with.
+pub fn why(p: &ReleasePassport) -> &str {
+    let Some(s) = p.status.as_ref() else {
+        return "not decided yet";
+    };
+    s.reasons
+        .first()
+        .or_else(|| s.timeline.last().map(|t| &t.message))
+        .map_or("all enforced rules pass", String::as_str)
+}
+
 pub fn page(page: &Page, filter: &Filter) -> Markup {
-    let visible: Vec<&ReleasePassport> = page.newest_passports().collect();
+    let visible: Vec<&ReleasePassport> = page.newest_passports(false).collect();
     let distinct = |f: fn(&ReleasePassport) -> &str| {
         let mut v: Vec<&str> = visible.iter().map(|p| f(p)).collect();
         v.sort_unstable();
@@ -103,15 +288,27 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
     };
     let services = distinct(|p| p.spec.service.as_str());
     let environments = distinct(|p| p.spec.environment.as_str());
-    let matching: Vec<&ReleasePassport> = visible
-        .iter()
-        .copied()
-        .filter(|p| filter.matches(p))
-        .collect();
+    let matching = filter.select(page);
     let pages = matching.len().div_ceil(PAGE_SIZE).max(1);
     let current = filter.page.min(pages - 1);
     let query = filter.query();
     let joiner = if query.is_empty() { "?" } else { "&" };
+    let heading = |sort: Sort, label: &str| {
+        let here = filter.sort == sort;
+        let aria = match (here, filter.order()) {
+            (false, _) => None,
+            (true, Order::Asc) => Some("ascending"),
+            (true, Order::Desc) => Some("descending"),
+        };
+        html! {
+            th aria-sort=[aria] {
+                a href=(format!("/console/releases{}", filter.sorted_by(sort).query())) {
+                    (label)
+                    @if here { @if filter.order() == Order::Asc { " ▲" } @else { " ▼" } }
+                }
+            }
+        }
+    };
     layout(
         page,
         Nav::Releases,
@@ -124,11 +321,15 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
                 (options("decision", "Decision", &filter.decision, ["Allow", "Hold", "Block"].into_iter()))
                 (options("evidence", "Evidence", &filter.evidence, EvidenceStatus::ALL.iter().map(|s| s.as_str())))
                 label { "Name" input type="search" name="q" value=(filter.q) placeholder="part of a name"; }
+                label.check { input type="checkbox" name="latest" checked[filter.latest]; " Latest per service and environment" }
+                @if !filter.name.is_empty() { input type="hidden" name="name" value=(filter.name); }
+                @if filter.sort != Sort::default() { input type="hidden" name="sort" value=(filter.sort.as_str()); }
+                @if let Some(o) = filter.order { input type="hidden" name="order" value=(o.as_str()); }
                 button type="submit" { "Filter" }
                 a href="/console/releases" { "Clear" }
             }
             p.actions {
-                "Export these: "
+                "Export these " (matching.len()) ": "
                 a href=(format!("/api/v1/export/passports.json{query}")) download { "JSON" } " · "
                 a href=(format!("/api/v1/export/passports.csv{query}")) download { "CSV" } " · "
                 a href=(format!("/api/v1/export/passports.md{query}")) download { "Markdown" }
@@ -136,22 +337,26 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
             @if matching.is_empty() {
                 (empty(if visible.is_empty() { "No passports yet: apply a Release and a GatePolicy." } else { "No passport matches these filters." }))
             } @else {
-                div.scroll { table {
-                    thead { tr { th { "Release" } th { "Service" } th { "Version" } th { "Env" } th { "Decision" } th { "Evidence" } th { "Why" } } }
+                div.scroll { table.cards {
+                    thead { tr {
+                        @for (sort, label) in Sort::ALL { (heading(sort, label)) }
+                        th { "Evidence" } th { "Why" }
+                    } }
                     tbody {
                         @for p in matching.iter().skip(current * PAGE_SIZE).take(PAGE_SIZE) {
                             @let status = p.status.as_ref();
                             tr {
-                                td { a href=(passport_href(p)) { (p.key()) } }
-                                td { (p.spec.service) }
-                                td { (p.spec.version) }
-                                td { (p.spec.environment) }
-                                td { (decision_badge(status.and_then(|s| s.decision))) }
-                                td {
+                                td data-label="Release" { a href=(passport_href(p)) { (p.key()) } }
+                                td data-label="Service" { (p.spec.service) }
+                                td data-label="Version" { (p.spec.version) }
+                                td data-label="Env" { (p.spec.environment) }
+                                td data-label="Decision" { (passport_badge(status)) }
+                                td data-label="Decided" { (page.when(status.and_then(|s| s.decided_at()))) }
+                                td data-label="Evidence" {
                                     @if let Some(e) = evidence_status(p) { (evidence_badge(e)) " " }
                                     (status.and_then(|s| s.evidence_summary.as_deref()).unwrap_or("-"))
                                 }
-                                td.why { (status.and_then(|s| s.reasons.first()).map_or("all enforced rules pass", String::as_str)) }
+                                td.why data-label="Why" { (why(p)) }
                             }
                         }
                     }
@@ -166,4 +371,19 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
             }
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::version_order;
+    use std::cmp::Ordering;
+
+    #[test]
+    fn versions_sort_as_people_read_them() {
+        assert_eq!(version_order("1.12.0", "1.9.3"), Ordering::Greater);
+        assert_eq!(version_order("5.0.22", "5.0.3"), Ordering::Greater);
+        assert_eq!(version_order("1.2.0-rc.1", "1.2.0-rc.10"), Ordering::Less);
+        assert_eq!(version_order("v2", "v10"), Ordering::Less);
+        assert_eq!(version_order("1.0", "1.0"), Ordering::Equal);
+    }
 }

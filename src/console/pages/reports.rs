@@ -5,7 +5,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::super::audit::{EventKind, GovernanceEvent};
-use super::super::layout::{Nav, Page, empty, layout, release_href, when};
+use super::super::layout::{Nav, Page, empty, layout, release_href};
 
 pub const PAGE_SIZE: usize = 100;
 
@@ -96,7 +96,7 @@ pub fn page(page: &Page, filter: &LogFilter) -> Markup {
                         thead { tr { th { "When" } th { "Kind" } th { "About" } th { "Who" } th { "What" } } }
                         tbody { @for e in events.iter().skip(current * PAGE_SIZE).take(PAGE_SIZE) {
                             tr {
-                                td { (when(e.at)) } td { (e.kind.as_str()) }
+                                td { (page.when(e.at)) } td { (e.kind.as_str()) }
                                 td { @if e.kind == EventKind::Policy { (e.namespace) "/" (e.subject) } @else { a href=(release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } } }
                                 td { @if e.actor.is_empty() { span.muted { "—" } } @else { (e.actor) } } td.why { (e.summary) }
                             }
