@@ -678,6 +678,14 @@ fn expression_rule_rows() {
         assert_eq!(out.decision, Some(expected), "{cel}: {:?}", out.trace);
         if cel.contains("'health'") {
             assert_eq!(out.trace[0].evidence, vec!["health".to_string()], "{cel}");
+            // What it names is fetched for it and shown as the passport's evidence.
+            assert_eq!(out.evidence.len(), 1, "{cel}: {:?}", out.evidence);
+            assert_eq!(out.evidence[0].source, "health");
+            let compiled = vec![std::sync::Arc::new(release_passport::engine::compile(
+                &case.policies[0],
+            ))];
+            let needs = release_passport::engine::needs::needs(&case.release, &compiled);
+            assert!(needs.sources.contains("health"), "{cel}: {needs:?}");
         }
     }
 }

@@ -59,6 +59,12 @@ pub fn needs(release: &Release, policies: &[Arc<CompiledPolicy>]) -> Needs {
                 RuleKind::Evidence(e) => {
                     out.sources.insert(e.source.clone());
                 }
+                // What an expression names is fetched like what an evidence rule reads (one
+                // that iterates the whole map reads whatever the connectors already fetch).
+                RuleKind::Expression(x) => {
+                    out.sources
+                        .extend(x.reads.evidence.iter().flatten().cloned());
+                }
                 RuleKind::Metric(MetricRule {
                     query, connector, ..
                 }) => {
