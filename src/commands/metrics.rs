@@ -63,14 +63,6 @@ async fn from_cluster(
     Ok((passports, rollups))
 }
 
-fn duration(d: Option<Duration>) -> String {
-    crate::output::maybe_duration(d, "-")
-}
-
-fn percent(v: Option<f64>) -> String {
-    crate::output::maybe_percent(v, "-")
-}
-
 const COLUMNS: [&str; 12] = [
     "TARGET",
     "RELEASES",
@@ -86,7 +78,11 @@ const COLUMNS: [&str; 12] = [
     "EVIDENCE",
 ];
 
-fn row(target: &str, f: &Figures) -> [String; 12] {
+/// One line of figures; a figure with nothing to measure reads `missing` ("-" in the table,
+/// an empty cell in CSV).
+fn row(target: &str, f: &Figures, missing: &str) -> [String; 12] {
+    let duration = |d| crate::output::maybe_duration(d, missing);
+    let percent = |v| crate::output::maybe_percent(v, missing);
     [
         target.to_string(),
         f.releases.to_string(),
@@ -143,7 +139,7 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
                 .chain(targets.iter().map(|(k, f)| (k.to_string(), f.clone())))
             {
                 w.write_record(
-                    row(&k, &f)
+                    row(&k, &f, "")
                         .iter()
                         .map(|c| crate::console::export::neutralise(c)),
                 )?;
@@ -151,8 +147,8 @@ pub async fn run(args: Args, now: DateTime<Utc>) -> anyhow::Result<u8> {
             String::from_utf8(w.into_inner().map_err(|e| anyhow::anyhow!("{e}"))?)?
         }
         MetricsFormat::Table => {
-            let mut rows = vec![row("all", &all)];
-            rows.extend(targets.iter().map(|(k, f)| row(&k.to_string(), f)));
+            let mut rows = vec![row("all", &all, "-")];
+            rows.extend(targets.iter().map(|(k, f)| row(&k.to_string(), f, "-")));
             let mut out = format!("Delivery metrics {from} .. {to}\n\n");
             out.push_str(&crate::output::columns(&COLUMNS, &rows));
             let reasons = rollups.hold_reasons(&scope, from, to, 5);
