@@ -28,6 +28,7 @@ mod console_export;
 mod console_isolation;
 mod controller_reconcile;
 mod crds;
+mod demo_history;
 mod e2e_cluster;
 mod engine_props;
 mod engine_table;

@@ -809,7 +809,7 @@ fn approvals_summary(
             let counted = rules.is_empty()
                 || counts
                     .iter()
-                    .any(|c| c.approvers.iter().any(|who| *who == a.spec.approver));
+                    .any(|c| c.approvers.contains(&a.spec.approver));
             ApprovalRecord {
                 name: a.metadata.name.clone().unwrap_or_default(),
                 approver: a.spec.approver.clone(),
