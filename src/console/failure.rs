@@ -82,9 +82,14 @@ impl Failure {
                 visibility: Visibility::Only(Default::default()),
                 via: "none",
             });
+        let here = super::layout::Here {
+            uri: parts.uri.path().to_string(),
+            refresh: None,
+        };
         self.page(&Page {
             snap: &snap,
             user: &user,
+            here: &here,
         })
     }
 }

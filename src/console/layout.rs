@@ -67,6 +67,64 @@ impl Nav {
 pub struct Page<'a> {
     pub snap: &'a Snapshot,
     pub user: &'a Identity,
+    pub here: &'a Here,
+}
+
+/// The request a page answers, as the frame needs it: where it is (for the links that come
+/// back to it) and the reader's auto-refresh choice (the `passport_refresh` cookie).
+#[derive(Clone, Debug, Default)]
+pub struct Here {
+    /// Path and query.
+    pub uri: String,
+    pub refresh: Option<u32>,
+}
+
+/// Auto-refresh intervals the reader may pick, in seconds.
+pub const REFRESH_CHOICES: [u32; 3] = [30, 60, 300];
+/// The cookie that holds the reader's choice.
+pub const REFRESH_COOKIE: &str = "passport_refresh";
+
+impl Here {
+    pub fn at(uri: &str) -> Self {
+        Self {
+            uri: uri.to_string(),
+            refresh: None,
+        }
+    }
+
+    /// The choice a `Cookie` header carries, if it is one of [`REFRESH_CHOICES`].
+    pub fn refresh_from(cookies: &str) -> Option<u32> {
+        cookies
+            .split(';')
+            .filter_map(|c| c.trim().split_once('='))
+            .find(|(k, _)| *k == REFRESH_COOKIE)
+            .and_then(|(_, v)| v.parse().ok())
+            .filter(|v| REFRESH_CHOICES.contains(v))
+    }
+}
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Here {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        let cookies = parts
+            .headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(";");
+        Ok(Self {
+            uri: parts
+                .uri
+                .path_and_query()
+                .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string()),
+            refresh: Self::refresh_from(&cookies),
+        })
+    }
 }
 
 impl Page<'_> {
@@ -182,8 +240,22 @@ pub fn layout(page: &Page, current: Nav, title: &str, body: Markup) -> Markup {
                 }
                 main id="main" { (body) }
                 footer {
-                    (s.runtime.source) " · snapshot of " (time(s.now)) ". "
-                    "Read-only: Release Passport decides and explains; CI/CD and GitOps deploy."
+                    p {
+                        (s.runtime.source) " · snapshot of " (time(s.now))
+                        @if s.runtime.mode == "demo" { " (a recording: every relative time counts from it)" }
+                        @else { " (taken at most 2 s before this page)" }
+                        ". Read-only: Release Passport decides and explains; CI/CD and GitOps deploy."
+                    }
+                    nav.refresh aria-label="Auto-refresh" {
+                        "Auto-refresh: "
+                        @for (every, label) in [(0, "off"), (30, "30 s"), (60, "1 min"), (300, "5 min")] {
+                            @let on = page.here.refresh.unwrap_or(0) == every;
+                            @if on { strong aria-current="true" { (label) } } @else {
+                                a href=(format!("/console/refresh{}", query_string(&[("every", &every.to_string()), ("back", &page.here.uri)]))) { (label) }
+                            }
+                            " "
+                        }
+                    }
                 }
             }
         }

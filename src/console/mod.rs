@@ -29,7 +29,7 @@ pub use auth::{AuthConfig, Identity};
 pub use snapshot::{Fixed, Objects, Refreshing, Runtime, Snapshot, SnapshotSource};
 
 use failure::{Failure, Params};
-use layout::Page;
+use layout::{Here, Page};
 
 /// What Settings shows besides sign-in (nothing secret).
 #[derive(Clone, Debug)]
@@ -99,6 +99,7 @@ pub fn router(source: Arc<dyn SnapshotSource>, auth: AuthConfig, settings: Setti
         .route("/console/radar", get(radar))
         .route("/console/integrations", get(integrations))
         .route("/settings", get(settings_page))
+        .route("/console/refresh", get(refresh))
         .route("/api/v1/passports/{namespace}/{name}", get(passport_json))
         .fallback(not_found)
         .with_state(Arc::clone(&console))
@@ -116,7 +117,65 @@ pub fn router(source: Arc<dyn SnapshotSource>, auth: AuthConfig, settings: Setti
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .merge(pages)
+        .layer(axum::middleware::from_fn(auto_refresh))
         .layer(axum::middleware::map_response(security_headers))
+}
+
+/// The reader's auto-refresh (the `passport_refresh` cookie): a `Refresh` header on every page,
+/// so the browser reloads it without a script.
+async fn auto_refresh(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let every = request
+        .headers()
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(Here::refresh_from);
+    let mut response = next.run(request).await;
+    let html = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("text/html"));
+    if let Some(every) = every.filter(|_| html && response.status().is_success()) {
+        response
+            .headers_mut()
+            .insert(header::REFRESH, HeaderValue::from(every));
+    }
+    response
+}
+
+#[derive(serde::Deserialize)]
+struct RefreshQuery {
+    every: u32,
+    #[serde(default)]
+    back: String,
+}
+
+/// Turns auto-refresh on (one of the offered intervals) or off, then goes back to the page
+/// the reader was on (a path of this console; anything else goes to the overview).
+async fn refresh(Params(q): Params<RefreshQuery>) -> Response {
+    // A path of ours, in printable ASCII (a Location header cannot carry anything else).
+    let ours = q.back.starts_with('/')
+        && !q.back.starts_with("//")
+        && q.back.bytes().all(|b| b.is_ascii_graphic() && b != b'\\');
+    let back = if ours { q.back } else { "/console".to_string() };
+    let cookie = if layout::REFRESH_CHOICES.contains(&q.every) {
+        format!(
+            "{}={}; Path=/; Max-Age=31536000; SameSite=Lax; HttpOnly",
+            layout::REFRESH_COOKIE,
+            q.every
+        )
+    } else {
+        format!(
+            "{}=; Path=/; Max-Age=0; SameSite=Lax; HttpOnly",
+            layout::REFRESH_COOKIE
+        )
+    };
+    let mut response = Redirect::to(&back).into_response();
+    if let Ok(v) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, v);
+    }
+    response
 }
 
 async fn security_headers(mut response: Response) -> Response {
@@ -138,15 +197,29 @@ async fn security_headers(mut response: Response) -> Response {
     response
 }
 
-fn render(console: &Console, user: &Identity, draw: impl FnOnce(&Page) -> Markup) -> Markup {
+fn render(
+    console: &Console,
+    user: &Identity,
+    here: &Here,
+    draw: impl FnOnce(&Page) -> Markup,
+) -> Markup {
     let snap = console.source.snapshot();
-    draw(&Page { snap: &snap, user })
+    draw(&Page {
+        snap: &snap,
+        user,
+        here,
+    })
 }
 
 /// One page as the server renders it, without HTTP (benchmarks measure server time with it).
 /// Unknown paths render the not-found page.
 pub fn render_page(snap: &Snapshot, user: &Identity, path: &str) -> String {
-    let page = Page { snap, user };
+    let here = Here::at(path);
+    let page = Page {
+        snap,
+        user,
+        here: &here,
+    };
     let markup = match path {
         "/console" => pages::overview::page(&page),
         "/console/releases" => pages::releases::page(&page, &pages::releases::Filter::default()),
@@ -162,27 +235,34 @@ pub fn render_page(snap: &Snapshot, user: &Identity, path: &str) -> String {
     markup.into_string()
 }
 
-async fn overview(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Markup {
-    render(&c, &u, pages::overview::page)
+async fn overview(
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
+    here: Here,
+) -> Markup {
+    render(&c, &u, &here, pages::overview::page)
 }
 
 async fn releases(
     State(c): State<Shared>,
     Extension(u): Extension<Identity>,
+    here: Here,
     Params(filter): Params<pages::releases::Filter>,
 ) -> Markup {
-    render(&c, &u, |p| pages::releases::page(p, &filter))
+    render(&c, &u, &here, |p| pages::releases::page(p, &filter))
 }
 
 async fn release(
     State(c): State<Shared>,
     Extension(u): Extension<Identity>,
+    here: Here,
     Path((namespace, name)): Path<(String, String)>,
 ) -> Response {
     let snap = c.source.snapshot();
     let page = Page {
         snap: &snap,
         user: &u,
+        here: &here,
     };
     match snap.passport(&namespace, &name) {
         Some(p) if u.can_see(Some(&namespace)) => {
@@ -199,48 +279,58 @@ async fn release(
     }
 }
 
-async fn gate(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Markup {
-    render(&c, &u, pages::gate::page)
+async fn gate(State(c): State<Shared>, Extension(u): Extension<Identity>, here: Here) -> Markup {
+    render(&c, &u, &here, pages::gate::page)
 }
 
 async fn builder(
     State(c): State<Shared>,
     Extension(u): Extension<Identity>,
+    here: Here,
     Params(form): Params<pages::builder::Form>,
 ) -> Markup {
-    render(&c, &u, |p| pages::builder::page(p, &form))
+    render(&c, &u, &here, |p| pages::builder::page(p, &form))
 }
 
-async fn radar(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Markup {
-    render(&c, &u, pages::radar::page)
+async fn radar(State(c): State<Shared>, Extension(u): Extension<Identity>, here: Here) -> Markup {
+    render(&c, &u, &here, pages::radar::page)
 }
 
 async fn metrics(
     State(c): State<Shared>,
     Extension(u): Extension<Identity>,
+    here: Here,
     Params(window): Params<pages::metrics::Window>,
 ) -> Markup {
-    render(&c, &u, |p| pages::metrics::page(p, &window))
+    render(&c, &u, &here, |p| pages::metrics::page(p, &window))
 }
 
 async fn integrations(
     State(c): State<Shared>,
     Extension(u): Extension<Identity>,
+    here: Here,
     Params(query): Params<pages::integrations::Query>,
 ) -> Markup {
-    render(&c, &u, |p| pages::integrations::page(p, &query))
+    render(&c, &u, &here, |p| pages::integrations::page(p, &query))
 }
 
 async fn reports(
     State(c): State<Shared>,
     Extension(u): Extension<Identity>,
+    here: Here,
     Params(filter): Params<pages::reports::LogFilter>,
 ) -> Markup {
-    render(&c, &u, |p| pages::reports::page(p, &filter))
+    render(&c, &u, &here, |p| pages::reports::page(p, &filter))
 }
 
-async fn settings_page(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Markup {
-    render(&c, &u, |p| pages::settings::page(p, &c.auth, &c.settings))
+async fn settings_page(
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
+    here: Here,
+) -> Markup {
+    render(&c, &u, &here, |p| {
+        pages::settings::page(p, &c.auth, &c.settings)
+    })
 }
 
 /// Requests to the routes that read every passport, served at once (the rest wait).
@@ -362,9 +452,11 @@ async fn export(
     };
     let body = match what {
         "passports" => {
+            let here = Here::at("");
             let page = Page {
                 snap: &snap,
                 user: &u,
+                here: &here,
             };
             export::passports(query.passports.select(&page).into_iter(), format, snap.now)
         }
@@ -405,11 +497,16 @@ fn json_response<T: serde::Serialize + ?Sized>(value: &T) -> Response {
         .into_response()
 }
 
-async fn not_found(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Response {
+async fn not_found(
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
+    here: Here,
+) -> Response {
     let snap = c.source.snapshot();
     let page = Page {
         snap: &snap,
         user: &u,
+        here: &here,
     };
     Failure::NotFound("There is no such page.".into()).page(&page)
 }

@@ -125,6 +125,95 @@ pub fn investigation(page: &Page, p: &ReleasePassport) -> Vec<String> {
     out
 }
 
+/// The truth screen's first line: the decision, the one reason that matters (with what was seen
+/// and how old it is), who acts next, and when it was decided.
+pub struct Verdict {
+    pub reason: String,
+    /// What was observed for it, with its unit as the connector wrote it, and when.
+    pub seen: Option<(String, Option<chrono::DateTime<chrono::Utc>>)>,
+    pub next: String,
+}
+
+pub fn verdict(p: &ReleasePassport, release_exists: bool) -> Verdict {
+    let status = p.status.clone().unwrap_or_default();
+    let stopping = status
+        .trace
+        .iter()
+        .filter(|t| t.mode == PolicyMode::Enforce)
+        .filter(|t| matches!(t.effect, Effect::Hold | Effect::Block))
+        .max_by_key(|t| t.effect == Effect::Block);
+    let entry_of = |t: &TraceEntry| {
+        status.evidence.iter().find(|e| {
+            t.evidence
+                .iter()
+                .any(|k| k.strip_prefix("metric:").unwrap_or(k) == e.source)
+                || e.source == t.rule
+        })
+    };
+    let seen = stopping.and_then(entry_of).and_then(|e| {
+        let what = e
+            .summary
+            .clone()
+            .or_else(|| e.value.map(|v| v.to_string()))?;
+        Some((format!("{}: {what}", e.source), e.observed_at))
+    });
+    let reason = match (status.decision, stopping) {
+        (None, _) => "not decided yet: the controller has not reconciled this release".to_string(),
+        (_, Some(t)) => format!("{}/{}: {}", t.policy, t.rule, t.message),
+        (Some(_), None) => super::releases::why(p).to_string(),
+    };
+    let groups = |t: &TraceEntry| {
+        status
+            .approvals
+            .iter()
+            .flat_map(|a| &a.rules)
+            .find(|c| c.policy == t.policy && c.rule == t.rule)
+            .filter(|c| !c.from_groups.is_empty())
+            .map(|c| format!(" from {}", c.from_groups.join(" or ")))
+            .unwrap_or_default()
+    };
+    let next = match (status.decision, stopping) {
+        (None, _) => "the controller, once it runs".to_string(),
+        (Some(Decision::Allow), _) if !release_exists => {
+            "nobody: the Release is gone; this passport is the record".to_string()
+        }
+        (Some(Decision::Allow), _) => match &status.watch {
+            Some(w) if w.phase == crate::api::passport::WatchPhase::Failed => {
+                "the service owner: the post-deploy watch failed, roll back".to_string()
+            }
+            _ => "CI/CD: the gate answers Allow, it may promote".to_string(),
+        },
+        (Some(_), _) if !release_exists => {
+            "nobody: the Release is gone; this passport is the record".to_string()
+        }
+        (Some(_), Some(t)) => match t.type_.as_str() {
+            "approval" if t.effect == Effect::Block => {
+                "whoever rejected it, with the author: a Reject blocks until it is withdrawn"
+                    .to_string()
+            }
+            "approval" => format!(
+                "an approver{}{}: `passport approve {}`",
+                groups(t),
+                if t.message.contains("excluded") {
+                    ", not the author"
+                } else {
+                    ""
+                },
+                p.key()
+            ),
+            "window" => "nobody: the freeze lifts by itself".to_string(),
+            "policy" => format!("the owner of GatePolicy {}: fix the field named", t.policy),
+            "metric" | "evidence" | "expression" if t.effect == Effect::Block => {
+                "the service owner: fix what the evidence shows, or roll back".to_string()
+            }
+            _ => "the service owner: the evidence must arrive or recover (it re-decides by itself)"
+                .to_string(),
+        },
+        (Some(_), None) => "the policy owner: no enforced rule selects this release".to_string(),
+    };
+    Verdict { reason, seen, next }
+}
+
 fn trace_table(entries: &[&TraceEntry]) -> Markup {
     html! {
         div.scroll { table {
@@ -236,6 +325,10 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
             .get(COMMENT_ANNOTATION)
             .cloned()
     });
+    let release = page.snap.release(ns, short);
+    let approval_holds = enforced
+        .iter()
+        .any(|t| t.type_ == "approval" && t.effect == Effect::Hold);
     let export = |ext: &str| {
         format!(
             "/api/v1/export/passports.{ext}?namespace={}&name={}",
@@ -250,6 +343,13 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
         html! {
             p.crumbs { a href="/console/releases" { "Releases" } " / " (name) }
             h1 { (p.spec.service) " " (p.spec.version) " → " (p.spec.environment) " " (passport_badge(Some(&status))) }
+            @let v = verdict(p, release.is_some());
+            section.verdict aria-label="Verdict" {
+                p.verdict-line { (passport_badge(Some(&status))) " " strong { (v.reason) } }
+                @if let Some((what, at)) = &v.seen { p { "Seen: " (what) @if at.is_some() { ", " (page.when(*at)) } } }
+                p { "Next: " (v.next) }
+                p.muted { "Decided " (page.when(status.decided_at())) }
+            }
             section aria-labelledby="why" {
                 h2 id="why" { "Investigation" }
                 ul.reasons { @for line in why { li { (line) } } }
@@ -258,17 +358,21 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
             }
             section aria-labelledby="actions" {
                 h2 id="actions" { "Actions" }
-                p { "The console is read-only; run these yourself:" }
-                (command(&format!("passport gate --release {name} --wait --timeout 10m      # re-run the gate")))
-                @if status.decision != Some(Decision::Allow) {
-                    (command(&format!("passport approve {name} --comment \"…\"      # approve (your Kubernetes identity)")))
-                }
-                @if status.decision != Some(Decision::Allow) {
-                    p { "Request approval: send an approver this page; the command above records their approval." }
-                }
-                (command(&format!("kubectl annotate release -n {ns} {short} --overwrite releasepassport.io/comment=\"…\"      # comment, shown here")))
                 @if let Some(c) = comment { p { "Comment: “" (c) "”" } }
-                (command(&format!("passport attest -f FILES --release {name} --key-secret NAMESPACE/NAME      # signed attestation")))
+                details.commands {
+                    summary { "Commands (the console is read-only; run them yourself)" }
+                    @if release.is_some() {
+                        (command(&format!("passport gate --release {name} --wait --timeout 10m      # ask the gate again")))
+                        @if approval_holds {
+                            (command(&format!("passport approve {name} --comment \"…\"      # approve (your Kubernetes identity)")))
+                            p { "Request approval: send an approver this page; the command above records their approval." }
+                        }
+                        (command(&format!("kubectl annotate release -n {ns} {short} --overwrite releasepassport.io/comment=\"…\"      # comment, shown here")))
+                    } @else {
+                        p.muted { "The Release is gone, so nothing can be asked of the gate again; the passport is the record." }
+                    }
+                    (command(&format!("passport attest -f FILES --release {name} --key-secret NAMESPACE/NAME      # signed attestation")))
+                }
                 p { "Export: "
                     a href=(export("json")) download { "JSON" } " · "
                     a href=(export("csv")) download { "CSV" } " · "
@@ -297,7 +401,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                     } }
                 }
             }
-            (runtime_scope(page.snap.release(ns, short).map(AsRef::as_ref), ns))
+            (runtime_scope(release.map(AsRef::as_ref), ns))
             section aria-labelledby="trace" {
                 h2 id="trace" { "Decision trace" }
                 (trace_table(&enforced))
