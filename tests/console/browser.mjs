@@ -2,7 +2,8 @@
 //
 // Usage: node browser.mjs BASE_URL OUT_DIR
 // The console runs behind an auth proxy (identity headers from loopback). For a desktop and a
-// phone width: every page loads with a heading and no console error; the account menu opens and
+// phone width: every page loads with a heading and no console error, nothing scrolls sideways
+// (on a phone tables are cards and every Why is in view); the account menu opens and
 // shows Logout; Logout signs out. Hostile strings render as text (no dialog ever opens).
 // Screenshots go to OUT_DIR. Exit 0 when every check holds; the failures are printed otherwise.
 
@@ -58,6 +59,17 @@ try {
       // Nothing may overflow the viewport sideways (tables scroll inside their own box).
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       if (overflow > 1) fail(`${label} ${path}: page is ${overflow}px wider than the viewport`);
+      // Nothing scrolls sideways inside the page either, and every Why is in view on a phone.
+      const wide = await page.evaluate(() => [...document.querySelectorAll('main *')]
+        .filter((e) => !e.closest('details:not([open])') && e.scrollWidth > e.clientWidth + 1 && ['auto', 'scroll'].includes(getComputedStyle(e).overflowX))
+        .map((e) => e.tagName + '.' + e.className).slice(0, 3));
+      if (label === 'mobile' && wide.length) fail(`${label} ${path}: scrolls sideways inside ${wide.join(', ')}`);
+      if (label === 'mobile') {
+        const hidden = await page.evaluate(() => [...document.querySelectorAll('td.why')]
+          .filter((td) => !td.closest('details:not([open])'))
+          .filter((td) => { const r = td.getBoundingClientRect(); return r.width === 0 || r.left < 0 || r.right > window.innerWidth + 1; }).length);
+        if (hidden) fail(`${label} ${path}: ${hidden} Why cells are not in view`);
+      }
       await page.screenshot({ path: `${outDir}/${name}-${label}.png`, fullPage: true });
     }
 

@@ -151,11 +151,11 @@ pub fn page(page: &Page) -> Markup {
                         thead { tr { th { "Namespace" } th { "Reason" } th { "State" } th { "From" } th { "Until" } th { "By" } } }
                         tbody { @for f in &freezes {
                             tr {
-                                td { (f.namespace) } td.why { (f.reason) }
-                                td { @if f.active(page.snap.now) { span.badge.hold { "Active" } } @else if f.start > page.snap.now { span.badge.waived { "Scheduled" } } @else { span.badge { "Ended" } } }
-                                td { (crate::engine::rules::time(f.start)) }
-                                td { @if f.open_ended() { "until ended" } @else { (crate::engine::rules::time(f.end)) } }
-                                td { (f.by.as_deref().unwrap_or("-")) @if let Some(e) = &f.ended_by { ", ended by " (e) } }
+                                td data-label="Namespace" { (f.namespace) } td.why data-label="Reason" { (f.reason) }
+                                td data-label="State" { @if f.active(page.snap.now) { span.badge.hold { "Active" } } @else if f.start > page.snap.now { span.badge.waived { "Scheduled" } } @else { span.badge { "Ended" } } }
+                                td data-label="From" { (crate::engine::rules::time(f.start)) }
+                                td data-label="Until" { @if f.open_ended() { "until ended" } @else { (crate::engine::rules::time(f.end)) } }
+                                td data-label="By" { (f.by.as_deref().unwrap_or("-")) @if let Some(e) = &f.ended_by { ", ended by " (e) } }
                             }
                         } }
                     } }
@@ -181,7 +181,7 @@ pub fn page(page: &Page) -> Markup {
                             thead { tr { th { "Rule" } th { "Type" } th { "Requires" } th { "Protects against" } } }
                             tbody { @for r in &p.spec.rules {
                                 @let (kind, what) = describe(r);
-                                tr { td { (r.name) } td { (kind) } td.why { (what) } td.why { (r.description.as_deref().unwrap_or("")) } }
+                                tr { td data-label="Rule" { (r.name) } td data-label="Type" { (kind) } td.why data-label="Requires" { (what) } td.why data-label="Protects against" { (r.description.as_deref().unwrap_or("")) } }
                             } }
                         } }
                         @if let Some(w) = &p.spec.post_deploy_watch {
@@ -204,7 +204,7 @@ pub fn page(page: &Page) -> Markup {
                 @if simulated.is_empty() { (empty("No Simulate-mode policy is running. Set spec.mode: Simulate to try a policy live without enforcing it.")) } @else {
                     div.scroll { table {
                         thead { tr { th { "Simulated policy" } th { "Releases" } th { "Would hold" } th { "Would block" } } }
-                        tbody { @for (policy, (n, held, blocked)) in &simulated { tr { td { (policy) } td { (n) } td { (held) } td { (blocked) } } } }
+                        tbody { @for (policy, (n, held, blocked)) in &simulated { tr { td data-label="Simulated policy" { (policy) } td data-label="Releases" { (n) } td data-label="Would hold" { (held) } td data-label="Would block" { (blocked) } } } }
                     } }
                 }
                 p { "Replay a candidate policy over recorded passports:" }
@@ -245,9 +245,9 @@ pub fn page(page: &Page) -> Markup {
                         thead { tr { th { "Release" } th { "Phase" } th { "Started" } th { "Duration" } th { "Message" } } }
                         tbody { @for (p, w) in &watches {
                             tr {
-                                td { a href=(super::super::layout::passport_href(p)) { (p.key()) } }
-                                td { @if w.phase == WatchPhase::Failed { span.badge.block { "Failed" } } @else { (format!("{:?}", w.phase)) } }
-                                td { (page.when(w.started_at)) } td { (w.duration) } td.why { (w.message.as_deref().unwrap_or("")) }
+                                td data-label="Release" { a href=(super::super::layout::passport_href(p)) { (p.key()) } }
+                                td data-label="Phase" { @if w.phase == WatchPhase::Failed { span.badge.block { "Failed" } } @else { (format!("{:?}", w.phase)) } }
+                                td data-label="Started" { (page.when(w.started_at)) } td data-label="Duration" { (w.duration) } td.why data-label="Message" { (w.message.as_deref().unwrap_or("")) }
                             }
                         } }
                     } }

@@ -62,9 +62,9 @@ pub fn page(page: &Page, query: &Query) -> Markup {
                         @let of_type: Vec<_> = connectors.iter().filter(|c| c.spec.type_ == t).collect();
                         @let healthy = of_type.iter().filter(|c| c.status.as_ref().and_then(|st| st.health) == Some(ConnectorHealth::Healthy)).count();
                         tr {
-                            td { (format!("{t:?}")) } td.why { (what) }
-                            td { (of_type.len()) }
-                            td { @if of_type.is_empty() { span.muted { "-" } } @else { (healthy) "/" (of_type.len()) " healthy" } }
+                            td data-label="Type" { (format!("{t:?}")) } td.why data-label="Reads" { (what) }
+                            td data-label="Configured" { (of_type.len()) }
+                            td data-label="Health" { @if of_type.is_empty() { span.muted { "-" } } @else { (healthy) "/" (of_type.len()) " healthy" } }
                         }
                     } }
                 } }
@@ -78,17 +78,17 @@ pub fn page(page: &Page, query: &Query) -> Markup {
                             @let st = c.status.clone().unwrap_or_default();
                             @let judged = judged(c);
                             tr {
-                                td { (namespace_of(&c.metadata)) "/" (c.metadata.name.as_deref().unwrap_or("")) }
-                                td { (format!("{:?}", c.spec.type_)) }
-                                td { @match st.health {
+                                td data-label="Connector" { (namespace_of(&c.metadata)) "/" (c.metadata.name.as_deref().unwrap_or("")) }
+                                td data-label="Type" { (format!("{:?}", c.spec.type_)) }
+                                td data-label="Health" { @match st.health {
                                     Some(ConnectorHealth::Healthy) => span.badge.allow { "Healthy" },
                                     Some(h) => span.badge.hold { (format!("{h:?}")) },
                                     None => span.muted { "not checked yet" },
                                 } }
-                                td { (page.when(st.last_success_at)) }
-                                td { (judged.map_or("-", |f| f.freshness.as_str())) }
-                                td { (credential(c)) }
-                                td.why { (judged.and_then(|f| f.trouble()).unwrap_or_else(|| "none".to_string())) }
+                                td data-label="Last success" { (page.when(st.last_success_at)) }
+                                td data-label="Freshness" { (judged.map_or("-", |f| f.freshness.as_str())) }
+                                td data-label="Credential" { (credential(c)) }
+                                td.why data-label="Issue" { (judged.and_then(|f| f.trouble()).unwrap_or_else(|| "none".to_string())) }
                             }
                         } }
                     } }

@@ -186,10 +186,10 @@ pub fn page(page: &Page) -> Markup {
                         tbody { @for p in stopped.iter().take(LIST) {
                             @let (what, cmd) = next_action(p);
                             tr {
-                                td { a href=(passport_href(p)) { (p.key()) } br; small { (p.spec.service) " " (p.spec.version) " → " (p.spec.environment) } }
-                                td { (passport_badge(p.status.as_ref())) }
-                                td.why { (p.status.as_ref().and_then(|s| s.reasons.first()).map_or("", String::as_str)) }
-                                td { (what) @if let Some(c) = cmd { (command(&c)) } }
+                                td data-label="Release" { a href=(passport_href(p)) { (p.key()) } br; small { (p.spec.service) " " (p.spec.version) " → " (p.spec.environment) } }
+                                td data-label="Decision" { (passport_badge(p.status.as_ref())) }
+                                td.why data-label="Why" { (p.status.as_ref().and_then(|s| s.reasons.first()).map_or("", String::as_str)) }
+                                td data-label="Next action" { (what) @if let Some(c) = cmd { (command(&c)) } }
                             }
                         } }
                     } }

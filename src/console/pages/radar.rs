@@ -17,7 +17,7 @@ fn signals(page: &Page, title: &str, id: &str, list: &[&Signal], none: &str) -> 
                 div.scroll { table {
                     thead { tr { th { "Service" } th { "Env" } th { "Source" } th { "Status" } th { "Observed" } th { "What was seen" } } }
                     tbody { @for s in list {
-                        tr { td { (s.service) } td { (s.environment) } td { (s.source) } td { (evidence_badge(s.status)) } td { (page.when(s.observed_at)) } td.why { (s.summary) } }
+                        tr { td data-label="Service" { (s.service) } td data-label="Env" { (s.environment) } td data-label="Source" { (s.source) } td data-label="Status" { (evidence_badge(s.status)) } td data-label="Observed" { (page.when(s.observed_at)) } td.why data-label="What was seen" { (s.summary) } }
                     } }
                 } }
             }
@@ -52,11 +52,11 @@ pub fn page(page: &Page) -> Markup {
                         tbody { @for s in &services {
                             @let (ns, name) = (&s.release.namespace, &s.release.name);
                             tr {
-                                td { (s.service) } td { (s.environment) }
-                                td { a href=(release_href(ns, name)) { (s.version) } }
-                                td { (labelled_badge(s.decision, s.decision_label.clone())) }
-                                td { (share((s.evidence_total > 0).then(|| f64::from(s.evidence_complete) / f64::from(s.evidence_total)))) }
-                                td { @if s.targets.total > 0 { (share(Some(f64::from(s.targets.passing) / f64::from(s.targets.total)))) " " small { (s.targets.passing) "/" (s.targets.total) } } @else { "-" } }
+                                td data-label="Service" { (s.service) } td data-label="Env" { (s.environment) }
+                                td data-label="Latest release" { a href=(release_href(ns, name)) { (s.version) } }
+                                td data-label="Decision" { (labelled_badge(s.decision, s.decision_label.clone())) }
+                                td data-label="Evidence" { (share((s.evidence_total > 0).then(|| f64::from(s.evidence_complete) / f64::from(s.evidence_total)))) }
+                                td data-label="Healthy targets" { @if s.targets.total > 0 { (share(Some(f64::from(s.targets.passing) / f64::from(s.targets.total)))) " " small { (s.targets.passing) "/" (s.targets.total) } } @else { "-" } }
                             }
                         } }
                     } }
@@ -69,11 +69,11 @@ pub fn page(page: &Page) -> Markup {
                         thead { tr { th { "Connector" } th { "Type" } th { "Health" } th { "Last success" } th { "Freshness" } th { "Issue" } } }
                         tbody { @for c in &connectors {
                             tr {
-                                td { (c.connector) } td { (format!("{:?}", c.type_)) }
-                                td { (c.health.map_or("not checked yet".to_string(), |h| format!("{h:?}"))) }
-                                td { (page.when(c.last_success_at)) }
-                                td { (c.freshness.as_str()) }
-                                td.why { (c.trouble().unwrap_or_else(|| "none".to_string())) }
+                                td data-label="Connector" { (c.connector) } td data-label="Type" { (format!("{:?}", c.type_)) }
+                                td data-label="Health" { (c.health.map_or("not checked yet".to_string(), |h| format!("{h:?}"))) }
+                                td data-label="Last success" { (page.when(c.last_success_at)) }
+                                td data-label="Freshness" { (c.freshness.as_str()) }
+                                td.why data-label="Issue" { (c.trouble().unwrap_or_else(|| "none".to_string())) }
                             }
                         } }
                     } }

@@ -220,12 +220,12 @@ fn trace_table(entries: &[&TraceEntry]) -> Markup {
             thead { tr { th { "Policy" } th { "Rule" } th { "Type" } th { "Effect" } th { "Read" } th { "Why" } } }
             tbody { @for t in entries {
                 tr {
-                    td { (t.policy) }
-                    td { (t.rule) }
-                    td { (t.type_) }
-                    td { (effect_badge(t.effect)) @if let Some(w) = &t.waiver { br; small { "waiver " (w) } } }
-                    td { (t.evidence.join(", ")) }
-                    td.why { (t.message) }
+                    td data-label="Policy" { (t.policy) }
+                    td data-label="Rule" { (t.rule) }
+                    td data-label="Type" { (t.type_) }
+                    td data-label="Effect" { (effect_badge(t.effect)) @if let Some(w) = &t.waiver { br; small { "waiver " (w) } } }
+                    td data-label="Read" { (t.evidence.join(", ")) }
+                    td.why data-label="Why" { (t.message) }
                 }
             } }
         } }
@@ -387,11 +387,11 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                         thead { tr { th { "Source" } th { "Status" } th { "Observed" } th { "Connector" } th { "What was seen" } } }
                         tbody { @for e in &status.evidence {
                             tr {
-                                td { (e.source) }
-                                td { (evidence_badge(e.status)) }
-                                td { (page.when(e.observed_at)) }
-                                td { (e.connector.as_deref().unwrap_or("-")) }
-                                td.why {
+                                td data-label="Source" { (e.source) }
+                                td data-label="Status" { (evidence_badge(e.status)) }
+                                td data-label="Observed" { (page.when(e.observed_at)) }
+                                td data-label="Connector" { (e.connector.as_deref().unwrap_or("-")) }
+                                td.why data-label="What was seen" {
                                     (e.summary.as_deref().unwrap_or(""))
                                     @if let Some(v) = e.value { " (value " (v) ")" }
                                     @if let Some(t) = e.targets { " [" (t.passing) "/" (t.total) " targets]" }

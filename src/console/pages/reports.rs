@@ -67,10 +67,10 @@ pub fn page(page: &Page, filter: &LogFilter) -> Markup {
                 div.scroll { table {
                     thead { tr { th { "Report" } th { "JSON" } th { "CSV" } th { "Markdown" } } }
                     tbody {
-                        tr { td { "Passports and decisions" }
-                            td { a href="/api/v1/export/passports.json" download { "passports.json" } }
-                            td { a href="/api/v1/export/passports.csv" download { "passports.csv" } }
-                            td { a href="/api/v1/export/passports.md" download { "passports.md" } } }
+                        tr { td data-label="Report" { "Passports and decisions" }
+                            td data-label="JSON" { a href="/api/v1/export/passports.json" download { "passports.json" } }
+                            td data-label="CSV" { a href="/api/v1/export/passports.csv" download { "passports.csv" } }
+                            td data-label="Markdown" { a href="/api/v1/export/passports.md" download { "passports.md" } } }
                         tr { td { "Governance events (these filters)" }
                             td { a href=(format!("/api/v1/export/events.json{query}")) download { "events.json" } }
                             td { a href=(format!("/api/v1/export/events.csv{query}")) download { "events.csv" } }
@@ -96,9 +96,9 @@ pub fn page(page: &Page, filter: &LogFilter) -> Markup {
                         thead { tr { th { "When" } th { "Kind" } th { "About" } th { "Who" } th { "What" } } }
                         tbody { @for e in events.iter().skip(current * PAGE_SIZE).take(PAGE_SIZE) {
                             tr {
-                                td { (page.when(e.at)) } td { (e.kind.as_str()) }
-                                td { @if e.kind == EventKind::Policy { (e.namespace) "/" (e.subject) } @else { a href=(release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } } }
-                                td { @if e.actor.is_empty() { span.muted { "—" } } @else { (e.actor) } } td.why { (e.summary) }
+                                td data-label="When" { (page.when(e.at)) } td data-label="Kind" { (e.kind.as_str()) }
+                                td data-label="About" { @if e.kind == EventKind::Policy { (e.namespace) "/" (e.subject) } @else { a href=(release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } } }
+                                td data-label="Who" { @if e.actor.is_empty() { span.muted { "—" } } @else { (e.actor) } } td.why data-label="What" { (e.summary) }
                             }
                         } }
                     } }
