@@ -51,6 +51,8 @@ fn inputs(p: &ReleasePassport) -> (Release, Vec<EvidenceItem>, Vec<Approval>, Ve
             service: p.spec.service.clone(),
             version: p.spec.version.clone(),
             environment: p.spec.environment.clone(),
+            // The author, so `excludeAuthor` replays as it was decided.
+            revision: p.spec.revision.clone(),
             scope: crate::api::release::ReleaseScope {
                 metric_labels: p.spec.metric_labels.clone(),
                 ..Default::default()
@@ -72,7 +74,7 @@ fn inputs(p: &ReleasePassport) -> (Release, Vec<EvidenceItem>, Vec<Approval>, Ve
                     release_ref: ReleaseRef { name: name.clone() },
                     decision: r.decision,
                     approver: r.approver.clone(),
-                    groups: Vec::new(),
+                    groups: r.groups.clone(),
                     comment: r.comment.clone(),
                 },
             );
@@ -104,9 +106,9 @@ fn inputs(p: &ReleasePassport) -> (Release, Vec<EvidenceItem>, Vec<Approval>, Ve
 
 /// What `candidate` (enforced, whatever its mode) would have decided for each passport decided
 /// at or after `since`, at the moment each was decided.
-pub fn replay(
+pub fn replay<'a>(
     candidate: &GatePolicy,
-    passports: &[ReleasePassport],
+    passports: impl IntoIterator<Item = &'a ReleasePassport>,
     since: Option<DateTime<Utc>>,
 ) -> Vec<Replay> {
     let mut policy = candidate.clone();
@@ -118,6 +120,13 @@ pub fn replay(
             continue;
         }
         let (release, evidence, approvals, waivers) = inputs(p);
+        // Replayed as of its last evaluation: the evidence a passport keeps may have been read
+        // after the decision last changed (a watch, a refresh), and must not look future-dated.
+        let evaluated = evidence.iter().filter_map(|e| e.observed_at).max();
+        let now = match (at, evaluated) {
+            (Some(a), Some(e)) => Some(a.max(e)),
+            (a, e) => a.or(e),
+        };
         // The candidate is judged on the releases it would select, in their own namespace.
         let mut scoped = policy.clone();
         scoped.metadata.namespace = release.metadata.namespace.clone();
@@ -133,7 +142,7 @@ pub fn replay(
             evidence: &evidence,
             previous: None,
             previous_release: None,
-            now: at.unwrap_or_else(|| DateTime::<Utc>::from_timestamp(0, 0).unwrap_or_default()),
+            now: now.unwrap_or_else(|| DateTime::<Utc>::from_timestamp(0, 0).unwrap_or_default()),
             clock_skew: crate::engine::provenance::DEFAULT_CLOCK_SKEW,
         });
         let would = evaluation.status.decision.unwrap_or(Decision::Hold);
@@ -160,4 +169,42 @@ pub fn summary(replays: &[Replay]) -> String {
         count(Decision::Allow),
         replays.iter().filter(|r| r.changed()).count()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A passport's evidence was read after its last decision (a watch re-evaluated it):
+    /// replayed as of the decision, it looked future-dated and was refused.
+    #[test]
+    fn evidence_read_after_the_decision_replays_as_it_was() {
+        let passport: ReleasePassport = serde_yaml_ng::from_str(
+            "apiVersion: releasepassport.io/v1alpha1
+kind: ReleasePassport
+metadata: {name: web-1, namespace: shop}
+spec: {releaseRef: {name: web-1}, service: web, version: '1', environment: production}
+status:
+  decision: Allow
+  evidence:
+  - {source: workload-health, status: Complete, observedAt: '2026-11-20T10:40:00Z'}
+  timeline:
+  - {at: '2026-11-20T10:05:00Z', decision: Allow, message: all 1 enforced rules pass}
+",
+        )
+        .unwrap();
+        let candidate: GatePolicy = serde_yaml_ng::from_str(
+            "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {name: candidate}
+spec:
+  rules:
+  - {name: healthy, evidence: {source: workload-health}}
+",
+        )
+        .unwrap();
+        let replays = replay(&candidate, [&passport], None);
+        assert_eq!(replays.len(), 1);
+        assert_eq!(replays[0].would, Decision::Allow, "{:?}", replays[0].why);
+    }
 }

@@ -268,6 +268,9 @@ pub struct ApprovalRecord {
     pub name: String,
     /// Who.
     pub approver: String,
+    /// The approver's groups as the Approval recorded them (what `fromGroups` counts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<String>,
     /// `Approve` or `Reject`.
     pub decision: super::approval::ApprovalDecision,
     /// When it was created.

@@ -813,6 +813,7 @@ fn approvals_summary(
             ApprovalRecord {
                 name: a.metadata.name.clone().unwrap_or_default(),
                 approver: a.spec.approver.clone(),
+                groups: a.spec.groups.clone(),
                 decision: a.spec.decision,
                 at: a.metadata.creation_timestamp.as_ref().and_then(|t| {
                     DateTime::from_timestamp(t.0.as_second(), t.0.subsec_nanosecond().max(0) as u32)
