@@ -378,6 +378,20 @@ pub fn ago(now: chrono::DateTime<chrono::Utc>, t: chrono::DateTime<chrono::Utc>)
     }
 }
 
+/// "← Previous · Page 2 of 5 · Next →" for a list of `pages` pages, `current` counted from 0;
+/// `href(n)` links to page `n`. Nothing when there is one page.
+pub fn pager(current: usize, pages: usize, href: impl Fn(usize) -> String) -> Markup {
+    html! {
+        @if pages > 1 {
+            nav.pager aria-label="Pages" {
+                @if current > 0 { a rel="prev" href=(href(current - 1)) { "← Previous" } }
+                span { "Page " (current + 1) " of " (pages) }
+                @if current + 1 < pages { a rel="next" href=(href(current + 1)) { "Next →" } }
+            }
+        }
+    }
+}
+
 /// A command the reader can copy: the console never acts, it shows what to run.
 pub fn command(text: &str) -> Markup {
     html! { pre.cmd { code { (text) } } }

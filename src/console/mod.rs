@@ -223,7 +223,7 @@ pub fn render_page(snap: &Snapshot, user: &Identity, path: &str) -> String {
     let markup = match path {
         "/console" => pages::overview::page(&page),
         "/console/releases" => pages::releases::page(&page, &pages::releases::Filter::default()),
-        "/console/gate" => pages::gate::page(&page),
+        "/console/gate" => pages::gate::page(&page, &pages::gate::Query::default()),
         "/console/radar" => pages::radar::page(&page),
         "/console/metrics" => pages::metrics::page(&page, &pages::metrics::Window::default()),
         "/console/integrations" => {
@@ -279,8 +279,13 @@ async fn release(
     }
 }
 
-async fn gate(State(c): State<Shared>, Extension(u): Extension<Identity>, here: Here) -> Markup {
-    render(&c, &u, &here, pages::gate::page)
+async fn gate(
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
+    here: Here,
+    Params(query): Params<pages::gate::Query>,
+) -> Markup {
+    render(&c, &u, &here, |p| pages::gate::page(p, &query))
 }
 
 async fn builder(

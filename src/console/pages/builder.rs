@@ -148,6 +148,51 @@ impl Form {
     }
 }
 
+impl Form {
+    /// Answers the policy leaves out, and why: a field that was filled in must never vanish
+    /// without a word.
+    pub fn dropped(&self) -> Vec<String> {
+        let given = |v: &str| !v.trim().is_empty();
+        let evidence = [&self.workload, &self.gitops, &self.ci]
+            .iter()
+            .any(|o| o.is_some());
+        let approvals = self.approvals.trim().parse::<u32>().ok();
+        let mut out = Vec::new();
+        if given(&self.max_age) && !evidence {
+            out.push("max_age: ignored: no evidence requirement is ticked for it to limit (rollback readiness has no age)".to_string());
+        }
+        if given(&self.error_max) && !given(&self.error_query) {
+            out.push(
+                "error_max: ignored: there is no error-rate query to compare with it".to_string(),
+            );
+        }
+        if given(&self.watch) && !given(&self.error_query) {
+            out.push("watch: ignored: the post-deploy watch keeps checking the error-rate query, and there is none".to_string());
+        }
+        if given(&self.approvals) && approvals.is_none() {
+            out.push(format!(
+                "approvals: ignored: {:?} is not a whole number",
+                self.approvals.trim()
+            ));
+        }
+        if approvals.unwrap_or(0) == 0 {
+            if given(&self.approver_groups) {
+                out.push("approver_groups: ignored: no approvals are required".to_string());
+            }
+            if self.exclude_author.is_some() {
+                out.push("exclude_author: ignored: no approvals are required".to_string());
+            }
+        }
+        if given(&self.time_zone) && self.weekend_freeze.is_none() {
+            out.push(
+                "time_zone: ignored: only the weekend freeze reads it, and it is not ticked"
+                    .to_string(),
+            );
+        }
+        out
+    }
+}
+
 /// The manifest as YAML and, when it is not valid, why (the loader's and compiler's words).
 pub fn check(form: &Form) -> (String, Vec<String>) {
     let yaml = serde_yaml_ng::to_string(&form.policy()).unwrap_or_default();
@@ -177,8 +222,21 @@ fn checkbox(name: &str, label: &str, on: bool) -> Markup {
     html! { label.check { input type="checkbox" name=(name) value="on" checked[on]; " " (label) } }
 }
 
+/// Recorded decisions the preview shows when the policy would change them.
+const PREVIEW_ROWS: usize = 20;
+
 pub fn page(page: &Page, form: &Form) -> Markup {
     let (yaml, problems) = check(form);
+    let dropped = form.dropped();
+    // The simulator in the page: the built policy replayed over the passports this viewer sees.
+    let preview = (form.submitted() && problems.is_empty())
+        .then(|| {
+            let mut bundle = Bundle::default();
+            load_str("policy.yaml", &yaml, "default", &mut bundle).ok()?;
+            let policy = bundle.policies.into_iter().next()?;
+            Some(crate::simulate::replay(&policy, page.passports(), None))
+        })
+        .flatten();
     let text = |v: &str| v.to_string();
     layout(
         page,
@@ -225,7 +283,32 @@ pub fn page(page: &Page, form: &Form) -> Markup {
                 section aria-labelledby="result" {
                     h2 id="result" { "The policy " @if problems.is_empty() { span.badge.allow { "Valid" } } @else { span.badge.block { "Invalid" } } }
                     @if !problems.is_empty() { ul.error { @for p in &problems { li { (p) } } } }
+                    @if !dropped.is_empty() {
+                        div.warn role="status" { p { strong { "Left out of the policy:" } } ul { @for d in &dropped { li { (d) } } } }
+                    }
                     pre.cmd { code { (yaml) } }
+                    @if let Some(replays) = &preview {
+                        h3 { "On the recorded passports" }
+                        @if replays.is_empty() { (super::super::layout::empty("It selects none of the passports you can see: check its environments and services.")) } @else {
+                            p { "Enforced, it " (crate::simulate::summary(replays)) "." }
+                            @let changed: Vec<_> = replays.iter().filter(|r| r.changed()).collect();
+                            @if !changed.is_empty() {
+                                div.scroll { table {
+                                    thead { tr { th { "Release" } th { "Decided" } th { "Recorded" } th { "Would be" } th { "Why" } } }
+                                    tbody { @for r in changed.iter().rev().take(PREVIEW_ROWS) {
+                                        tr {
+                                            td data-label="Release" { a href=(super::super::layout::release_href(&r.release.namespace, &r.release.name)) { (r.release) } }
+                                            td data-label="Decided" { (page.when(r.decided_at)) }
+                                            td data-label="Recorded" { (super::super::layout::decision_badge(r.recorded)) }
+                                            td data-label="Would be" { (super::super::layout::decision_badge(Some(r.would))) }
+                                            td.why data-label="Why" { (r.why.as_deref().unwrap_or("all its rules pass")) }
+                                        }
+                                    } }
+                                } }
+                                @if changed.len() > PREVIEW_ROWS { p.muted { "The newest " (PREVIEW_ROWS) " of " (changed.len()) " changed decisions." } }
+                            }
+                        }
+                    }
                     @if problems.is_empty() {
                         p { "Try it on recorded history first, then apply it:" }
                         (command("passport simulate --policy policy.yaml --cluster --since 30d"))
@@ -279,5 +362,52 @@ mod tests {
             ..Form::default()
         };
         assert!(check(&empty).1.iter().any(|p| p.contains("at least one")));
+    }
+
+    /// A filled-in field the policy cannot use was dropped without a word.
+    #[test]
+    fn every_field_left_out_is_named() {
+        let form = Form {
+            name: "prod-gate".into(),
+            max_age: "15m".into(),
+            error_max: "0.01".into(),
+            watch: "30m".into(),
+            approvals: "two".into(),
+            approver_groups: "leads".into(),
+            exclude_author: Some("on".into()),
+            time_zone: "Europe/Berlin".into(),
+            rollback: Some("on".into()),
+            ..Form::default()
+        };
+        let dropped = form.dropped();
+        for field in [
+            "max_age",
+            "error_max",
+            "watch",
+            "approvals",
+            "approver_groups",
+            "exclude_author",
+            "time_zone",
+        ] {
+            assert!(
+                dropped.iter().any(|d| d.starts_with(&format!("{field}:"))),
+                "{field}: {dropped:?}"
+            );
+        }
+        let used = Form {
+            name: "prod-gate".into(),
+            workload: Some("on".into()),
+            max_age: "15m".into(),
+            error_query: "rate(errors{$labels}[5m])".into(),
+            error_max: "0.01".into(),
+            watch: "30m".into(),
+            approvals: "1".into(),
+            approver_groups: "leads".into(),
+            exclude_author: Some("on".into()),
+            weekend_freeze: Some("on".into()),
+            time_zone: "Europe/Berlin".into(),
+            ..Form::default()
+        };
+        assert_eq!(used.dropped(), Vec::<String>::new());
     }
 }

@@ -5,7 +5,7 @@
 use maud::{Markup, html};
 
 use super::super::audit::EventKind;
-use super::super::layout::{Nav, Page, command, empty, layout, ok_badge, release_href};
+use super::super::layout::{Nav, Page, command, empty, layout, ok_badge, pager, release_href};
 use crate::api::passport::{Effect, WatchPhase};
 use crate::api::policy::PolicyRule;
 use crate::api::{GatePolicy, Keyed, PolicyMode, namespace_of};
@@ -85,7 +85,38 @@ fn selector(p: &GatePolicy) -> String {
     out
 }
 
-pub fn page(page: &Page) -> Markup {
+/// Rows per page of the watches and of the decision history.
+pub const PAGE_SIZE: usize = 20;
+
+/// Which page of each long list is shown.
+#[derive(Clone, Copy, Debug, Default, serde::Deserialize)]
+pub struct Query {
+    #[serde(default)]
+    pub watches: usize,
+    #[serde(default)]
+    pub history: usize,
+}
+
+impl Query {
+    fn href(self, anchor: &str) -> String {
+        format!(
+            "/console/gate?watches={}&history={}#{anchor}",
+            self.watches, self.history
+        )
+    }
+}
+
+/// The page of `items` that `wanted` asks for (the last one when it asks past the end), and
+/// how many pages there are.
+fn page_of<T>(items: &[T], wanted: usize) -> (usize, usize, &[T]) {
+    let pages = items.len().div_ceil(PAGE_SIZE).max(1);
+    let current = wanted.min(pages - 1);
+    let start = (current * PAGE_SIZE).min(items.len());
+    let end = (start + PAGE_SIZE).min(items.len());
+    (current, pages, &items[start..end])
+}
+
+pub fn page(page: &Page, query: &Query) -> Markup {
     let s = page.snap;
     let policies: Vec<&GatePolicy> = s
         .policies
@@ -133,10 +164,28 @@ pub fn page(page: &Page) -> Markup {
         .iter()
         .filter(|w| page.visible(w.metadata.namespace.as_deref()))
         .collect();
-    let watches: Vec<_> = passports
+    // Running watches first, then failed ones, then the rest; newest first within each.
+    let mut watches: Vec<_> = passports
         .iter()
         .filter_map(|p| Some((*p, p.status.as_ref()?.watch.as_ref()?)))
         .collect();
+    watches.sort_by_key(|(_, w)| {
+        (
+            match w.phase {
+                WatchPhase::Watching => 0,
+                WatchPhase::Failed => 1,
+                _ => 2,
+            },
+            std::cmp::Reverse(w.started_at),
+        )
+    });
+    let (watch_page, watch_pages, shown_watches) = page_of(&watches, query.watches);
+    let history: Vec<_> = s
+        .events
+        .iter()
+        .filter(|e| e.kind == EventKind::Decision && page.visible(Some(&e.namespace)))
+        .collect();
+    let (history_page, history_pages, shown_history) = page_of(&history, query.history);
     layout(
         page,
         Nav::Gate,
@@ -239,11 +288,11 @@ pub fn page(page: &Page) -> Markup {
                 }
             }
             section aria-labelledby="watches" {
-                h2 id="watches" { "Post-deploy watches" }
+                h2 id="watches" { "Post-deploy watches " small { (watches.len()) } }
                 @if watches.is_empty() { (empty("No release is being watched.")) } @else {
                     div.scroll { table {
                         thead { tr { th { "Release" } th { "Phase" } th { "Started" } th { "Duration" } th { "Message" } } }
-                        tbody { @for (p, w) in &watches {
+                        tbody { @for (p, w) in shown_watches {
                             tr {
                                 td data-label="Release" { a href=(super::super::layout::passport_href(p)) { (p.key()) } }
                                 td data-label="Phase" { @if w.phase == WatchPhase::Failed { span.badge.block { "Failed" } } @else { (format!("{:?}", w.phase)) } }
@@ -251,15 +300,16 @@ pub fn page(page: &Page) -> Markup {
                             }
                         } }
                     } }
+                    (pager(watch_page, watch_pages, |n| Query { watches: n, ..*query }.href("watches")))
                 }
             }
             section aria-labelledby="history" {
-                h2 id="history" { "Decision history" }
-                @let history: Vec<_> = s.events.iter().filter(|e| e.kind == EventKind::Decision && page.visible(Some(&e.namespace))).take(30).collect();
+                h2 id="history" { "Decision history " small { (history.len()) } }
                 @if history.is_empty() { (empty("No decisions yet.")) } @else {
-                    ul.timeline { @for e in history {
+                    ul.timeline { @for e in shown_history {
                         li { (page.when(e.at)) " " a href=(release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } " " (e.summary) }
                     } }
+                    (pager(history_page, history_pages, |n| Query { history: n, ..*query }.href("history")))
                 }
                 p { a href="/console/reports" { "The full governance log" } }
             }

@@ -5,7 +5,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::super::layout::{
-    Nav, Page, empty, evidence_badge, layout, passport_badge, passport_href,
+    Nav, Page, empty, evidence_badge, layout, pager, passport_badge, passport_href,
 };
 use crate::api::{EvidenceStatus, Keyed, ReleasePassport};
 
@@ -361,13 +361,7 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
                         }
                     }
                 } }
-                @if pages > 1 {
-                    nav.pager aria-label="Pages" {
-                        @if current > 0 { a rel="prev" href=(format!("/console/releases{query}{joiner}page={}", current - 1)) { "← Previous" } }
-                        span { "Page " (current + 1) " of " (pages) }
-                        @if current + 1 < pages { a rel="next" href=(format!("/console/releases{query}{joiner}page={}", current + 1)) { "Next →" } }
-                    }
-                }
+                (pager(current, pages, |n| format!("/console/releases{query}{joiner}page={n}")))
             }
         },
     )
