@@ -1,78 +1,171 @@
 //! Server-rendered SVG charts, each followed by the same numbers as a table (for screen readers
-//! and for copying). Presentation attributes only: the CSP allows no inline style.
+//! and for copying). Presentation attributes only: the CSP allows no inline style. Each chart is
+//! drawn at two widths and the stylesheet shows the one that fits, so text stays 12 px.
 
 use maud::{Markup, html};
 
-/// A vertical bar chart of `(label, value)`; `format` renders a value for labels and the table.
-pub fn bars(title: &str, unit: &str, data: &[(String, f64)], format: fn(f64) -> String) -> Markup {
-    const W: f64 = 640.0;
-    const H: f64 = 180.0;
-    const PAD: f64 = 24.0;
-    let max = data.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
-    let n = data.len().max(1) as f64;
-    let slot = (W - PAD * 2.0) / n;
-    let bar = (slot * 0.7).max(1.0);
-    let id = format!("chart-{}", slug(title));
-    // Label every bar when there are few; otherwise the first, middle and last.
-    let labelled =
-        |i: usize| data.len() <= 12 || i == 0 || i == data.len() - 1 || i == data.len() / 2;
+/// How a chart is drawn at one width: on a phone the same chart is drawn narrower, so its
+/// labels stay legible (SVG text scales with the drawing).
+struct Fit {
+    class: &'static str,
+    width: f64,
+    font: f64,
+    /// At most this many x labels.
+    labels: usize,
+}
+
+const FITS: [Fit; 2] = [
+    Fit {
+        class: "wide",
+        width: 560.0,
+        font: 12.0,
+        labels: 12,
+    },
+    Fit {
+        class: "narrow",
+        width: 320.0,
+        font: 12.0,
+        labels: 5,
+    },
+];
+
+/// A round step for about `n` gridlines up to `max` (1, 2 or 5 times a power of ten).
+fn step(max: f64, n: f64) -> f64 {
+    if max <= 0.0 {
+        return 1.0;
+    }
+    let raw = max / n;
+    let power = 10f64.powf(raw.log10().floor());
+    [1.0, 2.0, 5.0, 10.0]
+        .into_iter()
+        .map(|m| m * power)
+        .find(|s| *s >= raw)
+        .unwrap_or(10.0 * power)
+}
+
+fn data_table(
+    title: &str,
+    unit: &str,
+    data: &[(String, f64)],
+    format: fn(f64) -> String,
+) -> Markup {
     html! {
-        figure.chart {
-            svg viewBox=(format!("0 0 {W} {H}")) role="img" aria-labelledby=(id) {
-                title id=(id) { (title) }
-                line x1=(PAD) y1=(H - PAD) x2=(W - PAD) y2=(H - PAD) stroke="#9aa0a6" stroke-width="1" {}
-                @for (i, (label, value)) in data.iter().enumerate() {
-                    @let h = if max > 0.0 { (value / max) * (H - PAD * 2.0) } else { 0.0 };
-                    @let x = PAD + slot * i as f64 + (slot - bar) / 2.0;
-                    rect x=(format!("{x:.1}")) y=(format!("{:.1}", H - PAD - h)) width=(format!("{bar:.1}")) height=(format!("{h:.1}")) fill="#3b5bdb" {
-                        title { (label) ": " (format(*value)) " " (unit) }
-                    }
-                    @if labelled(i) {
-                        text x=(format!("{:.1}", x + bar / 2.0)) y=(format!("{:.1}", H - 8.0)) text-anchor="middle" font-size="10" fill="#5f6368" { (label) }
-                    }
-                }
-                text x=(PAD) y="14" font-size="11" fill="#5f6368" { "max " (format(max)) " " (unit) }
-            }
-            details.data {
-                summary { "Data table: " (title) }
-                table {
-                    thead { tr { th { "" } th { (unit) } } }
-                    tbody { @for (label, value) in data { tr { td { (label) } td { (format(*value)) } } } }
-                }
+        details.data {
+            summary { "Data table: " (title) }
+            table {
+                thead { tr { th { "" } th { (unit) } } }
+                tbody { @for (label, value) in data { tr { td { (label) } td { (format(*value)) " " (units(*value, unit)) } } } }
             }
         }
     }
 }
 
-/// Horizontal bars for named categories (long labels read better on the left).
+/// `label` cut to what `width` holds at `font` (about 0.58 em a character), its end kept:
+/// "…two-person/two-person-rule" says more than "payments-two-…".
+fn fitted(label: &str, width: f64, font: f64) -> String {
+    let fits = (width / (font * 0.58)).floor().max(4.0) as usize;
+    let count = label.chars().count();
+    if count <= fits {
+        return label.to_string();
+    }
+    let tail: String = label.chars().skip(count - (fits - 1)).collect();
+    format!("…{tail}")
+}
+
+/// A unit as a count reads it: "1 release", "4 releases".
+fn units(value: f64, unit: &str) -> String {
+    if (value - 1.0).abs() < f64::EPSILON && unit.len() > 1 {
+        unit.strip_suffix('s').unwrap_or(unit).to_string()
+    } else {
+        unit.to_string()
+    }
+}
+
+/// A vertical bar chart of `(label, value)` with a y axis in `unit`, gridlines and x labels;
+/// `format` renders a value for the axis and the table.
+pub fn bars(title: &str, unit: &str, data: &[(String, f64)], format: fn(f64) -> String) -> Markup {
+    const H: f64 = 220.0;
+    let max = data.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
+    let step = step(max, 4.0);
+    let top = (max / step).ceil().max(1.0) * step;
+    let ticks: Vec<f64> = (0..=((top / step).round() as usize))
+        .map(|i| i as f64 * step)
+        .collect();
+    let id = format!("chart-{}", slug(title));
+    html! {
+        figure.chart {
+            @for fit in &FITS {
+                @let left = fit.font * 3.5;
+                @let (right, top_pad, bottom) = (8.0, fit.font * 1.8, fit.font * 2.4);
+                @let plot_w = fit.width - left - right;
+                @let plot_h = H - top_pad - bottom;
+                @let n = data.len().max(1);
+                @let slot = plot_w / n as f64;
+                @let bar = (slot * 0.7).max(1.0);
+                @let every = n.div_ceil(fit.labels).max(1);
+                @let y = |v: f64| top_pad + plot_h - v / top * plot_h;
+                svg class=(fit.class) viewBox=(format!("0 0 {} {H}", fit.width)) role="img" aria-labelledby=(format!("{id}-{}", fit.class)) {
+                    title id=(format!("{id}-{}", fit.class)) { (title) " (" (unit) ")" }
+                    text x="0" y=(format!("{:.1}", fit.font)) font-size=(fit.font) fill="#3c4043" { (unit) }
+                    @for t in &ticks {
+                        line x1=(format!("{left:.1}")) y1=(format!("{:.1}", y(*t))) x2=(format!("{:.1}", fit.width - right)) y2=(format!("{:.1}", y(*t))) stroke=(if *t == 0.0 { "#5f6368" } else { "#e0e0e0" }) stroke-width="1" {}
+                        text x=(format!("{:.1}", left - 4.0)) y=(format!("{:.1}", y(*t) + fit.font / 3.0)) text-anchor="end" font-size=(fit.font) fill="#3c4043" { (format(*t)) }
+                    }
+                    @for (i, (label, value)) in data.iter().enumerate() {
+                        @let x = left + slot * i as f64 + (slot - bar) / 2.0;
+                        @let h = value / top * plot_h;
+                        rect x=(format!("{x:.1}")) y=(format!("{:.1}", y(*value))) width=(format!("{bar:.1}")) height=(format!("{h:.1}")) fill="#3b5bdb" {
+                            title { (label) ": " (format(*value)) " " (unit) }
+                        }
+                        // Every `every`th label, and the last when it has room beside the one before.
+                        @if (i % every == 0 && (i + 1 == n || n - 1 - i >= every.div_ceil(2))) || (i + 1 == n && i % every >= every.div_ceil(2)) {
+                            // The last label ends at its bar, so it never runs off the drawing.
+                            @let (anchor, at) = if i + 1 == n { ("end", x + bar) } else { ("middle", x + bar / 2.0) };
+                            text x=(format!("{at:.1}")) y=(format!("{:.1}", H - bottom + fit.font * 1.4)) text-anchor=(anchor) font-size=(fit.font) fill="#3c4043" { (label) }
+                        }
+                    }
+                }
+            }
+            (data_table(title, unit, data, format))
+        }
+    }
+}
+
+/// Horizontal bars for named categories, each value written with its unit; wide, the label
+/// sits left of its bar, narrow, above it.
 pub fn hbars(title: &str, unit: &str, data: &[(String, f64)], format: fn(f64) -> String) -> Markup {
-    const W: f64 = 640.0;
-    const ROW: f64 = 22.0;
-    const LABEL: f64 = 260.0;
-    let h = ROW * data.len().max(1) as f64 + 8.0;
     let max = data.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
     let id = format!("chart-{}", slug(title));
     html! {
         figure.chart.hchart {
-            svg viewBox=(format!("0 0 {W} {h}")) role="img" aria-labelledby=(id) {
-                title id=(id) { (title) }
-                @for (i, (label, value)) in data.iter().enumerate() {
-                    @let y = 4.0 + ROW * i as f64;
-                    @let w = if max > 0.0 { value / max * (W - LABEL - 60.0) } else { 0.0 };
-                    text x=(LABEL - 6.0) y=(format!("{:.1}", y + 14.0)) text-anchor="end" font-size="11" fill="#3c4043" { (label) }
-                    rect x=(LABEL) y=(format!("{y:.1}")) width=(format!("{w:.1}")) height=(ROW - 6.0) fill="#3b5bdb" {
-                        title { (label) ": " (format(*value)) " " (unit) }
+            @for fit in &FITS {
+                @let narrow = fit.class == "narrow";
+                @let label_w = if narrow { 0.0 } else { 220.0 };
+                @let row = if narrow { fit.font * 3.2 } else { fit.font * 2.0 };
+                @let h = row * data.len().max(1) as f64 + 8.0;
+                @let room = fit.width - label_w - fit.font * 6.0;
+                svg class=(fit.class) viewBox=(format!("0 0 {} {h:.1}", fit.width)) role="img" aria-labelledby=(format!("{id}-{}", fit.class)) {
+                    title id=(format!("{id}-{}", fit.class)) { (title) " (" (unit) ")" }
+                    @for (i, (label, value)) in data.iter().enumerate() {
+                        @let y = 4.0 + row * i as f64;
+                        @let bar_y = if narrow { y + fit.font * 1.3 } else { y };
+                        @let bar_h = if narrow { fit.font * 1.3 } else { row - 6.0 };
+                        @let w = if max > 0.0 { value / max * room } else { 0.0 };
+                        @let room_for = if narrow { fit.width - fit.font } else { label_w - 6.0 };
+                        @let shown = fitted(label, room_for, fit.font);
+                        @if narrow {
+                            text x="0" y=(format!("{:.1}", y + fit.font)) font-size=(fit.font) fill="#3c4043" { title { (label) } (shown) }
+                        } @else {
+                            text x=(format!("{:.1}", label_w - 6.0)) y=(format!("{:.1}", y + fit.font * 1.1)) text-anchor="end" font-size=(fit.font) fill="#3c4043" { title { (label) } (shown) }
+                        }
+                        rect x=(format!("{label_w:.1}")) y=(format!("{bar_y:.1}")) width=(format!("{w:.1}")) height=(format!("{bar_h:.1}")) fill="#3b5bdb" {
+                            title { (label) ": " (format(*value)) " " (unit) }
+                        }
+                        text x=(format!("{:.1}", label_w + w + 4.0)) y=(format!("{:.1}", bar_y + bar_h * 0.8)) font-size=(fit.font) fill="#3c4043" { (format(*value)) " " (units(*value, unit)) }
                     }
-                    text x=(format!("{:.1}", LABEL + w + 4.0)) y=(format!("{:.1}", y + 14.0)) font-size="11" fill="#5f6368" { (format(*value)) }
                 }
             }
-            details.data {
-                summary { "Data table: " (title) }
-                table {
-                    thead { tr { th { "" } th { (unit) } } }
-                    tbody { @for (label, value) in data { tr { td { (label) } td { (format(*value)) } } } }
-                }
-            }
+            (data_table(title, unit, data, format))
         }
     }
 }
@@ -114,4 +207,31 @@ pub fn count(v: f64) -> String {
 
 pub fn hours(v: f64) -> String {
     format!("{v:.1}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gridlines_at_round_steps() {
+        assert_eq!(step(6.0, 4.0), 2.0);
+        assert_eq!(step(41.4, 4.0), 20.0);
+        assert_eq!(step(0.9, 4.0), 0.5);
+        assert_eq!(step(0.0, 4.0), 1.0);
+    }
+
+    #[test]
+    fn long_labels_keep_their_end_and_counts_their_number() {
+        assert_eq!(fitted("short", 200.0, 12.0), "short");
+        let cut = fitted("payments-two-person/two-person-rule", 100.0, 12.0);
+        assert!(
+            cut.starts_with('…') && cut.ends_with("person-rule"),
+            "{cut}"
+        );
+        assert!(cut.chars().count() <= 14, "{cut}");
+        assert_eq!(units(1.0, "releases"), "release");
+        assert_eq!(units(4.0, "releases"), "releases");
+        assert_eq!(units(1.0, "h"), "h");
+    }
 }

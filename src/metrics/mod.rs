@@ -2,6 +2,7 @@
 //! categories — never object names or error text.
 
 pub mod delivery;
+pub mod dora;
 
 use std::time::Instant;
 

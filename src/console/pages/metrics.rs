@@ -9,6 +9,7 @@ use super::super::charts::{bars, count, hbars, hours, share};
 use super::super::layout::{Nav, Page, empty, layout};
 use super::percent;
 use crate::metrics::delivery::{Figures, Rollups, Scope};
+use crate::metrics::dora::{self, Band};
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Window {
@@ -21,15 +22,106 @@ fn d(v: Option<Duration>) -> String {
     crate::output::maybe_duration(v, "n/a")
 }
 
+/// One DORA tile: the figure, its band, and how it moved against the window before.
+struct Tile {
+    label: &'static str,
+    value: String,
+    band: Option<Band>,
+    /// "▲ 0.12/day vs the previous 30 days", or why there is nothing to compare.
+    change: String,
+}
+
+/// `now` against `before` in words, `better_up` saying which direction is good.
+fn change(
+    now: Option<f64>,
+    before: Option<f64>,
+    better_up: bool,
+    format: impl Fn(f64) -> String,
+    days: u32,
+) -> String {
+    match (now, before) {
+        (Some(n), Some(b)) if (n - b).abs() < 1e-9 => {
+            format!("unchanged vs the previous {days} days")
+        }
+        (Some(n), Some(b)) => {
+            let up = n > b;
+            let word = if up == better_up { "better" } else { "worse" };
+            format!(
+                "{} {} vs the previous {days} days ({word})",
+                if up { "▲" } else { "▼" },
+                format((n - b).abs())
+            )
+        }
+        _ => format!("nothing to compare in the previous {days} days"),
+    }
+}
+
+fn tiles(now: &Figures, before: &Figures, days: u32) -> [Tile; 4] {
+    let hours = |d: Option<Duration>| d.map(|d| d.num_seconds() as f64 / 3600.0);
+    let dur = |h: f64| crate::output::human_duration(Duration::seconds((h * 3600.0) as i64));
+    let pct = |v: f64| format!("{:.0} pts", v * 100.0);
+    [
+        Tile {
+            label: "deployments per day",
+            value: format!("{:.2}/day", now.deployment_frequency),
+            band: (now.deployments > 0)
+                .then(|| dora::deployment_frequency(now.deployment_frequency)),
+            change: change(
+                Some(now.deployment_frequency),
+                (before.releases > 0).then_some(before.deployment_frequency),
+                true,
+                |v| format!("{v:.2}/day"),
+                days,
+            ),
+        },
+        Tile {
+            label: "change lead time (median)",
+            value: d(now.lead_time_median),
+            band: now.lead_time_median.map(dora::lead_time),
+            change: change(
+                hours(now.lead_time_median),
+                hours(before.lead_time_median),
+                false,
+                dur,
+                days,
+            ),
+        },
+        Tile {
+            label: "change fail rate",
+            value: percent(now.change_fail_rate),
+            band: now.change_fail_rate.map(dora::change_fail_rate),
+            change: change(
+                now.change_fail_rate,
+                before.change_fail_rate,
+                false,
+                pct,
+                days,
+            ),
+        },
+        Tile {
+            label: "failed deployment recovery (median)",
+            value: d(now.recovery_median),
+            band: now.recovery_median.map(dora::recovery),
+            change: change(
+                hours(now.recovery_median),
+                hours(before.recovery_median),
+                false,
+                dur,
+                days,
+            ),
+        },
+    ]
+}
+
 fn scorecard_row(label: &str, f: &Figures) -> Markup {
     html! {
         tr {
             th scope="row" { (label) }
-            td { (f.deployments) } td { (format!("{:.2}", f.deployment_frequency)) }
-            td { (d(f.lead_time_median)) } td { (percent(f.change_fail_rate)) }
-            td { (d(f.recovery_median)) } td { (percent(f.rework_rate)) }
-            td { (d(f.approval_wait_median)) } td { (d(f.dwell_median)) }
-            td { (share(f.evidence_completeness)) }
+            td data-label="Deploys" { (f.deployments) } td data-label="Per day" { (format!("{:.2}", f.deployment_frequency)) }
+            td data-label="Lead time" { (d(f.lead_time_median)) } td data-label="Fail rate" { (percent(f.change_fail_rate)) }
+            td data-label="Recovery" { (d(f.recovery_median)) } td data-label="Rework" { (percent(f.rework_rate)) }
+            td data-label="Approval wait" { (d(f.approval_wait_median)) } td data-label="Hold dwell" { (d(f.dwell_median)) }
+            td data-label="Evidence complete" { (share(f.evidence_completeness)) }
         }
     }
 }
@@ -50,6 +142,23 @@ pub fn page(page: &Page, window: &Window) -> Markup {
     let rollups: &Rollups = &view.rollups;
     let all_scope = Scope::default();
     let all = rollups.figures(&all_scope, from, to);
+    // DORA counts deployments to production: its tiles read production when there is one.
+    let production = Scope {
+        environment: Some("production".to_string()),
+        ..Scope::default()
+    };
+    let dora_scope = if rollups.figures(&production, from, to).releases > 0 {
+        &production
+    } else {
+        &all_scope
+    };
+    let before_to = from - Duration::days(1);
+    let before_from = before_to - Duration::days(i64::from(days) - 1);
+    let dora_tiles = tiles(
+        &rollups.figures(dora_scope, from, to),
+        &rollups.figures(dora_scope, before_from, before_to),
+        days,
+    );
     let targets = rollups.active_per_target(&all_scope, from, to);
     let series: Vec<(String, f64)> = rollups
         .daily_deployments(&all_scope, from, to)
@@ -87,18 +196,23 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                 } }
                 button type="submit" { "Show" }
             }
+            h2 { "DORA " small { @if dora_scope.environment.is_some() { "production" } @else { "every environment (none is called production)" } } }
             section.tiles aria-label="DORA" {
-                div.tile { strong { (format!("{:.2}", all.deployment_frequency)) } "deployments per day" }
-                div.tile { strong { (d(all.lead_time_median)) } "change lead time (median)" }
-                div.tile { strong { (percent(all.change_fail_rate)) } "change fail rate" }
-                div.tile { strong { (d(all.recovery_median)) } "failed-deployment recovery" }
-                div.tile { strong { (percent(all.rework_rate)) } "deployment rework rate" }
+                @for t in &dora_tiles {
+                    div.tile {
+                        strong { (t.value) }
+                        (t.label)
+                        @if let Some(b) = t.band { " " span class=(format!("badge dora {}", b.as_str())) { (b.as_str()) } }
+                        br; small.muted { (t.change) }
+                    }
+                }
             }
+            p.muted { small { "Bands: DORA's performance clusters (dora.dev) — elite, high, medium, low; docs/metrics.md gives the boundaries." } }
             @if all.releases == 0 { (empty("No releases in this window.")) } @else {
                 div.columns {
                     section aria-labelledby="throughput" {
-                        h2 id="throughput" { "Release throughput" }
-                        (bars("Promotions per day", "promotions", &series, count))
+                        h2 id="throughput" { "Deployments" }
+                        (bars("Deployments per day", "deployments", &series, count))
                     }
                     section aria-labelledby="reasons" {
                         h2 id="reasons" { "Hold reasons " small { "rules that held or blocked releases in this window" } }
@@ -107,7 +221,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                 }
                 section aria-labelledby="lead" {
                     h2 id="lead" { "Change lead time by service" }
-                    @if lead.is_empty() { (empty("No promoted release records its commit time (spec.revision.committedAt).")) } @else { (hbars("Median lead time", "hours", &lead, hours)) }
+                    @if lead.is_empty() { (empty("No promoted release records its commit time (spec.revision.committedAt).")) } @else { (hbars("Median lead time", "h", &lead, hours)) }
                 }
                 section aria-labelledby="scorecards" {
                     h2 id="scorecards" { "Scorecards" }
@@ -122,6 +236,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                 section aria-labelledby="more" {
                     h2 id="more" { "Gate figures" }
                     ul {
+                        li { "Deployment rework rate: " (percent(all.rework_rate)) }
                         li { "Rollback rate: " (percent(all.rollback_rate)) }
                         li { "Releases left held: " (all.held) ", left blocked: " (all.blocked) " (in this window)" }
                         li { "Approval wait (median): " (d(all.approval_wait_median)) }
