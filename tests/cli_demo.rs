@@ -85,6 +85,16 @@ fn demo_prints_decisions_and_serves_the_console() {
     ] {
         assert!(body.contains(scope), "{scope} missing");
     }
+    // Connector link templates: the Argo CD application, the metric's graph, the CI checks and
+    // the commit, each value percent-encoded.
+    for link in [
+        r#"href="https://argocd.shop.example/applications/argocd/checkout-prod""#,
+        r#"href="https://prometheus.shop.example/graph?g0.expr=histogram_quantile%280.99%2C"#,
+        r#"href="https://github.com/shop/checkout/commit/41d0c2f99e3a/checks""#,
+        r#"href="https://github.com/shop/checkout/commit/41d0c2f99e3a""#,
+    ] {
+        assert!(body.contains(link), "{link} missing");
+    }
 
     let (status, headers, body) = get(demo.port, "/api/v1/passports/shop/catalog-staging-1-12-0");
     assert_eq!(status, 200);

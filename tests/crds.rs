@@ -213,6 +213,29 @@ fn connector_and_release_rules() {
         json!({"type": "Prometheus", "endpoint": "ftp://x"}),
     );
     assert!(e.iter().any(|e| e.contains("http:// or https://")), "{e:?}");
+    // Link templates: known placeholders in an http(s) URL, the field named when not.
+    assert!(
+        refused(
+            "Connector",
+            json!({"type": "Kubernetes", "links": {"evidence": "https://argocd.example/applications/{appNamespace}/{app}", "query": "http://prom:9090/graph?g0.expr={query}"}}),
+        )
+        .is_empty()
+    );
+    for bad in [
+        "https://x.example/{token}",
+        "javascript:alert(1)",
+        "https://x.example/{app",
+    ] {
+        let e = refused(
+            "Connector",
+            json!({"type": "Kubernetes", "links": {"commit": bad}}),
+        );
+        assert!(
+            e.iter()
+                .any(|e| e.contains("spec.links.commit") && e.contains("placeholders are among")),
+            "{bad}: {e:?}"
+        );
+    }
     let e = refused(
         "Release",
         json!({"service": "", "version": "1", "environment": "prod"}),

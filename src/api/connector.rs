@@ -69,6 +69,10 @@ pub struct ConnectorSpec {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schemars(length(max = 64))]
     pub allowed_namespaces: Vec<String>,
+    /// URL templates that link its evidence to where it can be seen upstream (the console's
+    /// truth screen shows them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub links: Option<super::links::ConnectorLinks>,
 }
 
 impl Connector {

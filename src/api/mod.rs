@@ -8,6 +8,7 @@ pub mod common;
 pub mod connector;
 pub mod duration;
 pub mod key;
+pub mod links;
 pub mod passport;
 pub mod policy;
 pub mod release;

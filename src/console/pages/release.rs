@@ -8,6 +8,7 @@ use super::super::layout::{
     layout, ok_badge, passport_badge,
 };
 use super::super::summary::Summary;
+use crate::api::links::{LinkValues, expand};
 use crate::api::passport::{Effect, TraceEntry};
 use crate::api::{
     ConnectorHealth, Decision, EvidenceStatus, Keyed, PolicyMode, Release, ReleasePassport,
@@ -214,6 +215,40 @@ pub fn verdict(p: &ReleasePassport, release_exists: bool) -> Verdict {
     Verdict { reason, seen, next }
 }
 
+/// What the link templates of this passport's connectors are filled with.
+fn link_values<'a>(
+    p: &'a ReleasePassport,
+    release: Option<&'a Release>,
+    entry: Option<&'a crate::api::passport::EvidenceEntry>,
+) -> LinkValues<'a> {
+    let scope = release.map(|r| &r.spec.scope);
+    let app = scope.and_then(|s| s.gitops_apps.first());
+    LinkValues::default()
+        .set("namespace", Some(namespace_of(&p.metadata)))
+        .set("release", p.metadata.name.as_deref())
+        .set("service", Some(&p.spec.service))
+        .set("environment", Some(&p.spec.environment))
+        .set("version", Some(&p.spec.version))
+        .set(
+            "commit",
+            p.spec.revision.as_ref().and_then(|r| r.commit.as_deref()),
+        )
+        .set("project", scope.and_then(|s| s.project.as_deref()))
+        .set("pipeline", scope.and_then(|s| s.pipeline.as_deref()))
+        .set("app", app.map(|a| a.name.as_str()))
+        .set(
+            "appNamespace",
+            app.map(|a| a.namespace.as_deref().unwrap_or(namespace_of(&p.metadata))),
+        )
+        .set("source", entry.map(|e| e.source.as_str()))
+        .set("query", entry.and_then(|e| e.query.as_deref()))
+}
+
+/// A link out of the console: the upstream page, opened without handing it this one.
+fn out_link(href: &str, text: &str) -> Markup {
+    html! { a href=(href) rel="noopener noreferrer external" { (text) " ↗" } }
+}
+
 fn trace_table(entries: &[&TraceEntry]) -> Markup {
     html! {
         div.scroll { table {
@@ -329,6 +364,24 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
     let approval_holds = enforced
         .iter()
         .any(|t| t.type_ == "approval" && t.effect == Effect::Hold);
+    let links_of = |connector: &str| {
+        page.snap
+            .connectors
+            .iter()
+            .find(|c| {
+                c.metadata.name.as_deref() == Some(connector) && namespace_of(&c.metadata) == ns
+            })
+            .and_then(|c| c.spec.links.as_ref())
+    };
+    // The commit, linked by the first connector of the namespace that says where commits are.
+    let commit = p.spec.revision.as_ref().and_then(|r| r.commit.as_deref());
+    let commit_href = page
+        .snap
+        .connectors
+        .iter()
+        .filter(|c| namespace_of(&c.metadata) == ns)
+        .filter_map(|c| c.spec.links.as_ref()?.commit.as_deref())
+        .find_map(|t| expand(t, &link_values(p, release.map(AsRef::as_ref), None)));
     let export = |ext: &str| {
         format!(
             "/api/v1/export/passports.{ext}?namespace={}&name={}",
@@ -348,7 +401,10 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                 p.verdict-line { (passport_badge(Some(&status))) " " strong { (v.reason) } }
                 @if let Some((what, at)) = &v.seen { p { "Seen: " (what) @if at.is_some() { ", " (page.when(*at)) } } }
                 p { "Next: " (v.next) }
-                p.muted { "Decided " (page.when(status.decided_at())) }
+                p.muted {
+                    "Decided " (page.when(status.decided_at()))
+                    @if let Some(c) = commit { " · commit " @match &commit_href { Some(href) => (out_link(href, c)), None => code { (c) } } }
+                }
             }
             section aria-labelledby="why" {
                 h2 id="why" { "Investigation" }
@@ -386,15 +442,25 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                     div.scroll { table {
                         thead { tr { th { "Source" } th { "Status" } th { "Observed" } th { "Connector" } th { "What was seen" } } }
                         tbody { @for e in &status.evidence {
+                            @let links = e.connector.as_deref().and_then(|c| links_of(c));
+                            @let values = link_values(p, release.map(AsRef::as_ref), Some(e));
+                            @let upstream = links.and_then(|l| expand(l.evidence.as_deref()?, &values));
+                            @let graph = links.filter(|_| e.query.is_some()).and_then(|l| expand(l.query.as_deref()?, &values));
                             tr {
                                 td data-label="Source" { (e.source) }
                                 td data-label="Status" { (evidence_badge(e.status)) }
                                 td data-label="Observed" { (page.when(e.observed_at)) }
-                                td data-label="Connector" { (e.connector.as_deref().unwrap_or("-")) }
+                                td data-label="Connector" {
+                                    @match (&upstream, e.connector.as_deref()) {
+                                        (Some(href), Some(c)) => (out_link(href, c)),
+                                        (_, c) => (c.unwrap_or("-")),
+                                    }
+                                }
                                 td.why data-label="What was seen" {
                                     (e.summary.as_deref().unwrap_or(""))
                                     @if let Some(v) = e.value { " (value " (v) ")" }
                                     @if let Some(t) = e.targets { " [" (t.passing) "/" (t.total) " targets]" }
+                                    @if let Some(href) = &graph { " · " (out_link(href, "graph")) }
                                 }
                             }
                         } }
