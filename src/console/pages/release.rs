@@ -442,7 +442,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                     div.scroll { table {
                         thead { tr { th { "Source" } th { "Status" } th { "Observed" } th { "Connector" } th { "What was seen" } } }
                         tbody { @for e in &status.evidence {
-                            @let links = e.connector.as_deref().and_then(|c| links_of(c));
+                            @let links = e.connector.as_deref().and_then(&links_of);
                             @let values = link_values(p, release.map(AsRef::as_ref), Some(e));
                             @let upstream = links.and_then(|l| expand(l.evidence.as_deref()?, &values));
                             @let graph = links.filter(|_| e.query.is_some()).and_then(|l| expand(l.query.as_deref()?, &values));
