@@ -23,6 +23,7 @@ mod connectors_cluster;
 mod connectors_http;
 mod connectors_prometheus;
 mod console_auth;
+mod console_coherence;
 mod console_e2e;
 mod console_export;
 mod console_isolation;

@@ -1,0 +1,334 @@
+//! The console tells one truth, over generated snapshots: every count on Overview and Radar
+//! equals the number of rows its link opens, and every decision shown — Releases, the truth
+//! screen, Overview, Radar — is the passport's own ("Allow (1 waived)" included).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::Request;
+use chrono::{DateTime, Duration, Utc};
+use proptest::prelude::*;
+use release_passport::api::{Connector, ReleasePassport};
+use release_passport::console::{self, AuthConfig, Fixed, Objects, Runtime, Settings, Snapshot};
+use serde_json::json;
+use tower::ServiceExt;
+
+const SERVICES: [&str; 3] = ["checkout", "catalog", "payments"];
+const ENVIRONMENTS: [&str; 2] = ["staging", "production"];
+const DECISIONS: [&str; 3] = ["Allow", "Hold", "Block"];
+const STATUSES: [&str; 5] = ["Complete", "Stale", "Failed", "Missing", "Partial"];
+
+fn now() -> DateTime<Utc> {
+    "2026-11-25T14:00:00Z".parse().unwrap()
+}
+
+/// One generated passport: target, decision, whether a waiver let it through, its evidence,
+/// and how many minutes before `now` it was created.
+#[derive(Clone, Debug)]
+struct Gen {
+    service: usize,
+    environment: usize,
+    decision: usize,
+    waived: bool,
+    evidence: Vec<usize>,
+    age: i64,
+}
+
+fn passport(i: usize, g: &Gen) -> ReleasePassport {
+    let (service, env, decision) = (
+        SERVICES[g.service],
+        ENVIRONMENTS[g.environment],
+        DECISIONS[g.decision],
+    );
+    let name = format!("{service}-{env}-{i}");
+    let created = now() - Duration::minutes(g.age);
+    let mut trace = vec![
+        json!({"policy": "p", "mode": "Enforce", "rule": "health", "type": "evidence", "effect": if decision == "Allow" { "Pass" } else { decision }, "message": "m"}),
+    ];
+    if g.waived && decision == "Allow" {
+        trace.push(json!({"policy": "p", "mode": "Enforce", "rule": "ci", "type": "evidence", "effect": "Waived", "message": "waived", "waiver": "w"}));
+    }
+    let evidence: Vec<_> = g
+        .evidence
+        .iter()
+        .enumerate()
+        .map(|(k, s)| json!({"source": format!("s{k}"), "status": STATUSES[*s], "observedAt": created.to_rfc3339(), "connector": "prom"}))
+        .collect();
+    serde_json::from_value(json!({
+        "apiVersion": "releasepassport.io/v1alpha1",
+        "kind": "ReleasePassport",
+        "metadata": {"name": name, "namespace": "shop", "creationTimestamp": created.to_rfc3339()},
+        "spec": {"releaseRef": {"name": name}, "service": service, "version": format!("1.{i}.0"), "environment": env},
+        "status": {
+            "decision": decision,
+            "reasons": if decision == "Allow" { vec![] } else { vec!["p/health: m".to_string()] },
+            "evidence": evidence,
+            "trace": trace,
+            "timeline": [{"at": (created + Duration::minutes(1)).to_rfc3339(), "decision": decision, "message": "m"}],
+        }
+    }))
+    .unwrap()
+}
+
+fn connector(i: usize, health: Option<&str>, minutes_ago: Option<i64>, pushed: bool) -> Connector {
+    let mut status = serde_json::Map::new();
+    if let Some(h) = health {
+        status.insert("health".into(), json!(h));
+    }
+    if let Some(m) = minutes_ago {
+        status.insert(
+            "lastSuccessAt".into(),
+            json!((now() - Duration::minutes(m)).to_rfc3339()),
+        );
+    }
+    serde_json::from_value(json!({
+        "apiVersion": "releasepassport.io/v1alpha1",
+        "kind": "Connector",
+        "metadata": {"name": format!("c{i}"), "namespace": "shop"},
+        "spec": if pushed { json!({"type": "Webhook"}) } else { json!({"type": "Prometheus", "endpoint": "http://prom:9090", "refreshInterval": "1m"}) },
+        "status": status,
+    }))
+    .unwrap()
+}
+
+fn gens() -> impl Strategy<Value = Vec<Gen>> {
+    prop::collection::vec(
+        (
+            0..SERVICES.len(),
+            0..ENVIRONMENTS.len(),
+            0..DECISIONS.len(),
+            any::<bool>(),
+            prop::collection::vec(0..STATUSES.len(), 0..4),
+            0i64..5000,
+        )
+            .prop_map(
+                |(service, environment, decision, waived, evidence, age)| Gen {
+                    service,
+                    environment,
+                    decision,
+                    waived,
+                    evidence,
+                    age,
+                },
+            ),
+        1..40,
+    )
+}
+
+type ConnectorGen = (Option<usize>, Option<i64>, bool);
+
+fn connector_gens() -> impl Strategy<Value = Vec<ConnectorGen>> {
+    prop::collection::vec(
+        (
+            prop::option::of(0..4usize),
+            prop::option::of(0i64..30),
+            any::<bool>(),
+        ),
+        0..6,
+    )
+}
+
+struct Console {
+    app: axum::Router,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl Console {
+    fn get(&self, path: &str) -> String {
+        let path = path.replace("&amp;", "&");
+        let path = path.split('#').next().unwrap_or_default().to_string();
+        self.runtime.block_on(async {
+            let response = self
+                .app
+                .clone()
+                .oneshot(Request::get(&path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(response.status(), 200, "{path}");
+            let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            String::from_utf8(bytes.to_vec()).unwrap()
+        })
+    }
+}
+
+fn count(html: &str, needle: &str) -> usize {
+    html.matches(needle).count()
+}
+
+fn rows_of_releases(html: &str) -> usize {
+    count(html, "<td data-label=\"Release\">")
+}
+
+fn rows_of_connector_issues(html: &str) -> usize {
+    count(html, "<td class=\"why\" data-label=\"Issue\">")
+}
+
+/// (href, count) of every linked tile on a page.
+fn tiles(html: &str) -> Vec<(String, String)> {
+    let re = regex::Regex::new(r#"<a class="tile[^"]*" href="([^"]+)"><strong>([^<]+)</strong>"#)
+        .unwrap();
+    re.captures_iter(html)
+        .map(|c| (c[1].to_string(), c[2].to_string()))
+        .collect()
+}
+
+fn decision_label(p: &ReleasePassport) -> String {
+    p.status.as_ref().unwrap().decision_label()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 24, ..ProptestConfig::default() })]
+
+    #[test]
+    fn every_count_is_the_rows_its_link_opens_and_every_decision_the_passports(
+        generated in gens(),
+        conns in connector_gens(),
+    ) {
+        let passports: Vec<ReleasePassport> =
+            generated.iter().enumerate().map(|(i, g)| passport(i, g)).collect();
+        let health = ["Healthy", "Degraded", "Unreachable", "CredentialRequired"];
+        let connectors: Vec<Connector> = conns
+            .iter()
+            .enumerate()
+            .map(|(i, (h, m, pushed))| connector(i, h.map(|h| health[h]), *m, *pushed))
+            .collect();
+        let snapshot = Snapshot::new(
+            Objects {
+                passports: passports.iter().cloned().map(Arc::new).collect(),
+                connectors: connectors.into_iter().map(Arc::new).collect(),
+                ..Objects::default()
+            },
+            now(),
+            Runtime::default(),
+        );
+        let console = Console {
+            app: console::router(
+                Arc::new(Fixed(Arc::new(snapshot))),
+                AuthConfig::local(),
+                Settings::default(),
+            ),
+            runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
+        };
+
+        // Overview: each tile's count is the rows its link lists.
+        let overview = console.get("/console");
+        let overview_tiles = tiles(&overview);
+        prop_assert_eq!(overview_tiles.len(), 5, "{}", overview);
+        for (href, n) in &overview_tiles {
+            let opened = console.get(href);
+            let rows = if href.starts_with("/console/releases") {
+                rows_of_releases(&opened)
+            } else {
+                rows_of_connector_issues(&opened)
+            };
+            prop_assert_eq!(n.parse::<usize>().unwrap(), rows, "{} says {} and lists {}", href, n, rows);
+        }
+        // Radar: connectors without issues, and the issues its link lists.
+        let radar = console.get("/console/radar");
+        for (href, n) in tiles(&radar) {
+            let (fine, all) = n.split_once('/').unwrap();
+            let (fine, all): (usize, usize) = (fine.parse().unwrap(), all.parse().unwrap());
+            prop_assert_eq!(all - fine, rows_of_connector_issues(&console.get(&href)), "{}", href);
+        }
+
+        // Every decision shown is the passport's.
+        let list = console.get("/console/releases");
+        let row = regex::Regex::new(
+            r#"<td data-label="Release"><a href="[^"]+">shop/([^<]+)</a></td>.*?<td data-label="Decision"><span class="badge[^"]*">([^<]+)</span>"#,
+        )
+        .unwrap();
+        let listed: std::collections::BTreeMap<String, String> = row
+            .captures_iter(&list)
+            .map(|c| (c[1].to_string(), c[2].to_string()))
+            .collect();
+        prop_assert_eq!(listed.len(), passports.len());
+        let radar_row = regex::Regex::new(
+            r#"<a href="/console/releases/shop/([^"]+)">[^<]+</a></td><td data-label="Decision"><span class="badge[^"]*">([^<]+)</span>"#,
+        )
+        .unwrap();
+        let on_radar: Vec<(String, String)> = radar_row
+            .captures_iter(&radar)
+            .map(|c| (c[1].to_string(), c[2].to_string()))
+            .collect();
+        prop_assert!(!on_radar.is_empty());
+        for p in &passports {
+            let name = p.metadata.name.clone().unwrap();
+            let label = decision_label(p);
+            prop_assert_eq!(listed.get(&name), Some(&label), "Releases row of {}", name);
+            let screen = console.get(&format!("/console/releases/shop/{name}"));
+            let h1 = screen.split("<h1>").nth(1).and_then(|h| h.split("</span></h1>").next()).unwrap_or_default();
+            prop_assert!(h1.ends_with(&format!(">{label}")), "truth screen of {}: {}", name, h1);
+        }
+        for (name, shown) in &on_radar {
+            let p = passports.iter().find(|p| p.metadata.name.as_deref() == Some(name)).unwrap();
+            prop_assert_eq!(shown, &decision_label(p), "Radar row of {}", name);
+        }
+        let held = regex::Regex::new(
+            r#"<a href="/console/releases/shop/([^"]+)">shop/[^<]+</a><br><small>[^<]*</small></td><td data-label="Decision"><span class="badge[^"]*">([^<]+)</span>"#,
+        )
+        .unwrap();
+        for c in held.captures_iter(&overview) {
+            let p = passports.iter().find(|p| p.metadata.name.as_deref() == Some(&c[1])).unwrap();
+            let label = decision_label(p);
+            prop_assert_eq!(&c[2], label.as_str(), "Overview row of {}", &c[1]);
+        }
+    }
+}
+
+/// The truth screen's export is exactly that release: the old substring filter put 5.0.22,
+/// 5.0.24, … into 5.0.2's audit record.
+#[test]
+fn a_release_exports_alone() {
+    let make = |version: &str| {
+        let name = format!("payments-production-{}", version.replace('.', "-"));
+        serde_json::from_value::<ReleasePassport>(json!({
+            "apiVersion": "releasepassport.io/v1alpha1",
+            "kind": "ReleasePassport",
+            "metadata": {"name": name, "namespace": "shop", "creationTimestamp": now().to_rfc3339()},
+            "spec": {"releaseRef": {"name": name}, "service": "payments", "version": version, "environment": "production"},
+            "status": {"decision": "Allow"},
+        }))
+        .unwrap()
+    };
+    let snapshot = Snapshot::new(
+        Objects {
+            passports: ["5.0.2", "5.0.22", "5.0.24", "5.0.25", "15.0.2"]
+                .into_iter()
+                .map(|v| Arc::new(make(v)))
+                .collect(),
+            ..Objects::default()
+        },
+        now(),
+        Runtime::default(),
+    );
+    let console = Console {
+        app: console::router(
+            Arc::new(Fixed(Arc::new(snapshot))),
+            AuthConfig::local(),
+            Settings::default(),
+        ),
+        runtime: tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap(),
+    };
+    let screen = console.get("/console/releases/shop/payments-production-5-0-2");
+    let href = regex::Regex::new(r#"href="(/api/v1/export/passports\.csv[^"]*)""#)
+        .unwrap()
+        .captures(&screen)
+        .map(|c| c[1].to_string())
+        .unwrap();
+    let csv = console.get(&href);
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "a header and one release: {csv}");
+    assert!(lines[1].contains("payments-production-5-0-2,"), "{csv}");
+    let json = console.get(&href.replace(".csv", ".json"));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let items = v["passports"]
+        .as_array()
+        .or_else(|| v["items"].as_array())
+        .unwrap();
+    assert_eq!(items.len(), 1, "{json}");
+}
