@@ -134,6 +134,21 @@ struct Console {
 }
 
 impl Console {
+    /// The console's router over `snapshot`, signed in locally.
+    fn over(snapshot: Snapshot) -> Self {
+        Self {
+            app: console::router(
+                Arc::new(Fixed(Arc::new(snapshot))),
+                AuthConfig::local(),
+                Settings::default(),
+            ),
+            runtime: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+        }
+    }
+
     fn get(&self, path: &str) -> String {
         let path = path.replace("&amp;", "&");
         let path = path.split('#').next().unwrap_or_default().to_string();
@@ -203,14 +218,7 @@ proptest! {
             now(),
             Runtime::default(),
         );
-        let console = Console {
-            app: console::router(
-                Arc::new(Fixed(Arc::new(snapshot))),
-                AuthConfig::local(),
-                Settings::default(),
-            ),
-            runtime: tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
-        };
+        let console = Console::over(snapshot);
 
         // Overview: each tile's count is the rows its link lists.
         let overview = console.get("/console");
@@ -303,17 +311,7 @@ fn a_release_exports_alone() {
         now(),
         Runtime::default(),
     );
-    let console = Console {
-        app: console::router(
-            Arc::new(Fixed(Arc::new(snapshot))),
-            AuthConfig::local(),
-            Settings::default(),
-        ),
-        runtime: tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap(),
-    };
+    let console = Console::over(snapshot);
     let screen = console.get("/console/releases/shop/payments-production-5-0-2");
     let href = regex::Regex::new(r#"href="(/api/v1/export/passports\.csv[^"]*)""#)
         .unwrap()

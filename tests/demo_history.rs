@@ -203,6 +203,17 @@ enum Failing {
     Latency,
 }
 
+impl Failing {
+    /// One of the two metrics, at random.
+    fn either(rng: &mut Rng) -> Self {
+        if rng.chance(0.5) {
+            Failing::ErrorRate
+        } else {
+            Failing::Latency
+        }
+    }
+}
+
 /// What the connectors would have observed for `p` at `at` (a minute before, as they refresh).
 fn evidence_at(
     p: &Plan,
@@ -497,11 +508,7 @@ fn plans(rng: &mut Rng) -> Vec<Plan> {
                 committed,
                 created,
                 fate: staging_fate,
-                breaks: if rng.chance(0.5) {
-                    Failing::ErrorRate
-                } else {
-                    Failing::Latency
-                },
+                breaks: Failing::either(rng),
                 hotfix: false,
                 previous: last_allowed.get("staging").cloned(),
                 approvals: Vec::new(),
@@ -556,11 +563,7 @@ fn plans(rng: &mut Rng) -> Vec<Plan> {
                 committed,
                 created: prod_created,
                 fate,
-                breaks: if rng.chance(0.5) {
-                    Failing::ErrorRate
-                } else {
-                    Failing::Latency
-                },
+                breaks: Failing::either(rng),
                 hotfix: false,
                 previous: last_allowed.get("production").cloned(),
                 approvals,
