@@ -5,6 +5,10 @@ use std::borrow::Cow;
 
 /// `text` in at most `max` characters (the `…` that marks a cut included).
 pub fn clip(text: &str, max: usize) -> Cow<'_, str> {
+    // No more bytes than `max` means no more characters: nothing to count.
+    if text.len() <= max {
+        return Cow::Borrowed(text);
+    }
     match text.char_indices().nth(max) {
         None => Cow::Borrowed(text),
         Some(_) => {

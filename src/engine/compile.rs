@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::Arc;
+use std::sync::mpsc;
 
 use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -648,24 +649,67 @@ pub const MAX_CEL_BRACKETS: usize = 12;
 
 /// The `cel` parser's frames are large (an unoptimised build overflowed a 2 MiB stack at 16
 /// nested brackets): it runs on a thread of its own with room to spare, whatever thread asks
-/// (a controller's runtime threads have 2 MiB).
+/// (a controller's runtime threads have 2 MiB). One such thread serves every compile, started
+/// on first use (starting a 64 MiB thread per expression cost 4× a decision), and started again
+/// if it ever stops.
 fn compile_cel(source: &str) -> Result<cel::Program, String> {
+    let (reply, answer) = mpsc::channel();
+    let mut job = (source.to_string(), reply);
+    let mut slot = CEL_COMPILER
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for _ in 0..2 {
+        let sender = match slot.as_ref() {
+            Some(s) => s.clone(),
+            None => {
+                let s = start_cel_compiler()?;
+                *slot = Some(s.clone());
+                s
+            }
+        };
+        match sender.send(job) {
+            Ok(()) => {
+                drop(slot);
+                return answer
+                    .recv()
+                    .map_err(|_| "the CEL compiler failed".to_string())?;
+            }
+            Err(mpsc::SendError(back)) => {
+                job = back;
+                *slot = None;
+            }
+        }
+    }
+    Err("could not start the CEL compiler".to_string())
+}
+
+type CelJob = (String, mpsc::Sender<Result<cel::Program, String>>);
+
+static CEL_COMPILER: std::sync::Mutex<Option<mpsc::Sender<CelJob>>> = std::sync::Mutex::new(None);
+
+fn start_cel_compiler() -> Result<mpsc::Sender<CelJob>, String> {
     const STACK: usize = 64 << 20;
-    let source = source.to_string();
+    let (jobs, queue) = mpsc::channel::<CelJob>();
     std::thread::Builder::new()
         .name("cel-compile".into())
         .stack_size(STACK)
         .spawn(move || {
-            let program = cel::Program::compile(&source).map_err(|e| e.to_string())?;
-            let depth = tree_depth(program.expression());
-            if depth > MAX_CEL_NESTING {
-                return Err(format!("{depth} levels deep; at most {MAX_CEL_NESTING}"));
+            for (source, reply) in queue {
+                // A parser panic answers that one expression and leaves the thread serving.
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    let program = cel::Program::compile(&source).map_err(|e| e.to_string())?;
+                    let depth = tree_depth(program.expression());
+                    if depth > MAX_CEL_NESTING {
+                        return Err(format!("{depth} levels deep; at most {MAX_CEL_NESTING}"));
+                    }
+                    Ok(program)
+                }))
+                .unwrap_or_else(|_| Err("the CEL compiler failed".to_string()));
+                let _ = reply.send(result);
             }
-            Ok(program)
         })
-        .map_err(|e| format!("could not start the CEL compiler: {e}"))?
-        .join()
-        .map_err(|_| "the CEL compiler failed".to_string())?
+        .map_err(|e| format!("could not start the CEL compiler: {e}"))?;
+    Ok(jobs)
 }
 
 /// A comprehension's sub-expressions.
