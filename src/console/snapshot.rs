@@ -15,7 +15,7 @@ use super::auth::Visibility;
 use crate::api::common::created_order;
 use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
 use crate::connectors::detect::Candidate;
-use crate::metrics::delivery::Rollups;
+use crate::metrics::delivery::{Rollups, WindowFigures};
 use crate::radar::{self, Radar};
 
 /// How this console instance runs, for the header and Settings (nothing secret).
@@ -180,6 +180,27 @@ pub struct View {
     pub radar: Radar,
     /// Kept rollups of these namespaces plus their live passports folded on top.
     pub rollups: Rollups,
+    /// The Metrics page's figures per window length in days, computed on first view.
+    windows: Mutex<HashMap<u32, Arc<WindowFigures>>>,
+}
+
+/// Hold reasons the Metrics page lists.
+pub const HOLD_REASONS: usize = 8;
+
+impl View {
+    /// The figures of the `days` ending on the snapshot's day: computed once per snapshot, set
+    /// of namespaces and window, however many viewers ask (a window's figures over a thousand
+    /// targets took most of the Metrics page's time).
+    pub fn window(&self, days: u32, today: chrono::NaiveDate) -> Arc<WindowFigures> {
+        let mut windows = self
+            .windows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        Arc::clone(windows.entry(days).or_insert_with(|| {
+            let from = today - chrono::Duration::days(i64::from(days.max(1)) - 1);
+            Arc::new(self.rollups.window(from, today, HOLD_REASONS))
+        }))
+    }
 }
 
 impl View {
@@ -204,6 +225,7 @@ impl View {
         Self {
             radar: radar::radar(&passports, &connectors, snap.now),
             rollups: kept.with_passports(passports.iter().copied(), snap.now.date_naive()),
+            windows: Mutex::new(HashMap::new()),
         }
     }
 }

@@ -531,6 +531,64 @@ impl Rollups {
     }
 }
 
+/// Everything the Metrics page shows for one window, computed together (and, by the console,
+/// once per snapshot, viewer's namespaces and window).
+#[derive(Clone, Debug, Default)]
+pub struct WindowFigures {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub all: Figures,
+    /// The targets with a release in the window.
+    pub targets: Vec<(TargetKey, Figures)>,
+    pub daily_deployments: Vec<(NaiveDate, usize)>,
+    pub hold_reasons: Vec<(String, usize)>,
+    /// DORA's figures are production's: `None` when no environment is called production (then
+    /// `dora` is every environment's).
+    pub dora_environment: Option<String>,
+    pub dora: Figures,
+    /// The same figures over the window of the same length just before.
+    pub dora_before: Figures,
+}
+
+/// The environment DORA's figures describe.
+pub const PRODUCTION: &str = "production";
+
+impl Rollups {
+    /// The Metrics page's figures for `from..=to` (and the window of the same length before).
+    pub fn window(&self, from: NaiveDate, to: NaiveDate, reasons: usize) -> WindowFigures {
+        let all_scope = Scope::default();
+        let production = Scope {
+            environment: Some(PRODUCTION.to_string()),
+            ..Scope::default()
+        };
+        let all = self.figures(&all_scope, from, to);
+        let dora_now = self.figures(&production, from, to);
+        let (dora_environment, dora_scope) = if dora_now.releases > 0 {
+            (Some(PRODUCTION.to_string()), &production)
+        } else {
+            (None, &all_scope)
+        };
+        let length = (to - from).num_days() + 1;
+        let before_to = from - chrono::Duration::days(1);
+        let before_from = before_to - chrono::Duration::days(length - 1);
+        WindowFigures {
+            from,
+            to,
+            targets: self.active_per_target(&all_scope, from, to),
+            daily_deployments: self.daily_deployments(&all_scope, from, to),
+            hold_reasons: self.hold_reasons(&all_scope, from, to, reasons),
+            dora: if dora_environment.is_some() {
+                dora_now
+            } else {
+                all.clone()
+            },
+            dora_before: self.figures(dora_scope, before_from, before_to),
+            dora_environment,
+            all,
+        }
+    }
+}
+
 /// The figures for one scope over one window.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

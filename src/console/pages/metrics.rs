@@ -8,7 +8,7 @@ use serde::Deserialize;
 use super::super::charts::{bars, count, hbars, hours, share};
 use super::super::layout::{Nav, Page, empty, layout};
 use super::percent;
-use crate::metrics::delivery::{Figures, Rollups, Scope};
+use crate::metrics::delivery::Figures;
 use crate::metrics::dora::{self, Band};
 
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -134,41 +134,22 @@ pub fn page(page: &Page, window: &Window) -> Markup {
         .and_then(|d| d.trim().parse::<u32>().ok())
         .unwrap_or(30)
         .clamp(1, 366);
-    let to = s.now.date_naive();
-    let from = to - Duration::days(i64::from(days) - 1);
     // What retention folded away, then the live passports on top, of the namespaces this
-    // viewer sees (computed once per snapshot and set of namespaces).
+    // viewer sees; the window's figures computed once per snapshot, set of namespaces and window.
     let view = page.view();
-    let rollups: &Rollups = &view.rollups;
-    let all_scope = Scope::default();
-    let all = rollups.figures(&all_scope, from, to);
-    // DORA counts deployments to production: its tiles read production when there is one.
-    let production = Scope {
-        environment: Some("production".to_string()),
-        ..Scope::default()
-    };
-    let dora_scope = if rollups.figures(&production, from, to).releases > 0 {
-        &production
-    } else {
-        &all_scope
-    };
-    let before_to = from - Duration::days(1);
-    let before_from = before_to - Duration::days(i64::from(days) - 1);
-    let dora_tiles = tiles(
-        &rollups.figures(dora_scope, from, to),
-        &rollups.figures(dora_scope, before_from, before_to),
-        days,
-    );
-    let targets = rollups.active_per_target(&all_scope, from, to);
-    let series: Vec<(String, f64)> = rollups
-        .daily_deployments(&all_scope, from, to)
-        .into_iter()
-        .map(|(day, n)| (day.format("%m-%d").to_string(), n as f64))
+    let w = view.window(days, s.now.date_naive());
+    let all = &w.all;
+    let targets = &w.targets;
+    let dora_tiles = tiles(&w.dora, &w.dora_before, days);
+    let series: Vec<(String, f64)> = w
+        .daily_deployments
+        .iter()
+        .map(|(day, n)| (day.format("%m-%d").to_string(), *n as f64))
         .collect();
-    let reasons: Vec<(String, f64)> = rollups
-        .hold_reasons(&all_scope, from, to, 8)
-        .into_iter()
-        .map(|(k, n)| (k, n as f64))
+    let reasons: Vec<(String, f64)> = w
+        .hold_reasons
+        .iter()
+        .map(|(k, n)| (k.clone(), *n as f64))
         .collect();
     let lead: Vec<(String, f64)> = targets
         .iter()
@@ -180,10 +161,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
         })
         .collect();
     let connectors: Vec<_> = view.radar.connectors.iter().collect();
-    let healthy = connectors
-        .iter()
-        .filter(|c| c.health == Some(crate::api::ConnectorHealth::Healthy))
-        .count();
+    let healthy = connectors.iter().filter(|c| c.trouble().is_none()).count();
     layout(
         page,
         Nav::Metrics,
@@ -196,7 +174,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                 } }
                 button type="submit" { "Show" }
             }
-            h2 { "DORA " small { @if dora_scope.environment.is_some() { "production" } @else { "every environment (none is called production)" } } }
+            h2 { "DORA " small { @if let Some(env) = &w.dora_environment { (env) } @else { "every environment (none is called production)" } } }
             section.tiles aria-label="DORA" {
                 @for t in &dora_tiles {
                     div.tile {
@@ -228,8 +206,8 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                     div.scroll { table {
                         thead { tr { th { "Service/env" } th { "Deploys" } th { "Per day" } th { "Lead time" } th { "Fail rate" } th { "Recovery" } th { "Rework" } th { "Approval wait" } th { "Hold dwell" } th { "Evidence complete" } } }
                         tbody {
-                            (scorecard_row("All", &all))
-                            @for (key, f) in &targets { (scorecard_row(&key.to_string(), f)) }
+                            (scorecard_row("All", all))
+                            @for (key, f) in targets { (scorecard_row(&key.to_string(), f)) }
                         }
                     } }
                 }
@@ -241,7 +219,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                         li { "Releases left held: " (all.held) ", left blocked: " (all.blocked) " (in this window)" }
                         li { "Approval wait (median): " (d(all.approval_wait_median)) }
                         li { "Evidence completeness: " (percent(all.evidence_completeness)) }
-                        li { "Connector reliability: " (healthy) " of " (connectors.len()) " connectors healthy" }
+                        li { "Connector reliability: " (healthy) " of " (connectors.len()) " connectors without issues" }
                     }
                     p.muted { "Definitions: docs/metrics.md. Metrics are analytics; they never change a decision." }
                 }
