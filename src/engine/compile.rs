@@ -174,6 +174,9 @@ pub struct CelReads {
     /// The evidence sources it names (`evidence['x']`, `evidence.x`, `'x' in evidence`);
     /// `None` when it uses the map as a whole (iterating it, say).
     pub evidence: Option<Vec<String>>,
+    /// The fields of an evidence entry it reads (`evidence['x'].passing`); `None` when it uses
+    /// an entry any other way, so every field is built.
+    pub fields: Option<Vec<String>>,
     pub release: bool,
     pub approvals: bool,
 }
@@ -183,12 +186,69 @@ impl CelReads {
         let mut keys = BTreeSet::new();
         let whole = !named_evidence(program.expression(), &mut keys);
         let references = program.references();
+        let mut fields = BTreeSet::new();
+        let by_field = entry_fields(program.expression(), &mut fields);
         Self {
             evidence: (!whole).then(|| keys.into_iter().collect()),
+            fields: by_field.then(|| fields.into_iter().collect()),
             release: references.has_variable("release"),
             approvals: references.has_variable("approvals"),
         }
     }
+}
+
+/// Collects the entry fields `expr` reads (`evidence['x'].f`, `evidence[k].f`, `evidence.x.f`,
+/// `has(…f)`); false when it uses an entry any other way (compares it, passes it on).
+fn entry_fields(expr: &cel::IdedExpr, fields: &mut BTreeSet<String>) -> bool {
+    use cel::common::ast::{EntryExpr, Expr, operators};
+    let is_evidence =
+        |e: &cel::IdedExpr| matches!(&e.expr, Expr::Ident(name) if name == "evidence");
+    let is_entry = |e: &cel::IdedExpr| match &e.expr {
+        Expr::Select(select) => is_evidence(&select.operand),
+        Expr::Call(call) => {
+            call.func_name == operators::INDEX && call.args.first().is_some_and(is_evidence)
+        }
+        _ => false,
+    };
+    if is_entry(expr) {
+        return false;
+    }
+    let children_ok = |fields: &mut BTreeSet<String>| -> bool {
+        match &expr.expr {
+            Expr::Select(select) if is_entry(&select.operand) => {
+                fields.insert(select.field.clone());
+                match &select.operand.expr {
+                    Expr::Call(call) => call.args.iter().skip(1).all(|a| entry_fields(a, fields)),
+                    _ => true,
+                }
+            }
+            Expr::Select(select) => entry_fields(&select.operand, fields),
+            Expr::Call(call) => {
+                call.target
+                    .as_deref()
+                    .is_none_or(|t| entry_fields(t, fields))
+                    && call.args.iter().all(|a| entry_fields(a, fields))
+            }
+            Expr::Comprehension(c) => comprehension_parts(c)
+                .into_iter()
+                .all(|e| entry_fields(e, fields)),
+            Expr::List(list) => list.elements.iter().all(|e| entry_fields(e, fields)),
+            Expr::Map(map) => map.entries.iter().all(|entry| match &entry.expr {
+                EntryExpr::MapEntry(m) => {
+                    entry_fields(&m.key, fields) && entry_fields(&m.value, fields)
+                }
+                EntryExpr::StructField(f) => entry_fields(&f.value, fields),
+            }),
+            Expr::Struct(st) => st.entries.iter().all(|entry| match &entry.expr {
+                EntryExpr::MapEntry(m) => {
+                    entry_fields(&m.key, fields) && entry_fields(&m.value, fields)
+                }
+                EntryExpr::StructField(f) => entry_fields(&f.value, fields),
+            }),
+            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => true,
+        }
+    };
+    children_ok(fields)
 }
 
 /// Collects the evidence keys `expr` names; false when it uses `evidence` any other way.
@@ -808,4 +868,41 @@ pub fn describe_errors(errors: &[FieldError]) -> String {
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join("; ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reads(cel: &str) -> CelReads {
+        CelReads::of(&compile_cel(cel).unwrap())
+    }
+
+    #[test]
+    fn an_expression_reads_the_entries_and_fields_it_names() {
+        let r = reads(
+            "'journeys' in evidence && evidence['journeys'].passing == evidence.journeys.total",
+        );
+        assert_eq!(r.evidence, Some(vec!["journeys".to_string()]));
+        assert_eq!(
+            r.fields,
+            Some(vec!["passing".to_string(), "total".to_string()])
+        );
+        assert!(!r.release && !r.approvals);
+        // A field read through a computed key still names the field.
+        let r = reads("evidence.all(k, evidence[k].status == 'Complete')");
+        assert_eq!(r.evidence, None);
+        assert_eq!(r.fields, Some(vec!["status".to_string()]));
+        assert_eq!(
+            reads("has(evidence.ci.ageSeconds)").fields,
+            Some(vec!["ageSeconds".to_string()])
+        );
+        // An entry used whole needs every field.
+        assert_eq!(
+            reads("evidence['ci'] == {'status': 'Complete'}").fields,
+            None
+        );
+        assert_eq!(reads("size(evidence.ci) > 0").fields, None);
+        assert_eq!(reads("release.service == 'web'").fields, Some(vec![]));
+    }
 }

@@ -714,23 +714,42 @@ fn cel_variables(ctx: &RuleContext<'_>, reads: &CelReads) -> Vec<(&'static str, 
             .or_default()
             .push(item);
     }
+    // Only the fields the expression reads are built (all of them when it cannot tell).
+    let field = |name: &str| {
+        reads
+            .fields
+            .as_ref()
+            .is_none_or(|f| f.iter().any(|k| k == name))
+    };
     let evidence: HashMap<cel::objects::Key, cel::Value> = by_source
         .into_iter()
         .map(|(source, items)| {
-            let statuses: Vec<EvidenceStatus> = items.iter().map(|i| i.status).collect();
-            let latest = items.iter().filter_map(|i| i.observed_at).max();
-            let targets = Targets::sum(items.iter().filter_map(|i| i.targets)).unwrap_or_default();
-            let value = items.iter().filter_map(|i| i.value).find(|v| v.is_finite());
-            let entry = cel_map([
-                ("status", cel_str(combine(&statuses).as_str())),
-                (
-                    "ageSeconds",
+            let mut map = HashMap::with_capacity(5);
+            if field("status") {
+                let statuses: Vec<EvidenceStatus> = items.iter().map(|i| i.status).collect();
+                map.insert(cel_key("status"), cel_str(combine(&statuses).as_str()));
+            }
+            if field("ageSeconds") {
+                let latest = items.iter().filter_map(|i| i.observed_at).max();
+                map.insert(
+                    cel_key("ageSeconds"),
                     cel_opt(latest.map(|t| (ctx.now - t).num_seconds())),
-                ),
-                ("value", cel_opt(value)),
-                ("total", cel::Value::Int(i64::from(targets.total))),
-                ("passing", cel::Value::Int(i64::from(targets.passing))),
-            ]);
+                );
+            }
+            if field("value") {
+                let value = items.iter().filter_map(|i| i.value).find(|v| v.is_finite());
+                map.insert(cel_key("value"), cel_opt(value));
+            }
+            if field("total") || field("passing") {
+                let targets =
+                    Targets::sum(items.iter().filter_map(|i| i.targets)).unwrap_or_default();
+                map.insert(cel_key("total"), cel::Value::Int(i64::from(targets.total)));
+                map.insert(
+                    cel_key("passing"),
+                    cel::Value::Int(i64::from(targets.passing)),
+                );
+            }
+            let entry = cel::Value::Map(cel::objects::Map { map: Arc::new(map) });
             (
                 cel::objects::Key::String(Arc::new(source.to_string())),
                 entry,
