@@ -182,6 +182,11 @@ pub struct View {
     pub rollups: Rollups,
     /// The Metrics page's figures per window length in days, computed on first view.
     windows: Mutex<HashMap<u32, Arc<WindowFigures>>>,
+    /// How many passports these namespaces hold, and their services and environments
+    /// (sorted, distinct): the Releases page's filter choices.
+    pub passports: usize,
+    pub services: Vec<String>,
+    pub environments: Vec<String>,
 }
 
 /// Hold reasons the Metrics page lists.
@@ -222,10 +227,17 @@ impl View {
             Visibility::All => Rollups::clone(&snap.rollups),
             Visibility::Only(_) => snap.rollups.within(|ns| sees(Some(ns))),
         };
+        let distinct = |f: fn(&ReleasePassport) -> &str| {
+            let set: std::collections::BTreeSet<&str> = passports.iter().map(|p| f(p)).collect();
+            set.into_iter().map(str::to_string).collect()
+        };
         Self {
             radar: radar::radar(&passports, &connectors, snap.now),
             rollups: kept.with_passports(passports.iter().copied(), snap.now.date_naive()),
             windows: Mutex::new(HashMap::new()),
+            services: distinct(|p| p.spec.service.as_str()),
+            environments: distinct(|p| p.spec.environment.as_str()),
+            passports: passports.len(),
         }
     }
 }

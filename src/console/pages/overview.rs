@@ -73,7 +73,7 @@ pub fn page(page: &Page) -> Markup {
         (
             class,
             format!("/console/releases{}", filter.query()),
-            filter.select(page).len(),
+            filter.count(page),
             label,
         )
     });

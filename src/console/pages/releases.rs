@@ -205,6 +205,14 @@ impl Filter {
         ])
     }
 
+    /// How many visible passports these filters select ([`Filter::select`]'s length, without
+    /// sorting them): what a count that links to the list shows.
+    pub fn count(&self, page: &Page) -> usize {
+        page.newest_passports(self.latest)
+            .filter(|p| self.matches(p))
+            .count()
+    }
+
     /// The visible passports these filters select, in the list's order: what the page shows
     /// and what its export holds.
     pub fn select<'a>(&self, page: &'a Page) -> Vec<&'a ReleasePassport> {
@@ -279,15 +287,9 @@ pub fn why(p: &ReleasePassport) -> &str {
 }
 
 pub fn page(page: &Page, filter: &Filter) -> Markup {
-    let visible: Vec<&ReleasePassport> = page.newest_passports(false).collect();
-    let distinct = |f: fn(&ReleasePassport) -> &str| {
-        let mut v: Vec<&str> = visible.iter().map(|p| f(p)).collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    };
-    let services = distinct(|p| p.spec.service.as_str());
-    let environments = distinct(|p| p.spec.environment.as_str());
+    let view = page.view();
+    let visible = view.passports;
+    let (services, environments) = (&view.services, &view.environments);
     let matching = filter.select(page);
     let pages = matching.len().div_ceil(PAGE_SIZE).max(1);
     let current = filter.page.min(pages - 1);
@@ -314,10 +316,10 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
         Nav::Releases,
         "Releases",
         html! {
-            h1 { "Releases " small { (matching.len()) " of " (visible.len()) " passports" } }
+            h1 { "Releases " small { (matching.len()) " of " (visible) " passports" } }
             form.filters method="get" action="/console/releases" {
-                (options("service", "Service", &filter.service, services.iter().copied()))
-                (options("environment", "Environment", &filter.environment, environments.iter().copied()))
+                (options("service", "Service", &filter.service, services.iter().map(String::as_str)))
+                (options("environment", "Environment", &filter.environment, environments.iter().map(String::as_str)))
                 (options("decision", "Decision", &filter.decision, ["Allow", "Hold", "Block"].into_iter()))
                 (options("evidence", "Evidence", &filter.evidence, EvidenceStatus::ALL.iter().map(|s| s.as_str())))
                 label { "Name" input type="search" name="q" value=(filter.q) placeholder="part of a name"; }
@@ -335,7 +337,7 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
                 a href=(format!("/api/v1/export/passports.md{query}")) download { "Markdown" }
             }
             @if matching.is_empty() {
-                (empty(if visible.is_empty() { "No passports yet: apply a Release and a GatePolicy." } else { "No passport matches these filters." }))
+                (empty(if visible == 0 { "No passports yet: apply a Release and a GatePolicy." } else { "No passport matches these filters." }))
             } @else {
                 div.scroll { table.cards {
                     thead { tr {
