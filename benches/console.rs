@@ -141,6 +141,12 @@ fn main() {
         visibility: console::auth::Visibility::Only(["team-0".to_string()].into()),
         via: "proxy",
     };
+    let (restricted_overview, _) = median_render(50, || {
+        console::render_page(&snapshot, &restricted, "/console").len()
+    });
+    let (restricted_list, _) = median_render(50, || {
+        console::render_page(&snapshot, &restricted, "/console/releases").len()
+    });
     let (restricted_metrics_render, _) = median_render(10, || {
         console::render_page(&snapshot, &restricted, "/console/metrics").len()
     });
@@ -158,12 +164,17 @@ fn main() {
     let metrics_first = first_views[1];
 
     let static_body: &'static [u8] = Box::leak(vec![b'x'; overview_size].into_boxed_slice());
+    let static_list: &'static [u8] = Box::leak(vec![b'x'; list_size].into_boxed_slice());
     let app = console::router(
         Arc::new(Fixed(Arc::clone(&snapshot))),
         AuthConfig::local(),
         Settings::default(),
     )
-    .route("/bench/static", get(move || async move { static_body }));
+    .route("/bench/static", get(move || async move { static_body }))
+    .route(
+        "/bench/static-list",
+        get(move || async move { static_list }),
+    );
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
         .unwrap();
@@ -175,10 +186,15 @@ fn main() {
         std::future::pending(),
     ));
     let wrk_base = base.clone();
-    let (overview, list, stat) = runtime.block_on(async move {
+    let (overview, list, stat, stat_list) = runtime.block_on(async move {
         let client = release_passport::connectors::http::client().unwrap();
         // Warm up the connection pool and the allocator.
-        for path in ["/console", "/console/releases", "/bench/static"] {
+        for path in [
+            "/console",
+            "/console/releases",
+            "/bench/static",
+            "/bench/static-list",
+        ] {
             for _ in 0..20 {
                 get_body(&client, &format!("{base}{path}")).await;
             }
@@ -187,6 +203,7 @@ fn main() {
             fixed_rate(&client, &format!("{base}/console")).await,
             fixed_rate(&client, &format!("{base}/console/releases")).await,
             fixed_rate(&client, &format!("{base}/bench/static")).await,
+            fixed_rate(&client, &format!("{base}/bench/static-list")).await,
         )
     });
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -199,6 +216,7 @@ fn main() {
         ("/console (Overview)", overview_size, &overview),
         ("/console/releases (list, page 1)", list_size, &list),
         ("static body of Overview's size", overview_size, &stat),
+        ("static body of the list's size", list_size, &stat_list),
     ] {
         println!(
             "| {path} | {:.1} KiB | {:.2} ms | {:.2} ms |",
@@ -255,8 +273,17 @@ fn main() {
         percentile(&overview, 0.5).as_secs_f64() / percentile(&stat, 0.5).as_secs_f64()
     );
     println!(
+        "| passport list p50 / static p50 (same size, same server, same run) | {:.2}x |",
+        percentile(&list, 0.5).as_secs_f64() / percentile(&stat_list, 0.5).as_secs_f64()
+    );
+    println!(
         "| Overview render in process (median) | {:.2} ms |",
         ms(overview_render)
+    );
+    println!(
+        "| Overview / list render in process, restricted viewer (median) | {:.2} / {:.2} ms |",
+        ms(restricted_overview),
+        ms(restricted_list)
     );
     println!(
         "| passport list render in process (median) | {:.2} ms |",
