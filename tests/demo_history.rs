@@ -224,17 +224,10 @@ fn evidence_at(
 ) -> Vec<EvidenceItem> {
     let seen = at - Duration::minutes(1);
     let item = |source: &str, connector: &str, summary: String| EvidenceItem {
-        source: source.into(),
-        status: EvidenceStatus::Complete,
         observed_at: Some(seen),
         connector: Some(connector.into()),
         summary: Some(summary),
-        query: None,
-        value: None,
-        targets: None,
-        expires_at: None,
-        passing_since: None,
-        rollout_started_at: None,
+        ..EvidenceItem::new(source, EvidenceStatus::Complete)
     };
     let replicas = if p.env == "production" { 6 } else { 2 };
     let mut out = Vec::new();

@@ -312,17 +312,10 @@ async fn deliver(
             .into_response();
     }
     let item = EvidenceItem {
-        source: super::kind::source_name(&connector),
-        status,
         observed_at: Some(now),
         connector: Some(name.clone()),
         summary: Some(delivery.summary(&[secret.as_str()])),
-        query: None,
-        value: None,
-        targets: None,
-        expires_at: None,
-        passing_since: None,
-        rollout_started_at: None,
+        ..EvidenceItem::new(super::kind::source_name(&connector), status)
     };
     r.hub.record(
         &connector,

@@ -90,6 +90,26 @@ mod sample {
 }
 
 /// An item read back from a passport's record of it (its status as of that decision).
+impl EvidenceItem {
+    /// An observation of `source` with only its status known; the rest is filled in with
+    /// struct update syntax (`EvidenceItem { observed_at: …, ..EvidenceItem::new(…) }`).
+    pub fn new(source: impl Into<String>, status: EvidenceStatus) -> Self {
+        Self {
+            source: source.into(),
+            status,
+            observed_at: None,
+            connector: None,
+            summary: None,
+            query: None,
+            value: None,
+            targets: None,
+            expires_at: None,
+            passing_since: None,
+            rollout_started_at: None,
+        }
+    }
+}
+
 impl From<&EvidenceEntry> for EvidenceItem {
     fn from(e: &EvidenceEntry) -> Self {
         Self {
@@ -189,17 +209,8 @@ mod tests {
 
     fn item(status: EvidenceStatus, at: Option<DateTime<Utc>>) -> EvidenceItem {
         EvidenceItem {
-            source: "s".into(),
-            status,
             observed_at: at,
-            connector: None,
-            summary: None,
-            query: None,
-            value: None,
-            targets: None,
-            expires_at: None,
-            passing_since: None,
-            rollout_started_at: None,
+            ..EvidenceItem::new("s", status)
         }
     }
 

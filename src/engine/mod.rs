@@ -344,22 +344,15 @@ fn with_rollback_evidence<'e>(
         return std::borrow::Cow::Borrowed(evidence);
     }
     let mut items = evidence.to_vec();
+    let status = if rollback.ready {
+        EvidenceStatus::Complete
+    } else {
+        EvidenceStatus::Missing
+    };
     items.push(EvidenceItem {
-        source: ROLLBACK_SOURCE.into(),
-        status: if rollback.ready {
-            EvidenceStatus::Complete
-        } else {
-            EvidenceStatus::Missing
-        },
         observed_at: Some(now),
-        connector: None,
         summary: Some(rollback.reason.clone()),
-        query: None,
-        value: None,
-        targets: None,
-        expires_at: None,
-        passing_since: None,
-        rollout_started_at: None,
+        ..EvidenceItem::new(ROLLBACK_SOURCE, status)
     });
     std::borrow::Cow::Owned(items)
 }

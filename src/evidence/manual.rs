@@ -68,17 +68,8 @@ fn parse(
     created: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>,
 ) -> EvidenceItem {
     let base = EvidenceItem {
-        source: source.to_string(),
-        status: EvidenceStatus::Missing,
-        observed_at: None,
         connector: Some("manual".into()),
-        summary: None,
-        query: None,
-        value: None,
-        targets: None,
-        expires_at: None,
-        passing_since: None,
-        rollout_started_at: None,
+        ..EvidenceItem::new(source, EvidenceStatus::Missing)
     };
     match serde_json::from_str::<Recorded>(value) {
         Ok(r) => EvidenceItem {

@@ -60,17 +60,9 @@ pub fn one_rule(rule: &str) -> GatePolicy {
 
 pub fn item(source: &str, status: EvidenceStatus, minutes_ago: i64) -> EvidenceItem {
     EvidenceItem {
-        source: source.into(),
-        status,
         observed_at: Some(now() - Duration::minutes(minutes_ago)),
         connector: Some("test".into()),
-        summary: None,
-        query: None,
-        value: None,
-        targets: None,
-        expires_at: None,
-        passing_since: None,
-        rollout_started_at: None,
+        ..EvidenceItem::new(source, status)
     }
 }
 
