@@ -32,14 +32,6 @@ impl Replay {
     }
 }
 
-/// When a passport's decision was made: its last timeline entry.
-pub fn decided_at(p: &ReleasePassport) -> Option<DateTime<Utc>> {
-    p.status
-        .as_ref()
-        .and_then(|s| s.timeline.last())
-        .map(|t| t.at)
-}
-
 /// The inputs a recorded passport preserves: the release as it was, its evidence, approvals and waivers.
 fn inputs(p: &ReleasePassport) -> (Release, Vec<EvidenceItem>, Vec<Approval>, Vec<Waiver>) {
     let status = p.status.clone().unwrap_or_default();
@@ -115,7 +107,7 @@ pub fn replay<'a>(
     policy.spec.mode = PolicyMode::Enforce;
     let mut out = Vec::new();
     for p in passports {
-        let at = decided_at(p);
+        let at = p.status.as_ref().and_then(|s| s.decided_at());
         if since.is_some_and(|s| at.is_none_or(|a| a < s)) {
             continue;
         }

@@ -97,7 +97,7 @@ pub fn expand(template: &str, values: &LinkValues<'_>) -> Option<String> {
         // In the path a value may span segments (`{project}` = `shop/checkout`); in the query
         // it is one component, so `&`, `=` and `/` are escaped too.
         let in_query = out.contains('?');
-        out.push_str(&encode(value, in_query));
+        out.push_str(&percent_encode(value, !in_query));
         rest = &after[close + 1..];
     }
     if rest.contains('}') {
@@ -107,12 +107,14 @@ pub fn expand(template: &str, values: &LinkValues<'_>) -> Option<String> {
     Some(out)
 }
 
-fn encode(value: &str, in_query: bool) -> String {
+/// `value` percent-encoded: everything but unreserved characters (and `/` when `keep_slash`),
+/// so it can stand in a URL path segment or query component. The console's links use it too.
+pub fn percent_encode(value: &str, keep_slash: bool) -> String {
     let mut out = String::with_capacity(value.len());
     for b in value.bytes() {
         if b.is_ascii_alphanumeric()
             || matches!(b, b'-' | b'.' | b'_' | b'~')
-            || (b == b'/' && !in_query)
+            || (b == b'/' && keep_slash)
         {
             out.push(char::from(b));
         } else {

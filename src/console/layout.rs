@@ -92,10 +92,13 @@ impl Here {
         }
     }
 
-    /// The choice a `Cookie` header carries, if it is one of [`REFRESH_CHOICES`].
-    pub fn refresh_from(cookies: &str) -> Option<u32> {
-        cookies
-            .split(';')
+    /// The choice a request's `Cookie` headers carry, if it is one of [`REFRESH_CHOICES`].
+    pub fn refresh_in(headers: &axum::http::HeaderMap) -> Option<u32> {
+        headers
+            .get_all(axum::http::header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|cookies| cookies.split(';'))
             .filter_map(|c| c.trim().split_once('='))
             .find(|(k, _)| *k == REFRESH_COOKIE)
             .and_then(|(_, v)| v.parse().ok())
@@ -110,19 +113,12 @@ impl<S: Send + Sync> axum::extract::FromRequestParts<S> for Here {
         parts: &mut axum::http::request::Parts,
         _: &S,
     ) -> Result<Self, Self::Rejection> {
-        let cookies = parts
-            .headers
-            .get_all(axum::http::header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .collect::<Vec<_>>()
-            .join(";");
         Ok(Self {
             uri: parts
                 .uri
                 .path_and_query()
                 .map_or_else(|| parts.uri.path().to_string(), |p| p.as_str().to_string()),
-            refresh: Self::refresh_from(&cookies),
+            refresh: Self::refresh_in(&parts.headers),
         })
     }
 }
@@ -341,15 +337,7 @@ pub fn query_string(pairs: &[(&str, &str)]) -> String {
 }
 
 pub fn encode(segment: &str) -> String {
-    let mut out = String::with_capacity(segment.len());
-    for b in segment.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    crate::api::links::percent_encode(segment, false)
 }
 
 /// A moment as the reader wants it: how long ago (or how far ahead) of the snapshot, the exact

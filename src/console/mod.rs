@@ -124,12 +124,7 @@ pub fn router(source: Arc<dyn SnapshotSource>, auth: AuthConfig, settings: Setti
 /// The reader's auto-refresh (the `passport_refresh` cookie): a `Refresh` header on every page,
 /// so the browser reloads it without a script.
 async fn auto_refresh(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let every = request
-        .headers()
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(Here::refresh_from);
+    let every = Here::refresh_in(request.headers());
     let mut response = next.run(request).await;
     let html = response
         .headers()

@@ -188,7 +188,7 @@ pub fn page(page: &Page) -> Markup {
                             tr {
                                 td data-label="Release" { a href=(passport_href(p)) { (p.key()) } br; small { (p.spec.service) " " (p.spec.version) " → " (p.spec.environment) } }
                                 td data-label="Decision" { (passport_badge(p.status.as_ref())) }
-                                td.why data-label="Why" { (p.status.as_ref().and_then(|s| s.reasons.first()).map_or("", String::as_str)) }
+                                td.why data-label="Why" { (super::releases::why(p)) }
                                 td data-label="Next action" { (what) @if let Some(c) = cmd { (command(&c)) } }
                             }
                         } }
