@@ -2,7 +2,8 @@
 //! decisions ten thousand times over (ten namespaces, a thousand services), serves the real
 //! router on loopback, and drives it at a fixed 200 requests/s — Overview, the passport list and a
 //! static body of Overview's size from the same server — reporting p50/p99 per path; then the
-//! in-process render time of each page, snapshot rebuild time and RSS. Every figure comes from
+//! in-process render time of each page, snapshot time from scratch and after one change (at
+//! 10,000 and 100,000 passports) and RSS. Every figure comes from
 //! this one run; docs/BENCHMARKS.md records them.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -36,13 +37,68 @@ fn passports() -> (
     Vec<ReleasePassport>,
     chrono::DateTime<chrono::Utc>,
 ) {
+    passports_of(PASSPORTS)
+}
+
+/// A snapshot from scratch over `count` passports, then the median over 200 snapshots each
+/// taken after one passport changed (a new timeline entry, as a decision change writes).
+fn rebuilds(count: usize) -> (Duration, Duration) {
+    use release_passport::console::builder::Builder;
+    let (bundle, decided, at) = passports_of(count);
+    let original = decided[count / 2].clone();
+    let objects = console::Objects {
+        passports: decided.into_iter().map(Arc::new).collect(),
+        policies: bundle.policies.iter().cloned().map(Arc::new).collect(),
+        approvals: bundle.approvals.iter().cloned().map(Arc::new).collect(),
+        ..console::Objects::default()
+    };
+    let start = Instant::now();
+    let mut builder = Builder::of(objects);
+    black_box(console::Snapshot::of(
+        builder.collections(),
+        at,
+        console::Runtime::default(),
+    ));
+    let scratch = start.elapsed();
+    let mut times: Vec<Duration> = (0..200)
+        .map(|i| {
+            let mut changing = original.clone();
+            let status = changing.status.get_or_insert_with(Default::default);
+            status.timeline.push(release_passport::api::passport::TimelineEntry {
+                at: at + chrono::Duration::seconds(i),
+                decision: release_passport::api::Decision::Allow,
+                message: format!("approved ({i})"),
+            });
+            changing.metadata.resource_version = Some(i.to_string());
+            let changed = Arc::new(changing);
+            let start = Instant::now();
+            builder.upsert(changed);
+            black_box(console::Snapshot::of(
+                builder.collections(),
+                at,
+                console::Runtime::default(),
+            ));
+            start.elapsed()
+        })
+        .collect();
+    times.sort();
+    (scratch, times[times.len() / 2])
+}
+
+fn passports_of(
+    count: usize,
+) -> (
+    release_passport::load::Bundle,
+    Vec<ReleasePassport>,
+    chrono::DateTime<chrono::Utc>,
+) {
     let bundle = release_passport::examples::bundle().unwrap();
     let at = bundle.recorded_at.unwrap();
     let decided: Vec<ReleasePassport> = decide_all(&bundle, at)
         .into_iter()
         .map(|d| d.passport)
         .collect();
-    let passports = (0..PASSPORTS)
+    let passports = (0..count)
         .map(|i| {
             let mut p = decided[i % decided.len()].clone();
             p.metadata.namespace = Some(format!("team-{}", i % 10));
@@ -119,6 +175,8 @@ fn main() {
     let rebuild = started.elapsed();
     let rss_after = rss_mib();
     let snapshot = Arc::new(snapshot);
+    let (scratch, one_change) = rebuilds(PASSPORTS);
+    let (scratch_large, one_change_large) = rebuilds(PASSPORTS * 10);
 
     let user = Identity {
         name: "bench".into(),
@@ -302,9 +360,19 @@ fn main() {
         ms(metrics_first)
     );
     println!(
-        "| snapshot rebuild (Radar + governance log over {PASSPORTS}) | {:.1} ms |",
+        "| snapshot of the demo over {PASSPORTS} passports, from scratch | {:.1} ms |",
         ms(rebuild)
     );
+    for (count, scratch, one) in [
+        (PASSPORTS, scratch, one_change),
+        (PASSPORTS * 10, scratch_large, one_change_large),
+    ] {
+        println!(
+            "| snapshot at {count} passports: from scratch / after 1 changed passport (median of 200) | {:.1} ms / {:.1} µs |",
+            ms(scratch),
+            one.as_secs_f64() * 1e6
+        );
+    }
     println!(
         "| RSS growth holding the passports and snapshot | {:.1} MiB |",
         rss_after - rss_before

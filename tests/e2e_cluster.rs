@@ -1308,6 +1308,16 @@ fn the_controller_serves_the_console_from_its_caches() {
             body.contains("legacy-billing/production")
         });
     }
+    // A deleted Release and its collected passport leave both consoles: each snapshot reads
+    // only what the watches changed, deletions included.
+    cluster.kubectl_ok_delete("release", "web");
+    for port in [console_port, cluster.console_port] {
+        cluster.wait_for("the console to drop the deleted release", || {
+            let (status, _) = http_get(port, &page, &as_alice);
+            let (_, list) = http_get(port, "/console/releases", &as_alice);
+            status == 404 && !list.contains(&format!("/console/releases/{ns}/web\""))
+        });
+    }
     let _ = standalone.kill();
     let _ = standalone.wait();
     assert!(

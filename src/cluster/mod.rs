@@ -1,6 +1,7 @@
 //! What the process reads from the cluster, below the controller and the console that both use
 //! it: watches that recover, the caches of every kind, and the delivery history ConfigMap.
 
+pub mod changes;
 pub mod history;
 pub mod stores;
 pub mod watches;

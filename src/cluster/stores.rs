@@ -9,6 +9,7 @@ use kube::runtime::reflector::{self, ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 
+use super::changes::{Changes, Watched, noted};
 use super::watches::watch;
 use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
 
@@ -26,7 +27,12 @@ where
 /// Reflector caches of every kind, kept up to date in the background (for a console that
 /// watches without deciding).
 pub fn watch_stores(client: Client, ns: Option<&str>) -> Stores {
-    fn cache<K>(client: &Client, ns: Option<&str>) -> reflector::Store<K>
+    fn cache<K>(
+        client: &Client,
+        ns: Option<&str>,
+        changes: &Arc<Changes>,
+        kind: Watched,
+    ) -> reflector::Store<K>
     where
         K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
             + Clone
@@ -37,21 +43,27 @@ pub fn watch_stores(client: Client, ns: Option<&str>) -> Stores {
             + 'static,
     {
         let (store, writer) = reflector::store();
-        let stream = reflector::reflector(
-            writer,
-            watch(api(client, ns), watcher::Config::default().any_semantic()),
+        let stream = noted(
+            reflector::reflector(
+                writer,
+                watch(api(client, ns), watcher::Config::default().any_semantic()),
+            ),
+            Arc::clone(changes),
+            kind,
         )
         .for_each(|_| async {});
         tokio::spawn(stream);
         store
     }
+    let changes = Arc::new(Changes::default());
     Stores::new(
-        cache(&client, ns),
-        cache(&client, ns),
-        cache(&client, ns),
-        cache(&client, ns),
-        cache(&client, ns),
-        cache(&client, ns),
+        cache(&client, ns, &changes, Watched::Release),
+        cache(&client, ns, &changes, Watched::Policy),
+        cache(&client, ns, &changes, Watched::Approval),
+        cache(&client, ns, &changes, Watched::Waiver),
+        cache(&client, ns, &changes, Watched::Passport),
+        cache(&client, ns, &changes, Watched::Connector),
+        changes,
     )
 }
 
@@ -64,6 +76,8 @@ pub struct Stores {
     pub waivers: Store<Waiver>,
     pub passports: Store<ReleasePassport>,
     pub connectors: Store<Connector>,
+    /// What the watches changed since the console last looked.
+    pub changes: Arc<Changes>,
     /// Set once every watched cache has listed. One task waits on the stores; every reconcile
     /// waits on this: a store's own readiness signal wakes only the last of several concurrent
     /// waiters (kube-runtime's DelayedInit keeps one waker), so nothing else may wait on it.
@@ -78,6 +92,7 @@ impl Stores {
         waivers: Store<Waiver>,
         passports: Store<ReleasePassport>,
         connectors: Store<Connector>,
+        changes: Arc<Changes>,
     ) -> Self {
         Self {
             releases,
@@ -86,6 +101,7 @@ impl Stores {
             waivers,
             passports,
             connectors,
+            changes,
             synced: Arc::default(),
         }
     }

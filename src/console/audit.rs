@@ -2,12 +2,11 @@
 //! back from the objects that record them (passport timelines, Approvals, Waivers, GatePolicies).
 //! Pure; the newest event first.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 
 use crate::api::approval::ApprovalDecision;
 use crate::api::common::created_at;
+use crate::api::key::ObjectKey;
 use crate::api::{Approval, GatePolicy, ReleasePassport, Waiver};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -68,113 +67,131 @@ fn ns(meta: &kube::api::ObjectMeta) -> String {
     meta.namespace.clone().unwrap_or_else(|| "default".into())
 }
 
-pub fn events(
-    passports: &[Arc<ReleasePassport>],
-    policies: &[Arc<GatePolicy>],
-    approvals: &[Arc<Approval>],
-    waivers: &[Arc<Waiver>],
-) -> Vec<GovernanceEvent> {
-    let mut out = Vec::new();
-    for p in passports {
-        let name = p.metadata.name.clone().unwrap_or_default();
-        for t in p.status.iter().flat_map(|s| &s.timeline) {
-            out.push(GovernanceEvent {
-                at: Some(t.at),
-                kind: EventKind::Decision,
-                namespace: ns(&p.metadata),
-                subject: name.clone(),
-                actor: "release-passport".into(),
-                summary: format!("{}: {}", t.decision, t.message),
-            });
+/// Where an event sits in the log: newest first, events without a time last, ties in a stable,
+/// readable order (namespace, subject, kind, then the object and its position in it), so a log
+/// kept as a sorted map reads the same however it was built.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct LogKey {
+    at: std::cmp::Reverse<Option<DateTime<Utc>>>,
+    namespace: String,
+    subject: String,
+    kind: EventKind,
+    object: ObjectKey,
+    position: usize,
+}
+
+impl GovernanceEvent {
+    /// Its place in the log; `object` names what it was read from, `position` its place there.
+    pub fn key(&self, object: &ObjectKey, position: usize) -> LogKey {
+        LogKey {
+            at: std::cmp::Reverse(self.at),
+            namespace: self.namespace.clone(),
+            subject: self.subject.clone(),
+            kind: self.kind,
+            object: object.clone(),
+            position,
         }
     }
-    for a in approvals {
-        let reject = a.spec.decision == ApprovalDecision::Reject;
-        let mut summary = format!(
-            "{} {}",
-            if reject { "rejected" } else { "approved" },
-            a.spec.release_ref.name
-        );
-        if !a.spec.groups.is_empty() {
-            summary.push_str(&format!(" for {}", a.spec.groups.join(", ")));
-        }
-        if let Some(c) = &a.spec.comment {
-            summary.push_str(&format!(": {c}"));
-        }
-        out.push(GovernanceEvent {
-            at: created_at(&a.metadata),
-            kind: if reject {
-                EventKind::Rejection
-            } else {
-                EventKind::Approval
-            },
-            namespace: ns(&a.metadata),
-            subject: a.spec.release_ref.name.clone(),
-            actor: a.spec.approver.clone(),
-            summary,
-        });
-    }
-    for w in waivers {
-        let subject = match (&w.spec.release_ref, &w.spec.release_selector) {
-            (Some(r), _) => r.name.clone(),
-            (None, Some(s)) => format!(
-                "{} in {}",
-                or_any(&s.services, "any service"),
-                or_any(&s.environments, "any environment")
-            ),
-            (None, None) => "no release".into(),
-        };
-        out.push(GovernanceEvent {
-            at: created_at(&w.metadata),
-            kind: EventKind::Waiver,
-            namespace: ns(&w.metadata),
-            subject,
-            actor: w.spec.approver.clone(),
-            summary: format!(
-                "waived {} until {}: {}",
-                w.spec.rules.join(", "),
-                crate::engine::rules::time(w.spec.expires_at),
-                w.spec.reason
-            ),
-        });
-    }
-    for p in policies {
-        let name = p.metadata.name.clone().unwrap_or_default();
-        let generation = p.metadata.generation.unwrap_or(1);
-        let ready = p
-            .status
-            .iter()
-            .flat_map(|s| &s.conditions)
-            .find(|c| c.type_ == "Ready" || c.type_ == "Stalled");
-        let (at, what) = match ready {
-            Some(c) if generation > 1 => (
-                Some(c.last_transition_time),
-                format!("changed (generation {generation}): {}", c.message),
-            ),
-            _ => (
-                created_at(&p.metadata),
-                format!(
-                    "created: {:?} mode, {} rules",
-                    p.spec.mode,
-                    p.spec.rules.len()
-                ),
-            ),
-        };
-        out.push(GovernanceEvent {
-            at,
-            kind: EventKind::Policy,
+}
+
+/// A passport's decisions, one per timeline entry.
+pub fn of_passport(p: &ReleasePassport) -> Vec<GovernanceEvent> {
+    let name = p.metadata.name.clone().unwrap_or_default();
+    p.status
+        .iter()
+        .flat_map(|s| &s.timeline)
+        .map(|t| GovernanceEvent {
+            at: Some(t.at),
+            kind: EventKind::Decision,
             namespace: ns(&p.metadata),
-            subject: name,
-            // The API server's audit log knows who; the object does not.
-            actor: String::new(),
-            summary: what,
-        });
-    }
-    // Newest first; events without a time last; ties in a stable, readable order.
-    out.sort_by(|a, b| {
-        b.at.cmp(&a.at).then_with(|| {
-            (&a.namespace, &a.subject, a.kind).cmp(&(&b.namespace, &b.subject, b.kind))
+            subject: name.clone(),
+            actor: "release-passport".into(),
+            summary: format!("{}: {}", t.decision, t.message),
         })
-    });
-    out
+        .collect()
+}
+
+pub fn of_approval(a: &Approval) -> GovernanceEvent {
+    let reject = a.spec.decision == ApprovalDecision::Reject;
+    let mut summary = format!(
+        "{} {}",
+        if reject { "rejected" } else { "approved" },
+        a.spec.release_ref.name
+    );
+    if !a.spec.groups.is_empty() {
+        summary.push_str(&format!(" for {}", a.spec.groups.join(", ")));
+    }
+    if let Some(c) = &a.spec.comment {
+        summary.push_str(&format!(": {c}"));
+    }
+    GovernanceEvent {
+        at: created_at(&a.metadata),
+        kind: if reject {
+            EventKind::Rejection
+        } else {
+            EventKind::Approval
+        },
+        namespace: ns(&a.metadata),
+        subject: a.spec.release_ref.name.clone(),
+        actor: a.spec.approver.clone(),
+        summary,
+    }
+}
+
+pub fn of_waiver(w: &Waiver) -> GovernanceEvent {
+    let subject = match (&w.spec.release_ref, &w.spec.release_selector) {
+        (Some(r), _) => r.name.clone(),
+        (None, Some(s)) => format!(
+            "{} in {}",
+            or_any(&s.services, "any service"),
+            or_any(&s.environments, "any environment")
+        ),
+        (None, None) => "no release".into(),
+    };
+    GovernanceEvent {
+        at: created_at(&w.metadata),
+        kind: EventKind::Waiver,
+        namespace: ns(&w.metadata),
+        subject,
+        actor: w.spec.approver.clone(),
+        summary: format!(
+            "waived {} until {}: {}",
+            w.spec.rules.join(", "),
+            crate::engine::rules::time(w.spec.expires_at),
+            w.spec.reason
+        ),
+    }
+}
+
+/// A policy's last change (or its creation).
+pub fn of_policy(p: &GatePolicy) -> GovernanceEvent {
+    let generation = p.metadata.generation.unwrap_or(1);
+    let ready = p
+        .status
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .find(|c| c.type_ == "Ready" || c.type_ == "Stalled");
+    let (at, what) = match ready {
+        Some(c) if generation > 1 => (
+            Some(c.last_transition_time),
+            format!("changed (generation {generation}): {}", c.message),
+        ),
+        _ => (
+            created_at(&p.metadata),
+            format!(
+                "created: {:?} mode, {} rules",
+                p.spec.mode,
+                p.spec.rules.len()
+            ),
+        ),
+    };
+    GovernanceEvent {
+        at,
+        kind: EventKind::Policy,
+        namespace: ns(&p.metadata),
+        subject: p.metadata.name.clone().unwrap_or_default(),
+        // The API server's audit log knows who; the object does not.
+        actor: String::new(),
+        summary: what,
+    }
 }

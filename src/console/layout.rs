@@ -136,11 +136,8 @@ impl Page<'_> {
     /// The visible passports that are the newest of their namespace, service and environment.
     pub fn latest_passports(&self) -> impl Iterator<Item = &ReleasePassport> {
         self.snap
-            .passports
+            .latest
             .iter()
-            .enumerate()
-            .filter(|(i, _)| self.snap.is_latest(*i))
-            .map(|(_, p)| p.as_ref())
             .filter(|p| self.user.can_see(p.metadata.namespace.as_deref()))
     }
 
@@ -148,7 +145,6 @@ impl Page<'_> {
     pub fn newest_passports(&self, latest_only: bool) -> impl Iterator<Item = &ReleasePassport> {
         self.snap
             .newest_first(latest_only)
-            .map(AsRef::as_ref)
             .filter(|p| self.user.can_see(p.metadata.namespace.as_deref()))
     }
 

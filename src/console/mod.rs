@@ -5,6 +5,7 @@
 mod assets;
 pub mod audit;
 pub mod auth;
+pub mod builder;
 mod charts;
 pub mod cluster;
 pub mod export;

@@ -1,8 +1,9 @@
-//! What the console reads: one immutable snapshot of the objects, taken from the reflector caches
-//! (or the demo's in-process decisions) and shared by every request until the next one is taken.
-//! Derived figures are computed once per snapshot, not per page view: the governance log for
-//! everybody, and the Radar and delivery rollups once per set of namespaces a viewer may see
-//! ([`View`]), so a restricted viewer's figures come from their namespaces alone.
+//! What the console reads: one immutable snapshot of the objects, taken from a [`Builder`] kept
+//! up to date by the watches (or filled from the demo's in-process decisions) and shared by every
+//! request until the next one is taken. What is derived per object — recency, the newest passport
+//! of each target, the governance log, the freezes — the builder keeps as objects change; the
+//! Radar and delivery rollups are computed once per snapshot and set of namespaces a viewer may
+//! see ([`View`]), so a restricted viewer's figures come from their namespaces alone.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -10,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use super::audit::{self, GovernanceEvent};
 use super::auth::Visibility;
-use crate::api::common::created_order;
+use super::builder::{Builder, Collections};
+use crate::api::key::ObjectKey;
 use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
 use crate::connectors::detect::Candidate;
 use crate::metrics::delivery::{Rollups, WindowFigures};
@@ -32,36 +33,26 @@ pub struct Runtime {
 }
 
 /// The objects one console snapshot shows (sorted by namespace and name; read through
-/// `Deref`), and what is derived from them once.
+/// `Deref`), and what is derived from them as they change ([`Builder`]).
 #[derive(Debug)]
 pub struct Snapshot {
-    objects: Objects,
+    objects: Collections,
     /// The moment the snapshot describes.
     pub now: DateTime<Utc>,
     pub runtime: Runtime,
-    /// Computed once: the governance log.
-    pub events: Vec<GovernanceEvent>,
-    /// Computed once: every freeze (`crate::freeze`), newest first.
-    pub freezes: Vec<crate::freeze::Freeze>,
-    index: HashMap<(String, String), usize>,
-    /// Passport positions, newest first (undated ones — just decided — lead).
-    recency: Vec<usize>,
-    /// Per passport: it is the newest of its namespace, service and environment.
-    latest: Vec<bool>,
     /// What each set of visible namespaces derives, built on first use.
     views: Mutex<HashMap<Visibility, Arc<OnceLock<Arc<View>>>>>,
-    release_index: HashMap<(String, String), usize>,
 }
 
 impl std::ops::Deref for Snapshot {
-    type Target = Objects;
+    type Target = Collections;
 
-    fn deref(&self) -> &Objects {
+    fn deref(&self) -> &Collections {
         &self.objects
     }
 }
 
-/// The objects a snapshot is taken from.
+/// The objects a snapshot is made from, as whole lists (the demo, tests, benchmarks).
 #[derive(Clone, Debug, Default)]
 pub struct Objects {
     pub passports: Vec<Arc<ReleasePassport>>,
@@ -75,68 +66,23 @@ pub struct Objects {
     pub rollups: Arc<Rollups>,
 }
 
-fn key_of(meta: &kube::api::ObjectMeta) -> (String, String) {
-    (
-        meta.namespace.clone().unwrap_or_else(|| "default".into()),
-        meta.name.clone().unwrap_or_default(),
-    )
-}
-
-fn sorted<K: kube::Resource>(mut items: Vec<Arc<K>>) -> Vec<Arc<K>> {
-    items.sort_by_cached_key(|o| key_of(o.meta()));
-    items
-}
-
 impl Snapshot {
     pub fn new(objects: Objects, now: DateTime<Utc>, runtime: Runtime) -> Self {
-        let objects = Objects {
-            passports: sorted(objects.passports),
-            releases: sorted(objects.releases),
-            policies: sorted(objects.policies),
-            approvals: sorted(objects.approvals),
-            waivers: sorted(objects.waivers),
-            connectors: sorted(objects.connectors),
-            ..objects
-        };
-        let o = &objects;
-        let index_of = |metas: Vec<&kube::api::ObjectMeta>| {
-            metas
-                .into_iter()
-                .enumerate()
-                .map(|(i, m)| (key_of(m), i))
-                .collect::<HashMap<_, _>>()
-        };
-        let mut recency: Vec<usize> = (0..o.passports.len()).collect();
-        recency.sort_by_key(|i| std::cmp::Reverse(created_order(&o.passports[*i].metadata)));
-        let mut freezes: Vec<crate::freeze::Freeze> = o
-            .policies
-            .iter()
-            .filter_map(|p| crate::freeze::Freeze::of(p))
-            .collect();
-        freezes.sort_by(|a, b| (b.start, &b.name).cmp(&(a.start, &a.name)));
+        Self::of(Builder::of(objects).collections(), now, runtime)
+    }
+
+    /// A snapshot of what a [`Builder`] holds.
+    pub fn of(objects: Collections, now: DateTime<Utc>, runtime: Runtime) -> Self {
         Self {
-            freezes,
-            events: audit::events(&o.passports, &o.policies, &o.approvals, &o.waivers),
-            index: index_of(o.passports.iter().map(|p| &p.metadata).collect()),
-            release_index: index_of(o.releases.iter().map(|r| &r.metadata).collect()),
-            latest: latest(&o.passports),
-            recency,
-            views: Mutex::new(HashMap::new()),
+            objects,
             now,
             runtime,
-            objects,
+            views: Mutex::new(HashMap::new()),
         }
     }
 
     pub fn passport(&self, namespace: &str, name: &str) -> Option<&Arc<ReleasePassport>> {
-        self.index
-            .get(&(namespace.to_string(), name.to_string()))
-            .and_then(|i| self.passports.get(*i))
-    }
-
-    /// Whether this passport is the newest of its namespace, service and environment.
-    pub fn is_latest(&self, index: usize) -> bool {
-        self.latest.get(index).copied().unwrap_or(false)
+        self.passports.get(&ObjectKey::new(namespace, name))
     }
 
     /// What the namespaces `visibility` allows derive: computed once per snapshot and set
@@ -157,17 +103,16 @@ impl Snapshot {
 
     /// The passports, newest first; with `latest_only`, just the newest of each namespace,
     /// service and environment.
-    pub fn newest_first(&self, latest_only: bool) -> impl Iterator<Item = &Arc<ReleasePassport>> {
-        self.recency
-            .iter()
-            .filter(move |i| !latest_only || self.is_latest(**i))
-            .filter_map(|i| self.passports.get(*i))
+    pub fn newest_first(&self, latest_only: bool) -> impl Iterator<Item = &ReleasePassport> {
+        if latest_only {
+            self.latest.iter()
+        } else {
+            self.recency.iter()
+        }
     }
 
     pub fn release(&self, namespace: &str, name: &str) -> Option<&Arc<Release>> {
-        self.release_index
-            .get(&(namespace.to_string(), name.to_string()))
-            .and_then(|i| self.releases.get(*i))
+        self.releases.get(&ObjectKey::new(namespace, name))
     }
 }
 
@@ -240,14 +185,6 @@ impl View {
             passports: passports.len(),
         }
     }
-}
-
-fn latest(passports: &[Arc<ReleasePassport>]) -> Vec<bool> {
-    let mut latest = vec![false; passports.len()];
-    for i in radar::latest_per_target(passports).into_values() {
-        latest[i] = true;
-    }
-    latest
 }
 
 /// Where the console gets its snapshot from.

@@ -30,6 +30,7 @@ use kube::{Client, Resource};
 use tracing::info;
 
 use crate::cluster::Stores;
+use crate::cluster::changes::{Changes, Watched, noted};
 use crate::cluster::stores::api;
 use crate::cluster::watches::{triggers, watch};
 use crate::connectors::hub::{Hub, HubSource};
@@ -85,24 +86,44 @@ pub fn controllers(
         release_wc = release_wc.labels(selector);
     }
 
+    let changes = Arc::new(Changes::default());
     let (policies, policies_w) = reflector::store();
     let (approvals, approvals_w) = reflector::store();
     let (waivers, waivers_w) = reflector::store();
     let (passports, passports_w) = reflector::store();
     let (connectors, connectors_w) = reflector::store();
     let policy_events = triggers(
-        reflector::reflector(policies_w, watch(api(&client, ns), wc.clone())).touched_objects(),
+        noted(
+            reflector::reflector(policies_w, watch(api(&client, ns), wc.clone())),
+            Arc::clone(&changes),
+            Watched::Policy,
+        )
+        .touched_objects(),
     );
     let approval_events = triggers(
-        reflector::reflector(approvals_w, watch(api(&client, ns), wc.clone())).touched_objects(),
+        noted(
+            reflector::reflector(approvals_w, watch(api(&client, ns), wc.clone())),
+            Arc::clone(&changes),
+            Watched::Approval,
+        )
+        .touched_objects(),
     );
     let waiver_events = triggers(
-        reflector::reflector(waivers_w, watch(api(&client, ns), wc.clone())).touched_objects(),
+        noted(
+            reflector::reflector(waivers_w, watch(api(&client, ns), wc.clone())),
+            Arc::clone(&changes),
+            Watched::Waiver,
+        )
+        .touched_objects(),
     );
     let written = Arc::new(written::Written::default());
     let passport_events = triggers(
-        reflector::reflector(passports_w, watch(api(&client, ns), wc.clone()))
-            .touched_objects()
+        noted(
+            reflector::reflector(passports_w, watch(api(&client, ns), wc.clone())),
+            Arc::clone(&changes),
+            Watched::Passport,
+        )
+        .touched_objects()
             .inspect_ok({
                 let written = Arc::clone(&written);
                 move |p: &crate::api::ReleasePassport| {
@@ -111,15 +132,24 @@ pub fn controllers(
             }),
     );
     let connector_events = triggers(
-        reflector::reflector(connectors_w, watch(api(&client, ns), wc.clone())).touched_objects(),
+        noted(
+            reflector::reflector(connectors_w, watch(api(&client, ns), wc.clone())),
+            Arc::clone(&changes),
+            Watched::Connector,
+        )
+        .touched_objects(),
     );
 
     let releases_api: Api<DeserializeGuard<crate::api::Release>> = api(&client, ns);
     let (releases, releases_w) = reflector::store();
     let release_controller = Controller::for_stream(
         triggers(
-            reflector::reflector(releases_w, watch(releases_api, release_wc.clone()))
-                .applied_objects()
+            noted(
+                reflector::reflector(releases_w, watch(releases_api, release_wc.clone())),
+                Arc::clone(&changes),
+                Watched::Release,
+            )
+            .applied_objects()
                 .inspect_ok({
                     let written = Arc::clone(&written);
                     move |r: &DeserializeGuard<crate::api::Release>| {
@@ -136,6 +166,7 @@ pub fn controllers(
         waivers,
         passports,
         connectors,
+        changes,
     );
     let sources: Vec<Box<dyn EvidenceSource>> = vec![
         Box::new(ManualEvidence),

@@ -133,6 +133,7 @@ impl World {
             waivers_r,
             passports_r,
             connectors_r,
+            Arc::default(),
         );
         let now = Arc::new(Mutex::new(t(T0)));
         let clock_now = Arc::clone(&now);

@@ -1,0 +1,176 @@
+//! What the watches changed since the console last took a snapshot: the keys of the objects
+//! each watch event touched, per kind, so the next snapshot re-reads those from the caches and
+//! nothing else. A relist (the watch restarted) or more changes than are worth naming one by
+//! one mean "read the whole kind again". Nothing is noted until someone takes changes, so a
+//! controller without a console keeps no list.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use futures::{Stream, StreamExt};
+use kube::Resource;
+use kube::runtime::watcher;
+
+use crate::api::key::{Keyed, ObjectKey};
+
+/// The kinds the console shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Watched {
+    Release,
+    Policy,
+    Approval,
+    Waiver,
+    Passport,
+    Connector,
+}
+
+impl Watched {
+    const ALL: [Watched; 6] = [
+        Watched::Release,
+        Watched::Policy,
+        Watched::Approval,
+        Watched::Waiver,
+        Watched::Passport,
+        Watched::Connector,
+    ];
+
+    fn index(self) -> usize {
+        Self::ALL.iter().position(|k| *k == self).unwrap_or(0)
+    }
+}
+
+/// Beyond this many changed objects of one kind, the whole kind is read again instead.
+const MOST_NAMED: usize = 4096;
+
+/// What changed in one kind.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Pending {
+    /// The objects added, changed or deleted.
+    pub keys: HashSet<ObjectKey>,
+    /// Read the whole kind again: the watch relisted, or too much changed to name.
+    pub everything: bool,
+}
+
+/// The changes of every watched kind, shared by the watch streams and the console.
+#[derive(Debug, Default)]
+pub struct Changes {
+    listening: AtomicBool,
+    kinds: [Mutex<Pending>; 6],
+}
+
+impl Changes {
+    fn pending(&self, kind: Watched) -> std::sync::MutexGuard<'_, Pending> {
+        self.kinds[kind.index()]
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Notes what `event` of `kind` touched (after the cache applied it).
+    pub fn note<K: Resource>(&self, kind: Watched, event: &watcher::Event<K>) {
+        if !self.listening.load(Ordering::Acquire) {
+            return;
+        }
+        let mut pending = self.pending(kind);
+        match event {
+            watcher::Event::Apply(o) | watcher::Event::Delete(o) => {
+                if !pending.everything {
+                    pending.keys.insert(o.key());
+                }
+                if pending.keys.len() > MOST_NAMED {
+                    pending.keys = HashSet::new();
+                    pending.everything = true;
+                }
+            }
+            watcher::Event::InitDone => {
+                pending.keys = HashSet::new();
+                pending.everything = true;
+            }
+            watcher::Event::Init | watcher::Event::InitApply(_) => {}
+        }
+    }
+
+    /// What changed in every kind since the last call; the first call says "everything".
+    pub fn take(&self) -> Taken {
+        let first = !self.listening.swap(true, Ordering::AcqRel);
+        Taken(Watched::ALL.map(|kind| {
+            let mut taken = std::mem::take(&mut *self.pending(kind));
+            taken.everything |= first;
+            taken
+        }))
+    }
+}
+
+/// What changed in each kind, as taken at once.
+#[derive(Debug)]
+pub struct Taken([Pending; 6]);
+
+impl Taken {
+    pub fn of(&mut self, kind: Watched) -> Pending {
+        std::mem::take(&mut self.0[kind.index()])
+    }
+}
+
+/// `events` (a reflector's output), noting each in `changes` as it passes.
+pub fn noted<K, S>(
+    events: S,
+    changes: std::sync::Arc<Changes>,
+    kind: Watched,
+) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send
+where
+    K: Resource + Send,
+    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
+{
+    events.inspect(move |event| {
+        if let Ok(event) = event {
+            changes.note(kind, event);
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use k8s_openapi::api::core::v1::ConfigMap;
+
+    fn approval(name: &str) -> ConfigMap {
+        let mut o = ConfigMap::default();
+        o.metadata.name = Some(name.into());
+        o.metadata.namespace = Some("shop".into());
+        o
+    }
+
+    #[test]
+    fn names_what_changed_and_asks_for_everything_after_a_relist() {
+        let changes = Changes::default();
+        changes.note(Watched::Approval, &watcher::Event::Apply(approval("a")));
+        let mut first = changes.take();
+        assert!(
+            first.of(Watched::Approval).everything && first.of(Watched::Release).everything,
+            "nothing was noted before the first take, which reads everything"
+        );
+        changes.note(Watched::Approval, &watcher::Event::Apply(approval("a")));
+        changes.note(Watched::Approval, &watcher::Event::Delete(approval("b")));
+        let taken = changes.take().of(Watched::Approval);
+        assert!(!taken.everything);
+        assert_eq!(
+            taken.keys,
+            [ObjectKey::new("shop", "a"), ObjectKey::new("shop", "b")].into()
+        );
+        let mut none = changes.take();
+        assert_eq!(none.of(Watched::Approval), Pending::default());
+        assert_eq!(none.of(Watched::Passport), Pending::default());
+
+        changes.note::<ConfigMap>(Watched::Approval, &watcher::Event::InitDone);
+        assert!(changes.take().of(Watched::Approval).everything);
+
+        for i in 0..=MOST_NAMED {
+            changes.note(
+                Watched::Approval,
+                &watcher::Event::Apply(approval(&format!("a-{i}"))),
+            );
+        }
+        let taken = changes.take().of(Watched::Approval);
+        assert!(taken.everything && taken.keys.is_empty());
+    }
+}

@@ -1,0 +1,470 @@
+//! What console snapshots are made of, kept up to date one changed object at a time. Every
+//! collection is a persistent sorted map (`imbl`): a snapshot holds a copy that shares all but
+//! the changed paths with the builder's, so taking one costs nothing, and a change costs a few
+//! map updates — the object, its place by recency, its target's newest passport, its lines in
+//! the governance log — whatever the number of objects. The watches say what changed
+//! ([`crate::cluster::changes`]); the demo and tests fill a builder from whole lists.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
+
+use imbl::OrdMap;
+
+use super::audit::{self, GovernanceEvent, LogKey};
+use crate::api::common::created_order;
+use crate::api::key::{Keyed, ObjectKey};
+use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
+use crate::connectors::detect::Candidate;
+use crate::freeze::Freeze;
+use crate::metrics::delivery::Rollups;
+
+/// Objects of one kind in namespace and name order.
+#[derive(Debug)]
+pub struct Sorted<K>(OrdMap<ObjectKey, Arc<K>>);
+
+impl<K> Clone for Sorted<K> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<K> Default for Sorted<K> {
+    fn default() -> Self {
+        Self(OrdMap::new())
+    }
+}
+
+impl<K> Sorted<K> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<K>> {
+        self.0.values()
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn get(&self, key: &ObjectKey) -> Option<&Arc<K>> {
+        self.0.get(key)
+    }
+}
+
+impl<K: kube::Resource> FromIterator<Arc<K>> for Sorted<K> {
+    fn from_iter<I: IntoIterator<Item = Arc<K>>>(objects: I) -> Self {
+        Self(objects.into_iter().map(|o| (o.key(), o)).collect())
+    }
+}
+
+/// Values of a sorted map, in its order.
+#[derive(Debug)]
+pub struct Ordered<Key: Ord + Clone, V>(OrdMap<Key, Arc<V>>);
+
+impl<Key: Ord + Clone, V> Clone for Ordered<Key, V> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<Key: Ord + Clone, V> Default for Ordered<Key, V> {
+    fn default() -> Self {
+        Self(OrdMap::new())
+    }
+}
+
+impl<Key: Ord + Clone, V> Ordered<Key, V> {
+    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &V> {
+        self.0.values().map(AsRef::as_ref)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// A passport's place among the others, newest first (undated ones — just decided — lead),
+/// then by namespace and name.
+pub type Recency = (std::cmp::Reverse<i64>, ObjectKey);
+
+fn recency(p: &ReleasePassport) -> Recency {
+    (std::cmp::Reverse(created_order(&p.metadata)), p.key())
+}
+
+/// The governance log, newest first ([`LogKey`]).
+pub type Log = Ordered<LogKey, GovernanceEvent>;
+
+/// Passports newest first.
+pub type ByRecency = Ordered<Recency, ReleasePassport>;
+
+/// The objects of every kind the console shows, as one snapshot sees them.
+#[derive(Clone, Debug, Default)]
+pub struct Collections {
+    pub passports: Sorted<ReleasePassport>,
+    pub releases: Sorted<Release>,
+    pub policies: Sorted<GatePolicy>,
+    pub approvals: Sorted<Approval>,
+    pub waivers: Sorted<Waiver>,
+    pub connectors: Sorted<Connector>,
+    pub candidates: Vec<Candidate>,
+    /// Daily aggregates of passports retention already folded away.
+    pub rollups: Arc<Rollups>,
+    /// Every passport, newest first.
+    pub recency: ByRecency,
+    /// The newest passport of each namespace, service and environment, newest first.
+    pub latest: ByRecency,
+    /// Every decision, approval, waiver and policy change, newest first.
+    pub events: Log,
+    /// Every freeze (`crate::freeze`), newest first.
+    pub freezes: Arc<Vec<Freeze>>,
+}
+
+/// A namespace, service and environment: what "the newest passport" is counted over.
+type Target = (String, String, String);
+
+fn target(p: &ReleasePassport) -> Target {
+    (
+        p.key().namespace,
+        p.spec.service.clone(),
+        p.spec.environment.clone(),
+    )
+}
+
+/// Keeps [`Collections`] up to date from changes, one object at a time.
+#[derive(Clone, Debug, Default)]
+pub struct Builder {
+    objects: Collections,
+    /// Per target, its passports by (creation, name): the last one is the newest.
+    targets: HashMap<Target, BTreeSet<(i64, String)>>,
+    /// Per target, where its newest passport sits in `objects.latest`.
+    newest: HashMap<Target, Recency>,
+    /// A policy changed since the freezes were last read.
+    policies_changed: bool,
+}
+
+/// A kind the builder keeps, and what else changes with one of its objects.
+pub trait Kept: kube::Resource + Sized {
+    fn slot(objects: &mut Collections) -> &mut Sorted<Self>;
+
+    /// The governance log's lines this object contributes.
+    fn events(&self) -> Vec<GovernanceEvent> {
+        Vec::new()
+    }
+
+    /// Updates what is derived from this kind beside the log, once `old` left and `new` came.
+    fn derive(_: &mut Builder, _old: Option<&Arc<Self>>, _new: Option<&Arc<Self>>) {}
+}
+
+/// The same version of one object: the same allocation, or the same resourceVersion.
+fn same<K: kube::Resource>(a: &Arc<K>, b: &Arc<K>) -> bool {
+    Arc::ptr_eq(a, b)
+        || matches!(
+            (&a.meta().resource_version, &b.meta().resource_version),
+            (Some(x), Some(y)) if x == y
+        )
+}
+
+impl Builder {
+    /// A builder holding every object of `objects`.
+    pub fn of(objects: super::Objects) -> Self {
+        let mut b = Self::default();
+        b.replace_all(objects.passports);
+        b.replace_all(objects.releases);
+        b.replace_all(objects.policies);
+        b.replace_all(objects.approvals);
+        b.replace_all(objects.waivers);
+        b.replace_all(objects.connectors);
+        b.set_context(objects.candidates, objects.rollups);
+        b
+    }
+
+    /// What the hub detected and the kept delivery history, as of now.
+    pub fn set_context(&mut self, candidates: Vec<Candidate>, rollups: Arc<Rollups>) {
+        self.objects.candidates = candidates;
+        self.objects.rollups = rollups;
+    }
+
+    /// The collections as they are now: shared with the builder, so this is cheap.
+    pub fn collections(&mut self) -> Collections {
+        if std::mem::take(&mut self.policies_changed) {
+            let mut freezes: Vec<Freeze> = self
+                .objects
+                .policies
+                .iter()
+                .filter_map(|p| Freeze::of(p))
+                .collect();
+            freezes.sort_by(|a, b| (b.start, &b.name).cmp(&(a.start, &a.name)));
+            self.objects.freezes = Arc::new(freezes);
+        }
+        self.objects.clone()
+    }
+
+    /// `object` is now as given (added or changed).
+    pub fn upsert<K: Kept>(&mut self, object: Arc<K>) {
+        let key = object.key();
+        let old = K::slot(&mut self.objects).0.insert(key, Arc::clone(&object));
+        if old.as_ref().is_some_and(|old| same(old, &object)) {
+            return;
+        }
+        self.changed(old.as_ref(), Some(&object));
+    }
+
+    /// The object at `key` is gone.
+    pub fn remove<K: Kept>(&mut self, key: &ObjectKey) {
+        if let Some(old) = K::slot(&mut self.objects).0.remove(key) {
+            self.changed(Some(&old), None);
+        }
+    }
+
+    /// The kind now holds exactly `objects` (a first list, or a relist after a watch restarted):
+    /// what is missing is removed, what differs is updated, what is the same is left.
+    pub fn replace_all<K: Kept>(&mut self, objects: Vec<Arc<K>>) {
+        let present: HashSet<ObjectKey> = objects.iter().map(|o| o.key()).collect();
+        let gone: Vec<ObjectKey> = K::slot(&mut self.objects)
+            .0
+            .keys()
+            .filter(|k| !present.contains(*k))
+            .cloned()
+            .collect();
+        for key in &gone {
+            self.remove::<K>(key);
+        }
+        for object in objects {
+            self.upsert(object);
+        }
+    }
+
+    fn changed<K: Kept>(&mut self, old: Option<&Arc<K>>, new: Option<&Arc<K>>) {
+        if let Some(old) = old {
+            let object = old.key();
+            for (position, event) in old.events().iter().enumerate() {
+                self.objects.events.0.remove(&event.key(&object, position));
+            }
+        }
+        if let Some(new) = new {
+            let object = new.key();
+            for (position, event) in new.events().into_iter().enumerate() {
+                self.objects
+                    .events
+                    .0
+                    .insert(event.key(&object, position), Arc::new(event));
+            }
+        }
+        K::derive(self, old, new);
+    }
+
+    /// Makes `objects.latest` hold the newest passport of `target`, if it has any left.
+    fn refresh_newest(&mut self, target: Target) {
+        if let Some(place) = self.newest.remove(&target) {
+            self.objects.latest.0.remove(&place);
+        }
+        let newest = self
+            .targets
+            .get(&target)
+            .and_then(|set| set.last())
+            .map(|(_, name)| ObjectKey::new(target.0.clone(), name.clone()));
+        if let Some(passport) = newest.and_then(|k| self.objects.passports.get(&k).cloned()) {
+            let place = recency(&passport);
+            self.objects.latest.0.insert(place.clone(), passport);
+            self.newest.insert(target, place);
+        }
+    }
+}
+
+impl Kept for ReleasePassport {
+    fn slot(objects: &mut Collections) -> &mut Sorted<Self> {
+        &mut objects.passports
+    }
+
+    fn events(&self) -> Vec<GovernanceEvent> {
+        audit::of_passport(self)
+    }
+
+    fn derive(b: &mut Builder, old: Option<&Arc<Self>>, new: Option<&Arc<Self>>) {
+        let mut touched = Vec::new();
+        if let Some(old) = old {
+            b.objects.recency.0.remove(&recency(old));
+            let t = target(old);
+            if let Some(set) = b.targets.get_mut(&t) {
+                set.remove(&(created_order(&old.metadata), old.key().name));
+                if set.is_empty() {
+                    b.targets.remove(&t);
+                }
+            }
+            touched.push(t);
+        }
+        if let Some(new) = new {
+            b.objects.recency.0.insert(recency(new), Arc::clone(new));
+            let t = target(new);
+            b.targets
+                .entry(t.clone())
+                .or_default()
+                .insert((created_order(&new.metadata), new.key().name));
+            touched.push(t);
+        }
+        touched.dedup();
+        for t in touched {
+            b.refresh_newest(t);
+        }
+    }
+}
+
+impl Kept for Release {
+    fn slot(objects: &mut Collections) -> &mut Sorted<Self> {
+        &mut objects.releases
+    }
+}
+
+impl Kept for GatePolicy {
+    fn slot(objects: &mut Collections) -> &mut Sorted<Self> {
+        &mut objects.policies
+    }
+
+    fn events(&self) -> Vec<GovernanceEvent> {
+        vec![audit::of_policy(self)]
+    }
+
+    fn derive(b: &mut Builder, _: Option<&Arc<Self>>, _: Option<&Arc<Self>>) {
+        b.policies_changed = true;
+    }
+}
+
+impl Kept for Approval {
+    fn slot(objects: &mut Collections) -> &mut Sorted<Self> {
+        &mut objects.approvals
+    }
+
+    fn events(&self) -> Vec<GovernanceEvent> {
+        vec![audit::of_approval(self)]
+    }
+}
+
+impl Kept for Waiver {
+    fn slot(objects: &mut Collections) -> &mut Sorted<Self> {
+        &mut objects.waivers
+    }
+
+    fn events(&self) -> Vec<GovernanceEvent> {
+        vec![audit::of_waiver(self)]
+    }
+}
+
+impl Kept for Connector {
+    fn slot(objects: &mut Collections) -> &mut Sorted<Self> {
+        &mut objects.connectors
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::passport::ReleasePassportSpec;
+
+    fn passport(namespace: &str, name: &str, service: &str, created: i64) -> Arc<ReleasePassport> {
+        let mut p = ReleasePassport::new(
+            name,
+            ReleasePassportSpec {
+                service: service.into(),
+                environment: "production".into(),
+                ..ReleasePassportSpec::default()
+            },
+        );
+        p.metadata.namespace = Some(namespace.into());
+        p.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+            k8s_openapi::jiff::Timestamp::from_second(created).unwrap(),
+        ));
+        Arc::new(p)
+    }
+
+    fn names<'a>(items: impl Iterator<Item = &'a ReleasePassport>) -> Vec<String> {
+        items.map(|p| p.key().to_string()).collect()
+    }
+
+    /// Built one change at a time or from the whole list, the collections read the same.
+    #[test]
+    fn changes_one_at_a_time_equal_a_build_from_scratch() {
+        let all = vec![
+            passport("shop", "web-1", "web", 10),
+            passport("shop", "web-2", "web", 20),
+            passport("shop", "api-1", "api", 15),
+            passport("other", "web-1", "web", 5),
+        ];
+        let mut b = Builder::default();
+        for p in &all {
+            b.upsert(Arc::clone(p));
+        }
+        let c = b.collections();
+        assert_eq!(
+            names(c.recency.iter()),
+            ["shop/web-2", "shop/api-1", "shop/web-1", "other/web-1"]
+        );
+        assert_eq!(
+            names(c.latest.iter()),
+            ["shop/web-2", "shop/api-1", "other/web-1"]
+        );
+
+        // The newest of shop/web goes: the one before it is the newest again.
+        b.remove::<ReleasePassport>(&ObjectKey::new("shop", "web-2"));
+        // An older snapshot is not changed by later changes.
+        assert_eq!(c.passports.len(), 4);
+        let after = b.collections();
+        assert_eq!(
+            names(after.latest.iter()),
+            ["shop/api-1", "shop/web-1", "other/web-1"]
+        );
+        let rebuilt = Builder::of(super::super::Objects {
+            passports: vec![
+                Arc::clone(&all[0]),
+                Arc::clone(&all[2]),
+                Arc::clone(&all[3]),
+            ],
+            ..super::super::Objects::default()
+        })
+        .collections();
+        assert_eq!(names(after.recency.iter()), names(rebuilt.recency.iter()));
+        assert_eq!(names(after.latest.iter()), names(rebuilt.latest.iter()));
+
+        // A passport moved to another service leaves its old target.
+        let mut moved = ReleasePassport::clone(&all[0]);
+        moved.spec.service = "api".into();
+        b.upsert(Arc::new(moved));
+        let c = b.collections();
+        assert_eq!(names(c.latest.iter()), ["shop/api-1", "other/web-1"]);
+    }
+
+    #[test]
+    fn a_changed_passport_replaces_its_log_lines() {
+        use crate::api::passport::{ReleasePassportStatus, TimelineEntry};
+        let entry = |message: &str| TimelineEntry {
+            at: chrono::DateTime::from_timestamp(100, 0).unwrap(),
+            decision: crate::api::Decision::Hold,
+            message: message.into(),
+        };
+        let mut p = ReleasePassport::clone(&passport("shop", "web-1", "web", 10));
+        p.status = Some(ReleasePassportStatus {
+            timeline: vec![entry("first")],
+            ..ReleasePassportStatus::default()
+        });
+        let mut b = Builder::default();
+        b.upsert(Arc::new(p.clone()));
+        p.status = Some(ReleasePassportStatus {
+            timeline: vec![entry("first"), entry("second")],
+            ..ReleasePassportStatus::default()
+        });
+        b.upsert(Arc::new(p));
+        let summaries: Vec<String> = b
+            .collections()
+            .events
+            .iter()
+            .map(|e| e.summary.clone())
+            .collect();
+        assert_eq!(summaries, ["Hold: first", "Hold: second"]);
+        b.remove::<ReleasePassport>(&ObjectKey::new("shop", "web-1"));
+        assert!(b.collections().events.is_empty());
+    }
+}
