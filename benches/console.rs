@@ -64,11 +64,13 @@ fn rebuilds(count: usize) -> (Duration, Duration) {
         .map(|i| {
             let mut changing = original.clone();
             let status = changing.status.get_or_insert_with(Default::default);
-            status.timeline.push(release_passport::api::passport::TimelineEntry {
-                at: at + chrono::Duration::seconds(i),
-                decision: release_passport::api::Decision::Allow,
-                message: format!("approved ({i})"),
-            });
+            status
+                .timeline
+                .push(release_passport::api::passport::TimelineEntry {
+                    at: at + chrono::Duration::seconds(i),
+                    decision: release_passport::api::Decision::Allow,
+                    message: format!("approved ({i})"),
+                });
             changing.metadata.resource_version = Some(i.to_string());
             let changed = Arc::new(changing);
             let start = Instant::now();
@@ -117,29 +119,50 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
-async fn get_body(client: &reqwest::Client, url: &str) -> Vec<u8> {
-    client
-        .get(url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .to_vec()
+/// Who asks: the proxy's identity headers (the bench trusts loopback as its proxy).
+type Viewer = [(&'static str, &'static str); 2];
+const SRE: Viewer = [("x-forwarded-user", "bench"), ("x-forwarded-groups", "sre")];
+const TEAM: Viewer = [
+    ("x-forwarded-user", "team-0"),
+    ("x-forwarded-groups", "team-0"),
+];
+
+async fn get_body(client: &reqwest::Client, url: &str, viewer: Viewer) -> Vec<u8> {
+    let mut request = client.get(url);
+    for (name, value) in viewer {
+        request = request.header(name, value);
+    }
+    let response = request.send().await.unwrap();
+    assert!(
+        response.status().is_success(),
+        "{url}: {}",
+        response.status()
+    );
+    response.bytes().await.unwrap().to_vec()
 }
 
-/// GETs `path` at a fixed rate for `SECONDS`; latencies sorted.
-async fn fixed_rate(client: &reqwest::Client, url: &str) -> Vec<Duration> {
+/// GETs `url` at a fixed rate for `SECONDS`; latencies sorted. With `fresh`, each request
+/// adds a query parameter of its own, so no page is served from the snapshot's page cache.
+async fn fixed_rate(
+    client: &reqwest::Client,
+    url: &str,
+    viewer: Viewer,
+    fresh: bool,
+) -> Vec<Duration> {
     let mut ticker = tokio::time::interval(Duration::from_secs(1) / RATE);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
     let mut tasks = Vec::new();
-    for _ in 0..(u64::from(RATE) * SECONDS) {
+    for i in 0..(u64::from(RATE) * SECONDS) {
         ticker.tick().await;
-        let (client, url) = (client.clone(), url.to_string());
+        let client = client.clone();
+        let url = if fresh {
+            format!("{url}?draw={i}")
+        } else {
+            url.to_string()
+        };
         tasks.push(tokio::spawn(async move {
             let start = Instant::now();
-            assert!(!get_body(&client, &url).await.is_empty());
+            assert!(!get_body(&client, &url, viewer).await.is_empty());
             start.elapsed()
         }));
     }
@@ -225,7 +248,17 @@ fn main() {
     let static_list: &'static [u8] = Box::leak(vec![b'x'; list_size].into_boxed_slice());
     let app = console::router(
         Arc::new(Fixed(Arc::clone(&snapshot))),
-        AuthConfig::local(),
+        AuthConfig {
+            proxy: Some(console::auth::ProxyAuth::new(vec![
+                "127.0.0.1/32".parse().unwrap(),
+            ])),
+            group_namespaces: [
+                ("sre".to_string(), vec!["*".to_string()]),
+                ("team-0".to_string(), vec!["team-0".to_string()]),
+            ]
+            .into(),
+            ..AuthConfig::default()
+        },
         Settings::default(),
     )
     .route("/bench/static", get(move || async move { static_body }))
@@ -244,7 +277,7 @@ fn main() {
         std::future::pending(),
     ));
     let wrk_base = base.clone();
-    let (overview, list, stat, stat_list) = runtime.block_on(async move {
+    let runs = runtime.block_on(async move {
         let client = release_passport::connectors::http::client().unwrap();
         // Warm up the connection pool and the allocator.
         for path in [
@@ -254,15 +287,57 @@ fn main() {
             "/bench/static-list",
         ] {
             for _ in 0..20 {
-                get_body(&client, &format!("{base}{path}")).await;
+                get_body(&client, &format!("{base}{path}"), SRE).await;
+                get_body(&client, &format!("{base}{path}"), TEAM).await;
             }
         }
-        (
-            fixed_rate(&client, &format!("{base}/console")).await,
-            fixed_rate(&client, &format!("{base}/console/releases")).await,
-            fixed_rate(&client, &format!("{base}/bench/static")).await,
-            fixed_rate(&client, &format!("{base}/bench/static-list")).await,
-        )
+        let mut runs = Vec::new();
+        for (label, path, viewer, fresh) in [
+            ("/console (Overview)", "/console", SRE, false),
+            (
+                "/console/releases (list, page 1)",
+                "/console/releases",
+                SRE,
+                false,
+            ),
+            (
+                "static body of Overview's size",
+                "/bench/static",
+                SRE,
+                false,
+            ),
+            (
+                "static body of the list's size",
+                "/bench/static-list",
+                SRE,
+                false,
+            ),
+            ("Overview, restricted viewer", "/console", TEAM, false),
+            ("list, restricted viewer", "/console/releases", TEAM, false),
+            ("Overview, drawn for every request", "/console", SRE, true),
+            (
+                "list, drawn for every request",
+                "/console/releases",
+                SRE,
+                true,
+            ),
+            (
+                "Overview, restricted, drawn for every request",
+                "/console",
+                TEAM,
+                true,
+            ),
+            (
+                "list, restricted, drawn for every request",
+                "/console/releases",
+                TEAM,
+                true,
+            ),
+        ] {
+            let latencies = fixed_rate(&client, &format!("{base}{path}"), viewer, fresh).await;
+            runs.push((label, path, latencies));
+        }
+        runs
     });
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
     println!(
@@ -270,14 +345,20 @@ fn main() {
     );
     println!("| path | body | p50 | p99 |");
     println!("|---|---|---|---|");
-    for (path, size, lat) in [
-        ("/console (Overview)", overview_size, &overview),
-        ("/console/releases (list, page 1)", list_size, &list),
-        ("static body of Overview's size", overview_size, &stat),
-        ("static body of the list's size", list_size, &stat_list),
-    ] {
+    let p50 = |label: &str| {
+        runs.iter()
+            .find(|(l, _, _)| *l == label)
+            .map(|(_, _, lat)| percentile(lat, 0.5))
+            .unwrap()
+    };
+    for (label, path, lat) in &runs {
+        let size = if path.ends_with("releases") || path.ends_with("list") {
+            list_size
+        } else {
+            overview_size
+        };
         println!(
-            "| {path} | {:.1} KiB | {:.2} ms | {:.2} ms |",
+            "| {label} | {:.1} KiB | {:.2} ms | {:.2} ms |",
             size as f64 / 1024.0,
             ms(percentile(lat, 0.5)),
             ms(percentile(lat, 0.99))
@@ -292,6 +373,10 @@ fn main() {
                 "-c4",
                 "-d10s",
                 "--latency",
+                "-H",
+                "X-Forwarded-User: bench",
+                "-H",
+                "X-Forwarded-Groups: sre",
                 "-s",
                 script,
                 &format!("{wrk_base}{path}"),
@@ -326,14 +411,39 @@ fn main() {
     println!();
     println!("| figure | value |");
     println!("|---|---|");
-    println!(
-        "| Overview p50 / static p50 (same size, same server, same run) | {:.2}x |",
-        percentile(&overview, 0.5).as_secs_f64() / percentile(&stat, 0.5).as_secs_f64()
-    );
-    println!(
-        "| passport list p50 / static p50 (same size, same server, same run) | {:.2}x |",
-        percentile(&list, 0.5).as_secs_f64() / percentile(&stat_list, 0.5).as_secs_f64()
-    );
+    for (page, static_body) in [
+        ("/console (Overview)", "static body of Overview's size"),
+        (
+            "/console/releases (list, page 1)",
+            "static body of the list's size",
+        ),
+        (
+            "Overview, restricted viewer",
+            "static body of Overview's size",
+        ),
+        ("list, restricted viewer", "static body of the list's size"),
+        (
+            "Overview, drawn for every request",
+            "static body of Overview's size",
+        ),
+        (
+            "list, drawn for every request",
+            "static body of the list's size",
+        ),
+        (
+            "Overview, restricted, drawn for every request",
+            "static body of Overview's size",
+        ),
+        (
+            "list, restricted, drawn for every request",
+            "static body of the list's size",
+        ),
+    ] {
+        println!(
+            "| {page} p50 / static p50 (same size, same server, same run) | {:.2}x |",
+            p50(page).as_secs_f64() / p50(static_body).as_secs_f64()
+        );
+    }
     println!(
         "| Overview render in process (median) | {:.2} ms |",
         ms(overview_render)

@@ -110,7 +110,7 @@ impl Visibility {
 }
 
 /// The signed-in user, attached to every request that passed authentication.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Identity {
     pub name: String,
     pub groups: Vec<String>,

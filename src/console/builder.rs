@@ -207,7 +207,9 @@ impl Builder {
     /// `object` is now as given (added or changed).
     pub fn upsert<K: Kept>(&mut self, object: Arc<K>) {
         let key = object.key();
-        let old = K::slot(&mut self.objects).0.insert(key, Arc::clone(&object));
+        let old = K::slot(&mut self.objects)
+            .0
+            .insert(key, Arc::clone(&object));
         if old.as_ref().is_some_and(|old| same(old, &object)) {
             return;
         }

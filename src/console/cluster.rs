@@ -23,10 +23,25 @@ fn refresh(builder: &mut Builder, stores: &Stores) {
         g.0.as_ref().ok().cloned().map(Arc::new)
     });
     sync(builder, taken.of(Watched::Policy), &stores.policies, Some);
-    sync(builder, taken.of(Watched::Approval), &stores.approvals, Some);
+    sync(
+        builder,
+        taken.of(Watched::Approval),
+        &stores.approvals,
+        Some,
+    );
     sync(builder, taken.of(Watched::Waiver), &stores.waivers, Some);
-    sync(builder, taken.of(Watched::Passport), &stores.passports, Some);
-    sync(builder, taken.of(Watched::Connector), &stores.connectors, Some);
+    sync(
+        builder,
+        taken.of(Watched::Passport),
+        &stores.passports,
+        Some,
+    );
+    sync(
+        builder,
+        taken.of(Watched::Connector),
+        &stores.connectors,
+        Some,
+    );
 }
 
 fn sync<S, K>(

@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
 use maud::Markup;
@@ -198,13 +198,16 @@ fn render(
     user: &Identity,
     here: &Here,
     draw: impl FnOnce(&Page) -> Markup,
-) -> Markup {
+) -> Html<bytes::Bytes> {
     let snap = console.source.snapshot();
-    draw(&Page {
-        snap: &snap,
-        user,
-        here,
-    })
+    Html(snap.page(user, here, || {
+        draw(&Page {
+            snap: &snap,
+            user,
+            here,
+        })
+        .into_string()
+    }))
 }
 
 /// One page as the server renders it, without HTTP (benchmarks measure server time with it).
@@ -235,7 +238,7 @@ async fn overview(
     State(c): State<Shared>,
     Extension(u): Extension<Identity>,
     here: Here,
-) -> Markup {
+) -> Html<bytes::Bytes> {
     render(&c, &u, &here, pages::overview::page)
 }
 
@@ -244,7 +247,7 @@ async fn releases(
     Extension(u): Extension<Identity>,
     here: Here,
     Params(filter): Params<pages::releases::Filter>,
-) -> Markup {
+) -> Html<bytes::Bytes> {
     render(&c, &u, &here, |p| pages::releases::page(p, &filter))
 }
 
@@ -280,7 +283,7 @@ async fn gate(
     Extension(u): Extension<Identity>,
     here: Here,
     Params(query): Params<pages::gate::Query>,
-) -> Markup {
+) -> Html<bytes::Bytes> {
     render(&c, &u, &here, |p| pages::gate::page(p, &query))
 }
 
@@ -289,11 +292,15 @@ async fn builder(
     Extension(u): Extension<Identity>,
     here: Here,
     Params(form): Params<pages::builder::Form>,
-) -> Markup {
+) -> Html<bytes::Bytes> {
     render(&c, &u, &here, |p| pages::builder::page(p, &form))
 }
 
-async fn radar(State(c): State<Shared>, Extension(u): Extension<Identity>, here: Here) -> Markup {
+async fn radar(
+    State(c): State<Shared>,
+    Extension(u): Extension<Identity>,
+    here: Here,
+) -> Html<bytes::Bytes> {
     render(&c, &u, &here, pages::radar::page)
 }
 
@@ -302,7 +309,7 @@ async fn metrics(
     Extension(u): Extension<Identity>,
     here: Here,
     Params(window): Params<pages::metrics::Window>,
-) -> Markup {
+) -> Html<bytes::Bytes> {
     render(&c, &u, &here, |p| pages::metrics::page(p, &window))
 }
 
@@ -311,7 +318,7 @@ async fn integrations(
     Extension(u): Extension<Identity>,
     here: Here,
     Params(query): Params<pages::integrations::Query>,
-) -> Markup {
+) -> Html<bytes::Bytes> {
     render(&c, &u, &here, |p| pages::integrations::page(p, &query))
 }
 
@@ -320,7 +327,7 @@ async fn reports(
     Extension(u): Extension<Identity>,
     here: Here,
     Params(filter): Params<pages::reports::LogFilter>,
-) -> Markup {
+) -> Html<bytes::Bytes> {
     render(&c, &u, &here, |p| pages::reports::page(p, &filter))
 }
 
@@ -328,7 +335,7 @@ async fn settings_page(
     State(c): State<Shared>,
     Extension(u): Extension<Identity>,
     here: Here,
-) -> Markup {
+) -> Html<bytes::Bytes> {
     render(&c, &u, &here, |p| {
         pages::settings::page(p, &c.auth, &c.settings)
     })

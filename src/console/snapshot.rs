@@ -11,8 +11,9 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 
-use super::auth::Visibility;
+use super::auth::{Identity, Visibility};
 use super::builder::{Builder, Collections};
+use super::layout::Here;
 use crate::api::key::ObjectKey;
 use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
 use crate::connectors::detect::Candidate;
@@ -42,7 +43,21 @@ pub struct Snapshot {
     pub runtime: Runtime,
     /// What each set of visible namespaces derives, built on first use.
     views: Mutex<HashMap<Visibility, Arc<OnceLock<Arc<View>>>>>,
+    /// Pages drawn from this snapshot, per viewer and address.
+    pages: Mutex<Pages>,
 }
+
+/// A drawn page is the same bytes for the same viewer, address and snapshot: a dashboard
+/// refreshed by many screens, or a page re-read, is drawn once per snapshot. Bounded: past
+/// either limit the cache starts over.
+#[derive(Debug, Default)]
+struct Pages {
+    drawn: HashMap<(Identity, Here), bytes::Bytes>,
+    bytes: usize,
+}
+
+const MAX_PAGES: usize = 256;
+const MAX_PAGE_BYTES: usize = 32 << 20;
 
 impl std::ops::Deref for Snapshot {
     type Target = Collections;
@@ -78,7 +93,35 @@ impl Snapshot {
             now,
             runtime,
             views: Mutex::new(HashMap::new()),
+            pages: Mutex::default(),
         }
+    }
+
+    /// The page `draw` draws for `viewer` at `here`, drawn at most once per snapshot while the
+    /// cache holds it (two first views at once may both draw it; the result is the same).
+    pub fn page(
+        &self,
+        viewer: &Identity,
+        here: &Here,
+        draw: impl FnOnce() -> String,
+    ) -> bytes::Bytes {
+        let key = (viewer.clone(), here.clone());
+        let pages = || {
+            self.pages
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some(body) = pages().drawn.get(&key) {
+            return body.clone();
+        }
+        let body = bytes::Bytes::from(draw());
+        let mut cache = pages();
+        if cache.drawn.len() >= MAX_PAGES || cache.bytes + body.len() > MAX_PAGE_BYTES {
+            *cache = Pages::default();
+        }
+        cache.bytes += body.len();
+        cache.drawn.insert(key, body.clone());
+        body
     }
 
     pub fn passport(&self, namespace: &str, name: &str) -> Option<&Arc<ReleasePassport>> {
@@ -297,6 +340,44 @@ mod tests {
             "computed once per set"
         );
         assert_eq!(snap.view(&Visibility::All).rollups.targets.len(), 3);
+    }
+
+    #[test]
+    fn a_page_is_drawn_once_per_snapshot_viewer_and_address() {
+        let snap = Snapshot::new(Objects::default(), chrono::Utc::now(), Runtime::default());
+        let viewer = |name: &str| Identity {
+            name: name.into(),
+            groups: Vec::new(),
+            visibility: Visibility::All,
+            via: "proxy",
+        };
+        let drawn = AtomicUsize::new(0);
+        let draw = |text: &str| {
+            drawn.fetch_add(1, Ordering::SeqCst);
+            text.to_string()
+        };
+        let overview = Here::at("/console");
+        assert_eq!(snap.page(&viewer("alice"), &overview, || draw("a")), "a");
+        assert_eq!(snap.page(&viewer("alice"), &overview, || draw("b")), "a");
+        assert_eq!(drawn.load(Ordering::SeqCst), 1);
+        // Another viewer, another address or another snapshot: drawn again.
+        assert_eq!(snap.page(&viewer("bob"), &overview, || draw("b")), "b");
+        assert_eq!(
+            snap.page(&viewer("alice"), &Here::at("/console/radar"), || draw("c")),
+            "c"
+        );
+        let next = Snapshot::new(Objects::default(), chrono::Utc::now(), Runtime::default());
+        assert_eq!(next.page(&viewer("alice"), &overview, || draw("d")), "d");
+        assert_eq!(drawn.load(Ordering::SeqCst), 4);
+        // Bounded by count: past it the cache starts over.
+        for i in 0..=MAX_PAGES {
+            snap.page(
+                &viewer("carol"),
+                &Here::at(&format!("/console?{i}")),
+                || draw("x"),
+            );
+        }
+        assert!(snap.pages.lock().unwrap().drawn.len() <= MAX_PAGES);
     }
 
     #[test]

@@ -124,12 +124,12 @@ pub fn controllers(
             Watched::Passport,
         )
         .touched_objects()
-            .inspect_ok({
-                let written = Arc::clone(&written);
-                move |p: &crate::api::ReleasePassport| {
-                    written.seen(error::Write::PassportStatus.resource(), &p.metadata)
-                }
-            }),
+        .inspect_ok({
+            let written = Arc::clone(&written);
+            move |p: &crate::api::ReleasePassport| {
+                written.seen(error::Write::PassportStatus.resource(), &p.metadata)
+            }
+        }),
     );
     let connector_events = triggers(
         noted(
@@ -150,12 +150,12 @@ pub fn controllers(
                 Watched::Release,
             )
             .applied_objects()
-                .inspect_ok({
-                    let written = Arc::clone(&written);
-                    move |r: &DeserializeGuard<crate::api::Release>| {
-                        written.seen(error::Write::ReleaseStatus.resource(), r.meta())
-                    }
-                }),
+            .inspect_ok({
+                let written = Arc::clone(&written);
+                move |r: &DeserializeGuard<crate::api::Release>| {
+                    written.seen(error::Write::ReleaseStatus.resource(), r.meta())
+                }
+            }),
         ),
         releases,
     );
