@@ -71,6 +71,9 @@ fn governance_exports_are_exact_and_sanitised() {
         ("events.csv", Format::Csv),
         ("events.md", Format::Markdown),
     ] {
-        check(file, &export::events(s.events.iter(), format, s.now));
+        check(
+            file,
+            &export::events(s.events.iter().map(AsRef::as_ref), format, s.now),
+        );
     }
 }

@@ -6,7 +6,7 @@
 //! ([`crate::cluster::changes`]); the demo and tests fill a builder from whole lists.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use imbl::OrdMap;
 
@@ -18,73 +18,69 @@ use crate::connectors::detect::Candidate;
 use crate::freeze::Freeze;
 use crate::metrics::delivery::Rollups;
 
-/// Objects of one kind in namespace and name order.
+/// Values in the order of their keys: a persistent map the builder updates, and, once a
+/// snapshot reads it, a plain list of the same values (iterating a list is several times faster
+/// than walking the tree, and pages iterate thousands of passports many times over).
 #[derive(Debug)]
-pub struct Sorted<K>(OrdMap<ObjectKey, Arc<K>>);
+pub struct Listed<Key: Ord + Clone, V> {
+    map: OrdMap<Key, Arc<V>>,
+    listed: OnceLock<Vec<Arc<V>>>,
+}
 
-impl<K> Clone for Sorted<K> {
+impl<Key: Ord + Clone, V> Clone for Listed<Key, V> {
+    /// The map is shared; the list is made again on first use.
     fn clone(&self) -> Self {
-        Self(self.0.clone())
+        Self {
+            map: self.map.clone(),
+            listed: OnceLock::new(),
+        }
     }
 }
 
-impl<K> Default for Sorted<K> {
+impl<Key: Ord + Clone, V> Default for Listed<Key, V> {
     fn default() -> Self {
-        Self(OrdMap::new())
+        Self {
+            map: OrdMap::new(),
+            listed: OnceLock::new(),
+        }
     }
 }
 
-impl<K> Sorted<K> {
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &Arc<K>> {
-        self.0.values()
+impl<Key: Ord + Clone, V> Listed<Key, V> {
+    pub fn iter(&self) -> std::slice::Iter<'_, Arc<V>> {
+        self.listed
+            .get_or_init(|| self.map.values().cloned().collect())
+            .iter()
     }
 
     pub fn len(&self) -> usize {
-        self.0.len()
+        self.map.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.map.is_empty()
     }
 
-    pub fn get(&self, key: &ObjectKey) -> Option<&Arc<K>> {
-        self.0.get(key)
+    pub fn get(&self, key: &Key) -> Option<&Arc<V>> {
+        self.map.get(key)
+    }
+
+    /// The map, to change (only the builder's own copy, which no snapshot reads as a list).
+    fn map_mut(&mut self) -> &mut OrdMap<Key, Arc<V>> {
+        self.listed = OnceLock::new();
+        &mut self.map
     }
 }
+
+/// Objects of one kind in namespace and name order.
+pub type Sorted<K> = Listed<ObjectKey, K>;
 
 impl<K: kube::Resource> FromIterator<Arc<K>> for Sorted<K> {
     fn from_iter<I: IntoIterator<Item = Arc<K>>>(objects: I) -> Self {
-        Self(objects.into_iter().map(|o| (o.key(), o)).collect())
-    }
-}
-
-/// Values of a sorted map, in its order.
-#[derive(Debug)]
-pub struct Ordered<Key: Ord + Clone, V>(OrdMap<Key, Arc<V>>);
-
-impl<Key: Ord + Clone, V> Clone for Ordered<Key, V> {
-    fn clone(&self) -> Self {
-        Self(self.0.clone())
-    }
-}
-
-impl<Key: Ord + Clone, V> Default for Ordered<Key, V> {
-    fn default() -> Self {
-        Self(OrdMap::new())
-    }
-}
-
-impl<Key: Ord + Clone, V> Ordered<Key, V> {
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &V> {
-        self.0.values().map(AsRef::as_ref)
-    }
-
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        Self {
+            map: objects.into_iter().map(|o| (o.key(), o)).collect(),
+            listed: OnceLock::new(),
+        }
     }
 }
 
@@ -97,10 +93,10 @@ fn recency(p: &ReleasePassport) -> Recency {
 }
 
 /// The governance log, newest first ([`LogKey`]).
-pub type Log = Ordered<LogKey, GovernanceEvent>;
+pub type Log = Listed<LogKey, GovernanceEvent>;
 
 /// Passports newest first.
-pub type ByRecency = Ordered<Recency, ReleasePassport>;
+pub type ByRecency = Listed<Recency, ReleasePassport>;
 
 /// The objects of every kind the console shows, as one snapshot sees them.
 #[derive(Clone, Debug, Default)]
@@ -208,7 +204,7 @@ impl Builder {
     pub fn upsert<K: Kept>(&mut self, object: Arc<K>) {
         let key = object.key();
         let old = K::slot(&mut self.objects)
-            .0
+            .map_mut()
             .insert(key, Arc::clone(&object));
         if old.as_ref().is_some_and(|old| same(old, &object)) {
             return;
@@ -218,7 +214,7 @@ impl Builder {
 
     /// The object at `key` is gone.
     pub fn remove<K: Kept>(&mut self, key: &ObjectKey) {
-        if let Some(old) = K::slot(&mut self.objects).0.remove(key) {
+        if let Some(old) = K::slot(&mut self.objects).map_mut().remove(key) {
             self.changed(Some(&old), None);
         }
     }
@@ -228,7 +224,7 @@ impl Builder {
     pub fn replace_all<K: Kept>(&mut self, objects: Vec<Arc<K>>) {
         let present: HashSet<ObjectKey> = objects.iter().map(|o| o.key()).collect();
         let gone: Vec<ObjectKey> = K::slot(&mut self.objects)
-            .0
+            .map
             .keys()
             .filter(|k| !present.contains(*k))
             .cloned()
@@ -245,7 +241,10 @@ impl Builder {
         if let Some(old) = old {
             let object = old.key();
             for (position, event) in old.events().iter().enumerate() {
-                self.objects.events.0.remove(&event.key(&object, position));
+                self.objects
+                    .events
+                    .map_mut()
+                    .remove(&event.key(&object, position));
             }
         }
         if let Some(new) = new {
@@ -253,7 +252,7 @@ impl Builder {
             for (position, event) in new.events().into_iter().enumerate() {
                 self.objects
                     .events
-                    .0
+                    .map_mut()
                     .insert(event.key(&object, position), Arc::new(event));
             }
         }
@@ -263,7 +262,7 @@ impl Builder {
     /// Makes `objects.latest` hold the newest passport of `target`, if it has any left.
     fn refresh_newest(&mut self, target: Target) {
         if let Some(place) = self.newest.remove(&target) {
-            self.objects.latest.0.remove(&place);
+            self.objects.latest.map_mut().remove(&place);
         }
         let newest = self
             .targets
@@ -272,7 +271,10 @@ impl Builder {
             .map(|(_, name)| ObjectKey::new(target.0.clone(), name.clone()));
         if let Some(passport) = newest.and_then(|k| self.objects.passports.get(&k).cloned()) {
             let place = recency(&passport);
-            self.objects.latest.0.insert(place.clone(), passport);
+            self.objects
+                .latest
+                .map_mut()
+                .insert(place.clone(), passport);
             self.newest.insert(target, place);
         }
     }
@@ -290,7 +292,7 @@ impl Kept for ReleasePassport {
     fn derive(b: &mut Builder, old: Option<&Arc<Self>>, new: Option<&Arc<Self>>) {
         let mut touched = Vec::new();
         if let Some(old) = old {
-            b.objects.recency.0.remove(&recency(old));
+            b.objects.recency.map_mut().remove(&recency(old));
             let t = target(old);
             if let Some(set) = b.targets.get_mut(&t) {
                 set.remove(&(created_order(&old.metadata), old.key().name));
@@ -301,7 +303,10 @@ impl Kept for ReleasePassport {
             touched.push(t);
         }
         if let Some(new) = new {
-            b.objects.recency.0.insert(recency(new), Arc::clone(new));
+            b.objects
+                .recency
+                .map_mut()
+                .insert(recency(new), Arc::clone(new));
             let t = target(new);
             b.targets
                 .entry(t.clone())
@@ -383,7 +388,7 @@ mod tests {
         Arc::new(p)
     }
 
-    fn names<'a>(items: impl Iterator<Item = &'a ReleasePassport>) -> Vec<String> {
+    fn names<'a>(items: impl Iterator<Item = &'a Arc<ReleasePassport>>) -> Vec<String> {
         items.map(|p| p.key().to_string()).collect()
     }
 

@@ -138,6 +138,7 @@ impl Page<'_> {
         self.snap
             .latest
             .iter()
+            .map(AsRef::as_ref)
             .filter(|p| self.user.can_see(p.metadata.namespace.as_deref()))
     }
 

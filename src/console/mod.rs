@@ -479,6 +479,7 @@ async fn export(
             export::events(
                 snap.events
                     .iter()
+                    .map(AsRef::as_ref)
                     .filter(|e| u.can_see(Some(&e.namespace)) && filter.matches(e)),
                 format,
                 snap.now,

@@ -147,11 +147,12 @@ impl Snapshot {
     /// The passports, newest first; with `latest_only`, just the newest of each namespace,
     /// service and environment.
     pub fn newest_first(&self, latest_only: bool) -> impl Iterator<Item = &ReleasePassport> {
-        if latest_only {
-            self.latest.iter()
+        let list = if latest_only {
+            &self.latest
         } else {
-            self.recency.iter()
-        }
+            &self.recency
+        };
+        list.iter().map(AsRef::as_ref)
     }
 
     pub fn release(&self, namespace: &str, name: &str) -> Option<&Arc<Release>> {

@@ -49,6 +49,7 @@ pub fn page(page: &Page, filter: &LogFilter) -> Markup {
     let events: Vec<&GovernanceEvent> = s
         .events
         .iter()
+        .map(AsRef::as_ref)
         .filter(|e| page.visible(Some(&e.namespace)) && filter.matches(e))
         .collect();
     let pages = events.len().div_ceil(PAGE_SIZE).max(1);
