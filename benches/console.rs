@@ -213,7 +213,7 @@ fn main() {
     let (list_render, list_size) = median_render(50, || {
         console::render_page(&snapshot, &user, "/console/releases").len()
     });
-    let (metrics_render, _) = median_render(10, || {
+    let (metrics_render, metrics_size) = median_render(10, || {
         console::render_page(&snapshot, &user, "/console/metrics").len()
     });
     let restricted = Identity {
@@ -246,6 +246,7 @@ fn main() {
 
     let static_body: &'static [u8] = Box::leak(vec![b'x'; overview_size].into_boxed_slice());
     let static_list: &'static [u8] = Box::leak(vec![b'x'; list_size].into_boxed_slice());
+    let static_metrics: &'static [u8] = Box::leak(vec![b'x'; metrics_size].into_boxed_slice());
     let app = console::router(
         Arc::new(Fixed(Arc::clone(&snapshot))),
         AuthConfig {
@@ -265,6 +266,10 @@ fn main() {
     .route(
         "/bench/static-list",
         get(move || async move { static_list }),
+    )
+    .route(
+        "/bench/static-metrics",
+        get(move || async move { static_metrics }),
     );
     let listener = runtime
         .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
@@ -333,6 +338,36 @@ fn main() {
                 TEAM,
                 true,
             ),
+            (
+                "/console/metrics (Metrics, 30 days)",
+                "/console/metrics",
+                SRE,
+                false,
+            ),
+            (
+                "static body of Metrics' size",
+                "/bench/static-metrics",
+                SRE,
+                false,
+            ),
+            (
+                "Metrics, restricted viewer",
+                "/console/metrics",
+                TEAM,
+                false,
+            ),
+            (
+                "Metrics, drawn for every request",
+                "/console/metrics",
+                SRE,
+                true,
+            ),
+            (
+                "Metrics, restricted, drawn for every request",
+                "/console/metrics",
+                TEAM,
+                true,
+            ),
         ] {
             let latencies = fixed_rate(&client, &format!("{base}{path}"), viewer, fresh).await;
             runs.push((label, path, latencies));
@@ -354,6 +389,8 @@ fn main() {
     for (label, path, lat) in &runs {
         let size = if path.ends_with("releases") || path.ends_with("list") {
             list_size
+        } else if path.ends_with("metrics") {
+            metrics_size
         } else {
             overview_size
         };
@@ -437,6 +474,19 @@ fn main() {
         (
             "list, restricted, drawn for every request",
             "static body of the list's size",
+        ),
+        (
+            "/console/metrics (Metrics, 30 days)",
+            "static body of Metrics' size",
+        ),
+        ("Metrics, restricted viewer", "static body of Metrics' size"),
+        (
+            "Metrics, drawn for every request",
+            "static body of Metrics' size",
+        ),
+        (
+            "Metrics, restricted, drawn for every request",
+            "static body of Metrics' size",
         ),
     ] {
         println!(

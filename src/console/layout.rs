@@ -72,7 +72,7 @@ pub struct Page<'a> {
 
 /// The request a page answers, as the frame needs it: where it is (for the links that come
 /// back to it) and the reader's auto-refresh choice (the `passport_refresh` cookie).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default)]
 pub struct Here {
     /// Path and query.
     pub uri: String,

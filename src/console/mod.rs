@@ -200,7 +200,7 @@ fn render(
     draw: impl FnOnce(&Page) -> Markup,
 ) -> Html<bytes::Bytes> {
     let snap = console.source.snapshot();
-    Html(snap.page(user, here, || {
+    Html(snap.page(user, &here.uri, here.refresh, || {
         draw(&Page {
             snap: &snap,
             user,

@@ -13,7 +13,6 @@ use chrono::{DateTime, Utc};
 
 use super::auth::{Identity, Visibility};
 use super::builder::{Builder, Collections};
-use super::layout::Here;
 use crate::api::key::ObjectKey;
 use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
 use crate::connectors::detect::Candidate;
@@ -52,7 +51,8 @@ pub struct Snapshot {
 /// either limit the cache starts over.
 #[derive(Debug, Default)]
 struct Pages {
-    drawn: HashMap<(Identity, Here), bytes::Bytes>,
+    /// By viewer, path and query, and auto-refresh interval (the page's own header says it).
+    drawn: HashMap<(Identity, String, Option<u32>), bytes::Bytes>,
     bytes: usize,
 }
 
@@ -97,15 +97,17 @@ impl Snapshot {
         }
     }
 
-    /// The page `draw` draws for `viewer` at `here`, drawn at most once per snapshot while the
-    /// cache holds it (two first views at once may both draw it; the result is the same).
+    /// The page `draw` draws for `viewer` at `address` (path and query) with auto-refresh
+    /// `refresh`, drawn at most once per snapshot while the cache holds it (two first views at
+    /// once may both draw it; the result is the same).
     pub fn page(
         &self,
         viewer: &Identity,
-        here: &Here,
+        address: &str,
+        refresh: Option<u32>,
         draw: impl FnOnce() -> String,
     ) -> bytes::Bytes {
-        let key = (viewer.clone(), here.clone());
+        let key = (viewer.clone(), address.to_string(), refresh);
         let pages = || {
             self.pages
                 .lock()
@@ -357,26 +359,33 @@ mod tests {
             drawn.fetch_add(1, Ordering::SeqCst);
             text.to_string()
         };
-        let overview = Here::at("/console");
-        assert_eq!(snap.page(&viewer("alice"), &overview, || draw("a")), "a");
-        assert_eq!(snap.page(&viewer("alice"), &overview, || draw("b")), "a");
+        let overview = "/console";
+        assert_eq!(
+            snap.page(&viewer("alice"), overview, None, || draw("a")),
+            "a"
+        );
+        assert_eq!(
+            snap.page(&viewer("alice"), overview, None, || draw("b")),
+            "a"
+        );
         assert_eq!(drawn.load(Ordering::SeqCst), 1);
         // Another viewer, another address or another snapshot: drawn again.
-        assert_eq!(snap.page(&viewer("bob"), &overview, || draw("b")), "b");
+        assert_eq!(snap.page(&viewer("bob"), overview, None, || draw("b")), "b");
         assert_eq!(
-            snap.page(&viewer("alice"), &Here::at("/console/radar"), || draw("c")),
+            snap.page(&viewer("alice"), "/console/radar", None, || draw("c")),
             "c"
         );
         let next = Snapshot::new(Objects::default(), chrono::Utc::now(), Runtime::default());
-        assert_eq!(next.page(&viewer("alice"), &overview, || draw("d")), "d");
+        assert_eq!(
+            next.page(&viewer("alice"), overview, None, || draw("d")),
+            "d"
+        );
         assert_eq!(drawn.load(Ordering::SeqCst), 4);
         // Bounded by count: past it the cache starts over.
         for i in 0..=MAX_PAGES {
-            snap.page(
-                &viewer("carol"),
-                &Here::at(&format!("/console?{i}")),
-                || draw("x"),
-            );
+            snap.page(&viewer("carol"), &format!("/console?{i}"), None, || {
+                draw("x")
+            });
         }
         assert!(snap.pages.lock().unwrap().drawn.len() <= MAX_PAGES);
     }
