@@ -17,6 +17,30 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The name kubectl runs a plugin by: on PATH as this, the binary answers `kubectl passport …`.
+pub const KUBECTL_PLUGIN: &str = "kubectl-passport";
+
+impl Cli {
+    /// Parses the process's arguments; called as [`KUBECTL_PLUGIN`], usage and errors say
+    /// `kubectl passport`, as the user typed it.
+    pub fn from_env() -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let plugin = args
+            .first()
+            .and_then(|a| std::path::Path::new(a).file_stem())
+            .is_some_and(|name| name == KUBECTL_PLUGIN);
+        let mut command = Self::command();
+        if plugin {
+            command = command
+                .bin_name("kubectl passport")
+                .display_name("kubectl passport");
+        }
+        let matches = command.get_matches_from(args);
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
+}
+
 /// How `passport metrics` prints its figures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum MetricsFormat {

@@ -1,6 +1,5 @@
 use std::process::ExitCode;
 
-use clap::Parser;
 use release_passport::api::ApprovalDecision;
 use release_passport::cli::{Cli, Command, LogFormat};
 use release_passport::commands::{
@@ -26,7 +25,7 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<u8>>>(future: F) -> a
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::from_env();
     init_tracing(cli.log_format);
     // One TLS provider for the whole process, whatever else the build links in.
     let _ = rustls::crypto::ring::default_provider().install_default();

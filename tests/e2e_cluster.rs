@@ -813,8 +813,46 @@ fn approve_reject_and_waive_from_the_cli() {
     );
     cluster.kubectl_ok_delete("approval", "web-own");
 
-    // A Reject blocks; a waiver of the approval rule lifts it.
-    let out = cluster.passport_as(&alice, &["reject", &format!("{ns}/web"), "--comment", "no"]);
+    // A Reject blocks; a waiver of the approval rule lifts it. The Reject goes through kubectl:
+    // the same binary on PATH as `kubectl-passport` is a kubectl plugin.
+    let plugins = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_passport"),
+        plugins.path().join("kubectl-passport"),
+    )
+    .unwrap();
+    let path = format!(
+        "{}:{}",
+        plugins.path().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let kubectl = |args: &[&str]| {
+        Command::new(common::cluster::tool("kubectl"))
+            .args(args)
+            .env("KUBECONFIG", &alice)
+            .env("PATH", &path)
+            .output()
+            .unwrap()
+    };
+    let listed = kubectl(&["plugin", "list"]);
+    assert!(
+        String::from_utf8_lossy(&listed.stdout).contains("kubectl-passport"),
+        "{}",
+        String::from_utf8_lossy(&listed.stderr)
+    );
+    let help = kubectl(&["passport", "reject", "--help"]);
+    assert!(
+        String::from_utf8_lossy(&help.stdout).contains("Usage: kubectl passport reject"),
+        "{}",
+        String::from_utf8_lossy(&help.stdout)
+    );
+    let out = kubectl(&[
+        "passport",
+        "reject",
+        &format!("{ns}/web"),
+        "--comment",
+        "no",
+    ]);
     common::demo::assert_ok(&out);
     cluster.wait_decision(ns, "web", "Block");
     let out = cluster.passport_as(
