@@ -7,7 +7,7 @@ use serde::Deserialize;
 use super::super::layout::{
     Nav, Page, empty, evidence_badge, layout, pager, passport_badge, passport_href,
 };
-use crate::api::{EvidenceStatus, Keyed, ReleasePassport, namespace_of};
+use crate::api::{EvidenceStatus, Keyed, ReleasePassport};
 
 pub const PAGE_SIZE: usize = 50;
 
@@ -220,31 +220,25 @@ impl Filter {
             .newest_passports(self.latest)
             .filter(|p| self.matches(p))
             .collect();
-        let order = self.order();
-        match self.sort {
-            Sort::Decided => sort_keyed(&mut rows, order, |p| {
-                p.status.as_ref().and_then(|s| s.decided_at())
-            }),
-            Sort::Release => sort_keyed(&mut rows, order, |p| {
-                (
-                    namespace_of(&p.metadata),
-                    p.metadata.name.as_deref().unwrap_or(""),
-                )
-            }),
-            Sort::Service => sort_keyed(&mut rows, order, |p| p.spec.service.as_str()),
-            Sort::Environment => sort_keyed(&mut rows, order, |p| p.spec.environment.as_str()),
-            Sort::Decision => sort_keyed(&mut rows, order, |p| {
-                p.status.as_ref().and_then(|s| s.decision)
-            }),
-            // Versions compare as people read them, which is no key.
-            Sort::Version => rows.sort_by(|a, b| {
-                let by = version_order(&a.spec.version, &b.spec.version);
-                match order {
-                    Order::Asc => by,
-                    Order::Desc => by.reverse(),
+        let decided = |p: &ReleasePassport| p.status.as_ref().and_then(|s| s.decided_at());
+        // Stable: rows equal under the column keep newest-first.
+        rows.sort_by(|a, b| {
+            let by = match self.sort {
+                Sort::Decided => decided(a).cmp(&decided(b)),
+                Sort::Release => a.key().cmp(&b.key()),
+                Sort::Service => a.spec.service.cmp(&b.spec.service),
+                Sort::Version => version_order(&a.spec.version, &b.spec.version),
+                Sort::Environment => a.spec.environment.cmp(&b.spec.environment),
+                Sort::Decision => {
+                    let d = |p: &ReleasePassport| p.status.as_ref().and_then(|s| s.decision);
+                    d(a).cmp(&d(b))
                 }
-            }),
-        }
+            };
+            match self.order() {
+                Order::Asc => by,
+                Order::Desc => by.reverse(),
+            }
+        });
         rows
     }
 
@@ -261,20 +255,6 @@ impl Filter {
             page: 0,
             ..self.clone()
         }
-    }
-}
-
-/// Sorts `rows` by `key` in `order`, each key read once (a comparison reading it from each
-/// passport again was most of a first view of the list); stable, so rows with equal keys keep
-/// newest-first.
-fn sort_keyed<'a, K: Ord>(
-    rows: &mut [&'a ReleasePassport],
-    order: Order,
-    key: impl Fn(&'a ReleasePassport) -> K,
-) {
-    match order {
-        Order::Asc => rows.sort_by_cached_key(|p| key(p)),
-        Order::Desc => rows.sort_by_cached_key(|p| std::cmp::Reverse(key(p))),
     }
 }
 
@@ -391,34 +371,8 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
 
 #[cfg(test)]
 mod tests {
-    use super::{Order, sort_keyed, version_order};
-    use crate::api::ReleasePassport;
+    use super::version_order;
     use std::cmp::Ordering;
-
-    #[test]
-    fn a_column_sort_keeps_newest_first_among_equals() {
-        let passport = |name: &str, service: &str| {
-            let mut p = ReleasePassport::new(name, Default::default());
-            p.spec.service = service.into();
-            p
-        };
-        // Newest first, as the list starts.
-        let all = [
-            passport("web-3", "web"),
-            passport("api-2", "api"),
-            passport("web-2", "web"),
-            passport("api-1", "api"),
-        ];
-        let names = |order: Order| {
-            let mut rows: Vec<&ReleasePassport> = all.iter().collect();
-            sort_keyed(&mut rows, order, |p| p.spec.service.as_str());
-            rows.iter()
-                .map(|p| p.metadata.name.clone().unwrap_or_default())
-                .collect::<Vec<_>>()
-        };
-        assert_eq!(names(Order::Asc), ["api-2", "api-1", "web-3", "web-2"]);
-        assert_eq!(names(Order::Desc), ["web-3", "web-2", "api-2", "api-1"]);
-    }
 
     #[test]
     fn versions_sort_as_people_read_them() {
