@@ -34,10 +34,6 @@ impl Watched {
         Watched::Passport,
         Watched::Connector,
     ];
-
-    fn index(self) -> usize {
-        Self::ALL.iter().position(|k| *k == self).unwrap_or(0)
-    }
 }
 
 /// Beyond this many changed objects of one kind, the whole kind is read again instead.
@@ -61,7 +57,7 @@ pub struct Changes {
 
 impl Changes {
     fn pending(&self, kind: Watched) -> std::sync::MutexGuard<'_, Pending> {
-        self.kinds[kind.index()]
+        self.kinds[kind as usize]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -107,7 +103,7 @@ pub struct Taken([Pending; 6]);
 
 impl Taken {
     pub fn of(&mut self, kind: Watched) -> Pending {
-        std::mem::take(&mut self.0[kind.index()])
+        std::mem::take(&mut self.0[kind as usize])
     }
 }
 

@@ -238,23 +238,11 @@ impl Builder {
     }
 
     fn changed<K: Kept>(&mut self, old: Option<&Arc<K>>, new: Option<&Arc<K>>) {
-        if let Some(old) = old {
-            let object = old.key();
-            for (position, event) in old.events().iter().enumerate() {
-                self.objects
-                    .events
-                    .map_mut()
-                    .remove(&event.key(&object, position));
-            }
+        for (key, _) in old.into_iter().flat_map(|o| log_lines(o.as_ref())) {
+            self.objects.events.map_mut().remove(&key);
         }
-        if let Some(new) = new {
-            let object = new.key();
-            for (position, event) in new.events().into_iter().enumerate() {
-                self.objects
-                    .events
-                    .map_mut()
-                    .insert(event.key(&object, position), Arc::new(event));
-            }
+        for (key, event) in new.into_iter().flat_map(|o| log_lines(o.as_ref())) {
+            self.objects.events.map_mut().insert(key, Arc::new(event));
         }
         K::derive(self, old, new);
     }
@@ -278,6 +266,16 @@ impl Builder {
             self.newest.insert(target, place);
         }
     }
+}
+
+/// The governance log's lines `object` contributes, each with its place in the log.
+fn log_lines<K: Kept>(object: &K) -> impl Iterator<Item = (LogKey, GovernanceEvent)> {
+    let at = object.key();
+    object
+        .events()
+        .into_iter()
+        .enumerate()
+        .map(move |(position, event)| (event.key(&at, position), event))
 }
 
 impl Kept for ReleasePassport {

@@ -200,7 +200,7 @@ impl CelReads {
 /// Collects the entry fields `expr` reads (`evidence['x'].f`, `evidence[k].f`, `evidence.x.f`,
 /// `has(…f)`); false when it uses an entry any other way (compares it, passes it on).
 fn entry_fields(expr: &cel::IdedExpr, fields: &mut BTreeSet<String>) -> bool {
-    use cel::common::ast::{EntryExpr, Expr, operators};
+    use cel::common::ast::{Expr, operators};
     let is_evidence =
         |e: &cel::IdedExpr| matches!(&e.expr, Expr::Ident(name) if name == "evidence");
     let is_entry = |e: &cel::IdedExpr| match &e.expr {
@@ -213,47 +213,21 @@ fn entry_fields(expr: &cel::IdedExpr, fields: &mut BTreeSet<String>) -> bool {
     if is_entry(expr) {
         return false;
     }
-    let children_ok = |fields: &mut BTreeSet<String>| -> bool {
-        match &expr.expr {
-            Expr::Select(select) if is_entry(&select.operand) => {
-                fields.insert(select.field.clone());
-                match &select.operand.expr {
-                    Expr::Call(call) => call.args.iter().skip(1).all(|a| entry_fields(a, fields)),
-                    _ => true,
-                }
+    match &expr.expr {
+        Expr::Select(select) if is_entry(&select.operand) => {
+            fields.insert(select.field.clone());
+            match &select.operand.expr {
+                Expr::Call(call) => call.args.iter().skip(1).all(|a| entry_fields(a, fields)),
+                _ => true,
             }
-            Expr::Select(select) => entry_fields(&select.operand, fields),
-            Expr::Call(call) => {
-                call.target
-                    .as_deref()
-                    .is_none_or(|t| entry_fields(t, fields))
-                    && call.args.iter().all(|a| entry_fields(a, fields))
-            }
-            Expr::Comprehension(c) => comprehension_parts(c)
-                .into_iter()
-                .all(|e| entry_fields(e, fields)),
-            Expr::List(list) => list.elements.iter().all(|e| entry_fields(e, fields)),
-            Expr::Map(map) => map.entries.iter().all(|entry| match &entry.expr {
-                EntryExpr::MapEntry(m) => {
-                    entry_fields(&m.key, fields) && entry_fields(&m.value, fields)
-                }
-                EntryExpr::StructField(f) => entry_fields(&f.value, fields),
-            }),
-            Expr::Struct(st) => st.entries.iter().all(|entry| match &entry.expr {
-                EntryExpr::MapEntry(m) => {
-                    entry_fields(&m.key, fields) && entry_fields(&m.value, fields)
-                }
-                EntryExpr::StructField(f) => entry_fields(&f.value, fields),
-            }),
-            Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => true,
         }
-    };
-    children_ok(fields)
+        _ => children(expr).into_iter().all(|e| entry_fields(e, fields)),
+    }
 }
 
 /// Collects the evidence keys `expr` names; false when it uses `evidence` any other way.
 fn named_evidence(expr: &cel::IdedExpr, keys: &mut BTreeSet<String>) -> bool {
-    use cel::common::ast::{EntryExpr, Expr, LiteralValue, operators};
+    use cel::common::ast::{Expr, LiteralValue, operators};
     let is_evidence =
         |e: &cel::IdedExpr| matches!(&e.expr, Expr::Ident(name) if name == "evidence");
     let literal = |e: &cel::IdedExpr| match &e.expr {
@@ -266,7 +240,6 @@ fn named_evidence(expr: &cel::IdedExpr, keys: &mut BTreeSet<String>) -> bool {
             keys.insert(select.field.clone());
             true
         }
-        Expr::Select(select) => named_evidence(&select.operand, keys),
         Expr::Call(call) => {
             match (call.func_name.as_str(), call.args.as_slice()) {
                 (operators::INDEX, [map, key]) if is_evidence(map) => {
@@ -283,32 +256,38 @@ fn named_evidence(expr: &cel::IdedExpr, keys: &mut BTreeSet<String>) -> bool {
                 }
                 _ => {}
             }
-            call.target
-                .as_deref()
-                .is_none_or(|t| named_evidence(t, keys))
-                && call.args.iter().all(|a| named_evidence(a, keys))
+            children(expr).into_iter().all(|e| named_evidence(e, keys))
         }
-        Expr::Comprehension(c) => {
-            c.iter_var != "evidence"
-                && c.accu_var != "evidence"
-                && comprehension_parts(c)
-                    .into_iter()
-                    .all(|e| named_evidence(e, keys))
-        }
-        Expr::List(list) => list.elements.iter().all(|e| named_evidence(e, keys)),
-        Expr::Map(map) => map.entries.iter().all(|entry| match &entry.expr {
-            EntryExpr::MapEntry(m) => {
-                named_evidence(&m.key, keys) && named_evidence(&m.value, keys)
-            }
-            EntryExpr::StructField(f) => named_evidence(&f.value, keys),
-        }),
-        Expr::Struct(st) => st.entries.iter().all(|entry| match &entry.expr {
-            EntryExpr::MapEntry(m) => {
-                named_evidence(&m.key, keys) && named_evidence(&m.value, keys)
-            }
-            EntryExpr::StructField(f) => named_evidence(&f.value, keys),
-        }),
-        Expr::Literal(_) | Expr::Unspecified => true,
+        Expr::Comprehension(c) if c.iter_var == "evidence" || c.accu_var == "evidence" => false,
+        _ => children(expr).into_iter().all(|e| named_evidence(e, keys)),
+    }
+}
+
+/// The expressions directly under `expr`, in source order.
+fn children(expr: &cel::IdedExpr) -> Vec<&cel::IdedExpr> {
+    use cel::common::ast::{EntryExpr, Expr};
+    fn entries(entries: &[cel::common::ast::IdedEntryExpr]) -> Vec<&cel::IdedExpr> {
+        entries
+            .iter()
+            .flat_map(|e| match &e.expr {
+                EntryExpr::MapEntry(m) => vec![&m.key, &m.value],
+                EntryExpr::StructField(f) => vec![&f.value],
+            })
+            .collect()
+    }
+    match &expr.expr {
+        Expr::Select(select) => vec![&select.operand],
+        Expr::Call(call) => call
+            .target
+            .as_deref()
+            .into_iter()
+            .chain(&call.args)
+            .collect(),
+        Expr::Comprehension(c) => comprehension_parts(c).to_vec(),
+        Expr::List(list) => list.elements.iter().collect(),
+        Expr::Map(map) => entries(&map.entries),
+        Expr::Struct(st) => entries(&st.entries),
+        Expr::Ident(_) | Expr::Literal(_) | Expr::Unspecified => Vec::new(),
     }
 }
 
@@ -785,30 +764,11 @@ fn comprehension_parts(c: &cel::common::ast::ComprehensionExpr) -> [&cel::IdedEx
 
 /// The levels of a CEL syntax tree.
 fn tree_depth(expr: &cel::IdedExpr) -> usize {
-    use cel::common::ast::{EntryExpr, Expr};
-    let entry = |e: &cel::common::ast::IdedEntryExpr| match &e.expr {
-        EntryExpr::StructField(f) => tree_depth(&f.value),
-        EntryExpr::MapEntry(m) => tree_depth(&m.key).max(tree_depth(&m.value)),
-    };
-    1 + match &expr.expr {
-        Expr::Call(call) => call
-            .target
-            .iter()
-            .map(|t| tree_depth(t))
-            .chain(call.args.iter().map(tree_depth))
-            .max()
-            .unwrap_or(0),
-        Expr::Comprehension(c) => comprehension_parts(c)
-            .into_iter()
-            .map(tree_depth)
-            .max()
-            .unwrap_or(0),
-        Expr::List(list) => list.elements.iter().map(tree_depth).max().unwrap_or(0),
-        Expr::Map(map) => map.entries.iter().map(entry).max().unwrap_or(0),
-        Expr::Struct(s) => s.entries.iter().map(entry).max().unwrap_or(0),
-        Expr::Select(select) => tree_depth(&select.operand),
-        Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => 0,
-    }
+    1 + children(expr)
+        .into_iter()
+        .map(tree_depth)
+        .max()
+        .unwrap_or(0)
 }
 
 /// How deep `cel` nests, if deeper than [`MAX_CEL_BRACKETS`]: brackets, and runs of unary
