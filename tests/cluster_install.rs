@@ -39,7 +39,7 @@ fn config_default_installs_on_a_real_server() {
         .filter_map(|c| c["metadata"]["name"].as_str())
         .filter(|n| n.ends_with(".releasepassport.io"))
         .collect();
-    assert_eq!(ours.len(), 6, "{ours:?}");
+    assert_eq!(ours.len(), 7, "{ours:?}");
     plane.kubectl_ok(
         &[
             "get",

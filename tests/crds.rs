@@ -39,7 +39,7 @@ fn committed_crds_match_the_types() {
 #[test]
 fn crds_have_names_columns_and_status() {
     let crds = all_crds();
-    assert_eq!(crds.len(), 6);
+    assert_eq!(crds.len(), 7);
     for crd in &crds {
         assert_eq!(crd.spec.group, "releasepassport.io");
         assert_eq!(crd.spec.scope, "Namespaced");
@@ -73,6 +73,18 @@ fn crds_have_names_columns_and_status() {
     assert_eq!(short("ReleasePassport"), vec!["rp"]);
     assert_eq!(short("GatePolicy"), vec!["gp"]);
     assert_eq!(short("Connector"), vec!["conn"]);
+    assert_eq!(short("Notifier"), vec!["ntf"]);
+    let ntf = crds
+        .iter()
+        .find(|c| c.spec.names.kind == "Notifier")
+        .unwrap();
+    let columns: Vec<String> = ntf.spec.versions[0]
+        .additional_printer_columns
+        .iter()
+        .flatten()
+        .map(|c| c.name.to_uppercase())
+        .collect();
+    assert_eq!(columns, ["TYPE", "READY", "LAST-DELIVERY", "AGE"]);
     let rp = crds
         .iter()
         .find(|c| c.spec.names.kind == "ReleasePassport")
@@ -115,6 +127,39 @@ fn waiver(extra: Value) -> Value {
         }
     }
     w
+}
+
+#[test]
+fn notifier_rules_and_the_shipped_examples() {
+    let spec = |extra: Value| {
+        let mut n = json!({"type": "Webhook", "url": "https://hooks.example/in",
+                           "credentialsSecretRef": {"name": "hook", "key": "key"}});
+        for (k, v) in extra.as_object().unwrap() {
+            if v.is_null() {
+                n.as_object_mut().unwrap().remove(k);
+            } else {
+                n[k] = v.clone();
+            }
+        }
+        n
+    };
+    assert!(refused("Notifier", spec(json!({}))).is_empty());
+    let e = refused("Notifier", spec(json!({"url": null})));
+    assert!(e.iter().any(|e| e.contains("needs a url")), "{e:?}");
+    let e = refused("Notifier", spec(json!({"url": "ftp://x"})));
+    assert!(e.iter().any(|e| e.contains("http:// or https://")), "{e:?}");
+    let e = refused("Notifier", spec(json!({"maxConcurrency": 0})));
+    assert!(e.iter().any(|e| e.contains("between 1 and 16")), "{e:?}");
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/notifiers");
+    let mut bundle = release_passport::load::Bundle::default();
+    release_passport::load::load_paths(
+        &[dir],
+        "default",
+        release_passport::load::Fields::Strict,
+        &mut bundle,
+    )
+    .unwrap();
+    assert_eq!(bundle.notifiers.len(), 4);
 }
 
 #[test]

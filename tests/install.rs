@@ -53,7 +53,7 @@ fn default_overlay_renders_crds_rbac_and_a_restricted_deployment() {
         docs.iter()
             .filter(|d| d["kind"] == "CustomResourceDefinition")
             .count(),
-        6
+        7
     );
     for kind in [
         "Namespace",

@@ -9,6 +9,7 @@ pub mod connector;
 pub mod duration;
 pub mod key;
 pub mod links;
+pub mod notifier;
 pub mod passport;
 pub mod policy;
 pub mod release;
@@ -19,6 +20,7 @@ pub use common::{Condition, Decision, EvidenceStatus, Outcome, ReleaseRef, Relea
 pub use connector::{Connector, ConnectorHealth, ConnectorSpec, ConnectorType};
 pub use duration::DurationString;
 pub use key::{Keyed, ObjectKey, namespace_of};
+pub use notifier::{Notifier, NotifierEvent, NotifierSpec, NotifierType};
 pub use passport::{ReleasePassport, ReleasePassportSpec, ReleasePassportStatus};
 pub use policy::{GatePolicy, GatePolicySpec, PolicyMode, PolicyRule};
 pub use release::{Release, ReleaseSpec};
@@ -35,8 +37,11 @@ pub const GROUP: &str = "releasepassport.io";
 pub const VERSION: &str = "v1alpha1";
 /// `apiVersion` as written in manifests.
 pub const API_VERSION: &str = "releasepassport.io/v1alpha1";
-/// The one field manager used for every server-side apply this operator makes.
+/// The field manager of every server-side apply the decisions make.
 pub const FIELD_MANAGER: &str = "release-passport";
+/// The field manager of the leader's notification delivery: what it records on passports
+/// (`status.notifications`) and Notifier statuses is its own, so a decision's apply keeps it.
+pub const NOTIFIER_FIELD_MANAGER: &str = "release-passport-notifier";
 /// The `kubectl get passport` category every kind joins.
 pub const CATEGORY: &str = "passport";
 
@@ -46,6 +51,7 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         Approval::crd(),
         Connector::crd(),
         GatePolicy::crd(),
+        Notifier::crd(),
         Release::crd(),
         ReleasePassport::crd(),
         Waiver::crd(),

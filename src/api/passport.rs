@@ -97,6 +97,10 @@ pub struct ReleasePassportStatus {
     /// The Release `metadata.generation` this decision was made for.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
+    /// What Notifiers told of this passport, newest last (bounded). Written by the leader's
+    /// delivery under a field manager of its own, so decisions never overwrite it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notifications: Vec<super::notifier::Notified>,
 }
 
 impl ReleasePassportStatus {
@@ -106,6 +110,17 @@ impl ReleasePassportStatus {
             .iter()
             .filter(|t| t.mode == PolicyMode::Enforce && t.effect == Effect::Waived)
             .count()
+    }
+
+    /// The same status without what Notifiers recorded: what a decision writes.
+    pub fn decided_part(&self) -> std::borrow::Cow<'_, Self> {
+        if self.notifications.is_empty() {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        std::borrow::Cow::Owned(Self {
+            notifications: Vec::new(),
+            ..self.clone()
+        })
     }
 
     /// When the current decision was reached (its timeline's last entry).

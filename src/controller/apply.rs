@@ -37,7 +37,7 @@ where
     if ctx
         .written
         .newer(resource, ns, name, seen)
-        .is_some_and(|ours| ours["status"] == status)
+        .is_some_and(|ours| without_notifications(&ours["status"]) == status)
     {
         return Ok(0);
     }
@@ -51,6 +51,15 @@ where
         ctx.written.record(resource, ns, name, object);
     }
     Ok(1)
+}
+
+/// A written status as the decisions own it (Notifiers' records are another manager's).
+fn without_notifications(status: &Value) -> Value {
+    let mut status = status.clone();
+    if let Some(fields) = status.as_object_mut() {
+        fields.remove("notifications");
+    }
+    status
 }
 
 /// The apply body for a status write: only the status, under this controller's field manager.
@@ -118,7 +127,11 @@ pub async fn passport_status(
     current: Option<&ReleasePassport>,
     desired: &ReleasePassport,
 ) -> Result<u32, Error> {
-    if current.and_then(|c| c.status.as_ref()) == desired.status.as_ref() {
+    // What Notifiers recorded is theirs (another field manager): never a reason to write.
+    let decided = current
+        .and_then(|c| c.status.as_ref())
+        .map(|s| s.decided_part());
+    if decided.as_deref() == desired.status.as_ref() {
         return Ok(0);
     }
     let (ns, name) = names(desired);

@@ -642,6 +642,7 @@ fn build_status(
         conditions,
         observed_generation: generation,
         trace: ran.trace,
+        notifications: Vec::new(),
     }
 }
 
