@@ -17,6 +17,7 @@ pub mod gate;
 pub mod leadership;
 pub mod load;
 pub mod metrics;
+pub mod notify;
 pub mod output;
 pub mod radar;
 pub mod runtime;

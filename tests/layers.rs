@@ -21,7 +21,7 @@ const LAYERS: &[&[&str]] = &[
     ],
     &["evidence", "load", "simulate", "attest", "freeze"],
     &["connectors", "examples", "decide"],
-    &["radar", "cluster"],
+    &["radar", "cluster", "notify"],
     &["console", "controller"],
     &["runtime"],
     &["commands"],

@@ -60,11 +60,13 @@ pub struct Verified {
     digest: [u8; 32],
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Lowercase hex of `bytes` (how HMAC signature headers spell a MAC).
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn unhex(s: &str) -> Option<Vec<u8>> {
+/// The bytes of a hex string, in either case.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
     if !s.len().is_multiple_of(2) {
         return None;
     }
