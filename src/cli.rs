@@ -464,6 +464,15 @@ pub struct ControllerArgs {
     /// Keep at most this many passports per service and environment (0: no limit).
     #[arg(long, env = "PASSPORT_RETENTION_KEEP", default_value_t = 100)]
     pub retention_keep: usize,
+    /// The console's address as viewers reach it (e.g. `https://passport.example.com`): the
+    /// link in every notification and protection-rule answer.
+    #[arg(long, env = "PASSPORT_CONSOLE_URL")]
+    pub console_url: Option<String>,
+    /// A Secret in the controller's namespace holding a GitHub App (`webhookSecret`, `appId`,
+    /// `privateKey`; or `token`; optional `apiUrl`): the leader then answers GitHub deployment
+    /// protection rules at /github/deployment-protection on the webhook listener.
+    #[arg(long, env = "PASSPORT_GITHUB_APP_SECRET")]
+    pub github_app_secret: Option<String>,
     #[command(flatten)]
     pub console: ConsoleArgs,
 }

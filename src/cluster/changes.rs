@@ -23,16 +23,18 @@ pub enum Watched {
     Waiver,
     Passport,
     Connector,
+    Notifier,
 }
 
 impl Watched {
-    const ALL: [Watched; 6] = [
+    const ALL: [Watched; 7] = [
         Watched::Release,
         Watched::Policy,
         Watched::Approval,
         Watched::Waiver,
         Watched::Passport,
         Watched::Connector,
+        Watched::Notifier,
     ];
 }
 
@@ -52,7 +54,7 @@ pub struct Pending {
 #[derive(Debug, Default)]
 pub struct Changes {
     listening: AtomicBool,
-    kinds: [Mutex<Pending>; 6],
+    kinds: [Mutex<Pending>; 7],
 }
 
 impl Changes {
@@ -99,7 +101,7 @@ impl Changes {
 
 /// What changed in each kind, as taken at once.
 #[derive(Debug)]
-pub struct Taken([Pending; 6]);
+pub struct Taken([Pending; 7]);
 
 impl Taken {
     pub fn of(&mut self, kind: Watched) -> Pending {

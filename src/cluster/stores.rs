@@ -11,7 +11,7 @@ use kube::{Api, Client, Resource};
 
 use super::changes::{Changes, Watched, noted};
 use super::watches::watch;
-use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
+use crate::api::{Approval, Connector, GatePolicy, Notifier, Release, ReleasePassport, Waiver};
 
 /// `Api` over one namespace, or every namespace with `None`.
 pub fn api<K>(client: &Client, namespace: Option<&str>) -> Api<K>
@@ -63,6 +63,7 @@ pub fn watch_stores(client: Client, ns: Option<&str>) -> Stores {
         cache(&client, ns, &changes, Watched::Waiver),
         cache(&client, ns, &changes, Watched::Passport),
         cache(&client, ns, &changes, Watched::Connector),
+        cache(&client, ns, &changes, Watched::Notifier),
         changes,
     )
 }
@@ -76,6 +77,7 @@ pub struct Stores {
     pub waivers: Store<Waiver>,
     pub passports: Store<ReleasePassport>,
     pub connectors: Store<Connector>,
+    pub notifiers: Store<Notifier>,
     /// What the watches changed since the console last looked.
     pub changes: Arc<Changes>,
     /// Set once every watched cache has listed. One task waits on the stores; every reconcile
@@ -85,6 +87,7 @@ pub struct Stores {
 }
 
 impl Stores {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         releases: Store<DeserializeGuard<Release>>,
         policies: Store<GatePolicy>,
@@ -92,6 +95,7 @@ impl Stores {
         waivers: Store<Waiver>,
         passports: Store<ReleasePassport>,
         connectors: Store<Connector>,
+        notifiers: Store<Notifier>,
         changes: Arc<Changes>,
     ) -> Self {
         Self {
@@ -101,6 +105,7 @@ impl Stores {
             waivers,
             passports,
             connectors,
+            notifiers,
             changes,
             synced: Arc::default(),
         }
@@ -117,6 +122,7 @@ impl Stores {
                 let _ = self.waivers.wait_until_ready().await;
                 let _ = self.passports.wait_until_ready().await;
                 let _ = self.connectors.wait_until_ready().await;
+                let _ = self.notifiers.wait_until_ready().await;
             })
             .await;
     }

@@ -28,6 +28,10 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         },
         home_namespace: args.lease_namespace.clone(),
         pod: identity.clone(),
+        notify: crate::controller::notify::Settings {
+            console_url: args.console_url,
+        },
+        github_app_secret: args.github_app_secret,
         scope: Scope {
             namespace: args.namespace,
             release_selector: args.release_selector,

@@ -154,10 +154,18 @@ fn reads(
 
 /// The credential the Connector names: read from its Secret, never logged or stored.
 async fn credential(ctx: &Context, connector: &Connector) -> Credential {
-    let Some(r) = &connector.spec.credentials_secret_ref else {
-        return Credential::NotNeeded;
-    };
-    let ns = namespace_of(&connector.metadata);
+    match &connector.spec.credentials_secret_ref {
+        Some(r) => secret_value(ctx, namespace_of(&connector.metadata), r).await,
+        None => Credential::NotNeeded,
+    }
+}
+
+/// One key of a Secret in `ns`, as text: read when needed, never logged or stored.
+pub async fn secret_value(
+    ctx: &Context,
+    ns: &str,
+    r: &crate::api::connector::SecretKeyRef,
+) -> Credential {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     match secrets.get_opt(&r.name).await {
         Ok(Some(secret)) => match secret.data.as_ref().and_then(|d| d.get(&r.key)) {

@@ -73,6 +73,9 @@ pub struct Context {
     pub written: Arc<super::written::Written>,
     /// How far in the future evidence may be dated before it is refused.
     pub clock_skew: chrono::Duration,
+    /// Moves when a passport or Notifier changes: the delivery and the protection-rule
+    /// answers (each subscribed) plan again.
+    pub notifications_due: Arc<tokio::sync::watch::Sender<u64>>,
 }
 
 impl Context {
@@ -102,12 +105,25 @@ impl Context {
             decisions: Default::default(),
             written: Default::default(),
             clock_skew: crate::engine::provenance::DEFAULT_CLOCK_SKEW,
+            notifications_due: Arc::new(tokio::sync::watch::Sender::new(0)),
         }
     }
 
     pub fn with_clock_skew(mut self, clock_skew: chrono::Duration) -> Self {
         self.clock_skew = clock_skew;
         self
+    }
+
+    /// Shares the wake-up the watches give the delivery.
+    pub fn with_notifications_due(mut self, wake: Arc<tokio::sync::watch::Sender<u64>>) -> Self {
+        self.notifications_due = wake;
+        self
+    }
+
+    /// Something a Notifier or a waiting protection rule reads changed.
+    pub fn wake_notifications(&self) {
+        self.notifications_due
+            .send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Shares `written` with the watches that forget its entries as the caches catch up.

@@ -9,6 +9,9 @@ pub enum Write {
     ReleaseStatus,
     PolicyStatus,
     ConnectorStatus,
+    /// What a Notifier told, recorded on the passport (the delivery's own field manager).
+    PassportNotifications,
+    NotifierStatus,
 }
 
 impl Write {
@@ -20,16 +23,21 @@ impl Write {
             Write::ReleaseStatus => "releases/status",
             Write::PolicyStatus => "gatepolicies/status",
             Write::ConnectorStatus => "connectors/status",
+            Write::PassportNotifications => "releasepassports/status",
+            Write::NotifierStatus => "notifiers/status",
         }
     }
 
     /// The kind of the object written.
     pub fn kind(self) -> &'static str {
         match self {
-            Write::PassportObject | Write::PassportStatus => "ReleasePassport",
+            Write::PassportObject | Write::PassportStatus | Write::PassportNotifications => {
+                "ReleasePassport"
+            }
             Write::ReleaseStatus => "Release",
             Write::PolicyStatus => "GatePolicy",
             Write::ConnectorStatus => "Connector",
+            Write::NotifierStatus => "Notifier",
         }
     }
 }
@@ -42,6 +50,8 @@ impl std::fmt::Display for Write {
             Write::ReleaseStatus => "Release status (the passport's mirror)",
             Write::PolicyStatus => "GatePolicy status",
             Write::ConnectorStatus => "Connector status",
+            Write::PassportNotifications => "passport's notification records",
+            Write::NotifierStatus => "Notifier status",
         })
     }
 }

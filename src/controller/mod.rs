@@ -13,7 +13,9 @@ pub mod error;
 pub mod gate_api;
 pub mod lookup;
 pub mod mappers;
+pub mod notify;
 pub mod policy;
+pub mod protection;
 pub mod release;
 pub mod retention;
 pub mod written;
@@ -92,6 +94,21 @@ pub fn controllers(
     let (waivers, waivers_w) = reflector::store();
     let (passports, passports_w) = reflector::store();
     let (connectors, connectors_w) = reflector::store();
+    let (notifiers, notifiers_w) = reflector::store();
+    // Passport and Notifier changes wake the leader's delivery (it plans from the caches).
+    let wake = Arc::new(tokio::sync::watch::Sender::new(0u64));
+    let notifier_watch = noted(
+        reflector::reflector(notifiers_w, watch(api(&client, ns), wc.clone())),
+        Arc::clone(&changes),
+        Watched::Notifier,
+    )
+    .for_each({
+        let wake = Arc::clone(&wake);
+        move |_| {
+            wake.send_modify(|n| *n = n.wrapping_add(1));
+            futures::future::ready(())
+        }
+    });
     let policy_events = triggers(
         noted(
             reflector::reflector(policies_w, watch(api(&client, ns), wc.clone())),
@@ -125,9 +142,10 @@ pub fn controllers(
         )
         .touched_objects()
         .inspect_ok({
-            let written = Arc::clone(&written);
+            let (written, wake) = (Arc::clone(&written), Arc::clone(&wake));
             move |p: &crate::api::ReleasePassport| {
-                written.seen(error::Write::PassportStatus.resource(), &p.metadata)
+                written.seen(error::Write::PassportStatus.resource(), &p.metadata);
+                wake.send_modify(|n| *n = n.wrapping_add(1));
             }
         }),
     );
@@ -166,6 +184,7 @@ pub fn controllers(
         waivers,
         passports,
         connectors,
+        notifiers,
         changes,
     );
     let sources: Vec<Box<dyn EvidenceSource>> = vec![
@@ -185,7 +204,8 @@ pub fn controllers(
             system_clock(),
         )
         .with_written(written)
-        .with_clock_skew(settings.clock_skew),
+        .with_clock_skew(settings.clock_skew)
+        .with_notifications_due(wake),
     );
     let (trigger, evidence_changed) = futures::channel::mpsc::unbounded();
 
@@ -225,7 +245,7 @@ pub fn controllers(
                 .debounce(POLICY_STATUS_SETTLES)
                 .concurrency(settings.concurrency),
         )
-        .graceful_shutdown_on(stop)
+        .graceful_shutdown_on(stop.clone())
         .run(policy::reconcile, policy::error_policy, Arc::clone(&ctx))
         .for_each(|r| async move {
             if let Err(e) = r {
@@ -239,7 +259,8 @@ pub fn controllers(
     );
     let running = async move {
         info!(?namespace, ?selector, "controllers running");
-        futures::future::join(releases, policy_status).await;
+        let notifiers = futures::future::select(Box::pin(notifier_watch), Box::pin(stop));
+        futures::future::join3(releases, policy_status, notifiers).await;
     };
     Controllers {
         ctx,

@@ -12,7 +12,8 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::api::{
-    API_VERSION, Approval, Connector, GatePolicy, ObjectKey, Release, ReleasePassport, Waiver,
+    API_VERSION, Approval, Connector, GatePolicy, Notifier, ObjectKey, Release, ReleasePassport,
+    Waiver,
 };
 use crate::engine::{self, CompiledPolicy, EvidenceItem};
 use recording::EvidenceRecording;
@@ -55,6 +56,7 @@ pub struct Bundle {
     pub approvals: Vec<Approval>,
     pub waivers: Vec<Waiver>,
     pub connectors: Vec<Connector>,
+    pub notifiers: Vec<Notifier>,
     pub passports: Vec<ReleasePassport>,
     /// Evidence per release key (`namespace/name`).
     pub evidence: BTreeMap<ObjectKey, Vec<EvidenceItem>>,
@@ -420,13 +422,14 @@ fn read_str(
             "Approval" => bundle.approvals.push(typed(&value).map_err(fail)?),
             "Waiver" => bundle.waivers.push(typed(&value).map_err(fail)?),
             "Connector" => bundle.connectors.push(typed(&value).map_err(fail)?),
+            "Notifier" => bundle.notifiers.push(typed(&value).map_err(fail)?),
             "ReleasePassport" => bundle.passports.push(typed(&value).map_err(fail)?),
             other => {
                 return Err(err(
                     label,
                     Some("kind".into()),
                     format!(
-                        "unknown kind {other:?} (expected Release, GatePolicy, Approval, Waiver, Connector, ReleasePassport or EvidenceRecording)"
+                        "unknown kind {other:?} (expected Release, GatePolicy, Approval, Waiver, Connector, Notifier, ReleasePassport or EvidenceRecording)"
                     ),
                 ));
             }

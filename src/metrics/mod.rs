@@ -52,6 +52,16 @@ pub struct RefreshLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct NotificationLabels {
+    /// The Notifier's type: Slack, MSTeams, Webhook, GitHubStatus (or GitHubProtection for
+    /// deployment protection rule answers).
+    pub notifier_type: &'static str,
+    /// delivered, retried (a 5xx, 429, timeout or unreachable receiver) or failed (refused,
+    /// misconfigured, no credential).
+    pub result: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct WriteLabels {
     pub resource: &'static str,
 }
@@ -295,6 +305,8 @@ pub struct Metrics {
     pub candidates: Family<TypeLabels, Gauge>,
     /// Connector refreshes by type and outcome: the connectors' success ratio.
     pub refreshes: Family<RefreshLabels, Counter>,
+    /// Notification deliveries by type and result.
+    pub notifications: Family<NotificationLabels, Counter>,
     pub delivery: Delivery,
 }
 
@@ -369,8 +381,15 @@ impl Metrics {
             "Connector refreshes by connector type and the health they left (success ratio = Healthy / all)",
             refreshes.clone(),
         );
+        let notifications = Family::<NotificationLabels, Counter>::default();
+        registry.register(
+            "notifications",
+            "Notification deliveries by notifier type and result (delivered, retried, failed)",
+            notifications.clone(),
+        );
         let delivery = Delivery::register(&mut registry);
         Self {
+            notifications,
             refreshes,
             delivery,
             registry,
@@ -443,6 +462,16 @@ impl Metrics {
         self.refreshes
             .get_or_create(&RefreshLabels {
                 connector_type,
+                result,
+            })
+            .inc();
+    }
+
+    /// Counts one notification delivery attempt.
+    pub fn notified(&self, notifier_type: &'static str, result: &'static str) {
+        self.notifications
+            .get_or_create(&NotificationLabels {
+                notifier_type,
                 result,
             })
             .inc();

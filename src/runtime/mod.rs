@@ -50,6 +50,11 @@ pub struct Settings {
     pub home_namespace: String,
     /// This replica's Pod (in `home_namespace`), labelled while it leads.
     pub pod: String,
+    /// Notifications (links to the console in messages).
+    pub notify: crate::controller::notify::Settings,
+    /// The Secret (in `home_namespace`) of the GitHub App answering deployment protection
+    /// rules; `None`: not answered.
+    pub github_app_secret: Option<String>,
 }
 
 /// The console every replica serves beside deciding: where, who may sign in, and the optional
@@ -202,15 +207,28 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         stop.clone(),
     );
     let ctx = Arc::clone(&controllers.ctx);
+    let protection = match &settings.github_app_secret {
+        Some(secret) => github_app(&ctx, &settings, secret).await,
+        None => None,
+    };
     serve_webhooks(
         &settings,
         &hub,
         &ctx.stores,
         &client,
         controllers.trigger.clone(),
+        protection.clone(),
         stop.clone(),
     )
     .await;
+    tokio::spawn(controller::notify::run(
+        Arc::clone(&ctx),
+        settings.notify.clone(),
+        stop.clone(),
+    ));
+    if let Some(protection) = protection {
+        tokio::spawn(controller::protection::run(protection, stop.clone()));
+    }
     tokio::spawn(history_loop(
         Arc::clone(&ctx),
         settings.home_namespace.clone(),
@@ -312,14 +330,74 @@ async fn serve_console(
     }
 }
 
-/// Receives signed CI deliveries (each re-triggers the release it names) and answers the gate
-/// over HTTP, on one listener; both authenticate every request.
+/// The GitHub App from its Secret, or why not (logged: protection rules are then not answered).
+async fn github_app(
+    ctx: &Arc<Context>,
+    settings: &Settings,
+    secret: &str,
+) -> Option<Arc<controller::protection::Protection>> {
+    use k8s_openapi::api::core::v1::Secret;
+    let api: kube::Api<Secret> =
+        kube::Api::namespaced(ctx.client.clone(), &settings.home_namespace);
+    let data: std::collections::BTreeMap<String, String> = match api.get_opt(secret).await {
+        Ok(Some(s)) => s
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(k, v)| Some((k, String::from_utf8(v.0).ok()?)))
+            .collect(),
+        Ok(None) => {
+            warn!(
+                secret,
+                "--github-app-secret: the Secret does not exist; GitHub deployment protection rules are not answered"
+            );
+            return None;
+        }
+        Err(e) => {
+            warn!(
+                secret,
+                "--github-app-secret: cannot read the Secret ({e}); GitHub deployment protection rules are not answered"
+            );
+            return None;
+        }
+    };
+    let app = match controller::protection::App::from_secret(secret, &data) {
+        Ok(app) => app,
+        Err(e) => {
+            warn!("--github-app-secret: {e}; GitHub deployment protection rules are not answered");
+            return None;
+        }
+    };
+    match controller::protection::Protection::new(
+        Arc::clone(ctx),
+        app,
+        settings.home_namespace.clone(),
+        settings.notify.console_url.clone(),
+    ) {
+        Ok(p) => {
+            info!(
+                path = controller::protection::PATH,
+                "answering GitHub deployment protection rules"
+            );
+            Some(Arc::new(p))
+        }
+        Err(e) => {
+            warn!("cannot build the GitHub client: {e}");
+            None
+        }
+    }
+}
+
+/// Receives signed CI deliveries (each re-triggers the release it names), GitHub deployment
+/// protection rules (when an App is configured) and answers the gate over HTTP, on one
+/// listener; each authenticates every request.
 async fn serve_webhooks(
     settings: &Settings,
     hub: &Arc<Hub>,
     stores: &Stores,
     client: &Client,
     trigger: connectors::Trigger,
+    protection: Option<Arc<controller::protection::Protection>>,
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) {
     let (addr, audience, tls) = (
@@ -340,9 +418,12 @@ async fn serve_webhooks(
             let local = listener.local_addr().unwrap_or(addr);
             info!(addr = %local, "receiving webhook deliveries");
             let gate = gate_api::GateApi::new(client.clone(), stores.clone(), audience.to_string());
-            let app = crate::connectors::webhook::router(Arc::new(receiver))
-                .merge(gate_api::router(Arc::new(gate)))
-                .layer(tower_http::trace::TraceLayer::new_for_http());
+            let mut app = crate::connectors::webhook::router(Arc::new(receiver))
+                .merge(gate_api::router(Arc::new(gate)));
+            if let Some(protection) = protection {
+                app = app.merge(controller::protection::router(protection));
+            }
+            let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
             let limits = settings.webhook_limits;
             tokio::spawn(async move {
                 if let Err(e) = crate::serve::serve_with(listener, app, limits, tls, stop).await {

@@ -13,7 +13,9 @@ use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
 use kube::{Client, Resource};
 use kube_fake_client::{ClientBuilder, interceptor};
-use release_passport::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
+use release_passport::api::{
+    Approval, Connector, GatePolicy, Notifier, Release, ReleasePassport, Waiver,
+};
 use release_passport::cluster::Stores;
 use release_passport::controller::context::Context;
 use release_passport::controller::release;
@@ -55,6 +57,7 @@ struct Writers {
     waivers: Writer<Waiver>,
     passports: Writer<ReleasePassport>,
     connectors: Writer<Connector>,
+    notifiers: Writer<Notifier>,
 }
 
 async fn refill<K>(client: &Client, writer: &mut Writer<K>)
@@ -91,6 +94,7 @@ impl World {
             .with_resource::<Approval>()
             .with_resource::<Waiver>()
             .with_resource::<Connector>()
+            .with_resource::<Notifier>()
             .with_status_subresource::<Release>()
             .with_status_subresource::<ReleasePassport>()
             .with_status_subresource::<GatePolicy>()
@@ -126,6 +130,7 @@ impl World {
         let (waivers_r, waivers_w) = reflector::store();
         let (passports_r, passports_w) = reflector::store();
         let (connectors_r, connectors_w) = reflector::store();
+        let (notifiers_r, notifiers_w) = reflector::store();
         let stores = Stores::new(
             releases_r,
             policies_r,
@@ -133,6 +138,7 @@ impl World {
             waivers_r,
             passports_r,
             connectors_r,
+            notifiers_r,
             Arc::default(),
         );
         let now = Arc::new(Mutex::new(t(T0)));
@@ -155,6 +161,7 @@ impl World {
                 waivers: waivers_w,
                 passports: passports_w,
                 connectors: connectors_w,
+                notifiers: notifiers_w,
             }),
             now,
             writes,
@@ -174,6 +181,7 @@ impl World {
                 waivers: Writer::default(),
                 passports: Writer::default(),
                 connectors: Writer::default(),
+                notifiers: Writer::default(),
             },
         );
         refill(&self.client, &mut w.releases).await;
@@ -182,6 +190,7 @@ impl World {
         refill(&self.client, &mut w.waivers).await;
         refill(&self.client, &mut w.passports).await;
         refill(&self.client, &mut w.connectors).await;
+        refill(&self.client, &mut w.notifiers).await;
         *self.writers.lock().unwrap() = w;
     }
 
