@@ -105,6 +105,7 @@ pub fn demo_snapshot(
                 .into_iter()
                 .map(Arc::new)
                 .collect(),
+            notifiers: arcs(&bundle.notifiers),
             candidates: Vec::new(),
             rollups: Arc::default(),
         },

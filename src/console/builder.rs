@@ -13,7 +13,7 @@ use imbl::OrdMap;
 use super::audit::{self, GovernanceEvent, LogKey};
 use crate::api::common::created_order;
 use crate::api::key::{Keyed, ObjectKey};
-use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
+use crate::api::{Approval, Connector, GatePolicy, Notifier, Release, ReleasePassport, Waiver};
 use crate::connectors::detect::Candidate;
 use crate::freeze::Freeze;
 use crate::metrics::delivery::Rollups;
@@ -107,6 +107,7 @@ pub struct Collections {
     pub approvals: Sorted<Approval>,
     pub waivers: Sorted<Waiver>,
     pub connectors: Sorted<Connector>,
+    pub notifiers: Sorted<Notifier>,
     pub candidates: Vec<Candidate>,
     /// Daily aggregates of passports retention already folded away.
     pub rollups: Arc<Rollups>,
@@ -175,6 +176,7 @@ impl Builder {
         b.replace_all(objects.approvals);
         b.replace_all(objects.waivers);
         b.replace_all(objects.connectors);
+        b.replace_all(objects.notifiers);
         b.set_context(objects.candidates, objects.rollups);
         b
     }
@@ -362,6 +364,12 @@ impl Kept for Waiver {
 impl Kept for Connector {
     fn slot(objects: &mut Collections) -> &mut Sorted<Self> {
         &mut objects.connectors
+    }
+}
+
+impl Kept for Notifier {
+    fn slot(objects: &mut Collections) -> &mut Sorted<Self> {
+        &mut objects.notifiers
     }
 }
 

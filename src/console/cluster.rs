@@ -42,6 +42,12 @@ fn refresh(builder: &mut Builder, stores: &Stores) {
         &stores.connectors,
         Some,
     );
+    sync(
+        builder,
+        taken.of(Watched::Notifier),
+        &stores.notifiers,
+        Some,
+    );
 }
 
 fn sync<S, K>(

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use super::auth::{Identity, Visibility};
 use super::builder::{Builder, Collections};
 use crate::api::key::ObjectKey;
-use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver};
+use crate::api::{Approval, Connector, GatePolicy, Notifier, Release, ReleasePassport, Waiver};
 use crate::connectors::detect::Candidate;
 use crate::metrics::delivery::{Rollups, WindowFigures};
 use crate::radar::{self, Radar};
@@ -76,6 +76,7 @@ pub struct Objects {
     pub approvals: Vec<Arc<Approval>>,
     pub waivers: Vec<Arc<Waiver>>,
     pub connectors: Vec<Arc<Connector>>,
+    pub notifiers: Vec<Arc<Notifier>>,
     pub candidates: Vec<Candidate>,
     /// Daily aggregates of passports retention already folded away.
     pub rollups: Arc<Rollups>,

@@ -1,12 +1,12 @@
 //! Integrations: the connector matrix (every type, what is configured, health, freshness,
-//! credential state), integrations detected in the cluster that no Connector covers, and the
-//! manual fallback. Never a secret value: credentials show as the Secret's name and key.
+//! credential state), the Notifiers and their health, integrations detected in the cluster
+//! that no Connector covers, and the manual fallback. Never a secret value: credentials show as the Secret's name and key.
 
 use maud::{Markup, html};
 
 use super::super::auth::Visibility;
 use super::super::layout::{Nav, Page, command, empty, layout};
-use crate::api::{Connector, ConnectorHealth, ConnectorType, Keyed, namespace_of};
+use crate::api::{Connector, ConnectorHealth, ConnectorType, Keyed, Notifier, namespace_of};
 use crate::connectors::kind_of;
 
 fn credential(c: &Connector) -> Markup {
@@ -16,6 +16,66 @@ fn credential(c: &Connector) -> Markup {
             (_, Some(ConnectorHealth::CredentialRequired)) => span.badge.hold { "Credential required" },
             (Some(r), _) => { "Secret " code { (r.name) } " key " code { (r.key) } },
             (None, _) => "none needed",
+        }
+    }
+}
+
+/// Whether a Notifier delivers: its Ready condition as a badge.
+fn notifier_health(n: &Notifier) -> Markup {
+    let ready = n
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+    html! {
+        @match ready.map(|c| c.status.as_str()) {
+            Some("True") => span.badge.allow { "Delivering" },
+            Some(_) => span.badge.hold { "Failing" },
+            None => span.muted { "not checked yet" },
+        }
+    }
+}
+
+fn notifiers(page: &Page) -> Markup {
+    let listed: Vec<&Notifier> = page
+        .snap
+        .notifiers
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|n| page.visible(n.metadata.namespace.as_deref()))
+        .collect();
+    html! {
+        section aria-labelledby="notifiers" {
+            h2 id="notifiers" { "Notifiers " small { (listed.len()) } }
+            @if listed.is_empty() { (empty("No Notifier objects yet: decisions are told only as Kubernetes Events.")) } @else {
+                div.scroll { table.cards {
+                    thead { tr { th { "Notifier" } th { "Type" } th { "Tells of" } th { "Selects" } th { "Health" } th { "Last delivery" } th { "Last error" } th { "Credential" } } }
+                    tbody { @for n in &listed {
+                        @let st = n.status.clone().unwrap_or_default();
+                        @let sel = &n.spec.selector;
+                        tr {
+                            td data-label="Notifier" { (n.key()) }
+                            td data-label="Type" { (n.spec.type_) }
+                            td data-label="Tells of" { (n.spec.events.iter().map(|e| e.as_str()).collect::<Vec<_>>().join(", ")) }
+                            td data-label="Selects" {
+                                @if sel.environments.is_empty() && sel.services.is_empty() && sel.match_labels.is_empty() { "every release" } @else {
+                                    (sel.services.join(", ")) @if !sel.services.is_empty() && !sel.environments.is_empty() { " → " } (sel.environments.join(", "))
+                                    @for (k, v) in &sel.match_labels { " " code { (k) "=" (v) } }
+                                }
+                            }
+                            td data-label="Health" { (notifier_health(n)) }
+                            td data-label="Last delivery" { @match &st.last_delivery {
+                                Some(d) => { (page.when(Some(d.at))) " · " (d.event) " · " (d.subject) @if let Some(dec) = d.decision { " · " (dec) } },
+                                None => span.muted { "none yet" },
+                            } }
+                            td.why data-label="Last error" { @match &st.last_error {
+                                Some(e) => { (page.when(st.last_error_at)) " · " (e) },
+                                None => "none",
+                            } }
+                            td data-label="Credential" { "Secret " code { (n.spec.credentials_secret_ref.name) } " key " code { (n.spec.credentials_secret_ref.key) } }
+                        }
+                    } }
+                } }
+            }
         }
     }
 }
@@ -94,6 +154,7 @@ pub fn page(page: &Page, query: &Query) -> Markup {
                     } }
                 }
             }
+            (notifiers(page))
             section aria-labelledby="detected" {
                 h2 id="detected" { "Detected candidates" }
                 @if page.user.visibility != Visibility::All { (empty("Detection looks at the whole cluster, so its findings are shown to viewers who see every namespace.")) } @else if s.candidates.is_empty() { (empty("Nothing detected that no Connector already covers.")) } @else {

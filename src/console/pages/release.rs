@@ -549,6 +549,14 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                     ol.timeline { @for t in status.timeline.iter().rev() { li { (page.when(Some(t.at))) " " (decision_badge(Some(t.decision))) " " (t.message) } } }
                 }
             }
+            section aria-labelledby="notified" {
+                h2 id="notified" { "Notified" }
+                @if status.notifications.is_empty() { (empty("No Notifier has told of this release.")) } @else {
+                    ol.timeline { @for n in status.notifications.iter().rev() {
+                        li { (page.when(Some(n.at))) " " (decision_badge(Some(n.decision))) " " (n.event) " told by Notifier " code { (n.notifier) } " (" (n.type_) ")" }
+                    } }
+                }
+            }
             section aria-labelledby="conditions" {
                 h2 id="conditions" { "Conditions" }
                 ul { @for c in &status.conditions { li { strong { (c.type_) } " = " (c.status) " (" (c.reason) ") " (c.message) } } }
