@@ -37,4 +37,5 @@ mod install;
 mod layers;
 mod metrics_delivery;
 mod metrics_exposition;
+mod notify_cluster;
 mod serve_tls;
