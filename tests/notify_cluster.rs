@@ -338,8 +338,8 @@ fn notifiers_tell_each_decision_once_through_a_leader_change() {
         (Some("pending"), Some("release-passport/production"))
     );
 
-    // A receiver that never answers holds its own delivery only: the approval is decided as
-    // fast as the first decision was.
+    // A receiver that never answers (each attempt waits out the 10 s request timeout) holds its
+    // own delivery only: the approval is decided well inside one such attempt.
     let approved = Instant::now();
     plane.approve(&ns, "web", "alice");
     wait("the Allow", &[&leader], || {
@@ -347,7 +347,7 @@ fn notifiers_tell_each_decision_once_through_a_leader_change() {
     });
     let allowed_after = approved.elapsed();
     assert!(
-        allowed_after < Duration::from_secs(5) && held_after < Duration::from_secs(20),
+        allowed_after < Duration::from_secs(8) && held_after < Duration::from_secs(20),
         "decisions waited on a receiver: Hold after {held_after:?}, Allow after {allowed_after:?}"
     );
     wait("every receiver told of the Allow", &[&leader], || {
