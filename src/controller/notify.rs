@@ -140,13 +140,14 @@ impl Delivery {
     /// next pass is due at the latest.
     fn pass(self: Arc<Self>) -> Instant {
         let stores = &self.ctx.stores;
+        let notifiers = stores.notifiers.state();
+        if notifiers.is_empty() {
+            return Instant::now() + TICK;
+        }
         let now = (self.ctx.clock)();
         let passports = stores.passports.state();
-        let releases: BTreeMap<ObjectKey, Arc<Release>> = stores
-            .valid_releases(None)
-            .iter()
-            .map(|r| (r.key(), Arc::new(r.clone())))
-            .collect();
+        let valid = stores.valid_releases(None);
+        let releases: BTreeMap<ObjectKey, &Release> = valid.iter().map(|r| (r.key(), r)).collect();
         let waivers = stores.waivers.state();
         let connectors = stores.connectors.state();
         let world = World {
@@ -158,7 +159,6 @@ impl Delivery {
             now,
         };
         let mut owed = Vec::new();
-        let notifiers = stores.notifiers.state();
         for notifier in &notifiers {
             owed.extend(
                 notify::plan(notifier, &world)

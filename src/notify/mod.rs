@@ -158,7 +158,7 @@ impl Due {
 pub struct World<'a> {
     pub passports: &'a [Arc<ReleasePassport>],
     /// Releases by key (labels for selectors, commit and project for GitHub).
-    pub releases: &'a BTreeMap<ObjectKey, Arc<Release>>,
+    pub releases: &'a BTreeMap<ObjectKey, &'a Release>,
     pub waivers: &'a [Arc<Waiver>],
     pub connectors: &'a [Arc<Connector>],
     /// The console's external address (`--console-url`), if known.
@@ -250,7 +250,7 @@ fn passport_due(
     let status = passport.status.as_ref()?;
     let decision = status.decision?;
     let key = passport.key();
-    let release = world.releases.get(&key).map(AsRef::as_ref);
+    let release = world.releases.get(&key).copied();
     if !selects(notifier, passport, release) {
         return None;
     }
@@ -374,7 +374,7 @@ fn waiver_due(notifier: &Notifier, waiver: &Waiver, world: &World<'_>) -> Option
         .passports
         .iter()
         .filter(|p| p.key().namespace == key.namespace)
-        .filter(|p| selects(notifier, p, world.releases.get(&p.key()).map(AsRef::as_ref)))
+        .filter(|p| selects(notifier, p, world.releases.get(&p.key()).copied()))
         .any(
             |p| match (&waiver.spec.release_ref, &waiver.spec.release_selector) {
                 (Some(r), _) => p.spec.release_ref.name == r.name,

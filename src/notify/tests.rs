@@ -58,10 +58,12 @@ fn release(name: &str) -> Arc<Release> {
 }
 
 fn plan_of(n: &Notifier, passports: &[Arc<ReleasePassport>]) -> Vec<Due> {
-    let releases: BTreeMap<ObjectKey, Arc<Release>> = passports
+    let owned: Vec<Arc<Release>> = passports
         .iter()
-        .map(|p| (p.key(), release(p.metadata.name.as_deref().unwrap())))
+        .map(|p| release(p.metadata.name.as_deref().unwrap()))
         .collect();
+    let releases: BTreeMap<ObjectKey, &Release> =
+        owned.iter().map(|r| (r.key(), r.as_ref())).collect();
     plan(
         n,
         &World {
