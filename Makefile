@@ -59,3 +59,4 @@ bench:
 	$(CARGO) bench --bench connectors
 	$(CARGO) bench --bench console
 	$(CARGO) bench --bench metrics
+	$(CARGO) bench --bench notify

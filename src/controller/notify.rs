@@ -161,14 +161,14 @@ impl Delivery {
         let mut owed = Vec::new();
         for notifier in &notifiers {
             owed.extend(
-                notify::plan(notifier, &world)
+                notify::owed(notifier, &world)
                     .into_iter()
-                    .map(|d| (Arc::clone(notifier), d)),
+                    .map(|o| (Arc::clone(notifier), o)),
             );
         }
         let started = Instant::now();
         let mut state = self.state();
-        for notifier in notifiers {
+        for notifier in notifiers.iter().cloned() {
             let generation = notifier.metadata.generation;
             let observed = notifier.status.as_ref().and_then(|s| s.observed_generation);
             if observed != generation
@@ -177,13 +177,13 @@ impl Delivery {
                 tokio::spawn(Arc::clone(&self).check(notifier));
             }
         }
-        let planned: HashSet<DueKey> = owed.iter().map(|(_, d)| d.key()).collect();
+        let planned: HashSet<DueKey> = owed.iter().map(|(_, o)| o.key.clone()).collect();
         // What is no longer owed (the decision moved on) is not retried; a record the caches
         // show is no longer planned, so it is forgotten.
         state.retry.retain(|k, _| planned.contains(k));
         state.recorded.retain(|k| planned.contains(k));
-        for (notifier, due) in owed {
-            let key = due.key();
+        for (notifier, owed) in owed {
+            let key = owed.key.clone();
             if state.in_flight.len() >= MAX_IN_FLIGHT {
                 break;
             }
@@ -207,7 +207,7 @@ impl Delivery {
                 .1
                 .clone();
             state.in_flight.insert(key.clone());
-            tokio::spawn(Arc::clone(&self).deliver(notifier, due, key, slot));
+            tokio::spawn(Arc::clone(&self).deliver(notifier, owed.due(), key, slot));
         }
         state
             .retry

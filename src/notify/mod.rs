@@ -184,38 +184,75 @@ fn encode(segment: &str) -> String {
     crate::api::links::percent_encode(segment, false)
 }
 
-/// Everything `notifier` owes now.
+/// A delivery owed, its message not written yet: a pass writes only those it starts (at most
+/// the in-flight bound), however many are owed.
+pub struct Owed<'a> {
+    pub key: DueKey,
+    pub record: Record,
+    message: Box<dyn FnOnce() -> Message + 'a>,
+}
+
+impl Owed<'_> {
+    /// The delivery, its message written.
+    pub fn due(self) -> Due {
+        Due {
+            notifier: self.key.notifier.clone(),
+            message: (self.message)(),
+            record: self.record,
+        }
+    }
+}
+
+fn owed_now<'a>(notifier: &Notifier, due: Due) -> Owed<'a> {
+    let key = due.key();
+    debug_assert_eq!(key.notifier, notifier.key());
+    Owed {
+        key,
+        record: due.record,
+        message: Box::new(move || due.message),
+    }
+}
+
+/// Everything `notifier` owes now, messages written.
 pub fn plan(notifier: &Notifier, world: &World<'_>) -> Vec<Due> {
-    let key = notifier.key();
-    let mut due = Vec::new();
+    owed(notifier, world).into_iter().map(Owed::due).collect()
+}
+
+/// Everything `notifier` owes now, each message written only when asked for.
+pub fn owed<'a>(notifier: &'a Notifier, world: &'a World<'a>) -> Vec<Owed<'a>> {
+    let ns = crate::api::namespace_of(&notifier.metadata);
+    let here = move |meta: &kube::api::ObjectMeta| crate::api::namespace_of(meta) == ns;
+    let mut owed = Vec::new();
     for event in &notifier.spec.events {
         match event {
             NotifierEvent::DecisionChanged | NotifierEvent::WatchFailed => {
-                due.extend(
+                owed.extend(
                     world
                         .passports
                         .iter()
-                        .filter(|p| p.key().namespace == key.namespace)
+                        .filter(|p| here(&p.metadata))
                         .filter_map(|p| passport_due(notifier, *event, p, world)),
                 );
             }
-            NotifierEvent::WaiverExpiring => due.extend(
+            NotifierEvent::WaiverExpiring => owed.extend(
                 world
                     .waivers
                     .iter()
-                    .filter(|w| w.key().namespace == key.namespace)
-                    .filter_map(|w| waiver_due(notifier, w, world)),
+                    .filter(|w| here(&w.metadata))
+                    .filter_map(|w| waiver_due(notifier, w, world))
+                    .map(|d| owed_now(notifier, d)),
             ),
-            NotifierEvent::ConnectorUnhealthy => due.extend(
+            NotifierEvent::ConnectorUnhealthy => owed.extend(
                 world
                     .connectors
                     .iter()
-                    .filter(|c| c.key().namespace == key.namespace)
-                    .filter_map(|c| connector_due(notifier, c, world)),
+                    .filter(|c| here(&c.metadata))
+                    .filter_map(|c| connector_due(notifier, c, world))
+                    .map(|d| owed_now(notifier, d)),
             ),
         }
     }
-    due
+    owed
 }
 
 fn selects(notifier: &Notifier, passport: &ReleasePassport, release: Option<&Release>) -> bool {
@@ -241,20 +278,26 @@ pub fn last_told<'p>(
         .find(|n| n.notifier == notifier && n.event == event)
 }
 
-fn passport_due(
-    notifier: &Notifier,
+fn passport_due<'a>(
+    notifier: &'a Notifier,
     event: NotifierEvent,
-    passport: &ReleasePassport,
-    world: &World<'_>,
-) -> Option<Due> {
+    passport: &'a ReleasePassport,
+    world: &'a World<'a>,
+) -> Option<Owed<'a>> {
     let status = passport.status.as_ref()?;
     let decision = status.decision?;
+    let name = notifier.metadata.name.as_deref().unwrap_or_default();
+    // The cheap refusals first: most passports were told already.
+    if event == NotifierEvent::DecisionChanged
+        && last_told(name, event, passport).is_some_and(|t| t.decision == decision)
+    {
+        return None;
+    }
     let key = passport.key();
     let release = world.releases.get(&key).copied();
     if !selects(notifier, passport, release) {
         return None;
     }
-    let name = notifier.metadata.name.as_deref().unwrap_or_default();
     let told = last_told(name, event, passport);
     let decided_at = status.decided_at()?;
     match event {
@@ -291,57 +334,66 @@ fn passport_due(
         // Nothing to put a status on.
         return None;
     }
-    let what = format!(
-        "{} {} → {}",
-        facts.service, facts.version, facts.environment
-    );
-    let (title, reason) = match event {
-        NotifierEvent::WatchFailed => (
-            format!("{what}: the post-deploy watch failed — roll back"),
-            status
-                .watch
-                .as_ref()
-                .and_then(|w| w.message.clone())
-                .unwrap_or_default(),
-        ),
-        _ => (
-            format!("{what}: {}", status.decision_label()),
-            status
-                .reasons
-                .first()
-                .cloned()
-                .or_else(|| status.timeline.last().map(|t| t.message.clone()))
-                .unwrap_or_default(),
-        ),
-    };
-    let message = Message {
+    let record = Record::Passport(Notified {
+        notifier: name.to_string(),
+        type_: notifier.spec.type_,
+        event,
+        decision,
+        at: world.now,
+    });
+    let due_key = DueKey {
+        notifier: notifier.key(),
         event,
         subject: Subject::Passport(key.clone()),
-        decision: Some(decision),
-        previous: last_told(name, NotifierEvent::DecisionChanged, passport).map(|t| t.decision),
-        title: clean(&title),
-        reason: clean(&reason),
-        release: Some(facts),
-        link: link(
-            world.console,
-            &format!(
-                "/console/releases/{}/{}",
-                encode(&key.namespace),
-                encode(&key.name)
-            ),
-        ),
-        at: decided_at,
+        what: decision.to_string(),
     };
-    Some(Due {
-        notifier: notifier.key(),
-        record: Record::Passport(Notified {
-            notifier: name.to_string(),
-            type_: notifier.spec.type_,
+    let message = move || {
+        let what = format!(
+            "{} {} → {}",
+            facts.service, facts.version, facts.environment
+        );
+        let (title, reason) = match event {
+            NotifierEvent::WatchFailed => (
+                format!("{what}: the post-deploy watch failed — roll back"),
+                status
+                    .watch
+                    .as_ref()
+                    .and_then(|w| w.message.clone())
+                    .unwrap_or_default(),
+            ),
+            _ => (
+                format!("{what}: {}", status.decision_label()),
+                status
+                    .reasons
+                    .first()
+                    .cloned()
+                    .or_else(|| status.timeline.last().map(|t| t.message.clone()))
+                    .unwrap_or_default(),
+            ),
+        };
+        Message {
             event,
-            decision,
-            at: world.now,
-        }),
-        message,
+            subject: Subject::Passport(key.clone()),
+            decision: Some(decision),
+            previous: last_told(name, NotifierEvent::DecisionChanged, passport).map(|t| t.decision),
+            title: clean(&title),
+            reason: clean(&reason),
+            release: Some(facts),
+            link: link(
+                world.console,
+                &format!(
+                    "/console/releases/{}/{}",
+                    encode(&key.namespace),
+                    encode(&key.name)
+                ),
+            ),
+            at: decided_at,
+        }
+    };
+    Some(Owed {
+        key: due_key,
+        record,
+        message: Box::new(message),
     })
 }
 

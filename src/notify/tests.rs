@@ -83,6 +83,21 @@ fn a_decision_is_told_once_per_notifier_and_decision() {
     let held = passport("web", "Hold", "2026-12-02T09:00:00Z", json!([]));
     let due = plan_of(&n, std::slice::from_ref(&held));
     assert_eq!(due.len(), 1);
+    // What a pass keys deliveries by, before writing any message, is the delivery's own key.
+    let releases = BTreeMap::from([(held.key(), release("web").as_ref().clone())]);
+    let by_ref: BTreeMap<ObjectKey, &Release> =
+        releases.iter().map(|(k, r)| (k.clone(), r)).collect();
+    let world = World {
+        passports: std::slice::from_ref(&held),
+        releases: &by_ref,
+        waivers: &[],
+        connectors: &[],
+        console: Some("https://passport.example/"),
+        now: t("2026-12-02T10:00:00Z"),
+    };
+    let owed = owed(&n, &world);
+    assert_eq!(owed.len(), 1);
+    assert_eq!(owed[0].key, due[0].key());
     let Record::Passport(record) = &due[0].record else {
         panic!("a passport record")
     };
