@@ -123,6 +123,16 @@ impl ReleasePassportStatus {
         })
     }
 
+    /// The one reason a message gives: the first holding or blocking rule's line, else what
+    /// the last decision change said (an Allow's headline).
+    pub fn one_reason(&self) -> String {
+        self.reasons
+            .first()
+            .or_else(|| self.timeline.last().map(|t| &t.message))
+            .cloned()
+            .unwrap_or_default()
+    }
+
     /// When the current decision was reached (its timeline's last entry).
     pub fn decided_at(&self) -> Option<DateTime<Utc>> {
         self.timeline.last().map(|t| t.at)

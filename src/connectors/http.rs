@@ -9,12 +9,17 @@ use super::FetchError;
 pub const MAX_BODY: usize = 8 * 1024 * 1024;
 
 pub fn client() -> Result<reqwest::Client, reqwest::Error> {
+    client_with(reqwest::redirect::Policy::limited(3))
+}
+
+/// The same client, following redirects as `redirect` says.
+pub fn client_with(redirect: reqwest::redirect::Policy) -> Result<reqwest::Client, reqwest::Error> {
     // Idempotent: the first caller in the process installs it.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .user_agent(concat!("release-passport/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::limited(3))
+        .redirect(redirect)
         .build()
 }
 

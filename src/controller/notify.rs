@@ -49,7 +49,7 @@ pub struct Settings {
 
 /// How one attempt ended.
 #[derive(Debug)]
-enum Outcome {
+pub(super) enum Outcome {
     Delivered,
     /// Worth trying again: a 5xx, 429, timeout or unreachable receiver.
     Retry(String),
@@ -118,15 +118,10 @@ pub async fn run(
     }
 }
 
-fn client() -> Result<reqwest::Client, reqwest::Error> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    // No redirects: a receiver's URL is often the credential, and a body is not re-posted
-    // somewhere it did not name.
-    reqwest::Client::builder()
-        .user_agent(concat!("release-passport/", env!("CARGO_PKG_VERSION")))
-        .connect_timeout(Duration::from_secs(5))
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
+/// The connectors' client, without redirects: a receiver's URL is often the credential, and a
+/// body (or a token) is not re-posted somewhere it did not name.
+pub(super) fn client() -> Result<reqwest::Client, reqwest::Error> {
+    crate::connectors::http::client_with(reqwest::redirect::Policy::none())
 }
 
 impl Delivery {
@@ -480,7 +475,7 @@ fn delivered_after(delivery: Option<&Delivered>, error_at: Option<DateTime<Utc>>
 }
 
 /// POSTs one request within [`REQUEST_TIMEOUT`].
-async fn post(http: &reqwest::Client, request: &payload::Request) -> Outcome {
+pub(super) async fn post(http: &reqwest::Client, request: &payload::Request) -> Outcome {
     let mut builder = http
         .post(&request.url)
         .timeout(REQUEST_TIMEOUT)

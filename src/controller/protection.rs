@@ -312,12 +312,7 @@ pub fn answer<'a>(
     if *decision == Decision::Hold {
         return None;
     }
-    let reason = status
-        .reasons
-        .first()
-        .cloned()
-        .or_else(|| status.timeline.last().map(|t| t.message.clone()))
-        .unwrap_or_default();
+    let reason = status.one_reason();
     Some((*decision, key.clone(), reason))
 }
 
@@ -343,7 +338,7 @@ impl Protection {
             app,
             home,
             console_url,
-            http: crate::connectors::http::client()?,
+            http: super::notify::client()?,
             kept: tokio::sync::Mutex::new(None),
         })
     }
@@ -491,14 +486,7 @@ impl Protection {
         reason: &str,
     ) -> Result<(), String> {
         let token = self.token(w.installation).await?;
-        let link = self.console_url.as_deref().map(|base| {
-            format!(
-                "{}/console/releases/{}/{}",
-                base.trim_end_matches('/'),
-                crate::api::links::percent_encode(&key.namespace, false),
-                crate::api::links::percent_encode(&key.name, false)
-            )
-        });
+        let link = crate::notify::release_link(self.console_url.as_deref(), key);
         let comment = crate::notify::clean(&match &link {
             Some(l) => format!("Release Passport {decision} ({key}): {reason} — {l}"),
             None => format!("Release Passport {decision} ({key}): {reason}"),
@@ -509,25 +497,16 @@ impl Protection {
             "rejected"
         };
         let body = json!({"environment_name": w.environment, "state": state, "comment": comment});
-        let mut request = self
-            .http
-            .post(&w.callback)
-            .timeout(super::notify::REQUEST_TIMEOUT)
-            .json(&body);
-        for (name, value) in crate::notify::payload::github_headers(&token) {
-            request = request.header(name, value);
-        }
-        let response = request.send().await.map_err(|e| {
-            crate::scrub::scrub(
-                &crate::connectors::http::classify(&e.without_url()).to_string(),
-                &[&token],
-            )
-        })?;
-        let status = response.status();
-        if status.is_success() {
-            Ok(())
-        } else {
-            Err(format!("GitHub answered HTTP {status}"))
+        let request = crate::notify::payload::Request {
+            url: w.callback.clone(),
+            headers: crate::notify::payload::github_headers(&token),
+            body: serde_json::to_vec(&body).unwrap_or_default(),
+        };
+        match super::notify::post(&self.http, &request).await {
+            super::notify::Outcome::Delivered => Ok(()),
+            super::notify::Outcome::Retry(why) | super::notify::Outcome::Failed(why) => {
+                Err(crate::scrub::scrub(&why, &[&token]))
+            }
         }
     }
 }

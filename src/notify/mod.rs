@@ -180,8 +180,17 @@ fn link(console: Option<&str>, path: &str) -> Option<String> {
     console.map(|base| format!("{}{path}", base.trim_end_matches('/')))
 }
 
-fn encode(segment: &str) -> String {
-    crate::api::links::percent_encode(segment, false)
+/// Where the console's truth screen shows `release` (the console's `/console/releases` route).
+pub fn release_link(console: Option<&str>, release: &ObjectKey) -> Option<String> {
+    let encode = |segment: &str| crate::api::links::percent_encode(segment, false);
+    link(
+        console,
+        &format!(
+            "/console/releases/{}/{}",
+            encode(&release.namespace),
+            encode(&release.name)
+        ),
+    )
 }
 
 /// A delivery owed, its message not written yet: a pass writes only those it starts (at most
@@ -363,12 +372,7 @@ fn passport_due<'a>(
             ),
             _ => (
                 format!("{what}: {}", status.decision_label()),
-                status
-                    .reasons
-                    .first()
-                    .cloned()
-                    .or_else(|| status.timeline.last().map(|t| t.message.clone()))
-                    .unwrap_or_default(),
+                status.one_reason(),
             ),
         };
         Message {
@@ -379,14 +383,7 @@ fn passport_due<'a>(
             title: clean(&title),
             reason: clean(&reason),
             release: Some(facts),
-            link: link(
-                world.console,
-                &format!(
-                    "/console/releases/{}/{}",
-                    encode(&key.namespace),
-                    encode(&key.name)
-                ),
-            ),
+            link: release_link(world.console, &key),
             at: decided_at,
         }
     };
