@@ -16,9 +16,11 @@ test: deps lint unit fuzz
 ## Installs what the tests need when it is missing. A fresh machine of this kind has cargo,
 ## rustfmt, clippy, go, python3 with pip, node and npm, and openssl. The cluster tiers stand on a
 ## real control plane (kube-apiserver, etcd, kube-controller-manager, kubectl, helm and our
-## kstatus and Argo CD health runners) that tests/cluster/build.sh builds from pinned Go modules
-## (gofmt and go vet on our Go code first) into a cache keyed by version; the tests start it on
-## loopback and stop it themselves. The metrics tier parses /metrics with PyPI prometheus_client; the connector tier uses Debian's
+## kstatus and Argo CD health runners) and, for the node tier, kubelet, kube-scheduler,
+## kube-proxy, CoreDNS and oauth2-proxy, which tests/cluster/build.sh builds from pinned Go modules
+## (gofmt and go vet on our Go code first) into a per-user cache keyed by what each is built from;
+## the tests start them and stop them themselves. The node runs Debian's containerd, runc, CNI
+## plugins, iptables and conntrack. The metrics tier parses /metrics with PyPI prometheus_client; the connector tier uses Debian's
 ## prometheus (its tests start their own servers on loopback); the console's browser tier
 ## Debian's chromium and (with its OIDC tier) the npm packages in tests/console
 ## (playwright-core, oidc-provider). The fuzz targets need cargo-fuzz (crates.io) and the nightly
@@ -29,6 +31,7 @@ deps:
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm are required (they ship with this machine's image)"; exit 1; }
 	@python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "prometheus_client==0.26.0"
 	@command -v promtool >/dev/null && command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium >/dev/null; }
+	@command -v containerd >/dev/null && command -v runc >/dev/null && [ -x /usr/lib/cni/bridge ] && command -v iptables >/dev/null && command -v conntrack >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends containerd runc containernetworking-plugins iptables conntrack >/dev/null; }
 	@[ -d tests/console/node_modules/playwright-core ] && [ -d tests/console/node_modules/oidc-provider ] || (cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
 	@bash tests/cluster/build.sh >/dev/null
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --quiet --locked cargo-fuzz --version 0.13.2
@@ -37,9 +40,13 @@ lint:
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --all-targets -- -D warnings
 
-## The tests find the control plane that build.sh built (it prints the folder; nothing is rebuilt).
+## The tests find the cluster that build.sh built (it prints the folder; nothing is rebuilt). The
+## node tier must leave nothing behind, passed or failed: node-leftovers.sh says what it left
+## (and fails the run), then takes it down so the machine is clean for the next run.
 unit:
-	PASSPORT_CLUSTER_BIN=$$(bash tests/cluster/build.sh) $(CARGO) test --no-fail-fast
+	@rc=0; PASSPORT_CLUSTER_BIN=$$(bash tests/cluster/build.sh) $(CARGO) test --no-fail-fast || rc=1; \
+	bash tests/cluster/node-leftovers.sh || { rc=1; bash tests/cluster/node-leftovers.sh --clean; }; \
+	exit $$rc
 
 ## The fuzz targets (tests/fuzz/README.md): `bash tests/fuzz/run.sh SECONDS` for longer.
 fuzz:

@@ -332,6 +332,7 @@ fn an_overloaded_api_server_is_backed_off_and_every_release_is_decided() {
                 "--max-requests-inflight=4".into(),
                 "--max-mutating-requests-inflight=2".into(),
             ],
+            ..Options::default()
         },
         ns,
     );

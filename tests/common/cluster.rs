@@ -59,6 +59,9 @@ pub fn eventually(mut check: impl FnMut() -> bool) -> bool {
 pub struct Options {
     /// Extra kube-apiserver flags, e.g. `--max-requests-inflight=5`.
     pub apiserver_args: Vec<String>,
+    /// The address the API server binds and advertises, for a plane that Pods reach (the node
+    /// tier's bridge address); loopback when `None`.
+    pub host: Option<&'static str>,
 }
 
 pub struct ControlPlane {
@@ -136,7 +139,7 @@ fn new_key(file: &str) -> [&str; 7] {
 }
 
 /// A key and a certificate signed by the test CA in `dir`.
-fn issue(dir: &Path, name: &str, subject: &str, extensions: &str) {
+pub(super) fn issue(dir: &Path, name: &str, subject: &str, extensions: &str) {
     let ext = format!("{name}.ext");
     std::fs::write(dir.join(&ext), extensions).unwrap();
     let key = format!("{name}.key");
@@ -232,7 +235,10 @@ impl ControlPlane {
             d,
             "apiserver",
             "/CN=kube-apiserver",
-            "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
+            &format!(
+                "subjectAltName=IP:127.0.0.1,IP:{},IP:10.96.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc,DNS:kubernetes.default.svc.cluster.local\nextendedKeyUsage=serverAuth\n",
+                options.host.unwrap_or("127.0.0.1")
+            ),
         );
         issue(
             d,
@@ -274,6 +280,11 @@ impl ControlPlane {
 
     pub fn dir(&self) -> &Path {
         self.dir.path()
+    }
+
+    /// The address the API server listens on.
+    pub fn host(&self) -> &'static str {
+        self.options.host.unwrap_or("127.0.0.1")
     }
 
     fn log_file(&self, name: &str) -> std::fs::File {
@@ -371,15 +382,25 @@ impl ControlPlane {
         let etcd = self.etcd_port;
         let fixed = self.api_port;
         let args = self.options.apiserver_args.clone();
+        let host = self.host();
         let command = |port: u16| {
             let mut cmd = Command::new(tool("kube-apiserver"));
             let file = |name: &str| d.join(name).display().to_string();
             cmd.args([
                 format!("--etcd-servers=http://127.0.0.1:{etcd}"),
-                "--bind-address=127.0.0.1".into(),
-                "--advertise-address=127.0.0.1".into(),
-                // The default reconciler refuses a loopback advertise address.
-                "--endpoint-reconciler-type=none".into(),
+                format!("--bind-address={host}"),
+                format!("--advertise-address={host}"),
+                // The default reconciler refuses a loopback advertise address; elsewhere it keeps
+                // the `kubernetes` Service pointing here, which is how Pods find the server.
+                format!(
+                    "--endpoint-reconciler-type={}",
+                    if host == "127.0.0.1" { "none" } else { "lease" }
+                ),
+                // kubectl logs and exec: the server's client certificate for the kubelet.
+                format!("--kubelet-client-certificate={}", file("admin.crt")),
+                format!("--kubelet-client-key={}", file("admin.key")),
+                // A node's name need not resolve: reach its kubelet at its address.
+                "--kubelet-preferred-address-types=InternalIP".into(),
                 format!("--secure-port={port}"),
                 format!("--cert-dir={}", file("certs")),
                 format!("--tls-cert-file={}", file("apiserver.crt")),
@@ -401,7 +422,7 @@ impl ControlPlane {
             cmd
         };
         let ready = |port: u16| {
-            let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+            let Ok(mut stream) = TcpStream::connect((host, port)) else {
                 return false;
             };
             let _ = stream.write_all(b"");
@@ -434,7 +455,7 @@ impl ControlPlane {
     fn admin_readyz(&self, port: u16) -> bool {
         let d = self.dir();
         Command::new(tool("kubectl"))
-            .arg(format!("--server=https://127.0.0.1:{port}"))
+            .arg(format!("--server=https://{}:{port}", self.host()))
             .arg(format!(
                 "--certificate-authority={}",
                 d.join("ca.crt").display()
@@ -453,7 +474,21 @@ impl ControlPlane {
         let d = self.dir();
         let mut cmd = Command::new(tool("kube-controller-manager"));
         cmd.arg(format!("--kubeconfig={}", self.kubeconfig().display()))
-            .arg("--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token")
+            // A plane with a node runs what Pods need too: Deployments, Jobs, Services, the
+            // node lifecycle (which lifts the not-ready taint).
+            .arg(if self.options.host.is_some() {
+                "--controllers=*"
+            } else {
+                "--controllers=garbagecollector,namespace,serviceaccount,serviceaccount-token"
+            })
+            .arg(format!(
+                "--cluster-signing-cert-file={}",
+                d.join("ca.crt").display()
+            ))
+            .arg(format!(
+                "--cluster-signing-key-file={}",
+                d.join("ca.key").display()
+            ))
             .arg(format!(
                 "--service-account-private-key-file={}",
                 d.join("sa.key").display()
@@ -478,7 +513,7 @@ kind: Config
 clusters:
 - name: test
   cluster:
-    server: https://127.0.0.1:{}
+    server: https://{}:{}
     certificate-authority: {}
 contexts:
 - name: test
@@ -488,12 +523,13 @@ users:
 - name: {user}
   user:
 {credentials}",
+            self.host(),
             self.api_port,
             self.dir().join("ca.crt").display()
         )
     }
 
-    fn write_kubeconfig(&self, user: &str, cert: &str, key: &str) -> PathBuf {
+    pub(super) fn write_kubeconfig(&self, user: &str, cert: &str, key: &str) -> PathBuf {
         let path = self.dir().join(format!("{user}.kubeconfig"));
         let credentials = format!(
             "    client-certificate: {}\n    client-key: {}\n",

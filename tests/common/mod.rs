@@ -9,6 +9,7 @@ use release_passport::engine::{self, CompiledPolicy, Evaluation, EvidenceItem, I
 pub mod cluster;
 pub mod controller;
 pub mod demo;
+pub mod node;
 pub mod world;
 
 pub const NOW: &str = "2026-11-25T14:00:00Z";

@@ -1,0 +1,622 @@
+//! Release Passport as Pods: a real node (tests/common/node.rs) runs our image, built from the
+//! Dockerfile, through every way a user installs and uses it — `kubectl apply -k config/default`,
+//! the doc blocks that follow it, failover, the Argo CD PreSync gate Job, `helm install` — and
+//! leaves the host as it found it.
+//!
+//! One test, one node: starting a node costs more than every path on it, and its clean-up must
+//! run however a path ends, so the paths run one after another under one guard and each failure
+//! is reported by name at the end.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::zombie_processes
+)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use common::cluster::tool;
+use common::node::{Node, PASSPORT_IMAGE, leftovers, pods, wait_for};
+
+const SYSTEM: &str = "release-passport-system";
+const CONTROLLER: &str =
+    "app.kubernetes.io/name=release-passport,app.kubernetes.io/component=controller";
+
+fn root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A user path, run on the node.
+type UserPath = fn(&Node);
+
+#[test]
+fn release_passport_runs_as_pods_on_a_real_node() {
+    let node = Node::start();
+    let dir = node.dir().to_path_buf();
+    let image = build_image(&node);
+    println!("our image: {} bytes as imported ({PASSPORT_IMAGE})", image);
+
+    let paths: &[(&str, UserPath)] = &[
+        ("kustomize install", kustomize_install),
+        ("kind doc steps 3-6", kind_doc_steps),
+        ("failover", failover),
+        ("argocd presync gate job", presync_gate_job),
+        ("helm install", helm_install),
+    ];
+    let mut failed = Vec::new();
+    for (name, path) in paths {
+        println!("--- {name}");
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| path(&node)));
+        if outcome.is_err() {
+            failed.push(*name);
+        }
+    }
+    drop(node);
+    let left = leftovers(&dir);
+    assert!(
+        left.is_empty(),
+        "the node left behind:\n{}",
+        left.join("\n")
+    );
+    assert!(
+        failed.is_empty(),
+        "these paths failed (see above): {failed:?}"
+    );
+}
+
+/// Our image, the way the Dockerfile describes it (tests/cluster/cmd/ociimage follows its final
+/// stage), around the binary this test run built; imported into the node. Returns its size.
+fn build_image(node: &Node) -> u64 {
+    let archive = node.dir().join("passport.tar");
+    let out = Command::new(tool("ociimage"))
+        .arg("dockerfile")
+        .arg("-f")
+        .arg(root().join("Dockerfile"))
+        .arg("-from")
+        .arg(format!(
+            "build:/src/target/release/passport={}",
+            env!("CARGO_BIN_EXE_passport")
+        ))
+        .args(["-ref", PASSPORT_IMAGE, "-o"])
+        .arg(&archive)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    node.import(&archive);
+    std::fs::metadata(&archive).unwrap().len()
+}
+
+/// kubectl (and helm, and `kubectl passport`) on PATH as a user has them, for doc blocks.
+fn user_path(node: &Node) -> PathBuf {
+    let bin = node.dir().join("user-bin");
+    if !bin.exists() {
+        std::fs::create_dir_all(&bin).unwrap();
+        for t in ["kubectl", "helm"] {
+            std::os::unix::fs::symlink(tool(t), bin.join(t)).unwrap();
+        }
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_passport"), bin.join("kubectl-passport"))
+            .unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_passport"), bin.join("passport")).unwrap();
+    }
+    bin
+}
+
+/// The commands of a fenced shell block in a doc, from the line that contains `from` to the one
+/// that contains `to` (both included); comments dropped, continued lines joined.
+fn doc_commands(doc: &str, from: &str, to: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(root().join(doc)).unwrap();
+    let start = text
+        .find(from)
+        .unwrap_or_else(|| panic!("{doc} has no {from:?}"));
+    let rest = &text[start..];
+    let end = rest
+        .find(to)
+        .unwrap_or_else(|| panic!("{doc} has no {to:?} after {from:?}"));
+    let end = end + rest[end..].find('\n').unwrap_or(rest.len() - end);
+    let mut commands = Vec::new();
+    let mut pending = String::new();
+    for line in rest[..end].lines() {
+        let line = line.trim();
+        assert!(
+            !line.starts_with("```"),
+            "{doc}: {from:?}…{to:?} spans two blocks"
+        );
+        if pending.is_empty() && (line.is_empty() || line.starts_with('#')) {
+            continue;
+        }
+        if let Some(head) = line.strip_suffix('\\') {
+            pending.push_str(head);
+            pending.push(' ');
+            continue;
+        }
+        pending.push_str(line);
+        commands.push(std::mem::take(&mut pending));
+    }
+    commands
+}
+
+/// Runs doc commands as a user would paste them, as the cluster's administrator. A watch
+/// (`-w`) runs for a few seconds and is then stopped, as the reader would; it must have printed.
+fn run_doc(node: &Node, commands: &[String]) -> String {
+    let path = format!(
+        "{}:{}",
+        user_path(node).display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut transcript = String::new();
+    for command in commands {
+        let watch = command
+            .split_whitespace()
+            .any(|w| w == "-w" || w == "--watch");
+        let script = if watch {
+            format!("timeout 8 {command}; [ $? = 124 ]")
+        } else {
+            command.clone()
+        };
+        let out = Command::new("bash")
+            .args(["-c", &script])
+            .current_dir(root())
+            .env("PATH", &path)
+            .env("KUBECONFIG", node.plane.kubeconfig())
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        transcript.push_str(&format!("$ {command}\n{stdout}"));
+        assert!(
+            out.status.success() && (!watch || !stdout.trim().is_empty()),
+            "doc command failed: {command}\n{stdout}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    println!("{transcript}");
+    transcript
+}
+
+fn lease_holder(node: &Node) -> Option<String> {
+    node.plane
+        .get_json(&["lease", "release-passport", "-n", SYSTEM])?["spec"]["holderIdentity"]
+        .as_str()
+        .filter(|h| !h.is_empty())
+        .map(str::to_string)
+}
+
+fn name(pod: &Value) -> String {
+    pod["metadata"]["name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+fn ready(pod: &Value) -> bool {
+    pod["status"]["conditions"].as_array().is_some_and(|c| {
+        c.iter()
+            .any(|c| c["type"] == "Ready" && c["status"] == "True")
+    })
+}
+
+/// The gate Service's ready endpoints, as Pod names.
+fn gate_endpoints(node: &Node) -> Vec<String> {
+    let slices = node
+        .plane
+        .get_json(&[
+            "endpointslices",
+            "-n",
+            SYSTEM,
+            "-l",
+            "kubernetes.io/service-name=release-passport-gate",
+        ])
+        .unwrap_or_default();
+    let mut names: Vec<String> = slices["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|s| s["endpoints"].as_array().cloned().unwrap_or_default())
+        .filter(|e| e["conditions"]["ready"] == true)
+        .filter_map(|e| e["targetRef"]["name"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Two controller Pods Ready, one holding the Lease, only it labelled leader, and the gate
+/// Service routing to it alone. Returns the leader's Pod name.
+fn one_leader_routed(node: &Node) -> String {
+    let settled = wait_for(Duration::from_secs(120), || {
+        let all = pods(&node.plane, SYSTEM, CONTROLLER);
+        let running: Vec<&Value> = all
+            .iter()
+            .filter(|p| p["metadata"]["deletionTimestamp"].is_null())
+            .collect();
+        if running.len() != 2 || !running.iter().all(|p| ready(p)) {
+            return None;
+        }
+        let holder = lease_holder(node)?;
+        let labelled: Vec<String> = running
+            .iter()
+            .filter(|p| p["metadata"]["labels"]["releasepassport.io/leader"] == "true")
+            .map(|p| name(p))
+            .collect();
+        (labelled == [holder.clone()] && gate_endpoints(node) == [holder.clone()]).then_some(holder)
+    });
+    settled.unwrap_or_else(|| {
+        panic!(
+            "no single routed leader: lease {:?}, endpoints {:?}\n{}",
+            lease_holder(node),
+            gate_endpoints(node),
+            node.describe_pods(SYSTEM)
+        )
+    })
+}
+
+/// The README's "In a cluster" block, verbatim: the install, the shop's policies and Releases.
+fn kustomize_install(node: &Node) {
+    let ns = node.plane.get_json(&["namespace", SYSTEM]);
+    assert!(ns.is_none(), "{SYSTEM} exists before the install");
+    let transcript = run_doc(
+        node,
+        &doc_commands(
+            "README.md",
+            "kubectl apply -k config/default",
+            "kubectl explain gatepolicy",
+        ),
+    );
+    assert!(
+        transcript.contains("successfully rolled out"),
+        "{transcript}"
+    );
+    let ns = node.plane.get_json(&["namespace", SYSTEM]).unwrap();
+    assert_eq!(
+        ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"], "restricted",
+        "the install's namespace enforces Pod Security restricted"
+    );
+    node.rollout(SYSTEM, "deployment/release-passport-controller");
+    let leader = one_leader_routed(node);
+    // Both containers run as the image's non-root user with a read-only root.
+    for pod in pods(&node.plane, SYSTEM, CONTROLLER) {
+        let out = node.plane.kubectl_ok(
+            &[
+                "exec",
+                "-n",
+                SYSTEM,
+                &name(&pod),
+                "--",
+                "/usr/local/bin/passport",
+                "--version",
+            ],
+            None,
+        );
+        assert!(out.contains("passport"), "{out}");
+    }
+    println!("leader after install: {leader}");
+    // Every Release of the shop has its passport, decided by the controller in its Pod.
+    let decided = wait_for(Duration::from_secs(60), || {
+        let rps = node.plane.get_json(&["rp", "-n", "shop"])?;
+        let items = rps["items"].as_array()?;
+        (items.len() == 6 && items.iter().all(|p| p["status"]["decision"].is_string()))
+            .then_some(())
+    });
+    assert!(
+        decided.is_some(),
+        "{}",
+        node.plane.kubectl_ok(&["get", "rp", "-n", "shop"], None)
+    );
+    // The kind doc starts from a cluster without the shop.
+    node.plane
+        .kubectl_ok(&["delete", "namespace", "shop", "--wait=true"], None);
+}
+
+fn kind_doc_steps(node: &Node) {
+    let transcript = run_doc(
+        node,
+        &doc_commands(
+            "docs/running-on-kind.md",
+            "# 3. Install",
+            "get lease release-passport",
+        ),
+    );
+    assert!(
+        transcript.contains("successfully rolled out"),
+        "{transcript}"
+    );
+    // Every Release has its passport; the approval step moved one; the deleted one is gone.
+    let rps = node.plane.get_json(&["rp", "-n", "shop"]).unwrap();
+    let names: Vec<&str> = rps["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|p| p["metadata"]["name"].as_str())
+        .collect();
+    assert!(!names.contains(&"catalog-staging-1-12-0"), "{names:?}");
+    assert_eq!(names.len(), 5, "{names:?}");
+    let approved = node
+        .plane
+        .get_json(&["rp", "-n", "shop", "checkout-production-2-3-1"])
+        .unwrap();
+    let approvals = &approved["status"]["approvals"];
+    assert!(
+        approvals.to_string().contains("kubernetes-admin")
+            || approvals.to_string().contains("admin"),
+        "the approval reached the passport: {approvals}"
+    );
+}
+
+/// Audit events of the controller's ServiceAccount since `since` (RFC 3339) that write `resource`.
+fn controller_writes(node: &Node, since: &str, resource: &str) -> Vec<Value> {
+    node.plane
+        .audit()
+        .into_iter()
+        .filter(|e| e["stage"] == "ResponseComplete")
+        .filter(|e| {
+            e["requestReceivedTimestamp"]
+                .as_str()
+                .is_some_and(|t| t > since)
+        })
+        .filter(|e| {
+            e["user"]["username"]
+                == format!("system:serviceaccount:{SYSTEM}:release-passport-controller")
+        })
+        .filter(|e| e["objectRef"]["resource"] == resource)
+        .filter(|e| matches!(e["verb"].as_str(), Some("create" | "update" | "patch")))
+        .collect()
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// The leader goes the two ways clusters lose one — its Pod deleted, its container killed — and
+/// each time the standby leads within the Lease, the Deployment or kubelet brings the replica
+/// back, and the world, which did not change, is not written again.
+fn failover(node: &Node) {
+    let first = one_leader_routed(node);
+    // Decisions of the shop's Releases are settled (the doc steps made them).
+    std::thread::sleep(Duration::from_secs(2));
+    let since = now_rfc3339();
+    node.plane.kubectl_ok(
+        &["delete", "pod", "-n", SYSTEM, &first, "--wait=false"],
+        None,
+    );
+    let second = wait_for(Duration::from_secs(60), || {
+        lease_holder(node).filter(|h| *h != first)
+    })
+    .expect("the standby took the Lease after the leader's Pod was deleted");
+    let after_delete = one_leader_routed(node);
+    assert_eq!(after_delete, second);
+    assert!(
+        pods(&node.plane, SYSTEM, CONTROLLER)
+            .iter()
+            .all(|p| name(p) != first),
+        "the Deployment replaced the deleted Pod"
+    );
+
+    // Kill the leader's container where it runs: the kubelet restarts it in the same Pod.
+    let pod = node
+        .plane
+        .get_json(&["pod", "-n", SYSTEM, &second])
+        .unwrap();
+    let container = pod["status"]["containerStatuses"][0]["containerID"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("containerd://")
+        .to_string();
+    node.kill_container(&container);
+    let restarted = wait_for(Duration::from_secs(60), || {
+        let pod = node.plane.get_json(&["pod", "-n", SYSTEM, &second])?;
+        (pod["status"]["containerStatuses"][0]["restartCount"].as_u64()? >= 1 && ready(&pod))
+            .then_some(())
+    });
+    assert!(
+        restarted.is_some(),
+        "the kubelet restarted the killed container\n{}",
+        node.describe_pods(SYSTEM)
+    );
+    // Whoever leads now — the standby, or the restarted container, which holds its Pod's name and
+    // so the Lease it held — is one process, labelled and routed alone, and renewing.
+    let third = one_leader_routed(node);
+    let renewed = |n: &Node| {
+        n.plane
+            .get_json(&["lease", "release-passport", "-n", SYSTEM])
+            .unwrap()["spec"]["renewTime"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    };
+    let before = renewed(node);
+    assert!(
+        wait_for(Duration::from_secs(30), || (renewed(node) != before)
+            .then_some(()))
+        .is_some(),
+        "the Lease is renewed after the container was killed (by {third})"
+    );
+
+    // Nothing changed in the world: no passport written, no Event told twice.
+    let passports = controller_writes(node, &since, "releasepassports");
+    assert!(
+        passports.is_empty(),
+        "decisions written again after failover: {passports:?}"
+    );
+    let events = controller_writes(node, &since, "events");
+    assert!(
+        events.is_empty(),
+        "Events told again after failover: {events:?}"
+    );
+}
+
+/// Applies examples/gitops/argocd/presync-gate.yaml as shipped, pointed at `release` (and with
+/// `timeout` in place of its 10m when given), and returns the Job's final condition and log.
+fn presync_job(node: &Node, ns: &str, release: &str, timeout: Option<&str>) -> (String, String) {
+    let shipped =
+        std::fs::read_to_string(root().join("examples/gitops/argocd/presync-gate.yaml")).unwrap();
+    let mut manifest = shipped
+        .replace("namespace: shop", &format!("namespace: {ns}"))
+        .replace("shop/checkout-production-2-3-1", &format!("{ns}/{release}"));
+    if let Some(t) = timeout {
+        manifest = manifest.replace("--timeout, 10m", &format!("--timeout, {t}"));
+    }
+    let _ = node.plane.kubectl(
+        &["delete", "job", "passport-gate", "-n", ns, "--wait=true"],
+        None,
+    );
+    node.plane.apply(&manifest);
+    let condition = wait_for(Duration::from_secs(120), || {
+        let job = node.plane.get_json(&["job", "passport-gate", "-n", ns])?;
+        job["status"]["conditions"]
+            .as_array()?
+            .iter()
+            .find(|c| (c["type"] == "Complete" || c["type"] == "Failed") && c["status"] == "True")
+            .and_then(|c| c["type"].as_str().map(str::to_string))
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the gate Job for {release} did not finish\n{}",
+            node.describe_pods(ns)
+        )
+    });
+    let log = node
+        .plane
+        .kubectl(&["logs", "-n", ns, "job/passport-gate"], None);
+    let log = format!(
+        "{}{}",
+        String::from_utf8_lossy(&log.stdout),
+        String::from_utf8_lossy(&log.stderr)
+    );
+    (condition, log)
+}
+
+/// The Argo CD PreSync hook Job runs `passport gate` in a Pod of our image with its own
+/// ServiceAccount: Complete on Allow, Failed on Block, Failed on Hold at its deadline.
+fn presync_gate_job(node: &Node) {
+    let ns = node.plane.namespace("presync");
+    let failed = r#"{"status":"Failed","by":"qa","summary":"pen test found a critical issue"}"#;
+    node.plane.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: open, namespace: {ns}}}
+spec:
+  selector: {{services: [web]}}
+  rules:
+  - name: always
+    expression: {{cel: 'true'}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: pen-test, namespace: {ns}}}
+spec:
+  selector: {{services: [api]}}
+  rules:
+  - name: pen-test
+    evidence: {{source: pen-test}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: approved, namespace: {ns}}}
+spec:
+  selector: {{services: [db]}}
+  rules:
+  - name: approved
+    approval: {{min: 1}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: web, namespace: {ns}}}
+spec: {{service: web, version: 1.0.0, environment: production}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata:
+  name: api
+  namespace: {ns}
+  annotations: {{evidence.releasepassport.io/pen-test: '{failed}'}}
+spec: {{service: api, version: 2.0.0, environment: production}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: db, namespace: {ns}}}
+spec: {{service: db, version: 3.0.0, environment: production}}
+"
+    ));
+    let (condition, log) = presync_job(node, &ns, "web", None);
+    assert_eq!(condition, "Complete", "Allow completes the hook: {log}");
+    assert!(log.contains("Allow"), "{log}");
+    let (condition, log) = presync_job(node, &ns, "api", None);
+    assert_eq!(condition, "Failed", "Block fails the hook: {log}");
+    assert!(log.contains("Block"), "{log}");
+    let (condition, log) = presync_job(node, &ns, "db", Some("15s"));
+    assert_eq!(
+        condition, "Failed",
+        "Hold fails the hook at its timeout: {log}"
+    );
+    assert!(log.contains("Hold"), "{log}");
+}
+
+/// `helm install` with the chart's defaults, then with the console on and OIDC values: every
+/// Pod Ready through its probes, one leader routed.
+fn helm_install(node: &Node) {
+    // The kustomize install owns the same cluster-wide objects: take it away first, as a user would.
+    node.plane.kubectl_ok(
+        &[
+            "delete",
+            "-k",
+            root().join("config/default").to_str().unwrap(),
+            "--wait=true",
+        ],
+        None,
+    );
+    let helm = |args: &[&str]| {
+        let out = Command::new(tool("helm"))
+            .args(args)
+            .arg("--kubeconfig")
+            .arg(node.plane.kubeconfig())
+            .current_dir(root())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "helm {args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    helm(&[
+        "install",
+        "release-passport",
+        "charts/release-passport",
+        "-n",
+        SYSTEM,
+        "--create-namespace",
+        "--wait",
+        "--timeout=180s",
+    ]);
+    node.rollout(SYSTEM, "deployment/release-passport-controller");
+    one_leader_routed(node);
+    helm(&[
+        "upgrade",
+        "release-passport",
+        "charts/release-passport",
+        "-n",
+        SYSTEM,
+        "--set",
+        "console.enabled=true",
+        "--set",
+        "console.oidc.issuer=https://issuer.example",
+        "--set",
+        "console.oidc.audience=release-passport",
+        "--set",
+        "console.authProxy={127.0.0.1/32}",
+        "--wait",
+        "--timeout=180s",
+    ]);
+    node.rollout(SYSTEM, "deployment/release-passport-controller");
+    one_leader_routed(node);
+}
