@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use common::cluster::tool;
-use common::node::{Node, PASSPORT_IMAGE, leftovers, pods, wait_for};
+use common::node::{BUSYBOX_IMAGE, Node, PASSPORT_IMAGE, leftovers, memory_of, pods, wait_for};
 
 const SYSTEM: &str = "release-passport-system";
 const CONTROLLER: &str =
@@ -42,12 +42,27 @@ fn release_passport_runs_as_pods_on_a_real_node() {
     let image = build_image(&node);
     println!("our image: {} bytes as imported ({PASSPORT_IMAGE})", image);
 
+    node.import_static(
+        Path::new("/bin/busybox"),
+        BUSYBOX_IMAGE,
+        &[
+            "-at",
+            "/bin/busybox",
+            "-link",
+            "/bin/sh",
+            "-link",
+            "/bin/cat",
+            "-link",
+            "/bin/wget",
+        ],
+    );
     let paths: &[(&str, UserPath)] = &[
         ("kustomize install", kustomize_install),
         ("kind doc steps 3-6", kind_doc_steps),
         ("failover", failover),
         ("argocd presync gate job", presync_gate_job),
         ("helm install", helm_install),
+        ("a burst of 1,000 Releases", burst),
     ];
     let mut failed = Vec::new();
     for (name, path) in paths {
@@ -452,24 +467,26 @@ fn failover(node: &Node) {
     );
 }
 
-/// Applies examples/gitops/argocd/presync-gate.yaml as shipped, pointed at `release` (and with
-/// `timeout` in place of its 10m when given), and returns the Job's final condition and log.
-fn presync_job(node: &Node, ns: &str, release: &str, timeout: Option<&str>) -> (String, String) {
-    let shipped =
-        std::fs::read_to_string(root().join("examples/gitops/argocd/presync-gate.yaml")).unwrap();
-    let mut manifest = shipped
-        .replace("namespace: shop", &format!("namespace: {ns}"))
-        .replace("shop/checkout-production-2-3-1", &format!("{ns}/{release}"));
-    if let Some(t) = timeout {
-        manifest = manifest.replace("--timeout, 10m", &format!("--timeout, {t}"));
-    }
-    let _ = node.plane.kubectl(
-        &["delete", "job", "passport-gate", "-n", ns, "--wait=true"],
-        None,
-    );
+/// Applies an example as shipped but for `edits` (what a user changes: the namespace, the
+/// release, a deadline), waits for its Job `job` in `ns` to finish, and returns the Job's final
+/// condition and its Pod's log.
+fn example_job(
+    node: &Node,
+    example: &str,
+    job: &str,
+    ns: &str,
+    edits: &[(&str, String)],
+) -> (String, String) {
+    let shipped = std::fs::read_to_string(root().join(example)).unwrap();
+    let manifest = edits
+        .iter()
+        .fold(shipped, |m, (from, to)| m.replace(from, to));
+    let _ = node
+        .plane
+        .kubectl(&["delete", "job", job, "-n", ns, "--wait=true"], None);
     node.plane.apply(&manifest);
     let condition = wait_for(Duration::from_secs(120), || {
-        let job = node.plane.get_json(&["job", "passport-gate", "-n", ns])?;
+        let job = node.plane.get_json(&["job", job, "-n", ns])?;
         job["status"]["conditions"]
             .as_array()?
             .iter()
@@ -478,19 +495,56 @@ fn presync_job(node: &Node, ns: &str, release: &str, timeout: Option<&str>) -> (
     })
     .unwrap_or_else(|| {
         panic!(
-            "the gate Job for {release} did not finish\n{}",
+            "Job {job} of {example} did not finish\n{}",
             node.describe_pods(ns)
         )
     });
     let log = node
         .plane
-        .kubectl(&["logs", "-n", ns, "job/passport-gate"], None);
+        .kubectl(&["logs", "-n", ns, &format!("job/{job}")], None);
     let log = format!(
         "{}{}",
         String::from_utf8_lossy(&log.stdout),
         String::from_utf8_lossy(&log.stderr)
     );
     (condition, log)
+}
+
+/// examples/gitops/argocd/presync-gate.yaml, asking about `release` in `ns` (and with `timeout`
+/// in place of its 10m when given).
+fn presync_job(node: &Node, ns: &str, release: &str, timeout: Option<&str>) -> (String, String) {
+    let mut edits = vec![
+        ("namespace: shop", format!("namespace: {ns}")),
+        ("shop/checkout-production-2-3-1", format!("{ns}/{release}")),
+    ];
+    if let Some(t) = timeout {
+        edits.push(("--timeout, 10m", format!("--timeout, {t}")));
+    }
+    example_job(
+        node,
+        "examples/gitops/argocd/presync-gate.yaml",
+        "passport-gate",
+        ns,
+        &edits,
+    )
+}
+
+/// examples/gitops/http-gate-job.yaml, asking about `release` in `ns`.
+fn http_gate_job(node: &Node, ns: &str, release: &str) -> (String, String) {
+    let edits = [
+        ("namespace: shop", format!("namespace: {ns}")),
+        (
+            "/shop/checkout-production-2-3-1",
+            format!("/{ns}/{release}"),
+        ),
+    ];
+    example_job(
+        node,
+        "examples/gitops/http-gate-job.yaml",
+        "ask-the-gate",
+        ns,
+        &edits,
+    )
 }
 
 /// The Argo CD PreSync hook Job runs `passport gate` in a Pod of our image with its own
@@ -557,6 +611,14 @@ spec: {{service: db, version: 3.0.0, environment: production}}
         "Hold fails the hook at its timeout: {log}"
     );
     assert!(log.contains("Hold"), "{log}");
+
+    // The HTTP gate from a Pod (docs/gitops.md): a projected token, the Service's DNS name.
+    let (condition, log) = http_gate_job(node, &ns, "web");
+    assert_eq!(condition, "Complete", "Allow over HTTP: {log}");
+    assert!(log.contains(r#""decision":"Allow""#), "{log}");
+    let (condition, log) = http_gate_job(node, &ns, "api");
+    assert_eq!(condition, "Failed", "Block over HTTP: {log}");
+    assert!(log.contains(r#""decision":"Block""#), "{log}");
 }
 
 /// `helm install` with the chart's defaults, then with the console on and OIDC values: every
@@ -600,6 +662,20 @@ fn helm_install(node: &Node) {
     ]);
     node.rollout(SYSTEM, "deployment/release-passport-controller");
     one_leader_routed(node);
+    // The chart's own test asks the gate through its Service from a Pod.
+    let tested = helm(&[
+        "test",
+        "release-passport",
+        "-n",
+        SYSTEM,
+        "--logs",
+        "--timeout=120s",
+    ]);
+    assert!(tested.contains("Succeeded"), "{tested}");
+    assert!(
+        tested.contains("404"),
+        "the gate answered the test's question: {tested}"
+    );
     helm(&[
         "upgrade",
         "release-passport",
@@ -619,4 +695,83 @@ fn helm_install(node: &Node) {
     ]);
     node.rollout(SYSTEM, "deployment/release-passport-controller");
     one_leader_routed(node);
+}
+
+/// 1,000 Releases at once against the chart's install: every one decided, and the controller
+/// containers stay within the chart's memory limit with margin — no OOM kill, no restart, no
+/// probe failure. The figures are the cgroup's own.
+fn burst(node: &Node) {
+    const RELEASES: usize = 1000;
+    let ns = node.plane.namespace("burst");
+    let mut yaml = format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: approved, namespace: {ns}}}
+spec:
+  rules:
+  - name: approved
+    approval: {{min: 1}}
+"
+    );
+    for i in 0..RELEASES {
+        yaml.push_str(&format!(
+            "---\napiVersion: releasepassport.io/v1alpha1\nkind: Release\nmetadata: {{name: svc-{i}, namespace: {ns}}}\nspec: {{service: svc-{i}, version: 1.0.{i}, environment: production}}\n"
+        ));
+    }
+    let since = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    node.plane.kubectl_ok(&["create", "-f", "-"], Some(&yaml));
+    let decided = wait_for(Duration::from_secs(300), || {
+        let rps = node.plane.get_json(&["rp", "-n", &ns])?;
+        let n = rps["items"]
+            .as_array()?
+            .iter()
+            .filter(|p| p["status"]["decision"] == "Hold")
+            .count();
+        (n == RELEASES).then_some(())
+    });
+    assert!(
+        decided.is_some(),
+        "not every Release of the burst was decided"
+    );
+    let limit = 256 * 1024 * 1024;
+    for pod in pods(&node.plane, SYSTEM, CONTROLLER) {
+        let status = &pod["status"]["containerStatuses"][0];
+        let id = status["containerID"]
+            .as_str()
+            .unwrap()
+            .trim_start_matches("containerd://");
+        let memory = memory_of(id).unwrap_or_else(|| panic!("no memory cgroup for {}", name(&pod)));
+        println!(
+            "{}: usage {:.1} MiB, peak {:.1} MiB, limit {:.1} MiB, OOM kills {}",
+            name(&pod),
+            memory.usage as f64 / 1048576.0,
+            memory.peak as f64 / 1048576.0,
+            memory.limit as f64 / 1048576.0,
+            memory.oom_kills
+        );
+        assert_eq!(memory.limit, limit, "the chart's limit is the container's");
+        assert!(
+            memory.peak < limit * 3 / 4,
+            "{} peaked at {} bytes, within a quarter of its limit",
+            name(&pod),
+            memory.peak
+        );
+        assert_eq!(memory.oom_kills, 0);
+        assert_eq!(status["restartCount"], 0, "{} restarted", name(&pod));
+    }
+    let events = node.plane.get_json(&["events", "-n", SYSTEM]).unwrap();
+    let unhealthy: Vec<&Value> = events["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| {
+            e["metadata"]["creationTimestamp"]
+                .as_str()
+                .is_some_and(|t| t >= since.as_str())
+        })
+        .filter(|e| e["reason"] == "Unhealthy" || e["reason"] == "OOMKilling")
+        .collect();
+    assert!(unhealthy.is_empty(), "probe failures: {unhealthy:?}");
+    node.plane
+        .kubectl_ok(&["delete", "namespace", &ns, "--wait=false"], None);
 }

@@ -32,6 +32,8 @@ pub const COREDNS_IMAGE: &str = "registry.k8s.io/coredns/coredns:v1.15.0";
 pub const OAUTH2_PROXY_IMAGE: &str = "quay.io/oauth2-proxy/oauth2-proxy:v7.15.6";
 /// Our image: the chart's and config/manager's name for it, built from the Dockerfile.
 pub const PASSPORT_IMAGE: &str = "ghcr.io/release-passport/passport:0.1.0";
+/// Debian's busybox-static, for the examples and `helm test` that ask the HTTP gate with wget.
+pub const BUSYBOX_IMAGE: &str = "docker.io/library/busybox:1.35";
 
 /// Kernel settings the kubelet, kube-proxy and the bridge change; put back as they were.
 const SYSCTLS: &[&str] = &[
@@ -457,8 +459,8 @@ impl Node {
             proxy: Mutex::new(None),
         };
         node.start_containerd();
-        node.import_binary_image("pause", PAUSE_IMAGE, &[]);
-        node.import_binary_image("coredns", COREDNS_IMAGE, &[]);
+        node.import_static(&tool("pause"), PAUSE_IMAGE, &[]);
+        node.import_static(&tool("coredns"), COREDNS_IMAGE, &[]);
         node.start_kubelet();
         node.start_scheduler();
         node.start_proxy();
@@ -547,18 +549,18 @@ impl Node {
         );
     }
 
-    /// Packs one static binary from build.sh's folder as `image` and imports it.
-    pub fn import_binary_image(&self, binary: &str, image: &str, args: &[&str]) {
-        let archive = self.dir().join(format!("{binary}.tar"));
+    /// Packs one static binary as `image` and imports it; `options` are ociimage's (`-at`,
+    /// `-link`, `-arg`, `-user`).
+    pub fn import_static(&self, binary: &Path, image: &str, options: &[&str]) {
+        let name = binary.file_name().unwrap().to_string_lossy();
+        let archive = self.dir().join(format!("{name}.tar"));
         let mut cmd = Command::new(tool("ociimage"));
         cmd.arg("binary")
             .arg("-bin")
-            .arg(std::fs::canonicalize(tool(binary)).unwrap())
+            .arg(std::fs::canonicalize(binary).unwrap())
             .args(["-ref", image, "-o"])
-            .arg(&archive);
-        for a in args {
-            cmd.args(["-arg", a]);
-        }
+            .arg(&archive)
+            .args(options);
         let out = cmd.output().unwrap();
         assert!(
             out.status.success(),
@@ -789,6 +791,52 @@ fn reset_rules(family: &str, saved: &str) {
             .unwrap();
         let _ = child.wait();
     }
+}
+
+/// A container's memory as its cgroup (v1, cgroupfs driver) counts it, in bytes.
+#[derive(Debug)]
+pub struct Memory {
+    pub usage: u64,
+    pub peak: u64,
+    pub limit: u64,
+    pub oom_kills: u64,
+}
+
+/// The memory figures of the container with this runtime id (`containerd://` stripped).
+pub fn memory_of(container: &str) -> Option<Memory> {
+    fn find(dir: &Path, name: &str) -> Option<PathBuf> {
+        for e in std::fs::read_dir(dir).ok()?.flatten() {
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name() == name {
+                return Some(e.path());
+            }
+            if let Some(found) = find(&e.path(), name) {
+                return Some(found);
+            }
+        }
+        None
+    }
+    let dir = find(Path::new("/sys/fs/cgroup/memory/kubepods"), container)?;
+    let read = |file: &str| -> Option<u64> {
+        std::fs::read_to_string(dir.join(file))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let oom = std::fs::read_to_string(dir.join("memory.oom_control")).ok()?;
+    Some(Memory {
+        usage: read("memory.usage_in_bytes")?,
+        peak: read("memory.max_usage_in_bytes")?,
+        limit: read("memory.limit_in_bytes")?,
+        oom_kills: oom
+            .lines()
+            .find_map(|l| l.strip_prefix("oom_kill "))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0),
+    })
 }
 
 /// The last 40 lines of a log.

@@ -2,13 +2,14 @@
 // engine or a registry (neither is reachable here). Two ways to say what goes in:
 //
 //	ociimage dockerfile -f Dockerfile -from build:/src/target/release/passport=BIN -ref NAME -o OUT
-//	ociimage binary -bin BIN -ref NAME -o OUT [-user 65532:65532] [-arg ARG]...
+//	ociimage binary -bin BIN -ref NAME -o OUT [-at PATH] [-link PATH]... [-user 65532:65532] [-arg ARG]...
 //
 // `dockerfile` follows the final stage of a Dockerfile instruction by instruction (COPY, USER,
 // ENTRYPOINT, CMD, ENV, WORKDIR, LABEL), so the image the tests run is the one the Dockerfile
 // describes; its base image, which cannot be pulled here, is stood in for by an equivalent built
 // from this machine's Debian files (see bases). Any other instruction is refused rather than
-// ignored. `binary` packs one static binary on an empty base (the sandbox, DNS and proxy images).
+// ignored. `binary` packs one static binary on an empty base (the sandbox, DNS, proxy and busybox
+// images), with links to it under other names (a multi-call binary's applets).
 package main
 
 import (
@@ -35,6 +36,7 @@ type entry struct {
 	uid     int
 	gid     int
 	dir     bool
+	link    string // a symbolic link's target
 	content []byte
 }
 
@@ -267,6 +269,8 @@ func layer(im *image) []byte {
 		switch {
 		case e.dir:
 			h.Typeflag, h.Name = tar.TypeDir, h.Name+"/"
+		case e.link != "":
+			h.Typeflag, h.Linkname = tar.TypeSymlink, e.link
 		default:
 			h.Typeflag, h.Size = tar.TypeReg, int64(len(e.content))
 		}
@@ -363,9 +367,11 @@ func main() {
 	ref := flags.String("ref", "", "the image's name, e.g. ghcr.io/release-passport/passport:0.1.0")
 	out := flags.String("o", "", "the archive to write")
 	dockerfile := flags.String("f", "Dockerfile", "dockerfile: the Dockerfile to follow")
-	var from, args list
+	var from, args, links list
 	flags.Var(&from, "from", "dockerfile: STAGE:PATH=FILE, what a build stage produced")
-	bin := flags.String("bin", "", "binary: the static binary, put at /<its name>")
+	bin := flags.String("bin", "", "binary: the static binary")
+	at := flags.String("at", "", "binary: where it goes in the image (default /<its name>)")
+	flags.Var(&links, "link", "binary: another path that links to it")
 	user := flags.String("user", "65532:65532", "binary: the user it runs as")
 	flags.Var(&args, "arg", "binary: an argument the entrypoint always gets")
 	_ = flags.Parse(os.Args[2:])
@@ -388,8 +394,14 @@ func main() {
 		}
 	case "binary":
 		im = newImage()
-		inside := "/" + path.Base(*bin)
+		inside := *at
+		if inside == "" {
+			inside = "/" + path.Base(*bin)
+		}
 		err = im.addHostFile(*bin, inside, 0o755)
+		for _, l := range links {
+			im.add(entry{path: l, mode: 0o777, link: inside})
+		}
 		im.user, im.entrypoint, im.cmd = *user, []string{inside}, args
 	default:
 		err = fmt.Errorf("unknown mode %q", os.Args[1])
