@@ -22,7 +22,10 @@ use std::time::Duration;
 use serde_json::Value;
 
 use common::cluster::tool;
-use common::node::{BUSYBOX_IMAGE, Node, PASSPORT_IMAGE, leftovers, memory_of, pods, wait_for};
+use common::node::{
+    BUSYBOX_IMAGE, NODE_IP, Node, OAUTH2_PROXY_IMAGE, PASSPORT_IMAGE, leftovers, memory_of, pods,
+    wait_for,
+};
 
 const SYSTEM: &str = "release-passport-system";
 const CONTROLLER: &str =
@@ -63,9 +66,16 @@ fn release_passport_runs_as_pods_on_a_real_node() {
         ("argocd presync gate job", presync_gate_job),
         ("helm install", helm_install),
         ("a burst of 1,000 Releases", burst),
+        ("console behind oauth2-proxy", console_behind_oauth2_proxy),
     ];
     let mut failed = Vec::new();
+    // PASSPORT_NODE_PATHS=helm,console runs only the paths whose names contain one of those
+    // words, for work on one of them (each path expects the ones before it).
+    let only = std::env::var("PASSPORT_NODE_PATHS").unwrap_or_default();
     for (name, path) in paths {
+        if !only.is_empty() && !only.split(',').any(|w| name.contains(w)) {
+            continue;
+        }
         println!("--- {name}");
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| path(&node)));
         if outcome.is_err() {
@@ -621,6 +631,24 @@ spec: {{service: db, version: 3.0.0, environment: production}}
     assert!(log.contains(r#""decision":"Block""#), "{log}");
 }
 
+/// helm as the cluster's administrator, which must succeed; returns what it printed.
+fn helm(node: &Node, args: &[&str]) -> String {
+    let out = Command::new(tool("helm"))
+        .args(args)
+        .arg("--kubeconfig")
+        .arg(node.plane.kubeconfig())
+        .current_dir(root())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "helm {args:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
 /// `helm install` with the chart's defaults, then with the console on and OIDC values: every
 /// Pod Ready through its probes, one leader routed.
 fn helm_install(node: &Node) {
@@ -630,26 +658,12 @@ fn helm_install(node: &Node) {
             "delete",
             "-k",
             root().join("config/default").to_str().unwrap(),
+            "--ignore-not-found",
             "--wait=true",
         ],
         None,
     );
-    let helm = |args: &[&str]| {
-        let out = Command::new(tool("helm"))
-            .args(args)
-            .arg("--kubeconfig")
-            .arg(node.plane.kubeconfig())
-            .current_dir(root())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "helm {args:?}: {}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    };
+    let helm = |args: &[&str]| helm(node, args);
     helm(&[
         "install",
         "release-passport",
@@ -774,4 +788,248 @@ spec:
     assert!(unhealthy.is_empty(), "probe failures: {unhealthy:?}");
     node.plane
         .kubectl_ok(&["delete", "namespace", &ns, "--wait=false"], None);
+}
+
+/// The npm oidc-provider issuer of tests/console/issuer.mjs, on the node's address.
+struct Issuer {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Issuer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn issuer(node: &Node, redirect: &str, post_logout: &str) -> Issuer {
+    use std::io::BufRead;
+    let mut child = Command::new("node")
+        .arg(root().join("tests/console/issuer.mjs"))
+        .args([NODE_IP, redirect, post_logout])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(node.dir().join("issuer.log")).unwrap())
+        .spawn()
+        .expect("node runs the issuer (make deps installs tests/console's packages)");
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = serde_json::from_str::<Value>(&line)
+        .unwrap_or_else(|e| panic!("issuer.mjs: {line:?}: {e}"))["issuer"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    Issuer { child, url }
+}
+
+/// A person signs in through Chromium (tests/console/proxy-signin.mjs) and logs out.
+fn sign_in(host: &str, ip: &str, user: &str) -> Value {
+    let out = Command::new("node")
+        .arg(root().join("tests/console/proxy-signin.mjs"))
+        .args([host, ip, user])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let result: Value = serde_json::from_str(text.trim()).unwrap_or_else(|e| {
+        panic!(
+            "proxy-signin.mjs: {text}{}: {e}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    assert!(
+        result["error"].is_null(),
+        "{user} could not sign in: {result}"
+    );
+    result
+}
+
+/// The console in its Pods behind oauth2-proxy (the chart's sidecar, our oauth2-proxy image) and
+/// the npm oidc-provider as the issuer: Chromium signs in through the proxy; a restricted viewer
+/// sees only their namespaces; Logout ends the session at the proxy and at the issuer; identity
+/// headers from any other Pod are refused.
+fn console_behind_oauth2_proxy(node: &Node) {
+    const HOST: &str = "passport.example.test";
+    node.import_static(
+        &tool("oauth2-proxy"),
+        OAUTH2_PROXY_IMAGE,
+        &["-at", "/bin/oauth2-proxy"],
+    );
+    let idp = issuer(
+        node,
+        &format!("http://{HOST}/oauth2/callback"),
+        &format!("http://{HOST}/console/signed-out"),
+    );
+    let authority = idp.url.trim_start_matches("http://");
+    node.plane.kubectl_ok(
+        &[
+            "create",
+            "secret",
+            "generic",
+            "release-passport-oauth2-proxy",
+            "-n",
+            SYSTEM,
+            "--from-literal=client-id=console",
+            "--from-literal=client-secret=console-secret",
+            "--from-literal=cookie-secret=0123456789abcdef0123456789abcdef",
+        ],
+        None,
+    );
+    let values = node.dir().join("console-values.yaml");
+    std::fs::write(
+        &values,
+        format!(
+            "console:
+  enabled: true
+  oidc: {{issuer: '{issuer}', audience: console}}
+  signOutUrl: '/oauth2/sign_out?rd={end_session}'
+  groupNamespaces: ['sre=*', 'shop-devs=shop']
+  oauth2Proxy:
+    enabled: true
+    extraArgs: ['--redirect-url=http://{HOST}/oauth2/callback', '--cookie-secure=false', '--code-challenge-method=S256', '--whitelist-domain={authority}']
+",
+            issuer = idp.url,
+            end_session = format!("{}/session/end", idp.url).replace(':', "%3A").replace('/', "%2F"),
+        ),
+    )
+    .unwrap();
+    helm(
+        node,
+        &[
+            "upgrade",
+            "release-passport",
+            "charts/release-passport",
+            "-n",
+            SYSTEM,
+            "--reuse-values",
+            "-f",
+            values.to_str().unwrap(),
+            "--wait",
+            "--timeout=180s",
+        ],
+    );
+    node.rollout(SYSTEM, "deployment/release-passport-controller");
+    one_leader_routed(node);
+
+    // What there is to see: the shop, and a team alice is not part of.
+    let shop = node.plane.namespace("shop");
+    node.plane.kubectl_ok(
+        &[
+            "apply",
+            "-n",
+            &shop,
+            "-f",
+            "examples/shop/policies.yaml",
+            "-f",
+            "examples/shop/releases.yaml",
+        ],
+        None,
+    );
+    let hidden = node.plane.namespace("hidden-team");
+    node.plane.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Release\nmetadata: {{name: vault-9-9-9, namespace: {hidden}}}\nspec: {{service: vault-svc, version: 9.9.9, environment: production}}\n"
+    ));
+    let decided = wait_for(Duration::from_secs(60), || {
+        node.plane.get_json(&["rp", "-n", &hidden, "vault-9-9-9"])?["status"]["decision"]
+            .as_str()
+            .map(str::to_string)
+    });
+    assert!(decided.is_some(), "the hidden team's release was decided");
+    let ip = node
+        .plane
+        .get_json(&["service", "release-passport-console", "-n", SYSTEM])
+        .unwrap()["spec"]["clusterIP"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let alice = sign_in(HOST, &ip, "alice");
+    println!(
+        "alice signed in, logged out at {}, then sent to {}",
+        alice["loggedOutAt"], alice["afterLogout"]
+    );
+    for page in ["overview", "releases"] {
+        let text = alice[page].as_str().unwrap();
+        assert!(text.contains("alice"), "alice is signed in: {text}");
+        assert!(
+            !text.contains("vault-svc") && !text.contains("hidden-team"),
+            "alice sees only shop: {text}"
+        );
+    }
+    assert!(
+        alice["releases"].as_str().unwrap().contains("checkout"),
+        "{alice}"
+    );
+    assert!(
+        alice["loggedOutAt"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("{}/session/end", idp.url)),
+        "Logout ended the session at the issuer: {alice}"
+    );
+    assert_eq!(
+        alice["afterLogoutHasLogin"], true,
+        "after Logout the console asks for a login again: {alice}"
+    );
+    let bob = sign_in(HOST, &ip, "bob");
+    assert!(
+        bob["releases"].as_str().unwrap().contains("vault-svc"),
+        "sre sees every namespace: {bob}"
+    );
+
+    // Another Pod speaking to the console directly, with identity headers: refused.
+    let console_pod = pods(&node.plane, SYSTEM, CONTROLLER)
+        .into_iter()
+        .find_map(|p| p["status"]["podIP"].as_str().map(str::to_string))
+        .unwrap();
+    let script = format!(
+        "wget -S -O- --header 'X-Forwarded-User: bob' --header 'X-Forwarded-Groups: sre' http://{console_pod}:8083/console/releases 2>&1; true"
+    );
+    let forged = node.plane.namespace("forger");
+    node.plane.kubectl_ok(
+        &[
+            "run",
+            "forge",
+            "-n",
+            &forged,
+            "--image",
+            BUSYBOX_IMAGE,
+            "--image-pull-policy=Never",
+            "--restart=Never",
+            "--command",
+            "--",
+            "sh",
+            "-c",
+            &script,
+        ],
+        None,
+    );
+    let log = wait_for(Duration::from_secs(60), || {
+        let pod = node.plane.get_json(&["pod", "forge", "-n", &forged])?;
+        (pod["status"]["phase"] == "Succeeded").then_some(())?;
+        Some(
+            node.plane
+                .kubectl_ok(&["logs", "forge", "-n", &forged], None),
+        )
+    })
+    .unwrap_or_else(|| {
+        panic!(
+            "the forging Pod did not finish\n{}",
+            node.describe_pods(&forged)
+        )
+    });
+    println!(
+        "a forging Pod was answered: {}",
+        log.lines()
+            .find(|l| l.contains("HTTP/"))
+            .unwrap_or_default()
+            .trim()
+    );
+    assert!(
+        log.contains("401"),
+        "identity headers from another Pod are refused: {log}"
+    );
+    assert!(!log.contains("vault-svc"), "{log}");
 }
