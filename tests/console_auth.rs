@@ -279,3 +279,50 @@ async fn a_key_signs_only_the_algorithm_it_is_published_for() {
         })
     );
 }
+
+/// RFC 7515 §4.1.11: a header naming extensions in `crit` that the recipient does not understand
+/// is refused. A token signed with the issuer's current key, whose header says `crit`, was
+/// accepted because the JWT library ignores the field.
+#[tokio::test]
+async fn a_token_with_critical_header_extensions_is_refused() {
+    use axum::response::IntoResponse;
+    use base64::Engine;
+    let k1 = key("k1");
+    let published = jwk(&k1);
+    let (issuer, _) = issuer_serving(move || {
+        let published = published.clone();
+        Box::pin(
+            async move { axum::Json(serde_json::json!({"keys": [published]})).into_response() },
+        )
+    })
+    .await;
+    let verifier = verifier(&issuer, REFETCH_AFTER);
+    let b64 = |v: &serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    let now = chrono::Utc::now().timestamp();
+    let claims = serde_json::json!({"iss": issuer, "aud": "console", "sub": "ann", "exp": now + 300, "iat": now});
+    let signed = |header: serde_json::Value| {
+        let input = format!("{}.{}", b64(&header), b64(&claims));
+        let pair = Ed25519KeyPair::from_pkcs8(&k1.pkcs8).unwrap();
+        let signature =
+            base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(pair.sign(input.as_bytes()));
+        format!("{input}.{signature}")
+    };
+    // The same construction without `crit` verifies: the refusal is for `crit` alone.
+    verifier
+        .verify(&signed(
+            serde_json::json!({"alg": "EdDSA", "kid": "k1", "typ": "JWT"}),
+        ))
+        .await
+        .unwrap();
+    let refused = verifier
+        .verify(&signed(
+            serde_json::json!({"alg": "EdDSA", "kid": "k1", "crit": ["exp-ext"], "exp-ext": 1}),
+        ))
+        .await;
+    assert!(
+        matches!(refused, Err(TokenError::Critical(ref c)) if c.contains("exp-ext")),
+        "{refused:?}"
+    );
+}

@@ -5,6 +5,20 @@ use std::fmt;
 
 use kube::api::ObjectMeta;
 
+/// Kubernetes object names (RFC 1123 subdomains), as the API server enforces them: a name that
+/// comes from outside (a file, a delivery) and is not one names no object.
+pub fn is_object_name(name: &str) -> bool {
+    name.len() <= 253
+        && name.split('.').all(|part| {
+            let b = part.as_bytes();
+            !b.is_empty()
+                && b.iter()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+                && b[0] != b'-'
+                && b[b.len() - 1] != b'-'
+        })
+}
+
 /// An object's namespace and name.
 #[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ObjectKey {

@@ -154,6 +154,13 @@ impl Delivery {
 pub fn read_delivery(body: &[u8]) -> Result<(Delivery, EvidenceStatus), String> {
     let delivery: Delivery =
         serde_json::from_slice(body).map_err(|e| format!("invalid delivery: {e}"))?;
+    // The release names an object in the connector's namespace: `../vault/x` names none.
+    if !crate::api::key::is_object_name(&delivery.release) {
+        return Err(format!(
+            "release {:?} is not a Kubernetes object name",
+            crate::text::clip(&delivery.release, 80)
+        ));
+    }
     let status = status_of(&delivery.status)
         .ok_or_else(|| format!("unknown status {:?}", delivery.status))?;
     Ok((delivery, status))
@@ -367,6 +374,34 @@ impl ConnectorKind for Webhook {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A signed delivery's `release` of `../vault/x` was kept as evidence for a release no object
+    /// can be named: a delivery names a Kubernetes object or is refused, naming the field.
+    #[test]
+    fn a_delivery_names_a_release_by_its_object_name() {
+        for release in [
+            "../vault/x",
+            "web/x",
+            "Web",
+            "",
+            "-web",
+            "web..x",
+            &"a".repeat(254),
+        ] {
+            let body = serde_json::json!({"release": release, "status": "success"}).to_string();
+            let refused = read_delivery(body.as_bytes()).map(|(d, _)| d.release);
+            assert!(
+                refused
+                    .as_ref()
+                    .is_err_and(|e| e.contains("is not a Kubernetes object name")),
+                "{release:?}: {refused:?}"
+            );
+        }
+        for release in ["web", "checkout-production-2-3-1", "web.v2"] {
+            let body = serde_json::json!({"release": release, "status": "success"}).to_string();
+            assert_eq!(read_delivery(body.as_bytes()).unwrap().0.release, release);
+        }
+    }
 
     #[test]
     fn signatures_freshness_and_tampering() {

@@ -162,12 +162,10 @@ async fn authenticate(
     if let Some(verifier) = &config.oidc
         && let Some(value) = header_text(headers, header::AUTHORIZATION.as_str())
     {
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
+        let token = crate::serve::bearer_token(value)
             .ok_or_else(|| Refusal::Refused("Authorization is not a bearer token".into()))?;
         let claims = verifier
-            .verify(token.trim())
+            .verify(token)
             .await
             .map_err(|e| Refusal::Refused(e.to_string()))?;
         return Ok(Identity {

@@ -33,8 +33,29 @@ pub enum TokenError {
     UnknownKey(String),
     #[error("the token was refused: {0}")]
     Invalid(String),
+    #[error("the token's header requires extensions this verifier does not understand (crit {0})")]
+    Critical(String),
     #[error("the issuer's keys cannot be fetched: {0}")]
     Issuer(String),
+}
+
+/// A header that lists extensions in `crit` must be refused by a recipient that does not
+/// understand them (RFC 7515 §4.1.11), and the console understands none; the JWT library does not
+/// read `crit`, so the header is read here first.
+fn refuse_critical_extensions(token: &str) -> Result<(), TokenError> {
+    use base64::Engine;
+    let segment = token.split('.').next().unwrap_or_default();
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(segment)
+        .map_err(|e| TokenError::Malformed(format!("header: {e}")))?;
+    let header: serde_json::Value = serde_json::from_slice(&bytes)
+        .map_err(|e| TokenError::Malformed(format!("header: {e}")))?;
+    match header.get("crit") {
+        None => Ok(()),
+        Some(crit) => Err(TokenError::Critical(
+            crate::text::clip(&crit.to_string(), 120).into_owned(),
+        )),
+    }
 }
 
 /// What the console needs to know about the issuer (nothing secret).
@@ -149,6 +170,7 @@ impl Verifier {
     }
 
     pub async fn verify(&self, token: &str) -> Result<Claims, TokenError> {
+        refuse_critical_extensions(token)?;
         let header = decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
         if !self.config.algorithms.contains(&header.alg) {
             return Err(TokenError::Algorithm(format!("{:?}", header.alg)));

@@ -225,9 +225,7 @@ async fn answer(
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
+        .and_then(crate::serve::bearer_token);
     let user = match token {
         Some(token) => api.user_of(token, now).await,
         None => None,

@@ -66,6 +66,9 @@ pub struct Bundle {
     pub started: BTreeMap<ObjectKey, DateTime<Utc>>,
     /// What a lenient reading let through (unknown fields), for the command to print.
     pub warnings: Vec<LoadError>,
+    /// The file each object was read from (`Kind namespace/name`): the same object twice is
+    /// refused naming both files, as `kubectl apply` would silently keep the last.
+    pub origins: BTreeMap<String, String>,
 }
 
 impl Bundle {
@@ -148,22 +151,35 @@ pub enum Fields {
 }
 
 /// The files a path stands for: itself, or every `.yaml`/`.yml`/`.json` below it, sorted.
+/// A file reached twice — named twice, or through a symbolic link — is read once; a folder is
+/// walked once, so a link to a folder above it (`ln -s . d/a`) ends the walk there.
 pub fn expand_paths(paths: &[PathBuf]) -> Result<Vec<(PathBuf, Found)>, LoadError> {
     let mut out = Vec::new();
+    let mut walked = std::collections::HashSet::new();
     for path in paths {
         let meta = std::fs::metadata(path).map_err(|e| io_error(path, &e))?;
         if meta.is_dir() {
             let mut files = Vec::new();
-            collect_dir(path, &mut files)?;
+            collect_dir(path, &mut files, &mut walked)?;
             out.extend(files.into_iter().map(|f| (f, Found::InDirectory)));
         } else {
             out.push((path.clone(), Found::Named));
         }
     }
+    let mut read = std::collections::HashSet::new();
+    out.retain(|(p, _)| read.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
     Ok(out)
 }
 
-fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
+fn collect_dir(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    walked: &mut std::collections::HashSet<PathBuf>,
+) -> Result<(), LoadError> {
+    let real = std::fs::canonicalize(dir).map_err(|e| io_error(dir, &e))?;
+    if !walked.insert(real) {
+        return Ok(());
+    }
     let mut entries: Vec<PathBuf> = std::fs::read_dir(dir)
         .map_err(|e| io_error(dir, &e))?
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -177,7 +193,7 @@ fn collect_dir(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), LoadError> {
             continue;
         }
         if p.is_dir() {
-            collect_dir(&p, out)?;
+            collect_dir(&p, out, walked)?;
         } else if matches!(
             p.extension().and_then(|e| e.to_str()),
             Some("yaml" | "yml" | "json")
@@ -381,7 +397,7 @@ fn read_str(
             None | Some("") => {
                 return Err(err(label, Some("metadata.name".into()), "required".into()));
             }
-            Some(n) if !is_dns_subdomain(n) => {
+            Some(n) if !crate::api::key::is_object_name(n) => {
                 return Err(err(
                     label,
                     Some("metadata.name".into()),
@@ -405,7 +421,25 @@ fn read_str(
                 Fields::Lenient => bundle.warnings.push(unknown),
             }
         }
-        if let Some(v) = schema::validate(&kind, &value).into_iter().next() {
+        let namespace = value
+            .pointer("/metadata/namespace")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let identity = format!("{kind} {namespace}/{}", name.as_deref().unwrap_or_default());
+        if let Some(first) = bundle.origins.get(&identity) {
+            return Err(err(
+                label,
+                Some("metadata.name".into()),
+                format!("{identity} is defined twice: here and in {first}"),
+            ));
+        }
+        bundle.origins.insert(identity, file.to_string());
+        // The structure first: CEL rules run only on what the server would let reach them.
+        let refused = match schema::structural(&kind, &value).into_iter().next() {
+            Some(v) => Some(v),
+            None => schema::validate(&kind, &value).into_iter().next(),
+        };
+        if let Some(v) = refused {
             return Err(err(label, Some(v.field), v.message));
         }
         let fail = |(f, m): (Option<String>, String)| err(label.clone(), f, m);
@@ -436,19 +470,6 @@ fn read_str(
         }
     }
     Ok(())
-}
-
-/// Kubernetes object names (RFC 1123 subdomains), as the API server enforces them.
-fn is_dns_subdomain(name: &str) -> bool {
-    name.len() <= 253
-        && name.split('.').all(|part| {
-            let b = part.as_bytes();
-            !b.is_empty()
-                && b.iter()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-                && b[0] != b'-'
-                && b[b.len() - 1] != b'-'
-        })
 }
 
 /// Deserialises with the path of the offending field.
@@ -507,7 +528,7 @@ mod tests {
         let text = "apiVersion: releasepassport.io/v1alpha1\nkind: Release\nmetadata: {name: a}\nspec: {service: s, environment: e}\n";
         let e = load(text).err().map(|e| e.to_string()).unwrap_or_default();
         assert!(
-            e.contains("(Release/a): spec: missing field `version`"),
+            e.contains("(Release/a): spec.version: Required value"),
             "{e}"
         );
     }

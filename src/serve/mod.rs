@@ -45,6 +45,15 @@ impl Default for Limits {
     }
 }
 
+/// The token of an `Authorization: Bearer …` value. The scheme is matched without regard to case
+/// (RFC 7235 §2.1: `bearer`, `BEARER`), separated by spaces or tabs; an empty token is none.
+pub fn bearer_token(authorization: &str) -> Option<&str> {
+    let value = authorization.trim();
+    let (scheme, token) = value.split_once([' ', '\t'])?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
 /// Serves `app` on `listener` until `shutdown`, then lets open requests finish (10 s at most).
 pub async fn serve(
     listener: TcpListener,
@@ -142,4 +151,32 @@ pub async fn serve_with(
         () = tokio::time::sleep(Duration::from_secs(10)) => {},
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bearer_token;
+
+    #[test]
+    fn the_bearer_scheme_is_matched_without_regard_to_case() {
+        for value in [
+            "Bearer abc",
+            "bearer abc",
+            "BEARER abc",
+            "BeArEr  abc ",
+            "Bearer\tabc",
+        ] {
+            assert_eq!(bearer_token(value), Some("abc"), "{value:?}");
+        }
+        for value in [
+            "Basic abc",
+            "Bearer",
+            "Bearer   ",
+            "Bearerabc",
+            "",
+            "Token abc",
+        ] {
+            assert_eq!(bearer_token(value), None, "{value:?}");
+        }
+    }
 }
