@@ -110,11 +110,20 @@ pub fn passport_row(p: &ReleasePassport) -> PassportRow {
     }
 }
 
-/// A spreadsheet runs a cell starting with = + - @ (or a tab/CR) as a formula: prefix a quote.
+/// A spreadsheet runs a cell starting with = + - @ (or a tab/CR) as a formula — also after
+/// leading spaces or line breaks, which it skips, and in the fullwidth forms ＝ ＋ － ＠ some
+/// spreadsheets read as the same: prefix a quote.
 pub fn neutralise(cell: &str) -> String {
-    match cell.chars().next() {
-        Some('=' | '+' | '-' | '@' | '\t' | '\r') => format!("'{cell}"),
-        _ => cell.to_string(),
+    let starts_control = cell.starts_with(['\t', '\r', '\n']);
+    let first = cell.trim_start().chars().next();
+    let formula = matches!(
+        first,
+        Some('=' | '+' | '-' | '@' | '\u{FF1D}' | '\u{FF0B}' | '\u{FF0D}' | '\u{FF20}')
+    );
+    if starts_control || formula {
+        format!("'{cell}")
+    } else {
+        cell.to_string()
     }
 }
 
@@ -132,16 +141,30 @@ fn csv<const N: usize>(header: [&str; N], rows: impl Iterator<Item = [String; N]
     String::from_utf8(bytes).unwrap_or_default()
 }
 
-/// A Markdown table cell: one line, no pipe that ends the cell, no HTML.
+/// A Markdown table cell: one line, no pipe that ends the cell, no HTML, and no Markdown of its
+/// own — every character that could open a link, an image, emphasis or code is escaped, so
+/// `[x](javascript:…)` and `![](http://…)` arrive as the text they are.
 fn md(cell: &str) -> String {
-    cell.split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" ")
-        .replace('\\', "\\\\")
-        .replace('|', "\\|")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('`', "\\`")
+    let line = cell.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut out = String::with_capacity(line.len());
+    let mut rest = line.as_str();
+    while let Some(c) = rest.chars().next() {
+        rest = &rest[c.len_utf8()..];
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            // A link or image needs its brackets; emphasis, code and strike-through their marks.
+            '\\' | '|' | '`' | '*' | '_' | '[' | ']' | '~' => {
+                out.push('\\');
+                out.push(c);
+            }
+            // A bare `scheme://` becomes a link in GitHub's Markdown: break the scheme.
+            ':' if rest.starts_with("//") => out.push_str("\\:"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 fn markdown<const N: usize>(
@@ -293,7 +316,21 @@ mod tests {
 
     #[test]
     fn formula_cells_are_neutralised() {
-        for hostile in ["=HYPERLINK(\"x\")", "+1", "-2", "@SUM(A1)", "\tx"] {
+        for hostile in [
+            "=HYPERLINK(\"x\")",
+            "+1",
+            "-2",
+            "@SUM(A1)",
+            "\tx",
+            "   =1+1",
+            "\n=1+1",
+            "\r\n@SUM(A1)",
+            "\u{FF1D}1+1",
+            "\u{FF0B}1",
+            "\u{FF0D}1",
+            "\u{FF20}SUM(A1)",
+            " \u{3000}\u{FF1D}1",
+        ] {
             assert!(neutralise(hostile).starts_with('\''), "{hostile}");
         }
         assert_eq!(neutralise("checkout"), "checkout");
@@ -302,5 +339,13 @@ mod tests {
     #[test]
     fn markdown_cells_cannot_break_out() {
         assert_eq!(md("a|b\n<script>"), "a\\|b &lt;script&gt;");
+        assert_eq!(
+            md("[x](javascript:alert(1)) ![](http://e/t.png)"),
+            "\\[x\\](javascript:alert(1)) !\\[\\](http\\://e/t.png)"
+        );
+        assert_eq!(
+            md("**bold** _em_ `code` ~~x~~"),
+            "\\*\\*bold\\*\\* \\_em\\_ \\`code\\` \\~\\~x\\~\\~"
+        );
     }
 }
