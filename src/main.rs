@@ -116,7 +116,11 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            // An error quotes its input (a file's text, a server's answer): shown, never obeyed.
+            eprintln!(
+                "error: {}",
+                release_passport::text::inert(&format!("{e:#}"))
+            );
             ExitCode::from(evaluate::EXIT_BAD_INPUT)
         }
     }

@@ -71,11 +71,22 @@ pub fn to_table(passports: &[ReleasePassport]) -> String {
     columns(&header, &rows)
 }
 
-/// Columns aligned to their widest cell, three spaces apart (as kubectl prints them).
+/// Columns aligned to their widest cell, three spaces apart (as kubectl prints them). Cells are
+/// shown inert ([`crate::text::inert`]): a line break in a name stays in its row, an escape
+/// sequence in a reason is printed, not obeyed.
 pub fn columns<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            r.as_ref()
+                .iter()
+                .map(|c| crate::text::inert(c).into_owned())
+                .collect()
+        })
+        .collect();
     let mut widths: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
-        for (w, cell) in widths.iter_mut().zip(row.as_ref()) {
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
     }
@@ -91,8 +102,8 @@ pub fn columns<R: AsRef<[String]>>(header: &[&str], rows: &[R]) -> String {
         s.trim_end().to_string() + "\n"
     };
     let mut out = line(header.to_vec());
-    for row in rows {
-        out.push_str(&line(row.as_ref().iter().map(String::as_str).collect()));
+    for row in &rows {
+        out.push_str(&line(row.iter().map(String::as_str).collect()));
     }
     out
 }
@@ -116,4 +127,22 @@ pub fn maybe_duration(d: Option<chrono::Duration>, missing: &str) -> String {
 /// A ratio as a whole percentage, else `missing`.
 pub fn maybe_percent(v: Option<f64>, missing: &str) -> String {
     v.map_or_else(|| missing.to_string(), |v| format!("{:.0}%", v * 100.0))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A line break in a name broke `evaluate`'s table row; control characters were printed raw.
+    #[test]
+    fn a_cell_stays_in_its_row_and_escapes_are_printed() {
+        let rows = vec![
+            ["web\nFAKE   row".to_string(), "ok\x1b[31m".to_string()],
+            ["api".to_string(), "fine".to_string()],
+        ];
+        let table = columns(&["NAME", "REASON"], &rows);
+        assert_eq!(table.lines().count(), 3, "{table:?}");
+        assert!(!table.contains('\x1b'), "{table:?}");
+        assert!(table.contains("web\\nFAKE   row"), "{table:?}");
+    }
 }

@@ -32,9 +32,57 @@ pub fn clip_bytes(text: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(format!("{}…", &text[..end]))
 }
 
+/// Characters that rewrite what a terminal or a reader shows rather than showing themselves:
+/// controls (C0, DEL, C1 — ESC starts colour and cursor sequences, CR returns to the line's
+/// start) and the invisible formatting marks that reorder or hide text (bidi embeddings,
+/// overrides and isolates, zero-width characters, the BOM).
+fn rewrites_display(c: char) -> bool {
+    c.is_control()
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
+}
+
+/// `text` with every such character shown as its escape (`\n`, `\r`, `\t`, `\u{1b}`, `\u{202e}`),
+/// for output a person reads in a terminal: a table cell, a gate's answer, an error. A value
+/// can then neither overwrite a line nor start one.
+pub fn inert(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(rewrites_display) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if rewrites_display(c) => out.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn inert_text_cannot_move_the_cursor_or_reorder_what_follows() {
+        assert_eq!(inert("checkout 2.3.1"), "checkout 2.3.1");
+        assert_eq!(
+            inert("ok\x1b[2K\r\x1b[32mAllow\x1b[0m"),
+            "ok\\u{1b}[2K\\r\\u{1b}[32mAllow\\u{1b}[0m"
+        );
+        assert_eq!(inert("a\nb\tc\u{7f}\u{9b}"), "a\\nb\\tc\\u{7f}\\u{9b}");
+        assert_eq!(
+            inert("ok\u{202e}deliaf\u{200b}"),
+            "ok\\u{202e}deliaf\\u{200b}"
+        );
+        assert_eq!(
+            inert("héllo — ✓"),
+            "héllo — ✓",
+            "printable text is kept as it is"
+        );
+    }
 
     #[test]
     fn cuts_are_marked_and_never_split_a_character() {

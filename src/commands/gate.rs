@@ -18,8 +18,10 @@ pub fn explain(passport: Option<&ReleasePassport>) -> String {
         return String::new();
     };
     let mut out = String::new();
+    // Reasons carry what people typed (an approval's comment): shown, never obeyed.
+    use crate::text::inert;
     for r in &status.reasons {
-        out.push_str(&format!("  - {r}\n"));
+        out.push_str(&format!("  - {}\n", inert(r)));
     }
     let open: Vec<_> = status
         .trace
@@ -32,10 +34,10 @@ pub fn explain(passport: Option<&ReleasePassport>) -> String {
             out.push_str(&format!(
                 "  {:<7} {}/{} ({}): {}\n",
                 t.effect.as_str(),
-                t.policy,
-                t.rule,
+                inert(&t.policy),
+                inert(&t.rule),
                 t.type_,
-                t.message
+                inert(&t.message)
             ));
         }
     }
@@ -69,14 +71,17 @@ pub async fn run(args: GateArgs) -> anyhow::Result<u8> {
         let (release, passport) = match read(&client, &ns, &name).await {
             Ok(r) => r,
             Err(e) => {
-                eprintln!("error: cannot read {key}: {e}");
+                eprintln!(
+                    "error: cannot read {key}: {}",
+                    crate::text::inert(&e.to_string())
+                );
                 return Ok(EXIT_ERROR);
             }
         };
         let state = state(&key, release.as_ref(), passport.as_ref());
         let finished = match &state {
             GateState::Unknown(why) => {
-                eprintln!("error: {why}");
+                eprintln!("error: {}", crate::text::inert(why));
                 return Ok(EXIT_ERROR);
             }
             GateState::Decided(Decision::Allow) | GateState::Decided(Decision::Block) => true,
@@ -146,8 +151,12 @@ fn report(
                 GateState::Decided(d) => {
                     crate::output::emit(&format!("{key}: {d} (evidence {evidence})\n"))
                 }
-                GateState::Pending(why) => crate::output::emit(&format!("{key}: Hold ({why})\n")),
-                GateState::Unknown(why) => crate::output::emit(&format!("{key}: {why}\n")),
+                GateState::Pending(why) => {
+                    crate::output::emit(&format!("{key}: Hold ({})\n", crate::text::inert(why)))
+                }
+                GateState::Unknown(why) => {
+                    crate::output::emit(&format!("{key}: {}\n", crate::text::inert(why)))
+                }
             }
             if code != EXIT_ALLOW {
                 if code == EXIT_HOLD && waited {
@@ -183,6 +192,21 @@ mod tests {
             "status": {"decision": decision, "observedGeneration": observed}
         }))
         .unwrap()
+    }
+
+    /// An Approval's comment with ESC and CR made `passport gate` print a green "Allow" over the
+    /// real reason (the exit code was right; the screen lied).
+    #[test]
+    fn what_people_typed_is_shown_not_obeyed() {
+        let mut p = passport(Decision::Block, 1);
+        let forged = "rejected: \x1b[2K\r\x1b[32mshop/web: Allow (evidence 6/6)\x1b[0m\nall good";
+        if let Some(status) = p.status.as_mut() {
+            status.reasons = vec![forged.into()];
+        }
+        let shown = explain(Some(&p));
+        assert!(!shown.contains(['\x1b', '\r']), "{shown:?}");
+        assert_eq!(shown.lines().count(), 1, "one reason, one line: {shown:?}");
+        assert!(shown.contains("\\u{1b}[32mshop/web: Allow"), "{shown:?}");
     }
 
     #[test]
