@@ -5,18 +5,25 @@ use std::fmt;
 
 use kube::api::ObjectMeta;
 
+/// One RFC 1123 label's shape: lowercase letters, digits and '-', with neither end a '-'.
+fn label_shape(label: &[u8]) -> bool {
+    !label.is_empty()
+        && label
+            .iter()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
+        && label[0] != b'-'
+        && label[label.len() - 1] != b'-'
+}
+
+/// An RFC 1123 label of at most 63 characters: how namespaces (and our rule names) are named.
+pub fn is_dns_label(name: &str) -> bool {
+    name.len() <= 63 && label_shape(name.as_bytes())
+}
+
 /// Kubernetes object names (RFC 1123 subdomains), as the API server enforces them: a name that
 /// comes from outside (a file, a delivery) and is not one names no object.
 pub fn is_object_name(name: &str) -> bool {
-    name.len() <= 253
-        && name.split('.').all(|part| {
-            let b = part.as_bytes();
-            !b.is_empty()
-                && b.iter()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-                && b[0] != b'-'
-                && b[b.len() - 1] != b'-'
-        })
+    name.len() <= 253 && name.split('.').all(|part| label_shape(part.as_bytes()))
 }
 
 /// An object's namespace and name.

@@ -395,7 +395,7 @@ fn compile_rules(
     let mut out = Vec::with_capacity(rules.len());
     for (i, rule) in rules.iter().enumerate() {
         let at = format!("{path}[{i}]");
-        if !is_rule_name(&rule.name) {
+        if !crate::api::key::is_dns_label(&rule.name) {
             errors.push(FieldError::new(
                 format!("{at}.name"),
                 format!(
@@ -805,16 +805,6 @@ fn soak(d: Option<&DurationString>, field: &str, errors: &mut Vec<FieldError>) -
         duration: parse_duration(d, field, errors)?,
         written: d.to_string(),
     })
-}
-
-fn is_rule_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
 }
 
 fn one_line(s: &str) -> String {

@@ -90,7 +90,7 @@ pub fn structural(kind: &str, object: &Value) -> Vec<Violation> {
     if let Some(ns) = object
         .pointer("/metadata/namespace")
         .and_then(Value::as_str)
-        && !is_namespace_name(ns)
+        && !crate::api::key::is_dns_label(ns)
     {
         found.push(Violation {
             field: "metadata.namespace".into(),
@@ -115,17 +115,6 @@ pub fn structural(kind: &str, object: &Value) -> Vec<Violation> {
         }
     }
     found
-}
-
-/// RFC 1123 labels, what namespaces are named with.
-fn is_namespace_name(name: &str) -> bool {
-    let b = name.as_bytes();
-    !b.is_empty()
-        && b.len() <= 63
-        && b.iter()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
-        && b[0] != b'-'
-        && b[b.len() - 1] != b'-'
 }
 
 /// A value as the API server quotes it in a message: clipped, control characters escaped.

@@ -30,10 +30,12 @@ fi
 
 left=0
 say() { echo "node-leftovers: $*" >&2; left=1; }
-for p in kubelet kube-proxy kube-scheduler containerd; do
-  pgrep -x "$p" >/dev/null && say "process $p still runs"
+# By command name (ps truncates it to 15 characters: containerd-shim), passing over zombies: a
+# killed shim is reparented to init, which reaps it in its own time, and a zombie holds nothing.
+live() { ps -eo stat=,comm= | awk -v name="$1" '$1 !~ /^Z/ && $2 == name { found = 1 } END { exit !found }'; }
+for p in kubelet kube-proxy kube-scheduler containerd containerd-shim; do
+  live "$p" && say "process $p still runs"
 done
-pgrep -f '^[^ ]*containerd-shim' >/dev/null && say "containerd shims still run"
 n=$(awk '{print $5}' /proc/self/mountinfo | grep -cE "$mountre")
 [ "$n" = 0 ] || say "$n containerd/kubelet mounts remain"
 for c in /sys/fs/cgroup/*/kubepods; do [ -d "$c" ] && say "cgroup $c remains"; done

@@ -86,6 +86,20 @@ impl Drop for ControlPlane {
     }
 }
 
+/// The log a server of the harness writes, `DIR/NAME.log`, opened for appending.
+pub fn log_file(dir: &Path, name: &str) -> std::fs::File {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(dir.join(format!("{name}.log")))
+        .unwrap()
+}
+
+/// What a server of the harness has logged so far.
+pub fn read_log(dir: &Path, name: &str) -> String {
+    std::fs::read_to_string(dir.join(format!("{name}.log"))).unwrap_or_default()
+}
+
 /// Starts `cmd` so that it is killed when the thread that started it ends.
 pub fn spawn_bound(cmd: &mut Command) -> std::io::Result<Child> {
     use std::os::unix::process::CommandExt;
@@ -288,15 +302,11 @@ impl ControlPlane {
     }
 
     fn log_file(&self, name: &str) -> std::fs::File {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir().join(format!("{name}.log")))
-            .unwrap()
+        log_file(self.dir(), name)
     }
 
     pub fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir().join(format!("{name}.log"))).unwrap_or_default()
+        read_log(self.dir(), name)
     }
 
     /// The end of a server's log, for a failure message.

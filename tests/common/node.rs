@@ -17,7 +17,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::cluster::{ControlPlane, Options, eventually, issue, spawn_bound, tool};
+use super::cluster::{
+    ControlPlane, Options, eventually, issue, log_file, read_log, spawn_bound, tool,
+};
 
 /// The bridge Pods are attached to; its address is the node's (the kubelet refuses loopback).
 pub const BRIDGE: &str = "rpnode0";
@@ -473,20 +475,13 @@ impl Node {
         self.dir.path()
     }
 
-    fn log_file(&self, name: &str) -> std::fs::File {
-        std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir().join(format!("{name}.log")))
-            .unwrap()
-    }
-
     pub fn log(&self, name: &str) -> String {
-        std::fs::read_to_string(self.dir().join(format!("{name}.log"))).unwrap_or_default()
+        read_log(self.dir(), name)
     }
 
     fn spawn(&self, name: &str, slot: &Mutex<Option<Child>>, cmd: &mut Command) {
-        cmd.stdout(self.log_file(name)).stderr(self.log_file(name));
+        cmd.stdout(log_file(self.dir(), name))
+            .stderr(log_file(self.dir(), name));
         let child = spawn_bound(cmd).unwrap_or_else(|e| panic!("{name} did not start: {e}"));
         *slot.lock().unwrap() = Some(child);
     }
