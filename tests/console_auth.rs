@@ -254,20 +254,24 @@ async fn cached_keys_verify_while_a_fetch_hangs() {
     ));
 }
 
+/// An issuer whose JWKS publishes exactly `key`; its URL.
+async fn publishing(key: serde_json::Value) -> String {
+    use axum::response::IntoResponse;
+    let (issuer, _) = issuer_serving(move || {
+        let key = key.clone();
+        Box::pin(async move { axum::Json(serde_json::json!({"keys": [key]})).into_response() })
+    })
+    .await;
+    issuer
+}
+
 /// A JWK's `alg` was not enforced: a key published for RS256 verified an EdDSA signature.
 #[tokio::test]
 async fn a_key_signs_only_the_algorithm_it_is_published_for() {
-    use axum::response::IntoResponse;
     let k1 = key("k1");
     let mut published = jwk(&k1);
     published["alg"] = "RS256".into();
-    let (issuer, _) = issuer_serving(move || {
-        let published = published.clone();
-        Box::pin(
-            async move { axum::Json(serde_json::json!({"keys": [published]})).into_response() },
-        )
-    })
-    .await;
+    let issuer = publishing(published).await;
     let verifier = verifier(&issuer, REFETCH_AFTER);
     let refused = verifier.verify(&token(&k1, &issuer, "ann")).await;
     assert_eq!(
@@ -285,17 +289,10 @@ async fn a_key_signs_only_the_algorithm_it_is_published_for() {
 /// accepted because the JWT library ignores the field.
 #[tokio::test]
 async fn a_token_with_critical_header_extensions_is_refused() {
-    use axum::response::IntoResponse;
     use base64::Engine;
     let k1 = key("k1");
     let published = jwk(&k1);
-    let (issuer, _) = issuer_serving(move || {
-        let published = published.clone();
-        Box::pin(
-            async move { axum::Json(serde_json::json!({"keys": [published]})).into_response() },
-        )
-    })
-    .await;
+    let issuer = publishing(published).await;
     let verifier = verifier(&issuer, REFETCH_AFTER);
     let b64 = |v: &serde_json::Value| {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
