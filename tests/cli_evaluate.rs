@@ -510,3 +510,80 @@ fn missing_file_and_no_release() {
     assert_eq!(out.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no Release found"));
 }
+
+/// What people type (comments, reasons, descriptions, a rule's message, an author) is
+/// redacted of credentials in every output format: the shop with a secret pasted into each.
+#[test]
+fn free_text_people_type_never_shows_a_pasted_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let pasted = [
+        (
+            "approvals.yaml",
+            "comment: Canary looked clean for an hour.",
+            "comment: 'Canary clean, password: hunter2-a1'",
+        ),
+        (
+            "waivers.yaml",
+            "reason: >-",
+            "reason: >-\n    token=tk-waiver-77",
+        ),
+        (
+            "policies.yaml",
+            "description: Every staging release",
+            "description: DB_PASSWORD=pg-desc-5 Every staging release",
+        ),
+        (
+            "policies.yaml",
+            "message: synthetic journeys",
+            "message: https://ci:msg-pw-3@ci.example synthetic journeys",
+        ),
+        (
+            "releases.yaml",
+            "author: bob}",
+            "author: 'bob sk-AbCdEf0123456789GhIjKlMn'}",
+        ),
+    ];
+    for entry in std::fs::read_dir("examples/shop").unwrap() {
+        let path = entry.unwrap().path();
+        let file = path.file_name().unwrap().to_str().unwrap().to_string();
+        let file = file.as_str();
+        let mut text = std::fs::read_to_string(&path).unwrap();
+        for (f, from, to) in &pasted {
+            if *f == file {
+                assert!(text.contains(from), "{file} no longer has {from:?}");
+                text = text.replacen(from, to, 1);
+            }
+        }
+        std::fs::write(dir.path().join(file), text).unwrap();
+    }
+    let secrets = [
+        "hunter2-a1",
+        "tk-waiver-77",
+        "pg-desc-5",
+        "msg-pw-3",
+        "sk-AbCdEf",
+    ];
+    for format in ["table", "json", "yaml"] {
+        let out = passport(&[
+            "evaluate",
+            "-f",
+            dir.path().to_str().unwrap(),
+            "--at",
+            AT,
+            "-o",
+            format,
+        ]);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("[redacted]") || format == "table",
+            "{format}: {text}"
+        );
+        for secret in secrets {
+            assert!(!text.contains(secret), "{format} shows {secret}: {text}");
+        }
+    }
+}

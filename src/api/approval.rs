@@ -42,7 +42,11 @@ pub struct ApprovalSpec {
     pub groups: Vec<String>,
     /// Why.
     /// At most 1024 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::prose::redacted_opt"
+    )]
     #[schemars(length(max = 1024))]
     pub comment: Option<String>,
 }

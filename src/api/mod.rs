@@ -12,6 +12,7 @@ pub mod links;
 pub mod notifier;
 pub mod passport;
 pub mod policy;
+pub mod prose;
 pub mod release;
 pub mod waiver;
 

@@ -35,7 +35,11 @@ pub struct GatePolicySpec {
     pub mode: PolicyMode,
     /// What this policy is for, shown in the console.
     /// At most 1024 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::prose::redacted_opt"
+    )]
     #[schemars(length(max = 1024))]
     pub description: Option<String>,
     /// The rules; each names exactly one rule type.
@@ -109,7 +113,11 @@ pub struct PolicyRule {
     pub name: String,
     /// What the rule protects against, shown in the console.
     /// At most 1024 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::prose::redacted_opt"
+    )]
     #[schemars(length(max = 1024))]
     pub description: Option<String>,
     /// Requires an evidence source to be fresh and passing.
@@ -367,7 +375,11 @@ pub struct ExpressionRule {
     pub on_false: Option<Outcome>,
     /// Shown in the trace when it is false.
     /// At most 1024 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::prose::redacted_opt"
+    )]
     #[schemars(length(max = 1024))]
     pub message: Option<String>,
 }

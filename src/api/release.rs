@@ -83,7 +83,11 @@ pub struct Revision {
     pub committed_at: Option<DateTime<Utc>>,
     /// Who authored the change; approval rules with `excludeAuthor` do not count this person.
     /// At most 253 characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "super::prose::redacted_opt"
+    )]
     #[schemars(length(max = 253))]
     pub author: Option<String>,
 }

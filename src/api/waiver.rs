@@ -41,6 +41,7 @@ pub struct WaiverSpec {
     /// At most 1024 characters.
     #[x_kube(validation = Rule::new("size(self.trim()) > 0").message("reason is required"))]
     #[schemars(length(max = 1024))]
+    #[serde(deserialize_with = "super::prose::redacted")]
     pub reason: String,
     /// When the waiver stops applying (RFC 3339). Required.
     pub expires_at: DateTime<Utc>,
