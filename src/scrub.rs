@@ -110,12 +110,12 @@ const SHAPES: &[Shape] = &[
     Shape {
         name: "cli-flag",
         pattern: concat!(
-            r"(--?(?:[a-z0-9]+-)*",
+            r#"(^|[\s"'=])(--?(?:[a-z0-9]+-)*"#,
             secret_keys!(),
             r")(\s+)",
             secret_value!()
         ),
-        keep: "${1}${2}[redacted]",
+        keep: "${1}${2}${3}[redacted]",
     },
     Shape {
         name: "github-token",
@@ -507,6 +507,7 @@ mod tests {
     fn our_own_words_stay() {
         for text in [
             "Secret default/slack-token: not found",
+            "Secret cards-token does not exist",
             "reading credentialsSecretRef ci-token: 403 Forbidden",
             "tokens used: 5; basically fine",
             "https://prom.example:9090/api/v1/query?query=up",

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first. Modules of one layer may not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["api", "text"],
+    &["api", "text", "scrub"],
     &[
         "engine",
         "metrics",
@@ -16,7 +16,6 @@ const LAYERS: &[&[&str]] = &[
         "output",
         "cli",
         "leadership",
-        "scrub",
         "serve",
     ],
     &["evidence", "load", "simulate", "attest", "freeze"],
