@@ -472,7 +472,7 @@ fn a_github_protection_rule_waits_for_the_passport() {
     let body = serde_json::json!({
         "action": "requested", "environment": "production", "event": "push",
         "deployment_callback_url": callback,
-        "deployment": {"sha": "0123456789abcdef0123456789abcdef01234567",
+        "deployment": {"id": 1001, "sha": "0123456789abcdef0123456789abcdef01234567",
                        "created_at": chrono::Utc::now().to_rfc3339()},
         "repository": {"full_name": "acme/shop"},
         "installation": {"id": 7}
@@ -503,6 +503,11 @@ fn a_github_protection_rule_waits_for_the_passport() {
         "401",
         "a replayed delivery is refused"
     );
+    assert_eq!(
+        deliver("d-2", &signed),
+        "401",
+        "the same signed body under a new delivery id is a replay too"
+    );
 
     // Held: kept waiting (in the ConfigMap beside the Lease), no answer.
     wait("the request to be kept", &[&c], || {
@@ -531,9 +536,14 @@ fn a_github_protection_rule_waits_for_the_passport() {
                     serde_json::from_str(cm["data"]["pending.json"].as_str().unwrap_or("{}"))
                         .unwrap();
                 kept["waiting"].as_array().is_some_and(Vec::is_empty)
-                    && kept["answered"]["d-1"].is_string()
+                    && kept["answered"][0]["deployment"] == 1001
             })
     });
+    assert_eq!(
+        deliver("d-3", &signed),
+        "401",
+        "an answered request delivered again is refused, not answered twice"
+    );
     let answers = github.at("/repos");
     assert_eq!(answers.len(), 1, "exactly one answer: {answers:?}");
     let answer = answers[0].json();
