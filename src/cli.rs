@@ -202,6 +202,14 @@ pub struct ConsoleArgs {
     /// Connections the console keeps open at once; more are closed as they arrive.
     #[arg(long, env = "PASSPORT_CONSOLE_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
+    /// Connections one client address (an IPv6 client's /64) keeps open at once; more are closed
+    /// as they arrive, so one client cannot take them all. The --auth-proxy addresses are exempt.
+    #[arg(
+        long,
+        env = "PASSPORT_CONSOLE_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 64
+    )]
+    pub max_connections_per_client: usize,
     /// A client must send each request head within this (an idle connection is closed after it).
     #[arg(long, env = "PASSPORT_CONSOLE_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub header_read_timeout: std::time::Duration,
@@ -452,6 +460,14 @@ pub struct ControllerArgs {
     /// Connections the webhook and gate listener keeps open at once; more are closed as they arrive.
     #[arg(long, env = "PASSPORT_WEBHOOK_MAX_CONNECTIONS", default_value_t = 1024)]
     pub webhook_max_connections: usize,
+    /// Connections one client address (an IPv6 client's /64) keeps open at once on the webhook
+    /// and gate listener; more are closed as they arrive.
+    #[arg(
+        long,
+        env = "PASSPORT_WEBHOOK_MAX_CONNECTIONS_PER_CLIENT",
+        default_value_t = 64
+    )]
+    pub webhook_max_connections_per_client: usize,
     /// A webhook or gate client must send each request head within this.
     #[arg(long, env = "PASSPORT_WEBHOOK_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub webhook_header_read_timeout: std::time::Duration,

@@ -433,6 +433,63 @@ fn slow_connections_are_dropped_and_the_console_keeps_answering() {
     }
 }
 
+/// One client address holding 2,000 idle connections takes only its share
+/// (`--max-connections-per-client`): the console still answers another address at once, while
+/// those connections are still open.
+#[test]
+fn one_client_cannot_take_every_connection() {
+    use std::io::{Read, Write};
+    use std::net::TcpStream;
+    // Held connections outlive the test: only the cap can make room.
+    let demo = start(&["--header-read-timeout", "120s"]);
+    let flood: Vec<TcpStream> = (0..2000)
+        .filter_map(|_| TcpStream::connect(("127.0.0.1", demo.port)).ok())
+        .collect();
+    assert_eq!(flood.len(), 2000, "the flood could not open its sockets");
+    // From 127.0.0.2, another loopback address; its connection is queued behind the flood's,
+    // which the console accepts (the first 64) or closes (the rest) first.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let other = runtime.block_on(async {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind("127.0.0.2:0".parse().unwrap()).unwrap();
+        socket
+            .connect(([127, 0, 0, 1], demo.port).into())
+            .await
+            .unwrap()
+            .into_std()
+            .unwrap()
+    });
+    other.set_nonblocking(false).unwrap();
+    let mut other = other;
+    other
+        .set_read_timeout(Some(std::time::Duration::from_secs(60)))
+        .unwrap();
+    write!(
+        other,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    let _ = other.read_to_string(&mut answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "another client was locked out: {answer:?}"
+    );
+    // The flood kept 64 of its connections and lost the rest.
+    let kept = flood
+        .into_iter()
+        .filter(|s| {
+            s.set_nonblocking(true).unwrap();
+            let mut buf = [0u8; 1];
+            matches!(s.peek(&mut buf), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+        })
+        .count();
+    assert_eq!(kept, 64, "the default share of one client");
+}
+
 /// `/api/v1/passports` answered every passport in one body, however many (40 such requests at
 /// 11,000 passports took 765 MB): pages of `limit`, linked by `metadata.continue`.
 #[test]

@@ -51,6 +51,8 @@ pub fn summarizer(args: &SummaryArgs) -> anyhow::Result<Option<Arc<Summarizer>>>
 pub fn limits(args: &ConsoleArgs) -> crate::serve::Limits {
     crate::serve::Limits {
         connections: args.max_connections.max(1),
+        per_client: args.max_connections_per_client.max(1),
+        proxies: args.auth_proxy.clone(),
         header_read: args.header_read_timeout,
         request: args.request_timeout,
         ..crate::serve::Limits::default()

@@ -43,6 +43,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         gate_audience: args.gate_audience,
         webhook_limits: crate::serve::Limits {
             connections: args.webhook_max_connections.max(1),
+            per_client: args.webhook_max_connections_per_client.max(1),
             header_read: args.webhook_header_read_timeout,
             request: args.webhook_request_timeout,
             ..crate::serve::Limits::default()

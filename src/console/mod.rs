@@ -533,7 +533,7 @@ pub async fn spawn(
         .await
         .with_context(|| format!("cannot listen on {addr} (is the port in use?)"))?;
     let local = listener.local_addr()?;
-    let limits = settings.limits;
+    let limits = settings.limits.clone();
     let app = router(source, auth, settings);
     tokio::spawn(async move {
         if let Err(e) = crate::serve::serve(listener, app, limits, shutdown).await {

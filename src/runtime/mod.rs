@@ -424,7 +424,7 @@ async fn serve_webhooks(
                 app = app.merge(controller::protection::router(protection));
             }
             let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
-            let limits = settings.webhook_limits;
+            let limits = settings.webhook_limits.clone();
             tokio::spawn(async move {
                 if let Err(e) = crate::serve::serve_with(listener, app, limits, tls, stop).await {
                     warn!("webhook server stopped: {e}");

@@ -1,13 +1,14 @@
 //! Every listener (console, webhook and gate, probes) serves through here, with limits: a
 //! client that sends nothing, or its request head too slowly, is dropped; requests are
-//! bounded in time, body and number at once; connections beyond the cap are closed as they
-//! arrive. Each request carries its peer's address (`ConnectInfo`) for the proxy check. A
+//! bounded in time, body and number at once; connections beyond the cap, or beyond one
+//! client address's share of it, are closed as they arrive. Each request carries its peer's address (`ConnectInfo`) for the proxy check. A
 //! listener given a certificate ([`tls`]) speaks only TLS.
 
 pub mod tls;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use axum::Router;
@@ -18,7 +19,7 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt;
 
 /// How much one listener takes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
     /// A connection must send a whole request head within this, also between requests on a
     /// kept-alive connection (so an idle or half-open one is closed after it).
@@ -29,6 +30,12 @@ pub struct Limits {
     pub body: usize,
     /// Open connections at once; more are closed as they arrive.
     pub connections: usize,
+    /// Open connections at once from one client address (an IPv6 client's /64); more are
+    /// closed as they arrive, so one client cannot take every connection.
+    pub per_client: usize,
+    /// Addresses that speak for many people (the console's trusted auth proxy): held only to
+    /// `connections`, not to `per_client`.
+    pub proxies: Vec<ipnet::IpNet>,
     /// Requests handled at once; more wait their turn.
     pub concurrency: usize,
 }
@@ -40,6 +47,8 @@ impl Default for Limits {
             request: Duration::from_secs(30),
             body: 1024 * 1024,
             connections: 1024,
+            per_client: 64,
+            proxies: Vec::new(),
             concurrency: 256,
         }
     }
@@ -52,6 +61,69 @@ pub fn bearer_token(authorization: &str) -> Option<&str> {
     let (scheme, token) = value.split_once([' ', '\t'])?;
     let token = token.trim();
     (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
+}
+
+/// Connections open per client address, each given back when its connection ends.
+#[derive(Default)]
+struct PerClient {
+    open: Mutex<HashMap<IpAddr, usize>>,
+}
+
+/// One client's connection, counted while it lives.
+struct ClientSlot {
+    clients: Arc<PerClient>,
+    client: IpAddr,
+}
+
+/// The address a client is counted by: IPv4 as is (a mapped one too), IPv6 by its /64, which
+/// one host is commonly given whole.
+fn client_of(peer: IpAddr) -> IpAddr {
+    match peer {
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
+        v4 => v4,
+    }
+}
+
+impl PerClient {
+    fn take(self: &Arc<Self>, peer: IpAddr, max: usize) -> Option<ClientSlot> {
+        let client = client_of(peer);
+        // A poisoned count is still a count: the panic that poisoned it held no half-update.
+        let mut open = self
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let count = open.entry(client).or_insert(0);
+        if *count >= max {
+            return None;
+        }
+        *count += 1;
+        Some(ClientSlot {
+            clients: Arc::clone(self),
+            client,
+        })
+    }
+}
+
+impl Drop for ClientSlot {
+    fn drop(&mut self) {
+        let mut open = self
+            .clients
+            .open
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(count) = open.get_mut(&self.client) {
+            *count -= 1;
+            if *count == 0 {
+                open.remove(&self.client);
+            }
+        }
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown`, then lets open requests finish (10 s at most).
@@ -81,6 +153,8 @@ pub async fn serve_with(
         ))
         .layer(tower::limit::ConcurrencyLimitLayer::new(limits.concurrency));
     let open = Arc::new(Semaphore::new(limits.connections.max(1)));
+    let clients = Arc::new(PerClient::default());
+    let header_read = limits.header_read;
     let graceful = hyper_util::server::graceful::GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -96,10 +170,20 @@ pub async fn serve_with(
             },
             () = &mut shutdown => break,
         };
+        let slot = if limits.proxies.iter().any(|p| p.contains(&peer.ip())) {
+            None
+        } else {
+            let Some(slot) = clients.take(peer.ip(), limits.per_client.max(1)) else {
+                tracing::debug!(%peer, "connection refused: {} already open from this client", limits.per_client);
+                continue;
+            };
+            Some(slot)
+        };
         let Ok(permit) = Arc::clone(&open).try_acquire_owned() else {
             tracing::debug!(%peer, "connection refused: {} already open", limits.connections);
             continue;
         };
+        let permit = (permit, slot);
         let app = app.clone();
         let service = hyper::service::service_fn(
             move |mut request: hyper::Request<hyper::body::Incoming>| {
@@ -112,7 +196,7 @@ pub async fn serve_with(
         let http = {
             let mut http = hyper::server::conn::http1::Builder::new();
             http.timer(TokioTimer::new())
-                .header_read_timeout(limits.header_read);
+                .header_read_timeout(header_read);
             http
         };
         match &tls {
@@ -129,8 +213,7 @@ pub async fn serve_with(
             Some(tls::Tls(acceptor)) => {
                 let (acceptor, watcher) = (acceptor.clone(), graceful.watcher());
                 tokio::spawn(async move {
-                    let handshake =
-                        tokio::time::timeout(limits.header_read, acceptor.accept(stream));
+                    let handshake = tokio::time::timeout(header_read, acceptor.accept(stream));
                     match handshake.await {
                         Ok(Ok(stream)) => {
                             let connection = http.serve_connection(TokioIo::new(stream), service);
@@ -155,7 +238,34 @@ pub async fn serve_with(
 
 #[cfg(test)]
 mod tests {
-    use super::bearer_token;
+    use super::*;
+
+    #[test]
+    fn a_client_is_held_to_its_share_and_gets_it_back() {
+        let clients = Arc::new(PerClient::default());
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        let slots: Vec<_> = (0..3).filter_map(|_| clients.take(a, 3)).collect();
+        assert_eq!(slots.len(), 3);
+        assert!(clients.take(a, 3).is_none());
+        // The same host over IPv4-mapped IPv6 is the same client; another is not held.
+        assert!(
+            clients
+                .take("::ffff:10.0.0.1".parse().unwrap(), 3)
+                .is_none()
+        );
+        assert!(clients.take("10.0.0.2".parse().unwrap(), 3).is_some());
+        drop(slots);
+        assert!(clients.take(a, 3).is_some());
+        assert!(clients.open.lock().unwrap().get(&a).is_none_or(|n| *n <= 1));
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_slash_64() {
+        let client = |s: &str| client_of(s.parse().unwrap());
+        assert_eq!(client("2001:db8:1:2::1"), client("2001:db8:1:2:ffff::9"));
+        assert_ne!(client("2001:db8:1:2::1"), client("2001:db8:1:3::1"));
+        assert_eq!(client("::ffff:192.0.2.1"), client("192.0.2.1"));
+    }
 
     #[test]
     fn the_bearer_scheme_is_matched_without_regard_to_case() {
