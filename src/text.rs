@@ -61,9 +61,41 @@ pub fn inert(text: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `html` (or any text a browser lays out) with every invisible mark that reorders or hides
+/// text — bidi embeddings, overrides and isolates, zero-width characters, the BOM — and every
+/// control but the line breaks and tabs HTML treats as spaces, shown as its escape
+/// (`\u{202e}`). `ok\u{202e}deliaf` then reads as written, not as "okfailed". Our own markup
+/// never contains such a character, so one pass over a rendered page reaches every name and
+/// summary on it.
+pub fn marks_shown(html: &str) -> Cow<'_, str> {
+    let hidden = |c: char| rewrites_display(c) && !matches!(c, '\n' | '\r' | '\t');
+    if !html.chars().any(hidden) {
+        return Cow::Borrowed(html);
+    }
+    let mut out = String::with_capacity(html.len() + 16);
+    for c in html.chars() {
+        if hidden(c) {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn marks_are_shown_and_line_breaks_kept() {
+        assert_eq!(marks_shown("<p>ok</p>\n"), "<p>ok</p>\n");
+        assert_eq!(
+            marks_shown("<td>ok\u{202e}deliaf\u{200b}</td>\t\x1b"),
+            "<td>ok\\u{202e}deliaf\\u{200b}</td>\t\\u{1b}"
+        );
+        assert!(matches!(marks_shown("plain"), Cow::Borrowed(_)));
+    }
 
     #[test]
     fn inert_text_cannot_move_the_cursor_or_reorder_what_follows() {

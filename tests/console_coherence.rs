@@ -330,3 +330,54 @@ fn a_release_exports_alone() {
         .unwrap();
     assert_eq!(items.len(), 1, "{json}");
 }
+
+/// Evidence text, a service and a reason that carry bidi overrides and zero-width characters
+/// (`ok\u{202e}deliaf` displays as "okfailed") are shown with those marks visible on every page
+/// that names them; none reaches the browser raw.
+#[test]
+fn bidi_and_zero_width_marks_are_shown_not_obeyed() {
+    let name = "checkout-production-1";
+    let passport: ReleasePassport = serde_json::from_value(json!({
+        "apiVersion": "releasepassport.io/v1alpha1",
+        "kind": "ReleasePassport",
+        "metadata": {"name": name, "namespace": "shop", "creationTimestamp": now().to_rfc3339()},
+        "spec": {"releaseRef": {"name": name}, "service": "check\u{200b}out", "version": "1.0.0\u{2066}", "environment": "production"},
+        "status": {
+            "decision": "Hold",
+            "reasons": ["p/health: ok\u{202e}deliaf"],
+            "evidence": [{"source": "smoke", "status": "Failed", "summary": "ok\u{202e}deliaf\u{feff}", "observedAt": now().to_rfc3339(), "connector": "prom"}],
+            "trace": [{"policy": "p", "mode": "Enforce", "rule": "health", "type": "evidence", "effect": "Hold", "message": "ok\u{202e}deliaf"}],
+        }
+    }))
+    .unwrap();
+    let console = Console::over(Snapshot::new(
+        Objects {
+            passports: vec![Arc::new(passport)],
+            ..Objects::default()
+        },
+        now(),
+        Runtime::default(),
+    ));
+    for path in [
+        "/console",
+        "/console/releases",
+        "/console/gate",
+        &format!("/console/releases/shop/{name}"),
+    ] {
+        let html = console.get(path);
+        for mark in ['\u{202e}', '\u{200b}', '\u{2066}', '\u{feff}'] {
+            assert!(!html.contains(mark), "{path} sends {:?} raw", mark);
+        }
+        if path != "/console/gate" {
+            assert!(
+                html.contains(r"check\u{200b}out"),
+                "{path} hides the service's mark"
+            );
+        }
+    }
+    let detail = console.get(&format!("/console/releases/shop/{name}"));
+    assert!(
+        detail.contains(r"ok\u{202e}deliaf"),
+        "the summary's override is not shown"
+    );
+}

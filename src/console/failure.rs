@@ -52,7 +52,11 @@ impl Failure {
 
     /// The page with its status code.
     pub fn page(&self, page: &Page) -> Response {
-        (self.status(), self.markup(page)).into_response()
+        (
+            self.status(),
+            axum::response::Html(super::finish(self.markup(page))),
+        )
+            .into_response()
     }
 
     /// The JSON answer of the `/api/v1/` routes.

@@ -201,13 +201,22 @@ fn render(
 ) -> Html<bytes::Bytes> {
     let snap = console.source.snapshot();
     Html(snap.page(user, &here.uri, here.refresh, || {
-        draw(&Page {
+        finish(draw(&Page {
             snap: &snap,
             user,
             here,
-        })
-        .into_string()
+        }))
     }))
+}
+
+/// A rendered page as sent: every invisible mark in it (bidi controls, zero-width characters)
+/// shown, wherever a name or a summary put it.
+pub(crate) fn finish(markup: Markup) -> String {
+    let html = markup.into_string();
+    match crate::text::marks_shown(&html) {
+        std::borrow::Cow::Borrowed(_) => html,
+        std::borrow::Cow::Owned(shown) => shown,
+    }
 }
 
 /// One page as the server renders it, without HTTP (benchmarks measure server time with it).
@@ -231,7 +240,7 @@ pub fn render_page(snap: &Snapshot, user: &Identity, path: &str) -> String {
         "/console/reports" => pages::reports::page(&page, &pages::reports::LogFilter::default()),
         _ => Failure::NotFound("There is no such page.".into()).markup(&page),
     };
-    markup.into_string()
+    finish(markup)
 }
 
 async fn overview(
@@ -271,7 +280,7 @@ async fn release(
                 .summary
                 .as_ref()
                 .map_or(summary::Summary::Off, |s| s.summary(p, &why));
-            pages::release::page(&page, p, &why, &ai).into_response()
+            Html(finish(pages::release::page(&page, p, &why, &ai))).into_response()
         }
         // Not visible and not there look the same.
         _ => Failure::NotFound(format!("No passport {namespace}/{name}.")).page(&page),
@@ -528,6 +537,23 @@ pub async fn spawn(
     settings: Settings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<SocketAddr> {
+    let (local, serving) = listen(addr, source, auth, settings, shutdown).await?;
+    tokio::spawn(serving);
+    Ok(local)
+}
+
+/// Binds the console's listener; the returned task serves it until `shutdown` (for a caller
+/// that supervises its tasks).
+pub async fn listen(
+    addr: SocketAddr,
+    source: Arc<dyn SnapshotSource>,
+    auth: AuthConfig,
+    settings: Settings,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<(
+    SocketAddr,
+    impl std::future::Future<Output = ()> + Send + 'static,
+)> {
     use anyhow::Context as _;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -535,10 +561,10 @@ pub async fn spawn(
     let local = listener.local_addr()?;
     let limits = settings.limits.clone();
     let app = router(source, auth, settings);
-    tokio::spawn(async move {
+    let serving = async move {
         if let Err(e) = crate::serve::serve(listener, app, limits, shutdown).await {
             tracing::warn!("console stopped: {e}");
         }
-    });
-    Ok(local)
+    };
+    Ok((local, serving))
 }
