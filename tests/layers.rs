@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first. Modules of one layer may not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["api", "text", "scrub"],
+    &["text"],
+    &["scrub"],
+    &["api"],
     &[
         "engine",
         "metrics",

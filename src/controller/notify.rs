@@ -11,10 +11,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use futures::FutureExt;
 use kube::api::{Api, Patch, PatchParams};
 use serde_json::json;
 use tokio::time::Instant;
-use tracing::{debug, warn};
+use tracing::{debug, error, warn};
 
 use super::context::Context;
 use super::error::Write;
@@ -202,7 +203,24 @@ impl Delivery {
                 .1
                 .clone();
             state.in_flight.insert(key.clone());
-            tokio::spawn(Arc::clone(&self).deliver(notifier, owed.due(), key, slot));
+            let due = owed.due();
+            let jitter = jitter_key(&key, &due);
+            let this = Arc::clone(&self);
+            let delivering = std::panic::AssertUnwindSafe(Arc::clone(&self).deliver(
+                notifier,
+                due,
+                key.clone(),
+                slot,
+            ))
+            .catch_unwind();
+            tokio::spawn(async move {
+                // A delivery that panicked is not left in flight for good (nothing would send
+                // it again): it is retried like a failed one.
+                if delivering.await.is_err() {
+                    error!(notifier = %key.notifier, "a notification delivery panicked; it is retried");
+                    this.settle(key, false, &jitter);
+                }
+            });
         }
         state
             .retry
@@ -244,6 +262,12 @@ impl Delivery {
                 false
             }
         };
+        let jitter = jitter_key(&key, &due);
+        self.settle(key, recorded, &jitter);
+    }
+
+    /// A delivery ended: recorded, or retried after a backoff.
+    fn settle(&self, key: DueKey, recorded: bool, jitter: &ObjectKey) {
         let mut state = self.state();
         state.in_flight.remove(&key);
         if recorded {
@@ -251,11 +275,7 @@ impl Delivery {
             state.recorded.insert(key);
         } else {
             let attempts = state.retry.get(&key).map_or(0, |(n, _)| *n) + 1;
-            let jitter_key = ObjectKey::new(
-                &key.notifier.namespace,
-                format!("{}/{}", key.notifier.name, due.message.subject.key()),
-            );
-            let wait = super::release::backoff(attempts, &jitter_key);
+            let wait = super::release::backoff(attempts, jitter);
             state.retry.insert(key, (attempts, Instant::now() + wait));
         }
         drop(state);
@@ -463,6 +483,14 @@ impl Delivery {
             }
         }
     }
+}
+
+/// What spreads one notifier's retries for one subject apart from the others'.
+fn jitter_key(key: &DueKey, due: &Due) -> ObjectKey {
+    ObjectKey::new(
+        &key.notifier.namespace,
+        format!("{}/{}", key.notifier.name, due.message.subject.key()),
+    )
 }
 
 /// Whether the last delivery came after the last error (so the error no longer holds).

@@ -23,9 +23,17 @@ pub struct LeaseSettings {
     pub ttl: Duration,
 }
 
-/// Keeps trying to acquire, then to renew, the Lease; reports through the returned signal.
-/// The returned lock is used to step down on shutdown.
-pub fn elect(client: Client, settings: LeaseSettings) -> (Signal, Arc<LeaseLock>) {
+/// Keeps trying to acquire, then to renew, the Lease (the returned task, to be supervised: it
+/// returns only once the Lease is lost); reports through the returned signal. The returned lock
+/// is used to step down on shutdown.
+pub fn elect(
+    client: Client,
+    settings: LeaseSettings,
+) -> (
+    Signal,
+    Arc<LeaseLock>,
+    impl std::future::Future<Output = ()> + Send + 'static,
+) {
     let lock = Arc::new(LeaseLock::new(
         client,
         &settings.namespace,
@@ -38,7 +46,7 @@ pub fn elect(client: Client, settings: LeaseSettings) -> (Signal, Arc<LeaseLock>
     let (tx, rx) = watch::channel(Leadership::Waiting);
     let renew_every = (settings.ttl / 3).max(Duration::from_secs(1));
     let task_lock = Arc::clone(&lock);
-    tokio::spawn(async move {
+    let task = async move {
         let mut leading = false;
         let mut renewed = tokio::time::Instant::now();
         loop {
@@ -71,8 +79,8 @@ pub fn elect(client: Client, settings: LeaseSettings) -> (Signal, Arc<LeaseLock>
             }
             tokio::time::sleep(renew_every).await;
         }
-    });
-    (rx, lock)
+    };
+    (rx, lock, task)
 }
 
 /// The label the leader's Pod carries. Webhook deliveries land in the leader's memory and the

@@ -5,6 +5,7 @@
 
 pub mod leader;
 pub mod probes;
+pub mod supervise;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::metrics::delivery::Rollups;
 use leader::LeaseSettings;
 use probes::ProbeState;
+use supervise::{Supervisor, Until, until};
 
 /// Everything `passport controller` is configured with.
 #[derive(Clone, Debug)]
@@ -84,6 +86,8 @@ pub enum RunError {
     LostLeadership,
     #[error("cannot build the HTTP client for connectors")]
     Http(#[source] reqwest::Error),
+    #[error("exiting so this replica restarts")]
+    TaskFailed(#[source] supervise::Ended),
 }
 
 /// A client whose User-Agent names this replica, so the API server's audit log and metrics say
@@ -110,8 +114,29 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         })?;
     let probe_local = listener.local_addr().unwrap_or(settings.probe_addr);
     let probe_app = probes::router(Arc::clone(&probe_state), Arc::clone(&metrics));
-    tokio::spawn(async move {
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let stop_tx = Arc::new(stop_tx);
+    tokio::spawn({
+        let stop_tx = Arc::clone(&stop_tx);
+        async move {
+            shutdown_signal().await;
+            info!("shutdown requested: draining in-flight reconciles");
+            let _ = stop_tx.send(true);
+        }
+    });
+    let stopped = move || {
+        let mut stop = stop_rx.clone();
+        async move {
+            let _ = stop.wait_for(|s| *s).await;
+        }
+    };
+    let supervisor = Supervisor::default();
+    // What runs for the whole process is expected to end only when the process is stopping.
+    let process = until(stopped());
+    supervisor.spawn("probes", process.clone(), async move {
         let limits = crate::serve::Limits::default();
+        // It serves through the drain, until the process exits.
         if let Err(e) =
             crate::serve::serve(listener, probe_app, limits, std::future::pending()).await
         {
@@ -119,17 +144,13 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         }
     });
     info!(addr = %probe_local, "serving /healthz, /readyz and /metrics");
-
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tokio::spawn(async move {
-        shutdown_signal().await;
-        info!("shutdown requested: draining in-flight reconciles");
-        let _ = stop_tx.send(true);
-    });
-    let stopped = move || {
-        let mut stop = stop_rx.clone();
-        async move {
-            let _ = stop.wait_for(|s| *s).await;
+    // A task that ended unexpectedly turns both probes false and stops the process.
+    let failing = {
+        let probe_state = Arc::clone(&probe_state);
+        let stop_tx = Arc::clone(&stop_tx);
+        move |ended: &supervise::Ended| {
+            probe_state.fail(ended.to_string());
+            let _ = stop_tx.send(true);
         }
     };
 
@@ -139,23 +160,39 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             .with_kube(client.clone()),
     );
     let rollups = SharedRollups::default();
-    tokio::spawn(history::follow(
-        client.clone(),
-        settings.home_namespace.clone(),
-        Arc::clone(&rollups),
-    ));
+    supervisor.spawn(
+        "rollups watch",
+        process.clone(),
+        history::follow(
+            client.clone(),
+            settings.home_namespace.clone(),
+            Arc::clone(&rollups),
+        ),
+    );
 
     let mut lease = None;
     let signal = match settings.lease.clone() {
         Some(lease_settings) => {
             leader::label_pod(&client, &settings.home_namespace, &settings.pod, false).await;
-            let (signal, lock) = leader::elect(client.clone(), lease_settings);
+            let (signal, lock, electing) = leader::elect(client.clone(), lease_settings);
             lease = Some(lock);
+            // It returns once the Lease is lost, which ends the process in order below.
+            let lost = {
+                let mut lost = signal.clone();
+                until(async move {
+                    let _ = lost.wait_for(|l| *l == Leadership::Lost).await;
+                })
+            };
+            supervisor.spawn("leader election", lost, electing);
             signal
         }
         None => leadership::sole(),
     };
-    tokio::spawn(follow_leadership(signal.clone(), Arc::clone(&metrics)));
+    supervisor.spawn(
+        "leader gauge",
+        process.clone(),
+        follow_leadership(signal.clone(), Arc::clone(&metrics)),
+    );
 
     // Every replica serves the console from read-only caches of its own, so the Service can
     // send a viewer to any of them; only the leader decides and writes.
@@ -167,7 +204,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             &hub,
             &rollups,
             &signal,
-            stopped(),
+            supervisor.until(process.clone()),
         )
         .await;
     }
@@ -179,6 +216,10 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         tokio::select! {
             r = waiting.wait_for(|l| *l == Leadership::Leading) => { let _ = r; }
             () = stopped() => return Ok(()),
+            ended = supervisor.failed() => {
+                failing(&ended);
+                return Err(RunError::TaskFailed(ended));
+            }
         }
     }
     leader::take_label(&client, &settings.home_namespace, &settings.pod).await;
@@ -197,7 +238,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
             }
         }
     };
-    let stop = futures::future::FutureExt::shared(Box::pin(stop_or_lost));
+    let stop: Until = until(stop_or_lost);
 
     let controllers = controller::controllers(
         client.clone(),
@@ -218,39 +259,70 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         &client,
         controllers.trigger.clone(),
         protection.clone(),
-        stop.clone(),
+        supervisor.until(stop.clone()),
     )
     .await;
-    tokio::spawn(controller::notify::run(
-        Arc::clone(&ctx),
-        settings.notify.clone(),
+    supervisor.spawn(
+        "notifications",
         stop.clone(),
-    ));
+        controller::notify::run(Arc::clone(&ctx), settings.notify.clone(), stop.clone()),
+    );
     if let Some(protection) = protection {
-        tokio::spawn(controller::protection::run(protection, stop.clone()));
+        supervisor.spawn(
+            "github protection answers",
+            stop.clone(),
+            controller::protection::run(protection, stop.clone()),
+        );
     }
-    tokio::spawn(history_loop(
-        Arc::clone(&ctx),
-        settings.home_namespace.clone(),
-        settings.retention.clone(),
-        Arc::clone(&rollups),
+    supervisor.spawn(
+        "retention and delivery gauges",
         stop.clone(),
-    ));
-    tokio::spawn(connectors::run(
-        Arc::clone(&ctx),
-        hub,
-        controllers.trigger.clone(),
+        history_loop(
+            Arc::clone(&ctx),
+            settings.home_namespace.clone(),
+            settings.retention.clone(),
+            Arc::clone(&rollups),
+            stop.clone(),
+        ),
+    );
+    supervisor.spawn(
+        "connector refresh",
         stop.clone(),
-    ));
+        connectors::run(
+            Arc::clone(&ctx),
+            hub,
+            controllers.trigger.clone(),
+            stop.clone(),
+        ),
+    );
+    // One-shot: it ends once the caches are synced (a panic leaves the replica unready).
     tokio::spawn({
-        let stores = ctx.stores.clone();
+        let (stores, probe_state) = (ctx.stores.clone(), Arc::clone(&probe_state));
         async move {
             stores.wait_ready().await;
-            probe_state.ready.store(true, Ordering::Relaxed);
+            if !probe_state.failed() {
+                probe_state.ready.store(true, Ordering::Relaxed);
+            }
             info!("caches synced");
         }
     });
-    controllers.run().await;
+    let reconciling = controllers.run();
+    tokio::pin!(reconciling);
+    let ended = tokio::select! {
+        () = &mut reconciling => None,
+        ended = supervisor.failed() => Some(ended),
+    };
+    if let Some(ended) = ended {
+        // The reconcilers drain (the stop reaches them) before the process exits.
+        failing(&ended);
+        reconciling.await;
+        if let Some(lock) = lease
+            && let Err(e) = lock.step_down().await
+        {
+            warn!("could not release the leader Lease: {e}");
+        }
+        return Err(RunError::TaskFailed(ended));
+    }
 
     if *signal.borrow() == Leadership::Lost {
         return Err(RunError::LostLeadership);
@@ -266,12 +338,13 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     Ok(())
 }
 
-/// The `leader` gauge says what the leadership signal says.
+/// The `leader` gauge says what the leadership signal says, for the life of the process.
 async fn follow_leadership(mut signal: Signal, metrics: Arc<Metrics>) {
     loop {
         metrics.leader.set(i64::from(leadership::leading(&signal)));
         if signal.changed().await.is_err() {
-            return;
+            // The signal is final (a sole replica's, or a lost Lease's): nothing more to follow.
+            return std::future::pending().await;
         }
     }
 }
@@ -284,7 +357,7 @@ async fn serve_console(
     hub: &Arc<Hub>,
     rollups: &SharedRollups,
     signal: &Signal,
-    stopped: impl std::future::Future<Output = ()> + Send + 'static,
+    tasks: supervise::Bound<'_>,
 ) {
     let runtime = crate::console::Runtime {
         mode: "controller".into(),
@@ -316,16 +389,19 @@ async fn serve_console(
         summary: console.summary,
         limits: console.limits,
     };
-    match crate::console::spawn(
+    match crate::console::listen(
         console.addr,
         source,
         console.auth,
         console_settings,
-        stopped,
+        tasks.until.clone(),
     )
     .await
     {
-        Ok(local) => info!(addr = %local, "serving the console"),
+        Ok((local, serving)) => {
+            info!(addr = %local, "serving the console");
+            tasks.spawn("console", serving);
+        }
         Err(e) => warn!("cannot serve the console: {e:#}"),
     }
 }
@@ -398,7 +474,7 @@ async fn serve_webhooks(
     client: &Client,
     trigger: connectors::Trigger,
     protection: Option<Arc<controller::protection::Protection>>,
-    stop: impl std::future::Future<Output = ()> + Send + 'static,
+    tasks: supervise::Bound<'_>,
 ) {
     let (addr, audience, tls) = (
         settings.webhook_addr,
@@ -425,8 +501,9 @@ async fn serve_webhooks(
             }
             let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
             let limits = settings.webhook_limits.clone();
-            tokio::spawn(async move {
-                if let Err(e) = crate::serve::serve_with(listener, app, limits, tls, stop).await {
+            let serving = crate::serve::serve_with(listener, app, limits, tls, tasks.until.clone());
+            tasks.spawn("webhook and gate listener", async move {
+                if let Err(e) = serving.await {
                     warn!("webhook server stopped: {e}");
                 }
             });
