@@ -23,7 +23,8 @@ test: deps lint unit fuzz
 ## plugins, iptables and conntrack; its Pods that ask the HTTP gate run Debian's busybox-static. The metrics tier parses /metrics with PyPI prometheus_client; the connector tier uses Debian's
 ## prometheus (its tests start their own servers on loopback); the console's browser tier
 ## Debian's chromium and (with its OIDC tier) the npm packages in tests/console
-## (playwright-core, oidc-provider). The fuzz targets need cargo-fuzz (crates.io) and the nightly
+## (playwright-core, oidc-provider); the peers tier the npm packages of the receivers' own
+## libraries (cloudevents, adaptivecards, @octokit/webhooks-methods, -schemas and -examples). The fuzz targets need cargo-fuzz (crates.io) and the nightly
 ## toolchain that rustup ships on this machine's image.
 deps:
 	@command -v go >/dev/null || { echo "go is required (it ships with this machine's image)"; exit 1; }
@@ -32,7 +33,7 @@ deps:
 	@python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "prometheus_client==0.26.0"
 	@command -v promtool >/dev/null && command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium >/dev/null; }
 	@command -v containerd >/dev/null && command -v runc >/dev/null && [ -x /usr/lib/cni/bridge ] && command -v iptables >/dev/null && command -v conntrack >/dev/null && [ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends containerd runc containernetworking-plugins iptables conntrack busybox-static >/dev/null; }
-	@[ -d tests/console/node_modules/playwright-core ] && [ -d tests/console/node_modules/oidc-provider ] || (cd tests/console && npm ci --no-audit --no-fund --loglevel=error)
+	@cd tests/console && node -e 'const fs = require("fs"); process.exit(Object.keys(JSON.parse(fs.readFileSync("package.json")).dependencies).every((d) => fs.existsSync("node_modules/" + d)) ? 0 : 1)' || npm ci --no-audit --no-fund --loglevel=error
 	@bash tests/cluster/build.sh >/dev/null
 	@command -v cargo-fuzz >/dev/null || $(CARGO) install --quiet --locked cargo-fuzz --version 0.13.2
 

@@ -38,4 +38,5 @@ mod layers;
 mod metrics_delivery;
 mod metrics_exposition;
 mod notify_cluster;
+mod peers;
 mod serve_tls;

@@ -557,5 +557,45 @@ fn a_github_protection_rule_waits_for_the_passport() {
         "{answer}"
     );
     assert_eq!(answers[0].headers["authorization"], "Bearer ghs_app5ecret");
+
+    // GitHub's own parts, schema and signer (tests/console/peers/github-protection.mjs): the
+    // receiver keeps what @octokit/webhooks-schemas accepts and @octokit/webhooks-methods
+    // signed, once, whatever the delivery id.
+    let peers = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console/peers");
+    let out = std::process::Command::new("node")
+        .arg(peers.join("github-protection.mjs"))
+        .args([
+            "hook-5ecret",
+            &github.url(""),
+            "4242",
+            &chrono::Utc::now().to_rfc3339(),
+        ])
+        .output()
+        .expect("node is needed for the peers tier");
+    assert!(
+        out.status.success(),
+        "GitHub's schema refused the delivery: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let octokit: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(octokit["schema"], "ok");
+    let deliver_body = |delivery: &str, body: &str, signature: &str| {
+        let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            stream,
+            "POST /github/deployment-protection HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\nx-github-event: deployment_protection_rule\r\nx-github-delivery: {delivery}\r\nx-hub-signature-256: {signature}\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        let _ = stream.read_to_string(&mut out);
+        out.split_whitespace().nth(1).unwrap_or("").to_string()
+    };
+    let (body, signature) = (
+        octokit["body"].as_str().unwrap(),
+        octokit["signature"].as_str().unwrap(),
+    );
+    assert_eq!(deliver_body("octokit-1", body, signature), "202");
+    assert_eq!(deliver_body("octokit-2", body, signature), "401");
     assert!(!c.log().contains("ghs_app5ecret") && !c.log().contains("hook-5ecret"));
 }
