@@ -12,7 +12,7 @@ if ! rustup run nightly rustc --version >/dev/null 2>&1; then
   echo "the fuzz targets need the nightly toolchain (rustup's nightly ships with this machine's image)" >&2
   exit 1
 fi
-targets=(manifest recording webhook policy)
+targets=(manifest recording webhook policy console_query protection)
 # One instrumented build of every target. Coverage and debug assertions (an overflow is a
 # crash), no AddressSanitizer: the project has no unsafe code, and ASan doubled the build and
 # halved the executions. FUZZ_SANITIZER=address turns it on.
