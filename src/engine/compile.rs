@@ -565,6 +565,15 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
         ));
         return None;
     }
+    // The parser's error recovery miscounts its own recursion on brackets that close nothing
+    // (cel 0.13: a subtraction that overflows): such an expression never reaches it.
+    if let Some(why) = unbalanced(&x.cel) {
+        errors.push(FieldError::new(
+            format!("{at}.expression.cel"),
+            format!("does not compile: {why}"),
+        ));
+        return None;
+    }
     match compile_cel(&x.cel) {
         Ok(program) => Some(RuleKind::Expression(ExpressionRule {
             source: x.cel.clone(),
@@ -799,6 +808,83 @@ fn too_deep(cel: &str) -> Option<usize> {
     (deepest > MAX_CEL_BRACKETS).then_some(deepest)
 }
 
+/// Why `cel`'s brackets do not pair up, outside string literals and `//` comments: one that
+/// closes nothing, closes another kind, or is never closed. A valid expression always pairs.
+fn unbalanced(cel: &str) -> Option<String> {
+    let chars: Vec<char> = cel.chars().collect();
+    let mut open: Vec<(char, usize)> = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            '/' if chars.get(i + 1) == Some(&'/') => {
+                while i < chars.len() && chars[i] != '\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            '"' | '\'' => {
+                i = after_string(&chars, i);
+                continue;
+            }
+            '(' | '[' | '{' => open.push((c, i)),
+            ')' | ']' | '}' => {
+                let wanted = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    _ => '{',
+                };
+                match open.pop() {
+                    Some((o, _)) if o == wanted => {}
+                    Some((o, at)) => {
+                        return Some(format!(
+                            "'{c}' at character {} closes the '{o}' at character {}",
+                            i + 1,
+                            at + 1
+                        ));
+                    }
+                    None => return Some(format!("'{c}' at character {} closes nothing", i + 1)),
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    open.last()
+        .map(|(o, at)| format!("the '{o}' at character {} is never closed", at + 1))
+}
+
+/// Where the string literal starting with the quote at `start` ends (one past its closing
+/// quote, or the end): single or triple quoted, raw (`r"…"`, no escapes) or not.
+fn after_string(chars: &[char], start: usize) -> usize {
+    let quote = chars[start];
+    let ident = |c: Option<&char>| c.is_some_and(|c| c.is_alphanumeric() || *c == '_');
+    let prefix_raw = |at: usize| {
+        at > 0
+            && matches!(chars[at - 1], 'r' | 'R')
+            && (!ident(at.checked_sub(2).and_then(|j| chars.get(j)))
+                || matches!(chars[at - 2], 'b' | 'B')
+                    && !ident(at.checked_sub(3).and_then(|j| chars.get(j))))
+    };
+    let raw = prefix_raw(start)
+        || (start > 1 && matches!(chars[start - 1], 'b' | 'B') && prefix_raw(start - 1));
+    let triple = chars.get(start + 1) == Some(&quote) && chars.get(start + 2) == Some(&quote);
+    let mut i = start + if triple { 3 } else { 1 };
+    while i < chars.len() {
+        match chars[i] {
+            '\\' if !raw => i += 2,
+            c if c == quote
+                && (!triple
+                    || (chars.get(i + 1) == Some(&quote) && chars.get(i + 2) == Some(&quote))) =>
+            {
+                return i + if triple { 3 } else { 1 };
+            }
+            _ => i += 1,
+        }
+    }
+    chars.len()
+}
+
 fn soak(d: Option<&DurationString>, field: &str, errors: &mut Vec<FieldError>) -> Option<Soak> {
     let d = d?;
     Some(Soak {
@@ -854,5 +940,38 @@ mod tests {
         );
         assert_eq!(reads("size(evidence.ci) > 0").fields, None);
         assert_eq!(reads("release.service == 'web'").fields, Some(vec![]));
+    }
+    /// Brackets pair up outside strings and comments in every valid expression, so only a
+    /// broken one is refused before the parser — among them the input the policy fuzz target
+    /// crashed the parser with (a recursion counter subtracted below zero).
+    #[test]
+    fn brackets_that_close_nothing_never_reach_the_parser() {
+        for valid in [
+            r#"release.service == ')' && [1, 2].size() == 2"#,
+            r#"'(' + "[" + '''}''' + r'\' != '' // ) ] }"#,
+            r#"{'a': [(1)]}.a[0] == 1 && b")" != b'(' && R"]" == br'['"#,
+            r#""""a "" ) """.size() > 0"#,
+        ] {
+            assert_eq!(unbalanced(valid), None, "{valid}");
+            if let Err(e) = compile_cel(valid) {
+                panic!("{valid}: {e}")
+            }
+        }
+        assert_eq!(
+            unbalanced("a)"),
+            Some("')' at character 2 closes nothing".into())
+        );
+        assert_eq!(
+            unbalanced("[a)"),
+            Some("')' at character 3 closes the '[' at character 1".into())
+        );
+        assert_eq!(
+            unbalanced("f(a, [b]"),
+            Some("the '(' at character 2 is never closed".into())
+        );
+        let crash = String::from_utf8_lossy(include_bytes!(
+            "../../tests/fuzz/corpus/policy/cel-recursion-closers"
+        ));
+        assert!(unbalanced(&crash).is_some());
     }
 }
