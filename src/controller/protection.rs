@@ -655,6 +655,7 @@ mod tests {
     }
 
     const API: &str = "https://api.github.com";
+    const NOW: &str = "2026-12-02T10:00:00Z";
     const CALLBACK: &str =
         "https://api.github.com/repos/acme/shop/actions/runs/42/deployment_protection_rule";
 
@@ -761,9 +762,7 @@ mod tests {
 
     #[test]
     fn replays_stale_deployments_and_foreign_callbacks_are_refused() {
-        let now = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let now = NOW.parse::<DateTime<Utc>>().unwrap();
         let mut kept = Kept::default();
         assert_eq!(
             kept.accept("d1", event(CALLBACK, "2026-12-02T09:59:00Z"), API, now),
@@ -803,9 +802,7 @@ mod tests {
     /// same body is the same request, waiting or answered, and is never answered twice.
     #[test]
     fn a_request_is_kept_and_answered_once_whatever_its_delivery_id() {
-        let now = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let now = NOW.parse::<DateTime<Utc>>().unwrap();
         let created = "2026-12-02T09:59:00Z";
         let mut kept = Kept::default();
         assert_eq!(
@@ -844,9 +841,7 @@ mod tests {
     /// newcomer is refused.
     #[test]
     fn a_flood_cannot_evict_a_waiting_request() {
-        let now = DateTime::parse_from_rfc3339("2026-12-02T10:00:00Z")
-            .unwrap()
-            .with_timezone(&Utc);
+        let now = NOW.parse::<DateTime<Utc>>().unwrap();
         let created = "2026-12-02T09:59:00Z";
         let mut kept = Kept::default();
         assert_eq!(
