@@ -33,7 +33,16 @@ pub enum AppError {
     #[error("Secret {0}: set appId and privateKey (a GitHub App), or token")]
     NoAuth(String),
     #[error("Secret {0}: privateKey is not an RSA private key in PEM (PKCS#1): {1}")]
-    BadKey(String, String),
+    BadKey(String, #[source] KeyError),
+}
+
+/// Why a private key cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("expected -----BEGIN RSA PRIVATE KEY-----")]
+    NotPkcs1,
+    #[error("its body is not base64: {0}")]
+    Base64(#[source] base64::DecodeError),
 }
 
 impl App {
@@ -63,7 +72,7 @@ impl App {
     }
 }
 
-fn rsa_key(pem: &str) -> Result<jsonwebtoken::EncodingKey, String> {
+fn rsa_key(pem: &str) -> Result<jsonwebtoken::EncodingKey, KeyError> {
     use base64::Engine;
     let body: String = pem
         .lines()
@@ -71,11 +80,11 @@ fn rsa_key(pem: &str) -> Result<jsonwebtoken::EncodingKey, String> {
         .filter(|l| !l.starts_with("-----"))
         .collect();
     if !pem.contains("BEGIN RSA PRIVATE KEY") {
-        return Err("expected -----BEGIN RSA PRIVATE KEY-----".into());
+        return Err(KeyError::NotPkcs1);
     }
     let der = base64::engine::general_purpose::STANDARD
         .decode(body)
-        .map_err(|e| e.to_string())?;
+        .map_err(KeyError::Base64)?;
     Ok(jsonwebtoken::EncodingKey::from_rsa_der(&der))
 }
 
@@ -85,7 +94,7 @@ pub fn app_jwt(
     id: &str,
     key: &jsonwebtoken::EncodingKey,
     now: DateTime<Utc>,
-) -> Result<String, String> {
+) -> Result<String, jsonwebtoken::errors::Error> {
     let now = now.timestamp();
     let claims = json!({"iat": now - 60, "exp": now + 540, "iss": id});
     jsonwebtoken::encode(
@@ -93,7 +102,6 @@ pub fn app_jwt(
         &claims,
         key,
     )
-    .map_err(|e| format!("cannot sign the App's JWT: {e}"))
 }
 
 #[cfg(test)]

@@ -14,6 +14,24 @@ use super::requests::{Kept, Waiting, answer};
 use crate::api::{Decision, FIELD_MANAGER};
 use crate::controller::context::Context;
 
+/// Why a request could not be answered this time (it stays waiting and is tried again).
+#[derive(Debug, thiserror::Error)]
+pub enum AnswerError {
+    #[error("the delivery names no installation")]
+    NoInstallation,
+    #[error("cannot sign the App's JWT: {0}")]
+    Jwt(#[source] jsonwebtoken::errors::Error),
+    #[error("asking for an installation token: {0}")]
+    TokenUnreachable(#[source] crate::connectors::FetchError),
+    #[error("GitHub refused the installation token: HTTP {0}")]
+    TokenRefused(reqwest::StatusCode),
+    #[error("the installation token answer is not JSON: {0}")]
+    TokenNotJson(#[source] serde_json::Error),
+    /// The callback's failure, scrubbed of the token.
+    #[error("{0}")]
+    Callback(String),
+}
+
 /// The ConfigMap (controller namespace) holding requests not yet answered.
 pub const CONFIG_MAP: &str = "release-passport-github-protection";
 const KEY: &str = "pending.json";
@@ -139,13 +157,12 @@ impl Protection {
         answered
     }
 
-    async fn token(&self, installation: Option<u64>) -> Result<String, String> {
+    async fn token(&self, installation: Option<u64>) -> Result<String, AnswerError> {
         match &self.app.auth {
             AppAuth::Token(t) => Ok(t.clone()),
             AppAuth::App { id, key } => {
-                let installation =
-                    installation.ok_or("the delivery names no installation".to_string())?;
-                let jwt = app_jwt(id, key, (self.ctx.clock)())?;
+                let installation = installation.ok_or(AnswerError::NoInstallation)?;
+                let jwt = app_jwt(id, key, (self.ctx.clock)()).map_err(AnswerError::Jwt)?;
                 let url = format!(
                     "{}/app/installations/{installation}/access_tokens",
                     self.app.api
@@ -157,15 +174,13 @@ impl Protection {
                 for (name, value) in crate::notify::payload::github_headers(&jwt) {
                     request = request.header(name, value);
                 }
-                let response = request
-                    .send()
-                    .await
-                    .map_err(|e| crate::connectors::http::classify(&e.without_url()).to_string())?;
+                let response = request.send().await.map_err(|e| {
+                    AnswerError::TokenUnreachable(crate::connectors::http::classify(
+                        &e.without_url(),
+                    ))
+                })?;
                 if !response.status().is_success() {
-                    return Err(format!(
-                        "GitHub refused the installation token: HTTP {}",
-                        response.status()
-                    ));
+                    return Err(AnswerError::TokenRefused(response.status()));
                 }
                 #[derive(Deserialize)]
                 struct Token {
@@ -173,10 +188,10 @@ impl Protection {
                 }
                 let body = crate::connectors::http::read_bounded(response)
                     .await
-                    .map_err(|e| e.to_string())?;
+                    .map_err(AnswerError::TokenUnreachable)?;
                 serde_json::from_slice::<Token>(&body)
                     .map(|t| t.token)
-                    .map_err(|e| format!("the installation token answer is not JSON: {e}"))
+                    .map_err(AnswerError::TokenNotJson)
             }
         }
     }
@@ -187,7 +202,7 @@ impl Protection {
         decision: Decision,
         key: &crate::api::ObjectKey,
         reason: &str,
-    ) -> Result<(), String> {
+    ) -> Result<(), AnswerError> {
         let token = self.token(w.installation).await?;
         let link = crate::notify::release_link(self.console_url.as_deref(), key);
         let comment = crate::notify::clean(&match &link {
@@ -210,7 +225,7 @@ impl Protection {
             crate::controller::notify::Outcome::Delivered => Ok(()),
             crate::controller::notify::Outcome::Retry(why)
             | crate::controller::notify::Outcome::Failed(why) => {
-                Err(crate::scrub::scrub(&why, &[&token]))
+                Err(AnswerError::Callback(crate::scrub::scrub(&why, &[&token])))
             }
         }
     }
