@@ -5,7 +5,7 @@
 pub fn verify_signature(secret: &[u8], signature: Option<&str>, body: &[u8]) -> bool {
     let Some(mac) = signature
         .and_then(|s| s.trim().strip_prefix("sha256="))
-        .and_then(crate::connectors::webhook::unhex)
+        .and_then(|hex| hex::decode(hex).ok())
     else {
         return false;
     };
@@ -17,7 +17,7 @@ pub fn verify_signature(secret: &[u8], signature: Option<&str>, body: &[u8]) -> 
 pub fn sign(secret: &[u8], body: &[u8]) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     let mac = ring::hmac::sign(&key, body);
-    format!("sha256={}", crate::connectors::webhook::hex(mac.as_ref()))
+    format!("sha256={}", hex::encode(mac.as_ref()))
 }
 
 #[cfg(test)]
