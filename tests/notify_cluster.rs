@@ -492,8 +492,8 @@ fn a_github_protection_rule_waits_for_the_passport() {
         out.split_whitespace().nth(1).unwrap_or("").to_string()
     };
     let deliver = |delivery: &str, signature: &str| deliver_body(delivery, &body, signature);
-    let signed = release_passport::controller::protection::sign(b"hook-5ecret", body.as_bytes());
-    let forged = release_passport::controller::protection::sign(b"guess", body.as_bytes());
+    let signed = release_passport::controller::github::sign(b"hook-5ecret", body.as_bytes());
+    let forged = release_passport::controller::github::sign(b"guess", body.as_bytes());
     assert_eq!(
         deliver("d-forged", &forged),
         "401",

@@ -59,8 +59,7 @@ pub(super) fn named(app: &GitOpsApp, release: &Release) -> ObjectKey {
         namespace: app
             .namespace
             .clone()
-            .or_else(|| release.metadata.namespace.clone())
-            .unwrap_or_else(|| "default".into()),
+            .unwrap_or_else(|| crate::api::namespace_of(&release.metadata).to_string()),
         name: app.name.clone(),
     }
 }

@@ -60,22 +60,6 @@ pub struct Verified {
     digest: [u8; 32],
 }
 
-/// Lowercase hex of `bytes` (how HMAC signature headers spell a MAC).
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// The bytes of a hex string, in either case.
-pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..s.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(s.get(i..i + 2)?, 16).ok())
-        .collect()
-}
-
 /// The signature header value for a delivery.
 pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
@@ -83,7 +67,7 @@ pub fn sign(secret: &[u8], timestamp: i64, body: &[u8]) -> String {
     ctx.update(timestamp.to_string().as_bytes());
     ctx.update(b".");
     ctx.update(body);
-    format!("sha256={}", hex(ctx.sign().as_ref()))
+    format!("sha256={}", hex::encode(ctx.sign().as_ref()))
 }
 
 /// Checks signature (in constant time) and freshness (pure).
@@ -101,7 +85,7 @@ pub fn verify(
     let mac = sig
         .trim()
         .strip_prefix("sha256=")
-        .and_then(unhex)
+        .and_then(|hex| hex::decode(hex).ok())
         .ok_or(Refusal::BadSignature)?;
     let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, secret);
     let mut message = ts.to_string().into_bytes();

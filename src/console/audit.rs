@@ -64,7 +64,7 @@ fn or_any(names: &[String], any: &str) -> String {
 }
 
 fn ns(meta: &kube::api::ObjectMeta) -> String {
-    meta.namespace.clone().unwrap_or_else(|| "default".into())
+    crate::api::namespace_of(meta).to_string()
 }
 
 /// Where an event sits in the log: newest first, events without a time last, ties in a stable,

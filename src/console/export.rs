@@ -78,11 +78,7 @@ pub struct EvidenceRow {
 pub fn passport_row(p: &ReleasePassport) -> PassportRow {
     let status = p.status.clone().unwrap_or_default();
     PassportRow {
-        namespace: p
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into()),
+        namespace: crate::api::namespace_of(&p.metadata).to_string(),
         name: p.metadata.name.clone().unwrap_or_default(),
         service: p.spec.service.clone(),
         version: p.spec.version.clone(),

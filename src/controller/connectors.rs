@@ -81,11 +81,7 @@ pub fn releases_with_needs(ctx: &Context) -> Vec<(Release, Needs)> {
         .valid_releases(None)
         .iter()
         .map(|r| {
-            let ns = r
-                .metadata
-                .namespace
-                .clone()
-                .unwrap_or_else(|| "default".into());
+            let ns = namespace_of(&r.metadata).to_string();
             let policies = by_namespace
                 .entry(ns)
                 .or_insert_with_key(|ns| ctx.compiled_policies(ns));

@@ -3,30 +3,23 @@
 
 use kube::runtime::reflector::ObjectRef;
 
-use crate::api::{Approval, Connector, GatePolicy, Release, ReleasePassport, Waiver, namespace_of};
+use crate::api::{
+    Approval, Connector, GatePolicy, Keyed, ObjectKey, Release, ReleasePassport, Waiver,
+    namespace_of,
+};
 use crate::engine::{policy_applies, waiver_applies};
 
 use crate::cluster::Stores;
 
 fn refs(
-    releases: impl IntoIterator<Item = (String, String)>,
+    releases: impl IntoIterator<Item = ObjectKey>,
 ) -> Vec<ObjectRef<kube::core::DeserializeGuard<Release>>> {
-    let mut out: Vec<(String, String)> = releases.into_iter().collect();
+    let mut out: Vec<ObjectKey> = releases.into_iter().collect();
     out.sort();
     out.dedup();
     out.into_iter()
-        .map(|(ns, name)| ObjectRef::new(&name).within(&ns))
+        .map(|k| ObjectRef::new(&k.name).within(&k.namespace))
         .collect()
-}
-
-fn key(r: &Release) -> (String, String) {
-    (
-        r.metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into()),
-        r.metadata.name.clone().unwrap_or_default(),
-    )
 }
 
 /// Passports (in `ns`) whose last decision mentions something, so a change that *stops*
@@ -35,13 +28,13 @@ fn passports_where(
     stores: &Stores,
     ns: &str,
     mentions: impl Fn(&ReleasePassport) -> bool,
-) -> Vec<(String, String)> {
+) -> Vec<ObjectKey> {
     stores
         .passports
         .state()
         .iter()
         .filter(|p| p.metadata.namespace.as_deref() == Some(ns) && mentions(p))
-        .map(|p| (ns.to_string(), p.spec.release_ref.name.clone()))
+        .map(|p| ObjectKey::new(ns, p.spec.release_ref.name.clone()))
         .collect()
 }
 
@@ -52,11 +45,11 @@ pub fn policy(
 ) -> Vec<ObjectRef<kube::core::DeserializeGuard<Release>>> {
     let ns = namespace_of(&policy.metadata);
     let name = policy.metadata.name.as_deref().unwrap_or("");
-    let selected: Vec<(String, String)> = stores
+    let selected: Vec<ObjectKey> = stores
         .valid_releases(Some(ns))
         .iter()
         .filter(|r| policy_applies(policy, r))
-        .map(key)
+        .map(|r| r.key())
         .collect();
     let decided = passports_where(stores, ns, |p| {
         p.status
@@ -101,12 +94,10 @@ pub fn policies_of(
 
 /// An approval touches the release it names.
 pub fn approval(approval: &Approval) -> Vec<ObjectRef<kube::core::DeserializeGuard<Release>>> {
-    let ns = approval
-        .metadata
-        .namespace
-        .clone()
-        .unwrap_or_else(|| "default".into());
-    refs([(ns, approval.spec.release_ref.name.clone())])
+    refs([ObjectKey::new(
+        namespace_of(&approval.metadata),
+        approval.spec.release_ref.name.clone(),
+    )])
 }
 
 /// A waiver touches the releases it applies to and those whose passport lists it.
@@ -120,7 +111,7 @@ pub fn waiver(
         .valid_releases(Some(ns))
         .iter()
         .filter(|r| waiver_applies(waiver, r))
-        .map(key)
+        .map(|r| r.key())
         .collect::<Vec<_>>();
     let listed = passports_where(stores, ns, |p| {
         p.status
@@ -136,5 +127,5 @@ pub fn connector(
     connector: &Connector,
 ) -> Vec<ObjectRef<kube::core::DeserializeGuard<Release>>> {
     let ns = connector.metadata.namespace.as_deref();
-    refs(stores.valid_releases(ns).iter().map(key))
+    refs(stores.valid_releases(ns).iter().map(|r| r.key()))
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 
 use super::{Inputs, Lookup, evaluate, gather, passport_for, previous_release};
-use crate::api::{Approval, Decision, Keyed, Release, ReleasePassport, Waiver};
+use crate::api::{Approval, Decision, Keyed, ObjectKey, Release, ReleasePassport, Waiver};
 use crate::engine::needs::Needs;
 use crate::engine::{CompiledPolicy, Evaluation, EvidenceItem, approval_applies, waiver_applies};
 use crate::load::Bundle;
@@ -20,23 +20,14 @@ pub struct Decided {
     pub evaluation: Evaluation,
 }
 
-type Key = (String, String);
-
-fn key_of(meta: &kube::api::ObjectMeta) -> Key {
-    (
-        meta.namespace.clone().unwrap_or_else(|| "default".into()),
-        meta.name.clone().unwrap_or_default(),
-    )
-}
-
 /// A bundle's objects, indexed once, as the pipeline asks for them.
 pub struct BundleLookup<'a> {
     bundle: &'a Bundle,
     policies: Vec<Arc<CompiledPolicy>>,
-    releases: HashMap<Key, &'a Release>,
-    passports: HashMap<Key, Arc<ReleasePassport>>,
+    releases: HashMap<ObjectKey, &'a Release>,
+    passports: HashMap<ObjectKey, Arc<ReleasePassport>>,
     /// Decisions of the first pass (see [`decide_all`]).
-    decided: HashMap<Key, Decision>,
+    decided: HashMap<ObjectKey, Decision>,
 }
 
 impl<'a> BundleLookup<'a> {
@@ -44,15 +35,11 @@ impl<'a> BundleLookup<'a> {
         Self {
             bundle,
             policies: bundle.compiled_policies(),
-            releases: bundle
-                .releases
-                .iter()
-                .map(|r| (key_of(&r.metadata), r))
-                .collect(),
+            releases: bundle.releases.iter().map(|r| (r.key(), r)).collect(),
             passports: bundle
                 .passports
                 .iter()
-                .map(|p| (key_of(&p.metadata), Arc::new(p.clone())))
+                .map(|p| (p.key(), Arc::new(p.clone())))
                 .collect(),
             decided: HashMap::new(),
         }
@@ -88,20 +75,18 @@ impl Lookup for BundleLookup<'_> {
 
     fn release(&self, namespace: &str, name: &str) -> Option<Release> {
         self.releases
-            .get(&(namespace.to_string(), name.to_string()))
+            .get(&ObjectKey::new(namespace, name))
             .map(|r| (*r).clone())
     }
 
     fn passport(&self, namespace: &str, name: &str) -> Option<Arc<ReleasePassport>> {
         self.passports
-            .get(&(namespace.to_string(), name.to_string()))
+            .get(&ObjectKey::new(namespace, name))
             .cloned()
     }
 
     fn decided(&self, namespace: &str, name: &str) -> Option<Decision> {
-        self.decided
-            .get(&(namespace.to_string(), name.to_string()))
-            .copied()
+        self.decided.get(&ObjectKey::new(namespace, name)).copied()
     }
 
     /// A bundle's evidence is recorded per release: all of it is read.
@@ -146,7 +131,7 @@ pub fn decide_all(bundle: &Bundle, now: DateTime<Utc>) -> Vec<Decided> {
                 .status
                 .decision
                 .unwrap_or(Decision::Hold);
-            (key_of(&r.metadata), decision)
+            (r.key(), decision)
         })
         .collect();
     for (r, inputs) in &mut gathered {

@@ -346,11 +346,7 @@ pub fn compile(policy: &GatePolicy) -> CompiledPolicy {
     let waivers = compile_waivers(policy, &rules, &mut errors);
     CompiledPolicy {
         name: policy.metadata.name.clone().unwrap_or_default(),
-        namespace: policy
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into()),
+        namespace: crate::api::namespace_of(&policy.metadata).to_string(),
         mode: policy.spec.mode,
         policy: Arc::new(policy.clone()),
         rules,

@@ -97,7 +97,7 @@ impl Message {
             self.at.timestamp()
         );
         let digest = ring::digest::digest(&ring::digest::SHA256, what.as_bytes());
-        crate::connectors::webhook::hex(&digest.as_ref()[..16])
+        hex::encode(&digest.as_ref()[..16])
     }
 
     /// CloudEvents' `source`: the object as an API path.

@@ -271,7 +271,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         supervisor.spawn(
             "github protection answers",
             stop.clone(),
-            controller::protection::run(protection, stop.clone()),
+            controller::github::run(protection, stop.clone()),
         );
     }
     supervisor.spawn(
@@ -411,7 +411,7 @@ async fn github_app(
     ctx: &Arc<Context>,
     settings: &Settings,
     secret: &str,
-) -> Option<Arc<controller::protection::Protection>> {
+) -> Option<Arc<controller::github::Protection>> {
     use k8s_openapi::api::core::v1::Secret;
     let api: kube::Api<Secret> =
         kube::Api::namespaced(ctx.client.clone(), &settings.home_namespace);
@@ -437,14 +437,14 @@ async fn github_app(
             return None;
         }
     };
-    let app = match controller::protection::App::from_secret(secret, &data) {
+    let app = match controller::github::App::from_secret(secret, &data) {
         Ok(app) => app,
         Err(e) => {
             warn!("--github-app-secret: {e}; GitHub deployment protection rules are not answered");
             return None;
         }
     };
-    match controller::protection::Protection::new(
+    match controller::github::Protection::new(
         Arc::clone(ctx),
         app,
         settings.home_namespace.clone(),
@@ -452,7 +452,7 @@ async fn github_app(
     ) {
         Ok(p) => {
             info!(
-                path = controller::protection::PATH,
+                path = controller::github::PATH,
                 "answering GitHub deployment protection rules"
             );
             Some(Arc::new(p))
@@ -473,7 +473,7 @@ async fn serve_webhooks(
     stores: &Stores,
     client: &Client,
     trigger: connectors::Trigger,
-    protection: Option<Arc<controller::protection::Protection>>,
+    protection: Option<Arc<controller::github::Protection>>,
     tasks: supervise::Bound<'_>,
 ) {
     let (addr, audience, tls) = (
@@ -497,7 +497,7 @@ async fn serve_webhooks(
             let mut app = crate::connectors::webhook::router(Arc::new(receiver))
                 .merge(gate_api::router(Arc::new(gate)));
             if let Some(protection) = protection {
-                app = app.merge(controller::protection::router(protection));
+                app = app.merge(controller::github::router(protection));
             }
             let app = app.layer(tower_http::trace::TraceLayer::new_for_http());
             let limits = settings.webhook_limits.clone();

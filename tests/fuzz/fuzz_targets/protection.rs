@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
-use release_passport::controller::protection::{
+use release_passport::controller::github::{
     Kept, MAX_WAITING, ProtectionEvent, Refused, sign, verify_signature,
 };
 
