@@ -304,6 +304,37 @@ fn releases_become_passports_and_follow_changes() {
         .unwrap();
     assert_eq!(lease["spec"]["holderIdentity"], "e2e-replica");
 
+    // One watch per kind on the leader with its console on: the controllers, the console and
+    // the notifier share them (the audit log names every watch the controller opened).
+    let controller = format!("system:serviceaccount:{ns}:release-passport-controller-{ns}");
+    let mut watched: Vec<String> = cluster
+        .plane
+        .audit()
+        .into_iter()
+        .filter(|e| {
+            e["verb"] == "watch"
+                && e["stage"] == "ResponseStarted"
+                && e["objectRef"]["namespace"] == ns
+                && e["user"]["username"] == controller.as_str()
+        })
+        .filter_map(|e| e["objectRef"]["resource"].as_str().map(str::to_string))
+        .collect();
+    watched.sort();
+    assert_eq!(
+        watched,
+        [
+            "approvals",
+            "configmaps",
+            "connectors",
+            "gatepolicies",
+            "notifiers",
+            "releasepassports",
+            "releases",
+            "waivers"
+        ],
+        "one watch per kind (the rollups ConfigMap is the eighth)"
+    );
+
     // Deleting the Release collects its passport (ownerReference).
     let out = cluster.kubectl(&["delete", "release", "-n", ns, "web"], None);
     assert!(

@@ -8,7 +8,6 @@ use std::collections::HashSet;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use futures::{Stream, StreamExt};
 use kube::Resource;
 use kube::runtime::watcher;
 
@@ -27,7 +26,7 @@ pub enum Watched {
 }
 
 impl Watched {
-    const ALL: [Watched; 7] = [
+    pub const ALL: [Watched; 7] = [
         Watched::Release,
         Watched::Policy,
         Watched::Approval,
@@ -55,6 +54,10 @@ pub struct Pending {
 pub struct Changes {
     listening: AtomicBool,
     kinds: [Mutex<Pending>; 7],
+    /// How many times each kind's watch has listed (0: not yet). Our own signal, not the
+    /// stores': a store's readiness wakes only one of several waiters (kube-runtime's
+    /// DelayedInit keeps one waker), and a Controller already waits on it.
+    listed: tokio::sync::watch::Sender<[u64; 7]>,
 }
 
 impl Changes {
@@ -66,6 +69,9 @@ impl Changes {
 
     /// Notes what `event` of `kind` touched (after the cache applied it).
     pub fn note<K: Resource>(&self, kind: Watched, event: &watcher::Event<K>) {
+        if matches!(event, watcher::Event::InitDone) {
+            self.relisted(kind);
+        }
         if !self.listening.load(Ordering::Acquire) {
             return;
         }
@@ -88,6 +94,26 @@ impl Changes {
         }
     }
 
+    /// Counts a listing of `kind` (a watch's, or a test's refill of the caches).
+    pub fn relisted(&self, kind: Watched) {
+        self.listed
+            .send_modify(|listed| listed[kind as usize] = listed[kind as usize].wrapping_add(1));
+    }
+
+    /// How many times `kind`'s watch has listed so far (0: not yet).
+    pub fn listings(&self, kind: Watched) -> u64 {
+        self.listed.borrow()[kind as usize]
+    }
+
+    /// Waits until every kind in `kinds` has listed at least once.
+    pub async fn listed(&self, kinds: &[Watched]) {
+        let mut listed = self.listed.subscribe();
+        // The sender lives in `self`, so the wait ends only by the condition.
+        let _ = listed
+            .wait_for(|l| kinds.iter().all(|k| l[*k as usize] > 0))
+            .await;
+    }
+
     /// What changed in every kind since the last call; the first call says "everything".
     pub fn take(&self) -> Taken {
         let first = !self.listening.swap(true, Ordering::AcqRel);
@@ -107,23 +133,6 @@ impl Taken {
     pub fn of(&mut self, kind: Watched) -> Pending {
         std::mem::take(&mut self.0[kind as usize])
     }
-}
-
-/// `events` (a reflector's output), noting each in `changes` as it passes.
-pub fn noted<K, S>(
-    events: S,
-    changes: std::sync::Arc<Changes>,
-    kind: Watched,
-) -> impl Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send
-where
-    K: Resource + Send,
-    S: Stream<Item = Result<watcher::Event<K>, watcher::Error>> + Send,
-{
-    events.inspect(move |event| {
-        if let Ok(event) = event {
-            changes.note(kind, event);
-        }
-    })
 }
 
 #[cfg(test)]

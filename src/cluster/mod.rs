@@ -2,8 +2,9 @@
 //! it: watches that recover, the caches of every kind, and the delivery history ConfigMap.
 
 pub mod changes;
+pub mod feed;
 pub mod history;
 pub mod stores;
 pub mod watches;
 
-pub use stores::{Stores, ValidReleases};
+pub use stores::{Feeds, Stores, Valid};

@@ -3,14 +3,13 @@
 
 use std::sync::Arc;
 
-use futures::StreamExt;
 use kube::core::DeserializeGuard;
-use kube::runtime::reflector::{self, ObjectRef, Store};
+use kube::runtime::reflector::{ObjectRef, Store};
 use kube::runtime::watcher;
 use kube::{Api, Client, Resource};
 
-use super::changes::{Changes, Watched, noted};
-use super::watches::watch;
+use super::changes::{Changes, Watched};
+use super::feed::{Feed, follow};
 use crate::api::{Approval, Connector, GatePolicy, Notifier, Release, ReleasePassport, Waiver};
 
 /// `Api` over one namespace, or every namespace with `None`.
@@ -24,55 +23,106 @@ where
     }
 }
 
-/// Reflector caches of every kind, kept up to date in the background (for a console that
-/// watches without deciding).
-pub fn watch_stores(client: Client, ns: Option<&str>) -> Stores {
-    fn cache<K>(
+/// One watch of every kind this operator reads, shared by whoever reads it: the controllers
+/// subscribe to what each touches, the console and every reconcile read the caches.
+pub struct Feeds {
+    pub releases: Feed<DeserializeGuard<Release>>,
+    pub policies: Feed<DeserializeGuard<GatePolicy>>,
+    pub approvals: Feed<Approval>,
+    pub waivers: Feed<Waiver>,
+    pub passports: Feed<ReleasePassport>,
+    pub connectors: Feed<Connector>,
+    pub notifiers: Feed<Notifier>,
+    /// The caches of the same watches.
+    pub stores: Stores,
+}
+
+/// The work that keeps every [`Feeds`] watch going; it ends only if a watch stream does.
+pub type Following = futures::future::BoxFuture<'static, ()>;
+
+impl Feeds {
+    /// The watches of one namespace (every namespace with `None`); Releases only those matching
+    /// `release_selector`, when one is given.
+    pub fn start(
         client: &Client,
-        ns: Option<&str>,
-        changes: &Arc<Changes>,
-        kind: Watched,
-    ) -> reflector::Store<K>
-    where
-        K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
-            + Clone
-            + std::fmt::Debug
-            + serde::de::DeserializeOwned
-            + Send
-            + Sync
-            + 'static,
-    {
-        let (store, writer) = reflector::store();
-        let stream = noted(
-            reflector::reflector(
-                writer,
-                watch(api(client, ns), watcher::Config::default().any_semantic()),
-            ),
-            Arc::clone(changes),
-            kind,
-        )
-        .for_each(|_| async {});
-        tokio::spawn(stream);
-        store
+        namespace: Option<&str>,
+        release_selector: Option<&str>,
+    ) -> (Self, Following) {
+        let changes = Arc::new(Changes::default());
+        let config = watcher::Config::default().any_semantic();
+        let mut release_config = config.clone();
+        if let Some(selector) = release_selector {
+            release_config = release_config.labels(selector);
+        }
+        let (releases, r) = follow(
+            api(client, namespace),
+            release_config,
+            &changes,
+            Watched::Release,
+        );
+        let (policies, p) = follow(
+            api(client, namespace),
+            config.clone(),
+            &changes,
+            Watched::Policy,
+        );
+        let (approvals, a) = follow(
+            api(client, namespace),
+            config.clone(),
+            &changes,
+            Watched::Approval,
+        );
+        let (waivers, w) = follow(
+            api(client, namespace),
+            config.clone(),
+            &changes,
+            Watched::Waiver,
+        );
+        let (passports, rp) = follow(
+            api(client, namespace),
+            config.clone(),
+            &changes,
+            Watched::Passport,
+        );
+        let (connectors, c) = follow(
+            api(client, namespace),
+            config.clone(),
+            &changes,
+            Watched::Connector,
+        );
+        let (notifiers, n) = follow(api(client, namespace), config, &changes, Watched::Notifier);
+        let stores = Stores::new(
+            releases.store().clone(),
+            policies.store().clone(),
+            approvals.store().clone(),
+            waivers.store().clone(),
+            passports.store().clone(),
+            connectors.store().clone(),
+            notifiers.store().clone(),
+            changes,
+        );
+        let following = async move {
+            futures::join!(r, p, a, w, rp, c, n);
+        };
+        let feeds = Self {
+            releases,
+            policies,
+            approvals,
+            waivers,
+            passports,
+            connectors,
+            notifiers,
+            stores,
+        };
+        (feeds, Box::pin(following))
     }
-    let changes = Arc::new(Changes::default());
-    Stores::new(
-        cache(&client, ns, &changes, Watched::Release),
-        cache(&client, ns, &changes, Watched::Policy),
-        cache(&client, ns, &changes, Watched::Approval),
-        cache(&client, ns, &changes, Watched::Waiver),
-        cache(&client, ns, &changes, Watched::Passport),
-        cache(&client, ns, &changes, Watched::Connector),
-        cache(&client, ns, &changes, Watched::Notifier),
-        changes,
-    )
 }
 
 /// The watch caches reconciles read instead of calling the API.
 #[derive(Clone)]
 pub struct Stores {
     pub releases: Store<DeserializeGuard<Release>>,
-    pub policies: Store<GatePolicy>,
+    pub policies: Store<DeserializeGuard<GatePolicy>>,
     pub approvals: Store<Approval>,
     pub waivers: Store<Waiver>,
     pub passports: Store<ReleasePassport>,
@@ -80,17 +130,13 @@ pub struct Stores {
     pub notifiers: Store<Notifier>,
     /// What the watches changed since the console last looked.
     pub changes: Arc<Changes>,
-    /// Set once every watched cache has listed. One task waits on the stores; every reconcile
-    /// waits on this: a store's own readiness signal wakes only the last of several concurrent
-    /// waiters (kube-runtime's DelayedInit keeps one waker), so nothing else may wait on it.
-    synced: Arc<tokio::sync::OnceCell<()>>,
 }
 
 impl Stores {
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         releases: Store<DeserializeGuard<Release>>,
-        policies: Store<GatePolicy>,
+        policies: Store<DeserializeGuard<GatePolicy>>,
         approvals: Store<Approval>,
         waivers: Store<Waiver>,
         passports: Store<ReleasePassport>,
@@ -107,24 +153,12 @@ impl Stores {
             connectors,
             notifiers,
             changes,
-            synced: Arc::default(),
         }
     }
 
     /// Waits until every cache has listed once, so no decision is made from a half-filled cache.
-    /// The Release cache is not awaited here: the controller's runner already waits for it before
-    /// the first reconcile, and a second waiter could starve the first.
     pub async fn wait_ready(&self) {
-        self.synced
-            .get_or_init(|| async {
-                let _ = self.policies.wait_until_ready().await;
-                let _ = self.approvals.wait_until_ready().await;
-                let _ = self.waivers.wait_until_ready().await;
-                let _ = self.passports.wait_until_ready().await;
-                let _ = self.connectors.wait_until_ready().await;
-                let _ = self.notifiers.wait_until_ready().await;
-            })
-            .await;
+        self.changes.listed(&Watched::ALL).await;
     }
 
     pub fn passport(&self, namespace: &str, name: &str) -> Option<Arc<ReleasePassport>> {
@@ -138,27 +172,32 @@ impl Stores {
     }
 
     /// The releases that deserialise, in one namespace (or all with `None`).
-    pub fn valid_releases(&self, namespace: Option<&str>) -> ValidReleases {
-        ValidReleases(
-            self.releases
-                .state()
-                .into_iter()
-                .filter(|g| {
-                    g.0.as_ref().is_ok_and(|r| {
-                        namespace.is_none() || r.metadata.namespace.as_deref() == namespace
-                    })
-                })
-                .collect(),
-        )
+    pub fn valid_releases(&self, namespace: Option<&str>) -> Valid<Release> {
+        Valid::of(&self.releases, namespace)
+    }
+
+    /// The policies that deserialise, in one namespace (or all with `None`).
+    pub fn valid_policies(&self, namespace: Option<&str>) -> Valid<GatePolicy> {
+        Valid::of(&self.policies, namespace)
     }
 }
 
-/// The Releases of one cache snapshot that deserialise: shared with the cache, not copied (a
-/// policy's status counts them on every Release change).
-pub struct ValidReleases(Vec<Arc<DeserializeGuard<Release>>>);
+/// The objects of one cache snapshot that deserialise: shared with the cache, not copied (a
+/// policy's status counts Releases on every Release change).
+pub struct Valid<K>(Vec<Arc<DeserializeGuard<K>>>);
 
-impl ValidReleases {
-    pub fn iter(&self) -> impl Iterator<Item = &Release> {
+impl<K: Resource> Valid<K> {
+    fn of(store: &Store<DeserializeGuard<K>>, namespace: Option<&str>) -> Self
+    where
+        K: Resource<DynamicType = ()> + Clone + 'static,
+    {
+        Self(store.state_filter(|g| {
+            g.0.as_ref()
+                .is_ok_and(|o| namespace.is_none() || o.meta().namespace.as_deref() == namespace)
+        }))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = &K> {
         self.0.iter().filter_map(|g| g.0.as_ref().ok())
     }
 }

@@ -39,22 +39,6 @@ fn is_gone<K>(event: &Result<watcher::Event<K>, watcher::Error>) -> bool {
     matches!(event, Err(watcher::Error::WatchError(status)) if status.code == 410)
 }
 
-/// A watch's objects for a Controller's triggers: errors (already backed off by [`watch`]) are
-/// logged and kept out, since the Controller would pause every trigger on one.
-pub fn triggers<K: Send>(
-    objects: impl Stream<Item = Result<K, watcher::Error>> + Send,
-) -> impl Stream<Item = Result<K, watcher::Error>> + Send {
-    objects.filter_map(|item| {
-        future::ready(match item {
-            Ok(object) => Some(Ok(object)),
-            Err(e) => {
-                tracing::debug!("watch error, retried with backoff: {e}");
-                None
-            }
-        })
-    })
-}
-
 const FIRST: Duration = Duration::from_millis(500);
 const LONGEST: Duration = Duration::from_secs(10);
 

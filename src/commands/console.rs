@@ -148,7 +148,9 @@ pub async fn run(
     let client = kube::Client::try_default()
         .await
         .context("no Kubernetes client configuration (in-cluster or kubeconfig)")?;
-    let stores = crate::cluster::stores::watch_stores(client.clone(), namespace.as_deref());
+    let (feeds, following) = crate::cluster::Feeds::start(&client, namespace.as_deref(), None);
+    tokio::spawn(following);
+    let stores = feeds.stores;
     stores.wait_ready().await;
     let runtime = Runtime {
         mode: "console (read-only)".into(),

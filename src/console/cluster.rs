@@ -18,11 +18,14 @@ use crate::leadership::{self, Signal};
 /// kind after its watch relisted.
 fn refresh(builder: &mut Builder, stores: &Stores) {
     let mut taken = stores.changes.take();
-    // Releases that do not deserialise are not shown (the controller reports them).
+    // Releases and policies that do not deserialise are not shown (the controller reports
+    // them).
     sync(builder, taken.of(Watched::Release), &stores.releases, |g| {
         g.0.as_ref().ok().cloned().map(Arc::new)
     });
-    sync(builder, taken.of(Watched::Policy), &stores.policies, Some);
+    sync(builder, taken.of(Watched::Policy), &stores.policies, |g| {
+        g.0.as_ref().ok().cloned().map(Arc::new)
+    });
     sync(
         builder,
         taken.of(Watched::Approval),

@@ -70,12 +70,12 @@ pub struct Context {
     /// What this process last decided per Release.
     pub decisions: super::decisions::LastDecisions,
     /// Our last status writes the cache has not shown yet.
-    pub written: Arc<super::written::Written>,
+    pub written: super::written::Written,
     /// How far in the future evidence may be dated before it is refused.
     pub clock_skew: chrono::Duration,
     /// Moves when a passport or Notifier changes: the delivery and the protection-rule
     /// answers (each subscribed) plan again.
-    pub notifications_due: Arc<tokio::sync::watch::Sender<u64>>,
+    pub notifications_due: tokio::sync::watch::Sender<u64>,
 }
 
 impl Context {
@@ -105,18 +105,12 @@ impl Context {
             decisions: Default::default(),
             written: Default::default(),
             clock_skew: crate::engine::provenance::DEFAULT_CLOCK_SKEW,
-            notifications_due: Arc::new(tokio::sync::watch::Sender::new(0)),
+            notifications_due: tokio::sync::watch::Sender::new(0),
         }
     }
 
     pub fn with_clock_skew(mut self, clock_skew: chrono::Duration) -> Self {
         self.clock_skew = clock_skew;
-        self
-    }
-
-    /// Shares the wake-up the watches give the delivery.
-    pub fn with_notifications_due(mut self, wake: Arc<tokio::sync::watch::Sender<u64>>) -> Self {
-        self.notifications_due = wake;
         self
     }
 
@@ -126,19 +120,11 @@ impl Context {
             .send_modify(|n| *n = n.wrapping_add(1));
     }
 
-    /// Shares `written` with the watches that forget its entries as the caches catch up.
-    pub fn with_written(mut self, written: Arc<super::written::Written>) -> Self {
-        self.written = written;
-        self
-    }
-
     /// Every compiled policy in `namespace`.
     pub fn compiled_policies(&self, namespace: &str) -> Vec<Arc<CompiledPolicy>> {
         self.stores
-            .policies
-            .state()
+            .valid_policies(Some(namespace))
             .iter()
-            .filter(|p| p.metadata.namespace.as_deref() == Some(namespace))
             .map(|p| self.policies.get(p))
             .collect()
     }

@@ -38,19 +38,24 @@ fn passports_where(
         .collect()
 }
 
-/// A policy touches the releases it selects (or that pin it) and those it decided before.
+/// A policy touches the releases it selects (or that pin it) and those it decided before; one
+/// that does not deserialise selects nothing, but may have decided some.
 pub fn policy(
     stores: &Stores,
-    policy: &GatePolicy,
+    guard: &kube::core::DeserializeGuard<GatePolicy>,
 ) -> Vec<ObjectRef<kube::core::DeserializeGuard<Release>>> {
-    let ns = namespace_of(&policy.metadata);
-    let name = policy.metadata.name.as_deref().unwrap_or("");
-    let selected: Vec<ObjectKey> = stores
-        .valid_releases(Some(ns))
-        .iter()
-        .filter(|r| policy_applies(policy, r))
-        .map(|r| r.key())
-        .collect();
+    let meta = kube::Resource::meta(guard);
+    let ns = namespace_of(meta);
+    let name = meta.name.as_deref().unwrap_or("");
+    let selected: Vec<ObjectKey> = match &guard.0 {
+        Ok(policy) => stores
+            .valid_releases(Some(ns))
+            .iter()
+            .filter(|r| policy_applies(policy, r))
+            .map(|r| r.key())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     let decided = passports_where(stores, ns, |p| {
         p.status
             .as_ref()
@@ -70,8 +75,7 @@ pub fn policies_of(
     let meta = kube::Resource::meta(release);
     let ns = namespace_of(meta);
     let mut names: Vec<String> = stores
-        .policies
-        .state()
+        .valid_policies(Some(ns))
         .iter()
         .filter(|p| release.0.as_ref().is_ok_and(|r| policy_applies(p, r)))
         .filter_map(|p| p.metadata.name.clone())

@@ -23,18 +23,15 @@ pub mod written;
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
-use futures::{FutureExt, StreamExt, TryStreamExt};
-use kube::api::Api;
+use futures::{FutureExt, StreamExt};
 use kube::core::DeserializeGuard;
-use kube::runtime::reflector;
-use kube::runtime::{Controller, WatchStreamExt, controller, watcher};
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{Controller, controller};
 use kube::{Client, Resource};
 use tracing::info;
 
-use crate::cluster::Stores;
-use crate::cluster::changes::{Changes, Watched, noted};
-use crate::cluster::stores::api;
-use crate::cluster::watches::{triggers, watch};
+use crate::api::Release;
+use crate::cluster::Feeds;
 use crate::connectors::hub::{Hub, HubSource};
 use crate::evidence::{EvidenceSource, manual::ManualEvidence};
 use crate::metrics::Metrics;
@@ -73,120 +70,16 @@ impl Controllers {
 /// How long a policy's Releases stay unchanged before its status counts them again.
 const POLICY_STATUS_SETTLES: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Wires the Release and GatePolicy controllers to their watches and caches.
+/// Wires the Release and GatePolicy controllers to the shared watches of `feeds`.
 pub fn controllers(
     client: Client,
     settings: &Scope,
     metrics: Arc<Metrics>,
     hub: &Arc<Hub>,
+    feeds: &Feeds,
     stop: impl std::future::Future<Output = ()> + Clone + Send + Sync + 'static,
 ) -> Controllers {
-    let ns = settings.namespace.as_deref();
-    let wc = watcher::Config::default().any_semantic();
-    let mut release_wc = wc.clone();
-    if let Some(selector) = &settings.release_selector {
-        release_wc = release_wc.labels(selector);
-    }
-
-    let changes = Arc::new(Changes::default());
-    let (policies, policies_w) = reflector::store();
-    let (approvals, approvals_w) = reflector::store();
-    let (waivers, waivers_w) = reflector::store();
-    let (passports, passports_w) = reflector::store();
-    let (connectors, connectors_w) = reflector::store();
-    let (notifiers, notifiers_w) = reflector::store();
-    // Passport and Notifier changes wake the leader's delivery (it plans from the caches).
-    let wake = Arc::new(tokio::sync::watch::Sender::new(0u64));
-    let notifier_watch = noted(
-        reflector::reflector(notifiers_w, watch(api(&client, ns), wc.clone())),
-        Arc::clone(&changes),
-        Watched::Notifier,
-    )
-    .for_each({
-        let wake = Arc::clone(&wake);
-        move |_| {
-            wake.send_modify(|n| *n = n.wrapping_add(1));
-            futures::future::ready(())
-        }
-    });
-    let policy_events = triggers(
-        noted(
-            reflector::reflector(policies_w, watch(api(&client, ns), wc.clone())),
-            Arc::clone(&changes),
-            Watched::Policy,
-        )
-        .touched_objects(),
-    );
-    let approval_events = triggers(
-        noted(
-            reflector::reflector(approvals_w, watch(api(&client, ns), wc.clone())),
-            Arc::clone(&changes),
-            Watched::Approval,
-        )
-        .touched_objects(),
-    );
-    let waiver_events = triggers(
-        noted(
-            reflector::reflector(waivers_w, watch(api(&client, ns), wc.clone())),
-            Arc::clone(&changes),
-            Watched::Waiver,
-        )
-        .touched_objects(),
-    );
-    let written = Arc::new(written::Written::default());
-    let passport_events = triggers(
-        noted(
-            reflector::reflector(passports_w, watch(api(&client, ns), wc.clone())),
-            Arc::clone(&changes),
-            Watched::Passport,
-        )
-        .touched_objects()
-        .inspect_ok({
-            let (written, wake) = (Arc::clone(&written), Arc::clone(&wake));
-            move |p: &crate::api::ReleasePassport| {
-                written.seen(error::Write::PassportStatus.resource(), &p.metadata);
-                wake.send_modify(|n| *n = n.wrapping_add(1));
-            }
-        }),
-    );
-    let connector_events = triggers(
-        noted(
-            reflector::reflector(connectors_w, watch(api(&client, ns), wc.clone())),
-            Arc::clone(&changes),
-            Watched::Connector,
-        )
-        .touched_objects(),
-    );
-
-    let releases_api: Api<DeserializeGuard<crate::api::Release>> = api(&client, ns);
-    let (releases, releases_w) = reflector::store();
-    let release_controller = Controller::for_stream(
-        triggers(
-            noted(
-                reflector::reflector(releases_w, watch(releases_api, release_wc.clone())),
-                Arc::clone(&changes),
-                Watched::Release,
-            )
-            .applied_objects()
-            .inspect_ok({
-                let written = Arc::clone(&written);
-                move |r: &DeserializeGuard<crate::api::Release>| {
-                    written.seen(error::Write::ReleaseStatus.resource(), r.meta())
-                }
-            }),
-        ),
-        releases,
-    );
-    let stores = Stores::new(
-        release_controller.store(),
-        policies,
-        approvals,
-        waivers,
-        passports,
-        connectors,
-        notifiers,
-        changes,
-    );
+    let stores = feeds.stores.clone();
     let sources: Vec<Box<dyn EvidenceSource>> = vec![
         Box::new(ManualEvidence),
         Box::new(HubSource {
@@ -196,62 +89,20 @@ pub fn controllers(
         }),
     ];
     let ctx = Arc::new(
-        Context::new(
-            client.clone(),
-            stores.clone(),
-            sources,
-            Arc::clone(&metrics),
-            system_clock(),
-        )
-        .with_written(written)
-        .with_clock_skew(settings.clock_skew)
-        .with_notifications_due(wake),
+        Context::new(client, stores.clone(), sources, metrics, system_clock())
+            .with_clock_skew(settings.clock_skew),
     );
     let (trigger, evidence_changed) = futures::channel::mpsc::unbounded();
-
-    let s = (stores.clone(), stores.clone(), stores.clone());
-    let releases = release_controller
-        .owns_stream(passport_events)
-        .watches_stream(policy_events, move |p| mappers::policy(&s.0, &p))
-        .watches_stream(approval_events, |a| mappers::approval(&a))
-        .watches_stream(waiver_events, move |w| mappers::waiver(&s.1, &w))
-        .watches_stream(connector_events, move |c| mappers::connector(&s.2, &c))
-        .reconcile_on(evidence_changed)
-        // Unbounded, a cold start over 10,000 Releases opened a connection per reconcile
-        // (2,800 at once) and the API server's fairness queues let the first write through
-        // after minutes.
-        .with_config(controller::Config::default().concurrency(settings.concurrency))
-        .graceful_shutdown_on(stop.clone())
-        .run(release::reconcile, release::error_policy, Arc::clone(&ctx))
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                tracing::debug!("release controller: {e}");
-            }
-        });
-
-    let policies_api: Api<DeserializeGuard<crate::api::GatePolicy>> = api(&client, ns);
-    let policy_controller = Controller::new(policies_api, wc.clone());
-    let release_triggers: Api<DeserializeGuard<crate::api::Release>> = api(&client, ns);
-    let policy_status = policy_controller
-        .watches(
-            release_triggers,
-            release_wc,
-            move |r: DeserializeGuard<crate::api::Release>| mappers::policies_of(&stores, &r),
-        )
-        // A policy's status is a count over many Releases: written once they settle, not once
-        // per Release write while a fleet is created.
-        .with_config(
-            controller::Config::default()
-                .debounce(POLICY_STATUS_SETTLES)
-                .concurrency(settings.concurrency),
-        )
-        .graceful_shutdown_on(stop.clone())
-        .run(policy::reconcile, policy::error_policy, Arc::clone(&ctx))
-        .for_each(|r| async move {
-            if let Err(e) = r {
-                tracing::debug!("policy controller: {e}");
-            }
-        });
+    let releases = release_controller(feeds, &ctx, settings, evidence_changed, stop.clone());
+    let policy_status = policy_controller(feeds, &ctx, settings, stop.clone());
+    // Passport and Notifier changes wake the leader's delivery (it plans from the caches).
+    let notifiers_changed = feeds.notifiers.subscribe().for_each({
+        let ctx = Arc::clone(&ctx);
+        move |_| {
+            ctx.wake_notifications();
+            futures::future::ready(())
+        }
+    });
 
     let (namespace, selector) = (
         settings.namespace.clone(),
@@ -259,7 +110,7 @@ pub fn controllers(
     );
     let running = async move {
         info!(?namespace, ?selector, "controllers running");
-        let notifiers = futures::future::select(Box::pin(notifier_watch), Box::pin(stop));
+        let notifiers = futures::future::select(Box::pin(notifiers_changed), Box::pin(stop));
         futures::future::join3(releases, policy_status, notifiers).await;
     };
     Controllers {
@@ -267,4 +118,86 @@ pub fn controllers(
         trigger,
         running: running.boxed(),
     }
+}
+
+/// Releases become passports: each is reconciled when it changes, when its passport does, and
+/// when a policy, approval, waiver or connector that can move its decision does.
+fn release_controller(
+    feeds: &Feeds,
+    ctx: &Arc<Context>,
+    settings: &Scope,
+    evidence_changed: futures::channel::mpsc::UnboundedReceiver<
+        ObjectRef<DeserializeGuard<Release>>,
+    >,
+    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let released = feeds.releases.subscribe().inspect({
+        let ctx = Arc::clone(ctx);
+        move |r| {
+            ctx.written
+                .seen(error::Write::ReleaseStatus.resource(), r.meta())
+        }
+    });
+    let passports = feeds.passports.subscribe().inspect({
+        let ctx = Arc::clone(ctx);
+        move |p| {
+            ctx.written
+                .seen(error::Write::PassportStatus.resource(), &p.metadata);
+            ctx.wake_notifications();
+        }
+    });
+    let s = (ctx.stores.clone(), ctx.stores.clone(), ctx.stores.clone());
+    Controller::for_shared_stream(released, feeds.releases.store().clone())
+        .owns_shared_stream(passports)
+        .watches_shared_stream(feeds.policies.subscribe(), move |p| {
+            mappers::policy(&s.0, &p)
+        })
+        .watches_shared_stream(feeds.approvals.subscribe(), |a| mappers::approval(&a))
+        .watches_shared_stream(feeds.waivers.subscribe(), move |w| {
+            mappers::waiver(&s.1, &w)
+        })
+        .watches_shared_stream(feeds.connectors.subscribe(), move |c| {
+            mappers::connector(&s.2, &c)
+        })
+        .reconcile_on(evidence_changed)
+        // Unbounded, a cold start over 10,000 Releases opened a connection per reconcile
+        // (2,800 at once) and the API server's fairness queues let the first write through
+        // after minutes.
+        .with_config(controller::Config::default().concurrency(settings.concurrency))
+        .graceful_shutdown_on(stop)
+        .run(release::reconcile, release::error_policy, Arc::clone(ctx))
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!("release controller: {e}");
+            }
+        })
+}
+
+/// Each GatePolicy's status (valid, what it selects) is reconciled when it changes and when a
+/// Release it may count does.
+fn policy_controller(
+    feeds: &Feeds,
+    ctx: &Arc<Context>,
+    settings: &Scope,
+    stop: impl std::future::Future<Output = ()> + Send + Sync + 'static,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let stores = ctx.stores.clone();
+    Controller::for_shared_stream(feeds.policies.subscribe(), feeds.policies.store().clone())
+        .watches_shared_stream(feeds.releases.subscribe(), move |r| {
+            mappers::policies_of(&stores, &r)
+        })
+        // A policy's status is a count over many Releases: written once they settle, not once
+        // per Release write while a fleet is created.
+        .with_config(
+            controller::Config::default()
+                .debounce(POLICY_STATUS_SETTLES)
+                .concurrency(settings.concurrency),
+        )
+        .graceful_shutdown_on(stop)
+        .run(policy::reconcile, policy::error_policy, Arc::clone(ctx))
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!("policy controller: {e}");
+            }
+        })
 }

@@ -15,8 +15,8 @@ use kube::Client;
 use kube::runtime::reflector::ObjectRef;
 use tracing::{info, warn};
 
-use crate::cluster::Stores;
 use crate::cluster::history::{self, SharedRollups};
+use crate::cluster::{Feeds, Stores};
 use crate::connectors::hub::Hub;
 use crate::controller::context::Context;
 use crate::controller::{self, Scope, connectors, gate_api, retention};
@@ -194,13 +194,26 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         follow_leadership(signal.clone(), Arc::clone(&metrics)),
     );
 
-    // Every replica serves the console from read-only caches of its own, so the Service can
-    // send a viewer to any of them; only the leader decides and writes.
+    // One watch per kind, shared by the console and, once this replica leads, the controllers.
+    // Every replica serves the console from its own caches, so the Service can send a viewer
+    // to any of them; only the leader decides and writes. A standby without a console watches
+    // nothing.
+    let follow = |supervisor: &Supervisor| {
+        let (feeds, following) = Feeds::start(
+            &client,
+            settings.scope.namespace.as_deref(),
+            settings.scope.release_selector.as_deref(),
+        );
+        supervisor.spawn("watches", process.clone(), following);
+        feeds
+    };
+    let mut feeds = None;
     if let Some(console) = settings.console.clone() {
+        let followed = feeds.insert(follow(&supervisor));
         serve_console(
             &settings,
             console,
-            &client,
+            followed.stores.clone(),
             &hub,
             &rollups,
             &signal,
@@ -240,11 +253,13 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     };
     let stop: Until = until(stop_or_lost);
 
+    let feeds = feeds.unwrap_or_else(|| follow(&supervisor));
     let controllers = controller::controllers(
         client.clone(),
         &settings.scope,
         Arc::clone(&metrics),
         &hub,
+        &feeds,
         stop.clone(),
     );
     let ctx = Arc::clone(&controllers.ctx);
@@ -353,7 +368,7 @@ async fn follow_leadership(mut signal: Signal, metrics: Arc<Metrics>) {
 async fn serve_console(
     settings: &Settings,
     console: ConsoleServe,
-    client: &Client,
+    stores: Stores,
     hub: &Arc<Hub>,
     rollups: &SharedRollups,
     signal: &Signal,
@@ -366,7 +381,7 @@ async fn serve_console(
         watch_namespace: settings.scope.namespace.clone(),
     };
     let source = crate::console::cluster::source(
-        crate::cluster::stores::watch_stores(client.clone(), settings.scope.namespace.as_deref()),
+        stores,
         Some(Arc::clone(hub)),
         Arc::clone(rollups),
         runtime,

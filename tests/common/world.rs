@@ -17,6 +17,7 @@ use release_passport::api::{
     Approval, Connector, GatePolicy, Notifier, Release, ReleasePassport, Waiver,
 };
 use release_passport::cluster::Stores;
+use release_passport::cluster::changes::Watched;
 use release_passport::controller::context::Context;
 use release_passport::controller::release;
 use release_passport::evidence::{EvidenceSource, manual::ManualEvidence};
@@ -52,7 +53,7 @@ pub struct World {
 
 struct Writers {
     releases: Writer<DeserializeGuard<Release>>,
-    policies: Writer<GatePolicy>,
+    policies: Writer<DeserializeGuard<GatePolicy>>,
     approvals: Writer<Approval>,
     waivers: Writer<Waiver>,
     passports: Writer<ReleasePassport>,
@@ -192,6 +193,9 @@ impl World {
         refill(&self.client, &mut w.connectors).await;
         refill(&self.client, &mut w.notifiers).await;
         *self.writers.lock().unwrap() = w;
+        for kind in Watched::ALL {
+            self.ctx.stores.changes.relisted(kind);
+        }
     }
 
     pub fn set_now(&self, at: &str) {
