@@ -518,7 +518,7 @@ spec: {{service: api, version: 2.0.0, environment: production}}
             events()
         );
     };
-    warned("InvalidSpec", "spec.version");
+    warned("InvalidRelease", "spec.version");
     warned("InvalidPolicy", "spec.rules[0].expression.cel");
     // The controller kept deciding: a new release after the bad ones is decided.
     plane.apply(&format!(

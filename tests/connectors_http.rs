@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use chrono::{DateTime, Utc};
+use release_passport::api::{ConditionStatus, ConditionType};
 use release_passport::api::{Connector, ConnectorHealth, EvidenceStatus, Keyed, Release};
 use release_passport::connectors::hub::{self, Credential, Hub, HubSource};
 use release_passport::connectors::query::Query;
@@ -168,8 +169,8 @@ async fn status_page_shapes_and_failures() {
         );
         let ready = &r.status.conditions[0];
         assert_eq!(
-            (ready.type_.as_str(), ready.status.as_str()),
-            ("Ready", "False")
+            (ready.type_, ready.status),
+            (ConditionType::Ready, ConditionStatus::False)
         );
     }
 

@@ -10,6 +10,7 @@ use std::sync::atomic::Ordering;
 use kube::api::{Api, PostParams};
 use kube::core::DeserializeGuard;
 use release_passport::api::{Approval, Decision, GatePolicy, Release, Waiver};
+use release_passport::api::{ConditionStatus, ConditionType};
 use release_passport::controller::{mappers, policy, release};
 use serde::de::DeserializeOwned;
 use world::{World, t};
@@ -133,9 +134,9 @@ async fn an_approval_moves_hold_to_allow_with_one_passport_write_and_an_event() 
     let ready = status
         .conditions
         .iter()
-        .find(|c| c.type_ == "Ready")
+        .find(|c| c.type_ == ConditionType::Ready)
         .unwrap();
-    assert_eq!(ready.status, "True");
+    assert_eq!(ready.status, ConditionStatus::True);
     let events = w.events().await;
     assert!(
         events
@@ -229,11 +230,11 @@ async fn an_invalid_policy_stalls_and_blocks_only_what_it_selects() {
     let stalled = status
         .conditions
         .iter()
-        .find(|c| c.type_ == "Stalled")
+        .find(|c| c.type_ == ConditionType::Stalled)
         .unwrap();
     assert_eq!(
-        (stalled.status.as_str(), stalled.reason.as_str()),
-        ("True", "InvalidPolicy")
+        (stalled.status, stalled.reason.as_str()),
+        (ConditionStatus::True, "InvalidPolicy")
     );
     assert_eq!(
         w.reconcile("web-staging").await.unwrap().decision,
@@ -257,9 +258,9 @@ async fn an_invalid_policy_stalls_and_blocks_only_what_it_selects() {
     let stalled = status
         .conditions
         .iter()
-        .find(|c| c.type_ == "Stalled")
+        .find(|c| c.type_ == ConditionType::Stalled)
         .unwrap();
-    assert_eq!(stalled.status, "True");
+    assert_eq!(stalled.status, ConditionStatus::True);
     assert!(
         stalled.message.contains("spec.rules[0].expression.cel"),
         "{}",
@@ -376,7 +377,7 @@ async fn an_undeserialisable_release_stalls_without_stopping_others() {
         w.events()
             .await
             .iter()
-            .any(|e| e.reason.as_deref() == Some("InvalidSpec"))
+            .any(|e| e.reason.as_deref() == Some("InvalidRelease"))
     );
     assert_eq!(
         w.reconcile("web").await.unwrap().decision,

@@ -5,6 +5,7 @@ use crate::common;
 use common::*;
 use proptest::prelude::*;
 use release_passport::api::passport::Effect;
+use release_passport::api::{ConditionStatus, ConditionType};
 use release_passport::api::{Decision, EvidenceStatus, GatePolicy, PolicyMode};
 use release_passport::engine::EvidenceItem;
 
@@ -202,7 +203,7 @@ proptest! {
     #[test]
     fn ready_exactly_when_allowed(case in case()) {
         let status = case.decide().status;
-        let ready = status.conditions.iter().find(|c| c.type_ == "Ready").unwrap();
-        prop_assert_eq!(ready.status == "True", status.decision == Some(Decision::Allow));
+        let ready = status.conditions.iter().find(|c| c.type_ == ConditionType::Ready).unwrap();
+        prop_assert_eq!(ready.status == ConditionStatus::True, status.decision == Some(Decision::Allow));
     }
 }

@@ -3,6 +3,7 @@
 use crate::common;
 
 use common::*;
+use release_passport::api::ConditionType;
 use release_passport::api::passport::Effect;
 use release_passport::api::{Decision, EvidenceStatus::*};
 use release_passport::engine::conditions;
@@ -11,10 +12,10 @@ fn decision(case: &Case) -> Decision {
     case.decide().status.decision.unwrap()
 }
 
-fn condition(case: &Case, type_: &str) -> (String, String) {
+fn condition(case: &Case, type_: ConditionType) -> (String, String) {
     let status = case.decide().status;
     let c = status.conditions.iter().find(|c| c.type_ == type_).unwrap();
-    (c.status.clone(), c.reason.clone())
+    (c.status.to_string(), c.reason.clone())
 }
 
 const EVIDENCE_RULE: &str = "    evidence: {source: health, maxAge: 15m}\n";
@@ -194,7 +195,7 @@ fn metric_rule_rows() {
     pending.status = Pending;
     let case = Case::new(vec![one_rule(&rule(""))]).evidence(vec![pending]);
     assert_eq!(decision(&case), Decision::Hold);
-    assert_eq!(condition(&case, conditions::RECONCILING).0, "True");
+    assert_eq!(condition(&case, ConditionType::Reconciling).0, "True");
 }
 
 /// A `$labels` query for a release without `scope.metricLabels` would read every service's
@@ -777,7 +778,7 @@ fn waiver_rows() {
         .status
         .conditions
         .iter()
-        .find(|c| c.type_ == "Ready")
+        .find(|c| c.type_ == ConditionType::Ready)
         .unwrap();
     assert_eq!(
         ready.message,
@@ -974,7 +975,7 @@ fn invalid_policy_blocks_what_it_selects_and_stalls() {
         out.reasons
     );
     assert_eq!(
-        condition(&case, conditions::STALLED),
+        condition(&case, ConditionType::Stalled),
         ("True".into(), conditions::REASON_INVALID_POLICY.into())
     );
 
@@ -1008,7 +1009,7 @@ fn invalid_policy_blocks_what_it_selects_and_stalls() {
     let case = Case::new(vec![one_rule(EVIDENCE_RULE), simulated])
         .evidence(vec![item("health", Complete, 1)]);
     assert_eq!(decision(&case), Decision::Allow);
-    assert_eq!(condition(&case, conditions::STALLED).0, "False");
+    assert_eq!(condition(&case, ConditionType::Stalled).0, "False");
 }
 
 #[test]
@@ -1064,7 +1065,7 @@ fn policy_ref_pins_the_policy() {
     case.release.spec.policy_ref = Some(yaml("{name: gone}"));
     assert_eq!(decision(&case), Decision::Hold);
     assert_eq!(
-        condition(&case, conditions::STALLED),
+        condition(&case, ConditionType::Stalled),
         ("True".into(), conditions::REASON_POLICY_NOT_FOUND.into())
     );
 }
@@ -1074,19 +1075,19 @@ fn conditions_follow_the_decision() {
     let allow =
         Case::new(vec![one_rule(EVIDENCE_RULE)]).evidence(vec![item("health", Complete, 1)]);
     assert_eq!(
-        condition(&allow, conditions::READY),
+        condition(&allow, ConditionType::Ready),
         ("True".into(), conditions::REASON_ALLOWED.into())
     );
-    assert_eq!(condition(&allow, conditions::RECONCILING).0, "False");
-    assert_eq!(condition(&allow, conditions::STALLED).0, "False");
+    assert_eq!(condition(&allow, ConditionType::Reconciling).0, "False");
+    assert_eq!(condition(&allow, ConditionType::Stalled).0, "False");
     let hold = allow.clone().evidence(vec![]);
     assert_eq!(
-        condition(&hold, conditions::READY),
+        condition(&hold, ConditionType::Ready),
         ("False".into(), conditions::REASON_HELD.into())
     );
     let block = allow.clone().evidence(vec![item("health", Failed, 1)]);
     assert_eq!(
-        condition(&block, conditions::READY),
+        condition(&block, ConditionType::Ready),
         ("False".into(), conditions::REASON_BLOCKED.into())
     );
     let status = allow.decide().status;

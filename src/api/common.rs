@@ -98,15 +98,59 @@ pub enum Outcome {
     Block,
 }
 
+/// The condition types kstatus reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ConditionType {
+    Ready,
+    Reconciling,
+    Stalled,
+    /// A type this version does not know (written by a newer one during a rollout).
+    #[serde(other)]
+    Other,
+}
+
+/// A condition's status.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ConditionStatus {
+    True,
+    False,
+    #[serde(other)]
+    Unknown,
+}
+
+impl ConditionStatus {
+    pub fn of(holds: bool) -> Self {
+        if holds {
+            ConditionStatus::True
+        } else {
+            ConditionStatus::False
+        }
+    }
+}
+
+impl std::fmt::Display for ConditionType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+impl std::fmt::Display for ConditionStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
 /// A standard Kubernetes condition (`metav1.Condition`), kstatus-compatible.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Condition {
     /// `Ready`, `Reconciling` or `Stalled`.
     #[serde(rename = "type")]
-    pub type_: String,
+    #[schemars(with = "String")]
+    pub type_: ConditionType,
     /// `True`, `False` or `Unknown`.
-    pub status: String,
+    #[schemars(with = "String")]
+    pub status: ConditionStatus,
     /// A CamelCase reason for the last transition.
     pub reason: String,
     /// A human-readable explanation.

@@ -17,7 +17,10 @@ pub mod release;
 pub mod waiver;
 
 pub use approval::{Approval, ApprovalDecision, ApprovalSpec};
-pub use common::{Condition, Decision, EvidenceStatus, Outcome, ReleaseRef, ReleaseSelector};
+pub use common::{
+    Condition, ConditionStatus, ConditionType, Decision, EvidenceStatus, Outcome, ReleaseRef,
+    ReleaseSelector,
+};
 pub use connector::{Connector, ConnectorHealth, ConnectorSpec, ConnectorType};
 pub use duration::DurationString;
 pub use key::{Keyed, ObjectKey, namespace_of};

@@ -225,6 +225,45 @@ impl Effect {
     }
 }
 
+/// What a trace entry judged: a rule of one of the five kinds, the policy itself (invalid, not
+/// found), or the summary standing for entries left out of a long trace.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleType {
+    Evidence,
+    Metric,
+    Approval,
+    Window,
+    Expression,
+    Policy,
+    Summary,
+    /// A type this version does not know (written by a newer one during a rollout).
+    #[serde(other)]
+    Other,
+}
+
+impl RuleType {
+    /// As written in manifests and traces.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RuleType::Evidence => "evidence",
+            RuleType::Metric => "metric",
+            RuleType::Approval => "approval",
+            RuleType::Window => "window",
+            RuleType::Expression => "expression",
+            RuleType::Policy => "policy",
+            RuleType::Summary => "summary",
+            RuleType::Other => "other",
+        }
+    }
+}
+
+impl std::fmt::Display for RuleType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(self.as_str())
+    }
+}
+
 /// One line of the decision trace.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
@@ -237,7 +276,8 @@ pub struct TraceEntry {
     pub rule: String,
     /// The rule type: evidence, metric, approval, window, expression, or policy.
     #[serde(rename = "type")]
-    pub type_: String,
+    #[schemars(with = "String")]
+    pub type_: RuleType,
     /// The effect the rule produced.
     pub effect: Effect,
     /// The evidence sources the rule read.

@@ -15,6 +15,7 @@ use super::kind::source_name;
 use super::queries::queries_for;
 use super::query::Query;
 use super::{FetchError, kind_of};
+use crate::api::ConditionType;
 use crate::api::connector::ConnectorStatus;
 use crate::api::{
     Connector, ConnectorHealth, Keyed, ObjectKey, Release, ReleasePassport, namespace_of,
@@ -320,7 +321,7 @@ impl Hub {
             conditions: conditions::merge(
                 &previous.conditions,
                 vec![Desired {
-                    type_: conditions::READY,
+                    type_: ConditionType::Ready,
                     status: healthy,
                     reason: if healthy {
                         "Healthy"

@@ -4,6 +4,7 @@
 
 use chrono::{DateTime, Utc};
 
+use crate::api::ConditionType;
 use crate::api::approval::ApprovalDecision;
 use crate::api::common::created_at;
 use crate::api::key::ObjectKey;
@@ -170,7 +171,7 @@ pub fn of_policy(p: &GatePolicy) -> GovernanceEvent {
         .status
         .iter()
         .flat_map(|s| &s.conditions)
-        .find(|c| c.type_ == "Ready" || c.type_ == "Stalled");
+        .find(|c| matches!(c.type_, ConditionType::Ready | ConditionType::Stalled));
     let (at, what) = match ready {
         Some(c) if generation > 1 => (
             Some(c.last_transition_time),

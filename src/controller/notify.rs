@@ -19,6 +19,7 @@ use tracing::{debug, error, warn};
 
 use super::context::Context;
 use super::error::Write;
+use crate::api::ConditionType;
 use crate::api::notifier::{Delivered, NotifierStatus};
 use crate::api::{
     API_VERSION, Keyed, NOTIFIER_FIELD_MANAGER, Notifier, ObjectKey, Release, ReleasePassport,
@@ -436,7 +437,7 @@ impl Delivery {
             conditions: conditions::merge(
                 &before.conditions,
                 vec![Desired {
-                    type_: conditions::READY,
+                    type_: ConditionType::Ready,
                     status: healthy,
                     reason: if healthy {
                         "Delivering"

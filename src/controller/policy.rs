@@ -12,6 +12,7 @@ use kube::runtime::events::{Event, EventType};
 use tracing::warn;
 
 use crate::api::policy::GatePolicyStatus;
+use crate::api::{ConditionStatus, ConditionType};
 use crate::api::{GatePolicy, Keyed, namespace_of};
 use crate::engine::compile::describe_errors;
 use crate::engine::conditions::{self, Desired};
@@ -45,7 +46,7 @@ pub fn desired_status(
     };
     let desired = vec![
         Desired {
-            type_: conditions::READY,
+            type_: ConditionType::Ready,
             status: !invalid,
             reason: if invalid {
                 conditions::REASON_INVALID_POLICY
@@ -55,7 +56,7 @@ pub fn desired_status(
             message: message.clone(),
         },
         Desired {
-            type_: conditions::STALLED,
+            type_: ConditionType::Stalled,
             status: invalid,
             reason: if invalid {
                 conditions::REASON_INVALID_POLICY
@@ -129,7 +130,7 @@ async fn reconcile_policy(policy: &GatePolicy, ctx: &Context) -> Result<(), Erro
         && policy.status.as_ref().is_none_or(|s| {
             s.conditions
                 .iter()
-                .all(|c| !(c.type_ == conditions::STALLED && c.status == "True"))
+                .all(|c| !(c.type_ == ConditionType::Stalled && c.status == ConditionStatus::True))
                 || s.observed_generation != policy.metadata.generation
         });
     let api: Api<GatePolicy> = Api::namespaced(ctx.client.clone(), ns);

@@ -13,6 +13,7 @@ use serde_json::json;
 use tracing::{info, warn};
 
 use crate::api::{API_VERSION, Decision, Keyed, ObjectKey, Release, ReleasePassport, namespace_of};
+use crate::api::{Condition, ConditionStatus, ConditionType};
 use crate::decide::{self, passport_for};
 use crate::engine::{self, conditions};
 
@@ -146,7 +147,7 @@ pub async fn reconcile_release(release: &Release, ctx: &Context) -> Result<Outco
         .status
         .conditions
         .iter()
-        .find(|c| c.type_ == conditions::STALLED && c.status == "True")
+        .find(|c| c.type_ == ConditionType::Stalled && c.status == ConditionStatus::True)
     {
         warn!(release = %key, reason = %stalled.reason, "stalled: {}", stalled.message);
     }
@@ -249,11 +250,19 @@ async fn stall_invalid(
     );
     warn!(release = %ObjectKey::new(ns, name), "invalid Release: {message}");
     let now = (ctx.clock)();
+    let condition = |type_, holds| Condition {
+        type_,
+        status: ConditionStatus::of(holds),
+        reason: conditions::REASON_INVALID_RELEASE.into(),
+        message: message.clone(),
+        last_transition_time: now,
+        observed_generation: invalid.metadata.generation,
+    };
     let status = json!({
         "observedGeneration": invalid.metadata.generation,
         "conditions": [
-            {"type": conditions::STALLED, "status": "True", "reason": "InvalidSpec", "message": message, "lastTransitionTime": now, "observedGeneration": invalid.metadata.generation},
-            {"type": conditions::READY, "status": "False", "reason": "InvalidSpec", "message": message, "lastTransitionTime": now, "observedGeneration": invalid.metadata.generation},
+            condition(ConditionType::Stalled, true),
+            condition(ConditionType::Ready, false),
         ]
     });
     // A merge patch, not server-side apply: apply must type the stored object against the
@@ -287,7 +296,7 @@ async fn stall_invalid(
     };
     let event = Event {
         type_: EventType::Warning,
-        reason: "InvalidSpec".into(),
+        reason: conditions::REASON_INVALID_RELEASE.into(),
         note: Some(clip_bytes(&message, 1000).into_owned()),
         action: "Validate".into(),
         secondary: None,

@@ -135,7 +135,7 @@ pub fn compact(status: &mut ReleasePassportStatus) {
             policy: "-".into(),
             mode: PolicyMode::Enforce,
             rule: "omitted".into(),
-            type_: "summary".into(),
+            type_: crate::api::passport::RuleType::Summary,
             effect: Effect::Pass,
             evidence: Vec::new(),
             message: format!(

@@ -11,6 +11,7 @@ use chrono_tz::Tz;
 use croner::Cron;
 
 use super::metric::{MetricQuery, MetricRange};
+use crate::api::passport::RuleType;
 use crate::api::policy::{ApprovalRule, Comparison, PolicyRule};
 use crate::api::{DurationString, GatePolicy, Outcome, PolicyMode};
 
@@ -292,14 +293,14 @@ fn children(expr: &cel::IdedExpr) -> Vec<&cel::IdedExpr> {
 }
 
 impl RuleKind {
-    /// The rule type's name as written in manifests and traces.
-    pub fn type_name(&self) -> &'static str {
+    /// The rule type, as traces record it.
+    pub fn rule_type(&self) -> RuleType {
         match self {
-            RuleKind::Evidence(_) => "evidence",
-            RuleKind::Metric(_) => "metric",
-            RuleKind::Approval(_) => "approval",
-            RuleKind::Window(_) => "window",
-            RuleKind::Expression(_) => "expression",
+            RuleKind::Evidence(_) => RuleType::Evidence,
+            RuleKind::Metric(_) => RuleType::Metric,
+            RuleKind::Approval(_) => RuleType::Approval,
+            RuleKind::Window(_) => RuleType::Window,
+            RuleKind::Expression(_) => RuleType::Expression,
         }
     }
 }

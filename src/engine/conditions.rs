@@ -3,11 +3,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::api::Condition;
-
-pub const READY: &str = "Ready";
-pub const RECONCILING: &str = "Reconciling";
-pub const STALLED: &str = "Stalled";
+use crate::api::{Condition, ConditionStatus, ConditionType};
 
 pub const REASON_ALLOWED: &str = "Allowed";
 pub const REASON_HELD: &str = "Held";
@@ -22,7 +18,7 @@ pub const REASON_VALID: &str = "Valid";
 /// A condition as the engine wants it, before transition times are settled.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Desired {
-    pub type_: &'static str,
+    pub type_: ConditionType,
     pub status: bool,
     pub reason: &'static str,
     pub message: String,
@@ -39,13 +35,13 @@ pub fn merge(
     let mut out: Vec<Condition> = desired
         .into_iter()
         .map(|d| {
-            let status = if d.status { "True" } else { "False" }.to_string();
+            let status = ConditionStatus::of(d.status);
             let last_transition_time = previous
                 .iter()
                 .find(|p| p.type_ == d.type_ && p.status == status)
                 .map_or(now, |p| p.last_transition_time);
             Condition {
-                type_: d.type_.to_string(),
+                type_: d.type_,
                 status,
                 reason: d.reason.to_string(),
                 message: d.message,
@@ -54,7 +50,7 @@ pub fn merge(
             }
         })
         .collect();
-    out.sort_by(|a, b| a.type_.cmp(&b.type_));
+    out.sort_by_key(|c| c.type_);
     out
 }
 
@@ -64,7 +60,7 @@ mod tests {
 
     fn desired(status: bool, message: &str) -> Vec<Desired> {
         vec![Desired {
-            type_: READY,
+            type_: ConditionType::Ready,
             status,
             reason: if status { REASON_ALLOWED } else { REASON_HELD },
             message: message.into(),

@@ -22,9 +22,10 @@ use chrono::{DateTime, Utc};
 pub use compile::{CompiledPolicy, FieldError, compile};
 pub use evidence::EvidenceItem;
 
+use crate::api::ConditionType;
 use crate::api::passport::{
     ApprovalCount, ApprovalRecord, ApprovalsSummary, Effect, EvidenceEntry, RollbackStatus,
-    TimelineEntry, TraceEntry, WaiverEntry,
+    RuleType, TimelineEntry, TraceEntry, WaiverEntry,
 };
 use crate::api::{
     Approval, ApprovalDecision, Decision, EvidenceStatus, PolicyMode, Release,
@@ -395,7 +396,7 @@ fn run_rules(selected: &[&CompiledPolicy], ctx: &RuleContext<'_>, active: &[&Wai
                 policy: policy.name.clone(),
                 mode: policy.mode,
                 rule: policy.name.clone(),
-                type_: "policy".into(),
+                type_: RuleType::Policy,
                 effect: Effect::Block,
                 evidence: Vec::new(),
                 message: format!(
@@ -429,7 +430,7 @@ fn run_rules(selected: &[&CompiledPolicy], ctx: &RuleContext<'_>, active: &[&Wai
                 policy: policy.name.clone(),
                 mode: policy.mode,
                 rule: rule.name.clone(),
-                type_: rule.kind.type_name().into(),
+                type_: rule.kind.rule_type(),
                 effect: waived.effect,
                 evidence,
                 message: match (&waived.waiver, &waived.refused) {
@@ -652,7 +653,7 @@ fn passing_headline(trace: &[TraceEntry]) -> String {
     let enforced = || {
         trace
             .iter()
-            .filter(|t| t.mode == PolicyMode::Enforce && t.type_ != "policy")
+            .filter(|t| t.mode == PolicyMode::Enforce && t.type_ != RuleType::Policy)
     };
     let waived: Vec<String> = enforced()
         .filter(|t| t.effect == Effect::Waived)
@@ -682,7 +683,7 @@ fn desired_conditions(
 ) -> Vec<Desired> {
     vec![
         Desired {
-            type_: conditions::READY,
+            type_: ConditionType::Ready,
             status: decision == Decision::Allow,
             reason: match decision {
                 Decision::Allow => conditions::REASON_ALLOWED,
@@ -692,7 +693,7 @@ fn desired_conditions(
             message: headline.to_string(),
         },
         Desired {
-            type_: conditions::RECONCILING,
+            type_: ConditionType::Reconciling,
             status: !pending.is_empty(),
             reason: if pending.is_empty() {
                 conditions::REASON_DECIDED
@@ -707,13 +708,13 @@ fn desired_conditions(
         },
         match stalled {
             Some((reason, message)) => Desired {
-                type_: conditions::STALLED,
+                type_: ConditionType::Stalled,
                 status: true,
                 reason,
                 message,
             },
             None => Desired {
-                type_: conditions::STALLED,
+                type_: ConditionType::Stalled,
                 status: false,
                 reason: conditions::REASON_VALID,
                 message: String::new(),

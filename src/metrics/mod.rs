@@ -14,6 +14,7 @@ use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
 use crate::api::Decision;
+use crate::api::passport::RuleType;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct KindLabels {
@@ -216,13 +217,13 @@ impl Delivery {
                                 | crate::api::passport::Effect::Block
                         )
                 })
-                .map_or("policy", |t| match t.type_.as_str() {
-                    "evidence" => "evidence",
-                    "metric" => "metric",
-                    "approval" => "approval",
-                    "window" => "window",
-                    "expression" => "expression",
-                    _ => "policy",
+                .map_or("policy", |t| match t.type_ {
+                    RuleType::Evidence
+                    | RuleType::Metric
+                    | RuleType::Approval
+                    | RuleType::Window
+                    | RuleType::Expression => t.type_.as_str(),
+                    RuleType::Policy | RuleType::Summary | RuleType::Other => "policy",
                 });
             self.holds
                 .get_or_create(&ReasonLabels {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 
+use crate::api::ConditionType;
 use crate::api::common::created_at;
 use crate::api::connector::ConnectorHealth;
 use crate::api::notifier::{Announced, Notified};
@@ -510,7 +511,7 @@ fn connector_due(notifier: &Notifier, connector: &Connector, world: &World<'_>) 
         at: status
             .conditions
             .iter()
-            .find(|c| c.type_ == "Ready")
+            .find(|c| c.type_ == ConditionType::Ready)
             .map_or(world.now, |c| c.last_transition_time),
     };
     Some(Due {

@@ -8,6 +8,7 @@ use super::super::audit::EventKind;
 use super::super::layout::{Nav, Page, command, empty, layout, ok_badge, pager, release_href};
 use crate::api::passport::{Effect, WatchPhase};
 use crate::api::policy::PolicyRule;
+use crate::api::{ConditionStatus, ConditionType};
 use crate::api::{GatePolicy, Keyed, PolicyMode, namespace_of};
 
 /// A rule in one line: its type and what it asks.
@@ -214,16 +215,16 @@ pub fn page(page: &Page, query: &Query) -> Markup {
                 h2 id="policies" { "Policies " small { (policies.len()) } }
                 @if policies.is_empty() { (empty("No GatePolicy yet. Start from a template below.")) }
                 @for p in &policies {
-                    @let ready = p.status.iter().flat_map(|st| &st.conditions).find(|c| c.type_ == "Ready");
+                    @let ready = p.status.iter().flat_map(|st| &st.conditions).find(|c| c.type_ == ConditionType::Ready);
                     article.policy {
                         h3 {
                             (namespace_of(&p.metadata)) "/" (p.metadata.name.as_deref().unwrap_or(""))
                             " " @if p.spec.mode == PolicyMode::Simulate { span.badge.waived { "Simulate" } } @else { span.badge.allow { "Enforce" } }
-                            @if let Some(c) = ready { " " (ok_badge(c.status == "True", "Valid", "Invalid")) }
+                            @if let Some(c) = ready { " " (ok_badge(c.status == ConditionStatus::True, "Valid", "Invalid")) }
                         }
                         @if let Some(d) = &p.spec.description { p { (d) } }
                         p.muted { (selector(p)) @if let Some(n) = p.status.as_ref().and_then(|st| st.matched_releases) { " · selects " (n) " releases" } }
-                        @if let Some(c) = ready { @if c.status != "True" { p.error { (c.message) } } }
+                        @if let Some(c) = ready { @if c.status != ConditionStatus::True { p.error { (c.message) } } }
                         @let unscoped = p.status.iter().flat_map(|st| &st.unscoped_releases).map(String::as_str).collect::<Vec<_>>();
                         @if !unscoped.is_empty() { p.warn { "Its $labels queries cannot be scoped for " (unscoped.join(", ")) " (no spec.scope.metricLabels): they are not sent and those rules hold." } }
                         div.scroll { table {

@@ -6,6 +6,7 @@ use maud::{Markup, html};
 
 use super::super::auth::Visibility;
 use super::super::layout::{Nav, Page, command, empty, layout};
+use crate::api::{ConditionStatus, ConditionType};
 use crate::api::{Connector, ConnectorHealth, ConnectorType, Keyed, Notifier, namespace_of};
 use crate::connectors::kind_of;
 
@@ -22,13 +23,14 @@ fn credential(c: &Connector) -> Markup {
 
 /// Whether a Notifier delivers: its Ready condition as a badge.
 fn notifier_health(n: &Notifier) -> Markup {
-    let ready = n
-        .status
-        .as_ref()
-        .and_then(|s| s.conditions.iter().find(|c| c.type_ == "Ready"));
+    let ready = n.status.as_ref().and_then(|s| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == ConditionType::Ready)
+    });
     html! {
-        @match ready.map(|c| c.status.as_str()) {
-            Some("True") => span.badge.allow { "Delivering" },
+        @match ready.map(|c| c.status) {
+            Some(ConditionStatus::True) => span.badge.allow { "Delivering" },
             Some(_) => span.badge.hold { "Failing" },
             None => span.muted { "not checked yet" },
         }

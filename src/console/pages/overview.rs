@@ -6,6 +6,7 @@ use maud::{Markup, html};
 use super::super::audit::EventKind;
 use super::super::layout::{Nav, Page, command, empty, layout, passport_badge, passport_href};
 use super::releases::Filter;
+use crate::api::passport::RuleType;
 use crate::api::{Decision, EvidenceStatus, Keyed, ReleasePassport, namespace_of};
 
 const LIST: usize = 15;
@@ -25,12 +26,12 @@ pub fn next_action(p: &ReleasePassport) -> (String, Option<String>) {
                 crate::api::passport::Effect::Hold | crate::api::passport::Effect::Block
             )
     });
-    match stopping.map(|t| t.type_.as_str()) {
-        Some("approval") => (
+    match stopping.map(|t| t.type_) {
+        Some(RuleType::Approval) => (
             "Needs approval".into(),
             Some(format!("passport approve {k} --comment \"…\"")),
         ),
-        Some("evidence" | "metric") => (
+        Some(RuleType::Evidence | RuleType::Metric) => (
             format!(
                 "Check the evidence behind {}",
                 stopping.map_or("", |t| t.rule.as_str())
@@ -41,7 +42,7 @@ pub fn next_action(p: &ReleasePassport) -> (String, Option<String>) {
                 p.metadata.name.as_deref().unwrap_or("")
             )),
         ),
-        Some("window") => ("Wait for the freeze window to close".into(), None),
+        Some(RuleType::Window) => ("Wait for the freeze window to close".into(), None),
         Some(_) => (
             "Read the trace".into(),
             Some(format!("passport gate --release {k}")),

@@ -9,7 +9,7 @@ use super::super::layout::{
 };
 use super::super::summary::Summary;
 use crate::api::links::{LinkValues, expand};
-use crate::api::passport::{Effect, TraceEntry};
+use crate::api::passport::{Effect, RuleType, TraceEntry};
 use crate::api::{
     ConnectorHealth, Decision, EvidenceStatus, Keyed, PolicyMode, Release, ReleasePassport,
     namespace_of,
@@ -69,19 +69,19 @@ pub fn investigation(page: &Page, p: &ReleasePassport) -> Vec<String> {
         )),
     }
     for t in &stopping {
-        let what = match t.type_.as_str() {
-            "approval" => format!(
+        let what = match t.type_ {
+            RuleType::Approval => format!(
                 "Rule {} wants approvals: {}. Ask an approver to run `passport approve {}`.",
                 t.rule,
                 t.message,
                 p.key()
             ),
-            "window" => format!(
+            RuleType::Window => format!(
                 "Rule {} is a change freeze: {}. It lifts by itself when the window closes.",
                 t.rule, t.message
             ),
-            "metric" => format!("Rule {} reads a metric: {}.", t.rule, t.message),
-            "evidence" => format!(
+            RuleType::Metric => format!("Rule {} reads a metric: {}.", t.rule, t.message),
+            RuleType::Evidence => format!(
                 "Rule {} reads evidence {}: {}.",
                 t.rule,
                 t.evidence.join(", "),
@@ -187,12 +187,12 @@ pub fn verdict(p: &ReleasePassport, release_exists: bool) -> Verdict {
         (Some(_), _) if !release_exists => {
             "nobody: the Release is gone; this passport is the record".to_string()
         }
-        (Some(_), Some(t)) => match t.type_.as_str() {
-            "approval" if t.effect == Effect::Block => {
+        (Some(_), Some(t)) => match t.type_ {
+            RuleType::Approval if t.effect == Effect::Block => {
                 "whoever rejected it, with the author: a Reject blocks until it is withdrawn"
                     .to_string()
             }
-            "approval" => format!(
+            RuleType::Approval => format!(
                 "an approver{}{}: `passport approve {}`",
                 groups(t),
                 if t.message.contains("excluded") {
@@ -202,9 +202,13 @@ pub fn verdict(p: &ReleasePassport, release_exists: bool) -> Verdict {
                 },
                 p.key()
             ),
-            "window" => "nobody: the freeze lifts by itself".to_string(),
-            "policy" => format!("the owner of GatePolicy {}: fix the field named", t.policy),
-            "metric" | "evidence" | "expression" if t.effect == Effect::Block => {
+            RuleType::Window => "nobody: the freeze lifts by itself".to_string(),
+            RuleType::Policy => {
+                format!("the owner of GatePolicy {}: fix the field named", t.policy)
+            }
+            RuleType::Metric | RuleType::Evidence | RuleType::Expression
+                if t.effect == Effect::Block =>
+            {
                 "the service owner: fix what the evidence shows, or roll back".to_string()
             }
             _ => "the service owner: the evidence must arrive or recover (it re-decides by itself)"
@@ -363,7 +367,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
     let release = page.snap.release(ns, short);
     let approval_holds = enforced
         .iter()
-        .any(|t| t.type_ == "approval" && t.effect == Effect::Hold);
+        .any(|t| t.type_ == RuleType::Approval && t.effect == Effect::Hold);
     let links_of = |connector: &str| {
         page.snap
             .connectors
