@@ -30,6 +30,7 @@ use serde_json::{Value, json};
 use common::cluster::{ControlPlane, Options};
 use common::controller::Controller;
 use fleet::quantile;
+use release_passport::api::passport::EvidenceCount;
 use release_passport::api::{Approval, Decision, GatePolicy, Release, ReleasePassport};
 
 /// Releases in the namespace where latencies and no-op reconciles are measured.
@@ -503,7 +504,10 @@ fn main() {
             let mut samples = Vec::new();
             for k in 0..SAMPLES {
                 let mut status = floor_status.clone();
-                status.evidence_summary = Some(format!("{k}/{SAMPLES}"));
+                status.evidence_summary = Some(EvidenceCount {
+                    complete: k as u32,
+                    read: SAMPLES as u32,
+                });
                 let body = json!({"apiVersion": "releasepassport.io/v1alpha1", "kind": "ReleasePassport", "status": status});
                 let t = Instant::now();
                 api.patch_status("floor", &PatchParams::apply("bench").force(), &Patch::Apply(&body))

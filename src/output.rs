@@ -59,8 +59,7 @@ pub fn to_table(passports: &[ReleasePassport]) -> String {
                     .unwrap_or_else(|| "-".into()),
                 status
                     .evidence_summary
-                    .clone()
-                    .unwrap_or_else(|| "-".into()),
+                    .map_or_else(|| "-".into(), |c| c.to_string()),
                 status.reasons.first().map_or_else(
                     || "-".to_string(),
                     |r| crate::text::clip(r, 100).into_owned(),

@@ -5,6 +5,7 @@ use crate::common;
 use common::*;
 use release_passport::api::ConditionType;
 use release_passport::api::passport::Effect;
+use release_passport::api::passport::EvidenceRead;
 use release_passport::api::{Decision, EvidenceStatus::*};
 use release_passport::engine::conditions;
 
@@ -52,7 +53,10 @@ fn evidence_rule_defaults_for_every_status() {
         let out = case.decide().status;
         assert_eq!(out.decision, Some(expected), "{items:?}");
         assert_eq!(out.evidence[0].status, status, "{items:?}");
-        assert_eq!(out.trace[0].evidence, vec!["health".to_string()]);
+        assert_eq!(
+            out.trace[0].evidence,
+            vec![EvidenceRead::Source("health".into())]
+        );
     }
 }
 
@@ -678,7 +682,11 @@ fn expression_rule_rows() {
         let out = case.decide().status;
         assert_eq!(out.decision, Some(expected), "{cel}: {:?}", out.trace);
         if cel.contains("'health'") {
-            assert_eq!(out.trace[0].evidence, vec!["health".to_string()], "{cel}");
+            assert_eq!(
+                out.trace[0].evidence,
+                vec![EvidenceRead::Source("health".into())],
+                "{cel}"
+            );
             // What it names is fetched for it and shown as the passport's evidence.
             assert_eq!(out.evidence.len(), 1, "{cel}: {:?}", out.evidence);
             assert_eq!(out.evidence[0].source, "health");
@@ -1387,8 +1395,8 @@ fn a_passport_stays_small_with_hundreds_of_rules() {
         );
         let complete = 400 - failing;
         assert_eq!(
-            status.evidence_summary.as_deref(),
-            Some(format!("{complete}/400").as_str())
+            status.evidence_summary.map(|c| c.to_string()),
+            Some(format!("{complete}/400"))
         );
         assert!(
             status

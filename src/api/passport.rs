@@ -63,8 +63,13 @@ pub struct ReleasePassportStatus {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
     /// Complete evidence items out of those the rules read, e.g. `7/8`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub evidence_summary: Option<String>,
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "EvidenceCount::read"
+    )]
+    #[schemars(with = "Option<String>")]
+    pub evidence_summary: Option<EvidenceCount>,
     /// Every evidence item the rules read, with its status at decision time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<EvidenceEntry>,
@@ -225,6 +230,91 @@ impl Effect {
     }
 }
 
+/// How many of the evidence items the rules read were complete: written `7/8` (a printer column
+/// shows it), typed everywhere else.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct EvidenceCount {
+    pub complete: u32,
+    pub read: u32,
+}
+
+impl EvidenceCount {
+    /// Reads the written form; one that does not parse (no version wrote one) counts as unknown
+    /// rather than failing the whole passport.
+    fn read<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Self>, D::Error> {
+        let written = Option::<String>::deserialize(d)?;
+        Ok(written.as_deref().and_then(|w| {
+            let (complete, read) = w.split_once('/')?;
+            Some(Self {
+                complete: complete.parse().ok()?,
+                read: read.parse().ok()?,
+            })
+        }))
+    }
+}
+
+impl std::fmt::Display for EvidenceCount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(&format!("{}/{}", self.complete, self.read))
+    }
+}
+
+impl Serialize for EvidenceCount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// What a rule read: an evidence source, or a metric (written `metric:NAME` in the trace, so a
+/// reader of the YAML tells them apart).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EvidenceRead {
+    Source(String),
+    Metric(String),
+}
+
+impl EvidenceRead {
+    /// The evidence item's source: what `status.evidence[].source` names.
+    pub fn source(&self) -> &str {
+        match self {
+            EvidenceRead::Source(name) | EvidenceRead::Metric(name) => name,
+        }
+    }
+
+    /// Every item of `read`, as the trace writes them, comma-separated.
+    pub fn list(read: &[EvidenceRead]) -> String {
+        read.iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+impl std::fmt::Display for EvidenceRead {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            EvidenceRead::Source(name) => f.write_str(name),
+            EvidenceRead::Metric(name) => write!(f, "metric:{name}"),
+        }
+    }
+}
+
+impl Serialize for EvidenceRead {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for EvidenceRead {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let written = String::deserialize(d)?;
+        Ok(match written.strip_prefix("metric:") {
+            Some(name) => EvidenceRead::Metric(name.to_string()),
+            None => EvidenceRead::Source(written),
+        })
+    }
+}
+
 /// What a trace entry judged: a rule of one of the five kinds, the policy itself (invalid, not
 /// found), or the summary standing for entries left out of a long trace.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -280,9 +370,10 @@ pub struct TraceEntry {
     pub type_: RuleType,
     /// The effect the rule produced.
     pub effect: Effect,
-    /// The evidence sources the rule read.
+    /// The evidence sources the rule read (`metric:NAME` for a metric).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub evidence: Vec<String>,
+    #[schemars(with = "Vec<String>")]
+    pub evidence: Vec<EvidenceRead>,
     /// Why, in a sentence.
     pub message: String,
     /// The Waiver that waived it.

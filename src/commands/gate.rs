@@ -145,8 +145,8 @@ fn report(
         OutputFormat::Table => {
             let evidence = passport
                 .and_then(|p| p.status.as_ref())
-                .and_then(|s| s.evidence_summary.clone())
-                .unwrap_or_else(|| "-".into());
+                .and_then(|s| s.evidence_summary)
+                .map_or_else(|| "-".into(), |c| c.to_string());
             match state {
                 GateState::Decided(d) => {
                     crate::output::emit(&format!("{key}: {d} (evidence {evidence})\n"))

@@ -84,7 +84,10 @@ pub fn passport_row(p: &ReleasePassport) -> PassportRow {
         version: p.spec.version.clone(),
         environment: p.spec.environment.clone(),
         decision: status.decision_label(),
-        evidence: status.evidence_summary.clone().unwrap_or_default(),
+        evidence: status
+            .evidence_summary
+            .map(|c| c.to_string())
+            .unwrap_or_default(),
         reasons: status.reasons.iter().map(|r| clean(r)).collect(),
         approvals: status
             .approvals

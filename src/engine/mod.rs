@@ -24,8 +24,8 @@ pub use evidence::EvidenceItem;
 
 use crate::api::ConditionType;
 use crate::api::passport::{
-    ApprovalCount, ApprovalRecord, ApprovalsSummary, Effect, EvidenceEntry, RollbackStatus,
-    RuleType, TimelineEntry, TraceEntry, WaiverEntry,
+    ApprovalCount, ApprovalRecord, ApprovalsSummary, Effect, EvidenceCount, EvidenceEntry,
+    RollbackStatus, RuleType, TimelineEntry, TraceEntry, WaiverEntry,
 };
 use crate::api::{
     Approval, ApprovalDecision, Decision, EvidenceStatus, PolicyMode, Release,
@@ -621,7 +621,10 @@ fn build_status(
     ReleasePassportStatus {
         decision: Some(decision),
         reasons,
-        evidence_summary: Some(format!("{complete}/{}", evidence.len())),
+        evidence_summary: Some(EvidenceCount {
+            complete: u32::try_from(complete).unwrap_or(u32::MAX),
+            read: u32::try_from(evidence.len()).unwrap_or(u32::MAX),
+        }),
         evidence,
         started_at: started,
         approvals: approvals_summary(selected, &applicable.approvals, release),

@@ -12,7 +12,7 @@ use super::compile::{
 use super::evidence::{EvidenceItem, combine, severity, stale_at, status_at};
 use super::labels;
 use super::window::{self, WindowState};
-use crate::api::passport::{Effect, EvidenceEntry, Targets};
+use crate::api::passport::{Effect, EvidenceEntry, EvidenceRead, Targets};
 use crate::api::{Approval, ApprovalDecision, EvidenceStatus, Outcome, Release, namespace_of};
 
 /// What one rule concluded.
@@ -21,7 +21,7 @@ pub struct RuleResult {
     pub effect: Effect,
     pub message: String,
     /// Evidence sources read, for the trace.
-    pub evidence: Vec<String>,
+    pub evidence: Vec<EvidenceRead>,
     /// Evidence entries for the passport, keyed for de-duplication.
     pub observed: Vec<(String, EvidenceEntry)>,
     /// The earliest future moment this rule's result can change by itself.
@@ -267,7 +267,7 @@ fn evidence(rule: &EvidenceRule, ctx: &RuleContext<'_>) -> RuleResult {
         None => (outcome, message),
     };
     let mut result = RuleResult::new(outcome_effect(outcome), message);
-    result.evidence.push(source.clone());
+    result.evidence.push(EvidenceRead::Source(source.clone()));
     result.next_change = items
         .iter()
         .filter_map(|i| stale_at(i, *max_age, ctx.now))
@@ -314,7 +314,7 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
             Some(q) => q.to_string(),
             None => {
                 let mut r = RuleResult::new(Effect::Hold, UNSCOPED.to_string());
-                r.evidence.push(format!("metric:{name}"));
+                r.evidence.push(EvidenceRead::Metric(name.to_string()));
                 return r;
             }
         },
@@ -440,7 +440,7 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
         None => (outcome, message),
     };
     let mut result = RuleResult::new(outcome_effect(outcome), message);
-    result.evidence.push(format!("metric:{name}"));
+    result.evidence.push(EvidenceRead::Metric(name.to_string()));
     result.next_change = [
         item.and_then(|i| stale_at(i, *max_age, ctx.now)),
         window_ends,
@@ -564,7 +564,7 @@ fn expression(rule: &ExpressionRule, ctx: &RuleContext<'_>) -> RuleResult {
             },
         ));
     }
-    result.evidence = match &reads.evidence {
+    let read: Vec<String> = match &reads.evidence {
         Some(keys) => keys.clone(),
         None => {
             let mut all: Vec<String> = ctx.evidence.iter().map(|i| i.source.clone()).collect();
@@ -573,6 +573,7 @@ fn expression(rule: &ExpressionRule, ctx: &RuleContext<'_>) -> RuleResult {
             all
         }
     };
+    result.evidence = read.into_iter().map(EvidenceRead::Source).collect();
     result
 }
 

@@ -58,11 +58,7 @@ impl Record {
         };
         let watch = status.watch.as_ref();
         // The summary ("5/6") when the items are not kept (compacted or recorded history).
-        let summary = status
-            .evidence_summary
-            .as_deref()
-            .and_then(|s| s.split_once('/'))
-            .and_then(|(a, b)| Some((a.parse::<u32>().ok()?, b.parse::<u32>().ok()?)));
+        let summary = status.evidence_summary.map(|c| (c.complete, c.read));
         let listed = (
             u32::try_from(
                 status

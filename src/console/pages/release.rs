@@ -9,7 +9,7 @@ use super::super::layout::{
 };
 use super::super::summary::Summary;
 use crate::api::links::{LinkValues, expand};
-use crate::api::passport::{Effect, RuleType, TraceEntry};
+use crate::api::passport::{Effect, EvidenceRead, RuleType, TraceEntry};
 use crate::api::{
     ConnectorHealth, Decision, EvidenceStatus, Keyed, PolicyMode, Release, ReleasePassport,
     namespace_of,
@@ -84,7 +84,7 @@ pub fn investigation(page: &Page, p: &ReleasePassport) -> Vec<String> {
             RuleType::Evidence => format!(
                 "Rule {} reads evidence {}: {}.",
                 t.rule,
-                t.evidence.join(", "),
+                EvidenceRead::list(&t.evidence),
                 t.message
             ),
             _ => format!("Rule {} ({}): {}.", t.rule, t.type_, t.message),
@@ -144,12 +144,10 @@ pub fn verdict(p: &ReleasePassport, release_exists: bool) -> Verdict {
         .filter(|t| matches!(t.effect, Effect::Hold | Effect::Block))
         .max_by_key(|t| t.effect == Effect::Block);
     let entry_of = |t: &TraceEntry| {
-        status.evidence.iter().find(|e| {
-            t.evidence
-                .iter()
-                .any(|k| k.strip_prefix("metric:").unwrap_or(k) == e.source)
-                || e.source == t.rule
-        })
+        status
+            .evidence
+            .iter()
+            .find(|e| t.evidence.iter().any(|k| k.source() == e.source) || e.source == t.rule)
     };
     let seen = stopping.and_then(entry_of).and_then(|e| {
         let what = e
@@ -263,7 +261,7 @@ fn trace_table(entries: &[&TraceEntry]) -> Markup {
                     td data-label="Rule" { (t.rule) }
                     td data-label="Type" { (t.type_) }
                     td data-label="Effect" { (effect_badge(t.effect)) @if let Some(w) = &t.waiver { br; small { "waiver " (w) } } }
-                    td data-label="Read" { (t.evidence.join(", ")) }
+                    td data-label="Read" { (EvidenceRead::list(&t.evidence)) }
                     td.why data-label="Why" { (t.message) }
                 }
             } }
@@ -441,7 +439,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                 }
             }
             section aria-labelledby="evidence" {
-                h2 id="evidence" { "Evidence " small { (status.evidence_summary.as_deref().unwrap_or("0/0")) " complete" } }
+                h2 id="evidence" { "Evidence " small { (status.evidence_summary.unwrap_or_default()) " complete" } }
                 @if status.evidence.is_empty() { (empty("No enforced rule reads evidence.")) } @else {
                     div.scroll { table {
                         thead { tr { th { "Source" } th { "Status" } th { "Observed" } th { "Connector" } th { "What was seen" } } }

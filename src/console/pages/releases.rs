@@ -356,7 +356,7 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
                                 td data-label="Decided" { (page.when(status.and_then(|s| s.decided_at()))) }
                                 td data-label="Evidence" {
                                     @if let Some(e) = evidence_status(p) { (evidence_badge(e)) " " }
-                                    (status.and_then(|s| s.evidence_summary.as_deref()).unwrap_or("-"))
+                                    (status.and_then(|s| s.evidence_summary).map_or_else(|| "-".to_string(), |c| c.to_string()))
                                 }
                                 td.why data-label="Why" { (why(p)) }
                             }
