@@ -7,7 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::common::{Condition, Decision, ReleaseSelector};
-use super::connector::SecretKeyRef;
+use super::connector::{ConnectorHealth, SecretKeyRef};
 use super::duration::DurationString;
 
 /// Tells people and systems when the passports of the Releases it selects (same namespace)
@@ -172,7 +172,16 @@ pub struct Announced {
     /// The Waiver or Connector's name (same namespace).
     pub name: String,
     /// What was told: the waiver's expiry, or the connector's health.
-    pub what: String,
+    #[schemars(with = "String")]
+    pub what: Told,
+}
+
+/// What an announcement told: a waiver's expiry, or a connector's health.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Told {
+    Expiry(DateTime<Utc>),
+    Health(ConnectorHealth),
 }
 
 /// What the leader last did for this notifier.
@@ -214,4 +223,23 @@ pub struct Notified {
     pub decision: Decision,
     /// When the receiver accepted it.
     pub at: DateTime<Utc>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What earlier versions wrote (an RFC 3339 expiry with `+00:00`, a health's name) reads as
+    /// the typed value, so nothing already told is told again after an upgrade.
+    #[test]
+    fn announcements_read_as_written_before() {
+        let expiry: Told = serde_json::from_str("\"2026-12-07T10:00:00+00:00\"").unwrap();
+        assert_eq!(
+            expiry,
+            Told::Expiry("2026-12-07T10:00:00Z".parse().unwrap())
+        );
+        let health: Told = serde_json::from_str("\"Unreachable\"").unwrap();
+        assert_eq!(health, Told::Health(ConnectorHealth::Unreachable));
+        assert!(serde_json::from_str::<Told>("\"Sideways\"").is_err());
+    }
 }

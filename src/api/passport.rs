@@ -523,3 +523,51 @@ pub struct TimelineEntry {
     /// What caused it, in a line.
     pub message: String,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The typed seams keep the written form: `7/8`, `metric:NAME`, a source's bare name.
+    #[test]
+    fn typed_status_fields_round_trip_their_written_form() {
+        let status: ReleasePassportStatus = serde_json::from_value(serde_json::json!({
+            "evidenceSummary": "7/8",
+            "trace": [{"policy": "p", "mode": "Enforce", "rule": "r", "type": "metric",
+                       "effect": "Pass", "message": "m", "evidence": ["metric:error-rate", "ci"]}]
+        }))
+        .unwrap();
+        assert_eq!(
+            status.evidence_summary,
+            Some(EvidenceCount {
+                complete: 7,
+                read: 8
+            })
+        );
+        assert_eq!(
+            status.trace[0].evidence,
+            [
+                EvidenceRead::Metric("error-rate".into()),
+                EvidenceRead::Source("ci".into())
+            ]
+        );
+        assert_eq!(status.trace[0].type_, RuleType::Metric);
+        let written = serde_json::to_value(&status).unwrap();
+        assert_eq!(written["evidenceSummary"], "7/8");
+        assert_eq!(
+            written["trace"][0]["evidence"],
+            serde_json::json!(["metric:error-rate", "ci"])
+        );
+        assert_eq!(written["trace"][0]["type"], "metric");
+        // A summary no version wrote reads as unknown, not as a broken passport.
+        let odd: ReleasePassportStatus =
+            serde_json::from_value(serde_json::json!({"evidenceSummary": "seven"})).unwrap();
+        assert_eq!(odd.evidence_summary, None);
+        // A rule type a newer version writes reads as Other.
+        let newer: TraceEntry = serde_json::from_value(serde_json::json!(
+            {"policy": "p", "mode": "Enforce", "rule": "r", "type": "comparison",
+             "effect": "Pass", "message": "m"}))
+        .unwrap();
+        assert_eq!(newer.type_, RuleType::Other);
+    }
+}

@@ -13,7 +13,7 @@ use chrono::{DateTime, Duration, Utc};
 use crate::api::ConditionType;
 use crate::api::common::created_at;
 use crate::api::connector::ConnectorHealth;
-use crate::api::notifier::{Announced, Notified};
+use crate::api::notifier::{Announced, Notified, Told};
 use crate::api::passport::WatchPhase;
 use crate::api::{
     Connector, Decision, Keyed, Notifier, NotifierEvent, NotifierType, ObjectKey, Release,
@@ -138,7 +138,14 @@ pub struct DueKey {
     pub event: NotifierEvent,
     pub subject: Subject,
     /// The decision, expiry or health told.
-    pub what: String,
+    pub what: Said,
+}
+
+/// What a delivery tells: a passport's decision, or an announcement.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Said {
+    Decision(Decision),
+    Announced(Told),
 }
 
 impl Due {
@@ -148,8 +155,8 @@ impl Due {
             event: self.message.event,
             subject: self.message.subject.clone(),
             what: match &self.record {
-                Record::Passport(n) => n.decision.to_string(),
-                Record::Announced(a) => a.what.clone(),
+                Record::Passport(n) => Said::Decision(n.decision),
+                Record::Announced(a) => Said::Announced(a.what),
             },
         }
     }
@@ -355,7 +362,7 @@ fn passport_due<'a>(
         notifier: notifier.key(),
         event,
         subject: Subject::Passport(key.clone()),
-        what: decision.to_string(),
+        what: Said::Decision(decision),
     };
     let message = move || {
         let what = format!(
@@ -395,7 +402,7 @@ fn passport_due<'a>(
     })
 }
 
-fn announced(notifier: &Notifier, event: NotifierEvent, name: &str, what: &str) -> bool {
+fn announced(notifier: &Notifier, event: NotifierEvent, name: &str, what: Told) -> bool {
     notifier.status.as_ref().is_some_and(|s| {
         s.announced
             .iter()
@@ -439,8 +446,8 @@ fn waiver_due(notifier: &Notifier, waiver: &Waiver, world: &World<'_>) -> Option
                 (None, None) => false,
             },
         );
-    let what = expires.to_rfc3339();
-    if !in_scope || announced(notifier, NotifierEvent::WaiverExpiring, &key.name, &what) {
+    let what = Told::Expiry(expires);
+    if !in_scope || announced(notifier, NotifierEvent::WaiverExpiring, &key.name, what) {
         return None;
     }
     let left = expires - world.now;
@@ -486,12 +493,12 @@ fn connector_due(notifier: &Notifier, connector: &Connector, world: &World<'_>) 
         return None;
     }
     let key = connector.key();
-    let health = format!("{:?}", status.health?);
+    let health = status.health?;
     if announced(
         notifier,
         NotifierEvent::ConnectorUnhealthy,
         &key.name,
-        &health,
+        Told::Health(health),
     ) {
         return None;
     }
@@ -501,7 +508,7 @@ fn connector_due(notifier: &Notifier, connector: &Connector, world: &World<'_>) 
         decision: None,
         previous: None,
         title: clean(&format!(
-            "Connector {key} ({}) is {health}",
+            "Connector {key} ({}) is {health:?}",
             connector.spec.type_.wire_name()
         )),
         reason: clean(status.last_error.as_deref().unwrap_or_default()),
@@ -519,7 +526,7 @@ fn connector_due(notifier: &Notifier, connector: &Connector, world: &World<'_>) 
         record: Record::Announced(Announced {
             event: NotifierEvent::ConnectorUnhealthy,
             name: key.name,
-            what: health,
+            what: Told::Health(health),
         }),
         message,
     })
@@ -538,7 +545,7 @@ pub fn announced_now(
     let still_true = |a: &Announced| match a.event {
         NotifierEvent::WaiverExpiring => waivers.iter().any(|w| {
             w.key() == ObjectKey::new(&ns, &a.name)
-                && w.spec.expires_at.to_rfc3339() == a.what
+                && Told::Expiry(w.spec.expires_at) == a.what
                 && now < w.spec.expires_at
         }),
         NotifierEvent::ConnectorUnhealthy => connectors.iter().any(|c| {
@@ -546,7 +553,7 @@ pub fn announced_now(
                 && c.status
                     .as_ref()
                     .and_then(|s| s.health)
-                    .is_some_and(|h| format!("{h:?}") == a.what)
+                    .is_some_and(|h| Told::Health(h) == a.what)
         }),
         _ => false,
     };
