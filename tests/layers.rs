@@ -208,3 +208,67 @@ fn the_reader_sees_groups_and_paths() {
     );
     assert_eq!(used_after(text, "super::"), ["kind".to_string()].into());
 }
+
+/// Status fields are typed end to end, so nothing compares one of ours against a string
+/// literal: a trace entry's type, a condition's type or status, what a rule read, the evidence
+/// count. (A Kubernetes Deployment's conditions are strings of its own API, not ours.)
+#[test]
+fn our_status_fields_are_never_compared_as_strings() {
+    let values = [
+        "Ready",
+        "Reconciling",
+        "Stalled",
+        "True",
+        "False",
+        "evidence",
+        "metric",
+        "approval",
+        "window",
+        "expression",
+        "policy",
+        "summary",
+    ];
+    let mut seams: Vec<String> = values
+        .iter()
+        .flat_map(|v| {
+            [
+                format!("type_ == \"{v}\""),
+                format!("type_ != \"{v}\""),
+                format!("status == \"{v}\""),
+                format!("status != \"{v}\""),
+                format!("Some(\"{v}\") =>"),
+            ]
+        })
+        .collect();
+    seams.push("format!(\"metric:".into());
+    seams.push("strip_prefix(\"metric:\")".into());
+    seams.push("evidence_summary.as_deref()".into());
+    let mut files = Vec::new();
+    rust_files(&src(), &mut files);
+    let mut found = Vec::new();
+    for path in files {
+        // The one place the written form is read: the type's own Deserialize.
+        let own = path.ends_with("api/passport.rs");
+        for line in code(&path).lines() {
+            // A match arm on one of our type names (`"approval" =>`); "True"/"False" arms are
+            // left out: Flux's conditions are JSON of its own API.
+            let arm = values[..3]
+                .iter()
+                .chain(&values[5..])
+                .any(|v| line.trim_start().starts_with(&format!("\"{v}\" ")));
+            if arm {
+                found.push(format!("{}: {}", path.display(), line.trim()));
+            }
+            for seam in seams.iter().filter(|s| line.contains(s.as_str())) {
+                if !(own && seam.starts_with("strip_prefix")) {
+                    found.push(format!("{}: {}", path.display(), line.trim()));
+                }
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "typed fields read as strings:\n{}",
+        found.join("\n")
+    );
+}
