@@ -5,6 +5,7 @@
 
 use kube::KubeSchema;
 use kube::core::Rule;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use serde::{Deserialize, Serialize};
 
 /// Every placeholder a template may use.
@@ -107,21 +108,18 @@ pub fn expand(template: &str, values: &LinkValues<'_>) -> Option<String> {
     Some(out)
 }
 
+/// What a URL component keeps as it is: RFC 3986's unreserved characters.
+const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'.')
+    .remove(b'_')
+    .remove(b'~');
+const PATH: &AsciiSet = &COMPONENT.remove(b'/');
+
 /// `value` percent-encoded: everything but unreserved characters (and `/` when `keep_slash`),
 /// so it can stand in a URL path segment or query component. The console's links use it too.
 pub fn percent_encode(value: &str, keep_slash: bool) -> String {
-    let mut out = String::with_capacity(value.len());
-    for b in value.bytes() {
-        if b.is_ascii_alphanumeric()
-            || matches!(b, b'-' | b'.' | b'_' | b'~')
-            || (b == b'/' && keep_slash)
-        {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    utf8_percent_encode(value, if keep_slash { PATH } else { COMPONENT }).to_string()
 }
 
 #[cfg(test)]
@@ -134,6 +132,16 @@ mod tests {
             .set("appNamespace", Some("argocd"))
             .set("query", Some("sum(rate(x{env=\"prod\"}[5m]))"))
             .set("commit", None)
+    }
+
+    #[test]
+    fn encodes_all_but_unreserved_characters() {
+        assert_eq!(percent_encode("a b/ü~-._", false), "a%20b%2F%C3%BC~-._");
+        assert_eq!(percent_encode("a b/ü~-._", true), "a%20b/%C3%BC~-._");
+        assert_eq!(
+            percent_encode("{x=\"y\"}&%", false),
+            "%7Bx%3D%22y%22%7D%26%25"
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod notify;
 pub mod policy;
 pub mod release;
 pub mod retention;
+pub mod retry;
 pub mod written;
 
 use std::sync::Arc;

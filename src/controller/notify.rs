@@ -205,7 +205,6 @@ impl Delivery {
                 .clone();
             state.in_flight.insert(key.clone());
             let due = owed.due();
-            let jitter = jitter_key(&key, &due);
             let this = Arc::clone(&self);
             let delivering = std::panic::AssertUnwindSafe(Arc::clone(&self).deliver(
                 notifier,
@@ -219,7 +218,7 @@ impl Delivery {
                 // it again): it is retried like a failed one.
                 if delivering.await.is_err() {
                     error!(notifier = %key.notifier, "a notification delivery panicked; it is retried");
-                    this.settle(key, false, &jitter);
+                    this.settle(key, false);
                 }
             });
         }
@@ -263,12 +262,11 @@ impl Delivery {
                 false
             }
         };
-        let jitter = jitter_key(&key, &due);
-        self.settle(key, recorded, &jitter);
+        self.settle(key, recorded);
     }
 
     /// A delivery ended: recorded, or retried after a backoff.
-    fn settle(&self, key: DueKey, recorded: bool, jitter: &ObjectKey) {
+    fn settle(&self, key: DueKey, recorded: bool) {
         let mut state = self.state();
         state.in_flight.remove(&key);
         if recorded {
@@ -276,7 +274,8 @@ impl Delivery {
             state.recorded.insert(key);
         } else {
             let attempts = state.retry.get(&key).map_or(0, |(n, _)| *n) + 1;
-            let wait = super::release::backoff(attempts, jitter);
+            // One notifier's retries for one subject spread apart from the others'.
+            let wait = super::retry::backoff(attempts, &(&key.notifier, &key.subject));
             state.retry.insert(key, (attempts, Instant::now() + wait));
         }
         drop(state);
@@ -484,14 +483,6 @@ impl Delivery {
             }
         }
     }
-}
-
-/// What spreads one notifier's retries for one subject apart from the others'.
-fn jitter_key(key: &DueKey, due: &Due) -> ObjectKey {
-    ObjectKey::new(
-        &key.notifier.namespace,
-        format!("{}/{}", key.notifier.name, due.message.subject.key()),
-    )
 }
 
 /// Whether the last delivery came after the last error (so the error no longer holds).

@@ -174,5 +174,5 @@ pub fn error_policy(
 ) -> Action {
     let key = guard.key();
     warn!(policy = %key, category = error.category(), "reconcile failed: {error}");
-    Action::requeue(super::release::backoff(1, &key))
+    Action::requeue(super::retry::backoff(1, &key))
 }

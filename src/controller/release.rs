@@ -347,43 +347,7 @@ pub fn error_policy(
             *n
         })
         .unwrap_or(1);
-    let delay = backoff(attempt, &key);
+    let delay = super::retry::backoff(attempt, &key);
     warn!(release = %key, category = error.category(), attempt, ?delay, "reconcile failed: {error}");
     Action::requeue(delay)
-}
-
-/// Exponential backoff with ±20% jitter derived from the object key and attempt, so replicas of
-/// a thundering herd spread out without a random-number generator.
-pub fn backoff(attempt: u32, key: &ObjectKey) -> Duration {
-    let base = 1000u64
-        .saturating_mul(1u64 << attempt.saturating_sub(1).min(9))
-        .min(300_000);
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    let text = key.to_string();
-    for b in text.bytes().chain(attempt.to_le_bytes()) {
-        h = (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3);
-    }
-    let jitter = (h % 401) as i64 - 200; // -200..=200 per mille → ±20%
-    let ms = (base as i64 + base as i64 * jitter / 1000).max(100) as u64;
-    Duration::from_millis(ms)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_grows_caps_and_jitters() {
-        let d: Vec<u128> = (1..=12)
-            .map(|a| backoff(a, &ObjectKey::new("shop", "web")).as_millis())
-            .collect();
-        assert!(d[0] >= 800 && d[0] <= 1200, "{d:?}");
-        assert!(d[3] >= 6400 && d[3] <= 9600, "{d:?}");
-        assert!(d.iter().all(|ms| *ms <= 360_000), "{d:?}");
-        assert_ne!(
-            backoff(3, &ObjectKey::new("shop", "a")),
-            backoff(3, &ObjectKey::new("shop", "b")),
-            "different objects spread out"
-        );
-    }
 }
