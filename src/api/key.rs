@@ -41,6 +41,15 @@ impl ObjectKey {
         }
     }
 
+    /// A key as people write one on a command line or in a recording: `namespace/name`, or a
+    /// bare `name` in `namespace`.
+    pub fn written(text: &str, namespace: &str) -> Self {
+        match text.split_once('/') {
+            Some((ns, name)) => Self::new(ns, name),
+            None => Self::new(namespace, text),
+        }
+    }
+
     /// The key of the object `meta` describes.
     pub fn of(meta: &ObjectMeta) -> Self {
         Self::new(namespace_of(meta), meta.name.as_deref().unwrap_or(""))

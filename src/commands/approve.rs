@@ -10,7 +10,7 @@ use kube::api::{Api, PostParams};
 use crate::api::approval::ApprovalSpec;
 use crate::api::common::ReleaseRef;
 use crate::api::waiver::WaiverSpec;
-use crate::api::{Approval, ApprovalDecision, GatePolicy, Release, Waiver};
+use crate::api::{Approval, ApprovalDecision, GatePolicy, ObjectKey, Release, Waiver};
 
 pub const EXIT_ERROR: u8 = 3;
 
@@ -50,13 +50,6 @@ pub fn object_name(release: &str, what: &str, who: &str, now: DateTime<Utc>) -> 
     format!("{}-{}", base.trim_end_matches('-'), now.timestamp_millis())
 }
 
-fn split(release: &str, client: &Client) -> (String, String) {
-    match release.split_once('/') {
-        Some((ns, name)) => (ns.to_string(), name.to_string()),
-        None => (client.default_namespace().to_string(), release.to_string()),
-    }
-}
-
 async fn release_exists(client: &Client, ns: &str, name: &str) -> anyhow::Result<Release> {
     Api::<Release>::namespaced(client.clone(), ns)
         .get_opt(name)
@@ -92,14 +85,15 @@ pub async fn approve(
     now: DateTime<Utc>,
 ) -> anyhow::Result<u8> {
     let client = Client::try_default().await?;
-    let (ns, name) = split(release, &client);
-    release_exists(&client, &ns, &name).await?;
+    let key = ObjectKey::written(release, client.default_namespace());
+    let (ns, name) = (&key.namespace, &key.name);
+    release_exists(&client, ns, name).await?;
     let (who, my_groups) = whoami(&client).await?;
     if let Some(g) = groups.iter().find(|g| !my_groups.contains(g)) {
         anyhow::bail!("you ({who}) are not in group {g}");
     }
     let mut approval = Approval::new(
-        &object_name(&name, &format!("{decision:?}").to_lowercase(), &who, now),
+        &object_name(name, &format!("{decision:?}").to_lowercase(), &who, now),
         ApprovalSpec {
             release_ref: ReleaseRef { name: name.clone() },
             decision,
@@ -109,7 +103,7 @@ pub async fn approve(
         },
     );
     approval.metadata.namespace = Some(ns.clone());
-    let created = Api::<Approval>::namespaced(client, &ns)
+    let created = Api::<Approval>::namespaced(client, ns)
         .create(&PostParams::default(), &approval)
         .await?;
     crate::output::emit(&format!(
@@ -164,13 +158,14 @@ pub async fn waive(args: WaiveArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
         "--rule is required: name the rules waived"
     );
     let client = Client::try_default().await?;
-    let (ns, name) = split(&args.release, &client);
-    let release = release_exists(&client, &ns, &name).await?;
+    let key = ObjectKey::written(&args.release, client.default_namespace());
+    let (ns, name) = (&key.namespace, &key.name);
+    let release = release_exists(&client, ns, name).await?;
     let max = waiver_limit(&client, &release, &args.rules).await?;
     let expires_at = expiry(&args.expires, max, now).map_err(|e| anyhow::anyhow!(e))?;
     let (who, _) = whoami(&client).await?;
     let mut waiver = Waiver::new(
-        &object_name(&name, "waiver", &who, now),
+        &object_name(name, "waiver", &who, now),
         WaiverSpec {
             release_ref: Some(ReleaseRef { name: name.clone() }),
             release_selector: None,
@@ -181,7 +176,7 @@ pub async fn waive(args: WaiveArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
         },
     );
     waiver.metadata.namespace = Some(ns.clone());
-    let created = Api::<Waiver>::namespaced(client, &ns)
+    let created = Api::<Waiver>::namespaced(client, ns)
         .create(&PostParams::default(), &waiver)
         .await?;
     crate::output::emit(&format!(

@@ -17,10 +17,7 @@ pub async fn attest(args: AttestArgs, now: DateTime<Utc>) -> anyhow::Result<u8> 
     load_paths(&args.paths, &args.namespace, fields, &mut bundle)?;
     load_paths(&args.evidence, &args.namespace, fields, &mut bundle)?;
     super::print_warnings(&bundle);
-    let key = match args.release.split_once('/') {
-        Some((ns, name)) => crate::api::ObjectKey::new(ns, name),
-        None => crate::api::ObjectKey::new(&args.namespace, &args.release),
-    };
+    let key = crate::api::ObjectKey::written(&args.release, &args.namespace);
     let decided = decide_all(&bundle, args.at.or(bundle.recorded_at).unwrap_or(now));
     let d = decided
         .iter()

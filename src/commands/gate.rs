@@ -60,15 +60,12 @@ async fn read(
 
 pub async fn run(args: GateArgs) -> anyhow::Result<u8> {
     let client = Client::try_default().await?;
-    let (ns, name) = match args.release.split_once('/') {
-        Some((ns, name)) => (ns.to_string(), name.to_string()),
-        None => (client.default_namespace().to_string(), args.release.clone()),
-    };
-    let key = crate::api::ObjectKey::new(&ns, &name);
+    let key = crate::api::ObjectKey::written(&args.release, client.default_namespace());
+    let (ns, name) = (&key.namespace, &key.name);
     let started = Instant::now();
     let mut announced = false;
     loop {
-        let (release, passport) = match read(&client, &ns, &name).await {
+        let (release, passport) = match read(&client, ns, name).await {
             Ok(r) => r,
             Err(e) => {
                 eprintln!(

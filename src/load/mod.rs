@@ -486,10 +486,7 @@ fn merge_recording(recording: EvidenceRecording, default_namespace: &str, bundle
         bundle.recorded_at = Some(bundle.recorded_at.map_or(at, |b| b.max(at)));
     }
     // A recording names releases as `namespace/name`, or `name` in the default namespace.
-    let key_of = |written: &str| match written.split_once('/') {
-        Some((ns, name)) => ObjectKey::new(ns, name),
-        None => ObjectKey::new(default_namespace, written),
-    };
+    let key_of = |written: &str| ObjectKey::written(written, default_namespace);
     for (written, at) in &recording.started_at {
         bundle.started.insert(key_of(written), *at);
     }
