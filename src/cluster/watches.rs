@@ -20,8 +20,9 @@ use kube::runtime::{WatchStreamExt, watcher};
 use serde::de::DeserializeOwned;
 
 /// A watch of `api`: relists at once on `410 Gone`, backs off other errors with [`WatchBackoff`].
-/// Objects come without `managedFields`: nothing here reads them, and on a passport written by
-/// server-side apply they are as large as its status.
+/// Objects come without `managedFields` and kubectl's last-applied-configuration annotation:
+/// nothing here reads them, and each is as large as what it describes (a passport's status, a
+/// whole Release applied with `kubectl apply`).
 pub fn watch<K>(
     api: Api<K>,
     config: watcher::Config,
@@ -32,8 +33,17 @@ where
     watcher(api, config)
         .filter(|event| future::ready(!is_gone(event)))
         .backoff(WatchBackoff::default())
-        .modify(|object| object.meta_mut().managed_fields = None)
+        .modify(|object| {
+            let meta = object.meta_mut();
+            meta.managed_fields = None;
+            if let Some(annotations) = meta.annotations.as_mut() {
+                annotations.remove(LAST_APPLIED);
+            }
+        })
 }
+
+/// What `kubectl apply` keeps of the object it last applied.
+const LAST_APPLIED: &str = "kubectl.kubernetes.io/last-applied-configuration";
 
 fn is_gone<K>(event: &Result<watcher::Event<K>, watcher::Error>) -> bool {
     matches!(event, Err(watcher::Error::WatchError(status)) if status.code == 410)
