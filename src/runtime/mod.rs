@@ -106,44 +106,26 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     let client = client_for(&settings.pod).await?;
     let metrics = Arc::new(Metrics::new());
     let probe_state = Arc::new(ProbeState::default());
-    let listener = tokio::net::TcpListener::bind(settings.probe_addr)
-        .await
-        .map_err(|source| RunError::Listen {
-            addr: settings.probe_addr,
-            source,
-        })?;
-    let probe_local = listener.local_addr().unwrap_or(settings.probe_addr);
-    let probe_app = probes::router(Arc::clone(&probe_state), Arc::clone(&metrics));
 
-    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let stop_tx = Arc::new(stop_tx);
-    tokio::spawn({
+    let stop_tx = stop_on_signal();
+    let stopped = {
         let stop_tx = Arc::clone(&stop_tx);
-        async move {
-            shutdown_signal().await;
-            info!("shutdown requested: draining in-flight reconciles");
-            let _ = stop_tx.send(true);
-        }
-    });
-    let stopped = move || {
-        let mut stop = stop_rx.clone();
-        async move {
-            let _ = stop.wait_for(|s| *s).await;
+        move || {
+            let mut stop = stop_tx.subscribe();
+            async move {
+                let _ = stop.wait_for(|s| *s).await;
+            }
         }
     };
     let supervisor = Supervisor::default();
     // What runs for the whole process is expected to end only when the process is stopping.
     let process = until(stopped());
-    supervisor.spawn("probes", process.clone(), async move {
-        let limits = crate::serve::Limits::default();
-        // It serves through the drain, until the process exits.
-        if let Err(e) =
-            crate::serve::serve(listener, probe_app, limits, std::future::pending()).await
-        {
-            warn!("probe server stopped: {e}");
-        }
-    });
-    info!(addr = %probe_local, "serving /healthz, /readyz and /metrics");
+    serve_probes(
+        settings.probe_addr,
+        probes::router(Arc::clone(&probe_state), Arc::clone(&metrics)),
+        supervisor.until(process.clone()),
+    )
+    .await?;
     // A task that ended unexpectedly turns both probes false and stops the process.
     let failing = {
         let probe_state = Arc::clone(&probe_state);
@@ -170,24 +152,7 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
         ),
     );
 
-    let mut lease = None;
-    let signal = match settings.lease.clone() {
-        Some(lease_settings) => {
-            leader::label_pod(&client, &settings.home_namespace, &settings.pod, false).await;
-            let (signal, lock, electing) = leader::elect(client.clone(), lease_settings);
-            lease = Some(lock);
-            // It returns once the Lease is lost, which ends the process in order below.
-            let lost = {
-                let mut lost = signal.clone();
-                until(async move {
-                    let _ = lost.wait_for(|l| *l == Leadership::Lost).await;
-                })
-            };
-            supervisor.spawn("leader election", lost, electing);
-            signal
-        }
-        None => leadership::sole(),
-    };
+    let (signal, lease) = elect(&settings, &client, &supervisor).await;
     supervisor.spawn(
         "leader gauge",
         process.clone(),
@@ -237,90 +202,20 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     }
     leader::take_label(&client, &settings.home_namespace, &settings.pod).await;
 
-    let stop_or_lost = {
-        let (stop, mut lost) = (stopped(), signal.clone());
-        async move {
-            tokio::select! {
-                () = stop => {},
-                // A replica that never elects has no sender: it is never lost.
-                closed = async { lost.wait_for(|l| *l == Leadership::Lost).await.is_err() } => {
-                    if closed {
-                        std::future::pending::<()>().await;
-                    }
-                }
-            }
-        }
-    };
-    let stop: Until = until(stop_or_lost);
+    let stop: Until = until(stop_or_lost(stopped(), signal.clone()));
 
     let feeds = feeds.unwrap_or_else(|| follow(&supervisor));
-    let controllers = controller::controllers(
-        client.clone(),
-        &settings.scope,
-        Arc::clone(&metrics),
-        &hub,
-        &feeds,
-        stop.clone(),
-    );
-    let ctx = Arc::clone(&controllers.ctx);
-    let protection = match &settings.github_app_secret {
-        Some(secret) => github_app(&ctx, &settings, secret).await,
-        None => None,
-    };
-    serve_webhooks(
+    let controllers = lead(
         &settings,
-        &hub,
-        &ctx.stores,
         &client,
-        controllers.trigger.clone(),
-        protection.clone(),
-        supervisor.until(stop.clone()),
+        &metrics,
+        hub,
+        &rollups,
+        &feeds,
+        &probe_state,
+        supervisor.until(stop),
     )
     .await;
-    supervisor.spawn(
-        "notifications",
-        stop.clone(),
-        controller::notify::run(Arc::clone(&ctx), settings.notify.clone(), stop.clone()),
-    );
-    if let Some(protection) = protection {
-        supervisor.spawn(
-            "github protection answers",
-            stop.clone(),
-            controller::github::run(protection, stop.clone()),
-        );
-    }
-    supervisor.spawn(
-        "retention and delivery gauges",
-        stop.clone(),
-        history_loop(
-            Arc::clone(&ctx),
-            settings.home_namespace.clone(),
-            settings.retention.clone(),
-            Arc::clone(&rollups),
-            stop.clone(),
-        ),
-    );
-    supervisor.spawn(
-        "connector refresh",
-        stop.clone(),
-        connectors::run(
-            Arc::clone(&ctx),
-            hub,
-            controllers.trigger.clone(),
-            stop.clone(),
-        ),
-    );
-    // One-shot: it ends once the caches are synced (a panic leaves the replica unready).
-    tokio::spawn({
-        let (stores, probe_state) = (ctx.stores.clone(), Arc::clone(&probe_state));
-        async move {
-            stores.wait_ready().await;
-            if !probe_state.failed() {
-                probe_state.ready.store(true, Ordering::Relaxed);
-            }
-            info!("caches synced");
-        }
-    });
     let reconciling = controllers.run();
     tokio::pin!(reconciling);
     let ended = tokio::select! {
@@ -351,6 +246,157 @@ pub async fn run(settings: Settings) -> Result<(), RunError> {
     }
     info!("stopped");
     Ok(())
+}
+
+/// What only the leader runs: the controllers (returned, to be run), the webhook and gate
+/// listener, delivery, protection-rule answers, retention and the connector refresh, each until
+/// `tasks`' stop; the replica turns ready once the caches have listed.
+#[allow(clippy::too_many_arguments)]
+async fn lead(
+    settings: &Settings,
+    client: &Client,
+    metrics: &Arc<Metrics>,
+    hub: Arc<Hub>,
+    rollups: &SharedRollups,
+    feeds: &Feeds,
+    probe_state: &Arc<ProbeState>,
+    tasks: supervise::Bound<'_>,
+) -> controller::Controllers {
+    let stop = tasks.until.clone();
+    let controllers = controller::controllers(
+        client.clone(),
+        &settings.scope,
+        Arc::clone(metrics),
+        &hub,
+        feeds,
+        stop.clone(),
+    );
+    let ctx = Arc::clone(&controllers.ctx);
+    let protection = match &settings.github_app_secret {
+        Some(secret) => github_app(&ctx, settings, secret).await,
+        None => None,
+    };
+    serve_webhooks(
+        settings,
+        &hub,
+        &ctx.stores,
+        client,
+        controllers.trigger.clone(),
+        protection.clone(),
+        tasks.clone(),
+    )
+    .await;
+    tasks.spawn(
+        "notifications",
+        controller::notify::run(Arc::clone(&ctx), settings.notify.clone(), stop.clone()),
+    );
+    if let Some(protection) = protection {
+        tasks.spawn(
+            "github protection answers",
+            controller::github::run(protection, stop.clone()),
+        );
+    }
+    tasks.spawn(
+        "retention and delivery gauges",
+        history_loop(
+            Arc::clone(&ctx),
+            settings.home_namespace.clone(),
+            settings.retention.clone(),
+            Arc::clone(rollups),
+            stop.clone(),
+        ),
+    );
+    tasks.spawn(
+        "connector refresh",
+        connectors::run(
+            Arc::clone(&ctx),
+            hub,
+            controllers.trigger.clone(),
+            stop.clone(),
+        ),
+    );
+    // One-shot: it ends once the caches are synced (a panic leaves the replica unready).
+    tokio::spawn({
+        let (stores, probe_state) = (ctx.stores.clone(), Arc::clone(probe_state));
+        async move {
+            stores.wait_ready().await;
+            if !probe_state.failed() {
+                probe_state.ready.store(true, Ordering::Relaxed);
+            }
+            info!("caches synced");
+        }
+    });
+    controllers
+}
+
+/// Binds the probe listener and serves `/healthz`, `/readyz` and `/metrics` on it through the
+/// drain, until the process exits.
+async fn serve_probes(
+    addr: SocketAddr,
+    app: axum::Router,
+    tasks: supervise::Bound<'_>,
+) -> Result<(), RunError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| RunError::Listen { addr, source })?;
+    let local = listener.local_addr().unwrap_or(addr);
+    tasks.spawn("probes", async move {
+        let limits = crate::serve::Limits::default();
+        if let Err(e) = crate::serve::serve(listener, app, limits, std::future::pending()).await {
+            warn!("probe server stopped: {e}");
+        }
+    });
+    info!(addr = %local, "serving /healthz, /readyz and /metrics");
+    Ok(())
+}
+
+/// The leadership signal: from the Lease (its renewal supervised; it ends once the Lease is
+/// lost, which ends the process in order) or, without one, this sole replica's.
+async fn elect(
+    settings: &Settings,
+    client: &Client,
+    supervisor: &Supervisor,
+) -> (Signal, Option<Arc<kube_leader_election::LeaseLock>>) {
+    let Some(lease_settings) = settings.lease.clone() else {
+        return (leadership::sole(), None);
+    };
+    leader::label_pod(client, &settings.home_namespace, &settings.pod, false).await;
+    let (signal, lock, electing) = leader::elect(client.clone(), lease_settings);
+    let lost = {
+        let mut lost = signal.clone();
+        until(async move {
+            let _ = lost.wait_for(|l| *l == Leadership::Lost).await;
+        })
+    };
+    supervisor.spawn("leader election", lost, electing);
+    (signal, Some(lock))
+}
+
+/// The process's stop: set by SIGTERM or Ctrl-C, or by a task that failed.
+fn stop_on_signal() -> Arc<tokio::sync::watch::Sender<bool>> {
+    let stop_tx = Arc::new(tokio::sync::watch::Sender::new(false));
+    tokio::spawn({
+        let stop_tx = Arc::clone(&stop_tx);
+        async move {
+            shutdown_signal().await;
+            info!("shutdown requested: draining in-flight reconciles");
+            let _ = stop_tx.send(true);
+        }
+    });
+    stop_tx
+}
+
+/// Resolves when the process stops or the Lease is lost.
+async fn stop_or_lost(stopped: impl Future<Output = ()>, mut signal: Signal) {
+    tokio::select! {
+        () = stopped => {},
+        // A replica that never elects has no sender: it is never lost.
+        closed = async { signal.wait_for(|l| *l == Leadership::Lost).await.is_err() } => {
+            if closed {
+                std::future::pending::<()>().await;
+            }
+        }
+    }
 }
 
 /// The `leader` gauge says what the leadership signal says, for the life of the process.

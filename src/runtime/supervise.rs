@@ -104,6 +104,7 @@ impl Supervisor {
 }
 
 /// A supervisor and what the tasks spawned through it run until.
+#[derive(Clone)]
 pub struct Bound<'a> {
     supervisor: &'a Supervisor,
     pub until: Until,
