@@ -660,7 +660,23 @@ fn main() {
     let mark = audit.mark();
     let spawned = Utc::now();
     let clock = Instant::now();
-    let c = Controller::start(&identity, &large, "bench-c", &[]);
+    // PASSPORT_BENCH_HEAP=DIR runs the restarted controller under heaptrack's preload library
+    // (DIR/bench-c.raw; docs/BENCHMARKS.md says how it is read): for attributing P3 only, its
+    // figures are not the published ones.
+    let heap = std::env::var("PASSPORT_BENCH_HEAP").ok().map(|dir| {
+        std::fs::create_dir_all(&dir).unwrap();
+        format!("{dir}/bench-c.raw")
+    });
+    let profiled: Vec<(&str, &str)> = heap
+        .as_deref()
+        .map(|raw| {
+            vec![
+                ("LD_PRELOAD", "/usr/lib/heaptrack/libheaptrack_preload.so"),
+                ("DUMP_HEAPTRACK_OUTPUT", raw),
+            ]
+        })
+        .unwrap_or_default();
+    let c = Controller::start_with_env(&identity, &large, "bench-c", &[], &profiled);
     let ready = clock.elapsed();
     until(
         "10,000 reconciles after the restart",
