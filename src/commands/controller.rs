@@ -28,7 +28,7 @@ pub async fn run(args: ControllerArgs) -> anyhow::Result<u8> {
         },
         home_namespace: args.lease_namespace.clone(),
         pod: identity.clone(),
-        notify: crate::controller::notify::Settings {
+        notify: crate::controller::delivery::Settings {
             console_url: args.console_url,
         },
         github_app_secret: args.github_app_secret,

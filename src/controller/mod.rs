@@ -6,16 +6,16 @@
 //! around them (servers, Lease, loops, shutdown) is [`crate::runtime`]'s.
 
 pub mod apply;
-pub mod connectors;
 pub mod context;
 pub mod decisions;
+pub mod delivery;
 pub mod error;
 pub mod gate_api;
 pub mod github;
 pub mod lookup;
 pub mod mappers;
-pub mod notify;
 pub mod policy;
+pub mod refresh;
 pub mod release;
 pub mod retention;
 pub mod retry;
@@ -56,7 +56,7 @@ pub struct Controllers {
     /// What every reconcile shares (the runtime's loops read it too).
     pub ctx: Arc<Context>,
     /// Re-triggers one Release (evidence arrived for it).
-    pub trigger: connectors::Trigger,
+    pub trigger: refresh::Trigger,
     running: BoxFuture<'static, ()>,
 }
 

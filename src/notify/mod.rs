@@ -1,7 +1,7 @@
 //! PURE: what the Notifiers owe, from what the caches hold — level-triggered, so a restart or a
 //! new leader works out the same from the records kept in the cluster (a passport's
 //! `status.notifications`, a Notifier's `status.announced`) and tells nothing twice. No clock,
-//! client or network: the delivery ([`crate::controller::notify`]) sends what this plans.
+//! client or network: the delivery ([`crate::controller::delivery`]) sends what this plans.
 
 pub mod payload;
 

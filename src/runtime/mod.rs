@@ -19,7 +19,7 @@ use crate::cluster::history::{self, SharedRollups};
 use crate::cluster::{Feeds, Stores};
 use crate::connectors::hub::Hub;
 use crate::controller::context::Context;
-use crate::controller::{self, Scope, connectors, gate_api, retention};
+use crate::controller::{self, Scope, gate_api, refresh, retention};
 use crate::leadership::{self, Leadership, Signal};
 use crate::metrics::Metrics;
 use crate::metrics::delivery::Rollups;
@@ -53,7 +53,7 @@ pub struct Settings {
     /// This replica's Pod (in `home_namespace`), labelled while it leads.
     pub pod: String,
     /// Notifications (links to the console in messages).
-    pub notify: crate::controller::notify::Settings,
+    pub notify: crate::controller::delivery::Settings,
     /// The Secret (in `home_namespace`) of the GitHub App answering deployment protection
     /// rules; `None`: not answered.
     pub github_app_secret: Option<String>,
@@ -288,7 +288,7 @@ async fn lead(
     .await;
     tasks.spawn(
         "notifications",
-        controller::notify::run(Arc::clone(&ctx), settings.notify.clone(), stop.clone()),
+        controller::delivery::run(Arc::clone(&ctx), settings.notify.clone(), stop.clone()),
     );
     if let Some(protection) = protection {
         tasks.spawn(
@@ -308,7 +308,7 @@ async fn lead(
     );
     tasks.spawn(
         "connector refresh",
-        connectors::run(
+        refresh::run(
             Arc::clone(&ctx),
             hub,
             controllers.trigger.clone(),
@@ -533,7 +533,7 @@ async fn serve_webhooks(
     hub: &Arc<Hub>,
     stores: &Stores,
     client: &Client,
-    trigger: connectors::Trigger,
+    trigger: refresh::Trigger,
     protection: Option<Arc<controller::github::Protection>>,
     tasks: supervise::Bound<'_>,
 ) {

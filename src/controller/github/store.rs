@@ -58,7 +58,7 @@ impl Protection {
             app,
             home,
             console_url,
-            http: crate::controller::notify::client()?,
+            http: crate::controller::delivery::client()?,
             kept: tokio::sync::Mutex::new(None),
         })
     }
@@ -170,7 +170,7 @@ impl Protection {
                 let mut request = self
                     .http
                     .post(&url)
-                    .timeout(crate::controller::notify::REQUEST_TIMEOUT);
+                    .timeout(crate::controller::delivery::REQUEST_TIMEOUT);
                 for (name, value) in crate::notify::payload::github_headers(&jwt) {
                     request = request.header(name, value);
                 }
@@ -221,10 +221,10 @@ impl Protection {
             headers: crate::notify::payload::github_headers(&token),
             body: serde_json::to_vec(&body).unwrap_or_default(),
         };
-        match crate::controller::notify::post(&self.http, &request).await {
-            crate::controller::notify::Outcome::Delivered => Ok(()),
-            crate::controller::notify::Outcome::Retry(why)
-            | crate::controller::notify::Outcome::Failed(why) => {
+        match crate::controller::delivery::post(&self.http, &request).await {
+            crate::controller::delivery::Outcome::Delivered => Ok(()),
+            crate::controller::delivery::Outcome::Retry(why)
+            | crate::controller::delivery::Outcome::Failed(why) => {
                 Err(AnswerError::Callback(crate::scrub::scrub(&why, &[&token])))
             }
         }

@@ -285,7 +285,7 @@ impl Delivery {
 
     async fn credential(&self, notifier: &Notifier) -> Result<String, String> {
         let ns = namespace_of(&notifier.metadata);
-        match super::connectors::secret_value(&self.ctx, ns, &notifier.spec.credentials_secret_ref)
+        match super::refresh::secret_value(&self.ctx, ns, &notifier.spec.credentials_secret_ref)
             .await
         {
             Credential::Value(v) => Ok(v),
