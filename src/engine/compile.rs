@@ -436,82 +436,10 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
         return None;
     }
     if let Some(e) = &rule.evidence {
-        if e.source.trim().is_empty() {
-            errors.push(FieldError::new(
-                format!("{at}.evidence.source"),
-                "must not be empty",
-            ));
-        }
-        let max_age = e
-            .max_age
-            .as_ref()
-            .and_then(|d| parse_duration(d, &format!("{at}.evidence.maxAge"), errors));
-        return Some(RuleKind::Evidence(EvidenceRule {
-            source: e.source.clone(),
-            max_age,
-            max_age_text: e.max_age.as_ref().map(|d| d.to_string()),
-            on_missing: e.on_missing.unwrap_or(Outcome::Hold),
-            on_failed: e.on_failed.unwrap_or(Outcome::Block),
-            on_stale: e.on_stale.unwrap_or(Outcome::Hold),
-            on_partial: e.on_partial.unwrap_or(Outcome::Hold),
-            on_pending: e.on_pending.unwrap_or(Outcome::Hold),
-            soak: soak(e.soak.as_ref(), &format!("{at}.evidence.soak"), errors),
-        }));
+        return Some(compile_evidence(e, at, errors));
     }
     if let Some(m) = &rule.metric {
-        if m.query.trim().is_empty() {
-            errors.push(FieldError::new(
-                format!("{at}.metric.query"),
-                "must not be empty",
-            ));
-        }
-        if !m.threshold.is_finite() {
-            errors.push(FieldError::new(
-                format!("{at}.metric.threshold"),
-                "must be a finite number",
-            ));
-        }
-        let max_age = m
-            .max_age
-            .as_ref()
-            .and_then(|d| parse_duration(d, &format!("{at}.metric.maxAge"), errors));
-        // A range query is the same question asked over a window: the window travels with the
-        // query, so planning, fetching and matching need no other key.
-        let range = m.range.as_ref().and_then(|range| {
-            let window = parse_duration(range, &format!("{at}.metric.range"), errors)?;
-            let Ok(window) = window.to_std() else {
-                errors.push(FieldError::new(
-                    format!("{at}.metric.range"),
-                    "must be positive",
-                ));
-                return None;
-            };
-            Some(MetricRange {
-                written: range.to_string(),
-                window,
-                aggregate: m.aggregate.unwrap_or_default(),
-            })
-        });
-        let lookback = super::metric::longest_range_selector(&m.query)
-            + range
-                .as_ref()
-                .and_then(|r| Duration::from_std(r.window).ok())
-                .unwrap_or_default();
-        let query = MetricQuery {
-            promql: m.query.clone(),
-            range,
-        };
-        return Some(RuleKind::Metric(MetricRule {
-            query,
-            connector: m.connector.clone(),
-            op: m.op,
-            threshold: m.threshold,
-            max_age,
-            on_no_data: m.on_no_data.unwrap_or(Outcome::Hold),
-            on_failed: m.on_failed.unwrap_or(Outcome::Block),
-            soak: soak(m.soak.as_ref(), &format!("{at}.metric.soak"), errors),
-            lookback,
-        }));
+        return Some(compile_metric(m, at, errors));
     }
     if let Some(a) = &rule.approval {
         if a.min == 0 {
@@ -523,38 +451,139 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
         return Some(RuleKind::Approval(a.clone()));
     }
     if let Some(w) = &rule.window {
-        let tz_name = w.time_zone.as_deref().unwrap_or("UTC");
-        let tz = match Tz::from_str(tz_name) {
-            Ok(tz) => tz,
-            Err(_) => {
-                errors.push(FieldError::new(
-                    format!("{at}.window.timeZone"),
-                    format!("{tz_name:?} is not an IANA time zone (e.g. Europe/Berlin)"),
-                ));
-                Tz::UTC
-            }
-        };
-        if w.freezes.is_empty() {
-            errors.push(FieldError::new(
-                format!("{at}.window.freezes"),
-                "needs at least one freeze",
-            ));
-        }
-        let freezes = w
-            .freezes
-            .iter()
-            .enumerate()
-            .filter_map(|(i, f)| {
-                compile_freeze(f, i, tz, &format!("{at}.window.freezes[{i}]"), errors)
-            })
-            .collect();
-        return Some(RuleKind::Window(WindowRule {
-            tz,
-            freezes,
-            on_inside: w.on_inside.unwrap_or(Outcome::Hold),
-        }));
+        return Some(compile_window(w, at, errors));
     }
-    let x = rule.expression.as_ref()?;
+    compile_expression(rule.expression.as_ref()?, at, errors)
+}
+
+fn compile_evidence(
+    e: &crate::api::policy::EvidenceRule,
+    at: &str,
+    errors: &mut Vec<FieldError>,
+) -> RuleKind {
+    if e.source.trim().is_empty() {
+        errors.push(FieldError::new(
+            format!("{at}.evidence.source"),
+            "must not be empty",
+        ));
+    }
+    let max_age = e
+        .max_age
+        .as_ref()
+        .and_then(|d| parse_duration(d, &format!("{at}.evidence.maxAge"), errors));
+    RuleKind::Evidence(EvidenceRule {
+        source: e.source.clone(),
+        max_age,
+        max_age_text: e.max_age.as_ref().map(|d| d.to_string()),
+        on_missing: e.on_missing.unwrap_or(Outcome::Hold),
+        on_failed: e.on_failed.unwrap_or(Outcome::Block),
+        on_stale: e.on_stale.unwrap_or(Outcome::Hold),
+        on_partial: e.on_partial.unwrap_or(Outcome::Hold),
+        on_pending: e.on_pending.unwrap_or(Outcome::Hold),
+        soak: soak(e.soak.as_ref(), &format!("{at}.evidence.soak"), errors),
+    })
+}
+
+fn compile_metric(
+    m: &crate::api::policy::MetricRule,
+    at: &str,
+    errors: &mut Vec<FieldError>,
+) -> RuleKind {
+    if m.query.trim().is_empty() {
+        errors.push(FieldError::new(
+            format!("{at}.metric.query"),
+            "must not be empty",
+        ));
+    }
+    if !m.threshold.is_finite() {
+        errors.push(FieldError::new(
+            format!("{at}.metric.threshold"),
+            "must be a finite number",
+        ));
+    }
+    let max_age = m
+        .max_age
+        .as_ref()
+        .and_then(|d| parse_duration(d, &format!("{at}.metric.maxAge"), errors));
+    // A range query is the same question asked over a window: the window travels with the
+    // query, so planning, fetching and matching need no other key.
+    let range = m.range.as_ref().and_then(|range| {
+        let window = parse_duration(range, &format!("{at}.metric.range"), errors)?;
+        let Ok(window) = window.to_std() else {
+            errors.push(FieldError::new(
+                format!("{at}.metric.range"),
+                "must be positive",
+            ));
+            return None;
+        };
+        Some(MetricRange {
+            written: range.to_string(),
+            window,
+            aggregate: m.aggregate.unwrap_or_default(),
+        })
+    });
+    let lookback = super::metric::longest_range_selector(&m.query)
+        + range
+            .as_ref()
+            .and_then(|r| Duration::from_std(r.window).ok())
+            .unwrap_or_default();
+    let query = MetricQuery {
+        promql: m.query.clone(),
+        range,
+    };
+    RuleKind::Metric(MetricRule {
+        query,
+        connector: m.connector.clone(),
+        op: m.op,
+        threshold: m.threshold,
+        max_age,
+        on_no_data: m.on_no_data.unwrap_or(Outcome::Hold),
+        on_failed: m.on_failed.unwrap_or(Outcome::Block),
+        soak: soak(m.soak.as_ref(), &format!("{at}.metric.soak"), errors),
+        lookback,
+    })
+}
+
+fn compile_window(
+    w: &crate::api::policy::WindowRule,
+    at: &str,
+    errors: &mut Vec<FieldError>,
+) -> RuleKind {
+    let tz_name = w.time_zone.as_deref().unwrap_or("UTC");
+    let tz = match Tz::from_str(tz_name) {
+        Ok(tz) => tz,
+        Err(_) => {
+            errors.push(FieldError::new(
+                format!("{at}.window.timeZone"),
+                format!("{tz_name:?} is not an IANA time zone (e.g. Europe/Berlin)"),
+            ));
+            Tz::UTC
+        }
+    };
+    if w.freezes.is_empty() {
+        errors.push(FieldError::new(
+            format!("{at}.window.freezes"),
+            "needs at least one freeze",
+        ));
+    }
+    let freezes = w
+        .freezes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, f)| compile_freeze(f, i, tz, &format!("{at}.window.freezes[{i}]"), errors))
+        .collect();
+    RuleKind::Window(WindowRule {
+        tz,
+        freezes,
+        on_inside: w.on_inside.unwrap_or(Outcome::Hold),
+    })
+}
+
+fn compile_expression(
+    x: &crate::api::policy::ExpressionRule,
+    at: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<RuleKind> {
     if let Some(depth) = too_deep(&x.cel) {
         errors.push(FieldError::new(
             format!("{at}.expression.cel"),

@@ -297,14 +297,10 @@ pub const UNSCOPED: &str = "cannot be scoped: the query uses $labels and the Rel
 fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
     let MetricRule {
         query,
-        connector: _,
-        op,
-        threshold,
         max_age,
-        on_no_data,
-        on_failed,
         soak,
         lookback,
+        ..
     } = rule;
     let matchers = ctx
         .matchers
@@ -337,7 +333,84 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
         .started_at
         .map(|s| s + *lookback)
         .filter(|ends| *lookback > chrono::Duration::zero() && ctx.now < *ends);
-    let (status, outcome, message) = match (observed, value) {
+    let (status, outcome, message) = judge(rule, item, observed, value, &expanded);
+    // Until the lookback has passed, an answer that would pass is only about the previous
+    // version in part: it waits. One that fails or holds keeps its effect (never towards Allow).
+    let (status, outcome, message) = match window_ends {
+        Some(_) if outcome == Outcome::Pass => (
+            EvidenceStatus::Pending,
+            Outcome::Hold,
+            format!(
+                "metric window not yet elapsed: {} of {} since the release started, for {expanded}",
+                crate::api::duration::format_duration(
+                    (ctx.now - ctx.started_at.unwrap_or(ctx.now)).max(chrono::Duration::zero())
+                ),
+                crate::api::duration::format_duration(*lookback)
+            ),
+        ),
+        _ => (status, outcome, message),
+    };
+    let previous = ctx
+        .previous
+        .iter()
+        .find(|e| e.query.as_deref() == Some(expanded.as_str()));
+    let passing_since = ctx.passing_since(
+        status,
+        previous,
+        item.and_then(|i| i.passing_since),
+        item.and_then(|i| i.observed_at),
+    );
+    let soaked = soak
+        .as_ref()
+        .and_then(|s| soaking(s, passing_since, ctx.now));
+    let (outcome, message) = match &soaked {
+        Some((words, _)) => (Outcome::Hold, format!("{message}; {words}")),
+        None => (outcome, message),
+    };
+    let mut result = RuleResult::new(outcome_effect(outcome), message);
+    result.evidence.push(EvidenceRead::Metric(name.to_string()));
+    result.next_change = [
+        item.and_then(|i| stale_at(i, *max_age, ctx.now)),
+        window_ends,
+        soaked.map(|(_, ends)| ends),
+    ]
+    .into_iter()
+    .flatten()
+    .min();
+    result.observed.push((
+        ["query:", expanded.as_str()].concat(),
+        EvidenceEntry {
+            source: name.to_string(),
+            status,
+            observed_at: item.and_then(|i| i.observed_at),
+            connector: item.and_then(|i| i.connector.clone()),
+            summary: item.and_then(|i| i.summary.clone()),
+            query: Some(expanded),
+            value,
+            targets: None,
+            passing_since,
+        },
+    ));
+    result
+}
+
+/// What a metric rule's latest answer says, before the lookback window and soak: the evidence
+/// status, the rule's outcome and why.
+fn judge(
+    rule: &MetricRule,
+    item: Option<&EvidenceItem>,
+    observed: Option<EvidenceStatus>,
+    value: Option<f64>,
+    expanded: &str,
+) -> (EvidenceStatus, Outcome, String) {
+    let MetricRule {
+        op,
+        threshold,
+        on_no_data,
+        on_failed,
+        ..
+    } = rule;
+    match (observed, value) {
         (Some(EvidenceStatus::Stale), _)
             if item.is_some_and(|i| i.status == EvidenceStatus::Stale && i.summary.is_some()) =>
         {
@@ -405,65 +478,7 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
             *on_failed,
             format!("value {v} breaks {} {threshold}", op.symbol()),
         ),
-    };
-    // Until the lookback has passed, an answer that would pass is only about the previous
-    // version in part: it waits. One that fails or holds keeps its effect (never towards Allow).
-    let (status, outcome, message) = match window_ends {
-        Some(_) if outcome == Outcome::Pass => (
-            EvidenceStatus::Pending,
-            Outcome::Hold,
-            format!(
-                "metric window not yet elapsed: {} of {} since the release started, for {expanded}",
-                crate::api::duration::format_duration(
-                    (ctx.now - ctx.started_at.unwrap_or(ctx.now)).max(chrono::Duration::zero())
-                ),
-                crate::api::duration::format_duration(*lookback)
-            ),
-        ),
-        _ => (status, outcome, message),
-    };
-    let previous = ctx
-        .previous
-        .iter()
-        .find(|e| e.query.as_deref() == Some(expanded.as_str()));
-    let passing_since = ctx.passing_since(
-        status,
-        previous,
-        item.and_then(|i| i.passing_since),
-        item.and_then(|i| i.observed_at),
-    );
-    let soaked = soak
-        .as_ref()
-        .and_then(|s| soaking(s, passing_since, ctx.now));
-    let (outcome, message) = match &soaked {
-        Some((words, _)) => (Outcome::Hold, format!("{message}; {words}")),
-        None => (outcome, message),
-    };
-    let mut result = RuleResult::new(outcome_effect(outcome), message);
-    result.evidence.push(EvidenceRead::Metric(name.to_string()));
-    result.next_change = [
-        item.and_then(|i| stale_at(i, *max_age, ctx.now)),
-        window_ends,
-        soaked.map(|(_, ends)| ends),
-    ]
-    .into_iter()
-    .flatten()
-    .min();
-    result.observed.push((
-        ["query:", expanded.as_str()].concat(),
-        EvidenceEntry {
-            source: name.to_string(),
-            status,
-            observed_at: item.and_then(|i| i.observed_at),
-            connector: item.and_then(|i| i.connector.clone()),
-            summary: item.and_then(|i| i.summary.clone()),
-            query: Some(expanded),
-            value,
-            targets: None,
-            passing_since,
-        },
-    ));
-    result
+    }
 }
 
 /// A window rule: inside any freeze window, or outside all of them until the next opens.
