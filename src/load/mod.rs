@@ -330,13 +330,11 @@ fn read_str(
         });
     }
     for (index, doc) in serde_yaml_ng::Deserializer::from_str(text).enumerate() {
-        let err = |object: Option<String>, field: Option<String>, message: String| LoadError {
-            file: file.to_string(),
-            document: Some(index + 1),
-            object,
-            field,
-            message,
+        let at = At {
+            file,
+            document: index + 1,
         };
+        let err = |object, field, message| at.error(object, field, message);
         let yaml: serde_yaml_ng::Value = serde::Deserialize::deserialize(doc)
             .map_err(|e| err(None, None, format!("malformed YAML: {e}")))?;
         if yaml.is_null() {
@@ -393,19 +391,7 @@ fn read_str(
             }
             None => return Err(err(label, Some("apiVersion".into()), "required".into())),
         }
-        match name.as_deref() {
-            None | Some("") => {
-                return Err(err(label, Some("metadata.name".into()), "required".into()));
-            }
-            Some(n) if !crate::api::key::is_object_name(n) => {
-                return Err(err(
-                    label,
-                    Some("metadata.name".into()),
-                    "must be lowercase letters, digits, '-' and '.', start and end with a letter or digit, at most 253 characters".into(),
-                ));
-            }
-            Some(_) => {}
-        }
+        check_name(name.as_deref(), &label, at)?;
         if value.pointer("/metadata/namespace").is_none()
             && let Some(meta) = value.get_mut("metadata").and_then(Value::as_object_mut)
         {
@@ -442,31 +428,77 @@ fn read_str(
         if let Some(v) = refused {
             return Err(err(label, Some(v.field), v.message));
         }
-        let fail = |(f, m): (Option<String>, String)| err(label.clone(), f, m);
-        match kind.as_str() {
-            "Release" => bundle.releases.push(typed(&value).map_err(fail)?),
-            "GatePolicy" => {
-                let policy: GatePolicy = typed(&value).map_err(fail)?;
-                let compiled = engine::compile(&policy);
-                if let Some(e) = compiled.errors.first() {
-                    return Err(err(label, Some(e.field.clone()), e.message.clone()));
-                }
-                bundle.policies.push(policy);
+        add(&kind, &value, label, at, bundle)?;
+    }
+    Ok(())
+}
+
+/// Where a document is, for its errors.
+#[derive(Clone, Copy)]
+struct At<'a> {
+    file: &'a str,
+    /// 1-based.
+    document: usize,
+}
+
+impl At<'_> {
+    fn error(self, object: Option<String>, field: Option<String>, message: String) -> LoadError {
+        LoadError {
+            file: self.file.to_string(),
+            document: Some(self.document),
+            object,
+            field,
+            message,
+        }
+    }
+}
+
+/// An object's name as the API server would take it.
+fn check_name(name: Option<&str>, label: &Option<String>, at: At<'_>) -> Result<(), LoadError> {
+    let field = Some("metadata.name".to_string());
+    match name {
+        None | Some("") => Err(at.error(label.clone(), field, "required".into())),
+        Some(n) if !crate::api::key::is_object_name(n) => Err(at.error(
+            label.clone(),
+            field,
+            "must be lowercase letters, digits, '-' and '.', start and end with a letter or digit, at most 253 characters".into(),
+        )),
+        Some(_) => Ok(()),
+    }
+}
+
+/// The document, valid against its schema, typed into the bundle (a policy compiled first).
+fn add(
+    kind: &str,
+    value: &Value,
+    label: Option<String>,
+    at: At<'_>,
+    bundle: &mut Bundle,
+) -> Result<(), LoadError> {
+    let fail = |(f, m): (Option<String>, String)| at.error(label.clone(), f, m);
+    match kind {
+        "Release" => bundle.releases.push(typed(value).map_err(fail)?),
+        "GatePolicy" => {
+            let policy: GatePolicy = typed(value).map_err(fail)?;
+            let compiled = engine::compile(&policy);
+            if let Some(e) = compiled.errors.first() {
+                return Err(at.error(label, Some(e.field.clone()), e.message.clone()));
             }
-            "Approval" => bundle.approvals.push(typed(&value).map_err(fail)?),
-            "Waiver" => bundle.waivers.push(typed(&value).map_err(fail)?),
-            "Connector" => bundle.connectors.push(typed(&value).map_err(fail)?),
-            "Notifier" => bundle.notifiers.push(typed(&value).map_err(fail)?),
-            "ReleasePassport" => bundle.passports.push(typed(&value).map_err(fail)?),
-            other => {
-                return Err(err(
-                    label,
-                    Some("kind".into()),
-                    format!(
-                        "unknown kind {other:?} (expected Release, GatePolicy, Approval, Waiver, Connector, Notifier, ReleasePassport or EvidenceRecording)"
-                    ),
-                ));
-            }
+            bundle.policies.push(policy);
+        }
+        "Approval" => bundle.approvals.push(typed(value).map_err(fail)?),
+        "Waiver" => bundle.waivers.push(typed(value).map_err(fail)?),
+        "Connector" => bundle.connectors.push(typed(value).map_err(fail)?),
+        "Notifier" => bundle.notifiers.push(typed(value).map_err(fail)?),
+        "ReleasePassport" => bundle.passports.push(typed(value).map_err(fail)?),
+        other => {
+            return Err(at.error(
+                label,
+                Some("kind".into()),
+                format!(
+                    "unknown kind {other:?} (expected Release, GatePolicy, Approval, Waiver, Connector, Notifier, ReleasePassport or EvidenceRecording)"
+                ),
+            ));
         }
     }
     Ok(())
