@@ -281,59 +281,7 @@ impl Hub {
             cache.retain(|(c, q), _| c != &ckey || queries.contains(q));
         }
         let previous = self.status(connector).unwrap_or_default();
-        let health = if errors
-            .iter()
-            .any(|e| matches!(e, FetchError::Credential(_)))
-        {
-            ConnectorHealth::CredentialRequired
-        } else if errors.is_empty() {
-            ConnectorHealth::Healthy
-        } else if successes == 0
-            && errors
-                .iter()
-                .all(|e| matches!(e, FetchError::Unreachable(_)))
-        {
-            ConnectorHealth::Unreachable
-        } else {
-            ConnectorHealth::Degraded
-        };
-        let last_error = errors
-            .first()
-            .map(|e| scrub(&e.to_string(), secret.as_slice()));
-        let healthy = health == ConnectorHealth::Healthy;
-        let message = match &last_error {
-            Some(e) => format!("{health:?}: {e}"),
-            None => format!("{} queries answered", successes),
-        };
-        let status = ConnectorStatus {
-            health: Some(health),
-            last_success_at: if successes > 0 {
-                Some(now)
-            } else {
-                previous.last_success_at
-            },
-            last_error: last_error.or(if healthy {
-                None
-            } else {
-                previous.last_error.clone()
-            }),
-            observed_generation: connector.metadata.generation,
-            conditions: conditions::merge(
-                &previous.conditions,
-                vec![Desired {
-                    type_: ConditionType::Ready,
-                    status: healthy,
-                    reason: if healthy {
-                        "Healthy"
-                    } else {
-                        health_reason(health)
-                    },
-                    message,
-                }],
-                connector.metadata.generation,
-                now,
-            ),
-        };
+        let status = status_after(connector, &previous, &errors, successes, secret, now);
         let refresh = duration_or(connector.spec.refresh_interval.as_ref(), DEFAULT_REFRESH);
         if let Ok(mut states) = self.states.write() {
             states.insert(
@@ -427,6 +375,77 @@ fn credential_required(
         expires_at: None,
         passing_since: None,
         rollout_started_at: None,
+    }
+}
+
+/// A connector's health from one refresh: a refused credential says so whatever else happened;
+/// nothing reachable at all is Unreachable; some failures, Degraded.
+fn health_of(errors: &[FetchError], successes: usize) -> ConnectorHealth {
+    if errors
+        .iter()
+        .any(|e| matches!(e, FetchError::Credential(_)))
+    {
+        ConnectorHealth::CredentialRequired
+    } else if errors.is_empty() {
+        ConnectorHealth::Healthy
+    } else if successes == 0
+        && errors
+            .iter()
+            .all(|e| matches!(e, FetchError::Unreachable(_)))
+    {
+        ConnectorHealth::Unreachable
+    } else {
+        ConnectorHealth::Degraded
+    }
+}
+
+/// The connector's status after a refresh (its condition keeps its transition time while the
+/// health does not flip; the last error stays until it is healthy again).
+fn status_after(
+    connector: &Connector,
+    previous: &ConnectorStatus,
+    errors: &[FetchError],
+    successes: usize,
+    secret: Option<&str>,
+    now: DateTime<Utc>,
+) -> ConnectorStatus {
+    let health = health_of(errors, successes);
+    let last_error = errors
+        .first()
+        .map(|e| scrub(&e.to_string(), secret.as_slice()));
+    let healthy = health == ConnectorHealth::Healthy;
+    let message = match &last_error {
+        Some(e) => format!("{health:?}: {e}"),
+        None => format!("{} queries answered", successes),
+    };
+    ConnectorStatus {
+        health: Some(health),
+        last_success_at: if successes > 0 {
+            Some(now)
+        } else {
+            previous.last_success_at
+        },
+        last_error: last_error.or(if healthy {
+            None
+        } else {
+            previous.last_error.clone()
+        }),
+        observed_generation: connector.metadata.generation,
+        conditions: conditions::merge(
+            &previous.conditions,
+            vec![Desired {
+                type_: ConditionType::Ready,
+                status: healthy,
+                reason: if healthy {
+                    "Healthy"
+                } else {
+                    health_reason(health)
+                },
+                message,
+            }],
+            connector.metadata.generation,
+            now,
+        ),
     }
 }
 
