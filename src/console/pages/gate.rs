@@ -117,20 +117,14 @@ fn page_of<T>(items: &[T], wanted: usize) -> (usize, usize, &[T]) {
     (current, pages, &items[start..end])
 }
 
-pub fn page(page: &Page, query: &Query) -> Markup {
-    let s = page.snap;
-    let policies: Vec<&GatePolicy> = s
-        .policies
-        .iter()
-        .map(AsRef::as_ref)
-        .filter(|p| page.visible(p.metadata.namespace.as_deref()))
-        .collect();
-    let freezes: Vec<_> = page.freezes().collect();
-    let passports: Vec<_> = page.passports().collect();
-    // Simulate-mode results: per simulated policy, how many releases it would have held or blocked.
+/// Simulate-mode results: per simulated policy, how many releases it judged, would have held
+/// and would have blocked.
+fn simulated<'a>(
+    passports: &[&'a crate::api::ReleasePassport],
+) -> std::collections::BTreeMap<&'a str, (usize, usize, usize)> {
     let mut simulated: std::collections::BTreeMap<&str, (usize, usize, usize)> =
         std::collections::BTreeMap::new();
-    for p in &passports {
+    for p in passports {
         let trace = p
             .status
             .iter()
@@ -155,6 +149,77 @@ pub fn page(page: &Page, query: &Query) -> Markup {
             }
         }
     }
+    simulated
+}
+
+fn freezes_section(page: &Page, freezes: &[&crate::freeze::Freeze]) -> Markup {
+    html! {
+        section aria-labelledby="freezes" {
+            h2 id="freezes" { "Freezes " small { (freezes.len()) } }
+            p.muted { "Stop the line with " code { "passport freeze --namespace NS --reason TEXT [--until 4h]" } " and end it with " code { "passport freeze --namespace NS --end" } ": a GatePolicy with an absolute window, so RBAC decides who may and the audit log records who did." }
+            @if freezes.is_empty() { (empty("No freeze, past or present.")) } @else {
+                div.scroll { table {
+                    thead { tr { th { "Namespace" } th { "Reason" } th { "State" } th { "From" } th { "Until" } th { "By" } } }
+                    tbody { @for f in freezes {
+                        tr {
+                            td data-label="Namespace" { (f.namespace) } td.why data-label="Reason" { (f.reason) }
+                            td data-label="State" { @if f.active(page.snap.now) { span.badge.hold { "Active" } } @else if f.start > page.snap.now { span.badge.waived { "Scheduled" } } @else { span.badge { "Ended" } } }
+                            td data-label="From" { (crate::engine::rules::time(f.start)) }
+                            td data-label="Until" { @if f.open_ended() { "until ended" } @else { (crate::engine::rules::time(f.end)) } }
+                            td data-label="By" { (f.by.as_deref().unwrap_or("-")) @if let Some(e) = &f.ended_by { ", ended by " (e) } }
+                        }
+                    } }
+                } }
+            }
+        }
+    }
+}
+
+fn policies_section(policies: &[&GatePolicy]) -> Markup {
+    html! {
+        section aria-labelledby="policies" {
+            h2 id="policies" { "Policies " small { (policies.len()) } }
+            @if policies.is_empty() { (empty("No GatePolicy yet. Start from a template below.")) }
+            @for p in policies {
+                @let ready = p.status.iter().flat_map(|st| &st.conditions).find(|c| c.type_ == ConditionType::Ready);
+                article.policy {
+                    h3 {
+                        (namespace_of(&p.metadata)) "/" (p.metadata.name.as_deref().unwrap_or(""))
+                        " " @if p.spec.mode == PolicyMode::Simulate { span.badge.waived { "Simulate" } } @else { span.badge.allow { "Enforce" } }
+                        @if let Some(c) = ready { " " (ok_badge(c.status == ConditionStatus::True, "Valid", "Invalid")) }
+                    }
+                    @if let Some(d) = &p.spec.description { p { (d) } }
+                    p.muted { (selector(p)) @if let Some(n) = p.status.as_ref().and_then(|st| st.matched_releases) { " · selects " (n) " releases" } }
+                    @if let Some(c) = ready { @if c.status != ConditionStatus::True { p.error { (c.message) } } }
+                    @let unscoped = p.status.iter().flat_map(|st| &st.unscoped_releases).map(String::as_str).collect::<Vec<_>>();
+                    @if !unscoped.is_empty() { p.warn { "Its $labels queries cannot be scoped for " (unscoped.join(", ")) " (no spec.scope.metricLabels): they are not sent and those rules hold." } }
+                    div.scroll { table {
+                        thead { tr { th { "Rule" } th { "Type" } th { "Requires" } th { "Protects against" } } }
+                        tbody { @for r in &p.spec.rules {
+                            @let (kind, what) = describe(r);
+                            tr { td data-label="Rule" { (r.name) } td data-label="Type" { (kind) } td.why data-label="Requires" { (what) } td.why data-label="Protects against" { (r.description.as_deref().unwrap_or("")) } }
+                        } }
+                    } }
+                    @if let Some(w) = &p.spec.post_deploy_watch {
+                        p { "Post-deploy watch for " (w.duration) ": " (w.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")) }
+                    }
+                }
+            }
+        }
+    }
+}
+
+pub fn page(page: &Page, query: &Query) -> Markup {
+    let s = page.snap;
+    let policies: Vec<&GatePolicy> = s
+        .policies
+        .iter()
+        .map(AsRef::as_ref)
+        .filter(|p| page.visible(p.metadata.namespace.as_deref()))
+        .collect();
+    let freezes: Vec<_> = page.freezes().collect();
+    let passports: Vec<_> = page.passports().collect();
+    let simulated = simulated(&passports);
     let approvals: Vec<_> = s
         .approvals
         .iter()
@@ -193,53 +258,8 @@ pub fn page(page: &Page, query: &Query) -> Markup {
         "Gate",
         html! {
             h1 { "Gate" }
-            section aria-labelledby="freezes" {
-                h2 id="freezes" { "Freezes " small { (freezes.len()) } }
-                p.muted { "Stop the line with " code { "passport freeze --namespace NS --reason TEXT [--until 4h]" } " and end it with " code { "passport freeze --namespace NS --end" } ": a GatePolicy with an absolute window, so RBAC decides who may and the audit log records who did." }
-                @if freezes.is_empty() { (empty("No freeze, past or present.")) } @else {
-                    div.scroll { table {
-                        thead { tr { th { "Namespace" } th { "Reason" } th { "State" } th { "From" } th { "Until" } th { "By" } } }
-                        tbody { @for f in &freezes {
-                            tr {
-                                td data-label="Namespace" { (f.namespace) } td.why data-label="Reason" { (f.reason) }
-                                td data-label="State" { @if f.active(page.snap.now) { span.badge.hold { "Active" } } @else if f.start > page.snap.now { span.badge.waived { "Scheduled" } } @else { span.badge { "Ended" } } }
-                                td data-label="From" { (crate::engine::rules::time(f.start)) }
-                                td data-label="Until" { @if f.open_ended() { "until ended" } @else { (crate::engine::rules::time(f.end)) } }
-                                td data-label="By" { (f.by.as_deref().unwrap_or("-")) @if let Some(e) = &f.ended_by { ", ended by " (e) } }
-                            }
-                        } }
-                    } }
-                }
-            }
-            section aria-labelledby="policies" {
-                h2 id="policies" { "Policies " small { (policies.len()) } }
-                @if policies.is_empty() { (empty("No GatePolicy yet. Start from a template below.")) }
-                @for p in &policies {
-                    @let ready = p.status.iter().flat_map(|st| &st.conditions).find(|c| c.type_ == ConditionType::Ready);
-                    article.policy {
-                        h3 {
-                            (namespace_of(&p.metadata)) "/" (p.metadata.name.as_deref().unwrap_or(""))
-                            " " @if p.spec.mode == PolicyMode::Simulate { span.badge.waived { "Simulate" } } @else { span.badge.allow { "Enforce" } }
-                            @if let Some(c) = ready { " " (ok_badge(c.status == ConditionStatus::True, "Valid", "Invalid")) }
-                        }
-                        @if let Some(d) = &p.spec.description { p { (d) } }
-                        p.muted { (selector(p)) @if let Some(n) = p.status.as_ref().and_then(|st| st.matched_releases) { " · selects " (n) " releases" } }
-                        @if let Some(c) = ready { @if c.status != ConditionStatus::True { p.error { (c.message) } } }
-                        @let unscoped = p.status.iter().flat_map(|st| &st.unscoped_releases).map(String::as_str).collect::<Vec<_>>();
-                        @if !unscoped.is_empty() { p.warn { "Its $labels queries cannot be scoped for " (unscoped.join(", ")) " (no spec.scope.metricLabels): they are not sent and those rules hold." } }
-                        div.scroll { table {
-                            thead { tr { th { "Rule" } th { "Type" } th { "Requires" } th { "Protects against" } } }
-                            tbody { @for r in &p.spec.rules {
-                                @let (kind, what) = describe(r);
-                                tr { td data-label="Rule" { (r.name) } td data-label="Type" { (kind) } td.why data-label="Requires" { (what) } td.why data-label="Protects against" { (r.description.as_deref().unwrap_or("")) } }
-                            } }
-                        } }
-                        @if let Some(w) = &p.spec.post_deploy_watch {
-                            p { "Post-deploy watch for " (w.duration) ": " (w.rules.iter().map(|r| r.name.as_str()).collect::<Vec<_>>().join(", ")) }
-                        }
-                    }
-                }
-            }
+            (freezes_section(page, &freezes))
+            (policies_section(&policies))
             section aria-labelledby="templates" {
                 h2 id="templates" { "Templates" }
                 p { "Policies to start from, shipped in " code { "examples/policies/" } ":" }

@@ -54,6 +54,77 @@ pub fn next_action(p: &ReleasePassport) -> (String, Option<String>) {
     }
 }
 
+/// The first-passport checklist, while a step is left.
+fn checklist(steps: &[(&'static str, bool, &'static str)]) -> Markup {
+    let done = steps.iter().filter(|s| s.1).count();
+    html! {
+        @if done < steps.len() {
+            section aria-labelledby="first" {
+                h2 id="first" { "First passport " small { (done) " of " (steps.len()) " done" } }
+                ol.checklist {
+                    @for &(what, ok, cmd) in steps {
+                        li class=(if ok { "done" } else { "todo" }) {
+                            span.mark aria-hidden="true" { @if ok { "✓" } @else { "○" } }
+                            " " (what) @if ok { span.visually-hidden { " (done)" } }
+                            @if !ok { (command(cmd)) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The steps to a first Allow, each with whether it is done and the command that does it.
+fn first_steps(
+    page: &Page,
+    passports: &[&ReleasePassport],
+    connectors: bool,
+) -> [(&'static str, bool, &'static str); 6] {
+    let any_allow = passports
+        .iter()
+        .any(|p| decided(p) == Some(Decision::Allow));
+    [
+        (
+            "Install the CRDs and the controller",
+            true,
+            "kubectl apply -k config/default",
+        ),
+        (
+            "Apply a GatePolicy",
+            page.snap
+                .policies
+                .iter()
+                .any(|p| page.visible(p.metadata.namespace.as_deref())),
+            "kubectl apply -f examples/policies/production-standard.yaml",
+        ),
+        (
+            "Configure a Connector",
+            connectors,
+            "kubectl apply -f examples/shop/connectors.yaml",
+        ),
+        (
+            "Apply a Release",
+            page.snap
+                .releases
+                .iter()
+                .any(|r| page.visible(r.metadata.namespace.as_deref()))
+                || !passports.is_empty(),
+            "kubectl apply -f examples/shop/releases.yaml",
+        ),
+        (
+            "Get a first passport",
+            !passports.is_empty(),
+            "kubectl get releasepassports -A",
+        ),
+        (
+            "Reach a first Allow",
+            any_allow,
+            "passport gate --release NAMESPACE/NAME --wait",
+        ),
+    ]
+}
+
 pub fn page(page: &Page) -> Markup {
     let s = page.snap;
     let passports: Vec<&ReleasePassport> = page.latest_passports().collect();
@@ -111,47 +182,7 @@ pub fn page(page: &Page) -> Markup {
         .iter()
         .filter_map(|c| Some((c, c.trouble()?)))
         .collect();
-    let any_allow = passports
-        .iter()
-        .any(|p| decided(p) == Some(Decision::Allow));
-    let steps = [
-        (
-            "Install the CRDs and the controller",
-            true,
-            "kubectl apply -k config/default",
-        ),
-        (
-            "Apply a GatePolicy",
-            s.policies
-                .iter()
-                .any(|p| page.visible(p.metadata.namespace.as_deref())),
-            "kubectl apply -f examples/policies/production-standard.yaml",
-        ),
-        (
-            "Configure a Connector",
-            !connectors.is_empty(),
-            "kubectl apply -f examples/shop/connectors.yaml",
-        ),
-        (
-            "Apply a Release",
-            s.releases
-                .iter()
-                .any(|r| page.visible(r.metadata.namespace.as_deref()))
-                || !passports.is_empty(),
-            "kubectl apply -f examples/shop/releases.yaml",
-        ),
-        (
-            "Get a first passport",
-            !passports.is_empty(),
-            "kubectl get releasepassports -A",
-        ),
-        (
-            "Reach a first Allow",
-            any_allow,
-            "passport gate --release NAMESPACE/NAME --wait",
-        ),
-    ];
-    let done = steps.iter().filter(|s| s.1).count();
+    let steps = first_steps(page, &passports, !connectors.is_empty());
     layout(
         page,
         Nav::Overview,
@@ -165,20 +196,7 @@ pub fn page(page: &Page) -> Markup {
                 }
                 a.tile href=(super::integrations::ISSUES_HREF) { strong { (troubled.len()) } "connector issues" }
             }
-            @if done < steps.len() {
-                section aria-labelledby="first" {
-                    h2 id="first" { "First passport " small { (done) " of " (steps.len()) " done" } }
-                    ol.checklist {
-                        @for (what, ok, cmd) in steps {
-                            li class=(if ok { "done" } else { "todo" }) {
-                                span.mark aria-hidden="true" { @if ok { "✓" } @else { "○" } }
-                                " " (what) @if ok { span.visually-hidden { " (done)" } }
-                                @if !ok { (command(cmd)) }
-                            }
-                        }
-                    }
-                }
-            }
+            (checklist(&steps))
             section aria-labelledby="stopped" {
                 h2 id="stopped" { "Held and blocked " small { (stopped.len()) } }
                 @if stopped.is_empty() { (empty("Nothing is waiting: every decided release is allowed.")) } @else {

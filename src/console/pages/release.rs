@@ -322,6 +322,142 @@ fn ai_summary(ai: &Summary) -> Markup {
     }
 }
 
+/// Whether rolling back is ready, and to what.
+fn rollback_section(status: &crate::api::ReleasePassportStatus) -> Markup {
+    html! {
+        section aria-labelledby="rollback" {
+            h2 id="rollback" { "Rollback " @if let Some(r) = &status.rollback { (ok_badge(r.ready, "Ready", "Not ready")) @if r.recommended { " " span.badge.block { "Recommended" } } } }
+            @match &status.rollback {
+                Some(r) => {
+                    p { (r.reason) }
+                    @if let (Some(t), Some(v)) = (&r.target, &r.revision) { p { small { "Target " (t) " at " (v) } } }
+                }
+                None => (empty("No rollback posture recorded.")),
+            }
+        }
+    }
+}
+
+/// What one may do about it: the gate again, an approval, a comment, an attestation, exports.
+fn actions_section(
+    p: &ReleasePassport,
+    release_exists: bool,
+    approval_holds: bool,
+    comment: Option<&str>,
+) -> Markup {
+    let name = p.key().to_string();
+    let ns = namespace_of(&p.metadata);
+    let short = p.metadata.name.as_deref().unwrap_or("");
+    let export = |ext: &str| {
+        format!(
+            "/api/v1/export/passports.{ext}?namespace={}&name={}",
+            super::super::layout::encode(ns),
+            super::super::layout::encode(short)
+        )
+    };
+    html! {
+        section aria-labelledby="actions" {
+            h2 id="actions" { "Actions" }
+            @if let Some(c) = comment { p { "Comment: “" (c) "”" } }
+            details.commands {
+                summary { "Commands (the console is read-only; run them yourself)" }
+                @if release_exists {
+                    (command(&format!("passport gate --release {name} --wait --timeout 10m      # ask the gate again")))
+                    @if approval_holds {
+                        (command(&format!("passport approve {name} --comment \"…\"      # approve (your Kubernetes identity)")))
+                        p { "Request approval: send an approver this page; the command above records their approval." }
+                    }
+                    (command(&format!("kubectl annotate release -n {ns} {short} --overwrite releasepassport.io/comment=\"…\"      # comment, shown here")))
+                } @else {
+                    p.muted { "The Release is gone, so nothing can be asked of the gate again; the passport is the record." }
+                }
+                (command(&format!("passport attest -f FILES --release {name} --key-secret NAMESPACE/NAME      # signed attestation")))
+            }
+            p { "Export: "
+                a href=(export("json")) download { "JSON" } " · "
+                a href=(export("csv")) download { "CSV" } " · "
+                a href=(export("md")) download { "Markdown" } " · "
+                a href=(format!("/api/v1/passports/{}/{}", super::super::layout::encode(ns), super::super::layout::encode(short))) { "raw passport (JSON)" }
+            }
+        }
+    }
+}
+
+/// The approval rules as counted, and every Approval and Reject recorded.
+fn approvals_section(page: &Page, status: &crate::api::ReleasePassportStatus) -> Markup {
+    html! {
+        section aria-labelledby="approvals" {
+            h2 id="approvals" { "Approvals " @if let Some(a) = &status.approvals { small { (a.approved) " of " (a.required) " required" } } }
+            @if let Some(a) = &status.approvals {
+                @if !a.rules.is_empty() { ul { @for c in &a.rules {
+                    li {
+                        (ok_badge(c.approved >= c.required, "Met", "Short"))
+                        " " strong { (c.policy) "/" (c.rule) } ": " (c.approved) " of " (c.required)
+                        @if !c.from_groups.is_empty() { " from " (c.from_groups.join(" or ")) }
+                        @if !c.approvers.is_empty() { " (" (c.approvers.join(", ")) ")" }
+                    }
+                } } }
+            }
+            @match &status.approvals {
+                None => (empty("No approval rule applies.")),
+                Some(a) if a.records.is_empty() => (empty("No approvals yet.")),
+                Some(a) => ul { @for r in &a.records {
+                    li {
+                        strong { (r.approver) } " " (format!("{:?}", r.decision)) " at " (page.when(r.at))
+                        @if let Some(w) = r.wait_seconds { " after " (super::duration(chrono::Duration::seconds(w))) }
+                        @if let Some(c) = &r.comment { " — “" (c) "”" }
+                        @if let Some(n) = &r.not_counted { " " em { "(not counted: " (n) ")" } }
+                    }
+                } },
+            }
+        }
+    }
+}
+
+/// What the passport records beside the decision: waivers, the post-deploy watch, the
+/// timeline, notifications and conditions.
+fn record_sections(page: &Page, status: &crate::api::ReleasePassportStatus) -> Markup {
+    html! {
+        section aria-labelledby="waivers" {
+            h2 id="waivers" { "Waivers" }
+            @if status.waivers.is_empty() { (empty("No waiver applies.")) } @else {
+                ul { @for w in &status.waivers {
+                    li {
+                        strong { (w.name) } " waives " (w.rules.join(", ")) " until " (page.when(Some(w.expires_at)))
+                        @if !w.active { " " em { "(expired)" } }
+                        " — granted by " (w.approver) ": " (w.reason)
+                    }
+                } }
+            }
+        }
+        @if let Some(w) = &status.watch {
+            section aria-labelledby="watch" {
+                h2 id="watch" { "Post-deploy watch" }
+                p { (format!("{:?}", w.phase)) " · " (w.duration) " · started " (page.when(w.started_at)) " · rules " (w.rules.join(", ")) }
+                @if let Some(m) = &w.message { p { (m) } }
+            }
+        }
+        section aria-labelledby="timeline" {
+            h2 id="timeline" { "Timeline" }
+            @if status.timeline.is_empty() { (empty("No decision recorded yet.")) } @else {
+                ol.timeline { @for t in status.timeline.iter().rev() { li { (page.when(Some(t.at))) " " (decision_badge(Some(t.decision))) " " (t.message) } } }
+            }
+        }
+        section aria-labelledby="notified" {
+            h2 id="notified" { "Notified" }
+            @if status.notifications.is_empty() { (empty("No Notifier has told of this release.")) } @else {
+                ol.timeline { @for n in status.notifications.iter().rev() {
+                    li { (page.when(Some(n.at))) " " (decision_badge(Some(n.decision))) " " (n.event) " told by Notifier " code { (n.notifier) } " (" (n.type_) ")" }
+                } }
+            }
+        }
+        section aria-labelledby="conditions" {
+            h2 id="conditions" { "Conditions" }
+            ul { @for c in &status.conditions { li { strong { (c.type_) } " = " (c.status) " (" (c.reason) ") " (c.message) } } }
+        }
+    }
+}
+
 /// The truth screen; `why` is [`investigation`] of `p`, computed once by the caller (the AI
 /// summary reads it too).
 pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> Markup {
@@ -384,13 +520,6 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
         .filter(|c| namespace_of(&c.metadata) == ns)
         .filter_map(|c| c.spec.links.as_ref()?.commit.as_deref())
         .find_map(|t| expand(t, &link_values(p, release.map(AsRef::as_ref), None)));
-    let export = |ext: &str| {
-        format!(
-            "/api/v1/export/passports.{ext}?namespace={}&name={}",
-            super::super::layout::encode(ns),
-            super::super::layout::encode(short)
-        )
-    };
     layout(
         page,
         Nav::Releases,
@@ -414,30 +543,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                 p.muted { small { "Written from the decision trace and connector health." } }
                 (ai_summary(ai))
             }
-            section aria-labelledby="actions" {
-                h2 id="actions" { "Actions" }
-                @if let Some(c) = comment { p { "Comment: “" (c) "”" } }
-                details.commands {
-                    summary { "Commands (the console is read-only; run them yourself)" }
-                    @if release.is_some() {
-                        (command(&format!("passport gate --release {name} --wait --timeout 10m      # ask the gate again")))
-                        @if approval_holds {
-                            (command(&format!("passport approve {name} --comment \"…\"      # approve (your Kubernetes identity)")))
-                            p { "Request approval: send an approver this page; the command above records their approval." }
-                        }
-                        (command(&format!("kubectl annotate release -n {ns} {short} --overwrite releasepassport.io/comment=\"…\"      # comment, shown here")))
-                    } @else {
-                        p.muted { "The Release is gone, so nothing can be asked of the gate again; the passport is the record." }
-                    }
-                    (command(&format!("passport attest -f FILES --release {name} --key-secret NAMESPACE/NAME      # signed attestation")))
-                }
-                p { "Export: "
-                    a href=(export("json")) download { "JSON" } " · "
-                    a href=(export("csv")) download { "CSV" } " · "
-                    a href=(export("md")) download { "Markdown" } " · "
-                    a href=(format!("/api/v1/passports/{}/{}", super::super::layout::encode(ns), super::super::layout::encode(short))) { "raw passport (JSON)" }
-                }
-            }
+            (actions_section(p, release.is_some(), approval_holds, comment.as_deref()))
             section aria-labelledby="evidence" {
                 h2 id="evidence" { "Evidence " small { (status.evidence_summary.unwrap_or_default()) " complete" } }
                 @if status.evidence.is_empty() { (empty("No enforced rule reads evidence.")) } @else {
@@ -479,16 +585,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                 }
             }
             div.columns {
-                section aria-labelledby="rollback" {
-                    h2 id="rollback" { "Rollback " @if let Some(r) = &status.rollback { (ok_badge(r.ready, "Ready", "Not ready")) @if r.recommended { " " span.badge.block { "Recommended" } } } }
-                    @match &status.rollback {
-                        Some(r) => {
-                            p { (r.reason) }
-                            @if let (Some(t), Some(v)) = (&r.target, &r.revision) { p { small { "Target " (t) " at " (v) } } }
-                        }
-                        None => (empty("No rollback posture recorded.")),
-                    }
-                }
+                (rollback_section(&status))
                 section aria-labelledby="radar" {
                     h2 id="radar" { "Radar" }
                     @if let Some(h) = health {
@@ -501,68 +598,8 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                     p { a href="/console/radar" { "Radar for all services" } }
                 }
             }
-            section aria-labelledby="approvals" {
-                h2 id="approvals" { "Approvals " @if let Some(a) = &status.approvals { small { (a.approved) " of " (a.required) " required" } } }
-                @if let Some(a) = &status.approvals {
-                    @if !a.rules.is_empty() { ul { @for c in &a.rules {
-                        li {
-                            (ok_badge(c.approved >= c.required, "Met", "Short"))
-                            " " strong { (c.policy) "/" (c.rule) } ": " (c.approved) " of " (c.required)
-                            @if !c.from_groups.is_empty() { " from " (c.from_groups.join(" or ")) }
-                            @if !c.approvers.is_empty() { " (" (c.approvers.join(", ")) ")" }
-                        }
-                    } } }
-                }
-                @match &status.approvals {
-                    None => (empty("No approval rule applies.")),
-                    Some(a) if a.records.is_empty() => (empty("No approvals yet.")),
-                    Some(a) => ul { @for r in &a.records {
-                        li {
-                            strong { (r.approver) } " " (format!("{:?}", r.decision)) " at " (page.when(r.at))
-                            @if let Some(w) = r.wait_seconds { " after " (super::duration(chrono::Duration::seconds(w))) }
-                            @if let Some(c) = &r.comment { " — “" (c) "”" }
-                            @if let Some(n) = &r.not_counted { " " em { "(not counted: " (n) ")" } }
-                        }
-                    } },
-                }
-            }
-            section aria-labelledby="waivers" {
-                h2 id="waivers" { "Waivers" }
-                @if status.waivers.is_empty() { (empty("No waiver applies.")) } @else {
-                    ul { @for w in &status.waivers {
-                        li {
-                            strong { (w.name) } " waives " (w.rules.join(", ")) " until " (page.when(Some(w.expires_at)))
-                            @if !w.active { " " em { "(expired)" } }
-                            " — granted by " (w.approver) ": " (w.reason)
-                        }
-                    } }
-                }
-            }
-            @if let Some(w) = &status.watch {
-                section aria-labelledby="watch" {
-                    h2 id="watch" { "Post-deploy watch" }
-                    p { (format!("{:?}", w.phase)) " · " (w.duration) " · started " (page.when(w.started_at)) " · rules " (w.rules.join(", ")) }
-                    @if let Some(m) = &w.message { p { (m) } }
-                }
-            }
-            section aria-labelledby="timeline" {
-                h2 id="timeline" { "Timeline" }
-                @if status.timeline.is_empty() { (empty("No decision recorded yet.")) } @else {
-                    ol.timeline { @for t in status.timeline.iter().rev() { li { (page.when(Some(t.at))) " " (decision_badge(Some(t.decision))) " " (t.message) } } }
-                }
-            }
-            section aria-labelledby="notified" {
-                h2 id="notified" { "Notified" }
-                @if status.notifications.is_empty() { (empty("No Notifier has told of this release.")) } @else {
-                    ol.timeline { @for n in status.notifications.iter().rev() {
-                        li { (page.when(Some(n.at))) " " (decision_badge(Some(n.decision))) " " (n.event) " told by Notifier " code { (n.notifier) } " (" (n.type_) ")" }
-                    } }
-                }
-            }
-            section aria-labelledby="conditions" {
-                h2 id="conditions" { "Conditions" }
-                ul { @for c in &status.conditions { li { strong { (c.type_) } " = " (c.status) " (" (c.reason) ") " (c.message) } } }
-            }
+            (approvals_section(page, &status))
+            (record_sections(page, &status))
         },
     )
 }
