@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{FetchError, http};
+use super::{AnswerError, FetchError, http};
 use crate::api::EvidenceStatus;
 use std::sync::Arc;
 
@@ -20,8 +20,8 @@ use crate::api::{Connector, ConnectorType, ObjectKey, Release};
 use crate::engine::needs::RollbackNeed;
 
 /// The evidence status of an Application against the revision the release expects (pure).
-pub fn parse(app: &Value, expected: &str) -> Result<(EvidenceStatus, String), String> {
-    let status = app.get("status").ok_or("no status")?;
+pub fn parse(app: &Value, expected: &str) -> Result<(EvidenceStatus, String), AnswerError> {
+    let status = app.get("status").ok_or(AnswerError::Missing("status"))?;
     let name = app
         .pointer("/metadata/name")
         .and_then(Value::as_str)
@@ -73,7 +73,7 @@ pub async fn fetch(
     timeout: Duration,
 ) -> Result<(EvidenceStatus, String), FetchError> {
     let body = get_application(client, endpoint, app, token, timeout).await?;
-    parse(&body, expected).map_err(FetchError::Upstream)
+    Ok(parse(&body, expected)?)
 }
 
 /// `GET /api/v1/applications/{name}?appNamespace={namespace}`.

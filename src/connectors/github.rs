@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{FetchError, http};
+use super::{AnswerError, FetchError, http};
 use crate::api::EvidenceStatus;
 use futures::future::BoxFuture;
 
@@ -13,11 +13,11 @@ use super::query::Query;
 use crate::api::Release;
 
 /// The evidence status of a commit's runs of `workflow` (name or file; empty: any) (pure).
-pub fn parse(body: &Value, workflow: &str) -> Result<(EvidenceStatus, String), String> {
+pub fn parse(body: &Value, workflow: &str) -> Result<(EvidenceStatus, String), AnswerError> {
     let runs = body
         .get("workflow_runs")
         .and_then(Value::as_array)
-        .ok_or("no workflow_runs")?;
+        .ok_or(AnswerError::Missing("workflow_runs"))?;
     let matches = |run: &Value| {
         workflow.is_empty()
             || run.get("name").and_then(Value::as_str) == Some(workflow)
@@ -86,7 +86,7 @@ pub async fn fetch(
         ("X-GitHub-Api-Version", "2022-11-28"),
     ];
     let body = http::get_json(client, url, token, timeout, &headers).await?;
-    parse(&body, workflow).map_err(FetchError::Upstream)
+    Ok(parse(&body, workflow)?)
 }
 
 /// The `GitHubActions` connector type: the workflow runs at a release's commit.

@@ -38,6 +38,17 @@ pub fn kind_of(t: ConnectorType) -> &'static dyn ConnectorKind {
     }
 }
 
+/// Why an upstream's answer could not be read: it is not in the shape the API documents.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum AnswerError {
+    /// A member the API always sends is absent, or not of its type.
+    #[error("no {0}")]
+    Missing(&'static str),
+    /// A value the API does not document.
+    #[error("unknown {field} {value:?}")]
+    Unknown { field: &'static str, value: String },
+}
+
 /// Why an upstream call failed, by what it means for the Connector's health.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum FetchError {
@@ -50,6 +61,9 @@ pub enum FetchError {
     /// The upstream answered, but not usefully (5xx, malformed or truncated body).
     #[error("{0}")]
     Upstream(String),
+    /// The upstream answered in a shape its API does not document (counts as Upstream).
+    #[error(transparent)]
+    Answer(#[from] AnswerError),
     /// The Connector's spec cannot work (bad endpoint).
     #[error("{0}")]
     Config(String),

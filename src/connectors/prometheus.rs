@@ -5,7 +5,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::{FetchError, http};
+use super::{AnswerError, FetchError, http};
 use crate::api::EvidenceStatus;
 use std::sync::Arc;
 
@@ -54,7 +54,7 @@ impl QueryResult {
 }
 
 /// Reads the Prometheus API's JSON (pure).
-pub fn parse(body: &Value) -> Result<QueryResult, String> {
+pub fn parse(body: &Value) -> Result<QueryResult, AnswerError> {
     match body.get("status").and_then(Value::as_str) {
         Some("success") => {}
         Some("error") => {
@@ -65,15 +65,19 @@ pub fn parse(body: &Value) -> Result<QueryResult, String> {
             let message = body.get("error").and_then(Value::as_str).unwrap_or("");
             return Ok(QueryResult::Failed(format!("{kind}: {message}")));
         }
-        _ => return Err("not a Prometheus API response (no status)".into()),
+        _ => {
+            return Err(AnswerError::Missing(
+                "status (not a Prometheus API response)",
+            ));
+        }
     }
-    let data = body.get("data").ok_or("no data field")?;
+    let data = body.get("data").ok_or(AnswerError::Missing("data"))?;
     let sample = |pair: &Value| -> Option<f64> { pair.get(1)?.as_str()?.parse::<f64>().ok() };
     let values: Vec<f64> = match data.get("resultType").and_then(Value::as_str) {
         Some("vector") => data
             .get("result")
             .and_then(Value::as_array)
-            .ok_or("vector without result")?
+            .ok_or(AnswerError::Missing("result in the vector"))?
             .iter()
             .filter_map(|s| s.get("value").and_then(sample))
             .collect(),
@@ -81,12 +85,17 @@ pub fn parse(body: &Value) -> Result<QueryResult, String> {
         Some("matrix") => data
             .get("result")
             .and_then(Value::as_array)
-            .ok_or("matrix without result")?
+            .ok_or(AnswerError::Missing("result in the matrix"))?
             .iter()
             .filter_map(|s| s.get("values")?.as_array()?.last().and_then(sample))
             .collect(),
-        Some(other) => return Err(format!("unsupported resultType {other:?}")),
-        None => return Err("no resultType".into()),
+        Some(other) => {
+            return Err(AnswerError::Unknown {
+                field: "resultType",
+                value: other.to_string(),
+            });
+        }
+        None => return Err(AnswerError::Missing("resultType")),
     };
     let finite: Vec<f64> = values.into_iter().filter(|v| v.is_finite()).collect();
     Ok(match finite.iter().copied().reduce(f64::max) {
@@ -102,7 +111,7 @@ pub fn parse(body: &Value) -> Result<QueryResult, String> {
 pub fn aggregate_matrix(
     body: &Value,
     aggregate: crate::api::policy::Aggregate,
-) -> Result<QueryResult, String> {
+) -> Result<QueryResult, AnswerError> {
     use crate::api::policy::Aggregate;
     if body.get("status").and_then(Value::as_str) != Some("success") {
         return parse(body);
@@ -110,7 +119,7 @@ pub fn aggregate_matrix(
     let series = body
         .pointer("/data/result")
         .and_then(Value::as_array)
-        .ok_or("matrix without result")?;
+        .ok_or(AnswerError::Missing("result in the matrix"))?;
     let mut per_series = Vec::new();
     for s in series {
         let samples: Vec<f64> = s
@@ -166,14 +175,14 @@ pub async fn query(
             .append_pair("end", &at.timestamp().to_string())
             .append_pair("step", &step.to_string());
         let body = http::get_json_lenient(client, url, token, timeout).await?;
-        return aggregate_matrix(&body, aggregate).map_err(FetchError::Upstream);
+        return Ok(aggregate_matrix(&body, aggregate)?);
     }
     let mut url = http::join(endpoint, &["api", "v1", "query"])?;
     url.query_pairs_mut()
         .append_pair("query", promql)
         .append_pair("time", &at.timestamp().to_string());
     let body = http::get_json_lenient(client, url, token, timeout).await?;
-    parse(&body).map_err(FetchError::Upstream)
+    Ok(parse(&body)?)
 }
 
 /// Which Prometheus connector answers `need` for releases in `namespace`: the one the rule
@@ -318,10 +327,22 @@ mod tests {
                 "bad_data: parse error at char 5".into()
             ))
         );
-        assert!(parse(&json!({"hello": 1})).is_err());
-        assert!(
-            parse(&json!({"status":"success","data":{"resultType":"string","result":[0,"x"]}}))
-                .is_err()
+        assert_eq!(
+            parse(&json!({"hello": 1})),
+            Err(AnswerError::Missing(
+                "status (not a Prometheus API response)"
+            ))
+        );
+        assert_eq!(
+            parse(&json!({"status":"success","data":{"resultType":"string","result":[0,"x"]}})),
+            Err(AnswerError::Unknown {
+                field: "resultType",
+                value: "string".into()
+            })
+        );
+        assert_eq!(
+            parse(&json!({"status":"success"})),
+            Err(AnswerError::Missing("data"))
         );
     }
 

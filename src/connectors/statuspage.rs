@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{FetchError, http};
+use super::{AnswerError, FetchError, http};
 use crate::api::EvidenceStatus;
 use futures::future::BoxFuture;
 
@@ -13,12 +13,14 @@ use super::query::Query;
 use crate::api::Release;
 
 /// The evidence status and summary a status page reports (pure).
-pub fn parse(body: &Value) -> Result<(EvidenceStatus, String), String> {
-    let status = body.get("status").ok_or("no status object")?;
+pub fn parse(body: &Value) -> Result<(EvidenceStatus, String), AnswerError> {
+    let status = body
+        .get("status")
+        .ok_or(AnswerError::Missing("status object"))?;
     let indicator = status
         .get("indicator")
         .and_then(Value::as_str)
-        .ok_or("no status.indicator")?;
+        .ok_or(AnswerError::Missing("status.indicator"))?;
     let description = status
         .get("description")
         .and_then(Value::as_str)
@@ -33,7 +35,12 @@ pub fn parse(body: &Value) -> Result<(EvidenceStatus, String), String> {
         "minor" => EvidenceStatus::Partial,
         "maintenance" => EvidenceStatus::Pending,
         "major" | "critical" => EvidenceStatus::Failed,
-        other => return Err(format!("unknown indicator {other:?}")),
+        other => {
+            return Err(AnswerError::Unknown {
+                field: "indicator",
+                value: other.to_string(),
+            });
+        }
     };
     Ok((evidence, summary))
 }
@@ -46,7 +53,7 @@ pub async fn fetch(
 ) -> Result<(EvidenceStatus, String), FetchError> {
     let url = http::join(endpoint, &["api", "v2", "status.json"])?;
     let body = http::get_json(client, url, token, timeout, &[]).await?;
-    parse(&body).map_err(FetchError::Upstream)
+    Ok(parse(&body)?)
 }
 
 /// The `StatusPage` connector type: a third party's Statuspage-compatible status.

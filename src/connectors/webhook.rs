@@ -134,19 +134,28 @@ impl Delivery {
     }
 }
 
+/// Why a signed delivery's body is refused (answered 400, naming the field).
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("invalid delivery: {0}")]
+    Json(#[from] serde_json::Error),
+    /// `release` names an object in the connector's namespace: `../vault/x` names none.
+    #[error("release {0:?} is not a Kubernetes object name")]
+    NotAnObjectName(String),
+    #[error("unknown status {0:?}")]
+    UnknownStatus(String),
+}
+
 /// A verified delivery's body, read: the delivery and the status its word means.
-pub fn read_delivery(body: &[u8]) -> Result<(Delivery, EvidenceStatus), String> {
-    let delivery: Delivery =
-        serde_json::from_slice(body).map_err(|e| format!("invalid delivery: {e}"))?;
-    // The release names an object in the connector's namespace: `../vault/x` names none.
+pub fn read_delivery(body: &[u8]) -> Result<(Delivery, EvidenceStatus), DeliveryError> {
+    let delivery: Delivery = serde_json::from_slice(body)?;
     if !crate::api::key::is_object_name(&delivery.release) {
-        return Err(format!(
-            "release {:?} is not a Kubernetes object name",
-            crate::text::clip(&delivery.release, 80)
+        return Err(DeliveryError::NotAnObjectName(
+            crate::text::clip(&delivery.release, 80).into_owned(),
         ));
     }
     let status = status_of(&delivery.status)
-        .ok_or_else(|| format!("unknown status {:?}", delivery.status))?;
+        .ok_or_else(|| DeliveryError::UnknownStatus(delivery.status.clone()))?;
     Ok((delivery, status))
 }
 
@@ -375,9 +384,7 @@ mod tests {
             let body = serde_json::json!({"release": release, "status": "success"}).to_string();
             let refused = read_delivery(body.as_bytes()).map(|(d, _)| d.release);
             assert!(
-                refused
-                    .as_ref()
-                    .is_err_and(|e| e.contains("is not a Kubernetes object name")),
+                matches!(refused, Err(DeliveryError::NotAnObjectName(_))),
                 "{release:?}: {refused:?}"
             );
         }
