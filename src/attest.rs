@@ -103,11 +103,24 @@ fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Why a key could not be made or used to sign.
+#[derive(Debug, thiserror::Error)]
+pub enum SignError {
+    #[error("the system's random source failed")]
+    Random(#[source] ring::error::Unspecified),
+    #[error("the key is not base64")]
+    NotBase64(#[source] base64::DecodeError),
+    #[error("the key is not an ed25519 PKCS#8 key")]
+    NotEd25519(#[source] ring::error::KeyRejected),
+    #[error("the statement does not serialise")]
+    Statement(#[source] serde_json::Error),
+}
+
 /// A new ed25519 key: (PKCS#8 private key, raw public key), both base64.
-pub fn generate_key() -> Result<(String, String), String> {
+pub fn generate_key() -> Result<(String, String), SignError> {
     let rng = ring::rand::SystemRandom::new();
-    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(|e| e.to_string())?;
-    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(|e| e.to_string())?;
+    let pkcs8 = Ed25519KeyPair::generate_pkcs8(&rng).map_err(SignError::Random)?;
+    let pair = Ed25519KeyPair::from_pkcs8(pkcs8.as_ref()).map_err(SignError::NotEd25519)?;
     Ok((
         B64.encode(pkcs8.as_ref()),
         B64.encode(pair.public_key().as_ref()),
@@ -115,13 +128,12 @@ pub fn generate_key() -> Result<(String, String), String> {
 }
 
 /// Signs a statement into a DSSE envelope with a base64 PKCS#8 ed25519 key.
-pub fn sign(statement: &Value, private_key_b64: &str) -> Result<Value, String> {
+pub fn sign(statement: &Value, private_key_b64: &str) -> Result<Value, SignError> {
     let pkcs8 = B64
         .decode(private_key_b64.trim())
-        .map_err(|e| format!("the key is not base64: {e}"))?;
-    let pair = Ed25519KeyPair::from_pkcs8(&pkcs8)
-        .map_err(|e| format!("the key is not an ed25519 PKCS#8 key: {e}"))?;
-    let payload = serde_json::to_vec(statement).map_err(|e| e.to_string())?;
+        .map_err(SignError::NotBase64)?;
+    let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(SignError::NotEd25519)?;
+    let payload = serde_json::to_vec(statement).map_err(SignError::Statement)?;
     let signature = pair.sign(&pae(PAYLOAD_TYPE, &payload));
     let keyid = sha256(&Value::String(B64.encode(pair.public_key().as_ref())));
     Ok(json!({

@@ -16,7 +16,7 @@ use axum::routing::get;
 use chrono::{DateTime, Utc};
 use release_passport::api::{ConditionStatus, ConditionType};
 use release_passport::api::{Connector, ConnectorHealth, EvidenceStatus, Keyed, Release};
-use release_passport::connectors::hub::{self, Credential, Hub, HubSource};
+use release_passport::connectors::hub::{self, Credential, CredentialProblem, Hub, HubSource};
 use release_passport::connectors::query::Query;
 use release_passport::engine::needs::{MetricNeed, Needs, RollbackNeed};
 use release_passport::evidence::EvidenceSource;
@@ -181,7 +181,9 @@ async fn status_page_shapes_and_failures() {
     );
     let (missing, _) = refresh_page(
         "ok",
-        Credential::Missing("Secret cards-token does not exist".into()),
+        Credential::Missing(CredentialProblem::NoSecret {
+            secret: "cards-token".into(),
+        }),
     )
     .await;
     assert_eq!(
@@ -205,7 +207,9 @@ async fn a_missing_credential_is_the_evidence_reason() {
     let hub = Hub::new().unwrap();
     let c = connector("StatusPage", &page_server("ok").await, "");
     let queries: BTreeSet<Query> = [Query::StatusPage].into();
-    let why = Credential::Missing("Secret cards-token does not exist".into());
+    let why = Credential::Missing(CredentialProblem::NoSecret {
+        secret: "cards-token".into(),
+    });
     hub.refresh(&c, &queries, &why, now()).await;
     let item = hub.observation(&c.key(), &Query::StatusPage).unwrap();
     assert_eq!(item.status, EvidenceStatus::Missing);

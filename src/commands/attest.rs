@@ -28,13 +28,11 @@ pub async fn attest(args: AttestArgs, now: DateTime<Utc>) -> anyhow::Result<u8> 
         (Some(path), _) => {
             let private = std::fs::read_to_string(path)
                 .with_context(|| format!("reading {}", path.display()))?;
-            attest::sign(&statement, &private)
-                .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?
+            attest::sign(&statement, &private).with_context(|| path.display().to_string())?
         }
         (None, Some(reference)) => {
             let private = secret_key(reference).await?;
-            attest::sign(&statement, &private)
-                .map_err(|e| anyhow::anyhow!("Secret {reference}: {e}"))?
+            attest::sign(&statement, &private).with_context(|| format!("Secret {reference}"))?
         }
         (None, None) => statement,
     };
@@ -109,7 +107,7 @@ pub fn verify(file: &Path, public_key: Option<&Path>) -> anyhow::Result<u8> {
 
 /// Writes `passport.key` (PKCS#8, base64, mode 0600) and `passport.pub` (raw, base64).
 pub fn keygen(dir: &Path) -> anyhow::Result<u8> {
-    let (private, public) = attest::generate_key().map_err(|e| anyhow::anyhow!(e))?;
+    let (private, public) = attest::generate_key()?;
     std::fs::create_dir_all(dir)?;
     let key = dir.join("passport.key");
     std::fs::write(&key, private + "\n")?;

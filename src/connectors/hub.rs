@@ -39,7 +39,24 @@ pub enum Credential {
     /// The Secret's value.
     Value(String),
     /// The Secret or its key is absent: why.
-    Missing(String),
+    Missing(CredentialProblem),
+}
+
+/// Why a credential could not be read from its Secret.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum CredentialProblem {
+    #[error("Secret {secret} does not exist")]
+    NoSecret { secret: String },
+    #[error("Secret {secret} has no key {key:?}")]
+    NoKey { secret: String, key: String },
+    #[error("key {key:?} of Secret {secret} is empty or not text")]
+    NotText { secret: String, key: String },
+    /// The API refused or failed the read (its category: forbidden, unavailable, …).
+    #[error("cannot read Secret {secret}: {category}")]
+    Unreadable {
+        secret: String,
+        category: &'static str,
+    },
 }
 
 /// What the hub knows of one connector.
@@ -215,13 +232,13 @@ impl Hub {
         let results: Vec<(Query, Result<EvidenceItem, FetchError>)> = match credential {
             // Deliveries are pushed to us: nothing to fetch, only the credential to check.
             Credential::Missing(why) if pushed => {
-                errors.push(FetchError::Credential(why.clone()));
+                errors.push(FetchError::Credential(why.to_string()));
                 Vec::new()
             }
             _ if pushed => Vec::new(),
             Credential::Missing(why) => queries
                 .iter()
-                .map(|q| (q.clone(), Err(FetchError::Credential(why.clone()))))
+                .map(|q| (q.clone(), Err(FetchError::Credential(why.to_string()))))
                 .collect(),
             _ => {
                 let probe: BTreeSet<Query> = if queries.is_empty() {

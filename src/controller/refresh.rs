@@ -14,7 +14,7 @@ use kube::runtime::reflector::ObjectRef;
 use tracing::{Instrument, debug, warn};
 
 use crate::api::{Connector, Keyed, Release, namespace_of};
-use crate::connectors::hub::{self, Credential, Hub};
+use crate::connectors::hub::{self, Credential, CredentialProblem, Hub};
 use crate::connectors::kind_of;
 use crate::connectors::queries::queries_for;
 use crate::connectors::query::Query;
@@ -163,24 +163,22 @@ pub async fn secret_value(
     r: &crate::api::connector::SecretKeyRef,
 ) -> Credential {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    match secrets.get_opt(&r.name).await {
-        Ok(Some(secret)) => match secret.data.as_ref().and_then(|d| d.get(&r.key)) {
+    let (secret, key) = (r.name.clone(), r.key.clone());
+    let problem = match secrets.get_opt(&r.name).await {
+        Ok(Some(found)) => match found.data.as_ref().and_then(|d| d.get(&r.key)) {
             Some(bytes) => match std::str::from_utf8(&bytes.0) {
-                Ok(v) if !v.trim().is_empty() => Credential::Value(v.trim().to_string()),
-                _ => Credential::Missing(format!(
-                    "key {:?} of Secret {} is empty or not text",
-                    r.key, r.name
-                )),
+                Ok(v) if !v.trim().is_empty() => return Credential::Value(v.trim().to_string()),
+                _ => CredentialProblem::NotText { secret, key },
             },
-            None => Credential::Missing(format!("Secret {} has no key {:?}", r.name, r.key)),
+            None => CredentialProblem::NoKey { secret, key },
         },
-        Ok(None) => Credential::Missing(format!("Secret {} does not exist", r.name)),
-        Err(e) => Credential::Missing(format!(
-            "cannot read Secret {}: {}",
-            r.name,
-            super::error::Error::from(e).category()
-        )),
-    }
+        Ok(None) => CredentialProblem::NoSecret { secret },
+        Err(e) => CredentialProblem::Unreadable {
+            secret,
+            category: super::error::Error::from(e).category(),
+        },
+    };
+    Credential::Missing(problem)
 }
 
 async fn write_status(
