@@ -114,29 +114,41 @@ pub async fn approve(
     Ok(0)
 }
 
+/// Why `--expires` is refused.
+#[derive(Debug, PartialEq, thiserror::Error)]
+pub enum ExpiryError {
+    #[error("--expires {0:?} is neither a duration (24h, 3d) nor an RFC 3339 time")]
+    NotATime(String),
+    #[error("--expires {0:?} is already past: a waiver must end in the future")]
+    Past(String),
+    #[error(
+        "--expires {expires:?} is beyond the longest waiver allowed ({}, the policies' spec.waivers.maxDuration); ask for a shorter one",
+        crate::api::duration::format_duration(*max)
+    )]
+    TooLong { expires: String, max: Duration },
+}
+
 /// When a waiver given `expires` (a duration from now, or RFC 3339) ends; refused if in the
 /// past or beyond `max` from now (pure).
-pub fn expiry(expires: &str, max: Duration, now: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+pub fn expiry(
+    expires: &str,
+    max: Duration,
+    now: DateTime<Utc>,
+) -> Result<DateTime<Utc>, ExpiryError> {
     let at = match crate::api::duration::parse_duration(expires) {
         Ok(d) => now + d,
         Err(_) => DateTime::parse_from_rfc3339(expires)
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| {
-                format!(
-                    "--expires {expires:?} is neither a duration (24h, 3d) nor an RFC 3339 time"
-                )
-            })?,
+            .map_err(|_| ExpiryError::NotATime(expires.to_string()))?,
     };
     if at <= now {
-        return Err(format!(
-            "--expires {expires:?} is already past: a waiver must end in the future"
-        ));
+        return Err(ExpiryError::Past(expires.to_string()));
     }
     if at - now > max {
-        return Err(format!(
-            "--expires {expires:?} is beyond the longest waiver allowed ({}, the policies' spec.waivers.maxDuration); ask for a shorter one",
-            crate::api::duration::format_duration(max)
-        ));
+        return Err(ExpiryError::TooLong {
+            expires: expires.to_string(),
+            max,
+        });
     }
     Ok(at)
 }
@@ -162,7 +174,7 @@ pub async fn waive(args: WaiveArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
     let (ns, name) = (&key.namespace, &key.name);
     let release = release_exists(&client, ns, name).await?;
     let max = waiver_limit(&client, &release, &args.rules).await?;
-    let expires_at = expiry(&args.expires, max, now).map_err(|e| anyhow::anyhow!(e))?;
+    let expires_at = expiry(&args.expires, max, now)?;
     let (who, _) = whoami(&client).await?;
     let mut waiver = Waiver::new(
         &object_name(name, "waiver", &who, now),
@@ -205,14 +217,19 @@ mod tests {
         assert!(
             expiry("2026-11-25T13:00:00Z", week, now)
                 .unwrap_err()
+                .to_string()
                 .contains("already past")
         );
         assert!(
             expiry("8d", week, now)
                 .unwrap_err()
+                .to_string()
                 .contains("beyond the longest waiver allowed (7d,")
         );
-        assert!(expiry("soon", week, now).is_err());
+        assert_eq!(
+            expiry("soon", week, now),
+            Err(ExpiryError::NotATime("soon".into()))
+        );
     }
 
     #[test]

@@ -22,22 +22,37 @@ pub struct JourneyResult {
     pub summary: String,
 }
 
+/// Why a journey step failed (the journey's evidence says it, after the step's name).
+#[derive(Debug, thiserror::Error)]
+enum StepError {
+    /// The request could not be made or answered: the endpoint, the network, the body.
+    #[error(transparent)]
+    Fetch(#[from] FetchError),
+    #[error("method: {0}")]
+    Method(#[from] axum::http::method::InvalidMethod),
+    #[error("expected HTTP {expected}, got {got}")]
+    Status { expected: u16, got: u16 },
+    #[error("the body does not contain {0:?}")]
+    BodyLacks(String),
+    #[error("took {took}ms, budget {budget}ms")]
+    OverBudget { took: u128, budget: u128 },
+}
+
 async fn step(
     client: &reqwest::Client,
     endpoint: &str,
     s: &JourneyStep,
     token: Option<&str>,
     timeout: Duration,
-) -> Result<Duration, String> {
+) -> Result<Duration, StepError> {
     let path: Vec<&str> = s
         .path
         .trim_start_matches('/')
         .split('/')
         .filter(|p| !p.is_empty())
         .collect();
-    let url = http::join(endpoint, &path).map_err(|e| e.to_string())?;
-    let method = reqwest::Method::from_bytes(s.method.as_deref().unwrap_or("GET").as_bytes())
-        .map_err(|e| format!("method: {e}"))?;
+    let url = http::join(endpoint, &path)?;
+    let method = reqwest::Method::from_bytes(s.method.as_deref().unwrap_or("GET").as_bytes())?;
     let budget = s
         .latency_budget
         .as_ref()
@@ -58,32 +73,29 @@ async fn step(
         request = request.body(body.clone());
     }
     let started = Instant::now();
-    let response = request
-        .send()
-        .await
-        .map_err(|e| http::classify(&e).to_string())?;
+    let response = request.send().await.map_err(|e| http::classify(&e))?;
     let status = response.status().as_u16();
-    let body = http::read_bounded(response)
-        .await
-        .map_err(|e| e.to_string())?;
+    let body = http::read_bounded(response).await?;
     let took = started.elapsed();
     let expected = s.expect_status.unwrap_or(200);
     if status != expected {
-        return Err(format!("expected HTTP {expected}, got {status}"));
+        return Err(StepError::Status {
+            expected,
+            got: status,
+        });
     }
     if let Some(text) = &s.body_contains
         && !String::from_utf8_lossy(&body).contains(text.as_str())
     {
-        return Err(format!("the body does not contain {text:?}"));
+        return Err(StepError::BodyLacks(text.clone()));
     }
     if let Some(b) = budget
         && took > b
     {
-        return Err(format!(
-            "took {}ms, budget {}ms",
-            took.as_millis(),
-            b.as_millis()
-        ));
+        return Err(StepError::OverBudget {
+            took: took.as_millis(),
+            budget: b.as_millis(),
+        });
     }
     Ok(took)
 }

@@ -655,9 +655,9 @@ fn compile_freeze(
         }
         (None, None, Some(start), Some(end)) => {
             let s = parse_instant(start, tz)
-                .map_err(|m| errors.push(FieldError::new(format!("{at}.start"), m)));
+                .map_err(|m| errors.push(FieldError::new(format!("{at}.start"), m.to_string())));
             let e = parse_instant(end, tz)
-                .map_err(|m| errors.push(FieldError::new(format!("{at}.end"), m)));
+                .map_err(|m| errors.push(FieldError::new(format!("{at}.end"), m.to_string())));
             match (s, e) {
                 (Ok(start), Ok(end)) if end > start => Some(Freeze {
                     name,
@@ -680,8 +680,18 @@ fn compile_freeze(
     }
 }
 
+/// Why a freeze's start or end is not a moment.
+#[derive(Debug, thiserror::Error)]
+enum InstantError {
+    /// A local time skipped by a daylight-saving change.
+    #[error("{0:?} does not exist in time zone {1}")]
+    NotInZone(String, Tz),
+    #[error("{0:?} is not a time (RFC 3339, or YYYY-MM-DDTHH:MM in the rule's time zone)")]
+    NotATime(String),
+}
+
 /// RFC 3339, or a local date-time interpreted in `tz`.
-fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
+fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, InstantError> {
     if let Ok(t) = DateTime::parse_from_rfc3339(text) {
         return Ok(t.with_timezone(&Utc));
     }
@@ -691,12 +701,10 @@ fn parse_instant(text: &str, tz: Tz) -> Result<DateTime<Utc>, String> {
                 .from_local_datetime(&naive)
                 .earliest()
                 .map(|t| t.with_timezone(&Utc))
-                .ok_or_else(|| format!("{text:?} does not exist in time zone {tz}"));
+                .ok_or_else(|| InstantError::NotInZone(text.to_string(), tz));
         }
     }
-    Err(format!(
-        "{text:?} is not a time (RFC 3339, or YYYY-MM-DDTHH:MM in the rule's time zone)"
-    ))
+    Err(InstantError::NotATime(text.to_string()))
 }
 
 fn parse_duration(
@@ -726,7 +734,25 @@ pub const MAX_CEL_BRACKETS: usize = 12;
 /// (a controller's runtime threads have 2 MiB). One such thread serves every compile, started
 /// on first use (starting a 64 MiB thread per expression cost 4× a decision), and started again
 /// if it ever stops.
-fn compile_cel(source: &str) -> Result<cel::Program, String> {
+/// Why a CEL expression did not compile.
+#[derive(Debug, thiserror::Error)]
+pub enum CelError {
+    #[error(transparent)]
+    Parse(#[from] cel::ParseErrors),
+    /// Deeper than [`MAX_CEL_NESTING`]: evaluation would recurse past its stack.
+    #[error("{0} levels deep; at most {MAX_CEL_NESTING}")]
+    TooDeep(usize),
+    /// The parser panicked on this expression (the thread goes on serving).
+    #[error("the CEL compiler failed")]
+    Panicked,
+    #[error("could not start the CEL compiler")]
+    Start(#[source] std::io::Error),
+    /// Started again, and stopped again before it answered.
+    #[error("the CEL compiler stopped")]
+    Stopped,
+}
+
+fn compile_cel(source: &str) -> Result<cel::Program, CelError> {
     let (reply, answer) = mpsc::channel();
     let mut job = (source.to_string(), reply);
     let mut slot = CEL_COMPILER
@@ -744,9 +770,7 @@ fn compile_cel(source: &str) -> Result<cel::Program, String> {
         match sender.send(job) {
             Ok(()) => {
                 drop(slot);
-                return answer
-                    .recv()
-                    .map_err(|_| "the CEL compiler failed".to_string())?;
+                return answer.recv().map_err(|_| CelError::Panicked)?;
             }
             Err(mpsc::SendError(back)) => {
                 job = back;
@@ -754,14 +778,14 @@ fn compile_cel(source: &str) -> Result<cel::Program, String> {
             }
         }
     }
-    Err("could not start the CEL compiler".to_string())
+    Err(CelError::Stopped)
 }
 
-type CelJob = (String, mpsc::Sender<Result<cel::Program, String>>);
+type CelJob = (String, mpsc::Sender<Result<cel::Program, CelError>>);
 
 static CEL_COMPILER: std::sync::Mutex<Option<mpsc::Sender<CelJob>>> = std::sync::Mutex::new(None);
 
-fn start_cel_compiler() -> Result<mpsc::Sender<CelJob>, String> {
+fn start_cel_compiler() -> Result<mpsc::Sender<CelJob>, CelError> {
     const STACK: usize = 64 << 20;
     let (jobs, queue) = mpsc::channel::<CelJob>();
     std::thread::Builder::new()
@@ -771,18 +795,18 @@ fn start_cel_compiler() -> Result<mpsc::Sender<CelJob>, String> {
             for (source, reply) in queue {
                 // A parser panic answers that one expression and leaves the thread serving.
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    let program = cel::Program::compile(&source).map_err(|e| e.to_string())?;
+                    let program = cel::Program::compile(&source)?;
                     let depth = tree_depth(program.expression());
                     if depth > MAX_CEL_NESTING {
-                        return Err(format!("{depth} levels deep; at most {MAX_CEL_NESTING}"));
+                        return Err(CelError::TooDeep(depth));
                     }
                     Ok(program)
                 }))
-                .unwrap_or_else(|_| Err("the CEL compiler failed".to_string()));
+                .unwrap_or(Err(CelError::Panicked));
                 let _ = reply.send(result);
             }
         })
-        .map_err(|e| format!("could not start the CEL compiler: {e}"))?;
+        .map_err(CelError::Start)?;
     Ok(jobs)
 }
 

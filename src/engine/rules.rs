@@ -823,14 +823,14 @@ fn run_cel(
     program: &cel::Program,
     reads: &CelReads,
     ctx: &RuleContext<'_>,
-) -> Result<cel::Value, String> {
+) -> Result<cel::Value, cel::ExecutionError> {
     let variables = cel_variables(ctx, reads);
     CEL_ROOT.with(|root| {
         let mut context = root.new_inner_scope();
         for (name, value) in variables {
             context.add_variable_from_value(name, value);
         }
-        program.execute(&context).map_err(|e| e.to_string())
+        program.execute(&context)
     })
 }
 
