@@ -74,7 +74,7 @@ async fn waiver_limit(
             .map(|p| std::sync::Arc::new(crate::engine::compile(p)))
             .collect();
     let (selected, _) = crate::engine::select(release, &policies);
-    crate::engine::waiver_limit(&selected, rules).map_err(|e| anyhow::anyhow!("{e}"))
+    Ok(crate::engine::waiver_limit(&selected, rules)?)
 }
 
 pub async fn approve(

@@ -68,24 +68,43 @@ impl Default for CompiledWaivers {
 
 impl CompiledWaivers {
     /// Why a waiver lasting `lasts` may not waive `rule` of policy `policy`, if it may not.
-    pub fn refuses(&self, policy: &str, rule: &str, lasts: Duration) -> Option<String> {
+    pub fn refuses(&self, policy: &str, rule: &str, lasts: Duration) -> Option<WaiverRefused> {
         if self
             .rules
             .as_ref()
             .is_some_and(|r| !r.iter().any(|r| r == rule))
         {
-            return Some(format!(
-                "GatePolicy {policy} does not let rule {rule} be waived (spec.waivers.rules)"
-            ));
+            return Some(WaiverRefused::RuleNotWaivable {
+                policy: policy.to_string(),
+                rule: rule.to_string(),
+            });
         }
-        (lasts > self.max_duration).then(|| {
-            format!(
-                "it lasts {}, beyond GatePolicy {policy}'s spec.waivers.maxDuration {}",
-                crate::api::duration::format_duration(lasts),
-                crate::api::duration::format_duration(self.max_duration)
-            )
+        (lasts > self.max_duration).then(|| WaiverRefused::TooLong {
+            policy: policy.to_string(),
+            lasts,
+            max: self.max_duration,
         })
     }
+}
+
+/// Why a waiver does not waive a rule (or may not be written for it).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WaiverRefused {
+    #[error("GatePolicy {policy} does not let rule {rule} be waived (spec.waivers.rules)")]
+    RuleNotWaivable { policy: String, rule: String },
+    #[error(
+        "it lasts {}, beyond GatePolicy {policy}'s spec.waivers.maxDuration {}",
+        crate::api::duration::format_duration(*lasts),
+        crate::api::duration::format_duration(*max)
+    )]
+    TooLong {
+        policy: String,
+        lasts: Duration,
+        max: Duration,
+    },
+    /// `passport waive` names a rule none of the release's policies has.
+    #[error("no GatePolicy that decides this release has a rule {0:?}")]
+    NoSuchRule(String),
 }
 
 /// The post-deploy watch of a policy.

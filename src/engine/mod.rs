@@ -161,7 +161,7 @@ fn names_rule(written: &str, policy: &str, rule: &str) -> bool {
 pub fn waiver_limit(
     selected: &[&CompiledPolicy],
     rules: &[String],
-) -> Result<chrono::Duration, String> {
+) -> Result<chrono::Duration, compile::WaiverRefused> {
     let mut limit: Option<chrono::Duration> = None;
     for written in rules {
         let mut found = false;
@@ -184,9 +184,7 @@ pub fn waiver_limit(
             }
         }
         if !found {
-            return Err(format!(
-                "no GatePolicy that decides this release has a rule {written:?}"
-            ));
+            return Err(compile::WaiverRefused::NoSuchRule(written.clone()));
         }
     }
     Ok(limit.unwrap_or(compile::DEFAULT_WAIVER_MAX))
@@ -454,7 +452,7 @@ struct Waived {
     /// The waiver applied.
     waiver: Option<String>,
     /// A waiver that names the rule but is beyond the policy's limits, and why.
-    refused: Option<(String, String)>,
+    refused: Option<(String, compile::WaiverRefused)>,
 }
 
 /// A Hold or Block becomes Waived when an active waiver names its rule and stays within the
