@@ -84,7 +84,12 @@ impl<K: kube::Resource> Keyed for K {
 /// An object's namespace: one read from a file without any is in `default`, as kubectl
 /// would put it.
 pub fn namespace_of(meta: &ObjectMeta) -> &str {
-    meta.namespace.as_deref().unwrap_or("default")
+    namespace_or_default(meta.namespace.as_deref())
+}
+
+/// The namespace an object without one is in.
+pub fn namespace_or_default(namespace: Option<&str>) -> &str {
+    namespace.unwrap_or("default")
 }
 
 #[cfg(test)]

@@ -104,7 +104,9 @@ impl Visibility {
     pub fn allows(&self, namespace: Option<&str>) -> bool {
         match self {
             Visibility::All => true,
-            Visibility::Only(set) => set.contains(namespace.unwrap_or("default")),
+            Visibility::Only(set) => {
+                set.contains(crate::api::key::namespace_or_default(namespace))
+            }
         }
     }
 }
