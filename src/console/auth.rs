@@ -104,9 +104,7 @@ impl Visibility {
     pub fn allows(&self, namespace: Option<&str>) -> bool {
         match self {
             Visibility::All => true,
-            Visibility::Only(set) => {
-                set.contains(crate::api::key::namespace_or_default(namespace))
-            }
+            Visibility::Only(set) => set.contains(crate::api::key::namespace_or_default(namespace)),
         }
     }
 }
