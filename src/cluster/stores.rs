@@ -60,37 +60,18 @@ impl Feeds {
             &changes,
             Watched::Release,
         );
-        let (policies, p) = follow(
-            api(client, namespace),
-            config.clone(),
-            &changes,
-            Watched::Policy,
-        );
-        let (approvals, a) = follow(
-            api(client, namespace),
-            config.clone(),
-            &changes,
-            Watched::Approval,
-        );
-        let (waivers, w) = follow(
-            api(client, namespace),
-            config.clone(),
-            &changes,
-            Watched::Waiver,
-        );
-        let (passports, rp) = follow(
-            api(client, namespace),
-            config.clone(),
-            &changes,
-            Watched::Passport,
-        );
-        let (connectors, c) = follow(
-            api(client, namespace),
-            config.clone(),
-            &changes,
-            Watched::Connector,
-        );
-        let (notifiers, n) = follow(api(client, namespace), config, &changes, Watched::Notifier);
+        let each = Each {
+            client,
+            namespace,
+            config: &config,
+            changes: &changes,
+        };
+        let (policies, p) = each.follow(Watched::Policy);
+        let (approvals, a) = each.follow(Watched::Approval);
+        let (waivers, w) = each.follow(Watched::Waiver);
+        let (passports, rp) = each.follow(Watched::Passport);
+        let (connectors, c) = each.follow(Watched::Connector);
+        let (notifiers, n) = each.follow(Watched::Notifier);
         let stores = Stores::new(
             releases.store().clone(),
             policies.store().clone(),
@@ -115,6 +96,34 @@ impl Feeds {
             stores,
         };
         (feeds, Box::pin(following))
+    }
+}
+
+/// What every kind's watch but the Releases' shares.
+struct Each<'a> {
+    client: &'a Client,
+    namespace: Option<&'a str>,
+    config: &'a watcher::Config,
+    changes: &'a Arc<Changes>,
+}
+
+impl Each<'_> {
+    fn follow<K>(&self, kind: Watched) -> (Feed<K>, impl Future<Output = ()> + Send + 'static)
+    where
+        K: Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + Clone
+            + serde::de::DeserializeOwned
+            + std::fmt::Debug
+            + Send
+            + Sync
+            + 'static,
+    {
+        follow(
+            api(self.client, self.namespace),
+            self.config.clone(),
+            self.changes,
+            kind,
+        )
     }
 }
 
