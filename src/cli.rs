@@ -493,21 +493,45 @@ pub struct ControllerArgs {
     pub console: ConsoleArgs,
 }
 
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    crate::api::duration::parse_duration(s)
-        .map_err(|e| e.to_string())?
+/// Why a flag's value is refused (clap prints it after the flag's name).
+#[derive(Debug, thiserror::Error)]
+pub enum ArgError {
+    #[error(transparent)]
+    Duration(#[from] crate::api::duration::DurationError),
+    #[error("{text:?} is a negative duration")]
+    OutOfRange {
+        text: String,
+        #[source]
+        source: chrono::OutOfRangeError,
+    },
+    #[error("{text:?} is not an RFC 3339 time (e.g. 2026-11-25T14:00:00Z): {source}")]
+    Time {
+        text: String,
+        #[source]
+        source: chrono::ParseError,
+    },
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, ArgError> {
+    crate::api::duration::parse_duration(s)?
         .to_std()
-        .map_err(|e| e.to_string())
+        .map_err(|source| ArgError::OutOfRange {
+            text: s.to_string(),
+            source,
+        })
 }
 
-fn parse_chrono_duration(s: &str) -> Result<chrono::Duration, String> {
-    crate::api::duration::parse_duration(s).map_err(|e| e.to_string())
+fn parse_chrono_duration(s: &str) -> Result<chrono::Duration, ArgError> {
+    Ok(crate::api::duration::parse_duration(s)?)
 }
 
-fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, String> {
+fn parse_time(s: &str) -> Result<chrono::DateTime<chrono::Utc>, ArgError> {
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&chrono::Utc))
-        .map_err(|e| format!("{s:?} is not an RFC 3339 time (e.g. 2026-11-25T14:00:00Z): {e}"))
+        .map_err(|source| ArgError::Time {
+            text: s.to_string(),
+            source,
+        })
 }
 
 /// The optional AI summary on the truth screen (off unless an endpoint is given).
