@@ -78,7 +78,11 @@ where
     let driving = reflector::reflector(writer, watch(api, config)).for_each(move |event| {
         if let Ok(event) = &event {
             changes.note(kind, event);
-            // No consumer yet is no error: whoever subscribes later starts from the cache.
+            // No consumer yet (a standby serving only its console): nothing to announce, and
+            // whoever subscribes later starts from the cache.
+            if touched.receiver_count() == 0 {
+                return future::ready(());
+            }
             let _ = match event {
                 // The cache's own copy, not a second one.
                 watcher::Event::Apply(o) => touched.send(Touch::One(
