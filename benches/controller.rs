@@ -3,6 +3,8 @@
 //! docs/BENCHMARKS.md. Prints one table; every ratio is measured in this one run.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "../tests/common/fake_api.rs"]
+mod fake_api;
 mod fleet;
 #[path = "../tests/common/world.rs"]
 mod world;

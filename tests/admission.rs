@@ -38,7 +38,7 @@ fn admit_with(
     username: &str,
     groups: &[&str],
 ) -> Vec<String> {
-    use kube::core::cel::{KubeCelExt, cel};
+    use kube_cel::{KubeCelExt, cel};
     let request = json!({"userInfo": {"username": username, "groups": groups}});
     let mut ctx = cel::Context::default().with_all();
     ctx.add_variable("object", object).unwrap();

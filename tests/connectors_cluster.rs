@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::common::fake_api::FakeApi;
 use chrono::{DateTime, Utc};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
-use kube_fake_client::ClientBuilder;
 use release_passport::api::{Connector, EvidenceStatus, Keyed, Release};
 use release_passport::connectors::hub::{self, Hub};
 use release_passport::engine::needs::{Needs, RollbackNeed};
@@ -98,7 +98,7 @@ async fn observe_all(
 
 #[tokio::test]
 async fn workloads_in_scope_decide_workload_health() {
-    let client = ClientBuilder::new()
+    let client = FakeApi::new()
         .with_objects(vec![
             deployment(
                 "shop-prod",
@@ -146,9 +146,7 @@ async fn workloads_in_scope_decide_workload_health() {
             pod("shop-prod", "checkout", None, 0),
             pod("shop-prod", "search", Some("CrashLoopBackOff"), 7),
         ])
-        .build()
-        .await
-        .unwrap();
+        .client();
     let hub = Hub::new().unwrap().with_kube(client);
     let conn = cluster_connector();
     let needs = Needs {
@@ -244,12 +242,10 @@ async fn rollback_targets_are_retained_workload_revisions_in_scope() {
     elsewhere.metadata.name = Some("payments-1a2".into());
     elsewhere.metadata.labels =
         Some([("app.kubernetes.io/name".to_string(), "payments".to_string())].into());
-    let client = ClientBuilder::new()
+    let client = FakeApi::new()
         .with_objects(vec![replicaset, elsewhere])
         .with_objects(vec![revision])
-        .build()
-        .await
-        .unwrap();
+        .client();
     let hub = Hub::new().unwrap().with_kube(client);
     let conn = cluster_connector();
     let rows = [
@@ -353,8 +349,7 @@ fn kustomization(name: &str, ready: &str, reason: &str, revision: &str) -> flux_
 
 #[tokio::test]
 async fn flux_kustomizations_in_scope() {
-    let client = ClientBuilder::new()
-        .with_resource::<flux_api::Kustomization>()
+    let client = FakeApi::new()
         .with_objects(vec![
             kustomization(
                 "catalog",
@@ -369,9 +364,7 @@ async fn flux_kustomizations_in_scope() {
                 "main@sha1:0123456789ab",
             ),
         ])
-        .build()
-        .await
-        .unwrap();
+        .client();
     let hub = Hub::new().unwrap().with_kube(client);
     let conn: Connector = serde_yaml_ng::from_str(
         "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {name: flux, namespace: shop}\nspec: {type: Flux, allowedNamespaces: [flux-system]}\n",

@@ -502,11 +502,9 @@ async fn the_leader_labels_its_own_pod_for_the_gate_service() {
         "metadata": {"name": "passport-0", "namespace": "release-passport", "labels": {"app.kubernetes.io/name": "release-passport"}}
     }))
     .unwrap();
-    let client = kube_fake_client::ClientBuilder::new()
+    let client = crate::common::fake_api::FakeApi::new()
         .with_objects(vec![pod])
-        .build()
-        .await
-        .unwrap();
+        .client();
     let pods: kube::Api<Pod> = kube::Api::namespaced(client.clone(), "release-passport");
     let labels = |p: Pod| p.metadata.labels.unwrap_or_default();
 

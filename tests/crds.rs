@@ -5,7 +5,7 @@ use std::path::Path;
 
 use release_passport::api::all_crds;
 use release_passport::commands::crd::{file_name, render};
-use release_passport::load::schema::validate;
+use release_passport::load::crd_rules::validate;
 use serde_json::{Value, json};
 
 const COPIES: [&str; 3] = ["crds", "config/crd/bases", "charts/release-passport/crds"];
@@ -110,11 +110,51 @@ fn object(kind: &str, spec: Value) -> Value {
     json!({"apiVersion": "releasepassport.io/v1alpha1", "kind": kind, "metadata": {"name": "x", "namespace": "shop"}, "spec": spec})
 }
 
+fn schema_of(kind: &str) -> Value {
+    let crd = all_crds()
+        .into_iter()
+        .find(|c| c.spec.names.kind == kind)
+        .unwrap();
+    let version = &crd.spec.versions[0];
+    serde_json::to_value(
+        version
+            .schema
+            .as_ref()
+            .unwrap()
+            .open_api_v3_schema
+            .as_ref()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// What our client-side rules refuse, held to what kube-cel (a port of Kubernetes' CEL
+/// validation, the reference here) refuses of the same object, field by field.
 fn refused(kind: &str, spec: Value) -> Vec<String> {
-    validate(kind, &object(kind, spec))
+    let object = object(kind, spec);
+    let ours: Vec<String> = validate(kind, &object)
         .into_iter()
         .map(|v| format!("{}: {}", v.field, v.message))
-        .collect()
+        .collect();
+    let reference: Vec<String> =
+        match kube_cel::Validator::new().validate(&schema_of(kind), &object, None) {
+            Ok(()) => Vec::new(),
+            Err(errors) => errors
+                .into_vec()
+                .into_iter()
+                .map(|e| format!("{}: {}", e.field_path, e.message))
+                .collect(),
+        };
+    let sorted = |mut v: Vec<String>| {
+        v.sort();
+        v
+    };
+    assert_eq!(
+        sorted(ours.clone()),
+        sorted(reference),
+        "{kind}: ours vs kube-cel"
+    );
+    ours
 }
 
 fn waiver(extra: Value) -> Value {
@@ -311,7 +351,7 @@ fn approvals_are_immutable_and_decisions_enumerated() {
     let old = object("Approval", spec.clone());
     let mut new = old.clone();
     new["spec"]["decision"] = json!("Reject");
-    let validator = kube::core::cel::Validator::new();
+    let validator = kube_cel::Validator::new();
     assert!(validator.validate(&schema, &old, Some(&old)).is_ok());
     let err = validator.validate(&schema, &new, Some(&old)).unwrap_err();
     assert!(err.to_string().contains("cannot be edited"), "{err}");

@@ -2,6 +2,7 @@
 //! it: watches that recover, the caches of every kind, and the delivery history ConfigMap.
 
 pub mod changes;
+pub mod client;
 pub mod feed;
 pub mod history;
 pub mod stores;

@@ -84,7 +84,7 @@ pub async fn approve(
     groups: Vec<String>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<u8> {
-    let client = Client::try_default().await?;
+    let client = crate::cluster::client::connect(None).await?;
     let key = ObjectKey::written(release, client.default_namespace());
     let (ns, name) = (&key.namespace, &key.name);
     release_exists(&client, ns, name).await?;
@@ -169,7 +169,7 @@ pub async fn waive(args: WaiveArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
         !args.rules.is_empty(),
         "--rule is required: name the rules waived"
     );
-    let client = Client::try_default().await?;
+    let client = crate::cluster::client::connect(None).await?;
     let key = ObjectKey::written(&args.release, client.default_namespace());
     let (ns, name) = (&key.namespace, &key.name);
     let release = release_exists(&client, ns, name).await?;

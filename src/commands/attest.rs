@@ -48,7 +48,7 @@ async fn secret_key(reference: &str) -> anyhow::Result<String> {
     let (namespace, name) = object.split_once('/').ok_or_else(|| {
         anyhow::anyhow!("--key-secret {reference}: expected NAMESPACE/NAME[:KEY]")
     })?;
-    let client = kube::Client::try_default()
+    let client = crate::cluster::client::connect(None)
         .await
         .context("--key-secret needs a cluster: no usable kubeconfig")?;
     let secrets: kube::Api<k8s_openapi::api::core::v1::Secret> =

@@ -145,7 +145,7 @@ pub async fn run(
 ) -> anyhow::Result<u8> {
     let auth = auth_config(&args, addr)?;
     let summary = summarizer(&args.summary)?;
-    let client = kube::Client::try_default()
+    let client = crate::cluster::client::connect(None)
         .await
         .context("no Kubernetes client configuration (in-cluster or kubeconfig)")?;
     let (feeds, following) = crate::cluster::Feeds::start(&client, namespace.as_deref(), None);

@@ -2,7 +2,6 @@
 
 use anyhow::Context as _;
 use chrono::{DateTime, Utc};
-use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams, PostParams};
 
 use super::approve::whoami;
@@ -17,7 +16,7 @@ pub struct FreezeArgs {
 }
 
 pub async fn run(args: FreezeArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
-    let client = Client::try_default().await?;
+    let client = crate::cluster::client::connect(None).await?;
     let (who, _) = whoami(&client).await?;
     let api: Api<GatePolicy> = Api::namespaced(client, &args.namespace);
     let active: Vec<Freeze> = api

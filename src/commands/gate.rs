@@ -59,7 +59,7 @@ async fn read(
 }
 
 pub async fn run(args: GateArgs) -> anyhow::Result<u8> {
-    let client = Client::try_default().await?;
+    let client = crate::cluster::client::connect(None).await?;
     let key = crate::api::ObjectKey::written(&args.release, client.default_namespace());
     let (ns, name) = (&key.namespace, &key.name);
     let started = Instant::now();

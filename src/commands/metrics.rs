@@ -44,7 +44,7 @@ async fn from_cluster(
     namespace: Option<&str>,
     controller_namespace: &str,
 ) -> anyhow::Result<(Vec<ReleasePassport>, Rollups)> {
-    let client = kube::Client::try_default()
+    let client = crate::cluster::client::connect(None)
         .await
         .context("no Kubernetes client configuration (use -f FILES for recorded history)")?;
     let api: Api<ReleasePassport> = match namespace {

@@ -70,7 +70,7 @@ pub async fn run(args: SimulateArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
     );
     let mut passports = passports_from_files(&args.from)?;
     if args.cluster {
-        let client = kube::Client::try_default().await?;
+        let client = crate::cluster::client::connect(None).await?;
         passports.extend(
             Api::<ReleasePassport>::all(client)
                 .list(&ListParams::default())

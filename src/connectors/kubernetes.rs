@@ -33,8 +33,7 @@ pub enum WorkloadState {
 }
 
 /// Whether a pod template runs `version` (an image tag, or the `app.kubernetes.io/version` label).
-pub fn runs_version(template: Option<&PodTemplateSpec>, version: &str) -> bool {
-    let Some(t) = template else { return false };
+pub fn runs_version(t: &PodTemplateSpec, version: &str) -> bool {
     let label = t
         .metadata
         .as_ref()
@@ -52,20 +51,20 @@ pub fn runs_version(template: Option<&PodTemplateSpec>, version: &str) -> bool {
 }
 
 pub fn deployment_state(d: &Deployment, version: &str) -> WorkloadState {
-    let spec = d.spec.as_ref();
-    if !runs_version(spec.map(|s| &s.template), version) {
+    if !runs_version(&d.spec.template, version) {
         return WorkloadState::OtherVersion;
     }
     let Some(status) = &d.status else {
         return WorkloadState::Progressing;
     };
     let deadline = status.conditions.iter().flatten().any(|c| {
-        c.type_ == "Progressing" && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
+        c.type_.as_deref() == Some("Progressing")
+            && c.reason.as_deref() == Some("ProgressDeadlineExceeded")
     });
     if deadline {
         return WorkloadState::Failed;
     }
-    let want = spec.and_then(|s| s.replicas).unwrap_or(1);
+    let want = d.spec.replicas.unwrap_or(1);
     let generation_seen =
         status.observed_generation.unwrap_or(0) >= d.metadata.generation.unwrap_or(0);
     if !generation_seen
@@ -83,14 +82,13 @@ pub fn deployment_state(d: &Deployment, version: &str) -> WorkloadState {
 }
 
 pub fn statefulset_state(s: &StatefulSet, version: &str) -> WorkloadState {
-    let spec = s.spec.as_ref();
-    if !runs_version(spec.map(|s| &s.template), version) {
+    if !runs_version(&s.spec.template, version) {
         return WorkloadState::OtherVersion;
     }
     let Some(status) = &s.status else {
         return WorkloadState::Progressing;
     };
-    let want = spec.and_then(|s| s.replicas).unwrap_or(1);
+    let want = s.spec.replicas.unwrap_or(1);
     let revision_done =
         status.update_revision.is_none() || status.current_revision == status.update_revision;
     if status.updated_replicas.unwrap_or(0) < want || !revision_done {
@@ -103,7 +101,7 @@ pub fn statefulset_state(s: &StatefulSet, version: &str) -> WorkloadState {
 }
 
 pub fn daemonset_state(d: &DaemonSet, version: &str) -> WorkloadState {
-    if !runs_version(d.spec.as_ref().map(|s| &s.template), version) {
+    if !runs_version(&d.spec.template, version) {
         return WorkloadState::OtherVersion;
     }
     let Some(status) = &d.status else {
@@ -244,7 +242,7 @@ pub fn rollout_started(pods: &[Pod], version: &str) -> Option<chrono::DateTime<c
                 metadata: Some(p.metadata.clone()),
                 spec: p.spec.clone(),
             };
-            runs_version(Some(&template), version)
+            runs_version(&template, version)
         })
         .filter_map(|p| crate::api::common::created_at(&p.metadata))
         .min()
@@ -322,7 +320,7 @@ pub fn retained<'a>(
 ) -> Option<(String, Option<String>)> {
     templates
         .into_iter()
-        .find(|(_, _, t)| runs_version(*t, version))
+        .find(|(_, _, t)| t.is_some_and(|t| runs_version(t, version)))
         .map(|(name, revision, _)| (name, revision))
 }
 
@@ -350,11 +348,7 @@ pub async fn fetch_retained(
                 "ReplicaSet {ns}/{}",
                 rs.metadata.name.clone().unwrap_or_default()
             );
-            candidates.push((
-                name,
-                revision_of(&rs.metadata),
-                rs.spec.and_then(|s| s.template),
-            ));
+            candidates.push((name, revision_of(&rs.metadata), rs.spec.template));
         }
         for cr in Api::<ControllerRevision>::namespaced(client.clone(), ns)
             .list(&params)
@@ -363,14 +357,15 @@ pub async fn fetch_retained(
         {
             let template = cr
                 .data
-                .as_ref()
-                .and_then(|d| d.0.pointer("/spec/template").cloned())
+                .0
+                .pointer("/spec/template")
+                .cloned()
                 .and_then(|t| serde_json::from_value(t).ok());
             let name = format!(
                 "ControllerRevision {ns}/{}",
                 cr.metadata.name.clone().unwrap_or_default()
             );
-            candidates.push((name, Some(cr.revision.to_string()), template));
+            candidates.push((name, cr.revision.map(|r| r.to_string()), template));
         }
     }
     let found = retained(

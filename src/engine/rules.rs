@@ -816,7 +816,7 @@ fn cel_variables(ctx: &RuleContext<'_>, reads: &CelReads) -> Vec<(&'static str, 
 
 thread_local! {
     // The standard CEL functions, registered once per thread rather than once per evaluation.
-    static CEL_ROOT: cel::Context<'static> = cel::Context::default();
+    static CEL_ROOT: cel::Context<'static, 'static> = cel::Context::default();
 }
 
 fn run_cel(

@@ -1,6 +1,7 @@
 //! Reads manifests (multi-document YAML or JSON, files or directories) into typed objects.
 //! Every error names the file, the document, the object and the field.
 
+pub mod crd_rules;
 pub mod recording;
 pub mod schema;
 
@@ -423,7 +424,7 @@ fn read_str(
         // The structure first: CEL rules run only on what the server would let reach them.
         let refused = match schema::structural(&kind, &value).into_iter().next() {
             Some(v) => Some(v),
-            None => schema::validate(&kind, &value).into_iter().next(),
+            None => crd_rules::validate(&kind, &value).into_iter().next(),
         };
         if let Some(v) = refused {
             return Err(err(label, Some(v.field), v.message));

@@ -1,37 +1,23 @@
-//! Admission-time checks run client-side: the CEL rules (`x-kubernetes-validations`) of the
-//! generated CRDs, evaluated on an object before it is used, so `passport evaluate` refuses
-//! exactly what the API server would.
+//! Admission-time checks run client-side on an object before it is used, so `passport evaluate`
+//! refuses exactly what the API server would: the structural checks and undeclared fields here,
+//! the CRDs' CEL rules in `crd_rules`.
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use kube::core::cel::{CompiledSchema, Validator, compile_schema};
 use serde_json::Value;
 
 use crate::api::all_crds;
 
-/// The CRDs' rules compiled once per process, with one validator holding Kubernetes' CEL
-/// functions: compiling them per object made loading a manifest cost milliseconds.
-struct Rules {
-    validator: Validator,
-    by_kind: BTreeMap<String, CompiledSchema>,
-    /// The schemas as written, for the fields they declare.
-    written: BTreeMap<String, Value>,
+/// The CRDs' schemas as generated, for the fields they declare.
+fn schemas() -> &'static BTreeMap<String, Value> {
+    static SCHEMAS: OnceLock<BTreeMap<String, Value>> = OnceLock::new();
+    SCHEMAS.get_or_init(written_schemas)
 }
 
-fn rules() -> &'static Rules {
-    static RULES: OnceLock<Rules> = OnceLock::new();
-    RULES.get_or_init(|| {
-        let written = written_schemas();
-        Rules {
-            validator: Validator::new(),
-            by_kind: written
-                .iter()
-                .map(|(kind, schema)| (kind.clone(), compile_schema(schema)))
-                .collect(),
-            written,
-        }
-    })
+/// The schema of `kind` as its CRD declares it.
+pub(super) fn written_schema(kind: &str) -> Option<&'static Value> {
+    schemas().get(kind)
 }
 
 fn written_schemas() -> BTreeMap<String, Value> {
@@ -61,25 +47,6 @@ pub struct Violation {
     pub message: String,
 }
 
-/// Evaluates the CRD's CEL rules for `kind` on `object`. Unknown kinds have no rules.
-pub fn validate(kind: &str, object: &Value) -> Vec<Violation> {
-    let rules = rules();
-    let Some(schema) = rules.by_kind.get(kind) else {
-        return Vec::new();
-    };
-    match rules.validator.validate_compiled(schema, object, None) {
-        Ok(()) => Vec::new(),
-        Err(errors) => errors
-            .into_vec()
-            .into_iter()
-            .map(|e| Violation {
-                field: e.field_path.clone(),
-                message: e.message.clone(),
-            })
-            .collect(),
-    }
-}
-
 /// The structural checks the API server makes before any CEL rule runs — types, enums, lengths,
 /// patterns, item and property counts, bounds, required fields, a namespace's name — each with
 /// the server's own wording and bound. Run first, they refuse in microseconds what the server
@@ -100,7 +67,7 @@ pub fn structural(kind: &str, object: &Value) -> Vec<Violation> {
             ),
         });
     }
-    let Some(schema) = rules().written.get(kind) else {
+    let Some(schema) = written_schema(kind) else {
         return found;
     };
     if let Some(fields) = object.as_object() {
@@ -293,7 +260,7 @@ fn check(schema: &Value, value: &Value, path: &str, found: &mut Vec<Violation>) 
 /// (`spec.rules[0].evidence.maxAg`): what the API server refuses under kubectl's default strict
 /// field validation. Unknown kinds declare nothing here.
 pub fn unknown_fields(kind: &str, object: &Value) -> Vec<String> {
-    let Some(schema) = rules().written.get(kind) else {
+    let Some(schema) = written_schema(kind) else {
         return Vec::new();
     };
     let mut found = Vec::new();

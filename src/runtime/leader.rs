@@ -8,10 +8,10 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use kube_leader_election::{LeaseLock, LeaseLockParams, LeaseLockResult};
 use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
+use super::lease::{Holder, LeaseLock};
 use crate::leadership::{Leadership, Signal};
 
 /// Settings for the Lease.
@@ -37,11 +37,9 @@ pub fn elect(
     let lock = Arc::new(LeaseLock::new(
         client,
         &settings.namespace,
-        LeaseLockParams {
-            lease_name: settings.name.clone(),
-            holder_id: settings.identity.clone(),
-            lease_ttl: settings.ttl,
-        },
+        &settings.name,
+        &settings.identity,
+        settings.ttl,
     ));
     let (tx, rx) = watch::channel(Leadership::Waiting);
     let renew_every = (settings.ttl / 3).max(Duration::from_secs(1));
@@ -51,7 +49,7 @@ pub fn elect(
         let mut renewed = tokio::time::Instant::now();
         loop {
             match task_lock.try_acquire_or_renew().await {
-                Ok(LeaseLockResult::Acquired(_)) => {
+                Ok(Holder::Us) => {
                     renewed = tokio::time::Instant::now();
                     if !leading {
                         info!(lease = %settings.name, identity = %settings.identity, "acquired the leader Lease");
@@ -59,7 +57,7 @@ pub fn elect(
                         let _ = tx.send(Leadership::Leading);
                     }
                 }
-                Ok(LeaseLockResult::NotAcquired(_)) => {
+                Ok(Holder::Another) => {
                     if leading {
                         warn!(lease = %settings.name, "lost the leader Lease");
                         let _ = tx.send(Leadership::Lost);

@@ -4,6 +4,7 @@
 //! reconcilers themselves are [`crate::controller`]'s.
 
 pub mod leader;
+pub mod lease;
 pub mod probes;
 pub mod supervise;
 
@@ -93,12 +94,13 @@ pub enum RunError {
 /// A client whose User-Agent names this replica, so the API server's audit log and metrics say
 /// which replica made each request.
 async fn client_for(replica: &str) -> Result<Client, RunError> {
-    let mut config = kube::Config::infer().await.map_err(RunError::Config)?;
     let agent = format!("release-passport/{} ({replica})", env!("CARGO_PKG_VERSION"));
-    if let Ok(value) = axum::http::HeaderValue::from_str(&agent) {
-        config.headers.push((axum::http::header::USER_AGENT, value));
-    }
-    Client::try_from(config).map_err(RunError::Client)
+    crate::cluster::client::connect(Some(&agent))
+        .await
+        .map_err(|e| match e {
+            kube::Error::InferConfig(e) => RunError::Config(e),
+            e => RunError::Client(e),
+        })
 }
 
 /// Runs until SIGTERM (draining in-flight reconciles) or until leadership is lost.
@@ -356,7 +358,7 @@ async fn elect(
     settings: &Settings,
     client: &Client,
     supervisor: &Supervisor,
-) -> (Signal, Option<Arc<kube_leader_election::LeaseLock>>) {
+) -> (Signal, Option<Arc<lease::LeaseLock>>) {
     let Some(lease_settings) = settings.lease.clone() else {
         return (leadership::sole(), None);
     };

@@ -9,6 +9,7 @@ use release_passport::engine::{self, CompiledPolicy, Evaluation, EvidenceItem, I
 pub mod cluster;
 pub mod controller;
 pub mod demo;
+pub mod fake_api;
 pub mod node;
 pub mod world;
 

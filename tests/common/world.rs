@@ -1,4 +1,4 @@
-//! An in-memory Kubernetes API (kube-fake-client) with the controller's caches and context on
+//! An in-memory Kubernetes API (`fake_api`) with the controller's caches and context on
 //! top: shared by the reconcile tests and the controller benchmark.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -12,7 +12,6 @@ use kube::core::DeserializeGuard;
 use kube::runtime::reflector::{self, store::Writer};
 use kube::runtime::watcher;
 use kube::{Client, Resource};
-use kube_fake_client::{ClientBuilder, interceptor};
 use release_passport::api::{
     Approval, Connector, GatePolicy, Notifier, Release, ReleasePassport, Waiver,
 };
@@ -23,6 +22,8 @@ use release_passport::controller::release;
 use release_passport::evidence::{EvidenceSource, manual::ManualEvidence};
 use release_passport::metrics::Metrics;
 use serde::de::DeserializeOwned;
+
+use super::fake_api::FakeApi;
 
 pub const T0: &str = "2026-11-25T14:00:00Z";
 
@@ -86,45 +87,29 @@ where
 impl World {
     pub async fn new(releases: Vec<Release>, policies: Vec<GatePolicy>) -> Self {
         let writes = Writes::default();
-        let (w1, w2, w3) = (writes.clone(), writes.clone(), writes.clone());
-        let conflicts = writes.clone();
-        let client = ClientBuilder::new()
-            .with_resource::<Release>()
-            .with_resource::<ReleasePassport>()
-            .with_resource::<GatePolicy>()
-            .with_resource::<Approval>()
-            .with_resource::<Waiver>()
-            .with_resource::<Connector>()
-            .with_resource::<Notifier>()
-            .with_status_subresource::<Release>()
-            .with_status_subresource::<ReleasePassport>()
-            .with_status_subresource::<GatePolicy>()
+        let counted = writes.clone();
+        let client = FakeApi::new()
             .with_objects(releases)
             .with_objects(policies)
-            .with_interceptor_funcs(
-                interceptor::Funcs::new()
-                    .patch(move |_| {
-                        w1.count.fetch_add(1, Ordering::SeqCst);
-                        Ok(None)
-                    })
-                    .patch_status(move |_| {
-                        w2.count.fetch_add(1, Ordering::SeqCst);
-                        if conflicts.conflicts_left.load(Ordering::SeqCst) > 0 {
-                            conflicts.conflicts_left.fetch_sub(1, Ordering::SeqCst);
-                            return Err(kube_fake_client::Error::Conflict(
-                                "the object has been modified".into(),
-                            ));
-                        }
-                        Ok(None)
-                    })
-                    .create(move |_| {
-                        w3.count.fetch_add(1, Ordering::SeqCst);
-                        Ok(None)
-                    }),
-            )
-            .build()
-            .await
-            .unwrap();
+            .on_request(move |call| {
+                use http::Method;
+                if ![Method::POST, Method::PATCH].contains(&call.method) {
+                    return None;
+                }
+                counted.count.fetch_add(1, Ordering::SeqCst);
+                let status_patch =
+                    call.method == Method::PATCH && call.subresource.as_deref() == Some("status");
+                if status_patch
+                    && counted
+                        .conflicts_left
+                        .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                        .is_ok()
+                {
+                    return Some((409, "the object has been modified".into()));
+                }
+                None
+            })
+            .client();
         let (releases_r, releases_w) = reflector::store();
         let (policies_r, policies_w) = reflector::store();
         let (approvals_r, approvals_w) = reflector::store();
