@@ -377,6 +377,69 @@ async fn json_bytes<K: Resource<DynamicType = ()>>(
     (items.len(), served, size(&items))
 }
 
+/// Approves each of `names` (Hold → Allow), one at a time: the Approval's create → the decision
+/// written (audit log), and → the decision seen by a watching client; with the audit entries.
+fn approvals_timed(
+    rt: &tokio::runtime::Runtime,
+    client: &Client,
+    audit: &Audit,
+    store: &Store<ReleasePassport>,
+    ns: &str,
+    controller: &Controller,
+    names: &[String],
+) -> (Vec<Duration>, Vec<Duration>, Vec<Entry>) {
+    let replica = controller.identity.as_str();
+    let mark = audit.mark();
+    let mut observed = Vec::new();
+    for name in names {
+        let approval = json!({
+            "apiVersion": "releasepassport.io/v1alpha1", "kind": "Approval",
+            "metadata": {"name": format!("{name}-admin"), "namespace": ns},
+            "spec": {"releaseRef": {"name": name}, "decision": "Approve", "approver": "admin"}
+        });
+        let t = Instant::now();
+        rt.block_on(create_all::<Approval>(
+            client,
+            ns,
+            std::iter::once(approval),
+        ));
+        until("an approved decision", Duration::from_secs(60), || {
+            decision(store, ns, name) == Some(Decision::Allow)
+        });
+        observed.push(t.elapsed());
+    }
+    settle(controller, audit);
+    let changes = audit.since(mark);
+    let written_of = |name: &str| {
+        let created = changes
+            .iter()
+            .find(|e| {
+                e.resource == "approvals" && e.verb == "create" && e.name == format!("{name}-admin")
+            })?
+            .done;
+        let written = changes
+            .iter()
+            .find(|e| {
+                e.by(replica)
+                    && e.is_write()
+                    && e.target() == "releasepassports/status"
+                    && e.name == name
+                    && e.done > created
+            })?
+            .done;
+        Some(between(created, written))
+    };
+    let server = names
+        .iter()
+        .map(|name| {
+            written_of(name).expect(
+                "the Approval's create and the decision's status write are in the audit log",
+            )
+        })
+        .collect();
+    (server, observed, changes)
+}
+
 fn mib(kib: u64) -> String {
     format!("{:.1} MiB", kib as f64 / 1024.0)
 }
@@ -488,57 +551,11 @@ fn main() {
             ),
         );
 
-        // An Approval → the decision it changes (Hold → Allow), one at a time.
-        let mark = audit.mark();
-        let mut observed = Vec::new();
         let approved: Vec<String> = (0..SAMPLES)
             .map(|k| release_name(k * (SMALL / SAMPLES)))
             .collect();
-        for name in &approved {
-            let approval = json!({
-                "apiVersion": "releasepassport.io/v1alpha1", "kind": "Approval",
-                "metadata": {"name": format!("{name}-admin"), "namespace": small},
-                "spec": {"releaseRef": {"name": name}, "decision": "Approve", "approver": "admin"}
-            });
-            let t = Instant::now();
-            rt.block_on(create_all::<Approval>(
-                &client,
-                &small,
-                std::iter::once(approval),
-            ));
-            until("an approved decision", Duration::from_secs(60), || {
-                decision(&store, &small, name) == Some(Decision::Allow)
-            });
-            observed.push(t.elapsed());
-        }
-        settle(&a, &audit);
-        let changes = audit.since(mark);
-        let server: Vec<Duration> = approved
-            .iter()
-            .map(|name| {
-                let created = changes
-                    .iter()
-                    .find(|e| {
-                        e.resource == "approvals"
-                            && e.verb == "create"
-                            && e.name == format!("{name}-admin")
-                    })
-                    .expect("the Approval's create is in the audit log")
-                    .done;
-                let written = changes
-                    .iter()
-                    .find(|e| {
-                        e.by("bench-a")
-                            && e.is_write()
-                            && e.target() == "releasepassports/status"
-                            && &e.name == name
-                            && e.done > created
-                    })
-                    .expect("the decision's status write is in the audit log")
-                    .done;
-                between(created, written)
-            })
-            .collect();
+        let (server, observed, changes) =
+            approvals_timed(&rt, &client, &audit, &store, &small, &a, &approved);
         row(
             "Approval created → decision written, at 1,000 Releases (audit log, p50 / p99)",
             p50_p99(&server),
@@ -832,6 +849,20 @@ fn main() {
             restart_rss as f64 * 1024.0 / bytes as f64,
             restart_rss.saturating_sub(baseline) as f64 * 1024.0 / bytes as f64
         ),
+    );
+    // An Approval → its decision at 10,000 Releases, the restarted controller leading.
+    let approved: Vec<String> = (0..SAMPLES)
+        .map(|k| release_name(k * (large_n / SAMPLES)))
+        .collect();
+    let (server, observed, _) =
+        approvals_timed(&rt, &client, &audit, &store, &large, &c, &approved);
+    row(
+        "Approval created → decision written, at 10,000 Releases (audit log, p50 / p99)",
+        p50_p99(&server),
+    );
+    row(
+        "Approval created → decision seen by a watching client, at 10,000 (p50 / p99)",
+        p50_p99(&observed),
     );
     keep(&c);
     drop(c);

@@ -1,5 +1,5 @@
 //! The Release and GatePolicy reconcilers against a stateful in-memory Kubernetes API
-//! (kube-fake-client): server-side apply, status subresources, resourceVersion conflicts, and
+//! (`common::fake_api`): server-side apply, status subresources, resourceVersion conflicts, and
 //! every write counted.
 
 use crate::common::world;

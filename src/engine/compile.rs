@@ -610,8 +610,9 @@ fn compile_expression(
         ));
         return None;
     }
-    // The parser's error recovery miscounts its own recursion on brackets that close nothing
-    // (cel 0.13: a subtraction that overflows): such an expression never reaches it.
+    // The parser's error recovery miscounted its own recursion on brackets that close nothing
+    // (found by fuzzing cel 0.13: a subtraction that overflows): such an expression never reaches
+    // it, and the refusal names the bracket, which the parser's own error does not.
     if let Some(why) = unbalanced(&x.cel) {
         errors.push(FieldError::new(
             format!("{at}.expression.cel"),
