@@ -2,8 +2,6 @@
 //! when it says Leading and stop when it says Lost; the console shows it; the `leader` gauge
 //! follows it.
 
-use tokio::sync::watch;
-
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Leadership {
     /// A standby: serves probes, metrics and the console, writes nothing.
@@ -14,11 +12,11 @@ pub enum Leadership {
 }
 
 /// The receiving end, cloned by whoever needs to know.
-pub type Signal = watch::Receiver<Leadership>;
+pub type Signal = tokio::sync::watch::Receiver<Leadership>;
 
 /// A replica that never elects: it leads from the start.
 pub fn sole() -> Signal {
-    let (tx, rx) = watch::channel(Leadership::Leading);
+    let (tx, rx) = tokio::sync::watch::channel(Leadership::Leading);
     // The value never changes; the receiver keeps reading it after the sender is gone.
     drop(tx);
     rx

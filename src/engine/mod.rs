@@ -9,9 +9,9 @@ pub mod evidence;
 pub mod labels;
 pub mod metric;
 pub mod needs;
+pub mod post_deploy;
 pub mod provenance;
 pub mod rules;
-pub mod watch;
 pub mod window;
 
 use std::collections::BTreeMap;
@@ -243,7 +243,7 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
     let mut ran = run_rules(&selected, &ctx, &applicable.active);
     let (decision, reasons) = decide(&selected, &ran.trace, policy_missing.as_deref());
     let evidence = ran.evidence();
-    let watched = watch::evaluate(
+    let watched = post_deploy::evaluate(
         &selected,
         &ctx,
         decision,

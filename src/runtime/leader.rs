@@ -8,7 +8,6 @@ use std::time::Duration;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Client;
 use kube::api::{Api, ListParams, Patch, PatchParams};
-use tokio::sync::watch;
 use tracing::{debug, info, warn};
 
 use super::lease::{Holder, LeaseLock};
@@ -41,7 +40,7 @@ pub fn elect(
         &settings.identity,
         settings.ttl,
     ));
-    let (tx, rx) = watch::channel(Leadership::Waiting);
+    let (tx, rx) = tokio::sync::watch::channel(Leadership::Waiting);
     let renew_every = (settings.ttl / 3).max(Duration::from_secs(1));
     let task_lock = Arc::clone(&lock);
     let task = async move {

@@ -8,7 +8,6 @@ use std::pin::Pin;
 
 use futures::FutureExt;
 use futures::future::Shared;
-use tokio::sync::watch;
 use tracing::error;
 
 /// What a task stops with: it is expected to return once this resolves, and not before.
@@ -31,13 +30,13 @@ pub enum Ended {
 
 /// Spawns tasks and reports the first that ends unexpectedly.
 pub struct Supervisor {
-    failed: watch::Sender<Option<Ended>>,
+    failed: tokio::sync::watch::Sender<Option<Ended>>,
 }
 
 impl Default for Supervisor {
     fn default() -> Self {
         Self {
-            failed: watch::Sender::new(None),
+            failed: tokio::sync::watch::Sender::new(None),
         }
     }
 }
