@@ -1,6 +1,7 @@
 //! Evaluates one compiled rule against one release's evidence, approvals and `now`.
 
-use std::cell::{OnceCell, RefCell};
+use cel::common::types::{CelDouble, CelInt, CelMap, CelMapKey, CelNull, CelString};
+use std::cell::OnceCell;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
@@ -683,47 +684,40 @@ fn observed_phrase(at: Option<DateTime<Utc>>) -> String {
         .unwrap_or_default()
 }
 
-thread_local! {
-    // Field names of the CEL variables, allocated once per thread.
-    static CEL_KEYS: RefCell<HashMap<&'static str, Arc<String>>> = RefCell::new(HashMap::new());
+/// A value in cel's own model, borrowing its strings from the decision's inputs for `'v`: bound
+/// as it is built, with no copy into an intermediate `cel::Value` and none back out.
+type CelVal<'v> = Box<dyn cel::common::value::Val + 'v>;
+
+fn cel_map<'v>(entries: impl IntoIterator<Item = (&'v str, CelVal<'v>)>) -> CelVal<'v> {
+    let map: HashMap<CelMapKey<'v>, CelVal<'v>> = entries
+        .into_iter()
+        .map(|(k, v)| (CelMapKey::from(k), v))
+        .collect();
+    Box::new(CelMap::from(map))
 }
 
-fn cel_key(name: &'static str) -> cel::objects::Key {
-    CEL_KEYS.with(|keys| {
-        let mut keys = keys.borrow_mut();
-        let key = keys
-            .entry(name)
-            .or_insert_with(|| Arc::new(name.to_string()));
-        cel::objects::Key::String(Arc::clone(key))
-    })
+fn cel_str(s: &str) -> CelVal<'_> {
+    Box::new(CelString::from(s))
 }
 
-fn cel_map<const N: usize>(entries: [(&'static str, cel::Value); N]) -> cel::Value {
-    let mut map = HashMap::with_capacity(N);
-    for (k, v) in entries {
-        map.insert(cel_key(k), v);
-    }
-    cel::Value::Map(cel::objects::Map { map: Arc::new(map) })
+fn cel_int(i: i64) -> CelVal<'static> {
+    Box::new(CelInt::from(i))
 }
 
-fn cel_str(s: &str) -> cel::Value {
-    cel::Value::String(Arc::new(s.to_string()))
-}
-
-fn cel_opt<T: Into<cel::Value>>(v: Option<T>) -> cel::Value {
-    v.map_or(cel::Value::Null, Into::into)
+fn cel_opt<'v, T>(v: Option<T>, val: impl FnOnce(T) -> CelVal<'v>) -> CelVal<'v> {
+    v.map_or_else(|| Box::new(CelNull) as CelVal<'v>, val)
 }
 
 /// The CEL variables an expression reads, built directly (no serde round trip) and only as far
 /// as the expression looks.
-fn cel_variables(ctx: &RuleContext<'_>, reads: &CelReads) -> Vec<(&'static str, cel::Value)> {
+fn cel_variables<'v>(ctx: &RuleContext<'v>, reads: &CelReads) -> Vec<(&'static str, CelVal<'v>)> {
     let wanted = |source: &str| {
         reads
             .evidence
             .as_ref()
             .is_none_or(|keys| keys.iter().any(|k| k == source))
     };
-    let mut by_source: BTreeMap<&str, Vec<&EvidenceItem>> = BTreeMap::new();
+    let mut by_source: BTreeMap<&'v str, Vec<&'v EvidenceItem>> = BTreeMap::new();
     for item in ctx.evidence.iter().filter(|i| wanted(&i.source)) {
         by_source
             .entry(item.source.as_str())
@@ -737,59 +731,50 @@ fn cel_variables(ctx: &RuleContext<'_>, reads: &CelReads) -> Vec<(&'static str, 
             .as_ref()
             .is_none_or(|f| f.iter().any(|k| k == name))
     };
-    let evidence: HashMap<cel::objects::Key, cel::Value> = by_source
-        .into_iter()
-        .map(|(source, items)| {
-            let mut map = HashMap::with_capacity(5);
-            if field("status") {
-                let statuses: Vec<EvidenceStatus> = items.iter().map(|i| i.status).collect();
-                map.insert(cel_key("status"), cel_str(combine(&statuses).as_str()));
-            }
-            if field("ageSeconds") {
-                let latest = items.iter().filter_map(|i| i.observed_at).max();
-                map.insert(
-                    cel_key("ageSeconds"),
-                    cel_opt(latest.map(|t| (ctx.now - t).num_seconds())),
-                );
-            }
-            if field("value") {
-                let value = items.iter().filter_map(|i| i.value).find(|v| v.is_finite());
-                map.insert(cel_key("value"), cel_opt(value));
-            }
-            if field("total") || field("passing") {
-                let targets =
-                    Targets::sum(items.iter().filter_map(|i| i.targets)).unwrap_or_default();
-                map.insert(cel_key("total"), cel::Value::Int(i64::from(targets.total)));
-                map.insert(
-                    cel_key("passing"),
-                    cel::Value::Int(i64::from(targets.passing)),
-                );
-            }
-            let entry = cel::Value::Map(cel::objects::Map { map: Arc::new(map) });
-            (
-                cel::objects::Key::String(Arc::new(source.to_string())),
-                entry,
-            )
-        })
-        .collect();
-    let mut variables = vec![("evidence", cel::Value::from(evidence))];
+    let evidence = cel_map(by_source.into_iter().map(|(source, items)| {
+        let mut entry: Vec<(&'v str, CelVal<'v>)> = Vec::with_capacity(5);
+        if field("status") {
+            let statuses: Vec<EvidenceStatus> = items.iter().map(|i| i.status).collect();
+            entry.push(("status", cel_str(combine(&statuses).as_str())));
+        }
+        if field("ageSeconds") {
+            let latest = items.iter().filter_map(|i| i.observed_at).max();
+            let age = latest.map(|t| (ctx.now - t).num_seconds());
+            entry.push(("ageSeconds", cel_opt(age, cel_int)));
+        }
+        if field("value") {
+            let value = items.iter().filter_map(|i| i.value).find(|v| v.is_finite());
+            entry.push((
+                "value",
+                cel_opt(value, |v| Box::new(CelDouble::from(v)) as CelVal<'v>),
+            ));
+        }
+        if field("total") || field("passing") {
+            let targets = Targets::sum(items.iter().filter_map(|i| i.targets)).unwrap_or_default();
+            entry.push(("total", cel_int(i64::from(targets.total))));
+            entry.push(("passing", cel_int(i64::from(targets.passing))));
+        }
+        (source, cel_map(entry))
+    }));
+    let mut variables = vec![("evidence", evidence)];
     if reads.release {
-        let meta = &ctx.release.metadata;
-        let labels: HashMap<cel::objects::Key, cel::Value> = meta
-            .labels
-            .iter()
-            .flatten()
-            .map(|(k, v)| (cel::objects::Key::String(Arc::new(k.clone())), cel_str(v)))
-            .collect();
+        let release = ctx.release;
+        let meta = &release.metadata;
+        let labels = cel_map(
+            meta.labels
+                .iter()
+                .flatten()
+                .map(|(k, v)| (k.as_str(), cel_str(v))),
+        );
         variables.push((
             "release",
             cel_map([
                 ("name", cel_str(meta.name.as_deref().unwrap_or(""))),
                 ("namespace", cel_str(namespace_of(meta))),
-                ("service", cel_str(&ctx.release.spec.service)),
-                ("version", cel_str(&ctx.release.spec.version)),
-                ("environment", cel_str(&ctx.release.spec.environment)),
-                ("labels", cel::Value::from(labels)),
+                ("service", cel_str(&release.spec.service)),
+                ("version", cel_str(&release.spec.version)),
+                ("environment", cel_str(&release.spec.environment)),
+                ("labels", labels),
             ]),
         ));
     }
@@ -803,20 +788,18 @@ fn cel_variables(ctx: &RuleContext<'_>, reads: &CelReads) -> Vec<(&'static str, 
         variables.push((
             "approvals",
             cel_map([
-                (
-                    "approved",
-                    cel::Value::Int(count(ApprovalDecision::Approve)),
-                ),
-                ("rejected", cel::Value::Int(count(ApprovalDecision::Reject))),
+                ("approved", cel_int(count(ApprovalDecision::Approve))),
+                ("rejected", cel_int(count(ApprovalDecision::Reject))),
             ]),
         ));
     }
     variables
 }
 
-thread_local! {
-    // The standard CEL functions, registered once per thread rather than once per evaluation.
-    static CEL_ROOT: cel::Context<'static, 'static> = cel::Context::default();
+/// The standard CEL functions, declared once per process rather than once per evaluation.
+fn cel_env() -> Arc<cel::Env> {
+    static ENV: std::sync::OnceLock<Arc<cel::Env>> = std::sync::OnceLock::new();
+    Arc::clone(ENV.get_or_init(|| Arc::new(cel::Env::stdlib())))
 }
 
 fn run_cel(
@@ -824,14 +807,11 @@ fn run_cel(
     reads: &CelReads,
     ctx: &RuleContext<'_>,
 ) -> Result<cel::Value, cel::ExecutionError> {
-    let variables = cel_variables(ctx, reads);
-    CEL_ROOT.with(|root| {
-        let mut context = root.new_inner_scope();
-        for (name, value) in variables {
-            context.add_variable_from_value(name, value);
-        }
-        program.execute(&context)
-    })
+    let mut context = cel::Context::with_env(cel_env());
+    for (name, value) in cel_variables(ctx, reads) {
+        context.add_variable_as_val(name, value);
+    }
+    program.execute(&context)
 }
 
 fn cel_type(v: &cel::Value) -> &'static str {
