@@ -60,12 +60,7 @@ impl LeaseLock {
     /// Creates the Lease, renews it if ours, takes it over if free or expired.
     pub async fn try_acquire_or_renew(&self) -> Result<Holder, LeaseError> {
         let now = Timestamp::now();
-        let Some(lease) = self
-            .api
-            .get_opt(&self.name)
-            .await
-            .map_err(|e| self.read(e))?
-        else {
+        let Some(lease) = self.current().await? else {
             let lease = Lease {
                 metadata: ObjectMeta {
                     name: Some(self.name.clone()),
@@ -100,12 +95,7 @@ impl LeaseLock {
 
     /// Releases the Lease if this replica holds it, so a standby need not wait out the TTL.
     pub async fn step_down(&self) -> Result<(), LeaseError> {
-        let Some(lease) = self
-            .api
-            .get_opt(&self.name)
-            .await
-            .map_err(|e| self.read(e))?
-        else {
+        let Some(lease) = self.current().await? else {
             return Ok(());
         };
         let spec = lease.spec.unwrap_or_default();
@@ -141,6 +131,10 @@ impl LeaseLock {
             lease_transitions: Some(transitions),
             ..LeaseSpec::default()
         }
+    }
+
+    async fn current(&self) -> Result<Option<Lease>, LeaseError> {
+        self.api.get_opt(&self.name).await.map_err(|e| self.read(e))
     }
 
     fn read(&self, source: kube::Error) -> LeaseError {
