@@ -6,6 +6,10 @@ use std::path::Path;
 use release_passport::api::all_crds;
 use release_passport::commands::crd::{file_name, render};
 use release_passport::load::crd_rules::validate;
+
+fn schema_of(kind: &str) -> &'static Value {
+    release_passport::load::schema::written_schema(kind).unwrap()
+}
 use serde_json::{Value, json};
 
 const COPIES: [&str; 3] = ["crds", "config/crd/bases", "charts/release-passport/crds"];
@@ -110,24 +114,6 @@ fn object(kind: &str, spec: Value) -> Value {
     json!({"apiVersion": "releasepassport.io/v1alpha1", "kind": kind, "metadata": {"name": "x", "namespace": "shop"}, "spec": spec})
 }
 
-fn schema_of(kind: &str) -> Value {
-    let crd = all_crds()
-        .into_iter()
-        .find(|c| c.spec.names.kind == kind)
-        .unwrap();
-    let version = &crd.spec.versions[0];
-    serde_json::to_value(
-        version
-            .schema
-            .as_ref()
-            .unwrap()
-            .open_api_v3_schema
-            .as_ref()
-            .unwrap(),
-    )
-    .unwrap()
-}
-
 /// What our client-side rules refuse, held to what kube-cel (a port of Kubernetes' CEL
 /// validation, the reference here) refuses of the same object, field by field.
 fn refused(kind: &str, spec: Value) -> Vec<String> {
@@ -137,7 +123,7 @@ fn refused(kind: &str, spec: Value) -> Vec<String> {
         .map(|v| format!("{}: {}", v.field, v.message))
         .collect();
     let reference: Vec<String> =
-        match kube_cel::Validator::new().validate(&schema_of(kind), &object, None) {
+        match kube_cel::Validator::new().validate(schema_of(kind), &object, None) {
             Ok(()) => Vec::new(),
             Err(errors) => errors
                 .into_vec()
@@ -333,27 +319,14 @@ fn connector_and_release_rules() {
 
 #[test]
 fn approvals_are_immutable_and_decisions_enumerated() {
-    let crd = all_crds()
-        .into_iter()
-        .find(|c| c.spec.names.kind == "Approval")
-        .unwrap();
-    let schema = serde_json::to_value(
-        crd.spec.versions[0]
-            .schema
-            .as_ref()
-            .unwrap()
-            .open_api_v3_schema
-            .as_ref()
-            .unwrap(),
-    )
-    .unwrap();
+    let schema = schema_of("Approval");
     let spec = json!({"releaseRef": {"name": "web"}, "decision": "Approve", "approver": "alice"});
     let old = object("Approval", spec.clone());
     let mut new = old.clone();
     new["spec"]["decision"] = json!("Reject");
     let validator = kube_cel::Validator::new();
-    assert!(validator.validate(&schema, &old, Some(&old)).is_ok());
-    let err = validator.validate(&schema, &new, Some(&old)).unwrap_err();
+    assert!(validator.validate(schema, &old, Some(&old)).is_ok());
+    let err = validator.validate(schema, &new, Some(&old)).unwrap_err();
     assert!(err.to_string().contains("cannot be edited"), "{err}");
     assert_eq!(
         schema["properties"]["spec"]["properties"]["decision"]["enum"],

@@ -12,7 +12,7 @@ use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
 
-use super::schema::{Violation, written_schema};
+use super::schema::{Violation, schemas};
 
 /// One rule, compiled.
 struct Rule {
@@ -70,15 +70,13 @@ fn compiled() -> &'static Compiled {
     COMPILED.get_or_init(|| {
         let env = environment();
         let mut broken = Vec::new();
-        let by_kind = crate::api::all_crds()
+        let by_kind = schemas()
             .iter()
-            .filter_map(|crd| {
-                let kind = crd.spec.names.kind.clone();
-                let schema = written_schema(&kind)?;
+            .map(|(kind, schema)| {
                 let mut errors = Vec::new();
                 let node = compile_node(&env, schema, &mut errors);
                 broken.extend(errors.into_iter().map(|e| (kind.clone(), e)));
-                Some((kind, node))
+                (kind.clone(), node)
             })
             .collect();
         Compiled {

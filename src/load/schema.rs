@@ -10,13 +10,14 @@ use serde_json::Value;
 use crate::api::all_crds;
 
 /// The CRDs' schemas as generated, for the fields they declare.
-fn schemas() -> &'static BTreeMap<String, Value> {
+/// Every kind's schema as its CRD declares it, by kind.
+pub fn schemas() -> &'static BTreeMap<String, Value> {
     static SCHEMAS: OnceLock<BTreeMap<String, Value>> = OnceLock::new();
     SCHEMAS.get_or_init(written_schemas)
 }
 
 /// The schema of `kind` as its CRD declares it.
-pub(super) fn written_schema(kind: &str) -> Option<&'static Value> {
+pub fn written_schema(kind: &str) -> Option<&'static Value> {
     schemas().get(kind)
 }
 
