@@ -70,6 +70,7 @@ fn rebuilds(count: usize) -> (Duration, Duration) {
                     at: at + chrono::Duration::seconds(i),
                     decision: release_passport::api::Decision::Allow,
                     message: format!("approved ({i})"),
+                    waived: Vec::new(),
                 });
             changing.metadata.resource_version = Some(i.to_string());
             let changed = Arc::new(changing);

@@ -53,14 +53,11 @@ pub fn to_table(passports: &[ReleasePassport]) -> String {
                 p.spec.service.clone(),
                 p.spec.version.clone(),
                 p.spec.environment.clone(),
-                status
-                    .decision
-                    .map(|d| d.to_string())
-                    .unwrap_or_else(|| "-".into()),
+                status.decision_label(),
                 status
                     .evidence_summary
                     .map_or_else(|| "-".into(), |c| c.to_string()),
-                status.reasons.first().map_or_else(
+                status.why().first().map_or_else(
                     || "-".to_string(),
                     |r| crate::text::clip(r, 100).into_owned(),
                 ),

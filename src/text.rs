@@ -1,5 +1,6 @@
 //! PURE: bounding free text before it lands in a status field, an Event, a log or a table cell.
-//! A cut is always marked with `…`, and never splits a character.
+//! A cut is always marked with `…`, and never splits a character. And counting in words people
+//! read ("1 rule", "3 rules").
 
 use std::borrow::Cow;
 
@@ -83,8 +84,24 @@ pub fn marks_shown(html: &str) -> Cow<'_, str> {
     Cow::Owned(out)
 }
 
+/// `n` and the noun, singular for one: "1 rule", "0 rules", "3 rules".
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn counts_say_one_in_the_singular() {
+        assert_eq!(count(1, "rule", "rules"), "1 rule");
+        assert_eq!(count(0, "rule", "rules"), "0 rules");
+        assert_eq!(count(3, "approval", "approvals"), "3 approvals");
+    }
+
     use super::*;
 
     #[test]

@@ -60,6 +60,16 @@ pub enum ApprovalDecision {
     Reject,
 }
 
+impl ApprovalDecision {
+    /// What the approver did, as a sentence says it: "approved", "rejected".
+    pub fn past_tense(self) -> &'static str {
+        match self {
+            ApprovalDecision::Approve => "approved",
+            ApprovalDecision::Reject => "rejected",
+        }
+    }
+}
+
 /// What the controller found about this approval.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]

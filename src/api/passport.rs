@@ -111,10 +111,22 @@ pub struct ReleasePassportStatus {
 impl ReleasePassportStatus {
     /// Enforced rules a Waiver turned from Hold or Block into a pass.
     pub fn waived_rules(&self) -> usize {
-        self.trace
-            .iter()
-            .filter(|t| t.mode == PolicyMode::Enforce && t.effect == Effect::Waived)
-            .count()
+        self.waived().count()
+    }
+
+    /// The enforced rules a Waiver let through, and by which Waiver.
+    pub fn waived(&self) -> impl Iterator<Item = WaivedRule> + '_ {
+        waived_in(&self.trace)
+    }
+
+    /// Why the decision is what it is, a line each: the holding and blocking rules' reasons,
+    /// else the rules a Waiver let through ("waived: p/r by w"); empty for a plain Allow. What
+    /// every table, export and message gives as the reason.
+    pub fn why(&self) -> Vec<String> {
+        if !self.reasons.is_empty() {
+            return self.reasons.clone();
+        }
+        self.waived().map(|w| format!("waived: {w}")).collect()
     }
 
     /// The same status without what Notifiers recorded: what a decision writes.
@@ -145,11 +157,7 @@ impl ReleasePassportStatus {
 
     /// The decision in the words every view uses: "Allow (1 waived)", "Hold", "Undecided".
     pub fn decision_label(&self) -> String {
-        match (self.decision, self.waived_rules()) {
-            (None, _) => "Undecided".to_string(),
-            (Some(d), 0) => d.to_string(),
-            (Some(d), n) => format!("{d} ({n} waived)"),
-        }
+        label(self.decision, self.waived_rules())
     }
 }
 
@@ -522,6 +530,56 @@ pub struct TimelineEntry {
     pub decision: Decision,
     /// What caused it, in a line.
     pub message: String,
+    /// The enforced rules a Waiver let through when this decision was reached (an Allow that
+    /// would otherwise have held or blocked). Empty when none was.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waived: Vec<WaivedRule>,
+}
+
+impl TimelineEntry {
+    /// The decision in the words every view uses: "Allow (1 waived)".
+    pub fn label(&self) -> String {
+        label(Some(self.decision), self.waived.len())
+    }
+}
+
+/// A rule a Waiver turned from Hold or Block into a pass.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct WaivedRule {
+    /// The GatePolicy the rule belongs to.
+    pub policy: String,
+    /// The rule.
+    pub rule: String,
+    /// The Waiver that let it through.
+    pub waiver: String,
+}
+
+impl std::fmt::Display for WaivedRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{} by {}", self.policy, self.rule, self.waiver)
+    }
+}
+
+/// The enforced rules of `trace` a Waiver let through.
+pub fn waived_in(trace: &[TraceEntry]) -> impl Iterator<Item = WaivedRule> + '_ {
+    trace
+        .iter()
+        .filter(|t| t.mode == PolicyMode::Enforce && t.effect == Effect::Waived)
+        .map(|t| WaivedRule {
+            policy: t.policy.clone(),
+            rule: t.rule.clone(),
+            waiver: t.waiver.clone().unwrap_or_default(),
+        })
+}
+
+/// "Allow", "Allow (1 waived)", "Undecided".
+fn label(decision: Option<Decision>, waived: usize) -> String {
+    match (decision, waived) {
+        (None, _) => "Undecided".to_string(),
+        (Some(d), 0) => d.to_string(),
+        (Some(d), n) => format!("{d} ({n} waived)"),
+    }
 }
 
 #[cfg(test)]

@@ -457,6 +457,7 @@ mod tests {
             at: chrono::DateTime::from_timestamp(100, 0).unwrap(),
             decision: crate::api::Decision::Hold,
             message: message.into(),
+            waived: Vec::new(),
         };
         let mut p = ReleasePassport::clone(&passport("shop", "web-1", "web", 10));
         p.status = Some(ReleasePassportStatus {

@@ -640,7 +640,13 @@ fn build_status(
             .collect(),
         rollback: Some(rollback),
         watch,
-        timeline: timeline(input.previous, decision, headline, now),
+        timeline: timeline(
+            input.previous,
+            decision,
+            headline,
+            crate::api::passport::waived_in(&ran.trace).collect(),
+            now,
+        ),
         conditions,
         observed_generation: generation,
         trace: ran.trace,
@@ -729,6 +735,7 @@ fn timeline(
     previous: Option<&ReleasePassportStatus>,
     decision: Decision,
     headline: String,
+    waived: Vec<crate::api::passport::WaivedRule>,
     now: DateTime<Utc>,
 ) -> Vec<TimelineEntry> {
     let mut timeline = previous.map(|p| p.timeline.clone()).unwrap_or_default();
@@ -737,6 +744,7 @@ fn timeline(
             at: now,
             decision,
             message: headline,
+            waived,
         });
         if timeline.len() > TIMELINE_LIMIT {
             timeline.drain(..timeline.len() - TIMELINE_LIMIT);

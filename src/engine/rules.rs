@@ -656,12 +656,14 @@ fn approval(rule: &crate::api::policy::ApprovalRule, ctx: &RuleContext<'_>) -> R
         String::new()
     };
     if count >= rule.min {
+        // "2 of 1 approvals" read as a miscount when more came than were needed.
         RuleResult::new(
             Effect::Pass,
             format!(
-                "{count} of {} approvals{groups} ({}){author_note}",
-                rule.min,
-                approvers.join(", ")
+                "{}{groups} ({}), {} required{author_note}",
+                crate::text::count(approvers.len(), "approval", "approvals"),
+                approvers.join(", "),
+                rule.min
             ),
         )
     } else {
