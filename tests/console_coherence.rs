@@ -64,7 +64,10 @@ fn passport(i: usize, g: &Gen) -> ReleasePassport {
             "reasons": if decision == "Allow" { vec![] } else { vec!["p/health: m".to_string()] },
             "evidence": evidence,
             "trace": trace,
-            "timeline": [{"at": (created + Duration::minutes(1)).to_rfc3339(), "decision": decision, "message": "m"}],
+            "timeline": [{
+                "at": (created + Duration::minutes(1)).to_rfc3339(), "decision": decision, "message": "m",
+                "waived": if g.waived && decision == "Allow" { json!([{"policy": "p", "rule": "ci", "waiver": "w"}]) } else { json!([]) },
+            }],
         }
     }))
     .unwrap()
@@ -150,6 +153,13 @@ impl Console {
     }
 
     fn get(&self, path: &str) -> String {
+        let (status, _, body) = self.fetch(path);
+        assert_eq!(status, 200, "{path}");
+        body
+    }
+
+    /// Status, headers and body of `path` (an address as a page writes it).
+    fn fetch(&self, path: &str) -> (u16, axum::http::HeaderMap, String) {
         let path = path.replace("&amp;", "&");
         let path = path.split('#').next().unwrap_or_default().to_string();
         self.runtime.block_on(async {
@@ -159,11 +169,11 @@ impl Console {
                 .oneshot(Request::get(&path).body(Body::empty()).unwrap())
                 .await
                 .unwrap();
-            assert_eq!(response.status(), 200, "{path}");
+            let (status, headers) = (response.status().as_u16(), response.headers().clone());
             let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
                 .await
                 .unwrap();
-            String::from_utf8(bytes.to_vec()).unwrap()
+            (status, headers, String::from_utf8(bytes.to_vec()).unwrap())
         })
     }
 }
@@ -223,7 +233,7 @@ proptest! {
         // Overview: each tile's count is the rows its link lists.
         let overview = console.get("/console");
         let overview_tiles = tiles(&overview);
-        prop_assert_eq!(overview_tiles.len(), 5, "{}", overview);
+        prop_assert_eq!(overview_tiles.len(), 6, "{}", overview);
         for (href, n) in &overview_tiles {
             let opened = console.get(href);
             let rows = if href.starts_with("/console/releases") {
@@ -233,13 +243,30 @@ proptest! {
             };
             prop_assert_eq!(n.parse::<usize>().unwrap(), rows, "{} says {} and lists {}", href, n, rows);
         }
-        // Radar: connectors without issues, and the issues its link lists.
+        // Radar: connectors without issues, and exactly those behind its link.
         let radar = console.get("/console/radar");
-        for (href, n) in tiles(&radar) {
-            let (fine, all) = n.split_once('/').unwrap();
-            let (fine, all): (usize, usize) = (fine.parse().unwrap(), all.parse().unwrap());
-            prop_assert_eq!(all - fine, rows_of_connector_issues(&console.get(&href)), "{}", href);
+        let radar_tiles = tiles(&radar);
+        prop_assert_eq!(radar_tiles.len(), 1, "{}", radar);
+        let (href, n) = &radar_tiles[0];
+        let (fine, all) = n.split_once('/').unwrap();
+        let (fine, all): (usize, usize) = (fine.parse().unwrap(), all.parse().unwrap());
+        prop_assert_eq!(fine, rows_of_connector_issues(&console.get(href)), "{}", href);
+        prop_assert_eq!(all, conns.len());
+        // One definition of a connector issue, one wording, on every page that counts them.
+        let issues_tile = overview_tiles.iter().find(|(h, _)| h.contains("issues=on")).unwrap();
+        prop_assert_eq!(issues_tile.1.parse::<usize>().unwrap(), all - fine);
+        let wording = format!("{fine} of {all} connectors without issues");
+        for page in ["/console/metrics", "/settings"] {
+            let html = console.get(page);
+            prop_assert!(html.contains(&wording), "{} does not say {:?}", page, wording);
         }
+        let integrations = console.get("/console/integrations");
+        let matrix = regex::Regex::new(r#"<td data-label="Health">(\d+)/(\d+) without issues</td>"#).unwrap();
+        let (matrix_fine, matrix_all) = matrix.captures_iter(&integrations).fold((0, 0), |(f, a), c| {
+            (f + c[1].parse::<usize>().unwrap(), a + c[2].parse::<usize>().unwrap())
+        });
+        prop_assert_eq!((matrix_fine, matrix_all), (fine, all), "Integrations' matrix");
+        prop_assert!(!integrations.contains(" healthy<"), "Integrations counts another way");
 
         // Every decision shown is the passport's.
         let list = console.get("/console/releases");
@@ -272,6 +299,29 @@ proptest! {
         for (name, shown) in &on_radar {
             let p = passports.iter().find(|p| p.metadata.name.as_deref() == Some(name)).unwrap();
             prop_assert_eq!(shown, &decision_label(p), "Radar row of {}", name);
+        }
+        // A waiver that let a release through is said wherever its decision is: the governance
+        // log, the Gate's decision history, both exports and their reasons column.
+        let log = console.get("/console/reports");
+        let gate = console.get("/console/gate");
+        let passports_csv = console.get("/api/v1/export/passports.csv");
+        let events_csv = console.get("/api/v1/export/events.csv");
+        for p in &passports {
+            let name = p.metadata.name.clone().unwrap();
+            let label = decision_label(p);
+            let line = |csv: &str| {
+                csv.lines().filter(|l| l.contains(&format!(",{name},"))).map(str::to_string).collect::<Vec<_>>()
+            };
+            let row = line(&passports_csv);
+            prop_assert_eq!(row.len(), 1, "passports.csv rows of {}", name);
+            prop_assert!(row[0].contains(&format!(",{label},")), "passports.csv of {}: {}", name, row[0]);
+            let decided = format!("{label}: m");
+            prop_assert!(line(&events_csv).iter().any(|l| l.contains(&decided)), "events.csv of {}", name);
+            if label.contains("waived") {
+                prop_assert!(row[0].contains("waived: p/ci by w"), "passports.csv reasons of {}: {}", name, row[0]);
+                prop_assert!(log.contains(&format!(">shop/{name}<")) && log.contains(&decided), "log of {}", name);
+                prop_assert!(gate.contains(&decided), "Gate history of {}", name);
+            }
         }
         let held = regex::Regex::new(
             r#"<a href="/console/releases/shop/([^"]+)">shop/[^<]+</a><br><small>[^<]*</small></td><td data-label="Decision"><span class="badge[^"]*">([^<]+)</span>"#,
@@ -379,5 +429,97 @@ fn bidi_and_zero_width_marks_are_shown_not_obeyed() {
     assert!(
         detail.contains(r"ok\u{202e}deliaf"),
         "the summary's override is not shown"
+    );
+}
+
+fn plain(i: usize) -> ReleasePassport {
+    passport(
+        i,
+        &Gen {
+            service: i % SERVICES.len(),
+            environment: i % ENVIRONMENTS.len(),
+            decision: 0,
+            waived: false,
+            evidence: vec![],
+            age: i as i64,
+        },
+    )
+}
+
+fn console_of(passports: Vec<ReleasePassport>) -> Console {
+    Console::over(Snapshot::new(
+        Objects {
+            passports: passports.into_iter().map(Arc::new).collect(),
+            ..Objects::default()
+        },
+        now(),
+        Runtime::default(),
+    ))
+}
+
+/// Lists count their pages as people do: `?page=1` is the first, the pager's links name the
+/// page they open, and a page past the end is the last.
+#[test]
+fn pages_count_from_one() {
+    let console = console_of((0..120).map(plain).collect());
+    let pager = regex::Regex::new(r"Page (\d+) of (\d+)").unwrap();
+    let said = |html: &str| {
+        let c = pager.captures(html).expect("a pager");
+        (
+            c[1].parse::<usize>().unwrap(),
+            c[2].parse::<usize>().unwrap(),
+        )
+    };
+    assert_eq!(said(&console.get("/console/releases")), (1, 3));
+    assert_eq!(said(&console.get("/console/releases?page=0")), (1, 3));
+    let first = console.get("/console/releases?page=1");
+    assert_eq!(said(&first), (1, 3));
+    let next = regex::Regex::new(r#"<a rel="next" href="([^"]+)""#).unwrap();
+    let href = next.captures(&first).unwrap()[1].to_string();
+    assert!(href.ends_with("page=2"), "{href}");
+    let second = console.get(&href);
+    assert_eq!(said(&second), (2, 3));
+    assert_eq!(rows_of_releases(&second), 50);
+    assert_eq!(said(&console.get("/console/releases?page=99")), (3, 3));
+    assert_eq!(
+        rows_of_releases(&console.get("/console/releases?page=3")),
+        20
+    );
+}
+
+/// The empty and edge states say what is true: no release is not "every release allowed", an
+/// unknown API route answers JSON, one release's export is named for it, and local sign-in
+/// names no issuer.
+#[test]
+fn edge_states_say_what_is_true() {
+    let empty = console_of(vec![]);
+    let overview = empty.get("/console");
+    assert!(
+        !overview.contains("every decided release is allowed"),
+        "{overview}"
+    );
+    assert!(overview.contains("no release has a passport yet"));
+
+    let (status, headers, body) = empty.fetch("/api/v1/nothing-here");
+    assert_eq!(status, 404);
+    assert_eq!(headers["content-type"], "application/json");
+    assert!(serde_json::from_str::<serde_json::Value>(&body).unwrap()["error"].is_string());
+
+    let settings = empty.get("/settings");
+    assert!(!settings.contains("end_session_endpoint"), "no issuer here");
+
+    let one = console_of((0..3).map(plain).collect());
+    let name = plain(1).metadata.name.unwrap();
+    let (_, headers, _) = one.fetch(&format!(
+        "/api/v1/export/passports.json?namespace=shop&name={name}"
+    ));
+    assert_eq!(
+        headers["content-disposition"],
+        format!("attachment; filename=\"passport-shop-{name}.json\"").as_str()
+    );
+    let (_, headers, _) = one.fetch("/api/v1/export/passports.csv");
+    assert_eq!(
+        headers["content-disposition"],
+        "attachment; filename=\"passports.csv\""
     );
 }

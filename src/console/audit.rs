@@ -107,7 +107,7 @@ pub fn of_passport(p: &ReleasePassport) -> Vec<GovernanceEvent> {
             namespace: ns(&p.metadata),
             subject: name.clone(),
             actor: "release-passport".into(),
-            summary: format!("{}: {}", t.decision, t.message),
+            summary: format!("{}: {}", t.label(), t.message),
         })
         .collect()
 }
@@ -116,7 +116,7 @@ pub fn of_approval(a: &Approval) -> GovernanceEvent {
     let reject = a.spec.decision == ApprovalDecision::Reject;
     let mut summary = format!(
         "{} {}",
-        if reject { "rejected" } else { "approved" },
+        a.spec.decision.past_tense(),
         a.spec.release_ref.name
     );
     if !a.spec.groups.is_empty() {
@@ -180,9 +180,9 @@ pub fn of_policy(p: &GatePolicy) -> GovernanceEvent {
         _ => (
             created_at(&p.metadata),
             format!(
-                "created: {:?} mode, {} rules",
+                "created: {:?} mode, {}",
                 p.spec.mode,
-                p.spec.rules.len()
+                crate::text::count(p.spec.rules.len(), "rule", "rules")
             ),
         ),
     };

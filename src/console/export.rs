@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::audit::GovernanceEvent;
-use crate::api::ReleasePassport;
+use crate::api::{ReleasePassport, namespace_of};
 use crate::engine::rules::time;
 use crate::scrub::scrub;
 
@@ -88,7 +88,7 @@ pub fn passport_row(p: &ReleasePassport) -> PassportRow {
             .evidence_summary
             .map(|c| c.to_string())
             .unwrap_or_default(),
-        reasons: status.reasons.iter().map(|r| clean(r)).collect(),
+        reasons: status.why().iter().map(|r| clean(r)).collect(),
         approvals: status
             .approvals
             .as_ref()
@@ -208,6 +208,21 @@ fn passport_cells(r: &PassportRow) -> [String; 10] {
         r.rollback_ready.to_string(),
         r.reasons.join("; "),
     ]
+}
+
+/// The file name of one release's export: "passport-NAMESPACE-NAME". Object names are DNS
+/// labels already; anything else is dropped, so the header cannot be bent by a name.
+pub fn file_stem(p: &ReleasePassport) -> String {
+    let safe = |s: &str| -> String {
+        s.chars()
+            .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.'))
+            .collect()
+    };
+    format!(
+        "passport-{}-{}",
+        safe(namespace_of(&p.metadata)),
+        safe(p.metadata.name.as_deref().unwrap_or_default())
+    )
 }
 
 pub fn passports<'a>(

@@ -345,10 +345,18 @@ pub fn relative(
 ) -> Markup {
     match at {
         None => html! { "-" },
+        // The absolute time beside the relative one, not only in a hover title a phone never
+        // shows.
         Some(t) => html! {
             time datetime=(t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)) title=(time(t)) { (ago(now, t)) }
+            " " small.at { "(" (t.format("%Y-%m-%d %H:%M UTC")) ")" }
         },
     }
+}
+
+/// When something ends, in the tense it needs: "expires in 2d", "expired 3h ago".
+pub fn expiry(now: chrono::DateTime<chrono::Utc>, at: chrono::DateTime<chrono::Utc>) -> Markup {
+    html! { (if at > now { "expires " } else { "expired " }) (relative(now, Some(at))) }
 }
 
 /// "just now", "5m ago", "2d 4h ago", "in 10m".
@@ -363,19 +371,64 @@ pub fn ago(now: chrono::DateTime<chrono::Utc>, t: chrono::DateTime<chrono::Utc>)
     }
 }
 
-/// "← Previous · Page 2 of 5 · Next →" for a list of `pages` pages, `current` counted from 0;
-/// `href(n)` links to page `n`. Nothing when there is one page.
-pub fn pager(current: usize, pages: usize, href: impl Fn(usize) -> String) -> Markup {
-    html! {
-        @if pages > 1 {
-            nav.pager aria-label="Pages" {
-                @if current > 0 { a rel="prev" href=(href(current - 1)) { "← Previous" } }
-                span { "Page " (current + 1) " of " (pages) }
-                @if current + 1 < pages { a rel="next" href=(href(current + 1)) { "Next →" } }
+/// Which page of a long list an address asks for, as people count: `?page=1` is the first
+/// (0 or no page at all is the first too), and a link to page 3 says `page=3`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(from = "usize")]
+pub struct PageNumber(usize);
+
+impl From<usize> for PageNumber {
+    fn from(n: usize) -> Self {
+        Self(n.saturating_sub(1))
+    }
+}
+
+impl std::fmt::Display for PageNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0 + 1)
+    }
+}
+
+/// One page of a long list: the rows it shows, which page it is and how many there are.
+pub struct Paged<'a, T> {
+    pub rows: &'a [T],
+    pub current: PageNumber,
+    pub pages: usize,
+}
+
+/// The page of `items` that `wanted` asks for, `size` rows a page (the last page when it asks
+/// past the end).
+pub fn paged<T>(items: &[T], wanted: PageNumber, size: usize) -> Paged<'_, T> {
+    let pages = items.len().div_ceil(size).max(1);
+    let current = wanted.0.min(pages - 1);
+    let start = (current * size).min(items.len());
+    let end = (start + size).min(items.len());
+    Paged {
+        rows: &items[start..end],
+        current: PageNumber(current),
+        pages,
+    }
+}
+
+impl<T> Paged<'_, T> {
+    /// "← Previous · Page 2 of 5 · Next →" (or the words given), `href(n)` linking to page `n`.
+    /// Nothing when there is one page.
+    pub fn pager(&self, words: [&str; 2], href: impl Fn(PageNumber) -> String) -> Markup {
+        let current = self.current.0;
+        html! {
+            @if self.pages > 1 {
+                nav.pager aria-label="Pages" {
+                    @if current > 0 { a rel="prev" href=(href(PageNumber(current - 1))) { (words[0]) } }
+                    span { "Page " (self.current) " of " (self.pages) }
+                    @if current + 1 < self.pages { a rel="next" href=(href(PageNumber(current + 1))) { (words[1]) } }
+                }
             }
         }
     }
 }
+
+/// The words of a pager over a list in any order.
+pub const PREVIOUS_NEXT: [&str; 2] = ["← Previous", "Next →"];
 
 /// A command the reader can copy: the console never acts, it shows what to run.
 pub fn command(text: &str) -> Markup {

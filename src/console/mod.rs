@@ -467,6 +467,7 @@ async fn export(
     else {
         return Failure::NotFound(format!("no export {file}")).json();
     };
+    let mut stem = what.to_string();
     let body = match what {
         "passports" => {
             let here = Here::at("");
@@ -475,7 +476,14 @@ async fn export(
                 user: &u,
                 here: &here,
             };
-            export::passports(query.passports.select(&page).into_iter(), format, snap.now)
+            let selected = query.passports.select(&page);
+            // A truth screen's export is named for its release, not like every other export.
+            if let [one] = selected.as_slice()
+                && !query.passports.name.is_empty()
+            {
+                stem = export::file_stem(one);
+            }
+            export::passports(selected.into_iter(), format, snap.now)
         }
         "events" => {
             let filter = pages::reports::LogFilter {
@@ -483,7 +491,7 @@ async fn export(
                 namespace: query.passports.namespace,
                 actor: query.actor,
                 q: query.passports.q,
-                page: 0,
+                page: Default::default(),
             };
             export::events(
                 snap.events
@@ -496,7 +504,7 @@ async fn export(
         }
         _ => return Failure::NotFound(format!("no export {file}")).json(),
     };
-    let disposition = format!("attachment; filename=\"{what}.{}\"", format.extension());
+    let disposition = format!("attachment; filename=\"{stem}.{}\"", format.extension());
     (
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),
@@ -520,6 +528,10 @@ async fn not_found(
     Extension(u): Extension<Identity>,
     here: Here,
 ) -> Response {
+    // A program reading the API gets its answer in JSON, as every /api/ route answers.
+    if here.uri.starts_with("/api/") {
+        return Failure::NotFound("There is no such API route.".into()).json();
+    }
     let snap = c.source.snapshot();
     let page = Page {
         snap: &snap,

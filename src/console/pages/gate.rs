@@ -5,7 +5,10 @@
 use maud::{Markup, html};
 
 use super::super::audit::EventKind;
-use super::super::layout::{Nav, Page, command, empty, layout, ok_badge, pager, release_href};
+use super::super::layout::{
+    Nav, PREVIOUS_NEXT, Page, PageNumber, command, empty, expiry, layout, ok_badge, paged,
+    release_href,
+};
 use crate::api::passport::{Effect, WatchPhase};
 use crate::api::policy::PolicyRule;
 use crate::api::{ConditionStatus, ConditionType};
@@ -93,9 +96,9 @@ pub const PAGE_SIZE: usize = 20;
 #[derive(Clone, Copy, Debug, Default, serde::Deserialize)]
 pub struct Query {
     #[serde(default)]
-    pub watches: usize,
+    pub watches: PageNumber,
     #[serde(default)]
-    pub history: usize,
+    pub history: PageNumber,
 }
 
 impl Query {
@@ -105,16 +108,6 @@ impl Query {
             self.watches, self.history
         )
     }
-}
-
-/// The page of `items` that `wanted` asks for (the last one when it asks past the end), and
-/// how many pages there are.
-fn page_of<T>(items: &[T], wanted: usize) -> (usize, usize, &[T]) {
-    let pages = items.len().div_ceil(PAGE_SIZE).max(1);
-    let current = wanted.min(pages - 1);
-    let start = (current * PAGE_SIZE).min(items.len());
-    let end = (start + PAGE_SIZE).min(items.len());
-    (current, pages, &items[start..end])
 }
 
 /// Simulate-mode results: per simulated policy, how many releases it judged, would have held
@@ -225,6 +218,24 @@ pub fn page(page: &Page, query: &Query) -> Markup {
         .iter()
         .filter(|a| page.visible(a.metadata.namespace.as_deref()))
         .collect();
+    // Whether an approval counted is the passport's to say (the truth screen reads the same).
+    let not_counted: std::collections::HashMap<crate::api::ObjectKey, &str> = passports
+        .iter()
+        .filter_map(|p| {
+            Some((
+                namespace_of(&p.metadata),
+                p.status.as_ref()?.approvals.as_ref()?,
+            ))
+        })
+        .flat_map(|(ns, a)| {
+            a.records.iter().filter_map(move |r| {
+                Some((
+                    crate::api::ObjectKey::new(ns, &r.name),
+                    r.not_counted.as_deref()?,
+                ))
+            })
+        })
+        .collect();
     let waivers: Vec<_> = s
         .waivers
         .iter()
@@ -245,13 +256,13 @@ pub fn page(page: &Page, query: &Query) -> Markup {
             std::cmp::Reverse(w.started_at),
         )
     });
-    let (watch_page, watch_pages, shown_watches) = page_of(&watches, query.watches);
+    let shown_watches = paged(&watches, query.watches, PAGE_SIZE);
     let history: Vec<_> = s
         .events
         .iter()
         .filter(|e| e.kind == EventKind::Decision && page.visible(Some(&e.namespace)))
         .collect();
-    let (history_page, history_pages, shown_history) = page_of(&history, query.history);
+    let shown_history = paged(&history, query.history, PAGE_SIZE);
     layout(
         page,
         Nav::Gate,
@@ -286,10 +297,11 @@ pub fn page(page: &Page, query: &Query) -> Markup {
                     @if approvals.is_empty() { (empty("No approvals.")) } @else {
                         ul { @for a in &approvals {
                             li {
-                                strong { (a.spec.approver) } " " (format!("{:?}", a.spec.decision)) " "
+                                strong { (a.spec.approver) } " " (a.spec.decision.past_tense()) " "
                                 a href=(release_href(namespace_of(&a.metadata), &a.spec.release_ref.name)) { (a.spec.release_ref.name) }
                                 " · " (page.when(crate::api::common::created_at(&a.metadata)))
                                 @if let Some(c) = &a.spec.comment { " — “" (c) "”" }
+                                @if let Some(why) = not_counted.get(&a.key()) { " " em { "(not counted: " (why) ")" } }
                             }
                         } }
                     }
@@ -301,7 +313,7 @@ pub fn page(page: &Page, query: &Query) -> Markup {
                             @let active = s.now < w.spec.expires_at;
                             li {
                                 strong { (w.metadata.name.as_deref().unwrap_or("")) } " " (ok_badge(active, "Active", "Expired"))
-                                " waives " (w.spec.rules.join(", ")) " until " (page.when(Some(w.spec.expires_at)))
+                                " waives " (w.spec.rules.join(", ")) ", " (expiry(s.now, w.spec.expires_at))
                                 " — " (w.spec.approver) ": " (w.spec.reason)
                             }
                         } }
@@ -313,7 +325,7 @@ pub fn page(page: &Page, query: &Query) -> Markup {
                 @if watches.is_empty() { (empty("No release is being watched.")) } @else {
                     div.scroll { table {
                         thead { tr { th { "Release" } th { "Phase" } th { "Started" } th { "Duration" } th { "Message" } } }
-                        tbody { @for (p, w) in shown_watches {
+                        tbody { @for (p, w) in shown_watches.rows {
                             tr {
                                 td data-label="Release" { a href=(super::super::layout::passport_href(p)) { (p.key()) } }
                                 td data-label="Phase" { @if w.phase == WatchPhase::Failed { span.badge.block { "Failed" } } @else { (format!("{:?}", w.phase)) } }
@@ -321,16 +333,16 @@ pub fn page(page: &Page, query: &Query) -> Markup {
                             }
                         } }
                     } }
-                    (pager(watch_page, watch_pages, |n| Query { watches: n, ..*query }.href("watches")))
+                    (shown_watches.pager(PREVIOUS_NEXT, |n| Query { watches: n, ..*query }.href("watches")))
                 }
             }
             section aria-labelledby="history" {
                 h2 id="history" { "Decision history " small { (history.len()) } }
                 @if history.is_empty() { (empty("No decisions yet.")) } @else {
-                    ul.timeline { @for e in shown_history {
+                    ul.timeline { @for e in shown_history.rows {
                         li { (page.when(e.at)) " " a href=(release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } " " (e.summary) }
                     } }
-                    (pager(history_page, history_pages, |n| Query { history: n, ..*query }.href("history")))
+                    (shown_history.pager(PREVIOUS_NEXT, |n| Query { history: n, ..*query }.href("history")))
                 }
                 p { a href="/console/reports" { "The full governance log" } }
             }

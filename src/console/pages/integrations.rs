@@ -9,6 +9,7 @@ use super::super::layout::{Nav, Page, command, empty, layout};
 use crate::api::{ConditionStatus, ConditionType};
 use crate::api::{Connector, ConnectorHealth, ConnectorType, Keyed, Notifier, namespace_of};
 use crate::connectors::kind_of;
+use crate::radar::Freshness;
 
 fn credential(c: &Connector) -> Markup {
     let health = c.status.as_ref().and_then(|s| s.health);
@@ -82,15 +83,35 @@ fn notifiers(page: &Page) -> Markup {
     }
 }
 
-/// The page's one filter: only the connectors with an issue (what Overview's tile counts).
+/// The page's one filter: the connectors with an issue (what Overview's tile counts), or those
+/// without one (what Radar's and Metrics' "without issues" count); every connector without it.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
 pub struct Query {
-    #[serde(default, deserialize_with = "super::releases::flag")]
-    pub issues: bool,
+    #[serde(default)]
+    pub issues: Option<Issues>,
+}
+
+/// Which side of [`crate::radar::ConnectorFreshness::trouble`] a list shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Issues {
+    /// With an issue (`?issues=on`).
+    On,
+    /// Without one (`?issues=none`).
+    None,
 }
 
 /// The link that lists exactly the connectors with an issue.
 pub const ISSUES_HREF: &str = "/console/integrations?issues=on#configured";
+/// The link that lists exactly the connectors without one.
+pub const WITHOUT_ISSUES_HREF: &str = "/console/integrations?issues=none#configured";
+
+/// "7 of 9 connectors without issues": the one wording of the one count
+/// ([`crate::radar::ConnectorFreshness::trouble`]) on every page that gives it.
+pub fn without_issues(connectors: &[crate::radar::ConnectorFreshness]) -> (usize, usize) {
+    let fine = connectors.iter().filter(|c| c.trouble().is_none()).count();
+    (fine, connectors.len())
+}
 
 pub fn page(page: &Page, query: &Query) -> Markup {
     let s = page.snap;
@@ -108,7 +129,14 @@ pub fn page(page: &Page, query: &Query) -> Markup {
     let listed: Vec<&Connector> = connectors
         .iter()
         .copied()
-        .filter(|c| !query.issues || judged(c).and_then(|f| f.trouble()).is_some())
+        .filter(|c| {
+            let trouble = judged(c).and_then(|f| f.trouble());
+            match query.issues {
+                Some(Issues::On) => trouble.is_some(),
+                Some(Issues::None) => trouble.is_none(),
+                None => true,
+            }
+        })
         .collect();
     layout(
         page,
@@ -122,18 +150,22 @@ pub fn page(page: &Page, query: &Query) -> Markup {
                     thead { tr { th { "Type" } th { "Reads" } th { "Configured" } th { "Health" } } }
                     tbody { @for t in ConnectorType::ALL.iter().copied() { @let what = kind_of(t).about().reads;
                         @let of_type: Vec<_> = connectors.iter().filter(|c| c.spec.type_ == t).collect();
-                        @let healthy = of_type.iter().filter(|c| c.status.as_ref().and_then(|st| st.health) == Some(ConnectorHealth::Healthy)).count();
+                        @let fine = of_type.iter().filter(|c| judged(c).is_some_and(|f| f.trouble().is_none())).count();
                         tr {
                             td data-label="Type" { (format!("{t:?}")) } td.why data-label="Reads" { (what) }
                             td data-label="Configured" { (of_type.len()) }
-                            td data-label="Health" { @if of_type.is_empty() { span.muted { "-" } } @else { (healthy) "/" (of_type.len()) " healthy" } }
+                            td data-label="Health" { @if of_type.is_empty() { span.muted { "-" } } @else { (fine) "/" (of_type.len()) " without issues" } }
                         }
                     } }
                 } }
             }
             section aria-labelledby="configured" {
-                h2 id="configured" { "Configured connectors " small { (listed.len()) @if query.issues { " with an issue · " a href="/console/integrations#configured" { "all" } } } }
-                @if connectors.is_empty() { (empty("No Connector objects yet.")) } @else if listed.is_empty() { (empty("No connector has an issue.")) } @else {
+                h2 id="configured" { "Configured connectors " small { (listed.len()) @match query.issues {
+                    Some(Issues::On) => { " with an issue · " a href="/console/integrations#configured" { "all" } },
+                    Some(Issues::None) => { " without issues · " a href="/console/integrations#configured" { "all" } },
+                    None => {},
+                } } }
+                @if connectors.is_empty() { (empty("No Connector objects yet.")) } @else if listed.is_empty() { (empty(if query.issues == Some(Issues::None) { "Every connector has an issue." } else { "No connector has an issue." })) } @else {
                     div.scroll { table.cards {
                         thead { tr { th { "Connector" } th { "Type" } th { "Health" } th { "Last success" } th { "Freshness" } th { "Credential" } th { "Issue" } } }
                         tbody { @for c in &listed {
@@ -145,6 +177,8 @@ pub fn page(page: &Page, query: &Query) -> Markup {
                                 td data-label="Health" { @match st.health {
                                     Some(ConnectorHealth::Healthy) => span.badge.allow { "Healthy" },
                                     Some(h) => span.badge.hold { (format!("{h:?}")) },
+                                    // Nothing to check: its results are pushed or recorded by people.
+                                    None if judged.is_some_and(|f| f.freshness == Freshness::OnDelivery) => span.muted { "on delivery" },
                                     None => span.muted { "not checked yet" },
                                 } }
                                 td data-label="Last success" { (page.when(st.last_success_at)) }

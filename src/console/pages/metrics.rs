@@ -168,8 +168,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
     let measured = lead.len();
     lead.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     lead.truncate(LEAD_SHOWN);
-    let connectors: Vec<_> = view.radar.connectors.iter().collect();
-    let healthy = connectors.iter().filter(|c| c.trouble().is_none()).count();
+    let (fine, configured) = super::integrations::without_issues(&view.radar.connectors);
     layout(
         page,
         Nav::Metrics,
@@ -227,7 +226,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                         li { "Releases left held: " (all.held) ", left blocked: " (all.blocked) " (in this window)" }
                         li { "Approval wait (median): " (d(all.approval_wait_median)) }
                         li { "Evidence completeness: " (percent(all.evidence_completeness)) }
-                        li { "Connector reliability: " (healthy) " of " (connectors.len()) " connectors without issues" }
+                        li { "Connector reliability: " a href=(super::integrations::WITHOUT_ISSUES_HREF) { (fine) " of " (configured) " connectors without issues" } }
                     }
                     p.muted { "Definitions: docs/metrics.md. Metrics are analytics; they never change a decision." }
                 }

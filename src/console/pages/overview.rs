@@ -55,6 +55,18 @@ pub fn next_action(p: &ReleasePassport) -> (String, Option<String>) {
 }
 
 /// The first-passport checklist, while a step is left.
+/// What the held-and-blocked list says when it is empty, true of what is there: nothing
+/// released yet, nothing decided yet, or every decided release allowed.
+fn nothing_waiting(passports: &[&ReleasePassport]) -> &'static str {
+    if passports.is_empty() {
+        "Nothing is waiting: no release has a passport yet."
+    } else if passports.iter().all(|p| decided(p).is_none()) {
+        "Nothing is waiting: no release has been decided yet."
+    } else {
+        "Nothing is waiting: every decided release is allowed."
+    }
+}
+
 fn checklist(steps: &[(&'static str, bool, &'static str)]) -> Markup {
     let done = steps.iter().filter(|s| s.1).count();
     html! {
@@ -135,10 +147,15 @@ pub fn page(page: &Page) -> Markup {
         latest: true,
         ..Filter::default()
     };
+    let waived = Filter {
+        waived: true,
+        ..latest("Allow", "")
+    };
     let tiles = [
         ("hold", latest("Hold", ""), "pending gates (Hold)"),
         ("block", latest("Block", ""), "blocked"),
         ("allow", latest("Allow", ""), "allowed"),
+        ("waived", waived, "allowed by a waiver"),
         ("", latest("", "Stale"), "with stale evidence"),
     ]
     .map(|(class, filter, label)| {
@@ -199,7 +216,7 @@ pub fn page(page: &Page) -> Markup {
             (checklist(&steps))
             section aria-labelledby="stopped" {
                 h2 id="stopped" { "Held and blocked " small { (stopped.len()) } }
-                @if stopped.is_empty() { (empty("Nothing is waiting: every decided release is allowed.")) } @else {
+                @if stopped.is_empty() { (empty(nothing_waiting(&passports))) } @else {
                     div.scroll { table {
                         thead { tr { th { "Release" } th { "Decision" } th { "Why" } th { "Next action" } } }
                         tbody { @for p in stopped.iter().take(LIST) {
@@ -227,7 +244,7 @@ pub fn page(page: &Page) -> Markup {
                 section aria-labelledby="conn" {
                     h2 id="conn" { "Connector issues" }
                     @if connectors.is_empty() { (empty("No connectors configured: evidence comes from files or annotations only.")) }
-                    @else if troubled.is_empty() { (empty("Every connector is healthy.")) } @else {
+                    @else if troubled.is_empty() { (empty("No connector has an issue.")) } @else {
                         ul { @for (c, trouble) in troubled.iter().take(LIST) {
                             li { strong { (c.connector) } " (" (format!("{:?}", c.type_)) "): " (trouble) }
                         } }

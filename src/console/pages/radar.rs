@@ -42,7 +42,8 @@ pub fn page(page: &Page) -> Markup {
             section.tiles aria-label="Confidence" {
                 div.tile { strong { (format!("{:.0}%", r.confidence * 100.0)) } "confidence" br; small { "complete evidence × connectors without issues" } }
                 div.tile { strong { (services.len()) } "service/environment targets" }
-                a.tile href=(super::integrations::ISSUES_HREF) { strong { (connectors.iter().filter(|c| c.trouble().is_none()).count()) "/" (connectors.len()) } "connectors without issues" }
+                @let (fine, all) = super::integrations::without_issues(&r.connectors);
+                a.tile href=(super::integrations::WITHOUT_ISSUES_HREF) { strong { (fine) "/" (all) } "connectors without issues" }
             }
             section aria-labelledby="health" {
                 h2 id="health" { "Service and environment health" }

@@ -4,8 +4,8 @@
 use maud::{Markup, html};
 
 use super::super::layout::{
-    Nav, Page, command, decision_badge, effect_badge, empty, evidence_badge, labelled_badge,
-    layout, ok_badge, passport_badge,
+    Nav, Page, command, decision_badge, effect_badge, empty, evidence_badge, expiry,
+    labelled_badge, layout, ok_badge, passport_badge,
 };
 use super::super::summary::Summary;
 use crate::api::links::{LinkValues, expand};
@@ -403,7 +403,7 @@ fn approvals_section(page: &Page, status: &crate::api::ReleasePassportStatus) ->
                 Some(a) if a.records.is_empty() => (empty("No approvals yet.")),
                 Some(a) => ul { @for r in &a.records {
                     li {
-                        strong { (r.approver) } " " (format!("{:?}", r.decision)) " at " (page.when(r.at))
+                        strong { (r.approver) } " " (r.decision.past_tense()) " " (page.when(r.at))
                         @if let Some(w) = r.wait_seconds { " after " (super::duration(chrono::Duration::seconds(w))) }
                         @if let Some(c) = &r.comment { " — “" (c) "”" }
                         @if let Some(n) = &r.not_counted { " " em { "(not counted: " (n) ")" } }
@@ -423,8 +423,8 @@ fn record_sections(page: &Page, status: &crate::api::ReleasePassportStatus) -> M
             @if status.waivers.is_empty() { (empty("No waiver applies.")) } @else {
                 ul { @for w in &status.waivers {
                     li {
-                        strong { (w.name) } " waives " (w.rules.join(", ")) " until " (page.when(Some(w.expires_at)))
-                        @if !w.active { " " em { "(expired)" } }
+                        strong { (w.name) } " waives " (w.rules.join(", ")) ", " (expiry(page.snap.now, w.expires_at))
+                        @if !w.active && w.expires_at > page.snap.now { " " em { "(not active)" } }
                         " — granted by " (w.approver) ": " (w.reason)
                     }
                 } }
@@ -440,7 +440,7 @@ fn record_sections(page: &Page, status: &crate::api::ReleasePassportStatus) -> M
         section aria-labelledby="timeline" {
             h2 id="timeline" { "Timeline" }
             @if status.timeline.is_empty() { (empty("No decision recorded yet.")) } @else {
-                ol.timeline { @for t in status.timeline.iter().rev() { li { (page.when(Some(t.at))) " " (decision_badge(Some(t.decision))) " " (t.message) } } }
+                ol.timeline { @for t in status.timeline.iter().rev() { li { (page.when(Some(t.at))) " " (labelled_badge(Some(t.decision), t.label())) " " (t.message) } } }
             }
         }
         section aria-labelledby="notified" {

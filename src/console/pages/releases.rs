@@ -5,7 +5,8 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::super::layout::{
-    Nav, Page, empty, evidence_badge, layout, pager, passport_badge, passport_href,
+    Nav, PREVIOUS_NEXT, Page, PageNumber, empty, evidence_badge, layout, paged, passport_badge,
+    passport_href,
 };
 use crate::api::{EvidenceStatus, Keyed, ReleasePassport};
 
@@ -34,13 +35,16 @@ pub struct Filter {
     /// Only the newest passport of each namespace, service and environment.
     #[serde(default, deserialize_with = "flag")]
     pub latest: bool,
+    /// Only passports a Waiver let through (a rule waived).
+    #[serde(default, deserialize_with = "flag")]
+    pub waived: bool,
     #[serde(default)]
     pub sort: Sort,
     /// `None`: the column's natural order (newest first for times, A→Z otherwise).
     #[serde(default)]
     pub order: Option<Order>,
     #[serde(default)]
-    pub page: usize,
+    pub page: PageNumber,
 }
 
 /// The column the list is sorted by.
@@ -168,6 +172,7 @@ impl Filter {
                     .map(|d| d.to_string())
                     .as_deref()
                     == Some(self.decision.as_str()))
+            && (!self.waived || status.is_some_and(|s| s.waived_rules() > 0))
             && (self.evidence.is_empty()
                 || evidence_status(p).map(EvidenceStatus::as_str) == Some(self.evidence.as_str()))
             && (self.q.is_empty()
@@ -193,6 +198,7 @@ impl Filter {
             ("name", &self.name),
             ("q", &self.q),
             ("latest", if self.latest { "on" } else { "" }),
+            ("waived", if self.waived { "on" } else { "" }),
             (
                 "sort",
                 if self.sort == Sort::default() {
@@ -252,7 +258,7 @@ impl Filter {
         Filter {
             sort,
             order: Some(order),
-            page: 0,
+            page: PageNumber::default(),
             ..self.clone()
         }
     }
@@ -291,8 +297,7 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
     let visible = view.passports;
     let (services, environments) = (&view.services, &view.environments);
     let matching = filter.select(page);
-    let pages = matching.len().div_ceil(PAGE_SIZE).max(1);
-    let current = filter.page.min(pages - 1);
+    let shown = paged(&matching, filter.page, PAGE_SIZE);
     let query = filter.query();
     let joiner = if query.is_empty() { "?" } else { "&" };
     let heading = |sort: Sort, label: &str| {
@@ -324,6 +329,7 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
                 (options("evidence", "Evidence", &filter.evidence, EvidenceStatus::ALL.iter().map(|s| s.as_str())))
                 label { "Name" input type="search" name="q" value=(filter.q) placeholder="part of a name"; }
                 label.check { input type="checkbox" name="latest" checked[filter.latest]; " Latest per service and environment" }
+                label.check { input type="checkbox" name="waived" checked[filter.waived]; " Let through by a waiver" }
                 @if !filter.name.is_empty() { input type="hidden" name="name" value=(filter.name); }
                 @if filter.sort != Sort::default() { input type="hidden" name="sort" value=(filter.sort.as_str()); }
                 @if let Some(o) = filter.order { input type="hidden" name="order" value=(o.as_str()); }
@@ -345,7 +351,7 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
                         th { "Evidence" } th { "Why" }
                     } }
                     tbody {
-                        @for p in matching.iter().skip(current * PAGE_SIZE).take(PAGE_SIZE) {
+                        @for p in shown.rows {
                             @let status = p.status.as_ref();
                             tr {
                                 td data-label="Release" { a href=(passport_href(p)) { (p.key()) } }
@@ -363,7 +369,7 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
                         }
                     }
                 } }
-                (pager(current, pages, |n| format!("/console/releases{query}{joiner}page={n}")))
+                (shown.pager(PREVIOUS_NEXT, |n| format!("/console/releases{query}{joiner}page={n}")))
             }
         },
     )

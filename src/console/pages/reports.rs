@@ -5,7 +5,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::super::audit::{EventKind, GovernanceEvent};
-use super::super::layout::{Nav, Page, empty, layout, release_href};
+use super::super::layout::{Nav, Page, PageNumber, empty, layout, paged, release_href};
 
 pub const PAGE_SIZE: usize = 100;
 
@@ -21,7 +21,7 @@ pub struct LogFilter {
     #[serde(default)]
     pub q: String,
     #[serde(default)]
-    pub page: usize,
+    pub page: PageNumber,
 }
 
 impl LogFilter {
@@ -52,8 +52,7 @@ pub fn page(page: &Page, filter: &LogFilter) -> Markup {
         .map(AsRef::as_ref)
         .filter(|e| page.visible(Some(&e.namespace)) && filter.matches(e))
         .collect();
-    let pages = events.len().div_ceil(PAGE_SIZE).max(1);
-    let current = filter.page.min(pages - 1);
+    let shown = paged(&events, filter.page, PAGE_SIZE);
     let query = filter.query();
     let joiner = if query.is_empty() { "?" } else { "&" };
     layout(
@@ -95,21 +94,15 @@ pub fn page(page: &Page, filter: &LogFilter) -> Markup {
                 @if events.is_empty() { (empty("No event matches.")) } @else {
                     div.scroll { table {
                         thead { tr { th { "When" } th { "Kind" } th { "About" } th { "Who" } th { "What" } } }
-                        tbody { @for e in events.iter().skip(current * PAGE_SIZE).take(PAGE_SIZE) {
+                        tbody { @for e in shown.rows {
                             tr {
-                                td data-label="When" { (page.when(e.at)) } td data-label="Kind" { (e.kind.as_str()) }
+                                td data-label="When" { @if e.at.is_some() { (page.when(e.at)) } @else { span.muted { "not recorded" } } } td data-label="Kind" { (e.kind.as_str()) }
                                 td data-label="About" { @if e.kind == EventKind::Policy { (e.namespace) "/" (e.subject) } @else { a href=(release_href(&e.namespace, &e.subject)) { (e.namespace) "/" (e.subject) } } }
-                                td data-label="Who" { @if e.actor.is_empty() { span.muted { "—" } } @else { (e.actor) } } td.why data-label="What" { (e.summary) }
+                                td data-label="Who" { @if e.actor.is_empty() { span.muted { "not on the object (the API server's audit log has it)" } } @else { (e.actor) } } td.why data-label="What" { (e.summary) }
                             }
                         } }
                     } }
-                    @if pages > 1 {
-                        nav.pager aria-label="Pages" {
-                            @if current > 0 { a rel="prev" href=(format!("/console/reports{query}{joiner}page={}", current - 1)) { "← Newer" } }
-                            span { "Page " (current + 1) " of " (pages) }
-                            @if current + 1 < pages { a rel="next" href=(format!("/console/reports{query}{joiner}page={}", current + 1)) { "Older →" } }
-                        }
-                    }
+                    (shown.pager(["← Newer", "Older →"], |n| format!("/console/reports{query}{joiner}page={n}")))
                 }
             }
         },

@@ -6,20 +6,12 @@ use maud::{Markup, html};
 use super::super::Settings;
 use super::super::auth::{AuthConfig, Visibility};
 use super::super::layout::{Nav, Page, command, layout};
-use crate::api::ConnectorHealth;
 
 pub fn page(page: &Page, auth: &AuthConfig, settings: &Settings) -> Markup {
     let s = page.snap;
     let rt = &s.runtime;
-    let connectors: Vec<_> = s
-        .connectors
-        .iter()
-        .filter(|c| page.visible(c.metadata.namespace.as_deref()))
-        .collect();
-    let healthy = connectors
-        .iter()
-        .filter(|c| c.status.as_ref().and_then(|st| st.health) == Some(ConnectorHealth::Healthy))
-        .count();
+    let view = page.view();
+    let (fine, configured) = super::integrations::without_issues(&view.radar.connectors);
     // A restricted viewer learns their own groups' namespaces, not who else sees what.
     let mappings: Vec<_> = auth
         .group_namespaces
@@ -67,7 +59,11 @@ pub fn page(page: &Page, auth: &AuthConfig, settings: &Settings) -> Markup {
                         dt { "Auth proxy" } dd { "headers " code { (p.user_header) } " and " code { (p.groups_header) } ", trusted only from " (p.trusted.iter().map(ToString::to_string).collect::<Vec<_>>().join(", ")) }
                     }
                     dt { "Sign-in URL" } dd { (auth.sign_in_url.as_deref().unwrap_or("none (unauthenticated requests get 401)")) }
-                    dt { "Sign-out URL" } dd { (auth.sign_out_url.as_deref().unwrap_or("the issuer's end_session_endpoint, when it has one")) }
+                    dt { "Sign-out URL" } dd { @match (&auth.sign_out_url, &auth.oidc) {
+                        (Some(url), _) => (url),
+                        (None, Some(_)) => "the issuer's end_session_endpoint, else the console's signed-out page",
+                        (None, None) => "the console's signed-out page (no issuer in this mode)",
+                    } }
                     dt { "Visibility" } dd {
                         @if auth.group_namespaces.is_empty() { "every signed-in user sees every namespace" } @else if mappings.is_empty() {
                             "none of your groups is mapped to a namespace, so you see none"
@@ -89,7 +85,7 @@ pub fn page(page: &Page, auth: &AuthConfig, settings: &Settings) -> Markup {
             }
             section aria-labelledby="connectors" {
                 h2 id="connectors" { "Connectors" }
-                p { (healthy) " of " (connectors.len()) " connectors healthy. " a href="/console/integrations" { "Details on Integrations" } "." }
+                p { a href=(super::integrations::WITHOUT_ISSUES_HREF) { (fine) " of " (configured) " connectors without issues" } ". " a href="/console/integrations" { "Details on Integrations" } "." }
             }
             section aria-labelledby="retention" {
                 h2 id="retention" { "Retention" }
