@@ -95,7 +95,7 @@ fn examples_decide_as_documented() {
         blocked["status"]["reasons"][0]
             .as_str()
             .unwrap()
-            .contains("value 0.083 breaks < 0.05")
+            .contains("error-rate: 8.3% is above 5%")
     );
     let waived = by_name("catalog-production-1-11-4");
     let entry = waived["status"]["trace"]

@@ -219,8 +219,8 @@ spec:
         .status
     };
     let expected = [
-        ("checkout", Decision::Allow, "holds"),
-        ("catalog", Decision::Block, "breaks < 0.01"),
+        ("checkout", Decision::Allow, "is below 0.01"),
+        ("catalog", Decision::Block, "is above 0.01"),
         ("search", Decision::Hold, "no data"),
     ];
     for ((release, needs), (service, decision, why)) in releases.iter().zip(expected) {

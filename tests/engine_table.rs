@@ -324,7 +324,7 @@ fn provenance_rows() {
             Decision::Hold,
             "metric window not yet elapsed: 20m of 35m since the release started",
         ),
-        ("2026-11-25T13:20:00Z", Decision::Allow, "holds"),
+        ("2026-11-25T13:20:00Z", Decision::Allow, "0 is below"),
     ] {
         let case = Case::new(vec![one_rule(&windowed)])
             .started(started)

@@ -206,6 +206,74 @@ pub struct MetricRule {
     /// Passes only once the value has held the threshold continuously this long (e.g. `15m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub soak: Option<DurationString>,
+    /// What the value measures, so the trace and the console say "8.3% is above 5%" rather
+    /// than "0.083": `ratio` (0.083 is 8.3%), `percent`, `seconds` or `milliseconds`. Unset: a
+    /// plain number. It never changes the comparison.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<MetricUnit>,
+}
+
+/// What a metric's value measures: only how it is written for people.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum MetricUnit {
+    /// A share from 0 to 1, written as a percentage (0.083 → 8.3%).
+    Ratio,
+    /// Already a percentage (8.3 → 8.3%).
+    Percent,
+    /// Seconds (0.42 → 420 ms, 2.5 → 2.5 s).
+    Seconds,
+    /// Milliseconds (420 → 420 ms).
+    Milliseconds,
+}
+
+/// `value` as people read it: three significant digits (0.08360000000000001 → 0.0836), in
+/// `unit` when there is one.
+pub fn show_value(value: f64, unit: Option<MetricUnit>) -> String {
+    show(value, unit, 3)
+}
+
+/// `value` and `threshold` as people read them, with as many more digits as it takes for two
+/// different numbers not to read the same (0.05001 against 0.05: 5.001% and 5%).
+pub fn show_pair(value: f64, threshold: f64, unit: Option<MetricUnit>) -> (String, String) {
+    let mut digits = 3;
+    loop {
+        let (v, t) = (show(value, unit, digits), show(threshold, unit, digits));
+        if v != t || value == threshold || digits >= 17 {
+            return (v, t);
+        }
+        digits += 1;
+    }
+}
+
+fn show(value: f64, unit: Option<MetricUnit>, digits: i32) -> String {
+    let n = |v: f64| significant(v, digits);
+    match unit {
+        None => n(value),
+        Some(MetricUnit::Ratio) => format!("{}%", n(value * 100.0)),
+        Some(MetricUnit::Percent) => format!("{}%", n(value)),
+        Some(MetricUnit::Seconds) if value.abs() < 1.0 => format!("{} ms", n(value * 1000.0)),
+        Some(MetricUnit::Seconds) => format!("{} s", n(value)),
+        Some(MetricUnit::Milliseconds) => format!("{} ms", n(value)),
+    }
+}
+
+/// `digits` significant digits, no trailing zeros, no exponent for everyday magnitudes.
+fn significant(value: f64, digits: i32) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return format!("{value}");
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    if !(-6..15).contains(&magnitude) {
+        return format!("{value:.2e}");
+    }
+    let decimals = usize::try_from((digits - 1 - magnitude).max(0)).unwrap_or(0);
+    let text = format!("{value:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
 }
 
 /// How the samples of a range query become one value.
@@ -273,6 +341,42 @@ impl Comparison {
             Comparison::Ge => ">=",
             Comparison::Eq => "==",
             Comparison::Ne => "!=",
+        }
+    }
+
+    /// "8.3% is above 5%": how `value` stands against `threshold` under this comparison, in
+    /// words, whether it holds or not.
+    pub fn words(self, value: f64, threshold: f64, unit: Option<MetricUnit>) -> String {
+        let (v, t) = show_pair(value, threshold, unit);
+        let holds = self.holds(value, threshold);
+        if value == threshold {
+            return match (holds, self) {
+                (true, _) => format!("{v} equals {t}"),
+                (false, Comparison::Ne) => format!("{v} equals {t} (must be anything but {t})"),
+                (false, _) => format!("{v} is at the limit (must be {} {t})", self.wanted()),
+            };
+        }
+        let relation = if value > threshold {
+            "is above"
+        } else {
+            "is below"
+        };
+        // Above or below says why a bound is broken; not why an exact value is missed.
+        if !holds && self == Comparison::Eq {
+            format!("{v} {relation} {t} (must be exactly {t})")
+        } else {
+            format!("{v} {relation} {t}")
+        }
+    }
+
+    /// What the value must be, in words: "below", "at most"…
+    fn wanted(self) -> &'static str {
+        match self {
+            Comparison::Lt => "below",
+            Comparison::Le => "at most",
+            Comparison::Gt => "above",
+            Comparison::Ge => "at least",
+            Comparison::Eq | Comparison::Ne => "exactly",
         }
     }
 
@@ -417,4 +521,45 @@ pub struct GatePolicyStatus {
     /// `Ready`, or `Stalled` with the invalid field when the policy is invalid.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_read_as_people_write_them() {
+        assert_eq!(show_value(0.08360000000000001, None), "0.0836");
+        assert_eq!(show_value(0.07869999999999999, None), "0.0787");
+        assert_eq!(show_value(0.083, Some(MetricUnit::Ratio)), "8.3%");
+        assert_eq!(show_value(8.3, Some(MetricUnit::Percent)), "8.3%");
+        assert_eq!(show_value(0.42, Some(MetricUnit::Seconds)), "420 ms");
+        assert_eq!(show_value(2.5, Some(MetricUnit::Seconds)), "2.5 s");
+        assert_eq!(show_value(1234.0, None), "1234");
+        assert_eq!(show_value(0.0, None), "0");
+        assert_eq!(
+            show_pair(0.05001, 0.05, Some(MetricUnit::Ratio)),
+            ("5.001%".into(), "5%".into())
+        );
+    }
+
+    #[test]
+    fn a_comparison_says_how_the_value_stands() {
+        let ratio = Some(MetricUnit::Ratio);
+        assert_eq!(Comparison::Lt.words(0.083, 0.05, ratio), "8.3% is above 5%");
+        assert_eq!(Comparison::Lt.words(0.004, 0.05, ratio), "0.4% is below 5%");
+        assert_eq!(
+            Comparison::Lt.words(0.05, 0.05, ratio),
+            "5% is at the limit (must be below 5%)"
+        );
+        assert_eq!(Comparison::Le.words(0.05, 0.05, ratio), "5% equals 5%");
+        assert_eq!(
+            Comparison::Eq.words(2.0, 3.0, None),
+            "2 is below 3 (must be exactly 3)"
+        );
+        assert_eq!(
+            Comparison::Ne.words(3.0, 3.0, None),
+            "3 equals 3 (must be anything but 3)"
+        );
+    }
 }

@@ -160,6 +160,8 @@ pub struct MetricRule {
     pub connector: Option<String>,
     pub op: Comparison,
     pub threshold: f64,
+    /// How values are written in the trace; never part of the comparison.
+    pub unit: Option<crate::api::policy::MetricUnit>,
     pub max_age: Option<Duration>,
     pub on_no_data: Outcome,
     pub on_failed: Outcome,
@@ -555,6 +557,7 @@ fn compile_metric(
         connector: m.connector.clone(),
         op: m.op,
         threshold: m.threshold,
+        unit: m.unit,
         max_age,
         on_no_data: m.on_no_data.unwrap_or(Outcome::Hold),
         on_failed: m.on_failed.unwrap_or(Outcome::Block),

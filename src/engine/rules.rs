@@ -407,6 +407,7 @@ fn judge(
     let MetricRule {
         op,
         threshold,
+        unit,
         on_no_data,
         on_failed,
         ..
@@ -472,12 +473,12 @@ fn judge(
         (Some(_), Some(v)) if op.holds(v, *threshold) => (
             EvidenceStatus::Complete,
             Outcome::Pass,
-            format!("value {v} {} {threshold} holds", op.symbol()),
+            op.words(v, *threshold, *unit),
         ),
         (Some(_), Some(v)) => (
             EvidenceStatus::Failed,
             *on_failed,
-            format!("value {v} breaks {} {threshold}", op.symbol()),
+            op.words(v, *threshold, *unit),
         ),
     }
 }
