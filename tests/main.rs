@@ -27,6 +27,7 @@ mod console_coherence;
 mod console_e2e;
 mod console_export;
 mod console_isolation;
+mod console_words;
 mod controller_reconcile;
 mod crds;
 mod demo_history;

@@ -115,7 +115,7 @@ pub fn bars(title: &str, unit: &str, data: &[(String, f64)], format: fn(f64) -> 
                         @let x = left + slot * i as f64 + (slot - bar) / 2.0;
                         @let h = value / top * plot_h;
                         rect x=(format!("{x:.1}")) y=(format!("{:.1}", y(*value))) width=(format!("{bar:.1}")) height=(format!("{h:.1}")) fill="#3b5bdb" {
-                            title { (label) ": " (format(*value)) " " (unit) }
+                            title { (label) ": " (format(*value)) " " (units(*value, unit)) }
                         }
                         // Every `every`th label, and the last when it has room beside the one before.
                         @if (i % every == 0 && (i + 1 == n || n - 1 - i >= every.div_ceil(2))) || (i + 1 == n && i % every >= every.div_ceil(2)) {
@@ -159,7 +159,7 @@ pub fn hbars(title: &str, unit: &str, data: &[(String, f64)], format: fn(f64) ->
                             text x=(format!("{:.1}", label_w - 6.0)) y=(format!("{:.1}", y + fit.font * 1.1)) text-anchor="end" font-size=(fit.font) fill="#3c4043" { title { (label) } (shown) }
                         }
                         rect x=(format!("{label_w:.1}")) y=(format!("{bar_y:.1}")) width=(format!("{w:.1}")) height=(format!("{bar_h:.1}")) fill="#3b5bdb" {
-                            title { (label) ": " (format(*value)) " " (unit) }
+                            title { (label) ": " (format(*value)) " " (units(*value, unit)) }
                         }
                         text x=(format!("{:.1}", label_w + w + 4.0)) y=(format!("{:.1}", bar_y + bar_h * 0.8)) font-size=(fit.font) fill="#3c4043" { (format(*value)) " " (units(*value, unit)) }
                     }

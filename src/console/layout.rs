@@ -337,8 +337,8 @@ pub fn encode(segment: &str) -> String {
     crate::api::links::percent_encode(segment, false)
 }
 
-/// A moment as the reader wants it: how long ago (or how far ahead) of the snapshot, the exact
-/// time on hover and in `datetime`.
+/// A moment as the reader wants it: how long ago (or how far ahead) of the snapshot, with the
+/// time itself beside it (and exact on hover and in `datetime`).
 pub fn relative(
     now: chrono::DateTime<chrono::Utc>,
     at: Option<chrono::DateTime<chrono::Utc>>,

@@ -25,7 +25,15 @@ pub fn describe(rule: &PolicyRule) -> (&'static str, String) {
         return ("evidence", format!("{} is Complete{age}", e.source));
     }
     if let Some(m) = &rule.metric {
-        return ("metric", format!("{} {:?} {}", m.query, m.op, m.threshold));
+        return (
+            "metric",
+            format!(
+                "{} {} {}",
+                m.query,
+                m.op.symbol(),
+                crate::api::policy::show_value(m.threshold, m.unit)
+            ),
+        );
     }
     if let Some(a) = &rule.approval {
         let mut text = format!("{} approval{}", a.min, if a.min == 1 { "" } else { "s" });
@@ -182,7 +190,7 @@ fn policies_section(policies: &[&GatePolicy]) -> Markup {
                         @if let Some(c) = ready { " " (ok_badge(c.status == ConditionStatus::True, "Valid", "Invalid")) }
                     }
                     @if let Some(d) = &p.spec.description { p { (d) } }
-                    p.muted { (selector(p)) @if let Some(n) = p.status.as_ref().and_then(|st| st.matched_releases) { " · selects " (n) " releases" } }
+                    p.muted { (selector(p)) @if let Some(n) = p.status.as_ref().and_then(|st| st.matched_releases) { " · selects " (crate::text::count(usize::try_from(n).unwrap_or(0), "release", "releases")) } }
                     @if let Some(c) = ready { @if c.status != ConditionStatus::True { p.error { (c.message) } } }
                     @let unscoped = p.status.iter().flat_map(|st| &st.unscoped_releases).map(String::as_str).collect::<Vec<_>>();
                     @if !unscoped.is_empty() { p.warn { "Its $labels queries cannot be scoped for " (unscoped.join(", ")) " (no spec.scope.metricLabels): they are not sent and those rules hold." } }

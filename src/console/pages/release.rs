@@ -71,7 +71,7 @@ pub fn investigation(page: &Page, p: &ReleasePassport) -> Vec<String> {
     for t in &stopping {
         let what = match t.type_ {
             RuleType::Approval => format!(
-                "Rule {} wants approvals: {}. Ask an approver to run `passport approve {}`.",
+                "Rule {} wants approvals: {}. Ask an approver to run “passport approve {}”.",
                 t.rule,
                 t.message,
                 p.key()
@@ -153,7 +153,7 @@ pub fn verdict(p: &ReleasePassport, release_exists: bool) -> Verdict {
         let what = e
             .summary
             .clone()
-            .or_else(|| e.value.map(|v| v.to_string()))?;
+            .or_else(|| e.value.map(|v| crate::api::policy::show_value(v, None)))?;
         Some((format!("{}: {what}", e.source), e.observed_at))
     });
     let reason = match (status.decision, stopping) {
@@ -191,7 +191,7 @@ pub fn verdict(p: &ReleasePassport, release_exists: bool) -> Verdict {
                     .to_string()
             }
             RuleType::Approval => format!(
-                "an approver{}{}: `passport approve {}`",
+                "an approver{}{}: “passport approve {}”",
                 groups(t),
                 if t.message.contains("excluded") {
                     ", not the author"
@@ -566,7 +566,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                                 }
                                 td.why data-label="What was seen" {
                                     (e.summary.as_deref().unwrap_or(""))
-                                    @if let Some(v) = e.value { " (value " (v) ")" }
+                                    @if let Some(v) = e.value { " (value " (crate::api::policy::show_value(v, None)) ")" }
                                     @if let Some(t) = e.targets { " [" (t.passing) "/" (t.total) " targets]" }
                                     @if let Some(href) = &graph { " · " (out_link(href, "graph")) }
                                 }
