@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::api::passport::Targets;
+use crate::api::passport::{EvidenceEntry, Targets};
 use crate::api::{
     Connector, ConnectorHealth, ConnectorType, Decision, EvidenceStatus, Keyed, ObjectKey,
     ReleasePassport,
@@ -28,7 +28,8 @@ pub struct ServiceHealth {
     pub decision_label: String,
     pub evidence_complete: u32,
     pub evidence_total: u32,
-    /// Targets (workloads, journey steps…) passing, summed over the evidence.
+    /// The release's target scopes — workloads, GitOps applications, journey steps — and how
+    /// many of them have health evidence that is acceptable now ([`healthy_targets`]).
     pub targets: Targets,
 }
 
@@ -113,6 +114,36 @@ pub struct Radar {
     pub confidence: f64,
 }
 
+/// The target scopes `evidence` reports on and how many are healthy now: an item that counts
+/// targets (five workloads, three journey steps) counts each, an item about one target (a
+/// GitOps application's sync) counts one; all of an item's targets are unhealthy unless the
+/// item itself is acceptable now (Complete) — a Failed sync or Stale rollout is not healthy,
+/// whatever it counted when it was read.
+pub fn healthy_targets(
+    evidence: &[EvidenceEntry],
+    answers: impl Fn(&EvidenceEntry) -> Option<Answers>,
+) -> Targets {
+    let mut all = Targets::default();
+    for e in evidence {
+        let about_targets = matches!(
+            answers(e),
+            Some(Answers::Workloads | Answers::GitOps | Answers::Journeys)
+        );
+        if e.targets.is_none() && !about_targets {
+            continue;
+        }
+        let counted = e.targets.unwrap_or(Targets {
+            total: 1,
+            passing: 1,
+        });
+        all.total += counted.total;
+        if e.status == EvidenceStatus::Complete {
+            all.passing += counted.passing;
+        }
+    }
+    all
+}
+
 fn freshness(last: Option<DateTime<Utc>>, interval: Duration, now: DateTime<Utc>) -> Freshness {
     match last {
         None => Freshness::Never,
@@ -188,8 +219,9 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
         let all = u32::try_from(status.evidence.len()).unwrap_or(0);
         complete += done;
         total += all;
-        let targets =
-            Targets::sum(status.evidence.iter().filter_map(|e| e.targets)).unwrap_or_default();
+        let targets = healthy_targets(&status.evidence, |e| {
+            e.connector.as_deref().and_then(|c| type_of(namespace, c))
+        });
         for e in &status.evidence {
             let signal = || Signal {
                 release: p.key(),
@@ -300,10 +332,23 @@ mod tests {
         assert_eq!(
             checkout.targets,
             Targets {
-                total: 10,
-                passing: 10
+                total: 11,
+                passing: 11
             },
-            "six workloads and four journey steps"
+            "six workloads, four journey steps and its GitOps application"
+        );
+        let catalog = r
+            .services
+            .iter()
+            .find(|s| s.service == "catalog" && s.environment == "production")
+            .unwrap();
+        assert_eq!(
+            catalog.targets,
+            Targets {
+                total: 9,
+                passing: 8
+            },
+            "five workloads and three journey steps healthy; its GitOps sync Failed"
         );
         assert!(
             !r.journeys.is_empty(),

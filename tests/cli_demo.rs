@@ -36,9 +36,26 @@ fn demo_prints_decisions_and_serves_the_console() {
     );
     assert!(headers.contains("x-content-type-options: nosniff"));
     assert!(
-        body.contains("payments-production-5-0-2") && body.contains("Needs approval"),
+        body.contains("payments-production-5-0-2")
+            && body.contains("an approver from payments-leads, not the author"),
         "{body}"
     );
+    // Overview's next action for each held or blocked release is its truth screen's.
+    let row = regex::Regex::new(
+        r#"<a href="(/console/releases/shop/[^"]+)">[^<]+</a>.*?<td data-label="Next action">([^<]+)"#,
+    )
+    .unwrap();
+    let rows: Vec<_> = row.captures_iter(&body).collect();
+    assert_eq!(rows.len(), 3, "{body}");
+    for c in rows {
+        let (_, _, screen) = get(demo.port, &c[1]);
+        assert!(
+            screen.contains(&format!("Next: {}", &c[2])),
+            "{}: {}",
+            &c[1],
+            &c[2]
+        );
+    }
     let (_, _, list) = get(
         demo.port,
         "/console/releases?service=checkout&environment=production",

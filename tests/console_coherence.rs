@@ -246,8 +246,10 @@ proptest! {
         // Radar: connectors without issues, and exactly those behind its link.
         let radar = console.get("/console/radar");
         let radar_tiles = tiles(&radar);
-        prop_assert_eq!(radar_tiles.len(), 1, "{}", radar);
+        prop_assert_eq!(radar_tiles.len(), 2, "{}", radar);
         let (href, n) = &radar_tiles[0];
+        prop_assert_eq!(n.parse::<usize>().unwrap(), rows_of_releases(&console.get(href)), "{}", href);
+        let (href, n) = &radar_tiles[1];
         let (fine, all) = n.split_once('/').unwrap();
         let (fine, all): (usize, usize) = (fine.parse().unwrap(), all.parse().unwrap());
         prop_assert_eq!(fine, rows_of_connector_issues(&console.get(href)), "{}", href);

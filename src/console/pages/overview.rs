@@ -6,7 +6,6 @@ use maud::{Markup, html};
 use super::super::audit::EventKind;
 use super::super::layout::{Nav, Page, command, empty, layout, passport_badge, passport_href};
 use super::releases::Filter;
-use crate::api::passport::RuleType;
 use crate::api::{Decision, EvidenceStatus, Keyed, ReleasePassport, namespace_of};
 
 const LIST: usize = 15;
@@ -15,46 +14,6 @@ fn decided(p: &ReleasePassport) -> Option<Decision> {
     p.status.as_ref().and_then(|s| s.decision)
 }
 
-/// The next thing to do about a held or blocked release, as a command to run.
-pub fn next_action(p: &ReleasePassport) -> (String, Option<String>) {
-    let status = p.status.clone().unwrap_or_default();
-    let k = p.key();
-    let stopping = status.trace.iter().find(|t| {
-        t.mode == crate::api::PolicyMode::Enforce
-            && matches!(
-                t.effect,
-                crate::api::passport::Effect::Hold | crate::api::passport::Effect::Block
-            )
-    });
-    match stopping.map(|t| t.type_) {
-        Some(RuleType::Approval) => (
-            "Needs approval".into(),
-            Some(format!("passport approve {k} --comment \"…\"")),
-        ),
-        Some(RuleType::Evidence | RuleType::Metric) => (
-            format!(
-                "Check the evidence behind {}",
-                stopping.map_or("", |t| t.rule.as_str())
-            ),
-            Some(format!(
-                "kubectl describe releasepassport -n {} {}",
-                namespace_of(&p.metadata),
-                p.metadata.name.as_deref().unwrap_or("")
-            )),
-        ),
-        Some(RuleType::Window) => ("Wait for the freeze window to close".into(), None),
-        Some(_) => (
-            "Read the trace".into(),
-            Some(format!("passport gate --release {k}")),
-        ),
-        None => (
-            "Re-run the gate".into(),
-            Some(format!("passport gate --release {k}")),
-        ),
-    }
-}
-
-/// The first-passport checklist, while a step is left.
 /// What the held-and-blocked list says when it is empty, true of what is there: nothing
 /// released yet, nothing decided yet, or every decided release allowed.
 fn nothing_waiting(passports: &[&ReleasePassport]) -> &'static str {
@@ -67,6 +26,7 @@ fn nothing_waiting(passports: &[&ReleasePassport]) -> &'static str {
     }
 }
 
+/// The first-passport checklist, while a step is left.
 fn checklist(steps: &[(&'static str, bool, &'static str)]) -> Markup {
     let done = steps.iter().filter(|s| s.1).count();
     html! {
@@ -220,12 +180,12 @@ pub fn page(page: &Page) -> Markup {
                     div.scroll { table {
                         thead { tr { th { "Release" } th { "Decision" } th { "Why" } th { "Next action" } } }
                         tbody { @for p in stopped.iter().take(LIST) {
-                            @let (what, cmd) = next_action(p);
+                            @let next = super::release::next(p, page.snap.release(namespace_of(&p.metadata), p.metadata.name.as_deref().unwrap_or("")).is_some());
                             tr {
                                 td data-label="Release" { a href=(passport_href(p)) { (p.key()) } br; small { (p.spec.service) " " (p.spec.version) " → " (p.spec.environment) } }
                                 td data-label="Decision" { (passport_badge(p.status.as_ref())) }
                                 td.why data-label="Why" { (super::releases::why(p)) }
-                                td data-label="Next action" { (what) @if let Some(c) = cmd { (command(&c)) } }
+                                td data-label="Next action" { (next.who) @if let Some(c) = &next.command { (command(c)) } }
                             }
                         } }
                     } }

@@ -41,7 +41,8 @@ pub fn page(page: &Page) -> Markup {
             h1 { "Radar" }
             section.tiles aria-label="Confidence" {
                 div.tile { strong { (format!("{:.0}%", r.confidence * 100.0)) } "confidence" br; small { "complete evidence × connectors without issues" } }
-                div.tile { strong { (services.len()) } "service/environment targets" }
+                @let latest = super::releases::Filter { latest: true, ..super::releases::Filter::default() };
+                a.tile href=(format!("/console/releases{}", latest.query())) { strong { (services.len()) } "service/environment targets" }
                 @let (fine, all) = super::integrations::without_issues(&r.connectors);
                 a.tile href=(super::integrations::WITHOUT_ISSUES_HREF) { strong { (fine) "/" (all) } "connectors without issues" }
             }

@@ -132,17 +132,30 @@ pub struct Verdict {
     pub reason: String,
     /// What was observed for it, with its unit as the connector wrote it, and when.
     pub seen: Option<(String, Option<chrono::DateTime<chrono::Utc>>)>,
-    pub next: String,
+    pub next: Next,
+}
+
+/// Who acts next and, when a command does it, the command: the same on Overview and on the
+/// truth screen.
+pub struct Next {
+    pub who: String,
+    pub command: Option<String>,
+}
+
+/// The enforced rule that holds or blocks the release, a blocking one before a holding one.
+fn stopping_rule(status: &crate::api::ReleasePassportStatus) -> Option<&TraceEntry> {
+    let stopping = |effect: Effect| {
+        status
+            .trace
+            .iter()
+            .find(|t| t.mode == PolicyMode::Enforce && t.effect == effect)
+    };
+    stopping(Effect::Block).or_else(|| stopping(Effect::Hold))
 }
 
 pub fn verdict(p: &ReleasePassport, release_exists: bool) -> Verdict {
     let status = p.status.clone().unwrap_or_default();
-    let stopping = status
-        .trace
-        .iter()
-        .filter(|t| t.mode == PolicyMode::Enforce)
-        .filter(|t| matches!(t.effect, Effect::Hold | Effect::Block))
-        .max_by_key(|t| t.effect == Effect::Block);
+    let stopping = stopping_rule(&status);
     let entry_of = |t: &TraceEntry| {
         status
             .evidence
@@ -161,6 +174,23 @@ pub fn verdict(p: &ReleasePassport, release_exists: bool) -> Verdict {
         (_, Some(t)) => format!("{}/{}: {}", t.policy, t.rule, t.message),
         (Some(_), None) => super::releases::why(p).to_string(),
     };
+    Verdict {
+        reason,
+        seen,
+        next: next(p, release_exists),
+    }
+}
+
+/// Who acts next on `p`, and the command that does it.
+pub fn next(p: &ReleasePassport, release_exists: bool) -> Next {
+    let status = p.status.clone().unwrap_or_default();
+    let stopping = stopping_rule(&status);
+    let (ns, name) = (
+        namespace_of(&p.metadata),
+        p.metadata.name.as_deref().unwrap_or(""),
+    );
+    let describe = Some(format!("kubectl describe releasepassport -n {ns} {name}"));
+    let gate = Some(format!("passport gate --release {}", p.key()));
     let groups = |t: &TraceEntry| {
         status
             .approvals
@@ -171,50 +201,67 @@ pub fn verdict(p: &ReleasePassport, release_exists: bool) -> Verdict {
             .map(|c| format!(" from {}", c.from_groups.join(" or ")))
             .unwrap_or_default()
     };
-    let next = match (status.decision, stopping) {
-        (None, _) => "the controller, once it runs".to_string(),
-        (Some(Decision::Allow), _) if !release_exists => {
-            "nobody: the Release is gone; this passport is the record".to_string()
-        }
+    let (who, command) = match (status.decision, stopping) {
+        (None, _) => ("the controller, once it runs".to_string(), None),
+        (Some(_), _) if !release_exists => (
+            "nobody: the Release is gone; this passport is the record".to_string(),
+            None,
+        ),
         (Some(Decision::Allow), _) => match &status.watch {
-            Some(w) if w.phase == crate::api::passport::WatchPhase::Failed => {
-                "the service owner: the post-deploy watch failed, roll back".to_string()
-            }
-            _ => "CI/CD: the gate answers Allow, it may promote".to_string(),
-        },
-        (Some(_), _) if !release_exists => {
-            "nobody: the Release is gone; this passport is the record".to_string()
-        }
-        (Some(_), Some(t)) => match t.type_ {
-            RuleType::Approval if t.effect == Effect::Block => {
-                "whoever rejected it, with the author: a Reject blocks until it is withdrawn"
-                    .to_string()
-            }
-            RuleType::Approval => format!(
-                "an approver{}{}: “passport approve {}”",
-                groups(t),
-                if t.message.contains("excluded") {
-                    ", not the author"
-                } else {
-                    ""
-                },
-                p.key()
+            Some(w) if w.phase == crate::api::passport::WatchPhase::Failed => (
+                "the service owner: the post-deploy watch failed, roll back".to_string(),
+                describe,
             ),
-            RuleType::Window => "nobody: the freeze lifts by itself".to_string(),
-            RuleType::Policy => {
-                format!("the owner of GatePolicy {}: fix the field named", t.policy)
-            }
+            _ => (
+                "CI/CD: the gate answers Allow, it may promote".to_string(),
+                gate,
+            ),
+        },
+        (Some(_), Some(t)) => match t.type_ {
+            RuleType::Approval if t.effect == Effect::Block => (
+                "whoever rejected it, with the author: a Reject blocks until it is withdrawn"
+                    .to_string(),
+                describe,
+            ),
+            RuleType::Approval => (
+                format!(
+                    "an approver{}{}",
+                    groups(t),
+                    if t.message.contains("excluded") {
+                        ", not the author"
+                    } else {
+                        ""
+                    }
+                ),
+                Some(format!("passport approve {} --comment \"…\"", p.key())),
+            ),
+            RuleType::Window => ("nobody: the freeze lifts by itself".to_string(), None),
+            RuleType::Policy => (
+                format!("the owner of GatePolicy {}: fix the field named", t.policy),
+                Some(format!("kubectl describe gatepolicy -n {ns} {}", t.policy)),
+            ),
             RuleType::Metric | RuleType::Evidence | RuleType::Expression
                 if t.effect == Effect::Block =>
             {
-                "the service owner: fix what the evidence shows, or roll back".to_string()
+                (
+                    format!("the service owner: fix what {} shows, or roll back", t.rule),
+                    describe,
+                )
             }
-            _ => "the service owner: the evidence must arrive or recover (it re-decides by itself)"
-                .to_string(),
+            _ => (
+                format!(
+                    "the service owner: {} must arrive or recover (it re-decides by itself)",
+                    t.rule
+                ),
+                describe,
+            ),
         },
-        (Some(_), None) => "the policy owner: no enforced rule selects this release".to_string(),
+        (Some(_), None) => (
+            "the policy owner: no enforced rule selects this release".to_string(),
+            None,
+        ),
     };
-    Verdict { reason, seen, next }
+    Next { who, command }
 }
 
 /// What the link templates of this passport's connectors are filled with.
@@ -531,7 +578,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
             section.verdict aria-label="Verdict" {
                 p.verdict-line { (passport_badge(Some(&status))) " " strong { (v.reason) } }
                 @if let Some((what, at)) = &v.seen { p { "Seen: " (what) @if at.is_some() { ", " (page.when(*at)) } } }
-                p { "Next: " (v.next) }
+                p { "Next: " (v.next.who) }
                 p.muted {
                     "Decided " (page.when(status.decided_at()))
                     @if let Some(c) = commit { " · commit " @match &commit_href { Some(href) => (out_link(href, c)), None => code { (c) } } }
