@@ -790,7 +790,7 @@ fn waiver_rows() {
         .unwrap();
     assert_eq!(
         ready.message,
-        "1 enforced rules pass, 1 waived: prod/health by w"
+        "1 enforced rule passes, 1 waived: prod/health by w"
     );
     assert_eq!(out.status.timeline[0].message, ready.message);
     assert_eq!(

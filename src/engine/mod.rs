@@ -670,11 +670,15 @@ fn passing_headline(trace: &[TraceEntry]) -> String {
         })
         .collect();
     let passing = enforced().filter(|t| t.effect == Effect::Pass).count();
-    if waived.is_empty() {
-        format!("all {passing} enforced rules pass")
+    let pass = if passing == 1 { "passes" } else { "pass" };
+    let rules = crate::text::count(passing, "enforced rule", "enforced rules");
+    if waived.is_empty() && passing == 1 {
+        "its one enforced rule passes".to_string()
+    } else if waived.is_empty() {
+        format!("all {rules} {pass}")
     } else {
         format!(
-            "{passing} enforced rules pass, {} waived: {}",
+            "{rules} {pass}, {} waived: {}",
             waived.len(),
             waived.join(", ")
         )

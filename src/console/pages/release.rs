@@ -41,14 +41,11 @@ pub fn investigation(page: &Page, p: &ReleasePassport) -> Vec<String> {
                 .iter()
                 .filter(|t| t.effect == Effect::Waived)
                 .count();
+            let passing = enforced.len() - waived;
             out.push(format!(
-                "Allowed: {} enforced rule{} pass{}.",
-                enforced.len() - waived,
-                if enforced.len() - waived == 1 {
-                    ""
-                } else {
-                    "s"
-                },
+                "Allowed: {} {}{}.",
+                crate::text::count(passing, "enforced rule", "enforced rules"),
+                if passing == 1 { "passes" } else { "pass" },
                 if waived > 0 {
                     format!(", {waived} waived")
                 } else {
@@ -57,14 +54,15 @@ pub fn investigation(page: &Page, p: &ReleasePassport) -> Vec<String> {
             ));
         }
         Some(d) => out.push(format!(
-            "{}: {} of {} enforced rules {}.",
+            "{}: {} of {} {}.",
             d,
             stopping.len(),
-            enforced.len(),
-            if d == Decision::Block {
-                "block or hold it"
-            } else {
-                "hold it"
+            crate::text::count(enforced.len(), "enforced rule", "enforced rules"),
+            match (d == Decision::Block, stopping.len() == 1) {
+                (true, true) => "blocks or holds it",
+                (true, false) => "block or hold it",
+                (false, true) => "holds it",
+                (false, false) => "hold it",
             }
         )),
     }
