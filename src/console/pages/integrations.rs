@@ -182,7 +182,7 @@ pub fn page(page: &Page, query: &Query) -> Markup {
                                     None => span.muted { "not checked yet" },
                                 } }
                                 td data-label="Last success" { (page.when(st.last_success_at)) }
-                                td data-label="Freshness" { (judged.map_or("-", |f| f.freshness.as_str())) }
+                                td data-label="Freshness" { (judged.map_or_else(|| "-".to_string(), |f| f.freshness_words())) }
                                 td data-label="Credential" { (credential(c)) }
                                 td.why data-label="Issue" { (judged.and_then(|f| f.trouble()).unwrap_or_else(|| "none".to_string())) }
                             }

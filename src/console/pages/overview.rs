@@ -112,18 +112,23 @@ pub fn page(page: &Page) -> Markup {
         ..latest("Allow", "")
     };
     let tiles = [
-        ("hold", latest("Hold", ""), "pending gates (Hold)"),
-        ("block", latest("Block", ""), "blocked"),
-        ("allow", latest("Allow", ""), "allowed"),
-        ("waived", waived, "allowed by a waiver"),
-        ("", latest("", "Stale"), "with stale evidence"),
+        (
+            "hold",
+            latest("Hold", ""),
+            ["pending gate (Hold)", "pending gates (Hold)"],
+        ),
+        ("block", latest("Block", ""), ["blocked"; 2]),
+        ("allow", latest("Allow", ""), ["allowed"; 2]),
+        ("waived", waived, ["allowed by a waiver"; 2]),
+        ("", latest("", "Stale"), ["with stale evidence"; 2]),
     ]
-    .map(|(class, filter, label)| {
+    .map(|(class, filter, [one, many])| {
+        let n = filter.count(page);
         (
             class,
             format!("/console/releases{}", filter.query()),
-            filter.count(page),
-            label,
+            n,
+            if n == 1 { one } else { many },
         )
     });
     let mut stopped: Vec<&&ReleasePassport> = passports
@@ -171,7 +176,7 @@ pub fn page(page: &Page) -> Markup {
                 @for (class, href, n, label) in &tiles {
                     a class=(format!("tile {class}")) href=(href) { strong { (n) } (label) }
                 }
-                a.tile href=(super::integrations::ISSUES_HREF) { strong { (troubled.len()) } "connector issues" }
+                a.tile href=(super::integrations::ISSUES_HREF) { strong { (troubled.len()) } (if troubled.len() == 1 { "connector issue" } else { "connector issues" }) }
             }
             (checklist(&steps))
             section aria-labelledby="stopped" {

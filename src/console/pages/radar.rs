@@ -74,7 +74,7 @@ pub fn page(page: &Page) -> Markup {
                                 td data-label="Connector" { (c.connector) } td data-label="Type" { (format!("{:?}", c.type_)) }
                                 td data-label="Health" { (c.health.map_or("not checked yet".to_string(), |h| format!("{h:?}"))) }
                                 td data-label="Last success" { (page.when(c.last_success_at)) }
-                                td data-label="Freshness" { (c.freshness.as_str()) }
+                                td data-label="Freshness" { (c.freshness_words()) }
                                 td.why data-label="Issue" { (c.trouble().unwrap_or_else(|| "none".to_string())) }
                             }
                         } }
