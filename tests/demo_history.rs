@@ -712,3 +712,60 @@ fn the_demo_history_is_what_the_engine_decides() {
          PASSPORT_BLESS=1 cargo test --test integration demo_history"
     );
 }
+
+/// No recorded decision precedes an input it counts (#32): every approval a passport counted
+/// was given before the decision that stands, every decision came after its release was
+/// created, and no evidence it shows was observed before the release started.
+#[test]
+fn no_decision_in_the_history_precedes_what_it_counts() {
+    let mut checked = 0;
+    for file in [HISTORY, SHOP_HISTORY] {
+        let mut bundle = Bundle::default();
+        load_str(
+            file,
+            &std::fs::read_to_string(file).unwrap(),
+            "shop",
+            &mut bundle,
+        )
+        .unwrap();
+        for p in &bundle.passports {
+            let name = p.metadata.name.as_deref().unwrap();
+            let status = p.status.as_ref().unwrap();
+            let created = release_passport::api::common::created_at(&p.metadata);
+            for t in &status.timeline {
+                assert!(
+                    created.is_none_or(|c| c <= t.at),
+                    "{name}: decided {} before it was created",
+                    t.at
+                );
+            }
+            let decided = status.decided_at().unwrap();
+            if status.decision == Some(Decision::Allow) {
+                for r in status.approvals.iter().flat_map(|a| &a.records) {
+                    if r.not_counted.is_none() {
+                        let given = r.at.unwrap();
+                        assert!(
+                            given <= decided,
+                            "{name}: allowed at {decided} counting {}'s approval of {given}",
+                            r.approver
+                        );
+                        checked += 1;
+                    }
+                }
+            }
+            if let Some(started) = status.started_at {
+                for e in &status.evidence {
+                    assert!(
+                        e.observed_at.is_none_or(|o| o >= started),
+                        "{name}: {} observed before the start",
+                        e.source
+                    );
+                }
+            }
+        }
+    }
+    assert!(
+        checked > 50,
+        "only {checked} counted approvals were checked"
+    );
+}

@@ -592,6 +592,32 @@ fn an_approval_from_outside_the_rules_groups_is_recorded_as_not_counted() {
     );
 }
 
+/// An Approval dated after the moment decided did not exist then: a replay counts it only from
+/// its own time, and the decision is reviewed at that time (#32: the demo's history had
+/// releases allowed an hour before their approval).
+#[test]
+fn an_approval_counts_from_when_it_was_given() {
+    let mut later = approval("a1", "rel", "alice", "Approve", &[]);
+    let given: chrono::DateTime<chrono::Utc> = "2026-11-25T14:30:00Z".parse().unwrap();
+    later.metadata.creation_timestamp = Some(k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+        "2026-11-25T14:30:00Z".parse().unwrap(),
+    ));
+    let rule = "    approval: {min: 1}\n";
+    let before = Case::new(vec![one_rule(rule)])
+        .approvals(vec![later.clone()])
+        .decide();
+    assert_eq!(before.status.decision, Some(Decision::Hold));
+    assert_eq!(
+        before.next_review,
+        Some(given),
+        "reviewed when the approval appears"
+    );
+    let at_given = Case::new(vec![one_rule(rule)])
+        .approvals(vec![later])
+        .at("2026-11-25T14:30:00Z");
+    assert_eq!(at_given.decide().status.decision, Some(Decision::Allow));
+}
+
 const WINDOW_RULE: &str = "    window:
       timeZone: Europe/Berlin
       freezes:

@@ -252,6 +252,7 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
         now,
     );
     ran.next_review = earliest(ran.next_review, watched.next_change);
+    ran.next_review = earliest(ran.next_review, applicable.appears);
     let mut rollback_status = rollback_status;
     rollback_status.recommended = watched.rollback_recommended;
     let next_review = ran.next_review.filter(|t| *t > now);
@@ -279,7 +280,8 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
     }
 }
 
-/// The approvals and waivers that are this release's, in a stable order.
+/// The approvals and waivers that are this release's and existed at the moment decided, in a
+/// stable order.
 struct Applicable<'a> {
     /// Oldest first.
     approvals: Vec<&'a Approval>,
@@ -287,15 +289,25 @@ struct Applicable<'a> {
     waivers: Vec<&'a Waiver>,
     /// The waivers not yet expired.
     active: Vec<&'a Waiver>,
+    /// When the first of this release's approvals and waivers dated after the moment decided
+    /// appears: the decision is reviewed then, so a clock ahead of ours delays a count by no
+    /// more than its lead.
+    appears: Option<DateTime<Utc>>,
 }
 
 impl<'a> Applicable<'a> {
     fn of(input: &Input<'a>) -> Self {
         let release = input.release;
+        // An Approval or Waiver created after the moment decided did not exist then: a replay
+        // (`passport simulate`, `evaluate --at`, the demo's history) must not count it early.
+        // One a clock ahead of ours dated later is counted at its own time ([`Self::appears`]).
+        let existed = |meta: &kube::api::ObjectMeta| {
+            crate::api::common::created_at(meta).is_none_or(|t| t <= input.now)
+        };
         let mut approvals: Vec<&Approval> = input
             .approvals
             .iter()
-            .filter(|a| approval_applies(a, release))
+            .filter(|a| approval_applies(a, release) && existed(&a.metadata))
             .collect();
         approvals.sort_by(|a, b| {
             (
@@ -310,7 +322,7 @@ impl<'a> Applicable<'a> {
         let mut waivers: Vec<&Waiver> = input
             .waivers
             .iter()
-            .filter(|w| waiver_applies(w, release))
+            .filter(|w| waiver_applies(w, release) && existed(&w.metadata))
             .collect();
         waivers.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
         let active = waivers
@@ -318,10 +330,27 @@ impl<'a> Applicable<'a> {
             .copied()
             .filter(|w| input.now < w.spec.expires_at)
             .collect();
+        let later = |meta: &kube::api::ObjectMeta| {
+            crate::api::common::created_at(meta).filter(|t| *t > input.now)
+        };
+        let appears = input
+            .approvals
+            .iter()
+            .filter(|a| approval_applies(a, release))
+            .filter_map(|a| later(&a.metadata))
+            .chain(
+                input
+                    .waivers
+                    .iter()
+                    .filter(|w| waiver_applies(w, release))
+                    .filter_map(|w| later(&w.metadata)),
+            )
+            .min();
         Self {
             approvals,
             waivers,
             active,
+            appears,
         }
     }
 }

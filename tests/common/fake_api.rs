@@ -2,7 +2,9 @@
 //! and `Status` bodies the API server uses, for the reconcile tests and the controller benchmark
 //! (fast, and every write counted exactly). What it keeps of the server's semantics:
 //! - create sets uid, resourceVersion, generation 1 and creationTimestamp (seeded objects keep
-//!   what they name); a taken name is 409;
+//!   what they name) from the server's clock — the wall clock, or the test's own
+//!   ([`FakeApi::with_clock`]), as a real server and its controller share one time; a taken name
+//!   is 409;
 //! - a write naming a stale `metadata.resourceVersion` is 409 Conflict;
 //! - writes to the object never touch `status`; writes to `/status` touch only `status`;
 //! - a change of `spec` bumps `generation`;
@@ -41,10 +43,20 @@ pub type Hook = dyn Fn(&Call) -> Option<(u16, String)> + Send + Sync;
 /// `("/apis/apps/v1/deployments", "shop", "checkout")`.
 type Key = (String, String, String);
 
+/// The server's clock.
+type Clock = Arc<dyn Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync>;
+
 #[derive(Default)]
 struct State {
     objects: BTreeMap<Key, Value>,
     version: u64,
+    clock: Option<Clock>,
+}
+
+impl State {
+    fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.as_ref().map_or_else(chrono::Utc::now, |c| c())
+    }
 }
 
 #[derive(Clone)]
@@ -59,6 +71,15 @@ impl FakeApi {
             state: Arc::default(),
             hook: Arc::default(),
         }
+    }
+
+    /// Stamps new objects with `clock`'s time instead of the wall clock's.
+    pub fn with_clock(
+        self,
+        clock: impl Fn() -> chrono::DateTime<chrono::Utc> + Send + Sync + 'static,
+    ) -> Self {
+        self.state.lock().unwrap().clock = Some(Arc::new(clock));
+        self
     }
 
     /// Stores objects as they are, status included (as if written earlier by their controllers).
@@ -76,7 +97,8 @@ impl FakeApi {
                 value["apiVersion"] = K::api_version(&()).into();
                 value["kind"] = K::kind(&()).into();
                 state.version += 1;
-                stamp_new(&mut value, state.version);
+                let now = state.now();
+                stamp_new(&mut value, state.version, now);
                 state
                     .objects
                     .insert((K::url_path(&(), None), namespace, name), value);
@@ -268,7 +290,8 @@ impl State {
             map.remove("status");
         }
         self.version += 1;
-        stamp_new(&mut object, self.version);
+        let now = self.now();
+        stamp_new(&mut object, self.version, now);
         self.objects.insert(key, object.clone());
         respond(201, &object)
     }
@@ -358,7 +381,7 @@ impl State {
     }
 }
 
-fn stamp_new(object: &mut Value, version: u64) {
+fn stamp_new(object: &mut Value, version: u64, now: chrono::DateTime<chrono::Utc>) {
     let meta = &mut object["metadata"];
     if meta["uid"].is_null() {
         meta["uid"] = format!("00000000-0000-4000-8000-{version:012}").into();
@@ -368,7 +391,7 @@ fn stamp_new(object: &mut Value, version: u64) {
         meta["generation"] = 1.into();
     }
     if meta["creationTimestamp"].is_null() {
-        meta["creationTimestamp"] = chrono::Utc::now()
+        meta["creationTimestamp"] = now
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
             .into();
     }

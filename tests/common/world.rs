@@ -88,7 +88,10 @@ impl World {
     pub async fn new(releases: Vec<Release>, policies: Vec<GatePolicy>) -> Self {
         let writes = Writes::default();
         let counted = writes.clone();
+        let now = Arc::new(Mutex::new(t(T0)));
+        let server_now = Arc::clone(&now);
         let client = FakeApi::new()
+            .with_clock(move || *server_now.lock().unwrap())
             .with_objects(releases)
             .with_objects(policies)
             .on_request(move |call| {
@@ -127,7 +130,6 @@ impl World {
             notifiers_r,
             Arc::default(),
         );
-        let now = Arc::new(Mutex::new(t(T0)));
         let clock_now = Arc::clone(&now);
         let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(ManualEvidence)];
         let ctx = Arc::new(Context::new(
