@@ -308,6 +308,28 @@ fn provenance_rows() {
     // Without a known start (a file without startedAt) only the future is judged.
     let case = Case::new(vec![one_rule(fresh)]).evidence(vec![item("health", Complete, 90)]);
     assert_eq!(decision(&case), Decision::Allow);
+    // Nor before its commit: with no start known, evidence from before the commit cannot
+    // describe the revision (#32: 08:00 evidence allowed a release committed at 09:00), and
+    // a start known to be earlier than the commit is raised to it.
+    for created_at in [None, Some("2026-11-25T12:00:00Z")] {
+        let mut committed =
+            Case::new(vec![one_rule(fresh)]).evidence(vec![item("health", Complete, 90)]);
+        if let Some(revision) = committed.release.spec.revision.as_mut() {
+            revision.committed_at = Some(t(STARTED));
+        }
+        committed.release.metadata.creation_timestamp = created_at
+            .map(|c| k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(c.parse().unwrap()));
+        let out = committed.decide().status;
+        assert_eq!(out.decision, Some(Decision::Hold), "{created_at:?}");
+        assert_eq!(out.started_at, Some(t(STARTED)));
+        assert!(
+            out.trace[0].message.contains(
+                "observed before this release started (2026-11-25T12:30:00Z < 2026-11-25T13:00:00Z, when its revision was committed)"
+            ),
+            "{}",
+            out.trace[0].message
+        );
+    }
     // The Release's creation is its start when nothing else says.
     let mut created = Case::new(vec![one_rule(fresh)]).evidence(vec![item("health", Complete, 90)]);
     created.release.metadata.creation_timestamp = Some(

@@ -78,7 +78,8 @@ pub struct Revision {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 128))]
     pub commit: Option<String>,
-    /// When the commit was made (RFC 3339).
+    /// When the commit was made (RFC 3339). The release never starts before it: evidence
+    /// observed earlier cannot describe this revision and counts as Stale.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub committed_at: Option<DateTime<Utc>>,
     /// Who authored the change; approval rules with `excludeAuthor` do not count this person.
@@ -181,13 +182,24 @@ pub struct ReleaseStatus {
 impl Release {
     /// When this release started: `spec.startedAt`, else `rolled_out` (when a connector saw
     /// its version begin rolling out), else `status.startedAt` (what the last decision took),
-    /// else its creation.
+    /// else its creation — and never before its commit (`spec.revision.committedAt`): nothing
+    /// observed before a revision existed can describe it, whatever else is (not) known.
     pub fn started_at(&self, rolled_out: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
-        self.spec
+        let known = self
+            .spec
             .started_at
             .or(rolled_out)
             .or(self.status.as_ref().and_then(|s| s.started_at))
-            .or_else(|| super::common::created_at(&self.metadata))
+            .or_else(|| super::common::created_at(&self.metadata));
+        match (known, self.committed_at()) {
+            (Some(start), Some(commit)) => Some(start.max(commit)),
+            (start, commit) => start.or(commit),
+        }
+    }
+
+    /// When its revision was committed, if the Release says.
+    pub fn committed_at(&self) -> Option<DateTime<Utc>> {
+        self.spec.revision.as_ref().and_then(|r| r.committed_at)
     }
 
     /// What GitOps is expected to have applied: the commit when known, else the version.

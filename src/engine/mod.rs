@@ -231,7 +231,15 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
         .filter_map(|i| i.rollout_started_at)
         .min();
     let started = release.started_at(rolled_out);
-    let screened = provenance::screen(input.evidence, started, now, input.clock_skew);
+    let screened = provenance::screen(
+        input.evidence,
+        provenance::Start {
+            at: started,
+            committed: started.is_some() && started == release.committed_at(),
+        },
+        now,
+        input.clock_skew,
+    );
     let rollback_status = rollback(release, input.previous_release, &screened, now);
     let evidence = with_rollback_evidence(&selected, &screened, &rollback_status, now);
     let previous_evidence = input

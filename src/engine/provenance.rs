@@ -18,10 +18,17 @@ pub const DEFAULT_CLOCK_SKEW: Duration = Duration::minutes(2);
 /// The words a Stale observation from before the start carries.
 pub const BEFORE_START: &str = "observed before this release started";
 
+/// When the release started, and whether that is its commit time (the floor of every start).
+#[derive(Clone, Copy, Debug)]
+pub struct Start {
+    pub at: Option<DateTime<Utc>>,
+    pub committed: bool,
+}
+
 /// `items` as this release's decision may read them.
 pub fn screen(
     items: &[EvidenceItem],
-    started: Option<DateTime<Utc>>,
+    started: Start,
     now: DateTime<Utc>,
     skew: Duration,
 ) -> Cow<'_, [EvidenceItem]> {
@@ -48,7 +55,7 @@ pub fn screen(
 
 fn verdict(
     item: &EvidenceItem,
-    started: Option<DateTime<Utc>>,
+    started: Start,
     now: DateTime<Utc>,
     skew: Duration,
 ) -> Option<(EvidenceStatus, String)> {
@@ -71,11 +78,20 @@ fn verdict(
             ),
         ));
     }
+    let Start {
+        at: started,
+        committed,
+    } = started;
     let started = started?;
     (at < started).then(|| {
+        let floor = if committed {
+            ", when its revision was committed"
+        } else {
+            ""
+        };
         (
             EvidenceStatus::Stale,
-            format!("{BEFORE_START} ({} < {})", time(at), time(started)),
+            format!("{BEFORE_START} ({} < {}{floor})", time(at), time(started)),
         )
     })
 }
