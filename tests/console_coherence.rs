@@ -297,6 +297,11 @@ proptest! {
             let screen = console.get(&format!("/console/releases/shop/{name}"));
             let h1 = screen.split("<h1>").nth(1).and_then(|h| h.split("</span></h1>").next()).unwrap_or_default();
             prop_assert!(h1.ends_with(&format!(">{label}")), "truth screen of {}: {}", name, h1);
+            // The timeline shows the evidence as it arrived beside the decisions.
+            let timeline = screen.split("id=\"timeline\"").nth(1).unwrap_or_default();
+            let timeline = timeline.split("</section>").next().unwrap_or_default();
+            let observed = timeline.matches("observed <span class=\"badge").count();
+            prop_assert_eq!(observed, p.status.as_ref().unwrap().evidence.len(), "timeline of {}", name);
         }
         for (name, shown) in &on_radar {
             let p = passports.iter().find(|p| p.metadata.name.as_deref() == Some(name)).unwrap();

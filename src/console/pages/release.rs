@@ -459,6 +459,46 @@ fn approvals_section(page: &Page, status: &crate::api::ReleasePassportStatus) ->
     }
 }
 
+/// One moment on the truth screen's timeline.
+enum Moment<'a> {
+    Decided(&'a crate::api::passport::TimelineEntry),
+    /// The latest observation of one evidence source (a passport keeps the newest of each).
+    Observed(&'a crate::api::passport::EvidenceEntry),
+    Approved(&'a crate::api::passport::ApprovalRecord),
+}
+
+impl Moment<'_> {
+    fn at(&self) -> chrono::DateTime<chrono::Utc> {
+        match self {
+            Moment::Decided(t) => t.at,
+            Moment::Observed(e) => e.observed_at.unwrap_or_default(),
+            Moment::Approved(r) => r.at.unwrap_or_default(),
+        }
+    }
+}
+
+/// The decisions, the evidence as it was observed and the approvals as they were given, oldest
+/// first; at the same moment an input comes before the decision it caused.
+fn timeline(status: &crate::api::ReleasePassportStatus) -> Vec<Moment<'_>> {
+    let mut moments: Vec<Moment> = status
+        .evidence
+        .iter()
+        .filter(|e| e.observed_at.is_some())
+        .map(Moment::Observed)
+        .chain(
+            status
+                .approvals
+                .iter()
+                .flat_map(|a| &a.records)
+                .filter(|r| r.at.is_some())
+                .map(Moment::Approved),
+        )
+        .chain(status.timeline.iter().map(Moment::Decided))
+        .collect();
+    moments.sort_by_key(|m| (m.at(), matches!(m, Moment::Decided(_))));
+    moments
+}
+
 /// What the passport records beside the decision: waivers, the post-deploy watch, the
 /// timeline, notifications and conditions.
 fn record_sections(page: &Page, status: &crate::api::ReleasePassportStatus) -> Markup {
@@ -483,9 +523,17 @@ fn record_sections(page: &Page, status: &crate::api::ReleasePassportStatus) -> M
             }
         }
         section aria-labelledby="timeline" {
-            h2 id="timeline" { "Timeline" }
-            @if status.timeline.is_empty() { (empty("No decision recorded yet.")) } @else {
-                ol.timeline { @for t in status.timeline.iter().rev() { li { (page.when(Some(t.at))) " " (labelled_badge(Some(t.decision), t.label())) " " (t.message) } } }
+            h2 id="timeline" { "Timeline " small { "evidence as it arrived, approvals as given, and the decisions they caused" } }
+            @let moments = timeline(status);
+            @if moments.is_empty() { (empty("No decision recorded yet.")) } @else {
+                ol.timeline { @for m in moments.iter().rev() { li {
+                    (page.when(Some(m.at()))) " "
+                    @match m {
+                        Moment::Decided(t) => { (labelled_badge(Some(t.decision), t.label())) " " (t.message) },
+                        Moment::Observed(e) => { "observed " (evidence_badge(e.status)) " " strong { (e.source) } @if let Some(s) = &e.summary { ": " (s) } },
+                        Moment::Approved(r) => { strong { (r.approver) } " " (r.decision.past_tense()) @if let Some(n) = &r.not_counted { " " em { "(not counted: " (n) ")" } } },
+                    }
+                } } }
             }
         }
         section aria-labelledby="notified" {
