@@ -342,3 +342,27 @@ fn approvals_are_immutable_and_decisions_enumerated() {
         json!(["Allow", "Hold", "Block"])
     );
 }
+
+/// `kubectl explain releasepassport.status.FIELD` reads as user documentation (#32): every
+/// status field says what it means and when it changes, not only its type ("Allow, Hold or
+/// Block." was the whole of `status.decision`).
+#[test]
+fn every_passport_status_field_is_explained() {
+    let status = &schema_of("ReleasePassport")["properties"]["status"]["properties"];
+    let fields = status.as_object().unwrap();
+    assert!(fields.len() > 10);
+    for (name, field) in fields {
+        let description = field["description"].as_str().unwrap_or_default();
+        assert!(
+            description.split_whitespace().count() >= 12,
+            "status.{name} explains too little: {description:?}"
+        );
+    }
+    let decision = status["decision"]["description"].as_str().unwrap();
+    for word in ["Allow", "Hold", "Block", "reasons", "trace", "timeline"] {
+        assert!(
+            decision.contains(word),
+            "status.decision does not mention {word}"
+        );
+    }
+}

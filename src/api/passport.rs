@@ -56,13 +56,23 @@ pub struct ReleasePassportSpec {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReleasePassportStatus {
-    /// Allow, Hold or Block.
+    /// Whether this release may be promoted now. Allow: every enforced rule passes (or a
+    /// Waiver let a rule through, named in `timeline` and `trace`); the gate answers yes.
+    /// Hold: something is still missing or pending (an approval, fresh evidence, a freeze
+    /// window) and the release is re-decided by itself when it arrives. Block: a rule failed (a
+    /// metric over its threshold, failed evidence, a Reject); it stays blocked until the input
+    /// changes. It changes whenever an input does — a Release, policy, Approval, Waiver or
+    /// evidence — and each change is added to `timeline`. Why: `reasons` (first line) and
+    /// `trace` (every rule); unset until the controller has decided once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decision: Option<Decision>,
-    /// Why the decision is not Allow, one line per holding or blocking rule (blocks first).
+    /// Why the decision is not Allow: one line per holding or blocking enforced rule, blocking
+    /// ones first, each "policy/rule: what was found" (e.g. "staging-standard/error-rate: 8.3%
+    /// is above 5%"). Empty for an Allow; `passport gate` and notifications quote the first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<String>,
-    /// Complete evidence items out of those the rules read, e.g. `7/8`.
+    /// Complete evidence items out of those the enforced rules read, e.g. `7/8` (the EVIDENCE
+    /// column of `kubectl get rp`); the items themselves are in `evidence`.
     #[serde(
         default,
         skip_serializing_if = "Option::is_none",
@@ -70,7 +80,10 @@ pub struct ReleasePassportStatus {
     )]
     #[schemars(with = "Option<String>")]
     pub evidence_summary: Option<EvidenceCount>,
-    /// Every evidence item the rules read, with its status at decision time.
+    /// Every evidence item the enforced rules read, as the latest decision saw it: its status
+    /// (Complete, Partial, Pending, Stale, Failed, Missing), when it was observed, which
+    /// Connector reported it and what it said. Refreshed on every decision, so an item may be
+    /// newer than the decision in `timeline` it did not change.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<EvidenceEntry>,
     /// When the release started, as this decision took it: evidence observed before it was
@@ -78,28 +91,42 @@ pub struct ReleasePassportStatus {
     /// else its creation).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_at: Option<DateTime<Utc>>,
-    /// Every rule of every selecting policy: the effect it had and why.
+    /// Every rule of every policy that selects this release, in policy order: its effect
+    /// (Pass, Hold, Block, Waived; Simulate-mode policies are traced but never decide) and the
+    /// one line that says why. Read this to see exactly how the decision was reached.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub trace: Vec<TraceEntry>,
-    /// Approvals and rejections for this release.
+    /// The Approvals and rejections given for this release: how many each approval rule
+    /// needs and has, and every record with its approver, time and — when it did not count —
+    /// why (the author, a group the rule does not accept).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approvals: Option<ApprovalsSummary>,
-    /// Waivers that name this release.
+    /// The Waivers that name this release: which rules each lets through, who granted it,
+    /// why, and until when (an expired one is kept here, inactive).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub waivers: Vec<WaiverEntry>,
-    /// Whether there is a known-good release to return to.
+    /// Whether there is a known-good release to return to (`spec.previous`, an Allowed
+    /// passport), its revision, and whether rolling back is recommended (a failed post-deploy
+    /// watch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<RollbackStatus>,
-    /// Post-deploy watch progress.
+    /// The post-deploy watch: after an Allow, the rules of `spec.watch` are checked for its
+    /// duration; NotStarted → Watching → Passed, or Failed (which recommends a rollback).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub watch: Option<WatchStatus>,
-    /// Decision changes, newest last (bounded).
+    /// Every change of decision, newest last (the last 20): when, to what, the line that
+    /// explains it, and the rules a Waiver let through. `kubectl get rp -o yaml` shows the
+    /// history here; the console draws it beside the evidence.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub timeline: Vec<TimelineEntry>,
-    /// `Ready` (True exactly when Allow), `Reconciling`, `Stalled`.
+    /// Kubernetes conditions for tools that wait on them (kstatus, Flux, Argo CD, `kubectl
+    /// wait`): `Ready` is True exactly when the decision is Allow, `Reconciling` is True while
+    /// evidence is pending, `Stalled` is True when a policy or the Release is invalid (its
+    /// message names the field).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub conditions: Vec<Condition>,
-    /// The Release `metadata.generation` this decision was made for.
+    /// The Release `metadata.generation` this decision was made for: when it lags the
+    /// Release's, a change is not decided yet.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
     /// What Notifiers told of this passport, newest last (bounded). Written by the leader's
@@ -167,7 +194,10 @@ impl ReleasePassportStatus {
 pub struct EvidenceEntry {
     /// The evidence source (for metrics, the rule's name).
     pub source: String,
-    /// The status at decision time (after applying `maxAge`).
+    /// What the decision made of it: Complete (counts as passing), Partial (some targets
+    /// pass), Pending (still rolling out or inside a metric's window), Stale (older than the
+    /// rule's `maxAge`, or observed before this release started), Failed, or Missing (never
+    /// reported, or refused — the summary says why).
     pub status: EvidenceStatus,
     /// When it was last observed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -524,11 +554,12 @@ pub enum WatchPhase {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct TimelineEntry {
-    /// When.
+    /// When the decision changed.
     pub at: DateTime<Utc>,
-    /// The new decision.
+    /// The decision it changed to.
     pub decision: Decision,
-    /// What caused it, in a line.
+    /// What caused it, in a line: the first holding or blocking rule's reason, or for an
+    /// Allow how many enforced rules pass (and which a Waiver let through).
     pub message: String,
     /// The enforced rules a Waiver let through when this decision was reached (an Allow that
     /// would otherwise have held or blocked). Empty when none was.
