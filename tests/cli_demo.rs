@@ -40,6 +40,20 @@ fn demo_prints_decisions_and_serves_the_console() {
             && body.contains("an approver from payments-leads, not the author"),
         "{body}"
     );
+    // Gate says of every rule what it does on missing, stale and failed input, and what it
+    // protects against (a description, else what its type guards).
+    let (_, _, gate) = get(demo.port, "/console/gate");
+    let protects = regex::Regex::new(r#"data-label="Protects against">([^<]*)<"#).unwrap();
+    let rules: Vec<String> = protects
+        .captures_iter(&gate)
+        .map(|c| c[1].to_string())
+        .collect();
+    assert!(rules.len() >= 14, "{} rules", rules.len());
+    assert!(rules.iter().all(|p| !p.trim().is_empty()), "{rules:?}");
+    assert_eq!(
+        gate.matches(r#"data-label="Effects">"#).count(),
+        rules.len()
+    );
     // Overview's next action for each held or blocked release is its truth screen's.
     let row = regex::Regex::new(
         r#"<a href="(/console/releases/shop/[^"]+)">[^<]+</a>.*?<td data-label="Next action">([^<]+)"#,

@@ -533,3 +533,42 @@ fn edge_states_say_what_is_true() {
         "attachment; filename=\"passports.csv\""
     );
 }
+
+/// Gate's simulator: each figure links to exactly the releases it counts (#32: "would block 17"
+/// opened nothing).
+#[test]
+fn the_simulators_figures_open_what_they_count() {
+    let effects = ["Pass", "Hold", "Block", "Hold", "Block", "Block"];
+    let passports: Vec<ReleasePassport> = effects
+        .iter()
+        .enumerate()
+        .map(|(i, effect)| {
+            let mut p = plain(i);
+            let status = p.status.as_mut().unwrap();
+            status.trace.push(
+                serde_json::from_value(json!({"policy": "candidate", "mode": "Simulate", "rule": "r", "type": "evidence", "effect": effect, "message": "m"}))
+                    .unwrap(),
+            );
+            p
+        })
+        .chain((6..9).map(plain))
+        .collect();
+    let console = console_of(passports);
+    let gate = console.get("/console/gate");
+    let cell = regex::Regex::new(
+        r#"<td data-label="(Releases|Would hold|Would block)"><a href="([^"]+)">(\d+)</a>"#,
+    )
+    .unwrap();
+    let figures: Vec<(String, String, usize)> = cell
+        .captures_iter(&gate)
+        .map(|c| (c[1].to_string(), c[2].to_string(), c[3].parse().unwrap()))
+        .collect();
+    let counted: Vec<(&str, usize)> = figures.iter().map(|(w, _, n)| (w.as_str(), *n)).collect();
+    assert_eq!(
+        counted,
+        [("Releases", 6), ("Would hold", 2), ("Would block", 3)]
+    );
+    for (what, href, n) in &figures {
+        assert_eq!(rows_of_releases(&console.get(href)), *n, "{what}: {href}");
+    }
+}

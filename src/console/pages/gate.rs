@@ -9,6 +9,7 @@ use super::super::layout::{
     Nav, PREVIOUS_NEXT, Page, PageNumber, command, empty, expiry, layout, ok_badge, paged,
     release_href,
 };
+use crate::api::common::Outcome;
 use crate::api::passport::{Effect, WatchPhase};
 use crate::api::policy::PolicyRule;
 use crate::api::{ConditionStatus, ConditionType};
@@ -72,6 +73,81 @@ pub fn describe(rule: &PolicyRule) -> (&'static str, String) {
     ("?", String::new())
 }
 
+/// What a rule does when its input is missing, stale or failing (its `on…` fields, else the
+/// engine's defaults): "missing → Hold · stale → Hold · failed → Block".
+pub fn effects(rule: &PolicyRule) -> String {
+    let o = |set: Option<Outcome>, default: Outcome| format!("{:?}", set.unwrap_or(default));
+    if let Some(e) = &rule.evidence {
+        let mut parts = vec![
+            format!("missing → {}", o(e.on_missing, Outcome::Hold)),
+            format!("failed → {}", o(e.on_failed, Outcome::Block)),
+            format!("partial → {}", o(e.on_partial, Outcome::Hold)),
+            format!("pending → {}", o(e.on_pending, Outcome::Hold)),
+        ];
+        if e.max_age.is_some() {
+            parts.insert(1, format!("stale → {}", o(e.on_stale, Outcome::Hold)));
+        }
+        return parts.join(" · ");
+    }
+    if let Some(m) = &rule.metric {
+        let no_data = if m.max_age.is_some() {
+            "no data or stale"
+        } else {
+            "no data"
+        };
+        return format!(
+            "{no_data} → {} · threshold broken → {}",
+            o(m.on_no_data, Outcome::Hold),
+            o(m.on_failed, Outcome::Block)
+        );
+    }
+    if rule.approval.is_some() {
+        return "too few approvals → Hold · a Reject → Block".to_string();
+    }
+    if let Some(w) = &rule.window {
+        return format!("inside a freeze → {}", o(w.on_inside, Outcome::Hold));
+    }
+    if let Some(x) = &rule.expression {
+        return format!("false → {}", o(x.on_false, Outcome::Hold));
+    }
+    String::new()
+}
+
+/// What a rule protects against: its description, else what its type guards.
+pub fn protects(rule: &PolicyRule) -> String {
+    if let Some(d) = &rule.description {
+        return d.clone();
+    }
+    if let Some(e) = &rule.evidence {
+        return format!(
+            "promoting while {} is missing, failing or out of date",
+            e.source
+        );
+    }
+    if let Some(m) = &rule.metric {
+        let (_, threshold) = crate::api::policy::show_pair(m.threshold, m.threshold, m.unit);
+        return format!(
+            "promoting while {} is not {} {threshold}",
+            rule.name,
+            m.op.symbol()
+        );
+    }
+    if let Some(a) = &rule.approval {
+        return if a.exclude_author {
+            "a change nobody but its author looked at".to_string()
+        } else {
+            "a change nobody looked at".to_string()
+        };
+    }
+    if rule.window.is_some() {
+        return "changes while the freeze windows are in force".to_string();
+    }
+    if rule.expression.is_some() {
+        return "releases the expression does not accept".to_string();
+    }
+    String::new()
+}
+
 fn selector(p: &GatePolicy) -> String {
     let s = &p.spec.selector;
     let or_all = |v: &[String]| {
@@ -118,6 +194,22 @@ impl Query {
     }
 }
 
+/// How Simulate-mode policy `policy` judged `p`: its worst effect over the rules it traced
+/// (`None`: it did not select `p`). Gate's simulator counts with this, and the release list's
+/// `?simulated=POLICY&would=Hold` filter lists exactly what it counts.
+pub fn simulated_effect(p: &crate::api::ReleasePassport, policy: &str) -> Option<Effect> {
+    p.status
+        .iter()
+        .flat_map(|st| &st.trace)
+        .filter(|t| t.mode == PolicyMode::Simulate && t.policy == policy)
+        .map(|t| t.effect)
+        .reduce(|worst, e| match (worst, e) {
+            (Effect::Block, _) | (_, Effect::Block) => Effect::Block,
+            (Effect::Hold, _) | (_, Effect::Hold) => Effect::Hold,
+            _ => worst,
+        })
+}
+
 /// Simulate-mode results: per simulated policy, how many releases it judged, would have held
 /// and would have blocked.
 fn simulated<'a>(
@@ -126,26 +218,19 @@ fn simulated<'a>(
     let mut simulated: std::collections::BTreeMap<&str, (usize, usize, usize)> =
         std::collections::BTreeMap::new();
     for p in passports {
-        let trace = p
+        let policies: std::collections::BTreeSet<&str> = p
             .status
             .iter()
             .flat_map(|st| &st.trace)
-            .filter(|t| t.mode == PolicyMode::Simulate);
-        let mut seen: std::collections::BTreeMap<&str, Effect> = std::collections::BTreeMap::new();
-        for t in trace {
-            let worst = seen.entry(t.policy.as_str()).or_insert(Effect::Pass);
-            if matches!(t.effect, Effect::Block)
-                || (t.effect == Effect::Hold && *worst != Effect::Block)
-            {
-                *worst = t.effect;
-            }
-        }
-        for (policy, effect) in seen {
+            .filter(|t| t.mode == PolicyMode::Simulate)
+            .map(|t| t.policy.as_str())
+            .collect();
+        for policy in policies {
             let e = simulated.entry(policy).or_default();
             e.0 += 1;
-            match effect {
-                Effect::Block => e.2 += 1,
-                Effect::Hold => e.1 += 1,
+            match simulated_effect(p, policy) {
+                Some(Effect::Block) => e.2 += 1,
+                Some(Effect::Hold) => e.1 += 1,
                 _ => {}
             }
         }
@@ -195,10 +280,10 @@ fn policies_section(policies: &[&GatePolicy]) -> Markup {
                     @let unscoped = p.status.iter().flat_map(|st| &st.unscoped_releases).map(String::as_str).collect::<Vec<_>>();
                     @if !unscoped.is_empty() { p.warn { "Its $labels queries cannot be scoped for " (unscoped.join(", ")) " (no spec.scope.metricLabels): they are not sent and those rules hold." } }
                     div.scroll { table {
-                        thead { tr { th { "Rule" } th { "Type" } th { "Requires" } th { "Protects against" } } }
+                        thead { tr { th { "Rule" } th { "Type" } th { "Requires" } th { "Effects" } th { "Protects against" } } }
                         tbody { @for r in &p.spec.rules {
                             @let (kind, what) = describe(r);
-                            tr { td data-label="Rule" { (r.name) } td data-label="Type" { (kind) } td.why data-label="Requires" { (what) } td.why data-label="Protects against" { (r.description.as_deref().unwrap_or("")) } }
+                            tr { td data-label="Rule" { (r.name) } td data-label="Type" { (kind) } td.why data-label="Requires" { (what) } td.why data-label="Effects" { (effects(r)) } td.why data-label="Protects against" { (protects(r)) } }
                         } }
                     } }
                     @if let Some(w) = &p.spec.post_deploy_watch {
@@ -277,28 +362,45 @@ pub fn page(page: &Page, query: &Query) -> Markup {
         "Gate",
         html! {
             h1 { "Gate" }
-            (freezes_section(page, &freezes))
-            (policies_section(&policies))
+            p.lead {
+                a href="/console/gate/builder" { "Build a policy" } " · "
+                a href="#policies" { "Rules and their effects" } " · "
+                a href="#simulator" { "Simulator" } " · "
+                a href="#freezes" { "Freezes" } " · "
+                a href="#history" { "Decision history" }
+            }
             section aria-labelledby="templates" {
-                h2 id="templates" { "Templates" }
-                p { "Policies to start from, shipped in " code { "examples/policies/" } ":" }
+                h2 id="templates" { "Policy builder" }
+                p { a href="/console/gate/builder" { "Build a policy from a form" } ": answer what a release must show and it writes the YAML to apply (checked as the API server checks it). Or start from a template shipped in " code { "examples/policies/" } ":" }
                 ul { @for (file, description) in crate::examples::templates() {
                     li { strong { (file) } " — " (description) }
                 } }
                 (command("kubectl apply -f examples/policies/production-standard.yaml"))
-                p { "Or " a href="/console/gate/builder" { "build a policy from a form" } ": it writes the YAML to apply." }
             }
+            (policies_section(&policies))
             section aria-labelledby="simulator" {
                 h2 id="simulator" { "Simulator" }
                 @if simulated.is_empty() { (empty("No Simulate-mode policy is running. Set spec.mode: Simulate to try a policy live without enforcing it.")) } @else {
                     div.scroll { table {
                         thead { tr { th { "Simulated policy" } th { "Releases" } th { "Would hold" } th { "Would block" } } }
-                        tbody { @for (policy, (n, held, blocked)) in &simulated { tr { td data-label="Simulated policy" { (policy) } td data-label="Releases" { (n) } td data-label="Would hold" { (held) } td data-label="Would block" { (blocked) } } } }
+                        tbody { @for (policy, (n, held, blocked)) in &simulated {
+                            @let judged = |would: &str| {
+                                let f = super::releases::Filter { simulated: (*policy).to_string(), would: would.to_string(), ..Default::default() };
+                                format!("/console/releases{}", f.query())
+                            };
+                            tr {
+                                td data-label="Simulated policy" { (policy) }
+                                td data-label="Releases" { a href=(judged("")) { (n) } }
+                                td data-label="Would hold" { a href=(judged("Hold")) { (held) } }
+                                td data-label="Would block" { a href=(judged("Block")) { (blocked) } }
+                            }
+                        } }
                     } }
                 }
                 p { "Replay a candidate policy over recorded passports:" }
                 (command("passport simulate --policy candidate.yaml --cluster --since 30d"))
             }
+            (freezes_section(page, &freezes))
             div.columns {
                 section aria-labelledby="approvals" {
                     h2 id="approvals" { "Approvals " small { (approvals.len()) } }

@@ -38,6 +38,12 @@ pub struct Filter {
     /// Only passports a Waiver let through (a rule waived).
     #[serde(default, deserialize_with = "flag")]
     pub waived: bool,
+    /// Only passports this Simulate-mode policy judged ([`super::gate::simulated_effect`])…
+    #[serde(default)]
+    pub simulated: String,
+    /// …and, when set, only those it would have held (`Hold`) or blocked (`Block`).
+    #[serde(default)]
+    pub would: String,
     #[serde(default)]
     pub sort: Sort,
     /// `None`: the column's natural order (newest first for times, A→Z otherwise).
@@ -173,6 +179,9 @@ impl Filter {
                     .as_deref()
                     == Some(self.decision.as_str()))
             && (!self.waived || status.is_some_and(|s| s.waived_rules() > 0))
+            && (self.simulated.is_empty()
+                || super::gate::simulated_effect(p, &self.simulated)
+                    .is_some_and(|e| self.would.is_empty() || e.as_str() == self.would.as_str()))
             && (self.evidence.is_empty()
                 || evidence_status(p).map(EvidenceStatus::as_str) == Some(self.evidence.as_str()))
             && (self.q.is_empty()
@@ -199,6 +208,8 @@ impl Filter {
             ("q", &self.q),
             ("latest", if self.latest { "on" } else { "" }),
             ("waived", if self.waived { "on" } else { "" }),
+            ("simulated", &self.simulated),
+            ("would", &self.would),
             (
                 "sort",
                 if self.sort == Sort::default() {
