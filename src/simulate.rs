@@ -32,8 +32,17 @@ impl Replay {
     }
 }
 
-/// The inputs a recorded passport preserves: the release as it was, its evidence, approvals and waivers.
-fn inputs(p: &ReleasePassport) -> (Release, Vec<EvidenceItem>, Vec<Approval>, Vec<Waiver>) {
+/// The inputs a recorded passport preserves: the release as it was, its evidence, approvals
+/// and waivers, and the rollback target it recorded.
+struct Recorded {
+    release: Release,
+    evidence: Vec<EvidenceItem>,
+    approvals: Vec<Approval>,
+    waivers: Vec<Waiver>,
+    previous: Option<engine::PreviousRelease>,
+}
+
+fn inputs(p: &ReleasePassport) -> Recorded {
     let status = p.status.clone().unwrap_or_default();
     let ns = p.metadata.namespace.clone();
     let name = p.spec.release_ref.name.clone();
@@ -54,7 +63,32 @@ fn inputs(p: &ReleasePassport) -> (Release, Vec<EvidenceItem>, Vec<Approval>, Ve
     );
     release.metadata.namespace = ns.clone();
     release.metadata.labels = p.metadata.labels.clone();
-    let evidence = status.evidence.iter().map(EvidenceItem::from).collect();
+    let mut evidence: Vec<EvidenceItem> = status.evidence.iter().map(EvidenceItem::from).collect();
+    // The rollback target as the decision recorded it, and — when it was ready — the
+    // connector's confirmation that its revision was still there: a replay judges a
+    // rollback-ready rule as the decision did (the policy builder's preview said "no previous
+    // release is named" of releases whose truth screen said Ready).
+    // A target it was not ready for replays as allowed but unconfirmed: not ready either way.
+    let previous = status.rollback.as_ref().and_then(|r| {
+        let name = r.target.clone()?;
+        if r.ready {
+            evidence.push(EvidenceItem {
+                summary: Some("its revision was confirmed when this passport was decided".into()),
+                ..EvidenceItem::new(
+                    engine::ROLLBACK_REVISION_SOURCE,
+                    crate::api::EvidenceStatus::Complete,
+                )
+            });
+        }
+        release.spec.previous = Some(name.clone());
+        let version = r.revision.clone().unwrap_or_default();
+        Some(engine::PreviousRelease {
+            name,
+            revision: version.clone(),
+            version,
+            decision: Some(Decision::Allow),
+        })
+    });
     let approvals = status
         .approvals
         .iter()
@@ -93,7 +127,13 @@ fn inputs(p: &ReleasePassport) -> (Release, Vec<EvidenceItem>, Vec<Approval>, Ve
             waiver
         })
         .collect();
-    (release, evidence, approvals, waivers)
+    Recorded {
+        release,
+        evidence,
+        approvals,
+        waivers,
+        previous,
+    }
 }
 
 /// What `candidate` (enforced, whatever its mode) would have decided for each passport decided
@@ -111,7 +151,13 @@ pub fn replay<'a>(
         if since.is_some_and(|s| at.is_none_or(|a| a < s)) {
             continue;
         }
-        let (release, evidence, approvals, waivers) = inputs(p);
+        let Recorded {
+            release,
+            evidence,
+            approvals,
+            waivers,
+            previous,
+        } = inputs(p);
         // Replayed as of its last evaluation: the evidence a passport keeps may have been read
         // after the decision last changed (a watch, a refresh), and must not look future-dated.
         let evaluated = evidence.iter().filter_map(|e| e.observed_at).max();
@@ -133,7 +179,7 @@ pub fn replay<'a>(
             waivers: &waivers,
             evidence: &evidence,
             previous: None,
-            previous_release: None,
+            previous_release: previous.as_ref(),
             now: now.unwrap_or_else(|| DateTime::<Utc>::from_timestamp(0, 0).unwrap_or_default()),
             clock_skew: crate::engine::provenance::DEFAULT_CLOCK_SKEW,
         });
@@ -198,5 +244,46 @@ spec:
         let replays = replay(&candidate, [&passport], None);
         assert_eq!(replays.len(), 1);
         assert_eq!(replays[0].would, Decision::Allow, "{:?}", replays[0].why);
+    }
+
+    /// A rollback-ready rule replays as the decision recorded the rollback (#32: the policy
+    /// builder's preview said "no previous release is named" of a release whose truth screen
+    /// said Ready).
+    #[test]
+    fn the_recorded_rollback_replays_as_it_was() {
+        let recorded = |ready: bool| -> ReleasePassport {
+            serde_yaml_ng::from_str(&format!(
+                "apiVersion: releasepassport.io/v1alpha1
+kind: ReleasePassport
+metadata: {{name: web-2, namespace: shop}}
+spec: {{releaseRef: {{name: web-2}}, service: web, version: '2', environment: production}}
+status:
+  decision: Allow
+  rollback: {{ready: {ready}, target: web-1, revision: '1', reason: recorded}}
+  timeline:
+  - {{at: '2026-11-20T10:05:00Z', decision: Allow, message: m}}
+"
+            ))
+            .unwrap()
+        };
+        let candidate: GatePolicy = serde_yaml_ng::from_str(
+            "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {name: candidate}
+spec:
+  rules:
+  - {name: can-go-back, evidence: {source: rollback-ready}}
+",
+        )
+        .unwrap();
+        let ready = replay(&candidate, [&recorded(true)], None);
+        assert_eq!(ready[0].would, Decision::Allow, "{:?}", ready[0].why);
+        let not_ready = replay(&candidate, [&recorded(false)], None);
+        assert_eq!(not_ready[0].would, Decision::Hold);
+        let why = not_ready[0].why.clone().unwrap_or_default();
+        assert!(
+            why.contains("web-1") && !why.contains("no previous release"),
+            "{why}"
+        );
     }
 }

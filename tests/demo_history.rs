@@ -120,6 +120,8 @@ struct Plan {
     hotfix: bool,
     /// The release it replaces (the last allowed one of its service and environment).
     previous: Option<(String, String, String)>,
+    /// The Argo CD history entry that deployed `previous` ([`number_history_entries`]).
+    previous_entry: Option<u64>,
     /// Approvals: (approver, groups, when).
     approvals: Vec<(&'static str, &'static [&'static str], DateTime<Utc>)>,
     gitops: &'static str,
@@ -315,14 +317,17 @@ fn evidence_at(
     if let (Some(_), Some((_, _, commit))) = (&needs.rollback, &p.previous)
         && p.gitops == "argo"
     {
+        let entry = p.previous_entry.unwrap();
+        let app = format!(
+            "{}-{}",
+            p.service,
+            if p.env == "production" { "prod" } else { p.env }
+        );
         out.push(item(
             release_passport::engine::ROLLBACK_REVISION_SOURCE,
             "argocd",
             format!(
-                "Application {}-prod history entry {} deployed {commit}: argocd app rollback {}-prod",
-                p.service,
-                10 + rng.below(80),
-                p.service,
+                "Application {app} history entry {entry} deployed {commit}: argocd app rollback {app} {entry}"
             ),
         ));
     }
@@ -504,6 +509,7 @@ fn plans(rng: &mut Rng) -> Vec<Plan> {
                 breaks: Failing::either(rng),
                 hotfix: false,
                 previous: last_allowed.get("staging").cloned(),
+                previous_entry: None,
                 approvals: Vec::new(),
                 gitops: s.gitops,
                 author: s.author,
@@ -559,6 +565,7 @@ fn plans(rng: &mut Rng) -> Vec<Plan> {
                 breaks: Failing::either(rng),
                 hotfix: false,
                 previous: last_allowed.get("production").cloned(),
+                previous_entry: None,
                 approvals,
                 gitops: s.gitops,
                 author: s.author,
@@ -612,6 +619,7 @@ fn plans(rng: &mut Rng) -> Vec<Plan> {
                     breaks: Failing::Nothing,
                     hotfix,
                     previous: last_allowed.get("production").cloned(),
+                    previous_entry: None,
                     approvals,
                     gitops: s.gitops,
                     author: s.author,
@@ -623,6 +631,41 @@ fn plans(rng: &mut Rng) -> Vec<Plan> {
     }
     out.sort_by(|a, b| (a.created, &a.name).cmp(&(b.created, &b.name)));
     out
+}
+
+/// The Argo CD history entry the live recording (examples/shop/evidence.yaml) names for each
+/// Argo CD service's last production release: the history's entries count up to it.
+const LIVE_ENTRIES: [(&str, u64); 2] = [("checkout", 41), ("payments", 57)];
+
+/// Numbers every deployed release of an Argo CD service as Argo CD numbers an application's
+/// history — one entry per sync, counting up in time (production ending at the live
+/// recording's entry, staging from 1) — and gives each plan the entry of the release it
+/// replaces (it named random, backwards-running ones before).
+fn number_history_entries(plans: &mut [Plan]) {
+    let mut entries: BTreeMap<String, u64> = BTreeMap::new();
+    for (service, live) in LIVE_ENTRIES {
+        for env in ["staging", "production"] {
+            let deployed: Vec<&Plan> = plans
+                .iter()
+                .filter(|p| p.service == service && p.env == env && p.fate != Fate::Blocked)
+                .collect();
+            let count = u64::try_from(deployed.len()).unwrap();
+            let first = if env == "production" {
+                live + 1 - count
+            } else {
+                1
+            };
+            for (i, p) in deployed.into_iter().enumerate() {
+                entries.insert(p.name.clone(), first + u64::try_from(i).unwrap());
+            }
+        }
+    }
+    for p in plans.iter_mut() {
+        p.previous_entry = p
+            .previous
+            .as_ref()
+            .and_then(|(name, _, _)| entries.get(name).copied());
+    }
 }
 
 fn render(passports: &[&ReleasePassport], header: &str) -> String {
@@ -637,7 +680,8 @@ fn render(passports: &[&ReleasePassport], header: &str) -> String {
 /// The history as the engine decides it now: (shop-90d.yaml, examples/shop/history.yaml).
 fn generate() -> (String, String) {
     let mut rng = Rng(20_261_125);
-    let plans = plans(&mut rng);
+    let mut plans = plans(&mut rng);
+    number_history_entries(&mut plans);
     let mut bundle = Bundle::default();
     for p in &plans {
         load_str("generated", &release_yaml(p), "shop", &mut bundle).unwrap();
@@ -768,4 +812,50 @@ fn no_decision_in_the_history_precedes_what_it_counts() {
         checked > 50,
         "only {checked} counted approvals were checked"
     );
+}
+
+/// The history's Argo CD rollback targets read as Argo CD numbers them (#32): every rollback
+/// command names its history entry, and an application's entries count up in time.
+#[test]
+fn argo_history_entries_count_up_in_time() {
+    let confirmed = regex::Regex::new(
+        r"Application (\S+) history entry (\d+) deployed \S+: argocd app rollback (\S+) (\d+)$",
+    )
+    .unwrap();
+    let mut by_app: BTreeMap<String, Vec<(DateTime<Utc>, u64)>> = BTreeMap::new();
+    for file in [HISTORY, SHOP_HISTORY] {
+        let mut bundle = Bundle::default();
+        load_str(
+            file,
+            &std::fs::read_to_string(file).unwrap(),
+            "shop",
+            &mut bundle,
+        )
+        .unwrap();
+        for p in &bundle.passports {
+            let Some(r) = p.status.as_ref().and_then(|s| s.rollback.as_ref()) else {
+                continue;
+            };
+            if !r.ready || !r.reason.contains("history entry") {
+                continue;
+            }
+            let c = confirmed
+                .captures(&r.reason)
+                .unwrap_or_else(|| panic!("{}", r.reason));
+            assert_eq!((&c[1], &c[2]), (&c[3], &c[4]), "{}", r.reason);
+            let created = release_passport::api::common::created_at(&p.metadata).unwrap();
+            by_app
+                .entry(c[1].to_string())
+                .or_default()
+                .push((created, c[2].parse().unwrap()));
+        }
+    }
+    assert!(by_app.contains_key("checkout-prod") && by_app.contains_key("payments-prod"));
+    for (app, mut entries) in by_app {
+        entries.sort();
+        assert!(
+            entries.windows(2).all(|w| w[0].1 <= w[1].1),
+            "{app}'s history entries run backwards: {entries:?}"
+        );
+    }
 }
