@@ -7,7 +7,7 @@ CARGO_INCREMENTAL ?= 0
 export CARGO_INCREMENTAL
 CRD_DIRS := crds config/crd/bases charts/release-passport/crds
 
-.PHONY: test lint unit fuzz deps crds demo bench
+.PHONY: test lint unit fuzz deps crds demo bench screenshots
 
 ## Everything CI runs: formatting, lints, every test tier on one debug build, then each fuzz
 ## target for 30 s from its committed corpus (an instrumented nightly build of its own).
@@ -60,6 +60,16 @@ crds:
 
 demo:
 	$(CARGO) run --release -- demo
+
+## Refreshes docs/images from the browser tier: every page of the demo at 1280 px (NAME.png) and
+## 390 px (NAME-phone.png), as Chromium drew them.
+SCREENSHOTS := overview releases truth-screen gate policy-builder radar metrics integrations reports settings
+screenshots:
+	$(CARGO) test --test integration -- console_e2e::every_page_in_a_real_browser
+	for p in $(SCREENSHOTS); do \
+	  cp target/console-screenshots/$$p-desktop.png docs/images/$$p.png; \
+	  cp target/console-screenshots/$$p-mobile.png docs/images/$$p-phone.png; \
+	done
 
 bench:
 	$(CARGO) bench --bench engine

@@ -53,7 +53,7 @@ fn data_table(
         details.data {
             summary { "Data table: " (title) }
             table {
-                thead { tr { th { "" } th { (unit) } } }
+                thead { tr { th { "" } th { (if unit.is_empty() { title } else { unit }) } } }
                 tbody { @for (label, value) in data { tr { td { (label) } td { (format(*value)) " " (units(*value, unit)) } } } }
             }
         }
@@ -72,6 +72,39 @@ fn fitted(label: &str, width: f64, font: f64) -> String {
     format!("…{tail}")
 }
 
+/// How wide `label` is drawn at `font` (about 0.6 em a character).
+fn text_width(label: &str, font: f64) -> f64 {
+    label.chars().count() as f64 * font * 0.6
+}
+
+/// Which of `n` bars `slot` apart (each `bar` wide) carry an x label: every `every`th, and
+/// always the last (the newest, drawn ending at its bar) — the one before it dropped when the
+/// two would touch ("11-23" ran into "11-25").
+fn labelled(
+    labels: &[&str],
+    every: usize,
+    slot: f64,
+    bar: f64,
+    font: f64,
+) -> std::collections::BTreeSet<usize> {
+    let n = labels.len();
+    let mut shown: std::collections::BTreeSet<usize> = (0..n).step_by(every.max(1)).collect();
+    if let Some(last) = n.checked_sub(1) {
+        shown.insert(last);
+        let before = shown.range(..last).next_back().copied();
+        if let Some(p) = before {
+            // The last label's left edge and the one before's right edge, from the first slot.
+            let last_left =
+                slot * last as f64 + slot / 2.0 + bar / 2.0 - text_width(labels[last], font);
+            let before_right = slot * p as f64 + slot / 2.0 + text_width(labels[p], font) / 2.0;
+            if last_left - before_right < font / 2.0 {
+                shown.remove(&p);
+            }
+        }
+    }
+    shown
+}
+
 /// A unit as a count reads it: "1 release", "4 releases".
 fn units(value: f64, unit: &str) -> String {
     if (value - 1.0).abs() < f64::EPSILON && unit.len() > 1 {
@@ -81,9 +114,15 @@ fn units(value: f64, unit: &str) -> String {
     }
 }
 
-/// A vertical bar chart of `(label, value)` with a y axis in `unit`, gridlines and x labels;
-/// `format` renders a value for the axis and the table.
-pub fn bars(title: &str, unit: &str, data: &[(String, f64)], format: fn(f64) -> String) -> Markup {
+/// A vertical bar chart of `(label, value)` with a y axis in `unit`, gridlines, x labels and
+/// the x axis's title `x_axis`; `format` renders a value for the axis and the table.
+pub fn bars(
+    title: &str,
+    unit: &str,
+    x_axis: &str,
+    data: &[(String, f64)],
+    format: fn(f64) -> String,
+) -> Markup {
     const H: f64 = 220.0;
     let max = data.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
     let step = step(max, 4.0);
@@ -96,16 +135,18 @@ pub fn bars(title: &str, unit: &str, data: &[(String, f64)], format: fn(f64) -> 
         figure.chart {
             @for fit in &FITS {
                 @let left = fit.font * 3.5;
-                @let (right, top_pad, bottom) = (8.0, fit.font * 1.8, fit.font * 2.4);
+                @let (right, top_pad, bottom) = (8.0, fit.font * 1.8, fit.font * 3.8);
                 @let plot_w = fit.width - left - right;
                 @let plot_h = H - top_pad - bottom;
                 @let n = data.len().max(1);
                 @let slot = plot_w / n as f64;
                 @let bar = (slot * 0.7).max(1.0);
                 @let every = n.div_ceil(fit.labels).max(1);
+                @let names: Vec<&str> = data.iter().map(|(l, _)| l.as_str()).collect();
+                @let shown = labelled(&names, every, slot, bar, fit.font);
                 @let y = |v: f64| top_pad + plot_h - v / top * plot_h;
                 svg class=(fit.class) viewBox=(format!("0 0 {} {H}", fit.width)) role="img" aria-labelledby=(format!("{id}-{}", fit.class)) {
-                    title id=(format!("{id}-{}", fit.class)) { (title) " (" (unit) ")" }
+                    title id=(format!("{id}-{}", fit.class)) { (title) @if !unit.is_empty() { " (" (unit) ")" } }
                     text x="0" y=(format!("{:.1}", fit.font)) font-size=(fit.font) fill="#3c4043" { (unit) }
                     @for t in &ticks {
                         line x1=(format!("{left:.1}")) y1=(format!("{:.1}", y(*t))) x2=(format!("{:.1}", fit.width - right)) y2=(format!("{:.1}", y(*t))) stroke=(if *t == 0.0 { "#5f6368" } else { "#e0e0e0" }) stroke-width="1" {}
@@ -117,13 +158,13 @@ pub fn bars(title: &str, unit: &str, data: &[(String, f64)], format: fn(f64) -> 
                         rect x=(format!("{x:.1}")) y=(format!("{:.1}", y(*value))) width=(format!("{bar:.1}")) height=(format!("{h:.1}")) fill="#3b5bdb" {
                             title { (label) ": " (format(*value)) " " (units(*value, unit)) }
                         }
-                        // Every `every`th label, and the last when it has room beside the one before.
-                        @if (i % every == 0 && (i + 1 == n || n - 1 - i >= every.div_ceil(2))) || (i + 1 == n && i % every >= every.div_ceil(2)) {
+                        @if shown.contains(&i) {
                             // The last label ends at its bar, so it never runs off the drawing.
                             @let (anchor, at) = if i + 1 == n { ("end", x + bar) } else { ("middle", x + bar / 2.0) };
                             text x=(format!("{at:.1}")) y=(format!("{:.1}", H - bottom + fit.font * 1.4)) text-anchor=(anchor) font-size=(fit.font) fill="#3c4043" { (label) }
                         }
                     }
+                    text x=(format!("{:.1}", left + plot_w / 2.0)) y=(format!("{:.1}", H - fit.font * 0.4)) text-anchor="middle" font-size=(fit.font) fill="#5f6368" { (x_axis) }
                 }
             }
             (data_table(title, unit, data, format))
@@ -140,12 +181,14 @@ pub fn hbars(title: &str, unit: &str, data: &[(String, f64)], format: fn(f64) ->
         figure.chart.hchart {
             @for fit in &FITS {
                 @let narrow = fit.class == "narrow";
-                @let label_w = if narrow { 0.0 } else { 220.0 };
+                // Wide, the label column fits the longest label, up to half the drawing.
+                @let longest = data.iter().map(|(l, _)| text_width(l, fit.font)).fold(0.0_f64, f64::max);
+                @let label_w = if narrow { 0.0 } else { (longest + 8.0).clamp(120.0, fit.width / 2.0) };
                 @let row = if narrow { fit.font * 3.2 } else { fit.font * 2.0 };
                 @let h = row * data.len().max(1) as f64 + 8.0;
                 @let room = fit.width - label_w - fit.font * 6.0;
                 svg class=(fit.class) viewBox=(format!("0 0 {} {h:.1}", fit.width)) role="img" aria-labelledby=(format!("{id}-{}", fit.class)) {
-                    title id=(format!("{id}-{}", fit.class)) { (title) " (" (unit) ")" }
+                    title id=(format!("{id}-{}", fit.class)) { (title) @if !unit.is_empty() { " (" (unit) ")" } }
                     @for (i, (label, value)) in data.iter().enumerate() {
                         @let y = 4.0 + row * i as f64;
                         @let bar_y = if narrow { y + fit.font * 1.3 } else { y };
@@ -205,13 +248,56 @@ pub fn count(v: f64) -> String {
     format!("{v:.0}")
 }
 
+/// Hours as every other page writes a duration ("1d 14h", "8h 29m").
 pub fn hours(v: f64) -> String {
-    format!("{v:.1}")
+    crate::output::human_duration(chrono::Duration::minutes((v * 60.0).round() as i64))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The newest date's label never runs into the one before (#32: "11-23" over "11-25").
+    #[test]
+    fn x_labels_never_touch() {
+        let days: Vec<String> = (1..=30).map(|d| format!("11-{d:02}")).collect();
+        let names: Vec<&str> = days.iter().map(String::as_str).collect();
+        for fit in &FITS {
+            let slot = (fit.width - fit.font * 3.5 - 8.0) / names.len() as f64;
+            let bar = slot * 0.7;
+            let every = names.len().div_ceil(fit.labels);
+            let shown: Vec<usize> = labelled(&names, every, slot, bar, fit.font)
+                .into_iter()
+                .collect();
+            assert_eq!(shown.last(), Some(&29), "the newest day is labelled");
+            for pair in shown.windows(2) {
+                let (a, b) = (pair[0], pair[1]);
+                let right_of_a =
+                    slot * a as f64 + slot / 2.0 + text_width(names[a], fit.font) / 2.0;
+                let left_of_b = if b == 29 {
+                    slot * b as f64 + slot / 2.0 + bar / 2.0 - text_width(names[b], fit.font)
+                } else {
+                    slot * b as f64 + slot / 2.0 - text_width(names[b], fit.font) / 2.0
+                };
+                assert!(
+                    left_of_b > right_of_a,
+                    "{} and {} touch at {}",
+                    names[a],
+                    names[b],
+                    fit.class
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn lead_time_reads_as_the_scorecards_write_it() {
+        assert_eq!(
+            hours(38.2),
+            crate::output::human_duration(chrono::Duration::minutes(2292))
+        );
+        assert!(!hours(38.2).contains('.'));
+    }
 
     #[test]
     fn gridlines_at_round_steps() {

@@ -196,8 +196,8 @@ pub fn page(page: &Page, window: &Window) -> Markup {
             @if all.releases == 0 { (empty("No releases in this window.")) } @else {
                 div.columns {
                     section aria-labelledby="throughput" {
-                        h2 id="throughput" { "Deployments" }
-                        (bars("Deployments per day", "deployments", &series, count))
+                        h2 id="throughput" { "Deployments " small { "per day, every environment" } }
+                        (bars("Deployments per day, every environment", "deployments", "day (UTC)", &series, count))
                     }
                     section aria-labelledby="reasons" {
                         h2 id="reasons" { "Hold reasons " small { "rules that held or blocked releases in this window" } }
@@ -206,7 +206,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                 }
                 section aria-labelledby="lead" {
                     h2 id="lead" { "Change lead time by service " @if measured > LEAD_SHOWN { small { "the " (LEAD_SHOWN) " slowest of " (measured) "; every one in the scorecards" } } }
-                    @if lead.is_empty() { (empty("No promoted release records its commit time (spec.revision.committedAt).")) } @else { (hbars("Median lead time", "h", &lead, hours)) }
+                    @if lead.is_empty() { (empty("No promoted release records its commit time (spec.revision.committedAt).")) } @else { (hbars("Median lead time", "", &lead, hours)) }
                 }
                 section aria-labelledby="scorecards" {
                     h2 id="scorecards" { "Scorecards" }
