@@ -572,3 +572,45 @@ fn the_simulators_figures_open_what_they_count() {
         assert_eq!(rows_of_releases(&console.get(href)), *n, "{what}: {href}");
     }
 }
+
+/// The governance log holds every approval once: those whose Approval object still exists and
+/// those only a passport recorded (#32: 5 approval lines where the passports recorded 79).
+#[test]
+fn the_log_holds_every_recorded_approval_once() {
+    let given = (now() - Duration::hours(1)).to_rfc3339();
+    let recorded = |i: usize, approval: &str| {
+        let mut p = plain(i);
+        p.status.as_mut().unwrap().approvals = Some(
+            serde_json::from_value(json!({
+                "required": 1, "approved": 1,
+                "records": [{"name": approval, "approver": "alice", "decision": "Approve", "at": given}],
+            }))
+            .unwrap(),
+        );
+        p
+    };
+    // web-a is recorded by its passport and still exists; web-b only its passport remembers.
+    let (a, b) = (recorded(0, "web-a"), recorded(1, "web-b"));
+    let object: release_passport::api::Approval = serde_json::from_value(json!({
+        "apiVersion": "releasepassport.io/v1alpha1", "kind": "Approval",
+        "metadata": {"name": "web-a", "namespace": "shop", "creationTimestamp": given},
+        "spec": {"releaseRef": {"name": a.spec.release_ref.name}, "decision": "Approve", "approver": "alice"},
+    }))
+    .unwrap();
+    let console = Console::over(Snapshot::new(
+        Objects {
+            passports: vec![Arc::new(a), Arc::new(b)],
+            approvals: vec![Arc::new(object)],
+            ..Objects::default()
+        },
+        now(),
+        Runtime::default(),
+    ));
+    let csv = console.get("/api/v1/export/events.csv?kind=approval");
+    let lines: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    assert!(
+        lines.iter().all(|l| l.contains(",alice,approved ")),
+        "{csv}"
+    );
+}

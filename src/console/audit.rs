@@ -5,6 +5,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::api::ConditionType;
+use crate::api::Keyed;
 use crate::api::approval::ApprovalDecision;
 use crate::api::common::created_at;
 use crate::api::key::ObjectKey;
@@ -54,6 +55,10 @@ pub struct GovernanceEvent {
     /// Who did it (the controller for decisions).
     pub actor: String,
     pub summary: String,
+    /// The object this line is the record of, when it is read from another: an Approval a
+    /// passport recorded. Its line is keyed by that object, so the Approval and every passport
+    /// that records it make one line.
+    pub about: Option<ObjectKey>,
 }
 
 fn or_any(names: &[String], any: &str) -> String {
@@ -95,47 +100,86 @@ impl GovernanceEvent {
     }
 }
 
-/// A passport's decisions, one per timeline entry.
+/// A passport's decisions, one per timeline entry, and the approvals it recorded — the record
+/// that outlives the Approval objects (the log held 5 approvals of the demo where its passports
+/// recorded 79).
 pub fn of_passport(p: &ReleasePassport) -> Vec<GovernanceEvent> {
     let name = p.metadata.name.clone().unwrap_or_default();
-    p.status
+    let namespace = ns(&p.metadata);
+    let release = &p.spec.release_ref.name;
+    let decisions = p
+        .status
         .iter()
         .flat_map(|s| &s.timeline)
         .map(|t| GovernanceEvent {
             at: Some(t.at),
             kind: EventKind::Decision,
-            namespace: ns(&p.metadata),
+            namespace: namespace.clone(),
             subject: name.clone(),
             actor: "release-passport".into(),
             summary: format!("{}: {}", t.label(), t.message),
-        })
-        .collect()
+            about: None,
+        });
+    let approvals = p
+        .status
+        .iter()
+        .flat_map(|s| s.approvals.iter())
+        .flat_map(|a| &a.records)
+        .map(|r| {
+            approval_line(
+                ObjectKey::new(namespace.as_str(), r.name.as_str()),
+                release,
+                r.decision,
+                &r.approver,
+                &r.groups,
+                r.comment.as_deref(),
+                r.at,
+            )
+        });
+    decisions.chain(approvals).collect()
 }
 
 pub fn of_approval(a: &Approval) -> GovernanceEvent {
-    let reject = a.spec.decision == ApprovalDecision::Reject;
-    let mut summary = format!(
-        "{} {}",
-        a.spec.decision.past_tense(),
-        a.spec.release_ref.name
-    );
-    if !a.spec.groups.is_empty() {
-        summary.push_str(&format!(" for {}", a.spec.groups.join(", ")));
+    approval_line(
+        a.key(),
+        &a.spec.release_ref.name,
+        a.spec.decision,
+        &a.spec.approver,
+        &a.spec.groups,
+        a.spec.comment.as_deref(),
+        created_at(&a.metadata),
+    )
+}
+
+/// The one line of one Approval, the same whether read from the object or from a passport
+/// that recorded it (so the two make one line).
+fn approval_line(
+    approval: ObjectKey,
+    release: &str,
+    decision: ApprovalDecision,
+    approver: &str,
+    groups: &[String],
+    comment: Option<&str>,
+    at: Option<chrono::DateTime<Utc>>,
+) -> GovernanceEvent {
+    let mut summary = format!("{} {release}", decision.past_tense());
+    if !groups.is_empty() {
+        summary.push_str(&format!(" for {}", groups.join(", ")));
     }
-    if let Some(c) = &a.spec.comment {
+    if let Some(c) = comment {
         summary.push_str(&format!(": {c}"));
     }
     GovernanceEvent {
-        at: created_at(&a.metadata),
-        kind: if reject {
-            EventKind::Rejection
-        } else {
-            EventKind::Approval
+        at,
+        kind: match decision {
+            ApprovalDecision::Reject => EventKind::Rejection,
+            ApprovalDecision::Approve => EventKind::Approval,
         },
-        namespace: ns(&a.metadata),
-        subject: a.spec.release_ref.name.clone(),
-        actor: a.spec.approver.clone(),
+        namespace: approval.namespace.clone(),
+        subject: release.to_string(),
+        actor: approver.to_string(),
         summary,
+        about: Some(approval),
     }
 }
 
@@ -161,6 +205,7 @@ pub fn of_waiver(w: &Waiver) -> GovernanceEvent {
             crate::engine::rules::time(w.spec.expires_at),
             w.spec.reason
         ),
+        about: None,
     }
 }
 
@@ -194,5 +239,6 @@ pub fn of_policy(p: &GatePolicy) -> GovernanceEvent {
         // The API server's audit log knows who; the object does not.
         actor: String::new(),
         summary: what,
+        about: None,
     }
 }

@@ -277,7 +277,14 @@ fn log_lines<K: Kept>(object: &K) -> impl Iterator<Item = (LogKey, GovernanceEve
         .events()
         .into_iter()
         .enumerate()
-        .map(move |(position, event)| (event.key(&at, position), event))
+        .map(move |(position, event)| {
+            // The record of another object is keyed as that object's own line.
+            let key = match &event.about {
+                Some(about) => event.key(about, 0),
+                None => event.key(&at, position),
+            };
+            (key, event)
+        })
 }
 
 impl Kept for ReleasePassport {
