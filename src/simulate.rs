@@ -213,6 +213,20 @@ pub fn summary(replays: &[Replay]) -> String {
 mod tests {
     use super::*;
 
+    /// A candidate policy of one rule, written as YAML flow.
+    fn candidate(rule: &str) -> GatePolicy {
+        serde_yaml_ng::from_str(&format!(
+            "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: candidate}}
+spec:
+  rules:
+  - {rule}
+"
+        ))
+        .unwrap()
+    }
+
     /// A passport's evidence was read after its last decision (a watch re-evaluated it):
     /// replayed as of the decision, it looked future-dated and was refused.
     #[test]
@@ -231,16 +245,7 @@ status:
 ",
         )
         .unwrap();
-        let candidate: GatePolicy = serde_yaml_ng::from_str(
-            "apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {name: candidate}
-spec:
-  rules:
-  - {name: healthy, evidence: {source: workload-health}}
-",
-        )
-        .unwrap();
+        let candidate = candidate("{name: healthy, evidence: {source: workload-health}}");
         let replays = replay(&candidate, [&passport], None);
         assert_eq!(replays.len(), 1);
         assert_eq!(replays[0].would, Decision::Allow, "{:?}", replays[0].why);
@@ -266,16 +271,7 @@ status:
             ))
             .unwrap()
         };
-        let candidate: GatePolicy = serde_yaml_ng::from_str(
-            "apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {name: candidate}
-spec:
-  rules:
-  - {name: can-go-back, evidence: {source: rollback-ready}}
-",
-        )
-        .unwrap();
+        let candidate = candidate("{name: can-go-back, evidence: {source: rollback-ready}}");
         let ready = replay(&candidate, [&recorded(true)], None);
         assert_eq!(ready[0].would, Decision::Allow, "{:?}", ready[0].why);
         let not_ready = replay(&candidate, [&recorded(false)], None);

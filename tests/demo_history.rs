@@ -757,14 +757,10 @@ fn the_demo_history_is_what_the_engine_decides() {
     );
 }
 
-/// No recorded decision precedes an input it counts (#32): every approval a passport counted
-/// was given before the decision that stands, every decision came after its release was
-/// created, and no evidence it shows was observed before the release started.
-#[test]
-fn no_decision_in_the_history_precedes_what_it_counts() {
-    let mut checked = 0;
+/// Every passport of the committed history files.
+fn recorded_passports() -> Vec<ReleasePassport> {
+    let mut bundle = Bundle::default();
     for file in [HISTORY, SHOP_HISTORY] {
-        let mut bundle = Bundle::default();
         load_str(
             file,
             &std::fs::read_to_string(file).unwrap(),
@@ -772,39 +768,48 @@ fn no_decision_in_the_history_precedes_what_it_counts() {
             &mut bundle,
         )
         .unwrap();
-        for p in &bundle.passports {
-            let name = p.metadata.name.as_deref().unwrap();
-            let status = p.status.as_ref().unwrap();
-            let created = release_passport::api::common::created_at(&p.metadata);
-            for t in &status.timeline {
-                assert!(
-                    created.is_none_or(|c| c <= t.at),
-                    "{name}: decided {} before it was created",
-                    t.at
-                );
-            }
-            let decided = status.decided_at().unwrap();
-            if status.decision == Some(Decision::Allow) {
-                for r in status.approvals.iter().flat_map(|a| &a.records) {
-                    if r.not_counted.is_none() {
-                        let given = r.at.unwrap();
-                        assert!(
-                            given <= decided,
-                            "{name}: allowed at {decided} counting {}'s approval of {given}",
-                            r.approver
-                        );
-                        checked += 1;
-                    }
-                }
-            }
-            if let Some(started) = status.started_at {
-                for e in &status.evidence {
+    }
+    bundle.passports
+}
+
+/// No recorded decision precedes an input it counts (#32): every approval a passport counted
+/// was given before the decision that stands, every decision came after its release was
+/// created, and no evidence it shows was observed before the release started.
+#[test]
+fn no_decision_in_the_history_precedes_what_it_counts() {
+    let mut checked = 0;
+    for p in &recorded_passports() {
+        let name = p.metadata.name.as_deref().unwrap();
+        let status = p.status.as_ref().unwrap();
+        let created = release_passport::api::common::created_at(&p.metadata);
+        for t in &status.timeline {
+            assert!(
+                created.is_none_or(|c| c <= t.at),
+                "{name}: decided {} before it was created",
+                t.at
+            );
+        }
+        let decided = status.decided_at().unwrap();
+        if status.decision == Some(Decision::Allow) {
+            for r in status.approvals.iter().flat_map(|a| &a.records) {
+                if r.not_counted.is_none() {
+                    let given = r.at.unwrap();
                     assert!(
-                        e.observed_at.is_none_or(|o| o >= started),
-                        "{name}: {} observed before the start",
-                        e.source
+                        given <= decided,
+                        "{name}: allowed at {decided} counting {}'s approval of {given}",
+                        r.approver
                     );
+                    checked += 1;
                 }
+            }
+        }
+        if let Some(started) = status.started_at {
+            for e in &status.evidence {
+                assert!(
+                    e.observed_at.is_none_or(|o| o >= started),
+                    "{name}: {} observed before the start",
+                    e.source
+                );
             }
         }
     }
@@ -823,32 +828,22 @@ fn argo_history_entries_count_up_in_time() {
     )
     .unwrap();
     let mut by_app: BTreeMap<String, Vec<(DateTime<Utc>, u64)>> = BTreeMap::new();
-    for file in [HISTORY, SHOP_HISTORY] {
-        let mut bundle = Bundle::default();
-        load_str(
-            file,
-            &std::fs::read_to_string(file).unwrap(),
-            "shop",
-            &mut bundle,
-        )
-        .unwrap();
-        for p in &bundle.passports {
-            let Some(r) = p.status.as_ref().and_then(|s| s.rollback.as_ref()) else {
-                continue;
-            };
-            if !r.ready || !r.reason.contains("history entry") {
-                continue;
-            }
-            let c = confirmed
-                .captures(&r.reason)
-                .unwrap_or_else(|| panic!("{}", r.reason));
-            assert_eq!((&c[1], &c[2]), (&c[3], &c[4]), "{}", r.reason);
-            let created = release_passport::api::common::created_at(&p.metadata).unwrap();
-            by_app
-                .entry(c[1].to_string())
-                .or_default()
-                .push((created, c[2].parse().unwrap()));
+    for p in &recorded_passports() {
+        let Some(r) = p.status.as_ref().and_then(|s| s.rollback.as_ref()) else {
+            continue;
+        };
+        if !r.ready || !r.reason.contains("history entry") {
+            continue;
         }
+        let c = confirmed
+            .captures(&r.reason)
+            .unwrap_or_else(|| panic!("{}", r.reason));
+        assert_eq!((&c[1], &c[2]), (&c[3], &c[4]), "{}", r.reason);
+        let created = release_passport::api::common::created_at(&p.metadata).unwrap();
+        by_app
+            .entry(c[1].to_string())
+            .or_default()
+            .push((created, c[2].parse().unwrap()));
     }
     assert!(by_app.contains_key("checkout-prod") && by_app.contains_key("payments-prod"));
     for (app, mut entries) in by_app {

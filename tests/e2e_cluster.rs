@@ -590,21 +590,7 @@ spec:
             .1
             .contains("cards")
     });
-    for path in [
-        "/console",
-        "/console/releases",
-        "/console/gate",
-        "/console/radar",
-        "/console/metrics",
-        "/console/integrations",
-        "/console/reports",
-        "/settings",
-        "/api/v1/passports",
-        "/api/v1/export/passports.json",
-        "/api/v1/export/passports.csv",
-        "/api/v1/export/passports.md",
-        "/api/v1/export/events.csv",
-    ] {
+    for path in crate::common::demo::CONSOLE_ROUTES {
         let (status, body) = http_get(cluster.console_port, path, &user);
         assert_eq!(status, 200, "{path}");
         assert!(

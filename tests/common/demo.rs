@@ -125,30 +125,31 @@ pub fn get(port: u16, path: &str) -> (u16, String, String) {
     request(port, path, &[])
 }
 
+/// Every page of the console's menus and every API route and export.
+pub const CONSOLE_ROUTES: [&str; 16] = [
+    "/console",
+    "/console/releases",
+    "/console/gate",
+    "/console/gate/builder",
+    "/console/radar",
+    "/console/metrics",
+    "/console/integrations",
+    "/console/reports",
+    "/settings",
+    "/api/v1/passports",
+    "/api/v1/export/passports.json",
+    "/api/v1/export/passports.csv",
+    "/api/v1/export/passports.md",
+    "/api/v1/export/events.json",
+    "/api/v1/export/events.csv",
+    "/api/v1/export/events.md",
+];
+
 /// Every console page and API route reachable from the menus, following links on the same
 /// console (release pages, filters, pages of the log), up to `limit` paths; `get` fetches one
 /// (status and body) as some viewer.
 pub fn crawl(get: impl Fn(&str) -> (u16, String), limit: usize) -> Vec<(String, u16, String)> {
-    let mut queue: std::collections::VecDeque<String> = [
-        "/console",
-        "/console/releases",
-        "/console/gate",
-        "/console/gate/builder",
-        "/console/radar",
-        "/console/metrics",
-        "/console/integrations",
-        "/console/reports",
-        "/settings",
-        "/api/v1/passports",
-        "/api/v1/export/passports.json",
-        "/api/v1/export/passports.csv",
-        "/api/v1/export/passports.md",
-        "/api/v1/export/events.json",
-        "/api/v1/export/events.csv",
-        "/api/v1/export/events.md",
-    ]
-    .map(String::from)
-    .into();
+    let mut queue: std::collections::VecDeque<String> = CONSOLE_ROUTES.map(String::from).into();
     let mut seen: std::collections::BTreeSet<String> = queue.iter().cloned().collect();
     let mut out = Vec::new();
     while let Some(path) = queue.pop_front() {
