@@ -630,13 +630,20 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                     @if let Some(c) = commit { " · commit " @match &commit_href { Some(href) => (out_link(href, c)), None => code { (c) } } }
                 }
             }
+            section aria-labelledby="trace" {
+                h2 id="trace" { "Decision trace" }
+                (trace_table(&enforced))
+                @if !simulated.is_empty() {
+                    h3 { "Simulated (never changes the decision)" }
+                    (trace_table(&simulated))
+                }
+            }
             section aria-labelledby="why" {
                 h2 id="why" { "Investigation" }
                 ul.reasons { @for line in why { li { (line) } } }
                 p.muted { small { "Written from the decision trace and connector health." } }
                 (ai_summary(ai))
             }
-            (actions_section(p, release.is_some(), approval_holds, comment.as_deref()))
             section aria-labelledby="evidence" {
                 h2 id="evidence" { "Evidence " small { (status.evidence_summary.unwrap_or_default()) " complete" } }
                 @if status.evidence.is_empty() { (empty("No enforced rule reads evidence.")) } @else {
@@ -669,14 +676,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                 }
             }
             (runtime_scope(release.map(AsRef::as_ref), ns))
-            section aria-labelledby="trace" {
-                h2 id="trace" { "Decision trace" }
-                (trace_table(&enforced))
-                @if !simulated.is_empty() {
-                    h3 { "Simulated (never changes the decision)" }
-                    (trace_table(&simulated))
-                }
-            }
+            (actions_section(p, release.is_some(), approval_holds, comment.as_deref()))
             div.columns {
                 (rollback_section(&status))
                 section aria-labelledby="radar" {
