@@ -195,7 +195,7 @@ fn main() {
     let rss_before = rss_mib();
     let (bundle, passports, at) = passports();
     let started = Instant::now();
-    let snapshot = demo_snapshot(&bundle, passports, at, "bench".into());
+    let snapshot = demo_snapshot(&bundle, passports, at, "bench".into(), Vec::new());
     let rebuild = started.elapsed();
     let rss_after = rss_mib();
     let snapshot = Arc::new(snapshot);
@@ -236,7 +236,7 @@ fn main() {
     let mut first_views: Vec<Duration> = (0..3)
         .map(|_| {
             let (bundle, decided, at) = self::passports();
-            let fresh = demo_snapshot(&bundle, decided, at, "bench".into());
+            let fresh = demo_snapshot(&bundle, decided, at, "bench".into(), Vec::new());
             let start = Instant::now();
             black_box(console::render_page(&fresh, &user, "/console/metrics").len());
             start.elapsed()

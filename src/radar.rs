@@ -414,7 +414,7 @@ mod tests {
         );
         assert_eq!(r.third_party.len(), 1, "the card provider's status page");
         assert_eq!(r.third_party[0].status, EvidenceStatus::Complete);
-        assert_eq!(r.connectors.len(), 9);
+        assert_eq!(r.connectors.len(), 10);
         assert!(
             r.connectors
                 .iter()
@@ -435,8 +435,14 @@ mod tests {
             .collect();
         // Every polled connector answered the recording and the pushed ones wait for
         // deliveries, but the cluster connector's evidence of payments-staging 5.1.0 is Stale:
-        // fresh overall, not for that scope — and the words say both.
-        assert_eq!(troubled.len(), 1, "{troubled:?}");
+        // fresh overall, not for that scope — and the words say both. The search vendor's
+        // status page (demo data) waits for its Secret.
+        let names: Vec<&str> = troubled.iter().map(|c| c.connector.name.as_str()).collect();
+        assert_eq!(names, ["cluster", "search-vendor-status"], "{troubled:?}");
+        assert_eq!(
+            troubled[1].health,
+            Some(ConnectorHealth::CredentialRequired)
+        );
         let cluster = troubled[0];
         assert_eq!(cluster.connector.name, "cluster");
         assert_eq!(cluster.freshness, Freshness::Fresh);

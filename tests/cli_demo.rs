@@ -54,6 +54,18 @@ fn demo_prints_decisions_and_serves_the_console() {
         gate.matches(r#"data-label="Effects">"#).count(),
         rules.len()
     );
+    // The demo shows the states a newcomer will meet, each labelled as demo data: a connector
+    // waiting for its credential and a detected candidate.
+    let (_, _, integrations) = get(demo.port, "/console/integrations");
+    assert!(
+        integrations.contains("Credential required"),
+        "{integrations}"
+    );
+    assert!(
+        integrations.contains("demo data: Secret shop/search-vendor-token not found")
+            && integrations.contains("demo data: Service monitoring/thanos-query"),
+        "{integrations}"
+    );
     // Overview's next action for each held or blocked release is its truth screen's.
     let row = regex::Regex::new(
         r#"<a href="(/console/releases/shop/[^"]+)">[^<]+</a>.*?<td data-label="Next action">([^<]+)"#,

@@ -29,7 +29,7 @@ fn snapshot() -> Snapshot {
         .into_iter()
         .map(|d| d.passport)
         .collect();
-    demo_snapshot(&bundle, passports, at, "fixture".into())
+    demo_snapshot(&bundle, passports, at, "fixture".into(), Vec::new())
 }
 
 fn check(name: &str, actual: &str) {

@@ -16,10 +16,11 @@ use crate::load::{Bundle, load_paths};
 use crate::{examples, output};
 
 pub async fn run(args: DemoArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
-    let (bundle, source) = if args.examples.is_empty() {
+    let (bundle, source, detected) = if args.examples.is_empty() {
         (
             examples::bundle()?,
             "demo: bundled example shop".to_string(),
+            detected(),
         )
     } else {
         let mut bundle = Bundle::default();
@@ -35,7 +36,7 @@ pub async fn run(args: DemoArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
             .iter()
             .map(|p| p.display().to_string())
             .collect();
-        (bundle, format!("demo: {}", names.join(", ")))
+        (bundle, format!("demo: {}", names.join(", ")), Vec::new())
     };
     // A recording is decided as of the moment it was taken, so the demo reads the same every day.
     let at = args.at.or(bundle.recorded_at).unwrap_or(now);
@@ -52,7 +53,7 @@ pub async fn run(args: DemoArgs, now: DateTime<Utc>) -> anyhow::Result<u8> {
     let addr = SocketAddr::new(args.bind, args.port);
     let auth = super::console::auth_config(&args.auth, addr)?;
     let summary = super::console::summarizer(&args.auth.summary)?;
-    let snapshot = demo_snapshot(&bundle, passports, at, source);
+    let snapshot = demo_snapshot(&bundle, passports, at, source, detected);
     let local = super::console::spawn(
         addr,
         Arc::new(Fixed(Arc::new(snapshot))),
@@ -83,12 +84,26 @@ fn arcs<T: Clone>(items: &[T]) -> Vec<Arc<T>> {
     items.iter().cloned().map(Arc::new).collect()
 }
 
-/// The console's snapshot of a decided bundle: the new passports plus the recorded ones.
+/// What the bundled demo shows as detected in its cluster, labelled as demo data: a Prometheus
+/// API no Connector reads yet, so a newcomer sees what a detected candidate looks like.
+fn detected() -> Vec<crate::connectors::detect::Candidate> {
+    vec![crate::connectors::detect::Candidate {
+        type_: crate::api::ConnectorType::Prometheus,
+        found: "demo data: Service monitoring/thanos-query serves the Prometheus API, and no \
+                Connector reads it"
+            .into(),
+        endpoint: Some("http://thanos-query.monitoring.svc:9090".into()),
+    }]
+}
+
+/// The console's snapshot of a decided bundle: the new passports plus the recorded ones, and
+/// what the demo shows as detected in its cluster.
 pub fn demo_snapshot(
     bundle: &Bundle,
     passports: Vec<ReleasePassport>,
     at: DateTime<Utc>,
     source: String,
+    detected: Vec<crate::connectors::detect::Candidate>,
 ) -> Snapshot {
     Snapshot::new(
         Objects {
@@ -106,7 +121,7 @@ pub fn demo_snapshot(
                 .map(Arc::new)
                 .collect(),
             notifiers: arcs(&bundle.notifiers),
-            candidates: Vec::new(),
+            candidates: detected,
             rollups: Arc::default(),
         },
         at,

@@ -295,6 +295,37 @@ fn policies_section(policies: &[&GatePolicy]) -> Markup {
     }
 }
 
+/// The simulator: per Simulate-mode policy, the releases it judged and would have held or
+/// blocked, each figure linking to exactly those releases.
+fn simulator_section(
+    simulated: &std::collections::BTreeMap<&str, (usize, usize, usize)>,
+) -> Markup {
+    html! {
+        section aria-labelledby="simulator" {
+            h2 id="simulator" { "Simulator" }
+            @if simulated.is_empty() { (empty("No Simulate-mode policy is running. Set spec.mode: Simulate to try a policy live without enforcing it.")) } @else {
+                div.scroll { table {
+                    thead { tr { th { "Simulated policy" } th { "Releases" } th { "Would hold" } th { "Would block" } } }
+                    tbody { @for (policy, (n, held, blocked)) in simulated {
+                        @let judged = |would: &str| {
+                            let f = super::releases::Filter { simulated: (*policy).to_string(), would: would.to_string(), ..Default::default() };
+                            format!("/console/releases{}", f.query())
+                        };
+                        tr {
+                            td data-label="Simulated policy" { (policy) }
+                            td data-label="Releases" { a href=(judged("")) { (n) } }
+                            td data-label="Would hold" { a href=(judged("Hold")) { (held) } }
+                            td data-label="Would block" { a href=(judged("Block")) { (blocked) } }
+                        }
+                    } }
+                } }
+            }
+            p { "Replay a candidate policy over recorded passports:" }
+            (command("passport simulate --policy candidate.yaml --cluster --since 30d"))
+        }
+    }
+}
+
 pub fn page(page: &Page, query: &Query) -> Markup {
     let s = page.snap;
     let policies: Vec<&GatePolicy> = s
@@ -378,28 +409,7 @@ pub fn page(page: &Page, query: &Query) -> Markup {
                 (command("kubectl apply -f examples/policies/production-standard.yaml"))
             }
             (policies_section(&policies))
-            section aria-labelledby="simulator" {
-                h2 id="simulator" { "Simulator" }
-                @if simulated.is_empty() { (empty("No Simulate-mode policy is running. Set spec.mode: Simulate to try a policy live without enforcing it.")) } @else {
-                    div.scroll { table {
-                        thead { tr { th { "Simulated policy" } th { "Releases" } th { "Would hold" } th { "Would block" } } }
-                        tbody { @for (policy, (n, held, blocked)) in &simulated {
-                            @let judged = |would: &str| {
-                                let f = super::releases::Filter { simulated: (*policy).to_string(), would: would.to_string(), ..Default::default() };
-                                format!("/console/releases{}", f.query())
-                            };
-                            tr {
-                                td data-label="Simulated policy" { (policy) }
-                                td data-label="Releases" { a href=(judged("")) { (n) } }
-                                td data-label="Would hold" { a href=(judged("Hold")) { (held) } }
-                                td data-label="Would block" { a href=(judged("Block")) { (blocked) } }
-                            }
-                        } }
-                    } }
-                }
-                p { "Replay a candidate policy over recorded passports:" }
-                (command("passport simulate --policy candidate.yaml --cluster --since 30d"))
-            }
+            (simulator_section(&simulated))
             (freezes_section(page, &freezes))
             div.columns {
                 section aria-labelledby="approvals" {

@@ -49,6 +49,7 @@ fn harness() -> &'static Harness {
             passports,
             at,
             "fuzz".into(),
+            Vec::new(),
         );
         Harness {
             runtime: tokio::runtime::Builder::new_current_thread()

@@ -8,11 +8,26 @@ use release_passport::decide::decide_all;
 use release_passport::load::{Bundle, load_str};
 
 const SHOP: &[(&str, &str)] = &[
-    ("releases.yaml", include_str!("../../../examples/shop/releases.yaml")),
-    ("policies.yaml", include_str!("../../../examples/shop/policies.yaml")),
-    ("approvals.yaml", include_str!("../../../examples/shop/approvals.yaml")),
-    ("waivers.yaml", include_str!("../../../examples/shop/waivers.yaml")),
-    ("connectors.yaml", include_str!("../../../examples/shop/connectors.yaml")),
+    (
+        "releases.yaml",
+        include_str!("../../../examples/shop/releases.yaml"),
+    ),
+    (
+        "policies.yaml",
+        include_str!("../../../examples/shop/policies.yaml"),
+    ),
+    (
+        "approvals.yaml",
+        include_str!("../../../examples/shop/approvals.yaml"),
+    ),
+    (
+        "waivers.yaml",
+        include_str!("../../../examples/shop/waivers.yaml"),
+    ),
+    (
+        "connectors.yaml",
+        include_str!("../../../examples/shop/connectors.yaml"),
+    ),
 ];
 
 fn shop() -> &'static Bundle {

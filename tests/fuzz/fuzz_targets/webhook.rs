@@ -28,7 +28,14 @@ fuzz_target!(|d: Delivery| {
     } else {
         d.timestamp.map(str::to_string)
     };
-    if verify(SECRET, timestamp.as_deref(), signature.as_deref(), d.body, now).is_ok()
+    if verify(
+        SECRET,
+        timestamp.as_deref(),
+        signature.as_deref(),
+        d.body,
+        now,
+    )
+    .is_ok()
         && let Ok((delivery, _)) = read_delivery(d.body)
     {
         let summary = delivery.summary(&["fuzz-webhook-secret"]);
