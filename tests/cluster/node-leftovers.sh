@@ -22,7 +22,10 @@ if [ "${1:-}" = --clean ]; then
   ip link delete "$bridge" 2>/dev/null
   for save in iptables ip6tables; do
     for t in filter nat mangle raw; do
-      "$save-save" -t "$t" 2>/dev/null | grep -qE 'KUBE-|CNI-' || continue
+      # Read whole first: under pipefail, grep -q leaving early makes the save die of SIGPIPE
+      # and the pipeline "fail", which skipped the flush of a killed run's rules.
+      rules=$("$save-save" -t "$t" 2>/dev/null)
+      grep -qE 'KUBE-|CNI-' <<<"$rules" || continue
       "$save" -t "$t" -F; "$save" -t "$t" -X
     done
   done
