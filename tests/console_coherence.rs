@@ -262,6 +262,12 @@ proptest! {
             let html = console.get(page);
             prop_assert!(html.contains(&wording), "{} does not say {:?}", page, wording);
         }
+        let api: serde_json::Value = serde_json::from_str(&console.get("/api/v1/connectors")).unwrap();
+        prop_assert_eq!(api["summary"].as_str(), Some(wording.as_str()));
+        prop_assert_eq!(
+            api["items"].as_array().unwrap().iter().filter(|i| i["issue"].is_null()).count(),
+            fine
+        );
         let integrations = console.get("/console/integrations");
         let matrix = regex::Regex::new(r#"<td data-label="Health">(\d+)/(\d+) without issues</td>"#).unwrap();
         let (matrix_fine, matrix_all) = matrix.captures_iter(&integrations).fold((0, 0), |(f, a), c| {

@@ -102,6 +102,7 @@ pub fn router(source: Arc<dyn SnapshotSource>, auth: AuthConfig, settings: Setti
         .route("/settings", get(settings_page))
         .route("/console/refresh", get(refresh))
         .route("/api/v1/passports/{namespace}/{name}", get(passport_json))
+        .route("/api/v1/connectors", get(connectors_json))
         .fallback(not_found)
         .with_state(Arc::clone(&console))
         .layer(axum::middleware::from_fn_with_state(
@@ -513,6 +514,41 @@ async fn export(
         body,
     )
         .into_response()
+}
+
+/// The connectors this viewer sees, each judged by the one definition of an issue
+/// ([`crate::radar::ConnectorFreshness::trouble`]) every page counts with, and the count in the
+/// pages' own words.
+async fn connectors_json(State(c): State<Shared>, Extension(u): Extension<Identity>) -> Response {
+    let snap = c.source.snapshot();
+    let here = Here::at("");
+    let page = Page {
+        snap: &snap,
+        user: &u,
+        here: &here,
+    };
+    let view = page.view();
+    let (fine, configured) = pages::integrations::without_issues(&view.radar.connectors);
+    let items: Vec<serde_json::Value> = view
+        .radar
+        .connectors
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "connector": f.connector.to_string(),
+                "type": f.type_,
+                "health": f.health,
+                "freshness": f.freshness_words(),
+                "issue": f.trouble(),
+            })
+        })
+        .collect();
+    json_response(&serde_json::json!({
+        "withoutIssues": fine,
+        "configured": configured,
+        "summary": format!("{fine} of {configured} connectors without issues"),
+        "items": items,
+    }))
 }
 
 fn json_response<T: serde::Serialize + ?Sized>(value: &T) -> Response {

@@ -126,7 +126,7 @@ pub fn get(port: u16, path: &str) -> (u16, String, String) {
 }
 
 /// Every page of the console's menus and every API route and export.
-pub const CONSOLE_ROUTES: [&str; 16] = [
+pub const CONSOLE_ROUTES: [&str; 17] = [
     "/console",
     "/console/releases",
     "/console/gate",
@@ -137,6 +137,7 @@ pub const CONSOLE_ROUTES: [&str; 16] = [
     "/console/reports",
     "/settings",
     "/api/v1/passports",
+    "/api/v1/connectors",
     "/api/v1/export/passports.json",
     "/api/v1/export/passports.csv",
     "/api/v1/export/passports.md",
