@@ -71,8 +71,11 @@ pub struct ConnectorFreshness {
     pub last_error: Option<String>,
     /// Releases (the latest of each target) whose evidence from this connector is Stale, with
     /// when it was last observed: a connector fresh overall is not fresh for these scopes.
-    pub stale_scopes: Vec<(ObjectKey, Option<DateTime<Utc>>)>,
+    pub stale_scopes: Vec<StaleScope>,
 }
+
+/// A release whose evidence from a connector is Stale, and when that evidence was observed.
+pub type StaleScope = (ObjectKey, Option<DateTime<Utc>>);
 
 impl ConnectorFreshness {
     /// What is wrong with the connector, if anything: an unhealthy read, no read ever, a last
@@ -247,8 +250,8 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
     let mut services = Vec::new();
     let mut journeys = Vec::new();
     let mut third_party = Vec::new();
-    // (connector, release, last observed) of every Stale item of the latest passports.
-    let mut stale: Vec<(ObjectKey, ObjectKey, Option<DateTime<Utc>>)> = Vec::new();
+    // By connector: (release, last observed) of every Stale item of the latest passports.
+    let mut stale: BTreeMap<ObjectKey, Vec<StaleScope>> = BTreeMap::new();
     let (mut complete, mut total) = (0u32, 0u32);
     for ((namespace, service, environment), p) in &latest {
         let status = p.status.clone().unwrap_or_default();
@@ -270,11 +273,10 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
             if e.status == EvidenceStatus::Stale
                 && let Some(connector) = e.connector.as_deref()
             {
-                stale.push((
-                    ObjectKey::new(*namespace, connector),
-                    p.key(),
-                    e.observed_at,
-                ));
+                stale
+                    .entry(ObjectKey::new(*namespace, connector))
+                    .or_default()
+                    .push((p.key(), e.observed_at));
             }
             let signal = || Signal {
                 release: p.key(),
@@ -329,11 +331,7 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
                     }
                 },
                 last_error: status.last_error,
-                stale_scopes: stale
-                    .iter()
-                    .filter(|(connector, _, _)| *connector == c.key())
-                    .map(|(_, release, at)| (release.clone(), *at))
-                    .collect(),
+                stale_scopes: stale.remove(&c.key()).unwrap_or_default(),
             }
         })
         .collect();

@@ -125,11 +125,11 @@ pub fn protects(rule: &PolicyRule) -> String {
         );
     }
     if let Some(m) = &rule.metric {
-        let (_, threshold) = crate::api::policy::show_pair(m.threshold, m.threshold, m.unit);
         return format!(
-            "promoting while {} is not {} {threshold}",
+            "promoting while {} is not {} {}",
             rule.name,
-            m.op.symbol()
+            m.op.symbol(),
+            crate::api::policy::show_value(m.threshold, m.unit)
         );
     }
     if let Some(a) = &rule.approval {

@@ -181,8 +181,9 @@ pub fn verdict(p: &ReleasePassport, release_exists: bool) -> Verdict {
 
 /// Who acts next on `p`, and the command that does it.
 pub fn next(p: &ReleasePassport, release_exists: bool) -> Next {
-    let status = p.status.clone().unwrap_or_default();
-    let stopping = stopping_rule(&status);
+    let undecided = crate::api::ReleasePassportStatus::default();
+    let status = p.status.as_ref().unwrap_or(&undecided);
+    let stopping = stopping_rule(status);
     let (ns, name) = (
         namespace_of(&p.metadata),
         p.metadata.name.as_deref().unwrap_or(""),
