@@ -620,3 +620,68 @@ fn the_log_holds_every_recorded_approval_once() {
         "{csv}"
     );
 }
+
+/// Every count on Metrics opens the passports it counts in its window, and the list says how
+/// many more retention folded into rollups: rows + folded = the figure, for every scorecard row,
+/// the DORA tiles and the held and blocked counts, over windows that cut the history.
+mod metrics_counts {
+    use super::*;
+    use release_passport::metrics::delivery::{Record, Rollups};
+
+    fn figures(html: &str) -> Vec<(String, usize)> {
+        let re = regex::Regex::new(
+            r#"(?:data-label="Deploys"><a|left (?:held|blocked): <a|over <a) href="([^"]+)">(\d+)"#,
+        )
+        .unwrap();
+        re.captures_iter(html)
+            .map(|c| (c[1].to_string(), c[2].parse().unwrap()))
+            .collect()
+    }
+
+    fn folded(html: &str) -> usize {
+        regex::Regex::new(r#"<strong class="folded">(\d+)</strong>"#)
+            .unwrap()
+            .captures(html)
+            .map_or(0, |c| c[1].parse().unwrap())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 16, ..ProptestConfig::default() })]
+
+        #[test]
+        fn every_metrics_count_is_its_rows_and_what_retention_folded(
+            live in gens(),
+            gone in gens(),
+        ) {
+            let passports: Vec<ReleasePassport> =
+                live.iter().enumerate().map(|(i, g)| passport(i, g)).collect();
+            // Folded releases reach further back, across the 7- and 30-day windows' edges.
+            let records: Vec<Record> = gone
+                .iter()
+                .enumerate()
+                .map(|(i, g)| Record::from_passport(&passport(1000 + i, &Gen { age: g.age * 15, ..g.clone() })))
+                .collect();
+            let snapshot = Snapshot::new(
+                Objects {
+                    passports: passports.into_iter().map(Arc::new).collect(),
+                    rollups: Arc::new(Rollups::fold(&records, now().date_naive())),
+                    ..Objects::default()
+                },
+                now(),
+                Runtime::default(),
+            );
+            let console = Console::over(snapshot);
+            for days in [7, 30] {
+                let metrics = console.get(&format!("/console/metrics?days={days}"));
+                let counts = figures(&metrics);
+                // All, each target's row, four DORA tiles, held and blocked.
+                prop_assert!(counts.len() >= 7, "{}", metrics);
+                for (href, n) in counts {
+                    let opened = console.get(&href);
+                    let (rows, more) = (rows_of_releases(&opened), folded(&opened));
+                    prop_assert_eq!(rows + more, n, "{} counts {} and opens {} rows + {} folded", href, n, rows, more);
+                }
+            }
+        }
+    }
+}

@@ -172,6 +172,9 @@ pub struct View {
     pub radar: Radar,
     /// Kept rollups of these namespaces plus their live passports folded on top.
     pub rollups: Rollups,
+    /// Kept rollups of these namespaces alone: what retention folded away, which no list can
+    /// show but every figure counts.
+    pub folded: Rollups,
     /// The Metrics page's figures per window length in days, computed on first view.
     windows: Mutex<HashMap<u32, Arc<WindowFigures>>>,
     /// How many passports these namespaces hold, and their services and environments
@@ -226,6 +229,7 @@ impl View {
         Self {
             radar: radar::radar(&passports, &connectors, snap.now),
             rollups: kept.with_passports(passports.iter().copied(), snap.now.date_naive()),
+            folded: kept,
             windows: Mutex::new(HashMap::new()),
             services: distinct(|p| p.spec.service.as_str()),
             environments: distinct(|p| p.spec.environment.as_str()),

@@ -81,7 +81,7 @@ impl Record {
             environment: p.spec.environment.clone(),
             version: p.spec.version.clone(),
             created: crate::api::common::created_at(&p.metadata),
-            promoted_at: watch.and_then(|w| w.started_at).or(first_allow),
+            promoted_at: promoted_at(status),
             committed_at: p.spec.revision.as_ref().and_then(|r| r.committed_at),
             failed: watch.is_some_and(|w| w.phase == WatchPhase::Failed)
                 || status.rollback.as_ref().is_some_and(|r| r.recommended),
@@ -109,6 +109,33 @@ impl Record {
     pub fn day(&self) -> Option<NaiveDate> {
         self.promoted_at.or(self.created).map(|t| t.date_naive())
     }
+}
+
+/// When a release was promoted: its post-deploy watch started (running and healthy), else its
+/// first Allow. The one definition the figures and the lists behind them share.
+pub fn promoted_at(status: &ReleasePassportStatus) -> Option<DateTime<Utc>> {
+    status
+        .watch
+        .as_ref()
+        .and_then(|w| w.started_at)
+        .or_else(|| {
+            status
+                .timeline
+                .iter()
+                .filter(|t| t.decision == Decision::Allow)
+                .map(|t| t.at)
+                .min()
+        })
+}
+
+/// The day a passport counts on in the figures folded on `today` ([`Record::day`], else
+/// `today` as [`Rollups::add`] falls back to).
+pub fn counted_on(p: &ReleasePassport, today: NaiveDate) -> NaiveDate {
+    p.status
+        .as_ref()
+        .and_then(promoted_at)
+        .or_else(|| crate::api::common::created_at(&p.metadata))
+        .map_or(today, |t| t.date_naive())
 }
 
 /// One service and environment on one day.

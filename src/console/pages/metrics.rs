@@ -8,8 +8,10 @@ use serde::Deserialize;
 use super::super::charts::{bars, count, hbars, hours, share};
 use super::super::layout::{Nav, Page, empty, layout};
 use super::percent;
+use super::releases::{Days, Filter};
 use crate::metrics::delivery::Figures;
 use crate::metrics::dora::{self, Band};
+use crate::text;
 
 #[derive(Clone, Debug, Default, Deserialize)]
 pub struct Window {
@@ -113,11 +115,16 @@ fn tiles(now: &Figures, before: &Figures, days: u32) -> [Tile; 4] {
     ]
 }
 
-fn scorecard_row(label: &str, f: &Figures) -> Markup {
+/// The releases list of the passports a figure counts in `window`.
+fn list(filter: Filter) -> String {
+    format!("/console/releases{}", filter.query())
+}
+
+fn scorecard_row(label: &str, f: &Figures, promoted: Filter) -> Markup {
     html! {
         tr {
             th scope="row" { (label) }
-            td data-label="Deploys" { (f.deployments) } td data-label="Per day" { (format!("{:.2}", f.deployment_frequency)) }
+            td data-label="Deploys" { a href=(list(promoted)) { (f.deployments) } } td data-label="Per day" { (format!("{:.2}", f.deployment_frequency)) }
             td data-label="Lead time" { (d(f.lead_time_median)) } td data-label="Fail rate" { (percent(f.change_fail_rate)) }
             td data-label="Recovery" { (d(f.recovery_median)) } td data-label="Rework" { (percent(f.rework_rate)) }
             td data-label="Approval wait" { (d(f.approval_wait_median)) } td data-label="Hold dwell" { (d(f.dwell_median)) }
@@ -169,6 +176,27 @@ pub fn page(page: &Page, window: &Window) -> Markup {
     lead.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
     lead.truncate(LEAD_SHOWN);
     let (fine, configured) = super::integrations::without_issues(&view.radar.connectors);
+    // Each count opens the passports it counts in this window (the list says what retention
+    // folded away, which it cannot show).
+    let counted = Filter {
+        window: Some(Days {
+            from: w.from,
+            to: w.to,
+        }),
+        ..Filter::default()
+    };
+    let promoted = Filter {
+        promoted: true,
+        ..counted.clone()
+    };
+    let dora_promotions = Filter {
+        environment: w.dora_environment.clone().unwrap_or_default(),
+        ..promoted.clone()
+    };
+    let left = |decision: &str| Filter {
+        decision: decision.into(),
+        ..counted.clone()
+    };
     layout(
         page,
         Nav::Metrics,
@@ -189,6 +217,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                         (t.label)
                         @if let Some(b) = t.band { " " span class=(format!("badge dora {}", b.as_str())) { (b.as_str()) } }
                         br; small.muted { (t.change) }
+                        br; small { "over " a href=(list(dora_promotions.clone())) { (text::count(w.dora.deployments, "promotion", "promotions")) } }
                     }
                 }
             }
@@ -213,8 +242,15 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                     div.scroll { table {
                         thead { tr { th { "Service/env" } th { "Deploys" } th { "Per day" } th { "Lead time" } th { "Fail rate" } th { "Recovery" } th { "Rework" } th { "Approval wait" } th { "Hold dwell" } th { "Evidence complete" } } }
                         tbody {
-                            (scorecard_row("All", all))
-                            @for (key, f) in targets { (scorecard_row(&key.to_string(), f)) }
+                            (scorecard_row("All", all, promoted.clone()))
+                            @for (key, f) in targets {
+                                (scorecard_row(&key.to_string(), f, Filter {
+                                    namespace: key.namespace.clone(),
+                                    service: key.service.clone(),
+                                    environment: key.environment.clone(),
+                                    ..promoted.clone()
+                                }))
+                            }
                         }
                     } }
                 }
@@ -223,7 +259,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                     ul {
                         li { "Deployment rework rate: " (percent(all.rework_rate)) }
                         li { "Rollback rate: " (percent(all.rollback_rate)) }
-                        li { "Releases left held: " (all.held) ", left blocked: " (all.blocked) " (in this window)" }
+                        li { "Releases left held: " a href=(list(left("Hold"))) { (all.held) } ", left blocked: " a href=(list(left("Block"))) { (all.blocked) } " (in this window)" }
                         li { "Approval wait (median): " (d(all.approval_wait_median)) }
                         li { "Evidence completeness: " (percent(all.evidence_completeness)) }
                         li { "Connector reliability: " a href=(super::integrations::WITHOUT_ISSUES_HREF) { (fine) " of " (configured) " connectors without issues" } }

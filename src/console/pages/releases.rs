@@ -9,6 +9,8 @@ use super::super::layout::{
     passport_href,
 };
 use crate::api::{EvidenceStatus, Keyed, ReleasePassport};
+use crate::metrics::delivery;
+use chrono::NaiveDate;
 
 pub const PAGE_SIZE: usize = 50;
 
@@ -44,6 +46,13 @@ pub struct Filter {
     /// …and, when set, only those it would have held (`Hold`) or blocked (`Block`).
     #[serde(default)]
     pub would: String,
+    /// Only passports the Metrics figures count on one of these days: promoted then, else
+    /// created then ([`delivery::counted_on`]).
+    #[serde(default, deserialize_with = "days")]
+    pub window: Option<Days>,
+    /// Only promoted passports ([`delivery::promoted_at`]): what a deployment count counts.
+    #[serde(default, deserialize_with = "flag")]
+    pub promoted: bool,
     #[serde(default)]
     pub sort: Sort,
     /// `None`: the column's natural order (newest first for times, A→Z otherwise).
@@ -119,6 +128,40 @@ impl Order {
     }
 }
 
+/// Whole days, `from` to `to` inclusive, written `2026-11-08..2026-12-07` in a query string.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Days {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Days {
+    pub fn covers(&self, day: NaiveDate) -> bool {
+        (self.from..=self.to).contains(&day)
+    }
+}
+
+impl std::fmt::Display for Days {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}..{}", self.from, self.to)
+    }
+}
+
+/// [`Days`] from `FROM..TO`; empty means none (a form's blank field).
+fn days<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Days>, D::Error> {
+    let text = String::deserialize(d)?;
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").ok();
+    match text.split_once("..").map(|(a, b)| (day(a), day(b))) {
+        Some((Some(from), Some(to))) if from <= to => Ok(Some(Days { from, to })),
+        _ => Err(serde::de::Error::custom(format!(
+            "window {text:?} is not FROM..TO, two dates (YYYY-MM-DD) in order"
+        ))),
+    }
+}
+
 /// A checkbox: `on` (what a browser sends), `true` or `1`; empty, `off`, `false` or `0`.
 pub fn flag<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     let text = String::deserialize(d)?;
@@ -165,7 +208,8 @@ fn version_order(a: &str, b: &str) -> std::cmp::Ordering {
 }
 
 impl Filter {
-    pub fn matches(&self, p: &ReleasePassport) -> bool {
+    /// Whether `p` is listed, the figures being folded on `today`.
+    fn matches(&self, p: &ReleasePassport, today: NaiveDate) -> bool {
         let status = p.status.as_ref();
         (self.service.is_empty() || p.spec.service == self.service)
             && (self.environment.is_empty() || p.spec.environment == self.environment)
@@ -182,6 +226,10 @@ impl Filter {
             && (self.simulated.is_empty()
                 || super::gate::simulated_effect(p, &self.simulated)
                     .is_some_and(|e| self.would.is_empty() || e.as_str() == self.would.as_str()))
+            && self
+                .window
+                .is_none_or(|w| w.covers(delivery::counted_on(p, today)))
+            && (!self.promoted || status.and_then(delivery::promoted_at).is_some())
             && (self.evidence.is_empty()
                 || evidence_status(p).map(EvidenceStatus::as_str) == Some(self.evidence.as_str()))
             && (self.q.is_empty()
@@ -189,6 +237,36 @@ impl Filter {
                     .name
                     .as_deref()
                     .is_some_and(|n| n.contains(self.q.as_str())))
+    }
+
+    /// How many of the releases these filters select retention folded into rollups: counted
+    /// by Metrics, with no passport left to list. `None` without a window, or when a filter
+    /// asks what rollups do not keep (a name, evidence, an Allow, a waiver, …).
+    pub fn folded(&self, rollups: &delivery::Rollups) -> Option<usize> {
+        let window = self.window?;
+        let kept = self.name.is_empty()
+            && self.q.is_empty()
+            && self.evidence.is_empty()
+            && !self.latest
+            && !self.waived
+            && self.simulated.is_empty();
+        if !kept {
+            return None;
+        }
+        let opt = |s: &str| (!s.is_empty()).then(|| s.to_string());
+        let scope = delivery::Scope {
+            namespace: opt(&self.namespace),
+            service: opt(&self.service),
+            environment: opt(&self.environment),
+        };
+        let figures = rollups.figures(&scope, window.from, window.to);
+        match (self.promoted, self.decision.as_str()) {
+            (true, "") => Some(figures.deployments),
+            (false, "") => Some(figures.releases),
+            (false, "Hold") => Some(figures.held),
+            (false, "Block") => Some(figures.blocked),
+            _ => None,
+        }
     }
 
     fn order(&self) -> Order {
@@ -211,6 +289,11 @@ impl Filter {
             ("simulated", &self.simulated),
             ("would", &self.would),
             (
+                "window",
+                &self.window.map(|w| w.to_string()).unwrap_or_default(),
+            ),
+            ("promoted", if self.promoted { "on" } else { "" }),
+            (
                 "sort",
                 if self.sort == Sort::default() {
                     ""
@@ -225,17 +308,19 @@ impl Filter {
     /// How many visible passports these filters select ([`Filter::select`]'s length, without
     /// sorting them): what a count that links to the list shows.
     pub fn count(&self, page: &Page) -> usize {
+        let today = page.snap.now.date_naive();
         page.newest_passports(self.latest)
-            .filter(|p| self.matches(p))
+            .filter(|p| self.matches(p, today))
             .count()
     }
 
     /// The visible passports these filters select, in the list's order: what the page shows
     /// and what its export holds.
     pub fn select<'a>(&self, page: &'a Page) -> Vec<&'a ReleasePassport> {
+        let today = page.snap.now.date_naive();
         let mut rows: Vec<&ReleasePassport> = page
             .newest_passports(self.latest)
-            .filter(|p| self.matches(p))
+            .filter(|p| self.matches(p, today))
             .collect();
         let decided = |p: &ReleasePassport| p.status.as_ref().and_then(|s| s.decided_at());
         // Stable: rows equal under the column keep newest-first.
@@ -308,6 +393,7 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
     let visible = view.passports;
     let (services, environments) = (&view.services, &view.environments);
     let matching = filter.select(page);
+    let folded = filter.folded(&view.folded);
     let shown = paged(&matching, filter.page, PAGE_SIZE);
     let query = filter.query();
     let joiner = if query.is_empty() { "?" } else { "&" };
@@ -333,6 +419,21 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
         "Releases",
         html! {
             h1 { "Releases " small { (matching.len()) " of " (visible) " passports" } }
+            @if let Some(w) = filter.window {
+                p.window {
+                    @if filter.promoted { "Promoted" } @else { "Counted by Metrics" }
+                    " from " (w.from) " to " (w.to) " (UTC days"
+                    @if !filter.promoted { ": the day of promotion, else of creation" } ")."
+                    @match folded {
+                        Some(0) => {}
+                        Some(n) => { " Retention folded " strong.folded { (n) } " more into daily rollups: Metrics counts " (if n == 1 { "it" } else { "them" }) ", no passport is left to list (docs/metrics.md)." }
+                        None if view.folded.figures(&delivery::Scope::default(), w.from, w.to).releases > 0 => {
+                            " Releases retention folded away on these days are counted by Metrics but cannot be filtered this way."
+                        }
+                        None => {}
+                    }
+                }
+            }
             form.filters method="get" action="/console/releases" {
                 (options("service", "Service", &filter.service, services.iter().map(String::as_str)))
                 (options("environment", "Environment", &filter.environment, environments.iter().map(String::as_str)))
@@ -342,6 +443,8 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
                 label.check { input type="checkbox" name="latest" checked[filter.latest]; " Latest per service and environment" }
                 label.check { input type="checkbox" name="waived" checked[filter.waived]; " Let through by a waiver" }
                 @if !filter.name.is_empty() { input type="hidden" name="name" value=(filter.name); }
+                @if let Some(w) = filter.window { input type="hidden" name="window" value=(w); }
+                @if filter.promoted { input type="hidden" name="promoted" value="on"; }
                 @if filter.sort != Sort::default() { input type="hidden" name="sort" value=(filter.sort.as_str()); }
                 @if let Some(o) = filter.order { input type="hidden" name="order" value=(o.as_str()); }
                 button type="submit" { "Filter" }
