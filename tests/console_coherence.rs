@@ -623,14 +623,15 @@ fn the_log_holds_every_recorded_approval_once() {
 
 /// Every count on Metrics opens the passports it counts in its window, and the list says how
 /// many more retention folded into rollups: rows + folded = the figure, for every scorecard row,
-/// the DORA tiles and the held and blocked counts, over windows that cut the history.
+/// the DORA tiles, the held and blocked counts and every bar of the deployment and hold-reason
+/// charts, over windows that cut the history.
 mod metrics_counts {
     use super::*;
     use release_passport::metrics::delivery::{Record, Rollups};
 
     fn figures(html: &str) -> Vec<(String, usize)> {
         let re = regex::Regex::new(
-            r#"(?:data-label="Deploys"><a|left (?:held|blocked): <a|over <a) href="([^"]+)">(\d+)"#,
+            r#"(?:data-label="Deploys"><a|left (?:held|blocked): <a|over <a|<td><a) href="([^"]+)">(\d+)(?: (?:deployments?|releases?)<)?"#,
         )
         .unwrap();
         re.captures_iter(html)
@@ -674,8 +675,8 @@ mod metrics_counts {
             for days in [7, 30] {
                 let metrics = console.get(&format!("/console/metrics?days={days}"));
                 let counts = figures(&metrics);
-                // All, each target's row, four DORA tiles, held and blocked.
-                prop_assert!(counts.len() >= 7, "{}", metrics);
+                // All, each target's row, four DORA tiles, held and blocked, each day's bar.
+                prop_assert!(counts.len() >= 7 + days, "{}", metrics);
                 for (href, n) in counts {
                     let opened = console.get(&href);
                     let (rows, more) = (rows_of_releases(&opened), folded(&opened));

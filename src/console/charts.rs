@@ -43,18 +43,30 @@ fn step(max: f64, n: f64) -> f64 {
         .unwrap_or(10.0 * power)
 }
 
-fn data_table(
-    title: &str,
-    unit: &str,
-    data: &[(String, f64)],
-    format: fn(f64) -> String,
-) -> Markup {
+/// One bar: what it is, its value, and the list of what it counts, when there is one.
+pub struct Point {
+    pub label: String,
+    pub value: f64,
+    pub href: Option<String>,
+}
+
+/// A bar drawn as a link to what it counts, when it has one.
+fn linked(href: Option<&str>, bar: Markup) -> Markup {
+    html! {
+        @if let Some(href) = href { a href=(href) { (bar) } } @else { (bar) }
+    }
+}
+
+fn data_table(title: &str, unit: &str, data: &[Point], format: fn(f64) -> String) -> Markup {
     html! {
         details.data {
             summary { "Data table: " (title) }
             table {
                 thead { tr { th { "" } th { (if unit.is_empty() { title } else { unit }) } } }
-                tbody { @for (label, value) in data { tr { td { (label) } td { (format(*value)) " " (units(*value, unit)) } } } }
+                tbody { @for p in data { tr {
+                    td { (p.label) }
+                    td { (linked(p.href.as_deref(), html! { (format(p.value)) " " (units(p.value, unit)) })) }
+                } } }
             }
         }
     }
@@ -120,11 +132,11 @@ pub fn bars(
     title: &str,
     unit: &str,
     x_axis: &str,
-    data: &[(String, f64)],
+    data: &[Point],
     format: fn(f64) -> String,
 ) -> Markup {
     const H: f64 = 220.0;
-    let max = data.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
+    let max = data.iter().map(|p| p.value).fold(0.0_f64, f64::max);
     let step = step(max, 4.0);
     let top = (max / step).ceil().max(1.0) * step;
     let ticks: Vec<f64> = (0..=((top / step).round() as usize))
@@ -142,7 +154,7 @@ pub fn bars(
                 @let slot = plot_w / n as f64;
                 @let bar = (slot * 0.7).max(1.0);
                 @let every = n.div_ceil(fit.labels).max(1);
-                @let names: Vec<&str> = data.iter().map(|(l, _)| l.as_str()).collect();
+                @let names: Vec<&str> = data.iter().map(|p| p.label.as_str()).collect();
                 @let shown = labelled(&names, every, slot, bar, fit.font);
                 @let y = |v: f64| top_pad + plot_h - v / top * plot_h;
                 svg class=(fit.class) viewBox=(format!("0 0 {} {H}", fit.width)) role="img" aria-labelledby=(format!("{id}-{}", fit.class)) {
@@ -152,12 +164,14 @@ pub fn bars(
                         line x1=(format!("{left:.1}")) y1=(format!("{:.1}", y(*t))) x2=(format!("{:.1}", fit.width - right)) y2=(format!("{:.1}", y(*t))) stroke=(if *t == 0.0 { "#5f6368" } else { "#e0e0e0" }) stroke-width="1" {}
                         text x=(format!("{:.1}", left - 4.0)) y=(format!("{:.1}", y(*t) + fit.font / 3.0)) text-anchor="end" font-size=(fit.font) fill="#3c4043" { (format(*t)) }
                     }
-                    @for (i, (label, value)) in data.iter().enumerate() {
+                    @for (i, Point { label, value, href }) in data.iter().enumerate() {
                         @let x = left + slot * i as f64 + (slot - bar) / 2.0;
                         @let h = value / top * plot_h;
-                        rect x=(format!("{x:.1}")) y=(format!("{:.1}", y(*value))) width=(format!("{bar:.1}")) height=(format!("{h:.1}")) fill="#3b5bdb" {
-                            title { (label) ": " (format(*value)) " " (units(*value, unit)) }
-                        }
+                        (linked(href.as_deref(), html! {
+                            rect x=(format!("{x:.1}")) y=(format!("{:.1}", y(*value))) width=(format!("{bar:.1}")) height=(format!("{h:.1}")) fill="#3b5bdb" {
+                                title { (label) ": " (format(*value)) " " (units(*value, unit)) }
+                            }
+                        }))
                         @if shown.contains(&i) {
                             // The last label ends at its bar, so it never runs off the drawing.
                             @let (anchor, at) = if i + 1 == n { ("end", x + bar) } else { ("middle", x + bar / 2.0) };
@@ -174,22 +188,22 @@ pub fn bars(
 
 /// Horizontal bars for named categories, each value written with its unit; wide, the label
 /// sits left of its bar, narrow, above it.
-pub fn hbars(title: &str, unit: &str, data: &[(String, f64)], format: fn(f64) -> String) -> Markup {
-    let max = data.iter().map(|(_, v)| *v).fold(0.0_f64, f64::max);
+pub fn hbars(title: &str, unit: &str, data: &[Point], format: fn(f64) -> String) -> Markup {
+    let max = data.iter().map(|p| p.value).fold(0.0_f64, f64::max);
     let id = format!("chart-{}", slug(title));
     html! {
         figure.chart.hchart {
             @for fit in &FITS {
                 @let narrow = fit.class == "narrow";
                 // Wide, the label column fits the longest label, up to half the drawing.
-                @let longest = data.iter().map(|(l, _)| text_width(l, fit.font)).fold(0.0_f64, f64::max);
+                @let longest = data.iter().map(|p| text_width(&p.label, fit.font)).fold(0.0_f64, f64::max);
                 @let label_w = if narrow { 0.0 } else { (longest + 8.0).clamp(120.0, fit.width / 2.0) };
                 @let row = if narrow { fit.font * 3.2 } else { fit.font * 2.0 };
                 @let h = row * data.len().max(1) as f64 + 8.0;
                 @let room = fit.width - label_w - fit.font * 6.0;
                 svg class=(fit.class) viewBox=(format!("0 0 {} {h:.1}", fit.width)) role="img" aria-labelledby=(format!("{id}-{}", fit.class)) {
                     title id=(format!("{id}-{}", fit.class)) { (title) @if !unit.is_empty() { " (" (unit) ")" } }
-                    @for (i, (label, value)) in data.iter().enumerate() {
+                    @for (i, Point { label, value, href }) in data.iter().enumerate() {
                         @let y = 4.0 + row * i as f64;
                         @let bar_y = if narrow { y + fit.font * 1.3 } else { y };
                         @let bar_h = if narrow { fit.font * 1.3 } else { row - 6.0 };
@@ -201,9 +215,11 @@ pub fn hbars(title: &str, unit: &str, data: &[(String, f64)], format: fn(f64) ->
                         } @else {
                             text x=(format!("{:.1}", label_w - 6.0)) y=(format!("{:.1}", y + fit.font * 1.1)) text-anchor="end" font-size=(fit.font) fill="#3c4043" { title { (label) } (shown) }
                         }
-                        rect x=(format!("{label_w:.1}")) y=(format!("{bar_y:.1}")) width=(format!("{w:.1}")) height=(format!("{bar_h:.1}")) fill="#3b5bdb" {
-                            title { (label) ": " (format(*value)) " " (units(*value, unit)) }
-                        }
+                        (linked(href.as_deref(), html! {
+                            rect x=(format!("{label_w:.1}")) y=(format!("{bar_y:.1}")) width=(format!("{w:.1}")) height=(format!("{bar_h:.1}")) fill="#3b5bdb" {
+                                title { (label) ": " (format(*value)) " " (units(*value, unit)) }
+                            }
+                        }))
                         text x=(format!("{:.1}", label_w + w + 4.0)) y=(format!("{:.1}", bar_y + bar_h * 0.8)) font-size=(fit.font) fill="#3c4043" { (format(*value)) " " (units(*value, unit)) }
                     }
                 }

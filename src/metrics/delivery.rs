@@ -95,13 +95,7 @@ impl Record {
                 .filter_map(|r| r.wait_seconds)
                 .collect(),
             evidence,
-            holding: status
-                .trace
-                .iter()
-                .filter(|t| t.mode == PolicyMode::Enforce)
-                .filter(|t| matches!(t.effect, Effect::Hold | Effect::Block))
-                .map(|t| format!("{}/{}", t.policy, t.rule))
-                .collect(),
+            holding: holding(status).collect(),
         }
     }
 
@@ -126,6 +120,17 @@ pub fn promoted_at(status: &ReleasePassportStatus) -> Option<DateTime<Utc>> {
                 .map(|t| t.at)
                 .min()
         })
+}
+
+/// `policy/rule` of every enforced rule holding or blocking a release: what the hold
+/// reasons count.
+pub fn holding(status: &ReleasePassportStatus) -> impl Iterator<Item = String> + '_ {
+    status
+        .trace
+        .iter()
+        .filter(|t| t.mode == PolicyMode::Enforce)
+        .filter(|t| matches!(t.effect, Effect::Hold | Effect::Block))
+        .map(|t| format!("{}/{}", t.policy, t.rule))
 }
 
 /// The day a passport counts on in the figures folded on `today` ([`Record::day`], else

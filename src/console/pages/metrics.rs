@@ -5,11 +5,11 @@ use chrono::Duration;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::super::charts::{bars, count, hbars, hours, share};
+use super::super::charts::{Point, bars, count, hbars, hours, share};
 use super::super::layout::{Nav, Page, empty, layout};
 use super::percent;
 use super::releases::{Days, Filter};
-use crate::metrics::delivery::Figures;
+use crate::metrics::delivery::{Figures, TargetKey};
 use crate::metrics::dora::{self, Band};
 use crate::text;
 
@@ -120,6 +120,16 @@ fn list(filter: Filter) -> String {
     format!("/console/releases{}", filter.query())
 }
 
+/// `filter` narrowed to one target.
+fn of_target(key: &TargetKey, filter: &Filter) -> Filter {
+    Filter {
+        namespace: key.namespace.clone(),
+        service: key.service.clone(),
+        environment: key.environment.clone(),
+        ..filter.clone()
+    }
+}
+
 fn scorecard_row(label: &str, f: &Figures, promoted: Filter) -> Markup {
     html! {
         tr {
@@ -151,31 +161,6 @@ pub fn page(page: &Page, window: &Window) -> Markup {
     let all = &w.all;
     let targets = &w.targets;
     let dora_tiles = tiles(&w.dora, &w.dora_before, days);
-    let series: Vec<(String, f64)> = w
-        .daily_deployments
-        .iter()
-        .map(|(day, n)| (day.format("%m-%d").to_string(), *n as f64))
-        .collect();
-    let reasons: Vec<(String, f64)> = w
-        .hold_reasons
-        .iter()
-        .map(|(k, n)| (k.clone(), *n as f64))
-        .collect();
-    let mut lead: Vec<(String, f64)> = targets
-        .iter()
-        .filter_map(|(k, f)| {
-            Some((
-                k.to_string(),
-                f.lead_time_median?.num_minutes() as f64 / 60.0,
-            ))
-        })
-        .collect();
-    // The slowest first; past a screenful of bars a chart stops being read (the scorecards
-    // below list every target).
-    let measured = lead.len();
-    lead.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    lead.truncate(LEAD_SHOWN);
-    let (fine, configured) = super::integrations::without_issues(&view.radar.connectors);
     // Each count opens the passports it counts in this window (the list says what retention
     // folded away, which it cannot show).
     let counted = Filter {
@@ -197,6 +182,53 @@ pub fn page(page: &Page, window: &Window) -> Markup {
         decision: decision.into(),
         ..counted.clone()
     };
+    let series: Vec<Point> = w
+        .daily_deployments
+        .iter()
+        .map(|(day, n)| Point {
+            label: day.format("%m-%d").to_string(),
+            value: *n as f64,
+            href: Some(list(Filter {
+                window: Some(Days {
+                    from: *day,
+                    to: *day,
+                }),
+                ..promoted.clone()
+            })),
+        })
+        .collect();
+    let reasons: Vec<Point> = w
+        .hold_reasons
+        .iter()
+        .map(|(rule, n)| Point {
+            label: rule.clone(),
+            value: *n as f64,
+            href: Some(list(Filter {
+                held_by: rule.clone(),
+                ..counted.clone()
+            })),
+        })
+        .collect();
+    let mut lead: Vec<Point> = targets
+        .iter()
+        .filter_map(|(k, f)| {
+            Some(Point {
+                label: k.to_string(),
+                value: f.lead_time_median?.num_minutes() as f64 / 60.0,
+                href: Some(list(of_target(k, &promoted))),
+            })
+        })
+        .collect();
+    // The slowest first; past a screenful of bars a chart stops being read (the scorecards
+    // below list every target).
+    let measured = lead.len();
+    lead.sort_by(|a, b| {
+        b.value
+            .total_cmp(&a.value)
+            .then_with(|| a.label.cmp(&b.label))
+    });
+    lead.truncate(LEAD_SHOWN);
+    let (fine, configured) = super::integrations::without_issues(&view.radar.connectors);
     layout(
         page,
         Nav::Metrics,
@@ -244,12 +276,7 @@ pub fn page(page: &Page, window: &Window) -> Markup {
                         tbody {
                             (scorecard_row("All", all, promoted.clone()))
                             @for (key, f) in targets {
-                                (scorecard_row(&key.to_string(), f, Filter {
-                                    namespace: key.namespace.clone(),
-                                    service: key.service.clone(),
-                                    environment: key.environment.clone(),
-                                    ..promoted.clone()
-                                }))
+                                (scorecard_row(&key.to_string(), f, of_target(key, &promoted)))
                             }
                         }
                     } }

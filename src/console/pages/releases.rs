@@ -53,6 +53,10 @@ pub struct Filter {
     /// Only promoted passports ([`delivery::promoted_at`]): what a deployment count counts.
     #[serde(default, deserialize_with = "flag")]
     pub promoted: bool,
+    /// Only passports this enforced rule (`policy/rule`) holds or blocks
+    /// ([`delivery::holding`]): what a hold reason counts.
+    #[serde(default)]
+    pub held_by: String,
     #[serde(default)]
     pub sort: Sort,
     /// `None`: the column's natural order (newest first for times, A→Z otherwise).
@@ -230,6 +234,8 @@ impl Filter {
                 .window
                 .is_none_or(|w| w.covers(delivery::counted_on(p, today)))
             && (!self.promoted || status.and_then(delivery::promoted_at).is_some())
+            && (self.held_by.is_empty()
+                || status.is_some_and(|s| delivery::holding(s).any(|h| h == self.held_by)))
             && (self.evidence.is_empty()
                 || evidence_status(p).map(EvidenceStatus::as_str) == Some(self.evidence.as_str()))
             && (self.q.is_empty()
@@ -259,6 +265,15 @@ impl Filter {
             service: opt(&self.service),
             environment: opt(&self.environment),
         };
+        if !self.held_by.is_empty() {
+            return (!self.promoted && self.decision.is_empty()).then(|| {
+                rollups
+                    .hold_reasons(&scope, window.from, window.to, usize::MAX)
+                    .into_iter()
+                    .find_map(|(rule, n)| (rule == self.held_by).then_some(n))
+                    .unwrap_or(0)
+            });
+        }
         let figures = rollups.figures(&scope, window.from, window.to);
         match (self.promoted, self.decision.as_str()) {
             (true, "") => Some(figures.deployments),
@@ -293,6 +308,7 @@ impl Filter {
                 &self.window.map(|w| w.to_string()).unwrap_or_default(),
             ),
             ("promoted", if self.promoted { "on" } else { "" }),
+            ("held_by", &self.held_by),
             (
                 "sort",
                 if self.sort == Sort::default() {
@@ -424,6 +440,7 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
                     @if filter.promoted { "Promoted" } @else { "Counted by Metrics" }
                     " from " (w.from) " to " (w.to) " (UTC days"
                     @if !filter.promoted { ": the day of promotion, else of creation" } ")."
+                    @if !filter.held_by.is_empty() { " Held or blocked by " code { (filter.held_by) } "." }
                     @match folded {
                         Some(0) => {}
                         Some(n) => { " Retention folded " strong.folded { (n) } " more into daily rollups: Metrics counts " (if n == 1 { "it" } else { "them" }) ", no passport is left to list (docs/metrics.md)." }
@@ -445,6 +462,7 @@ pub fn page(page: &Page, filter: &Filter) -> Markup {
                 @if !filter.name.is_empty() { input type="hidden" name="name" value=(filter.name); }
                 @if let Some(w) = filter.window { input type="hidden" name="window" value=(w); }
                 @if filter.promoted { input type="hidden" name="promoted" value="on"; }
+                @if !filter.held_by.is_empty() { input type="hidden" name="held_by" value=(filter.held_by); }
                 @if filter.sort != Sort::default() { input type="hidden" name="sort" value=(filter.sort.as_str()); }
                 @if let Some(o) = filter.order { input type="hidden" name="order" value=(o.as_str()); }
                 button type="submit" { "Filter" }
