@@ -37,6 +37,11 @@ pub const FILES: &[(&str, &str)] = &[
         "examples/shop/waivers.yaml",
         include_str!("../examples/shop/waivers.yaml"),
     ),
+    // A second, just-installed namespace: what first-passport progress looks like.
+    (
+        "examples/search/onboarding.yaml",
+        include_str!("../examples/search/onboarding.yaml"),
+    ),
 ];
 
 /// The bundled shop, loaded.

@@ -686,3 +686,86 @@ mod metrics_counts {
         }
     }
 }
+
+/// A namespace that just installed beside a team already deciding shows its own way to a first
+/// passport — and each command it offers, pasted, applies the example into that namespace.
+#[test]
+fn a_just_installed_namespace_shows_its_first_passport_progress() {
+    use release_passport::commands::demo::demo_snapshot;
+    use release_passport::decide::decide_all;
+    use release_passport::load::{Bundle, load_str};
+
+    let bundle = release_passport::examples::bundle().unwrap();
+    let at = bundle.recorded_at.unwrap_or_else(now);
+    let passports = decide_all(&bundle, at)
+        .into_iter()
+        .map(|d| d.passport)
+        .collect();
+    let console = Console::over(demo_snapshot(
+        &bundle,
+        passports,
+        at,
+        "demo".into(),
+        Vec::new(),
+    ));
+    let overview = console.get("/console");
+    // The shop reached its first Allow long ago: no workspace checklist, only search's.
+    assert!(!overview.contains("<h2 id=\"first\">"), "{overview}");
+    let section = overview
+        .split("<h2 id=\"first-search\">")
+        .nth(1)
+        .and_then(|s| s.split("</section>").next())
+        .expect("search's first-passport progress");
+    assert!(section.contains("2 of 6 done"), "{section}");
+    assert_eq!(section.matches("class=\"done\"").count(), 2, "{section}");
+    let commands: Vec<String> = regex::Regex::new(r#"<pre class="cmd"><code>([^<]+)</code>"#)
+        .unwrap()
+        .captures_iter(section)
+        .map(|c| c[1].replace("&#39;", "'").replace("&amp;", "&"))
+        .collect();
+    assert_eq!(commands.len(), 4, "{section}");
+    assert_eq!(commands[2], "kubectl get releasepassports -n search");
+    assert_eq!(commands[3], "passport gate --release search/NAME --wait");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    for command in &commands[..2] {
+        // What kubectl would be given: the pipeline up to it, run as pasted.
+        let (made, kubectl) = command.split_once(" | ").unwrap();
+        assert_eq!(kubectl, "kubectl apply -f -");
+        let out = std::process::Command::new("sh")
+            .args(["-c", made])
+            .current_dir(root)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{command}");
+        let mut applied = Bundle::default();
+        load_str(
+            command,
+            &String::from_utf8(out.stdout).unwrap(),
+            "default",
+            &mut applied,
+        )
+        .unwrap();
+        let namespaces: Vec<Option<String>> = applied
+            .connectors
+            .iter()
+            .map(|c| c.metadata.namespace.clone())
+            .chain(
+                applied
+                    .releases
+                    .iter()
+                    .map(|r| r.metadata.namespace.clone()),
+            )
+            .chain(
+                applied
+                    .policies
+                    .iter()
+                    .map(|p| p.metadata.namespace.clone()),
+            )
+            .collect();
+        assert!(!namespaces.is_empty(), "{command} applies nothing");
+        assert!(
+            namespaces.iter().all(|n| n.as_deref() == Some("search")),
+            "{command} applies into {namespaces:?}"
+        );
+    }
+}

@@ -26,19 +26,32 @@ fn nothing_waiting(passports: &[&ReleasePassport]) -> &'static str {
     }
 }
 
-/// The first-passport checklist, while a step is left.
-fn checklist(steps: &[(&'static str, bool, &'static str)]) -> Markup {
-    let done = steps.iter().filter(|s| s.1).count();
+/// One step to a first Allow: what it is, whether it is done, and the command that does it.
+struct Step {
+    what: &'static str,
+    done: bool,
+    command: String,
+}
+
+/// The first-passport checklist of the workspace (`namespace` none) or of one namespace, while
+/// a step is left.
+fn checklist(namespace: Option<&str>, steps: &[Step]) -> Markup {
+    let done = steps.iter().filter(|s| s.done).count();
+    let id = namespace.map_or_else(|| "first".to_string(), |ns| format!("first-{ns}"));
     html! {
         @if done < steps.len() {
-            section aria-labelledby="first" {
-                h2 id="first" { "First passport " small { (done) " of " (steps.len()) " done" } }
+            section aria-labelledby=(id) {
+                h2 id=(id) {
+                    "First passport"
+                    @if let Some(ns) = namespace { " in " code { (ns) } }
+                    " " small { (done) " of " (steps.len()) " done" }
+                }
                 ol.checklist {
-                    @for &(what, ok, cmd) in steps {
-                        li class=(if ok { "done" } else { "todo" }) {
-                            span.mark aria-hidden="true" { @if ok { "✓" } @else { "○" } }
-                            " " (what) @if ok { span.visually-hidden { " (done)" } }
-                            @if !ok { (command(cmd)) }
+                    @for step in steps {
+                        li class=(if step.done { "done" } else { "todo" }) {
+                            span.mark aria-hidden="true" { @if step.done { "✓" } @else { "○" } }
+                            " " (step.what) @if step.done { span.visually-hidden { " (done)" } }
+                            @if !step.done { (command(&step.command)) }
                         }
                     }
                 }
@@ -47,54 +60,102 @@ fn checklist(steps: &[(&'static str, bool, &'static str)]) -> Markup {
     }
 }
 
-/// The steps to a first Allow, each with whether it is done and the command that does it.
-fn first_steps(
-    page: &Page,
-    passports: &[&ReleasePassport],
-    connectors: bool,
-) -> [(&'static str, bool, &'static str); 6] {
-    let any_allow = passports
-        .iter()
-        .any(|p| decided(p) == Some(Decision::Allow));
+/// The steps to a first Allow in what this viewer sees, or in one `namespace` of it (a team
+/// that just installed beside others): there the example files are applied with its name.
+fn first_steps(page: &Page, namespace: Option<&str>) -> [Step; 6] {
+    let s = page.snap;
+    let here = |ns: Option<&str>| page.visible(ns) && namespace.is_none_or(|n| ns == Some(n));
+    let passports: Vec<&ReleasePassport> = page
+        .latest_passports()
+        .filter(|p| here(p.metadata.namespace.as_deref()))
+        .collect();
+    let apply = |file: &str, example: &str| match namespace {
+        None => format!("kubectl apply -f {file}"),
+        Some(ns) => {
+            format!("sed 's/namespace: {example}$/namespace: {ns}/' {file} | kubectl apply -f -")
+        }
+    };
+    let (listed, release) = match namespace {
+        None => ("-A".to_string(), "NAMESPACE/NAME".to_string()),
+        Some(ns) => (format!("-n {ns}"), format!("{ns}/NAME")),
+    };
+    let step = |what, done, command| Step {
+        what,
+        done,
+        command,
+    };
     [
-        (
+        step(
             "Install the CRDs and the controller",
             true,
-            "kubectl apply -k config/default",
+            "kubectl apply -k config/default".into(),
         ),
-        (
+        step(
             "Apply a GatePolicy",
-            page.snap
-                .policies
+            s.policies
                 .iter()
-                .any(|p| page.visible(p.metadata.namespace.as_deref())),
-            "kubectl apply -f examples/policies/production-standard.yaml",
+                .any(|p| here(p.metadata.namespace.as_deref())),
+            apply("examples/policies/production-standard.yaml", "my-team"),
         ),
-        (
+        step(
             "Configure a Connector",
-            connectors,
-            "kubectl apply -f examples/shop/connectors.yaml",
-        ),
-        (
-            "Apply a Release",
-            page.snap
-                .releases
+            s.connectors
                 .iter()
-                .any(|r| page.visible(r.metadata.namespace.as_deref()))
-                || !passports.is_empty(),
-            "kubectl apply -f examples/shop/releases.yaml",
+                .any(|c| here(c.metadata.namespace.as_deref())),
+            apply("examples/shop/connectors.yaml", "shop"),
         ),
-        (
+        step(
+            "Apply a Release",
+            s.releases
+                .iter()
+                .any(|r| here(r.metadata.namespace.as_deref()))
+                || !passports.is_empty(),
+            apply("examples/shop/releases.yaml", "shop"),
+        ),
+        step(
             "Get a first passport",
             !passports.is_empty(),
-            "kubectl get releasepassports -A",
+            format!("kubectl get releasepassports {listed}"),
         ),
-        (
+        step(
             "Reach a first Allow",
-            any_allow,
-            "passport gate --release NAMESPACE/NAME --wait",
+            passports
+                .iter()
+                .any(|p| decided(p) == Some(Decision::Allow)),
+            format!("passport gate --release {release} --wait"),
         ),
     ]
+}
+
+/// The namespaces this viewer sees that hold any of our objects, each once, in order.
+fn namespaces<'p>(page: &'p Page) -> std::collections::BTreeSet<&'p str> {
+    let s = page.snap;
+    s.policies
+        .iter()
+        .map(|p| p.metadata.namespace.as_deref())
+        .chain(s.connectors.iter().map(|c| c.metadata.namespace.as_deref()))
+        .chain(s.releases.iter().map(|r| r.metadata.namespace.as_deref()))
+        .chain(
+            page.latest_passports()
+                .map(|p| p.metadata.namespace.as_deref()),
+        )
+        .flatten()
+        .filter(|ns| page.visible(Some(ns)))
+        .collect()
+}
+
+/// The workspace's checklist while it has no first Allow; after that, the checklist of each
+/// namespace still on its way (a team that installed beside the others).
+fn first_passports(page: &Page) -> Markup {
+    let workspace = first_steps(page, None);
+    if workspace.iter().any(|s| !s.done) {
+        return checklist(None, &workspace);
+    }
+    html! {
+        @for ns in namespaces(page) {
+            (checklist(Some(ns), &first_steps(page, Some(ns))))
+        }
+    }
 }
 
 pub fn page(page: &Page) -> Markup {
@@ -164,7 +225,6 @@ pub fn page(page: &Page) -> Markup {
         .iter()
         .filter_map(|c| Some((c, c.trouble()?)))
         .collect();
-    let steps = first_steps(page, &passports, !connectors.is_empty());
     layout(
         page,
         Nav::Overview,
@@ -178,7 +238,7 @@ pub fn page(page: &Page) -> Markup {
                 }
                 a.tile href=(super::integrations::ISSUES_HREF) { strong { (troubled.len()) } (if troubled.len() == 1 { "connector issue" } else { "connector issues" }) }
             }
-            (checklist(&steps))
+            (first_passports(page))
             section aria-labelledby="stopped" {
                 h2 id="stopped" { "Held and blocked " small { (stopped.len()) } }
                 @if stopped.is_empty() { (empty(nothing_waiting(&passports))) } @else {
