@@ -24,4 +24,5 @@ pub mod runtime;
 pub mod scrub;
 pub mod serve;
 pub mod simulate;
+pub mod stats;
 pub mod text;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 /// The layers, lowest first. Modules of one layer may not use each other.
 const LAYERS: &[&[&str]] = &[
-    &["text"],
+    &["text", "stats"],
     &["scrub"],
     &["api"],
     &[

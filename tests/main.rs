@@ -41,3 +41,4 @@ mod metrics_exposition;
 mod notify_cluster;
 mod peers;
 mod serve_tls;
+mod stats_scipy;
