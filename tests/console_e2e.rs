@@ -30,11 +30,14 @@ fn every_page_in_a_real_browser_at_desktop_and_phone_widths() {
     let dir = node_tests();
     let shop = root().join("examples/shop");
     let hostile = root().join("tests/console/hostile");
+    // A second namespace that just installed: the Overview's first-passport progress.
+    let search = root().join("examples/search");
     // Behind an auth proxy on loopback: the browser sends the identity headers the proxy would.
     let demo = start(&[
         "--examples",
         shop.to_str().unwrap(),
         hostile.to_str().unwrap(),
+        search.to_str().unwrap(),
         "--auth-proxy",
         "127.0.0.1/32",
         "--sign-out-url",
