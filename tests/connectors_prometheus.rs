@@ -1,6 +1,7 @@
 //! The Prometheus connector against a real Prometheus (Debian's `prometheus` package, installed
 //! by `make test`), its TSDB filled by `promtool tsdb create-blocks-from openmetrics` with series
-//! generated here: a healthy and a failing error rate, and a series with a gap.
+//! generated here: a healthy and a failing error rate, and a series with a gap; and, for the
+//! comparison with a baseline, error rates that step up at a release's start.
 
 use std::fmt::Write as _;
 use std::process::{Child, Command, Stdio};
@@ -67,11 +68,12 @@ fn openmetrics(end: i64) -> String {
     out
 }
 
-fn start(end: i64) -> Prometheus {
+/// A real Prometheus over a TSDB of `series` (OpenMetrics text).
+fn start(series: &str) -> Prometheus {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let metrics = dir.path().join("series.om");
-    std::fs::write(&metrics, openmetrics(end)).unwrap();
+    std::fs::write(&metrics, series).unwrap();
     let out = Command::new(tool("promtool"))
         .args(["tsdb", "create-blocks-from", "openmetrics"])
         .arg(&metrics)
@@ -137,7 +139,7 @@ spec: {{service: {service}, version: '1', environment: production, scope: {{metr
 async fn thresholds_pass_fail_and_no_data_become_the_right_evidence() {
     let end = (Utc::now().timestamp() / 60) * 60 - 120;
     let at = DateTime::from_timestamp(end, 0).unwrap();
-    let prom = start(end);
+    let prom = start(&openmetrics(end));
     let connector: Connector = yaml(&format!(
         "apiVersion: releasepassport.io/v1alpha1
 kind: Connector
@@ -172,7 +174,7 @@ spec:
         .into_iter()
         .map(|s| {
             let r = release(s);
-            let n = needs(&r, &policies);
+            let n = needs(&r, &policies, None);
             (r, n)
         })
         .collect();
@@ -246,6 +248,188 @@ spec:
     assert_eq!(
         decide(&releases[0].0, &releases[0].1, later).decision,
         Some(Decision::Hold)
+    );
+    drop(prom);
+}
+
+/// 100 minutes of one sample a minute ending at `end`: each (service, version) serves 6,000
+/// requests a minute with `before` errors a minute until `step`, `after` from then on, give or
+/// take one (so samples vary as real ones do).
+fn stepped(end: i64, step: i64, series: &[(&str, &str, i64, i64)]) -> String {
+    let mut out = String::from("# TYPE http_requests counter\n");
+    for minute in 0..=100i64 {
+        let t = end - (100 - minute) * 60;
+        for (i, (service, version, before, after)) in series.iter().enumerate() {
+            let errors: i64 = (0..=minute)
+                .map(|m| {
+                    let base = if end - (100 - m) * 60 < step {
+                        *before
+                    } else {
+                        *after
+                    };
+                    base + (m * 7 + i as i64) % 3 - 1
+                })
+                .sum();
+            for (code, total) in [("200", 6000 * minute), ("500", errors)] {
+                let _ = writeln!(
+                    out,
+                    "http_requests_total{{service=\"{service}\",version=\"{version}\",code=\"{code}\"}} {total} {t}"
+                );
+            }
+        }
+    }
+    out.push_str("# EOF\n");
+    out
+}
+
+/// A release judged against its own baseline on a real Prometheus: eight times the errors
+/// blocks (though under any threshold a team would set), a small rise within tolerance passes,
+/// the comparison waits for its window, too few samples hold, and the canary form compares two
+/// version series over the same window.
+#[tokio::test]
+async fn comparisons_against_the_baseline_on_a_real_prometheus() {
+    let end = (Utc::now().timestamp() / 60) * 60 - 120;
+    let at = DateTime::from_timestamp(end, 0).unwrap();
+    let started = at - chrono::Duration::minutes(40);
+    let prom = start(&stepped(
+        end,
+        started.timestamp(),
+        &[
+            ("cart", "2.0.0", 6, 48),    // 0.1 % → 0.8 %
+            ("wishlist", "2.0.0", 6, 6), // 0.1 % throughout
+            ("api", "1.0.0", 6, 6),      // the stable version beside the canary
+            ("api", "1.1.0", 48, 48),    // the canary: 0.8 %
+        ],
+    ));
+    let connector: Connector = yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Connector
+metadata: {{name: prometheus, namespace: shop}}
+spec: {{type: Prometheus, endpoint: 'http://127.0.0.1:{}', timeout: 5s}}
+",
+        prom.port
+    ));
+    let policy = |baseline: &str, min_samples: u32| -> GatePolicy {
+        yaml(&format!(
+            "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: prod, namespace: shop}}
+spec:
+  rules:
+  - name: error-rate
+    metric:
+      query: sum(rate(http_requests_total{{$labels,code=~\"5..\"}}[5m])) / sum(rate(http_requests_total{{$labels}}[5m]))
+      unit: ratio
+      compare: {{baseline: {baseline}, window: 30m, worse: higher, tolerancePercent: 20, toleranceAbsolute: 0.001, significance: 0.05, minSamples: {min_samples}}}
+"
+        ))
+    };
+    let released = |service: &str, version: &str| -> Release {
+        yaml(&format!(
+            "apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: {service}, namespace: shop}}
+spec: {{service: {service}, version: '{version}', environment: production, startedAt: '{}', scope: {{metricLabels: {{service: {service}}}}}}}
+",
+            started.to_rfc3339()
+        ))
+    };
+    let before = vec![Arc::new(engine::compile(&policy("before", 10)))];
+    let canary = vec![Arc::new(engine::compile(&policy("previousVersion", 10)))];
+    let previous = engine::PreviousRelease {
+        name: "api-1-0-0".into(),
+        version: "1.0.0".into(),
+        revision: "1.0.0".into(),
+        decision: Some(Decision::Allow),
+    };
+    type Policies = Vec<Arc<engine::CompiledPolicy>>;
+    let cases: Vec<(Release, &Policies, Option<&engine::PreviousRelease>)> = vec![
+        (released("cart", "2.0.0"), &before, None),
+        (released("wishlist", "2.0.0"), &before, None),
+        (released("api", "1.1.0"), &canary, Some(&previous)),
+    ];
+    let releases: Vec<(Release, _)> = cases
+        .iter()
+        .map(|(r, p, prev)| (r.clone(), needs(r, p, prev.map(|p| p.version.as_str()))))
+        .collect();
+    let (store, mut writer) = reflector::store::<Connector>();
+    writer.apply_watcher_event(&watcher::Event::Init);
+    writer.apply_watcher_event(&watcher::Event::InitApply(connector.clone()));
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    let plan = hub::plan(&store.state(), &releases);
+    let queries = plan[&connector.key()].clone();
+    assert_eq!(queries.len(), 6, "two windows per release: {queries:?}");
+    let hub = Arc::new(Hub::new().unwrap());
+    crate::common::refresh_healthy(&hub, &connector, &queries, at).await;
+    let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(HubSource {
+        hub: Arc::clone(&hub),
+        connectors: store,
+        passports: None,
+    })];
+    let decide = |i: usize, policies: &[Arc<engine::CompiledPolicy>], now| {
+        let (release, needs) = &releases[i];
+        let evidence = gather(&sources, release, needs, now);
+        engine::evaluate(&Input {
+            release,
+            policies,
+            approvals: &[],
+            waivers: &[],
+            evidence: &evidence,
+            previous: None,
+            previous_release: cases[i].2,
+            now,
+            clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
+        })
+        .status
+    };
+    let expected = [
+        (
+            0,
+            Decision::Block,
+            "× higher, significantly worse — p < 0.001 (Mann-Whitney, 61 vs 61 samples)",
+        ),
+        (1, Decision::Allow, "within the tolerance (20% and 0.1%)"),
+        (
+            2,
+            Decision::Block,
+            "for 1.0.0 at the same time: 7.94× higher, significantly worse",
+        ),
+    ];
+    for (i, decision, words) in expected {
+        let status = decide(i, cases[i].1, at);
+        assert_eq!(
+            status.decision,
+            Some(decision),
+            "{}: {:?}",
+            cases[i].0.spec.service,
+            status.trace
+        );
+        assert!(
+            status.trace[0].message.contains(words),
+            "{}",
+            status.trace[0].message
+        );
+    }
+    // Before the release's window has passed: Pending, whatever the samples so far say.
+    let early = decide(0, &before, started + chrono::Duration::minutes(20));
+    assert_eq!(early.decision, Some(Decision::Hold));
+    assert!(
+        early.trace[0]
+            .message
+            .starts_with("comparison window not yet elapsed: 15m of 30m"),
+        "{}",
+        early.trace[0].message
+    );
+    // Asking for more samples than the window holds: too few to judge, the no-data effect.
+    let strict = vec![Arc::new(engine::compile(&policy("before", 500)))];
+    let few = decide(0, &strict, at);
+    assert_eq!(few.decision, Some(Decision::Hold));
+    assert!(
+        few.trace[0]
+            .message
+            .ends_with("(61 vs 61 samples, at least 500 each)"),
+        "{}",
+        few.trace[0].message
     );
     drop(prom);
 }

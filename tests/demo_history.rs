@@ -347,7 +347,7 @@ fn decide(
         .find(|r| r.metadata.name.as_deref() == Some(plan.name.as_str()))
         .unwrap();
     let needs = {
-        let mut n = needs::needs(release, policies);
+        let mut n = needs::needs(release, policies, None);
         n.rollback = plan.previous.as_ref().map(|(name, version, commit)| {
             PreviousRelease {
                 name: name.clone(),

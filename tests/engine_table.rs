@@ -222,7 +222,7 @@ fn an_unscoped_labels_query_holds_and_is_never_sent() {
     let compiled = vec![std::sync::Arc::new(release_passport::engine::compile(
         &case.policies[0],
     ))];
-    let needs = release_passport::engine::needs::needs(&case.release, &compiled);
+    let needs = release_passport::engine::needs::needs(&case.release, &compiled, None);
     assert!(needs.metrics.is_empty(), "never asked: {needs:?}");
     assert!(release_passport::engine::needs::unscoped(
         &compiled[0],
@@ -741,7 +741,7 @@ fn expression_rule_rows() {
             let compiled = vec![std::sync::Arc::new(release_passport::engine::compile(
                 &case.policies[0],
             ))];
-            let needs = release_passport::engine::needs::needs(&case.release, &compiled);
+            let needs = release_passport::engine::needs::needs(&case.release, &compiled, None);
             assert!(needs.sources.contains("health"), "{cel}: {needs:?}");
         }
     }
@@ -1508,4 +1508,250 @@ fn json_patch_merge(target: &mut serde_json::Value, patch: &serde_json::Value) {
         }
         (t, p) => *t = p.clone(),
     }
+}
+
+/// A metric judged against its own baseline (BRIEF §2, #35): the release's samples since its
+/// start (once the query's `[5m]` has left the old version behind) against the 30 minutes
+/// before, or against the previous version at the same time.
+mod compared {
+    use super::*;
+
+    const STARTED: &str = "2026-11-25T13:00:00Z";
+    const MINE: &str = "rate(errors{service=\"checkout\"}[5m]) @samples=2026-11-25T13:05:00Z+30m";
+    const BEFORE: &str = "rate(errors{service=\"checkout\"}[5m]) @samples=2026-11-25T12:30:00Z+30m";
+
+    fn rule(extra: &str) -> release_passport::api::GatePolicy {
+        one_rule(&format!(
+            "    metric: {{query: '{Q}', unit: ratio, compare: {{window: 30m, worse: higher, tolerancePercent: 20, toleranceAbsolute: 0.001, significance: 0.05{extra}}}}}\n"
+        ))
+    }
+
+    /// 60 samples around `centre`, ±5%.
+    fn around(centre: f64) -> Vec<f64> {
+        (0..60)
+            .map(|i| centre * (0.95 + 0.1 * f64::from(i) / 59.0))
+            .collect()
+    }
+
+    fn case(extra: &str, mine: Vec<f64>, before: Vec<f64>) -> Case {
+        Case::new(vec![rule(&format!(", baseline: before{extra}"))])
+            .started(STARTED)
+            .evidence(vec![samples(MINE, mine, 20), samples(BEFORE, before, 20)])
+    }
+
+    #[test]
+    fn rows() {
+        // (release centre, baseline centre, decision, evidence status, the trace's words)
+        let rows = [
+            (
+                0.0081,
+                0.001,
+                Decision::Block,
+                Failed,
+                "0.81% since 2026-11-25T13:05:00Z vs 0.1% in the 30m before: 8.1× higher, significantly worse — p < 0.001 (Mann-Whitney, 60 vs 60 samples)",
+            ),
+            (
+                0.0011,
+                0.001,
+                Decision::Allow,
+                Complete,
+                "0.11% since 2026-11-25T13:05:00Z vs 0.1% in the 30m before: 10% higher, within the tolerance (20% and 0.1%) — p < 0.001 (Mann-Whitney, 60 vs 60 samples)",
+            ),
+            (0.0008, 0.001, Decision::Allow, Complete, "20% lower"),
+        ];
+        for (mine, before, decision, status, words) in rows {
+            let out = case("", around(mine), around(before)).decide().status;
+            assert_eq!(
+                out.decision,
+                Some(decision),
+                "{mine} vs {before}: {:?}",
+                out.trace
+            );
+            assert_eq!(out.evidence[0].status, status);
+            assert_eq!(out.evidence[0].query.as_deref(), Some(MINE));
+            assert!(
+                out.trace[0].message.contains(words),
+                "{}",
+                out.trace[0].message
+            );
+        }
+        // The passport keeps the summary, never the samples.
+        let out = case("", around(0.0081), around(0.001)).decide().status;
+        assert_eq!(
+            out.evidence[0].summary.as_deref(),
+            Some("median 0.81% vs 0.1% (8.1×), p < 0.001, 60 vs 60 samples")
+        );
+        let recorded = serde_json::to_string(&out).unwrap();
+        assert!(!recorded.contains("samples\":"), "{recorded}");
+    }
+
+    #[test]
+    fn pending_until_the_window_and_its_samples_are_in() {
+        let early = case("", around(0.0081), around(0.001)).at("2026-11-25T13:20:00Z");
+        let out = early.decide();
+        assert_eq!(out.status.decision, Some(Decision::Hold));
+        assert_eq!(out.status.evidence[0].status, Pending);
+        assert_eq!(
+            out.status.trace[0].message,
+            "comparison window not yet elapsed: 15m of 30m since 2026-11-25T13:05:00Z"
+        );
+        assert_eq!(out.next_review, Some(t("2026-11-25T13:35:00Z")));
+        // Samples read before the window closed are not the whole window.
+        let read_early = Case::new(vec![rule(", baseline: before")])
+            .started(STARTED)
+            .evidence(vec![
+                samples(MINE, around(0.0081), 40),
+                samples(BEFORE, around(0.001), 40),
+            ]);
+        let out = read_early.decide().status;
+        assert_eq!(out.decision, Some(Decision::Hold));
+        assert_eq!(
+            out.trace[0].message,
+            "waiting for the samples up to 2026-11-25T13:35:00Z"
+        );
+    }
+
+    #[test]
+    fn too_few_samples_take_the_no_data_effect() {
+        let few = around(0.0081)[..5].to_vec();
+        let out = case("", few.clone(), around(0.001)).decide().status;
+        assert_eq!(out.decision, Some(Decision::Hold));
+        assert_eq!(out.evidence[0].status, Missing);
+        assert!(
+            out.trace[0]
+                .message
+                .ends_with("too few samples to judge (5 vs 60 samples, at least 10 each)"),
+            "{}",
+            out.trace[0].message
+        );
+        let out = case(", minSamples: 5", few, around(0.001)).decide().status;
+        assert_eq!(out.decision, Some(Decision::Block), "{:?}", out.trace);
+        let block = Case::new(vec![one_rule(&format!(
+            "    metric: {{query: '{Q}', onNoData: Block, compare: {{baseline: before, window: 30m, worse: higher}}}}\n"
+        ))])
+        .started(STARTED);
+        assert_eq!(
+            block.decide().status.decision,
+            Some(Decision::Hold),
+            "no samples read yet: the window's samples are awaited"
+        );
+    }
+
+    /// The canary form: the same window, the version label set to each side's version.
+    #[test]
+    fn against_the_previous_version() {
+        let v = |version: &str| {
+            format!(
+                "rate(errors{{service=\"checkout\",version=\"{version}\"}}[5m]) @samples=2026-11-25T13:05:00Z+30m"
+            )
+        };
+        let canary = |mine: f64| {
+            Case::new(vec![rule(", baseline: previousVersion")])
+                .started(STARTED)
+                .after_version("0.9.0")
+                .evidence(vec![
+                    samples(&v("1.0.0"), around(mine), 20),
+                    samples(&v("0.9.0"), around(0.001), 20),
+                ])
+        };
+        let out = canary(0.0081).decide().status;
+        assert_eq!(out.decision, Some(Decision::Block), "{:?}", out.trace);
+        assert!(
+            out.trace[0]
+                .message
+                .contains("vs 0.1% for 0.9.0 at the same time: 8.1× higher"),
+            "{}",
+            out.trace[0].message
+        );
+        assert_eq!(
+            canary(0.001).decide().status.decision,
+            Some(Decision::Allow)
+        );
+        // What the connectors are asked: both versions, the same window.
+        let c = canary(0.001);
+        let compiled = vec![std::sync::Arc::new(release_passport::engine::compile(
+            &c.policies[0],
+        ))];
+        let needs = release_passport::engine::needs::needs(&c.release, &compiled, Some("0.9.0"));
+        let asked: Vec<String> = needs.metrics.iter().map(|m| m.query.to_string()).collect();
+        assert_eq!(asked, [v("0.9.0"), v("1.0.0")]);
+        // No previous release: nothing to compare with.
+        let alone = Case::new(vec![rule(", baseline: previousVersion")]).started(STARTED);
+        let out = alone.decide().status;
+        assert_eq!(out.decision, Some(Decision::Hold));
+        assert_eq!(
+            out.trace[0].message,
+            "no previous release (spec.previous) to compare with"
+        );
+    }
+
+    #[test]
+    fn the_before_baseline_asks_both_windows() {
+        let c = case("", Vec::new(), Vec::new());
+        let compiled = vec![std::sync::Arc::new(release_passport::engine::compile(
+            &c.policies[0],
+        ))];
+        let needs = release_passport::engine::needs::needs(&c.release, &compiled, None);
+        let asked: Vec<String> = needs.metrics.iter().map(|m| m.query.to_string()).collect();
+        assert_eq!(asked, [BEFORE, MINE]);
+    }
+
+    #[test]
+    fn a_comparison_is_checked_field_by_field() {
+        let errors = |metric: &str| {
+            let p = one_rule(&format!("    metric: {metric}\n"));
+            release_passport::engine::compile(&p)
+                .errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+        };
+        for (metric, expected) in [
+            (
+                "{query: 'up', op: '<', threshold: 1, compare: {baseline: before, window: 30m, worse: higher}}",
+                "spec.rules[0].metric: sets op and threshold, or compare",
+            ),
+            (
+                "{query: 'up', compare: {baseline: previousVersion, window: 30m, worse: higher}}",
+                "spec.rules[0].metric.compare.baseline: previousVersion needs $labels in the query: the version matcher goes there",
+            ),
+            (
+                "{query: 'up', range: 5m, compare: {baseline: before, window: 30m, worse: higher}}",
+                "spec.rules[0].metric.range: does not apply to compare (its windows are compare.window)",
+            ),
+            (
+                "{query: 'up', compare: {baseline: before, window: 30m, worse: higher, significance: 1.5}}",
+                "spec.rules[0].metric.compare.significance: must be between 0 and 1",
+            ),
+            (
+                "{query: 'up{$labels}', compare: {baseline: previousVersion, window: 30m, worse: higher, versionLabel: 'not a label'}}",
+                "spec.rules[0].metric.compare.versionLabel: must be a Prometheus label name",
+            ),
+        ] {
+            let found = errors(metric);
+            assert!(found.iter().any(|e| e == expected), "{metric}: {found:?}");
+        }
+    }
+}
+
+/// The comparison docs/policies.md shows is a rule that compiles as shown.
+#[test]
+fn the_documented_comparison_compiles() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/policies.md")).unwrap();
+    let section = doc.split("## Judged against the baseline").nth(1).unwrap();
+    let block = section
+        .split("```yaml\n")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .unwrap();
+    let indented: String = block.lines().map(|l| format!("  {l}\n")).collect();
+    let p = policy("documented", &format!("  rules:\n{indented}"));
+    let compiled = release_passport::engine::compile(&p);
+    assert!(compiled.errors.is_empty(), "{:?}", compiled.errors);
+    assert!(matches!(
+        &compiled.rules[0].kind,
+        release_passport::engine::compile::RuleKind::Metric(m)
+            if matches!(m.judge, release_passport::engine::compile::MetricJudge::Compare(_))
+    ));
 }

@@ -169,20 +169,29 @@ pub struct EvidenceRule {
     pub soak: Option<DurationString>,
 }
 
-/// Compares the value of a Prometheus query with a threshold: the rule passes when
-/// `value <op> threshold` holds.
+/// Judges a Prometheus query: against a threshold (the rule passes when `value <op> threshold`
+/// holds), or against the release's own baseline (`compare`).
 #[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("(has(self.op) && has(self.threshold) && !has(self.compare)) || (!has(self.op) && !has(self.threshold) && has(self.compare))").message("a metric rule sets op and threshold, or compare"))]
+#[x_kube(validation = Rule::new("!has(self.compare) || (!has(self.range) && !has(self.aggregate) && !has(self.maxAge) && !has(self.soak))").message("range, aggregate, maxAge and soak do not apply to compare (its windows are compare.window)"))]
 pub struct MetricRule {
     /// PromQL; `$labels` expands to the Release's `scope.metricLabels` as escaped matchers.
     /// At most 4096 characters.
     #[x_kube(validation = Rule::new("size(self) > 0").message("query must not be empty"))]
     #[schemars(length(max = 4096))]
     pub query: String,
-    /// The comparison the value must satisfy.
-    pub op: Comparison,
-    /// The threshold compared with.
-    pub threshold: f64,
+    /// The comparison the value must satisfy (with `threshold`; unset with `compare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub op: Option<Comparison>,
+    /// The threshold compared with (with `op`; unset with `compare`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<f64>,
+    /// Judge the release against its baseline instead of a threshold: the same query over the
+    /// release's window and over the baseline's, compared with a tolerance and, optionally, a
+    /// Mann-Whitney U test (docs/policies.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<MetricCompare>,
     /// The Prometheus Connector to ask (default: the namespace's only Prometheus connector).
     /// At most 253 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -211,6 +220,106 @@ pub struct MetricRule {
     /// plain number. It never changes the comparison.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unit: Option<MetricUnit>,
+}
+
+impl MetricRule {
+    /// What the rule asks of the value, in words: "< 5%", or "no more than 20% higher than in
+    /// the 30m before".
+    pub fn bar(&self) -> String {
+        match (&self.compare, self.op, self.threshold) {
+            (Some(c), _, _) => c.words(self.unit),
+            (None, Some(op), Some(t)) => format!("{} {}", op.symbol(), show_value(t, self.unit)),
+            _ => "(neither a threshold nor a comparison)".to_string(),
+        }
+    }
+}
+
+impl MetricCompare {
+    /// "no more than 20% higher than in the 30m before".
+    pub fn words(&self, unit: Option<MetricUnit>) -> String {
+        let direction = match self.worse {
+            WorseWhen::Higher => "higher",
+            WorseWhen::Lower => "lower",
+        };
+        let tolerance = match (self.tolerance_percent, self.tolerance_absolute) {
+            (Some(p), Some(a)) => format!(
+                "no more than {}% and {} {direction}",
+                show_value(p, None),
+                show_value(a, unit)
+            ),
+            (Some(p), None) => format!("no more than {}% {direction}", show_value(p, None)),
+            (None, Some(a)) => format!("no more than {} {direction}", show_value(a, unit)),
+            (None, None) => format!("no {direction}"),
+        };
+        let baseline = match self.baseline {
+            Baseline::Before => format!("than in the {} before", self.window),
+            Baseline::PreviousVersion => "than the previous version".to_string(),
+        };
+        let test = self
+            .significance
+            .map(|a| format!(" (Mann-Whitney at {})", show_value(a, None)))
+            .unwrap_or_default();
+        format!("{tolerance} {baseline}{test}")
+    }
+}
+
+/// A metric judged against the release's own baseline: a fixed threshold misses a service
+/// that ran at 0.1% errors and now runs at 0.8%.
+#[derive(KubeSchema, Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MetricCompare {
+    /// What the release is compared with: `before` — the same query over the equal window just
+    /// before the release started; `previousVersion` — the same window, the query's version
+    /// label set to the version of `spec.previous` (a canary beside the stable version).
+    pub baseline: Baseline,
+    /// The release's window from its start (e.g. `30m`); the baseline's is as long. Until it
+    /// has passed, the rule holds (Pending).
+    pub window: DurationString,
+    /// Which way the metric gets worse: `higher` (errors, latency) or `lower` (throughput).
+    pub worse: WorseWhen,
+    /// Worse than the baseline by up to this share, in percent, still passes (e.g. `20`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 0.0").message("tolerancePercent must not be negative"))]
+    pub tolerance_percent: Option<f64>,
+    /// Worse by up to this, in the metric's own unit, still passes. With `tolerancePercent`,
+    /// the release fails only when worse beyond both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 0.0").message("toleranceAbsolute must not be negative"))]
+    pub tolerance_absolute: Option<f64>,
+    /// Run a one-sided Mann-Whitney U test at this significance level (e.g. `0.05`): worse
+    /// beyond tolerance fails only when the release's samples are significantly worse. Unset:
+    /// no test, the medians decide.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self > 0.0 && self < 1.0").message("significance is between 0 and 1"))]
+    pub significance: Option<f64>,
+    /// Fewer samples than this in either window decide nothing: the rule's `onNoData` (default
+    /// 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(validation = Rule::new("self >= 1").message("minSamples must be at least 1"))]
+    pub min_samples: Option<u32>,
+    /// The label the query's series carry the version in, for `previousVersion` (default
+    /// `version`): the query is asked with `<label>="<version>"` for each side.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 63))]
+    pub version_label: Option<String>,
+}
+
+/// What a release's metric is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum Baseline {
+    /// The equal window just before the release started, same series.
+    Before,
+    /// The same window, the previous release's version (the canary case).
+    PreviousVersion,
+}
+
+/// Which way a compared metric gets worse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WorseWhen {
+    Higher,
+    Lower,
 }
 
 /// What a metric's value measures: only how it is written for people.

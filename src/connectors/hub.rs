@@ -352,6 +352,7 @@ impl Hub {
             expires_at: Some(now + expiry),
             passing_since: None,
             rollout_started_at: answer.rollout_started_at,
+            samples: answer.samples,
         })
     }
 }
@@ -392,6 +393,7 @@ fn credential_required(
         expires_at: None,
         passing_since: None,
         rollout_started_at: None,
+        samples: Vec::new(),
     }
 }
 

@@ -118,6 +118,8 @@ pub struct Answer {
     pub targets: Option<Targets>,
     /// When the release's version began rolling out, where the upstream shows it.
     pub rollout_started_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A comparison's samples over its window, oldest first.
+    pub samples: Vec<f64>,
 }
 
 impl Answer {
@@ -129,6 +131,7 @@ impl Answer {
             query: None,
             targets: None,
             rollout_started_at: None,
+            samples: Vec::new(),
         }
     }
 

@@ -15,6 +15,7 @@ use super::detect::{Candidate, Discovery};
 use super::kind::{About, Answer, Answers, Asked, ConnectorKind, Upstream, not_asked};
 use super::query::Query;
 use crate::api::{Connector, ConnectorType, namespace_of};
+use crate::engine::compile::MAX_SAMPLES;
 use crate::engine::metric::{MetricQuery, MetricRange};
 use crate::engine::needs::MetricNeed;
 
@@ -27,6 +28,8 @@ pub enum QueryResult {
     NoData,
     /// Prometheus refused the query (bad PromQL, timeout inside Prometheus).
     Failed(String),
+    /// A comparison's samples over its window (every series' finite samples, oldest first).
+    Samples { samples: Vec<f64>, series: usize },
 }
 
 impl QueryResult {
@@ -49,8 +52,55 @@ impl QueryResult {
                 "no data (empty result or NaN)".into(),
             ),
             QueryResult::Failed(e) => (EvidenceStatus::Failed, None, format!("query failed: {e}")),
+            QueryResult::Samples { samples, series } => (
+                EvidenceStatus::Complete,
+                None,
+                format!(
+                    "{} from {}",
+                    crate::text::count(samples.len(), "sample", "samples"),
+                    crate::text::count(*series, "series", "series")
+                ),
+            ),
         }
     }
+}
+
+/// Every finite sample of a range query's matrix, oldest first across series (pure): what a
+/// comparison judges. An empty matrix is no data.
+pub fn matrix_samples(body: &Value) -> Result<QueryResult, AnswerError> {
+    if body.get("status").and_then(Value::as_str) != Some("success") {
+        return parse(body);
+    }
+    let series = body
+        .pointer("/data/result")
+        .and_then(Value::as_array)
+        .ok_or(AnswerError::Missing("result in the matrix"))?;
+    let mut timed: Vec<(f64, f64)> = series
+        .iter()
+        .filter_map(|s| s.get("values")?.as_array())
+        .flatten()
+        .filter_map(|p| {
+            let at = p.get(0)?.as_f64()?;
+            let v = p.get(1)?.as_str()?.parse::<f64>().ok()?;
+            v.is_finite().then_some((at, v))
+        })
+        .collect();
+    if timed.is_empty() {
+        return Ok(QueryResult::NoData);
+    }
+    timed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    Ok(QueryResult::Samples {
+        samples: timed.into_iter().map(|(_, v)| v).collect(),
+        series: series.len(),
+    })
+}
+
+/// The step a comparison's range query samples at: 30 s (about one scrape apart), coarser when
+/// the window would give more than [`MAX_SAMPLES`] samples.
+pub fn sample_step(window: chrono::Duration) -> i64 {
+    let seconds = window.num_seconds().max(1);
+    let per = i64::try_from(MAX_SAMPLES).unwrap_or(i64::MAX);
+    (seconds + per - 1).div_euclid(per).max(30)
 }
 
 /// Reads the Prometheus API's JSON (pure).
@@ -159,6 +209,21 @@ pub async fn query(
     at: DateTime<Utc>,
 ) -> Result<QueryResult, FetchError> {
     let promql = metric.promql.as_str();
+    if let Some(window) = &metric.samples {
+        // Only what has happened: a window still running is read up to now.
+        let end = window.to().min(at);
+        if end < window.from {
+            return Ok(QueryResult::NoData);
+        }
+        let mut url = http::join(endpoint, &["api", "v1", "query_range"])?;
+        url.query_pairs_mut()
+            .append_pair("query", promql)
+            .append_pair("start", &window.from.timestamp().to_string())
+            .append_pair("end", &end.timestamp().to_string())
+            .append_pair("step", &sample_step(window.length).to_string());
+        let body = http::get_json_lenient(client, url, token, timeout).await?;
+        return Ok(matrix_samples(&body)?);
+    }
     if let Some(MetricRange {
         window, aggregate, ..
     }) = &metric.range
@@ -283,9 +348,14 @@ impl ConnectorKind for Prometheus {
             )
             .await?;
             let (status, value, summary) = result.status();
+            let samples = match result {
+                QueryResult::Samples { samples, .. } => samples,
+                _ => Vec::new(),
+            };
             Ok(Answer {
                 value,
                 query: Some(metric.to_string()),
+                samples,
                 ..Answer::new(status, summary)
             })
         })
@@ -344,6 +414,36 @@ mod tests {
             parse(&json!({"status":"success"})),
             Err(AnswerError::Missing("data"))
         );
+    }
+
+    /// A comparison reads every finite sample, oldest first across series; none is no data.
+    #[test]
+    fn matrix_samples_in_time_order() {
+        let m = json!({"status":"success","data":{"resultType":"matrix","result":[
+            {"metric":{"a":"1"},"values":[[1,"0.1"],[3,"0.3"]]},
+            {"metric":{"a":"2"},"values":[[2,"0.2"],[4,"NaN"],[5,"+Inf"]]}]}});
+        assert_eq!(
+            matrix_samples(&m),
+            Ok(QueryResult::Samples {
+                samples: vec![0.1, 0.2, 0.3],
+                series: 2
+            })
+        );
+        let empty = json!({"status":"success","data":{"resultType":"matrix","result":[]}});
+        assert_eq!(matrix_samples(&empty), Ok(QueryResult::NoData));
+        let bad = json!({"status":"error","errorType":"bad_data","error":"x"});
+        assert_eq!(
+            matrix_samples(&bad),
+            Ok(QueryResult::Failed("bad_data: x".into()))
+        );
+    }
+
+    #[test]
+    fn the_sample_step_keeps_a_window_under_the_cap() {
+        let m = chrono::Duration::minutes;
+        assert_eq!(sample_step(m(30)), 30);
+        assert_eq!(sample_step(m(24 * 60)), 87);
+        assert!(m(24 * 60).num_seconds() / sample_step(m(24 * 60)) <= MAX_SAMPLES as i64);
     }
 
     #[test]

@@ -136,7 +136,7 @@ pub fn decide_all(bundle: &Bundle, now: DateTime<Utc>) -> Vec<Decided> {
         .collect();
     for (r, inputs) in &mut gathered {
         inputs.previous_release = previous_release(&lookup, r);
-        inputs.needs.rollback = inputs.previous_release.as_ref().map(|p| p.need());
+        inputs.needs = super::needs_with(r, &inputs.policies, inputs.previous_release.as_ref());
     }
     gathered
         .into_iter()

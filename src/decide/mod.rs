@@ -91,7 +91,7 @@ fn needs_with(
     policies: &[Arc<CompiledPolicy>],
     previous: Option<&PreviousRelease>,
 ) -> Needs {
-    let mut needs = engine::needs::needs(release, policies);
+    let mut needs = engine::needs::needs(release, policies, previous.map(|p| p.version.as_str()));
     needs.rollback = previous.map(PreviousRelease::need);
     needs
 }

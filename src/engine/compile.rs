@@ -10,7 +10,7 @@ use chrono::{DateTime, Duration, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use croner::Cron;
 
-use super::metric::{MetricQuery, MetricRange};
+use super::metric::{MetricQuery, MetricRange, SampleWindow};
 use crate::api::passport::RuleType;
 use crate::api::policy::{ApprovalRule, Comparison, PolicyRule};
 use crate::api::{DurationString, GatePolicy, Outcome, PolicyMode};
@@ -153,13 +153,12 @@ pub struct Soak {
     pub written: String,
 }
 
-/// A metric rule: a query, which connector answers it, and its threshold.
+/// A metric rule: a query, which connector answers it, and how its answer is judged.
 #[derive(Clone, Debug)]
 pub struct MetricRule {
     pub query: MetricQuery,
     pub connector: Option<String>,
-    pub op: Comparison,
-    pub threshold: f64,
+    pub judge: MetricJudge,
     /// How values are written in the trace; never part of the comparison.
     pub unit: Option<crate::api::policy::MetricUnit>,
     pub max_age: Option<Duration>,
@@ -170,6 +169,26 @@ pub struct MetricRule {
     /// selector (`[5m]`, a subquery's `[30m:1m]`) plus a range query's window. Until that long
     /// has passed since the release started, its answer still describes the previous version.
     pub lookback: Duration,
+}
+
+/// How a metric rule judges its query.
+#[derive(Clone, Debug)]
+pub enum MetricJudge {
+    /// The latest value against a threshold: `value <op> threshold`.
+    Threshold { op: Comparison, threshold: f64 },
+    /// The release's samples against its baseline's.
+    Compare(Box<CompareRule>),
+}
+
+/// A metric compared with the release's baseline.
+#[derive(Clone, Debug)]
+pub struct CompareRule {
+    pub comparison: super::compare::Comparison,
+    pub baseline: crate::api::policy::Baseline,
+    /// The release's window, and the baseline's length.
+    pub window: Duration,
+    /// The label the version is matched on, for the previous-version baseline.
+    pub version_label: String,
 }
 
 /// A window rule: freeze windows in one time zone.
@@ -460,7 +479,7 @@ fn compile_rule(rule: &PolicyRule, at: &str, errors: &mut Vec<FieldError>) -> Op
         return Some(compile_evidence(e, at, errors));
     }
     if let Some(m) = &rule.metric {
-        return Some(compile_metric(m, at, errors));
+        return compile_metric(m, at, errors);
     }
     if let Some(a) = &rule.approval {
         if a.min == 0 {
@@ -509,19 +528,34 @@ fn compile_metric(
     m: &crate::api::policy::MetricRule,
     at: &str,
     errors: &mut Vec<FieldError>,
-) -> RuleKind {
+) -> Option<RuleKind> {
     if m.query.trim().is_empty() {
         errors.push(FieldError::new(
             format!("{at}.metric.query"),
             "must not be empty",
         ));
     }
-    if !m.threshold.is_finite() {
-        errors.push(FieldError::new(
-            format!("{at}.metric.threshold"),
-            "must be a finite number",
-        ));
-    }
+    let judge = match (&m.compare, m.op, m.threshold) {
+        (Some(c), None, None) => {
+            compile_compare(m, c, at, errors).map(|c| MetricJudge::Compare(Box::new(c)))
+        }
+        (None, Some(op), Some(threshold)) => {
+            if !threshold.is_finite() {
+                errors.push(FieldError::new(
+                    format!("{at}.metric.threshold"),
+                    "must be a finite number",
+                ));
+            }
+            Some(MetricJudge::Threshold { op, threshold })
+        }
+        _ => {
+            errors.push(FieldError::new(
+                format!("{at}.metric"),
+                "sets op and threshold, or compare",
+            ));
+            None
+        }
+    };
     let max_age = m
         .max_age
         .as_ref()
@@ -551,18 +585,180 @@ fn compile_metric(
     let query = MetricQuery {
         promql: m.query.clone(),
         range,
+        samples: None,
     };
-    RuleKind::Metric(MetricRule {
+    Some(RuleKind::Metric(MetricRule {
         query,
         connector: m.connector.clone(),
-        op: m.op,
-        threshold: m.threshold,
+        judge: judge?,
         unit: m.unit,
         max_age,
         on_no_data: m.on_no_data.unwrap_or(Outcome::Hold),
         on_failed: m.on_failed.unwrap_or(Outcome::Block),
         soak: soak(m.soak.as_ref(), &format!("{at}.metric.soak"), errors),
         lookback,
+    }))
+}
+
+/// The two questions a comparison asks of one release: the same query over the release's
+/// window and over the baseline's.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Questions {
+    pub release: MetricQuery,
+    pub baseline: MetricQuery,
+}
+
+/// Why a comparison cannot be asked for a release.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unasked {
+    /// The query uses `$labels` and the release sets no `spec.scope.metricLabels`.
+    Unscoped,
+    /// A metric label of the release is not a label name.
+    BadLabel(String),
+    /// The previous-version baseline with no previous release known.
+    NoPreviousRelease,
+    /// No start is known to compare from.
+    NoStart,
+}
+
+impl CompareRule {
+    /// The release's window: from its start, once the query's range selectors (`[5m]`) have
+    /// left the previous version behind, for `window`.
+    pub fn release_window(&self, query: &MetricQuery, started: DateTime<Utc>) -> SampleWindow {
+        SampleWindow {
+            from: started + super::metric::longest_range_selector(&query.promql),
+            length: self.window,
+        }
+    }
+
+    /// The questions for `release`, whose predecessor ran `previous_version`: one definition
+    /// for what the connectors fetch and what the rule reads. The windows are fixed from the
+    /// start the Release records (`spec.startedAt`, else `status.startedAt` — the rollout the
+    /// controller saw — else its creation), so a question never changes once asked.
+    pub fn questions(
+        &self,
+        query: &MetricQuery,
+        release: &crate::api::Release,
+        previous_version: Option<&str>,
+    ) -> Result<Questions, Unasked> {
+        use crate::api::policy::Baseline;
+        let labels = &release.spec.scope.metric_labels;
+        let version = release.spec.version.as_str();
+        let started = release.started_at(None).ok_or(Unasked::NoStart)?;
+        let window = self.release_window(query, started);
+        let ask = |labels: &std::collections::BTreeMap<String, String>, samples: SampleWindow| {
+            let matchers = super::labels::matchers(labels).map_err(|e| Unasked::BadLabel(e.key))?;
+            let mut q = query.scoped(&matchers).ok_or(Unasked::Unscoped)?;
+            q.samples = Some(samples);
+            Ok(q)
+        };
+        match self.baseline {
+            Baseline::Before => Ok(Questions {
+                release: ask(labels, window)?,
+                baseline: ask(
+                    labels,
+                    SampleWindow {
+                        from: started - self.window,
+                        length: self.window,
+                    },
+                )?,
+            }),
+            Baseline::PreviousVersion => {
+                let previous = previous_version.ok_or(Unasked::NoPreviousRelease)?;
+                let at = |v: &str| {
+                    let mut l = labels.clone();
+                    l.insert(self.version_label.clone(), v.to_string());
+                    l
+                };
+                Ok(Questions {
+                    release: ask(&at(version), window)?,
+                    baseline: ask(&at(previous), window)?,
+                })
+            }
+        }
+    }
+}
+
+/// The most samples a comparison reads per window: the connector picks its step to stay under.
+pub const MAX_SAMPLES: usize = 1_000;
+
+fn compile_compare(
+    m: &crate::api::policy::MetricRule,
+    c: &crate::api::policy::MetricCompare,
+    at: &str,
+    errors: &mut Vec<FieldError>,
+) -> Option<CompareRule> {
+    use crate::api::policy::Baseline;
+    let field = |name: &str| format!("{at}.metric.compare.{name}");
+    let before = errors.len();
+    for (name, set) in [
+        ("range", m.range.is_some()),
+        ("aggregate", m.aggregate.is_some()),
+        ("maxAge", m.max_age.is_some()),
+        ("soak", m.soak.is_some()),
+    ] {
+        if set {
+            errors.push(FieldError::new(
+                format!("{at}.metric.{name}"),
+                "does not apply to compare (its windows are compare.window)",
+            ));
+        }
+    }
+    let window = parse_duration(&c.window, &field("window"), errors);
+    if window.is_some_and(|w| w <= Duration::zero()) {
+        errors.push(FieldError::new(field("window"), "must be positive"));
+    }
+    for (name, value) in [
+        ("tolerancePercent", c.tolerance_percent),
+        ("toleranceAbsolute", c.tolerance_absolute),
+    ] {
+        if value.is_some_and(|v| !v.is_finite() || v < 0.0) {
+            errors.push(FieldError::new(
+                field(name),
+                "must be a number, zero or more",
+            ));
+        }
+    }
+    if c.significance.is_some_and(|a| !(a > 0.0 && a < 1.0)) {
+        errors.push(FieldError::new(
+            field("significance"),
+            "must be between 0 and 1",
+        ));
+    }
+    if c.baseline == Baseline::PreviousVersion && !m.query.contains("$labels") {
+        errors.push(FieldError::new(
+            field("baseline"),
+            "previousVersion needs $labels in the query: the version matcher goes there",
+        ));
+    }
+    let version_label = c.version_label.clone().unwrap_or_else(|| "version".into());
+    if !super::labels::is_label_name(&version_label) {
+        errors.push(FieldError::new(
+            field("versionLabel"),
+            "must be a Prometheus label name",
+        ));
+    }
+    if errors.len() > before {
+        return None;
+    }
+    Some(CompareRule {
+        comparison: super::compare::Comparison {
+            worse: match c.worse {
+                crate::api::policy::WorseWhen::Higher => super::compare::Worse::Higher,
+                crate::api::policy::WorseWhen::Lower => super::compare::Worse::Lower,
+            },
+            tolerance: super::compare::Tolerance {
+                relative: c.tolerance_percent.map(|p| p / 100.0),
+                absolute: c.tolerance_absolute,
+            },
+            test: c
+                .significance
+                .map(|alpha| super::compare::Significance { alpha }),
+            min_samples: c.min_samples.map_or(10, |n| n as usize),
+        },
+        baseline: c.baseline,
+        window: window?,
+        version_label,
     })
 }
 

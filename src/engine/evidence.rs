@@ -32,6 +32,11 @@ pub struct EvidenceItem {
     /// NaN.
     #[serde(default, skip_serializing_if = "Option::is_none", with = "sample")]
     pub value: Option<f64>,
+    /// For a comparison: every sample over its window, oldest first (at most
+    /// [`super::compile::MAX_SAMPLES`] from a connector). A passport keeps their summary, never
+    /// the samples.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub samples: Vec<f64>,
     /// Targets passing out of targets in scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Targets>,
@@ -106,6 +111,7 @@ impl EvidenceItem {
             expires_at: None,
             passing_since: None,
             rollout_started_at: None,
+            samples: Vec::new(),
         }
     }
 }
@@ -124,6 +130,7 @@ impl From<&EvidenceEntry> for EvidenceItem {
             expires_at: None,
             passing_since: e.passing_since,
             rollout_started_at: None,
+            samples: Vec::new(),
         }
     }
 }

@@ -56,7 +56,7 @@ fn escape(value: &str) -> String {
     out
 }
 
-fn is_label_name(name: &str) -> bool {
+pub fn is_label_name(name: &str) -> bool {
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')

@@ -15,11 +15,27 @@ pub struct MetricRange {
     pub aggregate: Aggregate,
 }
 
+/// Samples over one fixed window: what a comparison reads for each side. Fixed in time, so the
+/// question is the same whenever it is asked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SampleWindow {
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub length: chrono::Duration,
+}
+
+impl SampleWindow {
+    pub fn to(&self) -> chrono::DateTime<chrono::Utc> {
+        self.from + self.length
+    }
+}
+
 /// One metric question.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MetricQuery {
     pub promql: String,
     pub range: Option<MetricRange>,
+    /// Every sample over a fixed window instead of one value.
+    pub samples: Option<SampleWindow>,
 }
 
 impl MetricQuery {
@@ -29,6 +45,7 @@ impl MetricQuery {
         Some(Self {
             promql: super::labels::substitute(&self.promql, matchers)?,
             range: self.range.clone(),
+            samples: self.samples,
         })
     }
 }
@@ -39,6 +56,7 @@ impl From<&str> for MetricQuery {
         Self {
             promql: promql.into(),
             range: None,
+            samples: None,
         }
     }
 }
@@ -48,17 +66,27 @@ impl From<String> for MetricQuery {
         Self {
             promql,
             range: None,
+            samples: None,
         }
     }
 }
 
-/// How evidence records the question (`rate(x[5m]) @range=30m,max`): a range query is a
-/// different question from the instant one with the same PromQL.
+/// How evidence records the question (`rate(x[5m]) @range=30m,max`,
+/// `rate(x[5m]) @samples=2026-12-07T14:02:00Z+30m`): a range query is a different question from
+/// the instant one with the same PromQL.
 impl fmt::Display for MetricQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.promql)?;
         if let Some(r) = &self.range {
             write!(f, " @range={},{}", r.written, r.aggregate.as_str())?;
+        }
+        if let Some(w) = &self.samples {
+            write!(
+                f,
+                " @samples={}+{}",
+                w.from.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true),
+                crate::api::duration::format_duration(w.length)
+            )?;
         }
         Ok(())
     }

@@ -3,6 +3,7 @@
 //! the same inputs always produce the same status, byte for byte.
 
 pub mod bound;
+pub mod compare;
 pub mod compile;
 pub mod conditions;
 pub mod evidence;
@@ -247,7 +248,8 @@ pub fn evaluate(input: &Input<'_>) -> Evaluation {
         .map(|p| p.evidence.as_slice())
         .unwrap_or_default();
     let ctx = RuleContext::new(release, &evidence, &applicable.approvals, now)
-        .since(started, previous_evidence);
+        .since(started, previous_evidence)
+        .after(input.previous_release.map(|p| p.version.as_str()));
     let mut ran = run_rules(&selected, &ctx, &applicable.active);
     let (decision, reasons) = decide(&selected, &ran.trace, policy_missing.as_deref());
     let evidence = ran.evidence();

@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use super::compile::{CompiledPolicy, MetricRule, RuleKind};
+use super::compile::{CompiledPolicy, MetricJudge, MetricRule, RuleKind};
 use super::labels;
 use super::metric::MetricQuery;
 use crate::api::Release;
@@ -49,7 +49,13 @@ fn rules_of(policy: &CompiledPolicy) -> impl Iterator<Item = &super::compile::Co
     policy.rules.iter().chain(watched)
 }
 
-pub fn needs(release: &Release, policies: &[Arc<CompiledPolicy>]) -> Needs {
+/// What `release` needs read; `previous_version` is the version of the release `spec.previous`
+/// names, when known (a previous-version comparison asks about it).
+pub fn needs(
+    release: &Release,
+    policies: &[Arc<CompiledPolicy>],
+    previous_version: Option<&str>,
+) -> Needs {
     let (selected, _) = super::select(release, policies);
     let matchers = labels::matchers(&release.spec.scope.metric_labels).ok();
     let mut out = Needs::default();
@@ -64,6 +70,22 @@ pub fn needs(release: &Release, policies: &[Arc<CompiledPolicy>]) -> Needs {
                 RuleKind::Expression(x) => {
                     out.sources
                         .extend(x.reads.evidence.iter().flatten().cloned());
+                }
+                RuleKind::Metric(MetricRule {
+                    query,
+                    connector,
+                    judge: MetricJudge::Compare(c),
+                    ..
+                }) => {
+                    // Both windows (a comparison that cannot be asked holds instead).
+                    if let Ok(q) = c.questions(query, release, previous_version) {
+                        for query in [q.release, q.baseline] {
+                            out.metrics.insert(MetricNeed {
+                                connector: connector.clone(),
+                                query,
+                            });
+                        }
+                    }
                 }
                 RuleKind::Metric(MetricRule {
                     query, connector, ..

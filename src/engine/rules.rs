@@ -7,8 +7,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, SecondsFormat, Timelike, Utc};
 
+use super::compare::Verdict;
 use super::compile::{
-    CelReads, CompiledRule, EvidenceRule, ExpressionRule, MetricRule, RuleKind, WindowRule,
+    CelReads, CompareRule, CompiledRule, EvidenceRule, ExpressionRule, MetricJudge, MetricRule,
+    RuleKind, Unasked, WindowRule,
 };
 use super::evidence::{EvidenceItem, combine, severity, stale_at, status_at};
 use super::labels;
@@ -54,6 +56,9 @@ pub struct RuleContext<'a> {
     pub started_at: Option<DateTime<Utc>>,
     /// The evidence the passport recorded last time: how long each item has been passing.
     pub previous: &'a [EvidenceEntry],
+    /// The version of the release `spec.previous` names, when known: a previous-version
+    /// comparison's baseline.
+    pub previous_version: Option<&'a str>,
     /// `$labels` rendered once per decision, shared by every metric rule.
     matchers: OnceCell<Result<String, labels::LabelError>>,
 }
@@ -72,8 +77,15 @@ impl<'a> RuleContext<'a> {
             now,
             started_at: None,
             previous: &[],
+            previous_version: None,
             matchers: OnceCell::new(),
         }
+    }
+
+    /// The same context, knowing the version of the release `spec.previous` names.
+    pub fn after(mut self, previous_version: Option<&'a str>) -> Self {
+        self.previous_version = previous_version;
+        self
     }
 
     /// The same context, knowing when the release started and what was recorded last time.
@@ -296,6 +308,10 @@ pub const UNSCOPED: &str = "cannot be scoped: the query uses $labels and the Rel
 
 /// A metric rule: the latest value of its (scoped) query against the threshold.
 fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
+    let (op, threshold) = match &rule.judge {
+        MetricJudge::Threshold { op, threshold } => (*op, *threshold),
+        MetricJudge::Compare(c) => return compared(name, rule, c, ctx),
+    };
     let MetricRule {
         query,
         max_age,
@@ -334,7 +350,7 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
         .started_at
         .map(|s| s + *lookback)
         .filter(|ends| *lookback > chrono::Duration::zero() && ctx.now < *ends);
-    let (status, outcome, message) = judge(rule, item, observed, value, &expanded);
+    let (status, outcome, message) = judge(rule, (op, threshold), item, observed, value, &expanded);
     // Until the lookback has passed, an answer that would pass is only about the previous
     // version in part: it waits. One that fails or holds keeps its effect (never towards Allow).
     let (status, outcome, message) = match window_ends {
@@ -399,14 +415,13 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
 /// status, the rule's outcome and why.
 fn judge(
     rule: &MetricRule,
+    (op, threshold): (crate::api::policy::Comparison, f64),
     item: Option<&EvidenceItem>,
     observed: Option<EvidenceStatus>,
     value: Option<f64>,
     expanded: &str,
 ) -> (EvidenceStatus, Outcome, String) {
     let MetricRule {
-        op,
-        threshold,
         unit,
         on_no_data,
         on_failed,
@@ -470,17 +485,157 @@ fn judge(
             *on_no_data,
             format!("no data (empty or NaN) for {expanded}"),
         ),
-        (Some(_), Some(v)) if op.holds(v, *threshold) => (
+        (Some(_), Some(v)) if op.holds(v, threshold) => (
             EvidenceStatus::Complete,
             Outcome::Pass,
-            op.words(v, *threshold, *unit),
+            op.words(v, threshold, *unit),
         ),
         (Some(_), Some(v)) => (
             EvidenceStatus::Failed,
             *on_failed,
-            op.words(v, *threshold, *unit),
+            op.words(v, threshold, *unit),
         ),
     }
+}
+
+/// A metric rule with `compare`: the release's samples against its baseline's, once the
+/// release's window has passed and samples from after it have arrived.
+fn compared(name: &str, rule: &MetricRule, c: &CompareRule, ctx: &RuleContext<'_>) -> RuleResult {
+    let release = ctx.release;
+    let hold = |effect: Effect, why: String| {
+        let mut r = RuleResult::new(effect, why);
+        r.evidence.push(EvidenceRead::Metric(name.to_string()));
+        r
+    };
+    let questions = match c.questions(&rule.query, release, ctx.previous_version) {
+        Ok(q) => q,
+        Err(Unasked::Unscoped) => return hold(Effect::Hold, UNSCOPED.to_string()),
+        Err(Unasked::BadLabel(key)) => {
+            let mut r = hold(
+                Effect::Block,
+                format!(
+                    "cannot build the query: spec.scope.metricLabels key {key:?} is not a label name"
+                ),
+            );
+            r.release_error = Some(format!(
+                "spec.scope.metricLabels: {key:?} is not a label name"
+            ));
+            return r;
+        }
+        Err(Unasked::NoPreviousRelease) => {
+            return hold(
+                outcome_effect(rule.on_no_data),
+                "no previous release (spec.previous) to compare with".to_string(),
+            );
+        }
+        Err(Unasked::NoStart) => {
+            return hold(
+                Effect::Hold,
+                "the release's start is not known, so there is no window to compare".to_string(),
+            );
+        }
+    };
+    let (Some(window), Some(baseline_window)) =
+        (questions.release.samples, questions.baseline.samples)
+    else {
+        return hold(Effect::Hold, "no sample window".to_string());
+    };
+    let asked = questions.release.to_string();
+    let latest = |q: &str| {
+        ctx.evidence
+            .iter()
+            .filter(|i| i.query.as_deref() == Some(q))
+            .max_by_key(|i| i.observed_at)
+    };
+    let (mine, theirs) = (latest(&asked), latest(&questions.baseline.to_string()));
+    let ends = window.to();
+    let entry = |status, summary: Option<String>, value| EvidenceEntry {
+        source: name.to_string(),
+        status,
+        observed_at: mine.and_then(|i| i.observed_at),
+        connector: mine.and_then(|i| i.connector.clone()),
+        summary,
+        query: Some(asked.clone()),
+        value,
+        targets: None,
+        passing_since: None,
+    };
+    // The window is over only once samples from after it have been read.
+    let complete =
+        |i: Option<&EvidenceItem>| i.and_then(|i| i.observed_at).is_some_and(|at| at >= ends);
+    if ctx.now < ends || !complete(mine) || !complete(theirs) {
+        let so_far = (ctx.now.min(ends) - window.from).max(chrono::Duration::zero());
+        let why = if ctx.now < ends {
+            format!(
+                "comparison window not yet elapsed: {} of {} since {}",
+                crate::api::duration::format_duration(so_far),
+                crate::api::duration::format_duration(c.window),
+                time(window.from)
+            )
+        } else {
+            format!("waiting for the samples up to {}", time(ends))
+        };
+        let mut r = hold(Effect::Hold, why.clone());
+        r.next_change = (ctx.now < ends).then_some(ends);
+        r.observed.push((
+            ["query:", asked.as_str()].concat(),
+            entry(EvidenceStatus::Pending, Some(why), None),
+        ));
+        return r;
+    }
+    let failed = [mine, theirs]
+        .into_iter()
+        .flatten()
+        .find(|i| i.status == EvidenceStatus::Failed);
+    if let Some(f) = failed {
+        let why = format!(
+            "query failed: {}",
+            f.summary.as_deref().unwrap_or("no detail")
+        );
+        let mut r = hold(outcome_effect(rule.on_no_data), why.clone());
+        r.observed.push((
+            ["query:", asked.as_str()].concat(),
+            entry(EvidenceStatus::Missing, Some(why), None),
+        ));
+        return r;
+    }
+    fn samples(i: Option<&EvidenceItem>) -> &[f64] {
+        i.map_or(&[], |i| i.samples.as_slice())
+    }
+    let baseline_words = match c.baseline {
+        crate::api::policy::Baseline::Before => format!(
+            "in the {} before",
+            crate::api::duration::format_duration(baseline_window.length)
+        ),
+        crate::api::policy::Baseline::PreviousVersion => format!(
+            "for {} {}",
+            ctx.previous_version.unwrap_or("the previous version"),
+            "at the same time"
+        ),
+    };
+    let judged = super::compare::judge(
+        samples(mine),
+        samples(theirs),
+        &c.comparison,
+        rule.unit,
+        &format!("since {}", time(window.from)),
+        &baseline_words,
+    );
+    let (status, outcome) = match judged.verdict {
+        Verdict::NotWorse => (EvidenceStatus::Complete, Outcome::Pass),
+        Verdict::Worse => (EvidenceStatus::Failed, rule.on_failed),
+        Verdict::TooFewSamples => (EvidenceStatus::Missing, rule.on_no_data),
+    };
+    let mut r = hold(outcome_effect(outcome), judged.words.clone());
+    r.observed.push((
+        ["query:", asked.as_str()].concat(),
+        entry(
+            status,
+            Some(judged.summary(rule.unit)),
+            judged.release_median,
+        ),
+    ));
+    r
 }
 
 /// A window rule: inside any freeze window, or outside all of them until the next opens.

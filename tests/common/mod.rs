@@ -81,6 +81,15 @@ pub fn metric(query: &str, value: Option<f64>, minutes_ago: i64) -> EvidenceItem
     }
 }
 
+/// A comparison's samples for `query`, read `minutes_ago`.
+pub fn samples(query: &str, values: Vec<f64>, minutes_ago: i64) -> EvidenceItem {
+    EvidenceItem {
+        query: Some(query.into()),
+        samples: values,
+        ..item("m", EvidenceStatus::Complete, minutes_ago)
+    }
+}
+
 pub fn approval(
     name: &str,
     release: &str,
@@ -129,6 +138,8 @@ pub struct Case {
     pub now: DateTime<Utc>,
     /// The passport's status from the decision before.
     pub previous: Option<release_passport::api::ReleasePassportStatus>,
+    /// The release `spec.previous` names, as the caller found it.
+    pub previous_release: Option<release_passport::engine::PreviousRelease>,
 }
 
 impl Case {
@@ -141,7 +152,19 @@ impl Case {
             evidence: Vec::new(),
             now: now(),
             previous: None,
+            previous_release: None,
         }
+    }
+
+    /// The release before ran `version`.
+    pub fn after_version(mut self, version: &str) -> Self {
+        self.previous_release = Some(release_passport::engine::PreviousRelease {
+            name: "rel-before".into(),
+            version: version.into(),
+            revision: version.into(),
+            decision: Some(release_passport::api::Decision::Allow),
+        });
+        self
     }
 
     pub fn evidence(mut self, items: Vec<EvidenceItem>) -> Self {
@@ -189,7 +212,7 @@ impl Case {
             waivers: &self.waivers,
             evidence: &self.evidence,
             previous: self.previous.as_ref(),
-            previous_release: None,
+            previous_release: self.previous_release.as_ref(),
             now: self.now,
             clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
         })

@@ -26,15 +26,7 @@ pub fn describe(rule: &PolicyRule) -> (&'static str, String) {
         return ("evidence", format!("{} is Complete{age}", e.source));
     }
     if let Some(m) = &rule.metric {
-        return (
-            "metric",
-            format!(
-                "{} {} {}",
-                m.query,
-                m.op.symbol(),
-                crate::api::policy::show_value(m.threshold, m.unit)
-            ),
-        );
+        return ("metric", format!("{} {}", m.query, m.bar()));
     }
     if let Some(a) = &rule.approval {
         let mut text = format!("{} approval{}", a.min, if a.min == 1 { "" } else { "s" });
@@ -90,14 +82,21 @@ pub fn effects(rule: &PolicyRule) -> String {
         return parts.join(" · ");
     }
     if let Some(m) = &rule.metric {
-        let no_data = if m.max_age.is_some() {
+        let no_data = if m.compare.is_some() {
+            "too few samples"
+        } else if m.max_age.is_some() {
             "no data or stale"
         } else {
             "no data"
         };
         return format!(
-            "{no_data} → {} · threshold broken → {}",
+            "{no_data} → {} · {} → {}",
             o(m.on_no_data, Outcome::Hold),
+            if m.compare.is_some() {
+                "worse than its baseline"
+            } else {
+                "threshold broken"
+            },
             o(m.on_failed, Outcome::Block)
         );
     }
@@ -125,12 +124,7 @@ pub fn protects(rule: &PolicyRule) -> String {
         );
     }
     if let Some(m) = &rule.metric {
-        return format!(
-            "promoting while {} is not {} {}",
-            rule.name,
-            m.op.symbol(),
-            crate::api::policy::show_value(m.threshold, m.unit)
-        );
+        return format!("promoting while {} is not {}", rule.name, m.bar());
     }
     if let Some(a) = &rule.approval {
         return if a.exclude_author {

@@ -1,0 +1,440 @@
+//! A release's metric judged against its baseline (pure): the two windows' medians compared
+//! with a tolerance in the direction that is worse, and, when asked, a one-sided Mann-Whitney U
+//! test saying whether the release's samples are significantly worse. A fixed threshold misses a
+//! service that ran at 0.1% errors and now runs at 0.8%; this does not.
+
+use crate::api::policy::{MetricUnit, show_pair, show_value};
+use crate::stats::{Alternative, mann_whitney_u};
+
+/// Which way the metric gets worse.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Worse {
+    /// Errors, latency: a larger value is worse.
+    Higher,
+    /// Throughput, success rate: a smaller value is worse.
+    Lower,
+}
+
+/// How much worse than the baseline still passes. With both set, the release must be worse
+/// beyond both (0.10% → 0.12% is 20% worse but 0.02 points: noise a relative tolerance alone
+/// would flag); with neither, any worsening counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Tolerance {
+    /// A share of the baseline (0.2: 20% worse still passes).
+    pub relative: Option<f64>,
+    /// In the metric's own unit.
+    pub absolute: Option<f64>,
+}
+
+/// The statistical test: worse beyond tolerance counts only when the release's samples are
+/// significantly worse than the baseline's at `alpha`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Significance {
+    pub alpha: f64,
+}
+
+/// One comparison, as a compiled rule holds it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Comparison {
+    pub worse: Worse,
+    pub tolerance: Tolerance,
+    pub test: Option<Significance>,
+    /// Fewer samples than this in either window decide nothing (the rule's no-data effect).
+    pub min_samples: usize,
+}
+
+/// What the comparison found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// Not worse beyond tolerance, or not significantly.
+    NotWorse,
+    /// Worse beyond tolerance (and significantly, with a test).
+    Worse,
+    /// A window holds too few samples to judge.
+    TooFewSamples,
+}
+
+/// The summary a passport keeps: never the samples.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Judged {
+    pub verdict: Verdict,
+    pub release_median: Option<f64>,
+    pub baseline_median: Option<f64>,
+    /// Release median over baseline median, when the baseline's is not zero.
+    pub ratio: Option<f64>,
+    /// The one-sided Mann-Whitney p-value, when a test was asked and run.
+    pub p: Option<f64>,
+    pub samples: (usize, usize),
+    /// In plain words: "0.81% since 14:02 vs 0.10% in the 30m before: 8.1× higher, p < 0.001
+    /// (Mann-Whitney, 60 vs 60 samples)".
+    pub words: String,
+}
+
+impl Judged {
+    /// What a passport's evidence entry says of it: "median 0.81% vs 0.1% (8.1×), p < 0.001,
+    /// 60 vs 60 samples".
+    pub fn summary(&self, unit: Option<MetricUnit>) -> String {
+        let (a, b) = self.samples;
+        let mut out = match (self.release_median, self.baseline_median) {
+            (Some(r), Some(base)) => {
+                let (r, base) = show_pair(r, base, unit);
+                format!("median {r} vs {base}")
+            }
+            _ => "no medians".to_string(),
+        };
+        if let Some(ratio) = self.ratio {
+            out.push_str(&format!(" ({}×)", show_value(ratio, None)));
+        }
+        if let Some(p) = self.p {
+            out.push_str(&format!(", {}", p_value(p)));
+        }
+        out.push_str(&format!(", {a} vs {b} samples"));
+        out
+    }
+}
+
+/// The median of finite `values`; `None` when there are none.
+pub fn median(values: &[f64]) -> Option<f64> {
+    let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let mid = v.len() / 2;
+    Some(if v.len().is_multiple_of(2) {
+        (v[mid - 1] + v[mid]) / 2.0
+    } else {
+        v[mid]
+    })
+}
+
+/// The release's samples against the baseline's. `release_window` and `baseline_window` say
+/// in words what each is ("since 14:02", "in the 30m before"); `unit` writes the values.
+pub fn judge(
+    release: &[f64],
+    baseline: &[f64],
+    comparison: &Comparison,
+    unit: Option<MetricUnit>,
+    release_window: &str,
+    baseline_window: &str,
+) -> Judged {
+    let finite = |s: &[f64]| {
+        s.iter()
+            .copied()
+            .filter(|v| v.is_finite())
+            .collect::<Vec<_>>()
+    };
+    let (release, baseline) = (finite(release), finite(baseline));
+    let samples = (release.len(), baseline.len());
+    let (release_median, baseline_median) = (median(&release), median(&baseline));
+    let counts = format!("{} vs {} samples", samples.0, samples.1);
+    let needed = comparison.min_samples.max(1);
+    let (Some(now), Some(before)) = (release_median, baseline_median) else {
+        return Judged {
+            verdict: Verdict::TooFewSamples,
+            release_median,
+            baseline_median,
+            ratio: None,
+            p: None,
+            samples,
+            words: format!(
+                "no samples to compare {release_window} with {baseline_window} ({counts})"
+            ),
+        };
+    };
+    let ratio = (before != 0.0).then(|| now / before);
+    let (shown_now, shown_before) = show_pair(now, before, unit);
+    let headline = format!(
+        "{shown_now} {release_window} vs {shown_before} {baseline_window}: {}",
+        change(now, before, unit)
+    );
+    if samples.0 < needed || samples.1 < needed {
+        return Judged {
+            verdict: Verdict::TooFewSamples,
+            release_median,
+            baseline_median,
+            ratio,
+            p: None,
+            samples,
+            words: format!(
+                "{headline}; too few samples to judge ({counts}, at least {needed} each)"
+            ),
+        };
+    }
+    let worse_by = match comparison.worse {
+        Worse::Higher => now - before,
+        Worse::Lower => before - now,
+    };
+    let beyond = beyond_tolerance(worse_by, before, comparison.tolerance);
+    let test = comparison.test.map(|t| {
+        // Is the release's side worse: larger when higher is worse, smaller when lower is.
+        let alternative = match comparison.worse {
+            Worse::Higher => Alternative::Greater,
+            Worse::Lower => Alternative::Less,
+        };
+        let p = mann_whitney_u(&release, &baseline, alternative).map_or(1.0, |r| r.p);
+        (p, p < t.alpha, t.alpha)
+    });
+    let verdict = match (beyond, test) {
+        (false, _) | (true, Some((_, false, _))) => Verdict::NotWorse,
+        (true, None | Some((_, true, _))) => Verdict::Worse,
+    };
+    let tolerance = tolerance_words(comparison.tolerance, unit);
+    let words = match (verdict, test) {
+        (_, Some((p, significant, alpha))) => {
+            let judged = match (beyond, significant) {
+                (false, _) => format!("within {tolerance}"),
+                (true, true) => "significantly worse".to_string(),
+                (true, false) => format!("not significantly worse at {}", p_words(alpha)),
+            };
+            format!(
+                "{headline}, {judged} — {} (Mann-Whitney, {counts})",
+                p_value(p)
+            )
+        }
+        (Verdict::Worse, None) => format!("{headline}, worse beyond {tolerance} ({counts})"),
+        (_, None) => format!("{headline}, within {tolerance} ({counts})"),
+    };
+    Judged {
+        verdict,
+        release_median,
+        baseline_median,
+        ratio,
+        p: test.map(|t| t.0),
+        samples,
+        words,
+    }
+}
+
+/// Whether worsening by `worse_by` from `baseline` exceeds every tolerance set.
+fn beyond_tolerance(worse_by: f64, baseline: f64, tolerance: Tolerance) -> bool {
+    worse_by > 0.0
+        && tolerance.absolute.is_none_or(|a| worse_by > a)
+        && tolerance
+            .relative
+            .is_none_or(|r| worse_by > r * baseline.abs())
+}
+
+fn tolerance_words(tolerance: Tolerance, unit: Option<MetricUnit>) -> String {
+    let relative = tolerance
+        .relative
+        .map(|r| format!("{}%", show_value(r * 100.0, None)));
+    let absolute = tolerance.absolute.map(|a| show_value(a, unit));
+    match (relative, absolute) {
+        (Some(r), Some(a)) => format!("the tolerance ({r} and {a})"),
+        (Some(t), None) | (None, Some(t)) => format!("the {t} tolerance"),
+        (None, None) => "no tolerance".to_string(),
+    }
+}
+
+/// How the release moved from the baseline: "8.1× higher", "12% lower", "unchanged".
+fn change(now: f64, before: f64, unit: Option<MetricUnit>) -> String {
+    if now == before {
+        return "unchanged".to_string();
+    }
+    let direction = if now > before { "higher" } else { "lower" };
+    if before == 0.0 {
+        return format!("{direction} by {}", show_value((now - before).abs(), unit));
+    }
+    let ratio = now / before;
+    if ratio >= 2.0 {
+        format!("{}× {direction}", show_value(ratio, None))
+    } else {
+        let share = ((now - before) / before.abs()).abs() * 100.0;
+        format!("{}% {direction}", show_value(share, None))
+    }
+}
+
+/// A p-value as a reader wants it: "p < 0.001" below that, else to three places.
+fn p_value(p: f64) -> String {
+    if p < 0.001 {
+        "p < 0.001".to_string()
+    } else {
+        format!("p = {}", p_words(p))
+    }
+}
+
+fn p_words(p: f64) -> String {
+    let text = format!("{p:.3}");
+    text.trim_end_matches('0').trim_end_matches('.').to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn comparison(test: bool) -> Comparison {
+        Comparison {
+            worse: Worse::Higher,
+            tolerance: Tolerance {
+                relative: Some(0.2),
+                absolute: Some(0.001),
+            },
+            test: test.then_some(Significance { alpha: 0.05 }),
+            min_samples: 10,
+        }
+    }
+
+    /// 60 samples around `centre`, spread ±5%.
+    fn around(centre: f64) -> Vec<f64> {
+        (0..60)
+            .map(|i| centre * (0.95 + 0.1 * f64::from(i) / 59.0))
+            .collect()
+    }
+
+    #[test]
+    fn eight_times_the_errors_blocks_though_under_any_threshold() {
+        let j = judge(
+            &around(0.0081),
+            &around(0.001),
+            &comparison(true),
+            Some(MetricUnit::Ratio),
+            "since 14:02",
+            "in the 30m before",
+        );
+        assert_eq!(j.verdict, Verdict::Worse);
+        assert_eq!(
+            j.words,
+            "0.81% since 14:02 vs 0.1% in the 30m before: 8.1× higher, significantly worse — \
+             p < 0.001 (Mann-Whitney, 60 vs 60 samples)"
+        );
+        assert!(j.p.is_some_and(|p| p < 1e-9));
+    }
+
+    /// The rows: release and baseline centres, the test asked, and what it finds.
+    #[test]
+    fn the_table() {
+        let rows: &[(f64, f64, bool, Verdict, &str)] = &[
+            // Within 20%: passes with or without the test.
+            (
+                0.0011,
+                0.001,
+                false,
+                Verdict::NotWorse,
+                "10% higher, within the tolerance (20% and 0.1%) (60 vs 60 samples)",
+            ),
+            (
+                0.0011,
+                0.001,
+                true,
+                Verdict::NotWorse,
+                "10% higher, within the tolerance (20% and 0.1%) — p < 0.001 (Mann-Whitney, 60 vs 60 samples)",
+            ),
+            // Better is never worse.
+            (
+                0.0005,
+                0.001,
+                true,
+                Verdict::NotWorse,
+                "50% lower, within the tolerance (20% and 0.1%) — p = 1 (Mann-Whitney, 60 vs 60 samples)",
+            ),
+            // 30% worse but by less than the absolute tolerance.
+            (
+                0.0013,
+                0.001,
+                false,
+                Verdict::NotWorse,
+                "30% higher, within the tolerance (20% and 0.1%) (60 vs 60 samples)",
+            ),
+            // Beyond both.
+            (
+                0.005,
+                0.001,
+                false,
+                Verdict::Worse,
+                "5× higher, worse beyond the tolerance (20% and 0.1%) (60 vs 60 samples)",
+            ),
+        ];
+        for (now, before, test, verdict, words) in rows {
+            let j = judge(
+                &around(*now),
+                &around(*before),
+                &comparison(*test),
+                Some(MetricUnit::Ratio),
+                "now",
+                "before",
+            );
+            assert_eq!(j.verdict, *verdict, "{now} vs {before}: {}", j.words);
+            assert!(j.words.ends_with(words), "{now} vs {before}: {}", j.words);
+        }
+    }
+
+    #[test]
+    fn overlapping_samples_are_not_significantly_worse() {
+        // Medians 40% apart, but the samples interleave: no significant difference.
+        let release = [1.0, 9.0, 1.4, 8.0, 1.2, 7.0, 1.4, 9.5, 1.5, 8.5, 1.4];
+        let baseline = [1.0, 9.0, 1.1, 8.0, 1.0, 7.0, 1.1, 9.5, 0.9, 8.5, 1.0];
+        let c = Comparison {
+            tolerance: Tolerance::default(),
+            ..comparison(true)
+        };
+        let j = judge(&release, &baseline, &c, None, "now", "before");
+        assert_eq!(j.verdict, Verdict::NotWorse, "{}", j.words);
+        assert!(
+            j.words.contains("not significantly worse at 0.05 — p = 0."),
+            "{}",
+            j.words
+        );
+    }
+
+    #[test]
+    fn too_few_or_no_samples_decide_nothing() {
+        let j = judge(
+            &around(0.5)[..5],
+            &around(0.1),
+            &comparison(true),
+            None,
+            "now",
+            "before",
+        );
+        assert_eq!(j.verdict, Verdict::TooFewSamples);
+        assert!(
+            j.words
+                .ends_with("too few samples to judge (5 vs 60 samples, at least 10 each)"),
+            "{}",
+            j.words
+        );
+        let j = judge(
+            &[f64::NAN],
+            &around(0.1),
+            &comparison(false),
+            None,
+            "since 14:02",
+            "in the 30m before",
+        );
+        assert_eq!(j.verdict, Verdict::TooFewSamples);
+        assert_eq!(
+            j.words,
+            "no samples to compare since 14:02 with in the 30m before (0 vs 60 samples)"
+        );
+    }
+
+    #[test]
+    fn lower_is_worse_for_throughput() {
+        let c = Comparison {
+            worse: Worse::Lower,
+            tolerance: Tolerance {
+                relative: Some(0.1),
+                absolute: None,
+            },
+            ..comparison(true)
+        };
+        let j = judge(&around(70.0), &around(100.0), &c, None, "now", "before");
+        assert_eq!(j.verdict, Verdict::Worse, "{}", j.words);
+        assert!(
+            j.words
+                .starts_with("70 now vs 100 before: 30% lower, significantly worse"),
+            "{}",
+            j.words
+        );
+        let j = judge(&around(130.0), &around(100.0), &c, None, "now", "before");
+        assert_eq!(j.verdict, Verdict::NotWorse, "{}", j.words);
+    }
+
+    #[test]
+    fn medians_of_odd_even_and_empty() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 2.0, 3.0]), Some(2.5));
+        assert_eq!(median(&[f64::NAN]), None);
+    }
+}
