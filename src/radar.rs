@@ -154,6 +154,9 @@ pub struct Radar {
     pub connectors: Vec<ConnectorFreshness>,
     pub journeys: Vec<Signal>,
     pub third_party: Vec<Signal>,
+    /// Metrics compared with their baseline whose release median sits within a fifth of the
+    /// tolerance of its limit ([`crate::api::passport::ComparisonSummary::near_the_line`]).
+    pub near_the_line: Vec<Signal>,
     /// 0..1: the share of complete evidence across the latest passports, times the share of
     /// connectors without trouble ([`ConnectorFreshness::trouble`]; 1 when none are configured).
     pub confidence: f64,
@@ -250,6 +253,7 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
     let mut services = Vec::new();
     let mut journeys = Vec::new();
     let mut third_party = Vec::new();
+    let mut near_the_line = Vec::new();
     // By connector: (release, last observed) of every Stale item of the latest passports.
     let mut stale: BTreeMap<ObjectKey, Vec<StaleScope>> = BTreeMap::new();
     let (mut complete, mut total) = (0u32, 0u32);
@@ -287,6 +291,19 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
                 summary: e.summary.clone().unwrap_or_default(),
                 observed_at: e.observed_at,
             };
+            if let Some(c) = e.comparison.as_ref().filter(|c| c.near_the_line()) {
+                let used = c.tolerance_used().unwrap_or_default();
+                near_the_line.push(Signal {
+                    summary: format!(
+                        "used {}% of its tolerance: {} against a limit of {} ({})",
+                        (used * 100.0).round(),
+                        crate::api::policy::show_value(c.release_median, c.unit),
+                        crate::api::policy::show_value(c.limit, c.unit),
+                        c.baseline
+                    ),
+                    ..signal()
+                });
+            }
             match e.connector.as_deref().and_then(|c| type_of(namespace, c)) {
                 Some(Answers::Journeys) => journeys.push(signal()),
                 Some(Answers::ThirdPartyStatus) => third_party.push(signal()),
@@ -351,6 +368,7 @@ pub fn radar<P: Borrow<ReleasePassport>, C: Borrow<Connector>>(
         connectors: fresh,
         journeys,
         third_party,
+        near_the_line,
         confidence: (evidence_share * connector_share * 100.0).round() / 100.0,
     }
 }

@@ -769,3 +769,72 @@ fn a_just_installed_namespace_shows_its_first_passport_progress() {
         );
     }
 }
+
+/// A metric compared with its baseline is drawn on its truth screen — both medians, the limit
+/// the tolerance allows — and Radar flags it while it sits near that limit.
+#[test]
+fn a_comparison_is_drawn_and_flagged_near_the_line() {
+    let compared = |name: &str, release_median: f64| {
+        serde_json::from_value::<ReleasePassport>(json!({
+            "apiVersion": "releasepassport.io/v1alpha1",
+            "kind": "ReleasePassport",
+            "metadata": {"name": name, "namespace": "shop", "creationTimestamp": now().to_rfc3339()},
+            "spec": {"releaseRef": {"name": name}, "service": name, "version": "2.0.0", "environment": "production"},
+            "status": {
+                "decision": "Allow",
+                "evidence": [{
+                    "source": "error-rate", "status": "Complete", "observedAt": now().to_rfc3339(),
+                    "query": "q @samples=2026-11-25T13:05:00Z+30m", "value": release_median,
+                    "comparison": {
+                        "releaseMedian": release_median, "baselineMedian": 0.001, "limit": 0.0012,
+                        "worse": "higher", "pValue": 0.2, "releaseSamples": 61, "baselineSamples": 61,
+                        "baseline": "the 30m before", "unit": "ratio",
+                    },
+                }],
+            }
+        }))
+        .unwrap()
+    };
+    let console = Console::over(Snapshot::new(
+        Objects {
+            passports: vec![
+                Arc::new(compared("cart", 0.00118)),
+                Arc::new(compared("wishlist", 0.001)),
+            ],
+            ..Objects::default()
+        },
+        now(),
+        Runtime::default(),
+    ));
+    let screen = console.get("/console/releases/shop/cart");
+    let section = screen
+        .split("id=\"compared\"")
+        .nth(1)
+        .expect("the comparison section");
+    for shown in [
+        "the 30m before",
+        "this release",
+        "0.118%",
+        "0.1%",
+        "limit 0.12%",
+        "Medians of 61 and 61 samples; higher is worse",
+        "p = 0.2",
+    ] {
+        assert!(section.contains(shown), "{shown}: {section}");
+    }
+    let radar = console.get("/console/radar");
+    let near = radar
+        .split("id=\"near\"")
+        .nth(1)
+        .unwrap()
+        .split("</section>")
+        .next()
+        .unwrap();
+    assert!(
+        near.contains(
+            "used 90% of its tolerance: 0.118% against a limit of 0.12% (the 30m before)"
+        ),
+        "{near}"
+    );
+    assert!(!near.contains("wishlist"), "{near}");
+}

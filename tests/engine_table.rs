@@ -1581,6 +1581,19 @@ mod compared {
             out.evidence[0].summary.as_deref(),
             Some("median 0.81% vs 0.1% (8.1×), p < 0.001, 60 vs 60 samples")
         );
+        // Typed, for the truth screen's chart and Radar: the limit is the baseline moved by the
+        // larger tolerance (0.1 points beats 20% of 0.1%).
+        let c = out.evidence[0].comparison.as_ref().unwrap();
+        assert!(
+            (c.limit - (c.baseline_median + 0.001)).abs() < 1e-12,
+            "{c:?}"
+        );
+        assert_eq!(
+            (c.release_samples, c.baseline_samples, c.baseline.as_str()),
+            (60, 60, "the 30m before")
+        );
+        assert!(c.p_value.is_some_and(|p| p < 0.001));
+        assert!(c.tolerance_used().is_some_and(|u| u > 5.0), "{c:?}");
         let recorded = serde_json::to_string(&out).unwrap();
         assert!(!recorded.contains("samples\":"), "{recorded}");
     }

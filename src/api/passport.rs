@@ -222,6 +222,55 @@ pub struct EvidenceEntry {
     /// reads); unset while it does not pass.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passing_since: Option<DateTime<Utc>>,
+    /// For a metric rule with `compare`: what the comparison with the baseline found — both
+    /// medians, the limit the tolerance allows, the test's p-value and the sample counts (never
+    /// the samples). Set once both windows have been read; the rule's trace message says it in
+    /// words.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<ComparisonSummary>,
+}
+
+/// What a comparison with the baseline found.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComparisonSummary {
+    /// The median of the release's samples over its window.
+    pub release_median: f64,
+    /// The median of the baseline's samples.
+    pub baseline_median: f64,
+    /// The worst median that still passes: the baseline moved by the tolerance in the worse
+    /// direction (the baseline itself without a tolerance).
+    pub limit: f64,
+    /// Which way the metric gets worse: higher or lower.
+    pub worse: crate::api::policy::WorseWhen,
+    /// The one-sided Mann-Whitney U test's p-value, when the rule asks for a test.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub p_value: Option<f64>,
+    /// How many samples the release's window held.
+    pub release_samples: u32,
+    /// How many samples the baseline's window held.
+    pub baseline_samples: u32,
+    /// What the baseline was, in words: "the 30m before", "1.0.0 at the same time".
+    pub baseline: String,
+    /// What the values measure (the rule's `unit`), for writing them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<crate::api::policy::MetricUnit>,
+}
+
+impl ComparisonSummary {
+    /// How much of its tolerance the release used: 0 at the baseline, 1 at the limit, more past
+    /// it; `None` without a tolerance (the limit is the baseline).
+    pub fn tolerance_used(&self) -> Option<f64> {
+        let band = self.limit - self.baseline_median;
+        (band != 0.0 && band.is_finite())
+            .then(|| (self.release_median - self.baseline_median) / band)
+    }
+
+    /// Within a fifth of the tolerance of the limit, on either side: a release Radar flags.
+    pub fn near_the_line(&self) -> bool {
+        self.tolerance_used()
+            .is_some_and(|used| (0.8..=1.2).contains(&used))
+    }
 }
 
 /// A count of targets in scope and how many pass.

@@ -64,6 +64,8 @@ pub struct Judged {
     pub ratio: Option<f64>,
     /// The one-sided Mann-Whitney p-value, when a test was asked and run.
     pub p: Option<f64>,
+    /// The worst release median that still passes, when the baseline has one.
+    pub limit: Option<f64>,
     pub samples: (usize, usize),
     /// In plain words: "0.81% since 14:02 vs 0.10% in the 30m before: 8.1× higher, p < 0.001
     /// (Mann-Whitney, 60 vs 60 samples)".
@@ -129,6 +131,7 @@ pub fn judge(
     let (release_median, baseline_median) = (median(&release), median(&baseline));
     let counts = format!("{} vs {} samples", samples.0, samples.1);
     let needed = comparison.min_samples.max(1);
+    let limit = baseline_median.map(|b| limit(b, comparison));
     let (Some(now), Some(before)) = (release_median, baseline_median) else {
         return Judged {
             verdict: Verdict::TooFewSamples,
@@ -136,6 +139,7 @@ pub fn judge(
             baseline_median,
             ratio: None,
             p: None,
+            limit,
             samples,
             words: format!(
                 "no samples to compare {release_window} with {baseline_window} ({counts})"
@@ -155,6 +159,7 @@ pub fn judge(
             baseline_median,
             ratio,
             p: None,
+            limit,
             samples,
             words: format!(
                 "{headline}; too few samples to judge ({counts}, at least {needed} each)"
@@ -201,8 +206,23 @@ pub fn judge(
         baseline_median,
         ratio,
         p: test.map(|t| t.0),
+        limit,
         samples,
         words,
+    }
+}
+
+/// The worst median that still passes against `baseline`: moved by the larger tolerance (worse
+/// beyond both fails) in the worse direction.
+fn limit(baseline: f64, comparison: &Comparison) -> f64 {
+    let t = comparison.tolerance;
+    let room = t
+        .absolute
+        .unwrap_or(0.0)
+        .max(t.relative.unwrap_or(0.0) * baseline.abs());
+    match comparison.worse {
+        Worse::Higher => baseline + room,
+        Worse::Lower => baseline - room,
     }
 }
 
@@ -246,7 +266,7 @@ fn change(now: f64, before: f64, unit: Option<MetricUnit>) -> String {
 }
 
 /// A p-value as a reader wants it: "p < 0.001" below that, else to three places.
-fn p_value(p: f64) -> String {
+pub fn p_value(p: f64) -> String {
     if p < 0.001 {
         "p < 0.001".to_string()
     } else {
@@ -429,6 +449,18 @@ mod tests {
         );
         let j = judge(&around(130.0), &around(100.0), &c, None, "now", "before");
         assert_eq!(j.verdict, Verdict::NotWorse, "{}", j.words);
+    }
+
+    #[test]
+    fn the_limit_moves_the_baseline_by_the_larger_tolerance_the_worse_way() {
+        let mut c = comparison(false);
+        assert!((limit(0.001, &c) - 0.002).abs() < 1e-15);
+        c.tolerance.absolute = None;
+        assert!((limit(0.001, &c) - 0.0012).abs() < 1e-15);
+        c.worse = Worse::Lower;
+        assert!((limit(100.0, &c) - 80.0).abs() < 1e-12);
+        c.tolerance = Tolerance::default();
+        assert_eq!(limit(100.0, &c), 100.0);
     }
 
     #[test]

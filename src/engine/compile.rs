@@ -622,6 +622,14 @@ pub enum Unasked {
 }
 
 impl CompareRule {
+    /// Which way is worse, as the API writes it.
+    pub fn worse(&self) -> crate::api::policy::WorseWhen {
+        match self.comparison.worse {
+            super::compare::Worse::Higher => crate::api::policy::WorseWhen::Higher,
+            super::compare::Worse::Lower => crate::api::policy::WorseWhen::Lower,
+        }
+    }
+
     /// The release's window: from its start, once the query's range selectors (`[5m]`) have
     /// left the previous version behind, for `window`.
     pub fn release_window(&self, query: &MetricQuery, started: DateTime<Utc>) -> SampleWindow {

@@ -15,7 +15,7 @@ use super::compile::{
 use super::evidence::{EvidenceItem, combine, severity, stale_at, status_at};
 use super::labels;
 use super::window::{self, WindowState};
-use crate::api::passport::{Effect, EvidenceEntry, EvidenceRead, Targets};
+use crate::api::passport::{ComparisonSummary, Effect, EvidenceEntry, EvidenceRead, Targets};
 use crate::api::{Approval, ApprovalDecision, EvidenceStatus, Outcome, Release, namespace_of};
 
 /// What one rule concluded.
@@ -298,6 +298,7 @@ fn evidence(rule: &EvidenceRule, ctx: &RuleContext<'_>) -> RuleResult {
             value: None,
             targets,
             passing_since,
+            comparison: None,
         },
     ));
     result
@@ -406,6 +407,7 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
             value,
             targets: None,
             passing_since,
+            comparison: None,
         },
     ));
     result
@@ -559,6 +561,7 @@ fn compared(name: &str, rule: &MetricRule, c: &CompareRule, ctx: &RuleContext<'_
         value,
         targets: None,
         passing_since: None,
+        comparison: None,
     };
     // The window is over only once samples from after it have been read.
     let complete =
@@ -602,16 +605,22 @@ fn compared(name: &str, rule: &MetricRule, c: &CompareRule, ctx: &RuleContext<'_
     fn samples(i: Option<&EvidenceItem>) -> &[f64] {
         i.map_or(&[], |i| i.samples.as_slice())
     }
-    let baseline_words = match c.baseline {
-        crate::api::policy::Baseline::Before => format!(
-            "in the {} before",
-            crate::api::duration::format_duration(baseline_window.length)
-        ),
-        crate::api::policy::Baseline::PreviousVersion => format!(
-            "for {} {}",
-            ctx.previous_version.unwrap_or("the previous version"),
-            "at the same time"
-        ),
+    // What the baseline is ("the 30m before"), and how the trace puts it ("in the 30m before").
+    let (baseline_is, baseline_words) = match c.baseline {
+        crate::api::policy::Baseline::Before => {
+            let is = format!(
+                "the {} before",
+                crate::api::duration::format_duration(baseline_window.length)
+            );
+            (is.clone(), format!("in {is}"))
+        }
+        crate::api::policy::Baseline::PreviousVersion => {
+            let is = format!(
+                "{} at the same time",
+                ctx.previous_version.unwrap_or("the previous version")
+            );
+            (is.clone(), format!("for {is}"))
+        }
     };
     let judged = super::compare::judge(
         samples(mine),
@@ -627,13 +636,30 @@ fn compared(name: &str, rule: &MetricRule, c: &CompareRule, ctx: &RuleContext<'_
         Verdict::TooFewSamples => (EvidenceStatus::Missing, rule.on_no_data),
     };
     let mut r = hold(outcome_effect(outcome), judged.words.clone());
+    let comparison = match (judged.release_median, judged.baseline_median, judged.limit) {
+        (Some(release_median), Some(baseline_median), Some(limit)) => Some(ComparisonSummary {
+            release_median,
+            baseline_median,
+            limit,
+            worse: c.worse(),
+            p_value: judged.p,
+            release_samples: u32::try_from(judged.samples.0).unwrap_or(u32::MAX),
+            baseline_samples: u32::try_from(judged.samples.1).unwrap_or(u32::MAX),
+            baseline: baseline_is,
+            unit: rule.unit,
+        }),
+        _ => None,
+    };
     r.observed.push((
         ["query:", asked.as_str()].concat(),
-        entry(
-            status,
-            Some(judged.summary(rule.unit)),
-            judged.release_median,
-        ),
+        EvidenceEntry {
+            comparison,
+            ..entry(
+                status,
+                Some(judged.summary(rule.unit)),
+                judged.release_median,
+            )
+        },
     ));
     r
 }
@@ -733,6 +759,7 @@ fn expression(rule: &ExpressionRule, ctx: &RuleContext<'_>) -> RuleResult {
                 value: None,
                 targets: Targets::sum(items.iter().filter_map(|i| i.targets)),
                 passing_since: None,
+                comparison: None,
             },
         ));
     }

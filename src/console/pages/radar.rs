@@ -33,6 +33,7 @@ pub fn page(page: &Page) -> Markup {
     let connectors: Vec<_> = r.connectors.iter().collect();
     let journeys: Vec<&Signal> = r.journeys.iter().collect();
     let third: Vec<&Signal> = r.third_party.iter().collect();
+    let near: Vec<&Signal> = r.near_the_line.iter().collect();
     layout(
         page,
         Nav::Radar,
@@ -83,6 +84,7 @@ pub fn page(page: &Page) -> Markup {
             }
             (signals(page, "Journey checks", "journeys", &journeys, "No journey (HTTP) connector reports for these services."))
             (signals(page, "Third-party signals", "third", &third, "No status-page connector reports for these services."))
+            (signals(page, "Comparisons near the line", "near", &near, "No release's metric sits near the limit of its tolerance against its baseline."))
             p.muted { "Radar reads only the scopes Releases and Connectors name; it never scans beyond them, and it never decides." }
         },
     )

@@ -315,6 +315,40 @@ fn trace_table(entries: &[&TraceEntry]) -> Markup {
     }
 }
 
+/// Each metric compared with its baseline, drawn: the two medians and the tolerance's limit.
+fn comparisons(evidence: &[crate::api::passport::EvidenceEntry]) -> Markup {
+    let compared: Vec<_> = evidence
+        .iter()
+        .filter_map(|e| Some((e, e.comparison.as_ref()?)))
+        .collect();
+    let show = |v: f64, unit| crate::api::policy::show_value(v, unit);
+    html! {
+        @if !compared.is_empty() {
+            section aria-labelledby="compared" {
+                h2 id="compared" { "Against the baseline" }
+                @for (e, c) in compared {
+                    h3 { (e.source) " " (evidence_badge(e.status)) }
+                    (crate::console::charts::versus(
+                        &format!("{}: this release against {}", e.source, c.baseline),
+                        [
+                            (c.baseline.as_str(), c.baseline_median, show(c.baseline_median, c.unit)),
+                            ("this release", c.release_median, show(c.release_median, c.unit)),
+                        ],
+                        (c.limit, show(c.limit, c.unit)),
+                    ))
+                    p.muted { small {
+                        "Medians of " (c.baseline_samples) " and " (c.release_samples) " samples; "
+                        (match c.worse { crate::api::policy::WorseWhen::Higher => "higher", crate::api::policy::WorseWhen::Lower => "lower" })
+                        " is worse; past the dashed line fails"
+                        @if let Some(p) = c.p_value { " when significant (" (crate::engine::compare::p_value(p)) ")" }
+                        "."
+                    } }
+                }
+            }
+        }
+    }
+}
+
 /// What defines this release's evidence: connectors read only inside it.
 fn runtime_scope(release: Option<&Release>, ns: &str) -> Markup {
     html! {
@@ -676,6 +710,7 @@ pub fn page(page: &Page, p: &ReleasePassport, why: &[String], ai: &Summary) -> M
                     } }
                 }
             }
+            (comparisons(&status.evidence))
             (runtime_scope(release.map(AsRef::as_ref), ns))
             (actions_section(p, release.is_some(), approval_holds, comment.as_deref()))
             div.columns {
