@@ -587,3 +587,87 @@ fn free_text_people_type_never_shows_a_pasted_secret() {
         }
     }
 }
+
+/// A comparison decided offline from a recording of both windows' samples, as the controller
+/// would have decided it live: eight times the errors of the 30 minutes before blocks.
+#[test]
+fn a_comparison_decides_from_recorded_samples() {
+    let dir = tempfile::tempdir().unwrap();
+    let around = |centre: f64| {
+        (0..60)
+            .map(|i| (centre * (0.95 + 0.1 * f64::from(i) / 59.0)).to_string())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let q = "sum(rate(http_requests_total{code=~\"5..\",service=\"cart\"}[5m])) / sum(rate(http_requests_total{service=\"cart\"}[5m]))";
+    std::fs::write(
+        dir.path().join("cart.yaml"),
+        format!(
+            r#"apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: cart-2-0-0, namespace: shop}}
+spec:
+  service: cart
+  version: 2.0.0
+  environment: production
+  scope: {{metricLabels: {{service: cart}}}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: versus-before, namespace: shop}}
+spec:
+  rules:
+  - name: error-rate
+    metric:
+      query: 'sum(rate(http_requests_total{{code=~"5..",$labels}}[5m])) / sum(rate(http_requests_total{{$labels}}[5m]))'
+      unit: ratio
+      compare: {{baseline: before, window: 30m, worse: higher, tolerancePercent: 20, significance: 0.05}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: EvidenceRecording
+startedAt:
+  shop/cart-2-0-0: "2026-11-25T13:00:00Z"
+releases:
+  shop/cart-2-0-0:
+  - source: error-rate
+    status: Complete
+    observedAt: "2026-11-25T13:59:00Z"
+    query: '{q} @samples=2026-11-25T13:05:00Z+30m'
+    samples: [{mine}]
+  - source: error-rate
+    status: Complete
+    observedAt: "2026-11-25T13:59:00Z"
+    query: '{q} @samples=2026-11-25T12:30:00Z+30m'
+    samples: [{before}]
+"#,
+            mine = around(0.0081),
+            before = around(0.001),
+        ),
+    )
+    .unwrap();
+    let out = passport(&[
+        "evaluate",
+        "-f",
+        dir.path().to_str().unwrap(),
+        "--at",
+        AT,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a Block exits 1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let message = v["status"]["trace"][0]["message"].as_str().unwrap();
+    assert_eq!(
+        message,
+        "0.81% since 2026-11-25T13:05:00Z vs 0.1% in the 30m before: 8.1× higher, significantly worse — p < 0.001 (Mann-Whitney, 60 vs 60 samples)"
+    );
+    assert_eq!(
+        v["status"]["evidence"][0]["comparison"]["releaseSamples"],
+        60
+    );
+}
