@@ -58,6 +58,8 @@ fn inputs(p: &ReleasePassport) -> Recorded {
                 metric_labels: p.spec.metric_labels.clone(),
                 ..Default::default()
             },
+            // The start the decision took: a comparison's windows are fixed from it.
+            started_at: status.started_at,
             ..ReleaseSpec::default()
         },
     );

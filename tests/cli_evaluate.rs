@@ -13,6 +13,19 @@ fn passport(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `passport evaluate` of the manifests in `dir` at [`AT`], written as `format`.
+fn evaluate_dir(dir: &Path, format: &str) -> Output {
+    passport(&[
+        "evaluate",
+        "-f",
+        dir.to_str().unwrap(),
+        "--at",
+        AT,
+        "-o",
+        format,
+    ])
+}
+
 fn decisions(out: &Output) -> Vec<(String, String)> {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let items = match v["kind"].as_str() {
@@ -564,15 +577,7 @@ fn free_text_people_type_never_shows_a_pasted_secret() {
         "sk-AbCdEf",
     ];
     for format in ["table", "json", "yaml"] {
-        let out = passport(&[
-            "evaluate",
-            "-f",
-            dir.path().to_str().unwrap(),
-            "--at",
-            AT,
-            "-o",
-            format,
-        ]);
+        let out = evaluate_dir(dir.path(), format);
         let text = format!(
             "{}{}",
             String::from_utf8_lossy(&out.stdout),
@@ -645,15 +650,7 @@ releases:
         ),
     )
     .unwrap();
-    let out = passport(&[
-        "evaluate",
-        "-f",
-        dir.path().to_str().unwrap(),
-        "--at",
-        AT,
-        "-o",
-        "json",
-    ]);
+    let out = evaluate_dir(dir.path(), "json");
     assert_eq!(
         out.status.code(),
         Some(1),

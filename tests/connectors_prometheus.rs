@@ -125,6 +125,27 @@ fn yaml<T: serde::de::DeserializeOwned>(s: &str) -> T {
     serde_yaml_ng::from_str(s).unwrap()
 }
 
+/// The Prometheus Connector of namespace `shop`, pointed at `prom`.
+fn connector(prom: &Prometheus) -> Connector {
+    yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Connector
+metadata: {{name: prometheus, namespace: shop}}
+spec: {{type: Prometheus, endpoint: 'http://127.0.0.1:{}', timeout: 5s}}
+",
+        prom.port
+    ))
+}
+
+/// A watch cache holding `connector` alone, as the controller's would.
+fn store_of(connector: &Connector) -> reflector::Store<Connector> {
+    let (store, mut writer) = reflector::store::<Connector>();
+    writer.apply_watcher_event(&watcher::Event::Init);
+    writer.apply_watcher_event(&watcher::Event::InitApply(connector.clone()));
+    writer.apply_watcher_event(&watcher::Event::InitDone);
+    store
+}
+
 fn release(service: &str) -> Release {
     yaml(&format!(
         "apiVersion: releasepassport.io/v1alpha1
@@ -140,14 +161,7 @@ async fn thresholds_pass_fail_and_no_data_become_the_right_evidence() {
     let end = (Utc::now().timestamp() / 60) * 60 - 120;
     let at = DateTime::from_timestamp(end, 0).unwrap();
     let prom = start(&openmetrics(end));
-    let connector: Connector = yaml(&format!(
-        "apiVersion: releasepassport.io/v1alpha1
-kind: Connector
-metadata: {{name: prometheus, namespace: shop}}
-spec: {{type: Prometheus, endpoint: 'http://127.0.0.1:{}', timeout: 5s}}
-",
-        prom.port
-    ));
+    let connector = connector(&prom);
     let policy: GatePolicy = yaml(
         "apiVersion: releasepassport.io/v1alpha1
 kind: GatePolicy
@@ -178,10 +192,7 @@ spec:
             (r, n)
         })
         .collect();
-    let (store, mut writer) = reflector::store::<Connector>();
-    writer.apply_watcher_event(&watcher::Event::Init);
-    writer.apply_watcher_event(&watcher::Event::InitApply(connector.clone()));
-    writer.apply_watcher_event(&watcher::Event::InitDone);
+    let store = store_of(&connector);
     let connectors = store.state();
     let plan = hub::plan(&connectors, &releases);
     let mut queries = plan[&connector.key()].clone();
@@ -301,14 +312,7 @@ async fn comparisons_against_the_baseline_on_a_real_prometheus() {
             ("api", "1.1.0", 48, 48),    // the canary: 0.8 %
         ],
     ));
-    let connector: Connector = yaml(&format!(
-        "apiVersion: releasepassport.io/v1alpha1
-kind: Connector
-metadata: {{name: prometheus, namespace: shop}}
-spec: {{type: Prometheus, endpoint: 'http://127.0.0.1:{}', timeout: 5s}}
-",
-        prom.port
-    ));
+    let connector = connector(&prom);
     let policy = |baseline: &str, min_samples: u32| -> GatePolicy {
         yaml(&format!(
             "apiVersion: releasepassport.io/v1alpha1
@@ -352,10 +356,7 @@ spec: {{service: {service}, version: '{version}', environment: production, start
         .iter()
         .map(|(r, p, prev)| (r.clone(), needs(r, p, prev.map(|p| p.version.as_str()))))
         .collect();
-    let (store, mut writer) = reflector::store::<Connector>();
-    writer.apply_watcher_event(&watcher::Event::Init);
-    writer.apply_watcher_event(&watcher::Event::InitApply(connector.clone()));
-    writer.apply_watcher_event(&watcher::Event::InitDone);
+    let store = store_of(&connector);
     let plan = hub::plan(&store.state(), &releases);
     let queries = plan[&connector.key()].clone();
     assert_eq!(queries.len(), 6, "two windows per release: {queries:?}");

@@ -1698,6 +1698,60 @@ mod compared {
         );
     }
 
+    /// The simulator replays passports, which keep what a comparison found and never the
+    /// samples: a candidate's tolerance is judged from the recorded medians, its test from the
+    /// recorded p-value when taken in the same direction.
+    #[test]
+    fn a_recorded_comparison_replays_in_the_simulator() {
+        let decided = case("", around(0.0081), around(0.001)).decide().status;
+        assert_eq!(decided.decision, Some(Decision::Block));
+        let passport: release_passport::api::ReleasePassport =
+            serde_json::from_value(serde_json::json!({
+                "apiVersion": "releasepassport.io/v1alpha1",
+                "kind": "ReleasePassport",
+                "metadata": {"name": "rel", "namespace": "shop"},
+                "spec": {"releaseRef": {"name": "rel"}, "service": "checkout", "version": "1.0.0",
+                         "environment": "production", "metricLabels": {"service": "checkout"}},
+                "status": decided,
+            }))
+            .unwrap();
+        // The rule as recorded, changed by `change`, replayed.
+        let would = |change: &dyn Fn(&mut release_passport::api::policy::MetricCompare)| {
+            let mut candidate = rule(", baseline: before");
+            change(
+                candidate.spec.rules[0]
+                    .metric
+                    .as_mut()
+                    .unwrap()
+                    .compare
+                    .as_mut()
+                    .unwrap(),
+            );
+            let replays = release_passport::simulate::replay(&candidate, [&passport], None);
+            (replays[0].would, replays[0].why.clone().unwrap_or_default())
+        };
+        let (same, why) = would(&|_| {});
+        assert_eq!(same, Decision::Block, "{why}");
+        assert!(
+            why.contains(
+                "8.1× higher, significantly worse — p < 0.001 (Mann-Whitney, 60 vs 60 samples)"
+            ),
+            "{why}"
+        );
+        let (tolerant, why) = would(&|c| {
+            c.tolerance_percent = Some(1000.0);
+            c.tolerance_absolute = None;
+        });
+        assert_eq!(tolerant, Decision::Allow, "{why}");
+        let (other_way, why) =
+            would(&|c| c.worse = release_passport::api::policy::WorseWhen::Lower);
+        assert_eq!(other_way, Decision::Hold, "{why}");
+        assert!(
+            why.ends_with("no test in this direction was recorded to reuse (60 vs 60 samples)"),
+            "{why}"
+        );
+    }
+
     #[test]
     fn the_before_baseline_asks_both_windows() {
         let c = case("", Vec::new(), Vec::new());

@@ -353,6 +353,7 @@ impl Hub {
             passing_since: None,
             rollout_started_at: answer.rollout_started_at,
             samples: answer.samples,
+            comparison: None,
         })
     }
 }
@@ -394,6 +395,7 @@ fn credential_required(
         passing_since: None,
         rollout_started_at: None,
         samples: Vec::new(),
+        comparison: None,
     }
 }
 

@@ -65,16 +65,23 @@ impl QueryResult {
     }
 }
 
+/// The series of a successful range query; `Err` with what any other answer reads as.
+fn matrix(body: &Value) -> Result<&Vec<Value>, Result<QueryResult, AnswerError>> {
+    if body.get("status").and_then(Value::as_str) != Some("success") {
+        return Err(parse(body));
+    }
+    body.pointer("/data/result")
+        .and_then(Value::as_array)
+        .ok_or(Err(AnswerError::Missing("result in the matrix")))
+}
+
 /// Every finite sample of a range query's matrix, oldest first across series (pure): what a
 /// comparison judges. An empty matrix is no data.
 pub fn matrix_samples(body: &Value) -> Result<QueryResult, AnswerError> {
-    if body.get("status").and_then(Value::as_str) != Some("success") {
-        return parse(body);
-    }
-    let series = body
-        .pointer("/data/result")
-        .and_then(Value::as_array)
-        .ok_or(AnswerError::Missing("result in the matrix"))?;
+    let series = match matrix(body) {
+        Ok(series) => series,
+        Err(other) => return other,
+    };
     let mut timed: Vec<(f64, f64)> = series
         .iter()
         .filter_map(|s| s.get("values")?.as_array())
@@ -163,13 +170,10 @@ pub fn aggregate_matrix(
     aggregate: crate::api::policy::Aggregate,
 ) -> Result<QueryResult, AnswerError> {
     use crate::api::policy::Aggregate;
-    if body.get("status").and_then(Value::as_str) != Some("success") {
-        return parse(body);
-    }
-    let series = body
-        .pointer("/data/result")
-        .and_then(Value::as_array)
-        .ok_or(AnswerError::Missing("result in the matrix"))?;
+    let series = match matrix(body) {
+        Ok(series) => series,
+        Err(other) => return other,
+    };
     let mut per_series = Vec::new();
     for s in series {
         let samples: Vec<f64> = s

@@ -127,24 +127,94 @@ pub fn judge(
             .collect::<Vec<_>>()
     };
     let (release, baseline) = (finite(release), finite(baseline));
-    let samples = (release.len(), baseline.len());
-    let (release_median, baseline_median) = (median(&release), median(&baseline));
+    let found = Found {
+        release_median: median(&release),
+        baseline_median: median(&baseline),
+        samples: (release.len(), baseline.len()),
+    };
+    // Is the release's side worse: larger when higher is worse, smaller when lower is.
+    let alternative = match comparison.worse {
+        Worse::Higher => Alternative::Greater,
+        Worse::Lower => Alternative::Less,
+    };
+    let p = || Some(mann_whitney_u(&release, &baseline, alternative).map_or(1.0, |r| r.p));
+    conclude(&found, p, comparison, unit, release_window, baseline_window)
+}
+
+/// A comparison a passport recorded, judged again under `comparison` (the simulator replays
+/// passports, which keep the medians, never the samples): the medians decide the tolerance,
+/// and a test reuses the recorded p-value when it was taken in the same direction.
+pub fn rejudge(
+    recorded: &crate::api::passport::ComparisonSummary,
+    comparison: &Comparison,
+    release_window: &str,
+) -> Judged {
+    let found = Found {
+        release_median: Some(recorded.release_median),
+        baseline_median: Some(recorded.baseline_median),
+        samples: (
+            recorded.release_samples as usize,
+            recorded.baseline_samples as usize,
+        ),
+    };
+    let same_direction = matches!(
+        (recorded.worse, comparison.worse),
+        (crate::api::policy::WorseWhen::Higher, Worse::Higher)
+            | (crate::api::policy::WorseWhen::Lower, Worse::Lower)
+    );
+    let p = || recorded.p_value.filter(|_| same_direction);
+    conclude(
+        &found,
+        p,
+        comparison,
+        recorded.unit,
+        release_window,
+        &format!("in {}", recorded.baseline),
+    )
+}
+
+/// What both windows gave: their medians and sample counts.
+struct Found {
+    release_median: Option<f64>,
+    baseline_median: Option<f64>,
+    samples: (usize, usize),
+}
+
+/// The verdict and its words from what was found; `p` gives the one-sided test's p-value when
+/// the comparison asks for a test (`None`: there is none to be had).
+fn conclude(
+    found: &Found,
+    p: impl FnOnce() -> Option<f64>,
+    comparison: &Comparison,
+    unit: Option<MetricUnit>,
+    release_window: &str,
+    baseline_window: &str,
+) -> Judged {
+    let Found {
+        release_median,
+        baseline_median,
+        samples,
+    } = *found;
     let counts = format!("{} vs {} samples", samples.0, samples.1);
     let needed = comparison.min_samples.max(1);
     let limit = baseline_median.map(|b| limit(b, comparison));
+    let judged = |verdict, ratio, p, words| Judged {
+        verdict,
+        release_median,
+        baseline_median,
+        ratio,
+        p,
+        limit,
+        samples,
+        words,
+    };
     let (Some(now), Some(before)) = (release_median, baseline_median) else {
-        return Judged {
-            verdict: Verdict::TooFewSamples,
-            release_median,
-            baseline_median,
-            ratio: None,
-            p: None,
-            limit,
-            samples,
-            words: format!(
-                "no samples to compare {release_window} with {baseline_window} ({counts})"
-            ),
-        };
+        return judged(
+            Verdict::TooFewSamples,
+            None,
+            None,
+            format!("no samples to compare {release_window} with {baseline_window} ({counts})"),
+        );
     };
     let ratio = (before != 0.0).then(|| now / before);
     let (shown_now, shown_before) = show_pair(now, before, unit);
@@ -153,63 +223,61 @@ pub fn judge(
         change(now, before, unit)
     );
     if samples.0 < needed || samples.1 < needed {
-        return Judged {
-            verdict: Verdict::TooFewSamples,
-            release_median,
-            baseline_median,
+        return judged(
+            Verdict::TooFewSamples,
             ratio,
-            p: None,
-            limit,
-            samples,
-            words: format!(
-                "{headline}; too few samples to judge ({counts}, at least {needed} each)"
-            ),
-        };
+            None,
+            format!("{headline}; too few samples to judge ({counts}, at least {needed} each)"),
+        );
     }
     let worse_by = match comparison.worse {
         Worse::Higher => now - before,
         Worse::Lower => before - now,
     };
     let beyond = beyond_tolerance(worse_by, before, comparison.tolerance);
-    let test = comparison.test.map(|t| {
-        // Is the release's side worse: larger when higher is worse, smaller when lower is.
-        let alternative = match comparison.worse {
-            Worse::Higher => Alternative::Greater,
-            Worse::Lower => Alternative::Less,
-        };
-        let p = mann_whitney_u(&release, &baseline, alternative).map_or(1.0, |r| r.p);
-        (p, p < t.alpha, t.alpha)
-    });
-    let verdict = match (beyond, test) {
-        (false, _) | (true, Some((_, false, _))) => Verdict::NotWorse,
-        (true, None | Some((_, true, _))) => Verdict::Worse,
-    };
     let tolerance = tolerance_words(comparison.tolerance, unit);
-    let words = match (verdict, test) {
-        (_, Some((p, significant, alpha))) => {
-            let judged = match (beyond, significant) {
-                (false, _) => format!("within {tolerance}"),
-                (true, true) => "significantly worse".to_string(),
-                (true, false) => format!("not significantly worse at {}", p_words(alpha)),
-            };
-            format!(
-                "{headline}, {judged} — {} (Mann-Whitney, {counts})",
-                p_value(p)
+    let Some(alpha) = comparison.test.map(|t| t.alpha) else {
+        return if beyond {
+            judged(
+                Verdict::Worse,
+                ratio,
+                None,
+                format!("{headline}, worse beyond {tolerance} ({counts})"),
             )
-        }
-        (Verdict::Worse, None) => format!("{headline}, worse beyond {tolerance} ({counts})"),
-        (_, None) => format!("{headline}, within {tolerance} ({counts})"),
+        } else {
+            judged(
+                Verdict::NotWorse,
+                ratio,
+                None,
+                format!("{headline}, within {tolerance} ({counts})"),
+            )
+        };
     };
-    Judged {
+    let Some(p) = p() else {
+        return judged(
+            Verdict::TooFewSamples,
+            ratio,
+            None,
+            format!("{headline}; no test in this direction was recorded to reuse ({counts})"),
+        );
+    };
+    let (verdict, said) = match (beyond, p < alpha) {
+        (false, _) => (Verdict::NotWorse, format!("within {tolerance}")),
+        (true, true) => (Verdict::Worse, "significantly worse".to_string()),
+        (true, false) => (
+            Verdict::NotWorse,
+            format!("not significantly worse at {}", p_words(alpha)),
+        ),
+    };
+    judged(
         verdict,
-        release_median,
-        baseline_median,
         ratio,
-        p: test.map(|t| t.0),
-        limit,
-        samples,
-        words,
-    }
+        Some(p),
+        format!(
+            "{headline}, {said} — {} (Mann-Whitney, {counts})",
+            p_value(p)
+        ),
+    )
 }
 
 /// The worst median that still passes against `baseline`: moved by the larger tolerance (worse

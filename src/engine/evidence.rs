@@ -37,6 +37,10 @@ pub struct EvidenceItem {
     /// the samples.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub samples: Vec<f64>,
+    /// For a comparison read back from a passport (the simulator's replay): what it found,
+    /// since a passport keeps that and never the samples.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<crate::api::passport::ComparisonSummary>,
     /// Targets passing out of targets in scope.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub targets: Option<Targets>,
@@ -112,6 +116,7 @@ impl EvidenceItem {
             passing_since: None,
             rollout_started_at: None,
             samples: Vec::new(),
+            comparison: None,
         }
     }
 }
@@ -131,6 +136,7 @@ impl From<&EvidenceEntry> for EvidenceItem {
             passing_since: e.passing_since,
             rollout_started_at: None,
             samples: Vec::new(),
+            comparison: e.comparison.clone(),
         }
     }
 }

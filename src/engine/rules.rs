@@ -563,10 +563,14 @@ fn compared(name: &str, rule: &MetricRule, c: &CompareRule, ctx: &RuleContext<'_
         passing_since: None,
         comparison: None,
     };
+    // A passport read back (the simulator) holds what the comparison found, not the samples.
+    let recorded = mine
+        .filter(|i| i.samples.is_empty())
+        .and_then(|i| i.comparison.as_ref());
     // The window is over only once samples from after it have been read.
     let complete =
         |i: Option<&EvidenceItem>| i.and_then(|i| i.observed_at).is_some_and(|at| at >= ends);
-    if ctx.now < ends || !complete(mine) || !complete(theirs) {
+    if ctx.now < ends || (recorded.is_none() && (!complete(mine) || !complete(theirs))) {
         let so_far = (ctx.now.min(ends) - window.from).max(chrono::Duration::zero());
         let why = if ctx.now < ends {
             format!(
@@ -586,9 +590,11 @@ fn compared(name: &str, rule: &MetricRule, c: &CompareRule, ctx: &RuleContext<'_
         ));
         return r;
     }
+    // A recorded comparison's status is its verdict, not a failed read.
     let failed = [mine, theirs]
         .into_iter()
         .flatten()
+        .filter(|_| recorded.is_none())
         .find(|i| i.status == EvidenceStatus::Failed);
     if let Some(f) = failed {
         let why = format!(
@@ -622,14 +628,18 @@ fn compared(name: &str, rule: &MetricRule, c: &CompareRule, ctx: &RuleContext<'_
             (is.clone(), format!("for {is}"))
         }
     };
-    let judged = super::compare::judge(
-        samples(mine),
-        samples(theirs),
-        &c.comparison,
-        rule.unit,
-        &format!("since {}", time(window.from)),
-        &baseline_words,
-    );
+    let since = format!("since {}", time(window.from));
+    let judged = match recorded {
+        Some(found) => super::compare::rejudge(found, &c.comparison, &since),
+        None => super::compare::judge(
+            samples(mine),
+            samples(theirs),
+            &c.comparison,
+            rule.unit,
+            &since,
+            &baseline_words,
+        ),
+    };
     let (status, outcome) = match judged.verdict {
         Verdict::NotWorse => (EvidenceStatus::Complete, Outcome::Pass),
         Verdict::Worse => (EvidenceStatus::Failed, rule.on_failed),
