@@ -75,6 +75,24 @@ fn parse(policy: &str, evidence: &str) -> Inputs {
     }
 }
 
+fn evaluate(
+    inputs: &Inputs,
+    compiled: &[std::sync::Arc<engine::CompiledPolicy>],
+    now: DateTime<Utc>,
+) -> engine::Evaluation {
+    engine::evaluate(&Input {
+        release: &inputs.release,
+        policies: compiled,
+        approvals: &inputs.approvals,
+        waivers: &[],
+        evidence: &inputs.evidence,
+        previous: None,
+        previous_release: None,
+        now,
+        clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
+    })
+}
+
 fn benches(c: &mut Criterion) {
     let (policy, evidence) = (policy_json(), evidence_json());
     let inputs = parse(&policy, &evidence);
@@ -82,19 +100,8 @@ fn benches(c: &mut Criterion) {
     assert_eq!(inputs.evidence.len(), 20);
     let compiled = vec![std::sync::Arc::new(engine::compile(&inputs.policy))];
     let now: DateTime<Utc> = "2026-11-25T14:00:00Z".parse().expect("time");
-    let decide = |compiled: &[std::sync::Arc<engine::CompiledPolicy>]| {
-        engine::evaluate(&Input {
-            release: &inputs.release,
-            policies: compiled,
-            approvals: &inputs.approvals,
-            waivers: &[],
-            evidence: &inputs.evidence,
-            previous: None,
-            previous_release: None,
-            now,
-            clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
-        })
-    };
+    let decide =
+        |compiled: &[std::sync::Arc<engine::CompiledPolicy>]| evaluate(&inputs, compiled, now);
     assert_eq!(
         decide(&compiled).status.decision,
         Some(release_passport::api::Decision::Allow)
@@ -117,5 +124,59 @@ fn benches(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(engine_benches, benches);
+/// One metric rule judged against its baseline: 1,000 samples per window, a Mann-Whitney U test
+/// (the normal approximation: that many samples always take it).
+const COMPARED: &str = r#"{"apiVersion":"releasepassport.io/v1alpha1","kind":"GatePolicy","metadata":{"name":"prod","namespace":"shop"},
+ "spec":{"rules":[{"name":"errors","metric":{"query":"sum(rate(http_requests_total{$labels,code=~\"5..\"}[5m]))","unit":"ratio",
+  "compare":{"baseline":"before","window":"8h","worse":"higher","tolerancePercent":20,"significance":0.05}}}]}}"#;
+
+fn compared_evidence() -> String {
+    let sample = |centre: f64, i: u32| centre * (0.9 + 0.2 * f64::from((i * 7919) % 1000) / 1000.0);
+    let side = |window: &str, centre: f64| {
+        let samples: Vec<String> = (0..1000)
+            .map(|i| format!("{}", sample(centre, i)))
+            .collect();
+        format!(
+            r#"{{"source":"m","status":"Complete","observedAt":"2026-11-25T14:00:00Z","query":"sum(rate(http_requests_total{{env=\"production\",service=\"checkout\",code=~\"5..\"}}[5m])) @samples={window}","samples":[{}]}}"#,
+            samples.join(",")
+        )
+    };
+    format!(
+        "[{},{}]",
+        side("2026-11-25T05:05:00Z+8h", 0.0081),
+        side("2026-11-24T21:00:00Z+8h", 0.001)
+    )
+}
+
+fn comparison(c: &mut Criterion) {
+    let evidence = compared_evidence();
+    let mut inputs = parse(COMPARED, &evidence);
+    inputs.release.spec.started_at = Some("2026-11-25T05:00:00Z".parse().expect("start"));
+    let compiled = vec![std::sync::Arc::new(engine::compile(&inputs.policy))];
+    assert!(compiled[0].errors.is_empty(), "{:?}", compiled[0].errors);
+    let now: DateTime<Utc> = "2026-11-25T14:00:00Z".parse().expect("time");
+    let decide = || evaluate(&inputs, &compiled, now);
+    let out = decide().status;
+    assert_eq!(
+        out.decision,
+        Some(release_passport::api::Decision::Block),
+        "{:?}",
+        out.trace
+    );
+    assert!(
+        out.trace[0].message.contains("1000 vs 1000 samples"),
+        "{}",
+        out.trace[0].message
+    );
+    let mut group = c.benchmark_group("comparison");
+    group.bench_function("decide (1 compare rule, 1,000 samples per window)", |b| {
+        b.iter(|| black_box(decide()))
+    });
+    group.bench_function("parse the same inputs from JSON", |b| {
+        b.iter(|| black_box(parse(black_box(COMPARED), black_box(&evidence))))
+    });
+    group.finish();
+}
+
+criterion_group!(engine_benches, benches, comparison);
 criterion_main!(engine_benches);

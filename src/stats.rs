@@ -96,7 +96,8 @@ fn ranks_of_first(x: &[f64], y: &[f64]) -> (f64, Vec<usize>) {
         .map(|v| (*v, true))
         .chain(y.iter().map(|v| (*v, false)))
         .collect();
-    all.sort_by(|a, b| a.0.total_cmp(&b.0));
+    // Equal values are one group whatever their order within it.
+    all.sort_unstable_by(|a, b| a.0.total_cmp(&b.0));
     let (mut sum, mut ties) = (0.0, Vec::new());
     let mut start = 0;
     while start < all.len() {
