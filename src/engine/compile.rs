@@ -606,6 +606,8 @@ fn compile_metric(
 pub struct Questions {
     pub release: MetricQuery,
     pub baseline: MetricQuery,
+    /// The release's window and the baseline's (the same one for the previous version).
+    pub windows: (SampleWindow, SampleWindow),
 }
 
 /// Why a comparison cannot be asked for a release.
@@ -661,16 +663,17 @@ impl CompareRule {
             Ok(q)
         };
         match self.baseline {
-            Baseline::Before => Ok(Questions {
-                release: ask(labels, window)?,
-                baseline: ask(
-                    labels,
-                    SampleWindow {
-                        from: started - self.window,
-                        length: self.window,
-                    },
-                )?,
-            }),
+            Baseline::Before => {
+                let before = SampleWindow {
+                    from: started - self.window,
+                    length: self.window,
+                };
+                Ok(Questions {
+                    release: ask(labels, window)?,
+                    baseline: ask(labels, before)?,
+                    windows: (window, before),
+                })
+            }
             Baseline::PreviousVersion => {
                 let previous = previous_version.ok_or(Unasked::NoPreviousRelease)?;
                 let at = |v: &str| {
@@ -681,6 +684,7 @@ impl CompareRule {
                 Ok(Questions {
                     release: ask(&at(version), window)?,
                     baseline: ask(&at(previous), window)?,
+                    windows: (window, window),
                 })
             }
         }

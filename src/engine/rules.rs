@@ -537,11 +537,7 @@ fn compared(name: &str, rule: &MetricRule, c: &CompareRule, ctx: &RuleContext<'_
             );
         }
     };
-    let (Some(window), Some(baseline_window)) =
-        (questions.release.samples, questions.baseline.samples)
-    else {
-        return hold(Effect::Hold, "no sample window".to_string());
-    };
+    let (window, baseline_window) = questions.windows;
     let asked = questions.release.to_string();
     let latest = |q: &str| {
         ctx.evidence
