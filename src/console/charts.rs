@@ -229,44 +229,62 @@ pub fn hbars(title: &str, unit: &str, data: &[Point], format: fn(f64) -> String)
     }
 }
 
-/// A comparison drawn: the baseline's and the release's medians as bars (each `(label, value,
-/// shown)`), the tolerance band from the baseline to `limit`, and the limit as a dashed line.
-pub fn versus(title: &str, bars: [(&str, f64, String); 2], limit: (f64, String)) -> Markup {
+/// A comparison drawn: the baseline's and the release's medians as bars (`(label, value)`), the
+/// tolerance band from the baseline to `limit`, the limit dashed, and an x axis titled `axis`
+/// with round ticks; `show` writes a value in the metric's unit.
+pub fn versus(
+    title: &str,
+    axis: &str,
+    bars: [(&str, f64); 2],
+    limit: f64,
+    show: &dyn Fn(f64) -> String,
+) -> Markup {
     let id = format!("chart-{}", slug(title));
-    let top = bars.iter().map(|b| b.1).fold(limit.0, f64::max).max(0.0) * 1.15;
-    let top = if top > 0.0 { top } else { 1.0 };
+    let highest = bars.iter().map(|b| b.1).fold(limit, f64::max).max(0.0);
+    let step = step(highest, 3.0);
+    let top = ((highest / step).floor() + 1.0) * step;
+    let ticks: Vec<f64> = (0..=((top / step).round() as usize))
+        .map(|i| i as f64 * step)
+        .collect();
     html! {
         figure.chart.hchart {
             @for fit in &FITS {
                 @let label_w = if fit.class == "narrow" { fit.width * 0.36 } else { 150.0 };
-                @let room = fit.width - label_w - fit.font * 7.0;
+                @let room = fit.width - label_w - fit.font * 4.0;
                 @let x = |v: f64| label_w + v.max(0.0) / top * room;
-                @let row = fit.font * 2.2;
-                @let h = row * 2.0 + fit.font * 2.6;
-                @let (band_from, band_to) = (x(bars[0].1).min(x(limit.0)), x(bars[0].1).max(x(limit.0)));
+                @let (pad, row) = (fit.font * 1.6, fit.font * 2.2);
+                @let plot_bottom = pad + row * 2.0;
+                @let h = plot_bottom + fit.font * 3.4;
+                @let (band_from, band_to) = (x(bars[0].1).min(x(limit)), x(bars[0].1).max(x(limit)));
                 svg class=(fit.class) viewBox=(format!("0 0 {} {h:.1}", fit.width)) role="img" aria-labelledby=(format!("{id}-{}", fit.class)) {
                     title id=(format!("{id}-{}", fit.class)) { (title) }
-                    rect x=(format!("{band_from:.1}")) y="0" width=(format!("{:.1}", band_to - band_from)) height=(format!("{:.1}", row * 2.0)) fill="#e7f5e9" {
-                        title { "tolerance: up to " (limit.1) }
+                    rect x=(format!("{band_from:.1}")) y=(format!("{pad:.1}")) width=(format!("{:.1}", band_to - band_from)) height=(format!("{:.1}", row * 2.0)) fill="#e7f5e9" {
+                        title { "tolerance: up to " (show(limit)) }
                     }
-                    @for (i, (label, value, shown)) in bars.iter().enumerate() {
-                        @let y = 4.0 + row * i as f64;
+                    @for t in &ticks {
+                        line x1=(format!("{:.1}", x(*t))) y1=(format!("{pad:.1}")) x2=(format!("{:.1}", x(*t))) y2=(format!("{:.1}", plot_bottom + 3.0)) stroke="#e0e0e0" stroke-width="1" {}
+                        text x=(format!("{:.1}", x(*t))) y=(format!("{:.1}", plot_bottom + fit.font * 1.3)) text-anchor="middle" font-size=(fit.font) fill="#3c4043" { (show(*t)) }
+                    }
+                    line x1=(format!("{label_w:.1}")) y1=(format!("{plot_bottom:.1}")) x2=(format!("{:.1}", label_w + room)) y2=(format!("{plot_bottom:.1}")) stroke="#5f6368" stroke-width="1" {}
+                    @for (i, (label, value)) in bars.iter().enumerate() {
+                        @let y = pad + 3.0 + row * i as f64;
                         text x=(format!("{:.1}", label_w - 6.0)) y=(format!("{:.1}", y + fit.font * 1.1)) text-anchor="end" font-size=(fit.font) fill="#3c4043" { title { (label) } (fitted(label, label_w - 6.0, fit.font)) }
                         rect x=(format!("{label_w:.1}")) y=(format!("{y:.1}")) width=(format!("{:.1}", x(*value) - label_w)) height=(format!("{:.1}", row - 6.0)) fill=(if i == 0 { "#9aa0a6" } else { "#3b5bdb" }) {
-                            title { (label) ": " (shown) }
+                            title { (label) ": " (show(*value)) }
                         }
-                        text x=(format!("{:.1}", x(*value) + 4.0)) y=(format!("{:.1}", y + fit.font * 1.1)) font-size=(fit.font) fill="#3c4043" { (shown) }
+                        text x=(format!("{:.1}", x(*value) + 4.0)) y=(format!("{:.1}", y + fit.font * 1.1)) font-size=(fit.font) fill="#3c4043" { (show(*value)) }
                     }
-                    line x1=(format!("{:.1}", x(limit.0))) y1="0" x2=(format!("{:.1}", x(limit.0))) y2=(format!("{:.1}", row * 2.0)) stroke="#c5221f" stroke-width="1.5" stroke-dasharray="4 3" {}
-                    text x=(format!("{:.1}", x(limit.0))) y=(format!("{:.1}", row * 2.0 + fit.font * 1.4)) text-anchor="middle" font-size=(fit.font) fill="#c5221f" { "limit " (limit.1) }
+                    line x1=(format!("{:.1}", x(limit))) y1=(format!("{pad:.1}")) x2=(format!("{:.1}", x(limit))) y2=(format!("{plot_bottom:.1}")) stroke="#c5221f" stroke-width="1.5" stroke-dasharray="4 3" {}
+                    text x=(format!("{:.1}", x(limit))) y=(format!("{:.1}", fit.font)) text-anchor="middle" font-size=(fit.font) fill="#c5221f" { "limit " (show(limit)) }
+                    text x=(format!("{:.1}", label_w + room / 2.0)) y=(format!("{:.1}", h - fit.font * 0.4)) text-anchor="middle" font-size=(fit.font) fill="#5f6368" { (axis) }
                 }
             }
             details.data {
                 summary { "Data table: " (title) }
                 table {
                     tbody {
-                        @for (label, _, shown) in &bars { tr { td { (label) } td { (shown) } } }
-                        tr { td { "limit (the tolerance)" } td { (limit.1) } }
+                        @for (label, value) in &bars { tr { td { (label) } td { (show(*value)) } } }
+                        tr { td { "limit (the tolerance)" } td { (show(limit)) } }
                     }
                 }
             }

@@ -330,11 +330,10 @@ fn comparisons(evidence: &[crate::api::passport::EvidenceEntry]) -> Markup {
                     h3 { (e.source) " " (evidence_badge(e.status)) }
                     (crate::console::charts::versus(
                         &format!("{}: this release against {}", e.source, c.baseline),
-                        [
-                            (c.baseline.as_str(), c.baseline_median, show(c.baseline_median, c.unit)),
-                            ("this release", c.release_median, show(c.release_median, c.unit)),
-                        ],
-                        (c.limit, show(c.limit, c.unit)),
+                        &format!("median {}", e.source),
+                        [(c.baseline.as_str(), c.baseline_median), ("this release", c.release_median)],
+                        c.limit,
+                        &|v| show(v, c.unit),
                     ))
                     p.muted { small {
                         "Medians of " (c.baseline_samples) " and " (c.release_samples) " samples; "
