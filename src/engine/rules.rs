@@ -500,6 +500,36 @@ fn judge(
     }
 }
 
+/// Why a comparison could not be asked, as the rule's result.
+fn unasked(name: &str, rule: &MetricRule, why: Unasked) -> RuleResult {
+    let (effect, message, release_error) = match why {
+        Unasked::Unscoped => (Effect::Hold, UNSCOPED.to_string(), None),
+        Unasked::BadLabel(key) => (
+            Effect::Block,
+            format!(
+                "cannot build the query: spec.scope.metricLabels key {key:?} is not a label name"
+            ),
+            Some(format!(
+                "spec.scope.metricLabels: {key:?} is not a label name"
+            )),
+        ),
+        Unasked::NoPreviousRelease => (
+            outcome_effect(rule.on_no_data),
+            "no previous release (spec.previous) to compare with".to_string(),
+            None,
+        ),
+        Unasked::NoStart => (
+            Effect::Hold,
+            "the release's start is not known, so there is no window to compare".to_string(),
+            None,
+        ),
+    };
+    let mut r = RuleResult::new(effect, message);
+    r.evidence.push(EvidenceRead::Metric(name.to_string()));
+    r.release_error = release_error;
+    r
+}
+
 /// A metric rule with `compare`: the release's samples against its baseline's, once the
 /// release's window has passed and samples from after it have arrived.
 fn compared(name: &str, rule: &MetricRule, c: &CompareRule, ctx: &RuleContext<'_>) -> RuleResult {
@@ -511,31 +541,7 @@ fn compared(name: &str, rule: &MetricRule, c: &CompareRule, ctx: &RuleContext<'_
     };
     let questions = match c.questions(&rule.query, release, ctx.previous_version) {
         Ok(q) => q,
-        Err(Unasked::Unscoped) => return hold(Effect::Hold, UNSCOPED.to_string()),
-        Err(Unasked::BadLabel(key)) => {
-            let mut r = hold(
-                Effect::Block,
-                format!(
-                    "cannot build the query: spec.scope.metricLabels key {key:?} is not a label name"
-                ),
-            );
-            r.release_error = Some(format!(
-                "spec.scope.metricLabels: {key:?} is not a label name"
-            ));
-            return r;
-        }
-        Err(Unasked::NoPreviousRelease) => {
-            return hold(
-                outcome_effect(rule.on_no_data),
-                "no previous release (spec.previous) to compare with".to_string(),
-            );
-        }
-        Err(Unasked::NoStart) => {
-            return hold(
-                Effect::Hold,
-                "the release's start is not known, so there is no window to compare".to_string(),
-            );
-        }
+        Err(why) => return unasked(name, rule, why),
     };
     let (window, baseline_window) = questions.windows;
     let asked = questions.release.to_string();
