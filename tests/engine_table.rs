@@ -1743,6 +1743,15 @@ mod compared {
             c.tolerance_absolute = None;
         });
         assert_eq!(tolerant, Decision::Allow, "{why}");
+        let (elsewhere, why) =
+            would(&|c| c.window = release_passport::api::DurationString("45m".into()));
+        assert_eq!(elsewhere, Decision::Hold, "{why}");
+        assert!(
+            why.ends_with(
+                "@samples=2026-11-25T13:05:00Z+45m: a replay cannot judge another window"
+            ),
+            "{why}"
+        );
         let (other_way, why) =
             would(&|c| c.worse = release_passport::api::policy::WorseWhen::Lower);
         assert_eq!(other_way, Decision::Hold, "{why}");

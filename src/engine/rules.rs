@@ -500,6 +500,26 @@ fn judge(
     }
 }
 
+/// What a passport keeps of a comparison: never the samples.
+fn summary_of(
+    judged: &super::compare::Judged,
+    c: &CompareRule,
+    rule: &MetricRule,
+    baseline: String,
+) -> Option<ComparisonSummary> {
+    Some(ComparisonSummary {
+        release_median: judged.release_median?,
+        baseline_median: judged.baseline_median?,
+        limit: judged.limit?,
+        worse: c.worse(),
+        p_value: judged.p,
+        release_samples: u32::try_from(judged.samples.0).unwrap_or(u32::MAX),
+        baseline_samples: u32::try_from(judged.samples.1).unwrap_or(u32::MAX),
+        baseline,
+        unit: rule.unit,
+    })
+}
+
 /// Why a comparison could not be asked, as the rule's result.
 fn unasked(name: &str, rule: &MetricRule, why: Unasked) -> RuleResult {
     let (effect, message, release_error) = match why {
@@ -569,6 +589,20 @@ fn compared(name: &str, rule: &MetricRule, c: &CompareRule, ctx: &RuleContext<'_
     let recorded = mine
         .filter(|i| i.samples.is_empty())
         .and_then(|i| i.comparison.as_ref());
+    // Read back under this rule's name, over another window: nothing to judge this one by.
+    let elsewhere = ctx
+        .evidence
+        .iter()
+        .find(|i| mine.is_none() && i.source == name && i.comparison.is_some());
+    if let Some(other) = elsewhere {
+        return hold(
+            outcome_effect(rule.on_no_data),
+            format!(
+                "the passport recorded this comparison as {}, not as {asked}: a replay cannot judge another window",
+                other.query.as_deref().unwrap_or("another question")
+            ),
+        );
+    }
     // The window is over only once samples from after it have been read.
     let complete =
         |i: Option<&EvidenceItem>| i.and_then(|i| i.observed_at).is_some_and(|at| at >= ends);
@@ -648,20 +682,7 @@ fn compared(name: &str, rule: &MetricRule, c: &CompareRule, ctx: &RuleContext<'_
         Verdict::TooFewSamples => (EvidenceStatus::Missing, rule.on_no_data),
     };
     let mut r = hold(outcome_effect(outcome), judged.words.clone());
-    let comparison = match (judged.release_median, judged.baseline_median, judged.limit) {
-        (Some(release_median), Some(baseline_median), Some(limit)) => Some(ComparisonSummary {
-            release_median,
-            baseline_median,
-            limit,
-            worse: c.worse(),
-            p_value: judged.p,
-            release_samples: u32::try_from(judged.samples.0).unwrap_or(u32::MAX),
-            baseline_samples: u32::try_from(judged.samples.1).unwrap_or(u32::MAX),
-            baseline: baseline_is,
-            unit: rule.unit,
-        }),
-        _ => None,
-    };
+    let comparison = summary_of(&judged, c, rule, baseline_is);
     r.observed.push((
         ["query:", asked.as_str()].concat(),
         EvidenceEntry {
