@@ -60,8 +60,6 @@ pub struct Judged {
     pub verdict: Verdict,
     pub release_median: Option<f64>,
     pub baseline_median: Option<f64>,
-    /// Release median over baseline median, when the baseline's is not zero.
-    pub ratio: Option<f64>,
     /// The one-sided Mann-Whitney p-value, when a test was asked and run.
     pub p: Option<f64>,
     /// The worst release median that still passes, when the baseline has one.
@@ -73,6 +71,12 @@ pub struct Judged {
 }
 
 impl Judged {
+    /// Release median over baseline median, when the baseline's is not zero.
+    pub fn ratio(&self) -> Option<f64> {
+        let (now, before) = (self.release_median?, self.baseline_median?);
+        (before != 0.0).then(|| now / before)
+    }
+
     /// What a passport's evidence entry says of it: "median 0.81% vs 0.1% (8.1×), p < 0.001,
     /// 60 vs 60 samples".
     pub fn summary(&self, unit: Option<MetricUnit>) -> String {
@@ -84,7 +88,7 @@ impl Judged {
             }
             _ => "no medians".to_string(),
         };
-        if let Some(ratio) = self.ratio {
+        if let Some(ratio) = self.ratio() {
             out.push_str(&format!(" ({}×)", show_value(ratio, None)));
         }
         if let Some(p) = self.p {
@@ -202,11 +206,10 @@ fn conclude(
     let counts = format!("{} vs {} samples", samples.0, samples.1);
     let needed = comparison.min_samples.max(1);
     let limit = baseline_median.map(|b| limit(b, comparison));
-    let judged = |verdict, ratio, p, words| Judged {
+    let judged = |verdict, p, words| Judged {
         verdict,
         release_median,
         baseline_median,
-        ratio,
         p,
         limit,
         samples,
@@ -216,11 +219,9 @@ fn conclude(
         return judged(
             Verdict::TooFewSamples,
             None,
-            None,
             format!("no samples to compare {release_window} with {baseline_window} ({counts})"),
         );
     };
-    let ratio = (before != 0.0).then(|| now / before);
     let (shown_now, shown_before) = show_pair(now, before, unit);
     let headline = format!(
         "{shown_now} {release_window} vs {shown_before} {baseline_window}: {}",
@@ -229,7 +230,6 @@ fn conclude(
     if samples.0 < needed || samples.1 < needed {
         return judged(
             Verdict::TooFewSamples,
-            ratio,
             None,
             format!("{headline}; too few samples to judge ({counts}, at least {needed} each)"),
         );
@@ -244,14 +244,12 @@ fn conclude(
         return if beyond {
             judged(
                 Verdict::Worse,
-                ratio,
                 None,
                 format!("{headline}, worse beyond {tolerance} ({counts})"),
             )
         } else {
             judged(
                 Verdict::NotWorse,
-                ratio,
                 None,
                 format!("{headline}, within {tolerance} ({counts})"),
             )
@@ -260,7 +258,6 @@ fn conclude(
     let Some(p) = p() else {
         return judged(
             Verdict::TooFewSamples,
-            ratio,
             None,
             format!("{headline}; no test in this direction was recorded to reuse ({counts})"),
         );
@@ -275,7 +272,6 @@ fn conclude(
     };
     judged(
         verdict,
-        ratio,
         Some(p),
         format!(
             "{headline}, {said} — {} (Mann-Whitney, {counts})",
