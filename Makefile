@@ -19,7 +19,9 @@ test: deps lint unit fuzz
 ## kstatus and Argo CD health runners) and, for the node tier, kubelet, kube-scheduler,
 ## kube-proxy, CoreDNS and oauth2-proxy, which tests/cluster/build.sh builds from pinned Go modules
 ## (gofmt and go vet on our Go code first) into a per-user cache keyed by what each is built from;
-## the tests start them and stop them themselves. The node runs Debian's containerd, runc, CNI
+## the tests start them and stop them themselves. The GitOps tier runs Flux's source- and
+## kustomize-controller and Argo CD, built there too, with Debian's git (served over HTTP on
+## loopback) and redis. The node runs Debian's containerd, runc, CNI
 ## plugins, iptables and conntrack; its Pods that ask the HTTP gate run Debian's busybox-static. The metrics tier parses /metrics with PyPI prometheus_client; the statistics tier checks
 ## the Mann-Whitney U test against PyPI scipy; the connector tier uses Debian's
 ## prometheus (its tests start their own servers on loopback); the console's browser tier
@@ -34,6 +36,7 @@ deps:
 	@python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "prometheus_client==0.26.0"
 	@python3 -c "import scipy" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "scipy==1.17.1"
 	@command -v promtool >/dev/null && command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium >/dev/null; }
+	@command -v redis-server >/dev/null && command -v git >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server git >/dev/null; }
 	@command -v containerd >/dev/null && command -v runc >/dev/null && [ -x /usr/lib/cni/bridge ] && command -v iptables >/dev/null && command -v conntrack >/dev/null && [ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends containerd runc containernetworking-plugins iptables conntrack busybox-static >/dev/null; }
 	@cd tests/console && node -e 'const fs = require("fs"); process.exit(Object.keys(JSON.parse(fs.readFileSync("package.json")).dependencies).every((d) => fs.existsSync("node_modules/" + d)) ? 0 : 1)' || npm ci --no-audit --no-fund --loglevel=error
 	@bash tests/cluster/build.sh >/dev/null

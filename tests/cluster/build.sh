@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # Builds the real cluster the tests stand on from pinned Go modules: the control plane
 # (kube-apiserver, kube-controller-manager, etcd, kubectl), the node (kubelet, kube-scheduler,
-# kube-proxy), helm, CoreDNS, oauth2-proxy and our small tools (kstatus, argocd-health, pause,
-# ociimage). Each part is cached by itself, outside the clone, in a folder keyed by exactly what
-# it is built from, so a second clone on this machine builds nothing:
+# kube-proxy), helm, CoreDNS, oauth2-proxy, Flux (source- and kustomize-controller), Argo CD and our
+# small tools (kstatus, argocd-health, pause, ociimage, gitserver). Each part is cached by
+# itself, outside the clone, in a folder keyed by exactly what it is built from, so a second
+# clone on this machine builds nothing:
 #   ${PASSPORT_CACHE:-${XDG_CACHE_HOME:-~/.cache}/release-passport}/<part>-<version>-<key>/
 # Prints one folder that holds (links to) every binary; says on stderr how long a build took.
 set -euo pipefail
+# A build that fails inside $(part …) must fail the script, not be cached as complete.
+shopt -s inherit_errexit
 here=$(cd "$(dirname "$0")" && pwd)
 cd "$here"
 cache=${PASSPORT_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/release-passport}
@@ -61,23 +64,57 @@ build_tools() {
   local unformatted; unformatted=$(gofmt -l cmd)
   [ -z "$unformatted" ] || { echo "build.sh: gofmt would change: $unformatted" >&2; exit 1; }
   go vet ./cmd/...
-  go build -trimpath -ldflags "-s -w" -o "$1/" ./cmd/kstatus ./cmd/argocd-health ./cmd/ociimage
+  go build -trimpath -ldflags "-s -w" -o "$1/" ./cmd/kstatus ./cmd/argocd-health ./cmd/ociimage ./cmd/gitserver
   # Packed into images: static, so they need nothing from a base image.
   CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$1/" ./cmd/pause
 }
 build_helm() { (cd helm && go build -trimpath -ldflags "-s -w" -o "$1/" helm.sh/helm/v3/cmd/helm); }
 build_coredns() { (cd coredns && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$1/" github.com/coredns/coredns); }
+# Flux's source- and kustomize-controller, with the CRDs they serve from their own modules.
+build_flux() {
+  (
+    cd flux
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$1/" \
+      github.com/fluxcd/source-controller github.com/fluxcd/kustomize-controller
+    mkdir -p "$1/flux-crds"
+    local m
+    for m in github.com/fluxcd/source-controller github.com/fluxcd/kustomize-controller; do
+      cp "$(go list -m -f '{{.Dir}}' "$m")"/config/crd/bases/*.yaml "$1/flux-crds/"
+    done
+  )
+}
+# Argo CD's one multi-call binary, linked under the names that make it the application controller,
+# the repo server and the API server, with the CRDs from its module. Its go.mod asks for Go 1.27.
+build_argocd() {
+  (
+    cd argocd
+    export GOTOOLCHAIN=go1.27.3
+    CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$1/argocd" github.com/argoproj/argo-cd/v3/cmd
+    local src name
+    src=$(go list -m -f '{{.Dir}}' github.com/argoproj/argo-cd/v3)
+    mkdir -p "$1/argocd-crds"
+    cp "$src"/manifests/crds/*-crd.yaml "$1/argocd-crds/"
+    # The repo server runs these from PATH, as its image has them in /usr/local/bin.
+    install -m 0755 "$src"/hack/git-verify-wrapper.sh "$src"/hack/gpg-wrapper.sh "$1/"
+    for name in argocd-application-controller argocd-repo-server argocd-server argocd-git-ask-pass; do
+      ln -s argocd "$1/$name"
+    done
+  )
+}
 build_oauth2_proxy() {
   (cd oauth2-proxy && CGO_ENABLED=0 go build -trimpath -ldflags "-s -w" -o "$1/" github.com/oauth2-proxy/oauth2-proxy/v7)
 }
 
-parts=(
-  "$(part kubernetes "$kube_version-$(key go.mod go.sum)" build_kubernetes)"
-  "$(part tools "$(key go.mod go.sum $(find cmd -name '*.go' | sort))" build_tools)"
-  "$(part helm "$(version_of helm.sh/helm/v3 helm/go.mod)-$(key helm/go.mod helm/go.sum)" build_helm)"
-  "$(part coredns "$(version_of github.com/coredns/coredns coredns/go.mod)-$(key coredns/go.mod coredns/go.sum)" build_coredns)"
-  "$(part oauth2-proxy "$(version_of github.com/oauth2-proxy/oauth2-proxy/v7 oauth2-proxy/go.mod)-$(key oauth2-proxy/go.mod oauth2-proxy/go.sum)" build_oauth2_proxy)"
-)
+# One part at a time: a failed build stops the script here (in one array assignment only the
+# last substitution's status would count).
+parts=()
+parts+=("$(part kubernetes "$kube_version-$(key go.mod go.sum)" build_kubernetes)")
+parts+=("$(part tools "$(key go.mod go.sum $(find cmd -name '*.go' | sort))" build_tools)")
+parts+=("$(part helm "$(version_of helm.sh/helm/v3 helm/go.mod)-$(key helm/go.mod helm/go.sum)" build_helm)")
+parts+=("$(part coredns "$(version_of github.com/coredns/coredns coredns/go.mod)-$(key coredns/go.mod coredns/go.sum)" build_coredns)")
+parts+=("$(part flux "$(version_of github.com/fluxcd/kustomize-controller flux/go.mod)-$(key flux/go.mod flux/go.sum)" build_flux)")
+parts+=("$(part argocd "$(version_of github.com/argoproj/argo-cd/v3 argocd/go.mod)-$(key argocd/go.mod argocd/go.sum)" build_argocd)")
+parts+=("$(part oauth2-proxy "$(version_of github.com/oauth2-proxy/oauth2-proxy/v7 oauth2-proxy/go.mod)-$(key oauth2-proxy/go.mod oauth2-proxy/go.sum)" build_oauth2_proxy)")
 
 # One folder of links to every part's binaries, named by the parts it joins.
 bin="$cache/bin-$(printf '%s\n' "${parts[@]}" | sha256sum | cut -c1-16)"
