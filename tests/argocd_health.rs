@@ -97,3 +97,55 @@ fn the_passport_check_agrees_with_the_engine_on_the_demo() {
         assert_eq!(status, expected, "{}", d.release.key());
     }
 }
+
+/// examples/gitops/argocd/argocd-cm-health.yaml carries the scripts under health/ exactly, so
+/// what a user merges into argocd-cm is what the tests above ran (refresh it with
+/// `UPDATE_GOLDEN=1` after changing a script).
+#[test]
+fn the_shipped_argocd_cm_carries_the_tested_scripts() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops/argocd");
+    let mut text = String::from(
+        "# Argo CD health assessment for Release Passport kinds: the scripts under health/ (each run
+# against its own fixtures by the tests), as argocd-cm keys. Merge them into the argocd-cm your
+# install made (with Helm, put the two keys under `configs.cm` instead):
+#   kubectl patch configmap argocd-cm -n argocd --type merge --patch-file argocd-cm-health.yaml
+# Not `kubectl apply`: over an argocd-cm that was itself applied, client-side apply drops the keys
+# this file lacks, and so does `apply --server-side`, which takes over client-side apply's fields.
+# Generated from health/ by tests/argocd_health.rs; run as shipped against Argo CD v3.6.2 by
+# tests/gitops_argocd.rs.
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: argocd-cm
+  namespace: argocd
+  labels: {app.kubernetes.io/name: argocd-cm, app.kubernetes.io/part-of: argocd}
+data:
+",
+    );
+    for kind in ["ReleasePassport", "Release"] {
+        let script = std::fs::read_to_string(
+            root.join(format!("health/releasepassport.io/{kind}/health.lua")),
+        )
+        .unwrap();
+        text.push_str(&format!(
+            "  resource.customizations.health.releasepassport.io_{kind}: |\n"
+        ));
+        for line in script.lines() {
+            text.push_str(&if line.is_empty() {
+                "\n".to_string()
+            } else {
+                format!("    {line}\n")
+            });
+        }
+    }
+    let shipped = root.join("argocd-cm-health.yaml");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&shipped, &text).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&shipped).unwrap(),
+        text,
+        "{} differs from the scripts under health/ (UPDATE_GOLDEN=1 refreshes it)",
+        shipped.display()
+    );
+}

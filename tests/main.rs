@@ -34,6 +34,8 @@ mod demo_history;
 mod e2e_cluster;
 mod engine_props;
 mod engine_table;
+mod gitops_argocd;
+mod gitops_flux;
 mod install;
 mod layers;
 mod metrics_delivery;

@@ -1,7 +1,7 @@
 //! Release Passport as Pods: a real node (tests/common/node.rs) runs our image, built from the
 //! Dockerfile, through every way a user installs and uses it — `kubectl apply -k config/default`,
-//! the doc blocks that follow it, failover, the Argo CD PreSync gate Job, `helm install` — and
-//! leaves the host as it found it.
+//! the doc blocks that follow it, failover, the Argo CD PreSync gate Job (alone, and in a real
+//! Argo CD sync), `helm install` — and leaves the host as it found it.
 //!
 //! One test, one node: starting a node costs more than every path on it, and its clean-up must
 //! run however a path ends, so the paths run one after another under one guard and each failure
@@ -22,6 +22,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use common::cluster::tool;
+use common::gitops::{ArgoCd, GitRepo};
 use common::node::{
     BUSYBOX_IMAGE, NODE_IP, Node, OAUTH2_PROXY_IMAGE, PASSPORT_IMAGE, leftovers, memory_of, pods,
     wait_for,
@@ -64,6 +65,7 @@ fn release_passport_runs_as_pods_on_a_real_node() {
         ("kind doc steps 3-6", kind_doc_steps),
         ("failover", failover),
         ("argocd presync gate job", presync_gate_job),
+        ("argocd presync hook in a real sync", argocd_presync_hook),
         ("helm install", helm_install),
         ("a burst of 1,000 Releases", burst),
         ("console behind oauth2-proxy", console_behind_oauth2_proxy),
@@ -629,6 +631,168 @@ spec: {{service: db, version: 3.0.0, environment: production}}
     let (condition, log) = http_gate_job(node, &ns, "api");
     assert_eq!(condition, "Failed", "Block over HTTP: {log}");
     assert!(log.contains(r#""decision":"Block""#), "{log}");
+}
+
+/// What the Argo CD Application `checkout` says of its sync: (phase, message, revision).
+fn sync_operation(node: &Node) -> (String, String, String) {
+    let app = node
+        .plane
+        .get_json(&["application", "-n", "argocd", "checkout"])
+        .unwrap_or(Value::Null);
+    let op = &app["status"]["operationState"];
+    let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    (
+        text(&op["phase"]),
+        text(&op["message"]),
+        text(&op["syncResult"]["revision"]),
+    )
+}
+
+/// examples/gitops/argocd/presync-gate.yaml committed beside an application and synced by a real
+/// Argo CD (v3.6.2, tests/common/gitops.rs): while the passport holds, the sync waits on the hook
+/// and nothing of the application is applied; on Allow the sync goes on and applies it; on Block
+/// the hook fails, the sync fails and the application stays as it was.
+fn argocd_presync_hook(node: &Node) {
+    let plane = &node.plane;
+    let ns = plane.namespace("argocd-sync");
+    let argo = ArgoCd::start(plane);
+    let release = "checkout-production-2-3-1";
+    // The pipeline creates the Release before it asks Argo CD to sync.
+    plane.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: production, namespace: {ns}}}
+spec:
+  selector: {{environments: [production]}}
+  rules:
+  - name: approved
+    approval: {{min: 1, excludeAuthor: true}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: {release}, namespace: {ns}}}
+spec: {{service: checkout, version: 2.3.1, environment: production, revision: {{author: bob}}}}
+"
+    ));
+    let hook = std::fs::read_to_string(root().join("examples/gitops/argocd/presync-gate.yaml"))
+        .unwrap()
+        .replace("namespace: shop", &format!("namespace: {ns}"))
+        .replace("shop/checkout-production-2-3-1", &format!("{ns}/{release}"));
+    let app = |version: &str| {
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: checkout, namespace: {ns}}}\ndata: {{version: '{version}'}}\n"
+        )
+    };
+    let repo = GitRepo::serve("shop");
+    let first = repo.commit(
+        "checkout 2.3.1",
+        &[
+            ("apps/checkout/presync-gate.yaml", &hook),
+            ("apps/checkout/app.yaml", &app("2.3.1")),
+        ],
+    );
+    plane.apply(&format!(
+        "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {{name: checkout, namespace: argocd}}
+spec:
+  project: default
+  source: {{repoURL: '{}', path: apps/checkout, targetRevision: main}}
+  destination: {{server: 'https://kubernetes.default.svc', namespace: {ns}}}
+  syncPolicy: {{automated: {{}}, retry: {{limit: 0}}}}
+",
+        repo.url()
+    ));
+    let report = |what: &str| {
+        format!(
+            "{what}\nsync: {:?}\n{}\n--- application-controller\n{}",
+            sync_operation(node),
+            node.describe_pods(&ns),
+            common::node::tail(&argo.log("argocd-application-controller"))
+        )
+    };
+    let configmap = || {
+        plane
+            .get_json(&["configmap", "checkout", "-n", &ns])
+            .map(|c| {
+                c["data"]["version"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string()
+            })
+    };
+
+    // Hold: the sync runs its PreSync hook, which waits; the application is not applied.
+    wait_for(Duration::from_secs(120), || {
+        let job = plane.get_json(&["job", "passport-gate", "-n", &ns])?;
+        (sync_operation(node).0 == "Running" && job["status"]["active"] == 1).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", report("the sync did not wait on the hook")));
+    assert_eq!(configmap(), None, "{}", report("applied while held"));
+
+    // Allow: the hook completes and the sync applies the application.
+    plane.approve(&ns, release, "alice");
+    wait_for(Duration::from_secs(120), || {
+        (sync_operation(node).0 == "Succeeded" && configmap()? == "2.3.1").then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", report("the sync did not go on after the approval")));
+    assert_eq!(sync_operation(node).2, first);
+
+    // Block: a rejection, then a new commit; the hook fails and so does the sync.
+    plane.approver(&ns, "carol", &[]);
+    plane.kubectl_ok(
+        &["--as=carol", "apply", "-f", "-"],
+        Some(&format!(
+            "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: checkout-carol, namespace: {ns}}}\nspec: {{releaseRef: {{name: {release}}}, decision: Reject, approver: carol}}\n"
+        )),
+    );
+    let second = repo.commit(
+        "checkout 2.3.1, tuned",
+        &[("apps/checkout/app.yaml", &app("2.3.1-tuned"))],
+    );
+    // As Git's webhook to Argo CD (or `argocd app get --hard-refresh`) asks for a new look.
+    plane.kubectl_ok(
+        &[
+            "annotate",
+            "--overwrite",
+            "application",
+            "-n",
+            "argocd",
+            "checkout",
+            "argocd.argoproj.io/refresh=hard",
+        ],
+        None,
+    );
+    wait_for(Duration::from_secs(120), || {
+        let op = sync_operation(node);
+        (op.0 == "Failed" && op.2 == second).then_some(())
+    })
+    .unwrap_or_else(|| panic!("{}", report("the sync did not fail on Block")));
+    // The operation says "one or more synchronization tasks completed unsuccessfully"; the task
+    // that did is the hook.
+    let app = plane
+        .get_json(&["application", "-n", "argocd", "checkout"])
+        .unwrap();
+    let hook = app["status"]["operationState"]["syncResult"]["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|r| r["kind"] == "Job" && r["name"] == "passport-gate")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(hook["hookPhase"], "Failed", "{}", report(&hook.to_string()));
+    assert_eq!(
+        configmap().as_deref(),
+        Some("2.3.1"),
+        "{}",
+        report("applied on Block")
+    );
+    let log = plane.kubectl(&["logs", "-n", &ns, "job/passport-gate"], None);
+    assert!(
+        String::from_utf8_lossy(&log.stdout).contains("Block"),
+        "the hook's log says why: {}",
+        String::from_utf8_lossy(&log.stdout)
+    );
 }
 
 /// helm as the cluster's administrator, which must succeed; returns what it printed.

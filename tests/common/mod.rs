@@ -10,6 +10,7 @@ pub mod cluster;
 pub mod controller;
 pub mod demo;
 pub mod fake_api;
+pub mod gitops;
 pub mod node;
 pub mod world;
 

@@ -1,0 +1,456 @@
+//! Real GitOps controllers beside a real control plane, as users run them: a Git repository
+//! served over smart HTTP on loopback (Debian git's own `git http-backend`, behind
+//! tests/cluster/cmd/gitserver), Flux's source-controller and kustomize-controller, and Argo CD's
+//! repo server, application controller and API server with Debian's redis — each built by
+//! tests/cluster/build.sh from its published Go module at the version docs/gitops.md names.
+//! Every process is started with `PR_SET_PDEATHSIG` and killed when its owner is dropped.
+// Children are killed and waited for in `Drop` or die with the test binary; clippy cannot see that.
+#![allow(clippy::zombie_processes)]
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use super::cluster::{ControlPlane, log_file, read_log, spawn_bound, tool};
+
+/// Processes that end with their owner.
+#[derive(Default)]
+struct Processes(Vec<Child>);
+
+impl Drop for Processes {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// A port nobody holds right now, for a server that must be told its port before it starts
+/// (it advertises it to others): the kernel's pick, released for the server to take.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until the API server serves these CRDs (`kubectl wait` refuses a CRD that has no
+/// status yet, as one just created has not).
+fn established(plane: &ControlPlane, crds: &[&str]) {
+    plane.wait("the CRDs to be established", || {
+        plane
+            .kubectl(
+                &[
+                    &[
+                        "wait",
+                        "--for=condition=Established",
+                        "--timeout=10s",
+                        "crd",
+                    ],
+                    crds,
+                ]
+                .concat(),
+                None,
+            )
+            .status
+            .success()
+    });
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args([
+            "-c",
+            "user.name=Release Bot",
+            "-c",
+            "user.email=bot@example.com",
+        ])
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("git runs");
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+/// One Git repository (`main` branch) served read-only over smart HTTP on loopback.
+pub struct GitRepo {
+    dir: tempfile::TempDir,
+    name: String,
+    base: String,
+    _server: Processes,
+}
+
+impl GitRepo {
+    /// An empty repository `NAME.git`, served.
+    pub fn serve(name: &str) -> GitRepo {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        git(d, &["init", "-q", "-b", "main", "work"]);
+        git(
+            d,
+            &["init", "-q", "--bare", "-b", "main", &format!("{name}.git")],
+        );
+        let mut server = spawn_bound(
+            Command::new(tool("gitserver"))
+                .args(["-root", d.to_str().unwrap()])
+                .stdout(Stdio::piped())
+                .stderr(log_file(d, "gitserver")),
+        )
+        .unwrap();
+        let mut line = String::new();
+        BufReader::new(server.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let base = line
+            .strip_prefix("listening on ")
+            .unwrap_or_else(|| panic!("gitserver said {line:?}: {}", read_log(d, "gitserver")))
+            .trim()
+            .to_string();
+        GitRepo {
+            dir,
+            name: name.to_string(),
+            base,
+            _server: Processes(vec![server]),
+        }
+    }
+
+    /// The URL a GitRepository or an Argo CD Application clones.
+    pub fn url(&self) -> String {
+        format!("{}/{}.git", self.base, self.name)
+    }
+
+    /// Writes `files` (path, content; an empty content removes the file) into the work tree,
+    /// commits them and pushes to the served repository; returns the commit's sha.
+    pub fn commit(&self, message: &str, files: &[(&str, &str)]) -> String {
+        let work = self.dir.path().join("work");
+        for (path, content) in files {
+            let file = work.join(path);
+            if content.is_empty() {
+                let _ = std::fs::remove_file(&file);
+            } else {
+                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+                std::fs::write(&file, content).unwrap();
+            }
+        }
+        git(&work, &["add", "-A"]);
+        git(&work, &["commit", "-q", "-m", message]);
+        let bare = self.dir.path().join(format!("{}.git", self.name));
+        git(&work, &["push", "-q", bare.to_str().unwrap(), "main"]);
+        git(&work, &["rev-parse", "HEAD"])
+    }
+}
+
+/// Flux's source-controller and kustomize-controller, running against `plane` as an install in
+/// `flux-system` does (every namespace watched), with the CRDs of the same modules.
+pub struct Flux {
+    dir: tempfile::TempDir,
+    _processes: Processes,
+}
+
+impl Flux {
+    pub fn start(plane: &ControlPlane) -> Flux {
+        // The bin folder links to it; kubectl reads a linked folder as a file.
+        let crds = std::fs::canonicalize(tool("flux-crds")).unwrap();
+        plane.kubectl_ok(
+            &["apply", "--server-side", "-f", crds.to_str().unwrap()],
+            None,
+        );
+        established(
+            plane,
+            &[
+                "kustomizations.kustomize.toolkit.fluxcd.io",
+                "gitrepositories.source.toolkit.fluxcd.io",
+            ],
+        );
+        plane.namespace("flux-system");
+        let dir = tempfile::tempdir().unwrap();
+        let storage = free_port();
+        let start = |name: &str, args: &[String]| {
+            spawn_bound(
+                Command::new(tool(name))
+                    .args(args)
+                    .args([
+                        "--enable-leader-election=false",
+                        "--metrics-addr=127.0.0.1:0",
+                        "--health-addr=127.0.0.1:0",
+                    ])
+                    .env("KUBECONFIG", plane.kubeconfig())
+                    .env("RUNTIME_NAMESPACE", "flux-system")
+                    .stdout(log_file(dir.path(), name))
+                    .stderr(log_file(dir.path(), name)),
+            )
+            .unwrap()
+        };
+        let artifacts = dir.path().join("artifacts");
+        std::fs::create_dir_all(&artifacts).unwrap();
+        let source = start(
+            "source-controller",
+            &[
+                format!("--storage-path={}", artifacts.display()),
+                format!("--storage-addr=127.0.0.1:{storage}"),
+                format!("--storage-adv-addr=127.0.0.1:{storage}"),
+            ],
+        );
+        // A dependency that is not Ready yet is looked at again after this (30 s by default).
+        let kustomize = start(
+            "kustomize-controller",
+            &["--requeue-dependency=2s".to_string()],
+        );
+        Flux {
+            dir,
+            _processes: Processes(vec![source, kustomize]),
+        }
+    }
+
+    /// What a controller (`source-controller`, `kustomize-controller`) has logged so far.
+    pub fn log(&self, name: &str) -> String {
+        read_log(self.dir.path(), name)
+    }
+}
+
+/// The admin password of the test's Argo CD (it never leaves the loopback install).
+pub const ARGOCD_ADMIN_PASSWORD: &str = "release-passport-test";
+
+/// Argo CD as its own local-development Procfile runs it (`ARGOCD_FAKE_IN_CLUSTER`: the in-cluster
+/// destination is the kubeconfig's cluster): the repo server, the application controller and the
+/// API server (plain HTTP) against `plane`, with Debian's redis; `argocd` in namespace `argocd`
+/// with the settings a Helm or manifest install makes, an account `passport` that may only read
+/// (role:readonly) and the default AppProject.
+pub struct ArgoCd {
+    dir: tempfile::TempDir,
+    pub api_port: u16,
+    _processes: Processes,
+}
+
+/// What an Argo CD install makes (argocd-cm, argocd-rbac-cm, argocd-secret with the admin's
+/// password hash, the default AppProject), plus an account `passport` that may only read.
+fn settings(hash: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: argocd-cm
+  namespace: argocd
+  labels: {{app.kubernetes.io/name: argocd-cm, app.kubernetes.io/part-of: argocd}}
+data:
+  accounts.passport: apiKey
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: argocd-rbac-cm
+  namespace: argocd
+  labels: {{app.kubernetes.io/name: argocd-rbac-cm, app.kubernetes.io/part-of: argocd}}
+data:
+  policy.csv: 'g, passport, role:readonly'
+---
+apiVersion: v1
+kind: Secret
+metadata:
+  name: argocd-secret
+  namespace: argocd
+  labels: {{app.kubernetes.io/name: argocd-secret, app.kubernetes.io/part-of: argocd}}
+stringData:
+  admin.password: '{hash}'
+  admin.passwordMtime: '2026-01-01T00:00:00Z'
+  server.secretkey: 'a-key-for-the-loopback-test-install-only'
+---
+apiVersion: argoproj.io/v1alpha1
+kind: AppProject
+metadata: {{name: default, namespace: argocd}}
+spec:
+  sourceRepos: ['*']
+  destinations: [{{server: '*', namespace: '*'}}]
+  clusterResourceWhitelist: [{{group: '*', kind: '*'}}]
+"
+    )
+}
+
+impl ArgoCd {
+    pub fn start(plane: &ControlPlane) -> ArgoCd {
+        let crds = std::fs::canonicalize(tool("argocd-crds")).unwrap();
+        plane.kubectl_ok(
+            &["apply", "--server-side", "-f", crds.to_str().unwrap()],
+            None,
+        );
+        established(
+            plane,
+            &["applications.argoproj.io", "appprojects.argoproj.io"],
+        );
+        plane.namespace("argocd");
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().to_path_buf();
+        let argocd = |args: &[&str]| {
+            let out = Command::new(tool("argocd"))
+                .args(args)
+                .args(["--config", d.join("cli.config").to_str().unwrap()])
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "argocd {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        };
+        let hash = argocd(&["account", "bcrypt", "--password", ARGOCD_ADMIN_PASSWORD]);
+        plane.apply(&settings(&hash));
+        for sub in ["tls", "ssh", "gpg/keys", "gpg/source", "home"] {
+            std::fs::create_dir_all(d.join(sub)).unwrap();
+        }
+        let [
+            redis,
+            repo,
+            repo_metrics,
+            controller_metrics,
+            api,
+            api_metrics,
+        ] = std::array::from_fn(|_| free_port());
+        // Argo CD's helper scripts beside its binary, then git and the rest of the system's.
+        let path = format!(
+            "{}:{}",
+            tool("argocd").parent().unwrap().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
+        let start = |name: &str, args: Vec<String>| {
+            spawn_bound(
+                Command::new(tool(name))
+                    .args(args)
+                    .env("KUBECONFIG", plane.kubeconfig())
+                    .env("PATH", &path)
+                    .env("ARGOCD_FAKE_IN_CLUSTER", "true")
+                    .env("ARGOCD_TLS_DATA_PATH", d.join("tls"))
+                    .env("ARGOCD_SSH_DATA_PATH", d.join("ssh"))
+                    .env("ARGOCD_GNUPGHOME", d.join("gpg/keys"))
+                    .env("ARGOCD_GPG_DATA_PATH", d.join("gpg/source"))
+                    .env("ARGOCD_GPG_ENABLED", "false")
+                    .env("HOME", d.join("home"))
+                    .stdout(log_file(&d, name))
+                    .stderr(log_file(&d, name)),
+            )
+            .unwrap()
+        };
+        let redis_addr = format!("127.0.0.1:{redis}");
+        let redis = spawn_bound(
+            Command::new("redis-server")
+                .args(["--bind", "127.0.0.1", "--port", &redis.to_string()])
+                .args(["--save", "", "--appendonly", "no"])
+                .stdout(log_file(&d, "redis"))
+                .stderr(log_file(&d, "redis")),
+        )
+        .expect("Debian's redis-server is installed (make deps)");
+        let common = |more: &[String]| {
+            let mut args = vec![
+                "--namespace".to_string(),
+                "argocd".to_string(),
+                format!("--redis={redis_addr}"),
+            ];
+            args.extend_from_slice(more);
+            args
+        };
+        let repo_server = start(
+            "argocd-repo-server",
+            vec![
+                format!("--redis={redis_addr}"),
+                format!("--port={repo}"),
+                format!("--metrics-port={repo_metrics}"),
+                "--address=127.0.0.1".into(),
+                "--metrics-address=127.0.0.1".into(),
+                "--disable-tls".into(),
+                // Its default names a Secret's mount, which plain text refuses to be given.
+                "--client-ca-path=".into(),
+            ],
+        );
+        let repo_addr = format!("127.0.0.1:{repo}");
+        let controller = start(
+            "argocd-application-controller",
+            common(&[
+                format!("--repo-server={repo_addr}"),
+                "--repo-server-plaintext".into(),
+                format!("--metrics-port={controller_metrics}"),
+                // How often an Application is compared with Git without a change to prompt it.
+                "--app-resync=10".into(),
+            ]),
+        );
+        let server = start(
+            "argocd-server",
+            common(&[
+                format!("--repo-server={repo_addr}"),
+                "--repo-server-plaintext".into(),
+                format!("--port={api}"),
+                format!("--metrics-port={api_metrics}"),
+                "--address=127.0.0.1".into(),
+                "--metrics-address=127.0.0.1".into(),
+                "--insecure".into(),
+            ]),
+        );
+        let argo = ArgoCd {
+            dir,
+            api_port: api,
+            _processes: Processes(vec![redis, repo_server, controller, server]),
+        };
+        assert!(
+            super::cluster::eventually(|| {
+                super::demo::try_send(api, "GET", "/healthz", &[], "")
+                    .is_some_and(|(status, _, _)| status == 200)
+            }),
+            "Argo CD's API server did not come up: {}",
+            argo.log("argocd-server")
+        );
+        argo
+    }
+
+    /// What a component (`argocd-server`, `argocd-repo-server`, `argocd-application-controller`,
+    /// `redis`) has logged so far.
+    pub fn log(&self, name: &str) -> String {
+        read_log(self.dir.path(), name)
+    }
+
+    /// A token for the read-only account `passport`, made as an administrator makes one: the
+    /// `argocd` CLI logs in as admin and runs `argocd account generate-token`.
+    pub fn readonly_token(&self) -> String {
+        let config = self.dir.path().join("cli.config");
+        let run = |args: &[&str]| {
+            let out = Command::new(tool("argocd"))
+                .args(args)
+                .args(["--config", config.to_str().unwrap()])
+                .env("HOME", self.dir.path().join("home"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "argocd {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            String::from_utf8(out.stdout).unwrap().trim().to_string()
+        };
+        let server = format!("127.0.0.1:{}", self.api_port);
+        run(&[
+            "login",
+            &server,
+            "--plaintext",
+            "--username",
+            "admin",
+            "--password",
+            ARGOCD_ADMIN_PASSWORD,
+        ]);
+        run(&["account", "generate-token", "--account", "passport"])
+    }
+}
+
+/// Whether `check` comes true within two minutes: a GitOps controller works on its own clock
+/// (a fetch, a requeue, a refresh), slower than ours on a loaded machine.
+pub fn patiently(check: &dyn Fn() -> bool) -> bool {
+    super::node::wait_for(std::time::Duration::from_secs(120), || {
+        check().then_some(())
+    })
+    .is_some()
+}

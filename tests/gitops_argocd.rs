@@ -1,0 +1,273 @@
+//! The Argo CD recipe as shipped (examples/gitops/argocd/argocd-cm-health.yaml) against Argo CD
+//! itself (v3.6.2, built from its module: repo server, application controller, API server and
+//! Debian's redis), syncing a Git repository served on loopback into a real control plane where
+//! `passport controller` decides; and our ArgoCD connector reading the real Argo CD API with a
+//! read-only account's token. The PreSync hook, which needs Pods, runs on the node tier
+//! (tests/node_e2e.rs).
+
+use std::path::Path;
+
+use serde_json::Value;
+
+use crate::common::cluster::{ControlPlane, Options};
+use crate::common::controller::Controller;
+use crate::common::gitops::{ArgoCd, GitRepo, patiently};
+
+const RELEASE: &str = "apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {name: checkout-production-2-3-1, namespace: shop}
+spec:
+  service: checkout
+  version: 2.3.1
+  environment: production
+  revision: {commit: e4c2b19d8f07, author: bob}
+";
+
+const POLICIES: &str = "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {name: production, namespace: shop}
+spec:
+  selector: {environments: [production]}
+  rules:
+  - name: approved
+    approval: {min: 1, excludeAuthor: true}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {name: synced, namespace: shop}
+spec:
+  selector: {environments: [verify]}
+  rules:
+  - name: gitops-synced
+    evidence: {source: gitops-sync, maxAge: 10m}
+";
+
+fn application(plane: &ControlPlane) -> Value {
+    plane
+        .get_json(&["application", "-n", "argocd", "checkout"])
+        .unwrap_or(Value::Null)
+}
+
+/// The Application's health as Argo CD assessed it, and the message its Release got there, from
+/// the resource tree Argo CD's API serves (v3 keeps per-resource health out of the Application's
+/// status: `resourceHealthSource: appTree`).
+fn health(plane: &ControlPlane, argo: &ArgoCd, token: &str) -> (String, String) {
+    let status = application(plane)["status"]["health"]["status"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let message = tree(argo, token)["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|n| n["kind"] == "Release")
+        .and_then(|n| n["health"]["message"].as_str())
+        .unwrap_or_default()
+        .to_string();
+    (status, message)
+}
+
+/// The Application's resource tree as Argo CD's API serves it (what its UI draws), or what the
+/// API answered instead.
+fn tree(argo: &ArgoCd, token: &str) -> Value {
+    match crate::common::demo::try_send(
+        argo.api_port,
+        "GET",
+        "/api/v1/applications/checkout/resource-tree",
+        &[("Authorization", &format!("Bearer {token}"))],
+        "",
+    ) {
+        Some((200, _, body)) => serde_json::from_str(&body).unwrap_or(Value::String(body)),
+        other => Value::String(format!("{other:?}")),
+    }
+}
+
+fn decision(plane: &ControlPlane, name: &str) -> String {
+    plane
+        .get_json(&["rp", "-n", "shop", name])
+        .and_then(|p| p["status"]["decision"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn tail(log: &str) -> String {
+    let lines: Vec<&str> = log.lines().collect();
+    lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+#[test]
+fn argocd_assesses_a_held_allowed_and_blocked_release_with_the_shipped_health_checks() {
+    let plane = ControlPlane::start(Options::default());
+    plane.install();
+    plane.namespace("shop");
+    let identity = plane.controller_identity("shop");
+    let controller = Controller::start(&identity, "shop", "replica-a", &[]);
+    let argo = ArgoCd::start(&plane);
+    let token = argo.readonly_token();
+    let wait = |what: &str, check: &dyn Fn() -> bool| {
+        assert!(
+            patiently(check),
+            "timed out waiting for {what}\nhealth: {:?}\ntree: {}\napplication: {}\n--- application-controller\n{}\n--- repo-server\n{}\n--- passport\n{}",
+            health(&plane, &argo, &token),
+            tree(&argo, &token),
+            application(&plane)["status"],
+            tail(&argo.log("argocd-application-controller")),
+            tail(&argo.log("argocd-repo-server")),
+            tail(&controller.log()),
+        )
+    };
+
+    // The health checks merged into the argocd-cm the install made, as the file says to.
+    let shipped =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops/argocd/argocd-cm-health.yaml");
+    plane.kubectl_ok(
+        &[
+            "patch",
+            "configmap",
+            "argocd-cm",
+            "-n",
+            "argocd",
+            "--type",
+            "merge",
+            "--patch-file",
+            shipped.to_str().unwrap(),
+        ],
+        None,
+    );
+    let cm = plane
+        .get_json(&["configmap", "-n", "argocd", "argocd-cm"])
+        .unwrap();
+    assert_eq!(
+        cm["data"]["accounts.passport"], "apiKey",
+        "the merge kept the install's own keys: {cm}"
+    );
+
+    let repo = GitRepo::serve("shop");
+    let commit = repo.commit("checkout 2.3.1", &[("apps/checkout/release.yaml", RELEASE)]);
+    plane.apply(POLICIES);
+    plane.apply(&format!(
+        "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {{name: checkout, namespace: argocd}}
+spec:
+  project: default
+  source: {{repoURL: '{}', path: apps/checkout, targetRevision: main}}
+  destination: {{server: 'https://kubernetes.default.svc', namespace: shop}}
+  syncPolicy: {{automated: {{}}}}
+",
+        repo.url()
+    ));
+
+    // Hold: Argo CD synced the Release from Git; its health is Progressing, by our script.
+    wait(
+        "Argo CD to sync the Release and call it Progressing",
+        &|| {
+            let app = application(&plane);
+            app["status"]["sync"]["status"] == "Synced"
+                && health(&plane, &argo, &token)
+                    == (
+                        "Progressing".into(),
+                        "Hold (see ReleasePassport checkout-production-2-3-1)".into(),
+                    )
+        },
+    );
+    assert_eq!(decision(&plane, "checkout-production-2-3-1"), "Hold");
+
+    // Allow: an approval; Argo CD's own Application status turns Healthy.
+    plane.approve("shop", "checkout-production-2-3-1", "alice");
+    wait("the Application to be Healthy", &|| {
+        health(&plane, &argo, &token).0 == "Healthy"
+    });
+
+    // Our ArgoCD connector, through the real API with a real read-only token: the Application
+    // is Synced and Healthy at this commit, so a release of it passes `gitops-synced`.
+    let (status, _, body) = crate::common::demo::try_send(
+        argo.api_port,
+        "POST",
+        "/api/v1/applications/checkout/sync",
+        &[
+            ("Authorization", &format!("Bearer {token}")),
+            ("Content-Type", "application/json"),
+        ],
+        "{}",
+    )
+    .unwrap();
+    assert_eq!(status, 403, "the token may only read: {body}");
+    plane.kubectl(
+        &[
+            "create",
+            "secret",
+            "generic",
+            "argocd-readonly",
+            "-n",
+            "shop",
+            &format!("--from-literal=token={token}"),
+        ],
+        None,
+    );
+    plane.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Connector
+metadata: {{name: argocd, namespace: shop}}
+spec:
+  type: ArgoCD
+  endpoint: http://127.0.0.1:{}
+  credentialsSecretRef: {{name: argocd-readonly, key: token}}
+  source: gitops-sync
+  refreshInterval: 5s
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: checkout-synced, namespace: shop}}
+spec:
+  service: checkout
+  version: 2.3.1
+  environment: verify
+  revision: {{commit: {commit}}}
+  scope: {{gitopsApps: [{{kind: ArgoApplication, name: checkout, namespace: argocd}}]}}
+",
+        argo.api_port
+    ));
+    wait(
+        "the ArgoCD connector to find the Application synced",
+        &|| decision(&plane, "checkout-synced") == "Allow",
+    );
+    let passport = plane
+        .get_json(&["rp", "-n", "shop", "checkout-synced"])
+        .unwrap();
+    let item = &passport["status"]["evidence"][0];
+    assert_eq!(item["source"], "gitops-sync", "{passport}");
+    assert_eq!(item["status"], "Complete", "{passport}");
+
+    // Block: a rejection; Argo CD calls the Application Degraded.
+    plane.approver("shop", "carol", &[]);
+    plane.kubectl_ok(
+        &["--as=carol", "apply", "-f", "-"],
+        Some(
+            "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {name: checkout-carol, namespace: shop}\nspec: {releaseRef: {name: checkout-production-2-3-1}, decision: Reject, approver: carol, comment: card provider outage}\n",
+        ),
+    );
+    wait("the Application to be Degraded", &|| {
+        health(&plane, &argo, &token)
+            == (
+                "Degraded".into(),
+                "Block (see ReleasePassport checkout-production-2-3-1)".into(),
+            )
+    });
+    // The passport, a child of the Release in Argo CD's tree, carries why.
+    let tree = tree(&argo, &token);
+    let passport = tree["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|n| n["kind"] == "ReleasePassport")
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(passport["health"]["status"], "Degraded", "{tree}");
+    assert!(
+        passport["health"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("rejected by carol"),
+        "{tree}"
+    );
+}
