@@ -11,7 +11,10 @@ use serde_json::Value;
 
 use crate::common::cluster::{ControlPlane, Options};
 use crate::common::controller::Controller;
-use crate::common::gitops::{ArgoCd, GitRepo, patiently};
+use crate::common::gitops::{
+    ArgoCd, GitRepo, POLICIES, application_manifest, decision, patiently, synced_evidence,
+};
+use crate::common::node::tail;
 
 const RELEASE: &str = "apiVersion: releasepassport.io/v1alpha1
 kind: Release
@@ -21,25 +24,6 @@ spec:
   version: 2.3.1
   environment: production
   revision: {commit: e4c2b19d8f07, author: bob}
-";
-
-const POLICIES: &str = "apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {name: production, namespace: shop}
-spec:
-  selector: {environments: [production]}
-  rules:
-  - name: approved
-    approval: {min: 1, excludeAuthor: true}
----
-apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {name: synced, namespace: shop}
-spec:
-  selector: {environments: [verify]}
-  rules:
-  - name: gitops-synced
-    evidence: {source: gitops-sync, maxAge: 10m}
 ";
 
 fn application(plane: &ControlPlane) -> Value {
@@ -80,18 +64,6 @@ fn tree(argo: &ArgoCd, token: &str) -> Value {
         Some((200, _, body)) => serde_json::from_str(&body).unwrap_or(Value::String(body)),
         other => Value::String(format!("{other:?}")),
     }
-}
-
-fn decision(plane: &ControlPlane, name: &str) -> String {
-    plane
-        .get_json(&["rp", "-n", "shop", name])
-        .and_then(|p| p["status"]["decision"].as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
 #[test]
@@ -144,18 +116,7 @@ fn argocd_assesses_a_held_allowed_and_blocked_release_with_the_shipped_health_ch
     let repo = GitRepo::serve("shop");
     let commit = repo.commit("checkout 2.3.1", &[("apps/checkout/release.yaml", RELEASE)]);
     plane.apply(POLICIES);
-    plane.apply(&format!(
-        "apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata: {{name: checkout, namespace: argocd}}
-spec:
-  project: default
-  source: {{repoURL: '{}', path: apps/checkout, targetRevision: main}}
-  destination: {{server: 'https://kubernetes.default.svc', namespace: shop}}
-  syncPolicy: {{automated: {{}}}}
-",
-        repo.url()
-    ));
+    plane.apply(&application_manifest(&repo, "shop", "{automated: {}}"));
 
     // Hold: Argo CD synced the Release from Git; its health is Progressing, by our script.
     wait(
@@ -170,7 +131,10 @@ spec:
                     )
         },
     );
-    assert_eq!(decision(&plane, "checkout-production-2-3-1"), "Hold");
+    assert_eq!(
+        decision(&plane, "shop", "checkout-production-2-3-1"),
+        "Hold"
+    );
 
     // Allow: an approval; Argo CD's own Application status turns Healthy.
     plane.approve("shop", "checkout-production-2-3-1", "alice");
@@ -214,37 +178,21 @@ spec:
   credentialsSecretRef: {{name: argocd-readonly, key: token}}
   source: gitops-sync
   refreshInterval: 5s
----
-apiVersion: releasepassport.io/v1alpha1
-kind: Release
-metadata: {{name: checkout-synced, namespace: shop}}
-spec:
-  service: checkout
-  version: 2.3.1
-  environment: verify
-  revision: {{commit: {commit}}}
-  scope: {{gitopsApps: [{{kind: ArgoApplication, name: checkout, namespace: argocd}}]}}
 ",
         argo.api_port
     ));
-    wait(
-        "the ArgoCD connector to find the Application synced",
-        &|| decision(&plane, "checkout-synced") == "Allow",
+    synced_evidence(
+        &plane,
+        &commit,
+        "{kind: ArgoApplication, name: checkout, namespace: argocd}",
     );
-    let passport = plane
-        .get_json(&["rp", "-n", "shop", "checkout-synced"])
-        .unwrap();
-    let item = &passport["status"]["evidence"][0];
-    assert_eq!(item["source"], "gitops-sync", "{passport}");
-    assert_eq!(item["status"], "Complete", "{passport}");
 
     // Block: a rejection; Argo CD calls the Application Degraded.
-    plane.approver("shop", "carol", &[]);
-    plane.kubectl_ok(
-        &["--as=carol", "apply", "-f", "-"],
-        Some(
-            "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {name: checkout-carol, namespace: shop}\nspec: {releaseRef: {name: checkout-production-2-3-1}, decision: Reject, approver: carol, comment: card provider outage}\n",
-        ),
+    plane.reject(
+        "shop",
+        "checkout-production-2-3-1",
+        "carol",
+        "card provider outage",
     );
     wait("the Application to be Degraded", &|| {
         health(&plane, &argo, &token)

@@ -9,7 +9,8 @@ use serde_json::Value;
 
 use crate::common::cluster::{ControlPlane, Options};
 use crate::common::controller::Controller;
-use crate::common::gitops::{Flux, GitRepo, patiently};
+use crate::common::gitops::{Flux, GitRepo, POLICIES, decision, patiently, synced_evidence};
+use crate::common::node::tail;
 
 const GATED_ROLLOUT: &str = "examples/gitops/flux/gated-rollout.yaml";
 
@@ -35,25 +36,8 @@ metadata: {name: checkout, namespace: shop}
 data: {version: 2.3.1}
 ";
 
-const POLICIES: &str = "apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {name: production, namespace: shop}
-spec:
-  selector: {environments: [production]}
-  rules:
-  - name: approved
-    approval: {min: 1, excludeAuthor: true}
----
-apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {name: synced, namespace: shop}
-spec:
-  selector: {environments: [verify]}
-  rules:
-  - name: gitops-synced
-    evidence: {source: gitops-sync, maxAge: 10m}
----
-apiVersion: releasepassport.io/v1alpha1
+/// Our Flux connector, for `gitops-synced`.
+const CONNECTOR: &str = "apiVersion: releasepassport.io/v1alpha1
 kind: Connector
 metadata: {name: flux, namespace: shop}
 spec:
@@ -83,13 +67,6 @@ fn ready(object: &Value) -> (String, String, String) {
         .unwrap_or_default()
 }
 
-fn decision(plane: &ControlPlane, name: &str) -> String {
-    plane
-        .get_json(&["rp", "-n", "shop", name])
-        .and_then(|p| p["status"]["decision"].as_str().map(str::to_string))
-        .unwrap_or_default()
-}
-
 fn logs(plane: &ControlPlane, flux: &Flux, controller: &Controller) -> String {
     format!(
         "gate: {}\nproduction: {}\n--- kustomize-controller\n{}\n--- source-controller\n{}\n--- passport\n{}",
@@ -99,11 +76,6 @@ fn logs(plane: &ControlPlane, flux: &Flux, controller: &Controller) -> String {
         tail(&flux.log("source-controller")),
         tail(&controller.log()),
     )
-}
-
-fn tail(log: &str) -> String {
-    let lines: Vec<&str> = log.lines().collect();
-    lines[lines.len().saturating_sub(30)..].join("\n")
 }
 
 #[test]
@@ -127,6 +99,7 @@ fn the_gated_rollout_as_shipped_holds_allows_and_blocks_under_real_flux() {
         ],
     );
     plane.apply(POLICIES);
+    plane.apply(CONNECTOR);
     plane.apply(&format!(
         "apiVersion: source.toolkit.fluxcd.io/v1
 kind: GitRepository
@@ -148,7 +121,7 @@ spec: {{interval: 1m, url: '{}', ref: {{branch: main}}}}
         )
     };
     wait("the passport Flux's Release became to Hold", &|| {
-        decision(&plane, "checkout-production-2-3-1") == "Hold"
+        decision(&plane, "shop", "checkout-production-2-3-1") == "Hold"
     });
     wait("the production Kustomization to wait on the gate", &|| {
         let (status, reason, message) = ready(&kustomization(&plane, "checkout-production"));
@@ -184,28 +157,11 @@ spec: {{interval: 1m, url: '{}', ref: {{branch: main}}}}
 
     // Our Flux connector reads what kustomize-controller wrote: the production Kustomization
     // is Ready at this commit, so a release of that commit passes `gitops-synced`.
-    plane.apply(&format!(
-        "apiVersion: releasepassport.io/v1alpha1
-kind: Release
-metadata: {{name: checkout-synced, namespace: shop}}
-spec:
-  service: checkout
-  version: 2.3.1
-  environment: verify
-  revision: {{commit: {commit}}}
-  scope: {{gitopsApps: [{{kind: FluxKustomization, name: checkout-production, namespace: flux-system}}]}}
-"
-    ));
-    wait(
-        "the Flux connector to find the Kustomization synced",
-        &|| decision(&plane, "checkout-synced") == "Allow",
+    let item = synced_evidence(
+        &plane,
+        &commit,
+        "{kind: FluxKustomization, name: checkout-production, namespace: flux-system}",
     );
-    let passport = plane
-        .get_json(&["rp", "-n", "shop", "checkout-synced"])
-        .unwrap();
-    let item = &passport["status"]["evidence"][0];
-    assert_eq!(item["source"], "gitops-sync", "{passport}");
-    assert_eq!(item["status"], "Complete", "{passport}");
     assert!(
         item["summary"]
             .as_str()
@@ -217,15 +173,14 @@ spec:
     // Block: a rejection; the gate's health check fails at once (not after its 10m timeout),
     // naming the passport. Flux carries no object's own message into a failed health check,
     // so the reason is the passport's (`kubectl get rp`).
-    plane.approver("shop", "carol", &[]);
-    plane.kubectl_ok(
-        &["--as=carol", "apply", "-f", "-"],
-        Some(
-            "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {name: checkout-carol, namespace: shop}\nspec: {releaseRef: {name: checkout-production-2-3-1}, decision: Reject, approver: carol, comment: card provider outage}\n",
-        ),
+    plane.reject(
+        "shop",
+        "checkout-production-2-3-1",
+        "carol",
+        "card provider outage",
     );
     wait("the passport to Block", &|| {
-        decision(&plane, "checkout-production-2-3-1") == "Block"
+        decision(&plane, "shop", "checkout-production-2-3-1") == "Block"
     });
     // As `flux reconcile kustomization checkout-gate` asks for it.
     plane.kubectl_ok(

@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use common::cluster::tool;
-use common::gitops::{ArgoCd, GitRepo};
+use common::gitops::{ArgoCd, GitRepo, application_manifest};
 use common::node::{
     BUSYBOX_IMAGE, NODE_IP, Node, OAUTH2_PROXY_IMAGE, PASSPORT_IMAGE, leftovers, memory_of, pods,
     wait_for,
@@ -691,17 +691,10 @@ spec: {{service: checkout, version: 2.3.1, environment: production, revision: {{
             ("apps/checkout/app.yaml", &app("2.3.1")),
         ],
     );
-    plane.apply(&format!(
-        "apiVersion: argoproj.io/v1alpha1
-kind: Application
-metadata: {{name: checkout, namespace: argocd}}
-spec:
-  project: default
-  source: {{repoURL: '{}', path: apps/checkout, targetRevision: main}}
-  destination: {{server: 'https://kubernetes.default.svc', namespace: {ns}}}
-  syncPolicy: {{automated: {{}}, retry: {{limit: 0}}}}
-",
-        repo.url()
+    plane.apply(&application_manifest(
+        &repo,
+        &ns,
+        "{automated: {}, retry: {limit: 0}}",
     ));
     let report = |what: &str| {
         format!(
@@ -739,13 +732,7 @@ spec:
     assert_eq!(sync_operation(node).2, first);
 
     // Block: a rejection, then a new commit; the hook fails and so does the sync.
-    plane.approver(&ns, "carol", &[]);
-    plane.kubectl_ok(
-        &["--as=carol", "apply", "-f", "-"],
-        Some(&format!(
-            "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: checkout-carol, namespace: {ns}}}\nspec: {{releaseRef: {{name: {release}}}, decision: Reject, approver: carol}}\n"
-        )),
-    );
+    plane.reject(&ns, release, "carol", "card provider outage");
     let second = repo.commit(
         "checkout 2.3.1, tuned",
         &[("apps/checkout/app.yaml", &app("2.3.1-tuned"))],

@@ -590,6 +590,17 @@ users:
         );
     }
 
+    /// `user` rejects release `name` with kubectl, saying why.
+    pub fn reject(&self, ns: &str, release: &str, user: &str, comment: &str) {
+        self.approver(ns, user, &[]);
+        self.kubectl_ok(
+            &[&format!("--as={user}"), "apply", "-f", "-"],
+            Some(&format!(
+                "apiVersion: releasepassport.io/v1alpha1\nkind: Approval\nmetadata: {{name: {release}-{user}, namespace: {ns}}}\nspec: {{releaseRef: {{name: {release}}}, decision: Reject, approver: {user}, comment: '{comment}'}}\n"
+            )),
+        );
+    }
+
     /// A person who may approve, reject and waive in this namespace (and read what they act on).
     pub fn approver(&self, ns: &str, user: &str, groups: &[&str]) -> PathBuf {
         self.apply(&format!(

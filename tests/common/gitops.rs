@@ -12,6 +12,8 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
+use serde_json::Value;
+
 use super::cluster::{ControlPlane, log_file, read_log, spawn_bound, tool};
 
 /// Processes that end with their owner.
@@ -37,9 +39,15 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// Waits until the API server serves these CRDs (`kubectl wait` refuses a CRD that has no
-/// status yet, as one just created has not).
-fn established(plane: &ControlPlane, crds: &[&str]) {
+/// Applies the CRDs build.sh put in `folder` and waits until the API server serves `names`
+/// (`kubectl wait` refuses a CRD that has no status yet, as one just created has not).
+fn install_crds(plane: &ControlPlane, folder: &str, crds: &[&str]) {
+    // The bin folder links to it; kubectl reads a linked folder as a file.
+    let folder = std::fs::canonicalize(tool(folder)).unwrap();
+    plane.kubectl_ok(
+        &["apply", "--server-side", "-f", folder.to_str().unwrap()],
+        None,
+    );
     plane.wait("the CRDs to be established", || {
         plane
             .kubectl(
@@ -157,14 +165,9 @@ pub struct Flux {
 
 impl Flux {
     pub fn start(plane: &ControlPlane) -> Flux {
-        // The bin folder links to it; kubectl reads a linked folder as a file.
-        let crds = std::fs::canonicalize(tool("flux-crds")).unwrap();
-        plane.kubectl_ok(
-            &["apply", "--server-side", "-f", crds.to_str().unwrap()],
-            None,
-        );
-        established(
+        install_crds(
             plane,
+            "flux-crds",
             &[
                 "kustomizations.kustomize.toolkit.fluxcd.io",
                 "gitrepositories.source.toolkit.fluxcd.io",
@@ -230,6 +233,23 @@ pub struct ArgoCd {
     _processes: Processes,
 }
 
+/// The `argocd` CLI with its configuration and home in `dir`; what it printed.
+fn argocd_cli(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new(tool("argocd"))
+        .args(args)
+        .arg("--config")
+        .arg(dir.join("cli.config"))
+        .env("HOME", dir.join("home"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "argocd {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
 /// What an Argo CD install makes (argocd-cm, argocd-rbac-cm, argocd-secret with the admin's
 /// password hash, the default AppProject), plus an account `passport` that may only read.
 fn settings(hash: &str) -> String {
@@ -276,32 +296,18 @@ spec:
 
 impl ArgoCd {
     pub fn start(plane: &ControlPlane) -> ArgoCd {
-        let crds = std::fs::canonicalize(tool("argocd-crds")).unwrap();
-        plane.kubectl_ok(
-            &["apply", "--server-side", "-f", crds.to_str().unwrap()],
-            None,
-        );
-        established(
+        install_crds(
             plane,
+            "argocd-crds",
             &["applications.argoproj.io", "appprojects.argoproj.io"],
         );
         plane.namespace("argocd");
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path().to_path_buf();
-        let argocd = |args: &[&str]| {
-            let out = Command::new(tool("argocd"))
-                .args(args)
-                .args(["--config", d.join("cli.config").to_str().unwrap()])
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "argocd {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap().trim().to_string()
-        };
-        let hash = argocd(&["account", "bcrypt", "--password", ARGOCD_ADMIN_PASSWORD]);
+        let hash = argocd_cli(
+            &d,
+            &["account", "bcrypt", "--password", ARGOCD_ADMIN_PASSWORD],
+        );
         plane.apply(&settings(&hash));
         for sub in ["tls", "ssh", "gpg/keys", "gpg/source", "home"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
@@ -417,21 +423,7 @@ impl ArgoCd {
     /// A token for the read-only account `passport`, made as an administrator makes one: the
     /// `argocd` CLI logs in as admin and runs `argocd account generate-token`.
     pub fn readonly_token(&self) -> String {
-        let config = self.dir.path().join("cli.config");
-        let run = |args: &[&str]| {
-            let out = Command::new(tool("argocd"))
-                .args(args)
-                .args(["--config", config.to_str().unwrap()])
-                .env("HOME", self.dir.path().join("home"))
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "argocd {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            String::from_utf8(out.stdout).unwrap().trim().to_string()
-        };
+        let run = |args: &[&str]| argocd_cli(self.dir.path(), args);
         let server = format!("127.0.0.1:{}", self.api_port);
         run(&[
             "login",
@@ -453,4 +445,81 @@ pub fn patiently(check: &dyn Fn() -> bool) -> bool {
         check().then_some(())
     })
     .is_some()
+}
+
+/// The shop's policies for the GitOps tests: `production` releases need one approval that is not
+/// their author's; `verify` releases need their GitOps application synced (`gitops-sync`).
+pub const POLICIES: &str = "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {name: production, namespace: shop}
+spec:
+  selector: {environments: [production]}
+  rules:
+  - name: approved
+    approval: {min: 1, excludeAuthor: true}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {name: synced, namespace: shop}
+spec:
+  selector: {environments: [verify]}
+  rules:
+  - name: gitops-synced
+    evidence: {source: gitops-sync, maxAge: 10m}
+";
+
+/// The decision on the passport `ns/name`, empty while there is none.
+pub fn decision(plane: &ControlPlane, ns: &str, name: &str) -> String {
+    plane
+        .get_json(&["rp", "-n", ns, name])
+        .and_then(|p| p["status"]["decision"].as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+/// An Argo CD Application `checkout` syncing `apps/checkout` of `repo` into `ns`, automatically.
+pub fn application_manifest(repo: &GitRepo, ns: &str, sync_policy: &str) -> String {
+    format!(
+        "apiVersion: argoproj.io/v1alpha1
+kind: Application
+metadata: {{name: checkout, namespace: argocd}}
+spec:
+  project: default
+  source: {{repoURL: '{}', path: apps/checkout, targetRevision: main}}
+  destination: {{server: 'https://kubernetes.default.svc', namespace: {ns}}}
+  syncPolicy: {sync_policy}
+",
+        repo.url()
+    )
+}
+
+/// A `verify` release of `commit` whose scope is the GitOps application `app` (a `gitopsApps`
+/// entry): once its passport allows it — `gitops-synced` passed on our connector's reading of what
+/// the GitOps controller wrote — the evidence item it passed on.
+pub fn synced_evidence(plane: &ControlPlane, commit: &str, app: &str) -> Value {
+    plane.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: checkout-synced, namespace: shop}}
+spec:
+  service: checkout
+  version: 2.3.1
+  environment: verify
+  revision: {{commit: {commit}}}
+  scope: {{gitopsApps: [{app}]}}
+"
+    ));
+    let passport = super::node::wait_for(std::time::Duration::from_secs(120), || {
+        let p = plane.get_json(&["rp", "-n", "shop", "checkout-synced"])?;
+        (p["status"]["decision"] == "Allow").then_some(p)
+    });
+    let passport = passport.unwrap_or_else(|| {
+        panic!(
+            "the connector did not find {app} synced at {commit}: {:?}",
+            plane.get_json(&["rp", "-n", "shop", "checkout-synced"])
+        )
+    });
+    let item = passport["status"]["evidence"][0].clone();
+    assert_eq!(item["source"], "gitops-sync", "{passport}");
+    assert_eq!(item["status"], "Complete", "{passport}");
+    item
 }
