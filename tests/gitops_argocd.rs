@@ -73,7 +73,25 @@ fn argocd_assesses_a_held_allowed_and_blocked_release_with_the_shipped_health_ch
     plane.namespace("shop");
     let identity = plane.controller_identity("shop");
     let controller = Controller::start(&identity, "shop", "replica-a", &[]);
-    let argo = ArgoCd::start(&plane);
+    // The health checks merged into the argocd-cm the install made, as the file says to.
+    let argo = ArgoCd::start_configured(&plane, &|| {
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("examples/gitops/argocd/argocd-cm-health.yaml");
+        plane.kubectl_ok(
+            &[
+                "patch",
+                "configmap",
+                "argocd-cm",
+                "-n",
+                "argocd",
+                "--type",
+                "merge",
+                "--patch-file",
+                shipped.to_str().unwrap(),
+            ],
+            None,
+        );
+    });
     let token = argo.readonly_token();
     let wait = |what: &str, check: &dyn Fn() -> bool| {
         assert!(
@@ -88,23 +106,6 @@ fn argocd_assesses_a_held_allowed_and_blocked_release_with_the_shipped_health_ch
         )
     };
 
-    // The health checks merged into the argocd-cm the install made, as the file says to.
-    let shipped =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/gitops/argocd/argocd-cm-health.yaml");
-    plane.kubectl_ok(
-        &[
-            "patch",
-            "configmap",
-            "argocd-cm",
-            "-n",
-            "argocd",
-            "--type",
-            "merge",
-            "--patch-file",
-            shipped.to_str().unwrap(),
-        ],
-        None,
-    );
     let cm = plane
         .get_json(&["configmap", "-n", "argocd", "argocd-cm"])
         .unwrap();

@@ -296,6 +296,14 @@ spec:
 
 impl ArgoCd {
     pub fn start(plane: &ControlPlane) -> ArgoCd {
+        Self::start_configured(plane, &|| {})
+    }
+
+    /// The same, with `configure` run once the install's settings exist and before any component
+    /// starts, as an administrator sets argocd-cm up before Argo CD first reads it. (Seen here: a
+    /// health customization merged while the application controller was starting reached the
+    /// Application's health but not the resource tree's nodes, which then had no health at all.)
+    pub fn start_configured(plane: &ControlPlane, configure: &dyn Fn()) -> ArgoCd {
         install_crds(
             plane,
             "argocd-crds",
@@ -309,6 +317,7 @@ impl ArgoCd {
             &["account", "bcrypt", "--password", ARGOCD_ADMIN_PASSWORD],
         );
         plane.apply(&settings(&hash));
+        configure();
         for sub in ["tls", "ssh", "gpg/keys", "gpg/source", "home"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
         }
