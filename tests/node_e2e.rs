@@ -355,15 +355,22 @@ fn kind_doc_steps(node: &Node) {
         transcript.contains("successfully rolled out"),
         "{transcript}"
     );
-    // Every Release has its passport; the approval step moved one; the deleted one is gone.
-    let rps = node.plane.get_json(&["rp", "-n", "shop"]).unwrap();
-    let names: Vec<&str> = rps["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|p| p["metadata"]["name"].as_str())
-        .collect();
-    assert!(!names.contains(&"catalog-staging-1-12-0"), "{names:?}");
+    // Every Release has its passport; the approval step moved one; the deleted one is gone (the
+    // garbage collector takes the passport after its Release, in its own time).
+    let names = || -> Vec<String> {
+        let rps = node.plane.get_json(&["rp", "-n", "shop"]).unwrap();
+        rps["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p["metadata"]["name"].as_str().map(str::to_string))
+            .collect()
+    };
+    let names = wait_for(Duration::from_secs(60), || {
+        let names = names();
+        (!names.iter().any(|n| n == "catalog-staging-1-12-0")).then_some(names)
+    })
+    .unwrap_or_else(|| panic!("the deleted Release's passport stayed: {:?}", names()));
     assert_eq!(names.len(), 5, "{names:?}");
     let approved = node
         .plane
