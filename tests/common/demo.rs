@@ -96,6 +96,9 @@ pub fn try_send(
     body: &str,
 ) -> Option<(u16, String, String)> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    // A listener that is not the server meant (a port taken by another) may never answer.
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .ok()?;
     let extra: String = headers
         .iter()
         .map(|(k, v)| format!("{k}: {v}\r\n"))

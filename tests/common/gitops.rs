@@ -8,35 +8,76 @@
 #![allow(clippy::zombie_processes)]
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::cluster::{ControlPlane, log_file, read_log, spawn_bound, tool};
+use super::cluster::{ControlPlane, log_file, quiet_port, read_log, spawn_bound, tool};
 
-/// Processes that end with their owner.
+/// Processes that end with their owner, each with the name its log goes by.
 #[derive(Default)]
-struct Processes(Vec<Child>);
+struct Processes(Vec<(String, Child)>);
 
 impl Drop for Processes {
     fn drop(&mut self) {
-        for child in &mut self.0 {
+        for (_, child) in &mut self.0 {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 }
 
-/// A port nobody holds right now, for a server that must be told its port before it starts
-/// (it advertises it to others): the kernel's pick, released for the server to take.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+impl Processes {
+    /// The name of one that has exited, if any has.
+    fn exited(&mut self) -> Option<String> {
+        self.0
+            .iter_mut()
+            .find_map(|(name, child)| child.try_wait().ok().flatten().map(|_| name.clone()))
+    }
+}
+
+/// Starts servers that must be told their ports before they start (they advertise them to one
+/// another) on quiet ports, below the kernel's ephemeral range, where no port-0 listener of
+/// another test can take one between our pick and their bind; should one exit finding its port
+/// taken anyway, they all start again on others. `ready` says when they all serve.
+fn on_quiet_ports<const N: usize>(
+    dir: &Path,
+    start: impl Fn([u16; N]) -> Processes,
+    ready: impl Fn([u16; N]) -> bool,
+) -> ([u16; N], Processes) {
+    for attempt in 0..8 {
+        let ports = std::array::from_fn(|_| quiet_port(attempt));
+        let mut processes = start(ports);
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            if let Some(name) = processes.exited() {
+                let log = read_log(dir, &name);
+                if log.to_lowercase().contains("address already in use") {
+                    break;
+                }
+                panic!("{name} exited:\n{log}");
+            }
+            if ready(ports) {
+                return (ports, processes);
+            }
+            if Instant::now() > deadline {
+                let logs: Vec<String> = (processes.0.iter())
+                    .map(|(name, _)| format!("{name}:\n{}", read_log(dir, name)))
+                    .collect();
+                panic!("not serving in 120 s:\n{}", logs.join("\n"));
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+    panic!("{dir:?}: no free quiet ports after 8 tries");
+}
+
+/// Whether something accepts connections on a loopback port.
+fn serves(port: u16) -> bool {
+    TcpStream::connect(("127.0.0.1", port)).is_ok()
 }
 
 /// Applies the CRDs build.sh put in `folder` and waits until the API server serves `names`
@@ -126,7 +167,7 @@ impl GitRepo {
             dir,
             name: name.to_string(),
             base,
-            _server: Processes(vec![server]),
+            _server: Processes(vec![("gitserver".into(), server)]),
         }
     }
 
@@ -175,9 +216,8 @@ impl Flux {
         );
         plane.namespace("flux-system");
         let dir = tempfile::tempdir().unwrap();
-        let storage = free_port();
         let start = |name: &str, args: &[String]| {
-            spawn_bound(
+            let child = spawn_bound(
                 Command::new(tool(name))
                     .args(args)
                     .args([
@@ -190,26 +230,41 @@ impl Flux {
                     .stdout(log_file(dir.path(), name))
                     .stderr(log_file(dir.path(), name)),
             )
-            .unwrap()
+            .unwrap();
+            (name.to_string(), child)
         };
         let artifacts = dir.path().join("artifacts");
         std::fs::create_dir_all(&artifacts).unwrap();
-        let source = start(
-            "source-controller",
-            &[
-                format!("--storage-path={}", artifacts.display()),
-                format!("--storage-addr=127.0.0.1:{storage}"),
-                format!("--storage-adv-addr=127.0.0.1:{storage}"),
-            ],
-        );
-        // A dependency that is not Ready yet is looked at again after this (30 s by default).
-        let kustomize = start(
-            "kustomize-controller",
-            &["--requeue-dependency=2s".to_string()],
+        // What source-controller's artifact server serves once it is up, and nobody else would.
+        let marker = dir.path().display().to_string();
+        std::fs::write(artifacts.join("harness-marker"), &marker).unwrap();
+        let (_, processes) = on_quiet_ports(
+            dir.path(),
+            |[storage]| {
+                let source = start(
+                    "source-controller",
+                    &[
+                        format!("--storage-path={}", artifacts.display()),
+                        format!("--storage-addr=127.0.0.1:{storage}"),
+                        format!("--storage-adv-addr=127.0.0.1:{storage}"),
+                    ],
+                );
+                // A dependency that is not Ready yet is looked at again after this (30 s by
+                // default).
+                let kustomize = start(
+                    "kustomize-controller",
+                    &["--requeue-dependency=2s".to_string()],
+                );
+                Processes(vec![source, kustomize])
+            },
+            |[storage]| {
+                super::demo::try_send(storage, "GET", "/harness-marker", &[], "")
+                    .is_some_and(|(status, _, body)| status == 200 && body == marker)
+            },
         );
         Flux {
             dir,
-            _processes: Processes(vec![source, kustomize]),
+            _processes: processes,
         }
     }
 
@@ -321,14 +376,6 @@ impl ArgoCd {
         for sub in ["tls", "ssh", "gpg/keys", "gpg/source", "home"] {
             std::fs::create_dir_all(d.join(sub)).unwrap();
         }
-        let [
-            redis,
-            repo,
-            repo_metrics,
-            controller_metrics,
-            api,
-            api_metrics,
-        ] = std::array::from_fn(|_| free_port());
         // Argo CD's helper scripts beside its binary, then git and the rest of the system's.
         let path = format!(
             "{}:{}",
@@ -336,7 +383,7 @@ impl ArgoCd {
             std::env::var("PATH").unwrap_or_default()
         );
         let start = |name: &str, args: Vec<String>| {
-            spawn_bound(
+            let child = spawn_bound(
                 Command::new(tool(name))
                     .args(args)
                     .env("KUBECONFIG", plane.kubeconfig())
@@ -351,76 +398,90 @@ impl ArgoCd {
                     .stdout(log_file(&d, name))
                     .stderr(log_file(&d, name)),
             )
-            .unwrap()
+            .unwrap();
+            (name.to_string(), child)
         };
-        let redis_addr = format!("127.0.0.1:{redis}");
-        let redis = spawn_bound(
-            Command::new("redis-server")
-                .args(["--bind", "127.0.0.1", "--port", &redis.to_string()])
-                .args(["--save", "", "--appendonly", "no"])
-                .stdout(log_file(&d, "redis"))
-                .stderr(log_file(&d, "redis")),
-        )
-        .expect("Debian's redis-server is installed (make deps)");
-        let common = |more: &[String]| {
-            let mut args = vec![
-                "--namespace".to_string(),
-                "argocd".to_string(),
-                format!("--redis={redis_addr}"),
-            ];
-            args.extend_from_slice(more);
-            args
+        let components = |[
+            redis,
+            repo,
+            repo_metrics,
+            controller_metrics,
+            api,
+            api_metrics,
+        ]: [u16; 6]| {
+            let redis_addr = format!("127.0.0.1:{redis}");
+            let redis = spawn_bound(
+                Command::new("redis-server")
+                    .args(["--bind", "127.0.0.1", "--port", &redis.to_string()])
+                    .args(["--save", "", "--appendonly", "no"])
+                    .stdout(log_file(&d, "redis"))
+                    .stderr(log_file(&d, "redis")),
+            )
+            .expect("Debian's redis-server is installed (make deps)");
+            let common = |more: &[String]| {
+                let mut args = vec![
+                    "--namespace".to_string(),
+                    "argocd".to_string(),
+                    format!("--redis={redis_addr}"),
+                ];
+                args.extend_from_slice(more);
+                args
+            };
+            let repo_server = start(
+                "argocd-repo-server",
+                vec![
+                    format!("--redis={redis_addr}"),
+                    format!("--port={repo}"),
+                    format!("--metrics-port={repo_metrics}"),
+                    "--address=127.0.0.1".into(),
+                    "--metrics-address=127.0.0.1".into(),
+                    "--disable-tls".into(),
+                    // Its default names a Secret's mount, which plain text refuses to be given.
+                    "--client-ca-path=".into(),
+                ],
+            );
+            let repo_addr = format!("127.0.0.1:{repo}");
+            let controller = start(
+                "argocd-application-controller",
+                common(&[
+                    format!("--repo-server={repo_addr}"),
+                    "--repo-server-plaintext".into(),
+                    format!("--metrics-port={controller_metrics}"),
+                    // How often an Application is compared with Git without a change to prompt it.
+                    "--app-resync=10".into(),
+                ]),
+            );
+            let server = start(
+                "argocd-server",
+                common(&[
+                    format!("--repo-server={repo_addr}"),
+                    "--repo-server-plaintext".into(),
+                    format!("--port={api}"),
+                    format!("--metrics-port={api_metrics}"),
+                    "--address=127.0.0.1".into(),
+                    "--metrics-address=127.0.0.1".into(),
+                    "--insecure".into(),
+                ]),
+            );
+            Processes(vec![
+                ("redis".into(), redis),
+                repo_server,
+                controller,
+                server,
+            ])
         };
-        let repo_server = start(
-            "argocd-repo-server",
-            vec![
-                format!("--redis={redis_addr}"),
-                format!("--port={repo}"),
-                format!("--metrics-port={repo_metrics}"),
-                "--address=127.0.0.1".into(),
-                "--metrics-address=127.0.0.1".into(),
-                "--disable-tls".into(),
-                // Its default names a Secret's mount, which plain text refuses to be given.
-                "--client-ca-path=".into(),
-            ],
-        );
-        let repo_addr = format!("127.0.0.1:{repo}");
-        let controller = start(
-            "argocd-application-controller",
-            common(&[
-                format!("--repo-server={repo_addr}"),
-                "--repo-server-plaintext".into(),
-                format!("--metrics-port={controller_metrics}"),
-                // How often an Application is compared with Git without a change to prompt it.
-                "--app-resync=10".into(),
-            ]),
-        );
-        let server = start(
-            "argocd-server",
-            common(&[
-                format!("--repo-server={repo_addr}"),
-                "--repo-server-plaintext".into(),
-                format!("--port={api}"),
-                format!("--metrics-port={api_metrics}"),
-                "--address=127.0.0.1".into(),
-                "--metrics-address=127.0.0.1".into(),
-                "--insecure".into(),
-            ]),
-        );
-        let argo = ArgoCd {
-            dir,
-            api_port: api,
-            _processes: Processes(vec![redis, repo_server, controller, server]),
-        };
-        assert!(
-            super::cluster::eventually(|| {
-                super::demo::try_send(api, "GET", "/healthz", &[], "")
+        // Every port is someone's listener and the API server answers its health check.
+        let serving = |ports: [u16; 6]| {
+            ports.into_iter().all(serves)
+                && super::demo::try_send(ports[4], "GET", "/healthz", &[], "")
                     .is_some_and(|(status, _, _)| status == 200)
-            }),
-            "Argo CD's API server did not come up: {}",
-            argo.log("argocd-server")
-        );
-        argo
+        };
+        let (ports, processes) = on_quiet_ports(&d, components, serving);
+        ArgoCd {
+            dir,
+            api_port: ports[4],
+            _processes: processes,
+        }
     }
 
     /// What a component (`argocd-server`, `argocd-repo-server`, `argocd-application-controller`,
