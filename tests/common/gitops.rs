@@ -176,18 +176,14 @@ impl GitRepo {
         format!("{}/{}.git", self.base, self.name)
     }
 
-    /// Writes `files` (path, content; an empty content removes the file) into the work tree,
-    /// commits them and pushes to the served repository; returns the commit's sha.
+    /// Writes `files` (path, content) into the work tree, commits them and pushes to the served
+    /// repository; returns the commit's sha.
     pub fn commit(&self, message: &str, files: &[(&str, &str)]) -> String {
         let work = self.dir.path().join("work");
         for (path, content) in files {
             let file = work.join(path);
-            if content.is_empty() {
-                let _ = std::fs::remove_file(&file);
-            } else {
-                std::fs::create_dir_all(file.parent().unwrap()).unwrap();
-                std::fs::write(&file, content).unwrap();
-            }
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            std::fs::write(&file, content).unwrap();
         }
         git(&work, &["add", "-A"]);
         git(&work, &["commit", "-q", "-m", message]);
