@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::common::cluster::{ControlPlane, Options};
 use crate::common::controller::Controller;
 use crate::common::gitops::{
-    ArgoCd, GitRepo, POLICIES, application_manifest, decision, patiently, synced_evidence,
+    ArgoCd, GitRepo, application_manifest, decision, patiently, policies, synced_evidence,
 };
 use crate::common::node::tail;
 
@@ -40,15 +40,21 @@ fn health(plane: &ControlPlane, argo: &ArgoCd, token: &str) -> (String, String) 
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let message = tree(argo, token)["nodes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|n| n["kind"] == "Release")
-        .and_then(|n| n["health"]["message"].as_str())
+    let message = node(&tree(argo, token), "Release")["health"]["message"]
+        .as_str()
         .unwrap_or_default()
         .to_string();
     (status, message)
+}
+
+/// The first node of `kind` in a resource tree, or null.
+fn node<'t>(tree: &'t Value, kind: &str) -> &'t Value {
+    tree["nodes"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|n| n["kind"] == kind)
+        .unwrap_or(&Value::Null)
 }
 
 /// The Application's resource tree as Argo CD's API serves it (what its UI draws), or what the
@@ -100,16 +106,17 @@ fn argocd_assesses_a_held_allowed_and_blocked_release_with_the_shipped_health_ch
     });
     let token = argo.readonly_token();
     let wait = |what: &str, check: &dyn Fn() -> bool| {
-        assert!(
-            patiently(check),
-            "timed out waiting for {what}\nhealth: {:?}\ntree: {}\napplication: {}\n--- application-controller\n{}\n--- repo-server\n{}\n--- passport\n{}",
-            health(&plane, &argo, &token),
-            tree(&argo, &token),
-            application(&plane)["status"],
-            tail(&argo.log("argocd-application-controller")),
-            tail(&argo.log("argocd-repo-server")),
-            tail(&controller.log()),
-        )
+        patiently(what, check, &|| {
+            format!(
+                "health: {:?}\ntree: {}\napplication: {}\n--- application-controller\n{}\n--- repo-server\n{}\n--- passport\n{}",
+                health(&plane, &argo, &token),
+                tree(&argo, &token),
+                application(&plane)["status"],
+                tail(&argo.log("argocd-application-controller")),
+                tail(&argo.log("argocd-repo-server")),
+                tail(&controller.log()),
+            )
+        })
     };
 
     let cm = plane
@@ -122,7 +129,7 @@ fn argocd_assesses_a_held_allowed_and_blocked_release_with_the_shipped_health_ch
 
     let repo = GitRepo::serve("shop");
     let commit = repo.commit("checkout 2.3.1", &[("apps/checkout/release.yaml", RELEASE)]);
-    plane.apply(POLICIES);
+    plane.apply(&policies("shop"));
     plane.apply(&application_manifest(&repo, "shop", "{automated: {}}"));
 
     // Hold: Argo CD synced the Release from Git; its health is Progressing, by our script.
@@ -210,13 +217,7 @@ spec:
     });
     // The passport, a child of the Release in Argo CD's tree, carries why.
     let tree = tree(&argo, &token);
-    let passport = tree["nodes"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|n| n["kind"] == "ReleasePassport")
-        .cloned()
-        .unwrap_or(Value::Null);
+    let passport = node(&tree, "ReleasePassport");
     assert_eq!(passport["health"]["status"], "Degraded", "{tree}");
     assert!(
         passport["health"]["message"]

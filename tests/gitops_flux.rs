@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::common::cluster::{ControlPlane, Options};
 use crate::common::controller::Controller;
-use crate::common::gitops::{Flux, GitRepo, POLICIES, decision, patiently, synced_evidence};
+use crate::common::gitops::{Flux, GitRepo, decision, patiently, policies, synced_evidence};
 use crate::common::node::tail;
 
 const GATED_ROLLOUT: &str = "examples/gitops/flux/gated-rollout.yaml";
@@ -98,7 +98,7 @@ fn the_gated_rollout_as_shipped_holds_allows_and_blocks_under_real_flux() {
             ("apps/checkout/production/app.yaml", APP),
         ],
     );
-    plane.apply(POLICIES);
+    plane.apply(&policies("shop"));
     plane.apply(CONNECTOR);
     plane.apply(&format!(
         "apiVersion: source.toolkit.fluxcd.io/v1
@@ -114,11 +114,7 @@ spec: {{interval: 1m, url: '{}', ref: {{branch: main}}}}
     // Hold: Flux applied the Release from Git, we decided Hold, the gate's health check waits
     // and the production Kustomization stays unapplied behind it.
     let wait = |what: &str, check: &dyn Fn() -> bool| {
-        assert!(
-            patiently(check),
-            "timed out waiting for {what}\n{}",
-            logs(&plane, &flux, &controller)
-        )
+        patiently(what, check, &|| logs(&plane, &flux, &controller))
     };
     wait("the passport Flux's Release became to Hold", &|| {
         decision(&plane, "shop", "checkout-production-2-3-1") == "Hold"

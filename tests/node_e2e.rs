@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use common::cluster::tool;
-use common::gitops::{ArgoCd, GitRepo, application_manifest};
+use common::gitops::{ArgoCd, GitRepo, application_manifest, policies};
 use common::node::{
     BUSYBOX_IMAGE, NODE_IP, Node, OAUTH2_PROXY_IMAGE, PASSPORT_IMAGE, leftovers, memory_of, pods,
     wait_for,
@@ -665,17 +665,9 @@ fn argocd_presync_hook(node: &Node) {
     let argo = ArgoCd::start(plane);
     let release = "checkout-production-2-3-1";
     // The pipeline creates the Release before it asks Argo CD to sync.
+    plane.apply(&policies(&ns));
     plane.apply(&format!(
         "apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {{name: production, namespace: {ns}}}
-spec:
-  selector: {{environments: [production]}}
-  rules:
-  - name: approved
-    approval: {{min: 1, excludeAuthor: true}}
----
-apiVersion: releasepassport.io/v1alpha1
 kind: Release
 metadata: {{name: {release}, namespace: {ns}}}
 spec: {{service: checkout, version: 2.3.1, environment: production, revision: {{author: bob}}}}

@@ -504,35 +504,45 @@ impl ArgoCd {
     }
 }
 
-/// Whether `check` comes true within two minutes: a GitOps controller works on its own clock
-/// (a fetch, a requeue, a refresh), slower than ours on a loaded machine.
-pub fn patiently(check: &dyn Fn() -> bool) -> bool {
-    super::node::wait_for(std::time::Duration::from_secs(120), || {
+/// Waits until `check` comes true, for up to two minutes: a GitOps controller works on its own
+/// clock (a fetch, a requeue, a refresh), slower than ours on a loaded machine. Fails naming
+/// `what`, with `context()`: what the controllers logged and served, to say why.
+pub fn patiently(what: &str, check: &dyn Fn() -> bool, context: &dyn Fn() -> String) {
+    let came = super::node::wait_for(std::time::Duration::from_secs(120), || {
         check().then_some(())
-    })
-    .is_some()
+    });
+    assert!(
+        came.is_some(),
+        "timed out waiting for {what}\n{}",
+        context()
+    );
 }
 
-/// The shop's policies for the GitOps tests: `production` releases need one approval that is not
-/// their author's; `verify` releases need their GitOps application synced (`gitops-sync`).
-pub const POLICIES: &str = "apiVersion: releasepassport.io/v1alpha1
+/// The policies of namespace `ns` in the GitOps tests: `production` releases need one approval
+/// that is not their author's; `verify` releases need their GitOps application synced
+/// (`gitops-sync`).
+pub fn policies(ns: &str) -> String {
+    format!(
+        "apiVersion: releasepassport.io/v1alpha1
 kind: GatePolicy
-metadata: {name: production, namespace: shop}
+metadata: {{name: production, namespace: {ns}}}
 spec:
-  selector: {environments: [production]}
+  selector: {{environments: [production]}}
   rules:
   - name: approved
-    approval: {min: 1, excludeAuthor: true}
+    approval: {{min: 1, excludeAuthor: true}}
 ---
 apiVersion: releasepassport.io/v1alpha1
 kind: GatePolicy
-metadata: {name: synced, namespace: shop}
+metadata: {{name: synced, namespace: {ns}}}
 spec:
-  selector: {environments: [verify]}
+  selector: {{environments: [verify]}}
   rules:
   - name: gitops-synced
-    evidence: {source: gitops-sync, maxAge: 10m}
-";
+    evidence: {{source: gitops-sync, maxAge: 10m}}
+"
+    )
+}
 
 /// The decision on the passport `ns/name`, empty while there is none.
 pub fn decision(plane: &ControlPlane, ns: &str, name: &str) -> String {
