@@ -35,7 +35,7 @@ deps:
 	@command -v node >/dev/null && command -v npm >/dev/null || { echo "node and npm are required (they ship with this machine's image)"; exit 1; }
 	@python3 -c "import prometheus_client" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "prometheus_client==0.26.0"
 	@python3 -c "import scipy" 2>/dev/null || python3 -m pip install --quiet --disable-pip-version-check "scipy==1.17.1"
-	@command -v promtool >/dev/null && command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus chromium >/dev/null; }
+	@command -v promtool >/dev/null && command -v prometheus-alertmanager >/dev/null && command -v chromium >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-alertmanager chromium >/dev/null; }
 	@command -v redis-server >/dev/null && command -v git >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server git >/dev/null; }
 	@command -v containerd >/dev/null && command -v runc >/dev/null && [ -x /usr/lib/cni/bridge ] && command -v iptables >/dev/null && command -v conntrack >/dev/null && [ -x /bin/busybox ] || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends containerd runc containernetworking-plugins iptables conntrack busybox-static >/dev/null; }
 	@cd tests/console && node -e 'const fs = require("fs"); process.exit(Object.keys(JSON.parse(fs.readFileSync("package.json")).dependencies).every((d) => fs.existsSync("node_modules/" + d)) ? 0 : 1)' || npm ci --no-audit --no-fund --loglevel=error

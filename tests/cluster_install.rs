@@ -271,6 +271,16 @@ fn the_server_refuses_bad_specs_with_our_messages() {
         ),
     );
     assert!(e.contains("unique"), "{e}");
+    let e = refused(
+        plane,
+        &format!(
+            "{GROUP}\nkind: Connector\nmetadata: {{name: alerts, namespace: {ns}}}\nspec: {{type: Alertmanager, endpoint: 'http://am:9093', alerts: {{matchers: ['severity=critical']}}}}\n"
+        ),
+    );
+    assert!(
+        e.contains("spec.alerts.matchers") && e.contains("double-quoted value"),
+        "{e}"
+    );
     // And a good one is accepted.
     plane.apply(&policy(
         "  - name: a\n    evidence: {source: ci}\n  - name: b\n    evidence: {source: x}\n",

@@ -9,13 +9,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use kube::runtime::reflector;
-use kube::runtime::watcher;
 use release_passport::api::{Connector, Decision, GatePolicy, Keyed, Release};
 use release_passport::connectors::hub::{self, Hub, HubSource};
 use release_passport::connectors::query::Query;
 use release_passport::engine::{self, Input, needs::needs};
 use release_passport::evidence::{EvidenceSource, gather};
+
+use crate::common::{store_of, yaml};
 
 struct Prometheus {
     child: Child,
@@ -121,10 +121,6 @@ fn start(series: &str) -> Prometheus {
     panic!("Prometheus did not become ready");
 }
 
-fn yaml<T: serde::de::DeserializeOwned>(s: &str) -> T {
-    serde_yaml_ng::from_str(s).unwrap()
-}
-
 /// The Prometheus Connector of namespace `shop`, pointed at `prom`.
 fn connector(prom: &Prometheus) -> Connector {
     yaml(&format!(
@@ -135,15 +131,6 @@ spec: {{type: Prometheus, endpoint: 'http://127.0.0.1:{}', timeout: 5s}}
 ",
         prom.port
     ))
-}
-
-/// A watch cache holding `connector` alone, as the controller's would.
-fn store_of(connector: &Connector) -> reflector::Store<Connector> {
-    let (store, mut writer) = reflector::store::<Connector>();
-    writer.apply_watcher_event(&watcher::Event::Init);
-    writer.apply_watcher_event(&watcher::Event::InitApply(connector.clone()));
-    writer.apply_watcher_event(&watcher::Event::InitDone);
-    store
 }
 
 fn release(service: &str) -> Release {
@@ -192,7 +179,7 @@ spec:
             (r, n)
         })
         .collect();
-    let store = store_of(&connector);
+    let store = store_of(std::slice::from_ref(&connector));
     let connectors = store.state();
     let plan = hub::plan(&connectors, &releases);
     let mut queries = plan[&connector.key()].clone();
@@ -356,7 +343,7 @@ spec: {{service: {service}, version: '{version}', environment: production, start
         .iter()
         .map(|(r, p, prev)| (r.clone(), needs(r, p, prev.map(|p| p.version.as_str()))))
         .collect();
-    let store = store_of(&connector);
+    let store = store_of(std::slice::from_ref(&connector));
     let plan = hub::plan(&store.state(), &releases);
     let queries = plan[&connector.key()].clone();
     assert_eq!(queries.len(), 6, "two windows per release: {queries:?}");

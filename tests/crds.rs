@@ -307,6 +307,23 @@ fn connector_and_release_rules() {
             "{bad}: {e:?}"
         );
     }
+    // Alertmanager matchers: a label name, an operator, a quoted value.
+    let alerts = |matchers: Value| json!({"type": "Alertmanager", "endpoint": "http://alertmanager:9093", "alerts": {"matchers": matchers}});
+    assert!(
+        refused(
+            "Connector",
+            alerts(json!([r#"severity=~"critical|page""#, r#"team != "a\"b""#]))
+        )
+        .is_empty()
+    );
+    for bad in ["severity=critical", r#"9x="a""#, r#"severity="a"b""#] {
+        let e = refused("Connector", alerts(json!([bad])));
+        assert!(
+            e.iter()
+                .any(|e| e.contains("spec.alerts.matchers") && e.contains("NAME OP \"VALUE\"")),
+            "{bad}: {e:?}"
+        );
+    }
     let e = refused(
         "Release",
         json!({"service": "", "version": "1", "environment": "prod"}),
@@ -364,5 +381,47 @@ fn every_passport_status_field_is_explained() {
             decision.contains(word),
             "status.decision does not mention {word}"
         );
+    }
+}
+
+/// What the connector accepts as an Alertmanager matcher is exactly what admission accepts: the
+/// CRD's own regular expression and `alertmanager::check_matcher` agree on every string.
+mod alert_matchers {
+    use super::*;
+    use proptest::prelude::*;
+    use release_passport::connectors::alertmanager::check_matcher;
+
+    fn admission() -> regex::Regex {
+        let rules = &schema_of("Connector")["properties"]["spec"]["properties"]["alerts"]["properties"]
+            ["matchers"]["x-kubernetes-validations"][0]["rule"];
+        let rule = rules.as_str().unwrap();
+        let pattern = rule
+            .split_once("m.matches('")
+            .and_then(|(_, p)| p.rsplit_once("'))"))
+            .unwrap()
+            .0
+            .replace("\\\\", "\\");
+        regex::Regex::new(&pattern).unwrap()
+    }
+
+    #[test]
+    fn both_tell_a_matcher_from_a_non_matcher() {
+        for (m, ok) in [
+            (r#"severity=~"critical""#, true),
+            ("severity=critical", false),
+        ] {
+            assert_eq!(
+                (admission().is_match(m), check_matcher(m).is_ok()),
+                (ok, ok),
+                "{m}"
+            );
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn agree(m in r#"[ a-z9:_]{0,3}(=|!=|=~|!~|~|==)?[ ]?"?[a-z"\\ |.]{0,5}"?[ ]?"#) {
+            prop_assert_eq!(admission().is_match(&m), check_matcher(&m).is_ok(), "{:?}", m);
+        }
     }
 }

@@ -19,6 +19,7 @@ mod cli_metrics;
 mod cli_simulate;
 mod cluster_faults;
 mod cluster_install;
+mod connectors_alertmanager;
 mod connectors_cluster;
 mod connectors_http;
 mod connectors_prometheus;

@@ -58,6 +58,10 @@ pub struct ConnectorSpec {
     /// The synthetic journey an `HTTP` connector runs: requests in order, each checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub journey: Option<Journey>,
+    /// Which alerts an `Alertmanager` connector counts against a release, besides those
+    /// matching the release's `scope.metricLabels`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alerts: Option<AlertsSpec>,
     /// How many upstream calls may run at once (default 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self >= 1 && self <= 64").message("maxConcurrency must be between 1 and 64"))]
@@ -136,6 +140,23 @@ pub struct JourneyStep {
     pub latency_budget: Option<DurationString>,
 }
 
+/// What an `Alertmanager` connector counts as alerting for a release: the active alerts that
+/// carry every one of the release's `scope.metricLabels` and match every matcher here.
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AlertsSpec {
+    /// Label matchers in Alertmanager's syntax, each value quoted, e.g. `severity=~"critical|page"`
+    /// or `team!="platform"`. At most 16 items, each at most 1024 characters.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 16), inner(length(max = 1024)))]
+    #[x_kube(validation = Rule::new(r#"self.all(m, m.matches('^\\s*[a-zA-Z_:][a-zA-Z0-9_:]*\\s*(=|!=|=~|!~)\\s*"([^"\\\\]|\\\\.)*"\\s*$'))"#).message(r#"each matcher is NAME OP "VALUE": a label name, one of = != =~ !~, and a double-quoted value (\" and \\ escaped)"#))]
+    pub matchers: Vec<String>,
+    /// Count silenced and inhibited alerts too (default false: they are named in the evidence,
+    /// not counted).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub count_suppressed: bool,
+}
+
 /// Declares the connector types the API accepts, each with whether it needs `spec.endpoint`;
 /// the CRD's endpoint rule is generated from the same list.
 macro_rules! connector_types {
@@ -191,6 +212,8 @@ connector_types! {
     Webhook, endpoint: false;
     /// Evidence recorded by a person.
     Manual, endpoint: false;
+    /// Firing alerts, from the Alertmanager API v2.
+    Alertmanager, endpoint: true;
 }
 
 /// The admission rule that a type needing an endpoint names one.

@@ -1,5 +1,5 @@
 //! Detected candidates: integrations present in the cluster (Argo CD and Flux APIs, Prometheus
-//! Services) that no Connector covers yet — offered on the Integrations page, never used until a
+//! and Alertmanager Services) that no Connector covers yet — offered on the Integrations page, never used until a
 //! person creates the Connector.
 
 use std::sync::Arc;
@@ -19,7 +19,15 @@ pub const PROMETHEUS_SELECTORS: [&str; 3] = [
     "app=prometheus",
 ];
 
-/// A Service that looks like Prometheus.
+/// Label selectors that identify Alertmanager Services (the operator's, the Helm charts', the
+/// common convention).
+pub const ALERTMANAGER_SELECTORS: [&str; 3] = [
+    "operated-alertmanager=true",
+    "app.kubernetes.io/name=alertmanager",
+    "app=alertmanager",
+];
+
+/// A Service that looks like Prometheus or Alertmanager.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FoundService {
     pub namespace: String,
@@ -43,6 +51,35 @@ pub struct Discovery {
     pub api_groups: Vec<String>,
     /// Services carrying Prometheus labels.
     pub services: Vec<FoundService>,
+    /// Services carrying Alertmanager labels.
+    pub alertmanagers: Vec<FoundService>,
+}
+
+/// A candidate of `type_` for each of `services` that no Connector of that type points at
+/// (its endpoint names the Service by `NAME.NAMESPACE` or `//NAME:`).
+pub fn uncovered(
+    services: &[FoundService],
+    type_: ConnectorType,
+    looks_like: &str,
+    connectors: &[Arc<Connector>],
+) -> Vec<Candidate> {
+    services
+        .iter()
+        .filter(|s| {
+            !connectors.iter().any(|c| {
+                c.spec.type_ == type_
+                    && c.spec.endpoint.as_deref().is_some_and(|e| {
+                        e.contains(&format!("{}.{}", s.name, s.namespace))
+                            || e.contains(&format!("//{}:", s.name))
+                    })
+            })
+        })
+        .map(|s| Candidate {
+            type_,
+            found: format!("Service {}/{} looks like {looks_like}", s.namespace, s.name),
+            endpoint: Some(format!("http://{}.{}.svc:{}", s.name, s.namespace, s.port)),
+        })
+        .collect()
 }
 
 /// The connector types detection looks for.
@@ -77,8 +114,22 @@ pub async fn discover(client: &Client) -> Result<Discovery, kube::Error> {
         .map(|g| g.name)
         .collect();
     let api: Api<Service> = Api::all(client.clone());
+    Ok(Discovery {
+        api_groups,
+        services: labelled(&api, &PROMETHEUS_SELECTORS, 9090).await?,
+        alertmanagers: labelled(&api, &ALERTMANAGER_SELECTORS, 9093).await?,
+    })
+}
+
+/// The Services carrying any of `selectors`, each with its web port (`default_port`, a port
+/// named `web`, else its first).
+async fn labelled(
+    api: &Api<Service>,
+    selectors: &[&str],
+    default_port: i32,
+) -> Result<Vec<FoundService>, kube::Error> {
     let mut found = Vec::new();
-    for selector in PROMETHEUS_SELECTORS {
+    for selector in selectors {
         for svc in api.list(&ListParams::default().labels(selector)).await? {
             let port = svc
                 .spec
@@ -87,10 +138,10 @@ pub async fn discover(client: &Client) -> Result<Discovery, kube::Error> {
                 .and_then(|ports| {
                     ports
                         .iter()
-                        .find(|p| p.port == 9090 || p.name.as_deref() == Some("web"))
+                        .find(|p| p.port == default_port || p.name.as_deref() == Some("web"))
                         .or(ports.first())
                 })
-                .map_or(9090, |p| p.port);
+                .map_or(default_port, |p| p.port);
             found.push(FoundService {
                 namespace: svc.metadata.namespace.clone().unwrap_or_default(),
                 name: svc.metadata.name.clone().unwrap_or_default(),
@@ -100,10 +151,7 @@ pub async fn discover(client: &Client) -> Result<Discovery, kube::Error> {
     }
     found.sort();
     found.dedup();
-    Ok(Discovery {
-        api_groups,
-        services: found,
-    })
+    Ok(found)
 }
 
 #[cfg(test)]
@@ -142,9 +190,14 @@ mod tests {
         let found = Discovery {
             api_groups: groups,
             services,
+            alertmanagers: vec![FoundService {
+                namespace: "monitoring".into(),
+                name: "alertmanager-operated".into(),
+                port: 9093,
+            }],
         };
         let all = candidates(&found, &[]);
-        assert_eq!(all.len(), 4);
+        assert_eq!(all.len(), 5);
         let covered = candidates(
             &found,
             &[
@@ -152,6 +205,10 @@ mod tests {
                 conn(
                     "Prometheus",
                     Some("http://prometheus-operated.monitoring.svc:9090"),
+                ),
+                conn(
+                    "Alertmanager",
+                    Some("http://alertmanager-operated.monitoring:9093"),
                 ),
             ],
         );
@@ -163,7 +220,7 @@ mod tests {
         );
         let nothing = Discovery {
             api_groups: vec!["apps".into()],
-            services: Vec::new(),
+            ..Discovery::default()
         };
         assert!(candidates(&nothing, &[]).is_empty());
         let looked_for: Vec<ConnectorType> = detectable().collect();
@@ -172,8 +229,17 @@ mod tests {
             vec![
                 ConnectorType::ArgoCD,
                 ConnectorType::Flux,
-                ConnectorType::Prometheus
+                ConnectorType::Prometheus,
+                ConnectorType::Alertmanager
             ]
+        );
+        let alertmanager = &all[all.len() - 1];
+        assert_eq!(
+            (alertmanager.type_, alertmanager.endpoint.as_deref()),
+            (
+                ConnectorType::Alertmanager,
+                Some("http://alertmanager-operated.monitoring.svc:9093")
+            )
         );
     }
 }

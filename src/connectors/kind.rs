@@ -31,6 +31,8 @@ pub enum Answers {
     Workloads,
     GitOps,
     Metrics,
+    /// Alerts firing for a release's scope.
+    Alerts,
     /// Synthetic user journeys (the Radar's journey lane).
     Journeys,
     /// Third-party status (the Radar's third-party lane).

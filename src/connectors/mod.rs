@@ -3,6 +3,7 @@
 //! concurrency, and keeps each Connector's health. Reconciles read the hub's cache; they never
 //! wait on an upstream.
 
+pub mod alertmanager;
 pub mod argocd;
 pub mod detect;
 pub mod flux;
@@ -35,6 +36,7 @@ pub fn kind_of(t: ConnectorType) -> &'static dyn ConnectorKind {
         ConnectorType::GitHubActions => &github::GitHubActions,
         ConnectorType::Webhook => &webhook::Webhook,
         ConnectorType::Manual => &manual::Manual,
+        ConnectorType::Alertmanager => &alertmanager::Alertmanager,
     }
 }
 

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::detect::{Candidate, Discovery};
+use super::detect::{Candidate, Discovery, uncovered};
 use super::kind::{About, Answer, Answers, Asked, ConnectorKind, Upstream, not_asked};
 use super::query::Query;
 use crate::api::{Connector, ConnectorType, namespace_of};
@@ -312,25 +312,12 @@ impl ConnectorKind for Prometheus {
 
     /// Services that look like Prometheus and that no Prometheus connector points at.
     fn detect(&self, found: &Discovery, connectors: &[Arc<Connector>]) -> Option<Vec<Candidate>> {
-        let found = found
-            .services
-            .iter()
-            .filter(|s| {
-                !connectors.iter().any(|c| {
-                    c.spec.type_ == ConnectorType::Prometheus
-                        && c.spec.endpoint.as_deref().is_some_and(|e| {
-                            e.contains(&format!("{}.{}", s.name, s.namespace))
-                                || e.contains(&format!("//{}:", s.name))
-                        })
-                })
-            })
-            .map(|s| Candidate {
-                type_: ConnectorType::Prometheus,
-                found: format!("Service {}/{} looks like Prometheus", s.namespace, s.name),
-                endpoint: Some(format!("http://{}.{}.svc:{}", s.name, s.namespace, s.port)),
-            })
-            .collect();
-        Some(found)
+        Some(uncovered(
+            &found.services,
+            ConnectorType::Prometheus,
+            "Prometheus",
+            connectors,
+        ))
     }
 
     fn fetch<'a>(

@@ -4,6 +4,7 @@
 //! looking its answer up cannot disagree. Releases asking the same question share one value,
 //! hence one upstream call.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::api::ObjectKey;
@@ -31,6 +32,19 @@ impl fmt::Display for WorkloadScope {
 pub enum FluxKind {
     Kustomization,
     HelmRelease,
+}
+
+/// Which alerts count against a release (Alertmanager): the active ones carrying every label
+/// of `scope` and matching every one of `matchers`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct AlertQuery {
+    /// The release's `scope.metricLabels` (empty: the release cannot be scoped, and nothing is
+    /// asked: no fleet-wide question, ever).
+    pub scope: BTreeMap<String, String>,
+    /// The connector's `spec.alerts.matchers`, as written.
+    pub matchers: Vec<String>,
+    /// Whether silenced and inhibited alerts count too.
+    pub count_suppressed: bool,
 }
 
 /// One question one connector answers.
@@ -71,6 +85,8 @@ pub enum Query {
     },
     /// Whether an Application's history still holds `revision`.
     RollbackApp { app: ObjectKey, revision: String },
+    /// The alerts firing for a release's scope.
+    Alerts(AlertQuery),
 }
 
 impl Query {
@@ -115,6 +131,16 @@ impl fmt::Display for Query {
             }
             Query::RollbackApp { app, revision } => {
                 write!(f, "rollback target in Application {app}: {revision}")
+            }
+            Query::Alerts(q) => {
+                let scope = (q.scope.iter())
+                    .map(|(k, v)| format!("{k}={}", crate::engine::labels::quoted(v)));
+                let all: Vec<String> = scope.chain(q.matchers.iter().cloned()).collect();
+                write!(f, "alerts {{{}}}", all.join(","))?;
+                if q.count_suppressed {
+                    f.write_str(" (silenced and inhibited count)")?;
+                }
+                Ok(())
             }
         }
     }

@@ -26,7 +26,7 @@ pub fn matchers(labels: &BTreeMap<String, String>) -> Result<String, LabelError>
     }
     Ok(labels
         .iter()
-        .map(|(k, v)| format!("{k}=\"{}\"", escape(v)))
+        .map(|(k, v)| format!("{k}={}", quoted(v)))
         .collect::<Vec<_>>()
         .join(","))
 }
@@ -43,8 +43,11 @@ pub fn substitute(query: &str, matchers: &str) -> Option<String> {
     Some(query.replace("$labels", matchers))
 }
 
-fn escape(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
+/// `value` as a double-quoted label value, backslashes, quotes and line breaks escaped: the quoting
+/// PromQL and Alertmanager's matchers share.
+pub fn quoted(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 2);
+    out.push('"');
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
@@ -53,6 +56,7 @@ fn escape(value: &str) -> String {
             c => out.push(c),
         }
     }
+    out.push('"');
     out
 }
 

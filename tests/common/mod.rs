@@ -242,3 +242,17 @@ pub async fn refresh_healthy(
         refreshed.status.last_error
     );
 }
+
+/// A watch cache holding `connectors` alone, as the controller's would.
+pub fn store_of(
+    connectors: &[release_passport::api::Connector],
+) -> kube::runtime::reflector::Store<release_passport::api::Connector> {
+    use kube::runtime::watcher::Event;
+    let (store, mut writer) = kube::runtime::reflector::store();
+    writer.apply_watcher_event(&Event::Init);
+    for c in connectors {
+        writer.apply_watcher_event(&Event::InitApply(c.clone()));
+    }
+    writer.apply_watcher_event(&Event::InitDone);
+    store
+}

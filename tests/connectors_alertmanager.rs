@@ -1,0 +1,304 @@
+//! The Alertmanager connector against a real Alertmanager (Debian's `prometheus-alertmanager`,
+//! installed by `make test`): alerts posted to its API v2 as Prometheus posts them, a silence
+//! made through the same API, an inhibition from its configuration; the hub asks, the engine
+//! decides. Label values that would widen a matcher if they were not quoted stay one value.
+
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use release_passport::api::{Connector, Decision, GatePolicy, Keyed, Release};
+use release_passport::connectors::hub::{self, Hub, HubSource};
+use release_passport::engine::{self, Input, needs::needs};
+use release_passport::evidence::{EvidenceSource, gather};
+use serde_json::{Value, json};
+
+use crate::common::{refresh_healthy, store_of, yaml};
+
+/// Warnings of a service are muted while a critical alert of the same service fires.
+const CONFIG: &str = "route: {receiver: team}
+receivers: [{name: team}]
+inhibit_rules:
+- source_matchers: ['severity=\"critical\"']
+  target_matchers: ['severity=\"warning\"']
+  equal: [service]
+";
+
+struct Alertmanager {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Alertmanager {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Alertmanager {
+    /// On port 0, its address read back from its log; no cluster gossip.
+    fn start() -> Alertmanager {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("alertmanager.yml"), CONFIG).unwrap();
+        let log = dir.path().join("alertmanager.log");
+        let child = Command::new("prometheus-alertmanager")
+            .arg(format!(
+                "--config.file={}",
+                dir.path().join("alertmanager.yml").display()
+            ))
+            .arg(format!(
+                "--storage.path={}",
+                dir.path().join("data").display()
+            ))
+            .args([
+                "--web.listen-address=127.0.0.1:0",
+                "--cluster.listen-address=",
+            ])
+            .stdout(std::fs::File::create(dir.path().join("stdout.log")).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("Debian's prometheus-alertmanager is installed (make deps)");
+        let mut am = Alertmanager {
+            child,
+            port: 0,
+            dir,
+        };
+        let port = crate::common::node::wait_for(Duration::from_secs(60), || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let line = text.lines().find(|l| l.contains("msg=\"Listening on\""))?;
+            line.rsplit_once("address=127.0.0.1:")?
+                .1
+                .trim()
+                .parse()
+                .ok()
+        });
+        am.port = port.unwrap_or_else(|| {
+            panic!(
+                "Alertmanager did not listen:\n{}",
+                std::fs::read_to_string(&log).unwrap_or_default()
+            )
+        });
+        am
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Value {
+        let (status, _, answer) = crate::common::demo::try_send(
+            self.port,
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            &body.to_string(),
+        )
+        .unwrap();
+        assert_eq!(status, 200, "POST {path}: {answer}");
+        serde_json::from_str(&answer).unwrap_or(Value::Null)
+    }
+
+    /// Fires alerts as Prometheus does (`POST /api/v2/alerts`, postableAlerts).
+    fn fire(&self, alerts: &[Value]) {
+        let now = Utc::now();
+        let alerts: Vec<Value> = alerts
+            .iter()
+            .map(|labels| {
+                json!({"labels": labels, "annotations": {"summary": "from the test"},
+                       "startsAt": now.to_rfc3339(), "endsAt": (now + chrono::Duration::hours(1)).to_rfc3339(),
+                       "generatorURL": "http://prometheus.example/graph"})
+            })
+            .collect();
+        self.post("/api/v2/alerts", &json!(alerts));
+    }
+
+    /// Silences alerts with `name=value` (`POST /api/v2/silences`); the silence's id.
+    fn silence(&self, name: &str, value: &str) -> String {
+        let now = Utc::now();
+        let answer = self.post(
+            "/api/v2/silences",
+            &json!({"matchers": [{"name": name, "value": value, "isRegex": false, "isEqual": true}],
+                    "startsAt": now.to_rfc3339(), "endsAt": (now + chrono::Duration::hours(1)).to_rfc3339(),
+                    "createdBy": "carol", "comment": "known disk alarm"}),
+        );
+        answer["silenceID"].as_str().unwrap().to_string()
+    }
+
+    fn connector(&self, name: &str, source: &str, alerts: &str) -> Connector {
+        yaml(&format!(
+            "apiVersion: releasepassport.io/v1alpha1
+kind: Connector
+metadata: {{name: {name}, namespace: shop}}
+spec: {{type: Alertmanager, endpoint: 'http://127.0.0.1:{}', source: {source}, timeout: 5s, alerts: {alerts}}}
+",
+            self.port
+        ))
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
+    }
+}
+
+fn release(name: &str, service: &str) -> Release {
+    let mut r: Release = yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: {name}, namespace: shop}}
+spec: {{service: {name}, version: '1', environment: production}}
+"
+    ));
+    if !service.is_empty() {
+        r.spec
+            .scope
+            .metric_labels
+            .insert("service".into(), service.into());
+    }
+    r
+}
+
+/// Critical and warning alerts block; page-only alerts (`countSuppressed`) hold.
+const POLICY: &str = "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {name: prod, namespace: shop}
+spec:
+  rules:
+  - name: no-alerts
+    evidence: {source: alerts, maxAge: 10m}
+  - name: nothing-muted
+    evidence: {source: all-alerts, maxAge: 10m, onFailed: Hold}
+";
+
+#[tokio::test]
+async fn firing_silenced_and_inhibited_alerts_decide_as_the_rule_says() {
+    let am = Alertmanager::start();
+    let hostile = "search\", service=~\".*";
+    let quoted = "we\\ird\"\nname";
+    am.fire(&[
+        json!({"alertname": "CheckoutErrors", "severity": "critical", "service": "checkout"}),
+        json!({"alertname": "CheckoutLatency", "severity": "warning", "service": "checkout"}),
+        json!({"alertname": "CatalogDiskFull", "severity": "warning", "service": "catalog"}),
+        json!({"alertname": "CatalogInfo", "severity": "info", "service": "catalog"}),
+        json!({"alertname": "OddOne", "severity": "critical", "service": quoted}),
+    ]);
+    let silence = am.silence("alertname", "CatalogDiskFull");
+    let counted = am.connector(
+        "alertmanager",
+        "alerts",
+        "{matchers: ['severity=~\"critical|warning\"']}",
+    );
+    let everything = am.connector("alertmanager-all", "all-alerts", "{countSuppressed: true}");
+
+    let policies = vec![Arc::new(engine::compile(&yaml::<GatePolicy>(POLICY)))];
+    let releases: Vec<(Release, _)> = [
+        ("checkout", "checkout"),
+        ("catalog", "catalog"),
+        ("search", "search"),
+        ("injected", hostile),
+        ("odd", quoted),
+        ("unscoped", ""),
+    ]
+    .into_iter()
+    .map(|(name, service)| {
+        let r = release(name, service);
+        let n = needs(&r, &policies, None);
+        (r, n)
+    })
+    .collect();
+    let store = store_of(&[counted.clone(), everything.clone()]);
+    let plan = hub::plan(&store.state(), &releases);
+    assert_eq!(
+        plan[&counted.key()].len(),
+        releases.len(),
+        "one question per distinct scope"
+    );
+    let hub = Arc::new(Hub::new().unwrap());
+    let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(HubSource {
+        hub: Arc::clone(&hub),
+        connectors: store,
+        passports: None,
+    })];
+    let decide = |(release, needs): &(Release, _), now: DateTime<Utc>| {
+        let evidence = gather(&sources, release, needs, now);
+        engine::evaluate(&Input {
+            release,
+            policies: &policies,
+            approvals: &[],
+            waivers: &[],
+            evidence: &evidence,
+            previous: None,
+            previous_release: None,
+            now,
+            clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
+        })
+        .status
+    };
+    // Alertmanager's inhibitor learns of the critical alert on its own time: ask until the
+    // warning it mutes shows as inhibited.
+    let mut last = String::new();
+    let mut settled = None;
+    for _ in 0..300 {
+        let now = Utc::now();
+        refresh_healthy(&hub, &counted, &plan[&counted.key()], now).await;
+        refresh_healthy(&hub, &everything, &plan[&everything.key()], now).await;
+        last = format!("{:?}", decide(&releases[0], now).trace);
+        if last.contains("CheckoutLatency (warning") {
+            settled = Some(now);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let now = settled.unwrap_or_else(|| panic!("{last}\n{}", am.log()));
+
+    // The decision, what the rule's trace entry says, and the evidence item's summary.
+    let read = |i: usize, rule: &str, source: &str| {
+        let status = decide(&releases[i], now);
+        let entry = status
+            .trace
+            .iter()
+            .find(|t| t.rule.ends_with(rule))
+            .unwrap();
+        let item = status.evidence.iter().find(|e| e.source == source).unwrap();
+        (
+            status.decision.unwrap(),
+            entry.message.clone(),
+            item.summary.clone().unwrap_or_default(),
+        )
+    };
+    // checkout: the critical alert blocks, named in the trace; the warning it inhibits is
+    // named, not counted.
+    let (decision, why, _) = read(0, "no-alerts", "alerts");
+    assert_eq!(decision, Decision::Block, "{why}");
+    assert!(
+        why.contains("1 alert firing: CheckoutErrors (critical, since ")
+            && why.contains("not counted: CheckoutLatency (warning, since ")
+            && why.contains("inhibited)"),
+        "{why}"
+    );
+    // catalog: its warning is silenced (named with the silence) and its info alert is not
+    // asked about, so nothing counts and the first rule passes; the second counts the
+    // silenced alert and holds.
+    let (decision, _, summary) = read(1, "no-alerts", "alerts");
+    assert!(
+        summary.starts_with("no alert firing for alerts {service=\"catalog\",severity=~\"critical|warning\"} — not counted: CatalogDiskFull (warning, since ")
+            && summary.contains(&format!("silenced by {silence})")),
+        "{summary}"
+    );
+    assert!(!summary.contains("CatalogInfo"), "{summary}");
+    assert_eq!(decision, Decision::Hold);
+    let (_, muted, _) = read(1, "nothing-muted", "all-alerts");
+    assert!(muted.contains("2 alerts firing"), "{muted}");
+    // search: nothing fires.
+    let status = decide(&releases[2], now);
+    assert_eq!(status.decision, Some(Decision::Allow), "{:?}", status.trace);
+    // A label value written to widen the matcher is one quoted value: it matches nothing.
+    let status = decide(&releases[3], now);
+    assert_eq!(status.decision, Some(Decision::Allow), "{:?}", status.trace);
+    // A value with a backslash, a quote and a line break matches exactly its own alert.
+    let (decision, why, _) = read(4, "no-alerts", "alerts");
+    assert_eq!(decision, Decision::Block);
+    assert!(why.contains("OddOne (critical"), "{why}");
+    // A release without metricLabels is never asked about the whole fleet.
+    let (decision, why, summary) = read(5, "no-alerts", "alerts");
+    assert_eq!(decision, Decision::Hold, "{why}");
+    assert!(summary.contains("not scoped"), "{summary}");
+}
