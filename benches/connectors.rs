@@ -1,5 +1,6 @@
-//! Connector fan-out: 1,000 releases sharing 10 distinct Prometheus queries, against a local
-//! Prometheus-shaped server that takes 50 ms per query. `cargo bench --bench connectors`.
+//! Connector fan-out: 1,000 releases sharing 10 distinct questions, for each connector type
+//! that answers per-release questions, against a local server speaking that type's API and
+//! taking 50 ms per call. `cargo bench --bench connectors`.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::collections::BTreeSet;
@@ -13,68 +14,121 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use release_passport::api::{Connector, Keyed, Release};
 use release_passport::connectors::hub::{self, Credential, Hub};
+use release_passport::connectors::kind::Asked;
+use release_passport::connectors::kind_of;
 use release_passport::connectors::query::Query;
 use release_passport::engine::needs::{MetricNeed, Needs};
+use serde_json::{Value, json};
 
 const RELEASES: usize = 1_000;
 const DISTINCT: usize = 10;
 const UPSTREAM_DELAY: Duration = Duration::from_millis(50);
 
-async fn query(State(calls): State<Arc<AtomicUsize>>) -> impl IntoResponse {
-    calls.fetch_add(1, Ordering::SeqCst);
-    tokio::time::sleep(UPSTREAM_DELAY).await;
-    axum::Json(
-        serde_json::json!({"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1.7e9, "0.001"]}]}}),
-    )
+/// One connector type under test: where its API answers, what it answers, its Connector's
+/// spec, and what the i-th release needs of it.
+struct Backend {
+    name: &'static str,
+    path: &'static str,
+    answer: fn() -> Value,
+    spec: &'static str,
+    needs: fn(usize) -> Needs,
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+const BACKENDS: &[Backend] = &[
+    Backend {
+        name: "Prometheus",
+        path: "/api/v1/query",
+        answer: || json!({"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1.7e9, "0.001"]}]}}),
+        spec: "type: Prometheus",
+        needs: |i| Needs {
+            metrics: [MetricNeed {
+                connector: None,
+                query: format!(
+                    "rate(http_requests_total{{service=\"svc-{}\"}}[5m])",
+                    i % DISTINCT
+                )
+                .into(),
+            }]
+            .into(),
+            ..Needs::default()
+        },
+    },
+    Backend {
+        name: "Alertmanager",
+        path: "/api/v2/alerts",
+        answer: || json!([]),
+        spec: "type: Alertmanager, alerts: {matchers: ['severity=\"critical\"']}",
+        needs: |_| Needs {
+            sources: ["alerts".to_string()].into(),
+            ..Needs::default()
+        },
+    },
+];
+
+async fn answer(State((calls, body)): State<(Arc<AtomicUsize>, Arc<Value>)>) -> impl IntoResponse {
+    calls.fetch_add(1, Ordering::SeqCst);
+    tokio::time::sleep(UPSTREAM_DELAY).await;
+    axum::Json((*body).clone())
+}
+
+/// What one backend measured: calls per refresh, the full refresh, the slowest single call.
+struct FanOut {
+    calls: usize,
+    full: Duration,
+    slowest_single: Duration,
+}
+
+async fn measure(backend: &Backend) -> FanOut {
     let calls = Arc::new(AtomicUsize::new(0));
     let app = Router::new()
-        .route("/api/v1/query", get(query))
-        .with_state(Arc::clone(&calls));
+        .route(backend.path, get(answer))
+        .with_state((Arc::clone(&calls), Arc::new((backend.answer)())));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
     let connector: Connector = serde_yaml_ng::from_str(&format!(
-        "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {{name: prometheus, namespace: shop}}\nspec: {{type: Prometheus, endpoint: 'http://{addr}', maxConcurrency: {DISTINCT}, timeout: 5s}}\n"
+        "apiVersion: releasepassport.io/v1alpha1\nkind: Connector\nmetadata: {{name: upstream, namespace: shop}}\nspec: {{{}, endpoint: 'http://{addr}', maxConcurrency: {DISTINCT}, timeout: 5s}}\n",
+        backend.spec
     ))
     .unwrap();
     let releases: Vec<(Release, Needs)> = (0..RELEASES)
         .map(|i| {
-            let release: Release = serde_json::from_value(serde_json::json!({
+            let service = format!("svc-{}", i % DISTINCT);
+            let release: Release = serde_json::from_value(json!({
                 "apiVersion": "releasepassport.io/v1alpha1", "kind": "Release",
                 "metadata": {"name": format!("r{i}"), "namespace": "shop"},
-                "spec": {"service": format!("svc-{}", i % DISTINCT), "version": "1", "environment": "production"}
+                "spec": {"service": service, "version": "1", "environment": "production",
+                         "scope": {"metricLabels": {"service": service}}}
             }))
             .unwrap();
-            let needs = Needs {
-                metrics: [MetricNeed { connector: None, query: format!("rate(http_requests_total{{service=\"svc-{}\"}}[5m])", i % DISTINCT).into() }].into(),
-                ..Needs::default()
-            };
-            (release, needs)
+            (release, (backend.needs)(i))
         })
         .collect();
     let hub = Hub::new().unwrap();
     let now = chrono::Utc::now();
 
-    // The slowest single upstream call: one query alone, best of 5 after a warm-up.
-    let one: BTreeSet<Query> = [Query::Metric("vector(1)".into())].into();
+    // The slowest single upstream call: the first release's question alone, best of 5 after
+    // a warm-up.
+    let (release, needs) = &releases[0];
+    let one: BTreeSet<Query> = kind_of(connector.spec.type_)
+        .queries(&Asked {
+            connector: &connector,
+            release,
+            needs,
+            connectors: &[],
+        })
+        .into_iter()
+        .collect();
     hub.refresh(&connector, &one, &Credential::NotNeeded, now)
         .await;
-    let single = (0..5).map(|_| async {
+    let mut singles = Vec::new();
+    for _ in 0..5 {
         let t = Instant::now();
         hub.refresh(&connector, &one, &Credential::NotNeeded, now)
             .await;
-        t.elapsed()
-    });
-    let mut singles = Vec::new();
-    for s in single {
-        singles.push(s.await);
+        singles.push(t.elapsed());
     }
-    let slowest_single = singles.into_iter().max().unwrap();
 
     calls.store(0, Ordering::SeqCst);
     let t = Instant::now();
@@ -84,31 +138,42 @@ async fn main() {
         .refresh(&connector, &queries, &Credential::NotNeeded, now)
         .await;
     let full = t.elapsed();
-    let upstream = calls.load(Ordering::SeqCst);
+    assert!(refreshed.changed);
+    assert_eq!(
+        refreshed.status.health,
+        Some(release_passport::api::ConnectorHealth::Healthy),
+        "{}: {:?}",
+        backend.name,
+        refreshed.status.last_error
+    );
+    FanOut {
+        calls: calls.load(Ordering::SeqCst),
+        full,
+        slowest_single: singles.into_iter().max().unwrap(),
+    }
+}
 
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() {
     println!(
-        "connector fan-out: {RELEASES} releases, {DISTINCT} distinct queries, {} ms per upstream call",
+        "connector fan-out: {RELEASES} releases, {DISTINCT} distinct questions, {} ms per upstream call",
         UPSTREAM_DELAY.as_millis()
     );
-    println!("| measurement | value |");
-    println!("|---|---|");
-    println!("| upstream calls per refresh | {upstream} |");
     println!(
-        "| ratio calls / distinct queries | {:.1} |",
-        upstream as f64 / DISTINCT as f64
+        "| type | upstream calls per refresh | calls / distinct questions | refresh of all (plan + fetch) | slowest single call | full / single |"
     );
-    println!(
-        "| refresh of all {RELEASES} releases (plan + fetch) | {:.1} ms |",
-        full.as_secs_f64() * 1e3
-    );
-    println!(
-        "| slowest single upstream call | {:.1} ms |",
-        slowest_single.as_secs_f64() * 1e3
-    );
-    println!(
-        "| ratio full refresh / slowest single call | {:.2} |",
-        full.as_secs_f64() / slowest_single.as_secs_f64()
-    );
-    assert_eq!(upstream, DISTINCT);
-    assert!(refreshed.changed);
+    println!("|---|---|---|---|---|---|");
+    for backend in BACKENDS {
+        let m = measure(backend).await;
+        println!(
+            "| {} | {} | **{:.1}** | {:.1} ms | {:.1} ms | {:.2} |",
+            backend.name,
+            m.calls,
+            m.calls as f64 / DISTINCT as f64,
+            m.full.as_secs_f64() * 1e3,
+            m.slowest_single.as_secs_f64() * 1e3,
+            m.full.as_secs_f64() / m.slowest_single.as_secs_f64()
+        );
+        assert_eq!(m.calls, DISTINCT, "{}", backend.name);
+    }
 }

@@ -668,3 +668,64 @@ releases:
         60
     );
 }
+
+/// Recorded alerts decide offline as the connector's would: the shipped alert policy
+/// (examples/connectors/alertmanager.yaml) blocks on a firing alert and holds on a muted one.
+#[test]
+fn recorded_alerts_decide_with_the_shipped_alert_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("recorded.yaml"),
+        r#"apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {name: checkout-2-3-1, namespace: shop}
+spec: {service: checkout, version: 2.3.1, environment: production, scope: {metricLabels: {service: checkout}}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {name: catalog-1-12-0, namespace: shop}
+spec: {service: catalog, version: 1.12.0, environment: production, scope: {metricLabels: {service: catalog}}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: EvidenceRecording
+releases:
+  shop/checkout-2-3-1:
+  - {source: alerts, status: Failed, observedAt: "2026-11-25T13:59:00Z", connector: alertmanager, value: 1,
+     summary: "1 alert firing: CheckoutErrors (critical, since 2026-11-25T13:40:00Z)"}
+  - {source: any-alerts, status: Failed, observedAt: "2026-11-25T13:59:00Z", value: 1}
+  shop/catalog-1-12-0:
+  - {source: alerts, status: Complete, observedAt: "2026-11-25T13:59:00Z", value: 0}
+  - {source: any-alerts, status: Failed, observedAt: "2026-11-25T13:59:00Z", value: 1,
+     summary: "1 alert firing: CatalogDiskFull (warning, silenced by 5e1)"}
+"#,
+    )
+    .unwrap();
+    let out = passport(&[
+        "evaluate",
+        "-f",
+        "examples/connectors/alertmanager.yaml",
+        "-f",
+        dir.path().to_str().unwrap(),
+        "--at",
+        AT,
+        "-o",
+        "json",
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a Block exits 1: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut got = decisions(&out);
+    got.sort();
+    assert_eq!(
+        got,
+        vec![
+            ("catalog-1-12-0".to_string(), "Hold".to_string()),
+            ("checkout-2-3-1".to_string(), "Block".to_string())
+        ]
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("CheckoutErrors (critical, since 2026-11-25T13:40:00Z)"));
+}

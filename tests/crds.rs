@@ -10,6 +10,7 @@ use release_passport::load::crd_rules::validate;
 fn schema_of(kind: &str) -> &'static Value {
     release_passport::load::schema::written_schema(kind).unwrap()
 }
+use serde::Deserialize;
 use serde_json::{Value, json};
 
 const COPIES: [&str; 3] = ["crds", "config/crd/bases", "charts/release-passport/crds"];
@@ -332,6 +333,29 @@ fn connector_and_release_rules() {
         e.iter().any(|e| e.contains("service must not be empty")),
         "{e:?}"
     );
+}
+
+/// Every object of examples/connectors loads strictly and is admitted as written.
+#[test]
+fn the_connector_examples_are_admitted() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/connectors");
+    let mut bundle = release_passport::load::Bundle::default();
+    release_passport::load::load_paths(
+        std::slice::from_ref(&dir),
+        "default",
+        release_passport::load::Fields::Strict,
+        &mut bundle,
+    )
+    .unwrap();
+    assert!(!bundle.connectors.is_empty());
+    for file in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(file.unwrap().path()).unwrap();
+        for doc in serde_yaml_ng::Deserializer::from_str(&text) {
+            let object = Value::deserialize(doc).unwrap();
+            let kind = object["kind"].as_str().unwrap().to_string();
+            assert_eq!(refused(&kind, object["spec"].clone()), Vec::<String>::new());
+        }
+    }
 }
 
 #[test]
