@@ -65,6 +65,7 @@ fn release_passport_runs_as_pods_on_a_real_node() {
         ("kind doc steps 3-6", kind_doc_steps),
         ("failover", failover),
         ("argocd presync gate job", presync_gate_job),
+        ("smoke-test jobs", smoke_test_jobs),
         ("argocd presync hook in a real sync", argocd_presync_hook),
         ("helm install", helm_install),
         ("a burst of 1,000 Releases", burst),
@@ -638,6 +639,107 @@ spec: {{service: db, version: 3.0.0, environment: production}}
     let (condition, log) = http_gate_job(node, &ns, "api");
     assert_eq!(condition, "Failed", "Block over HTTP: {log}");
     assert!(log.contains(r#""decision":"Block""#), "{log}");
+}
+
+/// Smoke-test Jobs that really run on the node decide their release (`jobs` evidence, read by
+/// the controller in its Pod through the shipped RBAC): none yet holds, a Job that passes
+/// allows, a Job that fails blocks naming it and its reason.
+fn smoke_test_jobs(node: &Node) {
+    let plane = &node.plane;
+    let ns = plane.namespace("smoke");
+    plane.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Connector
+metadata: {{name: cluster, namespace: {ns}}}
+spec: {{type: Kubernetes, refreshInterval: 5s}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: smoke-tested, namespace: {ns}}}
+spec:
+  rules:
+  - name: smoke-tests
+    evidence: {{source: jobs}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: web, namespace: {ns}}}
+spec: {{service: web, version: 1.0.0, environment: production, scope: {{selector: {{matchLabels: {{app: web}}}}}}}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: api, namespace: {ns}}}
+spec: {{service: api, version: 2.0.0, environment: production, scope: {{selector: {{matchLabels: {{app: api}}}}}}}}
+"
+    ));
+    let evidence = |release: &str| {
+        let passport = plane.get_json(&["rp", "-n", &ns, release])?;
+        let status = &passport["status"];
+        let item = status["evidence"]
+            .as_array()?
+            .iter()
+            .find(|e| e["source"] == "jobs")?
+            .clone();
+        Some((
+            status["decision"].as_str()?.to_string(),
+            item["status"].as_str()?.to_string(),
+            item["summary"].as_str().unwrap_or_default().to_string(),
+        ))
+    };
+    let settle = |release: &str, decision: &str| {
+        let mut last = None;
+        wait_for(Duration::from_secs(120), || {
+            last = evidence(release);
+            // Decided, from what the connector observed (not yet observed: no summary).
+            last.clone()
+                .filter(|(d, _, summary)| d == decision && !summary.is_empty())
+        })
+        .unwrap_or_else(|| panic!("{release}: {last:?}\n{}", node.describe_pods(&ns)))
+    };
+    let (_, status, summary) = settle("web", "Hold");
+    assert_eq!(
+        (status.as_str(), summary.as_str()),
+        ("Missing", "no Job in scope carries 1.0.0")
+    );
+    let job = |app: &str, version: &str, script: &str| {
+        format!(
+            "apiVersion: batch/v1
+kind: Job
+metadata:
+  name: smoke-{app}
+  namespace: {ns}
+  labels: {{app: {app}, app.kubernetes.io/version: '{version}'}}
+spec:
+  backoffLimit: 0
+  template:
+    metadata: {{labels: {{app: {app}-smoke}}}}
+    spec:
+      restartPolicy: Never
+      containers:
+      - name: smoke
+        image: {BUSYBOX_IMAGE}
+        imagePullPolicy: Never
+        command: [/bin/sh, -c, '{script}']
+"
+        )
+    };
+    plane.apply(&job("web", "1.0.0", "echo checkout works"));
+    plane.apply(&job("api", "2.0.0", "echo card flow broken; exit 1"));
+    let (_, status, summary) = settle("web", "Allow");
+    assert_eq!(
+        (status.as_str(), summary.as_str()),
+        (
+            "Complete",
+            "1 Job succeeded at 1.0.0: Job smoke/smoke-web"
+        )
+    );
+    let (_, status, summary) = settle("api", "Block");
+    assert_eq!(status, "Failed");
+    assert!(
+        summary.starts_with("failed: Job smoke/smoke-api (BackoffLimitExceeded"),
+        "{summary}"
+    );
+    plane.kubectl_ok(&["delete", "namespace", &ns, "--wait=true"], None);
 }
 
 /// What the Argo CD Application `checkout` says of its sync: (phase, message, revision).

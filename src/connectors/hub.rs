@@ -360,11 +360,9 @@ impl Hub {
 
 /// The evidence source an answer to `query` is recorded under.
 fn item_source(connector: &Connector, query: &Query) -> String {
-    if query.is_rollback() {
-        // Whether the previous release can be returned to is evidence of its own.
-        crate::engine::ROLLBACK_REVISION_SOURCE.into()
-    } else {
-        source_name(connector)
+    match query.fixed_source() {
+        Some(source) => source.into(),
+        None => source_name(connector),
     }
 }
 

@@ -190,7 +190,14 @@ pub trait ConnectorKind: Send + Sync {
         if asked.needs.sources.contains(&source_name(asked.connector)) {
             out.extend(self.evidence_queries(asked.release));
         }
+        out.extend(self.fixed_source_queries(asked));
         out
+    }
+
+    /// The questions for evidence sources of a fixed name this type also answers, when the
+    /// release's policies read them (the Kubernetes type's `jobs`).
+    fn fixed_source_queries(&self, _asked: &Asked<'_>) -> Vec<Query> {
+        Vec::new()
     }
 
     /// What is asked when no release needs the connector yet, to tell whether it answers.

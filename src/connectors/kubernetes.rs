@@ -1,7 +1,7 @@
 //! Kubernetes: the Deployments, StatefulSets, DaemonSets and Pods in a Release's scope — rollout
 //! complete for the release version, ready replicas, crash loops — and the rollback target: a
-//! ReplicaSet or StatefulSet ControllerRevision that still runs the previous version. Reads
-//! only the namespaces and selector the Release names.
+//! ReplicaSet or StatefulSet ControllerRevision that still runs the previous version — and the
+//! release's Jobs (`jobs.rs`). Reads only the namespaces and selector the Release names.
 
 use k8s_openapi::api::apps::v1::{
     ControllerRevision, DaemonSet, Deployment, ReplicaSet, StatefulSet,
@@ -13,7 +13,9 @@ use kube::api::{Api, ListParams};
 use futures::future::BoxFuture;
 
 use super::FetchError;
-use super::kind::{About, Answer, Answers, ConnectorKind, Upstream, not_asked, outside_allowed};
+use super::kind::{
+    About, Answer, Answers, Asked, ConnectorKind, Upstream, not_asked, outside_allowed,
+};
 use super::queries::workload_scope;
 use super::query::{Query, WorkloadScope};
 use crate::api::passport::Targets;
@@ -396,7 +398,7 @@ pub async fn fetch_retained(
 pub struct Kubernetes;
 
 static ABOUT: About = About::fetched(
-    "Workloads and pods in a release's scope (rollout, readiness, crash loops, retained revisions)",
+    "Workloads, pods and smoke-test Jobs in a release's scope (rollout, readiness, crash loops, retained revisions, Jobs at its version)",
     Answers::Workloads,
     Some("workload-health"),
 );
@@ -420,6 +422,23 @@ impl ConnectorKind for Kubernetes {
         }]
     }
 
+    /// The release's Jobs, when a policy reads `jobs`; those that finished before the pipeline
+    /// said the release started (else before the Release was made) describe an earlier attempt.
+    fn fixed_source_queries(&self, asked: &Asked<'_>) -> Vec<Query> {
+        if !asked.needs.sources.contains(super::jobs::JOBS_SOURCE) {
+            return Vec::new();
+        }
+        let release = asked.release;
+        vec![Query::Jobs {
+            scope: workload_scope(release),
+            version: release.spec.version.clone(),
+            since: release
+                .spec
+                .started_at
+                .or_else(|| crate::api::common::created_at(&release.metadata)),
+        }]
+    }
+
     fn fetch<'a>(
         &'a self,
         upstream: &'a Upstream<'a>,
@@ -437,6 +456,19 @@ impl ConnectorKind for Kubernetes {
                     let mut answer = Answer::new(status, summary).with_targets(targets);
                     answer.rollout_started_at = started;
                     Ok(answer)
+                }
+                Query::Jobs {
+                    scope,
+                    version,
+                    since,
+                } => {
+                    let namespaces = scope.namespaces.iter().map(String::as_str);
+                    if let Some(refused) = outside_allowed(upstream.connector, namespaces) {
+                        return Ok(refused);
+                    }
+                    let (status, targets, summary) =
+                        super::jobs::fetch(upstream.cluster()?, scope, version, *since).await?;
+                    Ok(Answer::new(status, summary).with_targets(targets))
                 }
                 Query::RollbackWorkloads { scope, version } => {
                     let namespaces = scope.namespaces.iter().map(String::as_str);

@@ -10,6 +10,7 @@ pub mod flux;
 pub mod github;
 pub mod http;
 pub mod hub;
+pub mod jobs;
 pub mod journey;
 pub mod kind;
 pub mod kubernetes;

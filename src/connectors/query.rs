@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use chrono::{DateTime, Utc};
+
 use crate::api::ObjectKey;
 use crate::engine::metric::MetricQuery;
 
@@ -87,6 +89,13 @@ pub enum Query {
     RollbackApp { app: ObjectKey, revision: String },
     /// The alerts firing for a release's scope.
     Alerts(AlertQuery),
+    /// The Jobs of a scope that carry `version` and did not finish before `since` (smoke and
+    /// verification tests).
+    Jobs {
+        scope: WorkloadScope,
+        version: String,
+        since: Option<DateTime<Utc>>,
+    },
 }
 
 impl Query {
@@ -97,6 +106,18 @@ impl Query {
             self,
             Query::RollbackWorkloads { .. } | Query::RollbackApp { .. }
         )
+    }
+
+    /// The evidence source its answer is recorded under when that is not the connector's own:
+    /// whether the previous release can be returned to, and the release's Jobs.
+    pub fn fixed_source(&self) -> Option<&'static str> {
+        if self.is_rollback() {
+            Some(crate::engine::ROLLBACK_REVISION_SOURCE)
+        } else if matches!(self, Query::Jobs { .. }) {
+            Some(super::jobs::JOBS_SOURCE)
+        } else {
+            None
+        }
     }
 }
 
@@ -132,6 +153,7 @@ impl fmt::Display for Query {
             Query::RollbackApp { app, revision } => {
                 write!(f, "rollback target in Application {app}: {revision}")
             }
+            Query::Jobs { scope, version, .. } => write!(f, "Jobs in {scope} at {version}"),
             Query::Alerts(q) => {
                 let scope = (q.scope.iter())
                     .map(|(k, v)| format!("{k}={}", crate::engine::labels::quoted(v)));
