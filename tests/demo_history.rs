@@ -292,7 +292,7 @@ fn evidence_at(
         });
     }
     for need in &needs.metrics {
-        let latency = need.query.promql.contains("duration_seconds");
+        let latency = need.query.text.contains("duration_seconds");
         let value = match (latency, failing) {
             (true, Failing::Latency) => 0.62 + rng.below(300) as f64 / 1000.0,
             (true, _) => 0.15 + rng.below(200) as f64 / 1000.0,

@@ -13,11 +13,11 @@ use futures::future::BoxFuture;
 
 use super::detect::{Candidate, Discovery, uncovered};
 use super::kind::{About, Answer, Answers, Asked, ConnectorKind, Upstream, not_asked};
+use super::queries::metric_queries;
 use super::query::Query;
-use crate::api::{Connector, ConnectorType, namespace_of};
+use crate::api::{Connector, ConnectorType};
 use crate::engine::compile::MAX_SAMPLES;
 use crate::engine::metric::{MetricQuery, MetricRange};
-use crate::engine::needs::MetricNeed;
 
 /// What one query returned.
 #[derive(Clone, Debug, PartialEq)]
@@ -212,7 +212,8 @@ pub async fn query(
     timeout: Duration,
     at: DateTime<Utc>,
 ) -> Result<QueryResult, FetchError> {
-    let promql = metric.promql.as_str();
+    let promql = metric.promql();
+    let promql = promql.as_str();
     if let Some(window) = &metric.samples {
         // Only what has happened: a window still running is read up to now.
         let end = window.to().min(at);
@@ -254,29 +255,6 @@ pub async fn query(
     Ok(parse(&body)?)
 }
 
-/// Which Prometheus connector answers `need` for releases in `namespace`: the one the rule
-/// names, else the first Prometheus connector of the namespace by name.
-pub fn metric_connector<'a>(
-    need: &MetricNeed,
-    namespace: &str,
-    connectors: &'a [Arc<Connector>],
-) -> Option<&'a Arc<Connector>> {
-    let mut candidates: Vec<&Arc<Connector>> = connectors
-        .iter()
-        .filter(|c| {
-            c.spec.type_ == ConnectorType::Prometheus
-                && c.metadata.namespace.as_deref() == Some(namespace)
-        })
-        .collect();
-    candidates.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
-    match &need.connector {
-        Some(name) => candidates
-            .into_iter()
-            .find(|c| c.metadata.name.as_deref() == Some(name)),
-        None => candidates.into_iter().next(),
-    }
-}
-
 /// The `Prometheus` connector type: answers metric rules, not evidence sources.
 pub struct Prometheus;
 
@@ -291,19 +269,8 @@ impl ConnectorKind for Prometheus {
         &ABOUT
     }
 
-    /// Each metric need goes to exactly one Prometheus connector of the release's namespace.
     fn queries(&self, asked: &Asked<'_>) -> Vec<Query> {
-        let ns = namespace_of(&asked.release.metadata);
-        asked
-            .needs
-            .metrics
-            .iter()
-            .filter(|m| {
-                metric_connector(m, ns, asked.connectors)
-                    .is_some_and(|c| c.metadata.name == asked.connector.metadata.name)
-            })
-            .map(|m| Query::Metric(m.query.clone()))
-            .collect()
+        metric_queries(asked)
     }
 
     fn probe(&self) -> Option<Query> {

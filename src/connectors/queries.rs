@@ -5,12 +5,12 @@
 
 use std::sync::Arc;
 
-use super::kind::Asked;
+use super::kind::{Answers, Asked};
 use super::kind_of;
 use super::query::{Query, WorkloadScope};
 use crate::api::release::{GitOpsApp, GitOpsKind};
-use crate::api::{Connector, ObjectKey, Release, namespace_of};
-use crate::engine::needs::Needs;
+use crate::api::{Connector, ConnectorType, ObjectKey, Release, namespace_of};
+use crate::engine::needs::{MetricNeed, Needs};
 
 /// The questions `connector` answers for `release`; empty when the release reads nothing of it.
 pub fn queries_for(
@@ -73,4 +73,46 @@ pub(super) fn argo_apps(release: &Release) -> impl Iterator<Item = ObjectKey> + 
         .iter()
         .filter(|a| a.kind == GitOpsKind::ArgoApplication)
         .map(|a| named(a, release))
+}
+
+/// Which metric connector answers `need` for releases in `namespace`: the one the rule names,
+/// else the namespace's first Prometheus connector by name (another backend answers only the
+/// rules that name it).
+pub fn metric_connector<'a>(
+    need: &MetricNeed,
+    namespace: &str,
+    connectors: &'a [Arc<Connector>],
+) -> Option<&'a Arc<Connector>> {
+    let mut candidates: Vec<&Arc<Connector>> = connectors
+        .iter()
+        .filter(|c| {
+            kind_of(c.spec.type_).about().answers == Answers::Metrics
+                && c.metadata.namespace.as_deref() == Some(namespace)
+        })
+        .collect();
+    candidates.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    match &need.connector {
+        Some(name) => candidates
+            .into_iter()
+            .find(|c| c.metadata.name.as_deref() == Some(name)),
+        None => candidates
+            .into_iter()
+            .find(|c| c.spec.type_ == ConnectorType::Prometheus),
+    }
+}
+
+/// The metric questions of a release that `asked.connector` answers: each metric need goes to
+/// exactly one metric connector of the release's namespace.
+pub fn metric_queries(asked: &Asked<'_>) -> Vec<Query> {
+    let ns = namespace_of(&asked.release.metadata);
+    asked
+        .needs
+        .metrics
+        .iter()
+        .filter(|m| {
+            metric_connector(m, ns, asked.connectors)
+                .is_some_and(|c| c.metadata.name == asked.connector.metadata.name)
+        })
+        .map(|m| Query::Metric(m.query.clone()))
+        .collect()
 }

@@ -583,7 +583,8 @@ fn compile_metric(
             .and_then(|r| Duration::from_std(r.window).ok())
             .unwrap_or_default();
     let query = MetricQuery {
-        promql: m.query.clone(),
+        text: m.query.clone(),
+        labels: std::collections::BTreeMap::new(),
         range,
         samples: None,
     };
@@ -636,7 +637,7 @@ impl CompareRule {
     /// left the previous version behind, for `window`.
     pub fn release_window(&self, query: &MetricQuery, started: DateTime<Utc>) -> SampleWindow {
         SampleWindow {
-            from: started + super::metric::longest_range_selector(&query.promql),
+            from: started + super::metric::longest_range_selector(&query.text),
             length: self.window,
         }
     }
@@ -657,8 +658,9 @@ impl CompareRule {
         let started = release.started_at(None).ok_or(Unasked::NoStart)?;
         let window = self.release_window(query, started);
         let ask = |labels: &std::collections::BTreeMap<String, String>, samples: SampleWindow| {
-            let matchers = super::labels::matchers(labels).map_err(|e| Unasked::BadLabel(e.key))?;
-            let mut q = query.scoped(&matchers).ok_or(Unasked::Unscoped)?;
+            let mut q = (query.scoped(labels))
+                .map_err(|e| Unasked::BadLabel(e.key))?
+                .ok_or(Unasked::Unscoped)?;
             q.samples = Some(samples);
             Ok(q)
         };

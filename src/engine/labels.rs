@@ -21,14 +21,25 @@ pub fn expand(
 
 /// The matchers `$labels` stands for: `k1="v1",k2="v2"`, sorted by key, values escaped.
 pub fn matchers(labels: &BTreeMap<String, String>) -> Result<String, LabelError> {
-    if let Some(bad) = labels.keys().find(|k| !is_label_name(k)) {
-        return Err(LabelError { key: bad.clone() });
+    check(labels)?;
+    Ok(render(labels))
+}
+
+/// Whether every key of `labels` is a label name.
+pub fn check(labels: &BTreeMap<String, String>) -> Result<(), LabelError> {
+    match labels.keys().find(|k| !is_label_name(k)) {
+        Some(bad) => Err(LabelError { key: bad.clone() }),
+        None => Ok(()),
     }
-    Ok(labels
+}
+
+/// `labels` as PromQL matchers, `k1="v1",k2="v2"` (keys already checked).
+pub fn render(labels: &BTreeMap<String, String>) -> String {
+    labels
         .iter()
         .map(|(k, v)| format!("{k}={}", quoted(v)))
         .collect::<Vec<_>>()
-        .join(","))
+        .join(",")
 }
 
 /// Puts rendered `matchers` in place of `$labels`. `None` when the query uses `$labels` and

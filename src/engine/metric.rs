@@ -1,7 +1,9 @@
-//! A metric rule's question as a value: the PromQL and, for a range query, its window and how
-//! its samples become one value. The Prometheus connector reads the fields; the text form is
-//! only what evidence records and people read, never parsed back.
+//! A metric rule's question as a value: the query as the rule wrote it, the release labels
+//! `$labels` stands for, and, for a range query, its window and how its samples become one
+//! value. Each metric connector expands `$labels` in its own backend's syntax; the text form
+//! (PromQL's) is only what evidence records and people read, never parsed back.
 
+use std::collections::BTreeMap;
 use std::fmt;
 
 use crate::api::policy::Aggregate;
@@ -32,39 +34,77 @@ impl SampleWindow {
 /// One metric question.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct MetricQuery {
-    pub promql: String,
+    /// The query as the rule wrote it, `$labels` not expanded.
+    pub text: String,
+    /// The release labels `$labels` stands for (empty when the query does not use it).
+    pub labels: BTreeMap<String, String>,
     pub range: Option<MetricRange>,
     /// Every sample over a fixed window instead of one value.
     pub samples: Option<SampleWindow>,
 }
 
 impl MetricQuery {
-    /// The same question asked of one release: `$labels` replaced by its `matchers`; `None`
-    /// when it uses `$labels` and the release has none, so it cannot be scoped.
-    pub fn scoped(&self, matchers: &str) -> Option<Self> {
-        Some(Self {
-            promql: super::labels::substitute(&self.promql, matchers)?,
-            range: self.range.clone(),
-            samples: self.samples,
-        })
+    /// The same question asked of a release with `labels`: `None` when the query uses
+    /// `$labels` and there are none, so it cannot be scoped.
+    pub fn scoped(
+        &self,
+        labels: &BTreeMap<String, String>,
+    ) -> Result<Option<Self>, super::labels::LabelError> {
+        if !self.uses_labels() {
+            return Ok(Some(Self {
+                labels: BTreeMap::new(),
+                ..self.clone()
+            }));
+        }
+        super::labels::check(labels)?;
+        if labels.is_empty() {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            labels: labels.clone(),
+            ..self.clone()
+        }))
+    }
+
+    pub fn uses_labels(&self) -> bool {
+        self.text.contains("$labels")
+    }
+
+    /// The query with `$labels` replaced by what `render` makes of the labels: each backend's
+    /// own syntax, its values quoted its own way.
+    pub fn expanded(&self, render: impl FnOnce(&BTreeMap<String, String>) -> String) -> String {
+        if self.uses_labels() {
+            self.text.replace("$labels", &render(&self.labels))
+        } else {
+            self.text.clone()
+        }
+    }
+
+    /// The query as Prometheus is asked it.
+    pub fn promql(&self) -> String {
+        self.expanded(super::labels::render)
+    }
+
+    /// How evidence records this question for a release whose labels render as PromQL
+    /// `matchers` (what a rule looks its observation up by); `None` when it cannot be scoped.
+    pub fn recorded(&self, matchers: &str) -> Option<String> {
+        let text = super::labels::substitute(&self.text, matchers)?;
+        Some(format!("{text}{}", Suffix(self)))
     }
 }
 
 /// An instant query.
 impl From<&str> for MetricQuery {
-    fn from(promql: &str) -> Self {
-        Self {
-            promql: promql.into(),
-            range: None,
-            samples: None,
-        }
+    fn from(text: &str) -> Self {
+        Self::from(text.to_string())
     }
 }
 
 impl From<String> for MetricQuery {
-    fn from(promql: String) -> Self {
+    fn from(text: String) -> Self {
         Self {
-            promql,
+            text,
+            labels: BTreeMap::new(),
             range: None,
             samples: None,
         }
@@ -76,11 +116,19 @@ impl From<String> for MetricQuery {
 /// the instant one with the same PromQL.
 impl fmt::Display for MetricQuery {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.promql)?;
-        if let Some(r) = &self.range {
+        write!(f, "{}{}", self.promql(), Suffix(self))
+    }
+}
+
+/// What follows the query in its recorded form: its window, if any.
+struct Suffix<'a>(&'a MetricQuery);
+
+impl fmt::Display for Suffix<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(r) = &self.0.range {
             write!(f, " @range={},{}", r.written, r.aggregate.as_str())?;
         }
-        if let Some(w) = &self.samples {
+        if let Some(w) = &self.0.samples {
             write!(
                 f,
                 " @samples={}+{}",

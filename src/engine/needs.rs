@@ -5,7 +5,6 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use super::compile::{CompiledPolicy, MetricJudge, MetricRule, RuleKind};
-use super::labels;
 use super::metric::MetricQuery;
 use crate::api::Release;
 
@@ -41,7 +40,7 @@ pub struct RollbackNeed {
 pub fn unscoped(policy: &CompiledPolicy, release: &Release) -> bool {
     release.spec.scope.metric_labels.is_empty()
         && rules_of(policy)
-            .any(|r| matches!(&r.kind, RuleKind::Metric(m) if m.query.promql.contains("$labels")))
+            .any(|r| matches!(&r.kind, RuleKind::Metric(m) if m.query.uses_labels()))
 }
 
 fn rules_of(policy: &CompiledPolicy) -> impl Iterator<Item = &super::compile::CompiledRule> {
@@ -57,7 +56,6 @@ pub fn needs(
     previous_version: Option<&str>,
 ) -> Needs {
     let (selected, _) = super::select(release, policies);
-    let matchers = labels::matchers(&release.spec.scope.metric_labels).ok();
     let mut out = Needs::default();
     for policy in selected.iter().filter(|p| p.is_valid()) {
         for rule in rules_of(policy) {
@@ -91,7 +89,7 @@ pub fn needs(
                     query, connector, ..
                 }) => {
                     // An unscoped query is never asked: the rule holds instead.
-                    if let Some(query) = matchers.as_deref().and_then(|m| query.scoped(m)) {
+                    if let Ok(Some(query)) = query.scoped(&release.spec.scope.metric_labels) {
                         out.metrics.insert(MetricNeed {
                             connector: connector.clone(),
                             query,

@@ -324,8 +324,8 @@ fn metric(name: &str, rule: &MetricRule, ctx: &RuleContext<'_>) -> RuleResult {
         .matchers
         .get_or_init(|| labels::matchers(&ctx.release.spec.scope.metric_labels));
     let expanded = match matchers {
-        Ok(m) => match query.scoped(m) {
-            Some(q) => q.to_string(),
+        Ok(m) => match query.recorded(m) {
+            Some(q) => q,
             None => {
                 let mut r = RuleResult::new(Effect::Hold, UNSCOPED.to_string());
                 r.evidence.push(EvidenceRead::Metric(name.to_string()));
