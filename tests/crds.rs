@@ -308,6 +308,19 @@ fn connector_and_release_rules() {
             "{bad}: {e:?}"
         );
     }
+    let e = refused(
+        "Connector",
+        json!({"type": "InfluxDB", "endpoint": "http://influxdb:8086"}),
+    );
+    assert!(
+        e.iter().any(|e| e.contains("spec.influxdb.database")),
+        "{e:?}"
+    );
+    let e = refused(
+        "Connector",
+        json!({"type": "InfluxDB", "endpoint": "http://influxdb:8086", "influxdb": {"database": ""}}),
+    );
+    assert!(e.iter().any(|e| e.contains("must not be empty")), "{e:?}");
     // Alertmanager matchers: a label name, an operator, a quoted value.
     let alerts = |matchers: Value| json!({"type": "Alertmanager", "endpoint": "http://alertmanager:9093", "alerts": {"matchers": matchers}});
     assert!(

@@ -22,6 +22,7 @@ mod cluster_install;
 mod connectors_alertmanager;
 mod connectors_cluster;
 mod connectors_http;
+mod connectors_influxdb;
 mod connectors_prometheus;
 mod console_auth;
 mod console_coherence;

@@ -728,10 +728,7 @@ spec:
     let (_, status, summary) = settle("web", "Allow");
     assert_eq!(
         (status.as_str(), summary.as_str()),
-        (
-            "Complete",
-            "1 Job succeeded at 1.0.0: Job smoke/smoke-web"
-        )
+        ("Complete", "1 Job succeeded at 1.0.0: Job smoke/smoke-web")
     );
     let (_, status, summary) = settle("api", "Block");
     assert_eq!(status, "Failed");

@@ -29,6 +29,7 @@ use super::duration::DurationString;
     printcolumn = r#"{"name":"Age","type":"date","jsonPath":".metadata.creationTimestamp"}"#
 )]
 #[x_kube(validation = endpoint_rule())]
+#[x_kube(validation = Rule::new("self.type != 'InfluxDB' || has(self.influxdb)").message("an InfluxDB connector names its database in spec.influxdb.database"))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectorSpec {
     /// Which kind of system this is.
@@ -62,6 +63,9 @@ pub struct ConnectorSpec {
     /// matching the release's `scope.metricLabels`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alerts: Option<AlertsSpec>,
+    /// The database an `InfluxDB` connector's InfluxQL queries read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub influxdb: Option<InfluxDbSpec>,
     /// How many upstream calls may run at once (default 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self >= 1 && self <= 64").message("maxConcurrency must be between 1 and 64"))]
@@ -157,6 +161,21 @@ pub struct AlertsSpec {
     pub count_suppressed: bool,
 }
 
+/// Where an `InfluxDB` connector's queries run: InfluxQL over the 1.x `/query` API (which
+/// InfluxDB 2.x and 3.x also serve, through their database and retention policy mappings).
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InfluxDbSpec {
+    /// The database (`db`). At most 253 characters.
+    #[schemars(length(max = 253))]
+    #[x_kube(validation = Rule::new("size(self) > 0").message("database must not be empty"))]
+    pub database: String,
+    /// The retention policy (`rp`; default: the database's default). At most 253 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub retention_policy: Option<String>,
+}
+
 /// Declares the connector types the API accepts, each with whether it needs `spec.endpoint`;
 /// the CRD's endpoint rule is generated from the same list.
 macro_rules! connector_types {
@@ -214,6 +233,8 @@ connector_types! {
     Manual, endpoint: false;
     /// Firing alerts, from the Alertmanager API v2.
     Alertmanager, endpoint: true;
+    /// InfluxQL queries for metric rules.
+    InfluxDB, endpoint: true;
 }
 
 /// The admission rule that a type needing an endpoint names one.

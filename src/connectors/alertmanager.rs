@@ -3,17 +3,14 @@
 //! matcher per `filter` parameter; the release's labels go in quoted as its matcher parser
 //! unquotes them, so a label value can never become a matcher of its own.
 
-use std::sync::Arc;
-
 use chrono::{DateTime, Utc};
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::detect::{Candidate, Discovery, uncovered};
-use super::kind::{About, Answer, Answers, ConnectorKind, Upstream, not_asked};
+use super::kind::{About, Answer, Answers, ConnectorKind, Looks, Upstream, not_asked};
 use super::query::{AlertQuery, Query};
 use super::{AnswerError, FetchError, http};
-use crate::api::{Connector, ConnectorType, EvidenceStatus};
+use crate::api::EvidenceStatus;
 use crate::engine::labels::{is_label_name, quoted};
 use crate::text::{count, inert};
 
@@ -257,7 +254,16 @@ static ABOUT: About = About::fetched(
     "Alerts firing for each release's scope (Alertmanager API v2)",
     Answers::Alerts,
     Some("alerts"),
-);
+)
+.looking(Looks {
+    name: "Alertmanager",
+    selectors: &[
+        "operated-alertmanager=true",
+        "app.kubernetes.io/name=alertmanager",
+        "app=alertmanager",
+    ],
+    port: 9093,
+});
 
 impl ConnectorKind for Alertmanager {
     fn about(&self) -> &'static About {
@@ -287,16 +293,6 @@ impl ConnectorKind for Alertmanager {
             matchers: Vec::new(),
             count_suppressed: false,
         }))
-    }
-
-    /// Services that look like Alertmanager and that no Alertmanager connector points at.
-    fn detect(&self, found: &Discovery, connectors: &[Arc<Connector>]) -> Option<Vec<Candidate>> {
-        Some(uncovered(
-            &found.alertmanagers,
-            ConnectorType::Alertmanager,
-            "Alertmanager",
-            connectors,
-        ))
     }
 
     fn fetch<'a>(

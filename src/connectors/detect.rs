@@ -2,6 +2,7 @@
 //! and Alertmanager Services) that no Connector covers yet — offered on the Integrations page, never used until a
 //! person creates the Connector.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::core::v1::Service;
@@ -11,23 +12,7 @@ use kube::api::{Api, ListParams};
 use super::kind_of;
 use crate::api::{Connector, ConnectorType};
 
-/// Label selectors that identify Prometheus Services (the operator's, the Helm chart's, the
-/// common convention).
-pub const PROMETHEUS_SELECTORS: [&str; 3] = [
-    "operated-prometheus=true",
-    "app.kubernetes.io/name=prometheus",
-    "app=prometheus",
-];
-
-/// Label selectors that identify Alertmanager Services (the operator's, the Helm charts', the
-/// common convention).
-pub const ALERTMANAGER_SELECTORS: [&str; 3] = [
-    "operated-alertmanager=true",
-    "app.kubernetes.io/name=alertmanager",
-    "app=alertmanager",
-];
-
-/// A Service that looks like Prometheus or Alertmanager.
+/// A Service that looks like an integration (see [`super::kind::Looks`]).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub struct FoundService {
     pub namespace: String,
@@ -49,15 +34,13 @@ pub struct Candidate {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Discovery {
     pub api_groups: Vec<String>,
-    /// Services carrying Prometheus labels.
-    pub services: Vec<FoundService>,
-    /// Services carrying Alertmanager labels.
-    pub alertmanagers: Vec<FoundService>,
+    /// The Services that look like each type's.
+    pub services: BTreeMap<ConnectorType, Vec<FoundService>>,
 }
 
 /// A candidate of `type_` for each of `services` that no Connector of that type points at
 /// (its endpoint names the Service by `NAME.NAMESPACE` or `//NAME:`).
-pub fn uncovered(
+fn uncovered(
     services: &[FoundService],
     type_: ConnectorType,
     looks_like: &str,
@@ -84,27 +67,34 @@ pub fn uncovered(
 
 /// The connector types detection looks for.
 pub fn detectable() -> impl Iterator<Item = ConnectorType> {
-    ConnectorType::ALL
-        .iter()
-        .copied()
-        .filter(|t| kind_of(*t).detect(&Discovery::default(), &[]).is_some())
+    ConnectorType::ALL.iter().copied().filter(|t| {
+        let kind = kind_of(*t);
+        kind.about().looks.is_some() || kind.detect(&Discovery::default(), &[]).is_some()
+    })
 }
 
 /// Candidates from what discovery found, minus what Connectors already cover (pure): each
 /// connector type says what of its own it recognises.
 pub fn candidates(found: &Discovery, connectors: &[Arc<Connector>]) -> Vec<Candidate> {
-    let mut out: Vec<Candidate> = ConnectorType::ALL
-        .iter()
-        .copied()
-        .filter_map(|t| kind_of(t).detect(found, connectors))
-        .flatten()
-        .collect();
+    let mut out: Vec<Candidate> = Vec::new();
+    for t in ConnectorType::ALL.iter().copied() {
+        let kind = kind_of(t);
+        out.extend(kind.detect(found, connectors).into_iter().flatten());
+        if let Some(looks) = &kind.about().looks {
+            let services = found
+                .services
+                .get(&t)
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            out.extend(uncovered(services, t, looks.name, connectors));
+        }
+    }
     out.sort();
     out.dedup();
     out
 }
 
-/// Asks the cluster what is there: API groups, and Services carrying Prometheus labels.
+/// Asks the cluster what is there: API groups, and the Services that look like each type's.
 pub async fn discover(client: &Client) -> Result<Discovery, kube::Error> {
     let api_groups = client
         .list_api_groups()
@@ -114,10 +104,15 @@ pub async fn discover(client: &Client) -> Result<Discovery, kube::Error> {
         .map(|g| g.name)
         .collect();
     let api: Api<Service> = Api::all(client.clone());
+    let mut services = BTreeMap::new();
+    for t in ConnectorType::ALL.iter().copied() {
+        if let Some(looks) = &kind_of(t).about().looks {
+            services.insert(t, labelled(&api, looks.selectors, looks.port).await?);
+        }
+    }
     Ok(Discovery {
         api_groups,
-        services: labelled(&api, &PROMETHEUS_SELECTORS, 9090).await?,
-        alertmanagers: labelled(&api, &ALERTMANAGER_SELECTORS, 9093).await?,
+        services,
     })
 }
 
@@ -175,7 +170,7 @@ mod tests {
         let groups: Vec<String> = ["apps", "argoproj.io", "kustomize.toolkit.fluxcd.io"]
             .map(String::from)
             .to_vec();
-        let services = vec![
+        let prometheus = vec![
             FoundService {
                 namespace: "monitoring".into(),
                 name: "prometheus-operated".into(),
@@ -187,14 +182,18 @@ mod tests {
                 port: 9090,
             },
         ];
+        let alertmanager = vec![FoundService {
+            namespace: "monitoring".into(),
+            name: "alertmanager-operated".into(),
+            port: 9093,
+        }];
         let found = Discovery {
             api_groups: groups,
-            services,
-            alertmanagers: vec![FoundService {
-                namespace: "monitoring".into(),
-                name: "alertmanager-operated".into(),
-                port: 9093,
-            }],
+            services: [
+                (ConnectorType::Prometheus, prometheus),
+                (ConnectorType::Alertmanager, alertmanager),
+            ]
+            .into(),
         };
         let all = candidates(&found, &[]);
         assert_eq!(all.len(), 5);
@@ -230,7 +229,8 @@ mod tests {
                 ConnectorType::ArgoCD,
                 ConnectorType::Flux,
                 ConnectorType::Prometheus,
-                ConnectorType::Alertmanager
+                ConnectorType::Alertmanager,
+                ConnectorType::InfluxDB
             ]
         );
         let alertmanager = &all[all.len() - 1];

@@ -78,14 +78,15 @@ pub async fn get_json(
 }
 
 /// Like [`get_json`], but a 4xx answer with a JSON body is returned as JSON: APIs such as
-/// Prometheus's report a bad query that way.
+/// Prometheus's and InfluxDB's report a bad query that way.
 pub async fn get_json_lenient(
     client: &reqwest::Client,
     url: reqwest::Url,
     token: Option<&str>,
     timeout: Duration,
+    headers: &[(&str, &str)],
 ) -> Result<serde_json::Value, FetchError> {
-    let (status, body) = send(client, url, token, timeout, &[]).await?;
+    let (status, body) = send(client, url, token, timeout, headers).await?;
     match serde_json::from_slice(&body) {
         Ok(json) if status.is_success() || status.is_client_error() => Ok(json),
         _ if !status.is_success() => Err(http_error(status, &body)),

@@ -87,8 +87,10 @@ pub fn job_state(job: &Job, since: Option<DateTime<Utc>>) -> JobState {
 /// The evidence the Jobs of a release make (pure): Failed when one failed (named, with its
 /// reason), Pending while one runs, Complete when every one succeeded, Missing when none counts.
 pub fn summarise(jobs: &[(String, JobState)], version: &str) -> (EvidenceStatus, Targets, String) {
-    let counted: Vec<&(String, JobState)> =
-        jobs.iter().filter(|(_, s)| *s != JobState::Earlier).collect();
+    let counted: Vec<&(String, JobState)> = jobs
+        .iter()
+        .filter(|(_, s)| *s != JobState::Earlier)
+        .collect();
     let targets = Targets {
         total: u32::try_from(counted.len()).unwrap_or(u32::MAX),
         passing: u32::try_from(
@@ -200,12 +202,19 @@ mod tests {
 
     #[test]
     fn a_job_carries_the_version_by_label_or_image() {
-        let by_label = job(json!({"app.kubernetes.io/version": "2.3.1"}), "tests:latest", json!({}));
+        let by_label = job(
+            json!({"app.kubernetes.io/version": "2.3.1"}),
+            "tests:latest",
+            json!({}),
+        );
         assert!(carries(&by_label, "2.3.1"));
         assert!(!carries(&by_label, "2.3.0"));
         let by_image = job(json!({}), "registry/smoke:2.3.1", json!({}));
         assert!(carries(&by_image, "2.3.1"));
-        assert!(!carries(&job(json!({}), "registry/smoke", json!({})), "2.3.1"));
+        assert!(!carries(
+            &job(json!({}), "registry/smoke", json!({})),
+            "2.3.1"
+        ));
     }
 
     #[test]
@@ -228,7 +237,10 @@ mod tests {
         );
         assert_eq!(job_state(&j(old.clone()), since), JobState::Earlier);
         assert_eq!(job_state(&j(old), None), JobState::Succeeded);
-        assert_eq!(job_state(&j(json!({"active": 1})), since), JobState::Running);
+        assert_eq!(
+            job_state(&j(json!({"active": 1})), since),
+            JobState::Running
+        );
         let not_yet = json!({"conditions": [{"type": "Failed", "status": "False"}]});
         assert_eq!(job_state(&j(not_yet), since), JobState::Running);
     }
@@ -265,7 +277,10 @@ mod tests {
             (EvidenceStatus::Pending, (1, 2), "running: verify".into())
         );
         assert_eq!(
-            s(&[("smoke", Failed("BackoffLimitExceeded".into())), ("verify", Running)]),
+            s(&[
+                ("smoke", Failed("BackoffLimitExceeded".into())),
+                ("verify", Running)
+            ]),
             (
                 EvidenceStatus::Failed,
                 (0, 2),
@@ -280,6 +295,9 @@ mod tests {
                 "no Job in scope carries 2.3.1 (not counted, finished before the release started: smoke-old)".into()
             )
         );
-        assert_eq!(s(&[("smoke-old", Earlier), ("smoke", Succeeded)]).0, EvidenceStatus::Complete);
+        assert_eq!(
+            s(&[("smoke-old", Earlier), ("smoke", Succeeded)]).0,
+            EvidenceStatus::Complete
+        );
     }
 }

@@ -54,6 +54,16 @@ pub struct About {
     pub pushed: bool,
     /// The hub refreshes it on its interval (false: its evidence is read elsewhere).
     pub refreshed: bool,
+    /// How its Services look in a cluster, for detected candidates.
+    pub looks: Option<Looks>,
+}
+
+/// How a Service of an integration looks: what it is called, the labels its operator, Helm
+/// chart or convention put on it, and its usual port.
+pub struct Looks {
+    pub name: &'static str,
+    pub selectors: &'static [&'static str],
+    pub port: i32,
 }
 
 impl About {
@@ -69,7 +79,14 @@ impl About {
             default_source,
             pushed: false,
             refreshed: true,
+            looks: None,
         }
+    }
+
+    /// The same, detected by its Services' labels.
+    pub const fn looking(mut self, looks: Looks) -> Self {
+        self.looks = Some(looks);
+        self
     }
 }
 

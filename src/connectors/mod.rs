@@ -10,6 +10,7 @@ pub mod flux;
 pub mod github;
 pub mod http;
 pub mod hub;
+pub mod influxdb;
 pub mod jobs;
 pub mod journey;
 pub mod kind;
@@ -38,6 +39,7 @@ pub fn kind_of(t: ConnectorType) -> &'static dyn ConnectorKind {
         ConnectorType::Webhook => &webhook::Webhook,
         ConnectorType::Manual => &manual::Manual,
         ConnectorType::Alertmanager => &alertmanager::Alertmanager,
+        ConnectorType::InfluxDB => &influxdb::InfluxDb,
     }
 }
 

@@ -7,15 +7,12 @@ use serde_json::Value;
 
 use super::{AnswerError, FetchError, http};
 use crate::api::EvidenceStatus;
-use std::sync::Arc;
 
 use futures::future::BoxFuture;
 
-use super::detect::{Candidate, Discovery, uncovered};
-use super::kind::{About, Answer, Answers, Asked, ConnectorKind, Upstream, not_asked};
+use super::kind::{About, Answer, Answers, Asked, ConnectorKind, Looks, Upstream, not_asked};
 use super::queries::metric_queries;
 use super::query::Query;
-use crate::api::{Connector, ConnectorType};
 use crate::engine::compile::MAX_SAMPLES;
 use crate::engine::metric::{MetricQuery, MetricRange};
 
@@ -26,7 +23,7 @@ pub enum QueryResult {
     Value { value: f64, series: usize },
     /// An empty result, or only NaN: the metric has no data.
     NoData,
-    /// Prometheus refused the query (bad PromQL, timeout inside Prometheus).
+    /// The backend refused the query (bad PromQL or InfluxQL, a timeout inside the backend).
     Failed(String),
     /// A comparison's samples over its window (every series' finite samples, oldest first).
     Samples { samples: Vec<f64>, series: usize },
@@ -226,7 +223,7 @@ pub async fn query(
             .append_pair("start", &window.from.timestamp().to_string())
             .append_pair("end", &end.timestamp().to_string())
             .append_pair("step", &sample_step(window.length).to_string());
-        let body = http::get_json_lenient(client, url, token, timeout).await?;
+        let body = http::get_json_lenient(client, url, token, timeout, &[]).await?;
         return Ok(matrix_samples(&body)?);
     }
     if let Some(MetricRange {
@@ -244,14 +241,14 @@ pub async fn query(
             )
             .append_pair("end", &at.timestamp().to_string())
             .append_pair("step", &step.to_string());
-        let body = http::get_json_lenient(client, url, token, timeout).await?;
+        let body = http::get_json_lenient(client, url, token, timeout, &[]).await?;
         return Ok(aggregate_matrix(&body, aggregate)?);
     }
     let mut url = http::join(endpoint, &["api", "v1", "query"])?;
     url.query_pairs_mut()
         .append_pair("query", promql)
         .append_pair("time", &at.timestamp().to_string());
-    let body = http::get_json_lenient(client, url, token, timeout).await?;
+    let body = http::get_json_lenient(client, url, token, timeout, &[]).await?;
     Ok(parse(&body)?)
 }
 
@@ -262,7 +259,17 @@ static ABOUT: About = About::fetched(
     "PromQL instant and range queries for metric rules",
     Answers::Metrics,
     None,
-);
+)
+.looking(Looks {
+    name: "Prometheus",
+    // The operator's, the Helm chart's, the common convention.
+    selectors: &[
+        "operated-prometheus=true",
+        "app.kubernetes.io/name=prometheus",
+        "app=prometheus",
+    ],
+    port: 9090,
+});
 
 impl ConnectorKind for Prometheus {
     fn about(&self) -> &'static About {
@@ -275,16 +282,6 @@ impl ConnectorKind for Prometheus {
 
     fn probe(&self) -> Option<Query> {
         Some(Query::Metric("vector(1)".into()))
-    }
-
-    /// Services that look like Prometheus and that no Prometheus connector points at.
-    fn detect(&self, found: &Discovery, connectors: &[Arc<Connector>]) -> Option<Vec<Candidate>> {
-        Some(uncovered(
-            &found.services,
-            ConnectorType::Prometheus,
-            "Prometheus",
-            connectors,
-        ))
     }
 
     fn fetch<'a>(

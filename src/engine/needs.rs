@@ -39,8 +39,7 @@ pub struct RollbackNeed {
 /// and the release sets no `spec.scope.metricLabels`.
 pub fn unscoped(policy: &CompiledPolicy, release: &Release) -> bool {
     release.spec.scope.metric_labels.is_empty()
-        && rules_of(policy)
-            .any(|r| matches!(&r.kind, RuleKind::Metric(m) if m.query.uses_labels()))
+        && rules_of(policy).any(|r| matches!(&r.kind, RuleKind::Metric(m) if m.query.uses_labels()))
 }
 
 fn rules_of(policy: &CompiledPolicy) -> impl Iterator<Item = &super::compile::CompiledRule> {

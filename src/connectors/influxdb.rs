@@ -1,0 +1,241 @@
+//! InfluxDB: metric rules answered by InfluxQL over the `/query` API (InfluxDB 1.x; 2.x and
+//! 3.x serve it too). `$labels` becomes `"key" = 'value' AND …`, each tag key a quoted
+//! identifier and each value a quoted string, escaped as InfluxQL's scanner unescapes them, so a
+//! label value can never end its string and add a condition of its own.
+
+use std::collections::BTreeMap;
+
+use futures::future::BoxFuture;
+use serde_json::Value;
+
+use super::kind::{About, Answer, Answers, Asked, ConnectorKind, Looks, Upstream, not_asked};
+use super::prometheus::QueryResult;
+use super::queries::metric_queries;
+use super::query::Query;
+use super::{AnswerError, FetchError, http};
+use crate::engine::metric::MetricQuery;
+
+/// `text` between `quote`s, with backslashes, the quote and line breaks escaped (InfluxQL's
+/// scanner reads `\\`, `\'`, `\"` and `\n`, and refuses a raw line break).
+fn quoted(text: &str, quote: char) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push(quote);
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push(quote);
+    out
+}
+
+/// `$labels` in InfluxQL: `"k1" = 'v1' AND "k2" = 'v2'`, sorted by key.
+pub fn conditions(labels: &BTreeMap<String, String>) -> String {
+    labels
+        .iter()
+        .map(|(k, v)| format!("{} = {}", quoted(k, '"'), quoted(v, '\'')))
+        .collect::<Vec<_>>()
+        .join(" AND ")
+}
+
+/// The InfluxQL a metric question sends.
+pub fn influxql(metric: &MetricQuery) -> Result<String, FetchError> {
+    if metric.range.is_some() || metric.samples.is_some() {
+        return Err(FetchError::Config(
+            "metric.range and metric.compare are asked of Prometheus only: an InfluxDB rule \
+             writes its window in the query (WHERE time > now() - 30m)"
+                .into(),
+        ));
+    }
+    Ok(metric.expanded(conditions))
+}
+
+/// The value of a `/query` answer (pure): each series' latest non-null number, the largest
+/// across series; no series is no data; an error InfluxDB reports is a failed query.
+pub fn parse(body: &Value) -> Result<QueryResult, AnswerError> {
+    if let Some(e) = body.get("error").and_then(Value::as_str) {
+        return Ok(QueryResult::Failed(e.to_string()));
+    }
+    let result = body
+        .get("results")
+        .and_then(Value::as_array)
+        .and_then(|r| r.first())
+        .ok_or(AnswerError::Missing(
+            "results (not an InfluxDB /query answer)",
+        ))?;
+    if let Some(e) = result.get("error").and_then(Value::as_str) {
+        return Ok(QueryResult::Failed(e.to_string()));
+    }
+    let series = result
+        .get("series")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let latest = |s: &Value| -> Option<f64> {
+        s.get("values")?
+            .as_array()?
+            .iter()
+            .rev()
+            .filter_map(Value::as_array)
+            // The first column is the time.
+            .find_map(|row| row.iter().skip(1).find_map(Value::as_f64))
+            .filter(|v| v.is_finite())
+    };
+    let values: Vec<f64> = series.iter().filter_map(latest).collect();
+    Ok(match values.iter().copied().reduce(f64::max) {
+        Some(value) => QueryResult::Value {
+            value,
+            series: values.len(),
+        },
+        None => QueryResult::NoData,
+    })
+}
+
+/// The `InfluxDB` connector type: answers the metric rules that name it.
+pub struct InfluxDb;
+
+static ABOUT: About = About::fetched(
+    "InfluxQL queries for metric rules (InfluxDB /query)",
+    Answers::Metrics,
+    None,
+)
+.looking(Looks {
+    name: "InfluxDB",
+    // The InfluxData Helm charts', the common convention.
+    selectors: &["app.kubernetes.io/name=influxdb", "app=influxdb"],
+    port: 8086,
+});
+
+impl ConnectorKind for InfluxDb {
+    fn about(&self) -> &'static About {
+        &ABOUT
+    }
+
+    fn queries(&self, asked: &Asked<'_>) -> Vec<Query> {
+        metric_queries(asked)
+    }
+
+    fn probe(&self) -> Option<Query> {
+        Some(Query::Metric("SHOW MEASUREMENTS LIMIT 1".into()))
+    }
+
+    fn fetch<'a>(
+        &'a self,
+        upstream: &'a Upstream<'a>,
+        query: &'a Query,
+    ) -> BoxFuture<'a, Result<Answer, FetchError>> {
+        Box::pin(async move {
+            let Query::Metric(metric) = query else {
+                return Err(not_asked(query));
+            };
+            let spec = upstream.connector.spec.influxdb.as_ref().ok_or_else(|| {
+                FetchError::Config("spec.influxdb.database is required for InfluxDB".into())
+            })?;
+            let text = influxql(metric)?;
+            let mut url = http::join(upstream.endpoint()?, &["query"])?;
+            {
+                let mut pairs = url.query_pairs_mut();
+                pairs
+                    .append_pair("db", &spec.database)
+                    .append_pair("q", &text)
+                    .append_pair("epoch", "s");
+                if let Some(rp) = &spec.retention_policy {
+                    pairs.append_pair("rp", rp);
+                }
+            }
+            // InfluxDB 1.8+ and 2.x read `Token USER:PASSWORD` or `Token API-TOKEN`.
+            let authorization = upstream.token.map(|t| format!("Token {t}"));
+            let headers: Vec<(&str, &str)> = authorization
+                .as_deref()
+                .map(|a| ("Authorization", a))
+                .into_iter()
+                .collect();
+            let json = http::get_json_lenient(upstream.http, url, None, upstream.timeout, &headers)
+                .await?;
+            let (status, value, summary) = parse(&json)?.status();
+            Ok(Answer {
+                value,
+                query: Some(metric.to_string()),
+                ..Answer::new(status, format!("{summary} (InfluxQL: {text})"))
+            })
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// A value written to end its string and widen the WHERE clause stays one string.
+    #[test]
+    fn labels_cannot_inject_influxql() {
+        let labels: BTreeMap<String, String> = [
+            ("service".to_string(), "checkout' OR 1=1 --".to_string()),
+            ("env".to_string(), "prod\\'\n".to_string()),
+            ("we\"ird".to_string(), "x".to_string()),
+        ]
+        .into();
+        assert_eq!(
+            conditions(&labels),
+            r#""env" = 'prod\\\'\n' AND "service" = 'checkout\' OR 1=1 --' AND "we\"ird" = 'x'"#
+        );
+        let q = MetricQuery::from(
+            r#"SELECT mean("value") FROM "errors" WHERE $labels AND time > now() - 5m"#,
+        )
+        .scoped(&[("service".to_string(), "checkout".to_string())].into())
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            influxql(&q).unwrap(),
+            r#"SELECT mean("value") FROM "errors" WHERE "service" = 'checkout' AND time > now() - 5m"#
+        );
+        let mut ranged = q.clone();
+        ranged.range = Some(crate::engine::metric::MetricRange {
+            written: "30m".into(),
+            window: std::time::Duration::from_secs(1800),
+            aggregate: crate::api::policy::Aggregate::Max,
+        });
+        assert!(matches!(influxql(&ranged), Err(FetchError::Config(_))));
+    }
+
+    /// The shapes of `/query` answers (InfluxDB 1.x API reference, "Query HTTP endpoint").
+    #[test]
+    fn parses_the_query_answers() {
+        let one = json!({"results": [{"statement_id": 0, "series": [{"name": "errors",
+            "columns": ["time", "mean"], "values": [[1700000000, 0.01], [1700000060, 0.002]]}]}]});
+        assert_eq!(
+            parse(&one),
+            Ok(QueryResult::Value {
+                value: 0.002,
+                series: 1
+            })
+        );
+        let grouped = json!({"results": [{"statement_id": 0, "series": [
+            {"name": "errors", "tags": {"pod": "a"}, "columns": ["time", "mean"], "values": [[1, 0.1], [2, null]]},
+            {"name": "errors", "tags": {"pod": "b"}, "columns": ["time", "mean"], "values": [[1, 0.3]]}]}]});
+        assert_eq!(
+            parse(&grouped),
+            Ok(QueryResult::Value {
+                value: 0.3,
+                series: 2
+            })
+        );
+        let empty = json!({"results": [{"statement_id": 0}]});
+        assert_eq!(parse(&empty), Ok(QueryResult::NoData));
+        let bad = json!({"results": [{"statement_id": 0, "error": "database not found: shop"}]});
+        assert_eq!(
+            parse(&bad),
+            Ok(QueryResult::Failed("database not found: shop".into()))
+        );
+        let refused = json!({"error": "error parsing query: found OR, expected ;"});
+        assert!(matches!(parse(&refused), Ok(QueryResult::Failed(_))));
+        assert!(parse(&json!({"status": "success"})).is_err());
+    }
+}

@@ -1,0 +1,215 @@
+//! The InfluxDB connector against a real InfluxDB (Debian's `influxdb`, 1.x, installed by
+//! `make test`): points written over its line protocol, metric rules answered by InfluxQL with
+//! `$labels` expanded in InfluxQL's own quoting; a label value written to widen the WHERE clause
+//! stays one string.
+
+use std::process::{Child, Command};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use release_passport::api::{Connector, Decision, GatePolicy, Keyed, Release};
+use release_passport::connectors::hub::{self, Hub, HubSource};
+use release_passport::engine::{self, Input, needs::needs};
+use release_passport::evidence::{EvidenceSource, gather};
+
+use crate::common::{refresh_healthy, store_of, yaml};
+
+struct InfluxDb {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for InfluxDb {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl InfluxDb {
+    /// On port 0 (its RPC port too), the address read back from its log.
+    fn start() -> InfluxDb {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path().display();
+        let config = dir.path().join("influxdb.conf");
+        std::fs::write(
+            &config,
+            format!(
+                "reporting-disabled = true
+bind-address = \"127.0.0.1:0\"
+[meta]
+  dir = \"{d}/meta\"
+[data]
+  dir = \"{d}/data\"
+  wal-dir = \"{d}/wal\"
+[http]
+  bind-address = \"127.0.0.1:0\"
+  log-enabled = false
+[monitor]
+  store-enabled = false
+"
+            ),
+        )
+        .unwrap();
+        let log = dir.path().join("influxd.log");
+        let child = Command::new("influxd")
+            .arg("-config")
+            .arg(&config)
+            .stdout(std::fs::File::create(dir.path().join("stdout.log")).unwrap())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("Debian's influxdb is installed (make deps)");
+        let mut db = InfluxDb {
+            child,
+            port: 0,
+            dir,
+        };
+        let port = crate::common::node::wait_for(Duration::from_secs(60), || {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let line = text
+                .lines()
+                .find(|l| l.contains("msg=\"Listening on HTTP\""))?;
+            let addr = line.split_once("addr=127.0.0.1:")?.1;
+            addr.split_whitespace().next()?.parse().ok()
+        });
+        db.port = port.unwrap_or_else(|| panic!("influxd did not listen:\n{}", db.log()));
+        db
+    }
+
+    fn post(&self, path: &str, body: &str) {
+        let (status, _, answer) =
+            crate::common::demo::try_send(self.port, "POST", path, &[], body).unwrap();
+        assert!(
+            (200..300).contains(&status),
+            "POST {path}: {status} {answer}"
+        );
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("influxd.log")).unwrap_or_default()
+    }
+}
+
+fn release(name: &str, service: &str) -> Release {
+    let mut r: Release = yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: {name}, namespace: shop}}
+spec: {{service: {name}, version: '1', environment: production}}
+"
+    ));
+    r.spec
+        .scope
+        .metric_labels
+        .insert("service".into(), service.into());
+    r
+}
+
+#[tokio::test]
+async fn influxql_rules_decide_and_label_values_stay_strings() {
+    let db = InfluxDb::start();
+    db.post("/query?q=CREATE%20DATABASE%20shop", "");
+    let at = Utc::now().timestamp() - 60;
+    // Line protocol: a tag value escapes commas, spaces and equals signs, nothing else.
+    db.post(
+        "/write?db=shop&precision=s",
+        &format!(
+            "errors,service=checkout value=0.002 {at}\n\
+             errors,service=catalog value=0.08 {at}\n\
+             errors,service=o'brien value=0.001 {at}\n"
+        ),
+    );
+    let connector: Connector = yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Connector
+metadata: {{name: influx, namespace: shop}}
+spec: {{type: InfluxDB, endpoint: 'http://127.0.0.1:{}', influxdb: {{database: shop}}, timeout: 5s}}
+",
+        db.port
+    ));
+    let policy: GatePolicy = yaml(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {name: prod, namespace: shop}
+spec:
+  rules:
+  - name: error-rate
+    metric:
+      connector: influx
+      query: SELECT last(\"value\") FROM \"errors\" WHERE $labels AND time > now() - 1h
+      op: '<'
+      threshold: 0.01
+      maxAge: 10m
+",
+    );
+    let policies = vec![Arc::new(engine::compile(&policy))];
+    let releases: Vec<(Release, _)> = [
+        ("checkout", "checkout"),
+        ("catalog", "catalog"),
+        ("quoted", "o'brien"),
+        ("injected", "nobody' OR \"service\" = 'catalog"),
+        ("absent", "search"),
+    ]
+    .into_iter()
+    .map(|(name, service)| {
+        let r = release(name, service);
+        let n = needs(&r, &policies, None);
+        (r, n)
+    })
+    .collect();
+    let store = store_of(std::slice::from_ref(&connector));
+    let plan = hub::plan(&store.state(), &releases);
+    let queries = plan[&connector.key()].clone();
+    assert_eq!(
+        queries.len(),
+        releases.len(),
+        "one InfluxQL query per scope"
+    );
+    let hub = Arc::new(Hub::new().unwrap());
+    let now = Utc::now();
+    refresh_healthy(&hub, &connector, &queries, now).await;
+    let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(HubSource {
+        hub: Arc::clone(&hub),
+        connectors: store,
+        passports: None,
+    })];
+    let expected = [
+        (Decision::Allow, "value 0.002"),
+        (Decision::Block, "value 0.08"),
+        (Decision::Allow, "value 0.001"),
+        // Quoted as one string, the value names no series: no data, not catalog's 0.08.
+        (Decision::Hold, "no data"),
+        (Decision::Hold, "no data"),
+    ];
+    for ((release, needs), (decision, says)) in releases.iter().zip(expected) {
+        let evidence = gather(&sources, release, needs, now);
+        let status = engine::evaluate(&Input {
+            release,
+            policies: &policies,
+            approvals: &[],
+            waivers: &[],
+            evidence: &evidence,
+            previous: None,
+            previous_release: None,
+            now,
+            clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
+        })
+        .status;
+        let summary = status.evidence[0].summary.clone().unwrap_or_default();
+        assert_eq!(
+            status.decision,
+            Some(decision),
+            "{}: {summary}\n{:?}\n{}",
+            release.spec.service,
+            status.trace,
+            db.log()
+        );
+        assert!(
+            summary.contains(says),
+            "{}: {summary}",
+            release.spec.service
+        );
+    }
+}
