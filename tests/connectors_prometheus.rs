@@ -15,7 +15,7 @@ use release_passport::connectors::query::Query;
 use release_passport::engine::{self, Input, needs::needs};
 use release_passport::evidence::{EvidenceSource, gather};
 
-use crate::common::{store_of, yaml};
+use crate::common::{refresh_healthy, store_of, yaml};
 
 struct Prometheus {
     child: Child,
@@ -121,15 +121,14 @@ fn start(series: &str) -> Prometheus {
     panic!("Prometheus did not become ready");
 }
 
-/// The Prometheus Connector of namespace `shop`, pointed at `prom`.
-fn connector(prom: &Prometheus) -> Connector {
+/// The Prometheus Connector of namespace `shop`, pointed at a Prometheus API on `port`.
+fn connector(port: u16) -> Connector {
     yaml(&format!(
         "apiVersion: releasepassport.io/v1alpha1
 kind: Connector
 metadata: {{name: prometheus, namespace: shop}}
-spec: {{type: Prometheus, endpoint: 'http://127.0.0.1:{}', timeout: 5s}}
-",
-        prom.port
+spec: {{type: Prometheus, endpoint: 'http://127.0.0.1:{port}', timeout: 5s}}
+"
     ))
 }
 
@@ -148,7 +147,7 @@ async fn thresholds_pass_fail_and_no_data_become_the_right_evidence() {
     let end = (Utc::now().timestamp() / 60) * 60 - 120;
     let at = DateTime::from_timestamp(end, 0).unwrap();
     let prom = start(&openmetrics(end));
-    let connector = connector(&prom);
+    let connector = connector(prom.port);
     let policy: GatePolicy = yaml(
         "apiVersion: releasepassport.io/v1alpha1
 kind: GatePolicy
@@ -188,7 +187,7 @@ spec:
     queries.insert(malformed.clone());
 
     let hub = Arc::new(Hub::new().unwrap());
-    crate::common::refresh_healthy(&hub, &connector, &queries, at).await;
+    refresh_healthy(&hub, &connector, &queries, at).await;
     let bad = hub.observation(&connector.key(), &malformed).unwrap();
     assert!(
         bad.summary
@@ -299,7 +298,7 @@ async fn comparisons_against_the_baseline_on_a_real_prometheus() {
             ("api", "1.1.0", 48, 48),    // the canary: 0.8 %
         ],
     ));
-    let connector = connector(&prom);
+    let connector = connector(prom.port);
     let policy = |baseline: &str, min_samples: u32| -> GatePolicy {
         yaml(&format!(
             "apiVersion: releasepassport.io/v1alpha1
@@ -348,7 +347,7 @@ spec: {{service: {service}, version: '{version}', environment: production, start
     let queries = plan[&connector.key()].clone();
     assert_eq!(queries.len(), 6, "two windows per release: {queries:?}");
     let hub = Arc::new(Hub::new().unwrap());
-    crate::common::refresh_healthy(&hub, &connector, &queries, at).await;
+    refresh_healthy(&hub, &connector, &queries, at).await;
     let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(HubSource {
         hub: Arc::clone(&hub),
         connectors: store,
@@ -420,4 +419,151 @@ spec: {{service: {service}, version: '{version}', environment: production, start
         few.trace[0].message
     );
     drop(prom);
+}
+
+/// VictoriaMetrics (Debian's `victoria-metrics`) on a quiet port, started again on another if
+/// the port was taken; its data in a temporary folder.
+struct VictoriaMetrics {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for VictoriaMetrics {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl VictoriaMetrics {
+    fn start() -> VictoriaMetrics {
+        let dir = tempfile::tempdir().unwrap();
+        for attempt in 0..8 {
+            let port = crate::common::cluster::quiet_port(attempt);
+            let log = dir.path().join(format!("vm-{attempt}.log"));
+            let mut child = Command::new("victoria-metrics")
+                .arg(format!(
+                    "-storageDataPath={}",
+                    dir.path().join("data").display()
+                ))
+                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .expect("Debian's victoria-metrics is installed (make deps)");
+            let ready = crate::common::node::wait_for(Duration::from_secs(30), || {
+                if child.try_wait().ok().flatten().is_some() {
+                    return Some(false);
+                }
+                crate::common::demo::try_send(port, "GET", "/health", &[], "")
+                    .filter(|(status, _, _)| *status == 200)
+                    .map(|_| true)
+            });
+            if ready == Some(true) {
+                return VictoriaMetrics {
+                    child,
+                    port,
+                    _dir: dir,
+                };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            assert!(
+                text.contains("address already in use"),
+                "victoria-metrics:\n{text}"
+            );
+        }
+        panic!("victoria-metrics: no free quiet port after 8 tries");
+    }
+}
+
+/// A Prometheus-compatible store needs no connector type of its own: the Prometheus connector
+/// asks VictoriaMetrics' Prometheus API, and `$labels` stays one quoted value there too.
+#[tokio::test]
+async fn victoriametrics_answers_the_prometheus_connector() {
+    let vm = VictoriaMetrics::start();
+    let at = (Utc::now().timestamp() - 120) * 1000;
+    let (status, _, body) = crate::common::demo::try_send(
+        vm.port,
+        "POST",
+        "/api/v1/import/prometheus",
+        &[],
+        &format!(
+            "error_ratio{{service=\"checkout\"}} 0.002 {at}\nerror_ratio{{service=\"catalog\"}} 0.08 {at}\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(status, 204, "{body}");
+    // Searchable now rather than after VictoriaMetrics' own flush interval.
+    crate::common::demo::try_send(vm.port, "GET", "/internal/force_flush", &[], "").unwrap();
+    let connector = connector(vm.port);
+    let policy: GatePolicy = yaml(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {name: prod, namespace: shop}
+spec:
+  rules:
+  - name: error-rate
+    metric: {query: 'max(error_ratio{$labels})', op: '<', threshold: 0.01}
+",
+    );
+    let policies = vec![Arc::new(engine::compile(&policy))];
+    let mut injected = release("injected");
+    injected.spec.scope.metric_labels.insert(
+        "service".into(),
+        "x\"} or error_ratio{service=\"catalog".into(),
+    );
+    let releases: Vec<(Release, _)> = [release("checkout"), release("catalog"), injected]
+        .into_iter()
+        .map(|r| {
+            let n = needs(&r, &policies, None);
+            (r, n)
+        })
+        .collect();
+    let store = store_of(std::slice::from_ref(&connector));
+    let plan = hub::plan(&store.state(), &releases);
+    let queries = plan[&connector.key()].clone();
+    let hub = Arc::new(Hub::new().unwrap());
+    let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(HubSource {
+        hub: Arc::clone(&hub),
+        connectors: store,
+        passports: None,
+    })];
+    let decide = |(release, needs): &(Release, _), now| {
+        let evidence = gather(&sources, release, needs, now);
+        engine::evaluate(&Input {
+            release,
+            policies: &policies,
+            approvals: &[],
+            waivers: &[],
+            evidence: &evidence,
+            previous: None,
+            previous_release: None,
+            now,
+            clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
+        })
+        .status
+    };
+    // What was imported becomes searchable on VictoriaMetrics' own time: ask until it is.
+    let mut decisions = Vec::new();
+    for _ in 0..150 {
+        let now = Utc::now();
+        refresh_healthy(&hub, &connector, &queries, now).await;
+        decisions = releases.iter().map(|r| decide(r, now).decision).collect();
+        if decisions[0] == Some(Decision::Allow) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        decisions,
+        vec![
+            Some(Decision::Allow),
+            Some(Decision::Block),
+            // One quoted value that names no series: no data, not catalog's 0.08.
+            Some(Decision::Hold)
+        ]
+    );
 }

@@ -118,7 +118,7 @@ pub fn spawn_bound(cmd: &mut Command) -> std::io::Result<Child> {
 /// A port for a server that cannot be told to bind port 0 (etcd, kube-apiserver), from below
 /// the kernel's ephemeral range so that no port-0 listener of another test takes it; a start
 /// that finds it taken anyway is retried on another.
-pub(super) fn quiet_port(attempt: u32) -> u16 {
+pub fn quiet_port(attempt: u32) -> u16 {
     static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let seed = std::process::id().wrapping_mul(7919)
         + NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed) * 104_729
