@@ -54,6 +54,24 @@ const BACKENDS: &[Backend] = &[
         },
     },
     Backend {
+        name: "InfluxDB",
+        path: "/query",
+        answer: || json!({"results": [{"statement_id": 0, "series": [{"name": "errors", "columns": ["time", "last"], "values": [[1_700_000_000, 0.001]]}]}]}),
+        spec: "type: InfluxDB, influxdb: {database: shop}",
+        needs: |i| Needs {
+            metrics: [MetricNeed {
+                connector: Some("upstream".into()),
+                query: format!(
+                    "SELECT last(\"ratio\") FROM \"errors\" WHERE \"service\" = 'svc-{}'",
+                    i % DISTINCT
+                )
+                .into(),
+            }]
+            .into(),
+            ..Needs::default()
+        },
+    },
+    Backend {
         name: "Alertmanager",
         path: "/api/v2/alerts",
         answer: || json!([]),

@@ -3,17 +3,18 @@
 //! made through the same API, an inhibition from its configuration; the hub asks, the engine
 //! decides. Label values that would widen a matcher if they were not quoted stay one value.
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use release_passport::api::{Connector, Decision, GatePolicy, Keyed, Release};
 use release_passport::connectors::hub::{self, Hub, HubSource};
-use release_passport::engine::{self, Input, needs::needs};
-use release_passport::evidence::{EvidenceSource, gather};
+use release_passport::engine::{self, needs::needs};
+use release_passport::evidence::EvidenceSource;
 use serde_json::{Value, json};
 
+use crate::common::peer::{Peer, decided};
 use crate::common::{refresh_healthy, store_of, yaml};
 
 /// Warnings of a service are muted while a critical alert of the same service fires.
@@ -25,30 +26,17 @@ inhibit_rules:
   equal: [service]
 ";
 
-struct Alertmanager {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for Alertmanager {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+struct Alertmanager(Peer);
 
 impl Alertmanager {
     /// On port 0, its address read back from its log; no cluster gossip.
     fn start() -> Alertmanager {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("alertmanager.yml"), CONFIG).unwrap();
-        let log = dir.path().join("alertmanager.log");
-        let child = Command::new("prometheus-alertmanager")
-            .arg(format!(
-                "--config.file={}",
-                dir.path().join("alertmanager.yml").display()
-            ))
+        let config = dir.path().join("alertmanager.yml");
+        std::fs::write(&config, CONFIG).unwrap();
+        let mut command = Command::new("prometheus-alertmanager");
+        command
+            .arg(format!("--config.file={}", config.display()))
             .arg(format!(
                 "--storage.path={}",
                 dir.path().join("data").display()
@@ -56,37 +44,19 @@ impl Alertmanager {
             .args([
                 "--web.listen-address=127.0.0.1:0",
                 "--cluster.listen-address=",
-            ])
-            .stdout(std::fs::File::create(dir.path().join("stdout.log")).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("Debian's prometheus-alertmanager is installed (make deps)");
-        let mut am = Alertmanager {
-            child,
-            port: 0,
-            dir,
-        };
-        let port = crate::common::node::wait_for(Duration::from_secs(60), || {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let line = text.lines().find(|l| l.contains("msg=\"Listening on\""))?;
-            line.rsplit_once("address=127.0.0.1:")?
-                .1
-                .trim()
-                .parse()
-                .ok()
-        });
-        am.port = port.unwrap_or_else(|| {
-            panic!(
-                "Alertmanager did not listen:\n{}",
-                std::fs::read_to_string(&log).unwrap_or_default()
-            )
-        });
-        am
+            ]);
+        Alertmanager(Peer::on_port_zero(dir, command, |line| {
+            let (_, addr) = line
+                .contains("msg=\"Listening on\"")
+                .then_some(line)?
+                .rsplit_once("address=127.0.0.1:")?;
+            addr.trim().parse().ok()
+        }))
     }
 
     fn post(&self, path: &str, body: &Value) -> Value {
         let (status, _, answer) = crate::common::demo::try_send(
-            self.port,
+            self.0.port,
             "POST",
             path,
             &[("Content-Type", "application/json")],
@@ -130,12 +100,8 @@ kind: Connector
 metadata: {{name: {name}, namespace: shop}}
 spec: {{type: Alertmanager, endpoint: 'http://127.0.0.1:{}', source: {source}, timeout: 5s, alerts: {alerts}}}
 ",
-            self.port
+            self.0.port
         ))
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("alertmanager.log")).unwrap_or_default()
     }
 }
 
@@ -217,21 +183,8 @@ async fn firing_silenced_and_inhibited_alerts_decide_as_the_rule_says() {
         connectors: store,
         passports: None,
     })];
-    let decide = |(release, needs): &(Release, _), now: DateTime<Utc>| {
-        let evidence = gather(&sources, release, needs, now);
-        engine::evaluate(&Input {
-            release,
-            policies: &policies,
-            approvals: &[],
-            waivers: &[],
-            evidence: &evidence,
-            previous: None,
-            previous_release: None,
-            now,
-            clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
-        })
-        .status
-    };
+    let decide =
+        |(release, needs): &(Release, _), now| decided(&sources, &policies, (release, needs), now);
     // Alertmanager's inhibitor learns of the critical alert on its own time: ask until the
     // warning it mutes shows as inhibited.
     let mut last = String::new();
@@ -247,7 +200,7 @@ async fn firing_silenced_and_inhibited_alerts_decide_as_the_rule_says() {
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-    let now = settled.unwrap_or_else(|| panic!("{last}\n{}", am.log()));
+    let now = settled.unwrap_or_else(|| panic!("{last}\n{}", am.0.log()));
 
     // The decision, what the rule's trace entry says, and the evidence item's summary.
     let read = |i: usize, rule: &str, source: &str| {

@@ -3,30 +3,19 @@
 //! `$labels` expanded in InfluxQL's own quoting; a label value written to widen the WHERE clause
 //! stays one string.
 
-use std::process::{Child, Command};
+use std::process::Command;
 use std::sync::Arc;
-use std::time::Duration;
 
 use chrono::Utc;
 use release_passport::api::{Connector, Decision, GatePolicy, Keyed, Release};
 use release_passport::connectors::hub::{self, Hub, HubSource};
-use release_passport::engine::{self, Input, needs::needs};
-use release_passport::evidence::{EvidenceSource, gather};
+use release_passport::engine::{self, needs::needs};
+use release_passport::evidence::EvidenceSource;
 
+use crate::common::peer::{Peer, decided};
 use crate::common::{refresh_healthy, store_of, yaml};
 
-struct InfluxDb {
-    child: Child,
-    port: u16,
-    dir: tempfile::TempDir,
-}
-
-impl Drop for InfluxDb {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+struct InfluxDb(Peer);
 
 impl InfluxDb {
     /// On port 0 (its RPC port too), the address read back from its log.
@@ -53,42 +42,24 @@ bind-address = \"127.0.0.1:0\"
             ),
         )
         .unwrap();
-        let log = dir.path().join("influxd.log");
-        let child = Command::new("influxd")
-            .arg("-config")
-            .arg(&config)
-            .stdout(std::fs::File::create(dir.path().join("stdout.log")).unwrap())
-            .stderr(std::fs::File::create(&log).unwrap())
-            .spawn()
-            .expect("Debian's influxdb is installed (make deps)");
-        let mut db = InfluxDb {
-            child,
-            port: 0,
-            dir,
-        };
-        let port = crate::common::node::wait_for(Duration::from_secs(60), || {
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            let line = text
-                .lines()
-                .find(|l| l.contains("msg=\"Listening on HTTP\""))?;
-            let addr = line.split_once("addr=127.0.0.1:")?.1;
+        let mut command = Command::new("influxd");
+        command.arg("-config").arg(&config);
+        InfluxDb(Peer::on_port_zero(dir, command, |line| {
+            let (_, addr) = line
+                .contains("msg=\"Listening on HTTP\"")
+                .then_some(line)?
+                .split_once("addr=127.0.0.1:")?;
             addr.split_whitespace().next()?.parse().ok()
-        });
-        db.port = port.unwrap_or_else(|| panic!("influxd did not listen:\n{}", db.log()));
-        db
+        }))
     }
 
     fn post(&self, path: &str, body: &str) {
         let (status, _, answer) =
-            crate::common::demo::try_send(self.port, "POST", path, &[], body).unwrap();
+            crate::common::demo::try_send(self.0.port, "POST", path, &[], body).unwrap();
         assert!(
             (200..300).contains(&status),
             "POST {path}: {status} {answer}"
         );
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("influxd.log")).unwrap_or_default()
     }
 }
 
@@ -127,7 +98,7 @@ kind: Connector
 metadata: {{name: influx, namespace: shop}}
 spec: {{type: InfluxDB, endpoint: 'http://127.0.0.1:{}', influxdb: {{database: shop}}, timeout: 5s}}
 ",
-        db.port
+        db.0.port
     ));
     let policy: GatePolicy = yaml(
         "apiVersion: releasepassport.io/v1alpha1
@@ -184,19 +155,7 @@ spec:
         (Decision::Hold, "no data"),
     ];
     for ((release, needs), (decision, says)) in releases.iter().zip(expected) {
-        let evidence = gather(&sources, release, needs, now);
-        let status = engine::evaluate(&Input {
-            release,
-            policies: &policies,
-            approvals: &[],
-            waivers: &[],
-            evidence: &evidence,
-            previous: None,
-            previous_release: None,
-            now,
-            clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
-        })
-        .status;
+        let status = decided(&sources, &policies, (release, needs), now);
         let summary = status.evidence[0].summary.clone().unwrap_or_default();
         assert_eq!(
             status.decision,
@@ -204,7 +163,7 @@ spec:
             "{}: {summary}\n{:?}\n{}",
             release.spec.service,
             status.trace,
-            db.log()
+            db.0.log()
         );
         assert!(
             summary.contains(says),

@@ -4,7 +4,7 @@
 //! comparison with a baseline, error rates that step up at a release's start.
 
 use std::fmt::Write as _;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,20 +15,8 @@ use release_passport::connectors::query::Query;
 use release_passport::engine::{self, Input, needs::needs};
 use release_passport::evidence::{EvidenceSource, gather};
 
+use crate::common::peer::{Peer, decided};
 use crate::common::{refresh_healthy, store_of, yaml};
-
-struct Prometheus {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn tool(name: &str) -> String {
     for dir in ["/usr/bin", "/usr/local/bin"] {
@@ -69,7 +57,7 @@ fn openmetrics(end: i64) -> String {
 }
 
 /// A real Prometheus over a TSDB of `series` (OpenMetrics text).
-fn start(series: &str) -> Prometheus {
+fn start(series: &str) -> Peer {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let metrics = dir.path().join("series.om");
@@ -87,38 +75,16 @@ fn start(series: &str) -> Prometheus {
     );
     let config = dir.path().join("prometheus.yml");
     std::fs::write(&config, "global: {scrape_interval: 1m}\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(tool("prometheus"))
-        .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", data.display()))
-        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-        .arg("--storage.tsdb.retention.time=100y")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let prometheus = Prometheus {
-        child,
-        port,
-        _dir: dir,
+    let command = |port: u16| {
+        let mut command = Command::new(tool("prometheus"));
+        command
+            .arg(format!("--config.file={}", config.display()))
+            .arg(format!("--storage.tsdb.path={}", data.display()))
+            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+            .arg("--storage.tsdb.retention.time=100y");
+        command
     };
-    for _ in 0..150 {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            let _ = write!(s, "GET /-/ready HTTP/1.0\r\n\r\n");
-            let mut r = String::new();
-            let _ = s.read_to_string(&mut r);
-            if r.starts_with("HTTP/1.0 200") || r.starts_with("HTTP/1.1 200") {
-                return prometheus;
-            }
-        }
-        std::thread::sleep(Duration::from_millis(200));
-    }
-    panic!("Prometheus did not become ready");
+    Peer::on_quiet_port(dir, command, |port| Peer::answers(port, "/-/ready"))
 }
 
 /// The Prometheus Connector of namespace `shop`, pointed at a Prometheus API on `port`.
@@ -202,21 +168,8 @@ spec:
         connectors: store,
         passports: None,
     })];
-    let decide = |release: &Release, needs, now| {
-        let evidence = gather(&sources, release, needs, now);
-        engine::evaluate(&Input {
-            release,
-            policies: &policies,
-            approvals: &[],
-            waivers: &[],
-            evidence: &evidence,
-            previous: None,
-            previous_release: None,
-            now,
-            clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
-        })
-        .status
-    };
+    let decide =
+        |release: &Release, needs, now| decided(&sources, &policies, (release, needs), now);
     let expected = [
         ("checkout", Decision::Allow, "is below 0.01"),
         ("catalog", Decision::Block, "is above 0.01"),
@@ -421,69 +374,25 @@ spec: {{service: {service}, version: '{version}', environment: production, start
     drop(prom);
 }
 
-/// VictoriaMetrics (Debian's `victoria-metrics`) on a quiet port, started again on another if
-/// the port was taken; its data in a temporary folder.
-struct VictoriaMetrics {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for VictoriaMetrics {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl VictoriaMetrics {
-    fn start() -> VictoriaMetrics {
-        let dir = tempfile::tempdir().unwrap();
-        for attempt in 0..8 {
-            let port = crate::common::cluster::quiet_port(attempt);
-            let log = dir.path().join(format!("vm-{attempt}.log"));
-            let mut child = Command::new("victoria-metrics")
-                .arg(format!(
-                    "-storageDataPath={}",
-                    dir.path().join("data").display()
-                ))
-                .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
-                .stdout(Stdio::null())
-                .stderr(std::fs::File::create(&log).unwrap())
-                .spawn()
-                .expect("Debian's victoria-metrics is installed (make deps)");
-            let ready = crate::common::node::wait_for(Duration::from_secs(30), || {
-                if child.try_wait().ok().flatten().is_some() {
-                    return Some(false);
-                }
-                crate::common::demo::try_send(port, "GET", "/health", &[], "")
-                    .filter(|(status, _, _)| *status == 200)
-                    .map(|_| true)
-            });
-            if ready == Some(true) {
-                return VictoriaMetrics {
-                    child,
-                    port,
-                    _dir: dir,
-                };
-            }
-            let _ = child.kill();
-            let _ = child.wait();
-            let text = std::fs::read_to_string(&log).unwrap_or_default();
-            assert!(
-                text.contains("address already in use"),
-                "victoria-metrics:\n{text}"
-            );
-        }
-        panic!("victoria-metrics: no free quiet port after 8 tries");
-    }
+/// VictoriaMetrics (Debian's `victoria-metrics`) on a quiet port.
+fn victoria_metrics() -> Peer {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let command = |port: u16| {
+        let mut command = Command::new("victoria-metrics");
+        command
+            .arg(format!("-storageDataPath={}", data.display()))
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"));
+        command
+    };
+    Peer::on_quiet_port(dir, command, |port| Peer::answers(port, "/health"))
 }
 
 /// A Prometheus-compatible store needs no connector type of its own: the Prometheus connector
 /// asks VictoriaMetrics' Prometheus API, and `$labels` stays one quoted value there too.
 #[tokio::test]
 async fn victoriametrics_answers_the_prometheus_connector() {
-    let vm = VictoriaMetrics::start();
+    let vm = victoria_metrics();
     let at = (Utc::now().timestamp() - 120) * 1000;
     let (status, _, body) = crate::common::demo::try_send(
         vm.port,
@@ -531,21 +440,8 @@ spec:
         connectors: store,
         passports: None,
     })];
-    let decide = |(release, needs): &(Release, _), now| {
-        let evidence = gather(&sources, release, needs, now);
-        engine::evaluate(&Input {
-            release,
-            policies: &policies,
-            approvals: &[],
-            waivers: &[],
-            evidence: &evidence,
-            previous: None,
-            previous_release: None,
-            now,
-            clock_skew: release_passport::engine::provenance::DEFAULT_CLOCK_SKEW,
-        })
-        .status
-    };
+    let decide =
+        |(release, needs): &(Release, _), now| decided(&sources, &policies, (release, needs), now);
     // What was imported becomes searchable on VictoriaMetrics' own time: ask until it is.
     let mut decisions = Vec::new();
     for _ in 0..150 {

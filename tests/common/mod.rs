@@ -12,6 +12,7 @@ pub mod demo;
 pub mod fake_api;
 pub mod gitops;
 pub mod node;
+pub mod peer;
 pub mod world;
 
 pub const NOW: &str = "2026-11-25T14:00:00Z";
