@@ -4,18 +4,14 @@
 //! decides. Label values that would widen a matcher if they were not quoted stay one value.
 
 use std::process::Command;
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use release_passport::api::{Connector, Decision, GatePolicy, Keyed, Release};
-use release_passport::connectors::hub::{self, Hub, HubSource};
-use release_passport::engine::{self, needs::needs};
-use release_passport::evidence::EvidenceSource;
+use release_passport::api::{Connector, Decision, Keyed};
 use serde_json::{Value, json};
 
-use crate::common::peer::{Peer, decided};
-use crate::common::{refresh_healthy, store_of, yaml};
+use crate::common::peer::{Peer, Wired, scoped_release};
+use crate::common::yaml;
 
 /// Warnings of a service are muted while a critical alert of the same service fires.
 const CONFIG: &str = "route: {receiver: team}
@@ -105,23 +101,6 @@ spec: {{type: Alertmanager, endpoint: 'http://127.0.0.1:{}', source: {source}, t
     }
 }
 
-fn release(name: &str, service: &str) -> Release {
-    let mut r: Release = yaml(&format!(
-        "apiVersion: releasepassport.io/v1alpha1
-kind: Release
-metadata: {{name: {name}, namespace: shop}}
-spec: {{service: {name}, version: '1', environment: production}}
-"
-    ));
-    if !service.is_empty() {
-        r.spec
-            .scope
-            .metric_labels
-            .insert("service".into(), service.into());
-    }
-    r
-}
-
 /// Critical and warning alerts block; page-only alerts (`countSuppressed`) hold.
 const POLICY: &str = "apiVersion: releasepassport.io/v1alpha1
 kind: GatePolicy
@@ -154,46 +133,36 @@ async fn firing_silenced_and_inhibited_alerts_decide_as_the_rule_says() {
     );
     let everything = am.connector("alertmanager-all", "all-alerts", "{countSuppressed: true}");
 
-    let policies = vec![Arc::new(engine::compile(&yaml::<GatePolicy>(POLICY)))];
-    let releases: Vec<(Release, _)> = [
+    let services = [
         ("checkout", "checkout"),
         ("catalog", "catalog"),
         ("search", "search"),
         ("injected", hostile),
         ("odd", quoted),
         ("unscoped", ""),
-    ]
-    .into_iter()
-    .map(|(name, service)| {
-        let r = release(name, service);
-        let n = needs(&r, &policies, None);
-        (r, n)
-    })
-    .collect();
-    let store = store_of(&[counted.clone(), everything.clone()]);
-    let plan = hub::plan(&store.state(), &releases);
+    ];
+    let wired = Wired::new(
+        &[counted.clone(), everything.clone()],
+        POLICY,
+        services
+            .iter()
+            .map(|(name, service)| scoped_release(name, service))
+            .collect(),
+    );
     assert_eq!(
-        plan[&counted.key()].len(),
-        releases.len(),
+        wired.plan[&counted.key()].len(),
+        services.len(),
         "one question per distinct scope"
     );
-    let hub = Arc::new(Hub::new().unwrap());
-    let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(HubSource {
-        hub: Arc::clone(&hub),
-        connectors: store,
-        passports: None,
-    })];
-    let decide =
-        |(release, needs): &(Release, _), now| decided(&sources, &policies, (release, needs), now);
     // Alertmanager's inhibitor learns of the critical alert on its own time: ask until the
     // warning it mutes shows as inhibited.
     let mut last = String::new();
     let mut settled = None;
     for _ in 0..300 {
         let now = Utc::now();
-        refresh_healthy(&hub, &counted, &plan[&counted.key()], now).await;
-        refresh_healthy(&hub, &everything, &plan[&everything.key()], now).await;
-        last = format!("{:?}", decide(&releases[0], now).trace);
+        wired.refresh(&counted, now).await;
+        wired.refresh(&everything, now).await;
+        last = format!("{:?}", wired.decide(0, now).trace);
         if last.contains("CheckoutLatency (warning") {
             settled = Some(now);
             break;
@@ -204,7 +173,7 @@ async fn firing_silenced_and_inhibited_alerts_decide_as_the_rule_says() {
 
     // The decision, what the rule's trace entry says, and the evidence item's summary.
     let read = |i: usize, rule: &str, source: &str| {
-        let status = decide(&releases[i], now);
+        let status = wired.decide(i, now);
         let entry = status
             .trace
             .iter()
@@ -241,10 +210,10 @@ async fn firing_silenced_and_inhibited_alerts_decide_as_the_rule_says() {
     let (_, muted, _) = read(1, "nothing-muted", "all-alerts");
     assert!(muted.contains("2 alerts firing"), "{muted}");
     // search: nothing fires.
-    let status = decide(&releases[2], now);
+    let status = wired.decide(2, now);
     assert_eq!(status.decision, Some(Decision::Allow), "{:?}", status.trace);
     // A label value written to widen the matcher is one quoted value: it matches nothing.
-    let status = decide(&releases[3], now);
+    let status = wired.decide(3, now);
     assert_eq!(status.decision, Some(Decision::Allow), "{:?}", status.trace);
     // A value with a backslash, a quote and a line break matches exactly its own alert.
     let (decision, why, _) = read(4, "no-alerts", "alerts");

@@ -4,16 +4,12 @@
 //! stays one string.
 
 use std::process::Command;
-use std::sync::Arc;
 
 use chrono::Utc;
-use release_passport::api::{Connector, Decision, GatePolicy, Keyed, Release};
-use release_passport::connectors::hub::{self, Hub, HubSource};
-use release_passport::engine::{self, needs::needs};
-use release_passport::evidence::EvidenceSource;
+use release_passport::api::{Connector, Decision, Keyed};
 
-use crate::common::peer::{Peer, decided};
-use crate::common::{refresh_healthy, store_of, yaml};
+use crate::common::peer::{Peer, Wired, scoped_release};
+use crate::common::yaml;
 
 struct InfluxDb(Peer);
 
@@ -63,21 +59,6 @@ bind-address = \"127.0.0.1:0\"
     }
 }
 
-fn release(name: &str, service: &str) -> Release {
-    let mut r: Release = yaml(&format!(
-        "apiVersion: releasepassport.io/v1alpha1
-kind: Release
-metadata: {{name: {name}, namespace: shop}}
-spec: {{service: {name}, version: '1', environment: production}}
-"
-    ));
-    r.spec
-        .scope
-        .metric_labels
-        .insert("service".into(), service.into());
-    r
-}
-
 #[tokio::test]
 async fn influxql_rules_decide_and_label_values_stay_strings() {
     let db = InfluxDb::start();
@@ -100,8 +81,7 @@ spec: {{type: InfluxDB, endpoint: 'http://127.0.0.1:{}', influxdb: {{database: s
 ",
         db.0.port
     ));
-    let policy: GatePolicy = yaml(
-        "apiVersion: releasepassport.io/v1alpha1
+    let policy = "apiVersion: releasepassport.io/v1alpha1
 kind: GatePolicy
 metadata: {name: prod, namespace: shop}
 spec:
@@ -113,39 +93,29 @@ spec:
       op: '<'
       threshold: 0.01
       maxAge: 10m
-",
-    );
-    let policies = vec![Arc::new(engine::compile(&policy))];
-    let releases: Vec<(Release, _)> = [
+";
+    let services = [
         ("checkout", "checkout"),
         ("catalog", "catalog"),
         ("quoted", "o'brien"),
         ("injected", "nobody' OR \"service\" = 'catalog"),
         ("absent", "search"),
-    ]
-    .into_iter()
-    .map(|(name, service)| {
-        let r = release(name, service);
-        let n = needs(&r, &policies, None);
-        (r, n)
-    })
-    .collect();
-    let store = store_of(std::slice::from_ref(&connector));
-    let plan = hub::plan(&store.state(), &releases);
-    let queries = plan[&connector.key()].clone();
+    ];
+    let wired = Wired::new(
+        std::slice::from_ref(&connector),
+        policy,
+        services
+            .iter()
+            .map(|(name, service)| scoped_release(name, service))
+            .collect(),
+    );
     assert_eq!(
-        queries.len(),
-        releases.len(),
+        wired.plan[&connector.key()].len(),
+        services.len(),
         "one InfluxQL query per scope"
     );
-    let hub = Arc::new(Hub::new().unwrap());
     let now = Utc::now();
-    refresh_healthy(&hub, &connector, &queries, now).await;
-    let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(HubSource {
-        hub: Arc::clone(&hub),
-        connectors: store,
-        passports: None,
-    })];
+    wired.refresh(&connector, now).await;
     let expected = [
         (Decision::Allow, "value 0.002"),
         (Decision::Block, "value 0.08"),
@@ -154,21 +124,16 @@ spec:
         (Decision::Hold, "no data"),
         (Decision::Hold, "no data"),
     ];
-    for ((release, needs), (decision, says)) in releases.iter().zip(expected) {
-        let status = decided(&sources, &policies, (release, needs), now);
+    for (i, ((service, _), (decision, says))) in services.iter().zip(expected).enumerate() {
+        let status = wired.decide(i, now);
         let summary = status.evidence[0].summary.clone().unwrap_or_default();
         assert_eq!(
             status.decision,
             Some(decision),
-            "{}: {summary}\n{:?}\n{}",
-            release.spec.service,
+            "{service}: {summary}\n{:?}\n{}",
             status.trace,
             db.0.log()
         );
-        assert!(
-            summary.contains(says),
-            "{}: {summary}",
-            release.spec.service
-        );
+        assert!(summary.contains(says), "{service}: {summary}");
     }
 }

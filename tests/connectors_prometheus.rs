@@ -15,7 +15,7 @@ use release_passport::connectors::query::Query;
 use release_passport::engine::{self, Input, needs::needs};
 use release_passport::evidence::{EvidenceSource, gather};
 
-use crate::common::peer::{Peer, decided};
+use crate::common::peer::{Peer, Wired, decided, scoped_release};
 use crate::common::{refresh_healthy, store_of, yaml};
 
 fn tool(name: &str) -> String {
@@ -98,16 +98,6 @@ spec: {{type: Prometheus, endpoint: 'http://127.0.0.1:{port}', timeout: 5s}}
     ))
 }
 
-fn release(service: &str) -> Release {
-    yaml(&format!(
-        "apiVersion: releasepassport.io/v1alpha1
-kind: Release
-metadata: {{name: {service}, namespace: shop}}
-spec: {{service: {service}, version: '1', environment: production, scope: {{metricLabels: {{service: {service}}}}}}}
-"
-    ))
-}
-
 #[tokio::test]
 async fn thresholds_pass_fail_and_no_data_become_the_right_evidence() {
     let end = (Utc::now().timestamp() / 60) * 60 - 120;
@@ -139,7 +129,7 @@ spec:
     let releases: Vec<(Release, _)> = ["checkout", "catalog", "search"]
         .into_iter()
         .map(|s| {
-            let r = release(s);
+            let r = scoped_release(s, s);
             let n = needs(&r, &policies, None);
             (r, n)
         })
@@ -408,7 +398,8 @@ async fn victoriametrics_answers_the_prometheus_connector() {
     // Searchable now rather than after VictoriaMetrics' own flush interval.
     crate::common::demo::try_send(vm.port, "GET", "/internal/force_flush", &[], "").unwrap();
     let connector = connector(vm.port);
-    let policy: GatePolicy = yaml(
+    let wired = Wired::new(
+        std::slice::from_ref(&connector),
         "apiVersion: releasepassport.io/v1alpha1
 kind: GatePolicy
 metadata: {name: prod, namespace: shop}
@@ -417,37 +408,18 @@ spec:
   - name: error-rate
     metric: {query: 'max(error_ratio{$labels})', op: '<', threshold: 0.01}
 ",
+        vec![
+            scoped_release("checkout", "checkout"),
+            scoped_release("catalog", "catalog"),
+            scoped_release("injected", "x\"} or error_ratio{service=\"catalog"),
+        ],
     );
-    let policies = vec![Arc::new(engine::compile(&policy))];
-    let mut injected = release("injected");
-    injected.spec.scope.metric_labels.insert(
-        "service".into(),
-        "x\"} or error_ratio{service=\"catalog".into(),
-    );
-    let releases: Vec<(Release, _)> = [release("checkout"), release("catalog"), injected]
-        .into_iter()
-        .map(|r| {
-            let n = needs(&r, &policies, None);
-            (r, n)
-        })
-        .collect();
-    let store = store_of(std::slice::from_ref(&connector));
-    let plan = hub::plan(&store.state(), &releases);
-    let queries = plan[&connector.key()].clone();
-    let hub = Arc::new(Hub::new().unwrap());
-    let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(HubSource {
-        hub: Arc::clone(&hub),
-        connectors: store,
-        passports: None,
-    })];
-    let decide =
-        |(release, needs): &(Release, _), now| decided(&sources, &policies, (release, needs), now);
     // What was imported becomes searchable on VictoriaMetrics' own time: ask until it is.
     let mut decisions = Vec::new();
     for _ in 0..150 {
         let now = Utc::now();
-        refresh_healthy(&hub, &connector, &queries, now).await;
-        decisions = releases.iter().map(|r| decide(r, now).decision).collect();
+        wired.refresh(&connector, now).await;
+        decisions = (0..3).map(|i| wired.decide(i, now).decision).collect();
         if decisions[0] == Some(Decision::Allow) {
             break;
         }

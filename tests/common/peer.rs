@@ -135,3 +135,81 @@ pub fn decided(
     })
     .status
 }
+
+/// A Release of `name` in `shop` whose `scope.metricLabels` are `service: SERVICE` (none when
+/// `service` is empty).
+pub fn scoped_release(name: &str, service: &str) -> Release {
+    let mut r: Release = super::yaml(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: {name}, namespace: shop}}
+spec: {{service: {name}, version: '1', environment: production}}
+"
+    ));
+    if !service.is_empty() {
+        r.spec
+            .scope
+            .metric_labels
+            .insert("service".into(), service.into());
+    }
+    r
+}
+
+/// Releases, the policies that decide them and the Connectors that answer them, wired as the
+/// controller wires them: one store of Connectors, one plan, one hub as the evidence source.
+pub struct Wired {
+    pub policies: Vec<Arc<CompiledPolicy>>,
+    pub releases: Vec<(Release, Needs)>,
+    pub hub: Arc<release_passport::connectors::hub::Hub>,
+    pub plan: std::collections::BTreeMap<
+        release_passport::api::ObjectKey,
+        std::collections::BTreeSet<release_passport::connectors::query::Query>,
+    >,
+    sources: Vec<Box<dyn EvidenceSource>>,
+}
+
+impl Wired {
+    pub fn new(
+        connectors: &[release_passport::api::Connector],
+        policy: &str,
+        releases: Vec<Release>,
+    ) -> Wired {
+        use release_passport::connectors::hub::{self, Hub, HubSource};
+        let policy: release_passport::api::GatePolicy = super::yaml(policy);
+        let policies = vec![Arc::new(engine::compile(&policy))];
+        let releases: Vec<(Release, Needs)> = releases
+            .into_iter()
+            .map(|r| {
+                let n = engine::needs::needs(&r, &policies, None);
+                (r, n)
+            })
+            .collect();
+        let store = super::store_of(connectors);
+        let plan = hub::plan(&store.state(), &releases);
+        let hub = Arc::new(Hub::new().unwrap());
+        let sources: Vec<Box<dyn EvidenceSource>> = vec![Box::new(HubSource {
+            hub: Arc::clone(&hub),
+            connectors: store,
+            passports: None,
+        })];
+        Wired {
+            policies,
+            releases,
+            hub,
+            plan,
+            sources,
+        }
+    }
+
+    /// Refreshes `connector` with what the releases ask of it; it must come out Healthy.
+    pub async fn refresh(&self, connector: &release_passport::api::Connector, now: DateTime<Utc>) {
+        use release_passport::api::Keyed;
+        super::refresh_healthy(&self.hub, connector, &self.plan[&connector.key()], now).await;
+    }
+
+    /// The i-th release's passport status at `now`.
+    pub fn decide(&self, i: usize, now: DateTime<Utc>) -> ReleasePassportStatus {
+        let (release, needs) = &self.releases[i];
+        decided(&self.sources, &self.policies, (release, needs), now)
+    }
+}
