@@ -411,6 +411,60 @@ async fn refused_connection_is_unreachable_and_keeps_the_last_observation() {
     );
 }
 
+/// An upstream that answers 429 with a retry hint is not asked again before it said: the
+/// connector is Degraded with the hint in its last error, the last good observation stays,
+/// and it is not due again until the hint has passed (RFC 9110's Retry-After).
+#[tokio::test]
+async fn a_rate_limited_upstream_is_asked_again_only_when_it_said() {
+    let limited = Arc::new(AtomicUsize::new(0));
+    let app = Router::new().route(
+        "/api/v1/query",
+        get({
+            let limited = Arc::clone(&limited);
+            move || async move {
+                // The first answer is good; after that, slow down.
+                if limited.fetch_add(1, Ordering::SeqCst) == 0 {
+                    axum::Json(serde_json::json!({"status": "success", "data": {"resultType": "vector", "result": [{"metric": {}, "value": [1.7e9, "1"]}]}})).into_response()
+                } else {
+                    (
+                        StatusCode::TOO_MANY_REQUESTS,
+                        [("Retry-After", "600")],
+                        "slow down",
+                    )
+                        .into_response()
+                }
+            }
+        }),
+    );
+    let addr = serve(app).await;
+    let hub = Hub::new().unwrap();
+    let up = Query::Metric("up".into());
+    let q: BTreeSet<Query> = [up.clone()].into();
+    let c = connector(
+        "Prometheus",
+        &format!("http://{addr}"),
+        ", refreshInterval: 1m",
+    );
+    hub.refresh(&c, &q, &Credential::NotNeeded, now()).await;
+    let later = now() + chrono::Duration::minutes(1);
+    let r = hub.refresh(&c, &q, &Credential::NotNeeded, later).await;
+    assert_eq!(r.status.health, Some(ConnectorHealth::Degraded));
+    assert_eq!(
+        r.status.last_error.as_deref(),
+        Some("rate limited by the upstream (HTTP 429): retry after 600s")
+    );
+    assert_eq!(
+        hub.observation(&c.key(), &up).unwrap().observed_at,
+        Some(now())
+    );
+    assert!(
+        !hub.due(&c, later + chrono::Duration::minutes(5)),
+        "within the hint"
+    );
+    assert!(hub.due(&c, later + chrono::Duration::minutes(10)));
+    assert_eq!(limited.load(Ordering::SeqCst), 2);
+}
+
 #[test]
 fn a_status_page_is_planned_only_for_releases_that_read_its_source() {
     let page = Arc::new(connector("StatusPage", "https://status.cards.example", ""));

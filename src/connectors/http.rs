@@ -43,12 +43,46 @@ async fn send(
     }
     let response = request.send().await.map_err(|e| classify(&e))?;
     let status = response.status();
+    if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        let header = |name: &str| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        return Err(FetchError::RateLimited {
+            retry_after: retry_after(
+                header("retry-after").as_deref(),
+                header("x-ratelimit-reset").as_deref(),
+                chrono::Utc::now(),
+            ),
+        });
+    }
     if status == reqwest::StatusCode::UNAUTHORIZED || status == reqwest::StatusCode::FORBIDDEN {
         return Err(FetchError::Credential(format!(
             "the upstream refused the credential (HTTP {status})"
         )));
     }
     Ok((status, read_bounded(response).await?))
+}
+
+/// How long a 429 asks us to wait (pure): `Retry-After` in seconds or as an HTTP date, else a
+/// rate-limit reset in seconds (Datadog's `X-RateLimit-Reset`); at most an hour.
+pub fn retry_after(
+    retry_after: Option<&str>,
+    reset: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<Duration> {
+    let seconds = |v: &str| v.trim().parse::<u64>().ok().map(Duration::from_secs);
+    let date = |v: &str| {
+        let at = chrono::DateTime::parse_from_rfc2822(v.trim()).ok()?;
+        (at.with_timezone(&chrono::Utc) - now).to_std().ok()
+    };
+    retry_after
+        .and_then(|v| seconds(v).or_else(|| date(v)))
+        .or_else(|| reset.and_then(seconds))
+        .map(|d| d.min(Duration::from_secs(3600)))
 }
 
 fn not_json(e: &serde_json::Error) -> FetchError {
@@ -134,4 +168,26 @@ pub fn join(endpoint: &str, segments: &[&str]) -> Result<reqwest::Url, FetchErro
         .pop_if_empty()
         .extend(segments);
     Ok(url)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_hints_in_every_documented_form() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-07T10:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let s = Duration::from_secs;
+        assert_eq!(retry_after(Some("120"), None, now), Some(s(120)));
+        assert_eq!(
+            retry_after(Some("Mon, 07 Dec 2026 10:00:30 GMT"), None, now),
+            Some(s(30))
+        );
+        assert_eq!(retry_after(None, Some("7"), now), Some(s(7)));
+        assert_eq!(retry_after(Some("soon"), Some("7"), now), Some(s(7)));
+        assert_eq!(retry_after(Some("999999"), None, now), Some(s(3600)));
+        assert_eq!(retry_after(None, None, now), None);
+    }
 }

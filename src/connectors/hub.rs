@@ -299,7 +299,11 @@ impl Hub {
         }
         let previous = self.status(connector).unwrap_or_default();
         let status = status_after(connector, &previous, &errors, successes, secret, now);
-        let refresh = duration_or(connector.spec.refresh_interval.as_ref(), DEFAULT_REFRESH);
+        // An upstream that asked us to slow down is not asked again before it said.
+        let refresh = errors.iter().filter_map(FetchError::retry_after).fold(
+            duration_or(connector.spec.refresh_interval.as_ref(), DEFAULT_REFRESH),
+            Duration::max,
+        );
         if let Ok(mut states) = self.states.write() {
             states.insert(
                 ckey,

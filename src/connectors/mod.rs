@@ -72,4 +72,20 @@ pub enum FetchError {
     /// The Connector's spec cannot work (bad endpoint).
     #[error("{0}")]
     Config(String),
+    /// The upstream asked us to slow down (HTTP 429): nothing more is asked of it before
+    /// `retry_after` (its `Retry-After` or rate-limit reset hint), or the next refresh.
+    #[error("rate limited by the upstream (HTTP 429){}", retry_after.map(|d| format!(": retry after {}s", d.as_secs())).unwrap_or_default())]
+    RateLimited {
+        retry_after: Option<std::time::Duration>,
+    },
+}
+
+impl FetchError {
+    /// How long the upstream asked us to wait before asking again, if it did.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            FetchError::RateLimited { retry_after } => *retry_after,
+            _ => None,
+        }
+    }
 }
