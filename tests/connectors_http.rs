@@ -1105,3 +1105,131 @@ async fn every_http_connector_survives_timeouts_refusals_and_garbage() {
         }
     }
 }
+
+/// A NerdGraph-shaped server (docs.newrelic.com, "NerdGraph tutorial: Query your data using
+/// NRQL": `POST /graphql`, the user key in `API-Key`, the answer under
+/// `data.actor.account.nrql.results`; 401 for a refused key; GraphQL errors in a 200 body). It
+/// answers by the NRQL it was sent as the `nrql` variable.
+async fn nerdgraph(headers: HeaderMap, body: String) -> Response {
+    if headers.get("api-key").and_then(|v| v.to_str().ok()) != Some("NRAK-test") {
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(serde_json::json!({"errors": [{"message": "Unauthorized"}]})),
+        )
+            .into_response();
+    }
+    let request: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let query = request["query"].as_str().unwrap_or_default();
+    let nrql = request["variables"]["nrql"].as_str().unwrap_or_default();
+    assert!(
+        !query.contains("SELECT") && request["variables"]["account"] == 1234567,
+        "the NRQL travels as a variable: {request}"
+    );
+    let results = if nrql.contains("FROM Nowhere") {
+        return axum::Json(serde_json::json!({"errors": [{"message": "NRQL Syntax Error: unknown event type Nowhere"}], "data": {"actor": {"account": {"nrql": null}}}})).into_response();
+    } else if nrql.contains("WHERE `appName` = 'checkout' SINCE") {
+        serde_json::json!([{"percentage": 0.2}])
+    } else if nrql.contains("WHERE `appName` = 'catalog' SINCE") {
+        serde_json::json!([{"percentage": 8.3}])
+    } else {
+        serde_json::json!([{"percentage": null}])
+    };
+    axum::Json(serde_json::json!({"data": {"actor": {"account": {"nrql": {"results": results}}}}}))
+        .into_response()
+}
+
+#[tokio::test]
+async fn new_relic_nrql_through_nerdgraph() {
+    use crate::common::peer::{Wired, scoped_release};
+    let addr = serve(Router::new().route("/graphql", axum::routing::post(nerdgraph))).await;
+    let c: Connector = serde_yaml_ng::from_str(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Connector
+metadata: {{name: newrelic, namespace: shop}}
+spec: {{type: NewRelic, endpoint: 'http://{addr}', newRelic: {{accountId: 1234567}}, credentialsSecretRef: {{name: nr, key: user-key}}}}
+"
+    ))
+    .unwrap();
+    let wired = Wired::new(
+        std::slice::from_ref(&c),
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {name: prod, namespace: shop}
+spec:
+  rules:
+  - name: error-percentage
+    metric:
+      connector: newrelic
+      query: SELECT percentage(count(*), WHERE error IS true) FROM Transaction WHERE $labels SINCE 10 minutes ago
+      op: '<'
+      threshold: 1
+",
+        [
+            ("checkout", "checkout"),
+            ("catalog", "catalog"),
+            ("injected", "checkout' OR `appName` = 'catalog"),
+        ]
+        .into_iter()
+        .map(|(name, app)| {
+            let mut r = scoped_release(name, "");
+            r.spec.scope.metric_labels.insert("appName".into(), app.into());
+            r
+        })
+        .collect(),
+    );
+    let queries = &wired.plan[&c.key()];
+    let at = now();
+    let refused = hub_refresh(&wired, &c, queries, "NRAK-wrong", at).await;
+    assert_eq!(
+        refused.status.health,
+        Some(ConnectorHealth::CredentialRequired)
+    );
+    let ok = hub_refresh(&wired, &c, queries, "NRAK-test", at).await;
+    assert_eq!(
+        ok.status.health,
+        Some(ConnectorHealth::Healthy),
+        "{:?}",
+        ok.status.last_error
+    );
+    let decisions: Vec<_> = (0..3).map(|i| wired.decide(i, at).decision).collect();
+    assert_eq!(
+        decisions,
+        vec![
+            Some(release_passport::api::Decision::Allow),
+            Some(release_passport::api::Decision::Block),
+            // One quoted string that names no application: no data, not catalog's 8.3.
+            Some(release_passport::api::Decision::Hold),
+        ]
+    );
+    let summary = wired.decide(1, at).evidence[0]
+        .summary
+        .clone()
+        .unwrap_or_default();
+    assert!(summary.starts_with("value 8.3 (NRQL: SELECT"), "{summary}");
+    // A query New Relic refuses is a failed query, its message in the evidence.
+    let bad: BTreeSet<Query> = [Query::Metric("SELECT count(*) FROM Nowhere".into())].into();
+    hub_refresh(&wired, &c, &bad, "NRAK-test", at).await;
+    let item = wired
+        .hub
+        .observation(&c.key(), bad.first().unwrap())
+        .unwrap();
+    assert_eq!(
+        item.summary.as_deref(),
+        Some(
+            "query failed: NRQL Syntax Error: unknown event type Nowhere (NRQL: SELECT count(*) FROM Nowhere)"
+        )
+    );
+}
+
+async fn hub_refresh(
+    wired: &crate::common::peer::Wired,
+    c: &Connector,
+    queries: &BTreeSet<Query>,
+    key: &str,
+    at: DateTime<Utc>,
+) -> hub::Refreshed {
+    wired
+        .hub
+        .refresh(c, queries, &Credential::Value(key.into()), at)
+        .await
+}

@@ -321,6 +321,20 @@ fn connector_and_release_rules() {
         json!({"type": "InfluxDB", "endpoint": "http://influxdb:8086", "influxdb": {"database": ""}}),
     );
     assert!(e.iter().any(|e| e.contains("must not be empty")), "{e:?}");
+    let e = refused(
+        "Connector",
+        json!({"type": "NewRelic", "endpoint": "https://api.newrelic.com", "newRelic": {"accountId": 1}}),
+    );
+    assert!(
+        e.iter().any(|e| e.contains("spec.credentialsSecretRef")),
+        "{e:?}"
+    );
+    let e = refused(
+        "Connector",
+        json!({"type": "NewRelic", "endpoint": "https://api.newrelic.com", "newRelic": {"accountId": 0},
+               "credentialsSecretRef": {"name": "nr", "key": "user-key"}}),
+    );
+    assert!(e.iter().any(|e| e.contains("positive number")), "{e:?}");
     // Alertmanager matchers: a label name, an operator, a quoted value.
     let alerts = |matchers: Value| json!({"type": "Alertmanager", "endpoint": "http://alertmanager:9093", "alerts": {"matchers": matchers}});
     assert!(

@@ -30,6 +30,7 @@ use super::duration::DurationString;
 )]
 #[x_kube(validation = endpoint_rule())]
 #[x_kube(validation = Rule::new("self.type != 'InfluxDB' || has(self.influxdb)").message("an InfluxDB connector names its database in spec.influxdb.database"))]
+#[x_kube(validation = Rule::new("self.type != 'NewRelic' || (has(self.newRelic) && has(self.credentialsSecretRef))").message("a NewRelic connector names its account in spec.newRelic.accountId and its user key in spec.credentialsSecretRef"))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectorSpec {
     /// Which kind of system this is.
@@ -66,6 +67,9 @@ pub struct ConnectorSpec {
     /// The database an `InfluxDB` connector's InfluxQL queries read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub influxdb: Option<InfluxDbSpec>,
+    /// The account a `NewRelic` connector's NRQL queries read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_relic: Option<NewRelicSpec>,
     /// How many upstream calls may run at once (default 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self >= 1 && self <= 64").message("maxConcurrency must be between 1 and 64"))]
@@ -176,6 +180,15 @@ pub struct InfluxDbSpec {
     pub retention_policy: Option<String>,
 }
 
+/// Where a `NewRelic` connector's NRQL queries run, through NerdGraph.
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewRelicSpec {
+    /// The New Relic account id.
+    #[x_kube(validation = Rule::new("self > 0").message("accountId is a New Relic account id (a positive number)"))]
+    pub account_id: i64,
+}
+
 /// Declares the connector types the API accepts, each with whether it needs `spec.endpoint`;
 /// the CRD's endpoint rule is generated from the same list.
 macro_rules! connector_types {
@@ -235,6 +248,8 @@ connector_types! {
     Alertmanager, endpoint: true;
     /// InfluxQL queries for metric rules.
     InfluxDB, endpoint: true;
+    /// NRQL queries for metric rules, through NerdGraph.
+    NewRelic, endpoint: true;
 }
 
 /// The admission rule that a type needing an endpoint names one.

@@ -23,16 +23,14 @@ pub fn client_with(redirect: reqwest::redirect::Policy) -> Result<reqwest::Clien
         .build()
 }
 
-/// GETs `url` with an optional bearer token within `timeout`: the status and the body.
+/// Sends `request` with an optional bearer token within `timeout`: the status and the body.
 async fn send(
-    client: &reqwest::Client,
-    url: reqwest::Url,
+    request: reqwest::RequestBuilder,
     token: Option<&str>,
     timeout: Duration,
     headers: &[(&str, &str)],
 ) -> Result<(reqwest::StatusCode, Vec<u8>), FetchError> {
-    let mut request = client
-        .get(url)
+    let mut request = request
         .timeout(timeout)
         .header("Accept", "application/json");
     for (name, value) in headers {
@@ -104,7 +102,7 @@ pub async fn get_json(
     timeout: Duration,
     headers: &[(&str, &str)],
 ) -> Result<serde_json::Value, FetchError> {
-    let (status, body) = send(client, url, token, timeout, headers).await?;
+    let (status, body) = send(client.get(url), token, timeout, headers).await?;
     if !status.is_success() {
         return Err(http_error(status, &body));
     }
@@ -120,7 +118,25 @@ pub async fn get_json_lenient(
     timeout: Duration,
     headers: &[(&str, &str)],
 ) -> Result<serde_json::Value, FetchError> {
-    let (status, body) = send(client, url, token, timeout, headers).await?;
+    lenient(send(client.get(url), token, timeout, headers).await?)
+}
+
+/// POSTs `body` as JSON and reads the answer as [`get_json_lenient`] does (GraphQL APIs such as
+/// New Relic's NerdGraph report a refused query in a JSON body).
+pub async fn post_json_lenient(
+    client: &reqwest::Client,
+    url: reqwest::Url,
+    timeout: Duration,
+    headers: &[(&str, &str)],
+    body: &serde_json::Value,
+) -> Result<serde_json::Value, FetchError> {
+    lenient(send(client.post(url).json(body), None, timeout, headers).await?)
+}
+
+/// A 2xx or 4xx answer's JSON; any other answer, or one that is not JSON, is an error.
+fn lenient(
+    (status, body): (reqwest::StatusCode, Vec<u8>),
+) -> Result<serde_json::Value, FetchError> {
     match serde_json::from_slice(&body) {
         Ok(json) if status.is_success() || status.is_client_error() => Ok(json),
         _ if !status.is_success() => Err(http_error(status, &body)),

@@ -16,6 +16,7 @@ pub mod journey;
 pub mod kind;
 pub mod kubernetes;
 pub mod manual;
+pub mod newrelic;
 pub mod prometheus;
 pub mod queries;
 pub mod query;
@@ -40,6 +41,7 @@ pub fn kind_of(t: ConnectorType) -> &'static dyn ConnectorKind {
         ConnectorType::Manual => &manual::Manual,
         ConnectorType::Alertmanager => &alertmanager::Alertmanager,
         ConnectorType::InfluxDB => &influxdb::InfluxDb,
+        ConnectorType::NewRelic => &newrelic::NewRelic,
     }
 }
 
