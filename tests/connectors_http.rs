@@ -1233,3 +1233,162 @@ async fn hub_refresh(
         .refresh(c, queries, &Credential::Value(key.into()), at)
         .await
 }
+
+/// A Datadog-shaped server (Datadog API reference, "Query timeseries points": `GET
+/// /api/v1/query?from&to&query`, `DD-API-KEY` and `DD-APPLICATION-KEY`, `series[].pointlist`;
+/// 403 `{"errors": ["Forbidden"]}` for refused keys; 429 with `X-RateLimit-Reset`, "Rate
+/// limits"). It answers by the query's tag filter and counts the calls.
+pub(crate) async fn datadog(
+    State(calls): State<Arc<AtomicUsize>>,
+    headers: HeaderMap,
+    extract::Query(params): extract::Query<std::collections::HashMap<String, String>>,
+) -> Response {
+    calls.fetch_add(1, Ordering::SeqCst);
+    let key = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    if key("dd-api-key") != Some("dd-api") || key("dd-application-key") != Some("dd-app") {
+        return (
+            StatusCode::FORBIDDEN,
+            axum::Json(serde_json::json!({"errors": ["Forbidden"]})),
+        )
+            .into_response();
+    }
+    let query = params.get("query").cloned().unwrap_or_default();
+    let window = params["to"].parse::<i64>().unwrap() - params["from"].parse::<i64>().unwrap();
+    let points = if query.contains("{service:checkout}") {
+        serde_json::json!([
+            [1_700_000_000_000_i64, 0.01],
+            [1_700_000_060_000_i64, 0.002]
+        ])
+    } else if query.contains("{service:catalog}") {
+        serde_json::json!([[1_700_000_000_000_i64, 0.08], [1_700_000_060_000_i64, 0.09]])
+    } else if query.contains("{service:busy}") {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            [
+                ("X-RateLimit-Limit", "300"),
+                ("X-RateLimit-Period", "3600"),
+                ("X-RateLimit-Reset", "42"),
+            ],
+            axum::Json(serde_json::json!({"errors": ["Too many requests"]})),
+        )
+            .into_response();
+    } else {
+        serde_json::json!([])
+    };
+    axum::Json(
+        serde_json::json!({"status": "ok", "res_type": "time_series", "query": query,
+        "series": [{"metric": "trace.http.request.errors", "scope": query, "pointlist": points,
+                    "interval": window}]}),
+    )
+    .into_response()
+}
+
+#[tokio::test]
+async fn datadog_metrics_with_both_keys_and_tag_filters_that_cannot_widen() {
+    use crate::common::peer::{Wired, scoped_release};
+    let calls = Arc::new(AtomicUsize::new(0));
+    let addr = serve(
+        Router::new()
+            .route("/api/v1/query", get(datadog))
+            .with_state(Arc::clone(&calls)),
+    )
+    .await;
+    let c: Connector = serde_yaml_ng::from_str(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Connector
+metadata: {{name: datadog, namespace: shop}}
+spec: {{type: Datadog, endpoint: 'http://{addr}', credentialsSecretRef: {{name: datadog-secret, key: api-key}}}}
+"
+    ))
+    .unwrap();
+    let wired = Wired::new(
+        std::slice::from_ref(&c),
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {name: prod, namespace: shop}
+spec:
+  rules:
+  - name: error-rate
+    metric:
+      connector: datadog
+      query: sum:trace.http.request.errors{$labels}.as_rate()
+      op: '<'
+      threshold: 0.01
+",
+        vec![
+            scoped_release("checkout", "checkout"),
+            scoped_release("catalog", "catalog"),
+            scoped_release("injected", "checkout,service:catalog"),
+        ],
+    );
+    let queries = &wired.plan[&c.key()];
+    let at = now();
+    let pair = |token: &str| Credential::Pair {
+        token: token.into(),
+        second: "dd-app".into(),
+    };
+    let refused = wired.hub.refresh(&c, queries, &pair("wrong"), at).await;
+    assert_eq!(
+        refused.status.health,
+        Some(ConnectorHealth::CredentialRequired)
+    );
+    calls.store(0, Ordering::SeqCst);
+    let ok = wired.hub.refresh(&c, queries, &pair("dd-api"), at).await;
+    assert_eq!(
+        ok.status.health,
+        Some(ConnectorHealth::Healthy),
+        "{:?}",
+        ok.status.last_error
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the injected filter was never sent"
+    );
+    let status = |i: usize| wired.decide(i, at);
+    assert_eq!(
+        status(0).decision,
+        Some(release_passport::api::Decision::Allow)
+    );
+    assert_eq!(
+        status(1).decision,
+        Some(release_passport::api::Decision::Block)
+    );
+    let injected = status(2);
+    assert_eq!(
+        injected.decision,
+        Some(release_passport::api::Decision::Hold)
+    );
+    let why = injected.evidence[0].summary.clone().unwrap_or_default();
+    assert!(why.contains("not a Datadog tag value"), "{why}");
+    // A 429 with Datadog's reset hint: Degraded, and not asked again before it.
+    let busy: BTreeSet<Query> = [Query::Metric("sum:errors{service:busy}".into())].into();
+    let limited = wired.hub.refresh(&c, &busy, &pair("dd-api"), at).await;
+    assert_eq!(limited.status.health, Some(ConnectorHealth::Degraded));
+    assert!(
+        limited
+            .status
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("retry after 42s"),
+        "{:?}",
+        limited.status.last_error
+    );
+}
+
+/// The Datadog-shaped server on its own runtime, for the tiers that are not async: its address.
+pub(crate) fn datadog_in_background() -> SocketAddr {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Runtime::new().unwrap();
+        runtime.block_on(async {
+            let app = Router::new()
+                .route("/api/v1/query", get(datadog))
+                .with_state(Arc::new(AtomicUsize::new(0)));
+            tx.send(serve(app).await).unwrap();
+            std::future::pending::<()>().await;
+        });
+    });
+    rx.recv().unwrap()
+}

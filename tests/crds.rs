@@ -335,6 +335,11 @@ fn connector_and_release_rules() {
                "credentialsSecretRef": {"name": "nr", "key": "user-key"}}),
     );
     assert!(e.iter().any(|e| e.contains("positive number")), "{e:?}");
+    let e = refused(
+        "Connector",
+        json!({"type": "Datadog", "endpoint": "https://api.datadoghq.com"}),
+    );
+    assert!(e.iter().any(|e| e.contains("its API key")), "{e:?}");
     // Alertmanager matchers: a label name, an operator, a quoted value.
     let alerts = |matchers: Value| json!({"type": "Alertmanager", "endpoint": "http://alertmanager:9093", "alerts": {"matchers": matchers}});
     assert!(

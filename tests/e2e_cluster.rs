@@ -510,6 +510,75 @@ fn status_page(indicator: std::sync::Arc<std::sync::Mutex<&'static str>>) -> u16
     port
 }
 
+/// A Datadog connector reads its two keys from one Secret, as the Datadog Operator lays it out
+/// (`api-key`, `app-key`): without the application key it asks for it, naming the key; once it
+/// is there, the metric rule decides; neither key is written anywhere.
+#[test]
+fn a_datadog_connector_reads_both_keys_from_its_secret() {
+    let ns = "e2e-datadog";
+    let addr = crate::connectors_http::datadog_in_background();
+    let mut cluster = Cluster::start(ns);
+    cluster.start_controller();
+    cluster.create_secret(ns, "datadog-secret", "api-key", "dd-api");
+    cluster.apply(&format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: Connector
+metadata: {{name: datadog, namespace: {ns}}}
+spec: {{type: Datadog, endpoint: 'http://{addr}', refreshInterval: 1s, timeout: 2s,
+        credentialsSecretRef: {{name: datadog-secret, key: api-key}}}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: prod, namespace: {ns}}}
+spec:
+  rules:
+  - name: error-rate
+    metric: {{connector: datadog, query: 'sum:trace.http.request.errors{{$labels}}.as_rate()', op: '<', threshold: 0.01}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: Release
+metadata: {{name: web, namespace: {ns}}}
+spec: {{service: web, version: 1.0.0, environment: production, scope: {{metricLabels: {{service: checkout}}}}}}
+"
+    ));
+    cluster.wait_for("the connector to ask for its application key", || {
+        cluster
+            .get_json(&["conn", "-n", ns, "datadog"])
+            .is_some_and(|c| {
+                c["status"]["health"] == "CredentialRequired"
+                    && c["status"]["lastError"]
+                        .as_str()
+                        .is_some_and(|e| e.contains("has no key \"app-key\""))
+            })
+    });
+    cluster.plane.kubectl_ok(
+        &[
+            "patch",
+            "secret",
+            "datadog-secret",
+            "-n",
+            ns,
+            "--type",
+            "merge",
+            "-p",
+            r#"{"stringData":{"app-key":"dd-app"}}"#,
+        ],
+        None,
+    );
+    cluster.wait_decision(ns, "web", "Allow");
+    cluster.wait_for("the connector to report Healthy", || {
+        cluster
+            .get_json(&["conn", "-n", ns, "datadog"])
+            .is_some_and(|c| c["status"]["health"] == "Healthy")
+    });
+    let written = cluster.kubectl(&["get", "passport", "-n", ns, "-o", "json"], None);
+    let written = String::from_utf8_lossy(&written.stdout);
+    for key in ["dd-api", "dd-app"] {
+        assert!(!written.contains(key), "{key} was written: {written}");
+        assert!(!cluster.log().contains(key), "{key} was logged");
+    }
+}
+
 #[test]
 fn connector_evidence_flows_into_passports_and_no_secret_leaks() {
     let ns = "e2e-connectors";

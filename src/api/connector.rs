@@ -30,6 +30,7 @@ use super::duration::DurationString;
 )]
 #[x_kube(validation = endpoint_rule())]
 #[x_kube(validation = Rule::new("self.type != 'InfluxDB' || has(self.influxdb)").message("an InfluxDB connector names its database in spec.influxdb.database"))]
+#[x_kube(validation = Rule::new("self.type != 'Datadog' || has(self.credentialsSecretRef)").message("a Datadog connector names its API key in spec.credentialsSecretRef (and its application key, app-key by default, in the same Secret)"))]
 #[x_kube(validation = Rule::new("self.type != 'NewRelic' || (has(self.newRelic) && has(self.credentialsSecretRef))").message("a NewRelic connector names its account in spec.newRelic.accountId and its user key in spec.credentialsSecretRef"))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectorSpec {
@@ -70,6 +71,9 @@ pub struct ConnectorSpec {
     /// The account a `NewRelic` connector's NRQL queries read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub new_relic: Option<NewRelicSpec>,
+    /// Where a `Datadog` connector finds its application key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub datadog: Option<DatadogSpec>,
     /// How many upstream calls may run at once (default 4).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(validation = Rule::new("self >= 1 && self <= 64").message("maxConcurrency must be between 1 and 64"))]
@@ -88,6 +92,21 @@ pub struct ConnectorSpec {
 }
 
 impl Connector {
+    /// The second key of the credential Secret its type reads, if it reads one (Datadog's
+    /// application key).
+    pub fn second_key(&self) -> Option<&str> {
+        match self.spec.type_ {
+            ConnectorType::Datadog => Some(
+                self.spec
+                    .datadog
+                    .as_ref()
+                    .and_then(|d| d.application_key_key.as_deref())
+                    .unwrap_or(DATADOG_APPLICATION_KEY),
+            ),
+            _ => None,
+        }
+    }
+
     /// Whether a Release of this connector's namespace may read objects in `namespace` through
     /// it.
     pub fn permits_namespace(&self, namespace: &str) -> bool {
@@ -189,6 +208,23 @@ pub struct NewRelicSpec {
     pub account_id: i64,
 }
 
+/// The key of a Datadog connector's credential Secret that holds the application key, unless
+/// `spec.datadog.applicationKeyKey` says otherwise (the Datadog Operator's Secret layout:
+/// `api-key` and `app-key`).
+pub const DATADOG_APPLICATION_KEY: &str = "app-key";
+
+/// A `Datadog` connector's second key: its API key is the key `credentialsSecretRef` names,
+/// its application key another key of the same Secret.
+#[derive(KubeSchema, Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DatadogSpec {
+    /// The key of the credential Secret holding the application key (default `app-key`).
+    /// At most 253 characters.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 253))]
+    pub application_key_key: Option<String>,
+}
+
 /// Declares the connector types the API accepts, each with whether it needs `spec.endpoint`;
 /// the CRD's endpoint rule is generated from the same list.
 macro_rules! connector_types {
@@ -250,6 +286,8 @@ connector_types! {
     InfluxDB, endpoint: true;
     /// NRQL queries for metric rules, through NerdGraph.
     NewRelic, endpoint: true;
+    /// Metric queries for metric rules, through the Datadog API.
+    Datadog, endpoint: true;
 }
 
 /// The admission rule that a type needing an endpoint names one.

@@ -38,8 +38,41 @@ pub enum Credential {
     NotNeeded,
     /// The Secret's value.
     Value(String),
+    /// Two keys of the Secret: the one `credentialsSecretRef` names, and the second its type
+    /// names (Datadog's application key).
+    Pair { token: String, second: String },
     /// The Secret or its key is absent: why.
     Missing(CredentialProblem),
+}
+
+/// The values a credential sends: the token and, for some types, a second key.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Keys<'a> {
+    pub token: Option<&'a str>,
+    pub second: Option<&'a str>,
+}
+
+impl<'a> Keys<'a> {
+    /// Every value, to be scrubbed from whatever comes back.
+    pub fn all(&self) -> Vec<&'a str> {
+        self.token.into_iter().chain(self.second).collect()
+    }
+}
+
+impl Credential {
+    pub fn keys(&self) -> Keys<'_> {
+        match self {
+            Credential::Value(v) => Keys {
+                token: Some(v),
+                second: None,
+            },
+            Credential::Pair { token, second } => Keys {
+                token: Some(token),
+                second: Some(second),
+            },
+            _ => Keys::default(),
+        }
+    }
 }
 
 /// Why a credential could not be read from its Secret.
@@ -219,10 +252,8 @@ impl Hub {
             .spec
             .max_concurrency
             .map_or(DEFAULT_CONCURRENCY, |n| n.clamp(1, 64) as usize);
-        let secret = match credential {
-            Credential::Value(v) => Some(v.as_str()),
-            _ => None,
-        };
+        let keys = credential.keys();
+        let secrets = keys.all();
         if let Ok(mut credentials) = self.credentials.write() {
             credentials.insert(ckey.clone(), credential.clone());
         }
@@ -250,7 +281,7 @@ impl Hub {
                 futures::stream::iter(probe)
                     .map(|q| async move {
                         self.upstream_calls.fetch_add(1, Ordering::Relaxed);
-                        let r = self.fetch(connector, &q, secret, timeout, now).await;
+                        let r = self.fetch(connector, &q, keys, timeout, now).await;
                         (q, r)
                     })
                     .buffer_unordered(concurrency)
@@ -281,7 +312,7 @@ impl Hub {
                     Err(FetchError::Credential(why)) => {
                         let k = (ckey.clone(), q);
                         if queries.contains(&k.1) && !cache.contains_key(&k) {
-                            let why = scrub(&why, secret.as_slice());
+                            let why = scrub(&why, &secrets);
                             let item = credential_required(connector, &k.1, &why, now);
                             cache.insert(k, item);
                             changed = true;
@@ -290,7 +321,7 @@ impl Hub {
                     }
                     // The last good observation stays: it ages into Stale by the rule's maxAge.
                     Err(e) => {
-                        tracing::debug!(connector = %ckey, query = %q, "fetch failed: {}", scrub(&e.to_string(), secret.as_slice()));
+                        tracing::debug!(connector = %ckey, query = %q, "fetch failed: {}", scrub(&e.to_string(), &secrets));
                         errors.push(e);
                     }
                 }
@@ -298,7 +329,7 @@ impl Hub {
             cache.retain(|(c, q), _| c != &ckey || queries.contains(q));
         }
         let previous = self.status(connector).unwrap_or_default();
-        let status = status_after(connector, &previous, &errors, successes, secret, now);
+        let status = status_after(connector, &previous, &errors, successes, &secrets, now);
         // An upstream that asked us to slow down is not asked again before it said.
         let refresh = errors.iter().filter_map(FetchError::retry_after).fold(
             duration_or(connector.spec.refresh_interval.as_ref(), DEFAULT_REFRESH),
@@ -322,7 +353,7 @@ impl Hub {
         &self,
         connector: &Connector,
         query: &Query,
-        token: Option<&str>,
+        keys: Keys<'_>,
         timeout: Duration,
         now: DateTime<Utc>,
     ) -> Result<EvidenceItem, FetchError> {
@@ -335,7 +366,8 @@ impl Hub {
             http: &self.http,
             kube: self.kube.as_ref(),
             connector,
-            token,
+            token: keys.token,
+            second: keys.second,
             timeout,
             now,
         };
@@ -348,7 +380,7 @@ impl Hub {
             observed_at: Some(now),
             connector: Some(name),
             // Whatever the upstream wrote, no credential is kept.
-            summary: Some(scrub(&answer.summary, token.as_slice())),
+            summary: Some(scrub(&answer.summary, &keys.all())),
             query: answer.query,
             value: answer.value,
             targets: answer.targets,
@@ -429,13 +461,11 @@ fn status_after(
     previous: &ConnectorStatus,
     errors: &[FetchError],
     successes: usize,
-    secret: Option<&str>,
+    secrets: &[&str],
     now: DateTime<Utc>,
 ) -> ConnectorStatus {
     let health = health_of(errors, successes);
-    let last_error = errors
-        .first()
-        .map(|e| scrub(&e.to_string(), secret.as_slice()));
+    let last_error = errors.first().map(|e| scrub(&e.to_string(), secrets));
     let healthy = health == ConnectorHealth::Healthy;
     let message = match &last_error {
         Some(e) => format!("{health:?}: {e}"),

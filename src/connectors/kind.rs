@@ -106,6 +106,8 @@ pub struct Upstream<'a> {
     pub kube: Option<&'a kube::Client>,
     pub connector: &'a Connector,
     pub token: Option<&'a str>,
+    /// The second key some types need (Datadog's application key).
+    pub second: Option<&'a str>,
     pub timeout: Duration,
     pub now: chrono::DateTime<chrono::Utc>,
 }

@@ -5,6 +5,7 @@
 
 pub mod alertmanager;
 pub mod argocd;
+pub mod datadog;
 pub mod detect;
 pub mod flux;
 pub mod github;
@@ -42,6 +43,7 @@ pub fn kind_of(t: ConnectorType) -> &'static dyn ConnectorKind {
         ConnectorType::Alertmanager => &alertmanager::Alertmanager,
         ConnectorType::InfluxDB => &influxdb::InfluxDb,
         ConnectorType::NewRelic => &newrelic::NewRelic,
+        ConnectorType::Datadog => &datadog::Datadog,
     }
 }
 

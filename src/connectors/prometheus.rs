@@ -30,6 +30,35 @@ pub enum QueryResult {
 }
 
 impl QueryResult {
+    /// Each series' finite samples reduced by `aggregate`, then the largest across series
+    /// (the worst); no sample at all is no data.
+    pub fn reduced(
+        series: impl IntoIterator<Item = Vec<f64>>,
+        aggregate: crate::api::policy::Aggregate,
+    ) -> Self {
+        use crate::api::policy::Aggregate;
+        let per_series: Vec<f64> = series
+            .into_iter()
+            .filter_map(|samples| {
+                let samples: Vec<f64> = samples.into_iter().filter(|v| v.is_finite()).collect();
+                match aggregate {
+                    Aggregate::Max => samples.iter().copied().reduce(f64::max),
+                    Aggregate::Min => samples.iter().copied().reduce(f64::min),
+                    Aggregate::Avg => (!samples.is_empty())
+                        .then(|| samples.iter().sum::<f64>() / samples.len() as f64),
+                    Aggregate::Last => samples.last().copied(),
+                }
+            })
+            .collect();
+        match per_series.iter().copied().reduce(f64::max) {
+            Some(value) => QueryResult::Value {
+                value,
+                series: per_series.len(),
+            },
+            None => QueryResult::NoData,
+        }
+    }
+
     /// The evidence status and a one-line summary.
     pub fn status(&self) -> (EvidenceStatus, Option<f64>, String) {
         match self {
@@ -166,38 +195,19 @@ pub fn aggregate_matrix(
     body: &Value,
     aggregate: crate::api::policy::Aggregate,
 ) -> Result<QueryResult, AnswerError> {
-    use crate::api::policy::Aggregate;
     let series = match matrix(body) {
         Ok(series) => series,
         Err(other) => return other,
     };
-    let mut per_series = Vec::new();
-    for s in series {
-        let samples: Vec<f64> = s
-            .get("values")
+    let samples = series.iter().map(|s| {
+        s.get("values")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
             .filter_map(|p| p.get(1)?.as_str()?.parse::<f64>().ok())
-            .filter(|v| v.is_finite())
-            .collect();
-        let v = match aggregate {
-            Aggregate::Max => samples.iter().copied().reduce(f64::max),
-            Aggregate::Min => samples.iter().copied().reduce(f64::min),
-            Aggregate::Avg => {
-                (!samples.is_empty()).then(|| samples.iter().sum::<f64>() / samples.len() as f64)
-            }
-            Aggregate::Last => samples.last().copied(),
-        };
-        per_series.extend(v);
-    }
-    Ok(match per_series.iter().copied().reduce(f64::max) {
-        Some(value) => QueryResult::Value {
-            value,
-            series: per_series.len(),
-        },
-        None => QueryResult::NoData,
-    })
+            .collect()
+    });
+    Ok(QueryResult::reduced(samples, aggregate))
 }
 
 /// Runs one metric question at `at`: an instant query, or a range query over its window.

@@ -25,7 +25,7 @@ use crate::api::{
     API_VERSION, Keyed, NOTIFIER_FIELD_MANAGER, Notifier, ObjectKey, Release, ReleasePassport,
     namespace_of,
 };
-use crate::connectors::hub::{Credential, CredentialProblem};
+use crate::connectors::hub::CredentialProblem;
 use crate::engine::conditions::{self, Desired};
 use crate::notify::payload::{self, Target};
 use crate::notify::{self, Due, DueKey, Record, World};
@@ -283,15 +283,9 @@ impl Delivery {
         self.ctx.wake_notifications();
     }
 
-    async fn credential(&self, notifier: &Notifier) -> Result<String, NoCredential> {
+    async fn credential(&self, notifier: &Notifier) -> Result<String, CredentialProblem> {
         let ns = namespace_of(&notifier.metadata);
-        match super::refresh::secret_value(&self.ctx, ns, &notifier.spec.credentials_secret_ref)
-            .await
-        {
-            Credential::Value(v) => Ok(v),
-            Credential::Missing(why) => Err(NoCredential::Missing(why)),
-            Credential::NotNeeded => Err(NoCredential::NotNamed),
-        }
+        super::refresh::secret_value(&self.ctx, ns, &notifier.spec.credentials_secret_ref).await
     }
 
     async fn attempt(&self, notifier: &Notifier, due: &Due) -> Outcome {
@@ -486,14 +480,6 @@ impl Delivery {
 }
 
 /// Why a Notifier has no credential to send with.
-#[derive(Debug, thiserror::Error)]
-enum NoCredential {
-    #[error(transparent)]
-    Missing(CredentialProblem),
-    #[error("no credential")]
-    NotNamed,
-}
-
 /// Whether the last delivery came after the last error (so the error no longer holds).
 fn delivered_after(delivery: Option<&Delivered>, error_at: Option<DateTime<Utc>>) -> bool {
     match (delivery, error_at) {

@@ -148,11 +148,27 @@ fn reads(
         .any(|q| queries.contains(q))
 }
 
-/// The credential the Connector names: read from its Secret, never logged or stored.
+/// The credential the Connector names: read from its Secret, never logged or stored; with
+/// the second key its type names, when it names one (Datadog's application key).
 async fn credential(ctx: &Context, connector: &Connector) -> Credential {
-    match &connector.spec.credentials_secret_ref {
-        Some(r) => secret_value(ctx, namespace_of(&connector.metadata), r).await,
-        None => Credential::NotNeeded,
+    let Some(r) = &connector.spec.credentials_secret_ref else {
+        return Credential::NotNeeded;
+    };
+    let ns = namespace_of(&connector.metadata);
+    let token = match secret_value(ctx, ns, r).await {
+        Ok(token) => token,
+        Err(problem) => return Credential::Missing(problem),
+    };
+    let Some(key) = connector.second_key() else {
+        return Credential::Value(token);
+    };
+    let second = crate::api::connector::SecretKeyRef {
+        name: r.name.clone(),
+        key: key.to_string(),
+    };
+    match secret_value(ctx, ns, &second).await {
+        Ok(second) => Credential::Pair { token, second },
+        Err(problem) => Credential::Missing(problem),
     }
 }
 
@@ -161,13 +177,13 @@ pub async fn secret_value(
     ctx: &Context,
     ns: &str,
     r: &crate::api::connector::SecretKeyRef,
-) -> Credential {
+) -> Result<String, CredentialProblem> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
     let (secret, key) = (r.name.clone(), r.key.clone());
-    let problem = match secrets.get_opt(&r.name).await {
+    Err(match secrets.get_opt(&r.name).await {
         Ok(Some(found)) => match found.data.as_ref().and_then(|d| d.get(&r.key)) {
             Some(bytes) => match std::str::from_utf8(&bytes.0) {
-                Ok(v) if !v.trim().is_empty() => return Credential::Value(v.trim().to_string()),
+                Ok(v) if !v.trim().is_empty() => return Ok(v.trim().to_string()),
                 _ => CredentialProblem::NotText { secret, key },
             },
             None => CredentialProblem::NoKey { secret, key },
@@ -177,8 +193,7 @@ pub async fn secret_value(
             secret,
             category: super::error::Error::from(e).category(),
         },
-    };
-    Credential::Missing(problem)
+    })
 }
 
 async fn write_status(
