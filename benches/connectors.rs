@@ -72,6 +72,44 @@ const BACKENDS: &[Backend] = &[
         },
     },
     Backend {
+        name: "NewRelic",
+        path: "/graphql",
+        answer: || json!({"data": {"actor": {"account": {"nrql": {"results": [{"percentage": 0.2}]}}}}}),
+        spec: "type: NewRelic, newRelic: {accountId: 1}",
+        needs: |i| {
+            Needs {
+            metrics: [MetricNeed {
+                connector: Some("upstream".into()),
+                query: format!(
+                    "SELECT percentage(count(*), WHERE error IS true) FROM Transaction WHERE appName = 'svc-{}'",
+                    i % DISTINCT
+                )
+                .into(),
+            }]
+            .into(),
+            ..Needs::default()
+        }
+        },
+    },
+    Backend {
+        name: "Datadog",
+        path: "/api/v1/query",
+        answer: || json!({"status": "ok", "series": [{"pointlist": [[1_700_000_000_000_i64, 0.001]]}]}),
+        spec: "type: Datadog",
+        needs: |i| Needs {
+            metrics: [MetricNeed {
+                connector: Some("upstream".into()),
+                query: format!(
+                    "sum:trace.http.request.errors{{service:svc-{}}}.as_rate()",
+                    i % DISTINCT
+                )
+                .into(),
+            }]
+            .into(),
+            ..Needs::default()
+        },
+    },
+    Backend {
         name: "Alertmanager",
         path: "/api/v2/alerts",
         answer: || json!([]),
@@ -99,7 +137,7 @@ struct FanOut {
 async fn measure(backend: &Backend) -> FanOut {
     let calls = Arc::new(AtomicUsize::new(0));
     let app = Router::new()
-        .route(backend.path, get(answer))
+        .route(backend.path, get(answer).post(answer))
         .with_state((Arc::clone(&calls), Arc::new((backend.answer)())));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -125,6 +163,11 @@ async fn measure(backend: &Backend) -> FanOut {
         .collect();
     let hub = Hub::new().unwrap();
     let now = chrono::Utc::now();
+    // Every type is given a credential: some need one (New Relic's user key, Datadog's two).
+    let credential = Credential::Pair {
+        token: "bench-key".into(),
+        second: "bench-application-key".into(),
+    };
 
     // The slowest single upstream call: the first release's question alone, best of 5 after
     // a warm-up.
@@ -138,13 +181,11 @@ async fn measure(backend: &Backend) -> FanOut {
         })
         .into_iter()
         .collect();
-    hub.refresh(&connector, &one, &Credential::NotNeeded, now)
-        .await;
+    hub.refresh(&connector, &one, &credential, now).await;
     let mut singles = Vec::new();
     for _ in 0..5 {
         let t = Instant::now();
-        hub.refresh(&connector, &one, &Credential::NotNeeded, now)
-            .await;
+        hub.refresh(&connector, &one, &credential, now).await;
         singles.push(t.elapsed());
     }
 
@@ -152,9 +193,7 @@ async fn measure(backend: &Backend) -> FanOut {
     let t = Instant::now();
     let plan = hub::plan(&[Arc::new(connector.clone())], &releases);
     let queries = plan[&connector.key()].clone();
-    let refreshed = hub
-        .refresh(&connector, &queries, &Credential::NotNeeded, now)
-        .await;
+    let refreshed = hub.refresh(&connector, &queries, &credential, now).await;
     let full = t.elapsed();
     assert!(refreshed.changed);
     assert_eq!(
