@@ -13,6 +13,7 @@ use super::prometheus::QueryResult;
 use super::queries::metric_queries;
 use super::query::Query;
 use super::{AnswerError, FetchError, http};
+use crate::api::policy::Aggregate;
 use crate::engine::metric::MetricQuery;
 
 /// `text` between `quote`s, with backslashes, the quote and line breaks escaped (InfluxQL's
@@ -56,8 +57,8 @@ pub fn influxql(metric: &MetricQuery) -> Result<String, FetchError> {
     Ok(metric.expanded(conditions))
 }
 
-/// The value of a `/query` answer (pure): each series' latest non-null number, the largest
-/// across series; no series is no data; an error InfluxDB reports is a failed query.
+/// The value of a `/query` answer (pure): each series' latest number, the largest across
+/// series; no series is no data; an error InfluxDB reports is a failed query.
 pub fn parse(body: &Value) -> Result<QueryResult, AnswerError> {
     if let Some(e) = body.get("error").and_then(Value::as_str) {
         return Ok(QueryResult::Failed(e.to_string()));
@@ -77,24 +78,17 @@ pub fn parse(body: &Value) -> Result<QueryResult, AnswerError> {
         .and_then(Value::as_array)
         .map(Vec::as_slice)
         .unwrap_or_default();
-    let latest = |s: &Value| -> Option<f64> {
-        s.get("values")?
-            .as_array()?
-            .iter()
-            .rev()
+    // Each row's first number after its time; a series' latest counts.
+    let rows = series.iter().map(|s| {
+        s.get("values")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
             .filter_map(Value::as_array)
-            // The first column is the time.
-            .find_map(|row| row.iter().skip(1).find_map(Value::as_f64))
-            .filter(|v| v.is_finite())
-    };
-    let values: Vec<f64> = series.iter().filter_map(latest).collect();
-    Ok(match values.iter().copied().reduce(f64::max) {
-        Some(value) => QueryResult::Value {
-            value,
-            series: values.len(),
-        },
-        None => QueryResult::NoData,
-    })
+            .filter_map(|row| row.iter().skip(1).find_map(Value::as_f64))
+            .collect()
+    });
+    Ok(QueryResult::reduced(rows, Aggregate::Last))
 }
 
 /// The `InfluxDB` connector type: answers the metric rules that name it.
