@@ -9,14 +9,11 @@ use kube::Client;
 use kube::api::{Api, ListParams};
 
 use super::FetchError;
-use super::kubernetes::{api_error, runs_version};
+use super::cluster_read::{api_error, runs_version};
 use super::query::WorkloadScope;
 use crate::api::EvidenceStatus;
 use crate::api::passport::Targets;
 use crate::text::count;
-
-/// The evidence source the Jobs' answer is recorded under.
-pub const JOBS_SOURCE: &str = "jobs";
 
 /// How one Job stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,7 +33,8 @@ fn condition<'a>(
     job.status
         .iter()
         .flat_map(|s| s.conditions.iter().flatten())
-        .find(|c| c.type_ == type_ && c.status == "True")
+        // Kubernetes' own JobCondition: its status is the API's text, not one of our types.
+        .find(|c| c.type_ == type_ && matches!(c.status.as_str(), "True"))
 }
 
 /// Whether `job` carries `version`: its own `app.kubernetes.io/version` label, or its Pod

@@ -13,6 +13,7 @@ use kube::api::{Api, ListParams};
 use futures::future::BoxFuture;
 
 use super::FetchError;
+use super::cluster_read::{api_error, runs_version};
 use super::kind::{
     About, Answer, Answers, Asked, ConnectorKind, Upstream, not_asked, outside_allowed,
 };
@@ -32,24 +33,6 @@ pub enum WorkloadState {
     NotReady,
     Done,
     Failed,
-}
-
-/// Whether a pod template runs `version` (an image tag, or the `app.kubernetes.io/version` label).
-pub fn runs_version(t: &PodTemplateSpec, version: &str) -> bool {
-    let label = t
-        .metadata
-        .as_ref()
-        .and_then(|m| m.labels.as_ref())
-        .and_then(|l| l.get("app.kubernetes.io/version"));
-    label.is_some_and(|v| v == version)
-        || t.spec.iter().flat_map(|s| &s.containers).any(|c| {
-            c.image.as_deref().is_some_and(|image| {
-                let tag = image.rsplit_once('@').map_or(image, |(i, _)| i);
-                tag.rsplit_once(':').is_some_and(|(repo, tag)| {
-                    !repo.ends_with('/') && (tag == version || tag == format!("v{version}"))
-                })
-            })
-        })
 }
 
 pub fn deployment_state(d: &Deployment, version: &str) -> WorkloadState {
@@ -221,18 +204,6 @@ pub fn summarise(
         targets,
         format!("{done}/{total} workloads rolled out at {version}, {restarts} restarts"),
     )
-}
-
-/// A list call's failure, by what it means for the Connector's health.
-pub fn api_error(e: kube::Error) -> FetchError {
-    match &e {
-        kube::Error::Api(s) if s.code == 401 || s.code == 403 => FetchError::Credential(format!(
-            "the controller may not read workloads: {}",
-            s.message
-        )),
-        kube::Error::Api(s) => FetchError::Upstream(format!("{} ({})", s.message, s.code)),
-        other => FetchError::Unreachable(other.to_string()),
-    }
 }
 
 /// Reads the workloads of `scope` and whether they run `version`.
@@ -425,7 +396,7 @@ impl ConnectorKind for Kubernetes {
     /// The release's Jobs, when a policy reads `jobs`; those that finished before the pipeline
     /// said the release started (else before the Release was made) describe an earlier attempt.
     fn fixed_source_queries(&self, asked: &Asked<'_>) -> Vec<Query> {
-        if !asked.needs.sources.contains(super::jobs::JOBS_SOURCE) {
+        if !asked.needs.sources.contains(crate::engine::JOBS_SOURCE) {
             return Vec::new();
         }
         let release = asked.release;

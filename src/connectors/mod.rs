@@ -5,6 +5,7 @@
 
 pub mod alertmanager;
 pub mod argocd;
+pub mod cluster_read;
 pub mod datadog;
 pub mod detect;
 pub mod flux;

@@ -114,7 +114,7 @@ impl Query {
         if self.is_rollback() {
             Some(crate::engine::ROLLBACK_REVISION_SOURCE)
         } else if matches!(self, Query::Jobs { .. }) {
-            Some(super::jobs::JOBS_SOURCE)
+            Some(crate::engine::JOBS_SOURCE)
         } else {
             None
         }

@@ -46,6 +46,9 @@ pub const TIMELINE_LIMIT: usize = 20;
 /// release's revision is still present (a retained workload revision, a GitOps history entry).
 pub const ROLLBACK_REVISION_SOURCE: &str = "rollback-revision";
 
+/// The evidence source a release's smoke and verification Jobs are recorded under.
+pub const JOBS_SOURCE: &str = "jobs";
+
 /// The release a passport's rollback would return to, as the caller found it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PreviousRelease {
