@@ -10,12 +10,9 @@ use std::time::Duration;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::kind::{About, Answer, Answers, Asked, ConnectorKind, Upstream, not_asked};
-use super::prometheus::QueryResult;
-use super::queries::metric_queries;
-use super::query::Query;
+use super::kind::{About, Answers, Upstream};
+use super::metric_backend::{MetricBackend, QueryResult, Reply};
 use super::{AnswerError, FetchError, http};
-use crate::api::EvidenceStatus;
 use crate::api::policy::Aggregate;
 use crate::engine::metric::MetricQuery;
 
@@ -99,28 +96,21 @@ static ABOUT: About = About::fetched(
     None,
 );
 
-impl ConnectorKind for Datadog {
+impl MetricBackend for Datadog {
     fn about(&self) -> &'static About {
         &ABOUT
     }
 
-    fn queries(&self, asked: &Asked<'_>) -> Vec<Query> {
-        metric_queries(asked)
+    fn probe(&self) -> &'static str {
+        "avg:datadog.estimated_usage.hosts{*}"
     }
 
-    fn probe(&self) -> Option<Query> {
-        Some(Query::Metric("avg:datadog.estimated_usage.hosts{*}".into()))
-    }
-
-    fn fetch<'a>(
+    fn ask<'a>(
         &'a self,
         upstream: &'a Upstream<'a>,
-        query: &'a Query,
-    ) -> BoxFuture<'a, Result<Answer, FetchError>> {
+        metric: &'a MetricQuery,
+    ) -> BoxFuture<'a, Result<Reply, FetchError>> {
         Box::pin(async move {
-            let Query::Metric(metric) = query else {
-                return Err(not_asked(query));
-            };
             let (Some(api_key), Some(application_key)) = (upstream.token, upstream.second) else {
                 return Err(FetchError::Credential(
                     "Datadog needs an API key and an application key (spec.credentialsSecretRef)"
@@ -129,12 +119,7 @@ impl ConnectorKind for Datadog {
             };
             let text = match query_text(metric) {
                 Ok(text) => text,
-                Err(why) => {
-                    return Ok(Answer {
-                        query: Some(metric.to_string()),
-                        ..Answer::new(EvidenceStatus::Missing, why)
-                    });
-                }
+                Err(why) => return Ok(Reply::NotAsked(why)),
             };
             let (window, aggregate) = match &metric.range {
                 Some(r) => (r.window, r.aggregate),
@@ -153,11 +138,9 @@ impl ConnectorKind for Datadog {
             ];
             let json = http::get_json_lenient(upstream.http, url, None, upstream.timeout, &headers)
                 .await?;
-            let (status, value, summary) = parse(&json, aggregate)?.status();
-            Ok(Answer {
-                value,
-                query: Some(metric.to_string()),
-                ..Answer::new(status, format!("{summary} (Datadog: {text})"))
+            Ok(Reply::Answered {
+                result: parse(&json, aggregate)?,
+                sent: Some(format!("Datadog: {text}")),
             })
         })
     }

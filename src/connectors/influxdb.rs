@@ -8,10 +8,8 @@ use std::collections::BTreeMap;
 use futures::future::BoxFuture;
 use serde_json::Value;
 
-use super::kind::{About, Answer, Answers, Asked, ConnectorKind, Looks, Upstream, not_asked};
-use super::prometheus::QueryResult;
-use super::queries::metric_queries;
-use super::query::Query;
+use super::kind::{About, Answers, Looks, Upstream};
+use super::metric_backend::{MetricBackend, QueryResult, Reply};
 use super::{AnswerError, FetchError, http};
 use crate::api::policy::Aggregate;
 use crate::engine::metric::MetricQuery;
@@ -106,28 +104,21 @@ static ABOUT: About = About::fetched(
     port: 8086,
 });
 
-impl ConnectorKind for InfluxDb {
+impl MetricBackend for InfluxDb {
     fn about(&self) -> &'static About {
         &ABOUT
     }
 
-    fn queries(&self, asked: &Asked<'_>) -> Vec<Query> {
-        metric_queries(asked)
+    fn probe(&self) -> &'static str {
+        "SHOW MEASUREMENTS LIMIT 1"
     }
 
-    fn probe(&self) -> Option<Query> {
-        Some(Query::Metric("SHOW MEASUREMENTS LIMIT 1".into()))
-    }
-
-    fn fetch<'a>(
+    fn ask<'a>(
         &'a self,
         upstream: &'a Upstream<'a>,
-        query: &'a Query,
-    ) -> BoxFuture<'a, Result<Answer, FetchError>> {
+        metric: &'a MetricQuery,
+    ) -> BoxFuture<'a, Result<Reply, FetchError>> {
         Box::pin(async move {
-            let Query::Metric(metric) = query else {
-                return Err(not_asked(query));
-            };
             let spec = upstream.connector.spec.influxdb.as_ref().ok_or_else(|| {
                 FetchError::Config("spec.influxdb.database is required for InfluxDB".into())
             })?;
@@ -152,11 +143,9 @@ impl ConnectorKind for InfluxDb {
                 .collect();
             let json = http::get_json_lenient(upstream.http, url, None, upstream.timeout, &headers)
                 .await?;
-            let (status, value, summary) = parse(&json)?.status();
-            Ok(Answer {
-                value,
-                query: Some(metric.to_string()),
-                ..Answer::new(status, format!("{summary} (InfluxQL: {text})"))
+            Ok(Reply::Answered {
+                result: parse(&json)?,
+                sent: Some(format!("InfluxQL: {text}")),
             })
         })
     }

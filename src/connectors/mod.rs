@@ -18,6 +18,7 @@ pub mod journey;
 pub mod kind;
 pub mod kubernetes;
 pub mod manual;
+pub mod metric_backend;
 pub mod newrelic;
 pub mod prometheus;
 pub mod queries;

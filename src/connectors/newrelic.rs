@@ -8,10 +8,8 @@ use std::collections::BTreeMap;
 use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
-use super::kind::{About, Answer, Answers, Asked, ConnectorKind, Upstream, not_asked};
-use super::prometheus::QueryResult;
-use super::queries::metric_queries;
-use super::query::Query;
+use super::kind::{About, Answers, Upstream};
+use super::metric_backend::{MetricBackend, QueryResult, Reply};
 use super::{AnswerError, FetchError, http};
 use crate::engine::metric::MetricQuery;
 
@@ -99,30 +97,21 @@ static ABOUT: About = About::fetched(
     None,
 );
 
-impl ConnectorKind for NewRelic {
+impl MetricBackend for NewRelic {
     fn about(&self) -> &'static About {
         &ABOUT
     }
 
-    fn queries(&self, asked: &Asked<'_>) -> Vec<Query> {
-        metric_queries(asked)
+    fn probe(&self) -> &'static str {
+        "SELECT count(*) FROM Transaction SINCE 1 minute ago"
     }
 
-    fn probe(&self) -> Option<Query> {
-        Some(Query::Metric(
-            "SELECT count(*) FROM Transaction SINCE 1 minute ago".into(),
-        ))
-    }
-
-    fn fetch<'a>(
+    fn ask<'a>(
         &'a self,
         upstream: &'a Upstream<'a>,
-        query: &'a Query,
-    ) -> BoxFuture<'a, Result<Answer, FetchError>> {
+        metric: &'a MetricQuery,
+    ) -> BoxFuture<'a, Result<Reply, FetchError>> {
         Box::pin(async move {
-            let Query::Metric(metric) = query else {
-                return Err(not_asked(query));
-            };
             let account = upstream.connector.spec.new_relic.as_ref().ok_or_else(|| {
                 FetchError::Config("spec.newRelic.accountId is required for New Relic".into())
             })?;
@@ -142,11 +131,9 @@ impl ConnectorKind for NewRelic {
                 &body,
             )
             .await?;
-            let (status, value, summary) = parse(&json)?.status();
-            Ok(Answer {
-                value,
-                query: Some(metric.to_string()),
-                ..Answer::new(status, format!("{summary} (NRQL: {text})"))
+            Ok(Reply::Answered {
+                result: parse(&json)?,
+                sent: Some(format!("NRQL: {text}")),
             })
         })
     }

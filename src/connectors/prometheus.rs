@@ -6,90 +6,13 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::{AnswerError, FetchError, http};
-use crate::api::EvidenceStatus;
 
 use futures::future::BoxFuture;
 
-use super::kind::{About, Answer, Answers, Asked, ConnectorKind, Looks, Upstream, not_asked};
-use super::queries::metric_queries;
-use super::query::Query;
+use super::kind::{About, Answers, Looks, Upstream};
+use super::metric_backend::{MetricBackend, QueryResult, Reply};
 use crate::engine::compile::MAX_SAMPLES;
 use crate::engine::metric::{MetricQuery, MetricRange};
-
-/// What one query returned.
-#[derive(Clone, Debug, PartialEq)]
-pub enum QueryResult {
-    /// A value (the largest, when several series came back) and how many series there were.
-    Value { value: f64, series: usize },
-    /// An empty result, or only NaN: the metric has no data.
-    NoData,
-    /// The backend refused the query (bad PromQL or InfluxQL, a timeout inside the backend).
-    Failed(String),
-    /// A comparison's samples over its window (every series' finite samples, oldest first).
-    Samples { samples: Vec<f64>, series: usize },
-}
-
-impl QueryResult {
-    /// Each series' finite samples reduced by `aggregate`, then the largest across series
-    /// (the worst); no sample at all is no data.
-    pub fn reduced(
-        series: impl IntoIterator<Item = Vec<f64>>,
-        aggregate: crate::api::policy::Aggregate,
-    ) -> Self {
-        use crate::api::policy::Aggregate;
-        let per_series: Vec<f64> = series
-            .into_iter()
-            .filter_map(|samples| {
-                let samples: Vec<f64> = samples.into_iter().filter(|v| v.is_finite()).collect();
-                match aggregate {
-                    Aggregate::Max => samples.iter().copied().reduce(f64::max),
-                    Aggregate::Min => samples.iter().copied().reduce(f64::min),
-                    Aggregate::Avg => (!samples.is_empty())
-                        .then(|| samples.iter().sum::<f64>() / samples.len() as f64),
-                    Aggregate::Last => samples.last().copied(),
-                }
-            })
-            .collect();
-        match per_series.iter().copied().reduce(f64::max) {
-            Some(value) => QueryResult::Value {
-                value,
-                series: per_series.len(),
-            },
-            None => QueryResult::NoData,
-        }
-    }
-
-    /// The evidence status and a one-line summary.
-    pub fn status(&self) -> (EvidenceStatus, Option<f64>, String) {
-        match self {
-            QueryResult::Value { value, series: 1 } => (
-                EvidenceStatus::Complete,
-                Some(*value),
-                format!("value {value}"),
-            ),
-            QueryResult::Value { value, series } => (
-                EvidenceStatus::Complete,
-                Some(*value),
-                format!("value {value} (the largest of {series} series)"),
-            ),
-            QueryResult::NoData => (
-                EvidenceStatus::Missing,
-                None,
-                "no data (empty result or NaN)".into(),
-            ),
-            QueryResult::Failed(e) => (EvidenceStatus::Failed, None, format!("query failed: {e}")),
-            QueryResult::Samples { samples, series } => (
-                EvidenceStatus::Complete,
-                None,
-                format!(
-                    "{} from {}",
-                    crate::text::count(samples.len(), "sample", "samples"),
-                    crate::text::count(*series, "series", "series")
-                ),
-            ),
-        }
-    }
-}
 
 /// The series of a successful range query; `Err` with what any other answer reads as.
 fn matrix(body: &Value) -> Result<&Vec<Value>, Result<QueryResult, AnswerError>> {
@@ -281,29 +204,22 @@ static ABOUT: About = About::fetched(
     port: 9090,
 });
 
-impl ConnectorKind for Prometheus {
+impl MetricBackend for Prometheus {
     fn about(&self) -> &'static About {
         &ABOUT
     }
 
-    fn queries(&self, asked: &Asked<'_>) -> Vec<Query> {
-        metric_queries(asked)
+    fn probe(&self) -> &'static str {
+        "vector(1)"
     }
 
-    fn probe(&self) -> Option<Query> {
-        Some(Query::Metric("vector(1)".into()))
-    }
-
-    fn fetch<'a>(
+    fn ask<'a>(
         &'a self,
         upstream: &'a Upstream<'a>,
-        query: &'a Query,
-    ) -> BoxFuture<'a, Result<Answer, FetchError>> {
+        metric: &'a MetricQuery,
+    ) -> BoxFuture<'a, Result<Reply, FetchError>> {
         Box::pin(async move {
-            let Query::Metric(metric) = query else {
-                return Err(not_asked(query));
-            };
-            let result = self::query(
+            let result = query(
                 upstream.http,
                 upstream.endpoint()?,
                 metric,
@@ -312,17 +228,7 @@ impl ConnectorKind for Prometheus {
                 upstream.now,
             )
             .await?;
-            let (status, value, summary) = result.status();
-            let samples = match result {
-                QueryResult::Samples { samples, .. } => samples,
-                _ => Vec::new(),
-            };
-            Ok(Answer {
-                value,
-                query: Some(metric.to_string()),
-                samples,
-                ..Answer::new(status, summary)
-            })
+            Ok(Reply::Answered { result, sent: None })
         })
     }
 }
