@@ -40,39 +40,53 @@ pub struct Alert {
     pub state: AlertState,
 }
 
+/// Why a string is not one Alertmanager matcher as `spec.alerts.matchers` accepts it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum MatcherError {
+    #[error("{0:?} does not start with a label name")]
+    NoLabelName(String),
+    #[error("{matcher:?}: after {name} comes one of = != =~ !~")]
+    NoOperator { matcher: String, name: String },
+    #[error("{0:?}: the value is not double-quoted")]
+    NotQuoted(String),
+    #[error("{0:?}: the value ends in a lone backslash")]
+    LoneBackslash(String),
+    #[error("{0:?}: a quote inside the value is not escaped")]
+    UnescapedQuote(String),
+}
+
 /// Whether `matcher` is one Alertmanager matcher as `spec.alerts.matchers` accepts it:
 /// `NAME OP "VALUE"`, the value quoted with `\"` and `\\` escaped (the admission rule's shape).
-pub fn check_matcher(matcher: &str) -> Result<(), String> {
+pub fn check_matcher(matcher: &str) -> Result<(), MatcherError> {
     let m = matcher.trim();
     let name_end = m
         .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
         .unwrap_or(m.len());
     let (name, rest) = m.split_at(name_end);
     if name.is_empty() || name.starts_with(|c: char| c.is_ascii_digit()) {
-        return Err(format!("{matcher:?} does not start with a label name"));
+        return Err(MatcherError::NoLabelName(matcher.into()));
     }
     let rest = rest.trim_start();
     let op = ["=~", "!~", "!=", "="]
         .into_iter()
         .find(|op| rest.starts_with(op))
-        .ok_or_else(|| format!("{matcher:?}: after {name} comes one of = != =~ !~"))?;
+        .ok_or_else(|| MatcherError::NoOperator {
+            matcher: matcher.into(),
+            name: name.into(),
+        })?;
     let value = rest[op.len()..].trim();
     let unquoted = value
         .strip_prefix('"')
         .and_then(|v| v.strip_suffix('"'))
         .filter(|_| value.len() >= 2)
-        .ok_or_else(|| format!("{matcher:?}: the value is not double-quoted"))?;
+        .ok_or_else(|| MatcherError::NotQuoted(matcher.into()))?;
     let mut chars = unquoted.chars();
     while let Some(c) = chars.next() {
         match c {
             '\\' if chars.next().is_none() => {
-                return Err(format!("{matcher:?}: the value ends in a lone backslash"));
+                return Err(MatcherError::LoneBackslash(matcher.into()));
             }
-            '"' => {
-                return Err(format!(
-                    "{matcher:?}: a quote inside the value is not escaped"
-                ));
-            }
+            '"' => return Err(MatcherError::UnescapedQuote(matcher.into())),
             _ => {}
         }
     }

@@ -37,16 +37,28 @@ pub fn tags(labels: &BTreeMap<String, String>) -> String {
         .join(",")
 }
 
+/// Why a metric question cannot be asked of Datadog as the release scopes it.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Unaskable {
+    #[error("metric.compare is asked of Prometheus only")]
+    Compare,
+    #[error(
+        "not asked: spec.scope.metricLabels.{key} is {value:?}, not a Datadog tag value \
+         (letters, digits and _ - : . / only)"
+    )]
+    NotATag { key: String, value: String },
+}
+
 /// The query a metric question sends, or why it cannot be asked of Datadog.
-pub fn query_text(metric: &MetricQuery) -> Result<String, String> {
+pub fn query_text(metric: &MetricQuery) -> Result<String, Unaskable> {
     if metric.samples.is_some() {
-        return Err("metric.compare is asked of Prometheus only".into());
+        return Err(Unaskable::Compare);
     }
     if let Some((key, value)) = metric.labels.iter().find(|(_, v)| !is_tag_value(v)) {
-        return Err(format!(
-            "not asked: spec.scope.metricLabels.{key} is {value:?}, not a Datadog tag value \
-             (letters, digits and _ - : . / only)"
-        ));
+        return Err(Unaskable::NotATag {
+            key: key.clone(),
+            value: value.clone(),
+        });
     }
     Ok(metric.expanded(tags))
 }
@@ -119,7 +131,7 @@ impl MetricBackend for Datadog {
             };
             let text = match query_text(metric) {
                 Ok(text) => text,
-                Err(why) => return Ok(Reply::NotAsked(why)),
+                Err(why) => return Ok(Reply::NotAsked(why.to_string())),
             };
             let (window, aggregate) = match &metric.range {
                 Some(r) => (r.window, r.aggregate),
@@ -168,7 +180,7 @@ mod tests {
             "sum:trace.http.request.errors{service:team-a/web.v2}.as_rate()"
         );
         for hostile in ["checkout,env:prod", "x} or sum:other{*", "a b", ""] {
-            let why = query_text(&scoped(hostile)).unwrap_err();
+            let why = query_text(&scoped(hostile)).unwrap_err().to_string();
             assert!(why.contains("not a Datadog tag value"), "{hostile}: {why}");
         }
     }
