@@ -12,33 +12,14 @@ use super::kind::{About, Answers, Looks, Upstream};
 use super::metric_backend::{MetricBackend, QueryResult, Reply};
 use super::{AnswerError, FetchError, http};
 use crate::api::policy::Aggregate;
+use crate::engine::labels::quoted_with;
 use crate::engine::metric::MetricQuery;
-
-/// `text` between `quote`s, with backslashes, the quote and line breaks escaped (InfluxQL's
-/// scanner reads `\\`, `\'`, `\"` and `\n`, and refuses a raw line break).
-fn quoted(text: &str, quote: char) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push(quote);
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            c if c == quote => {
-                out.push('\\');
-                out.push(c);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push(quote);
-    out
-}
 
 /// `$labels` in InfluxQL: `"k1" = 'v1' AND "k2" = 'v2'`, sorted by key.
 pub fn conditions(labels: &BTreeMap<String, String>) -> String {
     labels
         .iter()
-        .map(|(k, v)| format!("{} = {}", quoted(k, '"'), quoted(v, '\'')))
+        .map(|(k, v)| format!("{} = {}", quoted_with(k, '"'), quoted_with(v, '\'')))
         .collect::<Vec<_>>()
         .join(" AND ")
 }

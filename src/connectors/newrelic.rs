@@ -11,34 +11,18 @@ use serde_json::{Value, json};
 use super::kind::{About, Answers, Upstream};
 use super::metric_backend::{MetricBackend, QueryResult, Reply};
 use super::{AnswerError, FetchError, http};
+use crate::engine::labels::quoted_with;
 use crate::engine::metric::MetricQuery;
 
 /// The GraphQL asked: one account's NRQL results, the NRQL given as a variable.
 const NERDGRAPH: &str = "query($account: Int!, $nrql: Nrql!) { actor { account(id: $account) { nrql(query: $nrql) { results } } } }";
-
-/// `text` as an NRQL string: single-quoted, backslashes and quotes escaped, a line break
-/// written `\n`.
-fn string(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('\'');
-    for c in text.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            '\'' => out.push_str("\\'"),
-            '\n' => out.push_str("\\n"),
-            c => out.push(c),
-        }
-    }
-    out.push('\'');
-    out
-}
 
 /// `$labels` in NRQL: `` `k1` = 'v1' AND `k2` = 'v2' ``, sorted by key (the keys are label
 /// names, so backticks are all they need).
 pub fn conditions(labels: &BTreeMap<String, String>) -> String {
     labels
         .iter()
-        .map(|(k, v)| format!("`{k}` = {}", string(v)))
+        .map(|(k, v)| format!("`{k}` = {}", quoted_with(v, '\'')))
         .collect::<Vec<_>>()
         .join(" AND ")
 }

@@ -54,20 +54,29 @@ pub fn substitute(query: &str, matchers: &str) -> Option<String> {
     Some(query.replace("$labels", matchers))
 }
 
-/// `value` as a double-quoted label value, backslashes, quotes and line breaks escaped: the quoting
-/// PromQL and Alertmanager's matchers share.
+/// `value` as a double-quoted label value, as PromQL and Alertmanager's matchers read it.
 pub fn quoted(value: &str) -> String {
+    quoted_with(value, '"')
+}
+
+/// `value` between `quote`s, with backslashes, the quote and line breaks escaped: the string
+/// quoting PromQL, Alertmanager's matchers, InfluxQL and NRQL share (each unescapes `\\`, the
+/// quote and `\n`).
+pub fn quoted_with(value: &str, quote: char) -> String {
     let mut out = String::with_capacity(value.len() + 2);
-    out.push('"');
+    out.push(quote);
     for c in value.chars() {
         match c {
             '\\' => out.push_str("\\\\"),
-            '"' => out.push_str("\\\""),
             '\n' => out.push_str("\\n"),
+            c if c == quote => {
+                out.push('\\');
+                out.push(c);
+            }
             c => out.push(c),
         }
     }
-    out.push('"');
+    out.push(quote);
     out
 }
 
