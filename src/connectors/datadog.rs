@@ -7,7 +7,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::kind::{About, Answers, Upstream};
@@ -109,51 +108,44 @@ static ABOUT: About = About::fetched(
 );
 
 impl MetricBackend for Datadog {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
+    const ABOUT: &'static About = &ABOUT;
+    const PROBE: &'static str = "avg:datadog.estimated_usage.hosts{*}";
 
-    fn probe(&self) -> &'static str {
-        "avg:datadog.estimated_usage.hosts{*}"
-    }
-
-    fn ask<'a>(
-        &'a self,
-        upstream: &'a Upstream<'a>,
-        metric: &'a MetricQuery,
-    ) -> BoxFuture<'a, Result<Reply, FetchError>> {
-        Box::pin(async move {
-            let (Some(api_key), Some(application_key)) = (upstream.token, upstream.second) else {
-                return Err(FetchError::Credential(
-                    "Datadog needs an API key and an application key (spec.credentialsSecretRef)"
-                        .into(),
-                ));
-            };
-            let text = match query_text(metric) {
-                Ok(text) => text,
-                Err(why) => return Ok(Reply::NotAsked(why.to_string())),
-            };
-            let (window, aggregate) = match &metric.range {
-                Some(r) => (r.window, r.aggregate),
-                None => (INSTANT_WINDOW, Aggregate::Last),
-            };
-            let to = upstream.now.timestamp();
-            let from = to - i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
-            let mut url = http::join(upstream.endpoint()?, &["api", "v1", "query"])?;
-            url.query_pairs_mut()
-                .append_pair("from", &from.to_string())
-                .append_pair("to", &to.to_string())
-                .append_pair("query", &text);
-            let headers = [
-                ("DD-API-KEY", api_key),
-                ("DD-APPLICATION-KEY", application_key),
-            ];
-            let json = http::get_json_lenient(upstream.http, url, None, upstream.timeout, &headers)
-                .await?;
-            Ok(Reply::Answered {
-                result: parse(&json, aggregate)?,
-                sent: Some(format!("Datadog: {text}")),
-            })
+    async fn ask(
+        &self,
+        upstream: &Upstream<'_>,
+        metric: &MetricQuery,
+    ) -> Result<Reply, FetchError> {
+        let (Some(api_key), Some(application_key)) = (upstream.token, upstream.second) else {
+            return Err(FetchError::Credential(
+                "Datadog needs an API key and an application key (spec.credentialsSecretRef)"
+                    .into(),
+            ));
+        };
+        let text = match query_text(metric) {
+            Ok(text) => text,
+            Err(why) => return Ok(Reply::NotAsked(why.to_string())),
+        };
+        let (window, aggregate) = match &metric.range {
+            Some(r) => (r.window, r.aggregate),
+            None => (INSTANT_WINDOW, Aggregate::Last),
+        };
+        let to = upstream.now.timestamp();
+        let from = to - i64::try_from(window.as_secs()).unwrap_or(i64::MAX);
+        let mut url = http::join(upstream.endpoint()?, &["api", "v1", "query"])?;
+        url.query_pairs_mut()
+            .append_pair("from", &from.to_string())
+            .append_pair("to", &to.to_string())
+            .append_pair("query", &text);
+        let headers = [
+            ("DD-API-KEY", api_key),
+            ("DD-APPLICATION-KEY", application_key),
+        ];
+        let json =
+            http::get_json_lenient(upstream.http, url, None, upstream.timeout, &headers).await?;
+        Ok(Reply::Answered {
+            result: parse(&json, aggregate)?,
+            sent: Some(format!("Datadog: {text}")),
         })
     }
 }

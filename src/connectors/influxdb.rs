@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::BoxFuture;
 use serde_json::Value;
 
 use super::kind::{About, Answers, Looks, Upstream};
-use super::metric_backend::{MetricBackend, QueryResult, Reply};
+use super::metric_backend::{MetricBackend, QueryResult, Reply, windowless};
 use super::{AnswerError, FetchError, http};
 use crate::api::policy::Aggregate;
 use crate::engine::labels::quoted_with;
@@ -26,14 +25,7 @@ pub fn conditions(labels: &BTreeMap<String, String>) -> String {
 
 /// The InfluxQL a metric question sends.
 pub fn influxql(metric: &MetricQuery) -> Result<String, FetchError> {
-    if metric.range.is_some() || metric.samples.is_some() {
-        return Err(FetchError::Config(
-            "metric.range and metric.compare are asked of Prometheus only: an InfluxDB rule \
-             writes its window in the query (WHERE time > now() - 30m)"
-                .into(),
-        ));
-    }
-    Ok(metric.expanded(conditions))
+    windowless(metric, "WHERE time > now() - 30m", conditions)
 }
 
 /// The value of a `/query` answer (pure): each series' latest number, the largest across
@@ -86,48 +78,41 @@ static ABOUT: About = About::fetched(
 });
 
 impl MetricBackend for InfluxDb {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
+    const ABOUT: &'static About = &ABOUT;
+    const PROBE: &'static str = "SHOW MEASUREMENTS LIMIT 1";
 
-    fn probe(&self) -> &'static str {
-        "SHOW MEASUREMENTS LIMIT 1"
-    }
-
-    fn ask<'a>(
-        &'a self,
-        upstream: &'a Upstream<'a>,
-        metric: &'a MetricQuery,
-    ) -> BoxFuture<'a, Result<Reply, FetchError>> {
-        Box::pin(async move {
-            let spec = upstream.connector.spec.influxdb.as_ref().ok_or_else(|| {
-                FetchError::Config("spec.influxdb.database is required for InfluxDB".into())
-            })?;
-            let text = influxql(metric)?;
-            let mut url = http::join(upstream.endpoint()?, &["query"])?;
-            {
-                let mut pairs = url.query_pairs_mut();
-                pairs
-                    .append_pair("db", &spec.database)
-                    .append_pair("q", &text)
-                    .append_pair("epoch", "s");
-                if let Some(rp) = &spec.retention_policy {
-                    pairs.append_pair("rp", rp);
-                }
+    async fn ask(
+        &self,
+        upstream: &Upstream<'_>,
+        metric: &MetricQuery,
+    ) -> Result<Reply, FetchError> {
+        let spec = upstream.connector.spec.influxdb.as_ref().ok_or_else(|| {
+            FetchError::Config("spec.influxdb.database is required for InfluxDB".into())
+        })?;
+        let text = influxql(metric)?;
+        let mut url = http::join(upstream.endpoint()?, &["query"])?;
+        {
+            let mut pairs = url.query_pairs_mut();
+            pairs
+                .append_pair("db", &spec.database)
+                .append_pair("q", &text)
+                .append_pair("epoch", "s");
+            if let Some(rp) = &spec.retention_policy {
+                pairs.append_pair("rp", rp);
             }
-            // InfluxDB 1.8+ and 2.x read `Token USER:PASSWORD` or `Token API-TOKEN`.
-            let authorization = upstream.token.map(|t| format!("Token {t}"));
-            let headers: Vec<(&str, &str)> = authorization
-                .as_deref()
-                .map(|a| ("Authorization", a))
-                .into_iter()
-                .collect();
-            let json = http::get_json_lenient(upstream.http, url, None, upstream.timeout, &headers)
-                .await?;
-            Ok(Reply::Answered {
-                result: parse(&json)?,
-                sent: Some(format!("InfluxQL: {text}")),
-            })
+        }
+        // InfluxDB 1.8+ and 2.x read `Token USER:PASSWORD` or `Token API-TOKEN`.
+        let authorization = upstream.token.map(|t| format!("Token {t}"));
+        let headers: Vec<(&str, &str)> = authorization
+            .as_deref()
+            .map(|a| ("Authorization", a))
+            .into_iter()
+            .collect();
+        let json =
+            http::get_json_lenient(upstream.http, url, None, upstream.timeout, &headers).await?;
+        Ok(Reply::Answered {
+            result: parse(&json)?,
+            sent: Some(format!("InfluxQL: {text}")),
         })
     }
 }

@@ -3,6 +3,8 @@
 //! language, and reports a [`QueryResult`]; the evidence item — status, value, samples, the
 //! recorded query, and the text actually sent beside the value — is made here, once.
 
+use std::collections::BTreeMap;
+
 use futures::future::BoxFuture;
 
 use super::FetchError;
@@ -101,21 +103,38 @@ pub enum Reply {
 
 /// One metric backend: what it is, what tells whether it answers, and how it asks.
 pub trait MetricBackend: Send + Sync {
-    fn about(&self) -> &'static About;
+    const ABOUT: &'static About;
 
     /// What is asked when no rule asks anything yet, to tell whether it answers.
-    fn probe(&self) -> &'static str;
+    const PROBE: &'static str;
 
-    fn ask<'a>(
-        &'a self,
-        upstream: &'a Upstream<'a>,
-        metric: &'a MetricQuery,
-    ) -> BoxFuture<'a, Result<Reply, FetchError>>;
+    fn ask(
+        &self,
+        upstream: &Upstream<'_>,
+        metric: &MetricQuery,
+    ) -> impl Future<Output = Result<Reply, FetchError>> + Send;
+}
+
+/// `metric` in a backend whose window is written in the query itself (`example`), with
+/// `$labels` as `render` makes them: `metric.range` and `metric.compare` are Prometheus's, and
+/// asking them of it is a configuration error naming them.
+pub fn windowless(
+    metric: &MetricQuery,
+    example: &str,
+    render: impl FnOnce(&BTreeMap<String, String>) -> String,
+) -> Result<String, FetchError> {
+    if metric.range.is_some() || metric.samples.is_some() {
+        return Err(FetchError::Config(format!(
+            "metric.range and metric.compare are asked of Prometheus only: this backend's \
+             rules write their window in the query ({example})"
+        )));
+    }
+    Ok(metric.expanded(render))
 }
 
 impl<T: MetricBackend> ConnectorKind for T {
     fn about(&self) -> &'static About {
-        MetricBackend::about(self)
+        T::ABOUT
     }
 
     fn queries(&self, asked: &Asked<'_>) -> Vec<Query> {
@@ -123,7 +142,7 @@ impl<T: MetricBackend> ConnectorKind for T {
     }
 
     fn probe(&self) -> Option<Query> {
-        Some(Query::Metric(MetricBackend::probe(self).into()))
+        Some(Query::Metric(T::PROBE.into()))
     }
 
     fn fetch<'a>(

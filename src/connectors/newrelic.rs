@@ -5,11 +5,10 @@
 
 use std::collections::BTreeMap;
 
-use futures::future::BoxFuture;
 use serde_json::{Value, json};
 
 use super::kind::{About, Answers, Upstream};
-use super::metric_backend::{MetricBackend, QueryResult, Reply};
+use super::metric_backend::{MetricBackend, QueryResult, Reply, windowless};
 use super::{AnswerError, FetchError, http};
 use crate::engine::labels::quoted_with;
 use crate::engine::metric::MetricQuery;
@@ -29,14 +28,7 @@ pub fn conditions(labels: &BTreeMap<String, String>) -> String {
 
 /// The NRQL a metric question sends.
 pub fn nrql(metric: &MetricQuery) -> Result<String, FetchError> {
-    if metric.range.is_some() || metric.samples.is_some() {
-        return Err(FetchError::Config(
-            "metric.range and metric.compare are asked of Prometheus only: a New Relic rule \
-             writes its window in the query (SINCE 10 minutes ago)"
-                .into(),
-        ));
-    }
-    Ok(metric.expanded(conditions))
+    windowless(metric, "SINCE 10 minutes ago", conditions)
 }
 
 /// The value of a NerdGraph NRQL answer (pure): every number of every result row, the
@@ -82,43 +74,37 @@ static ABOUT: About = About::fetched(
 );
 
 impl MetricBackend for NewRelic {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
+    const ABOUT: &'static About = &ABOUT;
+    const PROBE: &'static str = "SELECT count(*) FROM Transaction SINCE 1 minute ago";
 
-    fn probe(&self) -> &'static str {
-        "SELECT count(*) FROM Transaction SINCE 1 minute ago"
-    }
-
-    fn ask<'a>(
-        &'a self,
-        upstream: &'a Upstream<'a>,
-        metric: &'a MetricQuery,
-    ) -> BoxFuture<'a, Result<Reply, FetchError>> {
-        Box::pin(async move {
-            let account = upstream.connector.spec.new_relic.as_ref().ok_or_else(|| {
-                FetchError::Config("spec.newRelic.accountId is required for New Relic".into())
-            })?;
-            let key = upstream.token.ok_or_else(|| {
-                FetchError::Credential(
-                    "a New Relic user key is required (spec.credentialsSecretRef)".into(),
-                )
-            })?;
-            let text = nrql(metric)?;
-            let url = http::join(upstream.endpoint()?, &["graphql"])?;
-            let body = json!({"query": NERDGRAPH, "variables": {"account": account.account_id, "nrql": text}});
-            let json = http::post_json_lenient(
-                upstream.http,
-                url,
-                upstream.timeout,
-                &[("API-Key", key)],
-                &body,
+    async fn ask(
+        &self,
+        upstream: &Upstream<'_>,
+        metric: &MetricQuery,
+    ) -> Result<Reply, FetchError> {
+        let account = upstream.connector.spec.new_relic.as_ref().ok_or_else(|| {
+            FetchError::Config("spec.newRelic.accountId is required for New Relic".into())
+        })?;
+        let key = upstream.token.ok_or_else(|| {
+            FetchError::Credential(
+                "a New Relic user key is required (spec.credentialsSecretRef)".into(),
             )
-            .await?;
-            Ok(Reply::Answered {
-                result: parse(&json)?,
-                sent: Some(format!("NRQL: {text}")),
-            })
+        })?;
+        let text = nrql(metric)?;
+        let url = http::join(upstream.endpoint()?, &["graphql"])?;
+        let body =
+            json!({"query": NERDGRAPH, "variables": {"account": account.account_id, "nrql": text}});
+        let json = http::post_json_lenient(
+            upstream.http,
+            url,
+            upstream.timeout,
+            &[("API-Key", key)],
+            &body,
+        )
+        .await?;
+        Ok(Reply::Answered {
+            result: parse(&json)?,
+            sent: Some(format!("NRQL: {text}")),
         })
     }
 }

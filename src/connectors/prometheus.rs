@@ -7,8 +7,6 @@ use serde_json::Value;
 
 use super::{AnswerError, FetchError, http};
 
-use futures::future::BoxFuture;
-
 use super::kind::{About, Answers, Looks, Upstream};
 use super::metric_backend::{MetricBackend, QueryResult, Reply};
 use crate::engine::compile::MAX_SAMPLES;
@@ -205,31 +203,24 @@ static ABOUT: About = About::fetched(
 });
 
 impl MetricBackend for Prometheus {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
+    const ABOUT: &'static About = &ABOUT;
+    const PROBE: &'static str = "vector(1)";
 
-    fn probe(&self) -> &'static str {
-        "vector(1)"
-    }
-
-    fn ask<'a>(
-        &'a self,
-        upstream: &'a Upstream<'a>,
-        metric: &'a MetricQuery,
-    ) -> BoxFuture<'a, Result<Reply, FetchError>> {
-        Box::pin(async move {
-            let result = query(
-                upstream.http,
-                upstream.endpoint()?,
-                metric,
-                upstream.token,
-                upstream.timeout,
-                upstream.now,
-            )
-            .await?;
-            Ok(Reply::Answered { result, sent: None })
-        })
+    async fn ask(
+        &self,
+        upstream: &Upstream<'_>,
+        metric: &MetricQuery,
+    ) -> Result<Reply, FetchError> {
+        let result = query(
+            upstream.http,
+            upstream.endpoint()?,
+            metric,
+            upstream.token,
+            upstream.timeout,
+            upstream.now,
+        )
+        .await?;
+        Ok(Reply::Answered { result, sent: None })
     }
 }
 
