@@ -278,10 +278,11 @@ impl Hub {
                 } else {
                     queries.clone()
                 };
+                let secrets = secrets.as_slice();
                 futures::stream::iter(probe)
                     .map(|q| async move {
                         self.upstream_calls.fetch_add(1, Ordering::Relaxed);
-                        let r = self.fetch(connector, &q, keys, timeout, now).await;
+                        let r = self.fetch(connector, &q, keys, secrets, timeout, now).await;
                         (q, r)
                     })
                     .buffer_unordered(concurrency)
@@ -354,6 +355,8 @@ impl Hub {
         connector: &Connector,
         query: &Query,
         keys: Keys<'_>,
+        // Every value of the credential, to be scrubbed from the answer.
+        secrets: &[&str],
         timeout: Duration,
         now: DateTime<Utc>,
     ) -> Result<EvidenceItem, FetchError> {
@@ -380,7 +383,7 @@ impl Hub {
             observed_at: Some(now),
             connector: Some(name),
             // Whatever the upstream wrote, no credential is kept.
-            summary: Some(scrub(&answer.summary, &keys.all())),
+            summary: Some(scrub(&answer.summary, secrets)),
             query: answer.query,
             value: answer.value,
             targets: answer.targets,

@@ -149,27 +149,24 @@ fn reads(
 }
 
 /// The credential the Connector names: read from its Secret, never logged or stored; with
-/// the second key its type names, when it names one (Datadog's application key).
+/// the second key of the same Secret its type names, when it names one (Datadog's application
+/// key) — one read either way.
 async fn credential(ctx: &Context, connector: &Connector) -> Credential {
     let Some(r) = &connector.spec.credentials_secret_ref else {
         return Credential::NotNeeded;
     };
-    let ns = namespace_of(&connector.metadata);
-    let token = match secret_value(ctx, ns, r).await {
-        Ok(token) => token,
-        Err(problem) => return Credential::Missing(problem),
+    let read = async {
+        let secret = read_secret(ctx, namespace_of(&connector.metadata), &r.name).await?;
+        let token = key_of(&secret, &r.name, &r.key)?;
+        Ok(match connector.second_key() {
+            Some(key) => Credential::Pair {
+                token,
+                second: key_of(&secret, &r.name, key)?,
+            },
+            None => Credential::Value(token),
+        })
     };
-    let Some(key) = connector.second_key() else {
-        return Credential::Value(token);
-    };
-    let second = crate::api::connector::SecretKeyRef {
-        name: r.name.clone(),
-        key: key.to_string(),
-    };
-    match secret_value(ctx, ns, &second).await {
-        Ok(second) => Credential::Pair { token, second },
-        Err(problem) => Credential::Missing(problem),
-    }
+    read.await.unwrap_or_else(Credential::Missing)
 }
 
 /// One key of a Secret in `ns`, as text: read when needed, never logged or stored.
@@ -178,22 +175,39 @@ pub async fn secret_value(
     ns: &str,
     r: &crate::api::connector::SecretKeyRef,
 ) -> Result<String, CredentialProblem> {
+    key_of(&read_secret(ctx, ns, &r.name).await?, &r.name, &r.key)
+}
+
+async fn read_secret(ctx: &Context, ns: &str, name: &str) -> Result<Secret, CredentialProblem> {
     let secrets: Api<Secret> = Api::namespaced(ctx.client.clone(), ns);
-    let (secret, key) = (r.name.clone(), r.key.clone());
-    Err(match secrets.get_opt(&r.name).await {
-        Ok(Some(found)) => match found.data.as_ref().and_then(|d| d.get(&r.key)) {
-            Some(bytes) => match std::str::from_utf8(&bytes.0) {
-                Ok(v) if !v.trim().is_empty() => return Ok(v.trim().to_string()),
-                _ => CredentialProblem::NotText { secret, key },
-            },
-            None => CredentialProblem::NoKey { secret, key },
-        },
-        Ok(None) => CredentialProblem::NoSecret { secret },
-        Err(e) => CredentialProblem::Unreadable {
-            secret,
+    match secrets.get_opt(name).await {
+        Ok(Some(found)) => Ok(found),
+        Ok(None) => Err(CredentialProblem::NoSecret {
+            secret: name.to_string(),
+        }),
+        Err(e) => Err(CredentialProblem::Unreadable {
+            secret: name.to_string(),
             category: super::error::Error::from(e).category(),
+        }),
+    }
+}
+
+/// The text at `key` of `secret` (named `name`).
+fn key_of(secret: &Secret, name: &str, key: &str) -> Result<String, CredentialProblem> {
+    let (secret_name, key_name) = (name.to_string(), key.to_string());
+    match secret.data.as_ref().and_then(|d| d.get(key)) {
+        Some(bytes) => match std::str::from_utf8(&bytes.0) {
+            Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
+            _ => Err(CredentialProblem::NotText {
+                secret: secret_name,
+                key: key_name,
+            }),
         },
-    })
+        None => Err(CredentialProblem::NoKey {
+            secret: secret_name,
+            key: key_name,
+        }),
+    }
 }
 
 async fn write_status(
