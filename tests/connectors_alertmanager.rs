@@ -102,12 +102,7 @@ spec: {{type: Alertmanager, endpoint: 'http://127.0.0.1:{}', source: {source}, t
 }
 
 /// Critical and warning alerts block; page-only alerts (`countSuppressed`) hold.
-const POLICY: &str = "apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {name: prod, namespace: shop}
-spec:
-  rules:
-  - name: no-alerts
+const POLICY: &str = "  - name: no-alerts
     evidence: {source: alerts, maxAge: 10m}
   - name: nothing-muted
     evidence: {source: all-alerts, maxAge: 10m, onFailed: Hold}

@@ -1152,12 +1152,7 @@ spec: {{type: NewRelic, endpoint: 'http://{addr}', newRelic: {{accountId: 123456
     .unwrap();
     let wired = Wired::new(
         std::slice::from_ref(&c),
-        "apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {name: prod, namespace: shop}
-spec:
-  rules:
-  - name: error-percentage
+        "  - name: error-percentage
     metric:
       connector: newrelic
       query: SELECT percentage(count(*), WHERE error IS true) FROM Transaction WHERE $labels SINCE 10 minutes ago
@@ -1303,12 +1298,7 @@ spec: {{type: Datadog, endpoint: 'http://{addr}', credentialsSecretRef: {{name: 
     .unwrap();
     let wired = Wired::new(
         std::slice::from_ref(&c),
-        "apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {name: prod, namespace: shop}
-spec:
-  rules:
-  - name: error-rate
+        "  - name: error-rate
     metric:
       connector: datadog
       query: sum:trace.http.request.errors{$labels}.as_rate()

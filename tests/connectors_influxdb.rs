@@ -81,12 +81,7 @@ spec: {{type: InfluxDB, endpoint: 'http://127.0.0.1:{}', influxdb: {{database: s
 ",
         db.0.port
     ));
-    let policy = "apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {name: prod, namespace: shop}
-spec:
-  rules:
-  - name: error-rate
+    let policy = "  - name: error-rate
     metric:
       connector: influx
       query: SELECT last(\"value\") FROM \"errors\" WHERE $labels AND time > now() - 1h

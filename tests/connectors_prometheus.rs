@@ -104,12 +104,9 @@ async fn thresholds_pass_fail_and_no_data_become_the_right_evidence() {
     let at = DateTime::from_timestamp(end, 0).unwrap();
     let prom = start(&openmetrics(end));
     let connector = connector(prom.port);
-    let policy: GatePolicy = yaml(
-        "apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {name: prod, namespace: shop}
-spec:
-  rules:
+    let policy = crate::common::policy(
+        "prod",
+        "  rules:
   - name: error-rate
     metric:
       query: sum(rate(http_requests_total{$labels,code=~\"5..\"}[5m])) / sum(rate(http_requests_total{$labels}[5m]))
@@ -400,12 +397,7 @@ async fn victoriametrics_answers_the_prometheus_connector() {
     let connector = connector(vm.port);
     let wired = Wired::new(
         std::slice::from_ref(&connector),
-        "apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {name: prod, namespace: shop}
-spec:
-  rules:
-  - name: error-rate
+        "  - name: error-rate
     metric: {query: 'max(error_ratio{$labels})', op: '<', threshold: 0.01}
 ",
         vec![

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::common::cluster::{ControlPlane, Options};
 use crate::common::controller::Controller;
 use crate::common::gitops::{
-    ArgoCd, GitRepo, application_manifest, decision, patiently, policies, synced_evidence,
+    ArgoCd, GitRepo, application_manifest, decision, patiently, synced_evidence,
 };
 use crate::common::node::tail;
 
@@ -129,7 +129,7 @@ fn argocd_assesses_a_held_allowed_and_blocked_release_with_the_shipped_health_ch
 
     let repo = GitRepo::serve("shop");
     let commit = repo.commit("checkout 2.3.1", &[("apps/checkout/release.yaml", RELEASE)]);
-    plane.apply(&policies("shop"));
+    plane.apply(&crate::common::gated_policies("shop"));
     plane.apply(&application_manifest(&repo, "shop", "{automated: {}}"));
 
     // Hold: Argo CD synced the Release from Git; its health is Progressing, by our script.

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::common::cluster::{ControlPlane, Options};
 use crate::common::controller::Controller;
-use crate::common::gitops::{Flux, GitRepo, decision, patiently, policies, synced_evidence};
+use crate::common::gitops::{Flux, GitRepo, decision, patiently, synced_evidence};
 use crate::common::node::tail;
 
 const GATED_ROLLOUT: &str = "examples/gitops/flux/gated-rollout.yaml";
@@ -98,7 +98,7 @@ fn the_gated_rollout_as_shipped_holds_allows_and_blocks_under_real_flux() {
             ("apps/checkout/production/app.yaml", APP),
         ],
     );
-    plane.apply(&policies("shop"));
+    plane.apply(&crate::common::gated_policies("shop"));
     plane.apply(CONNECTOR);
     plane.apply(&format!(
         "apiVersion: source.toolkit.fluxcd.io/v1

@@ -22,7 +22,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use common::cluster::tool;
-use common::gitops::{ArgoCd, GitRepo, application_manifest, policies};
+use common::gitops::{ArgoCd, GitRepo, application_manifest};
 use common::node::{
     BUSYBOX_IMAGE, NODE_IP, Node, OAUTH2_PROXY_IMAGE, PASSPORT_IMAGE, leftovers, memory_of, pods,
     wait_for,
@@ -764,7 +764,7 @@ fn argocd_presync_hook(node: &Node) {
     let argo = ArgoCd::start(plane);
     let release = "checkout-production-2-3-1";
     // The pipeline creates the Release before it asks Argo CD to sync.
-    plane.apply(&policies(&ns));
+    plane.apply(&common::gated_policies(&ns));
     plane.apply(&format!(
         "apiVersion: releasepassport.io/v1alpha1
 kind: Release

@@ -192,17 +192,10 @@ spec:
     yaml.join("---\n")
 }
 
+/// The gated policies and a production Release `web` by bob, awaiting an approval.
 fn gated(ns: &str) -> String {
     format!(
-        "apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {{name: prod, namespace: {ns}}}
-spec:
-  selector: {{environments: [production]}}
-  rules:
-  - name: approved
-    approval: {{min: 1, excludeAuthor: true}}
----
+        "{}---
 apiVersion: releasepassport.io/v1alpha1
 kind: Release
 metadata: {{name: web, namespace: {ns}}}
@@ -212,7 +205,8 @@ spec:
   environment: production
   revision: {{author: bob, commit: 0123456789abcdef0123456789abcdef01234567}}
   scope: {{project: acme/shop}}
-"
+",
+        crate::common::gated_policies(ns)
     )
 }
 

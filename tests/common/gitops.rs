@@ -518,32 +518,6 @@ pub fn patiently(what: &str, check: &dyn Fn() -> bool, context: &dyn Fn() -> Str
     );
 }
 
-/// The policies of namespace `ns` in the GitOps tests: `production` releases need one approval
-/// that is not their author's; `verify` releases need their GitOps application synced
-/// (`gitops-sync`).
-pub fn policies(ns: &str) -> String {
-    format!(
-        "apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {{name: production, namespace: {ns}}}
-spec:
-  selector: {{environments: [production]}}
-  rules:
-  - name: approved
-    approval: {{min: 1, excludeAuthor: true}}
----
-apiVersion: releasepassport.io/v1alpha1
-kind: GatePolicy
-metadata: {{name: synced, namespace: {ns}}}
-spec:
-  selector: {{environments: [verify]}}
-  rules:
-  - name: gitops-synced
-    evidence: {{source: gitops-sync, maxAge: 10m}}
-"
-    )
-}
-
 /// The decision on the passport `ns/name`, empty while there is none.
 pub fn decision(plane: &ControlPlane, ns: &str, name: &str) -> String {
     plane

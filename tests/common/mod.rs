@@ -46,6 +46,31 @@ spec:
     ))
 }
 
+/// Gated policies of namespace `ns`: `production` releases need one approval that is not their
+/// author's; `verify` releases need their GitOps application synced (`gitops-sync`).
+pub fn gated_policies(ns: &str) -> String {
+    format!(
+        "apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: production, namespace: {ns}}}
+spec:
+  selector: {{environments: [production]}}
+  rules:
+  - name: approved
+    approval: {{min: 1, excludeAuthor: true}}
+---
+apiVersion: releasepassport.io/v1alpha1
+kind: GatePolicy
+metadata: {{name: synced, namespace: {ns}}}
+spec:
+  selector: {{environments: [verify]}}
+  rules:
+  - name: gitops-synced
+    evidence: {{source: gitops-sync, maxAge: 10m}}
+"
+    )
+}
+
 /// A policy in `shop`. `spec` is the YAML body of `spec`, indented by two spaces.
 pub fn policy(name: &str, spec: &str) -> GatePolicy {
     yaml(&format!(

@@ -169,13 +169,14 @@ pub struct Wired {
 }
 
 impl Wired {
+    /// `rules`: the YAML list of the one policy's rules (`prod` in `shop`), indented by two.
     pub fn new(
         connectors: &[release_passport::api::Connector],
-        policy: &str,
+        rules: &str,
         releases: Vec<Release>,
     ) -> Wired {
         use release_passport::connectors::hub::{self, Hub, HubSource};
-        let policy: release_passport::api::GatePolicy = super::yaml(policy);
+        let policy = super::policy("prod", &format!("  rules:\n{rules}"));
         let policies = vec![Arc::new(engine::compile(&policy))];
         let releases: Vec<(Release, Needs)> = releases
             .into_iter()
