@@ -479,7 +479,6 @@ impl Delivery {
     }
 }
 
-/// Why a Notifier has no credential to send with.
 /// Whether the last delivery came after the last error (so the error no longer holds).
 fn delivered_after(delivery: Option<&Delivered>, error_at: Option<DateTime<Utc>>) -> bool {
     match (delivery, error_at) {
