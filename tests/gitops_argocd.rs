@@ -208,13 +208,19 @@ spec:
         "carol",
         "card provider outage",
     );
-    wait("the Application to be Degraded", &|| {
-        health(&plane, &argo, &token)
-            == (
-                "Degraded".into(),
-                "Block (see ReleasePassport checkout-production-2-3-1)".into(),
-            )
-    });
+    // Argo CD refreshes each node of the tree on its own watch event: the passport's node may
+    // turn Degraded after the Release's (seen in a clean-clone run).
+    wait(
+        "the Application and the passport's node to be Degraded",
+        &|| {
+            health(&plane, &argo, &token)
+                == (
+                    "Degraded".into(),
+                    "Block (see ReleasePassport checkout-production-2-3-1)".into(),
+                )
+                && node(&tree(&argo, &token), "ReleasePassport")["health"]["status"] == "Degraded"
+        },
+    );
     // The passport, a child of the Release in Argo CD's tree, carries why.
     let tree = tree(&argo, &token);
     let passport = node(&tree, "ReleasePassport");
